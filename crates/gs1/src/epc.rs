@@ -1,0 +1,1 @@
+//! EPC: placeholder
