@@ -1,1 +1,609 @@
-//! placeholder
+//! The registry: participants, catalogue, code orders, documents and the life of every
+//! code (DOMAIN.md §3), the till check (§5) and public verification, over a [`Store`].
+//!
+//! Data flows one way: the server authenticates and parses, the [`Registry`] decides, the
+//! store commits. All writes go through one writer thread with group commit (see [`tx`]);
+//! reads go straight to the store and see every acknowledged write.
+
+pub mod blocks;
+pub mod codes;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod documents;
+pub mod error;
+pub mod model;
+mod orders;
+mod queries;
+pub mod store;
+pub mod time;
+pub mod tx;
+
+pub use documents::DocAnswer;
+pub use error::{CodeError, Error, Result};
+pub use orders::{NewOrder, OrderCodes, ORDER_QUANTITY_MAX};
+pub use queries::{CodeInfo, HistoryEntry, Inventory, PosItem, PosResult, VerifyAnswer};
+pub use store::{Store, StoreError, WriteSet};
+
+use blocks::BlockIndex;
+use codes::PresentedTail;
+use model::{Block, CodeKey, CodeState, Participant, ParticipantId, Product, Role, TailKind};
+use parking_lot::RwLock;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tx::{Completion, Job, Tx, WriterState};
+
+/// The wall clock, in Unix seconds. Injected so tests can move time.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    })
+}
+
+/// Registration of a participant (`POST /api/v1/participants`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewParticipant {
+    /// Taxpayer identification number.
+    pub tin: String,
+    /// Legal name.
+    pub name: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Ed25519 public key, base64 of 32 bytes.
+    pub public_key: String,
+    /// ISO 3166-2 region.
+    pub region: String,
+}
+
+/// A product card as submitted (`POST /api/v1/products`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProduct {
+    /// GTIN (8, 12, 13 or 14 digits).
+    pub gtin: String,
+    /// Name.
+    pub name: String,
+    /// Product group.
+    pub product_group: String,
+    /// Brand.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// Shelf life in days.
+    #[serde(default)]
+    pub shelf_life_days: Option<u32>,
+    /// Maximum retail price (minor units).
+    #[serde(default)]
+    pub max_retail_price: Option<u64>,
+    /// Free-form attributes (a JSON object).
+    #[serde(default)]
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// A block as submitted (`POST /api/v1/blocks`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewBlock {
+    /// Whole GTIN (recall).
+    #[serde(default)]
+    pub gtin: Option<String>,
+    /// A batch of that GTIN.
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// Single codes.
+    #[serde(default)]
+    pub codes: Option<Vec<String>>,
+    /// Why.
+    pub reason: String,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    jobs: crossbeam_channel::Sender<Job<dyn Store>>,
+    pub(crate) keyring: RwLock<issuance::Keyring>,
+    pub(crate) blocks: RwLock<BlockIndex>,
+    products: RwLock<HashMap<u64, Product>>,
+    participants: RwLock<HashMap<ParticipantId, Participant>>,
+    pub(crate) clock: Clock,
+}
+
+/// The registry. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Registry {
+    /// Opens the registry over `store` with the issuing `keyring`, starting its writer.
+    pub fn open(store: Arc<dyn Store>, keyring: issuance::Keyring, clock: Clock) -> Result<Registry> {
+        let state = WriterState::load(&*store)?;
+        let blocks = BlockIndex::from_blocks(&store.blocks()?);
+        let (tx, rx) = crossbeam_channel::bounded::<Job<dyn Store>>(65_536);
+        let writer_store = store.clone();
+        let writer_clock = clock.clone();
+        std::thread::Builder::new()
+            .name("tracemark-writer".into())
+            .spawn(move || tx::run_writer(writer_store, rx, writer_clock, state))
+            .map_err(|e| Error::Unavailable(format!("cannot start the writer: {e}")))?;
+        let reg = Registry {
+            inner: Arc::new(Inner {
+                store,
+                jobs: tx,
+                keyring: RwLock::new(keyring),
+                blocks: RwLock::new(blocks),
+                products: RwLock::new(HashMap::new()),
+                participants: RwLock::new(HashMap::new()),
+                clock,
+            }),
+        };
+        reg.resume_orders()?;
+        Ok(reg)
+    }
+
+    /// The current time (Unix seconds).
+    pub fn now(&self) -> u64 {
+        (self.inner.clock)()
+    }
+
+    /// The store (for health checks and tests).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Runs `f` as a writer job and waits until its batch is durable.
+    ///
+    /// `f` must follow the writer's discipline: return `Err` only before it has written.
+    pub fn write<T: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(&mut Tx<'a, dyn Store>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply, wait) = crossbeam_channel::bounded(1);
+        self.write_then(f, move |r| {
+            let _ = reply.send(r);
+        })?;
+        wait.recv().map_err(|_| Error::Unavailable("the writer stopped".into()))?
+    }
+
+    /// Runs `f` as a writer job; `done` gets its result once the batch is durable.
+    pub fn write_then<T: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(&mut Tx<'a, dyn Store>) -> Result<T> + Send + 'static,
+        done: impl FnOnce(Result<T>) + Send + 'static,
+    ) -> Result<()> {
+        let job: Job<dyn Store> = Box::new(move |tx| {
+            let r = f(tx);
+            let c: Completion = Box::new(move |commit| match commit {
+                Ok(()) => done(r),
+                Err(e) => done(Err(Error::Unavailable(e.0.clone()))),
+            });
+            c
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| Error::Unavailable("the writer stopped".into()))
+    }
+
+    // ---- participants ----
+
+    /// Registers a participant (operator only; the server checks the admin token).
+    pub fn register_participant(&self, req: NewParticipant) -> Result<Participant> {
+        use base64::Engine;
+        let tin = req.tin.trim().to_string();
+        if tin.is_empty() || tin.len() > 32 || !tin.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::invalid("`tin` must be 1 to 32 letters or digits"));
+        }
+        if req.name.trim().is_empty() || req.name.len() > 256 {
+            return Err(Error::invalid("`name` must be 1 to 256 bytes"));
+        }
+        if req.roles.is_empty() {
+            return Err(Error::invalid("`roles` is empty"));
+        }
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(req.public_key.trim())
+            .ok()
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+            .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
+            .ok_or_else(|| {
+                Error::invalid("`public_key` must be a base64 Ed25519 public key of 32 bytes")
+            })?;
+        if !valid_region(&req.region) {
+            return Err(Error::invalid("`region` must be ISO 3166-2, e.g. RU-MOW"));
+        }
+        let mut roles = req.roles.clone();
+        roles.sort_by_key(|r| *r as u8);
+        roles.dedup();
+        let now = self.now();
+        let p = self.write(move |tx| {
+            if tx.store().participant_by_tin(&tin)?.is_some() {
+                return Err(Error::Conflict(format!("participant {tin} is registered already")));
+            }
+            let id = tx.state.next_participant;
+            tx.state.next_participant += 1;
+            let p = Participant {
+                id,
+                tin,
+                name: req.name.trim().to_string(),
+                roles,
+                public_key: key,
+                region: req.region,
+                registered_at: now,
+            };
+            tx.put_participant(p.clone());
+            Ok(p)
+        })?;
+        self.inner.participants.write().insert(p.id, p.clone());
+        Ok(p)
+    }
+
+    /// A participant by id.
+    pub fn participant(&self, id: ParticipantId) -> Result<Option<Participant>> {
+        if let Some(p) = self.inner.participants.read().get(&id) {
+            return Ok(Some(p.clone()));
+        }
+        let p = self.inner.store.participant(id)?;
+        if let Some(p) = &p {
+            self.inner.participants.write().insert(id, p.clone());
+        }
+        Ok(p)
+    }
+
+    /// A participant by TIN.
+    pub fn participant_by_tin(&self, tin: &str) -> Result<Option<Participant>> {
+        Ok(self.inner.store.participant_by_tin(tin)?)
+    }
+
+    /// All participants.
+    pub fn participants(&self) -> Result<Vec<Participant>> {
+        Ok(self.inner.store.participants()?)
+    }
+
+    // ---- catalogue ----
+
+    /// Registers or updates a product card (its owner only).
+    pub fn put_product(&self, actor: &Participant, req: NewProduct) -> Result<Product> {
+        if !(actor.has(Role::Producer) || actor.has(Role::Importer)) {
+            return Err(Error::Forbidden("only producers and importers register products".into()));
+        }
+        let gtin = parse_gtin(&req.gtin)?;
+        if req.name.trim().is_empty() || req.name.len() > 256 {
+            return Err(Error::invalid("`name` must be 1 to 256 bytes"));
+        }
+        if model::product_group(&req.product_group).is_none() {
+            let names: Vec<&str> = model::PRODUCT_GROUPS.iter().map(|g| g.name).collect();
+            return Err(Error::invalid(format!(
+                "unknown `product_group` {:?}; one of {}",
+                req.product_group,
+                names.join(", ")
+            )));
+        }
+        if req.brand.as_ref().is_some_and(|b| b.len() > 256) {
+            return Err(Error::invalid("`brand` is longer than 256 bytes"));
+        }
+        if req.attributes.as_ref().is_some_and(|a| !a.is_object() || a.to_string().len() > 16_384) {
+            return Err(Error::invalid("`attributes` must be a JSON object of at most 16 KiB"));
+        }
+        if req.shelf_life_days.is_some_and(|d| d == 0 || d > 36_500) {
+            return Err(Error::invalid("`shelf_life_days` must be 1 to 36500"));
+        }
+        let product = Product {
+            gtin: format!("{gtin:014}"),
+            name: req.name.trim().to_string(),
+            product_group: req.product_group,
+            brand: req.brand,
+            shelf_life_days: req.shelf_life_days,
+            max_retail_price: req.max_retail_price,
+            attributes: req.attributes,
+            owner: actor.id,
+        };
+        let actor_id = actor.id;
+        let p = product.clone();
+        self.write(move |tx| {
+            if let Some(existing) = tx.store().product(gtin)? {
+                if existing.owner != actor_id {
+                    return Err(Error::Conflict(format!(
+                        "GTIN {gtin:014} belongs to another participant"
+                    )));
+                }
+                if existing.product_group != p.product_group {
+                    return Err(Error::Conflict("a product's group cannot change".into()));
+                }
+            }
+            tx.put_product(p);
+            Ok(())
+        })?;
+        self.inner.products.write().insert(gtin, product.clone());
+        Ok(product)
+    }
+
+    /// A product card.
+    pub fn product(&self, gtin: u64) -> Result<Option<Product>> {
+        if let Some(p) = self.inner.products.read().get(&gtin) {
+            return Ok(Some(p.clone()));
+        }
+        let p = self.inner.store.product(gtin)?;
+        if let Some(p) = &p {
+            self.inner.products.write().insert(gtin, p.clone());
+        }
+        Ok(p)
+    }
+
+    // ---- documents ----
+
+    /// Submits a signed document (the server has checked the signature over `body`).
+    pub fn submit_document(
+        &self,
+        actor: &Participant,
+        body: Vec<u8>,
+        signature: String,
+    ) -> Result<DocAnswer> {
+        let reg = self.clone();
+        let actor = actor.clone();
+        self.write(move |tx| reg.run_document(tx, &actor, &body, &signature))
+    }
+
+    /// Submits a document without waiting: `done` gets the answer once it is durable.
+    pub fn submit_document_then(
+        &self,
+        actor: &Participant,
+        body: Vec<u8>,
+        signature: String,
+        done: impl FnOnce(Result<DocAnswer>) + Send + 'static,
+    ) -> Result<()> {
+        let reg = self.clone();
+        let actor = actor.clone();
+        self.write_then(move |tx| reg.run_document(tx, &actor, &body, &signature), done)
+    }
+
+    fn run_document(
+        &self,
+        tx: &mut Tx<'_, dyn Store>,
+        actor: &Participant,
+        body: &[u8],
+        signature: &str,
+    ) -> Result<DocAnswer> {
+        let blocks = self.inner.blocks.read().clone();
+        let ttl = |gtin: u64| {
+            self.product(gtin)
+                .ok()
+                .flatten()
+                .and_then(|p| model::product_group(&p.product_group))
+                .map(|g| g.emitted_ttl_days)
+        };
+        let by_tin = |tin: &str| self.participant_by_tin(tin);
+        let tail_ok = |st: &CodeState, t: &PresentedTail| self.tail_ok(st, t);
+        let ctx = documents::DocContext {
+            actor,
+            blocks: &blocks,
+            emitted_ttl_days: &ttl,
+            participant_by_tin: &by_tin,
+            tail_ok: &tail_ok,
+        };
+        documents::submit(tx, &ctx, body, signature)
+    }
+
+    /// Whether a presented tail is the one the registry issued for a code.
+    pub(crate) fn tail_ok(&self, st: &CodeState, t: &PresentedTail) -> bool {
+        let fp = match (t, st.tail) {
+            (PresentedTail::None, _) => return true,
+            (PresentedTail::Long { kid, value }, TailKind::Mac | TailKind::Signature) => {
+                if kid.parse::<u16>().ok() != Some(st.key_index) {
+                    return false;
+                }
+                issuance::tail_fingerprint(value)
+            }
+            (PresentedTail::Short(v), TailKind::Short) => issuance::tail_fingerprint(v),
+            _ => return false,
+        };
+        st.tail_fp != 0 && fp == st.tail_fp
+    }
+
+    /// A stored document: its submitter, its receiver (ship) and regulators may read it.
+    pub fn document(&self, actor: &Participant, id: &uuid::Uuid) -> Result<model::StoredDocument> {
+        let d = self
+            .inner
+            .store
+            .document(id)?
+            .ok_or_else(|| Error::NotFound(format!("no document {id}")))?;
+        let receiver_ok = d.doc_type == model::DocType::Ship
+            && documents::parse_body(&d.body)
+                .ok()
+                .and_then(|r| r.receiver)
+                .is_some_and(|t| t == actor.tin);
+        if d.participant != actor.id && !actor.has(Role::Regulator) && !receiver_ok {
+            return Err(Error::NotFound(format!("no document {id}")));
+        }
+        Ok(d)
+    }
+
+    // ---- blocks ----
+
+    /// A regulator blocks a GTIN, a batch or single codes.
+    pub fn create_block(&self, actor: &Participant, req: NewBlock) -> Result<Block> {
+        if !actor.has(Role::Regulator) {
+            return Err(Error::Forbidden("only regulators block goods".into()));
+        }
+        if req.reason.trim().is_empty() || req.reason.len() > 1024 {
+            return Err(Error::invalid("`reason` must be 1 to 1024 bytes"));
+        }
+        let gtin = req.gtin.as_deref().map(parse_gtin).transpose()?;
+        if req.batch.is_some() && gtin.is_none() {
+            return Err(Error::invalid("a `batch` block needs its `gtin`"));
+        }
+        if req.batch.as_ref().is_some_and(|b| b.is_empty() || b.len() > 20) {
+            return Err(Error::invalid("`batch` must be 1 to 20 characters"));
+        }
+        let codes = req.codes.clone().unwrap_or_default();
+        if gtin.is_none() && codes.is_empty() {
+            return Err(Error::invalid("a block names a `gtin` (with an optional `batch`) or `codes`"));
+        }
+        if gtin.is_some() && !codes.is_empty() {
+            return Err(Error::invalid("a block names either a `gtin` or `codes`, not both"));
+        }
+        if codes.len() > documents::DOC_CODES_MAX {
+            return Err(Error::TooLarge(format!("at most {} codes per block", documents::DOC_CODES_MAX)));
+        }
+        let mut errors = Vec::new();
+        let mut keys = Vec::new();
+        for c in &codes {
+            match codes::parse_code(c) {
+                Ok(p) if keys.contains(&p.key) => errors.push(CodeError { code: c.clone(), reason: "duplicate_in_document" }),
+                Ok(p) => keys.push(p.key),
+                Err((r, _)) => errors.push(CodeError { code: c.clone(), reason: r }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid { detail: "bad codes; nothing was blocked".into(), errors });
+        }
+        let actor_id = actor.id;
+        let block = self.write(move |tx| {
+            tx.load(&keys)?;
+            let mut errors = Vec::new();
+            let mut states = Vec::new();
+            for (k, text) in keys.iter().zip(&codes) {
+                match tx.code(k)? {
+                    Some(st) => states.push((*k, st)),
+                    None => errors.push(CodeError { code: text.clone(), reason: "unknown_code" }),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(Error::Invalid { detail: "unknown codes; nothing was blocked".into(), errors });
+            }
+            let id = tx.state.next_block;
+            tx.state.next_block += 1;
+            let mut all = Vec::new();
+            for (k, _) in &states {
+                all.push(*k);
+                tx.descendants(k, &mut all)?;
+            }
+            tx.load(&all)?;
+            for k in &all {
+                if let Some(mut st) = tx.code(k)? {
+                    st.blocks = st.blocks.saturating_add(1);
+                    tx.put_code(*k, st);
+                    tx.put_block_code(id, *k);
+                }
+            }
+            let b = Block {
+                id,
+                gtin: gtin.map(|g| format!("{g:014}")),
+                batch: req.batch,
+                codes: all.len() as u64,
+                reason: req.reason,
+                participant: actor_id,
+                created_at: tx.now,
+                lifted_at: None,
+            };
+            tx.put_block(b.clone());
+            Ok(b)
+        })?;
+        self.inner.blocks.write().add(&block);
+        Ok(block)
+    }
+
+    /// A regulator lifts a block.
+    pub fn lift_block(&self, actor: &Participant, id: u64) -> Result<Block> {
+        if !actor.has(Role::Regulator) {
+            return Err(Error::Forbidden("only regulators lift blocks".into()));
+        }
+        let b = self
+            .inner
+            .store
+            .blocks()?
+            .into_iter()
+            .find(|b| b.id == id)
+            .ok_or_else(|| Error::NotFound(format!("no block {id}")))?;
+        if b.lifted_at.is_some() {
+            return Err(Error::Conflict(format!("block {id} was lifted already")));
+        }
+        let block = self.write(move |tx| {
+            let codes = tx.store().block_codes(id)?;
+            tx.load(&codes)?;
+            for k in &codes {
+                if let Some(mut st) = tx.code(k)? {
+                    st.blocks = st.blocks.saturating_sub(1);
+                    tx.put_code(*k, st);
+                }
+            }
+            let mut b = b;
+            b.lifted_at = Some(tx.now);
+            tx.put_block(b.clone());
+            Ok(b)
+        })?;
+        self.inner.blocks.write().remove(&block);
+        Ok(block)
+    }
+
+    /// All blocks.
+    pub fn blocks(&self) -> Result<Vec<Block>> {
+        Ok(self.inner.store.blocks()?)
+    }
+
+    /// The published keys for offline checks of signature tails.
+    pub fn public_keys(&self) -> issuance::PublicKeySet {
+        self.inner.keyring.read().public_keys()
+    }
+
+    /// Number of accepted documents and the head of the hash chain.
+    pub fn log_head(&self) -> Result<(u64, [u8; 32])> {
+        let st = WriterState::load(&*self.inner.store)?;
+        Ok((st.next_seq - 1, st.chain))
+    }
+}
+
+/// Parses a GTIN of 8, 12, 13 or 14 digits with its check digit into its 14-digit value.
+pub fn parse_gtin(text: &str) -> Result<u64> {
+    let t = text.trim();
+    if !matches!(t.len(), 8 | 12 | 13 | 14) || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::Invalid {
+            detail: format!("GTIN {t:?} must be 8, 12, 13 or 14 digits"),
+            errors: vec![CodeError { code: t.to_string(), reason: "bad_length" }],
+        });
+    }
+    let digits: Vec<u8> = t.bytes().map(|b| b - b'0').collect();
+    let (body, check) = digits.split_at(digits.len() - 1);
+    let sum: u32 = body
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| u32::from(*d) * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    if (10 - sum % 10) % 10 != u32::from(check[0]) {
+        return Err(Error::Invalid {
+            detail: format!("GTIN {t} has a bad check digit"),
+            errors: vec![CodeError { code: t.to_string(), reason: "bad_check_digit" }],
+        });
+    }
+    t.parse().map_err(|_| Error::invalid("GTIN is not a number"))
+}
+
+fn valid_region(r: &str) -> bool {
+    let b = r.as_bytes();
+    b.len() >= 4
+        && b.len() <= 6
+        && b[0].is_ascii_uppercase()
+        && b[1].is_ascii_uppercase()
+        && b[2] == b'-'
+        && b[3..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// Looks codes up for a caller that may see them.
+pub(crate) fn visible(actor: &Participant, st: &CodeState) -> bool {
+    actor.has(Role::Regulator)
+        || st.owner == actor.id
+        || st.producer == actor.id
+        || (st.in_transit() && st.receiver == actor.id)
+}
+
+/// A parsed code key, for callers outside (tests, bench).
+pub fn code_key(text: &str) -> Result<CodeKey> {
+    codes::parse_code(text)
+        .map(|p| p.key)
+        .map_err(|(r, d)| Error::Invalid { detail: d, errors: vec![CodeError { code: text.into(), reason: r }] })
+}

@@ -1,1 +1,348 @@
-//! placeholder
+//! The embedded storage engine: the registry's [`Store`] on fjall, a pure-Rust LSM tree.
+//!
+//! One keyspace per table; a [`WriteSet`] becomes one fjall batch written to the journal
+//! and fsynced before `commit` returns (fjall's `PersistMode::SyncAll`), so an
+//! acknowledged write survives `kill -9` and a batch is never half-applied.
+//!
+//! | keyspace | key | value |
+//! |---|---|---|
+//! | `codes` | code key | [`CodeState`] binary |
+//! | `events` | len-prefixed code key ‖ seq (u32 BE) | [`CodeEvent`] binary |
+//! | `links` | len-prefixed parent ‖ child | empty |
+//! | `docs` | document UUID | JSON metadata ‖ body |
+//! | `doc_seq` | seq (u64 BE) | document UUID |
+//! | `shipments` | ship doc UUID | accept doc UUID |
+//! | `participants` | id (u32 BE) | JSON |
+//! | `tins` | TIN | id (u32 BE) |
+//! | `products` | GTIN (u64 BE) | JSON |
+//! | `orders` | order UUID | JSON |
+//! | `orders_by` | participant (u32 BE) ‖ order UUID | empty |
+//! | `order_serials` | order UUID ‖ index (u32 BE) | serial |
+//! | `blocks` | block id (u64 BE) | JSON |
+//! | `block_codes` | block id (u64 BE) ‖ code key | empty |
+//! | `inventory` | owner (u32 BE) ‖ GTIN (u64 BE) ‖ bucket | i64 LE |
+//! | `meta` | counter name | u64 LE |
+//! | `refusals` | seq (u64 BE) | JSON |
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use registry::model::{
+    Block, Bucket, CodeEvent, CodeKey, CodeState, Order, Participant, ParticipantId, Product,
+    StoredDocument,
+};
+use registry::store::{Store, StoreError, StoreResult, WriteSet};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use uuid::Uuid;
+
+/// The fjall engine.
+pub struct FjallStore {
+    db: Database,
+    codes: Keyspace,
+    events: Keyspace,
+    links: Keyspace,
+    docs: Keyspace,
+    doc_seq: Keyspace,
+    shipments: Keyspace,
+    participants: Keyspace,
+    tins: Keyspace,
+    products: Keyspace,
+    orders: Keyspace,
+    orders_by: Keyspace,
+    order_serials: Keyspace,
+    blocks: Keyspace,
+    block_codes: Keyspace,
+    inventory: Keyspace,
+    meta: Keyspace,
+    refusals: Keyspace,
+    refusal_seq: AtomicU64,
+    durable: bool,
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(e)
+}
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        v.extend_from_slice(p);
+    }
+    v
+}
+
+fn prefixed(k: &CodeKey) -> Vec<u8> {
+    let (b, n) = k.prefixed();
+    b[..n].to_vec()
+}
+
+impl FjallStore {
+    /// Opens (or creates) the store in `dir`. Every commit is fsynced.
+    pub fn open(dir: &Path) -> StoreResult<FjallStore> {
+        Self::open_with(dir, true)
+    }
+
+    /// Opens the store; `durable = false` skips the fsync per commit (benchmarks of the
+    /// engine's ceiling only: an acknowledged write may then be lost on a crash).
+    pub fn open_with(dir: &Path, durable: bool) -> StoreResult<FjallStore> {
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let db = Database::builder(dir).open().map_err(err)?;
+        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).map_err(err);
+        let store = FjallStore {
+            codes: ks("codes")?,
+            events: ks("events")?,
+            links: ks("links")?,
+            docs: ks("docs")?,
+            doc_seq: ks("doc_seq")?,
+            shipments: ks("shipments")?,
+            participants: ks("participants")?,
+            tins: ks("tins")?,
+            products: ks("products")?,
+            orders: ks("orders")?,
+            orders_by: ks("orders_by")?,
+            order_serials: ks("order_serials")?,
+            blocks: ks("blocks")?,
+            block_codes: ks("block_codes")?,
+            inventory: ks("inventory")?,
+            meta: ks("meta")?,
+            refusals: ks("refusals")?,
+            refusal_seq: AtomicU64::new(0),
+            db,
+            durable,
+        };
+        let last = store
+            .refusals
+            .last_key_value()
+            .map(|g| g.key().map_err(err))
+            .transpose()?
+            .and_then(|k| <[u8; 8]>::try_from(&k[..]).ok())
+            .map_or(0, u64::from_be_bytes);
+        store.refusal_seq.store(last, Ordering::SeqCst);
+        Ok(store)
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
+        serde_json::from_slice(bytes).map_err(err)
+    }
+
+    fn scan_prefix(&self, ks: &Keyspace, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for g in ks.prefix(prefix) {
+            let (k, v) = g.into_inner().map_err(err)?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn encode_doc(d: &StoredDocument) -> StoreResult<Vec<u8>> {
+        let mut meta = d.clone();
+        meta.body = Vec::new();
+        let m = serde_json::to_vec(&meta).map_err(err)?;
+        Ok(cat(&[&(m.len() as u32).to_le_bytes(), &m, &d.body]))
+    }
+
+    fn decode_doc(v: &[u8]) -> StoreResult<StoredDocument> {
+        let n = u32::from_le_bytes(v.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| err("short document record"))?) as usize;
+        let meta = v.get(4..4 + n).ok_or_else(|| err("short document record"))?;
+        let mut d: StoredDocument = Self::json(meta)?;
+        d.body = v[4 + n..].to_vec();
+        Ok(d)
+    }
+}
+
+impl Store for FjallStore {
+    fn participant(&self, id: ParticipantId) -> StoreResult<Option<Participant>> {
+        self.participants.get(id.to_be_bytes()).map_err(err)?.map(|v| Self::json(&v)).transpose()
+    }
+
+    fn participant_by_tin(&self, tin: &str) -> StoreResult<Option<Participant>> {
+        match self.tins.get(tin.as_bytes()).map_err(err)? {
+            None => Ok(None),
+            Some(v) => {
+                let id = u32::from_be_bytes(v[..].try_into().map_err(err)?);
+                self.participant(id)
+            }
+        }
+    }
+
+    fn participants(&self) -> StoreResult<Vec<Participant>> {
+        self.scan_prefix(&self.participants, &[])?.iter().map(|(_, v)| Self::json(v)).collect()
+    }
+
+    fn product(&self, gtin: u64) -> StoreResult<Option<Product>> {
+        self.products.get(gtin.to_be_bytes()).map_err(err)?.map(|v| Self::json(&v)).transpose()
+    }
+
+    fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
+        keys.iter()
+            .map(|k| match self.codes.get(k.as_bytes()).map_err(err)? {
+                None => Ok(None),
+                Some(v) => CodeState::decode(&v).map(Some).ok_or_else(|| err(format!("corrupt state of {k}"))),
+            })
+            .collect()
+    }
+
+    fn events(&self, key: &CodeKey) -> StoreResult<Vec<CodeEvent>> {
+        self.scan_prefix(&self.events, &prefixed(key))?
+            .iter()
+            .map(|(_, v)| CodeEvent::decode(v).ok_or_else(|| err(format!("corrupt event of {key}"))))
+            .collect()
+    }
+
+    fn children(&self, parent: &CodeKey) -> StoreResult<Vec<CodeKey>> {
+        let p = prefixed(parent);
+        self.scan_prefix(&self.links, &p)?
+            .iter()
+            .map(|(k, _)| CodeKey::read_prefixed(&k[p.len()..]).map(|x| x.0).ok_or_else(|| err("corrupt link")))
+            .collect()
+    }
+
+    fn document(&self, id: &Uuid) -> StoreResult<Option<StoredDocument>> {
+        self.docs.get(id.as_bytes()).map_err(err)?.map(|v| Self::decode_doc(&v)).transpose()
+    }
+
+    fn document_id_by_seq(&self, seq: u64) -> StoreResult<Option<Uuid>> {
+        Ok(self.doc_seq.get(seq.to_be_bytes()).map_err(err)?.and_then(|v| Uuid::from_slice(&v).ok()))
+    }
+
+    fn shipment_closed_by(&self, ship: &Uuid) -> StoreResult<Option<Uuid>> {
+        Ok(self.shipments.get(ship.as_bytes()).map_err(err)?.and_then(|v| Uuid::from_slice(&v).ok()))
+    }
+
+    fn order(&self, id: &Uuid) -> StoreResult<Option<Order>> {
+        self.orders.get(id.as_bytes()).map_err(err)?.map(|v| Self::json(&v)).transpose()
+    }
+
+    fn orders_of(&self, participant: ParticipantId) -> StoreResult<Vec<Order>> {
+        let mut out = Vec::new();
+        for (k, _) in self.scan_prefix(&self.orders_by, &participant.to_be_bytes())? {
+            if let Some(o) = self.order(&Uuid::from_slice(&k[4..]).map_err(err)?)? {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    fn order_serials(&self, id: &Uuid, offset: u32, limit: u32) -> StoreResult<Vec<String>> {
+        let from = cat(&[id.as_bytes(), &offset.to_be_bytes()]);
+        let to = cat(&[id.as_bytes(), &offset.saturating_add(limit).to_be_bytes()]);
+        let mut out = Vec::new();
+        for g in self.order_serials.range(from..to) {
+            let (_, v) = g.into_inner().map_err(err)?;
+            out.push(String::from_utf8(v.to_vec()).map_err(err)?);
+        }
+        Ok(out)
+    }
+
+    fn blocks(&self) -> StoreResult<Vec<Block>> {
+        self.scan_prefix(&self.blocks, &[])?.iter().map(|(_, v)| Self::json(v)).collect()
+    }
+
+    fn block_codes(&self, block: u64) -> StoreResult<Vec<CodeKey>> {
+        self.scan_prefix(&self.block_codes, &block.to_be_bytes())?
+            .iter()
+            .map(|(k, _)| CodeKey::from_bytes(&k[8..]).ok_or_else(|| err("corrupt block entry")))
+            .collect()
+    }
+
+    fn inventory(&self, owner: ParticipantId, gtin: u64) -> StoreResult<Vec<(Bucket, i64)>> {
+        let p = cat(&[&owner.to_be_bytes(), &gtin.to_be_bytes()]);
+        let mut out = Vec::new();
+        for (k, v) in self.scan_prefix(&self.inventory, &p)? {
+            let b = Bucket::from_u8(k[12]).ok_or_else(|| err("corrupt inventory bucket"))?;
+            out.push((b, i64::from_le_bytes(v[..].try_into().map_err(err)?)));
+        }
+        Ok(out)
+    }
+
+    fn counter(&self, name: &str) -> StoreResult<u64> {
+        Ok(self
+            .meta
+            .get(name.as_bytes())
+            .map_err(err)?
+            .and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
+            .map_or(0, u64::from_le_bytes))
+    }
+
+    fn refusal_count(&self) -> StoreResult<u64> {
+        Ok(self.refusal_seq.load(Ordering::SeqCst))
+    }
+
+    fn commit(&self, set: &WriteSet) -> StoreResult<()> {
+        let mut b = self.db.batch();
+        if self.durable {
+            b = b.durability(Some(PersistMode::SyncAll));
+        }
+        for p in &set.participants {
+            b.insert(&self.participants, p.id.to_be_bytes(), serde_json::to_vec(p).map_err(err)?);
+            b.insert(&self.tins, p.tin.as_bytes(), p.id.to_be_bytes());
+        }
+        for p in &set.products {
+            let g: u64 = p.gtin.parse().map_err(err)?;
+            b.insert(&self.products, g.to_be_bytes(), serde_json::to_vec(p).map_err(err)?);
+        }
+        let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
+        for (k, st) in &set.codes {
+            let n = st.encode(&mut buf);
+            b.insert(&self.codes, k.as_bytes(), &buf[..n]);
+        }
+        for (k, seq, e) in &set.events {
+            b.insert(&self.events, cat(&[&prefixed(k), &seq.to_be_bytes()]), &e.encode()[..]);
+        }
+        for (p, c) in &set.links_added {
+            b.insert(&self.links, cat(&[&prefixed(p), &prefixed(c)]), []);
+        }
+        for (p, c) in &set.links_removed {
+            b.remove(&self.links, cat(&[&prefixed(p), &prefixed(c)]));
+        }
+        for d in &set.documents {
+            b.insert(&self.docs, d.id.as_bytes(), Self::encode_doc(d)?);
+            b.insert(&self.doc_seq, d.seq.to_be_bytes(), d.id.as_bytes());
+        }
+        for (s, a) in &set.shipments_closed {
+            b.insert(&self.shipments, s.as_bytes(), a.as_bytes());
+        }
+        for o in &set.orders {
+            b.insert(&self.orders, o.id.as_bytes(), serde_json::to_vec(o).map_err(err)?);
+            b.insert(&self.orders_by, cat(&[&o.participant.to_be_bytes(), o.id.as_bytes()]), []);
+        }
+        for (id, first, serials) in &set.order_serials {
+            for (i, s) in serials.iter().enumerate() {
+                b.insert(&self.order_serials, cat(&[id.as_bytes(), &(first + i as u32).to_be_bytes()]), s.as_bytes());
+            }
+        }
+        for bl in &set.blocks {
+            b.insert(&self.blocks, bl.id.to_be_bytes(), serde_json::to_vec(bl).map_err(err)?);
+        }
+        for (id, k) in &set.block_codes {
+            b.insert(&self.block_codes, cat(&[&id.to_be_bytes(), k.as_bytes()]), []);
+        }
+        if !set.inventory.is_empty() {
+            let mut sums: HashMap<Vec<u8>, i64> = HashMap::new();
+            for (o, g, bucket, d) in &set.inventory {
+                *sums.entry(cat(&[&o.to_be_bytes(), &g.to_be_bytes(), &[bucket.to_u8()]])).or_default() += d;
+            }
+            for (k, d) in sums {
+                let cur = self
+                    .inventory
+                    .get(&k)
+                    .map_err(err)?
+                    .and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
+                    .map_or(0, i64::from_le_bytes);
+                b.insert(&self.inventory, k, (cur + d).to_le_bytes());
+            }
+        }
+        for (name, v) in &set.counters {
+            b.insert(&self.meta, name.as_bytes(), v.to_le_bytes());
+        }
+        let mut rseq = self.refusal_seq.load(Ordering::SeqCst);
+        for (p, at, summary) in &set.refusals {
+            rseq += 1;
+            let v = serde_json::json!({"participant": p, "at": at, "summary": summary});
+            b.insert(&self.refusals, rseq.to_be_bytes(), serde_json::to_vec(&v).map_err(err)?);
+        }
+        b.commit().map_err(err)?;
+        self.refusal_seq.store(rseq, Ordering::SeqCst);
+        Ok(())
+    }
+}

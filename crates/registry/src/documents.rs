@@ -1,0 +1,913 @@
+//! Documents: parsing, the rules of DOMAIN.md §3 per type, and their application.
+//!
+//! Each document runs as one writer job: it is parsed, checked against the current state
+//! (every bad code collected with its reason), and only if nothing is wrong applied in
+//! full. Packages listed in a document act on everything they hold; a code listed while
+//! inside a package is taken out of it first.
+
+use crate::blocks::BlockIndex;
+use crate::codes::{parse_code, ParsedCode, PresentedTail};
+use crate::error::{CodeError, Error, Result};
+use crate::model::{
+    batch_hash, CodeKey, CodeState, DocType, Participant, Reason, Role, Status, StoredDocument,
+    FLAG_IN_TRANSIT,
+};
+use crate::store::Store;
+use crate::time::{day_of, parse_date, parse_timestamp};
+use crate::tx::Tx;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// Most codes listed in one document (the real system's limit is 30,000 per report).
+pub const DOC_CODES_MAX: usize = 30_000;
+/// Most codes one document may change once packages are expanded.
+pub const DOC_CODES_EXPANDED_MAX: usize = 1_000_000;
+/// Most bytes of a free-text field (batch, reason, customs declaration, receipt parts).
+pub const TEXT_LEN_MAX: usize = 256;
+
+/// A fiscal receipt of a sale.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// Fiscal drive number.
+    pub fiscal_drive: String,
+    /// Receipt number (fiscal document number).
+    pub number: serde_json::Value,
+    /// When sold (RFC 3339).
+    pub at: String,
+    /// Store (address or id).
+    pub store: String,
+}
+
+/// The body of `POST /api/v1/documents`, all types in one shape.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDocument {
+    /// Client-chosen UUID: the idempotency key.
+    pub id: Uuid,
+    /// Document type.
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    /// Codes acted on.
+    #[serde(default)]
+    pub codes: Option<Vec<String>>,
+    /// `introduce`: production date.
+    #[serde(default)]
+    pub production_date: Option<String>,
+    /// `introduce`/`import`: expiry date.
+    #[serde(default)]
+    pub expiry_date: Option<String>,
+    /// `introduce`/`import`: batch or lot.
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// `import`: customs declaration number.
+    #[serde(default)]
+    pub customs_declaration: Option<String>,
+    /// `aggregate`: the package.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// `aggregate`: what goes in.
+    #[serde(default)]
+    pub children: Option<Vec<String>>,
+    /// `disaggregate`: packages to dissolve.
+    #[serde(default)]
+    pub parents: Option<Vec<String>>,
+    /// `ship`: receiver's TIN.
+    #[serde(default)]
+    pub receiver: Option<String>,
+    /// `accept`: the ship document's id.
+    #[serde(default)]
+    pub shipment: Option<Uuid>,
+    /// `accept`: codes refused.
+    #[serde(default)]
+    pub reject: Option<Vec<String>>,
+    /// `sell`: the fiscal receipt.
+    #[serde(default)]
+    pub receipt: Option<Receipt>,
+    /// `sell`: request ids of till checks.
+    #[serde(default)]
+    pub check_ids: Option<Vec<String>>,
+    /// `return`, `write_off`, `withdraw`: reason.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The answer to an accepted document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DocAnswer {
+    /// Document id.
+    pub id: Uuid,
+    /// Always `accepted`.
+    pub status: &'static str,
+    /// Codes changed (packages expanded).
+    pub codes: u64,
+    /// Global sequence number.
+    pub seq: u64,
+}
+
+impl DocAnswer {
+    /// The answer of a stored document.
+    pub fn of(d: &StoredDocument) -> DocAnswer {
+        DocAnswer { id: d.id, status: "accepted", codes: d.codes, seq: d.seq }
+    }
+}
+
+/// Parses a document's type word.
+pub fn doc_type(word: &str) -> Option<DocType> {
+    Some(match word {
+        "apply" => DocType::Apply,
+        "introduce" => DocType::Introduce,
+        "import" => DocType::Import,
+        "aggregate" => DocType::Aggregate,
+        "disaggregate" => DocType::Disaggregate,
+        "ship" => DocType::Ship,
+        "accept" => DocType::Accept,
+        "sell" => DocType::Sell,
+        "return" => DocType::Return,
+        "write_off" => DocType::WriteOff,
+        "withdraw" => DocType::Withdraw,
+        _ => return None,
+    })
+}
+
+/// Parses the body; a malformed one is a 400 naming what is wrong.
+pub fn parse_body(body: &[u8]) -> Result<RawDocument> {
+    let raw: RawDocument = serde_json::from_slice(body)
+        .map_err(|e| Error::BadRequest(format!("document is not valid: {e}")))?;
+    Ok(raw)
+}
+
+/// Context a document job needs besides the overlay.
+pub struct DocContext<'r> {
+    /// The submitter.
+    pub actor: &'r Participant,
+    /// Registry blocks (GTIN and batch level).
+    pub blocks: &'r BlockIndex,
+    /// Emission time-to-live in days by GTIN's product group, looked up by the caller.
+    pub emitted_ttl_days: &'r dyn Fn(u64) -> Option<u32>,
+    /// Participants by TIN (for `ship`).
+    pub participant_by_tin: &'r dyn Fn(&str) -> Result<Option<Participant>>,
+    /// Whether a presented tail matches the one issued for a code.
+    pub tail_ok: &'r dyn Fn(&CodeState, &PresentedTail) -> bool,
+}
+
+struct Listed {
+    text: String,
+    parsed: ParsedCode,
+}
+
+struct Refusal {
+    errors: Vec<CodeError>,
+}
+
+impl Refusal {
+    fn add(&mut self, code: &str, reason: &'static str) {
+        self.errors.push(CodeError { code: code.to_string(), reason });
+    }
+}
+
+fn text_field(name: &str, v: &Option<String>, required: bool) -> Result<Option<String>> {
+    match v {
+        None if required => Err(Error::invalid(format!("`{name}` is required"))),
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() => Err(Error::invalid(format!("`{name}` is empty"))),
+        Some(s) if s.len() > TEXT_LEN_MAX => {
+            Err(Error::invalid(format!("`{name}` is longer than {TEXT_LEN_MAX} bytes")))
+        }
+        Some(s) => Ok(Some(s.clone())),
+    }
+}
+
+fn require_list<'a>(name: &str, v: &'a Option<Vec<String>>) -> Result<&'a [String]> {
+    let list = v.as_deref().ok_or_else(|| Error::invalid(format!("`{name}` is required")))?;
+    if list.is_empty() {
+        return Err(Error::invalid(format!("`{name}` is empty")));
+    }
+    if list.len() > DOC_CODES_MAX {
+        return Err(Error::TooLarge(format!(
+            "`{name}` lists {} codes; at most {DOC_CODES_MAX} per document",
+            list.len()
+        )));
+    }
+    Ok(list)
+}
+
+/// Parses a list of codes, collecting format errors and duplicates.
+fn parse_list(list: &[String], refusal: &mut Refusal) -> Vec<Listed> {
+    let mut out = Vec::with_capacity(list.len());
+    let mut seen = HashSet::with_capacity(list.len());
+    for text in list {
+        match parse_code(text) {
+            Ok(parsed) => {
+                if seen.insert(parsed.key) {
+                    out.push(Listed { text: text.clone(), parsed });
+                } else {
+                    refusal.add(text, "duplicate_in_document");
+                }
+            }
+            Err((reason, _)) => refusal.add(text, reason),
+        }
+    }
+    out
+}
+
+fn role_for(t: DocType, a: &Participant) -> bool {
+    use Role::*;
+    let any = |rs: &[Role]| rs.iter().any(|r| a.has(*r));
+    match t {
+        DocType::Emit => false,
+        DocType::Apply => any(&[Producer, Importer]),
+        DocType::Introduce => any(&[Producer]),
+        DocType::Import => any(&[Importer]),
+        DocType::Aggregate | DocType::Disaggregate | DocType::Ship | DocType::Accept => {
+            any(&[Producer, Importer, Wholesaler, Retailer])
+        }
+        DocType::Sell | DocType::Return => any(&[Retailer]),
+        DocType::WriteOff | DocType::Withdraw => any(&[Producer, Importer, Wholesaler, Retailer]),
+    }
+}
+
+/// The checks every acting document makes on a code it changes.
+fn common_checks<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    l: &Listed,
+    refusal: &mut Refusal,
+) -> crate::store::StoreResult<Option<CodeState>> {
+    let Some(st) = tx.code(&l.parsed.key)? else {
+        refusal.add(&l.text, "unknown_code");
+        return Ok(None);
+    };
+    if l.parsed.tail != PresentedTail::None && !(ctx.tail_ok)(&st, &l.parsed.tail) {
+        refusal.add(&l.text, "bad_crypto_tail");
+        return Ok(None);
+    }
+    if st.owner != ctx.actor.id {
+        refusal.add(&l.text, "not_owner");
+        return Ok(None);
+    }
+    if st.in_transit() {
+        refusal.add(&l.text, "in_transit");
+        return Ok(None);
+    }
+    Ok(Some(st))
+}
+
+/// Whether a code (with its batch) is blocked at registry level or one by one.
+pub fn is_blocked(blocks: &BlockIndex, key: &CodeKey, st: &CodeState) -> bool {
+    st.blocks > 0 || key.gtin().is_some_and(|g| blocks.blocks(g, st.batch))
+}
+
+/// Runs one document against the overlay. On `Err` nothing was changed but a refusal record.
+pub fn submit<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    body: &[u8],
+    signature: &str,
+) -> Result<DocAnswer> {
+    let raw = parse_body(body)?;
+    let body_hash = *blake3::hash(body).as_bytes();
+    if let Some(existing) = tx.document(&raw.id)? {
+        if existing.body_hash == body_hash && existing.participant == ctx.actor.id {
+            return Ok(DocAnswer::of(&existing));
+        }
+        return Err(Error::Conflict(format!(
+            "document {} exists with another body; a document id is used once",
+            raw.id
+        )));
+    }
+    let t = doc_type(&raw.doc_type).ok_or_else(|| {
+        Error::BadRequest(format!(
+            "unknown document type `{}`; one of apply, introduce, import, aggregate, \
+             disaggregate, ship, accept, sell, return, write_off, withdraw",
+            raw.doc_type
+        ))
+    })?;
+    if !role_for(t, ctx.actor) {
+        return Err(Error::Forbidden(format!(
+            "a participant with roles {:?} may not submit `{}` documents",
+            ctx.actor.roles,
+            t.name()
+        )));
+    }
+    let result = plan(tx, ctx, t, &raw);
+    let plan = match result {
+        Ok(p) => p,
+        Err(e) => {
+            if let Error::Invalid { errors, .. } = &e {
+                let summary = serde_json::json!({
+                    "document": raw.id, "type": t.name(), "errors": errors,
+                });
+                tx.refuse(ctx.actor.id, summary.to_string());
+            }
+            return Err(e);
+        }
+    };
+    let seq = tx.next_seq();
+    let codes = plan.apply(tx, seq, t, ctx.actor.id)?;
+    let doc = tx.put_document(StoredDocument {
+        id: raw.id,
+        seq,
+        doc_type: t,
+        participant: ctx.actor.id,
+        received_at: tx.now,
+        codes,
+        body_hash,
+        chain: [0; 32],
+        signature: signature.to_string(),
+        body: body.to_vec(),
+    });
+    if let Some(ship) = plan.closes_shipment {
+        tx.close_shipment(ship, raw.id);
+    }
+    Ok(DocAnswer::of(&doc))
+}
+
+/// What a checked document will do.
+#[derive(Default)]
+struct Plan {
+    /// Codes changing state: key → new state (without event bookkeeping).
+    changes: Vec<(CodeKey, CodeState)>,
+    /// Links to remove before the changes (listed codes taken out of their packages).
+    unlink: Vec<(CodeKey, CodeKey)>,
+    /// Links to add.
+    link: Vec<(CodeKey, CodeKey)>,
+    /// Packages whose child count changes but which get no event: key → new state.
+    touched: Vec<(CodeKey, CodeState)>,
+    /// Shipment this document closes.
+    closes_shipment: Option<Uuid>,
+}
+
+impl Plan {
+    fn apply<S: Store + ?Sized>(
+        &self,
+        tx: &mut Tx<'_, S>,
+        seq: u64,
+        t: DocType,
+        actor: u32,
+    ) -> Result<u64> {
+        for (p, c) in &self.unlink {
+            tx.unlink(*p, *c)?;
+        }
+        for (p, c) in &self.link {
+            tx.link(*p, *c)?;
+        }
+        for (k, st) in &self.touched {
+            tx.put_code(*k, *st);
+        }
+        for (k, st) in &self.changes {
+            tx.transition(*k, *st, seq, t, actor);
+        }
+        Ok(self.changes.len() as u64)
+    }
+}
+
+/// Checks a document and plans its changes, reading through the overlay but writing nothing.
+fn plan<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    t: DocType,
+    raw: &RawDocument,
+) -> Result<Plan> {
+    match t {
+        DocType::Aggregate => return plan_aggregate(tx, ctx, raw),
+        DocType::Disaggregate => return plan_disaggregate(tx, ctx, raw),
+        DocType::Accept => return plan_accept(tx, ctx, raw),
+        _ => {}
+    }
+    let list = require_list("codes", &raw.codes)?;
+    let now = tx.now;
+    let today = day_of(now);
+    // Document-level fields first: a bad field refuses before any code is looked at.
+    let mut receiver = None;
+    let mut reason = None;
+    let mut intro = (0u32, 0u32, 0u64);
+    let mut sold_at = now;
+    match t {
+        DocType::Introduce | DocType::Import => {
+            if t == DocType::Import {
+                text_field("customs_declaration", &raw.customs_declaration, true)?;
+            }
+            let prod = match &raw.production_date {
+                Some(d) => parse_date(d).ok_or_else(|| {
+                    Error::invalid(format!("`production_date` {d:?} is not a date YYYY-MM-DD"))
+                })?,
+                None if t == DocType::Introduce => {
+                    return Err(Error::invalid("`production_date` is required"))
+                }
+                None => 0,
+            };
+            if prod > today + 1 {
+                return Err(Error::invalid("`production_date` is in the future"));
+            }
+            let exp = match &raw.expiry_date {
+                Some(d) => parse_date(d).ok_or_else(|| {
+                    Error::invalid(format!("`expiry_date` {d:?} is not a date YYYY-MM-DD"))
+                })?,
+                None => 0,
+            };
+            if exp != 0 && exp < prod {
+                return Err(Error::invalid("`expiry_date` is before `production_date`"));
+            }
+            let batch = text_field("batch", &raw.batch, false)?;
+            intro = (prod, exp, batch.as_deref().map_or(0, batch_hash));
+        }
+        DocType::Ship => {
+            let tin = text_field("receiver", &raw.receiver, true)?.unwrap_or_default();
+            let r = (ctx.participant_by_tin)(&tin)?
+                .ok_or_else(|| Error::invalid(format!("receiver {tin} is not a participant")))?;
+            if r.id == ctx.actor.id {
+                return Err(Error::invalid("a participant cannot ship to itself"));
+            }
+            receiver = Some(r.id);
+        }
+        DocType::Sell => {
+            let rc = raw.receipt.as_ref().ok_or_else(|| Error::invalid("`receipt` is required"))?;
+            text_field("receipt.fiscal_drive", &Some(rc.fiscal_drive.clone()), true)?;
+            text_field("receipt.store", &Some(rc.store.clone()), true)?;
+            if !(rc.number.is_u64() || rc.number.as_str().is_some_and(|s| !s.is_empty())) {
+                return Err(Error::invalid("`receipt.number` must be a number or a string"));
+            }
+            sold_at = parse_timestamp(&rc.at).ok_or_else(|| {
+                Error::invalid(format!("`receipt.at` {:?} is not an RFC 3339 timestamp", rc.at))
+            })?;
+            if sold_at > now + 3600 {
+                return Err(Error::invalid("`receipt.at` is in the future"));
+            }
+            if let Some(ids) = &raw.check_ids {
+                if ids.len() > DOC_CODES_MAX {
+                    return Err(Error::TooLarge("too many `check_ids`".into()));
+                }
+            }
+        }
+        DocType::Return => {
+            let w = text_field("reason", &raw.reason, true)?.unwrap_or_default();
+            let r = Reason::parse(&w).filter(|r| r.returnable()).ok_or_else(|| {
+                Error::invalid(format!("return `reason` {w:?} is not one of retail, distance"))
+            })?;
+            reason = Some(r);
+        }
+        DocType::WriteOff | DocType::Withdraw => {
+            let w = text_field("reason", &raw.reason, true)?.unwrap_or_default();
+            let ok = |r: &Reason| {
+                if t == DocType::WriteOff {
+                    r.write_off_allowed()
+                } else {
+                    r.withdrawable()
+                }
+            };
+            let allowed: Vec<&str> =
+                Reason::ALL.iter().filter(|r| ok(r)).map(|r| r.name()).collect();
+            reason = Some(Reason::parse(&w).filter(ok).ok_or_else(|| {
+                Error::invalid(format!(
+                    "`reason` {w:?} is not allowed for {}; one of {}",
+                    t.name(),
+                    allowed.join(", ")
+                ))
+            })?);
+        }
+        _ => {}
+    }
+
+    let mut refusal = Refusal { errors: Vec::new() };
+    let listed = parse_list(list, &mut refusal);
+    let keys: Vec<CodeKey> = listed.iter().map(|l| l.parsed.key).collect();
+    tx.load(&keys)?;
+    let listed_set: HashSet<CodeKey> = keys.iter().copied().collect();
+    let mut plan = Plan::default();
+    let mut expanded: Vec<CodeKey> = Vec::new();
+    let mut parents: HashMap<CodeKey, CodeState> = HashMap::new();
+    for l in &listed {
+        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else { continue };
+        let bad = match t {
+            DocType::Apply => {
+                if st.status != Status::Emitted {
+                    Some("wrong_status")
+                } else if l.parsed.key.gtin().and_then(|g| (ctx.emitted_ttl_days)(g)).is_some_and(
+                    |ttl| st.emitted_day.saturating_add(ttl) < today,
+                ) {
+                    Some("expired")
+                } else {
+                    None
+                }
+            }
+            DocType::Introduce | DocType::Import => {
+                (st.status != Status::Applied).then_some("wrong_status")
+            }
+            DocType::Ship | DocType::Withdraw => {
+                (st.status != Status::Introduced).then_some("wrong_status")
+            }
+            DocType::Sell => {
+                if st.status == Status::Retired && st.reason == Some(Reason::Retail) {
+                    Some("already_sold")
+                } else if st.status != Status::Introduced {
+                    Some("not_in_circulation")
+                } else if is_blocked(ctx.blocks, &l.parsed.key, &st) {
+                    Some("blocked")
+                } else if st.expiry_day != 0 && st.expiry_day < day_of(sold_at) {
+                    Some("expired")
+                } else {
+                    None
+                }
+            }
+            DocType::Return => {
+                if st.status != Status::Retired || !st.reason.is_some_and(Reason::returnable) {
+                    Some("wrong_status")
+                } else if st.reason != reason {
+                    Some("reason_mismatch")
+                } else {
+                    None
+                }
+            }
+            DocType::WriteOff => {
+                (!matches!(st.status, Status::Applied | Status::Introduced))
+                    .then_some("wrong_status")
+            }
+            _ => None,
+        };
+        if let Some(r) = bad {
+            refusal.add(&l.text, r);
+            continue;
+        }
+        // A code inside a package that is itself listed acts twice.
+        let mut anc = st.parent;
+        let mut nested = false;
+        while let Some(p) = anc {
+            if listed_set.contains(&p) {
+                nested = true;
+                break;
+            }
+            anc = tx.code(&p)?.and_then(|s| s.parent);
+        }
+        if nested {
+            refusal.add(&l.text, "duplicate_in_document");
+            continue;
+        }
+        if let Some(p) = st.parent {
+            let mut ps = match parents.get(&p) {
+                Some(s) => *s,
+                None => tx.code(&p)?.unwrap_or(st),
+            };
+            ps.children = ps.children.saturating_sub(1);
+            parents.insert(p, ps);
+            plan.unlink.push((p, l.parsed.key));
+        }
+        let before = expanded.len();
+        expanded.push(l.parsed.key);
+        tx.descendants(&l.parsed.key, &mut expanded)?;
+        if expanded.len() > DOC_CODES_EXPANDED_MAX {
+            return Err(Error::TooLarge(format!(
+                "the document would change more than {DOC_CODES_EXPANDED_MAX} codes"
+            )));
+        }
+        // The contents of a package share its status and owner; check them all the same.
+        tx.load(&expanded[before + 1..])?;
+        for k in &expanded[before + 1..] {
+            let ok = tx.code(k)?.is_some_and(|c| {
+                c.owner == st.owner && c.status == st.status && !c.in_transit()
+            });
+            if !ok {
+                refusal.add(&l.text, "package_inconsistent");
+                break;
+            }
+            if t == DocType::Sell {
+                if let Some(c) = tx.code(k)? {
+                    if is_blocked(ctx.blocks, k, &c) {
+                        refusal.add(&l.text, "blocked");
+                        break;
+                    }
+                    if c.expiry_day != 0 && c.expiry_day < day_of(sold_at) {
+                        refusal.add(&l.text, "expired");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if !refusal.errors.is_empty() {
+        let n = refusal.errors.len();
+        return Err(Error::Invalid {
+            detail: format!("{n} of {} codes refused; nothing was changed", list.len()),
+            errors: refusal.errors,
+        });
+    }
+    for (p, mut ps) in parents {
+        if let Some(changed) = plan.changes.iter().find(|(k, _)| *k == p) {
+            ps = changed.1;
+        }
+        plan.touched.push((p, ps));
+    }
+    let listed_keys: HashSet<CodeKey> = listed_set;
+    for k in expanded {
+        let Some(mut st) = tx.code(&k)? else { continue };
+        if listed_keys.contains(&k) {
+            st.parent = None;
+        }
+        if let Some((_, touched)) = plan.touched.iter().find(|(p, _)| *p == k) {
+            st.children = touched.children;
+        }
+        match t {
+            DocType::Apply => st.status = Status::Applied,
+            DocType::Introduce | DocType::Import => {
+                st.status = Status::Introduced;
+                st.production_day = intro.0;
+                st.expiry_day = intro.1;
+                st.batch = intro.2;
+            }
+            DocType::Ship => {
+                st.flags |= FLAG_IN_TRANSIT;
+                st.receiver = receiver.unwrap_or(0);
+                st.shipment = 0; // set below, once the sequence number is known
+            }
+            DocType::Sell => {
+                st.status = Status::Retired;
+                st.reason = Some(Reason::Retail);
+            }
+            DocType::Return => {
+                st.status = Status::Introduced;
+                st.reason = None;
+            }
+            DocType::WriteOff => {
+                st.status = Status::WrittenOff;
+                st.reason = reason;
+            }
+            DocType::Withdraw => {
+                st.status = Status::Retired;
+                st.reason = reason;
+            }
+            _ => {}
+        }
+        st.changed_at = if t == DocType::Sell { sold_at } else { now };
+        plan.changes.push((k, st));
+    }
+    // Packages listed with their contents keep their touched child count in `changes`.
+    plan.touched.retain(|(p, _)| !plan.changes.iter().any(|(k, _)| k == p));
+    if t == DocType::Ship {
+        let seq = tx.state.next_seq;
+        for (_, st) in &mut plan.changes {
+            st.shipment = seq;
+        }
+    }
+    Ok(plan)
+}
+
+fn plan_aggregate<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    raw: &RawDocument,
+) -> Result<Plan> {
+    let parent_text = text_field("parent", &raw.parent, true)?.unwrap_or_default();
+    let list = require_list("children", &raw.children)?;
+    let mut refusal = Refusal { errors: Vec::new() };
+    let parent = match parse_code(&parent_text) {
+        Ok(p) => Some(p),
+        Err((r, _)) => {
+            refusal.add(&parent_text, r);
+            None
+        }
+    };
+    let listed = parse_list(list, &mut refusal);
+    let keys: Vec<CodeKey> = listed.iter().map(|l| l.parsed.key).collect();
+    tx.load(&keys)?;
+    let child_set: HashSet<CodeKey> = keys.iter().copied().collect();
+    let mut status = None;
+    let mut expiry = 0u32;
+    let mut states = Vec::with_capacity(listed.len());
+    for l in &listed {
+        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else { continue };
+        if parent.as_ref().is_some_and(|p| p.parsed_key() == l.parsed.key) {
+            refusal.add(&l.text, "cycle");
+            continue;
+        }
+        if st.parent.is_some() {
+            refusal.add(&l.text, "in_aggregate");
+            continue;
+        }
+        if !matches!(st.status, Status::Applied | Status::Introduced) {
+            refusal.add(&l.text, "wrong_status");
+            continue;
+        }
+        match status {
+            None => status = Some(st.status),
+            Some(s) if s != st.status => {
+                refusal.add(&l.text, "status_mismatch");
+                continue;
+            }
+            _ => {}
+        }
+        if st.expiry_day != 0 && (expiry == 0 || st.expiry_day < expiry) {
+            expiry = st.expiry_day;
+        }
+        states.push((l.parsed.key, st));
+    }
+    let mut parent_state = None;
+    if let Some(p) = &parent {
+        let pk = p.key;
+        match tx.code(&pk)? {
+            None if pk.is_sscc() => {
+                let mut st = CodeState::new(status.unwrap_or(Status::Introduced), ctx.actor.id, tx.now);
+                st.producer = ctx.actor.id;
+                parent_state = Some(st);
+            }
+            None => refusal.add(&parent_text, "unknown_code"),
+            Some(st) => {
+                if st.owner != ctx.actor.id {
+                    refusal.add(&parent_text, "not_owner");
+                } else if st.in_transit() {
+                    refusal.add(&parent_text, "in_transit");
+                } else if status.is_some_and(|s| s != st.status) {
+                    refusal.add(&parent_text, "status_mismatch");
+                } else {
+                    // The parent may not sit inside one of its new children.
+                    let mut anc = st.parent;
+                    let mut cycle = false;
+                    while let Some(a) = anc {
+                        if child_set.contains(&a) {
+                            cycle = true;
+                            break;
+                        }
+                        anc = tx.code(&a)?.and_then(|s| s.parent);
+                    }
+                    if cycle {
+                        refusal.add(&parent_text, "cycle");
+                    } else {
+                        parent_state = Some(st);
+                    }
+                }
+            }
+        }
+    }
+    if !refusal.errors.is_empty() {
+        let n = refusal.errors.len();
+        return Err(Error::Invalid {
+            detail: format!("{n} codes refused; nothing was changed"),
+            errors: refusal.errors,
+        });
+    }
+    let (Some(p), Some(mut ps)) = (parent, parent_state) else {
+        return Err(Error::invalid("`parent` is required"));
+    };
+    let mut plan = Plan::default();
+    ps.children += states.len() as u32;
+    if expiry != 0 && (ps.expiry_day == 0 || expiry < ps.expiry_day) {
+        ps.expiry_day = expiry;
+    }
+    ps.changed_at = tx.now;
+    for (k, mut st) in states {
+        st.parent = Some(p.key);
+        plan.link.push((p.key, k));
+        plan.changes.push((k, st));
+    }
+    plan.changes.push((p.key, ps));
+    Ok(plan)
+}
+
+impl ParsedCode {
+    fn parsed_key(&self) -> CodeKey {
+        self.key
+    }
+}
+
+fn plan_disaggregate<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    raw: &RawDocument,
+) -> Result<Plan> {
+    let list = require_list("parents", &raw.parents)?;
+    let mut refusal = Refusal { errors: Vec::new() };
+    let listed = parse_list(list, &mut refusal);
+    let keys: Vec<CodeKey> = listed.iter().map(|l| l.parsed.key).collect();
+    tx.load(&keys)?;
+    let mut plan = Plan::default();
+    for l in &listed {
+        let Some(mut st) = common_checks(tx, ctx, l, &mut refusal)? else { continue };
+        if st.children == 0 {
+            refusal.add(&l.text, "not_a_package");
+            continue;
+        }
+        let kids = tx.children(&l.parsed.key)?;
+        tx.load(&kids)?;
+        for c in kids {
+            if let Some(mut cs) = tx.code(&c)? {
+                cs.parent = None;
+                plan.unlink.push((l.parsed.key, c));
+                plan.changes.push((c, cs));
+            }
+        }
+        st.children = 0;
+        plan.changes.push((l.parsed.key, st));
+    }
+    if !refusal.errors.is_empty() {
+        return Err(Error::Invalid {
+            detail: "packages refused; nothing was changed".into(),
+            errors: refusal.errors,
+        });
+    }
+    let now = tx.now;
+    for (_, st) in &mut plan.changes {
+        st.changed_at = now;
+    }
+    Ok(plan)
+}
+
+fn plan_accept<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    raw: &RawDocument,
+) -> Result<Plan> {
+    let ship_id = raw.shipment.ok_or_else(|| Error::invalid("`shipment` is required"))?;
+    let ship = tx
+        .document(&ship_id)?
+        .filter(|d| d.doc_type == DocType::Ship)
+        .ok_or_else(|| Error::invalid(format!("no ship document {ship_id}")))?;
+    let ship_raw = parse_body(&ship.body)?;
+    let receiver_tin = ship_raw.receiver.clone().unwrap_or_default();
+    if receiver_tin != ctx.actor.tin {
+        return Err(Error::Forbidden(format!("shipment {ship_id} is not addressed to you")));
+    }
+    if let Some(by) = tx.shipment_closed_by(&ship_id)? {
+        return Err(Error::Conflict(format!(
+            "shipment {ship_id} was already accepted by document {by}"
+        )));
+    }
+    // Everything in the shipment, as it is now (in-transit codes cannot change).
+    let mut all = Vec::new();
+    for text in ship_raw.codes.as_deref().unwrap_or(&[]) {
+        if let Ok(p) = parse_code(text) {
+            all.push(p.key);
+            tx.descendants(&p.key, &mut all)?;
+        }
+    }
+    tx.load(&all)?;
+    let in_shipment: HashSet<CodeKey> = all.iter().copied().collect();
+    let mut refusal = Refusal { errors: Vec::new() };
+    let rejected_listed = match &raw.reject {
+        Some(list) if list.len() > DOC_CODES_MAX => {
+            return Err(Error::TooLarge("too many codes in `reject`".into()))
+        }
+        Some(list) => parse_list(list, &mut refusal),
+        None => Vec::new(),
+    };
+    let mut rejected: HashSet<CodeKey> = HashSet::new();
+    let mut plan = Plan::default();
+    let mut parents: HashMap<CodeKey, CodeState> = HashMap::new();
+    for l in &rejected_listed {
+        let k = l.parsed.key;
+        let st = tx.code(&k)?;
+        match st {
+            Some(st) if in_shipment.contains(&k) && st.shipment == ship.seq && st.in_transit() => {
+                if rejected.contains(&k) {
+                    continue;
+                }
+                rejected.insert(k);
+                let mut sub = Vec::new();
+                tx.descendants(&k, &mut sub)?;
+                rejected.extend(sub);
+                // Taken out of a package that goes on to the receiver.
+                if let Some(p) = st.parent {
+                    if !rejected_listed.iter().any(|o| o.parsed.key == p) {
+                        let mut ps = match parents.get(&p) {
+                            Some(s) => *s,
+                            None => tx.code(&p)?.unwrap_or(st),
+                        };
+                        ps.children = ps.children.saturating_sub(1);
+                        parents.insert(p, ps);
+                        plan.unlink.push((p, k));
+                    }
+                }
+            }
+            _ => refusal.add(&l.text, "not_in_shipment"),
+        }
+    }
+    if !refusal.errors.is_empty() {
+        return Err(Error::Invalid {
+            detail: "rejected codes refused; nothing was changed".into(),
+            errors: refusal.errors,
+        });
+    }
+    let unlinked: HashSet<CodeKey> = plan.unlink.iter().map(|(_, c)| *c).collect();
+    let now = tx.now;
+    for k in all {
+        let Some(mut st) = tx.code(&k)? else { continue };
+        if !(st.in_transit() && st.shipment == ship.seq) {
+            continue;
+        }
+        if let Some(ps) = parents.get(&k) {
+            st.children = ps.children;
+        }
+        if unlinked.contains(&k) {
+            st.parent = None;
+        }
+        if !rejected.contains(&k) {
+            st.owner = ctx.actor.id;
+        }
+        st.flags &= !FLAG_IN_TRANSIT;
+        st.receiver = 0;
+        st.shipment = 0;
+        st.changed_at = now;
+        plan.changes.push((k, st));
+    }
+    plan.closes_shipment = Some(ship_id);
+    Ok(plan)
+}

@@ -1,0 +1,346 @@
+//! Code orders: accepted at once, produced in the background in chunks, fetched in pages.
+//!
+//! Operator serials are a keyed permutation of a per-GTIN counter (see `issuance`), so an
+//! order only reserves a counter range; its codes are recomputed on each page fetch
+//! (tails are deterministic) and nothing but the codes' states is written. Self-made
+//! serials are stored with the order.
+
+use crate::error::{CodeError, Error, Result};
+use crate::model::{
+    product_group, CodeKey, CodeState, Order, OrderStatus, Participant, Role, SerialType, Status,
+    TailKind,
+};
+use crate::Registry;
+use issuance::{IdCode, SerialLen};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// Most codes in one order (the real system's single-GTIN limit).
+pub const ORDER_QUANTITY_MAX: u32 = 2_000_000;
+/// Most active (pending or ready) orders per participant.
+pub const ACTIVE_ORDERS_MAX: usize = 100;
+/// Codes produced per writer job.
+pub const ORDER_CHUNK: u32 = 20_000;
+/// Most codes in one page of an order's codes.
+pub const ORDER_PAGE_MAX: u32 = 10_000;
+
+/// A code order as submitted (`POST /api/v1/orders`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    /// GTIN of a product card the caller owns.
+    pub gtin: String,
+    /// How many codes.
+    pub quantity: u32,
+    /// `operator` or `self_made`.
+    pub serial_type: SerialType,
+    /// Self-made serials (exactly `quantity` of them).
+    #[serde(default)]
+    pub serials: Option<Vec<String>>,
+    /// `mac`, `signature` or `short`.
+    pub tail: String,
+}
+
+/// A page of an order's codes.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrderCodes {
+    /// Full codes: identification code, GS, tail (GS written `\u001d` in JSON).
+    pub codes: Vec<String>,
+    /// Offset of the next page, if there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u32>,
+}
+
+fn issuance_kind(t: TailKind) -> Option<issuance::TailKind> {
+    match t {
+        TailKind::Mac => Some(issuance::TailKind::Mac),
+        TailKind::Signature => Some(issuance::TailKind::Signature),
+        TailKind::Short => Some(issuance::TailKind::Short),
+        TailKind::None => None,
+    }
+}
+
+fn valid_serial(s: &str) -> bool {
+    !s.is_empty() && s.len() <= crate::model::SERIAL_LEN_MAX && s.bytes().all(issuance::tail::is_cset82)
+}
+
+impl Registry {
+    /// Accepts an order; its codes are produced in the background.
+    pub fn create_order(&self, actor: &Participant, req: NewOrder) -> Result<Order> {
+        if !(actor.has(Role::Producer) || actor.has(Role::Importer)) {
+            return Err(Error::Forbidden("only producers and importers order codes".into()));
+        }
+        let gtin = crate::parse_gtin(&req.gtin)?;
+        let product = self
+            .product(gtin)?
+            .ok_or_else(|| Error::invalid(format!("GTIN {gtin:014} has no product card")))?;
+        if product.owner != actor.id {
+            return Err(Error::Forbidden(format!("GTIN {gtin:014} belongs to another participant")));
+        }
+        let group = product_group(&product.product_group)
+            .ok_or_else(|| Error::invalid("the product's group is unknown"))?;
+        if req.quantity == 0 || req.quantity > ORDER_QUANTITY_MAX {
+            return Err(Error::invalid(format!("`quantity` must be 1 to {ORDER_QUANTITY_MAX}")));
+        }
+        let tail = match req.tail.as_str() {
+            "mac" => TailKind::Mac,
+            "signature" => TailKind::Signature,
+            "short" => TailKind::Short,
+            t => return Err(Error::invalid(format!("`tail` {t:?} is not one of mac, signature, short"))),
+        };
+        let serials = match (req.serial_type, req.serials) {
+            (SerialType::Operator, None) => None,
+            (SerialType::Operator, Some(_)) => {
+                return Err(Error::invalid("`serials` go with `serial_type` self_made only"))
+            }
+            (SerialType::SelfMade, None) => {
+                return Err(Error::invalid("`serial_type` self_made needs `serials`"))
+            }
+            (SerialType::SelfMade, Some(list)) => {
+                if list.len() != req.quantity as usize {
+                    return Err(Error::invalid(format!(
+                        "{} serials for a quantity of {}",
+                        list.len(),
+                        req.quantity
+                    )));
+                }
+                let mut seen = HashSet::with_capacity(list.len());
+                let mut errors = Vec::new();
+                for s in &list {
+                    if !valid_serial(s) {
+                        errors.push(CodeError { code: s.clone(), reason: "bad_character" });
+                    } else if !seen.insert(s.as_str()) {
+                        errors.push(CodeError { code: s.clone(), reason: "duplicate_in_document" });
+                    }
+                    if errors.len() >= 1_000 {
+                        break;
+                    }
+                }
+                if !errors.is_empty() {
+                    return Err(Error::Invalid { detail: "bad serials; nothing was ordered".into(), errors });
+                }
+                Some(list)
+            }
+        };
+        let active = self
+            .inner
+            .store
+            .orders_of(actor.id)?
+            .iter()
+            .filter(|o| matches!(o.status, OrderStatus::Pending | OrderStatus::Ready))
+            .count();
+        if active >= ACTIVE_ORDERS_MAX {
+            return Err(Error::TooMany(format!(
+                "{ACTIVE_ORDERS_MAX} active orders at most; close finished ones first"
+            )));
+        }
+        let kid = {
+            let kr = self.inner.keyring.read();
+            let alg = issuance::Algorithm::for_tail(issuance_kind(tail).unwrap_or(issuance::TailKind::Mac));
+            kr.current_kid(alg)
+        };
+        let key_index: u16 = kid.as_str().parse().map_err(|_| Error::Unavailable("key ids must be numeric".into()))?;
+        let now = self.now();
+        let actor_id = actor.id;
+        let quantity = req.quantity;
+        let serial_type = req.serial_type;
+        let serial_len = group.serial_len;
+        let order = self.write(move |tx| {
+            let name = format!("serial_counter:{gtin:014}");
+            let start = if serial_type == SerialType::Operator { tx.counter(&name)? } else { 0 };
+            let len = SerialLen::new(usize::from(serial_len)).map_err(|e| Error::Unavailable(e.to_string()))?;
+            if serial_type == SerialType::Operator && u128::from(start + u64::from(quantity)) > len.domain() {
+                return Err(Error::Conflict(format!("GTIN {gtin:014} has run out of serials")));
+            }
+            let order = Order {
+                id: uuid::Uuid::now_v7(),
+                participant: actor_id,
+                gtin: format!("{gtin:014}"),
+                quantity,
+                serial_type,
+                tail,
+                key_index,
+                serial_len,
+                counter_start: start,
+                status: OrderStatus::Pending,
+                produced: 0,
+                created_at: now,
+                error: None,
+            };
+            if serial_type == SerialType::Operator {
+                tx.set_counter(&name, start + u64::from(quantity));
+            }
+            if let Some(list) = serials {
+                for (i, chunk) in list.chunks(ORDER_CHUNK as usize).enumerate() {
+                    tx.put_order_serials(order.id, i as u32 * ORDER_CHUNK, chunk.to_vec());
+                }
+            }
+            tx.put_order(order.clone());
+            Ok(order)
+        })?;
+        self.spawn_production(order.clone());
+        Ok(order)
+    }
+
+    /// Restarts production of orders left pending by a stop.
+    pub(crate) fn resume_orders(&self) -> Result<()> {
+        for p in self.inner.store.participants()? {
+            for o in self.inner.store.orders_of(p.id)? {
+                if o.status == OrderStatus::Pending {
+                    self.spawn_production(o);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_production(&self, order: Order) {
+        let reg = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tracemark-order".into())
+            .spawn(move || {
+                if let Err(e) = reg.produce(order.clone()) {
+                    tracing::error!("order {} stopped: {e}", order.id);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start order production: {e}");
+        }
+    }
+
+    /// Codes `from .. from + n` of an order: keys, and states to write.
+    fn make_codes(&self, order: &Order, from: u32, n: u32) -> Result<Vec<(CodeKey, String, u64)>> {
+        let gtin: u64 = order.gtin.parse().map_err(|_| Error::invalid("bad GTIN"))?;
+        let kind = issuance_kind(order.tail).ok_or_else(|| Error::invalid("order without a tail"))?;
+        let kr = self.inner.keyring.read();
+        let kid = format!("{:04}", order.key_index);
+        let mut out = Vec::with_capacity(n as usize);
+        let serials: Vec<String> = match order.serial_type {
+            SerialType::SelfMade => self.inner.store.order_serials(&order.id, from, n)?,
+            SerialType::Operator => {
+                let len = SerialLen::new(usize::from(order.serial_len)).map_err(|e| Error::invalid(e.to_string()))?;
+                let mut v = Vec::with_capacity(n as usize);
+                for i in from..from + n {
+                    let s = kr
+                        .serials()
+                        .serial(gtin, order.counter_start + u64::from(i), len)
+                        .map_err(|e| Error::invalid(e.to_string()))?;
+                    v.push(s.as_str().to_string());
+                }
+                v
+            }
+        };
+        for serial in serials {
+            let id = IdCode::new(gtin, &serial).map_err(|e| Error::invalid(e.to_string()))?;
+            let tail = kr.issue_tail(kind, id.as_str());
+            let _ = &kid;
+            let mut text = String::with_capacity(id.as_str().len() + 100);
+            text.push_str(id.as_str());
+            tail.push_element_string(&mut text);
+            out.push((CodeKey::unit(gtin, serial.as_bytes()), text, tail.fingerprint()));
+        }
+        Ok(out)
+    }
+
+    fn produce(&self, order: Order) -> Result<()> {
+        let mut produced = order.produced;
+        while produced < order.quantity {
+            let n = ORDER_CHUNK.min(order.quantity - produced);
+            let codes = self.make_codes(&order, produced, n)?;
+            let mut o = order.clone();
+            let owner = order.participant;
+            let tail = order.tail;
+            let key_index = order.key_index;
+            let self_made = order.serial_type == SerialType::SelfMade;
+            let done = self.write(move |tx| {
+                let keys: Vec<CodeKey> = codes.iter().map(|c| c.0).collect();
+                tx.load(&keys)?;
+                let mut dup = Vec::new();
+                for k in &keys {
+                    if tx.code(k)?.is_some() {
+                        dup.push(k.to_string());
+                    }
+                }
+                if !dup.is_empty() {
+                    // Self-made serials already taken (or, impossible by construction,
+                    // an operator serial): the order stops here, what was made stays.
+                    o.status = OrderStatus::Rejected;
+                    o.produced = produced;
+                    o.error = Some(format!(
+                        "{} serials exist already for this GTIN{}, e.g. {}",
+                        dup.len(),
+                        if self_made { "" } else { " (operator serials!)" },
+                        dup[0]
+                    ));
+                    tx.put_order(o);
+                    return Ok(true);
+                }
+                let now = tx.now;
+                for (k, _, fp) in &codes {
+                    let mut st = CodeState::new(Status::Emitted, owner, now);
+                    st.tail = tail;
+                    st.key_index = key_index;
+                    st.tail_fp = *fp;
+                    tx.put_code(*k, st);
+                }
+                o.produced = produced + n;
+                if o.produced == o.quantity {
+                    o.status = OrderStatus::Ready;
+                }
+                tx.put_order(o);
+                Ok(false)
+            })?;
+            if done {
+                return Ok(());
+            }
+            produced += n;
+        }
+        Ok(())
+    }
+
+    /// An order (its orderer only).
+    pub fn order(&self, actor: &Participant, id: &uuid::Uuid) -> Result<Order> {
+        self.inner
+            .store
+            .order(id)?
+            .filter(|o| o.participant == actor.id)
+            .ok_or_else(|| Error::NotFound(format!("no order {id}")))
+    }
+
+    /// A page of an order's codes, with their tails.
+    pub fn order_codes(&self, actor: &Participant, id: &uuid::Uuid, offset: u32, limit: u32) -> Result<OrderCodes> {
+        let order = self.order(actor, id)?;
+        let limit = limit.clamp(1, ORDER_PAGE_MAX);
+        if offset >= order.produced {
+            if order.status == OrderStatus::Pending {
+                return Err(Error::Conflict(format!(
+                    "order {id} has produced {} of {} codes so far; try again shortly",
+                    order.produced, order.quantity
+                )));
+            }
+            return Ok(OrderCodes { codes: Vec::new(), next_offset: None });
+        }
+        let n = limit.min(order.produced - offset);
+        let codes = self.make_codes(&order, offset, n)?;
+        let next = offset + n;
+        Ok(OrderCodes {
+            codes: codes.into_iter().map(|c| c.1).collect(),
+            next_offset: (next < order.quantity).then_some(next),
+        })
+    }
+
+    /// Closes an order: its codes stay, it no longer counts as active.
+    pub fn close_order(&self, actor: &Participant, id: &uuid::Uuid) -> Result<Order> {
+        let order = self.order(actor, id)?;
+        if order.status == OrderStatus::Pending {
+            return Err(Error::Conflict("an order is closed once its codes are ready".into()));
+        }
+        let id = *id;
+        self.write(move |tx| {
+            let mut o = tx.store().order(&id)?.ok_or_else(|| Error::NotFound(format!("no order {id}")))?;
+            o.status = OrderStatus::Closed;
+            tx.put_order(o.clone());
+            Ok(o)
+        })
+    }
+}

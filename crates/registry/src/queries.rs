@@ -1,0 +1,402 @@
+//! Reading state: a code's card and history, inventory, public verification and the till
+//! check. Reads go straight to the committed store.
+
+use crate::codes::{parse_code, ParsedCode, PresentedTail};
+use crate::documents::is_blocked;
+use crate::error::{Error, Result};
+use crate::model::{Bucket, CodeKey, CodeState, Participant, Reason, Role, Status};
+use crate::time::{day_of, format_date, format_timestamp};
+use crate::{visible, Registry};
+use serde::{Deserialize, Serialize};
+
+/// Most codes in one status look-up or till check (the real system's limit is 1,000).
+pub const QUERY_CODES_MAX: usize = 1_000;
+
+/// One event of a code's history, as the API shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryEntry {
+    /// Document id.
+    pub document: Option<uuid::Uuid>,
+    /// Document type.
+    #[serde(rename = "type")]
+    pub doc_type: &'static str,
+    /// When.
+    pub at: String,
+    /// Status after.
+    pub status: &'static str,
+    /// Reason after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// Owner's TIN after.
+    pub owner: Option<String>,
+}
+
+/// A code as its owner, producer or a regulator sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct CodeInfo {
+    /// Identification code.
+    pub code: String,
+    /// Status.
+    pub status: &'static str,
+    /// Reason (RETIRED / WRITTEN_OFF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// Owner's TIN.
+    pub owner: Option<String>,
+    /// Producer's TIN.
+    pub producer: Option<String>,
+    /// GTIN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
+    /// Product card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<crate::model::Product>,
+    /// In transit to this TIN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_transit_to: Option<String>,
+    /// The package it is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Direct children, for packages.
+    pub children: Vec<String>,
+    /// Active code-level blocks.
+    pub blocks: u16,
+    /// Whether blocked (code, batch or GTIN).
+    pub blocked: bool,
+    /// Tail kind.
+    pub tail: crate::model::TailKind,
+    /// Emission day.
+    pub emitted: String,
+    /// Production date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub production_date: Option<String>,
+    /// Expiry date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<String>,
+    /// Last status change.
+    pub changed_at: String,
+    /// Full history, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Inventory of one GTIN for one participant.
+#[derive(Clone, Debug, Serialize)]
+pub struct Inventory {
+    /// GTIN.
+    pub gtin: String,
+    /// Owned codes by status.
+    pub by_status: std::collections::BTreeMap<&'static str, i64>,
+    /// Owned codes shipped, not yet accepted.
+    pub in_transit: i64,
+    /// Codes shipped to the caller, not yet accepted.
+    pub incoming: i64,
+}
+
+/// The public verification answer (`GET /api/v1/verify`).
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyAnswer {
+    /// `genuine`, `sold`, `recalled`, `expired`, `not_in_circulation`, `unknown`, `forged`.
+    pub verdict: &'static str,
+    /// The identification code, or the input when it did not parse.
+    pub code: String,
+    /// Product card (public part).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<serde_json::Value>,
+    /// Producer's name and TIN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub producer: Option<serde_json::Value>,
+    /// Status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    /// Expiry date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<String>,
+    /// When sold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sold_at: Option<String>,
+    /// Whether the crypto tail was presented and checked.
+    pub tail_checked: bool,
+    /// When the answer was given.
+    pub checked_at: String,
+    /// Why the verdict, in words (unparsable input, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One item of a till check: a code, with the price if the till knows it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PosItem {
+    /// Just the code.
+    Code(String),
+    /// Code and price (minor units).
+    Priced {
+        /// The code.
+        code: String,
+        /// Price in minor units (kopecks).
+        #[serde(default)]
+        price: Option<u64>,
+    },
+}
+
+impl PosItem {
+    fn parts(&self) -> (&str, Option<u64>) {
+        match self {
+            PosItem::Code(c) => (c, None),
+            PosItem::Priced { code, price } => (code, *price),
+        }
+    }
+}
+
+/// The till's answer for one code.
+#[derive(Clone, Debug, Serialize)]
+pub struct PosResult {
+    /// The code as sent.
+    pub code: String,
+    /// Whether the till may sell it.
+    pub sellable: bool,
+    /// Every reason it may not.
+    pub reasons: Vec<&'static str>,
+}
+
+impl Registry {
+    fn tin(&self, id: u32) -> Option<String> {
+        self.participant(id).ok().flatten().map(|p| p.tin)
+    }
+
+    fn code_for(&self, actor: &Participant, text: &str) -> Result<(ParsedCode, CodeState)> {
+        let parsed = parse_code(text).map_err(|(r, d)| Error::Invalid {
+            detail: d,
+            errors: vec![crate::CodeError { code: text.to_string(), reason: r }],
+        })?;
+        let st = self.inner.store.codes(&[parsed.key])?.pop().flatten();
+        match st {
+            Some(st) if visible(actor, &st) => Ok((parsed, st)),
+            _ => Err(Error::NotFound(format!("no code {} visible to you", parsed.key))),
+        }
+    }
+
+    /// A code's card and full history (owner, producer, receiver in transit, regulator).
+    pub fn code_info(&self, actor: &Participant, text: &str) -> Result<CodeInfo> {
+        let (parsed, st) = self.code_for(actor, text)?;
+        let key = parsed.key;
+        let mut history = Vec::new();
+        for e in self.inner.store.events(&key)? {
+            history.push(HistoryEntry {
+                document: self.inner.store.document_id_by_seq(e.doc_seq)?,
+                doc_type: e.doc_type.name(),
+                at: format_timestamp(e.at),
+                status: e.status.name(),
+                reason: e.reason.map(Reason::name),
+                owner: self.tin(e.owner),
+            });
+        }
+        let children = if st.children > 0 {
+            self.inner.store.children(&key)?.iter().map(CodeKey::to_string).collect()
+        } else {
+            Vec::new()
+        };
+        let blocked = is_blocked(&self.inner.blocks.read(), &key, &st);
+        Ok(CodeInfo {
+            code: key.to_string(),
+            status: st.status.name(),
+            reason: st.reason.map(Reason::name),
+            owner: self.tin(st.owner),
+            producer: self.tin(st.producer),
+            gtin: key.gtin().map(|g| format!("{g:014}")),
+            product: key.gtin().and_then(|g| self.product(g).ok().flatten()),
+            in_transit_to: st.in_transit().then(|| self.tin(st.receiver)).flatten(),
+            parent: st.parent.map(|p| p.to_string()),
+            children,
+            blocks: st.blocks,
+            blocked,
+            tail: st.tail,
+            emitted: format_date(st.emitted_day),
+            production_date: (st.production_day != 0).then(|| format_date(st.production_day)),
+            expiry_date: (st.expiry_day != 0).then(|| format_date(st.expiry_day)),
+            changed_at: format_timestamp(st.changed_at),
+            history,
+        })
+    }
+
+    /// Statuses of up to [`QUERY_CODES_MAX`] codes; codes not visible are `unknown`.
+    pub fn query_codes(&self, actor: &Participant, codes: &[String]) -> Result<Vec<serde_json::Value>> {
+        if codes.len() > QUERY_CODES_MAX {
+            return Err(Error::TooLarge(format!("at most {QUERY_CODES_MAX} codes per query")));
+        }
+        let parsed: Vec<_> = codes.iter().map(|c| parse_code(c)).collect();
+        let keys: Vec<CodeKey> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.key)).collect();
+        let states = self.inner.store.codes(&keys)?;
+        let mut states = states.into_iter();
+        let mut out = Vec::with_capacity(codes.len());
+        for (text, p) in codes.iter().zip(parsed) {
+            let v = match p {
+                Err((reason, _)) => serde_json::json!({"code": text, "error": reason}),
+                Ok(p) => match states.next().flatten() {
+                    Some(st) if visible(actor, &st) => serde_json::json!({
+                        "code": p.key.to_string(),
+                        "status": st.status.name(),
+                        "reason": st.reason.map(Reason::name),
+                        "owner": self.tin(st.owner),
+                        "in_transit": st.in_transit(),
+                        "parent": st.parent.map(|k| k.to_string()),
+                        "children": st.children,
+                        "blocked": is_blocked(&self.inner.blocks.read(), &p.key, &st),
+                        "expiry_date": (st.expiry_day != 0).then(|| format_date(st.expiry_day)),
+                    }),
+                    _ => serde_json::json!({"code": p.key.to_string(), "error": "unknown_code"}),
+                },
+            };
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// The caller's stock of one GTIN.
+    pub fn inventory(&self, actor: &Participant, gtin: &str) -> Result<Inventory> {
+        let g = crate::parse_gtin(gtin)?;
+        let mut inv = Inventory {
+            gtin: format!("{g:014}"),
+            by_status: Status::ALL.iter().map(|s| (s.name(), 0)).collect(),
+            in_transit: 0,
+            incoming: 0,
+        };
+        for (b, n) in self.inner.store.inventory(actor.id, g)? {
+            match b {
+                Bucket::Status(s) => {
+                    inv.by_status.insert(s.name(), n);
+                }
+                Bucket::InTransitOut => inv.in_transit = n,
+                Bucket::InTransitIn => inv.incoming = n,
+            }
+        }
+        Ok(inv)
+    }
+
+    /// Public verification of a code: never reveals who holds an unsold item.
+    pub fn verify(&self, text: &str) -> Result<VerifyAnswer> {
+        let now = self.now();
+        let mut ans = VerifyAnswer {
+            verdict: "unknown",
+            code: text.chars().take(200).collect(),
+            product: None,
+            producer: None,
+            status: None,
+            expiry_date: None,
+            sold_at: None,
+            tail_checked: false,
+            checked_at: format_timestamp(now),
+            detail: None,
+        };
+        let parsed = match parse_code(text) {
+            Ok(p) => p,
+            Err((reason, detail)) => {
+                ans.detail = Some(format!("{reason}: {detail}"));
+                return Ok(ans);
+            }
+        };
+        ans.code = parsed.key.to_string();
+        let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() else {
+            return Ok(ans);
+        };
+        if let Some(g) = parsed.key.gtin() {
+            if let Some(p) = self.product(g)? {
+                ans.product = Some(serde_json::json!({
+                    "gtin": p.gtin, "name": p.name, "brand": p.brand,
+                    "product_group": p.product_group, "attributes": p.attributes,
+                }));
+            }
+        }
+        if let Some(p) = self.participant(st.producer)? {
+            ans.producer = Some(serde_json::json!({"name": p.name, "tin": p.tin}));
+        }
+        ans.status = Some(st.status.name());
+        ans.expiry_date = (st.expiry_day != 0).then(|| format_date(st.expiry_day));
+        if parsed.tail != PresentedTail::None {
+            ans.tail_checked = true;
+            if !self.tail_ok(&st, &parsed.tail) {
+                ans.verdict = "forged";
+                return Ok(ans);
+            }
+        }
+        let sold = st.status == Status::Retired && st.reason == Some(Reason::Retail);
+        if sold {
+            ans.sold_at = Some(format_timestamp(st.changed_at));
+        }
+        ans.verdict = if is_blocked(&self.inner.blocks.read(), &parsed.key, &st) {
+            "recalled"
+        } else if sold {
+            "sold"
+        } else if st.status == Status::Introduced && st.expiry_day != 0 && st.expiry_day < day_of(now) {
+            "expired"
+        } else if st.status == Status::Introduced {
+            "genuine"
+        } else {
+            "not_in_circulation"
+        };
+        Ok(ans)
+    }
+
+    /// The till check (permissive mode): every reason a code may not be sold by `actor`.
+    pub fn pos_check(&self, actor: &Participant, items: &[PosItem]) -> Result<(uuid::Uuid, Vec<PosResult>)> {
+        if !(actor.has(Role::Retailer) || actor.has(Role::FiscalOperator)) {
+            return Err(Error::Forbidden("only retailers and fiscal operators check at the till".into()));
+        }
+        if items.is_empty() {
+            return Err(Error::invalid("`codes` is empty"));
+        }
+        if items.len() > QUERY_CODES_MAX {
+            return Err(Error::TooLarge(format!("at most {QUERY_CODES_MAX} codes per check")));
+        }
+        let today = day_of(self.now());
+        let parsed: Vec<_> = items.iter().map(|i| parse_code(i.parts().0)).collect();
+        let keys: Vec<CodeKey> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.key)).collect();
+        let mut states = self.inner.store.codes(&keys)?.into_iter();
+        let blocks = self.inner.blocks.read().clone();
+        let mut out = Vec::with_capacity(items.len());
+        for (item, p) in items.iter().zip(parsed) {
+            let (text, price) = item.parts();
+            let mut reasons = Vec::new();
+            match p {
+                Err((r, _)) => reasons.push(r),
+                Ok(p) => match states.next().flatten() {
+                    None => reasons.push("unknown_code"),
+                    Some(st) => {
+                        match &p.tail {
+                            PresentedTail::None => reasons.push("no_crypto_tail"),
+                            t if !self.tail_ok(&st, t) => reasons.push("bad_crypto_tail"),
+                            _ => {}
+                        }
+                        if st.status == Status::Retired && st.reason == Some(Reason::Retail) {
+                            reasons.push("already_sold");
+                        } else if st.status != Status::Introduced {
+                            reasons.push("not_in_circulation");
+                        }
+                        if is_blocked(&blocks, &p.key, &st) {
+                            reasons.push("blocked");
+                        }
+                        if st.expiry_day != 0 && st.expiry_day < today {
+                            reasons.push("expired");
+                        }
+                        if actor.has(Role::Retailer) && !actor.has(Role::FiscalOperator) && st.owner != actor.id {
+                            reasons.push("not_owner");
+                        }
+                        if st.in_transit() {
+                            reasons.push("in_transit");
+                        }
+                        if let Some(price) = price {
+                            let max = p.max_price.or_else(|| {
+                                p.key.gtin().and_then(|g| self.product(g).ok().flatten()).and_then(|pr| pr.max_retail_price)
+                            });
+                            if max.is_some_and(|m| price > m) {
+                                reasons.push("price_above_max");
+                            }
+                        }
+                    }
+                },
+            }
+            out.push(PosResult { code: text.to_string(), sellable: reasons.is_empty(), reasons });
+        }
+        Ok((uuid::Uuid::now_v7(), out))
+    }
+}

@@ -1,0 +1,130 @@
+//! The storage trait: what the registry needs from an engine, and nothing engine-specific.
+//!
+//! Reads are point look-ups and short ordered scans by typed keys; writes arrive as one
+//! [`WriteSet`] per group commit, which the engine must apply atomically and durably
+//! before `commit` returns. No transactions, locks or conflict handling are asked of the
+//! engine: the registry serialises all writes through its single writer, so a plain
+//! atomic batch (an LSM batch, one SQL transaction, a distributed SQL transaction keyed
+//! by the code) is enough.
+
+use crate::model::{
+    Block, Bucket, CodeEvent, CodeKey, CodeState, Order, Participant, ParticipantId, Product,
+    StoredDocument,
+};
+use uuid::Uuid;
+
+/// An engine failure (I/O, corruption). The registry answers 503 and changes nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(pub String);
+
+impl StoreError {
+    /// Wraps any displayable error.
+    pub fn new(e: impl std::fmt::Display) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything one group commit changes. Applied atomically by [`Store::commit`].
+#[derive(Default, Debug)]
+pub struct WriteSet {
+    /// New or changed participants.
+    pub participants: Vec<Participant>,
+    /// New or changed product cards.
+    pub products: Vec<Product>,
+    /// Code states to write (insert or overwrite).
+    pub codes: Vec<(CodeKey, CodeState)>,
+    /// Events to append: (code, sequence number within the code's history, event).
+    pub events: Vec<(CodeKey, u32, CodeEvent)>,
+    /// Package links added: (parent, child).
+    pub links_added: Vec<(CodeKey, CodeKey)>,
+    /// Package links removed: (parent, child).
+    pub links_removed: Vec<(CodeKey, CodeKey)>,
+    /// Accepted documents.
+    pub documents: Vec<StoredDocument>,
+    /// Shipments accepted: (ship document id, accept document id).
+    pub shipments_closed: Vec<(Uuid, Uuid)>,
+    /// New or changed orders.
+    pub orders: Vec<Order>,
+    /// Self-made serials of an order: (order id, index of the first, serials).
+    pub order_serials: Vec<(Uuid, u32, Vec<String>)>,
+    /// New or changed blocks.
+    pub blocks: Vec<Block>,
+    /// Code-level block entries added: (block id, code).
+    pub block_codes: Vec<(u64, CodeKey)>,
+    /// Inventory counter changes: (owner, GTIN, bucket, delta).
+    pub inventory: Vec<(ParticipantId, u64, Bucket, i64)>,
+    /// Named counters to set (participant ids, document sequence, per-GTIN serial counters…).
+    pub counters: Vec<(String, u64)>,
+    /// Refused documents, kept for risk control: (participant, at, JSON summary).
+    pub refusals: Vec<(ParticipantId, u64, String)>,
+}
+
+impl WriteSet {
+    /// Whether nothing is to be written.
+    pub fn is_empty(&self) -> bool {
+        self.participants.is_empty()
+            && self.products.is_empty()
+            && self.codes.is_empty()
+            && self.events.is_empty()
+            && self.links_added.is_empty()
+            && self.links_removed.is_empty()
+            && self.documents.is_empty()
+            && self.shipments_closed.is_empty()
+            && self.orders.is_empty()
+            && self.order_serials.is_empty()
+            && self.blocks.is_empty()
+            && self.block_codes.is_empty()
+            && self.inventory.is_empty()
+            && self.counters.is_empty()
+            && self.refusals.is_empty()
+    }
+}
+
+/// A storage engine. Implementations: `store-fjall` (embedded); PostgreSQL next.
+///
+/// Every method may be called from many threads at once; `commit` is only ever called by
+/// one thread at a time (the registry's writer), and must be atomic and durable.
+pub trait Store: Send + Sync + 'static {
+    /// A participant by id.
+    fn participant(&self, id: ParticipantId) -> StoreResult<Option<Participant>>;
+    /// A participant by TIN.
+    fn participant_by_tin(&self, tin: &str) -> StoreResult<Option<Participant>>;
+    /// All participants, by id.
+    fn participants(&self) -> StoreResult<Vec<Participant>>;
+    /// A product card by GTIN.
+    fn product(&self, gtin: u64) -> StoreResult<Option<Product>>;
+    /// States of many codes at once, in the order asked (`None` = unknown code).
+    fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>>;
+    /// A code's history, oldest first.
+    fn events(&self, key: &CodeKey) -> StoreResult<Vec<CodeEvent>>;
+    /// A package's direct children, in key order.
+    fn children(&self, parent: &CodeKey) -> StoreResult<Vec<CodeKey>>;
+    /// A document by id.
+    fn document(&self, id: &Uuid) -> StoreResult<Option<StoredDocument>>;
+    /// The id of the document with global sequence number `seq`.
+    fn document_id_by_seq(&self, seq: u64) -> StoreResult<Option<Uuid>>;
+    /// The accept document that closed a shipment, if any.
+    fn shipment_closed_by(&self, ship: &Uuid) -> StoreResult<Option<Uuid>>;
+    /// An order by id.
+    fn order(&self, id: &Uuid) -> StoreResult<Option<Order>>;
+    /// Orders of a participant.
+    fn orders_of(&self, participant: ParticipantId) -> StoreResult<Vec<Order>>;
+    /// Self-made serials of an order from index `offset`, at most `limit`.
+    fn order_serials(&self, id: &Uuid, offset: u32, limit: u32) -> StoreResult<Vec<String>>;
+    /// All blocks ever made.
+    fn blocks(&self) -> StoreResult<Vec<Block>>;
+    /// Codes blocked one by one under a block.
+    fn block_codes(&self, block: u64) -> StoreResult<Vec<CodeKey>>;
+    /// Inventory counters of an owner for a GTIN.
+    fn inventory(&self, owner: ParticipantId, gtin: u64) -> StoreResult<Vec<(Bucket, i64)>>;
+    /// A named counter (0 if never set).
+    fn counter(&self, name: &str) -> StoreResult<u64>;
+    /// Number of refused documents recorded.
+    fn refusal_count(&self) -> StoreResult<u64>;
+    /// Applies everything atomically and durably.
+    fn commit(&self, set: &WriteSet) -> StoreResult<()>;
+}

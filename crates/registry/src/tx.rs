@@ -1,0 +1,409 @@
+//! The single writer and its group commit.
+//!
+//! Every state change runs as a job on one writer thread, against a [`Tx`]: an overlay of
+//! what earlier jobs of the same batch changed over the committed store. The writer takes
+//! every job waiting (up to [`BATCH_JOBS_MAX`] / [`BATCH_CODES_MAX`]), runs them one after
+//! another, commits the lot as one atomic, durable [`WriteSet`], and only then answers
+//! them: one fsync serves the whole batch (group commit), and jobs see each other's
+//! changes in order, so they are serialised as if run alone.
+//!
+//! Jobs follow one discipline: *decide, then apply*. A job reads and checks everything
+//! first; only when it will succeed does it write into the `Tx`. A refused job therefore
+//! leaves the batch untouched (it may add a refusal record, kept for risk control).
+
+use crate::model::{
+    Block, Bucket, CodeEvent, CodeKey, CodeState, DocType, Order, Participant, ParticipantId,
+    Product, StoredDocument,
+};
+use crate::store::{Store, StoreError, StoreResult, WriteSet};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Most jobs in one group commit.
+pub const BATCH_JOBS_MAX: usize = 4_096;
+/// Most code-state writes in one group commit (a soft limit checked between jobs).
+pub const BATCH_CODES_MAX: usize = 400_000;
+
+/// Counters the writer keeps in memory and writes with every commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriterState {
+    /// Next document sequence number (1-based).
+    pub next_seq: u64,
+    /// Head of the document hash chain.
+    pub chain: [u8; 32],
+    /// Next participant id (1-based).
+    pub next_participant: u32,
+    /// Next block id (1-based).
+    pub next_block: u64,
+}
+
+impl WriterState {
+    /// Loads the counters from the store.
+    pub fn load<S: Store + ?Sized>(store: &S) -> StoreResult<WriterState> {
+        let mut chain = [0u8; 32];
+        for (i, c) in chain.chunks_mut(8).enumerate() {
+            c.copy_from_slice(&store.counter(&format!("chain{i}"))?.to_le_bytes());
+        }
+        Ok(WriterState {
+            next_seq: store.counter("doc_seq")?.max(1),
+            chain,
+            next_participant: u32::try_from(store.counter("participant_id")?.max(1))
+                .map_err(StoreError::new)?,
+            next_block: store.counter("block_id")?.max(1),
+        })
+    }
+
+    fn write(&self, set: &mut WriteSet) {
+        set.counters.push(("doc_seq".into(), self.next_seq));
+        set.counters.push(("participant_id".into(), u64::from(self.next_participant)));
+        set.counters.push(("block_id".into(), self.next_block));
+        for (i, c) in self.chain.chunks(8).enumerate() {
+            let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            set.counters.push((format!("chain{i}"), v));
+        }
+    }
+}
+
+/// The overlay one batch of jobs runs against.
+pub struct Tx<'a, S: Store + ?Sized> {
+    store: &'a S,
+    /// Wall clock of the batch (Unix seconds).
+    pub now: u64,
+    /// Writer counters (sequence numbers, chain head).
+    pub state: WriterState,
+    codes: HashMap<CodeKey, Option<CodeState>>,
+    dirty: Vec<CodeKey>,
+    dirty_set: HashSet<CodeKey>,
+    children: HashMap<CodeKey, Vec<CodeKey>>,
+    children_orig: HashMap<CodeKey, Vec<CodeKey>>,
+    docs: HashMap<Uuid, StoredDocument>,
+    shipments: HashMap<Uuid, Uuid>,
+    counters: HashMap<String, u64>,
+    inventory: HashMap<(ParticipantId, u64, Bucket), i64>,
+    set: WriteSet,
+}
+
+impl<'a, S: Store + ?Sized> Tx<'a, S> {
+    /// A fresh overlay.
+    pub fn new(store: &'a S, now: u64, state: WriterState) -> Self {
+        Tx {
+            store,
+            now,
+            state,
+            codes: HashMap::new(),
+            dirty: Vec::new(),
+            dirty_set: HashSet::new(),
+            children: HashMap::new(),
+            children_orig: HashMap::new(),
+            docs: HashMap::new(),
+            shipments: HashMap::new(),
+            counters: HashMap::new(),
+            inventory: HashMap::new(),
+            set: WriteSet::default(),
+        }
+    }
+
+    /// The committed store under the overlay (for data no job of a batch changes).
+    pub fn store(&self) -> &S {
+        self.store
+    }
+
+    /// Number of code states written so far in this batch.
+    pub fn codes_written(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// Loads the states of `keys` into the overlay with one multi-get for those not yet seen.
+    pub fn load(&mut self, keys: &[CodeKey]) -> StoreResult<()> {
+        let missing: Vec<CodeKey> = {
+            let mut seen = HashSet::new();
+            keys.iter()
+                .filter(|k| !self.codes.contains_key(k) && seen.insert(**k))
+                .copied()
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let states = self.store.codes(&missing)?;
+        for (k, s) in missing.into_iter().zip(states) {
+            self.codes.insert(k, s);
+        }
+        Ok(())
+    }
+
+    /// The current state of a code (overlay, then store).
+    pub fn code(&mut self, key: &CodeKey) -> StoreResult<Option<CodeState>> {
+        if let Some(s) = self.codes.get(key) {
+            return Ok(*s);
+        }
+        self.load(std::slice::from_ref(key))?;
+        Ok(self.codes.get(key).copied().flatten())
+    }
+
+    /// Writes a code's new state, keeping the inventory counters in step.
+    pub fn put_code(&mut self, key: CodeKey, new: CodeState) {
+        let old = self.codes.get(&key).copied().flatten();
+        if let Some(gtin) = key.gtin() {
+            if let Some(o) = &old {
+                for (p, b) in buckets(o) {
+                    *self.inventory.entry((p, gtin, b)).or_default() -= 1;
+                }
+            }
+            for (p, b) in buckets(&new) {
+                *self.inventory.entry((p, gtin, b)).or_default() += 1;
+            }
+        }
+        self.codes.insert(key, Some(new));
+        if self.dirty_set.insert(key) {
+            self.dirty.push(key);
+        }
+    }
+
+    /// Writes a code's new state and appends an event to its history.
+    pub fn transition(
+        &mut self,
+        key: CodeKey,
+        mut new: CodeState,
+        doc_seq: u64,
+        doc_type: DocType,
+        actor: ParticipantId,
+    ) {
+        let seq = new.events;
+        new.events += 1;
+        self.set.events.push((
+            key,
+            seq,
+            CodeEvent {
+                doc_seq,
+                at: self.now,
+                doc_type,
+                status: new.status,
+                reason: new.reason,
+                owner: new.owner,
+                actor,
+            },
+        ));
+        self.put_code(key, new);
+    }
+
+    /// A package's direct children (overlay, then store).
+    pub fn children(&mut self, parent: &CodeKey) -> StoreResult<Vec<CodeKey>> {
+        if let Some(c) = self.children.get(parent) {
+            return Ok(c.clone());
+        }
+        let c = self.store.children(parent)?;
+        self.children_orig.insert(*parent, c.clone());
+        self.children.insert(*parent, c.clone());
+        Ok(c)
+    }
+
+    /// Every code inside `root`, depth first, without `root` itself.
+    pub fn descendants(&mut self, root: &CodeKey, out: &mut Vec<CodeKey>) -> StoreResult<()> {
+        let mut stack = vec![*root];
+        while let Some(p) = stack.pop() {
+            let has_children = self.code(&p)?.is_some_and(|s| s.children > 0);
+            if !has_children {
+                continue;
+            }
+            for c in self.children(&p)? {
+                out.push(c);
+                stack.push(c);
+            }
+        }
+        Ok(())
+    }
+
+    /// Links `child` into `parent`'s list (states are the caller's to update).
+    pub fn link(&mut self, parent: CodeKey, child: CodeKey) -> StoreResult<()> {
+        self.children(&parent)?;
+        if let Some(list) = self.children.get_mut(&parent) {
+            if let Err(pos) = list.binary_search(&child) {
+                list.insert(pos, child);
+            }
+        }
+        Ok(())
+    }
+
+    /// Unlinks `child` from `parent`'s list (states are the caller's to update).
+    pub fn unlink(&mut self, parent: CodeKey, child: CodeKey) -> StoreResult<()> {
+        self.children(&parent)?;
+        if let Some(list) = self.children.get_mut(&parent) {
+            if let Ok(pos) = list.binary_search(&child) {
+                list.remove(pos);
+            }
+        }
+        Ok(())
+    }
+
+    /// A document by id (this batch, then store).
+    pub fn document(&self, id: &Uuid) -> StoreResult<Option<StoredDocument>> {
+        if let Some(d) = self.docs.get(id) {
+            return Ok(Some(d.clone()));
+        }
+        self.store.document(id)
+    }
+
+    /// Allocates the next document sequence number.
+    pub fn next_seq(&mut self) -> u64 {
+        let s = self.state.next_seq;
+        self.state.next_seq += 1;
+        s
+    }
+
+    /// Records an accepted document, chaining it into the tamper-evident log.
+    pub fn put_document(&mut self, mut doc: StoredDocument) -> StoredDocument {
+        let mut h = blake3::Hasher::new();
+        h.update(&self.state.chain);
+        h.update(&doc.seq.to_le_bytes());
+        h.update(&doc.body_hash);
+        h.update(doc.signature.as_bytes());
+        doc.chain = *h.finalize().as_bytes();
+        self.state.chain = doc.chain;
+        self.docs.insert(doc.id, doc.clone());
+        self.set.documents.push(doc.clone());
+        doc
+    }
+
+    /// The accept document that closed a shipment (this batch, then store).
+    pub fn shipment_closed_by(&self, ship: &Uuid) -> StoreResult<Option<Uuid>> {
+        if let Some(a) = self.shipments.get(ship) {
+            return Ok(Some(*a));
+        }
+        self.store.shipment_closed_by(ship)
+    }
+
+    /// Closes a shipment.
+    pub fn close_shipment(&mut self, ship: Uuid, accept: Uuid) {
+        self.shipments.insert(ship, accept);
+        self.set.shipments_closed.push((ship, accept));
+    }
+
+    /// A named counter (this batch, then store).
+    pub fn counter(&mut self, name: &str) -> StoreResult<u64> {
+        if let Some(v) = self.counters.get(name) {
+            return Ok(*v);
+        }
+        let v = self.store.counter(name)?;
+        self.counters.insert(name.to_string(), v);
+        Ok(v)
+    }
+
+    /// Sets a named counter.
+    pub fn set_counter(&mut self, name: &str, v: u64) {
+        self.counters.insert(name.to_string(), v);
+    }
+
+    /// Writes a participant.
+    pub fn put_participant(&mut self, p: Participant) {
+        self.set.participants.push(p);
+    }
+
+    /// Writes a product card.
+    pub fn put_product(&mut self, p: Product) {
+        self.set.products.push(p);
+    }
+
+    /// Writes an order.
+    pub fn put_order(&mut self, o: Order) {
+        self.set.orders.push(o);
+    }
+
+    /// Writes self-made serials of an order.
+    pub fn put_order_serials(&mut self, id: Uuid, first: u32, serials: Vec<String>) {
+        self.set.order_serials.push((id, first, serials));
+    }
+
+    /// Writes a block.
+    pub fn put_block(&mut self, b: Block) {
+        self.set.blocks.push(b);
+    }
+
+    /// Records a code blocked under a block.
+    pub fn put_block_code(&mut self, block: u64, key: CodeKey) {
+        self.set.block_codes.push((block, key));
+    }
+
+    /// Records a refused document for risk control.
+    pub fn refuse(&mut self, participant: ParticipantId, summary: String) {
+        self.set.refusals.push((participant, self.now, summary));
+    }
+
+    /// Everything this batch writes.
+    pub fn finish(mut self) -> (WriteSet, WriterState) {
+        for k in &self.dirty {
+            if let Some(Some(s)) = self.codes.get(k) {
+                self.set.codes.push((*k, *s));
+            }
+        }
+        for (parent, now) in &self.children {
+            let orig = self.children_orig.get(parent).map(Vec::as_slice).unwrap_or(&[]);
+            let o: HashSet<&CodeKey> = orig.iter().collect();
+            let n: HashSet<&CodeKey> = now.iter().collect();
+            for c in now.iter().filter(|c| !o.contains(c)) {
+                self.set.links_added.push((*parent, *c));
+            }
+            for c in orig.iter().filter(|c| !n.contains(c)) {
+                self.set.links_removed.push((*parent, *c));
+            }
+        }
+        for ((p, g, b), d) in self.inventory {
+            if d != 0 {
+                self.set.inventory.push((p, g, b, d));
+            }
+        }
+        for (k, v) in self.counters {
+            self.set.counters.push((k, v));
+        }
+        if !self.set.is_empty() {
+            self.state.write(&mut self.set);
+        }
+        (self.set, self.state)
+    }
+}
+
+/// The inventory buckets a state counts in.
+fn buckets(s: &CodeState) -> impl Iterator<Item = (ParticipantId, Bucket)> {
+    let transit = s.in_transit();
+    [
+        Some((s.owner, Bucket::Status(s.status))),
+        transit.then_some((s.owner, Bucket::InTransitOut)),
+        transit.then_some((s.receiver, Bucket::InTransitIn)),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// What a job hands back: called once the batch is committed (or failed).
+pub type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+/// A unit of work for the writer.
+pub type Job<S> = Box<dyn for<'a> FnOnce(&mut Tx<'a, S>) -> Completion + Send>;
+
+/// Runs the writer loop until every sender is gone.
+pub fn run_writer<S: Store + ?Sized>(
+    store: Arc<S>,
+    jobs: crossbeam_channel::Receiver<Job<S>>,
+    clock: crate::Clock,
+    mut state: WriterState,
+) {
+    while let Ok(first) = jobs.recv() {
+        let mut tx = Tx::new(&*store, clock(), state.clone());
+        let mut done = vec![first(&mut tx)];
+        while done.len() < BATCH_JOBS_MAX && tx.codes_written() < BATCH_CODES_MAX {
+            match jobs.try_recv() {
+                Ok(job) => done.push(job(&mut tx)),
+                Err(_) => break,
+            }
+        }
+        let (set, new_state) = tx.finish();
+        let result = if set.is_empty() { Ok(()) } else { store.commit(&set) };
+        match &result {
+            Ok(()) => state = new_state,
+            Err(e) => tracing::error!("commit failed, batch of {} jobs refused: {e}", done.len()),
+        }
+        for d in done {
+            d(result.as_ref().map(|_| ()));
+        }
+    }
+}
