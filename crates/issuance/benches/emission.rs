@@ -3,7 +3,7 @@
 //! `CARGO_TARGET_DIR=/work/target-issuance cargo bench -p issuance`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use issuance::{Keyring, SerialLen, TailKind};
+use issuance::{tail_fingerprint, IdCode, Keyring, SerialLen, TailKind};
 use rand::{rngs::StdRng, SeedableRng};
 use std::hint::black_box;
 
@@ -15,16 +15,25 @@ fn emission(c: &mut Criterion) {
     let mut group = c.benchmark_group("emission");
     group.throughput(Throughput::Elements(BATCH as u64));
 
-    for len in [SerialLen::L6, SerialLen::L13, SerialLen::L20] {
+    for len in [SerialLen::L6, SerialLen::L7, SerialLen::L13, SerialLen::L20] {
         group.bench_function(format!("serial_len{}", len.get()), |b| {
             b.iter(|| {
-                let g = ring.serials();
+                let sequence = ring.serials().sequence(GTIN, len).unwrap();
                 for counter in 0..BATCH as u64 {
-                    black_box(g.serial(GTIN, black_box(counter), len).unwrap());
+                    black_box(sequence.serial(black_box(counter)).unwrap());
                 }
             })
         });
     }
+    // One call per serial, set-up included (what a look-up pays).
+    group.bench_function("serial_len13_single_calls", |b| {
+        b.iter(|| {
+            let g = ring.serials();
+            for counter in 0..BATCH as u64 {
+                black_box(g.serial(GTIN, black_box(counter), SerialLen::L13).unwrap());
+            }
+        })
+    });
 
     let mut out = Vec::with_capacity(BATCH);
     for (name, len, kind) in [
@@ -47,5 +56,39 @@ fn emission(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, emission);
+/// The parts of one code, to see where the time goes.
+fn parts(c: &mut Criterion) {
+    let ring = Keyring::generate_with_rng(&mut StdRng::seed_from_u64(1), 1_750_000_000);
+    let serial = ring.serials().serial(GTIN, 1, SerialLen::L13).unwrap();
+    let id = IdCode::new(GTIN, serial.as_str()).unwrap();
+    let mut group = c.benchmark_group("parts");
+    group.bench_function("id_code", |b| {
+        b.iter(|| IdCode::new(black_box(GTIN), black_box(serial.as_str())))
+    });
+    group.bench_function("blake3_keyed_hash", |b| {
+        b.iter(|| blake3::keyed_hash(&[1u8; 32], black_box(id.as_str()).as_bytes()))
+    });
+    for kind in [TailKind::Mac, TailKind::Short] {
+        group.bench_function(format!("issue_tail_{}", kind.as_str()), |b| {
+            b.iter(|| ring.issue_tail(kind, black_box(id.as_str())))
+        });
+    }
+    let mac = ring.issue_tail(TailKind::Mac, id.as_str());
+    group.bench_function("verify_mac", |b| {
+        b.iter(|| {
+            ring.verify_tail(
+                TailKind::Mac,
+                black_box(id.as_str()),
+                mac.ai91(),
+                mac.value(),
+            )
+        })
+    });
+    group.bench_function("fingerprint", |b| {
+        b.iter(|| tail_fingerprint(black_box(mac.value())))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, emission, parts);
 criterion_main!(benches);

@@ -351,7 +351,19 @@ impl Keyring {
     }
 
     fn finish(&self, gtin: u64, counter: u64, serial: crate::Serial, kind: TailKind) -> IssuedCode {
-        let id = IdCode::new(gtin, serial.as_str()).expect("GTIN checked, serial alphanumeric");
+        self.finish_with_prefix(&IdCode::prefix(gtin), gtin, counter, serial, kind)
+    }
+
+    #[inline]
+    fn finish_with_prefix(
+        &self,
+        prefix: &[u8; 18],
+        gtin: u64,
+        counter: u64,
+        serial: crate::Serial,
+        kind: TailKind,
+    ) -> IssuedCode {
+        let id = IdCode::from_prefix(prefix, serial.as_str());
         IssuedCode {
             gtin,
             counter,
@@ -362,7 +374,8 @@ impl Keyring {
 
     /// Issues the codes `counter_start .. counter_start + n` of `gtin` and appends them to
     /// `out` (reserving once). Fails, appending nothing, if a counter would leave the
-    /// domain of `len`.
+    /// domain of `len`. The per-GTIN set-up (serial round states, `01{gtin}21` prefix) is
+    /// done once per batch.
     pub fn emit_batch(
         &self,
         gtin: u64,
@@ -372,6 +385,7 @@ impl Keyring {
         kind: TailKind,
         out: &mut Vec<IssuedCode>,
     ) -> Result<(), IssuanceError> {
+        let sequence = self.serials.sequence(gtin, len)?;
         if n == 0 {
             return Ok(());
         }
@@ -383,14 +397,13 @@ impl Keyring {
                     len: len.get(),
                     domain: len.domain(),
                 })?;
-        // Checks GTIN and the last counter (hence all) before appending anything.
-        self.serials.serial(gtin, last, len)?;
+        // Checks the last counter (hence all) before appending anything.
+        sequence.serial(last)?;
+        let prefix = IdCode::prefix(gtin);
         out.reserve(n);
         for counter in counter_start..=last {
-            let serial = self
-                .serials
-                .serial_unchecked(gtin, u128::from(counter), len);
-            out.push(self.finish(gtin, counter, serial, kind));
+            let serial = sequence.serial_unchecked(counter);
+            out.push(self.finish_with_prefix(&prefix, gtin, counter, serial, kind));
         }
         Ok(())
     }

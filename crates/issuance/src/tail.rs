@@ -154,19 +154,38 @@ impl IdCode {
         if s.is_empty() || s.len() > SERIAL_LEN_MAX || !s.iter().all(|&b| is_cset82(b)) {
             return Err(IssuanceError::BadSerial(serial.into()));
         }
-        let mut bytes = [0u8; ID_CODE_LEN_MAX];
-        bytes[..2].copy_from_slice(b"01");
+        Ok(IdCode::from_prefix(&IdCode::prefix(gtin), serial))
+    }
+
+    /// `01{gtin14}21` for a GTIN known to have at most 14 digits.
+    pub(crate) fn prefix(gtin: u64) -> [u8; 18] {
+        debug_assert!(gtin < GTIN_LIMIT);
+        let mut prefix = [0u8; 18];
+        prefix[..2].copy_from_slice(b"01");
         let mut g = gtin;
-        for b in bytes[2..16].iter_mut().rev() {
+        for b in prefix[2..16].iter_mut().rev() {
             *b = b'0' + (g % 10) as u8;
             g /= 10;
         }
-        bytes[16..18].copy_from_slice(b"21");
+        prefix[16..18].copy_from_slice(b"21");
+        prefix
+    }
+
+    /// The identification code from a [`IdCode::prefix`] and a serial known to be valid
+    /// (an operator serial: 1–20 alphanumerics).
+    #[inline]
+    pub(crate) fn from_prefix(prefix: &[u8; 18], serial: &str) -> IdCode {
+        let s = serial.as_bytes();
+        debug_assert!(
+            !s.is_empty() && s.len() <= SERIAL_LEN_MAX && s.iter().all(|&b| is_cset82(b))
+        );
+        let mut bytes = [0u8; ID_CODE_LEN_MAX];
+        bytes[..18].copy_from_slice(prefix);
         bytes[18..18 + s.len()].copy_from_slice(s);
-        Ok(IdCode {
+        IdCode {
             bytes,
             len: (18 + s.len()) as u8,
-        })
+        }
     }
 
     /// The identification code as a string.
