@@ -374,3 +374,33 @@ fn fingerprints() {
     );
     assert_eq!(a.fingerprint(), expected);
 }
+
+#[test]
+fn shareable_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Keyring>();
+    assert_send_sync::<issuance::SerialSequence>();
+    assert_send_sync::<issuance::IssuedCode>();
+}
+
+#[test]
+fn well_known_document_shape() {
+    let mut ring = ring();
+    ring.rotate(Algorithm::Ed25519, NOW + 1).unwrap();
+    let v = serde_json::to_value(ring.public_keys()).unwrap();
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    for k in keys {
+        let mut fields: Vec<_> = k.as_object().unwrap().keys().cloned().collect();
+        fields.sort();
+        assert_eq!(fields, ["alg", "kid", "not_before", "public_key"]);
+        assert_eq!(
+            STANDARD
+                .decode(k["public_key"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
+    }
+    assert_eq!(keys[1]["not_before"], NOW + 1);
+}
