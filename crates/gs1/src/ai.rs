@@ -152,35 +152,25 @@ impl Ai {
 
     /// Looks up an AI by its exact digits, e.g. `"3103"`.
     pub fn from_code(code: &str) -> Option<Ai> {
-        AI_TABLE
-            .binary_search_by(|s| s.code.cmp(code))
-            .ok()
-            .map(|i| Ai(i as u16))
+        lookup_digits(code.as_bytes())
     }
 
-    /// Reads the AI at the start of `data` (digits only), returning it and its length.
-    /// `Ok(None)` is never returned; unknown prefixes give [`Gs1Error::UnknownAi`].
+    /// Reads the AI at the start of `data` (its length follows from the first two
+    /// digits); unknown prefixes give [`Gs1Error::UnknownAi`] at `pos`.
     pub(crate) fn read_prefix(data: &[u8], pos: usize) -> Result<Ai, Gs1Error> {
-        let unknown = || Gs1Error::UnknownAi {
-            ai: String::from_utf8_lossy(&data[..data.len().min(4)]).into_owned(),
+        let unknown = |n: usize| Gs1Error::UnknownAi {
+            ai: String::from_utf8_lossy(&data[..data.len().min(n)]).into_owned(),
             pos,
         };
         if data.len() < 2 || !data[0].is_ascii_digit() || !data[1].is_ascii_digit() {
-            return Err(unknown());
+            return Err(unknown(2));
         }
         let prefix = usize::from(data[0] - b'0') * 10 + usize::from(data[1] - b'0');
         let len = usize::from(AI_LEN_BY_PREFIX[prefix]);
         if len == 0 || data.len() < len {
-            return Err(unknown());
+            return Err(unknown(4));
         }
-        let code = &data[..len];
-        match AI_TABLE.binary_search_by(|s| s.code.as_bytes().cmp(code)) {
-            Ok(i) => Ok(Ai(i as u16)),
-            Err(_) => Err(Gs1Error::UnknownAi {
-                ai: String::from_utf8_lossy(code).into_owned(),
-                pos,
-            }),
-        }
+        lookup_digits(&data[..len]).ok_or_else(|| unknown(len))
     }
 
     /// Every AI of the table, in lexical order.
@@ -223,6 +213,65 @@ impl fmt::Debug for Ai {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Ai({})", self.code())
     }
+}
+
+/// Numeric value of each code of [`AI_TABLE`] (codes sharing two leading digits share
+/// a length, so numeric order is lexical order within such a block).
+const AI_NUMS: [u16; AI_TABLE.len()] = {
+    let mut t = [0u16; AI_TABLE.len()];
+    let mut i = 0;
+    while i < AI_TABLE.len() {
+        let c = AI_TABLE[i].code.as_bytes();
+        let mut v = 0u16;
+        let mut j = 0;
+        while j < c.len() {
+            v = v * 10 + (c[j] - b'0') as u16;
+            j += 1;
+        }
+        t[i] = v;
+        i += 1;
+    }
+    t
+};
+
+/// Index in [`AI_TABLE`] of the first AI with each two-digit prefix (101 entries: the
+/// block of prefix `p` is `PREFIX_START[p]..PREFIX_START[p + 1]`).
+const PREFIX_START: [u16; 101] = {
+    let mut t = [0u16; 101];
+    let mut p = 0;
+    let mut i = 0;
+    while p <= 100 {
+        while i < AI_TABLE.len() && {
+            let c = AI_TABLE[i].code.as_bytes();
+            (((c[0] - b'0') as usize) * 10 + (c[1] - b'0') as usize) < p
+        } {
+            i += 1;
+        }
+        t[p] = i as u16;
+        p += 1;
+    }
+    t
+};
+
+/// Looks up an AI from its digits with integer comparisons only.
+#[inline]
+fn lookup_digits(code: &[u8]) -> Option<Ai> {
+    if code.len() < 2 || code.len() > 4 || !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let p = usize::from(code[0] - b'0') * 10 + usize::from(code[1] - b'0');
+    if usize::from(AI_LEN_BY_PREFIX[p]) != code.len() {
+        return None;
+    }
+    let v = code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+    let (lo, hi) = (
+        usize::from(PREFIX_START[p]),
+        usize::from(PREFIX_START[p + 1]),
+    );
+    AI_NUMS[lo..hi]
+        .binary_search(&v)
+        .ok()
+        .map(|i| Ai((lo + i) as u16))
 }
 
 const NUM: u8 = 1;
@@ -463,6 +512,11 @@ mod tests {
         assert_eq!(Ai::GTIN.code(), "01");
         assert_eq!(Ai::from_code("3103").map(Ai::code), Some("3103"));
         assert!(Ai::from_code("3106").is_none());
+        assert!(Ai::all().all(|a| Ai::from_code(a.code()) == Some(a)));
+        assert!(Ai::all().all(|a| Ai::read_prefix(a.code().as_bytes(), 0) == Ok(a)));
+        for bad in ["", "0", "04", "000", "0100", "9", "999", "23", "abc"] {
+            assert!(Ai::from_code(bad).is_none(), "{bad}");
+        }
         assert_eq!(Ai::read_prefix(b"8005000350", 0).map(Ai::code), Ok("8005"));
         assert_eq!(Ai::read_prefix(b"93abc", 0).map(Ai::code), Ok("93"));
         assert_eq!(
