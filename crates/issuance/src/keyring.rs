@@ -261,25 +261,49 @@ impl Keyring {
     /// (`01{gtin14}21{serial}`, see [`IdCode`]) with the current key. No heap allocation.
     pub fn issue_tail(&self, kind: TailKind, id_code: &str) -> Tail {
         let key = &self.keys[self.current_index(Algorithm::for_tail(kind))];
+        Self::tail_with(key, kind, id_code)
+            .expect("current keys match their algorithm (checked on load)")
+    }
+
+    /// Issues a tail of `kind` with the key `kid`, current or not: how the registry
+    /// reprints the codes of an order made before a rotation. Fails for an unknown key id
+    /// or a key of another algorithm.
+    pub fn issue_tail_with(
+        &self,
+        kid: &str,
+        kind: TailKind,
+        id_code: &str,
+    ) -> Result<Tail, IssuanceError> {
+        let key = self
+            .key(kid)
+            .ok_or_else(|| IssuanceError::BadKid(kid.into()))?;
+        Self::tail_with(key, kind, id_code).ok_or_else(|| IssuanceError::BadKid(kid.into()))
+    }
+
+    fn tail_with(key: &Key, kind: TailKind, id_code: &str) -> Option<Tail> {
         let msg = id_code.as_bytes();
         let mut buf = [0u8; SIGNATURE_TAIL_LEN];
         match (&key.secret, kind) {
             (Secret::Mac { key: k, .. }, TailKind::Mac) => {
                 let mac = blake3::keyed_hash(k, msg);
                 encode(mac.as_bytes(), &mut buf[..MAC_TAIL_LEN]);
-                Tail::from_encoded(kind, key.info.kid, &buf[..MAC_TAIL_LEN])
+                Some(Tail::from_encoded(kind, key.info.kid, &buf[..MAC_TAIL_LEN]))
             }
             (Secret::Mac { short_key, .. }, TailKind::Short) => {
                 let mac = blake3::keyed_hash(short_key, msg);
                 encode(&mac.as_bytes()[..3], &mut buf[..SHORT_TAIL_LEN]);
-                Tail::from_encoded(kind, key.info.kid, &buf[..SHORT_TAIL_LEN])
+                Some(Tail::from_encoded(
+                    kind,
+                    key.info.kid,
+                    &buf[..SHORT_TAIL_LEN],
+                ))
             }
             (Secret::Ed25519(signing), TailKind::Signature) => {
                 let signature = signing.sign(msg);
                 encode(&signature.to_bytes(), &mut buf);
-                Tail::from_encoded(kind, key.info.kid, &buf)
+                Some(Tail::from_encoded(kind, key.info.kid, &buf))
             }
-            _ => unreachable!("current keys match their algorithm (checked on load)"),
+            _ => None,
         }
     }
 

@@ -182,6 +182,26 @@ fn rotation_keeps_old_codes_checkable_and_issues_with_the_new_kid() {
     let fresh_short = ring.issue_tail(TailKind::Short, id.as_str());
     assert!(ring.verify_tail(TailKind::Short, id.as_str(), None, fresh_short.value()));
 
+    // Old keys still issue on demand: the same tails as before the rotation.
+    for (kind, tail) in KINDS.iter().zip(&old) {
+        let again = ring
+            .issue_tail_with(tail.kid().as_str(), *kind, id.as_str())
+            .unwrap();
+        assert_eq!(
+            again.value(),
+            tail.value(),
+            "{kind:?} reissued with its old key"
+        );
+    }
+    assert!(ring
+        .issue_tail_with("0009", TailKind::Mac, id.as_str())
+        .is_err());
+    assert!(
+        ring.issue_tail_with("0002", TailKind::Mac, id.as_str())
+            .is_err(),
+        "wrong algorithm"
+    );
+
     // Both Ed25519 keys are published, nothing old ended.
     let published = ring.public_keys();
     let kids: Vec<_> = published.keys.iter().map(|k| k.kid.as_str()).collect();

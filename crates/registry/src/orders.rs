@@ -232,8 +232,9 @@ impl Registry {
         };
         for serial in serials {
             let id = IdCode::new(gtin, &serial).map_err(|e| Error::invalid(e.to_string()))?;
-            let tail = kr.issue_tail(kind, id.as_str());
-            let _ = &kid;
+            let tail = kr
+                .issue_tail_with(&kid, kind, id.as_str())
+                .map_err(|e| Error::Unavailable(e.to_string()))?;
             let mut text = String::with_capacity(id.as_str().len() + 100);
             text.push_str(id.as_str());
             tail.push_element_string(&mut text);

@@ -1,1 +1,535 @@
-//! placeholder
+#![recursion_limit = "512"]
+//! The HTTP API of API.md on axum: authentication, request signatures, routing, RFC 9457
+//! problems, the OpenAPI document and metrics. Thin: every rule lives in `registry`.
+
+pub mod auth;
+pub mod openapi;
+pub mod problem;
+mod resolver;
+
+use auth::{verify_signature, Auth};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use problem::Problem;
+use registry::model::{Participant, Role};
+use registry::{Error, NewBlock, NewOrder, NewParticipant, NewProduct, PosItem, Registry};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// Largest request body: a document of 30,000 full codes with tails fits with room.
+pub const BODY_LEN_MAX: usize = 16 * 1024 * 1024;
+
+/// Server settings.
+pub struct Config {
+    /// The operator's admin token.
+    pub admin_token: String,
+    /// Secret key for bearer tokens.
+    pub token_key: [u8; 32],
+}
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    registry: Registry,
+    auth: Arc<Auth>,
+    admin_token: Arc<str>,
+    metrics: PrometheusHandle,
+}
+
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may be installed (tests with several servers): keep ours local.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Builds the router over a registry.
+pub fn router(registry: Registry, config: Config) -> Router {
+    let state = AppState {
+        registry,
+        auth: Arc::new(Auth::new(config.token_key)),
+        admin_token: config.admin_token.into(),
+        metrics: metrics_handle(),
+    };
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(openapi::serve))
+        .route("/problems/{slug}", get(problem_doc))
+        .route("/.well-known/tracemark-keys", get(keys))
+        .route("/api/v1/participants", post(register_participant))
+        .route("/api/v1/participants/{tin}", get(get_participant))
+        .route("/api/v1/auth/challenge", get(challenge))
+        .route("/api/v1/auth/token", post(token))
+        .route("/api/v1/products", post(put_product))
+        .route("/api/v1/products/{gtin}", get(get_product))
+        .route("/api/v1/orders", post(create_order))
+        .route("/api/v1/orders/{id}", get(get_order))
+        .route("/api/v1/orders/{id}/codes", get(order_codes))
+        .route("/api/v1/orders/{id}/close", post(close_order))
+        .route("/api/v1/documents", post(submit_document))
+        .route("/api/v1/documents/{id}", get(get_document))
+        .route("/api/v1/codes/query", post(query_codes))
+        .route("/api/v1/codes/{*code}", get(get_code))
+        .route("/api/v1/inventory", get(inventory))
+        .route("/api/v1/verify", get(verify))
+        .route("/api/v1/pos/check", post(pos_check))
+        .route("/api/v1/blocks", post(create_block).get(list_blocks))
+        .route("/api/v1/blocks/{id}", axum::routing::delete(lift_block))
+        .route("/01/{*rest}", get(resolver::resolve))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(BODY_LEN_MAX))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_problem))
+        .with_state(state)
+}
+
+fn panic_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    Problem::new(500, "internal", "Internal error", "a bug: nothing was changed").into_response()
+}
+
+async fn observe(State(_): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "route" => route).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found("no such endpoint; see /openapi.json")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(405, "method-not-allowed", "Method not allowed", "this path does not take this method; see /openapi.json")
+}
+
+async fn problem_doc(Path(slug): Path<String>) -> Response {
+    match problem::KINDS.iter().find(|k| k.0 == slug) {
+        Some((s, status, text)) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{s} ({status}): {text}\n")).into_response(),
+        None => Problem::not_found(format!("no problem kind {slug}")).into_response(),
+    }
+}
+
+// ---- helpers ----
+
+/// Runs blocking registry work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> registry::Result<T> + Send + 'static) -> Result<T, Problem> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Problem::from),
+        Err(_) => Err(Problem::new(500, "internal", "Internal error", "a bug: nothing was changed")),
+    }
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::from(Error::TooLarge(format!("the body is over {BODY_LEN_MAX} bytes")))
+        } else {
+            Problem::bad_request(format!("cannot read the body: {e}"))
+        }
+    })
+}
+
+fn check_json_type(headers: &HeaderMap) -> Result<(), Problem> {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => Ok(()),
+        Some(ct) => {
+            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if mime == "application/json" || mime.ends_with("+json") {
+                Ok(())
+            } else {
+                Err(Problem::new(415, "unsupported-media-type", "Unsupported media type", format!("send application/json, not {mime}")))
+            }
+        }
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(bytes).map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+}
+
+fn query<T: DeserializeOwned>(raw: Option<String>) -> Result<T, Problem> {
+    serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| Problem::bad_request(format!("bad query string: {e}")))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl AppState {
+    /// The signed-in participant.
+    async fn caller(&self, headers: &HeaderMap) -> Result<Participant, Problem> {
+        let token = bearer(headers).ok_or_else(|| Problem::unauthorized("sign in: Authorization: Bearer <token> (see /api/v1/auth/challenge)"))?;
+        let id = self.auth.check_token(token, self.registry.now())?;
+        let reg = self.registry.clone();
+        blocking(move || reg.participant(id))
+            .await?
+            .ok_or_else(|| Problem::unauthorized("the token's participant no longer exists"))
+    }
+
+    /// The signed-in participant whose `X-Signature` signs exactly `body`.
+    async fn signer(&self, headers: &HeaderMap, body: &[u8]) -> Result<(Participant, String), Problem> {
+        let p = self.caller(headers).await?;
+        let sig = headers
+            .get("x-signature")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Problem::unauthorized("X-Signature is required: base64 Ed25519 over the exact body bytes"))?
+            .to_string();
+        verify_signature(&p, body, &sig)?;
+        Ok((p, sig))
+    }
+
+    fn is_admin(&self, headers: &HeaderMap) -> bool {
+        bearer(headers).is_some_and(|t| {
+            let (a, b) = (t.as_bytes(), self.admin_token.as_bytes());
+            a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        })
+    }
+}
+
+// ---- handlers ----
+
+async fn health(State(s): State<AppState>) -> Response {
+    let reg = s.registry.clone();
+    match blocking(move || reg.log_head()).await {
+        Ok((docs, chain)) => Json(serde_json::json!({
+            "status": "ok",
+            "documents": docs,
+            "chain_head": chain.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        }))
+        .into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+async fn metrics_text(State(s): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+}
+
+async fn keys(State(s): State<AppState>) -> Response {
+    Json(s.registry.public_keys()).into_response()
+}
+
+async fn register_participant(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    if !s.is_admin(&headers) {
+        return Err(Problem::unauthorized("registering participants needs the operator's admin token"));
+    }
+    check_json_type(&headers)?;
+    let req: NewParticipant = parse_json(&body_bytes(body)?)?;
+    let reg = s.registry.clone();
+    let p = blocking(move || reg.register_participant(req)).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({"id": p.id, "tin": p.tin}))).into_response())
+}
+
+fn participant_json(p: &Participant) -> serde_json::Value {
+    use base64::Engine;
+    serde_json::json!({
+        "id": p.id, "tin": p.tin, "name": p.name, "roles": p.roles, "region": p.region,
+        "public_key": base64::engine::general_purpose::STANDARD.encode(p.public_key),
+    })
+}
+
+async fn get_participant(State(s): State<AppState>, headers: HeaderMap, Path(tin): Path<String>) -> Result<Response, Problem> {
+    let admin = s.is_admin(&headers);
+    let caller = if admin { None } else { Some(s.caller(&headers).await?) };
+    let reg = s.registry.clone();
+    let t = tin.clone();
+    let p = blocking(move || reg.participant_by_tin(&t)).await?;
+    match (p, caller) {
+        (Some(p), None) => Ok(Json(participant_json(&p)).into_response()),
+        (Some(p), Some(c)) if c.id == p.id || c.has(Role::Regulator) => Ok(Json(participant_json(&p)).into_response()),
+        _ => Err(Problem::not_found(format!("no participant {tin}"))),
+    }
+}
+
+#[derive(Deserialize)]
+struct ChallengeQuery {
+    tin: String,
+}
+
+async fn challenge(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
+    let q: ChallengeQuery = query(q)?;
+    let reg = s.registry.clone();
+    let tin = q.tin.clone();
+    // The same answer whether or not the TIN exists would leak less, but integrators
+    // want to know at once that a TIN is wrong; TINs are public anyway.
+    if blocking(move || reg.participant_by_tin(&tin)).await?.is_none() {
+        return Err(Problem::not_found(format!("no participant {}", q.tin)));
+    }
+    let (id, data) = s.auth.challenge(&q.tin, s.registry.now());
+    Ok(Json(serde_json::json!({"challenge_id": id, "data": data})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    challenge_id: String,
+    signature: String,
+}
+
+async fn token(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    check_json_type(&headers)?;
+    let req: TokenRequest = parse_json(&body_bytes(body)?)?;
+    let now = s.registry.now();
+    let (tin, data) = s
+        .auth
+        .take_challenge(&req.challenge_id, now)
+        .ok_or_else(|| Problem::unauthorized("unknown, used or expired challenge; ask for a new one"))?;
+    let reg = s.registry.clone();
+    let p = blocking(move || reg.participant_by_tin(&tin))
+        .await?
+        .ok_or_else(|| Problem::unauthorized("the challenge's participant no longer exists"))?;
+    verify_signature(&p, data.as_bytes(), &req.signature)?;
+    let (token, exp) = s.auth.token(p.id, now);
+    Ok(Json(serde_json::json!({"token": token, "expires_at": registry::time::format_timestamp(exp)})).into_response())
+}
+
+async fn put_product(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    check_json_type(&headers)?;
+    let body = body_bytes(body)?;
+    let (p, _) = s.signer(&headers, &body).await?;
+    let req: NewProduct = parse_json(&body)?;
+    let reg = s.registry.clone();
+    let product = blocking(move || reg.put_product(&p, req)).await?;
+    Ok((StatusCode::CREATED, Json(product_json(&product))).into_response())
+}
+
+fn product_json(p: &registry::model::Product) -> serde_json::Value {
+    serde_json::json!({
+        "gtin": p.gtin, "name": p.name, "product_group": p.product_group, "brand": p.brand,
+        "shelf_life_days": p.shelf_life_days, "max_retail_price": p.max_retail_price,
+        "attributes": p.attributes,
+    })
+}
+
+async fn get_product(State(s): State<AppState>, Path(gtin): Path<String>) -> Result<Response, Problem> {
+    let reg = s.registry.clone();
+    let product = blocking(move || {
+        let g = registry::parse_gtin(&gtin)?;
+        reg.product(g)?.ok_or_else(|| Error::NotFound(format!("no product {g:014}")))
+    })
+    .await?;
+    Ok(Json(product_json(&product)).into_response())
+}
+
+fn order_json(o: &registry::model::Order) -> serde_json::Value {
+    serde_json::json!({
+        "order_id": o.id, "status": o.status, "gtin": o.gtin, "quantity": o.quantity,
+        "produced": o.produced, "serial_type": o.serial_type, "tail": o.tail,
+        "created_at": registry::time::format_timestamp(o.created_at), "error": o.error,
+    })
+}
+
+async fn create_order(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    check_json_type(&headers)?;
+    let body = body_bytes(body)?;
+    let (p, _) = s.signer(&headers, &body).await?;
+    let req: NewOrder = parse_json(&body)?;
+    let reg = s.registry.clone();
+    let o = blocking(move || reg.create_order(&p, req)).await?;
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, format!("/api/v1/orders/{}", o.id))], Json(order_json(&o))).into_response())
+}
+
+fn parse_uuid(s: &str) -> Result<uuid::Uuid, Problem> {
+    uuid::Uuid::parse_str(s).map_err(|_| Problem::not_found(format!("{s:?} is not an id")))
+}
+
+async fn get_order(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let id = parse_uuid(&id)?;
+    let reg = s.registry.clone();
+    let o = blocking(move || reg.order(&p, &id)).await?;
+    Ok(Json(order_json(&o)).into_response())
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    offset: Option<u32>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+async fn order_codes(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let id = parse_uuid(&id)?;
+    let q: PageQuery = query(q)?;
+    let reg = s.registry.clone();
+    let page = blocking(move || reg.order_codes(&p, &id, q.offset.unwrap_or(0), q.limit.unwrap_or(1_000))).await?;
+    Ok(Json(page).into_response())
+}
+
+async fn close_order(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    let body = body_bytes(body)?;
+    let (p, _) = s.signer(&headers, &body).await?;
+    let id = parse_uuid(&id)?;
+    let reg = s.registry.clone();
+    let o = blocking(move || reg.close_order(&p, &id)).await?;
+    Ok(Json(order_json(&o)).into_response())
+}
+
+async fn submit_document(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    check_json_type(&headers)?;
+    let body = body_bytes(body)?;
+    let (p, sig) = s.signer(&headers, &body).await?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    s.registry
+        .submit_document_then(&p, body.to_vec(), sig, move |r| {
+            let _ = tx.send(r);
+        })
+        .map_err(Problem::from)?;
+    let answer = rx
+        .await
+        .map_err(|_| Problem::from(Error::Unavailable("the writer stopped".into())))?;
+    match answer {
+        Ok(a) => {
+            metrics::counter!("documents_accepted_total").increment(1);
+            metrics::counter!("code_events_total").increment(a.codes);
+            Ok((StatusCode::CREATED, [(header::LOCATION, format!("/api/v1/documents/{}", a.id))], Json(a)).into_response())
+        }
+        Err(e) => {
+            metrics::counter!("documents_refused_total").increment(1);
+            Err(Problem::from(e))
+        }
+    }
+}
+
+async fn get_document(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let id = parse_uuid(&id)?;
+    let reg = s.registry.clone();
+    let d = blocking(move || reg.document(&p, &id)).await?;
+    let body: serde_json::Value = serde_json::from_slice(&d.body).unwrap_or(serde_json::Value::Null);
+    Ok(Json(serde_json::json!({
+        "id": d.id, "seq": d.seq, "type": d.doc_type.name(), "status": "accepted", "codes": d.codes,
+        "received_at": registry::time::format_timestamp(d.received_at),
+        "signature": d.signature, "body": body,
+        "chain": d.chain.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    }))
+    .into_response())
+}
+
+async fn get_code(State(s): State<AppState>, headers: HeaderMap, Path(code): Path<String>) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let code = percent_encoding::percent_decode_str(&code).decode_utf8_lossy().into_owned();
+    let reg = s.registry.clone();
+    let info = blocking(move || reg.code_info(&p, &code)).await?;
+    Ok(Json(info).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodesBody {
+    codes: Vec<String>,
+}
+
+async fn query_codes(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    check_json_type(&headers)?;
+    let p = s.caller(&headers).await?;
+    let req: CodesBody = parse_json(&body_bytes(body)?)?;
+    let reg = s.registry.clone();
+    let codes = blocking(move || reg.query_codes(&p, &req.codes)).await?;
+    Ok(Json(serde_json::json!({"codes": codes})).into_response())
+}
+
+#[derive(Deserialize)]
+struct InventoryQuery {
+    gtin: String,
+}
+
+async fn inventory(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let q: InventoryQuery = query(q)?;
+    let reg = s.registry.clone();
+    let inv = blocking(move || reg.inventory(&p, &q.gtin)).await?;
+    Ok(Json(inv).into_response())
+}
+
+#[derive(Deserialize)]
+struct VerifyQuery {
+    code: String,
+}
+
+async fn verify(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
+    let q: VerifyQuery = query(q)?;
+    if q.code.len() > 512 {
+        return Err(Problem::from(Error::TooLarge("a code is at most 512 characters".into())));
+    }
+    let reg = s.registry.clone();
+    let ans = blocking(move || reg.verify(&q.code)).await?;
+    Ok(Json(ans).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PosBody {
+    codes: Vec<PosItem>,
+}
+
+async fn pos_check(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    check_json_type(&headers)?;
+    let body = body_bytes(body)?;
+    let p = s.caller(&headers).await?;
+    let req: PosBody = parse_json(&body)?;
+    let reg = s.registry.clone();
+    let (id, results) = blocking(move || reg.pos_check(&p, &req.codes)).await?;
+    Ok(Json(serde_json::json!({"request_id": id, "results": results})).into_response())
+}
+
+async fn create_block(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    check_json_type(&headers)?;
+    let body = body_bytes(body)?;
+    let (p, _) = s.signer(&headers, &body).await?;
+    let req: NewBlock = parse_json(&body)?;
+    let reg = s.registry.clone();
+    let b = blocking(move || reg.create_block(&p, req)).await?;
+    Ok((StatusCode::CREATED, Json(b)).into_response())
+}
+
+async fn list_blocks(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    if !p.has(Role::Regulator) {
+        return Err(Problem::from(Error::Forbidden("only regulators list blocks".into())));
+    }
+    let reg = s.registry.clone();
+    let blocks = blocking(move || reg.blocks()).await?;
+    Ok(Json(serde_json::json!({"blocks": blocks})).into_response())
+}
+
+async fn lift_block(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+    let body = body_bytes(body)?;
+    let (p, _) = s.signer(&headers, &body).await?;
+    let id: u64 = id.parse().map_err(|_| Problem::not_found(format!("no block {id}")))?;
+    let reg = s.registry.clone();
+    let b = blocking(move || reg.lift_block(&p, id)).await?;
+    Ok(Json(b).into_response())
+}

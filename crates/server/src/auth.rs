@@ -1,0 +1,145 @@
+//! Sign-in as the real system does it (challenge, Ed25519 signature, bearer token) and
+//! the per-request `X-Signature` over the exact body bytes.
+//!
+//! Tokens are stateless: `base64url(participant id ‖ expiry ‖ MAC)`, the MAC a keyed
+//! BLAKE3 of the rest under a key kept in the data directory, so tokens survive restarts
+//! and checking one costs a hash, not a look-up.
+
+use crate::problem::Problem;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use ed25519_dalek::{Signature, VerifyingKey};
+use parking_lot::Mutex;
+use rand::RngCore;
+use registry::model::Participant;
+use std::collections::HashMap;
+
+/// How long a challenge may be answered.
+pub const CHALLENGE_TTL_SECS: u64 = 300;
+/// Most challenges outstanding at once (oldest are dropped first).
+pub const CHALLENGES_MAX: usize = 100_000;
+/// How long a token lives.
+pub const TOKEN_TTL_SECS: u64 = 10 * 3600;
+const TOKEN_LEN: usize = 4 + 8 + 16;
+
+struct Challenge {
+    tin: String,
+    data: String,
+    expires: u64,
+}
+
+/// Sign-in state: outstanding challenges and the token key.
+pub struct Auth {
+    key: [u8; 32],
+    challenges: Mutex<HashMap<String, Challenge>>,
+}
+
+impl Auth {
+    /// With the token key (32 secret bytes kept by the operator).
+    pub fn new(key: [u8; 32]) -> Auth {
+        Auth { key, challenges: Mutex::new(HashMap::new()) }
+    }
+
+    /// A fresh challenge for `tin`: `(challenge_id, data)`.
+    pub fn challenge(&self, tin: &str, now: u64) -> (String, String) {
+        let mut rnd = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut rnd);
+        let id = uuid::Uuid::new_v4().to_string();
+        let data = format!("tracemark-signin:{tin}:{now}:{}", URL_SAFE_NO_PAD.encode(rnd));
+        let mut ch = self.challenges.lock();
+        if ch.len() >= CHALLENGES_MAX {
+            ch.retain(|_, c| c.expires > now);
+            if ch.len() >= CHALLENGES_MAX {
+                if let Some(k) = ch.iter().min_by_key(|(_, c)| c.expires).map(|(k, _)| k.clone()) {
+                    ch.remove(&k);
+                }
+            }
+        }
+        ch.insert(id.clone(), Challenge { tin: tin.to_string(), data: data.clone(), expires: now + CHALLENGE_TTL_SECS });
+        (id, data)
+    }
+
+    /// Takes a challenge (single use): the TIN it was for and its data.
+    pub fn take_challenge(&self, id: &str, now: u64) -> Option<(String, String)> {
+        let c = self.challenges.lock().remove(id)?;
+        (c.expires > now).then_some((c.tin, c.data))
+    }
+
+    /// A token for a participant: `(token, expires_at)`.
+    pub fn token(&self, participant: u32, now: u64) -> (String, u64) {
+        let exp = now + TOKEN_TTL_SECS;
+        let mut raw = [0u8; TOKEN_LEN];
+        raw[..4].copy_from_slice(&participant.to_le_bytes());
+        raw[4..12].copy_from_slice(&exp.to_le_bytes());
+        let mac = blake3::keyed_hash(&self.key, &raw[..12]);
+        raw[12..].copy_from_slice(&mac.as_bytes()[..16]);
+        (URL_SAFE_NO_PAD.encode(raw), exp)
+    }
+
+    /// The participant id of a valid, unexpired token.
+    pub fn check_token(&self, token: &str, now: u64) -> Result<u32, Problem> {
+        let mut raw = [0u8; TOKEN_LEN + 2];
+        let n = URL_SAFE_NO_PAD
+            .decode_slice(token.as_bytes(), &mut raw)
+            .map_err(|_| Problem::unauthorized("the bearer token is malformed"))?;
+        if n != TOKEN_LEN {
+            return Err(Problem::unauthorized("the bearer token is malformed"));
+        }
+        let mac = blake3::keyed_hash(&self.key, &raw[..12]);
+        if !constant_eq(&mac.as_bytes()[..16], &raw[12..TOKEN_LEN]) {
+            return Err(Problem::unauthorized("the bearer token is not one this registry issued"));
+        }
+        let exp = u64::from_le_bytes(raw[4..12].try_into().unwrap_or([0; 8]));
+        if exp <= now {
+            return Err(Problem::unauthorized("the bearer token has expired; sign in again"));
+        }
+        Ok(u32::from_le_bytes(raw[..4].try_into().unwrap_or([0; 4])))
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks a base64 Ed25519 signature by `p` over `bytes`.
+pub fn verify_signature(p: &Participant, bytes: &[u8], signature_b64: &str) -> Result<(), Problem> {
+    let sig = STANDARD
+        .decode(signature_b64.trim())
+        .ok()
+        .and_then(|s| <[u8; 64]>::try_from(s).ok())
+        .ok_or_else(|| Problem::unauthorized("the signature is not base64 of 64 bytes"))?;
+    let key = VerifyingKey::from_bytes(&p.public_key)
+        .map_err(|_| Problem::unauthorized("the participant's key is unusable"))?;
+    key.verify_strict(bytes, &Signature::from_bytes(&sig))
+        .map_err(|_| Problem::unauthorized("the signature does not match the exact bytes sent and your registered key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_check_and_expire() {
+        let a = Auth::new([7; 32]);
+        let (t, exp) = a.token(42, 1000);
+        assert_eq!(exp, 1000 + TOKEN_TTL_SECS);
+        assert_eq!(a.check_token(&t, 1001).ok(), Some(42));
+        assert!(a.check_token(&t, exp).is_err());
+        let other = Auth::new([8; 32]);
+        assert!(other.check_token(&t, 1001).is_err());
+        let mut bad = t.clone().into_bytes();
+        bad[0] = if bad[0] == b'A' { b'B' } else { b'A' };
+        assert!(a.check_token(std::str::from_utf8(&bad).unwrap_or(""), 1001).is_err());
+        assert!(a.check_token("", 1001).is_err());
+    }
+
+    #[test]
+    fn challenges_are_single_use_and_expire() {
+        let a = Auth::new([1; 32]);
+        let (id, data) = a.challenge("7700000001", 100);
+        assert_eq!(a.take_challenge(&id, 101), Some(("7700000001".into(), data)));
+        assert_eq!(a.take_challenge(&id, 101), None);
+        let (id, _) = a.challenge("7700000001", 100);
+        assert_eq!(a.take_challenge(&id, 100 + CHALLENGE_TTL_SECS), None);
+    }
+}

@@ -1,0 +1,169 @@
+//! The served OpenAPI 3.1 document, built from one table of operations.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+/// Who may call an operation.
+#[derive(Clone, Copy)]
+enum Access {
+    Public,
+    Admin,
+    Bearer,
+    Signed,
+}
+
+/// (method, path, summary, access, request schema, success status, response schema)
+type Op = (&'static str, &'static str, &'static str, Access, Option<&'static str>, u16, &'static str);
+
+const OPS: &[Op] = &[
+    ("get", "/health", "Liveness, documents accepted and the head of the document hash chain", Access::Public, None, 200, "Health"),
+    ("get", "/metrics", "Prometheus metrics", Access::Public, None, 200, "Text"),
+    ("get", "/openapi.json", "This document", Access::Public, None, 200, "Any"),
+    ("get", "/problems/{slug}", "What a problem type means", Access::Public, None, 200, "Text"),
+    ("get", "/.well-known/tracemark-keys", "Public keys for offline checks of signature tails", Access::Public, None, 200, "Keys"),
+    ("post", "/api/v1/participants", "Register a participant (operator)", Access::Admin, Some("NewParticipant"), 201, "Created"),
+    ("get", "/api/v1/participants/{tin}", "A participant (operator, itself, regulators)", Access::Bearer, None, 200, "Participant"),
+    ("get", "/api/v1/auth/challenge", "Sign-in challenge for ?tin=", Access::Public, None, 200, "Challenge"),
+    ("post", "/api/v1/auth/token", "Bearer token for a signed challenge", Access::Public, Some("TokenRequest"), 200, "Token"),
+    ("post", "/api/v1/products", "Register or update a product card", Access::Signed, Some("NewProduct"), 201, "Product"),
+    ("get", "/api/v1/products/{gtin}", "A product card", Access::Public, None, 200, "Product"),
+    ("post", "/api/v1/orders", "Order codes; produced in the background", Access::Signed, Some("NewOrder"), 202, "Order"),
+    ("get", "/api/v1/orders/{id}", "An order", Access::Bearer, None, 200, "Order"),
+    ("get", "/api/v1/orders/{id}/codes", "A page of an order's codes (?offset=&limit=, limit ≤ 10,000)", Access::Bearer, None, 200, "OrderCodes"),
+    ("post", "/api/v1/orders/{id}/close", "Close a ready order", Access::Signed, None, 200, "Order"),
+    ("post", "/api/v1/documents", "Submit a signed document (all-or-nothing, idempotent by id)", Access::Signed, Some("Document"), 201, "DocumentAnswer"),
+    ("get", "/api/v1/documents/{id}", "A document with its legal record (body and signature)", Access::Bearer, None, 200, "StoredDocument"),
+    ("get", "/api/v1/codes/{code}", "A code's card and full history (owner, producer, regulator)", Access::Bearer, None, 200, "CodeInfo"),
+    ("post", "/api/v1/codes/query", "Statuses of up to 1,000 codes", Access::Bearer, Some("Codes"), 200, "Any"),
+    ("get", "/api/v1/inventory", "The caller's stock of ?gtin=", Access::Bearer, None, 200, "Inventory"),
+    ("get", "/api/v1/verify", "Public verification of ?code=", Access::Public, None, 200, "Verify"),
+    ("post", "/api/v1/pos/check", "Till check (permissive mode), up to 1,000 codes", Access::Bearer, Some("PosCheck"), 200, "PosAnswer"),
+    ("post", "/api/v1/blocks", "Block a GTIN, a batch or codes (regulator)", Access::Signed, Some("NewBlock"), 201, "Block"),
+    ("get", "/api/v1/blocks", "All blocks (regulator)", Access::Bearer, None, 200, "Any"),
+    ("delete", "/api/v1/blocks/{id}", "Lift a block (regulator)", Access::Signed, None, 200, "Block"),
+    ("get", "/01/{gtin}/21/{serial}", "GS1 Digital Link resolver: HTML page, or the verify answer as JSON", Access::Public, None, 200, "Verify"),
+];
+
+fn schemas() -> Value {
+    let s = |t: &str| json!({"type": t});
+    let code = json!({"type": "string", "description": "A code: GS-separated (GS written \\u001d), bracketed (01)…(21)…, or a GS1 Digital Link URI"});
+    let codes = json!({"type": "array", "items": code, "maxItems": 30000});
+    json!({
+        "Any": {},
+        "Text": s("string"),
+        "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+            "type": s("string"), "title": s("string"), "status": s("integer"), "detail": s("string"),
+            "errors": {"type": "array", "items": {"type": "object", "properties": {"code": s("string"), "reason": s("string")}}}}},
+        "Health": {"type": "object", "properties": {"status": s("string"), "documents": s("integer"), "chain_head": s("string")}},
+        "Keys": {"type": "object", "properties": {"keys": {"type": "array", "items": {"type": "object", "properties": {
+            "kid": s("string"), "alg": {"const": "Ed25519"}, "public_key": s("string"), "not_before": s("integer"), "not_after": s("integer")}}}}},
+        "NewParticipant": {"type": "object", "required": ["tin", "name", "roles", "public_key", "region"], "additionalProperties": false, "properties": {
+            "tin": s("string"), "name": s("string"),
+            "roles": {"type": "array", "items": {"enum": ["producer", "importer", "wholesaler", "retailer", "fiscal_operator", "regulator"]}},
+            "public_key": {"type": "string", "description": "base64 Ed25519 public key, 32 bytes"},
+            "region": {"type": "string", "description": "ISO 3166-2, e.g. RU-MOW"}}},
+        "Created": {"type": "object", "properties": {"id": s("integer"), "tin": s("string")}},
+        "Participant": {"type": "object"},
+        "Challenge": {"type": "object", "properties": {"challenge_id": s("string"), "data": s("string")}},
+        "TokenRequest": {"type": "object", "required": ["challenge_id", "signature"], "properties": {
+            "challenge_id": s("string"), "signature": {"type": "string", "description": "base64 Ed25519 over the UTF-8 bytes of data"}}},
+        "Token": {"type": "object", "properties": {"token": s("string"), "expires_at": s("string")}},
+        "NewProduct": {"type": "object", "required": ["gtin", "name", "product_group"], "additionalProperties": false, "properties": {
+            "gtin": s("string"), "name": s("string"), "product_group": s("string"), "brand": s("string"),
+            "shelf_life_days": s("integer"), "max_retail_price": {"type": "integer", "description": "minor units"}, "attributes": s("object")}},
+        "Product": {"type": "object"},
+        "NewOrder": {"type": "object", "required": ["gtin", "quantity", "serial_type", "tail"], "additionalProperties": false, "properties": {
+            "gtin": s("string"), "quantity": {"type": "integer", "minimum": 1, "maximum": 2000000},
+            "serial_type": {"enum": ["operator", "self_made"]}, "serials": {"type": "array", "items": s("string")},
+            "tail": {"enum": ["mac", "signature", "short"]}}},
+        "Order": {"type": "object", "properties": {"order_id": s("string"), "status": {"enum": ["pending", "ready", "rejected", "closed"]}}},
+        "OrderCodes": {"type": "object", "properties": {"codes": {"type": "array", "items": s("string")}, "next_offset": s("integer")}},
+        "Document": {"type": "object", "required": ["id", "type"], "additionalProperties": false, "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "type": {"enum": ["apply", "introduce", "import", "aggregate", "disaggregate", "ship", "accept", "sell", "return", "write_off", "withdraw"]},
+            "codes": codes, "production_date": {"type": "string", "format": "date"}, "expiry_date": {"type": "string", "format": "date"},
+            "batch": s("string"), "customs_declaration": s("string"), "parent": code, "children": codes, "parents": codes,
+            "receiver": s("string"), "shipment": {"type": "string", "format": "uuid"}, "reject": codes,
+            "receipt": {"type": "object", "required": ["fiscal_drive", "number", "at", "store"], "properties": {
+                "fiscal_drive": s("string"), "number": {}, "at": {"type": "string", "format": "date-time"}, "store": s("string")}},
+            "check_ids": {"type": "array", "items": s("string")}, "reason": s("string")}},
+        "DocumentAnswer": {"type": "object", "properties": {"id": s("string"), "status": {"const": "accepted"}, "codes": s("integer"), "seq": s("integer")}},
+        "StoredDocument": {"type": "object"},
+        "CodeInfo": {"type": "object"},
+        "Codes": {"type": "object", "required": ["codes"], "properties": {"codes": {"type": "array", "items": code, "maxItems": 1000}}},
+        "Inventory": {"type": "object", "properties": {"gtin": s("string"), "by_status": s("object"), "in_transit": s("integer"), "incoming": s("integer")}},
+        "Verify": {"type": "object", "required": ["verdict", "code", "checked_at"], "properties": {
+            "verdict": {"enum": ["genuine", "sold", "recalled", "expired", "not_in_circulation", "unknown", "forged"]},
+            "code": s("string"), "product": s("object"), "producer": s("object"), "status": s("string"),
+            "expiry_date": s("string"), "sold_at": s("string"), "tail_checked": s("boolean"), "checked_at": s("string")}},
+        "PosCheck": {"type": "object", "required": ["codes"], "properties": {"codes": {"type": "array", "maxItems": 1000, "items": {
+            "oneOf": [code, {"type": "object", "required": ["code"], "properties": {"code": code, "price": {"type": "integer", "description": "minor units"}}}]}}}},
+        "PosAnswer": {"type": "object", "properties": {"request_id": s("string"), "results": {"type": "array", "items": {"type": "object", "properties": {
+            "code": s("string"), "sellable": s("boolean"), "reasons": {"type": "array", "items": s("string")}}}}}},
+        "NewBlock": {"type": "object", "required": ["reason"], "additionalProperties": false, "properties": {
+            "gtin": s("string"), "batch": s("string"), "codes": codes, "reason": s("string")}},
+        "Block": {"type": "object"},
+    })
+}
+
+fn build() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, summary, access, req, status, resp) in OPS {
+        let mut op = json!({
+            "summary": summary,
+            "responses": {
+                status.to_string(): {"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{resp}")}}}},
+                "4XX": {"description": "refused: RFC 9457 problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+            }
+        });
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut params = params;
+        if matches!(access, Access::Signed) {
+            params.push(json!({"name": "X-Signature", "in": "header", "required": true,
+                "description": "base64 Ed25519 signature over the exact body bytes", "schema": {"type": "string"}}));
+        }
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        match access {
+            Access::Public => op["security"] = json!([]),
+            Access::Admin => op["security"] = json!([{"admin": []}]),
+            Access::Bearer | Access::Signed => op["security"] = json!([{"bearer": []}]),
+        }
+        if let Some(r) = req {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{r}")}}}});
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Tracemark", "version": env!("CARGO_PKG_VERSION"),
+            "description": "National track-and-trace registry of marked goods. Errors are RFC 9457 problems; codes travel as JSON strings with GS written \\u001d, or bracketed, or as GS1 Digital Link URIs."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "token from /api/v1/auth/token"},
+                "admin": {"type": "http", "scheme": "bearer", "description": "the operator's admin token"},
+            }
+        }
+    })
+}
+
+/// `GET /openapi.json`.
+pub async fn serve() -> Response {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    Json(DOC.get_or_init(build).clone()).into_response()
+}
+
+/// The (method, path) pairs the document describes.
+pub fn paths() -> Vec<(&'static str, &'static str)> {
+    OPS.iter().map(|o| (o.0, o.1)).collect()
+}

@@ -1,0 +1,90 @@
+//! RFC 9457 problem details: every refusal the API gives, in one shape.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use registry::{CodeError, Error};
+use serde::Serialize;
+
+/// An `application/problem+json` answer.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// URI reference naming the problem kind (`/problems/{slug}`, served as text).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What exactly went wrong.
+    pub detail: String,
+    /// Every bad code of a refused document, with a stable reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<CodeError>,
+}
+
+impl Problem {
+    /// A problem of a given status, slug, title and detail.
+    pub fn new(status: u16, slug: &str, title: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("/problems/{slug}"),
+            title: title.to_string(),
+            status,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 400 Malformed request.
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::from(Error::BadRequest(detail.into()))
+    }
+
+    /// 401 Not signed in.
+    pub fn unauthorized(detail: impl Into<String>) -> Problem {
+        Problem::from(Error::Unauthorized(detail.into()))
+    }
+
+    /// 404 Not found.
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::from(Error::NotFound(detail.into()))
+    }
+}
+
+impl From<Error> for Problem {
+    fn from(e: Error) -> Problem {
+        let mut p = Problem::new(e.status(), e.slug(), e.title(), e.to_string());
+        if let Error::Invalid { errors, .. } = e {
+            p.errors = errors;
+        }
+        p
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut r = (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+/// The problem kinds, for `GET /problems/{slug}` and the OpenAPI document.
+pub const KINDS: &[(&str, u16, &str)] = &[
+    ("bad-request", 400, "The request is malformed: not JSON, wrong types, missing or unknown fields, a bad query parameter."),
+    ("unauthorized", 401, "No valid bearer token, or the X-Signature header is missing or does not sign the exact body bytes."),
+    ("forbidden", 403, "Signed in, but this role may not do this."),
+    ("not-found", 404, "No such resource, or not one the caller may see."),
+    ("method-not-allowed", 405, "The path exists but not with this method."),
+    ("conflict", 409, "Conflicts with what exists: a document id reused with another body, a shipment accepted twice, a TIN registered twice."),
+    ("too-large", 413, "The body, a list or a document is over its limit (30,000 codes per document, 1,000 per query)."),
+    ("unsupported-media-type", 415, "Send application/json."),
+    ("refused", 422, "Well-formed, but refused by the registry's rules; `errors` names every bad code with a stable reason."),
+    ("too-many", 429, "Too many requests or active orders."),
+    ("internal", 500, "A bug: reported and logged; nothing was changed."),
+    ("unavailable", 503, "The store failed; nothing was changed; retry."),
+];

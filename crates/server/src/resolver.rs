@@ -1,0 +1,83 @@
+//! The GS1 Digital Link resolver: `GET /01/{gtin}/21/{serial}?91=…&92=…`.
+//!
+//! JSON (the verify answer) when the client asks for `application/json`; otherwise a
+//! small HTML verification page (the full consumer page is built on this later).
+
+use crate::{blocking, AppState};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let json = accept.find("application/json");
+    let html = accept.find("text/html");
+    match (json, html) {
+        (Some(_), None) => true,
+        (Some(j), Some(h)) => j < h,
+        _ => false,
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Resolves a Digital Link URI to the verification of its code.
+pub async fn resolve(State(s): State<AppState>, headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
+    let link = format!("https://resolver{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let reg = s.registry.clone();
+    let ans = match blocking(move || reg.verify(&link)).await {
+        Ok(a) => a,
+        Err(p) => return p.into_response(),
+    };
+    if wants_json(&headers) {
+        return Json(ans).into_response();
+    }
+    let (headline, colour) = match ans.verdict {
+        "genuine" => ("Genuine: in circulation", "#1b7f3b"),
+        "sold" => ("Genuine, already sold", "#8a6d00"),
+        "recalled" => ("Recalled: do not buy or use", "#b00020"),
+        "expired" => ("Expired", "#b00020"),
+        "not_in_circulation" => ("Not in circulation: must not be on sale", "#b00020"),
+        "forged" => ("Forged code: the crypto tail does not match", "#b00020"),
+        _ => ("Unknown code: not issued by the registry", "#b00020"),
+    };
+    let product = ans
+        .product
+        .as_ref()
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(escape)
+        .unwrap_or_default();
+    let producer = ans
+        .producer
+        .as_ref()
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(escape)
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+         <meta name=viewport content='width=device-width,initial-scale=1'>\
+         <title>Tracemark: {verdict}</title></head>\
+         <body style='font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem'>\
+         <h1 style='color:{colour}'>{headline}</h1>\
+         <p><b>{product}</b></p><p>{producer}</p>\
+         <p><code>{code}</code></p><p>Checked {checked}</p></body></html>",
+        verdict = ans.verdict,
+        code = escape(&ans.code),
+        checked = ans.checked_at,
+    );
+    ([(header::VARY, "Accept")], Html(html)).into_response()
+}
