@@ -37,7 +37,10 @@ pub struct Auth {
 impl Auth {
     /// With the token key (32 secret bytes kept by the operator).
     pub fn new(key: [u8; 32]) -> Auth {
-        Auth { key, challenges: Mutex::new(HashMap::new()) }
+        Auth {
+            key,
+            challenges: Mutex::new(HashMap::new()),
+        }
     }
 
     /// A fresh challenge for `tin`: `(challenge_id, data)`.
@@ -45,17 +48,31 @@ impl Auth {
         let mut rnd = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut rnd);
         let id = uuid::Uuid::new_v4().to_string();
-        let data = format!("tracemark-signin:{tin}:{now}:{}", URL_SAFE_NO_PAD.encode(rnd));
+        let data = format!(
+            "tracemark-signin:{tin}:{now}:{}",
+            URL_SAFE_NO_PAD.encode(rnd)
+        );
         let mut ch = self.challenges.lock();
         if ch.len() >= CHALLENGES_MAX {
             ch.retain(|_, c| c.expires > now);
             if ch.len() >= CHALLENGES_MAX {
-                if let Some(k) = ch.iter().min_by_key(|(_, c)| c.expires).map(|(k, _)| k.clone()) {
+                if let Some(k) = ch
+                    .iter()
+                    .min_by_key(|(_, c)| c.expires)
+                    .map(|(k, _)| k.clone())
+                {
                     ch.remove(&k);
                 }
             }
         }
-        ch.insert(id.clone(), Challenge { tin: tin.to_string(), data: data.clone(), expires: now + CHALLENGE_TTL_SECS });
+        ch.insert(
+            id.clone(),
+            Challenge {
+                tin: tin.to_string(),
+                data: data.clone(),
+                expires: now + CHALLENGE_TTL_SECS,
+            },
+        );
         (id, data)
     }
 
@@ -87,11 +104,15 @@ impl Auth {
         }
         let mac = blake3::keyed_hash(&self.key, &raw[..12]);
         if !constant_eq(&mac.as_bytes()[..16], &raw[12..TOKEN_LEN]) {
-            return Err(Problem::unauthorized("the bearer token is not one this registry issued"));
+            return Err(Problem::unauthorized(
+                "the bearer token is not one this registry issued",
+            ));
         }
         let exp = u64::from_le_bytes(raw[4..12].try_into().unwrap_or([0; 8]));
         if exp <= now {
-            return Err(Problem::unauthorized("the bearer token has expired; sign in again"));
+            return Err(Problem::unauthorized(
+                "the bearer token has expired; sign in again",
+            ));
         }
         Ok(u32::from_le_bytes(raw[..4].try_into().unwrap_or([0; 4])))
     }
@@ -111,7 +132,11 @@ pub fn verify_signature(p: &Participant, bytes: &[u8], signature_b64: &str) -> R
     let key = VerifyingKey::from_bytes(&p.public_key)
         .map_err(|_| Problem::unauthorized("the participant's key is unusable"))?;
     key.verify_strict(bytes, &Signature::from_bytes(&sig))
-        .map_err(|_| Problem::unauthorized("the signature does not match the exact bytes sent and your registered key"))
+        .map_err(|_| {
+            Problem::unauthorized(
+                "the signature does not match the exact bytes sent and your registered key",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -129,7 +154,9 @@ mod tests {
         assert!(other.check_token(&t, 1001).is_err());
         let mut bad = t.clone().into_bytes();
         bad[0] = if bad[0] == b'A' { b'B' } else { b'A' };
-        assert!(a.check_token(std::str::from_utf8(&bad).unwrap_or(""), 1001).is_err());
+        assert!(a
+            .check_token(std::str::from_utf8(&bad).unwrap_or(""), 1001)
+            .is_err());
         assert!(a.check_token("", 1001).is_err());
     }
 
@@ -137,7 +164,10 @@ mod tests {
     fn challenges_are_single_use_and_expire() {
         let a = Auth::new([1; 32]);
         let (id, data) = a.challenge("7700000001", 100);
-        assert_eq!(a.take_challenge(&id, 101), Some(("7700000001".into(), data)));
+        assert_eq!(
+            a.take_challenge(&id, 101),
+            Some(("7700000001".into(), data))
+        );
         assert_eq!(a.take_challenge(&id, 101), None);
         let (id, _) = a.challenge("7700000001", 100);
         assert_eq!(a.take_challenge(&id, 100 + CHALLENGE_TTL_SECS), None);

@@ -67,6 +67,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         metrics: metrics_handle(),
     };
     Router::new()
+        .route("/", get(index))
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi::serve))
@@ -96,13 +97,21 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(BODY_LEN_MAX))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_problem))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_problem,
+        ))
         .with_state(state)
 }
 
 fn panic_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
-    Problem::new(500, "internal", "Internal error", "a bug: nothing was changed").into_response()
+    Problem::new(
+        500,
+        "internal",
+        "Internal error",
+        "a bug: nothing was changed",
+    )
+    .into_response()
 }
 
 async fn observe(State(_): State<AppState>, req: Request, next: Next) -> Response {
@@ -117,7 +126,8 @@ async fn observe(State(_): State<AppState>, req: Request, next: Next) -> Respons
     let status = resp.status().as_u16().to_string();
     metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status)
         .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
     resp
 }
 
@@ -126,12 +136,21 @@ async fn not_found() -> Problem {
 }
 
 async fn method_not_allowed() -> Problem {
-    Problem::new(405, "method-not-allowed", "Method not allowed", "this path does not take this method; see /openapi.json")
+    Problem::new(
+        405,
+        "method-not-allowed",
+        "Method not allowed",
+        "this path does not take this method; see /openapi.json",
+    )
 }
 
 async fn problem_doc(Path(slug): Path<String>) -> Response {
     match problem::KINDS.iter().find(|k| k.0 == slug) {
-        Some((s, status, text)) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{s} ({status}): {text}\n")).into_response(),
+        Some((s, status, text)) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{s} ({status}): {text}\n"),
+        )
+            .into_response(),
         None => Problem::not_found(format!("no problem kind {slug}")).into_response(),
     }
 }
@@ -139,17 +158,26 @@ async fn problem_doc(Path(slug): Path<String>) -> Response {
 // ---- helpers ----
 
 /// Runs blocking registry work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> registry::Result<T> + Send + 'static) -> Result<T, Problem> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> registry::Result<T> + Send + 'static,
+) -> Result<T, Problem> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(Problem::from),
-        Err(_) => Err(Problem::new(500, "internal", "Internal error", "a bug: nothing was changed")),
+        Err(_) => Err(Problem::new(
+            500,
+            "internal",
+            "Internal error",
+            "a bug: nothing was changed",
+        )),
     }
 }
 
 fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::from(Error::TooLarge(format!("the body is over {BODY_LEN_MAX} bytes")))
+            Problem::from(Error::TooLarge(format!(
+                "the body is over {BODY_LEN_MAX} bytes"
+            )))
         } else {
             Problem::bad_request(format!("cannot read the body: {e}"))
         }
@@ -157,21 +185,35 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
 }
 
 fn check_json_type(headers: &HeaderMap) -> Result<(), Problem> {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         None => Ok(()),
         Some(ct) => {
-            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if mime == "application/json" || mime.ends_with("+json") {
                 Ok(())
             } else {
-                Err(Problem::new(415, "unsupported-media-type", "Unsupported media type", format!("send application/json, not {mime}")))
+                Err(Problem::new(
+                    415,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                    format!("send application/json, not {mime}"),
+                ))
             }
         }
     }
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(bytes).map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
 }
 
 fn query<T: DeserializeOwned>(raw: Option<String>) -> Result<T, Problem> {
@@ -188,7 +230,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 impl AppState {
     /// The signed-in participant.
     async fn caller(&self, headers: &HeaderMap) -> Result<Participant, Problem> {
-        let token = bearer(headers).ok_or_else(|| Problem::unauthorized("sign in: Authorization: Bearer <token> (see /api/v1/auth/challenge)"))?;
+        let token = bearer(headers).ok_or_else(|| {
+            Problem::unauthorized(
+                "sign in: Authorization: Bearer <token> (see /api/v1/auth/challenge)",
+            )
+        })?;
         let id = self.auth.check_token(token, self.registry.now())?;
         let reg = self.registry.clone();
         blocking(move || reg.participant(id))
@@ -197,12 +243,20 @@ impl AppState {
     }
 
     /// The signed-in participant whose `X-Signature` signs exactly `body`.
-    async fn signer(&self, headers: &HeaderMap, body: &[u8]) -> Result<(Participant, String), Problem> {
+    async fn signer(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(Participant, String), Problem> {
         let p = self.caller(headers).await?;
         let sig = headers
             .get("x-signature")
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Problem::unauthorized("X-Signature is required: base64 Ed25519 over the exact body bytes"))?
+            .ok_or_else(|| {
+                Problem::unauthorized(
+                    "X-Signature is required: base64 Ed25519 over the exact body bytes",
+                )
+            })?
             .to_string();
         verify_signature(&p, body, &sig)?;
         Ok((p, sig))
@@ -218,6 +272,18 @@ impl AppState {
 
 // ---- handlers ----
 
+async fn index() -> axum::response::Html<&'static str> {
+    axum::response::Html(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Tracemark</title></head>\
+         <body style='font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto'>\
+         <h1>Tracemark</h1><p>National track-and-trace registry of marked goods.</p><ul>\
+         <li><a href=/openapi.json>API (OpenAPI 3.1)</a></li><li><a href=/health>Health</a></li>\
+         <li><a href=/metrics>Metrics</a></li><li><a href=/.well-known/tracemark-keys>Public keys</a></li>\
+         <li>Verify a code: <code>/api/v1/verify?code=…</code> or its GS1 Digital Link <code>/01/{gtin}/21/{serial}</code></li>\
+         </ul></body></html>",
+    )
+}
+
 async fn health(State(s): State<AppState>) -> Response {
     let reg = s.registry.clone();
     match blocking(move || reg.log_head()).await {
@@ -232,22 +298,36 @@ async fn health(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(s): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn keys(State(s): State<AppState>) -> Response {
     Json(s.registry.public_keys()).into_response()
 }
 
-async fn register_participant(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn register_participant(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     if !s.is_admin(&headers) {
-        return Err(Problem::unauthorized("registering participants needs the operator's admin token"));
+        return Err(Problem::unauthorized(
+            "registering participants needs the operator's admin token",
+        ));
     }
     check_json_type(&headers)?;
     let req: NewParticipant = parse_json(&body_bytes(body)?)?;
     let reg = s.registry.clone();
     let p = blocking(move || reg.register_participant(req)).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({"id": p.id, "tin": p.tin}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"id": p.id, "tin": p.tin})),
+    )
+        .into_response())
 }
 
 fn participant_json(p: &Participant) -> serde_json::Value {
@@ -258,15 +338,25 @@ fn participant_json(p: &Participant) -> serde_json::Value {
     })
 }
 
-async fn get_participant(State(s): State<AppState>, headers: HeaderMap, Path(tin): Path<String>) -> Result<Response, Problem> {
+async fn get_participant(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(tin): Path<String>,
+) -> Result<Response, Problem> {
     let admin = s.is_admin(&headers);
-    let caller = if admin { None } else { Some(s.caller(&headers).await?) };
+    let caller = if admin {
+        None
+    } else {
+        Some(s.caller(&headers).await?)
+    };
     let reg = s.registry.clone();
     let t = tin.clone();
     let p = blocking(move || reg.participant_by_tin(&t)).await?;
     match (p, caller) {
         (Some(p), None) => Ok(Json(participant_json(&p)).into_response()),
-        (Some(p), Some(c)) if c.id == p.id || c.has(Role::Regulator) => Ok(Json(participant_json(&p)).into_response()),
+        (Some(p), Some(c)) if c.id == p.id || c.has(Role::Regulator) => {
+            Ok(Json(participant_json(&p)).into_response())
+        }
         _ => Err(Problem::not_found(format!("no participant {tin}"))),
     }
 }
@@ -282,7 +372,10 @@ async fn challenge(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<R
     let tin = q.tin.clone();
     // The same answer whether or not the TIN exists would leak less, but integrators
     // want to know at once that a TIN is wrong; TINs are public anyway.
-    if blocking(move || reg.participant_by_tin(&tin)).await?.is_none() {
+    if blocking(move || reg.participant_by_tin(&tin))
+        .await?
+        .is_none()
+    {
         return Err(Problem::not_found(format!("no participant {}", q.tin)));
     }
     let (id, data) = s.auth.challenge(&q.tin, s.registry.now());
@@ -296,24 +389,37 @@ struct TokenRequest {
     signature: String,
 }
 
-async fn token(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     check_json_type(&headers)?;
     let req: TokenRequest = parse_json(&body_bytes(body)?)?;
     let now = s.registry.now();
     let (tin, data) = s
         .auth
         .take_challenge(&req.challenge_id, now)
-        .ok_or_else(|| Problem::unauthorized("unknown, used or expired challenge; ask for a new one"))?;
+        .ok_or_else(|| {
+            Problem::unauthorized("unknown, used or expired challenge; ask for a new one")
+        })?;
     let reg = s.registry.clone();
     let p = blocking(move || reg.participant_by_tin(&tin))
         .await?
         .ok_or_else(|| Problem::unauthorized("the challenge's participant no longer exists"))?;
     verify_signature(&p, data.as_bytes(), &req.signature)?;
     let (token, exp) = s.auth.token(p.id, now);
-    Ok(Json(serde_json::json!({"token": token, "expires_at": registry::time::format_timestamp(exp)})).into_response())
+    Ok(Json(
+        serde_json::json!({"token": token, "expires_at": registry::time::format_timestamp(exp)}),
+    )
+    .into_response())
 }
 
-async fn put_product(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn put_product(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     check_json_type(&headers)?;
     let body = body_bytes(body)?;
     let (p, _) = s.signer(&headers, &body).await?;
@@ -331,11 +437,15 @@ fn product_json(p: &registry::model::Product) -> serde_json::Value {
     })
 }
 
-async fn get_product(State(s): State<AppState>, Path(gtin): Path<String>) -> Result<Response, Problem> {
+async fn get_product(
+    State(s): State<AppState>,
+    Path(gtin): Path<String>,
+) -> Result<Response, Problem> {
     let reg = s.registry.clone();
     let product = blocking(move || {
         let g = registry::parse_gtin(&gtin)?;
-        reg.product(g)?.ok_or_else(|| Error::NotFound(format!("no product {g:014}")))
+        reg.product(g)?
+            .ok_or_else(|| Error::NotFound(format!("no product {g:014}")))
     })
     .await?;
     Ok(Json(product_json(&product)).into_response())
@@ -349,21 +459,34 @@ fn order_json(o: &registry::model::Order) -> serde_json::Value {
     })
 }
 
-async fn create_order(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn create_order(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     check_json_type(&headers)?;
     let body = body_bytes(body)?;
     let (p, _) = s.signer(&headers, &body).await?;
     let req: NewOrder = parse_json(&body)?;
     let reg = s.registry.clone();
     let o = blocking(move || reg.create_order(&p, req)).await?;
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, format!("/api/v1/orders/{}", o.id))], Json(order_json(&o))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/api/v1/orders/{}", o.id))],
+        Json(order_json(&o)),
+    )
+        .into_response())
 }
 
 fn parse_uuid(s: &str) -> Result<uuid::Uuid, Problem> {
     uuid::Uuid::parse_str(s).map_err(|_| Problem::not_found(format!("{s:?} is not an id")))
 }
 
-async fn get_order(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, Problem> {
+async fn get_order(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
     let id = parse_uuid(&id)?;
     let reg = s.registry.clone();
@@ -379,16 +502,28 @@ struct PageQuery {
     limit: Option<u32>,
 }
 
-async fn order_codes(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
+async fn order_codes(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
     let id = parse_uuid(&id)?;
     let q: PageQuery = query(q)?;
     let reg = s.registry.clone();
-    let page = blocking(move || reg.order_codes(&p, &id, q.offset.unwrap_or(0), q.limit.unwrap_or(1_000))).await?;
+    let page =
+        blocking(move || reg.order_codes(&p, &id, q.offset.unwrap_or(0), q.limit.unwrap_or(1_000)))
+            .await?;
     Ok(Json(page).into_response())
 }
 
-async fn close_order(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn close_order(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     let body = body_bytes(body)?;
     let (p, _) = s.signer(&headers, &body).await?;
     let id = parse_uuid(&id)?;
@@ -397,7 +532,11 @@ async fn close_order(State(s): State<AppState>, headers: HeaderMap, Path(id): Pa
     Ok(Json(order_json(&o)).into_response())
 }
 
-async fn submit_document(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn submit_document(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     check_json_type(&headers)?;
     let body = body_bytes(body)?;
     let (p, sig) = s.signer(&headers, &body).await?;
@@ -414,7 +553,12 @@ async fn submit_document(State(s): State<AppState>, headers: HeaderMap, body: Re
         Ok(a) => {
             metrics::counter!("documents_accepted_total").increment(1);
             metrics::counter!("code_events_total").increment(a.codes);
-            Ok((StatusCode::CREATED, [(header::LOCATION, format!("/api/v1/documents/{}", a.id))], Json(a)).into_response())
+            Ok((
+                StatusCode::CREATED,
+                [(header::LOCATION, format!("/api/v1/documents/{}", a.id))],
+                Json(a),
+            )
+                .into_response())
         }
         Err(e) => {
             metrics::counter!("documents_refused_total").increment(1);
@@ -423,12 +567,17 @@ async fn submit_document(State(s): State<AppState>, headers: HeaderMap, body: Re
     }
 }
 
-async fn get_document(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, Problem> {
+async fn get_document(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
     let id = parse_uuid(&id)?;
     let reg = s.registry.clone();
     let d = blocking(move || reg.document(&p, &id)).await?;
-    let body: serde_json::Value = serde_json::from_slice(&d.body).unwrap_or(serde_json::Value::Null);
+    let body: serde_json::Value =
+        serde_json::from_slice(&d.body).unwrap_or(serde_json::Value::Null);
     Ok(Json(serde_json::json!({
         "id": d.id, "seq": d.seq, "type": d.doc_type.name(), "status": "accepted", "codes": d.codes,
         "received_at": registry::time::format_timestamp(d.received_at),
@@ -438,9 +587,15 @@ async fn get_document(State(s): State<AppState>, headers: HeaderMap, Path(id): P
     .into_response())
 }
 
-async fn get_code(State(s): State<AppState>, headers: HeaderMap, Path(code): Path<String>) -> Result<Response, Problem> {
+async fn get_code(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
-    let code = percent_encoding::percent_decode_str(&code).decode_utf8_lossy().into_owned();
+    let code = percent_encoding::percent_decode_str(&code)
+        .decode_utf8_lossy()
+        .into_owned();
     let reg = s.registry.clone();
     let info = blocking(move || reg.code_info(&p, &code)).await?;
     Ok(Json(info).into_response())
@@ -452,7 +607,11 @@ struct CodesBody {
     codes: Vec<String>,
 }
 
-async fn query_codes(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn query_codes(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     check_json_type(&headers)?;
     let p = s.caller(&headers).await?;
     let req: CodesBody = parse_json(&body_bytes(body)?)?;
@@ -466,7 +625,11 @@ struct InventoryQuery {
     gtin: String,
 }
 
-async fn inventory(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, Problem> {
+async fn inventory(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
     let q: InventoryQuery = query(q)?;
     let reg = s.registry.clone();
@@ -482,7 +645,9 @@ struct VerifyQuery {
 async fn verify(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
     let q: VerifyQuery = query(q)?;
     if q.code.len() > 512 {
-        return Err(Problem::from(Error::TooLarge("a code is at most 512 characters".into())));
+        return Err(Problem::from(Error::TooLarge(
+            "a code is at most 512 characters".into(),
+        )));
     }
     let reg = s.registry.clone();
     let ans = blocking(move || reg.verify(&q.code)).await?;
@@ -495,7 +660,11 @@ struct PosBody {
     codes: Vec<PosItem>,
 }
 
-async fn pos_check(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn pos_check(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     check_json_type(&headers)?;
     let body = body_bytes(body)?;
     let p = s.caller(&headers).await?;
@@ -505,7 +674,11 @@ async fn pos_check(State(s): State<AppState>, headers: HeaderMap, body: Result<B
     Ok(Json(serde_json::json!({"request_id": id, "results": results})).into_response())
 }
 
-async fn create_block(State(s): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn create_block(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     check_json_type(&headers)?;
     let body = body_bytes(body)?;
     let (p, _) = s.signer(&headers, &body).await?;
@@ -518,17 +691,26 @@ async fn create_block(State(s): State<AppState>, headers: HeaderMap, body: Resul
 async fn list_blocks(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
     if !p.has(Role::Regulator) {
-        return Err(Problem::from(Error::Forbidden("only regulators list blocks".into())));
+        return Err(Problem::from(Error::Forbidden(
+            "only regulators list blocks".into(),
+        )));
     }
     let reg = s.registry.clone();
     let blocks = blocking(move || reg.blocks()).await?;
     Ok(Json(serde_json::json!({"blocks": blocks})).into_response())
 }
 
-async fn lift_block(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Response, Problem> {
+async fn lift_block(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     let body = body_bytes(body)?;
     let (p, _) = s.signer(&headers, &body).await?;
-    let id: u64 = id.parse().map_err(|_| Problem::not_found(format!("no block {id}")))?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| Problem::not_found(format!("no block {id}")))?;
     let reg = s.registry.clone();
     let b = blocking(move || reg.lift_block(&p, id)).await?;
     Ok(Json(b).into_response())

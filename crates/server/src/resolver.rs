@@ -10,7 +10,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 
 fn wants_json(headers: &HeaderMap) -> bool {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let json = accept.find("application/json");
     let html = accept.find("text/html");
     match (json, html) {
@@ -34,8 +37,15 @@ fn escape(s: &str) -> String {
 }
 
 /// Resolves a Digital Link URI to the verification of its code.
-pub async fn resolve(State(s): State<AppState>, headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
-    let link = format!("https://resolver{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+pub async fn resolve(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    let link = format!(
+        "https://resolver{}",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
     let reg = s.registry.clone();
     let ans = match blocking(move || reg.verify(&link)).await {
         Ok(a) => a,

@@ -1,1 +1,131 @@
-fn main() {}
+//! `tracemark`: serve, demo, bench.
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "tracemark",
+    version,
+    about = "National track-and-trace registry of marked goods"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the registry on the embedded store in DIR.
+    Serve {
+        /// Data directory (created if new).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// PostgreSQL URL instead of --data (not yet available).
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Start a registry with a simulated economy flowing through it.
+    Demo {
+        /// Data directory (default: a fresh temporary one).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Stop after this many rounds (default: run until interrupted).
+        #[arg(long)]
+        rounds: Option<u64>,
+    },
+    /// Run the benchmark suite (use a release build) and print its figures.
+    Bench {
+        /// Smaller sizes, for a quick look (figures not comparable with full runs).
+        #[arg(long)]
+        quick: bool,
+        /// Repetitions per measurement (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,lsm_tree=warn,fjall=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve {
+            data,
+            postgres,
+            listen,
+        } => {
+            if postgres.is_some() {
+                bail!(
+                    "the PostgreSQL engine is not built yet: use --data DIR (the embedded store)"
+                );
+            }
+            let Some(dir) = data else {
+                bail!("--data DIR is required")
+            };
+            let opened = tracemark::app::open(&dir, registry::system_clock())?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&listen).await?;
+                let addr = listener.local_addr()?;
+                println!("tracemark: serving {} on http://{addr}", dir.display());
+                match &opened.admin_token_file {
+                    Some(f) => println!("tracemark: admin token in {}", f.display()),
+                    None => println!("tracemark: admin token from TRACEMARK_ADMIN_TOKEN"),
+                }
+                tracemark::app::serve(listener, opened.registry, opened.config).await
+            })
+        }
+        Command::Demo {
+            data,
+            listen,
+            rounds,
+        } => {
+            let tmp = tempfile::tempdir()?;
+            let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
+            let opened = tracemark::app::open(&dir, registry::system_clock())?;
+            let admin = opened.config.admin_token.clone();
+            let listener = rt.block_on(tokio::net::TcpListener::bind(&listen))?;
+            let addr = listener.local_addr()?;
+            let server = rt.spawn(tracemark::app::serve(
+                listener,
+                opened.registry,
+                opened.config,
+            ));
+            let base = format!("http://{addr}");
+            println!(
+                "tracemark demo: registry on {base} (data in {})",
+                dir.display()
+            );
+            println!("  pages: {base}/ · {base}/openapi.json · {base}/health · {base}/metrics");
+            println!("  admin token: {admin}");
+            let stop = Arc::new(AtomicBool::new(false));
+            let client = tracemark::client::Client::new(&base)?;
+            let tally = std::thread::spawn(move || {
+                tracemark::demo::run(&client, &admin, rounds, stop, false)
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("demo thread panicked"))??;
+            println!("tracemark demo: done: {tally:?}");
+            server.abort();
+            Ok(())
+        }
+        Command::Bench { quick, runs } => tracemark::bench::run(quick, runs.max(1)),
+    }
+}

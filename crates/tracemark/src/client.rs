@@ -1,0 +1,265 @@
+//! A small blocking client of the HTTP API: how an ERP or a till talks to the registry.
+//! Used by the demo, the benchmark and the end-to-end tests.
+
+use anyhow::{anyhow, bail, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey};
+use reqwest::blocking::Client as Http;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// A participant the client acts for: its key and bearer token.
+pub struct Actor {
+    /// TIN.
+    pub tin: String,
+    /// Signing key.
+    pub key: SigningKey,
+    /// Bearer token.
+    pub token: String,
+}
+
+/// The client.
+#[derive(Clone)]
+pub struct Client {
+    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    pub base: String,
+    http: Http,
+}
+
+/// An answer: status and JSON body.
+pub type Answer = (u16, Value);
+
+impl Client {
+    /// A client of the registry at `base`.
+    pub fn new(base: &str) -> Result<Client> {
+        let http = Http::builder()
+            .timeout(Duration::from_secs(120))
+            .pool_max_idle_per_host(64)
+            .build()?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        })
+    }
+
+    fn answer(r: reqwest::blocking::Response) -> Result<Answer> {
+        let status = r.status().as_u16();
+        let text = r.text()?;
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, v))
+    }
+
+    /// GET with an optional bearer token.
+    pub fn get(&self, actor: Option<&Actor>, path: &str) -> Result<Answer> {
+        let mut rq = self.http.get(format!("{}{path}", self.base));
+        if let Some(a) = actor {
+            rq = rq.bearer_auth(&a.token);
+        }
+        Self::answer(rq.send()?)
+    }
+
+    /// POST of exact bytes, signed by the actor (`X-Signature`).
+    pub fn post_signed_bytes(&self, actor: &Actor, path: &str, body: Vec<u8>) -> Result<Answer> {
+        let sig = STANDARD.encode(actor.key.sign(&body).to_bytes());
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&actor.token)
+            .header("content-type", "application/json")
+            .header("x-signature", sig)
+            .body(body)
+            .send()?;
+        Self::answer(r)
+    }
+
+    /// POST of a JSON value, signed.
+    pub fn post_signed(&self, actor: &Actor, path: &str, body: &Value) -> Result<Answer> {
+        self.post_signed_bytes(actor, path, serde_json::to_vec(body)?)
+    }
+
+    /// POST of a JSON value with the bearer token only (queries, till checks).
+    pub fn post(&self, actor: &Actor, path: &str, body: &Value) -> Result<Answer> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&actor.token)
+            .json(body)
+            .send()?;
+        Self::answer(r)
+    }
+
+    /// DELETE, signed over the empty body.
+    pub fn delete_signed(&self, actor: &Actor, path: &str) -> Result<Answer> {
+        let sig = STANDARD.encode(actor.key.sign(b"").to_bytes());
+        let r = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(&actor.token)
+            .header("x-signature", sig)
+            .send()?;
+        Self::answer(r)
+    }
+
+    /// Registers a participant with the admin token and signs it in.
+    pub fn register(
+        &self,
+        admin_token: &str,
+        tin: &str,
+        name: &str,
+        roles: &[&str],
+        region: &str,
+    ) -> Result<Actor> {
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let body = json!({
+            "tin": tin, "name": name, "roles": roles, "region": region,
+            "public_key": STANDARD.encode(key.verifying_key().as_bytes()),
+        });
+        let r = self
+            .http
+            .post(format!("{}/api/v1/participants", self.base))
+            .bearer_auth(admin_token)
+            .json(&body)
+            .send()?;
+        let (status, v) = Self::answer(r)?;
+        if status != 201 && status != 409 {
+            bail!("registering {tin}: {status} {v}");
+        }
+        self.sign_in(tin, key)
+    }
+
+    /// Signs in with a challenge.
+    pub fn sign_in(&self, tin: &str, key: SigningKey) -> Result<Actor> {
+        let (status, ch) = self.get(None, &format!("/api/v1/auth/challenge?tin={tin}"))?;
+        if status != 200 {
+            bail!("challenge for {tin}: {status} {ch}");
+        }
+        let data = ch["data"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no challenge data"))?;
+        let sig = STANDARD.encode(key.sign(data.as_bytes()).to_bytes());
+        let r = self
+            .http
+            .post(format!("{}/api/v1/auth/token", self.base))
+            .json(&json!({"challenge_id": ch["challenge_id"], "signature": sig}))
+            .send()?;
+        let (status, tok) = Self::answer(r)?;
+        if status != 200 {
+            bail!("token for {tin}: {status} {tok}");
+        }
+        let token = tok["token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no token"))?
+            .to_string();
+        Ok(Actor {
+            tin: tin.to_string(),
+            key,
+            token,
+        })
+    }
+
+    /// Submits a document (a fresh id is added when `body` has none); `Ok` on 201.
+    pub fn document(
+        &self,
+        actor: &Actor,
+        mut body: Value,
+    ) -> Result<std::result::Result<Value, Answer>> {
+        if body.get("id").is_none() {
+            body["id"] = json!(uuid::Uuid::new_v4());
+        }
+        let (status, v) = self.post_signed(actor, "/api/v1/documents", &body)?;
+        Ok(if status == 201 {
+            Ok(v)
+        } else {
+            Err((status, v))
+        })
+    }
+
+    /// Orders `n` codes and waits until they are ready; returns the full codes.
+    pub fn order_codes(
+        &self,
+        actor: &Actor,
+        gtin: &str,
+        n: u32,
+        tail: &str,
+    ) -> Result<Vec<String>> {
+        let (status, o) = self.post_signed(
+            actor,
+            "/api/v1/orders",
+            &json!({"gtin": gtin, "quantity": n, "serial_type": "operator", "tail": tail}),
+        )?;
+        if status != 202 {
+            bail!("order: {status} {o}");
+        }
+        let id = o["order_id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no order id"))?
+            .to_string();
+        let start = Instant::now();
+        loop {
+            let (_, o) = self.get(Some(actor), &format!("/api/v1/orders/{id}"))?;
+            match o["status"].as_str() {
+                Some("ready") => break,
+                Some("pending") if start.elapsed() < Duration::from_secs(600) => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => bail!("order {id}: {o}"),
+            }
+        }
+        let mut codes = Vec::with_capacity(n as usize);
+        let mut offset = 0;
+        loop {
+            let (status, page) = self.get(
+                Some(actor),
+                &format!("/api/v1/orders/{id}/codes?offset={offset}&limit=10000"),
+            )?;
+            if status != 200 {
+                bail!("order codes: {status} {page}");
+            }
+            for c in page["codes"].as_array().into_iter().flatten() {
+                codes.push(c.as_str().unwrap_or_default().to_string());
+            }
+            match page["next_offset"].as_u64() {
+                Some(n) => offset = n,
+                None => break,
+            }
+        }
+        let _ = self.post_signed(actor, &format!("/api/v1/orders/{id}/close"), &json!({}));
+        Ok(codes)
+    }
+}
+
+/// The identification code of a full code (everything before the first GS).
+pub fn id_code(full: &str) -> &str {
+    full.split('\u{1d}').next().unwrap_or(full)
+}
+
+/// An SSCC (`00` + 18 digits with its check digit) from a company prefix number and a serial.
+pub fn sscc(extension: u8, serial: u64) -> String {
+    let body = format!("{}{:016}", extension % 10, serial % 10_000_000_000_000_000);
+    let digits: Vec<u32> = body.bytes().map(|b| u32::from(b - b'0')).collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| d * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    format!("00{body}{}", (10 - sum % 10) % 10)
+}
+
+/// A GTIN-13 prefix padded to 14 digits with its check digit, from a 12-digit number.
+pub fn gtin(n: u64) -> String {
+    let body = format!("0{:012}", n % 1_000_000_000_000);
+    let digits: Vec<u32> = body.bytes().map(|b| u32::from(b - b'0')).collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| d * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}

@@ -1,0 +1,7 @@
+//! The `tracemark` command: the registry served from a data directory, a demo economy,
+//! and the benchmark suite. The binary (`main.rs`) is a thin command-line layer over this.
+
+pub mod app;
+pub mod bench;
+pub mod client;
+pub mod demo;
