@@ -1,12 +1,2293 @@
-//! The conformance suite every storage engine runs (placeholder, filled below).
+//! The conformance suite every storage engine runs.
+//!
+//! Each test gets a fresh store from the engine's [`MakeStore`], opens a [`Registry`] over it
+//! in a [`World`] (participants, products, a movable clock) and drives it only through the
+//! public registry API and the [`Store`] trait: nothing here knows the engine.
+//!
+//! Every rule of DOMAIN.md §3 and §5 has a test showing it refused with its stable reason
+//! word, and that the refused document changed nothing; the happy paths walk the whole chain.
+//!
+//! Run everything with [`run_all`], one test with [`run_one`]; [`TESTS`] lists them.
 
-use crate::store::Store;
+use crate::error::{CodeError, Error, Result};
+use crate::model::{OrderStatus, Participant, Role, SerialType, TailKind};
+use crate::queries::{CodeInfo, PosItem, PosResult};
+use crate::store::{Store, WriteSet};
+use crate::{DocAnswer, NewBlock, NewOrder, NewParticipant, NewProduct, Registry};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Makes a fresh, empty store; the second value keeps its resources (a temp dir) alive.
 pub type MakeStore<'a> = &'a dyn Fn() -> (Arc<dyn Store>, Box<dyn std::any::Any>);
 
-/// Runs every conformance test against stores made by `make`.
+/// One conformance test.
+pub type Test = fn(&World);
+
+/// The start of the world's clock: 2025-03-01T12:00:00Z.
+pub const START: u64 = 1_740_830_400;
+
+const DAY: u64 = 86_400;
+const GS: char = '\u{1d}';
+
+/// A registry over a fresh store, with participants, products and a clock tests move.
+pub struct World {
+    /// The registry under test.
+    pub reg: Registry,
+    /// The clock (Unix seconds).
+    pub clock: Arc<AtomicU64>,
+    /// Producer (owns [`World::gtin`] and [`World::milk`]).
+    pub producer: Participant,
+    /// Importer (owns [`World::import_gtin`]).
+    pub importer: Participant,
+    /// Wholesaler.
+    pub wholesaler: Participant,
+    /// First retailer.
+    pub retailer: Participant,
+    /// Second retailer.
+    pub retailer2: Participant,
+    /// Regulator.
+    pub regulator: Participant,
+    /// Clothes (13-character serials, 60-day emission TTL, max retail price 10000).
+    pub gtin: String,
+    /// Milk (6-character serials, 30-day emission TTL).
+    pub milk: String,
+    /// The importer's perfume.
+    pub import_gtin: String,
+    next_sscc: AtomicU64,
+}
+
+/// Appends the GS1 mod-10 check digit to `body`.
+pub fn with_check_digit(body: &str) -> String {
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| u32::from(d - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+/// The identification code of a full code (everything before the first GS).
+pub fn id(code: &str) -> String {
+    code.split(GS).next().unwrap_or(code).to_string()
+}
+
+/// Identification codes of full codes.
+pub fn ids(codes: &[String]) -> Vec<String> {
+    codes.iter().map(|c| id(c)).collect()
+}
+
+/// A full code with one character of its tail changed.
+pub fn tampered(code: &str) -> String {
+    let mut b = code.as_bytes().to_vec();
+    let i = b.len() - 3;
+    b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(b).expect("ascii")
+}
+
+fn participant(reg: &Registry, tin: &str, name: &str, roles: Vec<Role>) -> Participant {
+    use base64::Engine;
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let public_key =
+        base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes());
+    reg.register_participant(NewParticipant {
+        tin: tin.into(),
+        name: name.into(),
+        roles,
+        public_key,
+        region: "RU-MOW".into(),
+    })
+    .expect("register participant")
+}
+
+fn product(reg: &Registry, owner: &Participant, gtin: &str, group: &str, max: Option<u64>) {
+    reg.put_product(
+        owner,
+        NewProduct {
+            gtin: gtin.into(),
+            name: format!("{group} {gtin}"),
+            product_group: group.into(),
+            brand: Some("Brand".into()),
+            shelf_life_days: None,
+            max_retail_price: max,
+            attributes: None,
+        },
+    )
+    .expect("put product");
+}
+
+impl World {
+    /// Opens a registry over a fresh, empty store and populates it.
+    pub fn open(store: Arc<dyn Store>) -> World {
+        let clock = Arc::new(AtomicU64::new(START));
+        let c = clock.clone();
+        let reg = Registry::open(
+            store,
+            issuance::Keyring::generate(START),
+            Arc::new(move || c.load(Ordering::SeqCst)),
+        )
+        .expect("open registry");
+        let producer = participant(&reg, "7701000001", "Producer LLC", vec![Role::Producer]);
+        let importer = participant(&reg, "7701000002", "Importer LLC", vec![Role::Importer]);
+        let wholesaler = participant(&reg, "7701000003", "Wholesaler LLC", vec![Role::Wholesaler]);
+        let retailer = participant(&reg, "7701000004", "Retailer One LLC", vec![Role::Retailer]);
+        let retailer2 = participant(&reg, "7701000005", "Retailer Two LLC", vec![Role::Retailer]);
+        let regulator = participant(&reg, "7701000006", "Regulator", vec![Role::Regulator]);
+        let gtin = with_check_digit("0460000000001");
+        let milk = with_check_digit("0460000000002");
+        let import_gtin = with_check_digit("0460000000003");
+        product(&reg, &producer, &gtin, "clothes", Some(10_000));
+        product(&reg, &producer, &milk, "milk", None);
+        product(&reg, &importer, &import_gtin, "perfume", None);
+        World {
+            reg,
+            clock,
+            producer,
+            importer,
+            wholesaler,
+            retailer,
+            retailer2,
+            regulator,
+            gtin,
+            milk,
+            import_gtin,
+            next_sscc: AtomicU64::new(1),
+        }
+    }
+
+    /// Now (Unix seconds).
+    pub fn now(&self) -> u64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    /// Moves the clock `n` days forward.
+    pub fn days(&self, n: u64) {
+        self.clock.fetch_add(n * DAY, Ordering::SeqCst);
+    }
+
+    /// Today as YYYY-MM-DD.
+    pub fn today(&self) -> String {
+        self.date(0)
+    }
+
+    /// Today plus `n` days as YYYY-MM-DD.
+    pub fn date(&self, n: u32) -> String {
+        crate::time::format_date(crate::time::day_of(self.now()) + n)
+    }
+
+    /// A fresh SSCC (`00` + 18 digits with a valid check digit).
+    pub fn sscc(&self) -> String {
+        let n = self.next_sscc.fetch_add(1, Ordering::SeqCst);
+        format!("00{}", with_check_digit(&format!("1460000{n:010}")))
+    }
+
+    /// Orders `n` codes of `gtin` with a tail kind, waits until ready and fetches them all.
+    pub fn order(&self, actor: &Participant, gtin: &str, n: u32, tail: &str) -> Vec<String> {
+        let o = self
+            .reg
+            .create_order(
+                actor,
+                NewOrder {
+                    gtin: gtin.into(),
+                    quantity: n,
+                    serial_type: SerialType::Operator,
+                    serials: None,
+                    tail: tail.into(),
+                },
+            )
+            .expect("create order");
+        self.fetch_order(actor, o.id)
+    }
+
+    /// Waits for an order to leave `pending` (30 s at most) and returns its status.
+    pub fn wait_order(&self, actor: &Participant, id: uuid::Uuid) -> OrderStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let o = self.reg.order(actor, &id).expect("order");
+            if o.status != OrderStatus::Pending {
+                return o.status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {id} still pending after 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn fetch_order(&self, actor: &Participant, id: uuid::Uuid) -> Vec<String> {
+        assert_eq!(
+            self.wait_order(actor, id),
+            OrderStatus::Ready,
+            "order {id} not ready"
+        );
+        let mut out = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self
+                .reg
+                .order_codes(actor, &id, offset, 1000)
+                .expect("order codes");
+            out.extend(page.codes);
+            match page.next_offset {
+                Some(n) => offset = n,
+                None => return out,
+            }
+        }
+    }
+
+    /// Submits a document (a fresh uuid `id` unless the body has one).
+    pub fn doc(&self, actor: &Participant, mut body: Value) -> Result<DocAnswer> {
+        if body.get("id").is_none() {
+            body["id"] = json!(uuid::Uuid::new_v4());
+        }
+        let bytes = serde_json::to_vec(&body).expect("json");
+        self.reg
+            .submit_document(actor, bytes, "c2lnbmF0dXJl".into())
+    }
+
+    /// Submits a document that must be accepted; returns its id.
+    pub fn ok(&self, actor: &Participant, body: Value) -> uuid::Uuid {
+        let what = body.to_string();
+        match self.doc(actor, body) {
+            Ok(a) => a.id,
+            Err(e) => panic!("document {what} refused: {e} {e:?}"),
+        }
+    }
+
+    /// Applies codes (as the producer).
+    pub fn apply(&self, actor: &Participant, codes: &[String]) -> uuid::Uuid {
+        self.ok(actor, json!({"type": "apply", "codes": ids(codes)}))
+    }
+
+    /// Introduces codes (as the producer) with optional expiry and batch.
+    pub fn introduce(
+        &self,
+        codes: &[String],
+        expiry: Option<String>,
+        batch: Option<&str>,
+    ) -> uuid::Uuid {
+        let mut b =
+            json!({"type": "introduce", "codes": ids(codes), "production_date": self.today()});
+        if let Some(e) = expiry {
+            b["expiry_date"] = json!(e);
+        }
+        if let Some(x) = batch {
+            b["batch"] = json!(x);
+        }
+        self.ok(&self.producer, b)
+    }
+
+    /// `n` codes of the producer's clothes, applied.
+    pub fn applied(&self, n: u32) -> Vec<String> {
+        let codes = self.order(&self.producer, &self.gtin, n, "mac");
+        self.apply(&self.producer, &codes);
+        codes
+    }
+
+    /// `n` codes of the producer's clothes, in circulation at the producer.
+    pub fn introduced(&self, n: u32) -> Vec<String> {
+        let codes = self.applied(n);
+        self.introduce(&codes, None, None);
+        codes
+    }
+
+    /// Ships codes; returns the ship document id.
+    pub fn ship(&self, from: &Participant, to: &Participant, codes: &[String]) -> uuid::Uuid {
+        self.ok(
+            from,
+            json!({"type": "ship", "receiver": to.tin, "codes": ids(codes)}),
+        )
+    }
+
+    /// Accepts a shipment, rejecting some codes.
+    pub fn accept(&self, to: &Participant, ship: uuid::Uuid, reject: &[String]) -> uuid::Uuid {
+        let mut b = json!({"type": "accept", "shipment": ship});
+        if !reject.is_empty() {
+            b["reject"] = json!(ids(reject));
+        }
+        self.ok(to, b)
+    }
+
+    /// Moves codes from one owner to another (ship and accept).
+    pub fn transfer(&self, from: &Participant, to: &Participant, codes: &[String]) {
+        let s = self.ship(from, to, codes);
+        self.accept(to, s, &[]);
+    }
+
+    /// `n` introduced clothes owned by the first retailer.
+    pub fn at_retailer(&self, n: u32) -> Vec<String> {
+        let codes = self.introduced(n);
+        self.transfer(&self.producer, &self.retailer, &codes);
+        codes
+    }
+
+    /// A `sell` document body for codes.
+    pub fn sell_body(&self, codes: &[String]) -> Value {
+        json!({
+            "type": "sell",
+            "codes": ids(codes),
+            "receipt": {
+                "fiscal_drive": "9999078900001234",
+                "number": 17,
+                "at": crate::time::format_timestamp(self.now()),
+                "store": "Moscow, Tverskaya 1",
+            },
+        })
+    }
+
+    /// Sells codes as `actor`.
+    pub fn sell(&self, actor: &Participant, codes: &[String]) -> Result<DocAnswer> {
+        self.doc(actor, self.sell_body(codes))
+    }
+
+    /// Forms a package of `children` under `parent` as `actor`.
+    pub fn aggregate(&self, actor: &Participant, parent: &str, children: &[String]) -> uuid::Uuid {
+        self.ok(
+            actor,
+            json!({"type": "aggregate", "parent": parent, "children": ids(children)}),
+        )
+    }
+
+    /// A code's card as the regulator sees it.
+    pub fn state(&self, code: &str) -> CodeInfo {
+        self.reg
+            .code_info(&self.regulator, code)
+            .unwrap_or_else(|e| panic!("code_info {code}: {e}"))
+    }
+
+    /// A package's direct children (identification codes, sorted).
+    pub fn children(&self, code: &str) -> Vec<String> {
+        let mut c = self.state(code).children;
+        c.sort();
+        c
+    }
+
+    /// A code's status.
+    pub fn status(&self, code: &str) -> &'static str {
+        self.state(code).status
+    }
+
+    /// A code's owner's TIN.
+    pub fn owner(&self, code: &str) -> String {
+        self.state(code).owner.unwrap_or_default()
+    }
+
+    /// `actor`'s inventory of `gtin`: (by_status[status], in_transit, incoming).
+    pub fn inv(&self, actor: &Participant, gtin: &str, status: &str) -> (i64, i64, i64) {
+        let i = self.reg.inventory(actor, gtin).expect("inventory");
+        (
+            i.by_status.get(status).copied().unwrap_or(0),
+            i.in_transit,
+            i.incoming,
+        )
+    }
+
+    fn everyone(&self) -> [&Participant; 6] {
+        [
+            &self.producer,
+            &self.importer,
+            &self.wholesaler,
+            &self.retailer,
+            &self.retailer2,
+            &self.regulator,
+        ]
+    }
+
+    /// Everything observable about `codes`: cards with history, every inventory, the log head.
+    pub fn snapshot(&self, codes: &[String]) -> String {
+        let mut out = Vec::new();
+        for c in codes {
+            out.push(match self.reg.code_info(&self.regulator, c) {
+                Ok(info) => serde_json::to_value(&info).expect("json"),
+                Err(e) => json!(format!("{e}")),
+            });
+        }
+        for p in self.everyone() {
+            for g in [&self.gtin, &self.milk, &self.import_gtin] {
+                out.push(
+                    serde_json::to_value(self.reg.inventory(p, g).expect("inventory"))
+                        .expect("json"),
+                );
+            }
+        }
+        let (n, head) = self.reg.log_head().expect("log head");
+        out.push(json!([n, head.to_vec()]));
+        serde_json::to_string(&out).expect("json")
+    }
+
+    /// Submits a document that must be refused naming `bad` with `reason`, and checks that
+    /// nothing observable about `watch` (plus `bad`) changed. Returns every error.
+    pub fn refused(
+        &self,
+        actor: &Participant,
+        body: Value,
+        watch: &[String],
+        bad: &str,
+        reason: &str,
+    ) -> Vec<CodeError> {
+        let mut all: Vec<String> = watch.to_vec();
+        if crate::code_key(bad).is_ok() {
+            all.push(bad.to_string());
+        }
+        let before = self.snapshot(&all);
+        let what = body.to_string();
+        let errors = match self.doc(actor, body) {
+            Ok(a) => panic!("document {what} was accepted ({a:?}); expected {reason} for {bad}"),
+            Err(Error::Invalid { errors, detail }) => {
+                assert!(
+                    errors.iter().any(|e| e.code == bad && e.reason == reason),
+                    "expected {reason} for {bad}, got {errors:?} ({detail})"
+                );
+                errors
+            }
+            Err(e) => panic!("expected {reason} for {bad}, got {e:?}"),
+        };
+        assert_eq!(
+            before,
+            self.snapshot(&all),
+            "a refused document changed state"
+        );
+        errors
+    }
+
+    /// Checks `f` refuses without changing anything about `watch`; returns the error.
+    pub fn unchanged<T: std::fmt::Debug>(
+        &self,
+        watch: &[String],
+        f: impl FnOnce() -> Result<T>,
+    ) -> Error {
+        let before = self.snapshot(watch);
+        let e = match f() {
+            Ok(v) => panic!("expected a refusal, got {v:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(
+            before,
+            self.snapshot(watch),
+            "a refused request changed state"
+        );
+        e
+    }
+
+    /// Till check of codes as `actor`.
+    pub fn pos(&self, actor: &Participant, items: Vec<PosItem>) -> Vec<PosResult> {
+        self.reg.pos_check(actor, &items).expect("pos check").1
+    }
+
+    /// Till check of one code by the first retailer: its reasons.
+    pub fn pos_reasons(&self, code: &str) -> Vec<&'static str> {
+        self.pos(&self.retailer, vec![PosItem::Code(code.into())])
+            .remove(0)
+            .reasons
+    }
+
+    /// The verify verdict of a code.
+    pub fn verdict(&self, code: &str) -> &'static str {
+        self.reg.verify(code).expect("verify").verdict
+    }
+
+    /// Blocks as the regulator.
+    pub fn block(
+        &self,
+        gtin: Option<&str>,
+        batch: Option<&str>,
+        codes: Option<Vec<String>>,
+    ) -> u64 {
+        self.reg
+            .create_block(
+                &self.regulator,
+                NewBlock {
+                    gtin: gtin.map(Into::into),
+                    batch: batch.map(Into::into),
+                    codes,
+                    reason: "recall".into(),
+                },
+            )
+            .expect("block")
+            .id
+    }
+
+    fn key(&self, code: &str) -> String {
+        crate::code_key(code).expect("code").to_string()
+    }
+
+    fn history_docs(&self, code: &str) -> Vec<(Option<uuid::Uuid>, &'static str)> {
+        self.state(code)
+            .history
+            .iter()
+            .map(|h| (h.document, h.doc_type))
+            .collect()
+    }
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// Identification codes (or SSCCs), sorted: how [`World::children`] lists them.
+fn sorted(codes: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = codes
+        .iter()
+        .map(|c| crate::code_key(c).expect("code").to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+// ---------------------------------------------------------------- happy paths
+
+fn whole_chain_producer_wholesaler_retailer_sale(w: &World) {
+    let c = w.introduced(7);
+    let (box1, box2, pallet) = (w.sscc(), w.sscc(), w.sscc());
+    w.aggregate(&w.producer, &box1, &c[0..3]);
+    w.aggregate(&w.producer, &box2, &c[3..6]);
+    w.aggregate(&w.producer, &pallet, &s(&[&box1, &box2]));
+    assert_eq!(w.state(&box1).parent, Some(w.key(&pallet)));
+    assert_eq!(w.state(&c[0]).parent, Some(w.key(&box1)));
+    assert_eq!(w.children(&pallet), sorted(&[box1.clone(), box2.clone()]));
+    assert_eq!(w.status(&pallet), "INTRODUCED");
+
+    let mut sent = vec![pallet.clone()];
+    sent.push(c[6].clone());
+    let ship = w.ship(&w.producer, &w.wholesaler, &sent);
+    for x in c.iter().chain([&box1, &box2, &pallet]) {
+        let st = w.state(x);
+        assert_eq!(
+            st.in_transit_to.as_deref(),
+            Some(w.wholesaler.tin.as_str()),
+            "{x}"
+        );
+        assert_eq!(st.owner.as_deref(), Some(w.producer.tin.as_str()));
+    }
+    // Partial reject of one unit inside a box: it goes back to the seller and leaves its box.
+    w.accept(&w.wholesaler, ship, &c[1..2]);
+    let r = w.state(&c[1]);
+    assert_eq!(r.owner.as_deref(), Some(w.producer.tin.as_str()));
+    assert_eq!(r.parent, None);
+    assert_eq!(r.in_transit_to, None);
+    assert_eq!(r.status, "INTRODUCED");
+    assert_eq!(w.children(&box1), sorted(&[c[0].clone(), c[2].clone()]));
+    for x in [&c[0], &c[2], &c[3], &c[6], &box1, &pallet] {
+        assert_eq!(w.owner(x), w.wholesaler.tin, "{x}");
+        assert_eq!(w.state(x).in_transit_to, None);
+    }
+    // Nested disaggregation, on to the retailer, sale.
+    w.ok(
+        &w.wholesaler,
+        json!({"type": "disaggregate", "parents": [pallet]}),
+    );
+    assert_eq!(w.state(&box1).parent, None);
+    assert!(w.children(&pallet).is_empty());
+    assert_eq!(w.state(&c[0]).parent, Some(w.key(&box1)));
+    w.ok(
+        &w.wholesaler,
+        json!({"type": "disaggregate", "parents": [box1, box2]}),
+    );
+    assert_eq!(w.state(&c[0]).parent, None);
+    let units = vec![c[0].clone(), c[2].clone(), c[3].clone()];
+    w.transfer(&w.wholesaler, &w.retailer, &units);
+    assert_eq!(w.owner(&c[0]), w.retailer.tin);
+    w.sell(&w.retailer, &c[0..1]).expect("sell");
+    let st = w.state(&c[0]);
+    assert_eq!((st.status, st.reason), ("RETIRED", Some("retail")));
+    assert_eq!(st.owner.as_deref(), Some(w.retailer.tin.as_str()));
+    assert_eq!(w.status(&c[2]), "INTRODUCED");
+}
+
+fn history_lists_each_event_with_its_document(w: &World) {
+    let c = w.order(&w.producer, &w.gtin, 2, "mac");
+    let d1 = w.apply(&w.producer, &c);
+    let d2 = w.introduce(&c, None, None);
+    let b = w.sscc();
+    let d3 = w.aggregate(&w.producer, &b, &c);
+    let d4 = w.ship(&w.producer, &w.retailer, std::slice::from_ref(&b));
+    let d5 = w.accept(&w.retailer, d4, &[]);
+    let d6 = w.sell(&w.retailer, &c[0..1]).expect("sell").id;
+    let h = w.history_docs(&c[0]);
+    let want = vec![
+        (Some(d1), "apply"),
+        (Some(d2), "introduce"),
+        (Some(d3), "aggregate"),
+        (Some(d4), "ship"),
+        (Some(d5), "accept"),
+        (Some(d6), "sell"),
+    ];
+    assert_eq!(h, want);
+    let info = w.state(&c[0]);
+    let owners: Vec<_> = info
+        .history
+        .iter()
+        .map(|e| e.owner.clone().unwrap_or_default())
+        .collect();
+    let (p, r) = (w.producer.tin.clone(), w.retailer.tin.clone());
+    assert_eq!(
+        owners,
+        vec![p.clone(), p.clone(), p.clone(), p, r.clone(), r]
+    );
+    let statuses: Vec<_> = info.history.iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            "APPLIED",
+            "INTRODUCED",
+            "INTRODUCED",
+            "INTRODUCED",
+            "INTRODUCED",
+            "RETIRED"
+        ]
+    );
+    // The other unit was not sold: its history stops at accept.
+    assert_eq!(w.history_docs(&c[1]).len(), 5);
+    // Every document can be read back by its submitter.
+    for d in [d1, d2, d3, d4] {
+        assert_eq!(w.reg.document(&w.producer, &d).expect("document").id, d);
+    }
+    assert_eq!(
+        w.reg
+            .document(&w.retailer, &d4)
+            .expect("receiver reads ship")
+            .id,
+        d4
+    );
+    assert!(matches!(
+        w.reg.document(&w.retailer2, &d4),
+        Err(Error::NotFound(_))
+    ));
+}
+
+fn inventory_counts_move(w: &World) {
+    let g = &w.gtin;
+    let c = w.order(&w.producer, g, 5, "mac");
+    assert_eq!(w.inv(&w.producer, g, "EMITTED"), (5, 0, 0));
+    w.apply(&w.producer, &c);
+    assert_eq!(w.inv(&w.producer, g, "EMITTED"), (0, 0, 0));
+    assert_eq!(w.inv(&w.producer, g, "APPLIED"), (5, 0, 0));
+    w.introduce(&c, None, None);
+    assert_eq!(w.inv(&w.producer, g, "INTRODUCED"), (5, 0, 0));
+    let ship = w.ship(&w.producer, &w.retailer, &c[0..3]);
+    assert_eq!(w.inv(&w.producer, g, "INTRODUCED"), (5, 3, 0));
+    assert_eq!(w.inv(&w.retailer, g, "INTRODUCED"), (0, 0, 3));
+    w.accept(&w.retailer, ship, &c[2..3]);
+    assert_eq!(w.inv(&w.producer, g, "INTRODUCED"), (3, 0, 0));
+    assert_eq!(w.inv(&w.retailer, g, "INTRODUCED"), (2, 0, 0));
+    w.sell(&w.retailer, &c[0..1]).expect("sell");
+    assert_eq!(w.inv(&w.retailer, g, "INTRODUCED"), (1, 0, 0));
+    assert_eq!(w.inv(&w.retailer, g, "RETIRED"), (1, 0, 0));
+    w.ok(
+        &w.retailer,
+        json!({"type": "return", "codes": [id(&c[0])], "reason": "retail"}),
+    );
+    assert_eq!(w.inv(&w.retailer, g, "INTRODUCED"), (2, 0, 0));
+    assert_eq!(w.inv(&w.retailer, g, "RETIRED"), (0, 0, 0));
+    w.ok(
+        &w.producer,
+        json!({"type": "write_off", "codes": [id(&c[3])], "reason": "damage"}),
+    );
+    assert_eq!(w.inv(&w.producer, g, "WRITTEN_OFF"), (1, 0, 0));
+    assert_eq!(w.inv(&w.producer, g, "INTRODUCED"), (2, 0, 0));
+    // Packages (SSCC) count in no GTIN's inventory; their units do.
+    w.aggregate(&w.producer, &w.sscc(), &c[4..5]);
+    assert_eq!(w.inv(&w.producer, g, "INTRODUCED"), (2, 0, 0));
+    // Others see none of it.
+    assert_eq!(w.inv(&w.wholesaler, g, "INTRODUCED"), (0, 0, 0));
+}
+
+fn import_by_importer(w: &World) {
+    let c = w.order(&w.importer, &w.import_gtin, 3, "signature");
+    w.apply(&w.importer, &c);
+    let d = w.ok(
+        &w.importer,
+        json!({"type": "import", "codes": ids(&c), "customs_declaration": "10702020/010325/0001234",
+               "expiry_date": w.date(400), "batch": "L1"}),
+    );
+    let st = w.state(&c[0]);
+    assert_eq!(st.status, "INTRODUCED");
+    assert_eq!(st.owner.as_deref(), Some(w.importer.tin.as_str()));
+    assert_eq!(st.producer.as_deref(), Some(w.importer.tin.as_str()));
+    assert_eq!(st.expiry_date, Some(w.date(400)));
+    assert_eq!(
+        st.history.last().map(|h| (h.document, h.doc_type)),
+        Some((Some(d), "import"))
+    );
+    // A producer may not import, an importer may not introduce.
+    let e = w.unchanged(&ids(&c), || {
+        w.doc(
+            &w.producer,
+            json!({"type": "import", "codes": ids(&c), "customs_declaration": "x"}),
+        )
+    });
+    assert!(matches!(e, Error::Forbidden(_)), "{e:?}");
+    let more = w.order(&w.importer, &w.import_gtin, 1, "mac");
+    w.apply(&w.importer, &more);
+    let e = w.unchanged(&ids(&more), || {
+        w.doc(
+            &w.importer,
+            json!({"type": "introduce", "codes": ids(&more), "production_date": w.today()}),
+        )
+    });
+    assert!(matches!(e, Error::Forbidden(_)), "{e:?}");
+    // Import needs its customs declaration.
+    let e = w.unchanged(&ids(&more), || {
+        w.doc(&w.importer, json!({"type": "import", "codes": ids(&more)}))
+    });
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+    w.transfer(&w.importer, &w.retailer, &c);
+    w.sell(&w.retailer, &c[0..1]).expect("sell imported");
+}
+
+fn return_with_matching_reason(w: &World) {
+    let c = w.at_retailer(3);
+    w.sell(&w.retailer, &c[0..1]).expect("sell");
+    let d = w.ok(
+        &w.retailer,
+        json!({"type": "return", "codes": [id(&c[0])], "reason": "retail"}),
+    );
+    let st = w.state(&c[0]);
+    assert_eq!((st.status, st.reason), ("INTRODUCED", None));
+    assert_eq!(st.owner.as_deref(), Some(w.retailer.tin.as_str()));
+    assert_eq!(st.history.last().map(|h| h.document), Some(Some(d)));
+    // Sellable again.
+    assert_eq!(w.pos_reasons(&id(&c[0])), vec!["no_crypto_tail"]);
+    assert!(w.pos(&w.retailer, vec![PosItem::Code(c[0].clone())])[0].sellable);
+    w.sell(&w.retailer, &c[0..1])
+        .expect("sell again after return");
+    // A distance sale comes back with reason distance.
+    w.ok(
+        &w.retailer,
+        json!({"type": "withdraw", "codes": [id(&c[1])], "reason": "distance"}),
+    );
+    w.ok(
+        &w.retailer,
+        json!({"type": "return", "codes": [id(&c[1])], "reason": "distance"}),
+    );
+    assert_eq!(w.status(&c[1]), "INTRODUCED");
+}
+
+fn write_off_with_reason(w: &World) {
+    let a = w.applied(1);
+    w.ok(
+        &w.producer,
+        json!({"type": "write_off", "codes": ids(&a), "reason": "defect"}),
+    );
+    let st = w.state(&a[0]);
+    assert_eq!((st.status, st.reason), ("WRITTEN_OFF", Some("defect")));
+    let c = w.at_retailer(1);
+    w.ok(
+        &w.retailer,
+        json!({"type": "write_off", "codes": ids(&c), "reason": "loss"}),
+    );
+    let st = w.state(&c[0]);
+    assert_eq!((st.status, st.reason), ("WRITTEN_OFF", Some("loss")));
+    // A reason not allowed for a write-off refuses the document.
+    let d = w.introduced(1);
+    let e = w.unchanged(&ids(&d), || {
+        w.doc(
+            &w.producer,
+            json!({"type": "write_off", "codes": ids(&d), "reason": "retail"}),
+        )
+    });
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+    let e = w.unchanged(&ids(&d), || {
+        w.doc(&w.producer, json!({"type": "write_off", "codes": ids(&d)}))
+    });
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+}
+
+fn withdraw_with_export(w: &World) {
+    let c = w.introduced(2);
+    let d = w.ok(
+        &w.producer,
+        json!({"type": "withdraw", "codes": ids(&c), "reason": "export"}),
+    );
+    let st = w.state(&c[0]);
+    assert_eq!((st.status, st.reason), ("RETIRED", Some("export")));
+    assert_eq!(
+        st.history.last().map(|h| (h.document, h.reason)),
+        Some((Some(d), Some("export")))
+    );
+    assert_eq!(w.verdict(&c[0]), "not_in_circulation");
+    assert_eq!(w.inv(&w.producer, &w.gtin, "RETIRED"), (2, 0, 0));
+    // `retail` is not a withdrawal reason (sales go through `sell`).
+    let e2 = w.introduced(1);
+    let e = w.unchanged(&ids(&e2), || {
+        w.doc(
+            &w.producer,
+            json!({"type": "withdraw", "codes": ids(&e2), "reason": "retail"}),
+        )
+    });
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+}
+
+fn idempotent_same_id_same_body(w: &World) {
+    let c = w.at_retailer(2);
+    let body = {
+        let mut b = w.sell_body(&c[0..1]);
+        b["id"] = json!(uuid::Uuid::new_v4());
+        b
+    };
+    let a1 = w.doc(&w.retailer, body.clone()).expect("first");
+    let head = w.reg.log_head().expect("head");
+    let hist = w.state(&c[0]).history.len();
+    let inv = w.inv(&w.retailer, &w.gtin, "RETIRED");
+    let a2 = w.doc(&w.retailer, body.clone()).expect("second");
+    assert_eq!(a1, a2);
+    assert_eq!(head, w.reg.log_head().expect("head"));
+    assert_eq!(hist, w.state(&c[0]).history.len());
+    assert_eq!(inv, w.inv(&w.retailer, &w.gtin, "RETIRED"));
+    assert_eq!(inv, (1, 0, 0));
+    // Same id, other body: 409, nothing changes.
+    let mut other = w.sell_body(&c[1..2]);
+    other["id"] = body["id"].clone();
+    let e = w.unchanged(&ids(&c), || w.doc(&w.retailer, other));
+    assert!(matches!(e, Error::Conflict(_)), "{e:?}");
+    assert_eq!(w.status(&c[1]), "INTRODUCED");
+    // Same id and body from another participant is not the same document.
+    let e = w.unchanged(&ids(&c), || w.doc(&w.retailer2, body.clone()));
+    assert!(matches!(e, Error::Conflict(_)), "{e:?}");
+}
+
+fn idempotent_accept_and_ship(w: &World) {
+    let c = w.introduced(2);
+    let sid = uuid::Uuid::new_v4();
+    let ship = json!({"id": sid, "type": "ship", "receiver": w.retailer.tin, "codes": ids(&c)});
+    let a1 = w.doc(&w.producer, ship.clone()).expect("ship");
+    let a2 = w.doc(&w.producer, ship).expect("ship again");
+    assert_eq!(a1, a2);
+    assert_eq!(w.state(&c[0]).history.len(), 3);
+    let acc = json!({"id": uuid::Uuid::new_v4(), "type": "accept", "shipment": sid});
+    let b1 = w.doc(&w.retailer, acc.clone()).expect("accept");
+    let b2 = w.doc(&w.retailer, acc).expect("accept again");
+    assert_eq!(b1, b2);
+    assert_eq!(w.inv(&w.retailer, &w.gtin, "INTRODUCED"), (2, 0, 0));
+    // A second accept (another id) of the same shipment is a conflict.
+    let e = w.unchanged(&ids(&c), || {
+        w.doc(&w.retailer, json!({"type": "accept", "shipment": sid}))
+    });
+    assert!(matches!(e, Error::Conflict(_)), "{e:?}");
+}
+
+fn acting_on_code_in_package_takes_it_out(w: &World) {
+    let c = w.at_retailer(4);
+    let b = w.sscc();
+    w.aggregate(&w.retailer, &b, &c);
+    assert_eq!(w.children(&b).len(), 4);
+    w.sell(&w.retailer, &c[0..1]).expect("sell unit in box");
+    assert_eq!(w.state(&c[0]).parent, None);
+    assert_eq!(w.children(&b), sorted(&c[1..4]));
+    w.ok(
+        &w.retailer,
+        json!({"type": "write_off", "codes": [id(&c[1])], "reason": "damage"}),
+    );
+    assert_eq!(w.state(&c[1]).parent, None);
+    assert_eq!(w.children(&b), sorted(&c[2..4]));
+    // Selling the box sells what it still holds, and only that.
+    w.sell(&w.retailer, std::slice::from_ref(&b))
+        .expect("sell box");
+    assert_eq!(w.status(&c[2]), "RETIRED");
+    assert_eq!(w.status(&c[3]), "RETIRED");
+    assert_eq!(w.status(&c[1]), "WRITTEN_OFF");
+    assert_eq!(w.inv(&w.retailer, &w.gtin, "RETIRED"), (3, 0, 0));
+}
+
+fn ship_unit_out_of_package(w: &World) {
+    let c = w.introduced(3);
+    let (b, p) = (w.sscc(), w.sscc());
+    w.aggregate(&w.producer, &b, &c[0..2]);
+    w.aggregate(&w.producer, &p, &[b.clone(), c[2].clone()]);
+    // Shipping a unit from the inner box takes it out of the box only.
+    w.transfer(&w.producer, &w.retailer, &c[0..1]);
+    assert_eq!(w.state(&c[0]).parent, None);
+    assert_eq!(w.children(&b), sorted(&c[1..2]));
+    assert_eq!(w.state(&b).parent, Some(w.key(&p)));
+    assert_eq!(w.owner(&c[0]), w.retailer.tin);
+    assert_eq!(w.owner(&c[1]), w.producer.tin);
+}
+
+fn group_package_expiry_is_earliest(w: &World) {
+    let a = w.applied(2);
+    let b = w.applied(2);
+    w.introduce(&a, Some(w.date(20)), None);
+    w.introduce(&b, Some(w.date(10)), None);
+    let (box1, box2, pallet) = (w.sscc(), w.sscc(), w.sscc());
+    w.aggregate(&w.producer, &box1, &a);
+    assert_eq!(w.state(&box1).expiry_date, Some(w.date(20)));
+    w.aggregate(&w.producer, &box2, &b);
+    assert_eq!(w.state(&box2).expiry_date, Some(w.date(10)));
+    w.aggregate(&w.producer, &pallet, &s(&[&box1, &box2]));
+    assert_eq!(w.state(&pallet).expiry_date, Some(w.date(10)));
+    // A group code (a unit code as parent) also takes the earliest expiry.
+    let g = w.applied(1);
+    w.introduce(&g, Some(w.date(30)), None);
+    let m = w.applied(1);
+    w.introduce(&m, Some(w.date(5)), None);
+    w.aggregate(&w.producer, &id(&g[0]), &m);
+    assert_eq!(w.state(&g[0]).expiry_date, Some(w.date(5)));
+}
+
+fn unused_emitted_codes_expire(w: &World) {
+    // milk: 30 days; clothes: 60 days.
+    let m = w.order(&w.producer, &w.milk, 2, "short");
+    let c = w.order(&w.producer, &w.gtin, 1, "mac");
+    w.days(30);
+    w.apply(&w.producer, &m[0..1]);
+    w.days(1);
+    w.refused(
+        &w.producer,
+        json!({"type": "apply", "codes": [id(&m[1])]}),
+        &ids(&m),
+        &id(&m[1]),
+        "expired",
+    );
+    assert_eq!(w.status(&m[1]), "EMITTED");
+    w.apply(&w.producer, &c);
+    assert_eq!(w.status(&c[0]), "APPLIED");
+    let c2 = w.order(&w.producer, &w.gtin, 1, "mac");
+    w.days(61);
+    w.refused(
+        &w.producer,
+        json!({"type": "apply", "codes": ids(&c2)}),
+        &[],
+        &id(&c2[0]),
+        "expired",
+    );
+}
+
+fn self_made_serials_unique_per_gtin(w: &World) {
+    let order = |serials: Vec<&str>, gtin: &str| {
+        w.reg
+            .create_order(
+                &w.producer,
+                NewOrder {
+                    gtin: gtin.into(),
+                    quantity: serials.len() as u32,
+                    serial_type: SerialType::SelfMade,
+                    serials: Some(serials.into_iter().map(String::from).collect()),
+                    tail: "mac".into(),
+                },
+            )
+            .expect("order")
+    };
+    let o1 = order(vec!["SELF000000001", "SELF000000002"], &w.gtin);
+    let first = w.fetch_order(&w.producer, o1.id);
+    assert_eq!(
+        ids(&first),
+        vec![
+            format!("01{}21SELF000000001", w.gtin),
+            format!("01{}21SELF000000002", w.gtin)
+        ]
+    );
+    let o2 = order(vec!["SELF000000003", "SELF000000002"], &w.gtin);
+    assert_eq!(w.wait_order(&w.producer, o2.id), OrderStatus::Rejected);
+    assert!(w
+        .reg
+        .order(&w.producer, &o2.id)
+        .expect("order")
+        .error
+        .is_some());
+    let fresh = format!("01{}21SELF000000003", w.gtin);
+    assert!(matches!(
+        w.reg.code_info(&w.regulator, &fresh),
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(w.inv(&w.producer, &w.gtin, "EMITTED"), (2, 0, 0));
+    // Duplicates within one order are refused outright.
+    let e = w.reg.create_order(
+        &w.producer,
+        NewOrder {
+            gtin: w.gtin.clone(),
+            quantity: 2,
+            serial_type: SerialType::SelfMade,
+            serials: Some(s(&["DUP", "DUP"])),
+            tail: "mac".into(),
+        },
+    );
+    assert!(matches!(e, Err(Error::Invalid { .. })), "{e:?}");
+    // The same serial under another GTIN is another code.
+    let o3 = order(vec!["SELF01"], &w.milk);
+    assert_eq!(w.wait_order(&w.producer, o3.id), OrderStatus::Ready);
+    let o4 = order(vec!["SELF01"], &w.gtin);
+    assert_eq!(w.wait_order(&w.producer, o4.id), OrderStatus::Ready);
+}
+
+fn operator_serials_are_distinct(w: &World) {
+    let a = w.order(&w.producer, &w.gtin, 500, "mac");
+    let b = w.order(&w.producer, &w.gtin, 500, "short");
+    let mut all = ids(&[a, b].concat());
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 1000);
+    assert_eq!(w.inv(&w.producer, &w.gtin, "EMITTED"), (1000, 0, 0));
+}
+
+// ---------------------------------------------------------------- refusals (§3)
+
+fn apply_unknown_code(w: &World) {
+    let c = w.order(&w.producer, &w.gtin, 1, "mac");
+    let ghost = format!("01{}21NOSUCHSERIAL", w.gtin);
+    let errs = w.refused(
+        &w.producer,
+        json!({"type": "apply", "codes": [id(&c[0]), ghost]}),
+        &ids(&c),
+        &ghost,
+        "unknown_code",
+    );
+    assert_eq!(errs.len(), 1);
+    assert_eq!(w.status(&c[0]), "EMITTED");
+}
+
+fn apply_bad_check_digit(w: &World) {
+    let c = w.order(&w.producer, &w.gtin, 1, "mac");
+    let mut g = w.gtin.clone().into_bytes();
+    let last = g.len() - 1;
+    g[last] = if g[last] == b'9' { b'0' } else { g[last] + 1 };
+    let bad = format!("01{}21ABC", String::from_utf8(g).expect("ascii"));
+    w.refused(
+        &w.producer,
+        json!({"type": "apply", "codes": [id(&c[0]), bad]}),
+        &ids(&c),
+        &bad,
+        "bad_check_digit",
+    );
+}
+
+fn document_with_tampered_tail_is_bad_crypto_tail(w: &World) {
+    let c = w.order(&w.producer, &w.gtin, 2, "mac");
+    let bad = tampered(&c[1]);
+    w.refused(
+        &w.producer,
+        json!({"type": "apply", "codes": [c[0], bad]}),
+        &ids(&c),
+        &bad,
+        "bad_crypto_tail",
+    );
+    // The right tail is accepted in a document.
+    w.ok(&w.producer, json!({"type": "apply", "codes": c}));
+    assert_eq!(w.status(&c[1]), "APPLIED");
+}
+
+fn apply_twice_is_wrong_status(w: &World) {
+    let c = w.applied(2);
+    let fresh = w.order(&w.producer, &w.gtin, 1, "mac");
+    let all = [c.clone(), fresh.clone()].concat();
+    w.refused(
+        &w.producer,
+        json!({"type": "apply", "codes": ids(&all)}),
+        &ids(&all),
+        &id(&c[0]),
+        "wrong_status",
+    );
+    assert_eq!(w.status(&fresh[0]), "EMITTED");
+}
+
+fn introduce_emitted_is_wrong_status(w: &World) {
+    let c = w.order(&w.producer, &w.gtin, 1, "mac");
+    let a = w.applied(1);
+    w.refused(
+        &w.producer,
+        json!({"type": "introduce", "codes": [id(&a[0]), id(&c[0])], "production_date": w.today()}),
+        &ids(&a),
+        &id(&c[0]),
+        "wrong_status",
+    );
+    assert_eq!(w.status(&a[0]), "APPLIED");
+    // Introduced already: wrong status too.
+    let i = w.introduced(1);
+    w.refused(
+        &w.producer,
+        json!({"type": "introduce", "codes": ids(&i), "production_date": w.today()}),
+        &[],
+        &id(&i[0]),
+        "wrong_status",
+    );
+}
+
+fn introduce_refuses_bad_dates(w: &World) {
+    let a = w.applied(1);
+    for body in [
+        json!({"type": "introduce", "codes": ids(&a)}),
+        json!({"type": "introduce", "codes": ids(&a), "production_date": "2025-13-01"}),
+        json!({"type": "introduce", "codes": ids(&a), "production_date": w.date(5)}),
+        json!({"type": "introduce", "codes": ids(&a), "production_date": w.today(), "expiry_date": "2000-01-01"}),
+    ] {
+        let e = w.unchanged(&ids(&a), || w.doc(&w.producer, body));
+        assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+    }
+}
+
+fn ship_not_owner(w: &World) {
+    let c = w.introduced(2);
+    w.refused(
+        &w.wholesaler,
+        json!({"type": "ship", "receiver": w.retailer.tin, "codes": ids(&c)}),
+        &ids(&c),
+        &id(&c[0]),
+        "not_owner",
+    );
+    // Nor may another participant sell, aggregate, write off or withdraw them.
+    w.transfer(&w.producer, &w.retailer, &c);
+    w.refused(
+        &w.retailer2,
+        w.sell_body(&c[0..1]),
+        &ids(&c),
+        &id(&c[0]),
+        "not_owner",
+    );
+    w.refused(
+        &w.retailer2,
+        json!({"type": "write_off", "codes": [id(&c[0])], "reason": "loss"}),
+        &ids(&c),
+        &id(&c[0]),
+        "not_owner",
+    );
+    w.refused(
+        &w.producer,
+        json!({"type": "withdraw", "codes": [id(&c[0])], "reason": "export"}),
+        &ids(&c),
+        &id(&c[0]),
+        "not_owner",
+    );
+    let b = w.sscc();
+    w.refused(
+        &w.retailer2,
+        json!({"type": "aggregate", "parent": b, "children": ids(&c)}),
+        &ids(&c),
+        &id(&c[0]),
+        "not_owner",
+    );
+    let theirs = w.order(&w.importer, &w.import_gtin, 1, "mac");
+    w.refused(
+        &w.producer,
+        json!({"type": "apply", "codes": ids(&theirs)}),
+        &[],
+        &id(&theirs[0]),
+        "not_owner",
+    );
+}
+
+fn ship_in_transit(w: &World) {
+    let c = w.introduced(2);
+    let ship = w.ship(&w.producer, &w.wholesaler, &c[0..1]);
+    w.refused(
+        &w.producer,
+        json!({"type": "ship", "receiver": w.retailer.tin, "codes": ids(&c)}),
+        &ids(&c),
+        &id(&c[0]),
+        "in_transit",
+    );
+    w.refused(
+        &w.producer,
+        json!({"type": "write_off", "codes": [id(&c[0])], "reason": "loss"}),
+        &ids(&c),
+        &id(&c[0]),
+        "in_transit",
+    );
+    // The receiver does not own it yet.
+    w.refused(
+        &w.wholesaler,
+        json!({"type": "ship", "receiver": w.retailer.tin, "codes": [id(&c[0])]}),
+        &ids(&c),
+        &id(&c[0]),
+        "not_owner",
+    );
+    w.accept(&w.wholesaler, ship, &[]);
+    w.ship(&w.wholesaler, &w.retailer, &c[0..1]);
+}
+
+fn ship_to_unknown_or_self_refused(w: &World) {
+    let c = w.introduced(1);
+    for body in [
+        json!({"type": "ship", "receiver": "9999999999", "codes": ids(&c)}),
+        json!({"type": "ship", "receiver": w.producer.tin, "codes": ids(&c)}),
+    ] {
+        let e = w.unchanged(&ids(&c), || w.doc(&w.producer, body));
+        assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+    }
+}
+
+fn accept_rules(w: &World) {
+    let c = w.introduced(3);
+    let other = w.introduced(1);
+    let ship = w.ship(&w.producer, &w.retailer, &c[0..2]);
+    // Rejecting a code that is not in the shipment.
+    w.refused(
+        &w.retailer,
+        json!({"type": "accept", "shipment": ship, "reject": [id(&c[2]), id(&c[0])]}),
+        &ids(&c),
+        &id(&c[2]),
+        "not_in_shipment",
+    );
+    w.refused(
+        &w.retailer,
+        json!({"type": "accept", "shipment": ship, "reject": [id(&other[0])]}),
+        &ids(&c),
+        &id(&other[0]),
+        "not_in_shipment",
+    );
+    // Only the receiver accepts.
+    let e = w.unchanged(&ids(&c), || {
+        w.doc(&w.retailer2, json!({"type": "accept", "shipment": ship}))
+    });
+    assert!(matches!(e, Error::Forbidden(_)), "{e:?}");
+    // An unknown shipment.
+    let e = w.unchanged(&ids(&c), || {
+        w.doc(
+            &w.retailer,
+            json!({"type": "accept", "shipment": uuid::Uuid::new_v4()}),
+        )
+    });
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+    w.accept(&w.retailer, ship, &[]);
+    assert_eq!(w.owner(&c[0]), w.retailer.tin);
+}
+
+fn accept_reject_everything_returns_to_seller(w: &World) {
+    let c = w.introduced(2);
+    let b = w.sscc();
+    w.aggregate(&w.producer, &b, &c);
+    let ship = w.ship(&w.producer, &w.retailer, std::slice::from_ref(&b));
+    w.accept(&w.retailer, ship, std::slice::from_ref(&b));
+    for x in [&b, &c[0], &c[1]] {
+        let st = w.state(x);
+        assert_eq!(st.owner.as_deref(), Some(w.producer.tin.as_str()));
+        assert_eq!(st.in_transit_to, None);
+    }
+    assert_eq!(w.children(&b), sorted(&c));
+    assert_eq!(w.inv(&w.producer, &w.gtin, "INTRODUCED"), (2, 0, 0));
+    assert_eq!(w.inv(&w.retailer, &w.gtin, "INTRODUCED"), (0, 0, 0));
+}
+
+fn aggregate_in_aggregate(w: &World) {
+    let c = w.introduced(3);
+    let (b1, b2) = (w.sscc(), w.sscc());
+    w.aggregate(&w.producer, &b1, &c[0..2]);
+    w.refused(
+        &w.producer,
+        json!({"type": "aggregate", "parent": b2, "children": [id(&c[2]), id(&c[1])]}),
+        &[ids(&c), vec![b1.clone()]].concat(),
+        &id(&c[1]),
+        "in_aggregate",
+    );
+    assert!(matches!(
+        w.reg.code_info(&w.regulator, &b2),
+        Err(Error::NotFound(_))
+    ));
+}
+
+fn aggregate_status_mismatch(w: &World) {
+    let a = w.applied(1);
+    let i = w.introduced(1);
+    let b = w.sscc();
+    w.refused(
+        &w.producer,
+        json!({"type": "aggregate", "parent": b, "children": [id(&a[0]), id(&i[0])]}),
+        &[ids(&a), ids(&i)].concat(),
+        &id(&i[0]),
+        "status_mismatch",
+    );
+    // Into an existing package of another status.
+    w.aggregate(&w.producer, &b, &a);
+    w.refused(
+        &w.producer,
+        json!({"type": "aggregate", "parent": b, "children": ids(&i)}),
+        &[ids(&a), ids(&i)].concat(),
+        &b,
+        "status_mismatch",
+    );
+    // Applied packages introduce as a whole.
+    w.introduce(std::slice::from_ref(&b), None, None);
+    assert_eq!(w.status(&a[0]), "INTRODUCED");
+    assert_eq!(w.status(&b), "INTRODUCED");
+    // Retired codes cannot be packed.
+    let r = w.at_retailer(1);
+    w.sell(&w.retailer, &r).expect("sell");
+    w.refused(
+        &w.retailer,
+        json!({"type": "aggregate", "parent": w.sscc(), "children": ids(&r)}),
+        &ids(&r),
+        &id(&r[0]),
+        "wrong_status",
+    );
+}
+
+fn aggregate_cycle(w: &World) {
+    let c = w.introduced(2);
+    let (b, p) = (w.sscc(), w.sscc());
+    w.aggregate(&w.producer, &b, &c);
+    w.aggregate(&w.producer, &p, std::slice::from_ref(&b));
+    // The pallet into its own box.
+    let watch = [ids(&c), vec![b.clone(), p.clone()]].concat();
+    w.refused(
+        &w.producer,
+        json!({"type": "aggregate", "parent": b, "children": [p]}),
+        &watch,
+        &b,
+        "cycle",
+    );
+    // A package into itself.
+    w.ok(&w.producer, json!({"type": "disaggregate", "parents": [p]}));
+    let watch = [ids(&c), vec![b.clone(), p.clone()]].concat();
+    w.refused(
+        &w.producer,
+        json!({"type": "aggregate", "parent": b, "children": [b]}),
+        &watch,
+        &b,
+        "cycle",
+    );
+}
+
+fn duplicate_in_document(w: &World) {
+    let c = w.applied(2);
+    w.refused(
+        &w.producer,
+        json!({"type": "introduce", "codes": [id(&c[0]), id(&c[1]), id(&c[0])], "production_date": w.today()}),
+        &ids(&c),
+        &id(&c[0]),
+        "duplicate_in_document",
+    );
+    // The same code in another form (with its tail) is the same code.
+    w.refused(
+        &w.producer,
+        json!({"type": "introduce", "codes": [id(&c[0]), c[0]], "production_date": w.today()}),
+        &ids(&c),
+        &c[0],
+        "duplicate_in_document",
+    );
+    // A code listed with the package holding it.
+    w.introduce(&c, None, None);
+    let b = w.sscc();
+    w.aggregate(&w.producer, &b, &c);
+    w.refused(
+        &w.producer,
+        json!({"type": "withdraw", "codes": [b, id(&c[1])], "reason": "export"}),
+        &[ids(&c), vec![b.clone()]].concat(),
+        &id(&c[1]),
+        "duplicate_in_document",
+    );
+}
+
+fn sell_already_sold(w: &World) {
+    let c = w.at_retailer(2);
+    w.sell(&w.retailer, &c[0..1]).expect("sell");
+    w.refused(
+        &w.retailer,
+        w.sell_body(&c),
+        &ids(&c),
+        &id(&c[0]),
+        "already_sold",
+    );
+    assert_eq!(w.status(&c[1]), "INTRODUCED");
+}
+
+fn sell_not_in_circulation(w: &World) {
+    let c = w.at_retailer(3);
+    w.ok(
+        &w.retailer,
+        json!({"type": "write_off", "codes": [id(&c[0])], "reason": "damage"}),
+    );
+    w.ok(
+        &w.retailer,
+        json!({"type": "withdraw", "codes": [id(&c[1])], "reason": "donation"}),
+    );
+    w.refused(
+        &w.retailer,
+        w.sell_body(&c),
+        &ids(&c),
+        &id(&c[0]),
+        "not_in_circulation",
+    );
+    let errs = w.refused(
+        &w.retailer,
+        w.sell_body(&c[1..]),
+        &ids(&c),
+        &id(&c[1]),
+        "not_in_circulation",
+    );
+    assert_eq!(errs.len(), 1);
+    // Withdrawn again: wrong status.
+    w.refused(
+        &w.retailer,
+        json!({"type": "withdraw", "codes": [id(&c[1])], "reason": "loss"}),
+        &ids(&c),
+        &id(&c[1]),
+        "wrong_status",
+    );
+}
+
+fn sell_blocked(w: &World) {
+    let c = w.at_retailer(2);
+    let blk = w.block(None, None, Some(ids(&c[0..1])));
+    w.refused(
+        &w.retailer,
+        w.sell_body(&c),
+        &ids(&c),
+        &id(&c[0]),
+        "blocked",
+    );
+    // A blocked code keeps its status.
+    assert_eq!(w.status(&c[0]), "INTRODUCED");
+    assert!(w.state(&c[0]).blocked);
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    assert!(!w.state(&c[0]).blocked);
+    w.sell(&w.retailer, &c).expect("sell after lift");
+}
+
+fn sell_expired(w: &World) {
+    let a = w.applied(2);
+    w.introduce(&a[0..1], Some(w.date(1)), None);
+    w.introduce(&a[1..2], Some(w.date(100)), None);
+    w.transfer(&w.producer, &w.retailer, &a);
+    w.days(3);
+    w.refused(
+        &w.retailer,
+        w.sell_body(&a),
+        &ids(&a),
+        &id(&a[0]),
+        "expired",
+    );
+    w.sell(&w.retailer, &a[1..2]).expect("sell unexpired");
+    // An expired unit inside a box refuses the box.
+    let b = w.applied(2);
+    w.introduce(&b[0..1], Some(w.date(1)), None);
+    w.introduce(&b[1..2], Some(w.date(100)), None);
+    let bx = w.sscc();
+    w.aggregate(&w.producer, &bx, &b);
+    w.transfer(&w.producer, &w.retailer, std::slice::from_ref(&bx));
+    w.days(3);
+    w.refused(
+        &w.retailer,
+        w.sell_body(std::slice::from_ref(&bx)),
+        &[ids(&b), vec![bx.clone()]].concat(),
+        &bx,
+        "expired",
+    );
+}
+
+fn return_reason_mismatch(w: &World) {
+    let c = w.at_retailer(3);
+    w.sell(&w.retailer, &c[0..1]).expect("sell");
+    w.refused(
+        &w.retailer,
+        json!({"type": "return", "codes": [id(&c[0])], "reason": "distance"}),
+        &ids(&c),
+        &id(&c[0]),
+        "reason_mismatch",
+    );
+    w.ok(
+        &w.retailer,
+        json!({"type": "withdraw", "codes": [id(&c[1])], "reason": "distance"}),
+    );
+    w.refused(
+        &w.retailer,
+        json!({"type": "return", "codes": [id(&c[1])], "reason": "retail"}),
+        &ids(&c),
+        &id(&c[1]),
+        "reason_mismatch",
+    );
+    // Not sold: nothing to return.
+    w.refused(
+        &w.retailer,
+        json!({"type": "return", "codes": [id(&c[2])], "reason": "retail"}),
+        &ids(&c),
+        &id(&c[2]),
+        "wrong_status",
+    );
+    // Exported goods do not come back by a return.
+    w.ok(
+        &w.retailer,
+        json!({"type": "withdraw", "codes": [id(&c[2])], "reason": "export"}),
+    );
+    let e = w.unchanged(&ids(&c), || {
+        w.doc(
+            &w.retailer,
+            json!({"type": "return", "codes": [id(&c[2])], "reason": "export"}),
+        )
+    });
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+}
+
+fn write_off_wrong_status(w: &World) {
+    let e = w.order(&w.producer, &w.gtin, 1, "mac");
+    w.refused(
+        &w.producer,
+        json!({"type": "write_off", "codes": ids(&e), "reason": "damage"}),
+        &ids(&e),
+        &id(&e[0]),
+        "wrong_status",
+    );
+    let c = w.at_retailer(1);
+    w.sell(&w.retailer, &c).expect("sell");
+    w.refused(
+        &w.retailer,
+        json!({"type": "write_off", "codes": ids(&c), "reason": "damage"}),
+        &ids(&c),
+        &id(&c[0]),
+        "wrong_status",
+    );
+}
+
+fn disaggregate_not_a_package(w: &World) {
+    let c = w.introduced(2);
+    let b = w.sscc();
+    w.aggregate(&w.producer, &b, &c[0..1]);
+    w.refused(
+        &w.producer,
+        json!({"type": "disaggregate", "parents": [b, id(&c[1])]}),
+        &[ids(&c), vec![b.clone()]].concat(),
+        &id(&c[1]),
+        "not_a_package",
+    );
+    let ghost = w.sscc();
+    w.refused(
+        &w.producer,
+        json!({"type": "disaggregate", "parents": [ghost]}),
+        &[ids(&c), vec![b.clone()]].concat(),
+        &ghost,
+        "unknown_code",
+    );
+}
+
+fn disaggregate_nested_in_one_document(w: &World) {
+    let c = w.introduced(2);
+    let (b, p) = (w.sscc(), w.sscc());
+    w.aggregate(&w.producer, &b, &c);
+    w.aggregate(&w.producer, &p, std::slice::from_ref(&b));
+    w.ok(
+        &w.producer,
+        json!({"type": "disaggregate", "parents": [p, b]}),
+    );
+    for x in [&b, &c[0], &c[1]] {
+        assert_eq!(w.state(x).parent, None, "{x}");
+    }
+    assert!(w.children(&p).is_empty());
+    assert!(w.children(&b).is_empty());
+    // Both are free again: the box may go into a new package.
+    w.aggregate(&w.producer, &w.sscc(), std::slice::from_ref(&b));
+}
+
+fn package_inconsistent(w: &World) {
+    let c = w.at_retailer(2);
+    let b = w.sscc();
+    w.aggregate(&w.retailer, &b, &c);
+    // Corrupt one unit behind the registry's back (an engine or migration bug).
+    let key = crate::code_key(&c[1]).expect("key");
+    let mut st = w.reg.store().codes(&[key]).expect("codes")[0].expect("state");
+    st.status = crate::model::Status::WrittenOff;
+    let set = WriteSet {
+        codes: vec![(key, st)],
+        ..WriteSet::default()
+    };
+    w.reg.store().commit(&set).expect("commit");
+    w.refused(
+        &w.retailer,
+        w.sell_body(std::slice::from_ref(&b)),
+        &[ids(&c), vec![b.clone()]].concat(),
+        &b,
+        "package_inconsistent",
+    );
+}
+
+fn refused_document_is_all_or_nothing(w: &World) {
+    let c = w.at_retailer(5);
+    let stranger = w.introduced(1);
+    let mut list = c.clone();
+    list.insert(2, stranger[0].clone());
+    let watch = [ids(&c), ids(&stranger)].concat();
+    let errs = w.refused(
+        &w.retailer,
+        w.sell_body(&list),
+        &watch,
+        &id(&stranger[0]),
+        "not_owner",
+    );
+    assert_eq!(errs.len(), 1, "only the bad code is named: {errs:?}");
+    for x in &c {
+        assert_eq!(w.status(x), "INTRODUCED");
+    }
+    // Every bad code is named, each with its own reason.
+    let ghost = format!("01{}21NOSUCHSERIAL", w.gtin);
+    let mut list = c.clone();
+    list.push(stranger[0].clone());
+    list.push(ghost.clone());
+    list.push(c[0].clone());
+    let errs = w.refused(
+        &w.retailer,
+        w.sell_body(&list),
+        &watch,
+        &ghost,
+        "unknown_code",
+    );
+    let mut got: Vec<&str> = errs.iter().map(|e| e.reason).collect();
+    got.sort();
+    assert_eq!(got, ["duplicate_in_document", "not_owner", "unknown_code"]);
+    // A refusal is recorded for risk control, but no document.
+    assert!(w.reg.store().refusal_count().expect("refusals") >= 2);
+}
+
+fn roles_are_enforced(w: &World) {
+    let c = w.order(&w.producer, &w.gtin, 1, "mac");
+    for (who, body) in [
+        (&w.retailer, json!({"type": "apply", "codes": ids(&c)})),
+        (&w.wholesaler, json!({"type": "apply", "codes": ids(&c)})),
+        (&w.producer, w.sell_body(&c)),
+        (
+            &w.regulator,
+            json!({"type": "ship", "receiver": w.retailer.tin, "codes": ids(&c)}),
+        ),
+    ] {
+        let e = w.unchanged(&ids(&c), || w.doc(who, body));
+        assert!(matches!(e, Error::Forbidden(_)), "{e:?}");
+    }
+    let e = w.unchanged(&ids(&c), || {
+        w.doc(&w.producer, json!({"type": "teleport", "codes": ids(&c)}))
+    });
+    assert!(matches!(e, Error::BadRequest(_)), "{e:?}");
+    let e = w.unchanged(&ids(&c), || {
+        w.doc(&w.producer, json!({"type": "apply", "codes": []}))
+    });
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+    let e = w.unchanged(&ids(&c), || {
+        w.reg
+            .submit_document(&w.producer, b"{not json".to_vec(), String::new())
+    });
+    assert!(matches!(e, Error::BadRequest(_)), "{e:?}");
+    // Orders of another's GTIN, products over another's GTIN, blocks by a non-regulator.
+    let e = w.reg.create_order(
+        &w.importer,
+        NewOrder {
+            gtin: w.gtin.clone(),
+            quantity: 1,
+            serial_type: SerialType::Operator,
+            serials: None,
+            tail: "mac".into(),
+        },
+    );
+    assert!(matches!(e, Err(Error::Forbidden(_))), "{e:?}");
+    let e = w.reg.create_block(
+        &w.retailer,
+        NewBlock {
+            gtin: Some(w.gtin.clone()),
+            batch: None,
+            codes: None,
+            reason: "x".into(),
+        },
+    );
+    assert!(matches!(e, Err(Error::Forbidden(_))), "{e:?}");
+}
+
+// ---------------------------------------------------------------- blocks
+
+fn block_by_code_and_lift(w: &World) {
+    let c = w.at_retailer(3);
+    let b = w.sscc();
+    w.aggregate(&w.retailer, &b, &c[0..2]);
+    // Blocking a package blocks what it holds.
+    let blk = w.block(None, None, Some(vec![b.clone()]));
+    assert!(w.state(&c[0]).blocked);
+    assert!(!w.state(&c[2]).blocked);
+    assert!(w.pos_reasons(&c[0]).contains(&"blocked"));
+    assert!(!w.pos_reasons(&c[2]).contains(&"blocked"));
+    assert_eq!(w.verdict(&c[0]), "recalled");
+    w.refused(
+        &w.retailer,
+        w.sell_body(&c[1..2]),
+        &ids(&c),
+        &id(&c[1]),
+        "blocked",
+    );
+    w.refused(
+        &w.retailer,
+        w.sell_body(std::slice::from_ref(&b)),
+        &ids(&c),
+        &b,
+        "blocked",
+    );
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    assert!(matches!(
+        w.reg.lift_block(&w.regulator, blk),
+        Err(Error::Conflict(_))
+    ));
+    assert!(!w.pos_reasons(&c[0]).contains(&"blocked"));
+    assert_eq!(w.verdict(&c[0]), "genuine");
+    w.sell(&w.retailer, &[b]).expect("sell after lift");
+    // Blocking unknown codes blocks nothing.
+    let ghost = format!("01{}21NOSUCHSERIAL", w.gtin);
+    let e = w.reg.create_block(
+        &w.regulator,
+        NewBlock {
+            gtin: None,
+            batch: None,
+            codes: Some(vec![ghost, id(&c[2])]),
+            reason: "x".into(),
+        },
+    );
+    assert!(matches!(e, Err(Error::Invalid { .. })), "{e:?}");
+    assert!(!w.state(&c[2]).blocked);
+}
+
+fn block_by_batch_and_lift(w: &World) {
+    let a = w.applied(2);
+    w.introduce(&a[0..1], None, Some("LOT-A"));
+    w.introduce(&a[1..2], None, Some("LOT-B"));
+    w.transfer(&w.producer, &w.retailer, &a);
+    let blk = w.block(Some(&w.gtin), Some("LOT-A"), None);
+    assert!(w.state(&a[0]).blocked);
+    assert!(!w.state(&a[1]).blocked);
+    assert_eq!(w.pos_reasons(&a[0]), vec!["blocked"]);
+    assert_eq!(w.pos_reasons(&id(&a[0])), vec!["no_crypto_tail", "blocked"]);
+    assert!(w.pos(&w.retailer, vec![PosItem::Code(a[1].clone())])[0].sellable);
+    w.refused(
+        &w.retailer,
+        w.sell_body(&a),
+        &ids(&a),
+        &id(&a[0]),
+        "blocked",
+    );
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    assert!(w.pos(&w.retailer, vec![PosItem::Code(a[0].clone())])[0].sellable);
+    w.sell(&w.retailer, &a).expect("sell after lift");
+}
+
+fn block_by_gtin_and_lift(w: &World) {
+    let c = w.at_retailer(2);
+    let m = w.order(&w.producer, &w.milk, 1, "short");
+    w.apply(&w.producer, &m);
+    w.introduce(&m, None, None);
+    w.transfer(&w.producer, &w.retailer, &m);
+    let blk = w.block(Some(&w.gtin), None, None);
+    assert!(w.pos_reasons(&c[0]).contains(&"blocked"));
+    assert!(w.pos(&w.retailer, vec![PosItem::Code(m[0].clone())])[0].sellable);
+    assert_eq!(w.verdict(&c[0]), "recalled");
+    w.refused(
+        &w.retailer,
+        w.sell_body(&c),
+        &ids(&c),
+        &id(&c[1]),
+        "blocked",
+    );
+    w.sell(&w.retailer, &m).expect("other GTIN still sells");
+    // Status is kept while blocked; other documents still go through.
+    w.ok(
+        &w.retailer,
+        json!({"type": "write_off", "codes": [id(&c[1])], "reason": "defect"}),
+    );
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    assert_eq!(w.verdict(&c[0]), "genuine");
+    w.sell(&w.retailer, &c[0..1]).expect("sell after lift");
+}
+
+// ---------------------------------------------------------------- till check (§5)
+
+fn till_check_every_reason(w: &World) {
+    let c = w.at_retailer(3);
+    let reasons = |code: &str| w.pos_reasons(code);
+    // Sellable with its tail.
+    let r = w.pos(&w.retailer, vec![PosItem::Code(c[0].clone())]);
+    assert!(r[0].sellable && r[0].reasons.is_empty(), "{r:?}");
+    assert_eq!(r[0].code, c[0]);
+    assert_eq!(
+        reasons(&format!("01{}21NOSUCHSERIAL", w.gtin)),
+        vec!["unknown_code"]
+    );
+    assert_eq!(reasons(&tampered(&c[0])), vec!["bad_crypto_tail"]);
+    assert_eq!(reasons(&id(&c[0])), vec!["no_crypto_tail"]);
+    let a = w.applied(1);
+    assert_eq!(reasons(&a[0]), vec!["not_in_circulation", "not_owner"]);
+    w.sell(&w.retailer, &c[1..2]).expect("sell");
+    assert_eq!(reasons(&c[1]), vec!["already_sold"]);
+    // not_owner and in_transit.
+    let p = w.introduced(1);
+    assert_eq!(reasons(&p[0]), vec!["not_owner"]);
+    w.ship(&w.producer, &w.retailer, &p);
+    assert_eq!(reasons(&p[0]), vec!["not_owner", "in_transit"]);
+    assert_eq!(
+        w.pos(&w.retailer2, vec![PosItem::Code(c[2].clone())])[0].reasons,
+        vec!["not_owner"]
+    );
+    // price_above_max: clothes have a maximum retail price of 10000.
+    let priced = |price| PosItem::Priced {
+        code: c[2].clone(),
+        price: Some(price),
+    };
+    let r = w.pos(&w.retailer, vec![priced(10_000), priced(10_001)]);
+    assert!(r[0].sellable, "{r:?}");
+    assert_eq!(r[1].reasons, vec!["price_above_max"]);
+    // blocked
+    let blk = w.block(None, None, Some(ids(&c[2..3])));
+    assert_eq!(reasons(&c[2]), vec!["blocked"]);
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    assert!(reasons(&c[2]).is_empty());
+    // Unparsable input gives the parse reason.
+    let mut g = w.gtin.clone().into_bytes();
+    let last = g.len() - 1;
+    g[last] = if g[last] == b'9' { b'0' } else { g[last] + 1 };
+    assert_eq!(
+        reasons(&format!("01{}21ABC", String::from_utf8(g).expect("ascii"))),
+        vec!["bad_check_digit"]
+    );
+    assert!(!w.pos(&w.retailer, vec![PosItem::Code("garbage".into())])[0].sellable);
+    // Request ids are unique; a check changes nothing.
+    let before = w.snapshot(&ids(&c));
+    let (r1, _) = w
+        .reg
+        .pos_check(&w.retailer, &[PosItem::Code(c[0].clone())])
+        .expect("check");
+    let (r2, _) = w
+        .reg
+        .pos_check(&w.retailer, &[PosItem::Code(c[0].clone())])
+        .expect("check");
+    assert_ne!(r1, r2);
+    assert_eq!(before, w.snapshot(&ids(&c)));
+    // Only retailers and fiscal operators check.
+    assert!(matches!(
+        w.reg.pos_check(&w.producer, &[PosItem::Code(c[0].clone())]),
+        Err(Error::Forbidden(_))
+    ));
+    // The request id travels in the sale.
+    let mut body = w.sell_body(&c[0..1]);
+    body["check_ids"] = json!([r1.to_string()]);
+    w.ok(&w.retailer, body);
+}
+
+fn till_check_expired(w: &World) {
+    let a = w.applied(2);
+    w.introduce(&a[0..1], Some(w.date(1)), None);
+    w.introduce(&a[1..2], Some(w.date(10)), None);
+    w.transfer(&w.producer, &w.retailer, &a);
+    assert!(w.pos_reasons(&a[0]).is_empty());
+    w.days(2);
+    assert_eq!(w.pos_reasons(&a[0]), vec!["expired"]);
+    assert!(w.pos_reasons(&a[1]).is_empty());
+    assert_eq!(w.verdict(&a[0]), "expired");
+    assert_eq!(w.verdict(&a[1]), "genuine");
+}
+
+fn till_check_all_tail_kinds(w: &World) {
+    for (gtin, tail) in [(&w.gtin, "mac"), (&w.gtin, "signature"), (&w.milk, "short")] {
+        let c = w.order(&w.producer, gtin, 2, tail);
+        w.apply(&w.producer, &c);
+        w.introduce(&c, None, None);
+        w.transfer(&w.producer, &w.retailer, &c);
+        assert!(
+            w.pos_reasons(&c[0]).is_empty(),
+            "{tail}: {:?}",
+            w.pos_reasons(&c[0])
+        );
+        assert_eq!(
+            w.pos_reasons(&tampered(&c[0])),
+            vec!["bad_crypto_tail"],
+            "{tail}"
+        );
+        // Another code's tail on this code is forged too.
+        let swapped = format!("{}{}", id(&c[0]), &c[1][id(&c[1]).len()..]);
+        assert_eq!(w.pos_reasons(&swapped), vec!["bad_crypto_tail"], "{tail}");
+        let kind = match tail {
+            "signature" => TailKind::Signature,
+            "short" => TailKind::Short,
+            _ => TailKind::Mac,
+        };
+        assert_eq!(w.state(&c[0]).tail, kind);
+    }
+}
+
+// ---------------------------------------------------------------- verification
+
+fn verify_verdicts(w: &World) {
+    let c = w.at_retailer(3);
+    assert_eq!(w.verdict(&c[0]), "genuine");
+    assert_eq!(w.verdict(&id(&c[0])), "genuine");
+    let v = w.reg.verify(&c[0]).expect("verify");
+    assert!(v.tail_checked);
+    assert_eq!(
+        v.producer.as_ref().and_then(|p| p["tin"].as_str()),
+        Some(w.producer.tin.as_str())
+    );
+    w.sell(&w.retailer, &c[0..1]).expect("sell");
+    let v = w.reg.verify(&c[0]).expect("verify");
+    assert_eq!(v.verdict, "sold");
+    assert!(v.sold_at.is_some());
+    assert_eq!(w.verdict(&tampered(&c[1])), "forged");
+    assert_eq!(w.verdict(&format!("01{}21NOSUCHSERIAL", w.gtin)), "unknown");
+    assert_eq!(w.verdict("not a code at all"), "unknown");
+    let e = w.order(&w.producer, &w.gtin, 1, "mac");
+    assert_eq!(w.verdict(&e[0]), "not_in_circulation");
+    w.apply(&w.producer, &e);
+    assert_eq!(w.verdict(&e[0]), "not_in_circulation");
+    w.ok(
+        &w.retailer,
+        json!({"type": "write_off", "codes": [id(&c[2])], "reason": "damage"}),
+    );
+    assert_eq!(w.verdict(&c[2]), "not_in_circulation");
+    let blk = w.block(Some(&w.gtin), None, None);
+    assert_eq!(w.verdict(&c[1]), "recalled");
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    let a = w.applied(1);
+    w.introduce(&a, Some(w.date(0)), None);
+    assert_eq!(w.verdict(&a[0]), "genuine");
+    w.days(1);
+    assert_eq!(w.verdict(&a[0]), "expired");
+    // Other forms of the same code verify the same.
+    let gs = &c[1];
+    let serial: String = id(gs)[18..]
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let dl = format!("https://id.example.com/01/{}/21/{serial}", w.gtin);
+    assert_eq!(w.verdict(&dl), "genuine");
+}
+
+fn verify_never_reveals_the_owner(w: &World) {
+    let c = w.introduced(2);
+    w.transfer(&w.producer, &w.wholesaler, &c);
+    w.transfer(&w.wholesaler, &w.retailer, &c[0..1]);
+    w.ship(&w.wholesaler, &w.retailer2, &c[1..2]);
+    for x in [&c[0], &id(&c[0]), &c[1], &id(&c[1])] {
+        let text = serde_json::to_string(&w.reg.verify(x).expect("verify")).expect("json");
+        for p in [&w.wholesaler, &w.retailer, &w.retailer2] {
+            assert!(!text.contains(&p.tin), "verify reveals {} in {text}", p.tin);
+            assert!(
+                !text.contains(&p.name),
+                "verify reveals {} in {text}",
+                p.name
+            );
+        }
+        assert!(!text.contains("owner"), "{text}");
+    }
+    // Nor does a code's card show to outsiders.
+    assert!(matches!(
+        w.reg.code_info(&w.retailer2, &c[0]),
+        Err(Error::NotFound(_))
+    ));
+    assert!(w.reg.code_info(&w.retailer, &c[0]).is_ok());
+    assert!(w.reg.code_info(&w.producer, &c[0]).is_ok());
+    let q = w
+        .reg
+        .query_codes(&w.retailer2, &ids(&c[0..1]))
+        .expect("query");
+    assert_eq!(q[0]["error"], "unknown_code");
+}
+
+fn verify_all_tail_kinds(w: &World) {
+    for (gtin, tail) in [(&w.gtin, "mac"), (&w.gtin, "signature"), (&w.milk, "short")] {
+        let c = w.order(&w.producer, gtin, 1, tail);
+        w.apply(&w.producer, &c);
+        w.introduce(&c, None, None);
+        let v = w.reg.verify(&c[0]).expect("verify");
+        assert_eq!(
+            (v.verdict, v.tail_checked),
+            ("genuine", true),
+            "{tail}: {}",
+            c[0]
+        );
+        assert_eq!(w.verdict(&tampered(&c[0])), "forged", "{tail}");
+    }
+    // A signature tail checks offline with the published keys: AI 92 is base64 of an
+    // Ed25519 signature over `01{gtin}21{serial}` by the key AI 91 names.
+    use base64::Engine;
+    let c = w.order(&w.producer, &w.gtin, 1, "signature");
+    let mut parts = c[0].split(GS);
+    let idc = parts.next().expect("id");
+    let kid = &parts.next().expect("91")[2..];
+    let sig = &parts.next().expect("92")[2..];
+    let keys = w.reg.public_keys();
+    let k = keys
+        .keys
+        .iter()
+        .find(|k| k.kid == kid)
+        .expect("published key");
+    let pk: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(&k.public_key)
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes");
+    let sig: [u8; 64] = base64::engine::general_purpose::STANDARD
+        .decode(sig)
+        .expect("base64")
+        .try_into()
+        .expect("64 bytes");
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).expect("key");
+    vk.verify_strict(idc.as_bytes(), &ed25519_dalek::Signature::from_bytes(&sig))
+        .expect("offline check");
+}
+
+// ---------------------------------------------------------------- log and concurrency
+
+fn log_head_advances_on_accepted_only(w: &World) {
+    let (n0, h0) = w.reg.log_head().expect("head");
+    let c = w.order(&w.producer, &w.gtin, 2, "mac");
+    assert_eq!(
+        w.reg.log_head().expect("head"),
+        (n0, h0),
+        "orders are not documents"
+    );
+    let d = w.apply(&w.producer, &c);
+    let (n1, h1) = w.reg.log_head().expect("head");
+    assert_eq!(n1, n0 + 1);
+    assert_ne!(h1, h0);
+    w.refused(
+        &w.producer,
+        json!({"type": "apply", "codes": ids(&c)}),
+        &ids(&c),
+        &id(&c[0]),
+        "wrong_status",
+    );
+    assert_eq!(w.reg.log_head().expect("head"), (n1, h1));
+    w.doc(
+        &w.producer,
+        json!({"id": d, "type": "apply", "codes": ids(&c)}),
+    )
+    .expect("replay");
+    assert_eq!(
+        w.reg.log_head().expect("head"),
+        (n1, h1),
+        "a replay is not a new document"
+    );
+    w.introduce(&c, None, None);
+    let (n2, h2) = w.reg.log_head().expect("head");
+    assert_eq!(n2, n1 + 1);
+    assert_ne!(h2, h1);
+    // The stored documents carry the chain and consecutive sequence numbers.
+    let doc = w.reg.document(&w.producer, &d).expect("doc");
+    assert_eq!(doc.seq, n1);
+    assert_eq!(doc.chain, h1);
+}
+
+fn registry_reopens_over_the_same_store(w: &World) {
+    let c = w.at_retailer(2);
+    let head = w.reg.log_head().expect("head");
+    let store = w.reg.store().clone();
+    let c2 = w.clock.clone();
+    let again = Registry::open(
+        store,
+        issuance::Keyring::generate(START),
+        Arc::new(move || c2.load(Ordering::SeqCst)),
+    )
+    .expect("reopen");
+    assert_eq!(again.log_head().expect("head"), head);
+    let st = again.code_info(&w.regulator, &c[0]).expect("code");
+    assert_eq!(st.owner.as_deref(), Some(w.retailer.tin.as_str()));
+    assert!(again
+        .participant_by_tin(&w.retailer.tin)
+        .expect("tin")
+        .is_some());
+}
+
+fn concurrent_disjoint_documents(w: &World) {
+    let c = w.introduced(8 * 4);
+    let (n0, _) = w.reg.log_head().expect("head");
+    std::thread::scope(|sc| {
+        for t in 0..8 {
+            let mine = c[t * 4..t * 4 + 4].to_vec();
+            sc.spawn(move || {
+                let s = w.ship(&w.producer, &w.retailer, &mine[0..2]);
+                w.accept(&w.retailer, s, &[]);
+                w.ok(
+                    &w.producer,
+                    json!({"type": "write_off", "codes": [id(&mine[2])], "reason": "loss"}),
+                );
+                w.ok(
+                    &w.producer,
+                    json!({"type": "withdraw", "codes": [id(&mine[3])], "reason": "export"}),
+                );
+                w.sell(&w.retailer, &mine[0..1]).expect("sell");
+            });
+        }
+    });
+    assert_eq!(w.reg.log_head().expect("head").0, n0 + 8 * 5);
+    assert_eq!(w.inv(&w.retailer, &w.gtin, "RETIRED"), (8, 0, 0));
+    assert_eq!(w.inv(&w.retailer, &w.gtin, "INTRODUCED"), (8, 0, 0));
+    assert_eq!(w.inv(&w.producer, &w.gtin, "WRITTEN_OFF"), (8, 0, 0));
+    assert_eq!(w.inv(&w.producer, &w.gtin, "RETIRED"), (8, 0, 0));
+}
+
+fn concurrent_double_sale_accepts_one(w: &World) {
+    let c = w.at_retailer(3);
+    for x in &c {
+        let results: Vec<Result<DocAnswer>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| sc.spawn(|| w.sell(&w.retailer, std::slice::from_ref(x))))
+                .collect();
+            hs.into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "{results:?}");
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            match r {
+                Error::Invalid { errors, .. } => assert_eq!(errors[0].reason, "already_sold"),
+                e => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(
+            w.state(x)
+                .history
+                .iter()
+                .filter(|h| h.doc_type == "sell")
+                .count(),
+            1
+        );
+    }
+    assert_eq!(w.inv(&w.retailer, &w.gtin, "RETIRED"), (3, 0, 0));
+    // Racing the same document id: one document, the same answer for all.
+    let c = w.at_retailer(1);
+    let mut body = w.sell_body(&c);
+    body["id"] = json!(uuid::Uuid::new_v4());
+    let answers: Vec<DocAnswer> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| sc.spawn(|| w.doc(&w.retailer, body.clone()).expect("sell")))
+            .collect();
+        hs.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    assert!(answers.iter().all(|a| *a == answers[0]));
+    assert_eq!(
+        w.state(&c[0])
+            .history
+            .iter()
+            .filter(|h| h.doc_type == "sell")
+            .count(),
+        1
+    );
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        /// Every conformance test, by name.
+        pub const TESTS: &[(&str, Test)] = &[$((stringify!($name), $name as Test)),*];
+    };
+}
+
+suite![
+    // happy paths
+    whole_chain_producer_wholesaler_retailer_sale,
+    history_lists_each_event_with_its_document,
+    inventory_counts_move,
+    import_by_importer,
+    return_with_matching_reason,
+    write_off_with_reason,
+    withdraw_with_export,
+    idempotent_same_id_same_body,
+    idempotent_accept_and_ship,
+    acting_on_code_in_package_takes_it_out,
+    ship_unit_out_of_package,
+    group_package_expiry_is_earliest,
+    unused_emitted_codes_expire,
+    self_made_serials_unique_per_gtin,
+    operator_serials_are_distinct,
+    // refusals
+    apply_unknown_code,
+    apply_bad_check_digit,
+    document_with_tampered_tail_is_bad_crypto_tail,
+    apply_twice_is_wrong_status,
+    introduce_emitted_is_wrong_status,
+    introduce_refuses_bad_dates,
+    ship_not_owner,
+    ship_in_transit,
+    ship_to_unknown_or_self_refused,
+    accept_rules,
+    accept_reject_everything_returns_to_seller,
+    aggregate_in_aggregate,
+    aggregate_status_mismatch,
+    aggregate_cycle,
+    duplicate_in_document,
+    sell_already_sold,
+    sell_not_in_circulation,
+    sell_blocked,
+    sell_expired,
+    return_reason_mismatch,
+    write_off_wrong_status,
+    disaggregate_not_a_package,
+    disaggregate_nested_in_one_document,
+    package_inconsistent,
+    refused_document_is_all_or_nothing,
+    roles_are_enforced,
+    // blocks
+    block_by_code_and_lift,
+    block_by_batch_and_lift,
+    block_by_gtin_and_lift,
+    // till check
+    till_check_every_reason,
+    till_check_expired,
+    till_check_all_tail_kinds,
+    // verification
+    verify_verdicts,
+    verify_never_reveals_the_owner,
+    verify_all_tail_kinds,
+    // log, restart, concurrency
+    log_head_advances_on_accepted_only,
+    registry_reopens_over_the_same_store,
+    concurrent_disjoint_documents,
+    concurrent_double_sale_accepts_one,
+];
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// Runs one test on a fresh store; `Err` carries the panic message.
+pub fn try_one(make: MakeStore<'_>, test: Test) -> std::result::Result<(), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (store, keep) = make();
+        let w = World::open(store);
+        test(&w);
+        drop(w);
+        drop(keep);
+    }))
+    .map_err(|p| panic_text(&*p))
+}
+
+/// Runs the test named `name`, panicking with its name if it fails.
+pub fn run_one(make: MakeStore<'_>, name: &str) {
+    let (_, t) = TESTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no conformance test {name}"));
+    if let Err(e) = try_one(make, *t) {
+        panic!("conformance test {name} failed: {e}");
+    }
+}
+
+/// Runs every conformance test against stores made by `make`, each on a fresh store, and
+/// panics at the end naming every test that failed. `CONFORMANCE_FILTER` (a substring of
+/// test names) runs a subset.
 pub fn run_all(make: MakeStore<'_>) {
-    let _ = make;
+    let filter = std::env::var("CONFORMANCE_FILTER").unwrap_or_default();
+    let started = Instant::now();
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (name, t) in TESTS.iter().filter(|(n, _)| n.contains(filter.as_str())) {
+        let t0 = Instant::now();
+        let r = try_one(make, *t);
+        ran += 1;
+        match r {
+            Ok(()) => println!(
+                "conformance {name} ... ok ({} ms)",
+                t0.elapsed().as_millis()
+            ),
+            Err(e) => {
+                println!("conformance {name} ... FAILED: {e}");
+                failed.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    println!(
+        "conformance: {ran} tests, {} failed, {:.1} s",
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} conformance tests failed:\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    );
 }

@@ -780,8 +780,21 @@ fn plan_disaggregate<S: Store + ?Sized>(
     let keys: Vec<CodeKey> = listed.iter().map(|l| l.parsed.key).collect();
     tx.load(&keys)?;
     let mut plan = Plan::default();
+    // A package listed with the package holding it changes once, with both effects.
+    let mut index: HashMap<CodeKey, usize> = HashMap::new();
+    let mut change = |plan: &mut Plan, k: CodeKey, st: CodeState, f: &dyn Fn(&mut CodeState)| {
+        match index.get(&k) {
+            Some(&i) => f(&mut plan.changes[i].1),
+            None => {
+                let mut st = st;
+                f(&mut st);
+                index.insert(k, plan.changes.len());
+                plan.changes.push((k, st));
+            }
+        }
+    };
     for l in &listed {
-        let Some(mut st) = common_checks(tx, ctx, l, &mut refusal)? else { continue };
+        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else { continue };
         if st.children == 0 {
             refusal.add(&l.text, "not_a_package");
             continue;
@@ -789,14 +802,12 @@ fn plan_disaggregate<S: Store + ?Sized>(
         let kids = tx.children(&l.parsed.key)?;
         tx.load(&kids)?;
         for c in kids {
-            if let Some(mut cs) = tx.code(&c)? {
-                cs.parent = None;
+            if let Some(cs) = tx.code(&c)? {
                 plan.unlink.push((l.parsed.key, c));
-                plan.changes.push((c, cs));
+                change(&mut plan, c, cs, &|s| s.parent = None);
             }
         }
-        st.children = 0;
-        plan.changes.push((l.parsed.key, st));
+        change(&mut plan, l.parsed.key, st, &|s| s.children = 0);
     }
     if !refusal.errors.is_empty() {
         return Err(Error::Invalid {

@@ -309,11 +309,11 @@ impl CodeKey {
 
     /// Rebuilds a key from [`CodeKey::as_bytes`]; `None` if malformed.
     pub fn from_bytes(b: &[u8]) -> Option<CodeKey> {
-        match b.first()? {
-            &TAG_SSCC if b.len() == 9 => {
+        match *b.first()? {
+            TAG_SSCC if b.len() == 9 => {
                 Some(CodeKey::sscc(u64::from_be_bytes(b[1..9].try_into().ok()?)))
             }
-            &TAG_GTIN if b.len() > 8 && b.len() <= 8 + SERIAL_LEN_MAX => {
+            TAG_GTIN if b.len() > 8 && b.len() <= 8 + SERIAL_LEN_MAX => {
                 let mut g = [0u8; 8];
                 g[1..8].copy_from_slice(&b[1..8]);
                 Some(CodeKey::unit(u64::from_be_bytes(g), &b[8..]))
