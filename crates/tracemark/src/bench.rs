@@ -1,9 +1,425 @@
-//! `tracemark bench`: the benchmark suite.
+//! `tracemark bench`: emission, document ingest and verification, in-process and over
+//! HTTP, against the raw engine's own ceiling. Each figure is the median of `runs`
+//! repetitions; run it in a release build (`cargo run --release -- bench`).
 
-use anyhow::Result;
+use crate::client::{gtin, Client};
+use anyhow::{anyhow, bail, Context, Result};
+use registry::model::{OrderStatus, Participant, Role};
+use registry::{NewOrder, NewParticipant, NewProduct, Registry};
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Codes per document in the ingest benchmarks (the real system allows 30,000).
+pub const DOC_CODES: usize = 1_000;
+
+struct Sizes {
+    emit_mac: u32,
+    emit_sig: u32,
+    ingest_codes: u32,
+    verify_requests: u64,
+    raw_puts: usize,
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .map(|kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cpu}, {} cores, {mem} memory, Linux {}, {} build",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        kernel.trim(),
+        if cfg!(debug_assertions) { "DEBUG (figures meaningless: use --release)" } else { "release" }
+    )
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn spread(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(0.0, f64::max);
+    format!("(min {} · max {})", human(lo), human(hi))
+}
+
+fn human(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn report(name: &str, unit: &str, runs: &[f64], target: &str) {
+    println!("{name:<46} {:>10} {unit:<14} {:<34} {target}", human(median(runs.to_vec())), spread(runs));
+}
+
+/// A registry in a temp dir with a producer and a product.
+struct Bed {
+    reg: Registry,
+    producer: Participant,
+    retailer: Participant,
+    gtin: String,
+    _dir: tempfile::TempDir,
+}
+
+fn bed() -> Result<Bed> {
+    let dir = tempfile::tempdir()?;
+    let store = store_fjall::FjallStore::open(dir.path()).map_err(|e| anyhow!("{e}"))?;
+    let clock = registry::system_clock();
+    let reg = Registry::open(Arc::new(store), issuance::Keyring::generate(clock()), clock).map_err(|e| anyhow!("{e}"))?;
+    let key = |seed: u8| {
+        use base64::Engine;
+        let k = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        base64::engine::general_purpose::STANDARD.encode(k.verifying_key().as_bytes())
+    };
+    let producer = reg
+        .register_participant(NewParticipant {
+            tin: "7700000001".into(),
+            name: "Bench producer".into(),
+            roles: vec![Role::Producer],
+            public_key: key(1),
+            region: "RU-MOW".into(),
+        })
+        .map_err(|e| anyhow!("{e}"))?;
+    let retailer = reg
+        .register_participant(NewParticipant {
+            tin: "7700000002".into(),
+            name: "Bench retailer".into(),
+            roles: vec![Role::Retailer],
+            public_key: key(2),
+            region: "RU-MOW".into(),
+        })
+        .map_err(|e| anyhow!("{e}"))?;
+    let g = gtin(4_650_117_240);
+    reg.put_product(
+        &producer,
+        NewProduct {
+            gtin: g.clone(),
+            name: "Bench shoes".into(),
+            product_group: "shoes".into(),
+            brand: None,
+            shelf_life_days: None,
+            max_retail_price: None,
+            attributes: None,
+        },
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    Ok(Bed { reg, producer, retailer, gtin: g, _dir: dir })
+}
+
+impl Bed {
+    /// Orders `n` codes and waits until they exist; returns codes/s of emission.
+    fn emit(&self, n: u32, tail: &str) -> Result<(f64, uuid::Uuid)> {
+        let t = Instant::now();
+        let o = self
+            .reg
+            .create_order(&self.producer, NewOrder { gtin: self.gtin.clone(), quantity: n, serial_type: registry::model::SerialType::Operator, serials: None, tail: tail.into() })
+            .map_err(|e| anyhow!("{e}"))?;
+        loop {
+            let o = self.reg.order(&self.producer, &o.id).map_err(|e| anyhow!("{e}"))?;
+            match o.status {
+                OrderStatus::Ready => break,
+                OrderStatus::Pending => std::thread::sleep(Duration::from_millis(2)),
+                s => bail!("order ended {s:?}: {:?}", o.error),
+            }
+        }
+        Ok((f64::from(n) / t.elapsed().as_secs_f64(), o.id))
+    }
+
+    fn codes(&self, order: &uuid::Uuid, n: u32) -> Result<Vec<String>> {
+        let mut out = Vec::with_capacity(n as usize);
+        let mut off = 0;
+        while off < n {
+            let page = self.reg.order_codes(&self.producer, order, off, 10_000).map_err(|e| anyhow!("{e}"))?;
+            off += page.codes.len() as u32;
+            out.extend(page.codes);
+            if page.next_offset.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Submits documents of `DOC_CODES` codes, `in_flight` at a time; code-events/s.
+    fn ingest(&self, docs: Vec<Vec<u8>>, in_flight: usize) -> Result<f64> {
+        let total: usize = docs.len() * DOC_CODES;
+        let (tx, rx) = std::sync::mpsc::channel::<registry::Result<registry::DocAnswer>>();
+        let t = Instant::now();
+        let mut pending = 0usize;
+        let mut done = 0usize;
+        let n = docs.len();
+        let mut it = docs.into_iter();
+        while done < n {
+            while pending < in_flight {
+                let Some(body) = it.next() else { break };
+                let tx = tx.clone();
+                self.reg
+                    .submit_document_then(&self.producer, body, "bench".into(), move |r| {
+                        let _ = tx.send(r);
+                    })
+                    .map_err(|e| anyhow!("{e}"))?;
+                pending += 1;
+            }
+            let r = rx.recv()?;
+            r.map_err(|e| anyhow!("document refused: {e}"))?;
+            pending -= 1;
+            done += 1;
+        }
+        Ok(total as f64 / t.elapsed().as_secs_f64())
+    }
+}
+
+fn doc_bodies(kind: &str, codes: &[String], extra: serde_json::Value) -> Vec<Vec<u8>> {
+    codes
+        .chunks(DOC_CODES)
+        .map(|c| {
+            let ids: Vec<&str> = c.iter().map(|s| crate::client::id_code(s)).collect();
+            let mut d = json!({"id": uuid::Uuid::new_v4(), "type": kind, "codes": ids});
+            if let (Some(o), Some(e)) = (d.as_object_mut(), extra.as_object()) {
+                for (k, v) in e {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+            serde_json::to_vec(&d).unwrap_or_default()
+        })
+        .collect()
+}
+
+fn raw_engine(n: usize) -> Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let db = fjall::Database::builder(dir.path()).open()?;
+    let ks = db.keyspace("codes", fjall::KeyspaceCreateOptions::default)?;
+    let ev = db.keyspace("events", fjall::KeyspaceCreateOptions::default)?;
+    let t = Instant::now();
+    let value = [7u8; registry::model::CodeState::FIXED_LEN];
+    let event = [9u8; registry::model::CodeEvent::ENCODED_LEN];
+    let mut i = 0u64;
+    while (i as usize) < n {
+        let mut b = db.batch().durability(Some(fjall::PersistMode::SyncAll));
+        for _ in 0..DOC_CODES {
+            // Same key shape and sizes as the registry: a state and an event per code.
+            let h = blake3::hash(&i.to_le_bytes());
+            let key = registry::model::CodeKey::unit(4_650_117_240_163, &h.as_bytes()[..13].iter().map(|b| b'A' + b % 26).collect::<Vec<_>>());
+            b.insert(&ks, key.as_bytes(), value);
+            let mut ek = key.as_bytes().to_vec();
+            ek.extend_from_slice(&1u32.to_be_bytes());
+            b.insert(&ev, ek, event);
+            i += 1;
+        }
+        b.commit()?;
+    }
+    Ok(n as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Serves `reg` on a free loopback port; returns the base URL and the admin token.
+fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let config = server::Config { admin_token: "bench-admin".into(), token_key: [3; 32] };
+    rt.spawn(crate::app::serve(listener, reg, config));
+    Ok(format!("http://{addr}"))
+}
+
+/// Closed-loop HTTP load: `concurrency` connections each sending requests made by `req`
+/// until `total` are done. Returns (requests/s, p50 ms, p99 ms).
+fn http_load(
+    rt: &tokio::runtime::Runtime,
+    concurrency: usize,
+    total: u64,
+    req: Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>,
+) -> Result<(f64, f64, f64)> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let next = Arc::new(AtomicU64::new(0));
+    let t = Instant::now();
+    let hist = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let client = client.clone();
+            let next = next.clone();
+            let req = req.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut h = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let s = Instant::now();
+                    let r = req(&client, i).send().await;
+                    match r {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                        }
+                        Ok(r) => return Err(anyhow!("HTTP {}", r.status())),
+                        Err(e) => return Err(anyhow!("{e}")),
+                    }
+                    let _ = h.record(s.elapsed().as_micros() as u64);
+                }
+                Ok(h)
+            }));
+        }
+        let mut all = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
+        for t in tasks {
+            let h = t.await.map_err(|e| anyhow!("{e}"))??;
+            all.add(h).map_err(|e| anyhow!("{e}"))?;
+        }
+        Ok::<_, anyhow::Error>(all)
+    })?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok((total as f64 / secs, hist.value_at_quantile(0.5) as f64 / 1000.0, hist.value_at_quantile(0.99) as f64 / 1000.0))
+}
 
 /// Runs the suite and prints its figures.
 pub fn run(quick: bool, runs: usize) -> Result<()> {
-    let _ = (quick, runs);
+    let s = if quick {
+        Sizes { emit_mac: 100_000, emit_sig: 10_000, ingest_codes: 50_000, verify_requests: 20_000, raw_puts: 100_000 }
+    } else {
+        Sizes { emit_mac: 1_000_000, emit_sig: 100_000, ingest_codes: 200_000, verify_requests: 100_000, raw_puts: 500_000 }
+    };
+    println!("tracemark bench — {}", machine());
+    println!("median of {runs} runs; documents of {DOC_CODES} codes; every commit fsynced before the answer\n");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+
+    let mut raw = Vec::new();
+    for _ in 0..runs {
+        raw.push(raw_engine(s.raw_puts)?);
+    }
+    report("raw engine: fjall batches of 1,000 (state+event)", "codes/s", &raw, "(the ceiling)");
+
+    let mut emit_mac = Vec::new();
+    let mut emit_sig = Vec::new();
+    let mut apply = Vec::new();
+    let mut introduce = Vec::new();
+    let mut verify_inproc = Vec::new();
+    let mut http_ingest = Vec::new();
+    let mut verify_http = Vec::new();
+    let mut pos_http = Vec::new();
+    let (mut p50v, mut p99v, mut p50p, mut p99p) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let b = bed()?;
+        let (rate, order) = b.emit(s.emit_mac, "mac")?;
+        emit_mac.push(rate);
+        emit_sig.push(b.emit(s.emit_sig, "signature")?.0);
+        let codes = b.codes(&order, s.ingest_codes.min(s.emit_mac))?;
+        apply.push(b.ingest(doc_bodies("apply", &codes, json!({})), 64)?);
+        introduce.push(b.ingest(doc_bodies("introduce", &codes, json!({"production_date": "2026-11-01", "expiry_date": "2030-01-01"})), 64)?);
+
+        // In-process verification, two threads over random introduced codes.
+        let n = s.verify_requests;
+        let t = Instant::now();
+        std::thread::scope(|sc| {
+            for th in 0..2u64 {
+                let reg = b.reg.clone();
+                let codes = &codes;
+                sc.spawn(move || {
+                    for i in 0..n / 2 {
+                        let c = &codes[((i * 7919 + th * 104_729) % codes.len() as u64) as usize];
+                        let _ = reg.verify(c);
+                    }
+                });
+            }
+        });
+        verify_inproc.push(n as f64 / t.elapsed().as_secs_f64());
+
+        // Over HTTP: the same registry served on loopback.
+        let base = serve(b.reg.clone(), &rt)?;
+        let client = Client::new(&base)?;
+        let producer = client
+            .sign_in("7700000001", ed25519_dalek::SigningKey::from_bytes(&[1; 32]))
+            .context("bench sign-in")?;
+        let retailer_key = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+        let retailer = client.sign_in("7700000002", retailer_key)?;
+        let _ = &b.retailer;
+        let (_, o2) = b.emit(s.ingest_codes, "mac")?;
+        let codes2 = b.codes(&o2, s.ingest_codes)?;
+        let bodies = doc_bodies("apply", &codes2, json!({}));
+        let t = Instant::now();
+        let queue = Arc::new(std::sync::Mutex::new(bodies));
+        std::thread::scope(|sc| -> Result<()> {
+            let mut hs = Vec::new();
+            for _ in 0..8 {
+                let queue = queue.clone();
+                let client = client.clone();
+                let producer = &producer;
+                hs.push(sc.spawn(move || -> Result<()> {
+                    loop {
+                        let Some(body) = queue.lock().map_err(|_| anyhow!("poisoned"))?.pop() else { return Ok(()) };
+                        let (st, v) = client.post_signed_bytes(producer, "/api/v1/documents", body)?;
+                        if st != 201 {
+                            bail!("HTTP ingest: {st} {v}");
+                        }
+                    }
+                }));
+            }
+            for h in hs {
+                h.join().map_err(|_| anyhow!("thread panicked"))??;
+            }
+            Ok(())
+        })?;
+        http_ingest.push(codes2.len() as f64 / t.elapsed().as_secs_f64());
+
+        let ids: Arc<Vec<String>> = Arc::new(codes.iter().map(|c| crate::demo::digital_link(c)).collect());
+        let verify_base = base.clone();
+        let v_ids = ids.clone();
+        let (rps, p50, p99) = http_load(
+            &rt,
+            64,
+            s.verify_requests,
+            Arc::new(move |c, i| {
+                let path = &v_ids[((i * 7919) % v_ids.len() as u64) as usize];
+                c.get(format!("{verify_base}{path}")).header("accept", "application/json")
+            }),
+        )?;
+        verify_http.push(rps);
+        p50v.push(p50);
+        p99v.push(p99);
+        // Till checks: the retailer does not own these codes, so the answer lists reasons;
+        // the work (parse, look-up, tail check, rules) is the same.
+        let token = retailer.token.clone();
+        let full: Arc<Vec<String>> = Arc::new(codes.clone());
+        let pos_base = base.clone();
+        let (rps, p50, p99) = http_load(
+            &rt,
+            64,
+            s.verify_requests,
+            Arc::new(move |c, i| {
+                let code = &full[((i * 7919) % full.len() as u64) as usize];
+                c.post(format!("{pos_base}/api/v1/pos/check")).bearer_auth(&token).json(&json!({"codes": [code]}))
+            }),
+        )?;
+        pos_http.push(rps);
+        p50p.push(p50);
+        p99p.push(p99);
+        eprintln!("bench: run {} of {runs} done", run + 1);
+    }
+    report("emission, MAC tails (order → codes stored)", "codes/s", &emit_mac, "target ≥ 1 M/s");
+    report("emission, signature tails", "codes/s", &emit_sig, "target ≥ 40 k/s per core");
+    report("ingest in-process: apply", "code-events/s", &apply, "target ≥ 300 k/s");
+    report("ingest in-process: introduce", "code-events/s", &introduce, "target ≥ 300 k/s");
+    report("ingest over HTTP: apply, 8 clients", "code-events/s", &http_ingest, "target ≥ 300 k/s");
+    report("verify in-process, 2 threads", "verifies/s", &verify_inproc, "");
+    report("verify over HTTP (Digital Link, JSON), 64 conns", "requests/s", &verify_http, "target ≥ 20 k/s, goal 50 k/s");
+    println!("{:<46} {:>10} ms p50, {:.2} ms p99 (median)", "  latency", format!("{:.2}", median(p50v)), median(p99v));
+    report("till check over HTTP (1 code), 64 conns", "requests/s", &pos_http, "target ≥ 20 k/s, goal 50 k/s");
+    println!("{:<46} {:>10} ms p50, {:.2} ms p99 (median)", "  latency", format!("{:.2}", median(p50p)), median(p99p));
+    println!(
+        "\ningest / raw engine: {:.2} (in-process apply), {:.2} (HTTP) — target ≥ 0.33",
+        median(apply.clone()) / median(raw.clone()),
+        median(http_ingest) / median(raw)
+    );
+    println!("note: the HTTP load generator runs on the same 2 cores as the server.");
     Ok(())
 }
