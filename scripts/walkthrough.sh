@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# A producer → wholesaler → retailer → sale, with curl and openssl only.
+#
+#   scripts/walkthrough.sh [BASE_URL]
+#
+# Starts its own registry (`tracemark serve` on a fresh data dir) unless BASE_URL is given
+# together with TRACEMARK_ADMIN_TOKEN. Every step prints the request and the answer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'kill ${server_pid:-0} 2>/dev/null || true; rm -rf "$work"' EXIT
+
+if [ $# -ge 1 ]; then
+  base=$1
+  admin=${TRACEMARK_ADMIN_TOKEN:?set TRACEMARK_ADMIN_TOKEN for an existing registry}
+else
+  bin=${TRACEMARK_BIN:-target/debug/tracemark}
+  [ -x "$bin" ] || cargo build -q -p tracemark
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  base=http://127.0.0.1:$port
+  admin=walkthrough-admin-token
+  TRACEMARK_ADMIN_TOKEN=$admin "$bin" serve --data "$work/data" --listen 127.0.0.1:$port >"$work/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
+fi
+
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# A participant: an Ed25519 key pair made by openssl, registered by the operator, signed in.
+participant() { # name tin role region
+  local name=$1 tin=$2 role=$3 region=$4
+  openssl genpkey -algorithm ed25519 -out "$work/$name.pem" 2>/dev/null
+  local pub
+  pub=$(openssl pkey -in "$work/$name.pem" -pubout -outform DER | tail -c 32 | base64 -w0)
+  curl -sf -X POST "$base/api/v1/participants" -H "authorization: Bearer $admin" \
+    -H 'content-type: application/json' \
+    -d "{\"tin\":\"$tin\",\"name\":\"$name\",\"roles\":[\"$role\"],\"public_key\":\"$pub\",\"region\":\"$region\"}" >/dev/null
+  local ch data id sig
+  ch=$(curl -sf "$base/api/v1/auth/challenge?tin=$tin")
+  data=$(echo "$ch" | json '["data"]'); id=$(echo "$ch" | json '["challenge_id"]')
+  printf '%s' "$data" >"$work/challenge"
+  sig=$(openssl pkeyutl -sign -inkey "$work/$name.pem" -rawin -in "$work/challenge" | base64 -w0)
+  curl -sf -X POST "$base/api/v1/auth/token" -H 'content-type: application/json' \
+    -d "{\"challenge_id\":\"$id\",\"signature\":\"$sig\"}" | json '["token"]' >"$work/$name.token"
+  echo "$name ($role, TIN $tin) signed in"
+}
+
+# POST a signed body: X-Signature is Ed25519 over the exact bytes sent.
+signed() { # name path body
+  printf '%s' "$3" >"$work/body"
+  local sig
+  sig=$(openssl pkeyutl -sign -inkey "$work/$1.pem" -rawin -in "$work/body" | base64 -w0)
+  curl -s -X POST "$base$2" -H "authorization: Bearer $(cat "$work/$1.token")" \
+    -H 'content-type: application/json' -H "x-signature: $sig" --data-binary @"$work/body"
+}
+get() { curl -s "$base$2" -H "authorization: Bearer $(cat "$work/$1.token")"; }
+uuid() { python3 -c 'import uuid; print(uuid.uuid4())'; }
+
+say "Participants"
+participant producer 7701000001 producer RU-MOW
+participant wholesaler 7701000002 wholesaler RU-MOS
+participant retailer 7701000003 retailer RU-SPE
+
+say "The producer registers a product card (GTIN 04650117240163, shoes)"
+signed producer /api/v1/products '{"gtin":"04650117240163","name":"Running shoes, size 42","product_group":"shoes","brand":"Demo"}'; echo
+
+say "It orders 4 codes with MAC tails and fetches them"
+order=$(signed producer /api/v1/orders '{"gtin":"04650117240163","quantity":4,"serial_type":"operator","tail":"mac"}')
+echo "$order"; oid=$(echo "$order" | json '["order_id"]')
+for _ in $(seq 100); do [ "$(get producer "/api/v1/orders/$oid" | json '["status"]')" = ready ] && break; sleep 0.1; done
+get producer "/api/v1/orders/$oid/codes?limit=10" >"$work/codes.json"; cat "$work/codes.json"; echo
+codes=$(python3 -c "import json; print(json.dumps([c.split('\x1d')[0] for c in json.load(open('$work/codes.json'))['codes']]))")
+first_full=$(python3 -c "import json; print(json.dumps(json.load(open('$work/codes.json'))['codes'][0]))")
+# The same code as a GS1 Digital Link (what a phone camera reads from a QR code).
+first_dl=$(python3 -c "
+import json, urllib.parse as u
+c = json.load(open('$work/codes.json'))['codes'][0].split('\x1d')
+q = lambda s: u.quote(s, safe='')
+print('/01/' + c[0][2:16] + '/21/' + q(c[0][18:]) + '?91=' + q(c[1][2:]) + '&92=' + q(c[2][2:]))")
+
+say "apply (printed and applied), introduce (in circulation)"
+signed producer /api/v1/documents "{\"id\":\"$(uuid)\",\"type\":\"apply\",\"codes\":$codes}"; echo
+signed producer /api/v1/documents "{\"id\":\"$(uuid)\",\"type\":\"introduce\",\"codes\":$codes,\"production_date\":\"2026-11-01\"}"; echo
+
+say "Pack them into a box (SSCC 00146501172400000016) and ship it to the wholesaler"
+signed producer /api/v1/documents "{\"id\":\"$(uuid)\",\"type\":\"aggregate\",\"parent\":\"00146501172400000016\",\"children\":$codes}"; echo
+ship=$(uuid)
+signed producer /api/v1/documents "{\"id\":\"$ship\",\"type\":\"ship\",\"receiver\":\"7701000002\",\"codes\":[\"00146501172400000016\"]}"; echo
+
+say "The wholesaler accepts, and ships the box on to the retailer, who accepts"
+signed wholesaler /api/v1/documents "{\"id\":\"$(uuid)\",\"type\":\"accept\",\"shipment\":\"$ship\"}"; echo
+ship2=$(uuid)
+signed wholesaler /api/v1/documents "{\"id\":\"$ship2\",\"type\":\"ship\",\"receiver\":\"7701000003\",\"codes\":[\"00146501172400000016\"]}"; echo
+signed retailer /api/v1/documents "{\"id\":\"$(uuid)\",\"type\":\"accept\",\"shipment\":\"$ship2\"}"; echo
+
+say "At the till: may the first pair be sold? (the till sends the full code, tail included)"
+check=$(curl -s -X POST "$base/api/v1/pos/check" -H "authorization: Bearer $(cat "$work/retailer.token")" \
+  -H 'content-type: application/json' -d "{\"codes\":[$first_full]}")
+echo "$check"; rid=$(echo "$check" | json '["request_id"]')
+first=$(python3 -c "import json; print(json.dumps(json.loads('$codes')[0]))")
+
+say "Sold: the fiscal receipt becomes a sell document"
+signed retailer /api/v1/documents "{\"id\":\"$(uuid)\",\"type\":\"sell\",\"codes\":[$first],\"receipt\":{\"fiscal_drive\":\"9999078900012345\",\"number\":17,\"at\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"store\":\"Nevsky 1\"},\"check_ids\":[\"$rid\"]}"; echo
+
+say "Selling it again is refused (and recorded for the regulators)"
+signed retailer /api/v1/documents "{\"id\":\"$(uuid)\",\"type\":\"sell\",\"codes\":[$first],\"receipt\":{\"fiscal_drive\":\"9999078900012345\",\"number\":18,\"at\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"store\":\"Nevsky 1\"}}"; echo
+
+say "A consumer scans the code: public verification, no sign-in (Digital Link resolver, JSON)"
+echo "GET $first_dl"
+curl -s -H 'accept: application/json' "$base$first_dl"; echo
+
+say "The retailer's view of the code: status, owner, history with document ids"
+get retailer "/api/v1/codes/$(python3 -c "import json; print(json.loads('$first'))")"; echo
+
+say "Inventory of the retailer"
+get retailer "/api/v1/inventory?gtin=04650117240163"; echo
