@@ -87,7 +87,10 @@ impl FjallStore {
     pub fn open_with(dir: &Path, durable: bool) -> StoreResult<FjallStore> {
         std::fs::create_dir_all(dir).map_err(err)?;
         let db = Database::builder(dir).open().map_err(err)?;
-        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).map_err(err);
+        let ks = |name: &str| {
+            db.keyspace(name, KeyspaceCreateOptions::default)
+                .map_err(err)
+        };
         let store = FjallStore {
             codes: ks("codes")?,
             events: ks("events")?,
@@ -142,8 +145,14 @@ impl FjallStore {
     }
 
     fn decode_doc(v: &[u8]) -> StoreResult<StoredDocument> {
-        let n = u32::from_le_bytes(v.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| err("short document record"))?) as usize;
-        let meta = v.get(4..4 + n).ok_or_else(|| err("short document record"))?;
+        let n = u32::from_le_bytes(
+            v.get(..4)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| err("short document record"))?,
+        ) as usize;
+        let meta = v
+            .get(4..4 + n)
+            .ok_or_else(|| err("short document record"))?;
         let mut d: StoredDocument = Self::json(meta)?;
         d.body = v[4 + n..].to_vec();
         Ok(d)
@@ -152,7 +161,11 @@ impl FjallStore {
 
 impl Store for FjallStore {
     fn participant(&self, id: ParticipantId) -> StoreResult<Option<Participant>> {
-        self.participants.get(id.to_be_bytes()).map_err(err)?.map(|v| Self::json(&v)).transpose()
+        self.participants
+            .get(id.to_be_bytes())
+            .map_err(err)?
+            .map(|v| Self::json(&v))
+            .transpose()
     }
 
     fn participant_by_tin(&self, tin: &str) -> StoreResult<Option<Participant>> {
@@ -166,18 +179,27 @@ impl Store for FjallStore {
     }
 
     fn participants(&self) -> StoreResult<Vec<Participant>> {
-        self.scan_prefix(&self.participants, &[])?.iter().map(|(_, v)| Self::json(v)).collect()
+        self.scan_prefix(&self.participants, &[])?
+            .iter()
+            .map(|(_, v)| Self::json(v))
+            .collect()
     }
 
     fn product(&self, gtin: u64) -> StoreResult<Option<Product>> {
-        self.products.get(gtin.to_be_bytes()).map_err(err)?.map(|v| Self::json(&v)).transpose()
+        self.products
+            .get(gtin.to_be_bytes())
+            .map_err(err)?
+            .map(|v| Self::json(&v))
+            .transpose()
     }
 
     fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
         keys.iter()
             .map(|k| match self.codes.get(k.as_bytes()).map_err(err)? {
                 None => Ok(None),
-                Some(v) => CodeState::decode(&v).map(Some).ok_or_else(|| err(format!("corrupt state of {k}"))),
+                Some(v) => CodeState::decode(&v)
+                    .map(Some)
+                    .ok_or_else(|| err(format!("corrupt state of {k}"))),
             })
             .collect()
     }
@@ -185,7 +207,9 @@ impl Store for FjallStore {
     fn events(&self, key: &CodeKey) -> StoreResult<Vec<CodeEvent>> {
         self.scan_prefix(&self.events, &prefixed(key))?
             .iter()
-            .map(|(_, v)| CodeEvent::decode(v).ok_or_else(|| err(format!("corrupt event of {key}"))))
+            .map(|(_, v)| {
+                CodeEvent::decode(v).ok_or_else(|| err(format!("corrupt event of {key}")))
+            })
             .collect()
     }
 
@@ -193,24 +217,44 @@ impl Store for FjallStore {
         let p = prefixed(parent);
         self.scan_prefix(&self.links, &p)?
             .iter()
-            .map(|(k, _)| CodeKey::read_prefixed(&k[p.len()..]).map(|x| x.0).ok_or_else(|| err("corrupt link")))
+            .map(|(k, _)| {
+                CodeKey::read_prefixed(&k[p.len()..])
+                    .map(|x| x.0)
+                    .ok_or_else(|| err("corrupt link"))
+            })
             .collect()
     }
 
     fn document(&self, id: &Uuid) -> StoreResult<Option<StoredDocument>> {
-        self.docs.get(id.as_bytes()).map_err(err)?.map(|v| Self::decode_doc(&v)).transpose()
+        self.docs
+            .get(id.as_bytes())
+            .map_err(err)?
+            .map(|v| Self::decode_doc(&v))
+            .transpose()
     }
 
     fn document_id_by_seq(&self, seq: u64) -> StoreResult<Option<Uuid>> {
-        Ok(self.doc_seq.get(seq.to_be_bytes()).map_err(err)?.and_then(|v| Uuid::from_slice(&v).ok()))
+        Ok(self
+            .doc_seq
+            .get(seq.to_be_bytes())
+            .map_err(err)?
+            .and_then(|v| Uuid::from_slice(&v).ok()))
     }
 
     fn shipment_closed_by(&self, ship: &Uuid) -> StoreResult<Option<Uuid>> {
-        Ok(self.shipments.get(ship.as_bytes()).map_err(err)?.and_then(|v| Uuid::from_slice(&v).ok()))
+        Ok(self
+            .shipments
+            .get(ship.as_bytes())
+            .map_err(err)?
+            .and_then(|v| Uuid::from_slice(&v).ok()))
     }
 
     fn order(&self, id: &Uuid) -> StoreResult<Option<Order>> {
-        self.orders.get(id.as_bytes()).map_err(err)?.map(|v| Self::json(&v)).transpose()
+        self.orders
+            .get(id.as_bytes())
+            .map_err(err)?
+            .map(|v| Self::json(&v))
+            .transpose()
     }
 
     fn orders_of(&self, participant: ParticipantId) -> StoreResult<Vec<Order>> {
@@ -235,7 +279,10 @@ impl Store for FjallStore {
     }
 
     fn blocks(&self) -> StoreResult<Vec<Block>> {
-        self.scan_prefix(&self.blocks, &[])?.iter().map(|(_, v)| Self::json(v)).collect()
+        self.scan_prefix(&self.blocks, &[])?
+            .iter()
+            .map(|(_, v)| Self::json(v))
+            .collect()
     }
 
     fn block_codes(&self, block: u64) -> StoreResult<Vec<CodeKey>> {
@@ -274,12 +321,20 @@ impl Store for FjallStore {
             b = b.durability(Some(PersistMode::SyncAll));
         }
         for p in &set.participants {
-            b.insert(&self.participants, p.id.to_be_bytes(), serde_json::to_vec(p).map_err(err)?);
+            b.insert(
+                &self.participants,
+                p.id.to_be_bytes(),
+                serde_json::to_vec(p).map_err(err)?,
+            );
             b.insert(&self.tins, p.tin.as_bytes(), p.id.to_be_bytes());
         }
         for p in &set.products {
             let g: u64 = p.gtin.parse().map_err(err)?;
-            b.insert(&self.products, g.to_be_bytes(), serde_json::to_vec(p).map_err(err)?);
+            b.insert(
+                &self.products,
+                g.to_be_bytes(),
+                serde_json::to_vec(p).map_err(err)?,
+            );
         }
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
         for (k, st) in &set.codes {
@@ -287,7 +342,11 @@ impl Store for FjallStore {
             b.insert(&self.codes, k.as_bytes(), &buf[..n]);
         }
         for (k, seq, e) in &set.events {
-            b.insert(&self.events, cat(&[&prefixed(k), &seq.to_be_bytes()]), &e.encode()[..]);
+            b.insert(
+                &self.events,
+                cat(&[&prefixed(k), &seq.to_be_bytes()]),
+                &e.encode()[..],
+            );
         }
         for (p, c) in &set.links_added {
             b.insert(&self.links, cat(&[&prefixed(p), &prefixed(c)]), []);
@@ -303,24 +362,50 @@ impl Store for FjallStore {
             b.insert(&self.shipments, s.as_bytes(), a.as_bytes());
         }
         for o in &set.orders {
-            b.insert(&self.orders, o.id.as_bytes(), serde_json::to_vec(o).map_err(err)?);
-            b.insert(&self.orders_by, cat(&[&o.participant.to_be_bytes(), o.id.as_bytes()]), []);
+            b.insert(
+                &self.orders,
+                o.id.as_bytes(),
+                serde_json::to_vec(o).map_err(err)?,
+            );
+            b.insert(
+                &self.orders_by,
+                cat(&[&o.participant.to_be_bytes(), o.id.as_bytes()]),
+                [],
+            );
         }
         for (id, first, serials) in &set.order_serials {
             for (i, s) in serials.iter().enumerate() {
-                b.insert(&self.order_serials, cat(&[id.as_bytes(), &(first + i as u32).to_be_bytes()]), s.as_bytes());
+                b.insert(
+                    &self.order_serials,
+                    cat(&[id.as_bytes(), &(first + i as u32).to_be_bytes()]),
+                    s.as_bytes(),
+                );
             }
         }
         for bl in &set.blocks {
-            b.insert(&self.blocks, bl.id.to_be_bytes(), serde_json::to_vec(bl).map_err(err)?);
+            b.insert(
+                &self.blocks,
+                bl.id.to_be_bytes(),
+                serde_json::to_vec(bl).map_err(err)?,
+            );
         }
         for (id, k) in &set.block_codes {
-            b.insert(&self.block_codes, cat(&[&id.to_be_bytes(), k.as_bytes()]), []);
+            b.insert(
+                &self.block_codes,
+                cat(&[&id.to_be_bytes(), k.as_bytes()]),
+                [],
+            );
         }
         if !set.inventory.is_empty() {
             let mut sums: HashMap<Vec<u8>, i64> = HashMap::new();
             for (o, g, bucket, d) in &set.inventory {
-                *sums.entry(cat(&[&o.to_be_bytes(), &g.to_be_bytes(), &[bucket.to_u8()]])).or_default() += d;
+                *sums
+                    .entry(cat(&[
+                        &o.to_be_bytes(),
+                        &g.to_be_bytes(),
+                        &[bucket.to_u8()],
+                    ]))
+                    .or_default() += d;
             }
             for (k, d) in sums {
                 let cur = self
@@ -339,7 +424,11 @@ impl Store for FjallStore {
         for (p, at, summary) in &set.refusals {
             rseq += 1;
             let v = serde_json::json!({"participant": p, "at": at, "summary": summary});
-            b.insert(&self.refusals, rseq.to_be_bytes(), serde_json::to_vec(&v).map_err(err)?);
+            b.insert(
+                &self.refusals,
+                rseq.to_be_bytes(),
+                serde_json::to_vec(&v).map_err(err)?,
+            );
         }
         b.commit().map_err(err)?;
         self.refusal_seq.store(rseq, Ordering::SeqCst);

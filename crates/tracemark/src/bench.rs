@@ -25,19 +25,37 @@ struct Sizes {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
         .map(|kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0))
         .unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!(
         "{cpu}, {} cores, {mem} memory, Linux {}, {} build",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         kernel.trim(),
-        if cfg!(debug_assertions) { "DEBUG (figures meaningless: use --release)" } else { "release" }
+        if cfg!(debug_assertions) {
+            "DEBUG (figures meaningless: use --release)"
+        } else {
+            "release"
+        }
     )
 }
 
@@ -63,7 +81,11 @@ fn human(v: f64) -> String {
 }
 
 fn report(name: &str, unit: &str, runs: &[f64], target: &str) {
-    println!("{name:<46} {:>10} {unit:<14} {:<34} {target}", human(median(runs.to_vec())), spread(runs));
+    println!(
+        "{name:<46} {:>10} {unit:<14} {:<34} {target}",
+        human(median(runs.to_vec())),
+        spread(runs)
+    );
 }
 
 /// A registry in a temp dir with a producer and a product.
@@ -79,7 +101,8 @@ fn bed() -> Result<Bed> {
     let dir = tempfile::tempdir()?;
     let store = store_fjall::FjallStore::open(dir.path()).map_err(|e| anyhow!("{e}"))?;
     let clock = registry::system_clock();
-    let reg = Registry::open(Arc::new(store), issuance::Keyring::generate(clock()), clock).map_err(|e| anyhow!("{e}"))?;
+    let reg = Registry::open(Arc::new(store), issuance::Keyring::generate(clock()), clock)
+        .map_err(|e| anyhow!("{e}"))?;
     let key = |seed: u8| {
         use base64::Engine;
         let k = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
@@ -117,7 +140,13 @@ fn bed() -> Result<Bed> {
         },
     )
     .map_err(|e| anyhow!("{e}"))?;
-    Ok(Bed { reg, producer, retailer, gtin: g, _dir: dir })
+    Ok(Bed {
+        reg,
+        producer,
+        retailer,
+        gtin: g,
+        _dir: dir,
+    })
 }
 
 impl Bed {
@@ -126,10 +155,22 @@ impl Bed {
         let t = Instant::now();
         let o = self
             .reg
-            .create_order(&self.producer, NewOrder { gtin: self.gtin.clone(), quantity: n, serial_type: registry::model::SerialType::Operator, serials: None, tail: tail.into() })
+            .create_order(
+                &self.producer,
+                NewOrder {
+                    gtin: self.gtin.clone(),
+                    quantity: n,
+                    serial_type: registry::model::SerialType::Operator,
+                    serials: None,
+                    tail: tail.into(),
+                },
+            )
             .map_err(|e| anyhow!("{e}"))?;
         loop {
-            let o = self.reg.order(&self.producer, &o.id).map_err(|e| anyhow!("{e}"))?;
+            let o = self
+                .reg
+                .order(&self.producer, &o.id)
+                .map_err(|e| anyhow!("{e}"))?;
             match o.status {
                 OrderStatus::Ready => break,
                 OrderStatus::Pending => std::thread::sleep(Duration::from_millis(2)),
@@ -143,7 +184,10 @@ impl Bed {
         let mut out = Vec::with_capacity(n as usize);
         let mut off = 0;
         while off < n {
-            let page = self.reg.order_codes(&self.producer, order, off, 10_000).map_err(|e| anyhow!("{e}"))?;
+            let page = self
+                .reg
+                .order_codes(&self.producer, order, off, 10_000)
+                .map_err(|e| anyhow!("{e}"))?;
             off += page.codes.len() as u32;
             out.extend(page.codes);
             if page.next_offset.is_none() {
@@ -212,7 +256,13 @@ fn raw_engine(n: usize) -> Result<f64> {
         for _ in 0..DOC_CODES {
             // Same key shape and sizes as the registry: a state and an event per code.
             let h = blake3::hash(&i.to_le_bytes());
-            let key = registry::model::CodeKey::unit(4_650_117_240_163, &h.as_bytes()[..13].iter().map(|b| b'A' + b % 26).collect::<Vec<_>>());
+            let key = registry::model::CodeKey::unit(
+                4_650_117_240_163,
+                &h.as_bytes()[..13]
+                    .iter()
+                    .map(|b| b'A' + b % 26)
+                    .collect::<Vec<_>>(),
+            );
             b.insert(&ks, key.as_bytes(), value);
             let mut ek = key.as_bytes().to_vec();
             ek.extend_from_slice(&1u32.to_be_bytes());
@@ -228,10 +278,16 @@ fn raw_engine(n: usize) -> Result<f64> {
 fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let config = server::Config { admin_token: "bench-admin".into(), token_key: [3; 32] };
+    let config = server::Config {
+        admin_token: "bench-admin".into(),
+        token_key: [3; 32],
+    };
     rt.spawn(crate::app::serve(listener, reg, config));
     Ok(format!("http://{addr}"))
 }
+
+/// Builds the `i`-th request of a load run.
+type MakeRequest = Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>;
 
 /// Closed-loop HTTP load: `concurrency` connections each sending requests made by `req`
 /// until `total` are done. Returns (requests/s, p50 ms, p99 ms).
@@ -239,9 +295,11 @@ fn http_load(
     rt: &tokio::runtime::Runtime,
     concurrency: usize,
     total: u64,
-    req: Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>,
+    req: MakeRequest,
 ) -> Result<(f64, f64, f64)> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let next = Arc::new(AtomicU64::new(0));
     let t = Instant::now();
     let hist = rt.block_on(async {
@@ -279,25 +337,48 @@ fn http_load(
         Ok::<_, anyhow::Error>(all)
     })?;
     let secs = t.elapsed().as_secs_f64();
-    Ok((total as f64 / secs, hist.value_at_quantile(0.5) as f64 / 1000.0, hist.value_at_quantile(0.99) as f64 / 1000.0))
+    Ok((
+        total as f64 / secs,
+        hist.value_at_quantile(0.5) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0,
+    ))
 }
 
 /// Runs the suite and prints its figures.
 pub fn run(quick: bool, runs: usize) -> Result<()> {
     let s = if quick {
-        Sizes { emit_mac: 100_000, emit_sig: 10_000, ingest_codes: 50_000, verify_requests: 20_000, raw_puts: 100_000 }
+        Sizes {
+            emit_mac: 100_000,
+            emit_sig: 10_000,
+            ingest_codes: 50_000,
+            verify_requests: 20_000,
+            raw_puts: 100_000,
+        }
     } else {
-        Sizes { emit_mac: 1_000_000, emit_sig: 100_000, ingest_codes: 200_000, verify_requests: 100_000, raw_puts: 500_000 }
+        Sizes {
+            emit_mac: 1_000_000,
+            emit_sig: 100_000,
+            ingest_codes: 200_000,
+            verify_requests: 100_000,
+            raw_puts: 500_000,
+        }
     };
     println!("tracemark bench — {}", machine());
     println!("median of {runs} runs; documents of {DOC_CODES} codes; every commit fsynced before the answer\n");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
 
     let mut raw = Vec::new();
     for _ in 0..runs {
         raw.push(raw_engine(s.raw_puts)?);
     }
-    report("raw engine: fjall batches of 1,000 (state+event)", "codes/s", &raw, "(the ceiling)");
+    report(
+        "raw engine: fjall batches of 1,000 (state+event)",
+        "codes/s",
+        &raw,
+        "(the ceiling)",
+    );
 
     let mut emit_mac = Vec::new();
     let mut emit_sig = Vec::new();
@@ -315,7 +396,14 @@ pub fn run(quick: bool, runs: usize) -> Result<()> {
         emit_sig.push(b.emit(s.emit_sig, "signature")?.0);
         let codes = b.codes(&order, s.ingest_codes.min(s.emit_mac))?;
         apply.push(b.ingest(doc_bodies("apply", &codes, json!({})), 64)?);
-        introduce.push(b.ingest(doc_bodies("introduce", &codes, json!({"production_date": "2026-11-01", "expiry_date": "2030-01-01"})), 64)?);
+        introduce.push(b.ingest(
+            doc_bodies(
+                "introduce",
+                &codes,
+                json!({"production_date": "2026-11-01", "expiry_date": "2030-01-01"}),
+            ),
+            64,
+        )?);
 
         // In-process verification, two threads over random introduced codes.
         let n = s.verify_requests;
@@ -338,7 +426,10 @@ pub fn run(quick: bool, runs: usize) -> Result<()> {
         let base = serve(b.reg.clone(), &rt)?;
         let client = Client::new(&base)?;
         let producer = client
-            .sign_in("7700000001", ed25519_dalek::SigningKey::from_bytes(&[1; 32]))
+            .sign_in(
+                "7700000001",
+                ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+            )
             .context("bench sign-in")?;
         let retailer_key = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
         let retailer = client.sign_in("7700000002", retailer_key)?;
@@ -356,8 +447,12 @@ pub fn run(quick: bool, runs: usize) -> Result<()> {
                 let producer = &producer;
                 hs.push(sc.spawn(move || -> Result<()> {
                     loop {
-                        let Some(body) = queue.lock().map_err(|_| anyhow!("poisoned"))?.pop() else { return Ok(()) };
-                        let (st, v) = client.post_signed_bytes(producer, "/api/v1/documents", body)?;
+                        let Some(body) = queue.lock().map_err(|_| anyhow!("poisoned"))?.pop()
+                        else {
+                            return Ok(());
+                        };
+                        let (st, v) =
+                            client.post_signed_bytes(producer, "/api/v1/documents", body)?;
                         if st != 201 {
                             bail!("HTTP ingest: {st} {v}");
                         }
@@ -371,7 +466,8 @@ pub fn run(quick: bool, runs: usize) -> Result<()> {
         })?;
         http_ingest.push(codes2.len() as f64 / t.elapsed().as_secs_f64());
 
-        let ids: Arc<Vec<String>> = Arc::new(codes.iter().map(|c| crate::demo::digital_link(c)).collect());
+        let ids: Arc<Vec<String>> =
+            Arc::new(codes.iter().map(|c| crate::demo::digital_link(c)).collect());
         let verify_base = base.clone();
         let v_ids = ids.clone();
         let (rps, p50, p99) = http_load(
@@ -380,7 +476,8 @@ pub fn run(quick: bool, runs: usize) -> Result<()> {
             s.verify_requests,
             Arc::new(move |c, i| {
                 let path = &v_ids[((i * 7919) % v_ids.len() as u64) as usize];
-                c.get(format!("{verify_base}{path}")).header("accept", "application/json")
+                c.get(format!("{verify_base}{path}"))
+                    .header("accept", "application/json")
             }),
         )?;
         verify_http.push(rps);
@@ -397,7 +494,9 @@ pub fn run(quick: bool, runs: usize) -> Result<()> {
             s.verify_requests,
             Arc::new(move |c, i| {
                 let code = &full[((i * 7919) % full.len() as u64) as usize];
-                c.post(format!("{pos_base}/api/v1/pos/check")).bearer_auth(&token).json(&json!({"codes": [code]}))
+                c.post(format!("{pos_base}/api/v1/pos/check"))
+                    .bearer_auth(&token)
+                    .json(&json!({"codes": [code]}))
             }),
         )?;
         pos_http.push(rps);
@@ -405,16 +504,66 @@ pub fn run(quick: bool, runs: usize) -> Result<()> {
         p99p.push(p99);
         eprintln!("bench: run {} of {runs} done", run + 1);
     }
-    report("emission, MAC tails (order → codes stored)", "codes/s", &emit_mac, "target ≥ 1 M/s");
-    report("emission, signature tails", "codes/s", &emit_sig, "target ≥ 40 k/s per core");
-    report("ingest in-process: apply", "code-events/s", &apply, "target ≥ 300 k/s");
-    report("ingest in-process: introduce", "code-events/s", &introduce, "target ≥ 300 k/s");
-    report("ingest over HTTP: apply, 8 clients", "code-events/s", &http_ingest, "target ≥ 300 k/s");
-    report("verify in-process, 2 threads", "verifies/s", &verify_inproc, "");
-    report("verify over HTTP (Digital Link, JSON), 64 conns", "requests/s", &verify_http, "target ≥ 20 k/s, goal 50 k/s");
-    println!("{:<46} {:>10} ms p50, {:.2} ms p99 (median)", "  latency", format!("{:.2}", median(p50v)), median(p99v));
-    report("till check over HTTP (1 code), 64 conns", "requests/s", &pos_http, "target ≥ 20 k/s, goal 50 k/s");
-    println!("{:<46} {:>10} ms p50, {:.2} ms p99 (median)", "  latency", format!("{:.2}", median(p50p)), median(p99p));
+    report(
+        "emission, MAC tails (order → codes stored)",
+        "codes/s",
+        &emit_mac,
+        "target ≥ 1 M/s",
+    );
+    report(
+        "emission, signature tails",
+        "codes/s",
+        &emit_sig,
+        "target ≥ 40 k/s per core",
+    );
+    report(
+        "ingest in-process: apply",
+        "code-events/s",
+        &apply,
+        "target ≥ 300 k/s",
+    );
+    report(
+        "ingest in-process: introduce",
+        "code-events/s",
+        &introduce,
+        "target ≥ 300 k/s",
+    );
+    report(
+        "ingest over HTTP: apply, 8 clients",
+        "code-events/s",
+        &http_ingest,
+        "target ≥ 300 k/s",
+    );
+    report(
+        "verify in-process, 2 threads",
+        "verifies/s",
+        &verify_inproc,
+        "",
+    );
+    report(
+        "verify over HTTP (Digital Link, JSON), 64 conns",
+        "requests/s",
+        &verify_http,
+        "target ≥ 20 k/s, goal 50 k/s",
+    );
+    println!(
+        "{:<46} {:>10} ms p50, {:.2} ms p99 (median)",
+        "  latency",
+        format!("{:.2}", median(p50v)),
+        median(p99v)
+    );
+    report(
+        "till check over HTTP (1 code), 64 conns",
+        "requests/s",
+        &pos_http,
+        "target ≥ 20 k/s, goal 50 k/s",
+    );
+    println!(
+        "{:<46} {:>10} ms p50, {:.2} ms p99 (median)",
+        "  latency",
+        format!("{:.2}", median(p50p)),
+        median(p99p)
+    );
     println!(
         "\ningest / raw engine: {:.2} (in-process apply), {:.2} (HTTP) — target ≥ 0.33",
         median(apply.clone()) / median(raw.clone()),

@@ -254,7 +254,7 @@ pub fn run(
     while !stop.load(Ordering::Relaxed) && rounds.is_none_or(|r| n < r) {
         eco.round(c, &mut tally)?;
         n += 1;
-        if !quiet && (n == 1 || n % 10 == 0) {
+        if !quiet && (n == 1 || n.is_multiple_of(10)) {
             println!(
                 "demo: round {n}: {} codes issued, {} documents, {} sold, {} refused repeat sales",
                 tally.issued, tally.documents, tally.sold, tally.refused

@@ -6,7 +6,13 @@ use std::process::Command;
 #[test]
 fn readme_walkthrough_runs() {
     for tool in ["curl", "openssl", "python3"] {
-        if Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| !o.status.success()).unwrap_or(true) {
+        if Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
             println!("skipping: {tool} is not installed (scripts/test installs it)");
             return;
         }
@@ -18,7 +24,11 @@ fn readme_walkthrough_runs() {
         .output()
         .expect("run walkthrough");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "walkthrough failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "walkthrough failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for needle in [
         "\"status\":\"accepted\",\"codes\":4,\"seq\":1",
         "\"sellable\":true",
@@ -27,6 +37,9 @@ fn readme_walkthrough_runs() {
         "\"type\":\"sell\"",
         "\"INTRODUCED\":3,\"RETIRED\":1",
     ] {
-        assert!(text.contains(needle), "walkthrough output lacks {needle}:\n{text}");
+        assert!(
+            text.contains(needle),
+            "walkthrough output lacks {needle}:\n{text}"
+        );
     }
 }
