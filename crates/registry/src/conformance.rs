@@ -2156,14 +2156,247 @@ fn concurrent_double_sale_accepts_one(w: &World) {
     );
 }
 
+fn ship_nested_box_and_reject_box_from_pallet(w: &World) {
+    let c = w.introduced(4);
+    let (b1, b2, p) = (w.sscc(), w.sscc(), w.sscc());
+    w.aggregate(&w.producer, &b1, &c[0..2]);
+    w.aggregate(&w.producer, &b2, &c[2..4]);
+    w.aggregate(&w.producer, &p, &[b1.clone(), b2.clone()]);
+    let ship = w.ship(&w.producer, &w.wholesaler, std::slice::from_ref(&p));
+    // Rejecting a whole box inside the pallet: the box and its units go back, out of the pallet.
+    w.accept(&w.wholesaler, ship, std::slice::from_ref(&b2));
+    assert_eq!(w.children(&p), sorted(std::slice::from_ref(&b1)));
+    assert_eq!(w.state(&b2).parent, None);
+    assert_eq!(w.children(&b2), sorted(&c[2..4]));
+    for x in [&b2, &c[2], &c[3]] {
+        assert_eq!(w.owner(x), w.producer.tin, "{x}");
+        assert_eq!(w.state(x).in_transit_to, None);
+    }
+    for x in [&p, &b1, &c[0], &c[1]] {
+        assert_eq!(w.owner(x), w.wholesaler.tin, "{x}");
+    }
+    assert_eq!(w.inv(&w.producer, &w.gtin, "INTRODUCED"), (2, 0, 0));
+    assert_eq!(w.inv(&w.wholesaler, &w.gtin, "INTRODUCED"), (2, 0, 0));
+    // Shipping the inner box alone takes it out of the pallet.
+    w.transfer(&w.wholesaler, &w.retailer, std::slice::from_ref(&b1));
+    assert!(w.children(&p).is_empty());
+    assert_eq!(w.owner(&c[0]), w.retailer.tin);
+    assert_eq!(w.state(&c[0]).parent, Some(w.key(&b1)));
+}
+
+fn aggregate_into_others_package_refused(w: &World) {
+    let c = w.introduced(1);
+    let r = w.at_retailer(1);
+    let b = w.sscc();
+    w.aggregate(&w.retailer, &b, &r);
+    w.refused(
+        &w.producer,
+        json!({"type": "aggregate", "parent": b, "children": ids(&c)}),
+        &[ids(&c), ids(&r)].concat(),
+        &b,
+        "not_owner",
+    );
+}
+
+fn ship_only_to_who_can_accept(w: &World) {
+    let c = w.introduced(1);
+    let e = w.unchanged(&ids(&c), || {
+        w.doc(
+            &w.producer,
+            json!({"type": "ship", "receiver": w.regulator.tin, "codes": ids(&c)}),
+        )
+    });
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+}
+
+fn verify_of_package_reveals_no_holder(w: &World) {
+    let c = w.at_retailer(2);
+    let b = w.sscc();
+    w.aggregate(&w.retailer, &b, &c);
+    let text = serde_json::to_string(&w.reg.verify(&b).expect("verify")).expect("json");
+    assert!(
+        !text.contains(&w.retailer.tin),
+        "verify reveals the holder: {text}"
+    );
+    assert!(
+        !text.contains(&w.retailer.name),
+        "verify reveals the holder: {text}"
+    );
+}
+
+fn concurrent_registration_of_one_tin(w: &World) {
+    use base64::Engine;
+    for round in 0..10 {
+        let tin = format!("55{round:08}");
+        let barrier = std::sync::Barrier::new(8);
+        let oks: Vec<bool> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| {
+                    let (tin, barrier) = (tin.clone(), &barrier);
+                    sc.spawn(move || {
+                        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+                        let public_key = base64::engine::general_purpose::STANDARD
+                            .encode(key.verifying_key().to_bytes());
+                        barrier.wait();
+                        w.reg
+                            .register_participant(NewParticipant {
+                                tin,
+                                name: "Twin".into(),
+                                roles: vec![Role::Retailer],
+                                public_key,
+                                region: "RU-MOW".into(),
+                            })
+                            .is_ok()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        assert_eq!(
+            oks.iter().filter(|o| **o).count(),
+            1,
+            "round {round}: {oks:?}"
+        );
+        let same = w
+            .reg
+            .participants()
+            .expect("participants")
+            .into_iter()
+            .filter(|p| p.tin == tin)
+            .count();
+        assert_eq!(same, 1, "round {round}");
+    }
+}
+
+fn concurrent_product_cards_of_one_gtin(w: &World) {
+    for round in 0..10u32 {
+        let gtin = with_check_digit(&format!("04700000{round:05}"));
+        let barrier = std::sync::Barrier::new(2);
+        let (a, b) = std::thread::scope(|sc| {
+            let (g1, g2, b1, b2) = (&gtin, &gtin, &barrier, &barrier);
+            let h1 = sc.spawn(move || {
+                b1.wait();
+                w.reg
+                    .put_product(
+                        &w.producer,
+                        NewProduct {
+                            gtin: g1.clone(),
+                            name: "Mine".into(),
+                            product_group: "shoes".into(),
+                            brand: None,
+                            shelf_life_days: None,
+                            max_retail_price: None,
+                            attributes: None,
+                        },
+                    )
+                    .is_ok()
+            });
+            let h2 = sc.spawn(move || {
+                b2.wait();
+                w.reg
+                    .put_product(
+                        &w.importer,
+                        NewProduct {
+                            gtin: g2.clone(),
+                            name: "Theirs".into(),
+                            product_group: "shoes".into(),
+                            brand: None,
+                            shelf_life_days: None,
+                            max_retail_price: None,
+                            attributes: None,
+                        },
+                    )
+                    .is_ok()
+            });
+            (h1.join().expect("thread"), h2.join().expect("thread"))
+        });
+        assert!(
+            a ^ b,
+            "round {round}: both or neither of two owners got GTIN {gtin}"
+        );
+    }
+}
+
+fn concurrent_lift_of_one_block(w: &World) {
+    let c = w.at_retailer(1);
+    let keep = w.block(Some(&w.gtin), None, None);
+    for round in 0..5 {
+        let blk = w.block(Some(&w.gtin), None, None);
+        let codes = w.block(None, None, Some(ids(&c)));
+        let barrier = std::sync::Barrier::new(8);
+        let oks: Vec<bool> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..8)
+                .map(|i| {
+                    let barrier = &barrier;
+                    sc.spawn(move || {
+                        barrier.wait();
+                        w.reg
+                            .lift_block(&w.regulator, if i % 2 == 0 { blk } else { codes })
+                            .is_ok()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        assert_eq!(
+            oks.iter().filter(|o| **o).count(),
+            2,
+            "round {round}: {oks:?}"
+        );
+        // The other GTIN block still holds; the code-level count is back to zero.
+        assert_eq!(w.verdict(&c[0]), "recalled", "round {round}");
+        assert_eq!(w.state(&c[0]).blocks, 0, "round {round}");
+    }
+    w.reg.lift_block(&w.regulator, keep).expect("lift");
+    assert_eq!(w.verdict(&c[0]), "genuine");
+}
+
+fn too_many_active_orders(w: &World) {
+    for _ in 0..crate::orders::ACTIVE_ORDERS_MAX {
+        w.order(&w.producer, &w.milk, 1, "short");
+    }
+    let new = || NewOrder {
+        gtin: w.milk.clone(),
+        quantity: 1,
+        serial_type: SerialType::Operator,
+        serials: None,
+        tail: "short".into(),
+    };
+    assert!(matches!(
+        w.reg.create_order(&w.producer, new()),
+        Err(Error::TooMany(_))
+    ));
+    let first = w.reg.store().orders_of(w.producer.id).expect("orders")[0].id;
+    w.reg.close_order(&w.producer, &first).expect("close");
+    w.reg
+        .create_order(&w.producer, new())
+        .expect("an order once one is closed");
+}
+
 macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
+    ($d:tt; $($name:ident),* $(,)?) => {
         /// Every conformance test, by name.
         pub const TESTS: &[(&str, Test)] = &[$((stringify!($name), $name as Test)),*];
+
+        /// Expands to one `#[test]` per conformance test, each on a fresh store from
+        /// `$make` (a `fn() -> (Arc<dyn Store>, Box<dyn Any>)` or closure):
+        /// `registry::conformance_tests!(make_store);` in an engine's test file.
+        #[macro_export]
+        macro_rules! conformance_tests {
+            ($d make:expr) => {
+                $(
+                    #[test]
+                    fn $name() {
+                        $d crate::conformance::run_one(&$d make, stringify!($name));
+                    }
+                )*
+            };
+        }
     };
 }
 
 suite![
+    $;
     // happy paths
     whole_chain_producer_wholesaler_retailer_sale,
     history_lists_each_event_with_its_document,
@@ -2224,6 +2457,15 @@ suite![
     registry_reopens_over_the_same_store,
     concurrent_disjoint_documents,
     concurrent_double_sale_accepts_one,
+    // added: packages, receivers, races on registrations, products and blocks, order limits
+    ship_nested_box_and_reject_box_from_pallet,
+    aggregate_into_others_package_refused,
+    ship_only_to_who_can_accept,
+    verify_of_package_reveals_no_holder,
+    concurrent_registration_of_one_tin,
+    concurrent_product_cards_of_one_gtin,
+    concurrent_lift_of_one_block,
+    too_many_active_orders,
 ];
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {

@@ -420,6 +420,9 @@ fn plan<S: Store + ?Sized>(
             if r.id == ctx.actor.id {
                 return Err(Error::invalid("a participant cannot ship to itself"));
             }
+            if !role_for(DocType::Accept, &r) {
+                return Err(Error::invalid(format!("receiver {tin} cannot accept goods")));
+            }
             receiver = Some(r.id);
         }
         DocType::Sell => {

@@ -221,7 +221,7 @@ impl Registry {
         roles.dedup();
         let now = self.now();
         let p = self.write(move |tx| {
-            if tx.store().participant_by_tin(&tin)?.is_some() {
+            if tx.participant_by_tin(&tin)?.is_some() {
                 return Err(Error::Conflict(format!("participant {tin} is registered already")));
             }
             let id = tx.state.next_participant;
@@ -305,7 +305,7 @@ impl Registry {
         let actor_id = actor.id;
         let p = product.clone();
         self.write(move |tx| {
-            if let Some(existing) = tx.store().product(gtin)? {
+            if let Some(existing) = tx.product(gtin)? {
                 if existing.owner != actor_id {
                     return Err(Error::Conflict(format!(
                         "GTIN {gtin:014} belongs to another participant"
@@ -512,17 +512,12 @@ impl Registry {
         if !actor.has(Role::Regulator) {
             return Err(Error::Forbidden("only regulators lift blocks".into()));
         }
-        let b = self
-            .inner
-            .store
-            .blocks()?
-            .into_iter()
-            .find(|b| b.id == id)
-            .ok_or_else(|| Error::NotFound(format!("no block {id}")))?;
-        if b.lifted_at.is_some() {
-            return Err(Error::Conflict(format!("block {id} was lifted already")));
-        }
         let block = self.write(move |tx| {
+            // Checked in the writer: a lift earlier in the same batch is not in the store yet.
+            let b = tx.block(id)?.ok_or_else(|| Error::NotFound(format!("no block {id}")))?;
+            if b.lifted_at.is_some() {
+                return Err(Error::Conflict(format!("block {id} was lifted already")));
+            }
             let codes = tx.store().block_codes(id)?;
             tx.load(&codes)?;
             for k in &codes {

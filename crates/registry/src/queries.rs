@@ -307,7 +307,9 @@ impl Registry {
                 }));
             }
         }
-        if let Some(p) = self.participant(st.producer)? {
+        // The producer of a product code; an SSCC's "producer" is whoever packed it, often
+        // the holder of an unsold item, which verification never reveals.
+        if let Some(p) = self.participant(st.producer)?.filter(|_| parsed.key.gtin().is_some()) {
             ans.producer = Some(serde_json::json!({"name": p.name, "tin": p.tin}));
         }
         ans.status = Some(st.status.name());

@@ -295,6 +295,31 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         self.counters.insert(name.to_string(), v);
     }
 
+    /// A participant by TIN (this batch, then store).
+    pub fn participant_by_tin(&self, tin: &str) -> StoreResult<Option<Participant>> {
+        if let Some(p) = self.set.participants.iter().rev().find(|p| p.tin == tin) {
+            return Ok(Some(p.clone()));
+        }
+        self.store.participant_by_tin(tin)
+    }
+
+    /// A product card (this batch, then store).
+    pub fn product(&self, gtin: u64) -> StoreResult<Option<Product>> {
+        let key = format!("{gtin:014}");
+        if let Some(p) = self.set.products.iter().rev().find(|p| p.gtin == key) {
+            return Ok(Some(p.clone()));
+        }
+        self.store.product(gtin)
+    }
+
+    /// A block (this batch, then store).
+    pub fn block(&self, id: u64) -> StoreResult<Option<Block>> {
+        if let Some(b) = self.set.blocks.iter().rev().find(|b| b.id == id) {
+            return Ok(Some(b.clone()));
+        }
+        Ok(self.store.blocks()?.into_iter().find(|b| b.id == id))
+    }
+
     /// Writes a participant.
     pub fn put_participant(&mut self, p: Participant) {
         self.set.participants.push(p);
