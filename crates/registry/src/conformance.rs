@@ -2373,6 +2373,27 @@ fn too_many_active_orders(w: &World) {
         .expect("an order once one is closed");
 }
 
+fn two_units_out_of_one_box_in_one_document(w: &World) {
+    let c = w.at_retailer(4);
+    let b = w.sscc();
+    w.aggregate(&w.retailer, &b, &c);
+    w.sell(&w.retailer, &c[1..3])
+        .expect("sell two units of a box");
+    assert_eq!(w.children(&b), sorted(&[c[0].clone(), c[3].clone()]));
+    for x in &c[1..3] {
+        assert_eq!(w.state(x).parent, None);
+    }
+    w.ok(
+        &w.retailer,
+        json!({"type": "write_off", "codes": [b], "reason": "damage"}),
+    );
+    assert_eq!(w.status(&c[0]), "WRITTEN_OFF");
+    assert_eq!(w.status(&c[1]), "RETIRED");
+    assert_eq!(w.inv(&w.retailer, &w.gtin, "WRITTEN_OFF"), (2, 0, 0));
+    assert_eq!(w.inv(&w.retailer, &w.gtin, "RETIRED"), (2, 0, 0));
+    assert_eq!(w.inv(&w.retailer, &w.gtin, "INTRODUCED"), (0, 0, 0));
+}
+
 macro_rules! suite {
     ($d:tt; $($name:ident),* $(,)?) => {
         /// Every conformance test, by name.
@@ -2466,6 +2487,7 @@ suite![
     concurrent_product_cards_of_one_gtin,
     concurrent_lift_of_one_block,
     too_many_active_orders,
+    two_units_out_of_one_box_in_one_document,
 ];
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
