@@ -61,37 +61,51 @@ fn issuance_kind(t: TailKind) -> Option<issuance::TailKind> {
 }
 
 fn valid_serial(s: &str) -> bool {
-    !s.is_empty() && s.len() <= crate::model::SERIAL_LEN_MAX && s.bytes().all(issuance::tail::is_cset82)
+    !s.is_empty()
+        && s.len() <= crate::model::SERIAL_LEN_MAX
+        && s.bytes().all(issuance::tail::is_cset82)
 }
 
 impl Registry {
     /// Accepts an order; its codes are produced in the background.
     pub fn create_order(&self, actor: &Participant, req: NewOrder) -> Result<Order> {
         if !(actor.has(Role::Producer) || actor.has(Role::Importer)) {
-            return Err(Error::Forbidden("only producers and importers order codes".into()));
+            return Err(Error::Forbidden(
+                "only producers and importers order codes".into(),
+            ));
         }
         let gtin = crate::parse_gtin(&req.gtin)?;
         let product = self
             .product(gtin)?
             .ok_or_else(|| Error::invalid(format!("GTIN {gtin:014} has no product card")))?;
         if product.owner != actor.id {
-            return Err(Error::Forbidden(format!("GTIN {gtin:014} belongs to another participant")));
+            return Err(Error::Forbidden(format!(
+                "GTIN {gtin:014} belongs to another participant"
+            )));
         }
         let group = product_group(&product.product_group)
             .ok_or_else(|| Error::invalid("the product's group is unknown"))?;
         if req.quantity == 0 || req.quantity > ORDER_QUANTITY_MAX {
-            return Err(Error::invalid(format!("`quantity` must be 1 to {ORDER_QUANTITY_MAX}")));
+            return Err(Error::invalid(format!(
+                "`quantity` must be 1 to {ORDER_QUANTITY_MAX}"
+            )));
         }
         let tail = match req.tail.as_str() {
             "mac" => TailKind::Mac,
             "signature" => TailKind::Signature,
             "short" => TailKind::Short,
-            t => return Err(Error::invalid(format!("`tail` {t:?} is not one of mac, signature, short"))),
+            t => {
+                return Err(Error::invalid(format!(
+                    "`tail` {t:?} is not one of mac, signature, short"
+                )))
+            }
         };
         let serials = match (req.serial_type, req.serials) {
             (SerialType::Operator, None) => None,
             (SerialType::Operator, Some(_)) => {
-                return Err(Error::invalid("`serials` go with `serial_type` self_made only"))
+                return Err(Error::invalid(
+                    "`serials` go with `serial_type` self_made only",
+                ))
             }
             (SerialType::SelfMade, None) => {
                 return Err(Error::invalid("`serial_type` self_made needs `serials`"))
@@ -108,16 +122,25 @@ impl Registry {
                 let mut errors = Vec::new();
                 for s in &list {
                     if !valid_serial(s) {
-                        errors.push(CodeError { code: s.clone(), reason: "bad_character" });
+                        errors.push(CodeError {
+                            code: s.clone(),
+                            reason: "bad_character",
+                        });
                     } else if !seen.insert(s.as_str()) {
-                        errors.push(CodeError { code: s.clone(), reason: "duplicate_in_document" });
+                        errors.push(CodeError {
+                            code: s.clone(),
+                            reason: "duplicate_in_document",
+                        });
                     }
                     if errors.len() >= 1_000 {
                         break;
                     }
                 }
                 if !errors.is_empty() {
-                    return Err(Error::Invalid { detail: "bad serials; nothing was ordered".into(), errors });
+                    return Err(Error::Invalid {
+                        detail: "bad serials; nothing was ordered".into(),
+                        errors,
+                    });
                 }
                 Some(list)
             }
@@ -136,10 +159,15 @@ impl Registry {
         }
         let kid = {
             let kr = self.inner.keyring.read();
-            let alg = issuance::Algorithm::for_tail(issuance_kind(tail).unwrap_or(issuance::TailKind::Mac));
+            let alg = issuance::Algorithm::for_tail(
+                issuance_kind(tail).unwrap_or(issuance::TailKind::Mac),
+            );
             kr.current_kid(alg)
         };
-        let key_index: u16 = kid.as_str().parse().map_err(|_| Error::Unavailable("key ids must be numeric".into()))?;
+        let key_index: u16 = kid
+            .as_str()
+            .parse()
+            .map_err(|_| Error::Unavailable("key ids must be numeric".into()))?;
         let now = self.now();
         let actor_id = actor.id;
         let quantity = req.quantity;
@@ -147,10 +175,19 @@ impl Registry {
         let serial_len = group.serial_len;
         let order = self.write(move |tx| {
             let name = format!("serial_counter:{gtin:014}");
-            let start = if serial_type == SerialType::Operator { tx.counter(&name)? } else { 0 };
-            let len = SerialLen::new(usize::from(serial_len)).map_err(|e| Error::Unavailable(e.to_string()))?;
-            if serial_type == SerialType::Operator && u128::from(start + u64::from(quantity)) > len.domain() {
-                return Err(Error::Conflict(format!("GTIN {gtin:014} has run out of serials")));
+            let start = if serial_type == SerialType::Operator {
+                tx.counter(&name)?
+            } else {
+                0
+            };
+            let len = SerialLen::new(usize::from(serial_len))
+                .map_err(|e| Error::Unavailable(e.to_string()))?;
+            if serial_type == SerialType::Operator
+                && u128::from(start + u64::from(quantity)) > len.domain()
+            {
+                return Err(Error::Conflict(format!(
+                    "GTIN {gtin:014} has run out of serials"
+                )));
             }
             let order = Order {
                 id: uuid::Uuid::now_v7(),
@@ -169,6 +206,10 @@ impl Registry {
             };
             if serial_type == SerialType::Operator {
                 tx.set_counter(&name, start + u64::from(quantity));
+            } else {
+                let flag = format!("self_made:{gtin:014}");
+                let n = tx.counter(&flag)?;
+                tx.set_counter(&flag, n + 1);
             }
             if let Some(list) = serials {
                 for (i, chunk) in list.chunks(ORDER_CHUNK as usize).enumerate() {
@@ -208,73 +249,101 @@ impl Registry {
         }
     }
 
-    /// Codes `from .. from + n` of an order: keys, and states to write.
-    fn make_codes(&self, order: &Order, from: u32, n: u32) -> Result<Vec<(CodeKey, String, u64)>> {
+    /// Codes `from .. from + n` of an order: key, tail fingerprint and, with `text`, the
+    /// full code (identification code, GS, tail) for the orderer to print.
+    fn make_codes(
+        &self,
+        order: &Order,
+        from: u32,
+        n: u32,
+        text: bool,
+    ) -> Result<Vec<(CodeKey, String, u64)>> {
         let gtin: u64 = order.gtin.parse().map_err(|_| Error::invalid("bad GTIN"))?;
-        let kind = issuance_kind(order.tail).ok_or_else(|| Error::invalid("order without a tail"))?;
+        let kind =
+            issuance_kind(order.tail).ok_or_else(|| Error::invalid("order without a tail"))?;
         let kr = self.inner.keyring.read();
         let kid = format!("{:04}", order.key_index);
         let mut out = Vec::with_capacity(n as usize);
-        let serials: Vec<String> = match order.serial_type {
-            SerialType::SelfMade => self.inner.store.order_serials(&order.id, from, n)?,
-            SerialType::Operator => {
-                let len = SerialLen::new(usize::from(order.serial_len)).map_err(|e| Error::invalid(e.to_string()))?;
-                let mut v = Vec::with_capacity(n as usize);
-                for i in from..from + n {
-                    let s = kr
-                        .serials()
-                        .serial(gtin, order.counter_start + u64::from(i), len)
-                        .map_err(|e| Error::invalid(e.to_string()))?;
-                    v.push(s.as_str().to_string());
-                }
-                v
-            }
-        };
-        for serial in serials {
-            let id = IdCode::new(gtin, &serial).map_err(|e| Error::invalid(e.to_string()))?;
+        let mut issue = |serial: &str| -> Result<()> {
+            let id = IdCode::new(gtin, serial).map_err(|e| Error::invalid(e.to_string()))?;
             let tail = kr
                 .issue_tail_with(&kid, kind, id.as_str())
                 .map_err(|e| Error::Unavailable(e.to_string()))?;
-            let mut text = String::with_capacity(id.as_str().len() + 100);
-            text.push_str(id.as_str());
-            tail.push_element_string(&mut text);
-            out.push((CodeKey::unit(gtin, serial.as_bytes()), text, tail.fingerprint()));
+            let mut full = String::new();
+            if text {
+                full.reserve(id.as_str().len() + 100);
+                full.push_str(id.as_str());
+                tail.push_element_string(&mut full);
+            }
+            out.push((
+                CodeKey::unit(gtin, serial.as_bytes()),
+                full,
+                tail.fingerprint(),
+            ));
+            Ok(())
+        };
+        match order.serial_type {
+            SerialType::SelfMade => {
+                for s in self.inner.store.order_serials(&order.id, from, n)? {
+                    issue(&s)?;
+                }
+            }
+            SerialType::Operator => {
+                let len = SerialLen::new(usize::from(order.serial_len))
+                    .map_err(|e| Error::invalid(e.to_string()))?;
+                let seq = kr
+                    .serials()
+                    .sequence(gtin, len)
+                    .map_err(|e| Error::invalid(e.to_string()))?;
+                for i in from..from + n {
+                    let s = seq
+                        .serial(order.counter_start + u64::from(i))
+                        .map_err(|e| Error::invalid(e.to_string()))?;
+                    issue(s.as_str())?;
+                }
+            }
         }
         Ok(out)
     }
 
     fn produce(&self, order: Order) -> Result<()> {
         let mut produced = order.produced;
+        let self_made_name = format!("self_made:{}", order.gtin);
         while produced < order.quantity {
             let n = ORDER_CHUNK.min(order.quantity - produced);
-            let codes = self.make_codes(&order, produced, n)?;
+            let codes = self.make_codes(&order, produced, n, false)?;
             let mut o = order.clone();
             let owner = order.participant;
             let tail = order.tail;
             let key_index = order.key_index;
             let self_made = order.serial_type == SerialType::SelfMade;
+            let self_made_name = self_made_name.clone();
             let done = self.write(move |tx| {
-                let keys: Vec<CodeKey> = codes.iter().map(|c| c.0).collect();
-                tx.load(&keys)?;
-                let mut dup = Vec::new();
-                for k in &keys {
-                    if tx.code(k)?.is_some() {
-                        dup.push(k.to_string());
+                // Operator serials are a permutation of a counter: unique by construction.
+                // Only self-made serials (this order's, or earlier ones of the GTIN that an
+                // operator serial could meet) need the look-up.
+                if self_made || tx.counter(&self_made_name)? > 0 {
+                    let keys: Vec<CodeKey> = codes.iter().map(|c| c.0).collect();
+                    tx.load(&keys)?;
+                    let mut dup = Vec::new();
+                    for k in &keys {
+                        if tx.code(k)?.is_some() {
+                            dup.push(k.to_string());
+                        }
                     }
-                }
-                if !dup.is_empty() {
-                    // Self-made serials already taken (or, impossible by construction,
-                    // an operator serial): the order stops here, what was made stays.
-                    o.status = OrderStatus::Rejected;
-                    o.produced = produced;
-                    o.error = Some(format!(
-                        "{} serials exist already for this GTIN{}, e.g. {}",
-                        dup.len(),
-                        if self_made { "" } else { " (operator serials!)" },
-                        dup[0]
-                    ));
-                    tx.put_order(o);
-                    return Ok(true);
+                    if !dup.is_empty() {
+                        // Serials already taken: the order stops here, what was made stays
+                        // (EMITTED codes expire unused).
+                        o.status = OrderStatus::Rejected;
+                        o.produced = produced;
+                        o.error = Some(format!(
+                            "{} serials exist already for this GTIN, e.g. {}",
+                            dup.len(),
+                            dup[0]
+                        ));
+                        tx.put_order(o);
+                        return Ok(true);
+                    }
                 }
                 let now = tx.now;
                 for (k, _, fp) in &codes {
@@ -282,7 +351,7 @@ impl Registry {
                     st.tail = tail;
                     st.key_index = key_index;
                     st.tail_fp = *fp;
-                    tx.put_code(*k, st);
+                    tx.put_new_code(*k, st);
                 }
                 o.produced = produced + n;
                 if o.produced == o.quantity {
@@ -309,7 +378,13 @@ impl Registry {
     }
 
     /// A page of an order's codes, with their tails.
-    pub fn order_codes(&self, actor: &Participant, id: &uuid::Uuid, offset: u32, limit: u32) -> Result<OrderCodes> {
+    pub fn order_codes(
+        &self,
+        actor: &Participant,
+        id: &uuid::Uuid,
+        offset: u32,
+        limit: u32,
+    ) -> Result<OrderCodes> {
         let order = self.order(actor, id)?;
         let limit = limit.clamp(1, ORDER_PAGE_MAX);
         if offset >= order.produced {
@@ -319,10 +394,13 @@ impl Registry {
                     order.produced, order.quantity
                 )));
             }
-            return Ok(OrderCodes { codes: Vec::new(), next_offset: None });
+            return Ok(OrderCodes {
+                codes: Vec::new(),
+                next_offset: None,
+            });
         }
         let n = limit.min(order.produced - offset);
-        let codes = self.make_codes(&order, offset, n)?;
+        let codes = self.make_codes(&order, offset, n, true)?;
         let next = offset + n;
         Ok(OrderCodes {
             codes: codes.into_iter().map(|c| c.1).collect(),
@@ -334,11 +412,16 @@ impl Registry {
     pub fn close_order(&self, actor: &Participant, id: &uuid::Uuid) -> Result<Order> {
         let order = self.order(actor, id)?;
         if order.status == OrderStatus::Pending {
-            return Err(Error::Conflict("an order is closed once its codes are ready".into()));
+            return Err(Error::Conflict(
+                "an order is closed once its codes are ready".into(),
+            ));
         }
         let id = *id;
         self.write(move |tx| {
-            let mut o = tx.store().order(&id)?.ok_or_else(|| Error::NotFound(format!("no order {id}")))?;
+            let mut o = tx
+                .store()
+                .order(&id)?
+                .ok_or_else(|| Error::NotFound(format!("no order {id}")))?;
             o.status = OrderStatus::Closed;
             tx.put_order(o.clone());
             Ok(o)

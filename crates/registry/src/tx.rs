@@ -56,7 +56,8 @@ impl WriterState {
 
     fn write(&self, set: &mut WriteSet) {
         set.counters.push(("doc_seq".into(), self.next_seq));
-        set.counters.push(("participant_id".into(), u64::from(self.next_participant)));
+        set.counters
+            .push(("participant_id".into(), u64::from(self.next_participant)));
         set.counters.push(("block_id".into(), self.next_block));
         for (i, c) in self.chain.chunks(8).enumerate() {
             let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
@@ -143,7 +144,28 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     }
 
     /// Writes a code's new state, keeping the inventory counters in step.
+    ///
+    /// The code must have been read through the overlay first ([`Tx::code`], [`Tx::load`]):
+    /// the counters move from its old state.
     pub fn put_code(&mut self, key: CodeKey, new: CodeState) {
+        debug_assert!(
+            self.codes.contains_key(&key),
+            "put_code of {key} not read first"
+        );
+        self.put(key, new);
+    }
+
+    /// Writes the state of a code known not to exist yet (operator serials are unique by
+    /// construction), without reading it first.
+    pub fn put_new_code(&mut self, key: CodeKey, new: CodeState) {
+        debug_assert!(
+            self.codes.get(&key).is_none_or(Option::is_none),
+            "{key} exists"
+        );
+        self.put(key, new);
+    }
+
+    fn put(&mut self, key: CodeKey, new: CodeState) {
         let old = self.codes.get(&key).copied().flatten();
         if let Some(gtin) = key.gtin() {
             if let Some(o) = &old {
@@ -363,7 +385,11 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             }
         }
         for (parent, now) in &self.children {
-            let orig = self.children_orig.get(parent).map(Vec::as_slice).unwrap_or(&[]);
+            let orig = self
+                .children_orig
+                .get(parent)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let o: HashSet<&CodeKey> = orig.iter().collect();
             let n: HashSet<&CodeKey> = now.iter().collect();
             for c in now.iter().filter(|c| !o.contains(c)) {
@@ -422,7 +448,11 @@ pub fn run_writer<S: Store + ?Sized>(
             }
         }
         let (set, new_state) = tx.finish();
-        let result = if set.is_empty() { Ok(()) } else { store.commit(&set) };
+        let result = if set.is_empty() {
+            Ok(())
+        } else {
+            store.commit(&set)
+        };
         match &result {
             Ok(()) => state = new_state,
             Err(e) => tracing::error!("commit failed, batch of {} jobs refused: {e}", done.len()),
