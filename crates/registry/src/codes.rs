@@ -53,14 +53,20 @@ pub fn parse_code(input: &str) -> Result<ParsedCode, (&'static str, String)> {
     }
     let key = match (gtin, serial, sscc) {
         (Some(g), Some(s), None) => {
-            let g: u64 = g.parse().map_err(|_| ("bad_format", format!("GTIN {g} is not numeric")))?;
+            let g: u64 = g
+                .parse()
+                .map_err(|_| ("bad_format", format!("GTIN {g} is not numeric")))?;
             CodeKey::unit(g, s.as_bytes())
         }
-        (None, None, Some(s)) => {
-            CodeKey::sscc(s.parse().map_err(|_| ("bad_format", format!("SSCC {s} is not numeric")))?)
-        }
+        (None, None, Some(s)) => CodeKey::sscc(
+            s.parse()
+                .map_err(|_| ("bad_format", format!("SSCC {s} is not numeric")))?,
+        ),
         (Some(_), None, _) => {
-            return Err(("bad_format", "a GTIN without a serial (AI 21) is not a code".into()))
+            return Err((
+                "bad_format",
+                "a GTIN without a serial (AI 21) is not a code".into(),
+            ))
         }
         _ => {
             return Err((
@@ -70,7 +76,10 @@ pub fn parse_code(input: &str) -> Result<ParsedCode, (&'static str, String)> {
         }
     };
     let tail = match (kid, value, short) {
-        (Some(k), Some(v), None) => PresentedTail::Long { kid: k.to_string(), value: v.to_string() },
+        (Some(k), Some(v), None) => PresentedTail::Long {
+            kid: k.to_string(),
+            value: v.to_string(),
+        },
         (None, None, Some(s)) => PresentedTail::Short(s.to_string()),
         (None, None, None) => PresentedTail::None,
         _ => {
@@ -83,5 +92,9 @@ pub fn parse_code(input: &str) -> Result<ParsedCode, (&'static str, String)> {
     if key.is_sscc() && tail != PresentedTail::None {
         return Err(("bad_format", "an SSCC carries no crypto tail".into()));
     }
-    Ok(ParsedCode { key, tail, max_price })
+    Ok(ParsedCode {
+        key,
+        tail,
+        max_price,
+    })
 }

@@ -109,7 +109,12 @@ pub struct DocAnswer {
 impl DocAnswer {
     /// The answer of a stored document.
     pub fn of(d: &StoredDocument) -> DocAnswer {
-        DocAnswer { id: d.id, status: "accepted", codes: d.codes, seq: d.seq }
+        DocAnswer {
+            id: d.id,
+            status: "accepted",
+            codes: d.codes,
+            seq: d.seq,
+        }
     }
 }
 
@@ -163,7 +168,10 @@ struct Refusal {
 
 impl Refusal {
     fn add(&mut self, code: &str, reason: &'static str) {
-        self.errors.push(CodeError { code: code.to_string(), reason });
+        self.errors.push(CodeError {
+            code: code.to_string(),
+            reason,
+        });
     }
 }
 
@@ -172,15 +180,17 @@ fn text_field(name: &str, v: &Option<String>, required: bool) -> Result<Option<S
         None if required => Err(Error::invalid(format!("`{name}` is required"))),
         None => Ok(None),
         Some(s) if s.trim().is_empty() => Err(Error::invalid(format!("`{name}` is empty"))),
-        Some(s) if s.len() > TEXT_LEN_MAX => {
-            Err(Error::invalid(format!("`{name}` is longer than {TEXT_LEN_MAX} bytes")))
-        }
+        Some(s) if s.len() > TEXT_LEN_MAX => Err(Error::invalid(format!(
+            "`{name}` is longer than {TEXT_LEN_MAX} bytes"
+        ))),
         Some(s) => Ok(Some(s.clone())),
     }
 }
 
 fn require_list<'a>(name: &str, v: &'a Option<Vec<String>>) -> Result<&'a [String]> {
-    let list = v.as_deref().ok_or_else(|| Error::invalid(format!("`{name}` is required")))?;
+    let list = v
+        .as_deref()
+        .ok_or_else(|| Error::invalid(format!("`{name}` is required")))?;
     if list.is_empty() {
         return Err(Error::invalid(format!("`{name}` is empty")));
     }
@@ -201,7 +211,10 @@ fn parse_list(list: &[String], refusal: &mut Refusal) -> Vec<Listed> {
         match parse_code(text) {
             Ok(parsed) => {
                 if seen.insert(parsed.key) {
-                    out.push(Listed { text: text.clone(), parsed });
+                    out.push(Listed {
+                        text: text.clone(),
+                        parsed,
+                    });
                 } else {
                     refusal.add(text, "duplicate_in_document");
                 }
@@ -421,19 +434,29 @@ fn plan<S: Store + ?Sized>(
                 return Err(Error::invalid("a participant cannot ship to itself"));
             }
             if !role_for(DocType::Accept, &r) {
-                return Err(Error::invalid(format!("receiver {tin} cannot accept goods")));
+                return Err(Error::invalid(format!(
+                    "receiver {tin} cannot accept goods"
+                )));
             }
             receiver = Some(r.id);
         }
         DocType::Sell => {
-            let rc = raw.receipt.as_ref().ok_or_else(|| Error::invalid("`receipt` is required"))?;
+            let rc = raw
+                .receipt
+                .as_ref()
+                .ok_or_else(|| Error::invalid("`receipt` is required"))?;
             text_field("receipt.fiscal_drive", &Some(rc.fiscal_drive.clone()), true)?;
             text_field("receipt.store", &Some(rc.store.clone()), true)?;
             if !(rc.number.is_u64() || rc.number.as_str().is_some_and(|s| !s.is_empty())) {
-                return Err(Error::invalid("`receipt.number` must be a number or a string"));
+                return Err(Error::invalid(
+                    "`receipt.number` must be a number or a string",
+                ));
             }
             sold_at = parse_timestamp(&rc.at).ok_or_else(|| {
-                Error::invalid(format!("`receipt.at` {:?} is not an RFC 3339 timestamp", rc.at))
+                Error::invalid(format!(
+                    "`receipt.at` {:?} is not an RFC 3339 timestamp",
+                    rc.at
+                ))
             })?;
             if sold_at > now + 3600 {
                 return Err(Error::invalid("`receipt.at` is in the future"));
@@ -446,9 +469,13 @@ fn plan<S: Store + ?Sized>(
         }
         DocType::Return => {
             let w = text_field("reason", &raw.reason, true)?.unwrap_or_default();
-            let r = Reason::parse(&w).filter(|r| r.returnable()).ok_or_else(|| {
-                Error::invalid(format!("return `reason` {w:?} is not one of retail, distance"))
-            })?;
+            let r = Reason::parse(&w)
+                .filter(|r| r.returnable())
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "return `reason` {w:?} is not one of retail, distance"
+                    ))
+                })?;
             reason = Some(r);
         }
         DocType::WriteOff | DocType::Withdraw => {
@@ -460,8 +487,11 @@ fn plan<S: Store + ?Sized>(
                     r.withdrawable()
                 }
             };
-            let allowed: Vec<&str> =
-                Reason::ALL.iter().filter(|r| ok(r)).map(|r| r.name()).collect();
+            let allowed: Vec<&str> = Reason::ALL
+                .iter()
+                .filter(|r| ok(r))
+                .map(|r| r.name())
+                .collect();
             reason = Some(Reason::parse(&w).filter(ok).ok_or_else(|| {
                 Error::invalid(format!(
                     "`reason` {w:?} is not allowed for {}; one of {}",
@@ -482,14 +512,20 @@ fn plan<S: Store + ?Sized>(
     let mut expanded: Vec<CodeKey> = Vec::new();
     let mut parents: HashMap<CodeKey, CodeState> = HashMap::new();
     for l in &listed {
-        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else { continue };
+        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else {
+            continue;
+        };
         let bad = match t {
             DocType::Apply => {
                 if st.status != Status::Emitted {
                     Some("wrong_status")
-                } else if l.parsed.key.gtin().and_then(|g| (ctx.emitted_ttl_days)(g)).is_some_and(
-                    |ttl| st.emitted_day.saturating_add(ttl) < today,
-                ) {
+                } else if l
+                    .parsed
+                    .key
+                    .gtin()
+                    .and_then(|g| (ctx.emitted_ttl_days)(g))
+                    .is_some_and(|ttl| st.emitted_day.saturating_add(ttl) < today)
+                {
                     Some("expired")
                 } else {
                     None
@@ -523,10 +559,8 @@ fn plan<S: Store + ?Sized>(
                     None
                 }
             }
-            DocType::WriteOff => {
-                (!matches!(st.status, Status::Applied | Status::Introduced))
-                    .then_some("wrong_status")
-            }
+            DocType::WriteOff => (!matches!(st.status, Status::Applied | Status::Introduced))
+                .then_some("wrong_status"),
             _ => None,
         };
         if let Some(r) = bad {
@@ -567,9 +601,9 @@ fn plan<S: Store + ?Sized>(
         // The contents of a package share its status and owner; check them all the same.
         tx.load(&expanded[before + 1..])?;
         for k in &expanded[before + 1..] {
-            let ok = tx.code(k)?.is_some_and(|c| {
-                c.owner == st.owner && c.status == st.status && !c.in_transit()
-            });
+            let ok = tx
+                .code(k)?
+                .is_some_and(|c| c.owner == st.owner && c.status == st.status && !c.in_transit());
             if !ok {
                 refusal.add(&l.text, "package_inconsistent");
                 break;
@@ -645,7 +679,8 @@ fn plan<S: Store + ?Sized>(
         plan.changes.push((k, st));
     }
     // Packages listed with their contents keep their touched child count in `changes`.
-    plan.touched.retain(|(p, _)| !plan.changes.iter().any(|(k, _)| k == p));
+    plan.touched
+        .retain(|(p, _)| !plan.changes.iter().any(|(k, _)| k == p));
     if t == DocType::Ship {
         let seq = tx.state.next_seq;
         for (_, st) in &mut plan.changes {
@@ -678,8 +713,13 @@ fn plan_aggregate<S: Store + ?Sized>(
     let mut expiry = 0u32;
     let mut states = Vec::with_capacity(listed.len());
     for l in &listed {
-        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else { continue };
-        if parent.as_ref().is_some_and(|p| p.parsed_key() == l.parsed.key) {
+        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else {
+            continue;
+        };
+        if parent
+            .as_ref()
+            .is_some_and(|p| p.parsed_key() == l.parsed.key)
+        {
             refusal.add(&l.text, "cycle");
             continue;
         }
@@ -709,7 +749,8 @@ fn plan_aggregate<S: Store + ?Sized>(
         let pk = p.key;
         match tx.code(&pk)? {
             None if pk.is_sscc() => {
-                let mut st = CodeState::new(status.unwrap_or(Status::Introduced), ctx.actor.id, tx.now);
+                let mut st =
+                    CodeState::new(status.unwrap_or(Status::Introduced), ctx.actor.id, tx.now);
                 st.producer = ctx.actor.id;
                 parent_state = Some(st);
             }
@@ -797,7 +838,9 @@ fn plan_disaggregate<S: Store + ?Sized>(
         }
     };
     for l in &listed {
-        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else { continue };
+        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else {
+            continue;
+        };
         if st.children == 0 {
             refusal.add(&l.text, "not_a_package");
             continue;
@@ -830,7 +873,9 @@ fn plan_accept<S: Store + ?Sized>(
     ctx: &DocContext<'_>,
     raw: &RawDocument,
 ) -> Result<Plan> {
-    let ship_id = raw.shipment.ok_or_else(|| Error::invalid("`shipment` is required"))?;
+    let ship_id = raw
+        .shipment
+        .ok_or_else(|| Error::invalid("`shipment` is required"))?;
     let ship = tx
         .document(&ship_id)?
         .filter(|d| d.doc_type == DocType::Ship)
@@ -838,7 +883,9 @@ fn plan_accept<S: Store + ?Sized>(
     let ship_raw = parse_body(&ship.body)?;
     let receiver_tin = ship_raw.receiver.clone().unwrap_or_default();
     if receiver_tin != ctx.actor.tin {
-        return Err(Error::Forbidden(format!("shipment {ship_id} is not addressed to you")));
+        return Err(Error::Forbidden(format!(
+            "shipment {ship_id} is not addressed to you"
+        )));
     }
     if let Some(by) = tx.shipment_closed_by(&ship_id)? {
         return Err(Error::Conflict(format!(

@@ -97,7 +97,10 @@ impl Error {
 
     /// A 422 with only a detail.
     pub fn invalid(detail: impl Into<String>) -> Error {
-        Error::Invalid { detail: detail.into(), errors: Vec::new() }
+        Error::Invalid {
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
     }
 }
 

@@ -121,7 +121,11 @@ pub struct Registry {
 
 impl Registry {
     /// Opens the registry over `store` with the issuing `keyring`, starting its writer.
-    pub fn open(store: Arc<dyn Store>, keyring: issuance::Keyring, clock: Clock) -> Result<Registry> {
+    pub fn open(
+        store: Arc<dyn Store>,
+        keyring: issuance::Keyring,
+        clock: Clock,
+    ) -> Result<Registry> {
         let state = WriterState::load(&*store)?;
         let blocks = BlockIndex::from_blocks(&store.blocks()?);
         let (tx, rx) = crossbeam_channel::bounded::<Job<dyn Store>>(65_536);
@@ -167,7 +171,8 @@ impl Registry {
         self.write_then(f, move |r| {
             let _ = reply.send(r);
         })?;
-        wait.recv().map_err(|_| Error::Unavailable("the writer stopped".into()))?
+        wait.recv()
+            .map_err(|_| Error::Unavailable("the writer stopped".into()))?
     }
 
     /// Runs `f` as a writer job; `done` gets its result once the batch is durable.
@@ -222,7 +227,9 @@ impl Registry {
         let now = self.now();
         let p = self.write(move |tx| {
             if tx.participant_by_tin(&tin)?.is_some() {
-                return Err(Error::Conflict(format!("participant {tin} is registered already")));
+                return Err(Error::Conflict(format!(
+                    "participant {tin} is registered already"
+                )));
             }
             let id = tx.state.next_participant;
             tx.state.next_participant += 1;
@@ -269,7 +276,9 @@ impl Registry {
     /// Registers or updates a product card (its owner only).
     pub fn put_product(&self, actor: &Participant, req: NewProduct) -> Result<Product> {
         if !(actor.has(Role::Producer) || actor.has(Role::Importer)) {
-            return Err(Error::Forbidden("only producers and importers register products".into()));
+            return Err(Error::Forbidden(
+                "only producers and importers register products".into(),
+            ));
         }
         let gtin = parse_gtin(&req.gtin)?;
         if req.name.trim().is_empty() || req.name.len() > 256 {
@@ -286,8 +295,14 @@ impl Registry {
         if req.brand.as_ref().is_some_and(|b| b.len() > 256) {
             return Err(Error::invalid("`brand` is longer than 256 bytes"));
         }
-        if req.attributes.as_ref().is_some_and(|a| !a.is_object() || a.to_string().len() > 16_384) {
-            return Err(Error::invalid("`attributes` must be a JSON object of at most 16 KiB"));
+        if req
+            .attributes
+            .as_ref()
+            .is_some_and(|a| !a.is_object() || a.to_string().len() > 16_384)
+        {
+            return Err(Error::invalid(
+                "`attributes` must be a JSON object of at most 16 KiB",
+            ));
         }
         if req.shelf_life_days.is_some_and(|d| d == 0 || d > 36_500) {
             return Err(Error::invalid("`shelf_life_days` must be 1 to 36500"));
@@ -358,7 +373,10 @@ impl Registry {
     ) -> Result<()> {
         let reg = self.clone();
         let actor = actor.clone();
-        self.write_then(move |tx| reg.run_document(tx, &actor, &body, &signature), done)
+        self.write_then(
+            move |tx| reg.run_document(tx, &actor, &body, &signature),
+            done,
+        )
     }
 
     fn run_document(
@@ -436,30 +454,50 @@ impl Registry {
         if req.batch.is_some() && gtin.is_none() {
             return Err(Error::invalid("a `batch` block needs its `gtin`"));
         }
-        if req.batch.as_ref().is_some_and(|b| b.is_empty() || b.len() > 20) {
+        if req
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.is_empty() || b.len() > 20)
+        {
             return Err(Error::invalid("`batch` must be 1 to 20 characters"));
         }
         let codes = req.codes.clone().unwrap_or_default();
         if gtin.is_none() && codes.is_empty() {
-            return Err(Error::invalid("a block names a `gtin` (with an optional `batch`) or `codes`"));
+            return Err(Error::invalid(
+                "a block names a `gtin` (with an optional `batch`) or `codes`",
+            ));
         }
         if gtin.is_some() && !codes.is_empty() {
-            return Err(Error::invalid("a block names either a `gtin` or `codes`, not both"));
+            return Err(Error::invalid(
+                "a block names either a `gtin` or `codes`, not both",
+            ));
         }
         if codes.len() > documents::DOC_CODES_MAX {
-            return Err(Error::TooLarge(format!("at most {} codes per block", documents::DOC_CODES_MAX)));
+            return Err(Error::TooLarge(format!(
+                "at most {} codes per block",
+                documents::DOC_CODES_MAX
+            )));
         }
         let mut errors = Vec::new();
         let mut keys = Vec::new();
         for c in &codes {
             match codes::parse_code(c) {
-                Ok(p) if keys.contains(&p.key) => errors.push(CodeError { code: c.clone(), reason: "duplicate_in_document" }),
+                Ok(p) if keys.contains(&p.key) => errors.push(CodeError {
+                    code: c.clone(),
+                    reason: "duplicate_in_document",
+                }),
                 Ok(p) => keys.push(p.key),
-                Err((r, _)) => errors.push(CodeError { code: c.clone(), reason: r }),
+                Err((r, _)) => errors.push(CodeError {
+                    code: c.clone(),
+                    reason: r,
+                }),
             }
         }
         if !errors.is_empty() {
-            return Err(Error::Invalid { detail: "bad codes; nothing was blocked".into(), errors });
+            return Err(Error::Invalid {
+                detail: "bad codes; nothing was blocked".into(),
+                errors,
+            });
         }
         let actor_id = actor.id;
         let block = self.write(move |tx| {
@@ -469,11 +507,17 @@ impl Registry {
             for (k, text) in keys.iter().zip(&codes) {
                 match tx.code(k)? {
                     Some(st) => states.push((*k, st)),
-                    None => errors.push(CodeError { code: text.clone(), reason: "unknown_code" }),
+                    None => errors.push(CodeError {
+                        code: text.clone(),
+                        reason: "unknown_code",
+                    }),
                 }
             }
             if !errors.is_empty() {
-                return Err(Error::Invalid { detail: "unknown codes; nothing was blocked".into(), errors });
+                return Err(Error::Invalid {
+                    detail: "unknown codes; nothing was blocked".into(),
+                    errors,
+                });
             }
             let id = tx.state.next_block;
             tx.state.next_block += 1;
@@ -514,7 +558,9 @@ impl Registry {
         }
         let block = self.write(move |tx| {
             // Checked in the writer: a lift earlier in the same batch is not in the store yet.
-            let b = tx.block(id)?.ok_or_else(|| Error::NotFound(format!("no block {id}")))?;
+            let b = tx
+                .block(id)?
+                .ok_or_else(|| Error::NotFound(format!("no block {id}")))?;
             if b.lifted_at.is_some() {
                 return Err(Error::Conflict(format!("block {id} was lifted already")));
             }
@@ -558,7 +604,10 @@ pub fn parse_gtin(text: &str) -> Result<u64> {
     if !matches!(t.len(), 8 | 12 | 13 | 14) || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::Invalid {
             detail: format!("GTIN {t:?} must be 8, 12, 13 or 14 digits"),
-            errors: vec![CodeError { code: t.to_string(), reason: "bad_length" }],
+            errors: vec![CodeError {
+                code: t.to_string(),
+                reason: "bad_length",
+            }],
         });
     }
     let digits: Vec<u8> = t.bytes().map(|b| b - b'0').collect();
@@ -572,10 +621,14 @@ pub fn parse_gtin(text: &str) -> Result<u64> {
     if (10 - sum % 10) % 10 != u32::from(check[0]) {
         return Err(Error::Invalid {
             detail: format!("GTIN {t} has a bad check digit"),
-            errors: vec![CodeError { code: t.to_string(), reason: "bad_check_digit" }],
+            errors: vec![CodeError {
+                code: t.to_string(),
+                reason: "bad_check_digit",
+            }],
         });
     }
-    t.parse().map_err(|_| Error::invalid("GTIN is not a number"))
+    t.parse()
+        .map_err(|_| Error::invalid("GTIN is not a number"))
 }
 
 fn valid_region(r: &str) -> bool {
@@ -585,7 +638,9 @@ fn valid_region(r: &str) -> bool {
         && b[0].is_ascii_uppercase()
         && b[1].is_ascii_uppercase()
         && b[2] == b'-'
-        && b[3..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && b[3..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// Looks codes up for a caller that may see them.
@@ -600,5 +655,11 @@ pub(crate) fn visible(actor: &Participant, st: &CodeState) -> bool {
 pub fn code_key(text: &str) -> Result<CodeKey> {
     codes::parse_code(text)
         .map(|p| p.key)
-        .map_err(|(r, d)| Error::Invalid { detail: d, errors: vec![CodeError { code: text.into(), reason: r }] })
+        .map_err(|(r, d)| Error::Invalid {
+            detail: d,
+            errors: vec![CodeError {
+                code: text.into(),
+                reason: r,
+            }],
+        })
 }

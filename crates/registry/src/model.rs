@@ -69,22 +69,86 @@ pub struct ProductGroup {
 
 /// The product groups the registry knows (DOMAIN.md §2), serial length by group.
 pub const PRODUCT_GROUPS: &[ProductGroup] = &[
-    ProductGroup { name: "clothes", serial_len: 13, emitted_ttl_days: 60 },
-    ProductGroup { name: "shoes", serial_len: 13, emitted_ttl_days: 60 },
-    ProductGroup { name: "tyres", serial_len: 13, emitted_ttl_days: 60 },
-    ProductGroup { name: "medicines", serial_len: 13, emitted_ttl_days: 60 },
-    ProductGroup { name: "perfume", serial_len: 13, emitted_ttl_days: 60 },
-    ProductGroup { name: "bicycles", serial_len: 13, emitted_ttl_days: 60 },
-    ProductGroup { name: "textiles", serial_len: 13, emitted_ttl_days: 60 },
-    ProductGroup { name: "cameras", serial_len: 20, emitted_ttl_days: 90 },
-    ProductGroup { name: "phones", serial_len: 20, emitted_ttl_days: 90 },
-    ProductGroup { name: "tobacco", serial_len: 7, emitted_ttl_days: 30 },
-    ProductGroup { name: "beer", serial_len: 7, emitted_ttl_days: 30 },
-    ProductGroup { name: "milk", serial_len: 6, emitted_ttl_days: 30 },
-    ProductGroup { name: "dairy", serial_len: 6, emitted_ttl_days: 30 },
-    ProductGroup { name: "water", serial_len: 6, emitted_ttl_days: 30 },
-    ProductGroup { name: "meat", serial_len: 6, emitted_ttl_days: 30 },
-    ProductGroup { name: "food", serial_len: 6, emitted_ttl_days: 30 },
+    ProductGroup {
+        name: "clothes",
+        serial_len: 13,
+        emitted_ttl_days: 60,
+    },
+    ProductGroup {
+        name: "shoes",
+        serial_len: 13,
+        emitted_ttl_days: 60,
+    },
+    ProductGroup {
+        name: "tyres",
+        serial_len: 13,
+        emitted_ttl_days: 60,
+    },
+    ProductGroup {
+        name: "medicines",
+        serial_len: 13,
+        emitted_ttl_days: 60,
+    },
+    ProductGroup {
+        name: "perfume",
+        serial_len: 13,
+        emitted_ttl_days: 60,
+    },
+    ProductGroup {
+        name: "bicycles",
+        serial_len: 13,
+        emitted_ttl_days: 60,
+    },
+    ProductGroup {
+        name: "textiles",
+        serial_len: 13,
+        emitted_ttl_days: 60,
+    },
+    ProductGroup {
+        name: "cameras",
+        serial_len: 20,
+        emitted_ttl_days: 90,
+    },
+    ProductGroup {
+        name: "phones",
+        serial_len: 20,
+        emitted_ttl_days: 90,
+    },
+    ProductGroup {
+        name: "tobacco",
+        serial_len: 7,
+        emitted_ttl_days: 30,
+    },
+    ProductGroup {
+        name: "beer",
+        serial_len: 7,
+        emitted_ttl_days: 30,
+    },
+    ProductGroup {
+        name: "milk",
+        serial_len: 6,
+        emitted_ttl_days: 30,
+    },
+    ProductGroup {
+        name: "dairy",
+        serial_len: 6,
+        emitted_ttl_days: 30,
+    },
+    ProductGroup {
+        name: "water",
+        serial_len: 6,
+        emitted_ttl_days: 30,
+    },
+    ProductGroup {
+        name: "meat",
+        serial_len: 6,
+        emitted_ttl_days: 30,
+    },
+    ProductGroup {
+        name: "food",
+        serial_len: 6,
+        emitted_ttl_days: 30,
+    },
 ];
 
 /// Looks a product group up by name.
@@ -216,7 +280,10 @@ reasons! {
 impl Reason {
     /// Reasons a `withdraw` document may give (retail goes through `sell`).
     pub fn withdrawable(self) -> bool {
-        !matches!(self, Reason::Retail | Reason::Damage | Reason::Remark | Reason::Defect)
+        !matches!(
+            self,
+            Reason::Retail | Reason::Damage | Reason::Remark | Reason::Defect
+        )
     }
     /// Reasons a `write_off` document may give.
     pub fn write_off_allowed(self) -> bool {
@@ -291,7 +358,10 @@ impl CodeKey {
         bytes[1..8].copy_from_slice(&gtin.to_be_bytes()[1..8]);
         let n = serial.len().min(SERIAL_LEN_MAX);
         bytes[8..8 + n].copy_from_slice(&serial[..n]);
-        CodeKey { len: (8 + n) as u8, bytes }
+        CodeKey {
+            len: (8 + n) as u8,
+            bytes,
+        }
     }
 
     /// A transport package (SSCC, 18 digits as a number).
@@ -515,7 +585,11 @@ impl CodeState {
         };
         Some(CodeState {
             status: Status::from_u8(b[0])?,
-            reason: if b[1] == 0 { None } else { Some(Reason::from_u8(b[1])?) },
+            reason: if b[1] == 0 {
+                None
+            } else {
+                Some(Reason::from_u8(b[1])?)
+            },
             tail: TailKind::from_u8(b[2])?,
             flags: b[3],
             owner: u32_at(4),
@@ -655,7 +729,11 @@ impl CodeEvent {
             at: u64::from_le_bytes(b[8..16].try_into().ok()?),
             doc_type: DocType::from_u8(b[16])?,
             status: Status::from_u8(b[17])?,
-            reason: if b[18] == 0 { None } else { Some(Reason::from_u8(b[18])?) },
+            reason: if b[18] == 0 {
+                None
+            } else {
+                Some(Reason::from_u8(b[18])?)
+            },
             owner: u32::from_le_bytes(b[19..23].try_into().ok()?),
             actor: u32::from_le_bytes(b[23..27].try_into().ok()?),
         })

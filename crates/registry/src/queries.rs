@@ -167,12 +167,18 @@ impl Registry {
     fn code_for(&self, actor: &Participant, text: &str) -> Result<(ParsedCode, CodeState)> {
         let parsed = parse_code(text).map_err(|(r, d)| Error::Invalid {
             detail: d,
-            errors: vec![crate::CodeError { code: text.to_string(), reason: r }],
+            errors: vec![crate::CodeError {
+                code: text.to_string(),
+                reason: r,
+            }],
         })?;
         let st = self.inner.store.codes(&[parsed.key])?.pop().flatten();
         match st {
             Some(st) if visible(actor, &st) => Ok((parsed, st)),
-            _ => Err(Error::NotFound(format!("no code {} visible to you", parsed.key))),
+            _ => Err(Error::NotFound(format!(
+                "no code {} visible to you",
+                parsed.key
+            ))),
         }
     }
 
@@ -192,7 +198,12 @@ impl Registry {
             });
         }
         let children = if st.children > 0 {
-            self.inner.store.children(&key)?.iter().map(CodeKey::to_string).collect()
+            self.inner
+                .store
+                .children(&key)?
+                .iter()
+                .map(CodeKey::to_string)
+                .collect()
         } else {
             Vec::new()
         };
@@ -220,12 +231,21 @@ impl Registry {
     }
 
     /// Statuses of up to [`QUERY_CODES_MAX`] codes; codes not visible are `unknown`.
-    pub fn query_codes(&self, actor: &Participant, codes: &[String]) -> Result<Vec<serde_json::Value>> {
+    pub fn query_codes(
+        &self,
+        actor: &Participant,
+        codes: &[String],
+    ) -> Result<Vec<serde_json::Value>> {
         if codes.len() > QUERY_CODES_MAX {
-            return Err(Error::TooLarge(format!("at most {QUERY_CODES_MAX} codes per query")));
+            return Err(Error::TooLarge(format!(
+                "at most {QUERY_CODES_MAX} codes per query"
+            )));
         }
         let parsed: Vec<_> = codes.iter().map(|c| parse_code(c)).collect();
-        let keys: Vec<CodeKey> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.key)).collect();
+        let keys: Vec<CodeKey> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().map(|p| p.key))
+            .collect();
         let states = self.inner.store.codes(&keys)?;
         let mut states = states.into_iter();
         let mut out = Vec::with_capacity(codes.len());
@@ -309,7 +329,10 @@ impl Registry {
         }
         // The producer of a product code; an SSCC's "producer" is whoever packed it, often
         // the holder of an unsold item, which verification never reveals.
-        if let Some(p) = self.participant(st.producer)?.filter(|_| parsed.key.gtin().is_some()) {
+        if let Some(p) = self
+            .participant(st.producer)?
+            .filter(|_| parsed.key.gtin().is_some())
+        {
             ans.producer = Some(serde_json::json!({"name": p.name, "tin": p.tin}));
         }
         ans.status = Some(st.status.name());
@@ -329,7 +352,10 @@ impl Registry {
             "recalled"
         } else if sold {
             "sold"
-        } else if st.status == Status::Introduced && st.expiry_day != 0 && st.expiry_day < day_of(now) {
+        } else if st.status == Status::Introduced
+            && st.expiry_day != 0
+            && st.expiry_day < day_of(now)
+        {
             "expired"
         } else if st.status == Status::Introduced {
             "genuine"
@@ -340,19 +366,30 @@ impl Registry {
     }
 
     /// The till check (permissive mode): every reason a code may not be sold by `actor`.
-    pub fn pos_check(&self, actor: &Participant, items: &[PosItem]) -> Result<(uuid::Uuid, Vec<PosResult>)> {
+    pub fn pos_check(
+        &self,
+        actor: &Participant,
+        items: &[PosItem],
+    ) -> Result<(uuid::Uuid, Vec<PosResult>)> {
         if !(actor.has(Role::Retailer) || actor.has(Role::FiscalOperator)) {
-            return Err(Error::Forbidden("only retailers and fiscal operators check at the till".into()));
+            return Err(Error::Forbidden(
+                "only retailers and fiscal operators check at the till".into(),
+            ));
         }
         if items.is_empty() {
             return Err(Error::invalid("`codes` is empty"));
         }
         if items.len() > QUERY_CODES_MAX {
-            return Err(Error::TooLarge(format!("at most {QUERY_CODES_MAX} codes per check")));
+            return Err(Error::TooLarge(format!(
+                "at most {QUERY_CODES_MAX} codes per check"
+            )));
         }
         let today = day_of(self.now());
         let parsed: Vec<_> = items.iter().map(|i| parse_code(i.parts().0)).collect();
-        let keys: Vec<CodeKey> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.key)).collect();
+        let keys: Vec<CodeKey> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().map(|p| p.key))
+            .collect();
         let mut states = self.inner.store.codes(&keys)?.into_iter();
         let blocks = self.inner.blocks.read().clone();
         let mut out = Vec::with_capacity(items.len());
@@ -380,7 +417,10 @@ impl Registry {
                         if st.expiry_day != 0 && st.expiry_day < today {
                             reasons.push("expired");
                         }
-                        if actor.has(Role::Retailer) && !actor.has(Role::FiscalOperator) && st.owner != actor.id {
+                        if actor.has(Role::Retailer)
+                            && !actor.has(Role::FiscalOperator)
+                            && st.owner != actor.id
+                        {
                             reasons.push("not_owner");
                         }
                         if st.in_transit() {
@@ -388,7 +428,10 @@ impl Registry {
                         }
                         if let Some(price) = price {
                             let max = p.max_price.or_else(|| {
-                                p.key.gtin().and_then(|g| self.product(g).ok().flatten()).and_then(|pr| pr.max_retail_price)
+                                p.key
+                                    .gtin()
+                                    .and_then(|g| self.product(g).ok().flatten())
+                                    .and_then(|pr| pr.max_retail_price)
                             });
                             if max.is_some_and(|m| price > m) {
                                 reasons.push("price_above_max");
@@ -397,7 +440,11 @@ impl Registry {
                     }
                 },
             }
-            out.push(PosResult { code: text.to_string(), sellable: reasons.is_empty(), reasons });
+            out.push(PosResult {
+                code: text.to_string(),
+                sellable: reasons.is_empty(),
+                reasons,
+            });
         }
         Ok((uuid::Uuid::now_v7(), out))
     }

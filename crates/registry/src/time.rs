@@ -41,7 +41,9 @@ fn digits(s: &[u8]) -> Option<u32> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.iter().try_fold(0u32, |acc, d| acc.checked_mul(10)?.checked_add(u32::from(d - b'0')))
+    s.iter().try_fold(0u32, |acc, d| {
+        acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+    })
 }
 
 /// Parses `YYYY-MM-DD` into days since 1970-01-01; `None` unless a real date in 1970..=9999.
@@ -51,7 +53,11 @@ pub fn parse_date(text: &str) -> Option<u32> {
         return None;
     }
     let (y, m, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y.into(), m) {
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || d == 0
+        || d > days_in_month(y.into(), m)
+    {
         return None;
     }
     u32::try_from(days_from_civil(y.into(), m, d)).ok()
@@ -74,7 +80,11 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (h, mi, s) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, mi, s) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if h > 23 || mi > 59 || s > 60 {
         return None;
     }
@@ -148,7 +158,10 @@ mod tests {
             parse_timestamp("2026-11-25T10:00:00.123+03:00"),
             parse_timestamp("2026-11-25T07:00:00Z")
         );
-        assert_eq!(format_timestamp(parse_timestamp("2026-11-25T07:08:09Z").unwrap()), "2026-11-25T07:08:09Z");
+        assert_eq!(
+            format_timestamp(parse_timestamp("2026-11-25T07:08:09Z").unwrap()),
+            "2026-11-25T07:08:09Z"
+        );
         assert_eq!(parse_timestamp("2026-11-25 07:08:09"), None);
         assert_eq!(parse_timestamp("garbage"), None);
     }

@@ -59,6 +59,30 @@ pub struct FjallStore {
     durable: bool,
 }
 
+/// Block cache size: `TRACEMARK_CACHE_MB` if set, else a quarter of physical memory
+/// (at least 64 MiB).
+pub fn cache_bytes() -> u64 {
+    if let Some(mb) = std::env::var("TRACEMARK_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return mb.max(16) * 1024 * 1024;
+    }
+    let total_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+        })
+        .unwrap_or(1024 * 1024);
+    (total_kb * 1024 / 4).max(64 * 1024 * 1024)
+}
+
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)
 }
@@ -84,9 +108,15 @@ impl FjallStore {
 
     /// Opens the store; `durable = false` skips the fsync per commit (benchmarks of the
     /// engine's ceiling only: an acknowledged write may then be lost on a crash).
+    ///
+    /// The block cache gets a quarter of the machine's memory ([`cache_bytes`]): the state
+    /// look-up, not the write, is what limits ingest, and a cached block is ~100× cheaper.
     pub fn open_with(dir: &Path, durable: bool) -> StoreResult<FjallStore> {
         std::fs::create_dir_all(dir).map_err(err)?;
-        let db = Database::builder(dir).open().map_err(err)?;
+        let db = Database::builder(dir)
+            .cache_size(cache_bytes())
+            .open()
+            .map_err(err)?;
         let ks = |name: &str| {
             db.keyspace(name, KeyspaceCreateOptions::default)
                 .map_err(err)
