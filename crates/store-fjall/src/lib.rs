@@ -6,9 +6,11 @@
 //!
 //! | keyspace | key | value |
 //! |---|---|---|
-//! | `codes` | code key | [`CodeState`] binary |
-//! | `events` | len-prefixed code key ‖ seq (u32 BE) | [`CodeEvent`] binary |
-//! | `links` | len-prefixed parent ‖ child | empty |
+//! | `codes` | spread(code) ‖ code key | [`CodeState`] binary |
+//! | `events` | spread(code) ‖ len-prefixed code key ‖ seq (u32 BE) | [`CodeEvent`] binary |
+//! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
+//!
+//! `spread` is 4 bytes of a hash of the code key (see [`spread`]).
 //! | `docs` | document UUID | JSON metadata ‖ body |
 //! | `doc_seq` | seq (u64 BE) | document UUID |
 //! | `shipments` | ship doc UUID | accept doc UUID |
@@ -93,6 +95,37 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
         v.extend_from_slice(p);
     }
     v
+}
+
+/// Four bytes of FNV-1a over a code key: the first bytes of every code-keyed storage key.
+///
+/// Codes of one GTIN share their first 8 key bytes, and fjall's keys compare a 4-byte inline
+/// prefix before dereferencing: without a spread prefix every memtable comparison chased a
+/// pointer and `memcmp` took a third of ingest time. The hash also spreads keys evenly.
+fn spread(k: &CodeKey) -> [u8; 4] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in k.as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    ((h ^ (h >> 32)) as u32).to_be_bytes()
+}
+
+/// The storage key of a code's state: spread prefix ‖ code key.
+pub fn state_key(k: &CodeKey) -> Vec<u8> {
+    cat(&[&spread(k), k.as_bytes()])
+}
+
+/// The scan prefix of everything filed under a code (events, children): spread prefix ‖
+/// length-prefixed code key.
+fn under(k: &CodeKey) -> Vec<u8> {
+    let (b, n) = k.prefixed();
+    cat(&[&spread(k), &b[..n]])
+}
+
+/// The storage key of a code's event `seq`.
+pub fn event_key(k: &CodeKey, seq: u32) -> Vec<u8> {
+    cat(&[&under(k), &seq.to_be_bytes()])
 }
 
 fn prefixed(k: &CodeKey) -> Vec<u8> {
@@ -225,7 +258,7 @@ impl Store for FjallStore {
 
     fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
         keys.iter()
-            .map(|k| match self.codes.get(k.as_bytes()).map_err(err)? {
+            .map(|k| match self.codes.get(state_key(k)).map_err(err)? {
                 None => Ok(None),
                 Some(v) => CodeState::decode(&v)
                     .map(Some)
@@ -235,7 +268,7 @@ impl Store for FjallStore {
     }
 
     fn events(&self, key: &CodeKey) -> StoreResult<Vec<CodeEvent>> {
-        self.scan_prefix(&self.events, &prefixed(key))?
+        self.scan_prefix(&self.events, &under(key))?
             .iter()
             .map(|(_, v)| {
                 CodeEvent::decode(v).ok_or_else(|| err(format!("corrupt event of {key}")))
@@ -244,7 +277,7 @@ impl Store for FjallStore {
     }
 
     fn children(&self, parent: &CodeKey) -> StoreResult<Vec<CodeKey>> {
-        let p = prefixed(parent);
+        let p = under(parent);
         self.scan_prefix(&self.links, &p)?
             .iter()
             .map(|(k, _)| {
@@ -369,20 +402,16 @@ impl Store for FjallStore {
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
         for (k, st) in &set.codes {
             let n = st.encode(&mut buf);
-            b.insert(&self.codes, k.as_bytes(), &buf[..n]);
+            b.insert(&self.codes, state_key(k), &buf[..n]);
         }
         for (k, seq, e) in &set.events {
-            b.insert(
-                &self.events,
-                cat(&[&prefixed(k), &seq.to_be_bytes()]),
-                &e.encode()[..],
-            );
+            b.insert(&self.events, event_key(k, *seq), &e.encode()[..]);
         }
         for (p, c) in &set.links_added {
-            b.insert(&self.links, cat(&[&prefixed(p), &prefixed(c)]), []);
+            b.insert(&self.links, cat(&[&under(p), &prefixed(c)]), []);
         }
         for (p, c) in &set.links_removed {
-            b.remove(&self.links, cat(&[&prefixed(p), &prefixed(c)]));
+            b.remove(&self.links, cat(&[&under(p), &prefixed(c)]));
         }
         for d in &set.documents {
             b.insert(&self.docs, d.id.as_bytes(), Self::encode_doc(d)?);

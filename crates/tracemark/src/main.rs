@@ -51,6 +51,9 @@ enum Command {
         /// Repetitions per measurement (the median is reported).
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Only one part: raw, emit, ingest (in-process) or http.
+        #[arg(long)]
+        only: Option<String>,
     },
 }
 
@@ -126,6 +129,8 @@ fn main() -> Result<()> {
             server.abort();
             Ok(())
         }
-        Command::Bench { quick, runs } => tracemark::bench::run(quick, runs.max(1)),
+        Command::Bench { quick, runs, only } => {
+            tracemark::bench::run(quick, runs.max(1), only.as_deref())
+        }
     }
 }
