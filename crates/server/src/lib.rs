@@ -315,6 +315,12 @@ async fn register_participant(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     if !s.is_admin(&headers) {
+        // A participant's valid token is a credential, just not this one: 403, not 401.
+        if s.caller(&headers).await.is_ok() {
+            return Err(Problem::from(Error::Forbidden(
+                "registering participants needs the operator's admin token".into(),
+            )));
+        }
         return Err(Problem::unauthorized(
             "registering participants needs the operator's admin token",
         ));
@@ -576,12 +582,15 @@ async fn get_document(
     let id = parse_uuid(&id)?;
     let reg = s.registry.clone();
     let d = blocking(move || reg.document(&p, &id)).await?;
+    use base64::Engine;
     let body: serde_json::Value =
         serde_json::from_slice(&d.body).unwrap_or(serde_json::Value::Null);
     Ok(Json(serde_json::json!({
         "id": d.id, "seq": d.seq, "type": d.doc_type.name(), "status": "accepted", "codes": d.codes,
         "received_at": registry::time::format_timestamp(d.received_at),
         "signature": d.signature, "body": body,
+        // The exact bytes the signature covers (`body` is re-serialised JSON).
+        "body_base64": base64::engine::general_purpose::STANDARD.encode(&d.body),
         "chain": d.chain.iter().map(|b| format!("{b:02x}")).collect::<String>(),
     }))
     .into_response())
@@ -593,9 +602,8 @@ async fn get_code(
     Path(code): Path<String>,
 ) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
-    let code = percent_encoding::percent_decode_str(&code)
-        .decode_utf8_lossy()
-        .into_owned();
+    // `Path` has percent-decoded the code once already; decoding again would turn a
+    // serial's `%41` (CSET 82 allows `%`) into `A` and break encoded Digital Links.
     let reg = s.registry.clone();
     let info = blocking(move || reg.code_info(&p, &code)).await?;
     Ok(Json(info).into_response())

@@ -46,6 +46,28 @@ pub async fn resolve(
         "https://resolver{}",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     );
+    // A path that is no Digital Link of a code is the caller's fault: 400, not a verdict.
+    if let Err(registry::Error::Invalid { errors, .. }) = registry::code_key(&link) {
+        let reason = errors.first().map_or("bad_format", |e| e.reason);
+        let detail = format!("not a GS1 Digital Link of a marking code ({reason})");
+        if wants_json(&headers) {
+            let mut p = crate::Problem::bad_request(detail);
+            p.errors = errors;
+            return p.into_response();
+        }
+        let html = format!(
+            "<!doctype html><html lang=en><head><meta charset=utf-8><title>Tracemark: not a code</title></head>\
+             <body style='font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem'>\
+             <h1>Not a valid code</h1><p>{}</p></body></html>",
+            escape(&detail)
+        );
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            [(header::VARY, "Accept")],
+            Html(html),
+        )
+            .into_response();
+    }
     let reg = s.registry.clone();
     let ans = match blocking(move || reg.verify(&link)).await {
         Ok(a) => a,
