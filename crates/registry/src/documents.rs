@@ -15,8 +15,8 @@ use crate::model::{
 use crate::store::Store;
 use crate::time::{day_of, parse_date, parse_timestamp};
 use crate::tx::Tx;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// Most codes listed in one document (the real system's limit is 30,000 per report).
@@ -206,7 +206,7 @@ fn require_list<'a>(name: &str, v: &'a Option<Vec<String>>) -> Result<&'a [Strin
 /// Parses a list of codes, collecting format errors and duplicates.
 fn parse_list(list: &[String], refusal: &mut Refusal) -> Vec<Listed> {
     let mut out = Vec::with_capacity(list.len());
-    let mut seen = HashSet::with_capacity(list.len());
+    let mut seen = HashSet::with_capacity_and_hasher(list.len(), Default::default());
     for text in list {
         match parse_code(text) {
             Ok(parsed) => {
@@ -510,7 +510,7 @@ fn plan<S: Store + ?Sized>(
     let listed_set: HashSet<CodeKey> = keys.iter().copied().collect();
     let mut plan = Plan::default();
     let mut expanded: Vec<CodeKey> = Vec::new();
-    let mut parents: HashMap<CodeKey, CodeState> = HashMap::new();
+    let mut parents: HashMap<CodeKey, CodeState> = HashMap::default();
     for l in &listed {
         let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else {
             continue;
@@ -825,7 +825,7 @@ fn plan_disaggregate<S: Store + ?Sized>(
     tx.load(&keys)?;
     let mut plan = Plan::default();
     // A package listed with the package holding it changes once, with both effects.
-    let mut index: HashMap<CodeKey, usize> = HashMap::new();
+    let mut index: HashMap<CodeKey, usize> = HashMap::default();
     let mut change = |plan: &mut Plan, k: CodeKey, st: CodeState, f: &dyn Fn(&mut CodeState)| {
         match index.get(&k) {
             Some(&i) => f(&mut plan.changes[i].1),
@@ -910,9 +910,9 @@ fn plan_accept<S: Store + ?Sized>(
         Some(list) => parse_list(list, &mut refusal),
         None => Vec::new(),
     };
-    let mut rejected: HashSet<CodeKey> = HashSet::new();
+    let mut rejected: HashSet<CodeKey> = HashSet::default();
     let mut plan = Plan::default();
-    let mut parents: HashMap<CodeKey, CodeState> = HashMap::new();
+    let mut parents: HashMap<CodeKey, CodeState> = HashMap::default();
     for l in &rejected_listed {
         let k = l.parsed.key;
         let st = tx.code(&k)?;

@@ -16,7 +16,7 @@ use crate::model::{
     Product, StoredDocument,
 };
 use crate::store::{Store, StoreError, StoreResult, WriteSet};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -92,15 +92,15 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             store,
             now,
             state,
-            codes: HashMap::new(),
+            codes: HashMap::default(),
             dirty: Vec::new(),
-            dirty_set: HashSet::new(),
-            children: HashMap::new(),
-            children_orig: HashMap::new(),
-            docs: HashMap::new(),
-            shipments: HashMap::new(),
-            counters: HashMap::new(),
-            inventory: HashMap::new(),
+            dirty_set: HashSet::default(),
+            children: HashMap::default(),
+            children_orig: HashMap::default(),
+            docs: HashMap::default(),
+            shipments: HashMap::default(),
+            counters: HashMap::default(),
+            inventory: HashMap::default(),
             set: WriteSet::default(),
         }
     }
@@ -118,7 +118,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     /// Loads the states of `keys` into the overlay with one multi-get for those not yet seen.
     pub fn load(&mut self, keys: &[CodeKey]) -> StoreResult<()> {
         let missing: Vec<CodeKey> = {
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             keys.iter()
                 .filter(|k| !self.codes.contains_key(k) && seen.insert(**k))
                 .copied()
