@@ -315,7 +315,12 @@ fn schemas() -> Value {
                 "fiscal_drive": s("string"), "number": {}, "at": {"type": "string", "format": "date-time"}, "store": s("string")}},
             "check_ids": {"type": "array", "items": s("string")}, "reason": s("string")}},
         "DocumentAnswer": {"type": "object", "properties": {"id": s("string"), "status": {"const": "accepted"}, "codes": s("integer"), "seq": s("integer")}},
-        "StoredDocument": {"type": "object"},
+        "StoredDocument": {"type": "object", "properties": {
+            "id": s("string"), "seq": s("integer"), "type": s("string"), "status": {"const": "accepted"}, "codes": s("integer"),
+            "received_at": {"type": "string", "format": "date-time"}, "signature": {"type": "string", "description": "the X-Signature sent"},
+            "body": {"type": "object", "description": "the document as JSON"},
+            "body_base64": {"type": "string", "description": "the exact body bytes the signature covers, base64"},
+            "chain": {"type": "string", "description": "hash chain value after this document"}}},
         "CodeInfo": {"type": "object"},
         "Codes": {"type": "object", "required": ["codes"], "properties": {"codes": {"type": "array", "items": code, "maxItems": 1000}}},
         "Inventory": {"type": "object", "properties": {"gtin": s("string"), "by_status": s("object"), "in_transit": s("integer"), "incoming": s("integer")}},
