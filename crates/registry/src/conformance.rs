@@ -1000,16 +1000,16 @@ fn self_made_serials_unique_per_gtin(w: &World) {
             gtin: w.gtin.clone(),
             quantity: 2,
             serial_type: SerialType::SelfMade,
-            serials: Some(s(&["DUP", "DUP"])),
+            serials: Some(s(&["DUP0000000000", "DUP0000000000"])),
             tail: "mac".into(),
         },
     );
     assert!(matches!(e, Err(Error::Invalid { .. })), "{e:?}");
     // The same serial under another GTIN is another code.
-    let o3 = order(vec!["SELF01"], &w.milk);
+    let other = with_check_digit("0460000000777");
+    product(&w.reg, &w.producer, &other, "shoes", None);
+    let o3 = order(vec!["SELF000000001"], &other);
     assert_eq!(w.wait_order(&w.producer, o3.id), OrderStatus::Ready);
-    let o4 = order(vec!["SELF01"], &w.gtin);
-    assert_eq!(w.wait_order(&w.producer, o4.id), OrderStatus::Ready);
 }
 
 fn operator_serials_are_distinct(w: &World) {
@@ -2394,6 +2394,63 @@ fn two_units_out_of_one_box_in_one_document(w: &World) {
     assert_eq!(w.inv(&w.retailer, &w.gtin, "INTRODUCED"), (0, 0, 0));
 }
 
+fn self_made_serial_of_wrong_length_refused(w: &World) {
+    // Shoes carry 13-character serials (DOMAIN.md §2); a 12-character one is refused.
+    let e = w.unchanged(&[], || {
+        w.reg.create_order(
+            &w.producer,
+            NewOrder {
+                gtin: w.gtin.clone(),
+                quantity: 2,
+                serial_type: SerialType::SelfMade,
+                serials: Some(vec!["SELF00000000".into(), "SELF000000001".into()]),
+                tail: "mac".into(),
+            },
+        )
+    });
+    match e {
+        Error::Invalid { errors, .. } => {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(
+                (errors[0].code.as_str(), errors[0].reason),
+                ("SELF00000000", "bad_length")
+            );
+        }
+        e => panic!("expected bad_length, got {e:?}"),
+    }
+}
+
+fn sell_with_stale_receipt_refused(w: &World) {
+    let c = w.at_retailer(1);
+    let mut body = w.sell_body(&c);
+    let old = w.now() - crate::documents::RECEIPT_AGE_MAX_SECS - 60;
+    body["receipt"]["at"] = json!(crate::time::format_timestamp(old));
+    let e = w.unchanged(&ids(&c), || w.doc(&w.retailer, body));
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+    assert_eq!(w.status(&c[0]), "INTRODUCED");
+    // A receipt a day old (an offline till catching up) is fine.
+    let mut body = w.sell_body(&c);
+    body["receipt"]["at"] = json!(crate::time::format_timestamp(w.now() - 86_400));
+    w.ok(&w.retailer, body);
+    assert_eq!(w.status(&c[0]), "RETIRED");
+}
+
+fn reading_a_code_with_a_forged_tail_says_so(w: &World) {
+    let c = w.introduced(1);
+    let forged = tampered(&c[0]);
+    match w.reg.code_info(&w.regulator, &forged) {
+        Err(Error::Invalid { errors, .. }) => assert_eq!(errors[0].reason, "bad_crypto_tail"),
+        other => panic!("a forged tail read as {other:?}"),
+    }
+    let q = w
+        .reg
+        .query_codes(&w.regulator, &[forged, c[0].clone()])
+        .expect("query");
+    assert_eq!(q[0]["error"], "bad_crypto_tail");
+    assert_eq!(q[1]["status"], "INTRODUCED");
+    assert!(w.reg.code_info(&w.regulator, &c[0]).is_ok());
+}
+
 macro_rules! suite {
     ($d:tt; $($name:ident),* $(,)?) => {
         /// Every conformance test, by name.
@@ -2433,6 +2490,9 @@ suite![
     group_package_expiry_is_earliest,
     unused_emitted_codes_expire,
     self_made_serials_unique_per_gtin,
+    self_made_serial_of_wrong_length_refused,
+    sell_with_stale_receipt_refused,
+    reading_a_code_with_a_forged_tail_says_so,
     operator_serials_are_distinct,
     // refusals
     apply_unknown_code,

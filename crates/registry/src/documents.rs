@@ -23,6 +23,9 @@ use uuid::Uuid;
 pub const DOC_CODES_MAX: usize = 30_000;
 /// Most codes one document may change once packages are expanded.
 pub const DOC_CODES_EXPANDED_MAX: usize = 1_000_000;
+/// Oldest receipt a `sell` may report: an offline cash register must send its fiscal data
+/// within 30 days (the fiscal drive's limit), so anything older is a mistake or a fraud.
+pub const RECEIPT_AGE_MAX_SECS: u64 = 30 * 86_400;
 /// Most bytes of a free-text field (batch, reason, customs declaration, receipt parts).
 pub const TEXT_LEN_MAX: usize = 256;
 
@@ -298,9 +301,10 @@ pub fn submit<S: Store + ?Sized>(
         ))
     })?;
     if !role_for(t, ctx.actor) {
+        let roles: Vec<&str> = ctx.actor.roles.iter().map(|r| r.name()).collect();
         return Err(Error::Forbidden(format!(
-            "a participant with roles {:?} may not submit `{}` documents",
-            ctx.actor.roles,
+            "a participant with roles {} may not submit `{}` documents",
+            roles.join(", "),
             t.name()
         )));
     }
@@ -460,6 +464,12 @@ fn plan<S: Store + ?Sized>(
             })?;
             if sold_at > now + 3600 {
                 return Err(Error::invalid("`receipt.at` is in the future"));
+            }
+            if sold_at + RECEIPT_AGE_MAX_SECS < now {
+                return Err(Error::invalid(format!(
+                    "`receipt.at` is more than {} days old: fiscal receipts are reported within that",
+                    RECEIPT_AGE_MAX_SECS / 86_400
+                )));
             }
             if let Some(ids) = &raw.check_ids {
                 if ids.len() > DOC_CODES_MAX {

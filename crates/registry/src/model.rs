@@ -49,6 +49,20 @@ pub struct Participant {
     pub registered_at: u64,
 }
 
+impl Role {
+    /// The API word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Producer => "producer",
+            Role::Importer => "importer",
+            Role::Wholesaler => "wholesaler",
+            Role::Retailer => "retailer",
+            Role::FiscalOperator => "fiscal_operator",
+            Role::Regulator => "regulator",
+        }
+    }
+}
+
 impl Participant {
     /// Whether the participant has `role`.
     pub fn has(&self, role: Role) -> bool {

@@ -121,7 +121,13 @@ impl Registry {
                 let mut seen = HashSet::with_capacity(list.len());
                 let mut errors = Vec::new();
                 for s in &list {
-                    if !valid_serial(s) {
+                    if s.len() != usize::from(group.serial_len) {
+                        // DOMAIN.md §2: the serial's length is the product group's.
+                        errors.push(CodeError {
+                            code: s.clone(),
+                            reason: "bad_length",
+                        });
+                    } else if !valid_serial(s) {
                         errors.push(CodeError {
                             code: s.clone(),
                             reason: "bad_character",
@@ -138,7 +144,10 @@ impl Registry {
                 }
                 if !errors.is_empty() {
                     return Err(Error::Invalid {
-                        detail: "bad serials; nothing was ordered".into(),
+                        detail: format!(
+                            "bad serials (a {} serial is {} characters of CSET 82); nothing was ordered",
+                            group.name, group.serial_len
+                        ),
                         errors,
                     });
                 }

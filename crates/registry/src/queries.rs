@@ -50,7 +50,7 @@ pub struct CodeInfo {
     pub gtin: Option<String>,
     /// Product card.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub product: Option<crate::model::Product>,
+    pub product: Option<serde_json::Value>,
     /// In transit to this TIN.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_transit_to: Option<String>,
@@ -159,6 +159,15 @@ pub struct PosResult {
     pub reasons: Vec<&'static str>,
 }
 
+/// The public part of a product card (no internal ids).
+fn public_card(p: &crate::model::Product) -> serde_json::Value {
+    serde_json::json!({
+        "gtin": p.gtin, "name": p.name, "brand": p.brand, "product_group": p.product_group,
+        "shelf_life_days": p.shelf_life_days, "max_retail_price": p.max_retail_price,
+        "attributes": p.attributes,
+    })
+}
+
 impl Registry {
     fn tin(&self, id: u32) -> Option<String> {
         self.participant(id).ok().flatten().map(|p| p.tin)
@@ -174,7 +183,23 @@ impl Registry {
         })?;
         let st = self.inner.store.codes(&[parsed.key])?.pop().flatten();
         match st {
-            Some(st) if visible(actor, &st) => Ok((parsed, st)),
+            Some(st) if visible(actor, &st) => {
+                // A code read with a tail that is not the one issued is a forgery: say so
+                // rather than show the genuine code's card.
+                if !self.tail_ok(&st, &parsed.tail) {
+                    return Err(Error::Invalid {
+                        detail: format!(
+                            "the crypto tail presented for {} is not the one issued",
+                            parsed.key
+                        ),
+                        errors: vec![crate::CodeError {
+                            code: text.to_string(),
+                            reason: "bad_crypto_tail",
+                        }],
+                    });
+                }
+                Ok((parsed, st))
+            }
             _ => Err(Error::NotFound(format!(
                 "no code {} visible to you",
                 parsed.key
@@ -215,7 +240,10 @@ impl Registry {
             owner: self.tin(st.owner),
             producer: self.tin(st.producer),
             gtin: key.gtin().map(|g| format!("{g:014}")),
-            product: key.gtin().and_then(|g| self.product(g).ok().flatten()),
+            product: key
+                .gtin()
+                .and_then(|g| self.product(g).ok().flatten())
+                .map(|p| public_card(&p)),
             in_transit_to: st.in_transit().then(|| self.tin(st.receiver)).flatten(),
             parent: st.parent.map(|p| p.to_string()),
             children,
@@ -253,6 +281,9 @@ impl Registry {
             let v = match p {
                 Err((reason, _)) => serde_json::json!({"code": text, "error": reason}),
                 Ok(p) => match states.next().flatten() {
+                    Some(st) if visible(actor, &st) && !self.tail_ok(&st, &p.tail) => {
+                        serde_json::json!({"code": p.key.to_string(), "error": "bad_crypto_tail"})
+                    }
                     Some(st) if visible(actor, &st) => serde_json::json!({
                         "code": p.key.to_string(),
                         "status": st.status.name(),
@@ -321,10 +352,7 @@ impl Registry {
         };
         if let Some(g) = parsed.key.gtin() {
             if let Some(p) = self.product(g)? {
-                ans.product = Some(serde_json::json!({
-                    "gtin": p.gtin, "name": p.name, "brand": p.brand,
-                    "product_group": p.product_group, "attributes": p.attributes,
-                }));
+                ans.product = Some(public_card(&p));
             }
         }
         // The producer of a product code; an SSCC's "producer" is whoever packed it, often
