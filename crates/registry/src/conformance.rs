@@ -12,7 +12,7 @@
 use crate::error::{CodeError, Error, Result};
 use crate::model::{OrderStatus, Participant, Role, SerialType, TailKind};
 use crate::queries::{CodeInfo, PosItem, PosResult};
-use crate::store::{Store, WriteSet};
+use crate::store::Store;
 use crate::{DocAnswer, NewBlock, NewOrder, NewParticipant, NewProduct, Registry};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -1571,15 +1571,17 @@ fn package_inconsistent(w: &World) {
     let c = w.at_retailer(2);
     let b = w.sscc();
     w.aggregate(&w.retailer, &b, &c);
-    // Corrupt one unit behind the registry's back (an engine or migration bug).
+    // Corrupt one unit without a document (an engine or migration bug), through the
+    // writer: only the writer changes states (it caches what it committed).
     let key = crate::code_key(&c[1]).expect("key");
-    let mut st = w.reg.store().codes(&[key]).expect("codes")[0].expect("state");
-    st.status = crate::model::Status::WrittenOff;
-    let set = WriteSet {
-        codes: vec![(key, st)],
-        ..WriteSet::default()
-    };
-    w.reg.store().commit(&set).expect("commit");
+    w.reg
+        .write(move |tx| {
+            let mut st = tx.code(&key)?.expect("state");
+            st.status = crate::model::Status::WrittenOff;
+            tx.put_code(key, st);
+            Ok(())
+        })
+        .expect("corrupt");
     w.refused(
         &w.retailer,
         w.sell_body(std::slice::from_ref(&b)),

@@ -3,7 +3,7 @@
 //!
 //! Hot records (a code's state, its events) have a fixed binary layout so that the
 //! embedded engine stores them without a serialisation framework and a code's state
-//! costs ~72 bytes; cold records (participants, products, orders, document metadata)
+//! costs ~80 bytes; cold records (participants, products, orders, document metadata)
 //! are JSON, since they are few and read rarely.
 
 use serde::{Deserialize, Serialize};
@@ -507,13 +507,16 @@ pub struct CodeState {
     pub changed_at: u64,
     /// Number of direct children (a package when > 0).
     pub children: u32,
+    /// Document sequence number of the code's last event (0 = none): the head of its
+    /// history, which engines may keep as a list linked through [`CodeEvent::prev`].
+    pub last_event: u64,
     /// The package this code is in.
     pub parent: Option<CodeKey>,
 }
 
 impl CodeState {
     /// Size of the fixed part of the encoding.
-    pub const FIXED_LEN: usize = 72;
+    pub const FIXED_LEN: usize = 80;
     /// Largest encoding (with a parent).
     pub const ENCODED_LEN_MAX: usize = Self::FIXED_LEN + 1 + KEY_CAP;
 
@@ -538,6 +541,7 @@ impl CodeState {
             tail_fp: 0,
             changed_at: now,
             children: 0,
+            last_event: 0,
             parent: None,
         }
     }
@@ -567,11 +571,12 @@ impl CodeState {
         out[52..60].copy_from_slice(&self.tail_fp.to_le_bytes());
         out[60..68].copy_from_slice(&self.changed_at.to_le_bytes());
         out[68..72].copy_from_slice(&self.children.to_le_bytes());
+        out[72..80].copy_from_slice(&self.last_event.to_le_bytes());
         match &self.parent {
             None => Self::FIXED_LEN,
             Some(p) => {
                 let (b, n) = p.prefixed();
-                out[72..72 + n].copy_from_slice(&b[..n]);
+                out[80..80 + n].copy_from_slice(&b[..n]);
                 Self::FIXED_LEN + n
             }
         }
@@ -620,6 +625,7 @@ impl CodeState {
             tail_fp: u64_at(52),
             changed_at: u64_at(60),
             children: u32_at(68),
+            last_event: u64_at(72),
             parent,
         })
     }
@@ -714,11 +720,13 @@ pub struct CodeEvent {
     pub owner: ParticipantId,
     /// Who submitted the document.
     pub actor: ParticipantId,
+    /// Document sequence number of the code's previous event (0 = this is the first).
+    pub prev: u64,
 }
 
 impl CodeEvent {
     /// Encoded size.
-    pub const ENCODED_LEN: usize = 27;
+    pub const ENCODED_LEN: usize = 35;
 
     /// Fixed binary encoding.
     pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
@@ -730,6 +738,7 @@ impl CodeEvent {
         o[18] = self.reason.map_or(0, |r| r as u8);
         o[19..23].copy_from_slice(&self.owner.to_le_bytes());
         o[23..27].copy_from_slice(&self.actor.to_le_bytes());
+        o[27..35].copy_from_slice(&self.prev.to_le_bytes());
         o
     }
 
@@ -750,6 +759,7 @@ impl CodeEvent {
             },
             owner: u32::from_le_bytes(b[19..23].try_into().ok()?),
             actor: u32::from_le_bytes(b[23..27].try_into().ok()?),
+            prev: u64::from_le_bytes(b[27..35].try_into().ok()?),
         })
     }
 }
@@ -939,7 +949,7 @@ mod tests {
         st.parent = None;
         assert_eq!(st.to_vec().len(), CodeState::FIXED_LEN);
         assert_eq!(CodeState::decode(&st.to_vec()), Some(st));
-        assert_eq!(CodeState::decode(&[9; 72]), None);
+        assert_eq!(CodeState::decode(&[9; 80]), None);
     }
 
     #[test]
@@ -952,6 +962,7 @@ mod tests {
             reason: Some(Reason::Retail),
             owner: 3,
             actor: 3,
+            prev: 4,
         };
         assert_eq!(CodeEvent::decode(&e.encode()), Some(e));
     }

@@ -20,7 +20,7 @@ pub const ORDER_QUANTITY_MAX: u32 = 2_000_000;
 /// Most active (pending or ready) orders per participant.
 pub const ACTIVE_ORDERS_MAX: usize = 100;
 /// Codes produced per writer job.
-pub const ORDER_CHUNK: u32 = 20_000;
+pub const ORDER_CHUNK: u32 = 50_000;
 /// Most codes in one page of an order's codes.
 pub const ORDER_PAGE_MAX: u32 = 10_000;
 
@@ -315,64 +315,82 @@ impl Registry {
         Ok(out)
     }
 
+    /// Produces an order's codes chunk by chunk: the next chunk's serials and tails are
+    /// computed while the writer commits the previous one.
     fn produce(&self, order: Order) -> Result<()> {
         let mut produced = order.produced;
         let self_made_name = format!("self_made:{}", order.gtin);
+        let mut waiting: Option<crossbeam_channel::Receiver<Result<bool>>> = None;
         while produced < order.quantity {
             let n = ORDER_CHUNK.min(order.quantity - produced);
             let codes = self.make_codes(&order, produced, n, false)?;
+            if let Some(w) = waiting.take() {
+                if w.recv()
+                    .map_err(|_| Error::Unavailable("the writer stopped".into()))??
+                {
+                    return Ok(());
+                }
+            }
             let mut o = order.clone();
             let owner = order.participant;
             let tail = order.tail;
             let key_index = order.key_index;
             let self_made = order.serial_type == SerialType::SelfMade;
             let self_made_name = self_made_name.clone();
-            let done = self.write(move |tx| {
-                // Operator serials are a permutation of a counter: unique by construction.
-                // Only self-made serials (this order's, or earlier ones of the GTIN that an
-                // operator serial could meet) need the look-up.
-                if self_made || tx.counter(&self_made_name)? > 0 {
-                    let keys: Vec<CodeKey> = codes.iter().map(|c| c.0).collect();
-                    tx.load(&keys)?;
-                    let mut dup = Vec::new();
-                    for k in &keys {
-                        if tx.code(k)?.is_some() {
-                            dup.push(k.to_string());
+            let (reply, wait) = crossbeam_channel::bounded(1);
+            self.write_then(
+                move |tx| {
+                    // Operator serials are a permutation of a counter: unique by
+                    // construction. Only self-made serials (this order's, or earlier ones
+                    // of the GTIN that an operator serial could meet) need the look-up.
+                    if self_made || tx.counter(&self_made_name)? > 0 {
+                        let keys: Vec<CodeKey> = codes.iter().map(|c| c.0).collect();
+                        tx.load(&keys)?;
+                        let mut dup = Vec::new();
+                        for k in &keys {
+                            if tx.code(k)?.is_some() {
+                                dup.push(k.to_string());
+                            }
+                        }
+                        if !dup.is_empty() {
+                            // Serials already taken: the order stops here, what was made
+                            // stays (EMITTED codes expire unused).
+                            o.status = OrderStatus::Rejected;
+                            o.produced = produced;
+                            o.error = Some(format!(
+                                "{} serials exist already for this GTIN, e.g. {}",
+                                dup.len(),
+                                dup[0]
+                            ));
+                            tx.put_order(o);
+                            return Ok(true);
                         }
                     }
-                    if !dup.is_empty() {
-                        // Serials already taken: the order stops here, what was made stays
-                        // (EMITTED codes expire unused).
-                        o.status = OrderStatus::Rejected;
-                        o.produced = produced;
-                        o.error = Some(format!(
-                            "{} serials exist already for this GTIN, e.g. {}",
-                            dup.len(),
-                            dup[0]
-                        ));
-                        tx.put_order(o);
-                        return Ok(true);
+                    let now = tx.now;
+                    for (k, _, fp) in &codes {
+                        let mut st = CodeState::new(Status::Emitted, owner, now);
+                        st.tail = tail;
+                        st.key_index = key_index;
+                        st.tail_fp = *fp;
+                        tx.put_new_code(*k, st);
                     }
-                }
-                let now = tx.now;
-                for (k, _, fp) in &codes {
-                    let mut st = CodeState::new(Status::Emitted, owner, now);
-                    st.tail = tail;
-                    st.key_index = key_index;
-                    st.tail_fp = *fp;
-                    tx.put_new_code(*k, st);
-                }
-                o.produced = produced + n;
-                if o.produced == o.quantity {
-                    o.status = OrderStatus::Ready;
-                }
-                tx.put_order(o);
-                Ok(false)
-            })?;
-            if done {
-                return Ok(());
-            }
+                    o.produced = produced + n;
+                    if o.produced == o.quantity {
+                        o.status = OrderStatus::Ready;
+                    }
+                    tx.put_order(o);
+                    Ok(false)
+                },
+                move |r| {
+                    let _ = reply.send(r);
+                },
+            )?;
+            waiting = Some(wait);
             produced += n;
+        }
+        if let Some(w) = waiting {
+            w.recv()
+                .map_err(|_| Error::Unavailable("the writer stopped".into()))??;
         }
         Ok(())
     }

@@ -69,6 +69,7 @@ impl WriterState {
 /// The overlay one batch of jobs runs against.
 pub struct Tx<'a, S: Store + ?Sized> {
     store: &'a S,
+    cache: Option<&'a StateCache>,
     /// Wall clock of the batch (Unix seconds).
     pub now: u64,
     /// Writer counters (sequence numbers, chain head).
@@ -90,6 +91,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     pub fn new(store: &'a S, now: u64, state: WriterState) -> Self {
         Tx {
             store,
+            cache: None,
             now,
             state,
             codes: HashMap::default(),
@@ -105,6 +107,13 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         }
     }
 
+    /// A fresh overlay that reads code states through the writer's cache first.
+    pub fn with_cache(store: &'a S, cache: &'a StateCache, now: u64, state: WriterState) -> Self {
+        let mut tx = Tx::new(store, now, state);
+        tx.cache = Some(cache);
+        tx
+    }
+
     /// The committed store under the overlay (for data no job of a batch changes).
     pub fn store(&self) -> &S {
         self.store
@@ -117,13 +126,20 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
 
     /// Loads the states of `keys` into the overlay with one multi-get for those not yet seen.
     pub fn load(&mut self, keys: &[CodeKey]) -> StoreResult<()> {
-        let missing: Vec<CodeKey> = {
-            let mut seen = HashSet::default();
-            keys.iter()
-                .filter(|k| !self.codes.contains_key(k) && seen.insert(**k))
-                .copied()
-                .collect()
-        };
+        let mut missing: Vec<CodeKey> = Vec::new();
+        for k in keys {
+            if self.codes.contains_key(k) {
+                continue;
+            }
+            match self.cache.and_then(|c| c.get(k)) {
+                Some(st) => {
+                    self.codes.insert(*k, Some(st));
+                }
+                None => missing.push(*k),
+            }
+        }
+        missing.sort_unstable();
+        missing.dedup();
         if missing.is_empty() {
             return Ok(());
         }
@@ -193,7 +209,9 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         actor: ParticipantId,
     ) {
         let seq = new.events;
+        let prev = new.last_event;
         new.events += 1;
+        new.last_event = doc_seq;
         self.set.events.push((
             key,
             seq,
@@ -205,6 +223,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
                 reason: new.reason,
                 owner: new.owner,
                 actor,
+                prev,
             },
         ));
         self.put_code(key, new);
@@ -438,8 +457,9 @@ pub fn run_writer<S: Store + ?Sized>(
     clock: crate::Clock,
     mut state: WriterState,
 ) {
+    let mut cache = StateCache::new(StateCache::capacity_from_env());
     while let Ok(first) = jobs.recv() {
-        let mut tx = Tx::new(&*store, clock(), state.clone());
+        let mut tx = Tx::with_cache(&*store, &cache, clock(), state.clone());
         let mut done = vec![first(&mut tx)];
         while done.len() < BATCH_JOBS_MAX && tx.codes_written() < BATCH_CODES_MAX {
             match jobs.try_recv() {
@@ -454,11 +474,77 @@ pub fn run_writer<S: Store + ?Sized>(
             store.commit(&set)
         };
         match &result {
-            Ok(()) => state = new_state,
-            Err(e) => tracing::error!("commit failed, batch of {} jobs refused: {e}", done.len()),
+            Ok(()) => {
+                state = new_state;
+                for (k, st) in &set.codes {
+                    cache.put(*k, *st);
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch is in the cache (it holds committed states only), but
+                // after a failed commit trust nothing remembered.
+                cache.clear();
+                tracing::error!("commit failed, batch of {} jobs refused: {e}", done.len());
+            }
         }
         for d in done {
             d(result.as_ref().map(|_| ()));
         }
+    }
+}
+
+/// The writer's cache of committed code states: the state look-up is what limits ingest,
+/// and only the writer changes states, so a cache it owns is always coherent.
+///
+/// Two generations of a hash map: when the young one is full it becomes the old one and
+/// the previous old one is dropped, so recently used states stay and memory is bounded by
+/// `capacity` entries (~150 bytes each).
+pub struct StateCache {
+    young: HashMap<CodeKey, CodeState>,
+    old: HashMap<CodeKey, CodeState>,
+    capacity: usize,
+}
+
+impl StateCache {
+    /// Default capacity: 4 M states (~600 MB at most).
+    pub const CAPACITY_DEFAULT: usize = 4_000_000;
+
+    /// A cache of at most `capacity` states.
+    pub fn new(capacity: usize) -> StateCache {
+        StateCache {
+            young: HashMap::default(),
+            old: HashMap::default(),
+            capacity,
+        }
+    }
+
+    /// `TRACEMARK_STATE_CACHE` (entries; 0 disables) or the default.
+    pub fn capacity_from_env() -> usize {
+        std::env::var("TRACEMARK_STATE_CACHE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(Self::CAPACITY_DEFAULT)
+    }
+
+    /// A cached state.
+    pub fn get(&self, k: &CodeKey) -> Option<CodeState> {
+        self.young.get(k).or_else(|| self.old.get(k)).copied()
+    }
+
+    /// Remembers a committed state.
+    pub fn put(&mut self, k: CodeKey, st: CodeState) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.young.len() >= self.capacity / 2 {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(k, st);
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.young.clear();
+        self.old.clear();
     }
 }

@@ -7,7 +7,7 @@
 //! | keyspace | key | value |
 //! |---|---|---|
 //! | `codes` | spread(code) ‖ code key | [`CodeState`] binary |
-//! | `events` | spread(code) ‖ len-prefixed code key ‖ seq (u32 BE) | [`CodeEvent`] binary |
+//! | `events` | doc seq (u64 BE) ‖ spread(code) ‖ len-prefixed code key ‖ seq (u32 BE) | [`CodeEvent`] binary |
 //! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
 //!
 //! `spread` is 4 bytes of a hash of the code key (see [`spread`]).
@@ -124,8 +124,13 @@ fn under(k: &CodeKey) -> Vec<u8> {
 }
 
 /// The storage key of a code's event `seq`.
-pub fn event_key(k: &CodeKey, seq: u32) -> Vec<u8> {
-    cat(&[&under(k), &seq.to_be_bytes()])
+///
+/// Keyed by the document's sequence number first, so the events of a commit land together at
+/// the end of the key space (cheap, cache-friendly memtable inserts and trivial compaction);
+/// a code's history is found by walking back from its state's `last_event` through each
+/// event's `prev`.
+pub fn event_key(doc_seq: u64, k: &CodeKey, seq: u32) -> Vec<u8> {
+    cat(&[&doc_seq.to_be_bytes(), &under(k), &seq.to_be_bytes()])
 }
 
 fn prefixed(k: &CodeKey) -> Vec<u8> {
@@ -150,9 +155,15 @@ impl FjallStore {
             .cache_size(cache_bytes())
             .open()
             .map_err(err)?;
+        let memtable_mb: u64 = std::env::var("TRACEMARK_MEMTABLE_MB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16);
         let ks = |name: &str| {
-            db.keyspace(name, KeyspaceCreateOptions::default)
-                .map_err(err)
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default().max_memtable_size(memtable_mb * 1024 * 1024)
+            })
+            .map_err(err)
         };
         let store = FjallStore {
             codes: ks("codes")?,
@@ -268,12 +279,23 @@ impl Store for FjallStore {
     }
 
     fn events(&self, key: &CodeKey) -> StoreResult<Vec<CodeEvent>> {
-        self.scan_prefix(&self.events, &under(key))?
-            .iter()
-            .map(|(_, v)| {
-                CodeEvent::decode(v).ok_or_else(|| err(format!("corrupt event of {key}")))
-            })
-            .collect()
+        let Some(st) = self.codes(std::slice::from_ref(key))?.pop().flatten() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::with_capacity(st.events as usize);
+        let mut doc_seq = st.last_event;
+        for seq in (0..st.events).rev() {
+            let v = self
+                .events
+                .get(event_key(doc_seq, key, seq))
+                .map_err(err)?
+                .ok_or_else(|| err(format!("event {seq} of {key} is missing")))?;
+            let e = CodeEvent::decode(&v).ok_or_else(|| err(format!("corrupt event of {key}")))?;
+            doc_seq = e.prev;
+            out.push(e);
+        }
+        out.reverse();
+        Ok(out)
     }
 
     fn children(&self, parent: &CodeKey) -> StoreResult<Vec<CodeKey>> {
@@ -405,7 +427,7 @@ impl Store for FjallStore {
             b.insert(&self.codes, state_key(k), &buf[..n]);
         }
         for (k, seq, e) in &set.events {
-            b.insert(&self.events, event_key(k, *seq), &e.encode()[..]);
+            b.insert(&self.events, event_key(e.doc_seq, k, *seq), &e.encode()[..]);
         }
         for (p, c) in &set.links_added {
             b.insert(&self.links, cat(&[&under(p), &prefixed(c)]), []);

@@ -106,6 +106,8 @@ fn event(doc_seq: u64, doc_type: DocType, status: Status) -> CodeEvent {
         reason: None,
         owner: 1,
         actor: 1,
+        // The only earlier event in this test is the emission, document 0.
+        prev: 0,
     }
 }
 
@@ -125,6 +127,7 @@ fn applied(i: usize) -> CodeState {
     let mut st = emitted(i);
     st.status = Status::Applied;
     st.events = 2;
+    st.last_event = 2;
     if i < 2 {
         st.parent = None;
     }
@@ -444,6 +447,7 @@ fn writer_batches_survive_reopening() {
                 reason: None,
                 owner: 1,
                 actor: 1,
+                prev: 0,
             }],
             "history of code {i}"
         );

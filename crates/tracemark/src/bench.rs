@@ -270,7 +270,11 @@ fn raw_engine(n: usize) -> Result<f64> {
                     .collect::<Vec<_>>(),
             );
             b.insert(&ks, store_fjall::state_key(&key), value);
-            b.insert(&ev, store_fjall::event_key(&key, 1), event);
+            b.insert(
+                &ev,
+                store_fjall::event_key(i / DOC_CODES as u64 + 1, &key, 1),
+                event,
+            );
             i += 1;
         }
         b.commit()?;
