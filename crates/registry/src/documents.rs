@@ -43,6 +43,24 @@ pub struct Receipt {
     pub store: String,
 }
 
+/// A code as listed in a document: the text sent and what it parses to. Parsing happens
+/// while the JSON is read, in the submitting thread, not in the single writer.
+#[derive(Clone, Debug)]
+pub struct CodeText {
+    /// The code as sent.
+    pub text: String,
+    /// The parsed code, or the stable reason it does not parse.
+    pub parsed: std::result::Result<ParsedCode, &'static str>,
+}
+
+impl<'de> Deserialize<'de> for CodeText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let parsed = parse_code(&text).map_err(|(reason, _)| reason);
+        Ok(CodeText { text, parsed })
+    }
+}
+
 /// The body of `POST /api/v1/documents`, all types in one shape.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +72,7 @@ pub struct RawDocument {
     pub doc_type: String,
     /// Codes acted on.
     #[serde(default)]
-    pub codes: Option<Vec<String>>,
+    pub codes: Option<Vec<CodeText>>,
     /// `introduce`: production date.
     #[serde(default)]
     pub production_date: Option<String>,
@@ -69,13 +87,13 @@ pub struct RawDocument {
     pub customs_declaration: Option<String>,
     /// `aggregate`: the package.
     #[serde(default)]
-    pub parent: Option<String>,
+    pub parent: Option<CodeText>,
     /// `aggregate`: what goes in.
     #[serde(default)]
-    pub children: Option<Vec<String>>,
+    pub children: Option<Vec<CodeText>>,
     /// `disaggregate`: packages to dissolve.
     #[serde(default)]
-    pub parents: Option<Vec<String>>,
+    pub parents: Option<Vec<CodeText>>,
     /// `ship`: receiver's TIN.
     #[serde(default)]
     pub receiver: Option<String>,
@@ -84,7 +102,7 @@ pub struct RawDocument {
     pub shipment: Option<Uuid>,
     /// `accept`: codes refused.
     #[serde(default)]
-    pub reject: Option<Vec<String>>,
+    pub reject: Option<Vec<CodeText>>,
     /// `sell`: the fiscal receipt.
     #[serde(default)]
     pub receipt: Option<Receipt>,
@@ -139,6 +157,30 @@ pub fn doc_type(word: &str) -> Option<DocType> {
     })
 }
 
+/// A document read and hashed outside the writer, ready to be checked and applied.
+pub struct Prepared {
+    /// The parsed body (its codes parsed too).
+    pub raw: RawDocument,
+    /// The exact bytes received.
+    pub body: Vec<u8>,
+    /// BLAKE3 of the bytes.
+    pub body_hash: [u8; 32],
+    /// The participant's signature over the bytes.
+    pub signature: String,
+}
+
+/// Reads a document: JSON, codes, hash. A malformed one is a 400 naming what is wrong.
+pub fn prepare(body: Vec<u8>, signature: String) -> Result<Prepared> {
+    let raw = parse_body(&body)?;
+    let body_hash = *blake3::hash(&body).as_bytes();
+    Ok(Prepared {
+        raw,
+        body,
+        body_hash,
+        signature,
+    })
+}
+
 /// Parses the body; a malformed one is a 400 naming what is wrong.
 pub fn parse_body(body: &[u8]) -> Result<RawDocument> {
     let raw: RawDocument = serde_json::from_slice(body)
@@ -190,7 +232,7 @@ fn text_field(name: &str, v: &Option<String>, required: bool) -> Result<Option<S
     }
 }
 
-fn require_list<'a>(name: &str, v: &'a Option<Vec<String>>) -> Result<&'a [String]> {
+fn require_list<'a>(name: &str, v: &'a Option<Vec<CodeText>>) -> Result<&'a [CodeText]> {
     let list = v
         .as_deref()
         .ok_or_else(|| Error::invalid(format!("`{name}` is required")))?;
@@ -207,22 +249,22 @@ fn require_list<'a>(name: &str, v: &'a Option<Vec<String>>) -> Result<&'a [Strin
 }
 
 /// Parses a list of codes, collecting format errors and duplicates.
-fn parse_list(list: &[String], refusal: &mut Refusal) -> Vec<Listed> {
+fn parse_list(list: &[CodeText], refusal: &mut Refusal) -> Vec<Listed> {
     let mut out = Vec::with_capacity(list.len());
     let mut seen = HashSet::with_capacity_and_hasher(list.len(), Default::default());
-    for text in list {
-        match parse_code(text) {
+    for item in list {
+        match &item.parsed {
             Ok(parsed) => {
                 if seen.insert(parsed.key) {
                     out.push(Listed {
-                        text: text.clone(),
-                        parsed,
+                        text: item.text.clone(),
+                        parsed: parsed.clone(),
                     });
                 } else {
-                    refusal.add(text, "duplicate_in_document");
+                    refusal.add(&item.text, "duplicate_in_document");
                 }
             }
-            Err((reason, _)) => refusal.add(text, reason),
+            Err(reason) => refusal.add(&item.text, reason),
         }
     }
     out
@@ -279,11 +321,15 @@ pub fn is_blocked(blocks: &BlockIndex, key: &CodeKey, st: &CodeState) -> bool {
 pub fn submit<S: Store + ?Sized>(
     tx: &mut Tx<'_, S>,
     ctx: &DocContext<'_>,
-    body: &[u8],
-    signature: &str,
+    doc: Prepared,
 ) -> Result<DocAnswer> {
-    let raw = parse_body(body)?;
-    let body_hash = *blake3::hash(body).as_bytes();
+    let Prepared {
+        raw,
+        body,
+        body_hash,
+        signature,
+    } = doc;
+    let (body, signature) = (&body[..], &signature[..]);
     if let Some(existing) = tx.document(&raw.id)? {
         if existing.body_hash == body_hash && existing.participant == ctx.actor.id {
             return Ok(DocAnswer::of(&existing));
@@ -705,12 +751,16 @@ fn plan_aggregate<S: Store + ?Sized>(
     ctx: &DocContext<'_>,
     raw: &RawDocument,
 ) -> Result<Plan> {
-    let parent_text = text_field("parent", &raw.parent, true)?.unwrap_or_default();
+    let parent_item = raw
+        .parent
+        .as_ref()
+        .ok_or_else(|| Error::invalid("`parent` is required"))?;
+    let parent_text = parent_item.text.clone();
     let list = require_list("children", &raw.children)?;
     let mut refusal = Refusal { errors: Vec::new() };
-    let parent = match parse_code(&parent_text) {
-        Ok(p) => Some(p),
-        Err((r, _)) => {
+    let parent = match &parent_item.parsed {
+        Ok(p) => Some(p.clone()),
+        Err(r) => {
             refusal.add(&parent_text, r);
             None
         }
@@ -904,8 +954,8 @@ fn plan_accept<S: Store + ?Sized>(
     }
     // Everything in the shipment, as it is now (in-transit codes cannot change).
     let mut all = Vec::new();
-    for text in ship_raw.codes.as_deref().unwrap_or(&[]) {
-        if let Ok(p) = parse_code(text) {
+    for item in ship_raw.codes.as_deref().unwrap_or(&[]) {
+        if let Ok(p) = &item.parsed {
             all.push(p.key);
             tx.descendants(&p.key, &mut all)?;
         }

@@ -352,18 +352,23 @@ impl Registry {
     // ---- documents ----
 
     /// Submits a signed document (the server has checked the signature over `body`).
+    ///
+    /// The body is read and its codes parsed here, in the caller's thread; only the checks
+    /// against the registry's state run in the writer.
     pub fn submit_document(
         &self,
         actor: &Participant,
         body: Vec<u8>,
         signature: String,
     ) -> Result<DocAnswer> {
+        let doc = documents::prepare(body, signature)?;
         let reg = self.clone();
         let actor = actor.clone();
-        self.write(move |tx| reg.run_document(tx, &actor, &body, &signature))
+        self.write(move |tx| reg.run_document(tx, &actor, doc))
     }
 
-    /// Submits a document without waiting: `done` gets the answer once it is durable.
+    /// Submits a document without waiting: `done` gets the answer once it is durable. A
+    /// body that is not a document is refused at once (`Err`), without reaching the writer.
     pub fn submit_document_then(
         &self,
         actor: &Participant,
@@ -371,22 +376,19 @@ impl Registry {
         signature: String,
         done: impl FnOnce(Result<DocAnswer>) + Send + 'static,
     ) -> Result<()> {
+        let doc = documents::prepare(body, signature)?;
         let reg = self.clone();
         let actor = actor.clone();
-        self.write_then(
-            move |tx| reg.run_document(tx, &actor, &body, &signature),
-            done,
-        )
+        self.write_then(move |tx| reg.run_document(tx, &actor, doc), done)
     }
 
     fn run_document(
         &self,
         tx: &mut Tx<'_, dyn Store>,
         actor: &Participant,
-        body: &[u8],
-        signature: &str,
+        doc: documents::Prepared,
     ) -> Result<DocAnswer> {
-        let blocks = self.inner.blocks.read().clone();
+        let blocks = self.inner.blocks.read();
         let ttl = |gtin: u64| {
             self.product(gtin)
                 .ok()
@@ -403,7 +405,7 @@ impl Registry {
             participant_by_tin: &by_tin,
             tail_ok: &tail_ok,
         };
-        documents::submit(tx, &ctx, body, signature)
+        documents::submit(tx, &ctx, doc)
     }
 
     /// Whether a presented tail is the one the registry issued for a code.
