@@ -3,7 +3,7 @@
 //! JSON (the verify answer) when the client asks for `application/json`; otherwise a
 //! small HTML verification page (the full consumer page is built on this later).
 
-use crate::{blocking, AppState};
+use crate::AppState;
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
@@ -69,7 +69,7 @@ pub async fn resolve(
             .into_response();
     }
     let reg = s.registry.clone();
-    let ans = match blocking(move || reg.verify(&link)).await {
+    let ans = match crate::fast(move || reg.verify(&link)) {
         Ok(a) => a,
         Err(p) => return p.into_response(),
     };
