@@ -367,6 +367,7 @@ impl Registry {
                         }
                     }
                     let now = tx.now;
+                    tx.reserve(codes.len());
                     for (k, _, fp) in &codes {
                         let mut st = CodeState::new(Status::Emitted, owner, now);
                         st.tail = tail;

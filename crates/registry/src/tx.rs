@@ -66,6 +66,22 @@ impl WriterState {
     }
 }
 
+/// A code in the overlay: its current state (`None`: unknown) and whether the batch wrote it.
+#[derive(Clone, Copy)]
+struct Slot {
+    state: Option<CodeState>,
+    dirty: bool,
+}
+
+impl Slot {
+    fn read(state: Option<CodeState>) -> Slot {
+        Slot {
+            state,
+            dirty: false,
+        }
+    }
+}
+
 /// The overlay one batch of jobs runs against.
 pub struct Tx<'a, S: Store + ?Sized> {
     store: &'a S,
@@ -74,9 +90,8 @@ pub struct Tx<'a, S: Store + ?Sized> {
     pub now: u64,
     /// Writer counters (sequence numbers, chain head).
     pub state: WriterState,
-    codes: HashMap<CodeKey, Option<CodeState>>,
-    dirty: Vec<CodeKey>,
-    dirty_set: HashSet<CodeKey>,
+    codes: HashMap<CodeKey, Slot>,
+    written: usize,
     children: HashMap<CodeKey, Vec<CodeKey>>,
     children_orig: HashMap<CodeKey, Vec<CodeKey>>,
     docs: HashMap<Uuid, StoredDocument>,
@@ -95,8 +110,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             now,
             state,
             codes: HashMap::default(),
-            dirty: Vec::new(),
-            dirty_set: HashSet::default(),
+            written: 0,
             children: HashMap::default(),
             children_orig: HashMap::default(),
             docs: HashMap::default(),
@@ -119,9 +133,14 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         self.store
     }
 
+    /// Makes room for `n` more codes (a job that writes many, such as an order's chunk).
+    pub fn reserve(&mut self, n: usize) {
+        self.codes.reserve(n);
+    }
+
     /// Number of code states written so far in this batch.
     pub fn codes_written(&self) -> usize {
-        self.dirty.len()
+        self.written
     }
 
     /// Loads the states of `keys` into the overlay with one multi-get for those not yet seen.
@@ -133,7 +152,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             }
             match self.cache.and_then(|c| c.get(k)) {
                 Some(st) => {
-                    self.codes.insert(*k, Some(st));
+                    self.codes.insert(*k, Slot::read(Some(st)));
                 }
                 None => missing.push(*k),
             }
@@ -145,7 +164,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         }
         let states = self.store.codes(&missing)?;
         for (k, s) in missing.into_iter().zip(states) {
-            self.codes.insert(k, s);
+            self.codes.insert(k, Slot::read(s));
         }
         Ok(())
     }
@@ -153,10 +172,10 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     /// The current state of a code (overlay, then store).
     pub fn code(&mut self, key: &CodeKey) -> StoreResult<Option<CodeState>> {
         if let Some(s) = self.codes.get(key) {
-            return Ok(*s);
+            return Ok(s.state);
         }
         self.load(std::slice::from_ref(key))?;
-        Ok(self.codes.get(key).copied().flatten())
+        Ok(self.codes.get(key).and_then(|s| s.state))
     }
 
     /// Writes a code's new state, keeping the inventory counters in step.
@@ -175,14 +194,19 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     /// construction), without reading it first.
     pub fn put_new_code(&mut self, key: CodeKey, new: CodeState) {
         debug_assert!(
-            self.codes.get(&key).is_none_or(Option::is_none),
+            self.codes.get(&key).is_none_or(|s| s.state.is_none()),
             "{key} exists"
         );
         self.put(key, new);
     }
 
     fn put(&mut self, key: CodeKey, new: CodeState) {
-        let old = self.codes.get(&key).copied().flatten();
+        let slot = self.codes.entry(key).or_insert(Slot::read(None));
+        let old = slot.state.replace(new);
+        if !slot.dirty {
+            slot.dirty = true;
+            self.written += 1;
+        }
         if let Some(gtin) = key.gtin() {
             if let Some(o) = &old {
                 for (p, b) in buckets(o) {
@@ -192,10 +216,6 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             for (p, b) in buckets(&new) {
                 *self.inventory.entry((p, gtin, b)).or_default() += 1;
             }
-        }
-        self.codes.insert(key, Some(new));
-        if self.dirty_set.insert(key) {
-            self.dirty.push(key);
         }
     }
 
@@ -398,9 +418,10 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
 
     /// Everything this batch writes.
     pub fn finish(mut self) -> (WriteSet, WriterState) {
-        for k in &self.dirty {
-            if let Some(Some(s)) = self.codes.get(k) {
-                self.set.codes.push((*k, *s));
+        self.set.codes.reserve(self.written);
+        for (k, slot) in &self.codes {
+            if let (true, Some(s)) = (slot.dirty, slot.state) {
+                self.set.codes.push((*k, s));
             }
         }
         for (parent, now) in &self.children {

@@ -408,6 +408,9 @@ pub fn run(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
         let (rate, order) = b.emit(s.emit_mac, "mac")?;
         emit_mac.push(rate);
         emit_sig.push(b.emit(s.emit_sig, "signature")?.0);
+        if only == Some("emit") {
+            continue;
+        }
         let codes = b.codes(&order, s.ingest_codes.min(s.emit_mac))?;
         apply.push(b.ingest(doc_bodies("apply", &codes, json!({})), 64)?);
         introduce.push(b.ingest(
