@@ -7,7 +7,7 @@
 //! | keyspace | key | value |
 //! |---|---|---|
 //! | `codes` | spread(code) ‖ code key | [`CodeState`] binary |
-//! | `events` | doc seq (u64 BE) ‖ spread(code) ‖ len-prefixed code key ‖ seq (u32 BE) | [`CodeEvent`] binary |
+//! | `events` | doc seq (low u32 BE ‖ high u32 BE) ‖ spread(code) ‖ len-prefixed code key ‖ seq (u32 BE) | [`CodeEvent`] binary |
 //! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
 //!
 //! `spread` is 4 bytes of a hash of the code key (see [`spread`]).
@@ -129,8 +129,14 @@ fn under(k: &CodeKey) -> Vec<u8> {
 /// the end of the key space (cheap, cache-friendly memtable inserts and trivial compaction);
 /// a code's history is found by walking back from its state's `last_event` through each
 /// event's `prev`.
+///
+/// The sequence number is written low 32 bits first, then high: keys still ascend (for four
+/// billion documents at a time), and the 4-byte inline prefix fjall compares before
+/// dereferencing a key differs between documents instead of being zeros.
 pub fn event_key(doc_seq: u64, k: &CodeKey, seq: u32) -> Vec<u8> {
-    cat(&[&doc_seq.to_be_bytes(), &under(k), &seq.to_be_bytes()])
+    let low = (doc_seq as u32).to_be_bytes();
+    let high = ((doc_seq >> 32) as u32).to_be_bytes();
+    cat(&[&low, &high, &under(k), &seq.to_be_bytes()])
 }
 
 fn prefixed(k: &CodeKey) -> Vec<u8> {
