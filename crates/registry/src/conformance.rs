@@ -2453,6 +2453,81 @@ fn reading_a_code_with_a_forged_tail_says_so(w: &World) {
     assert!(w.reg.code_info(&w.regulator, &c[0]).is_ok());
 }
 
+fn remark_replaces_a_damaged_label(w: &World) {
+    // An introduced unit in a box, its label damaged: a fresh code takes its place.
+    let c = w.order(&w.producer, &w.gtin, 2, "mac");
+    w.apply(&w.producer, &c);
+    w.introduce(&c[..1], Some(w.date(30)), Some("B7"));
+    let b = w.sscc();
+    w.aggregate(&w.producer, &b, &c[..1]);
+    let before = w.inv(&w.producer, &w.gtin, "INTRODUCED");
+    w.ok(
+        &w.producer,
+        json!({"type": "remark", "codes": [id(&c[0])], "replacements": [id(&c[1])]}),
+    );
+    let old = w.state(&c[0]);
+    let new = w.state(&c[1]);
+    assert_eq!((old.status, old.reason), ("WRITTEN_OFF", Some("remark")));
+    assert_eq!(old.replaced_by.as_deref(), Some(id(&c[1]).as_str()));
+    assert_eq!(old.parent, None);
+    assert_eq!(new.status, "INTRODUCED");
+    assert_eq!(new.replaces.as_deref(), Some(id(&c[0]).as_str()));
+    assert_eq!(new.expiry_date, old.expiry_date);
+    assert_eq!(new.parent.as_deref(), Some(b.as_str()));
+    assert_eq!(w.children(&b), vec![id(&c[1])]);
+    assert_eq!(w.inv(&w.producer, &w.gtin, "INTRODUCED"), before);
+    assert_eq!(w.verdict(&c[0]), "not_in_circulation");
+    assert_eq!(w.verdict(&c[1]), "genuine");
+}
+
+fn remark_refusals(w: &World) {
+    let c = w.introduced(3);
+    let fresh = w.order(&w.producer, &w.gtin, 1, "mac");
+    let milk = w.order(&w.producer, &w.milk, 1, "mac");
+    let theirs = w.order(&w.importer, &w.import_gtin, 1, "mac");
+    let watch = ids(&[c.clone(), fresh.clone(), milk.clone()].concat());
+    // The replacement is already in circulation.
+    w.refused(
+        &w.producer,
+        json!({"type": "remark", "codes": [id(&c[0])], "replacements": [id(&c[1])]}),
+        &watch,
+        &id(&c[1]),
+        "wrong_status",
+    );
+    // Another product's code cannot replace this one.
+    w.refused(
+        &w.producer,
+        json!({"type": "remark", "codes": [id(&c[0])], "replacements": [id(&milk[0])]}),
+        &watch,
+        &id(&milk[0]),
+        "gtin_mismatch",
+    );
+    // The damaged code must be applied or in circulation.
+    w.refused(
+        &w.producer,
+        json!({"type": "remark", "codes": [id(&fresh[0])], "replacements": [id(&c[2])]}),
+        &watch,
+        &id(&fresh[0]),
+        "wrong_status",
+    );
+    // Someone else's code.
+    w.refused(
+        &w.producer,
+        json!({"type": "remark", "codes": [id(&c[0])], "replacements": [id(&theirs[0])]}),
+        &watch,
+        &id(&theirs[0]),
+        "not_owner",
+    );
+    // Pairs must pair.
+    let e = w.unchanged(&watch, || {
+        w.doc(
+            &w.producer,
+            json!({"type": "remark", "codes": [id(&c[0])], "replacements": []}),
+        )
+    });
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+}
+
 macro_rules! suite {
     ($d:tt; $($name:ident),* $(,)?) => {
         /// Every conformance test, by name.
@@ -2493,6 +2568,8 @@ suite![
     unused_emitted_codes_expire,
     self_made_serials_unique_per_gtin,
     self_made_serial_of_wrong_length_refused,
+    remark_replaces_a_damaged_label,
+    remark_refusals,
     sell_with_stale_receipt_refused,
     reading_a_code_with_a_forged_tail_says_so,
     operator_serials_are_distinct,

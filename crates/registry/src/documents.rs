@@ -112,6 +112,9 @@ pub struct RawDocument {
     /// `return`, `write_off`, `withdraw`: reason.
     #[serde(default)]
     pub reason: Option<String>,
+    /// `remark`: the new codes, pairwise with `codes` (the damaged ones).
+    #[serde(default)]
+    pub replacements: Option<Vec<CodeText>>,
 }
 
 /// The answer to an accepted document.
@@ -153,6 +156,7 @@ pub fn doc_type(word: &str) -> Option<DocType> {
         "return" => DocType::Return,
         "write_off" => DocType::WriteOff,
         "withdraw" => DocType::Withdraw,
+        "remark" => DocType::Remark,
         _ => return None,
     })
 }
@@ -282,7 +286,9 @@ fn role_for(t: DocType, a: &Participant) -> bool {
             any(&[Producer, Importer, Wholesaler, Retailer])
         }
         DocType::Sell | DocType::Return => any(&[Retailer]),
-        DocType::WriteOff | DocType::Withdraw => any(&[Producer, Importer, Wholesaler, Retailer]),
+        DocType::WriteOff | DocType::Withdraw | DocType::Remark => {
+            any(&[Producer, Importer, Wholesaler, Retailer])
+        }
     }
 }
 
@@ -342,7 +348,7 @@ pub fn submit<S: Store + ?Sized>(
     let t = doc_type(&raw.doc_type).ok_or_else(|| {
         Error::BadRequest(format!(
             "unknown document type `{}`; one of apply, introduce, import, aggregate, \
-             disaggregate, ship, accept, sell, return, write_off, withdraw",
+             disaggregate, ship, accept, sell, return, write_off, withdraw, remark",
             raw.doc_type
         ))
     })?;
@@ -437,6 +443,7 @@ fn plan<S: Store + ?Sized>(
         DocType::Aggregate => return plan_aggregate(tx, ctx, raw),
         DocType::Disaggregate => return plan_disaggregate(tx, ctx, raw),
         DocType::Accept => return plan_accept(tx, ctx, raw),
+        DocType::Remark => return plan_remark(tx, ctx, raw),
         _ => {}
     }
     let list = require_list("codes", &raw.codes)?;
@@ -1030,5 +1037,95 @@ fn plan_accept<S: Store + ?Sized>(
         plan.changes.push((k, st));
     }
     plan.closes_shipment = Some(ship_id);
+    Ok(plan)
+}
+
+/// `remark` (DOMAIN.md §3, damaged label): each old code is written off (reason `remark`)
+/// and the new code at the same position of `replacements` takes its place — its status,
+/// dates, batch and package — with both linked (`twin`).
+fn plan_remark<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    raw: &RawDocument,
+) -> Result<Plan> {
+    let olds = require_list("codes", &raw.codes)?;
+    let news = require_list("replacements", &raw.replacements)?;
+    if olds.len() != news.len() {
+        return Err(Error::invalid(format!(
+            "`replacements` pairs with `codes`: {} new codes for {} damaged ones",
+            news.len(),
+            olds.len()
+        )));
+    }
+    let mut refusal = Refusal { errors: Vec::new() };
+    let mut all: Vec<&CodeText> = olds.iter().collect();
+    all.extend(news.iter());
+    let owned: Vec<CodeText> = all.into_iter().cloned().collect();
+    let listed = parse_list(&owned, &mut refusal);
+    if !refusal.errors.is_empty() {
+        return Err(Error::Invalid {
+            detail: "codes refused; nothing was changed".into(),
+            errors: refusal.errors,
+        });
+    }
+    let (old_l, new_l) = listed.split_at(olds.len());
+    let keys: Vec<CodeKey> = listed.iter().map(|l| l.parsed.key).collect();
+    tx.load(&keys)?;
+    let mut plan = Plan::default();
+    let now = tx.now;
+    for (o, n) in old_l.iter().zip(new_l) {
+        let Some(mut os) = common_checks(tx, ctx, o, &mut refusal)? else {
+            continue;
+        };
+        if o.parsed.key.is_sscc() || os.children > 0 {
+            refusal.add(&o.text, "is_package");
+            continue;
+        }
+        if !matches!(os.status, Status::Applied | Status::Introduced) {
+            refusal.add(&o.text, "wrong_status");
+            continue;
+        }
+        let Some(mut ns) = common_checks(tx, ctx, n, &mut refusal)? else {
+            continue;
+        };
+        if n.parsed.key.gtin() != o.parsed.key.gtin() {
+            refusal.add(&n.text, "gtin_mismatch");
+            continue;
+        }
+        if !matches!(ns.status, Status::Emitted | Status::Applied) {
+            refusal.add(&n.text, "wrong_status");
+            continue;
+        }
+        if ns.parent.is_some() || ns.children > 0 {
+            refusal.add(&n.text, "in_aggregate");
+            continue;
+        }
+        ns.status = os.status;
+        ns.production_day = os.production_day;
+        ns.expiry_day = os.expiry_day;
+        ns.batch = os.batch;
+        ns.blocks = ns.blocks.max(os.blocks);
+        ns.parent = os.parent;
+        ns.twin = Some(o.parsed.key);
+        ns.changed_at = now;
+        if let Some(p) = os.parent {
+            plan.unlink.push((p, o.parsed.key));
+            plan.link.push((p, n.parsed.key));
+        }
+        os.status = Status::WrittenOff;
+        os.reason = Some(Reason::Remark);
+        os.parent = None;
+        os.twin = Some(n.parsed.key);
+        os.changed_at = now;
+        plan.changes.push((o.parsed.key, os));
+        plan.changes.push((n.parsed.key, ns));
+    }
+    if !refusal.errors.is_empty() {
+        let n = refusal.errors.len();
+        return Err(Error::Invalid {
+            detail: format!("{n} codes refused; nothing was changed"),
+            errors: refusal.errors,
+        });
+    }
     Ok(plan)
 }

@@ -512,13 +512,19 @@ pub struct CodeState {
     pub last_event: u64,
     /// The package this code is in.
     pub parent: Option<CodeKey>,
+    /// Remarking: for a written-off code (reason `remark`) the code that replaced it; for its
+    /// replacement, the code it replaced.
+    pub twin: Option<CodeKey>,
 }
+
+const TAG_PARENT: u8 = b'P';
+const TAG_TWIN: u8 = b'T';
 
 impl CodeState {
     /// Size of the fixed part of the encoding.
     pub const FIXED_LEN: usize = 80;
-    /// Largest encoding (with a parent).
-    pub const ENCODED_LEN_MAX: usize = Self::FIXED_LEN + 1 + KEY_CAP;
+    /// Largest encoding (with a parent and a twin, each a tag byte and a prefixed key).
+    pub const ENCODED_LEN_MAX: usize = Self::FIXED_LEN + 2 * (2 + KEY_CAP);
 
     /// A fresh state.
     pub fn new(status: Status, owner: ParticipantId, now: u64) -> CodeState {
@@ -543,6 +549,7 @@ impl CodeState {
             children: 0,
             last_event: 0,
             parent: None,
+            twin: None,
         }
     }
 
@@ -572,14 +579,16 @@ impl CodeState {
         out[60..68].copy_from_slice(&self.changed_at.to_le_bytes());
         out[68..72].copy_from_slice(&self.children.to_le_bytes());
         out[72..80].copy_from_slice(&self.last_event.to_le_bytes());
-        match &self.parent {
-            None => Self::FIXED_LEN,
-            Some(p) => {
-                let (b, n) = p.prefixed();
-                out[80..80 + n].copy_from_slice(&b[..n]);
-                Self::FIXED_LEN + n
+        let mut at = Self::FIXED_LEN;
+        for (tag, key) in [(TAG_PARENT, &self.parent), (TAG_TWIN, &self.twin)] {
+            if let Some(k) = key {
+                let (b, n) = k.prefixed();
+                out[at] = tag;
+                out[at + 1..at + 1 + n].copy_from_slice(&b[..n]);
+                at += 1 + n;
             }
         }
+        at
     }
 
     /// Encodes into a new vector.
@@ -597,11 +606,17 @@ impl CodeState {
         let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
-        let parent = if b.len() > Self::FIXED_LEN {
-            Some(CodeKey::read_prefixed(&b[Self::FIXED_LEN..])?.0)
-        } else {
-            None
-        };
+        let (mut parent, mut twin) = (None, None);
+        let mut rest = &b[Self::FIXED_LEN..];
+        while let Some((&tag, tail)) = rest.split_first() {
+            let (k, after) = CodeKey::read_prefixed(tail)?;
+            match tag {
+                TAG_PARENT if parent.is_none() => parent = Some(k),
+                TAG_TWIN if twin.is_none() => twin = Some(k),
+                _ => return None,
+            }
+            rest = after;
+        }
         Some(CodeState {
             status: Status::from_u8(b[0])?,
             reason: if b[1] == 0 {
@@ -627,6 +642,7 @@ impl CodeState {
             children: u32_at(68),
             last_event: u64_at(72),
             parent,
+            twin,
         })
     }
 }
@@ -660,6 +676,8 @@ pub enum DocType {
     WriteOff = 10,
     /// Out of circulation for another reason.
     Withdraw = 11,
+    /// A damaged label replaced: the old code written off, a new one in its place.
+    Remark = 12,
 }
 
 impl DocType {
@@ -678,6 +696,7 @@ impl DocType {
             DocType::Return => "return",
             DocType::WriteOff => "write_off",
             DocType::Withdraw => "withdraw",
+            DocType::Remark => "remark",
         }
     }
 
@@ -697,6 +716,7 @@ impl DocType {
             Return,
             WriteOff,
             Withdraw,
+            Remark,
         ]
         .get(usize::from(v))
         .copied()
@@ -943,10 +963,13 @@ mod tests {
         st.reason = Some(Reason::Export);
         st.tail = TailKind::Signature;
         st.parent = Some(CodeKey::sscc(1));
+        st.twin = Some(CodeKey::unit(4_650_117_240_163, b"TWIN"));
         st.tail_fp = 42;
         st.children = 3;
         assert_eq!(CodeState::decode(&st.to_vec()), Some(st));
         st.parent = None;
+        assert_eq!(CodeState::decode(&st.to_vec()), Some(st));
+        st.twin = None;
         assert_eq!(st.to_vec().len(), CodeState::FIXED_LEN);
         assert_eq!(CodeState::decode(&st.to_vec()), Some(st));
         assert_eq!(CodeState::decode(&[9; 80]), None);

@@ -59,6 +59,12 @@ pub struct CodeInfo {
     pub parent: Option<String>,
     /// Direct children, for packages.
     pub children: Vec<String>,
+    /// The code that replaced this one (its label was damaged and remarked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+    /// The damaged code this one replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
     /// Active code-level blocks.
     pub blocks: u16,
     /// Whether blocked (code, batch or GTIN).
@@ -247,6 +253,14 @@ impl Registry {
             in_transit_to: st.in_transit().then(|| self.tin(st.receiver)).flatten(),
             parent: st.parent.map(|p| p.to_string()),
             children,
+            replaced_by: st
+                .twin
+                .filter(|_| st.reason == Some(Reason::Remark))
+                .map(|k| k.to_string()),
+            replaces: st
+                .twin
+                .filter(|_| st.reason != Some(Reason::Remark))
+                .map(|k| k.to_string()),
             blocks: st.blocks,
             blocked,
             tail: st.tail,

@@ -307,13 +307,14 @@ fn schemas() -> Value {
         "OrderCodes": {"type": "object", "properties": {"codes": {"type": "array", "items": s("string")}, "next_offset": s("integer")}},
         "Document": {"type": "object", "required": ["id", "type"], "additionalProperties": false, "properties": {
             "id": {"type": "string", "format": "uuid"},
-            "type": {"enum": ["apply", "introduce", "import", "aggregate", "disaggregate", "ship", "accept", "sell", "return", "write_off", "withdraw"]},
+            "type": {"enum": ["apply", "introduce", "import", "aggregate", "disaggregate", "ship", "accept", "sell", "return", "write_off", "withdraw", "remark"]},
             "codes": codes, "production_date": {"type": "string", "format": "date"}, "expiry_date": {"type": "string", "format": "date"},
             "batch": s("string"), "customs_declaration": s("string"), "parent": code, "children": codes, "parents": codes,
             "receiver": s("string"), "shipment": {"type": "string", "format": "uuid"}, "reject": codes,
             "receipt": {"type": "object", "required": ["fiscal_drive", "number", "at", "store"], "properties": {
                 "fiscal_drive": s("string"), "number": {}, "at": {"type": "string", "format": "date-time"}, "store": s("string")}},
-            "check_ids": {"type": "array", "items": s("string")}, "reason": s("string")}},
+            "check_ids": {"type": "array", "items": s("string")}, "reason": s("string"),
+            "replacements": {"type": "array", "items": code, "maxItems": 30000, "description": "remark: the new codes, pairwise with codes (the damaged ones)"}}},
         "DocumentAnswer": {"type": "object", "properties": {"id": s("string"), "status": {"const": "accepted"}, "codes": s("integer"), "seq": s("integer")}},
         "StoredDocument": {"type": "object", "properties": {
             "id": s("string"), "seq": s("integer"), "type": s("string"), "status": {"const": "accepted"}, "codes": s("integer"),
