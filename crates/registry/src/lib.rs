@@ -603,34 +603,15 @@ impl Registry {
 /// Parses a GTIN of 8, 12, 13 or 14 digits with its check digit into its 14-digit value.
 pub fn parse_gtin(text: &str) -> Result<u64> {
     let t = text.trim();
-    if !matches!(t.len(), 8 | 12 | 13 | 14) || !t.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::Invalid {
-            detail: format!("GTIN {t:?} must be 8, 12, 13 or 14 digits"),
+    gs1::Gtin::parse(t)
+        .map(gs1::Gtin::as_u64)
+        .map_err(|e| Error::Invalid {
+            detail: format!("GTIN {t:?}: {e}"),
             errors: vec![CodeError {
                 code: t.to_string(),
-                reason: "bad_length",
+                reason: e.reason(),
             }],
-        });
-    }
-    let digits: Vec<u8> = t.bytes().map(|b| b - b'0').collect();
-    let (body, check) = digits.split_at(digits.len() - 1);
-    let sum: u32 = body
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| u32::from(*d) * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    if (10 - sum % 10) % 10 != u32::from(check[0]) {
-        return Err(Error::Invalid {
-            detail: format!("GTIN {t} has a bad check digit"),
-            errors: vec![CodeError {
-                code: t.to_string(),
-                reason: "bad_check_digit",
-            }],
-        });
-    }
-    t.parse()
-        .map_err(|_| Error::invalid("GTIN is not a number"))
+        })
 }
 
 fn valid_region(r: &str) -> bool {

@@ -66,6 +66,21 @@ pub fn router(registry: Registry, config: Config) -> Router {
         admin_token: config.admin_token.into(),
         metrics: metrics_handle(),
     };
+    // Participants' requests with bodies: the bearer token is checked before a byte of the
+    // body is read, so nobody unauthenticated makes the server buffer up to 16 MiB.
+    let with_bodies = Router::new()
+        .route("/api/v1/products", post(put_product))
+        .route("/api/v1/orders", post(create_order))
+        .route("/api/v1/orders/{id}/close", post(close_order))
+        .route("/api/v1/documents", post(submit_document))
+        .route("/api/v1/codes/query", post(query_codes))
+        .route("/api/v1/pos/check", post(pos_check))
+        .route("/api/v1/blocks", post(create_block).get(list_blocks))
+        .route("/api/v1/blocks/{id}", axum::routing::delete(lift_block))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_participant,
+        ));
     Router::new()
         .route("/", get(index))
         .route("/health", get(health))
@@ -77,22 +92,15 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/participants/{tin}", get(get_participant))
         .route("/api/v1/auth/challenge", get(challenge))
         .route("/api/v1/auth/token", post(token))
-        .route("/api/v1/products", post(put_product))
         .route("/api/v1/products/{gtin}", get(get_product))
-        .route("/api/v1/orders", post(create_order))
         .route("/api/v1/orders/{id}", get(get_order))
         .route("/api/v1/orders/{id}/codes", get(order_codes))
-        .route("/api/v1/orders/{id}/close", post(close_order))
-        .route("/api/v1/documents", post(submit_document))
         .route("/api/v1/documents/{id}", get(get_document))
-        .route("/api/v1/codes/query", post(query_codes))
         .route("/api/v1/codes/{*code}", get(get_code))
         .route("/api/v1/inventory", get(inventory))
         .route("/api/v1/verify", get(verify))
-        .route("/api/v1/pos/check", post(pos_check))
-        .route("/api/v1/blocks", post(create_block).get(list_blocks))
-        .route("/api/v1/blocks/{id}", axum::routing::delete(lift_block))
         .route("/01/{*rest}", get(resolver::resolve))
+        .merge(with_bodies)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -101,6 +109,13 @@ pub fn router(registry: Registry, config: Config) -> Router {
             panic_problem,
         ))
         .with_state(state)
+}
+
+async fn require_participant(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match s.caller(req.headers()).await {
+        Ok(_) => next.run(req).await,
+        Err(p) => p.into_response(),
+    }
 }
 
 fn panic_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

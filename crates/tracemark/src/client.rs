@@ -238,28 +238,14 @@ pub fn id_code(full: &str) -> &str {
     full.split('\u{1d}').next().unwrap_or(full)
 }
 
-/// An SSCC (`00` + 18 digits with its check digit) from a company prefix number and a serial.
+/// An SSCC (`00` + 18 digits with its check digit) from an extension digit and a serial.
 pub fn sscc(extension: u8, serial: u64) -> String {
     let body = format!("{}{:016}", extension % 10, serial % 10_000_000_000_000_000);
-    let digits: Vec<u32> = body.bytes().map(|b| u32::from(b - b'0')).collect();
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| d * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    format!("00{body}{}", (10 - sum % 10) % 10)
+    format!("00{body}{}", gs1::check_digit(body.as_bytes()))
 }
 
-/// A GTIN-13 prefix padded to 14 digits with its check digit, from a 12-digit number.
+/// A GTIN-13 padded to 14 digits with its check digit, from a 12-digit number.
 pub fn gtin(n: u64) -> String {
     let body = format!("0{:012}", n % 1_000_000_000_000);
-    let digits: Vec<u32> = body.bytes().map(|b| u32::from(b - b'0')).collect();
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| d * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
+    format!("{body}{}", gs1::check_digit(body.as_bytes()))
 }
