@@ -283,6 +283,18 @@ impl AppState {
         Ok((p, sig))
     }
 
+    /// A signed JSON request: content type, body, signer, then the parsed body.
+    async fn signed_json<T: DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        body: Result<Bytes, BytesRejection>,
+    ) -> Result<(Participant, T), Problem> {
+        check_json_type(headers)?;
+        let body = body_bytes(body)?;
+        let (p, _) = self.signer(headers, &body).await?;
+        Ok((p, parse_json(&body)?))
+    }
+
     fn is_admin(&self, headers: &HeaderMap) -> bool {
         bearer(headers).is_some_and(|t| {
             let (a, b) = (t.as_bytes(), self.admin_token.as_bytes());
@@ -447,10 +459,7 @@ async fn put_product(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    check_json_type(&headers)?;
-    let body = body_bytes(body)?;
-    let (p, _) = s.signer(&headers, &body).await?;
-    let req: NewProduct = parse_json(&body)?;
+    let (p, req): (_, NewProduct) = s.signed_json(&headers, body).await?;
     let reg = s.registry.clone();
     let product = blocking(move || reg.put_product(&p, req)).await?;
     Ok((StatusCode::CREATED, Json(product_json(&product))).into_response())
@@ -491,10 +500,7 @@ async fn create_order(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    check_json_type(&headers)?;
-    let body = body_bytes(body)?;
-    let (p, _) = s.signer(&headers, &body).await?;
-    let req: NewOrder = parse_json(&body)?;
+    let (p, req): (_, NewOrder) = s.signed_json(&headers, body).await?;
     let reg = s.registry.clone();
     let o = blocking(move || reg.create_order(&p, req)).await?;
     Ok((
@@ -708,10 +714,7 @@ async fn create_block(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    check_json_type(&headers)?;
-    let body = body_bytes(body)?;
-    let (p, _) = s.signer(&headers, &body).await?;
-    let req: NewBlock = parse_json(&body)?;
+    let (p, req): (_, NewBlock) = s.signed_json(&headers, body).await?;
     let reg = s.registry.clone();
     let b = blocking(move || reg.create_block(&p, req)).await?;
     Ok((StatusCode::CREATED, Json(b)).into_response())
