@@ -432,12 +432,23 @@ impl Store for FjallStore {
             );
         }
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
-        for (k, st) in &set.codes {
+        // In key order: consecutive memtable inserts then walk the same upper levels of the
+        // skiplist (cache-hot) instead of a random path each.
+        let mut states: Vec<(Vec<u8>, &CodeState)> =
+            set.codes.iter().map(|(k, st)| (state_key(k), st)).collect();
+        states.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, st) in states {
             let n = st.encode(&mut buf);
-            b.insert(&self.codes, state_key(k), &buf[..n]);
+            b.insert(&self.codes, key, &buf[..n]);
         }
-        for (k, seq, e) in &set.events {
-            b.insert(&self.events, event_key(e.doc_seq, k, *seq), &e.encode()[..]);
+        let mut events: Vec<(Vec<u8>, &CodeEvent)> = set
+            .events
+            .iter()
+            .map(|(k, seq, e)| (event_key(e.doc_seq, k, *seq), e))
+            .collect();
+        events.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, e) in events {
+            b.insert(&self.events, key, &e.encode()[..]);
         }
         for (p, c) in &set.links_added {
             b.insert(&self.links, cat(&[&under(p), &prefixed(c)]), []);
