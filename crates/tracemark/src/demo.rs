@@ -273,34 +273,10 @@ pub fn run(
     Ok(tally)
 }
 
-/// The Digital Link path of a full code: `/01/{gtin}/21/{serial}?91=…&92=…` (or `?93=…`).
+/// The Digital Link path of a full code: `/01/{gtin}/21/{serial}?91=…&92=…` (or `?93=…`);
+/// empty if `full` is not a code.
 pub fn digital_link(full: &str) -> String {
-    let es = match gs1::ElementString::parse(full) {
-        Ok(e) => e,
-        Err(_) => return String::new(),
-    };
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect()
-    };
-    let mut path = String::new();
-    let mut q = Vec::new();
-    for (ai, v) in es.iter() {
-        match ai.code() {
-            "01" | "21" => path.push_str(&format!("/{}/{}", ai.code(), enc(v))),
-            other => q.push(format!("{other}={}", enc(v))),
-        }
-    }
-    if !q.is_empty() {
-        path.push('?');
-        path.push_str(&q.join("&"));
-    }
-    path
+    gs1::ElementString::parse(full)
+        .and_then(|es| es.to_digital_link(""))
+        .unwrap_or_default()
 }
