@@ -283,6 +283,17 @@ impl AppState {
         Ok((p, sig))
     }
 
+    /// A JSON request of a signed-in participant (no signature: reads and till checks).
+    async fn caller_json<T: DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        body: Result<Bytes, BytesRejection>,
+    ) -> Result<(Participant, T), Problem> {
+        check_json_type(headers)?;
+        let p = self.caller(headers).await?;
+        Ok((p, parse_json(&body_bytes(body)?)?))
+    }
+
     /// A signed JSON request: content type, body, signer, then the parsed body.
     async fn signed_json<T: DeserializeOwned>(
         &self,
@@ -647,9 +658,7 @@ async fn query_codes(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    check_json_type(&headers)?;
-    let p = s.caller(&headers).await?;
-    let req: CodesBody = parse_json(&body_bytes(body)?)?;
+    let (p, req): (_, CodesBody) = s.caller_json(&headers, body).await?;
     let reg = s.registry.clone();
     let codes = blocking(move || reg.query_codes(&p, &req.codes)).await?;
     Ok(Json(serde_json::json!({"codes": codes})).into_response())
@@ -700,10 +709,7 @@ async fn pos_check(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    check_json_type(&headers)?;
-    let body = body_bytes(body)?;
-    let p = s.caller(&headers).await?;
-    let req: PosBody = parse_json(&body)?;
+    let (p, req): (_, PosBody) = s.caller_json(&headers, body).await?;
     let reg = s.registry.clone();
     let (id, results) = fast(move || reg.pos_check(&p, &req.codes))?;
     Ok(Json(serde_json::json!({"request_id": id, "results": results})).into_response())
