@@ -4,6 +4,7 @@
 //! Data flows one way: the server authenticates and parses, the [`Registry`] decides, the
 //! store commits. All writes go through one writer thread with group commit (see [`tx`]);
 //! reads go straight to the store and see every acknowledged write.
+#![deny(missing_docs)]
 
 pub mod blocks;
 pub mod codes;

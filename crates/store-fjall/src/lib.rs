@@ -25,6 +25,7 @@
 //! | `inventory` | owner (u32 BE) ‖ GTIN (u64 BE) ‖ bucket | i64 LE |
 //! | `meta` | counter name | u64 LE |
 //! | `refusals` | seq (u64 BE) | JSON |
+#![deny(missing_docs)]
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use registry::model::{

@@ -1,5 +1,6 @@
 //! The `tracemark` command: the registry served from a data directory, a demo economy,
 //! and the benchmark suite. The binary (`main.rs`) is a thin command-line layer over this.
+#![deny(missing_docs)]
 
 pub mod app;
 pub mod bench;
