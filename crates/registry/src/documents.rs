@@ -692,19 +692,17 @@ fn plan<S: Store + ?Sized>(
             errors: refusal.errors,
         });
     }
-    for (p, mut ps) in parents {
-        if let Some(changed) = plan.changes.iter().find(|(k, _)| *k == p) {
-            ps = changed.1;
-        }
-        plan.touched.push((p, ps));
-    }
+    // `parents`: packages losing listed codes, with their new child count (hash look-ups:
+    // a document may take 30,000 units out of as many boxes).
     let listed_keys: HashSet<CodeKey> = listed_set;
+    let mut changed: HashSet<CodeKey> = HashSet::default();
     for k in expanded {
         let Some(mut st) = tx.code(&k)? else { continue };
+        changed.insert(k);
         if listed_keys.contains(&k) {
             st.parent = None;
         }
-        if let Some((_, touched)) = plan.touched.iter().find(|(p, _)| *p == k) {
+        if let Some(touched) = parents.get(&k) {
             st.children = touched.children;
         }
         match t {
@@ -741,9 +739,12 @@ fn plan<S: Store + ?Sized>(
         st.changed_at = if t == DocType::Sell { sold_at } else { now };
         plan.changes.push((k, st));
     }
-    // Packages listed with their contents keep their touched child count in `changes`.
-    plan.touched
-        .retain(|(p, _)| !plan.changes.iter().any(|(k, _)| k == p));
+    // Packages that lost codes but do not change themselves get their new child count alone
+    // (those that change carry it in `changes`).
+    plan.touched = parents
+        .into_iter()
+        .filter(|(p, _)| !changed.contains(p))
+        .collect();
     if t == DocType::Ship {
         let seq = tx.state.next_seq;
         for (_, st) in &mut plan.changes {
@@ -977,6 +978,7 @@ fn plan_accept<S: Store + ?Sized>(
         Some(list) => parse_list(list, &mut refusal),
         None => Vec::new(),
     };
+    let rejected_keys: HashSet<CodeKey> = rejected_listed.iter().map(|l| l.parsed.key).collect();
     let mut rejected: HashSet<CodeKey> = HashSet::default();
     let mut plan = Plan::default();
     let mut parents: HashMap<CodeKey, CodeState> = HashMap::default();
@@ -994,7 +996,7 @@ fn plan_accept<S: Store + ?Sized>(
                 rejected.extend(sub);
                 // Taken out of a package that goes on to the receiver.
                 if let Some(p) = st.parent {
-                    if !rejected_listed.iter().any(|o| o.parsed.key == p) {
+                    if !rejected_keys.contains(&p) {
                         let mut ps = match parents.get(&p) {
                             Some(s) => *s,
                             None => tx.code(&p)?.unwrap_or(st),

@@ -483,9 +483,10 @@ impl Registry {
         }
         let mut errors = Vec::new();
         let mut keys = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for c in &codes {
             match codes::parse_code(c) {
-                Ok(p) if keys.contains(&p.key) => errors.push(CodeError {
+                Ok(p) if !seen.insert(p.key) => errors.push(CodeError {
                     code: c.clone(),
                     reason: "duplicate_in_document",
                 }),
