@@ -375,7 +375,7 @@ impl World {
         self.state(code).owner.unwrap_or_default()
     }
 
-    /// `actor`'s inventory of `gtin`: (by_status[status], in_transit, incoming).
+    /// `actor`'s inventory of `gtin`: (`by_status[status]`, in_transit, incoming).
     pub fn inv(&self, actor: &Participant, gtin: &str, status: &str) -> (i64, i64, i64) {
         let i = self.reg.inventory(actor, gtin).expect("inventory");
         (

@@ -22,7 +22,9 @@ pub mod tx;
 pub use documents::DocAnswer;
 pub use error::{CodeError, Error, Result};
 pub use orders::{NewOrder, OrderCodes, ORDER_QUANTITY_MAX};
-pub use queries::{CodeInfo, HistoryEntry, Inventory, PosItem, PosResult, VerifyAnswer};
+pub use queries::{
+    CodeInfo, HistoryEntry, Inventory, PosItem, PosResult, VerifyAnswer, QUERY_CODES_MAX,
+};
 pub use store::{Store, StoreError, WriteSet};
 
 use blocks::BlockIndex;

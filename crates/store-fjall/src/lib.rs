@@ -10,7 +10,7 @@
 //! | `events` | doc seq (low u32 BE ‖ high u32 BE) ‖ spread(code) ‖ len-prefixed code key ‖ seq (u32 BE) | [`CodeEvent`] binary |
 //! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
 //!
-//! `spread` is 4 bytes of a hash of the code key (see [`spread`]).
+//! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits).
 //! | `docs` | document UUID | JSON metadata ‖ body |
 //! | `doc_seq` | seq (u64 BE) | document UUID |
 //! | `shipments` | ship doc UUID | accept doc UUID |
