@@ -40,7 +40,8 @@ pub struct WriteSet {
     /// Events to append: (code, sequence number within the code's history, event). A code's
     /// events have consecutive sequence numbers from 0; each names the previous event's
     /// document (`prev`) and the code's state names the last (`last_event`), so an engine
-    /// may key events by (code, seq) or by document and walk the list.
+    /// may key events by (code, seq) or by document and walk the list. All events of one
+    /// document arrive in one `WriteSet` (a document is one writer job).
     pub events: Vec<(CodeKey, u32, CodeEvent)>,
     /// Package links added: (parent, child).
     pub links_added: Vec<(CodeKey, CodeKey)>,

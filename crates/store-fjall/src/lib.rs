@@ -7,7 +7,7 @@
 //! | keyspace | key | value |
 //! |---|---|---|
 //! | `codes` | spread(code) ‖ code key | [`CodeState`] binary |
-//! | `events` | doc seq (low u32 BE ‖ high u32 BE) ‖ spread(code) ‖ len-prefixed code key ‖ seq (u32 BE) | [`CodeEvent`] binary |
+//! | `events` | doc seq (low u32 BE ‖ high u32 BE) ‖ first entry's key | a chunk of ≤ 1,024 of the document's events (see [`event_chunks`]) |
 //! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
 //!
 //! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits).
@@ -124,20 +124,72 @@ fn under(k: &CodeKey) -> Vec<u8> {
     cat(&[&spread(k), &b[..n]])
 }
 
-/// The storage key of a code's event `seq`.
+/// Most events in one stored chunk of a document's events.
+pub const EVENT_CHUNK: usize = 1_024;
+
+fn doc_prefix(doc_seq: u64) -> [u8; 8] {
+    // Low 32 bits first, then high: keys still ascend (for four billion documents at a
+    // time), and the 4-byte inline prefix fjall compares before dereferencing a key differs
+    // between documents instead of being zeros.
+    let mut p = [0u8; 8];
+    p[..4].copy_from_slice(&(doc_seq as u32).to_be_bytes());
+    p[4..].copy_from_slice(&((doc_seq >> 32) as u32).to_be_bytes());
+    p
+}
+
+/// The key of event `seq` of a code within its document's chunks.
+fn entry_key(k: &CodeKey, seq: u32) -> Vec<u8> {
+    cat(&[&under(k), &seq.to_be_bytes()])
+}
+
+/// A document's events as stored: chunks of at most [`EVENT_CHUNK`] entries sorted by code,
+/// each keyed by the document's sequence number and its first entry, its value the entries
+/// (`u16` key length ‖ entry key ‖ event). One insert per chunk instead of one per event: the
+/// memtable insert is what limits the writer.
 ///
-/// Keyed by the document's sequence number first, so the events of a commit land together at
-/// the end of the key space (cheap, cache-friendly memtable inserts and trivial compaction);
-/// a code's history is found by walking back from its state's `last_event` through each
-/// event's `prev`.
-///
-/// The sequence number is written low 32 bits first, then high: keys still ascend (for four
-/// billion documents at a time), and the 4-byte inline prefix fjall compares before
-/// dereferencing a key differs between documents instead of being zeros.
-pub fn event_key(doc_seq: u64, k: &CodeKey, seq: u32) -> Vec<u8> {
-    let low = (doc_seq as u32).to_be_bytes();
-    let high = ((doc_seq >> 32) as u32).to_be_bytes();
-    cat(&[&low, &high, &under(k), &seq.to_be_bytes()])
+/// `events` are (document sequence, code, the code's event number, event bytes); a
+/// document's events all arrive in one commit.
+pub fn event_chunks(
+    events: impl IntoIterator<Item = (u64, CodeKey, u32, [u8; CodeEvent::ENCODED_LEN])>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut by_doc: std::collections::BTreeMap<u64, Vec<(Vec<u8>, [u8; CodeEvent::ENCODED_LEN])>> =
+        std::collections::BTreeMap::new();
+    for (doc_seq, k, seq, e) in events {
+        by_doc
+            .entry(doc_seq)
+            .or_default()
+            .push((entry_key(&k, seq), e));
+    }
+    let mut out = Vec::new();
+    for (doc_seq, mut entries) in by_doc {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for chunk in entries.chunks(EVENT_CHUNK) {
+            let key = cat(&[&doc_prefix(doc_seq), &chunk[0].0]);
+            let mut value = Vec::with_capacity(chunk.len() * (2 + 40 + CodeEvent::ENCODED_LEN));
+            for (ek, e) in chunk {
+                value.extend_from_slice(&(ek.len() as u16).to_le_bytes());
+                value.extend_from_slice(ek);
+                value.extend_from_slice(e);
+            }
+            out.push((key, value));
+        }
+    }
+    out
+}
+
+/// Finds an entry in a chunk's value.
+fn find_entry<'v>(value: &'v [u8], target: &[u8]) -> Option<&'v [u8]> {
+    let mut rest = value;
+    while rest.len() >= 2 {
+        let n = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
+        let ek = rest.get(2..2 + n)?;
+        let e = rest.get(2 + n..2 + n + CodeEvent::ENCODED_LEN)?;
+        if ek == target {
+            return Some(e);
+        }
+        rest = &rest[2 + n + CodeEvent::ENCODED_LEN..];
+    }
+    None
 }
 
 fn prefixed(k: &CodeKey) -> Vec<u8> {
@@ -296,12 +348,19 @@ impl Store for FjallStore {
         let mut out = Vec::with_capacity(st.events as usize);
         let mut doc_seq = st.last_event;
         for seq in (0..st.events).rev() {
-            let v = self
+            // The chunk of the document whose first entry is the last one at or before ours.
+            let prefix = doc_prefix(doc_seq);
+            let target = entry_key(key, seq);
+            let chunk = self
                 .events
-                .get(event_key(doc_seq, key, seq))
-                .map_err(err)?
+                .range(prefix.to_vec()..=cat(&[&prefix, &target]))
+                .next_back()
+                .map(|g| g.into_inner().map_err(err))
+                .transpose()?
                 .ok_or_else(|| err(format!("event {seq} of {key} is missing")))?;
-            let e = CodeEvent::decode(&v).ok_or_else(|| err(format!("corrupt event of {key}")))?;
+            let e = find_entry(&chunk.1, &target)
+                .and_then(CodeEvent::decode)
+                .ok_or_else(|| err(format!("event {seq} of {key} is missing or corrupt")))?;
             doc_seq = e.prev;
             out.push(e);
         }
@@ -442,14 +501,12 @@ impl Store for FjallStore {
             let n = st.encode(&mut buf);
             b.insert(&self.codes, key, &buf[..n]);
         }
-        let mut events: Vec<(Vec<u8>, &CodeEvent)> = set
-            .events
-            .iter()
-            .map(|(k, seq, e)| (event_key(e.doc_seq, k, *seq), e))
-            .collect();
-        events.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (key, e) in events {
-            b.insert(&self.events, key, &e.encode()[..]);
+        for (key, value) in event_chunks(
+            set.events
+                .iter()
+                .map(|(k, seq, e)| (e.doc_seq, *k, *seq, e.encode())),
+        ) {
+            b.insert(&self.events, key, value);
         }
         for (p, c) in &set.links_added {
             b.insert(&self.links, cat(&[&under(p), &prefixed(c)]), []);
