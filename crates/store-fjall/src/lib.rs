@@ -152,8 +152,7 @@ fn entry_key(k: &CodeKey, seq: u32) -> Vec<u8> {
 pub fn event_chunks(
     events: impl IntoIterator<Item = (u64, CodeKey, u32, [u8; CodeEvent::ENCODED_LEN])>,
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut by_doc: std::collections::BTreeMap<u64, Vec<(Vec<u8>, [u8; CodeEvent::ENCODED_LEN])>> =
-        std::collections::BTreeMap::new();
+    let mut by_doc: std::collections::BTreeMap<u64, Vec<Entry>> = std::collections::BTreeMap::new();
     for (doc_seq, k, seq, e) in events {
         by_doc
             .entry(doc_seq)
@@ -176,6 +175,9 @@ pub fn event_chunks(
     }
     out
 }
+
+/// An entry of a document's events: its key within the document and the event's bytes.
+type Entry = (Vec<u8>, [u8; CodeEvent::ENCODED_LEN]);
 
 /// Finds an entry in a chunk's value.
 fn find_entry<'v>(value: &'v [u8], target: &[u8]) -> Option<&'v [u8]> {
