@@ -497,13 +497,8 @@ pub fn run_writer<S: Store + ?Sized>(
         match &result {
             Ok(()) => {
                 state = new_state;
-                // States documents have touched. Freshly emitted codes are not cached: at
-                // national scale they are applied days later, when the cache has moved on,
-                // and caching a million-code order cost a quarter of emission speed.
                 for (k, st) in &set.codes {
-                    if st.events > 0 {
-                        cache.put(*k, *st);
-                    }
+                    cache.put(*k, *st);
                 }
             }
             Err(e) => {
