@@ -123,11 +123,22 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens the registry over `store` with the issuing `keyring`, starting its writer.
+    /// Opens the registry over `store` with the issuing `keyring`, starting its writer. The
+    /// writer's state cache holds [`tx::StateCache::capacity_from_env`] states.
     pub fn open(
         store: Arc<dyn Store>,
         keyring: issuance::Keyring,
         clock: Clock,
+    ) -> Result<Registry> {
+        Self::open_with(store, keyring, clock, tx::StateCache::capacity_from_env())
+    }
+
+    /// Opens the registry with a writer state cache of `state_cache` states (0: none).
+    pub fn open_with(
+        store: Arc<dyn Store>,
+        keyring: issuance::Keyring,
+        clock: Clock,
+        state_cache: usize,
     ) -> Result<Registry> {
         let state = WriterState::load(&*store)?;
         let blocks = BlockIndex::from_blocks(&store.blocks()?);
@@ -136,7 +147,7 @@ impl Registry {
         let writer_clock = clock.clone();
         std::thread::Builder::new()
             .name("tracemark-writer".into())
-            .spawn(move || tx::run_writer(writer_store, rx, writer_clock, state))
+            .spawn(move || tx::run_writer(writer_store, rx, writer_clock, state, state_cache))
             .map_err(|e| Error::Unavailable(format!("cannot start the writer: {e}")))?;
         let reg = Registry {
             inner: Arc::new(Inner {

@@ -477,8 +477,9 @@ pub fn run_writer<S: Store + ?Sized>(
     jobs: crossbeam_channel::Receiver<Job<S>>,
     clock: crate::Clock,
     mut state: WriterState,
+    cache_capacity: usize,
 ) {
-    let mut cache = StateCache::new(StateCache::capacity_from_env());
+    let mut cache = StateCache::new(cache_capacity);
     while let Ok(first) = jobs.recv() {
         let mut tx = Tx::with_cache(&*store, &cache, clock(), state.clone());
         let mut done = vec![first(&mut tx)];
