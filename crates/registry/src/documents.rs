@@ -784,10 +784,7 @@ fn plan_aggregate<S: Store + ?Sized>(
         let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else {
             continue;
         };
-        if parent
-            .as_ref()
-            .is_some_and(|p| p.parsed_key() == l.parsed.key)
-        {
+        if parent.as_ref().is_some_and(|p| p.key == l.parsed.key) {
             refusal.add(&l.text, "cycle");
             continue;
         }
@@ -873,12 +870,6 @@ fn plan_aggregate<S: Store + ?Sized>(
     }
     plan.changes.push((p.key, ps));
     Ok(plan)
-}
-
-impl ParsedCode {
-    fn parsed_key(&self) -> CodeKey {
-        self.key
-    }
 }
 
 fn plan_disaggregate<S: Store + ?Sized>(
