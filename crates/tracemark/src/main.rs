@@ -89,6 +89,11 @@ fn main() -> Result<()> {
                 let addr = listener.local_addr()?;
                 println!("tracemark: serving {} on http://{addr}", dir.display());
                 match &opened.admin_token_file {
+                    Some(f) if opened.admin_token_new => println!(
+                        "tracemark: admin token (generated, kept in {}): {}",
+                        f.display(),
+                        opened.config.admin_token
+                    ),
                     Some(f) => println!("tracemark: admin token in {}", f.display()),
                     None => println!("tracemark: admin token from TRACEMARK_ADMIN_TOKEN"),
                 }
