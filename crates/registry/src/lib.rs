@@ -114,6 +114,7 @@ pub(crate) struct Inner {
     products: RwLock<HashMap<u64, Product>>,
     participants: RwLock<HashMap<ParticipantId, Participant>>,
     pub(crate) clock: Clock,
+    stats: Arc<tx::WriterStats>,
 }
 
 /// The registry. Cheap to clone; all clones share one writer.
@@ -145,9 +146,20 @@ impl Registry {
         let (tx, rx) = crossbeam_channel::bounded::<Job<dyn Store>>(65_536);
         let writer_store = store.clone();
         let writer_clock = clock.clone();
+        let stats = Arc::new(tx::WriterStats::default());
+        let writer_stats = stats.clone();
         std::thread::Builder::new()
             .name("tracemark-writer".into())
-            .spawn(move || tx::run_writer(writer_store, rx, writer_clock, state, state_cache))
+            .spawn(move || {
+                tx::run_writer(
+                    writer_store,
+                    rx,
+                    writer_clock,
+                    state,
+                    state_cache,
+                    writer_stats,
+                )
+            })
             .map_err(|e| Error::Unavailable(format!("cannot start the writer: {e}")))?;
         let reg = Registry {
             inner: Arc::new(Inner {
@@ -158,6 +170,7 @@ impl Registry {
                 products: RwLock::new(HashMap::new()),
                 participants: RwLock::new(HashMap::new()),
                 clock,
+                stats,
             }),
         };
         reg.resume_orders()?;
@@ -167,6 +180,16 @@ impl Registry {
     /// The current time (Unix seconds).
     pub fn now(&self) -> u64 {
         (self.inner.clock)()
+    }
+
+    /// The writer's counters.
+    pub fn writer_stats(&self) -> &tx::WriterStats {
+        &self.inner.stats
+    }
+
+    /// Jobs waiting for the writer.
+    pub fn writer_queue(&self) -> usize {
+        self.inner.jobs.len()
     }
 
     /// The store (for health checks and tests).

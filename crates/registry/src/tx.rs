@@ -478,7 +478,9 @@ pub fn run_writer<S: Store + ?Sized>(
     clock: crate::Clock,
     mut state: WriterState,
     cache_capacity: usize,
+    stats: Arc<WriterStats>,
 ) {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut cache = StateCache::new(cache_capacity);
     while let Ok(first) = jobs.recv() {
         let mut tx = Tx::with_cache(&*store, &cache, clock(), state.clone());
@@ -490,19 +492,32 @@ pub fn run_writer<S: Store + ?Sized>(
             }
         }
         let (set, new_state) = tx.finish();
+        let started = std::time::Instant::now();
         let result = if set.is_empty() {
             Ok(())
         } else {
             store.commit(&set)
         };
+        stats.batches.fetch_add(1, Relaxed);
+        stats.jobs.fetch_add(done.len() as u64, Relaxed);
+        stats
+            .commit_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
         match &result {
             Ok(()) => {
+                stats
+                    .codes_written
+                    .fetch_add(set.codes.len() as u64, Relaxed);
+                stats
+                    .events_written
+                    .fetch_add(set.events.len() as u64, Relaxed);
                 state = new_state;
                 for (k, st) in &set.codes {
                     cache.put(*k, *st);
                 }
             }
             Err(e) => {
+                stats.commit_failures.fetch_add(1, Relaxed);
                 // Nothing of the batch is in the cache (it holds committed states only), but
                 // after a failed commit trust nothing remembered.
                 cache.clear();
@@ -513,6 +528,23 @@ pub fn run_writer<S: Store + ?Sized>(
             d(result.as_ref().map(|_| ()));
         }
     }
+}
+
+/// What the writer has done since it started (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Group commits.
+    pub batches: std::sync::atomic::AtomicU64,
+    /// Jobs (documents, orders' chunks, registrations, …) run.
+    pub jobs: std::sync::atomic::AtomicU64,
+    /// Code states written.
+    pub codes_written: std::sync::atomic::AtomicU64,
+    /// Events appended.
+    pub events_written: std::sync::atomic::AtomicU64,
+    /// Time spent in `Store::commit`, microseconds (fsync included).
+    pub commit_micros: std::sync::atomic::AtomicU64,
+    /// Commits the store refused (each failed its whole batch).
+    pub commit_failures: std::sync::atomic::AtomicU64,
 }
 
 /// The writer's cache of committed code states: the state look-up is what limits ingest,

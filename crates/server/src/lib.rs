@@ -343,11 +343,54 @@ async fn health(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(s): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(),
-    )
-        .into_response()
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut text = s.metrics.render();
+    let w = s.registry.writer_stats();
+    let counters = [
+        (
+            "tracemark_writer_batches_total",
+            "Group commits.",
+            w.batches.load(Relaxed) as f64,
+        ),
+        (
+            "tracemark_writer_jobs_total",
+            "Writer jobs run.",
+            w.jobs.load(Relaxed) as f64,
+        ),
+        (
+            "tracemark_writer_codes_written_total",
+            "Code states written.",
+            w.codes_written.load(Relaxed) as f64,
+        ),
+        (
+            "tracemark_writer_events_written_total",
+            "Events appended.",
+            w.events_written.load(Relaxed) as f64,
+        ),
+        (
+            "tracemark_writer_commit_seconds_total",
+            "Time in durable commits (fsync included).",
+            w.commit_micros.load(Relaxed) as f64 / 1e6,
+        ),
+        (
+            "tracemark_writer_commit_failures_total",
+            "Commits the store refused.",
+            w.commit_failures.load(Relaxed) as f64,
+        ),
+    ];
+    for (name, help, v) in counters {
+        let _ = write!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        );
+    }
+    let _ = write!(
+        text,
+        "# HELP tracemark_writer_queue Jobs waiting for the writer.\n# TYPE tracemark_writer_queue gauge\ntracemark_writer_queue {}\n",
+        s.registry.writer_queue()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn keys(State(s): State<AppState>) -> Response {

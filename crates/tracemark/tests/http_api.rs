@@ -2126,6 +2126,19 @@ fn openapi_metrics_and_health() {
         assert!(value.parse::<f64>().is_ok(), "not a sample: {line}");
     }
     assert!(m.text.contains("route=\"/api/v1/documents\""), "{}", m.text);
+    // The writer's counters: documents were accepted above, so batches and codes moved.
+    let sample = |name: &str| -> f64 {
+        m.text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} in {}", m.text))
+    };
+    assert!(sample("tracemark_writer_batches_total ") >= 1.0);
+    assert!(sample("tracemark_writer_jobs_total ") >= sample("tracemark_writer_batches_total "));
+    assert!(sample("tracemark_writer_codes_written_total ") >= 1.0);
+    assert!(sample("tracemark_writer_commit_seconds_total ") > 0.0);
+    assert_eq!(sample("tracemark_writer_commit_failures_total "), 0.0);
+    assert_eq!(sample("tracemark_writer_queue "), 0.0);
     // Health: JSON with the document count and chain head.
     let h = s.get("/health", None);
     assert_eq!(h.status, 200);
