@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod limit;
 pub mod openapi;
 pub mod problem;
 mod resolver;
@@ -35,6 +36,9 @@ pub struct Config {
     pub admin_token: String,
     /// Secret key for bearer tokens.
     pub token_key: [u8; 32],
+    /// Requests a second one address may make to the public endpoints (verification, the
+    /// resolver, sign-in); `None`: unlimited.
+    pub public_rate: Option<u32>,
 }
 
 /// Shared state of all handlers.
@@ -44,6 +48,7 @@ pub struct AppState {
     auth: Arc<Auth>,
     admin_token: Arc<str>,
     metrics: PrometheusHandle,
+    public_limit: Option<Arc<limit::RateLimit>>,
 }
 
 fn metrics_handle() -> PrometheusHandle {
@@ -66,7 +71,17 @@ pub fn router(registry: Registry, config: Config) -> Router {
         auth: Arc::new(Auth::new(config.token_key)),
         admin_token: config.admin_token.into(),
         metrics: metrics_handle(),
+        public_limit: config
+            .public_rate
+            .map(|r| Arc::new(limit::RateLimit::new(r))),
     };
+    // Public endpoints anyone can call without signing in: rate-limited per address.
+    let public = Router::new()
+        .route("/api/v1/auth/challenge", get(challenge))
+        .route("/api/v1/auth/token", post(token))
+        .route("/api/v1/verify", get(verify))
+        .route("/01/{*rest}", get(resolver::resolve))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limited));
     // Participants' requests with bodies: the bearer token is checked before a byte of the
     // body is read, so nobody unauthenticated makes the server buffer up to 16 MiB.
     let with_bodies = Router::new()
@@ -91,16 +106,13 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/.well-known/tracemark-keys", get(keys))
         .route("/api/v1/participants", post(register_participant))
         .route("/api/v1/participants/{tin}", get(get_participant))
-        .route("/api/v1/auth/challenge", get(challenge))
-        .route("/api/v1/auth/token", post(token))
         .route("/api/v1/products/{gtin}", get(get_product))
         .route("/api/v1/orders/{id}", get(get_order))
         .route("/api/v1/orders/{id}/codes", get(order_codes))
         .route("/api/v1/documents/{id}", get(get_document))
         .route("/api/v1/codes/{*code}", get(get_code))
         .route("/api/v1/inventory", get(inventory))
-        .route("/api/v1/verify", get(verify))
-        .route("/01/{*rest}", get(resolver::resolve))
+        .merge(public)
         .merge(with_bodies)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -110,6 +122,22 @@ pub fn router(registry: Registry, config: Config) -> Router {
             panic_problem,
         ))
         .with_state(state)
+}
+
+async fn rate_limited(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let (Some(limit), Some(ip)) = (&s.public_limit, ip) {
+        if let Err(p) = limit.check(ip) {
+            let mut r = p.into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            return r;
+        }
+    }
+    next.run(req).await
 }
 
 async fn require_participant(State(s): State<AppState>, req: Request, next: Next) -> Response {

@@ -96,6 +96,7 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
         config: server::Config {
             admin_token,
             token_key,
+            public_rate: None,
         },
         admin_token_file,
         admin_token_new: new_token,

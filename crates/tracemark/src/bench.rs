@@ -324,6 +324,7 @@ fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
     let config = server::Config {
         admin_token: "bench-admin".into(),
         token_key: [3; 32],
+        public_rate: None,
     };
     rt.spawn(crate::app::serve(listener, reg, config));
     Ok(format!("http://{addr}"))

@@ -30,6 +30,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Requests a second one address may make to the public endpoints (verification,
+        /// the Digital Link resolver, sign-in); 0: unlimited.
+        #[arg(long, default_value_t = 100)]
+        public_rate: u32,
     },
     /// Start a registry with a simulated economy flowing through it.
     Demo {
@@ -74,6 +78,7 @@ fn main() -> Result<()> {
             data,
             postgres,
             listen,
+            public_rate,
         } => {
             if postgres.is_some() {
                 bail!(
@@ -83,7 +88,8 @@ fn main() -> Result<()> {
             let Some(dir) = data else {
                 bail!("--data DIR is required")
             };
-            let opened = tracemark::app::open(&dir, registry::system_clock())?;
+            let mut opened = tracemark::app::open(&dir, registry::system_clock())?;
+            opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen).await?;
                 let addr = listener.local_addr()?;

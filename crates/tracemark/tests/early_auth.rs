@@ -1,6 +1,6 @@
-//! A request with a body is refused on its headers when unauthenticated: the server answers
-//! 401 without reading (or waiting for) the body, so nobody unauthenticated makes it buffer
-//! up to 16 MiB.
+//! Abuse limits over real HTTP: a request with a body is refused on its headers when
+//! unauthenticated (401 without reading or waiting for the body, so nobody unauthenticated
+//! makes the server buffer up to 16 MiB), and the public endpoints are rate-limited.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -37,4 +37,55 @@ fn unauthenticated_bodies_are_refused_before_reading() {
         assert!(head.starts_with("HTTP/1.1 401"), "{path}: {head}");
         assert!(head.contains("application/problem+json"), "{path}: {head}");
     }
+}
+
+/// The public endpoints are rate-limited per address: a burst is served, then 429 problems
+/// with `Retry-After`, and the bucket refills.
+#[test]
+fn public_endpoints_are_rate_limited() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    opened.config.public_rate = Some(5);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    rt.spawn(tracemark::app::serve(
+        listener,
+        opened.registry,
+        opened.config,
+    ));
+    let http = reqwest::blocking::Client::new();
+    let url = format!("http://{addr}/api/v1/verify?code=0104650117240163215100000005NgF");
+    let statuses: Vec<u16> = (0..20)
+        .map(|_| http.get(&url).send().expect("send").status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        10,
+        "burst of 2 × 5: {statuses:?}"
+    );
+    let r = http.get(&url).send().expect("send");
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    assert!(r.text().expect("body").contains("\"status\":429"));
+    // Signed-in participants' endpoints are not limited by this.
+    assert_eq!(
+        http.get(format!("http://{addr}/health"))
+            .send()
+            .expect("send")
+            .status()
+            .as_u16(),
+        200
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(
+        http.get(&url).send().expect("send").status().as_u16(),
+        200,
+        "refilled"
+    );
 }
