@@ -6,10 +6,18 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-#[test]
-fn unauthenticated_bodies_are_refused_before_reading() {
+/// A registry served on a free loopback port, with `public_rate`; keep the runtime and the
+/// directory alive while using the address.
+fn start(
+    public_rate: Option<u32>,
+) -> (
+    std::net::SocketAddr,
+    tokio::runtime::Runtime,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    let mut opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    opened.config.public_rate = public_rate;
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -20,6 +28,12 @@ fn unauthenticated_bodies_are_refused_before_reading() {
         opened.registry,
         opened.config,
     ));
+    (addr, rt, dir)
+}
+
+#[test]
+fn unauthenticated_bodies_are_refused_before_reading() {
+    let (addr, _rt, _dir) = start(None);
     for path in ["/api/v1/documents", "/api/v1/pos/check", "/api/v1/orders"] {
         let mut s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10)))
@@ -43,19 +57,7 @@ fn unauthenticated_bodies_are_refused_before_reading() {
 /// with `Retry-After`, and the bucket refills.
 #[test]
 fn public_endpoints_are_rate_limited() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
-    opened.config.public_rate = Some(5);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    rt.spawn(tracemark::app::serve(
-        listener,
-        opened.registry,
-        opened.config,
-    ));
+    let (addr, _rt, _dir) = start(Some(5));
     let http = reqwest::blocking::Client::new();
     let url = format!("http://{addr}/api/v1/verify?code=0104650117240163215100000005NgF");
     let statuses: Vec<u16> = (0..20)
