@@ -2528,6 +2528,19 @@ fn remark_refusals(w: &World) {
     assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
 }
 
+fn block_of_package_and_its_unit_lifts_clean(w: &World) {
+    let c = w.at_retailer(2);
+    let b = w.sscc();
+    w.aggregate(&w.retailer, &b, &c);
+    // The unit is named and also held by the named box: it is blocked once, not twice.
+    let blk = w.block(None, None, Some(vec![b.clone(), c[0].clone()]));
+    assert_eq!(w.state(&c[0]).blocks, 1);
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    assert_eq!(w.state(&c[0]).blocks, 0);
+    assert!(!w.pos_reasons(&c[0]).contains(&"blocked"));
+    assert_eq!(w.verdict(&c[0]), "genuine");
+}
+
 macro_rules! suite {
     ($d:tt; $($name:ident),* $(,)?) => {
         /// Every conformance test, by name.
@@ -2627,6 +2640,7 @@ suite![
     concurrent_lift_of_one_block,
     too_many_active_orders,
     two_units_out_of_one_box_in_one_document,
+    block_of_package_and_its_unit_lifts_clean,
 ];
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {

@@ -566,6 +566,9 @@ impl Registry {
                 all.push(*k);
                 tx.descendants(k, &mut all)?;
             }
+            // A code named and also held by a named package is blocked once.
+            let mut seen = std::collections::HashSet::with_capacity(all.len());
+            all.retain(|k| seen.insert(*k));
             tx.load(&all)?;
             for k in &all {
                 if let Some(mut st) = tx.code(k)? {
