@@ -17,6 +17,7 @@ use crate::model::{
 };
 use crate::store::{Store, StoreError, StoreResult, WriteSet};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -92,7 +93,7 @@ pub struct Tx<'a, S: Store + ?Sized> {
     pub state: WriterState,
     codes: HashMap<CodeKey, Slot>,
     written: usize,
-    children: HashMap<CodeKey, Vec<CodeKey>>,
+    children: HashMap<CodeKey, BTreeSet<CodeKey>>,
     children_orig: HashMap<CodeKey, Vec<CodeKey>>,
     docs: HashMap<Uuid, StoredDocument>,
     shipments: HashMap<Uuid, Uuid>,
@@ -251,13 +252,17 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
 
     /// A package's direct children (overlay, then store).
     pub fn children(&mut self, parent: &CodeKey) -> StoreResult<Vec<CodeKey>> {
-        if let Some(c) = self.children.get(parent) {
-            return Ok(c.clone());
+        Ok(self.children_of(parent)?.iter().copied().collect())
+    }
+
+    /// A package's direct children in the overlay, loaded from the store once.
+    fn children_of(&mut self, parent: &CodeKey) -> StoreResult<&mut BTreeSet<CodeKey>> {
+        if !self.children.contains_key(parent) {
+            let c = self.store.children(parent)?;
+            self.children.insert(*parent, c.iter().copied().collect());
+            self.children_orig.insert(*parent, c);
         }
-        let c = self.store.children(parent)?;
-        self.children_orig.insert(*parent, c.clone());
-        self.children.insert(*parent, c.clone());
-        Ok(c)
+        Ok(self.children.entry(*parent).or_default())
     }
 
     /// Every code inside `root`, depth first, without `root` itself.
@@ -278,23 +283,13 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
 
     /// Links `child` into `parent`'s list (states are the caller's to update).
     pub fn link(&mut self, parent: CodeKey, child: CodeKey) -> StoreResult<()> {
-        self.children(&parent)?;
-        if let Some(list) = self.children.get_mut(&parent) {
-            if let Err(pos) = list.binary_search(&child) {
-                list.insert(pos, child);
-            }
-        }
+        self.children_of(&parent)?.insert(child);
         Ok(())
     }
 
     /// Unlinks `child` from `parent`'s list (states are the caller's to update).
     pub fn unlink(&mut self, parent: CodeKey, child: CodeKey) -> StoreResult<()> {
-        self.children(&parent)?;
-        if let Some(list) = self.children.get_mut(&parent) {
-            if let Ok(pos) = list.binary_search(&child) {
-                list.remove(pos);
-            }
-        }
+        self.children_of(&parent)?.remove(&child);
         Ok(())
     }
 
@@ -431,11 +426,10 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             let o: HashSet<&CodeKey> = orig.iter().collect();
-            let n: HashSet<&CodeKey> = now.iter().collect();
             for c in now.iter().filter(|c| !o.contains(c)) {
                 self.set.links_added.push((*parent, *c));
             }
-            for c in orig.iter().filter(|c| !n.contains(c)) {
+            for c in orig.iter().filter(|c| !now.contains(c)) {
                 self.set.links_removed.push((*parent, *c));
             }
         }
@@ -600,5 +594,101 @@ impl StateCache {
     pub fn clear(&mut self) {
         self.young.clear();
         self.old.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Block, Bucket, CodeEvent, Order, Participant, Product, StoredDocument};
+
+    /// A store with nothing in it.
+    struct Empty;
+
+    impl Store for Empty {
+        fn participant(&self, _: ParticipantId) -> StoreResult<Option<Participant>> {
+            Ok(None)
+        }
+        fn participant_by_tin(&self, _: &str) -> StoreResult<Option<Participant>> {
+            Ok(None)
+        }
+        fn participants(&self) -> StoreResult<Vec<Participant>> {
+            Ok(Vec::new())
+        }
+        fn product(&self, _: u64) -> StoreResult<Option<Product>> {
+            Ok(None)
+        }
+        fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
+            Ok(vec![None; keys.len()])
+        }
+        fn events(&self, _: &CodeKey) -> StoreResult<Vec<CodeEvent>> {
+            Ok(Vec::new())
+        }
+        fn children(&self, _: &CodeKey) -> StoreResult<Vec<CodeKey>> {
+            Ok(Vec::new())
+        }
+        fn document(&self, _: &Uuid) -> StoreResult<Option<StoredDocument>> {
+            Ok(None)
+        }
+        fn document_id_by_seq(&self, _: u64) -> StoreResult<Option<Uuid>> {
+            Ok(None)
+        }
+        fn shipment_closed_by(&self, _: &Uuid) -> StoreResult<Option<Uuid>> {
+            Ok(None)
+        }
+        fn order(&self, _: &Uuid) -> StoreResult<Option<Order>> {
+            Ok(None)
+        }
+        fn orders_of(&self, _: ParticipantId) -> StoreResult<Vec<Order>> {
+            Ok(Vec::new())
+        }
+        fn order_serials(&self, _: &Uuid, _: u32, _: u32) -> StoreResult<Vec<String>> {
+            Ok(Vec::new())
+        }
+        fn blocks(&self) -> StoreResult<Vec<Block>> {
+            Ok(Vec::new())
+        }
+        fn block_codes(&self, _: u64) -> StoreResult<Vec<CodeKey>> {
+            Ok(Vec::new())
+        }
+        fn inventory(&self, _: ParticipantId, _: u64) -> StoreResult<Vec<(Bucket, i64)>> {
+            Ok(Vec::new())
+        }
+        fn counter(&self, _: &str) -> StoreResult<u64> {
+            Ok(0)
+        }
+        fn refusal_count(&self) -> StoreResult<u64> {
+            Ok(0)
+        }
+        fn commit(&self, _: &WriteSet) -> StoreResult<()> {
+            Ok(())
+        }
+    }
+
+    /// Filling and emptying a big package costs about one step per child, not one per
+    /// child already in it (a package may hold up to a million codes).
+    #[test]
+    fn linking_and_unlinking_a_big_package_is_linear() {
+        let store = Empty;
+        let mut tx = Tx::new(&store, 0, WriterState::default());
+        let parent = CodeKey::sscc(1);
+        let n: u32 = 200_000;
+        let kids: Vec<CodeKey> = (0..n)
+            .map(|i| CodeKey::unit(4_600_000_000_001, format!("{:08}", n - i).as_bytes()))
+            .collect();
+        let started = std::time::Instant::now();
+        for k in &kids {
+            tx.link(parent, *k).expect("link");
+        }
+        assert_eq!(tx.children(&parent).expect("children").len(), n as usize);
+        for k in &kids {
+            tx.unlink(parent, *k).expect("unlink");
+        }
+        assert!(tx.children(&parent).expect("children").is_empty());
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "{n} links and unlinks took {took:?}"
+        );
     }
 }
