@@ -2541,6 +2541,21 @@ fn block_of_package_and_its_unit_lifts_clean(w: &World) {
     assert_eq!(w.verdict(&c[0]), "genuine");
 }
 
+fn aggregate_into_a_nested_box_lowers_the_outer_expiry(w: &World) {
+    let a = w.applied(2);
+    w.introduce(&a, Some(w.date(20)), None);
+    let (bx, pallet) = (w.sscc(), w.sscc());
+    w.aggregate(&w.producer, &bx, &a);
+    w.aggregate(&w.producer, &pallet, std::slice::from_ref(&bx));
+    assert_eq!(w.state(&pallet).expiry_date, Some(w.date(20)));
+    // A unit that expires sooner goes into the box that sits on the pallet.
+    let b = w.applied(1);
+    w.introduce(&b, Some(w.date(5)), None);
+    w.aggregate(&w.producer, &bx, &b);
+    assert_eq!(w.state(&bx).expiry_date, Some(w.date(5)));
+    assert_eq!(w.state(&pallet).expiry_date, Some(w.date(5)));
+}
+
 macro_rules! suite {
     ($d:tt; $($name:ident),* $(,)?) => {
         /// Every conformance test, by name.
@@ -2641,6 +2656,7 @@ suite![
     too_many_active_orders,
     two_units_out_of_one_box_in_one_document,
     block_of_package_and_its_unit_lifts_clean,
+    aggregate_into_a_nested_box_lowers_the_outer_expiry,
 ];
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {

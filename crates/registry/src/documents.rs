@@ -863,6 +863,17 @@ fn plan_aggregate<S: Store + ?Sized>(
         ps.expiry_day = expiry;
     }
     ps.changed_at = tx.now;
+    // The packages holding the parent hold the new contents too: their expiry is the
+    // earliest of everything inside.
+    let mut anc = ps.parent;
+    while let Some(a) = anc {
+        let Some(mut st) = tx.code(&a)? else { break };
+        anc = st.parent;
+        if expiry != 0 && (st.expiry_day == 0 || expiry < st.expiry_day) {
+            st.expiry_day = expiry;
+            plan.touched.push((a, st));
+        }
+    }
     for (k, mut st) in states {
         st.parent = Some(p.key);
         plan.link.push((p.key, k));
