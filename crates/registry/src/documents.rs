@@ -373,6 +373,13 @@ pub fn submit<S: Store + ?Sized>(
             return Err(e);
         }
     };
+    // Every package list the plan edits is read now: applying it must not fail half-way.
+    let mut lists: HashSet<CodeKey> = HashSet::default();
+    for (p, _) in plan.unlink.iter().chain(&plan.link) {
+        if lists.insert(*p) {
+            tx.children(p)?;
+        }
+    }
     let seq = tx.next_seq();
     let codes = plan.apply(tx, seq, t, ctx.actor.id)?;
     let doc = tx.put_document(StoredDocument {
