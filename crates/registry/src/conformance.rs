@@ -2556,6 +2556,23 @@ fn aggregate_into_a_nested_box_lowers_the_outer_expiry(w: &World) {
     assert_eq!(w.state(&pallet).expiry_date, Some(w.date(5)));
 }
 
+fn remark_of_a_blocked_code_then_lift(w: &World) {
+    let c = w.order(&w.producer, &w.gtin, 2, "mac");
+    w.apply(&w.producer, &c);
+    w.introduce(&c[..1], None, None);
+    let blk = w.block(None, None, Some(vec![c[0].clone()]));
+    w.ok(
+        &w.producer,
+        json!({"type": "remark", "codes": [id(&c[0])], "replacements": [id(&c[1])]}),
+    );
+    assert!(w.state(&c[1]).blocked);
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    assert!(
+        !w.state(&c[1]).blocked,
+        "the replacement stays blocked after the lift"
+    );
+}
+
 macro_rules! suite {
     ($d:tt; $($name:ident),* $(,)?) => {
         /// Every conformance test, by name.
@@ -2657,6 +2674,7 @@ suite![
     two_units_out_of_one_box_in_one_document,
     block_of_package_and_its_unit_lifts_clean,
     aggregate_into_a_nested_box_lowers_the_outer_expiry,
+    remark_of_a_blocked_code_then_lift,
 ];
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {

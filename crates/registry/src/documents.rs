@@ -413,6 +413,8 @@ struct Plan {
     touched: Vec<(CodeKey, CodeState)>,
     /// Shipment this document closes.
     closes_shipment: Option<Uuid>,
+    /// Codes to record under blocks (a replacement under its damaged code's blocks).
+    block_codes: Vec<(u64, CodeKey)>,
 }
 
 impl Plan {
@@ -434,6 +436,9 @@ impl Plan {
         }
         for (k, st) in &self.changes {
             tx.transition(*k, *st, seq, t, actor);
+        }
+        for (b, k) in &self.block_codes {
+            tx.put_block_code(*b, *k);
         }
         Ok(self.changes.len() as u64)
     }
@@ -1115,7 +1120,17 @@ fn plan_remark<S: Store + ?Sized>(
         ns.production_day = os.production_day;
         ns.expiry_day = os.expiry_day;
         ns.batch = os.batch;
-        ns.blocks = ns.blocks.max(os.blocks);
+        // The replacement stays under the damaged code's blocks, and is lifted with them.
+        if os.blocks > 0 {
+            for b in tx.store().blocks()? {
+                let active = tx.block(b.id)?.is_some_and(|b| b.lifted_at.is_none());
+                if active && tx.store().block_codes(b.id)?.contains(&o.parsed.key) {
+                    plan.block_codes.push((b.id, n.parsed.key));
+                    ns.blocks = ns.blocks.saturating_add(1);
+                }
+            }
+            ns.blocks = ns.blocks.max(os.blocks);
+        }
         ns.parent = os.parent;
         ns.twin = Some(o.parsed.key);
         ns.changed_at = now;
