@@ -144,21 +144,10 @@ impl DocAnswer {
 
 /// Parses a document's type word.
 pub fn doc_type(word: &str) -> Option<DocType> {
-    Some(match word {
-        "apply" => DocType::Apply,
-        "introduce" => DocType::Introduce,
-        "import" => DocType::Import,
-        "aggregate" => DocType::Aggregate,
-        "disaggregate" => DocType::Disaggregate,
-        "ship" => DocType::Ship,
-        "accept" => DocType::Accept,
-        "sell" => DocType::Sell,
-        "return" => DocType::Return,
-        "write_off" => DocType::WriteOff,
-        "withdraw" => DocType::Withdraw,
-        "remark" => DocType::Remark,
-        _ => return None,
-    })
+    // Every type but `emit`, which only the registry writes.
+    (1..=u8::MAX)
+        .map_while(DocType::from_u8)
+        .find(|t| t.name() == word)
 }
 
 /// A document read and hashed outside the writer, ready to be checked and applied.
@@ -216,6 +205,17 @@ struct Refusal {
 }
 
 impl Refusal {
+    /// `Err` naming every bad code so far (the detail made from their number), else `Ok`.
+    fn check(&mut self, detail: impl FnOnce(usize) -> String) -> Result<()> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Invalid {
+            detail: detail(self.errors.len()),
+            errors: std::mem::take(&mut self.errors),
+        })
+    }
+
     fn add(&mut self, code: &str, reason: &'static str) {
         self.errors.push(CodeError {
             code: code.to_string(),
@@ -697,13 +697,7 @@ fn plan<S: Store + ?Sized>(
             }
         }
     }
-    if !refusal.errors.is_empty() {
-        let n = refusal.errors.len();
-        return Err(Error::Invalid {
-            detail: format!("{n} of {} codes refused; nothing was changed", list.len()),
-            errors: refusal.errors,
-        });
-    }
+    refusal.check(|n| format!("{n} of {} codes refused; nothing was changed", list.len()))?;
     // `parents`: packages losing listed codes, with their new child count (hash look-ups:
     // a document may take 30,000 units out of as many boxes).
     let listed_keys: HashSet<CodeKey> = listed_set;
@@ -859,13 +853,7 @@ fn plan_aggregate<S: Store + ?Sized>(
             }
         }
     }
-    if !refusal.errors.is_empty() {
-        let n = refusal.errors.len();
-        return Err(Error::Invalid {
-            detail: format!("{n} codes refused; nothing was changed"),
-            errors: refusal.errors,
-        });
-    }
+    refusal.check(|n| format!("{n} codes refused; nothing was changed"))?;
     let (Some(p), Some(mut ps)) = (parent, parent_state) else {
         return Err(Error::invalid("`parent` is required"));
     };
@@ -937,12 +925,7 @@ fn plan_disaggregate<S: Store + ?Sized>(
         }
         change(&mut plan, l.parsed.key, st, &|s| s.children = 0);
     }
-    if !refusal.errors.is_empty() {
-        return Err(Error::Invalid {
-            detail: "packages refused; nothing was changed".into(),
-            errors: refusal.errors,
-        });
-    }
+    refusal.check(|_| "packages refused; nothing was changed".into())?;
     let now = tx.now;
     for (_, st) in &mut plan.changes {
         st.changed_at = now;
@@ -1024,12 +1007,7 @@ fn plan_accept<S: Store + ?Sized>(
             _ => refusal.add(&l.text, "not_in_shipment"),
         }
     }
-    if !refusal.errors.is_empty() {
-        return Err(Error::Invalid {
-            detail: "rejected codes refused; nothing was changed".into(),
-            errors: refusal.errors,
-        });
-    }
+    refusal.check(|_| "rejected codes refused; nothing was changed".into())?;
     let unlinked: HashSet<CodeKey> = plan.unlink.iter().map(|(_, c)| *c).collect();
     let now = tx.now;
     for k in all {
@@ -1078,12 +1056,7 @@ fn plan_remark<S: Store + ?Sized>(
     all.extend(news.iter());
     let owned: Vec<CodeText> = all.into_iter().cloned().collect();
     let listed = parse_list(&owned, &mut refusal);
-    if !refusal.errors.is_empty() {
-        return Err(Error::Invalid {
-            detail: "codes refused; nothing was changed".into(),
-            errors: refusal.errors,
-        });
-    }
+    refusal.check(|_| "codes refused; nothing was changed".into())?;
     let (old_l, new_l) = listed.split_at(olds.len());
     let keys: Vec<CodeKey> = listed.iter().map(|l| l.parsed.key).collect();
     tx.load(&keys)?;
@@ -1146,12 +1119,6 @@ fn plan_remark<S: Store + ?Sized>(
         plan.changes.push((o.parsed.key, os));
         plan.changes.push((n.parsed.key, ns));
     }
-    if !refusal.errors.is_empty() {
-        let n = refusal.errors.len();
-        return Err(Error::Invalid {
-            detail: format!("{n} codes refused; nothing was changed"),
-            errors: refusal.errors,
-        });
-    }
+    refusal.check(|n| format!("{n} codes refused; nothing was changed"))?;
     Ok(plan)
 }
