@@ -1899,7 +1899,9 @@ fn till_check_all_tail_kinds(w: &World) {
 fn verify_verdicts(w: &World) {
     let c = w.at_retailer(3);
     assert_eq!(w.verdict(&c[0]), "genuine");
-    assert_eq!(w.verdict(&id(&c[0])), "genuine");
+    // A printed number without its tail proves nothing.
+    let bare = w.reg.verify(&id(&c[0])).expect("verify");
+    assert_eq!((bare.verdict, bare.tail_checked), ("unverified", false));
     let v = w.reg.verify(&c[0]).expect("verify");
     assert!(v.tail_checked);
     assert_eq!(
@@ -1912,7 +1914,24 @@ fn verify_verdicts(w: &World) {
     assert!(v.sold_at.is_some());
     assert_eq!(w.verdict(&tampered(&c[1])), "forged");
     assert_eq!(w.verdict(&format!("01{}21NOSUCHSERIAL", w.gtin)), "unknown");
-    assert_eq!(w.verdict("not a code at all"), "unknown");
+    // Malformed input is the caller's fault, named, not a verdict.
+    for bad in ["not a code at all", "", &format!("01{}21X", &w.gtin[..13])] {
+        match w.reg.verify(bad) {
+            Err(Error::Invalid { errors, .. }) => assert_eq!(errors.len(), 1, "{bad:?}"),
+            other => panic!("verify({bad:?}) = {other:?}; expected Invalid"),
+        }
+    }
+    let mut digits: Vec<u8> = w.gtin.clone().into_bytes();
+    digits[13] = if digits[13] == b'9' {
+        b'0'
+    } else {
+        digits[13] + 1
+    };
+    let bad_check = format!("01{}21ABC", String::from_utf8(digits).expect("ascii"));
+    match w.reg.verify(&bad_check) {
+        Err(Error::Invalid { errors, .. }) => assert_eq!(errors[0].reason, "bad_check_digit"),
+        other => panic!("bad check digit: {other:?}"),
+    }
     let e = w.order(&w.producer, &w.gtin, 1, "mac");
     assert_eq!(w.verdict(&e[0]), "not_in_circulation");
     w.apply(&w.producer, &e);
@@ -1943,7 +1962,115 @@ fn verify_verdicts(w: &World) {
         })
         .collect();
     let dl = format!("https://id.example.com/01/{}/21/{serial}", w.gtin);
+    assert_eq!(w.verdict(&dl), "unverified");
+    let mut tail = gs
+        .split(GS)
+        .skip(1)
+        .map(|f| (f[..2].to_string(), f[2..].to_string()));
+    let (k91, v91) = tail.next().expect("AI 91");
+    let (k92, v92) = tail.next().expect("AI 92");
+    let enc = |v: &str| -> String {
+        v.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let dl = format!("{dl}?{k91}={}&{k92}={}", enc(&v91), enc(&v92));
     assert_eq!(w.verdict(&dl), "genuine");
+}
+
+fn blocked_and_expired_goods_only_go_back_or_out(w: &World) {
+    // Recalled: no sale-like withdrawal, no shipment on; back to the producer or out.
+    let c = w.at_retailer(6);
+    let b = w.sscc();
+    w.aggregate(&w.retailer, &b, &c[4..6]);
+    let blk = w.block(None, None, Some(ids(&c[0..1])));
+    let blk_box = w.block(None, None, Some(vec![id(&c[5])]));
+    for reason in [
+        "distance", "export", "donation", "own_use", "samples", "loss",
+    ] {
+        w.refused(
+            &w.retailer,
+            json!({"type": "withdraw", "codes": [id(&c[0])], "reason": reason}),
+            &ids(&c),
+            &id(&c[0]),
+            "blocked",
+        );
+    }
+    w.refused(
+        &w.retailer,
+        json!({"type": "ship", "receiver": w.retailer2.tin, "codes": [id(&c[0])]}),
+        &ids(&c),
+        &id(&c[0]),
+        "blocked",
+    );
+    w.refused(
+        &w.retailer,
+        json!({"type": "ship", "receiver": w.wholesaler.tin, "codes": [b.clone()]}),
+        &ids(&c),
+        &b,
+        "blocked",
+    );
+    w.refused(
+        &w.retailer,
+        json!({"type": "withdraw", "codes": [b.clone()], "reason": "export"}),
+        &ids(&c),
+        &b,
+        "blocked",
+    );
+    // Unblocked codes still move.
+    w.ok(
+        &w.retailer,
+        json!({"type": "withdraw", "codes": [id(&c[1])], "reason": "export"}),
+    );
+    // Back to the producer, or destroyed.
+    let back = w.ship(&w.retailer, &w.producer, &c[0..1]);
+    w.accept(&w.producer, back, &[]);
+    assert_eq!(
+        w.state(&c[0]).owner.as_deref(),
+        Some(w.producer.tin.as_str())
+    );
+    w.ok(
+        &w.producer,
+        json!({"type": "withdraw", "codes": [id(&c[0])], "reason": "destruction"}),
+    );
+    w.ok(
+        &w.retailer,
+        json!({"type": "write_off", "codes": [b], "reason": "defect"}),
+    );
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    w.reg.lift_block(&w.regulator, blk_box).expect("lift");
+    // Expired: no sale-like withdrawal, no shipment on; withdrawn for expiry or sent back.
+    let a = w.applied(3);
+    w.introduce(&a, Some(w.date(0)), None);
+    w.transfer(&w.producer, &w.retailer, &a);
+    w.days(1);
+    for reason in ["distance", "export", "donation"] {
+        w.refused(
+            &w.retailer,
+            json!({"type": "withdraw", "codes": [id(&a[0])], "reason": reason}),
+            &ids(&a),
+            &id(&a[0]),
+            "expired",
+        );
+    }
+    w.refused(
+        &w.retailer,
+        json!({"type": "ship", "receiver": w.retailer2.tin, "codes": [id(&a[0])]}),
+        &ids(&a),
+        &id(&a[0]),
+        "expired",
+    );
+    w.ok(
+        &w.retailer,
+        json!({"type": "withdraw", "codes": [id(&a[0])], "reason": "expiry"}),
+    );
+    w.ship(&w.retailer, &w.producer, &a[1..2]);
 }
 
 fn verify_never_reveals_the_owner(w: &World) {
@@ -2655,6 +2782,7 @@ suite![
     till_check_all_tail_kinds,
     // verification
     verify_verdicts,
+    blocked_and_expired_goods_only_go_back_or_out,
     verify_never_reveals_the_owner,
     verify_all_tail_kinds,
     // log, restart, concurrency

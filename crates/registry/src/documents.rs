@@ -9,8 +9,8 @@ use crate::blocks::BlockIndex;
 use crate::codes::{parse_code, ParsedCode, PresentedTail};
 use crate::error::{CodeError, Error, Result};
 use crate::model::{
-    batch_hash, CodeKey, CodeState, DocType, Participant, Reason, Role, Status, StoredDocument,
-    FLAG_IN_TRANSIT,
+    batch_hash, CodeKey, CodeState, DocType, Participant, ParticipantId, Reason, Role, Status,
+    StoredDocument, FLAG_IN_TRANSIT,
 };
 use crate::store::Store;
 use crate::time::{day_of, parse_date, parse_timestamp};
@@ -444,6 +444,39 @@ impl Plan {
     }
 }
 
+/// Why a blocked (recalled) or expired code may not be shipped or withdrawn, if it may not
+/// (DOMAIN.md §3): such goods may only be written off, or shipped back to their producer;
+/// a blocked code is withdrawn only for destruction, recall or confiscation, and an expired
+/// one never in a sale-like way (distance sale, export, donation, own use, samples).
+fn movement_ban(
+    ctx: &DocContext<'_>,
+    t: DocType,
+    key: &CodeKey,
+    st: &CodeState,
+    receiver: Option<ParticipantId>,
+    reason: Option<Reason>,
+    today: u32,
+) -> Option<&'static str> {
+    let expired = st.expiry_day != 0 && st.expiry_day < today;
+    let blocked = is_blocked(ctx.blocks, key, st);
+    match t {
+        DocType::Ship if receiver == Some(st.producer) => None,
+        DocType::Ship if blocked => Some("blocked"),
+        DocType::Ship if expired => Some("expired"),
+        DocType::Withdraw => {
+            let r = reason?;
+            if blocked && !r.allowed_when_blocked() {
+                Some("blocked")
+            } else if expired && r.sale_like() {
+                Some("expired")
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Checks a document and plans its changes, reading through the overlay but writing nothing.
 fn plan<S: Store + ?Sized>(
     tx: &mut Tx<'_, S>,
@@ -610,7 +643,11 @@ fn plan<S: Store + ?Sized>(
                 (st.status != Status::Applied).then_some("wrong_status")
             }
             DocType::Ship | DocType::Withdraw => {
-                (st.status != Status::Introduced).then_some("wrong_status")
+                if st.status != Status::Introduced {
+                    Some("wrong_status")
+                } else {
+                    movement_ban(ctx, t, &l.parsed.key, &st, receiver, reason, today)
+                }
             }
             DocType::Sell => {
                 if st.status == Status::Retired && st.reason == Some(Reason::Retail) {
@@ -683,14 +720,20 @@ fn plan<S: Store + ?Sized>(
                 refusal.add(&l.text, "package_inconsistent");
                 break;
             }
-            if t == DocType::Sell {
+            if matches!(t, DocType::Sell | DocType::Ship | DocType::Withdraw) {
                 if let Some(c) = tx.code(k)? {
-                    if is_blocked(ctx.blocks, k, &c) {
-                        refusal.add(&l.text, "blocked");
-                        break;
-                    }
-                    if c.expiry_day != 0 && c.expiry_day < day_of(sold_at) {
-                        refusal.add(&l.text, "expired");
+                    let ban = if t == DocType::Sell {
+                        if is_blocked(ctx.blocks, k, &c) {
+                            Some("blocked")
+                        } else {
+                            (c.expiry_day != 0 && c.expiry_day < day_of(sold_at))
+                                .then_some("expired")
+                        }
+                    } else {
+                        movement_ban(ctx, t, k, &c, receiver, reason, today)
+                    };
+                    if let Some(r) = ban {
+                        refusal.add(&l.text, r);
                         break;
                     }
                 }

@@ -299,6 +299,26 @@ impl Reason {
             Reason::Retail | Reason::Damage | Reason::Remark | Reason::Defect
         )
     }
+    /// Reasons that put goods in a buyer's hands: refused for expired goods.
+    pub fn sale_like(self) -> bool {
+        matches!(
+            self,
+            Reason::Retail
+                | Reason::Distance
+                | Reason::Export
+                | Reason::Donation
+                | Reason::OwnUse
+                | Reason::Samples
+        )
+    }
+    /// Withdrawal reasons allowed for blocked (recalled) goods: they leave circulation
+    /// under control, never towards a buyer.
+    pub fn allowed_when_blocked(self) -> bool {
+        matches!(
+            self,
+            Reason::Destruction | Reason::Recall | Reason::Confiscation
+        )
+    }
     /// Reasons a `write_off` document may give.
     pub fn write_off_allowed(self) -> bool {
         matches!(

@@ -101,7 +101,8 @@ pub struct Inventory {
 /// The public verification answer (`GET /api/v1/verify`).
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyAnswer {
-    /// `genuine`, `sold`, `recalled`, `expired`, `not_in_circulation`, `unknown`, `forged`.
+    /// `genuine`, `sold`, `recalled`, `expired`, `not_in_circulation`, `unknown`, `forged`,
+    /// `unverified` (in circulation, but presented without its crypto tail).
     pub verdict: &'static str,
     /// The identification code, or the input when it did not parse.
     pub code: String,
@@ -353,13 +354,14 @@ impl Registry {
             checked_at: format_timestamp(now),
             detail: None,
         };
-        let parsed = match parse_code(text) {
-            Ok(p) => p,
-            Err((reason, detail)) => {
-                ans.detail = Some(format!("{reason}: {detail}"));
-                return Ok(ans);
-            }
-        };
+        // A malformed code is the caller's fault (a 400 naming it), not a verdict.
+        let parsed = parse_code(text).map_err(|(reason, detail)| Error::Invalid {
+            detail: format!("not a valid marking code: {detail}"),
+            errors: vec![crate::CodeError {
+                code: ans.code.clone(),
+                reason,
+            }],
+        })?;
         ans.code = parsed.key.to_string();
         let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() else {
             return Ok(ans);
@@ -399,8 +401,14 @@ impl Registry {
             && st.expiry_day < day_of(now)
         {
             "expired"
-        } else if st.status == Status::Introduced {
+        } else if st.status == Status::Introduced && ans.tail_checked {
             "genuine"
+        } else if st.status == Status::Introduced {
+            // A printed number proves nothing: only a matching tail makes a unit genuine.
+            ans.detail = Some(
+                "presented without its crypto tail: scan the label's Data Matrix or QR code".into(),
+            );
+            "unverified"
         } else {
             "not_in_circulation"
         };

@@ -83,6 +83,10 @@ pub async fn resolve(
         "expired" => ("Expired", "#b00020"),
         "not_in_circulation" => ("Not in circulation: must not be on sale", "#b00020"),
         "forged" => ("Forged code: the crypto tail does not match", "#b00020"),
+        "unverified" => (
+            "Not verified: this number alone proves nothing. Scan the label's code with your camera",
+            "#555555",
+        ),
         _ => ("Unknown code: not issued by the registry", "#b00020"),
     };
     let product = ans

@@ -1907,6 +1907,37 @@ fn verify_resolver_and_offline_keys() {
         )
         .json();
     assert_eq!(u["verdict"], "unknown", "{u}");
+    // The printed number alone, without its tail, is never genuine.
+    let bare = s
+        .get(&format!("/api/v1/verify?code={}", pct(id_code(full))), None)
+        .json();
+    assert_eq!(bare["verdict"], "unverified", "{bare}");
+    assert_eq!(bare["tail_checked"], false, "{bare}");
+    let page = s.get(&format!("/01/{g}/21/{}", pct(serial)), None);
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Not verified"), "{}", page.text);
+    assert!(page.text.contains("Scan the label"), "{}", page.text);
+    assert!(!page.text.contains("Genuine"), "{}", page.text);
+    // A malformed code is a 400 problem naming the fault, not a verdict.
+    let mut bad_check = g.clone().into_bytes();
+    bad_check[13] = if bad_check[13] == b'9' {
+        b'0'
+    } else {
+        bad_check[13] + 1
+    };
+    let bad_check = String::from_utf8(bad_check).expect("ascii");
+    for (bad, reason) in [
+        (format!("01{bad_check}21ABC"), "bad_check_digit"),
+        (format!("01{}21ABC", &g[..13]), ""),
+        (String::new(), ""),
+    ] {
+        let r = s.get(&format!("/api/v1/verify?code={}", pct(&bad)), None);
+        assert_eq!(r.status, 400, "{bad:?}: {}", r.text);
+        assert!(r.ct.starts_with("application/problem+json"), "{}", r.ct);
+        if !reason.is_empty() {
+            assert_eq!(r.json()["errors"][0]["reason"], reason, "{}", r.text);
+        }
+    }
     // The resolver: JSON when asked for, HTML otherwise; the same answer as verify.
     let link = format!("/01/{g}/21/{}?91={kid}&92={}", pct(serial), pct(&tail));
     let j = s.send(Req::new("GET", link.clone()).header("accept", "application/json"));
