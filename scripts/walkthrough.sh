@@ -28,14 +28,16 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # A participant: an Ed25519 key pair made by openssl, registered by the operator, signed in.
-participant() { # name tin role region
-  local name=$1 tin=$2 role=$3 region=$4
+participant() { # name tin role region [GS1 company prefix]
+  local name=$1 tin=$2 role=$3 region=$4 prefixes="[]"
+  [ -n "${5:-}" ] && prefixes="[\"$5\"]"
+  printf '%s' "$tin" >"$work/$name.tin"
   openssl genpkey -algorithm ed25519 -out "$work/$name.pem" 2>/dev/null
   local pub
   pub=$(openssl pkey -in "$work/$name.pem" -pubout -outform DER | tail -c 32 | base64 -w0)
   curl -sf -X POST "$base/api/v1/participants" -H "authorization: Bearer $admin" \
     -H 'content-type: application/json' \
-    -d "{\"tin\":\"$tin\",\"name\":\"$name\",\"roles\":[\"$role\"],\"public_key\":\"$pub\",\"region\":\"$region\"}" >/dev/null
+    -d "{\"tin\":\"$tin\",\"name\":\"$name\",\"roles\":[\"$role\"],\"public_key\":\"$pub\",\"region\":\"$region\",\"gs1_prefixes\":$prefixes}" >/dev/null
   local ch data id sig
   ch=$(curl -sf "$base/api/v1/auth/challenge?tin=$tin")
   data=$(echo "$ch" | json '["data"]'); id=$(echo "$ch" | json '["challenge_id"]')
@@ -46,19 +48,27 @@ participant() { # name tin role region
   echo "$name ($role, TIN $tin) signed in"
 }
 
-# POST a signed body: X-Signature is Ed25519 over the exact bytes sent.
+# POST a signed request (RFC 9421 HTTP Message Signature + RFC 9530 Content-Digest): the
+# signature covers the method, path, query and the body's digest, with a fresh `created`
+# time and nonce, so a captured request cannot be replayed, re-targeted or re-bodied.
 signed() { # name path body
   printf '%s' "$3" >"$work/body"
-  local sig
-  sig=$(openssl pkeyutl -sign -inkey "$work/$1.pem" -rawin -in "$work/body" | base64 -w0)
+  local digest params sig path=${2%%\?*} query=""
+  [ "$path" != "$2" ] && query=${2#*\?}
+  digest="sha-256=:$(openssl dgst -sha256 -binary "$work/body" | base64 -w0):"
+  params="(\"@method\" \"@path\" \"@query\" \"content-digest\");created=$(date +%s);nonce=\"$(openssl rand -hex 16)\";keyid=\"$(cat "$work/$1.tin")\";alg=\"ed25519\""
+  printf '"@method": POST\n"@path": %s\n"@query": ?%s\n"content-digest": %s\n"@signature-params": %s' \
+    "$path" "$query" "$digest" "$params" >"$work/base"
+  sig=$(openssl pkeyutl -sign -inkey "$work/$1.pem" -rawin -in "$work/base" | base64 -w0)
   curl -s -X POST "$base$2" -H "authorization: Bearer $(cat "$work/$1.token")" \
-    -H 'content-type: application/json' -H "x-signature: $sig" --data-binary @"$work/body"
+    -H 'content-type: application/json' -H "content-digest: $digest" \
+    -H "signature-input: sig1=$params" -H "signature: sig1=:$sig:" --data-binary @"$work/body"
 }
 get() { curl -s "$base$2" -H "authorization: Bearer $(cat "$work/$1.token")"; }
 uuid() { python3 -c 'import uuid; print(uuid.uuid4())'; }
 
 say "Participants"
-participant producer 7701000001 producer RU-MOW
+participant producer 7701000001 producer RU-MOW 4650117
 participant wholesaler 7701000002 wholesaler RU-MOS
 participant retailer 7701000003 retailer RU-SPE
 

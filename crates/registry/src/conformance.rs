@@ -29,6 +29,8 @@ pub type Test = fn(&World);
 pub const START: u64 = 1_740_830_400;
 
 const DAY: u64 = 86_400;
+/// The test producer's GS1 company prefix (its GTINs and SSCCs start with it).
+pub const PRODUCER_PREFIX: &str = "4600000";
 const GS: char = '\u{1d}';
 
 /// A registry over a fresh store, with participants, products and a clock tests move.
@@ -88,6 +90,16 @@ pub fn tampered(code: &str) -> String {
 }
 
 fn participant(reg: &Registry, tin: &str, name: &str, roles: Vec<Role>) -> Participant {
+    participant_with(reg, tin, name, roles, &[])
+}
+
+fn participant_with(
+    reg: &Registry,
+    tin: &str,
+    name: &str,
+    roles: Vec<Role>,
+    prefixes: &[&str],
+) -> Participant {
     use base64::Engine;
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let public_key =
@@ -98,6 +110,7 @@ fn participant(reg: &Registry, tin: &str, name: &str, roles: Vec<Role>) -> Parti
         roles,
         public_key,
         region: "RU-MOW".into(),
+        gs1_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
     })
     .expect("register participant")
 }
@@ -129,7 +142,13 @@ impl World {
             Arc::new(move || c.load(Ordering::SeqCst)),
         )
         .expect("open registry");
-        let producer = participant(&reg, "7701000001", "Producer LLC", vec![Role::Producer]);
+        let producer = participant_with(
+            &reg,
+            "7701000001",
+            "Producer LLC",
+            vec![Role::Producer],
+            &[PRODUCER_PREFIX],
+        );
         let importer = participant(&reg, "7701000002", "Importer LLC", vec![Role::Importer]);
         let wholesaler = participant(&reg, "7701000003", "Wholesaler LLC", vec![Role::Wholesaler]);
         let retailer = participant(&reg, "7701000004", "Retailer One LLC", vec![Role::Retailer]);
@@ -137,7 +156,8 @@ impl World {
         let regulator = participant(&reg, "7701000006", "Regulator", vec![Role::Regulator]);
         let gtin = with_check_digit("0460000000001");
         let milk = with_check_digit("0460000000002");
-        let import_gtin = with_check_digit("0460000000003");
+        // A foreign brand's GTIN: a prefix no participant holds.
+        let import_gtin = with_check_digit("0890000000003");
         product(&reg, &producer, &gtin, "clothes", Some(10_000));
         product(&reg, &producer, &milk, "milk", None);
         product(&reg, &importer, &import_gtin, "perfume", None);
@@ -180,7 +200,17 @@ impl World {
     /// A fresh SSCC (`00` + 18 digits with a valid check digit).
     pub fn sscc(&self) -> String {
         let n = self.next_sscc.fetch_add(1, Ordering::SeqCst);
-        format!("00{}", with_check_digit(&format!("1460000{n:010}")))
+        format!(
+            "00{}",
+            with_check_digit(&format!("1{PRODUCER_PREFIX}{n:09}"))
+        )
+    }
+
+    /// A fresh SSCC in a GS1 company prefix nobody holds (what a shop without a prefix of
+    /// its own may form).
+    pub fn sscc_free(&self) -> String {
+        let n = self.next_sscc.fetch_add(1, Ordering::SeqCst);
+        format!("00{}", with_check_digit(&format!("1990000{n:010}")))
     }
 
     /// Orders `n` codes of `gtin` with a tail kind, waits until ready and fetches them all.
@@ -245,7 +275,7 @@ impl World {
         }
         let bytes = serde_json::to_vec(&body).expect("json");
         self.reg
-            .submit_document(actor, bytes, "c2lnbmF0dXJl".into())
+            .submit_document(actor, bytes, crate::model::SignedRequest::default())
     }
 
     /// Submits a document that must be accepted; returns its id.
@@ -871,7 +901,7 @@ fn idempotent_accept_and_ship(w: &World) {
 
 fn acting_on_code_in_package_takes_it_out(w: &World) {
     let c = w.at_retailer(4);
-    let b = w.sscc();
+    let b = w.sscc_free();
     w.aggregate(&w.retailer, &b, &c);
     assert_eq!(w.children(&b).len(), 4);
     w.sell(&w.retailer, &c[0..1]).expect("sell unit in box");
@@ -1569,7 +1599,7 @@ fn disaggregate_nested_in_one_document(w: &World) {
 
 fn package_inconsistent(w: &World) {
     let c = w.at_retailer(2);
-    let b = w.sscc();
+    let b = w.sscc_free();
     w.aggregate(&w.retailer, &b, &c);
     // Corrupt one unit without a document (an engine or migration bug), through the
     // writer: only the writer changes states (it caches what it committed).
@@ -1652,7 +1682,7 @@ fn roles_are_enforced(w: &World) {
     assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
     let e = w.unchanged(&ids(&c), || {
         w.reg
-            .submit_document(&w.producer, b"{not json".to_vec(), String::new())
+            .submit_document(&w.producer, b"{not json".to_vec(), Default::default())
     });
     assert!(matches!(e, Error::BadRequest(_)), "{e:?}");
     // Orders of another's GTIN, products over another's GTIN, blocks by a non-regulator.
@@ -1683,7 +1713,7 @@ fn roles_are_enforced(w: &World) {
 
 fn block_by_code_and_lift(w: &World) {
     let c = w.at_retailer(3);
-    let b = w.sscc();
+    let b = w.sscc_free();
     w.aggregate(&w.retailer, &b, &c[0..2]);
     // Blocking a package blocks what it holds.
     let blk = w.block(None, None, Some(vec![b.clone()]));
@@ -1987,7 +2017,7 @@ fn verify_verdicts(w: &World) {
 fn blocked_and_expired_goods_only_go_back_or_out(w: &World) {
     // Recalled: no sale-like withdrawal, no shipment on; back to the producer or out.
     let c = w.at_retailer(6);
-    let b = w.sscc();
+    let b = w.sscc_free();
     w.aggregate(&w.retailer, &b, &c[4..6]);
     let blk = w.block(None, None, Some(ids(&c[0..1])));
     let blk_box = w.block(None, None, Some(vec![id(&c[5])]));
@@ -2316,7 +2346,7 @@ fn ship_nested_box_and_reject_box_from_pallet(w: &World) {
 fn aggregate_into_others_package_refused(w: &World) {
     let c = w.introduced(1);
     let r = w.at_retailer(1);
-    let b = w.sscc();
+    let b = w.sscc_free();
     w.aggregate(&w.retailer, &b, &r);
     w.refused(
         &w.producer,
@@ -2340,7 +2370,7 @@ fn ship_only_to_who_can_accept(w: &World) {
 
 fn verify_of_package_reveals_no_holder(w: &World) {
     let c = w.at_retailer(2);
-    let b = w.sscc();
+    let b = w.sscc_free();
     w.aggregate(&w.retailer, &b, &c);
     let text = serde_json::to_string(&w.reg.verify(&b).expect("verify")).expect("json");
     assert!(
@@ -2374,6 +2404,7 @@ fn concurrent_registration_of_one_tin(w: &World) {
                                 roles: vec![Role::Retailer],
                                 public_key,
                                 region: "RU-MOW".into(),
+                                gs1_prefixes: Vec::new(),
                             })
                             .is_ok()
                     })
@@ -2504,7 +2535,7 @@ fn too_many_active_orders(w: &World) {
 
 fn two_units_out_of_one_box_in_one_document(w: &World) {
     let c = w.at_retailer(4);
-    let b = w.sscc();
+    let b = w.sscc_free();
     w.aggregate(&w.retailer, &b, &c);
     w.sell(&w.retailer, &c[1..3])
         .expect("sell two units of a box");
@@ -2657,7 +2688,7 @@ fn remark_refusals(w: &World) {
 
 fn block_of_package_and_its_unit_lifts_clean(w: &World) {
     let c = w.at_retailer(2);
-    let b = w.sscc();
+    let b = w.sscc_free();
     w.aggregate(&w.retailer, &b, &c);
     // The unit is named and also held by the named box: it is blocked once, not twice.
     let blk = w.block(None, None, Some(vec![b.clone(), c[0].clone()]));

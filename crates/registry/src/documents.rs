@@ -9,8 +9,8 @@ use crate::blocks::BlockIndex;
 use crate::codes::{parse_code, ParsedCode, PresentedTail};
 use crate::error::{CodeError, Error, Result};
 use crate::model::{
-    batch_hash, CodeKey, CodeState, DocType, Participant, ParticipantId, Reason, Role, Status,
-    StoredDocument, FLAG_IN_TRANSIT,
+    batch_hash, CodeKey, CodeState, DocType, Participant, ParticipantId, Reason, Role,
+    SignedRequest, Status, StoredDocument, FLAG_IN_TRANSIT,
 };
 use crate::store::Store;
 use crate::time::{day_of, parse_date, parse_timestamp};
@@ -158,19 +158,19 @@ pub struct Prepared {
     pub body: Vec<u8>,
     /// BLAKE3 of the bytes.
     pub body_hash: [u8; 32],
-    /// The participant's signature over the bytes.
-    pub signature: String,
+    /// The signed request it came in.
+    pub request: SignedRequest,
 }
 
 /// Reads a document: JSON, codes, hash. A malformed one is a 400 naming what is wrong.
-pub fn prepare(body: Vec<u8>, signature: String) -> Result<Prepared> {
+pub fn prepare(body: Vec<u8>, request: SignedRequest) -> Result<Prepared> {
     let raw = parse_body(&body)?;
     let body_hash = *blake3::hash(&body).as_bytes();
     Ok(Prepared {
         raw,
         body,
         body_hash,
-        signature,
+        request,
     })
 }
 
@@ -193,6 +193,9 @@ pub struct DocContext<'r> {
     pub participant_by_tin: &'r dyn Fn(&str) -> Result<Option<Participant>>,
     /// Whether a presented tail matches the one issued for a code.
     pub tail_ok: &'r dyn Fn(&CodeState, &PresentedTail) -> bool,
+    /// The participant holding the GS1 company prefix that starts these digits (a GTIN's 13
+    /// after its indicator, an SSCC's 17 after its extension digit).
+    pub prefix_holder: &'r dyn Fn(&str) -> Option<ParticipantId>,
 }
 
 struct Listed {
@@ -333,9 +336,9 @@ pub fn submit<S: Store + ?Sized>(
         raw,
         body,
         body_hash,
-        signature,
+        request,
     } = doc;
-    let (body, signature) = (&body[..], &signature[..]);
+    let body = &body[..];
     if let Some(existing) = tx.document(&raw.id)? {
         if existing.body_hash == body_hash && existing.participant == ctx.actor.id {
             return Ok(DocAnswer::of(&existing));
@@ -391,7 +394,9 @@ pub fn submit<S: Store + ?Sized>(
         codes,
         body_hash,
         chain: [0; 32],
-        signature: signature.to_string(),
+        signature: request.signature.clone(),
+        request,
+        log_index: None,
         body: body.to_vec(),
     });
     if let Some(ship) = plan.closes_shipment {
@@ -441,6 +446,19 @@ impl Plan {
             tx.put_block_code(*b, *k);
         }
         Ok(self.changes.len() as u64)
+    }
+}
+
+/// Whether the actor may form a new SSCC: a producer only within its own GS1 company
+/// prefixes; anyone else not within a prefix another participant holds.
+fn sscc_prefix_ok(ctx: &DocContext<'_>, key: &CodeKey) -> bool {
+    let Some(n) = key.sscc_number() else {
+        return true;
+    };
+    let digits = format!("{n:018}");
+    match (ctx.prefix_holder)(&digits[1..]) {
+        Some(h) => h == ctx.actor.id,
+        None => !ctx.actor.has(Role::Producer),
     }
 }
 
@@ -862,6 +880,9 @@ fn plan_aggregate<S: Store + ?Sized>(
     if let Some(p) = &parent {
         let pk = p.key;
         match tx.code(&pk)? {
+            None if pk.is_sscc() && !sscc_prefix_ok(ctx, &pk) => {
+                refusal.add(&parent_text, "foreign_prefix");
+            }
             None if pk.is_sscc() => {
                 let mut st =
                     CodeState::new(status.unwrap_or(Status::Introduced), ctx.actor.id, tx.now);

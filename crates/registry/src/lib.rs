@@ -12,6 +12,7 @@ pub mod codes;
 pub mod conformance;
 pub mod documents;
 pub mod error;
+pub mod log;
 pub mod model;
 mod orders;
 mod queries;
@@ -63,7 +64,28 @@ pub struct NewParticipant {
     pub public_key: String,
     /// ISO 3166-2 region.
     pub region: String,
+    /// GS1 company prefixes the participant holds (4 to 12 digits each).
+    #[serde(default)]
+    pub gs1_prefixes: Vec<String>,
 }
+
+/// A key added to a participant (`POST /api/v1/participants/{tin}/keys`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// Ed25519 public key, base64 of 32 bytes.
+    pub public_key: String,
+    /// Accepted from (Unix seconds, or RFC 3339); now when absent. The previous key stops
+    /// when this one starts.
+    #[serde(default)]
+    pub not_before: Option<serde_json::Value>,
+}
+
+/// Most GS1 company prefixes one request names.
+pub const PREFIXES_PER_REQUEST_MAX: usize = 100;
+/// Most keys a participant accumulates (rotations are rare; the list is read on every
+/// signature check).
+pub const KEYS_PER_PARTICIPANT_MAX: usize = 64;
 
 /// A product card as submitted (`POST /api/v1/products`).
 #[derive(Clone, Debug, Deserialize)]
@@ -113,6 +135,8 @@ pub(crate) struct Inner {
     pub(crate) blocks: RwLock<BlockIndex>,
     products: RwLock<HashMap<u64, Product>>,
     participants: RwLock<HashMap<ParticipantId, Participant>>,
+    /// GS1 company prefix → the participant holding it.
+    prefixes: RwLock<std::collections::BTreeMap<String, ParticipantId>>,
     pub(crate) clock: Clock,
     stats: Arc<tx::WriterStats>,
 }
@@ -143,6 +167,12 @@ impl Registry {
     ) -> Result<Registry> {
         let state = WriterState::load(&*store)?;
         let blocks = BlockIndex::from_blocks(&store.blocks()?);
+        let mut prefixes = std::collections::BTreeMap::new();
+        for p in store.participants()? {
+            for x in &p.gs1_prefixes {
+                prefixes.insert(x.clone(), p.id);
+            }
+        }
         let (tx, rx) = crossbeam_channel::bounded::<Job<dyn Store>>(65_536);
         let writer_store = store.clone();
         let writer_clock = clock.clone();
@@ -169,6 +199,7 @@ impl Registry {
                 blocks: RwLock::new(blocks),
                 products: RwLock::new(HashMap::new()),
                 participants: RwLock::new(HashMap::new()),
+                prefixes: RwLock::new(prefixes),
                 clock,
                 stats,
             }),
@@ -236,7 +267,6 @@ impl Registry {
 
     /// Registers a participant (operator only; the server checks the admin token).
     pub fn register_participant(&self, req: NewParticipant) -> Result<Participant> {
-        use base64::Engine;
         let tin = req.tin.trim().to_string();
         if tin.is_empty() || tin.len() > 32 || !tin.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(Error::invalid("`tin` must be 1 to 32 letters or digits"));
@@ -247,27 +277,23 @@ impl Registry {
         if req.roles.is_empty() {
             return Err(Error::invalid("`roles` is empty"));
         }
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(req.public_key.trim())
-            .ok()
-            .and_then(|k| <[u8; 32]>::try_from(k).ok())
-            .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
-            .ok_or_else(|| {
-                Error::invalid("`public_key` must be a base64 Ed25519 public key of 32 bytes")
-            })?;
+        let key = parse_public_key(&req.public_key)?;
         if !valid_region(&req.region) {
             return Err(Error::invalid("`region` must be ISO 3166-2, e.g. RU-MOW"));
         }
         let mut roles = req.roles.clone();
         roles.sort_by_key(|r| *r as u8);
         roles.dedup();
+        let prefixes = valid_prefixes(&req.gs1_prefixes)?;
         let now = self.now();
+        let reg = self.clone();
         let p = self.write(move |tx| {
             if tx.participant_by_tin(&tin)?.is_some() {
                 return Err(Error::Conflict(format!(
                     "participant {tin} is registered already"
                 )));
             }
+            reg.prefixes_free(tx, &prefixes, None)?;
             let id = tx.state.next_participant;
             tx.state.next_participant += 1;
             let p = Participant {
@@ -278,15 +304,182 @@ impl Registry {
                 public_key: key,
                 region: req.region,
                 registered_at: now,
+                keys: Vec::new(),
+                suspended: None,
+                gs1_prefixes: prefixes,
             };
             tx.put_participant(p.clone());
+            tx.append_log(log::LeafKind::Participant, 0, &participant_leaf(&p));
             Ok(p)
         })?;
-        self.inner.participants.write().insert(p.id, p.clone());
+        self.remember_participant(&p);
         Ok(p)
     }
 
-    /// A participant by id.
+    fn remember_participant(&self, p: &Participant) {
+        self.inner.participants.write().insert(p.id, p.clone());
+        let mut px = self.inner.prefixes.write();
+        for x in &p.gs1_prefixes {
+            px.insert(x.clone(), p.id);
+        }
+    }
+
+    /// The participant holding the GS1 company prefix that starts `digits`.
+    pub fn prefix_holder(&self, digits: &str) -> Option<ParticipantId> {
+        let px = self.inner.prefixes.read();
+        (PREFIX_LEN_MIN..=PREFIX_LEN_MAX.min(digits.len()))
+            .find_map(|n| px.get(&digits[..n]).copied())
+    }
+
+    /// Refuses prefixes that overlap one another participant holds (in the writer: two
+    /// registrations of one batch see each other through `tx`).
+    fn prefixes_free(
+        &self,
+        tx: &mut Tx<'_, dyn Store>,
+        prefixes: &[String],
+        owner: Option<ParticipantId>,
+    ) -> Result<()> {
+        if prefixes.is_empty() {
+            return Ok(());
+        }
+        let mut held: Vec<(String, ParticipantId)> = self
+            .inner
+            .prefixes
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        for p in tx.pending_participants() {
+            for x in &p.gs1_prefixes {
+                held.push((x.clone(), p.id));
+            }
+        }
+        for x in prefixes {
+            if let Some((h, who)) = held.iter().find(|(h, who)| {
+                Some(*who) != owner && (h.starts_with(x.as_str()) || x.starts_with(h.as_str()))
+            }) {
+                return Err(Error::Conflict(format!(
+                    "GS1 company prefix {x} overlaps {h}, held by participant {who}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes a participant in the writer (operator actions): `f` checks and edits it.
+    fn change_participant(
+        &self,
+        tin: &str,
+        kind: log::LeafKind,
+        f: impl FnOnce(&Registry, &mut Tx<'_, dyn Store>, &mut Participant) -> Result<serde_json::Value>
+            + Send
+            + 'static,
+    ) -> Result<Participant> {
+        let tin = tin.to_string();
+        let reg = self.clone();
+        let p = self.write(move |tx| {
+            let mut p = tx
+                .participant_by_tin(&tin)?
+                .ok_or_else(|| Error::NotFound(format!("no participant {tin}")))?;
+            let what = f(&reg, tx, &mut p)?;
+            tx.put_participant(p.clone());
+            tx.append_log(
+                kind,
+                0,
+                &serde_json::json!({"participant": p.id, "tin": p.tin, "change": what}),
+            );
+            Ok(p)
+        })?;
+        self.remember_participant(&p);
+        Ok(p)
+    }
+
+    /// Adds a key to a participant (operator): accepted from `not_before` (now when absent,
+    /// never earlier than now), ending the previous key then.
+    pub fn add_key(&self, tin: &str, req: NewKey) -> Result<Participant> {
+        let key = parse_public_key(&req.public_key)?;
+        let now = self.now();
+        let not_before = match &req.not_before {
+            None => now,
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(time::parse_timestamp))
+                .ok_or_else(|| {
+                    Error::invalid("`not_before` must be Unix seconds or an RFC 3339 time")
+                })?
+                .max(now),
+        };
+        self.change_participant(tin, log::LeafKind::ParticipantKey, move |_, _, p| {
+            if p.keys.len() >= KEYS_PER_PARTICIPANT_MAX {
+                return Err(Error::TooLarge(format!(
+                    "a participant has at most {KEYS_PER_PARTICIPANT_MAX} keys"
+                )));
+            }
+            let later = match p.keys.last() {
+                Some(k) => not_before > k.not_before,
+                None => not_before >= p.registered_at,
+            };
+            if !later {
+                return Err(Error::Conflict(
+                    "a new key must start after the latest key's start".into(),
+                ));
+            }
+            if p.public_key == key || p.keys.iter().any(|k| k.public_key == key) {
+                return Err(Error::Conflict("this key was used before".into()));
+            }
+            p.keys.push(model::ParticipantKey {
+                public_key: key,
+                not_before,
+            });
+            use base64::Engine;
+            Ok(serde_json::json!({
+                "public_key": base64::engine::general_purpose::STANDARD.encode(key),
+                "not_before": not_before,
+            }))
+        })
+    }
+
+    /// Suspends a participant (operator): its tokens, sign-ins and signatures are refused
+    /// from the next request on.
+    pub fn suspend(&self, tin: &str, reason: &str) -> Result<Participant> {
+        let reason = reason.trim().to_string();
+        if reason.is_empty() || reason.len() > 1024 {
+            return Err(Error::invalid("`reason` must be 1 to 1024 bytes"));
+        }
+        self.change_participant(tin, log::LeafKind::Suspension, move |_, _, p| {
+            p.suspended = Some(reason.clone());
+            Ok(serde_json::json!({"reason": reason}))
+        })
+    }
+
+    /// Lifts a suspension (operator).
+    pub fn reinstate(&self, tin: &str) -> Result<Participant> {
+        self.change_participant(tin, log::LeafKind::Reinstatement, |_, _, p| {
+            if p.suspended.take().is_none() {
+                return Err(Error::Conflict("the participant is not suspended".into()));
+            }
+            Ok(serde_json::json!({}))
+        })
+    }
+
+    /// Adds GS1 company prefixes to a participant (operator).
+    pub fn add_prefixes(&self, tin: &str, prefixes: &[String]) -> Result<Participant> {
+        let prefixes = valid_prefixes(prefixes)?;
+        if prefixes.is_empty() {
+            return Err(Error::invalid("`gs1_prefixes` is empty"));
+        }
+        self.change_participant(tin, log::LeafKind::Prefixes, move |reg, tx, p| {
+            reg.prefixes_free(tx, &prefixes, Some(p.id))?;
+            for x in &prefixes {
+                if !p.gs1_prefixes.contains(x) {
+                    p.gs1_prefixes.push(x.clone());
+                }
+            }
+            Ok(serde_json::json!({"gs1_prefixes": prefixes}))
+        })
+    }
+
+    /// A participant by id (cached: every request of a participant reads it).
     pub fn participant(&self, id: ParticipantId) -> Result<Option<Participant>> {
         if let Some(p) = self.inner.participants.read().get(&id) {
             return Ok(Some(p.clone()));
@@ -312,12 +505,42 @@ impl Registry {
 
     /// Registers or updates a product card (its owner only).
     pub fn put_product(&self, actor: &Participant, req: NewProduct) -> Result<Product> {
+        self.put_product_signed(actor, req, model::Signed::default())
+    }
+
+    /// Registers or updates a product card, keeping the signed request in the log.
+    ///
+    /// A producer registers GTINs within its own GS1 company prefixes only; an importer
+    /// also GTINs of prefixes nobody holds (foreign brands), never another holder's.
+    pub fn put_product_signed(
+        &self,
+        actor: &Participant,
+        req: NewProduct,
+        signed: model::Signed,
+    ) -> Result<Product> {
         if !(actor.has(Role::Producer) || actor.has(Role::Importer)) {
             return Err(Error::Forbidden(
                 "only producers and importers register products".into(),
             ));
         }
         let gtin = parse_gtin(&req.gtin)?;
+        let digits = format!("{gtin:014}");
+        match self.prefix_holder(&digits[1..]) {
+            Some(h) if h == actor.id => {}
+            Some(_) => {
+                return Err(Error::Forbidden(format!(
+                    "GTIN {digits} is within another participant's GS1 company prefix"
+                )))
+            }
+            None if actor.has(Role::Importer) => {}
+            None => {
+                return Err(Error::Forbidden(format!(
+                    "GTIN {digits} is not within your GS1 company prefixes {:?}; a producer \
+                     registers its own GTINs only (ask the operator to add your prefix)",
+                    actor.gs1_prefixes
+                )))
+            }
+        }
         if req.name.trim().is_empty() || req.name.len() > 256 {
             return Err(Error::invalid("`name` must be 1 to 256 bytes"));
         }
@@ -367,7 +590,9 @@ impl Registry {
                     return Err(Error::Conflict("a product's group cannot change".into()));
                 }
             }
+            let leaf = serde_json::json!({"gtin": p.gtin, "request": signed.leaf_json()});
             tx.put_product(p);
+            tx.append_log(log::LeafKind::Product, actor_id, &leaf);
             Ok(())
         })?;
         self.inner.products.write().insert(gtin, product.clone());
@@ -396,9 +621,9 @@ impl Registry {
         &self,
         actor: &Participant,
         body: Vec<u8>,
-        signature: String,
+        request: model::SignedRequest,
     ) -> Result<DocAnswer> {
-        let doc = documents::prepare(body, signature)?;
+        let doc = documents::prepare(body, request)?;
         let reg = self.clone();
         let actor = actor.clone();
         self.write(move |tx| reg.run_document(tx, &actor, doc))
@@ -410,10 +635,10 @@ impl Registry {
         &self,
         actor: &Participant,
         body: Vec<u8>,
-        signature: String,
+        request: model::SignedRequest,
         done: impl FnOnce(Result<DocAnswer>) + Send + 'static,
     ) -> Result<()> {
-        let doc = documents::prepare(body, signature)?;
+        let doc = documents::prepare(body, request)?;
         let reg = self.clone();
         let actor = actor.clone();
         self.write_then(move |tx| reg.run_document(tx, &actor, doc), done)
@@ -435,7 +660,9 @@ impl Registry {
         };
         let by_tin = |tin: &str| self.participant_by_tin(tin);
         let tail_ok = |st: &CodeState, t: &PresentedTail| self.tail_ok(st, t);
+        let prefix_holder = |d: &str| self.prefix_holder(d);
         let ctx = documents::DocContext {
+            prefix_holder: &prefix_holder,
             actor,
             blocks: &blocks,
             emitted_ttl_days: &ttl,
@@ -483,6 +710,16 @@ impl Registry {
 
     /// A regulator blocks a GTIN, a batch or single codes.
     pub fn create_block(&self, actor: &Participant, req: NewBlock) -> Result<Block> {
+        self.create_block_signed(actor, req, model::Signed::default())
+    }
+
+    /// A regulator blocks goods, the signed request kept in the log.
+    pub fn create_block_signed(
+        &self,
+        actor: &Participant,
+        req: NewBlock,
+        signed: model::Signed,
+    ) -> Result<Block> {
         if !actor.has(Role::Regulator) {
             return Err(Error::Forbidden("only regulators block goods".into()));
         }
@@ -588,6 +825,11 @@ impl Registry {
                 lifted_at: None,
             };
             tx.put_block(b.clone());
+            tx.append_log(
+                log::LeafKind::Block,
+                actor_id,
+                &serde_json::json!({"block_id": id, "codes": b.codes, "request": signed.leaf_json()}),
+            );
             Ok(b)
         })?;
         self.inner.blocks.write().add(&block);
@@ -596,6 +838,17 @@ impl Registry {
 
     /// A regulator lifts a block.
     pub fn lift_block(&self, actor: &Participant, id: u64) -> Result<Block> {
+        self.lift_block_signed(actor, id, model::Signed::default())
+    }
+
+    /// A regulator lifts a block, the signed request kept in the log.
+    pub fn lift_block_signed(
+        &self,
+        actor: &Participant,
+        id: u64,
+        signed: model::Signed,
+    ) -> Result<Block> {
+        let actor_id = actor.id;
         if !actor.has(Role::Regulator) {
             return Err(Error::Forbidden("only regulators lift blocks".into()));
         }
@@ -618,6 +871,11 @@ impl Registry {
             let mut b = b;
             b.lifted_at = Some(tx.now);
             tx.put_block(b.clone());
+            tx.append_log(
+                log::LeafKind::Lift,
+                actor_id,
+                &serde_json::json!({"block_id": id, "request": signed.leaf_json()}),
+            );
             Ok(b)
         })?;
         self.inner.blocks.write().remove(&block);
@@ -653,6 +911,61 @@ pub fn parse_gtin(text: &str) -> Result<u64> {
                 reason: e.reason(),
             }],
         })
+}
+
+/// Shortest GS1 company prefix.
+pub const PREFIX_LEN_MIN: usize = 4;
+/// Longest GS1 company prefix.
+pub const PREFIX_LEN_MAX: usize = 12;
+
+fn valid_prefixes(prefixes: &[String]) -> Result<Vec<String>> {
+    if prefixes.len() > PREFIXES_PER_REQUEST_MAX {
+        return Err(Error::TooLarge(format!(
+            "at most {PREFIXES_PER_REQUEST_MAX} GS1 company prefixes at a time"
+        )));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for x in prefixes {
+        let x = x.trim();
+        if !(PREFIX_LEN_MIN..=PREFIX_LEN_MAX).contains(&x.len())
+            || !x.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(Error::invalid(format!(
+                "GS1 company prefix {x:?} must be {PREFIX_LEN_MIN} to {PREFIX_LEN_MAX} digits"
+            )));
+        }
+        if out
+            .iter()
+            .any(|o| o.starts_with(x) || x.starts_with(o.as_str()))
+        {
+            return Err(Error::invalid(format!(
+                "GS1 company prefix {x} overlaps another listed"
+            )));
+        }
+        out.push(x.to_string());
+    }
+    Ok(out)
+}
+
+fn parse_public_key(b64: &str) -> Result<[u8; 32]> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
+        .ok_or_else(|| {
+            Error::invalid("`public_key` must be a base64 Ed25519 public key of 32 bytes")
+        })
+}
+
+fn participant_leaf(p: &Participant) -> serde_json::Value {
+    use base64::Engine;
+    serde_json::json!({
+        "id": p.id, "tin": p.tin, "name": p.name, "roles": p.roles, "region": p.region,
+        "public_key": base64::engine::general_purpose::STANDARD.encode(p.public_key),
+        "gs1_prefixes": p.gs1_prefixes,
+    })
 }
 
 fn valid_region(r: &str) -> bool {

@@ -47,6 +47,62 @@ pub struct Participant {
     pub region: String,
     /// When registered (Unix seconds).
     pub registered_at: u64,
+    /// Keys added after registration, oldest first: each is accepted from its `not_before`
+    /// and ends the previous one then (the registration key is the first, from
+    /// `registered_at`).
+    #[serde(default)]
+    pub keys: Vec<ParticipantKey>,
+    /// Why the participant is suspended, if it is: its tokens, sign-ins and signatures are
+    /// refused until it is reinstated.
+    #[serde(default)]
+    pub suspended: Option<String>,
+    /// GS1 company prefixes the participant holds (products and SSCCs only within them).
+    #[serde(default)]
+    pub gs1_prefixes: Vec<String>,
+}
+
+/// A key added to a participant (rotation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantKey {
+    /// Ed25519 public key, 32 bytes.
+    pub public_key: [u8; 32],
+    /// Accepted from (Unix seconds).
+    pub not_before: u64,
+}
+
+impl Participant {
+    /// The key that signs at `now`: the one with the latest start not after `now` (a new
+    /// key ends the previous one when it starts).
+    pub fn key_at(&self, now: u64) -> [u8; 32] {
+        self.keys
+            .iter()
+            .filter(|k| k.not_before <= now)
+            .max_by_key(|k| k.not_before)
+            .map_or(self.public_key, |k| k.public_key)
+    }
+
+    /// Which key signs at `now`: 0 for the registration key, n for the n-th added key.
+    pub fn key_epoch_at(&self, now: u64) -> u32 {
+        self.keys.iter().filter(|k| k.not_before <= now).count() as u32
+    }
+
+    /// Whether a GTIN (14 digits) lies within one of the participant's GS1 company prefixes:
+    /// its 13 digits after the indicator digit start with the prefix.
+    pub fn holds_gtin(&self, gtin: u64) -> bool {
+        let g = format!("{gtin:014}");
+        self.gs1_prefixes
+            .iter()
+            .any(|p| g[1..].starts_with(p.as_str()))
+    }
+
+    /// Whether an SSCC (18 digits) lies within one of the participant's prefixes: its 17
+    /// digits after the extension digit start with the prefix.
+    pub fn holds_sscc(&self, sscc: u64) -> bool {
+        let s = format!("{sscc:018}");
+        self.gs1_prefixes
+            .iter()
+            .any(|p| s[1..].starts_with(p.as_str()))
+    }
 }
 
 impl Role {
@@ -396,6 +452,12 @@ impl CodeKey {
             len: (8 + n) as u8,
             bytes,
         }
+    }
+
+    /// The SSCC's 18 digits as a number, for an SSCC key.
+    pub fn sscc_number(&self) -> Option<u64> {
+        self.is_sscc()
+            .then(|| u64::from_be_bytes(self.bytes[1..9].try_into().unwrap_or([0; 8])))
     }
 
     /// A transport package (SSCC, 18 digits as a number).
@@ -823,8 +885,15 @@ pub struct StoredDocument {
     pub body_hash: [u8; 32],
     /// Hash chain value after this document: BLAKE3(previous chain ‖ seq ‖ body hash ‖ signature).
     pub chain: [u8; 32],
-    /// Base64 Ed25519 signature over the body, as received.
+    /// The `Signature` header it came with (RFC 9421), as received.
     pub signature: String,
+    /// The whole signed request (method, path, query, signature input and signature): with
+    /// the body, what anyone re-verifies the signature from.
+    #[serde(default)]
+    pub request: SignedRequest,
+    /// Its leaf in the transparency log.
+    #[serde(default)]
+    pub log_index: Option<u64>,
     /// The exact body bytes (UTF-8 JSON).
     #[serde(with = "body_text")]
     pub body: Vec<u8>,
@@ -1008,5 +1077,43 @@ mod tests {
             prev: 4,
         };
         assert_eq!(CodeEvent::decode(&e.encode()), Some(e));
+    }
+}
+
+/// A signed request as received (RFC 9421): with its body, the legal record of the change it
+/// asked for. Every state-changing request of a participant carries one; the registry's own
+/// changes (operator actions, emission) carry none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedRequest {
+    /// HTTP method (`POST`, `DELETE`).
+    pub method: String,
+    /// The request path as sent (`@path`).
+    pub path: String,
+    /// The query as sent, without `?` (`@query` is `?` plus it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub query: String,
+    /// The `Signature-Input` header value.
+    pub signature_input: String,
+    /// The `Signature` header value.
+    pub signature: String,
+}
+
+/// A signed request with its body: what a change's log leaf keeps as its legal record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Signed {
+    /// The request's signature and target.
+    pub request: SignedRequest,
+    /// The exact body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Signed {
+    /// The leaf JSON of the signed request (`null` for the registry's own changes).
+    pub fn leaf_json(&self) -> serde_json::Value {
+        if self.request.signature.is_empty() {
+            serde_json::Value::Null
+        } else {
+            crate::log::request_json(&self.request, &self.body)
+        }
     }
 }

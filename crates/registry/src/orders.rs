@@ -69,6 +69,16 @@ fn valid_serial(s: &str) -> bool {
 impl Registry {
     /// Accepts an order; its codes are produced in the background.
     pub fn create_order(&self, actor: &Participant, req: NewOrder) -> Result<Order> {
+        self.create_order_signed(actor, req, crate::model::Signed::default())
+    }
+
+    /// Accepts an order, keeping the signed request that asked for it in the log.
+    pub fn create_order_signed(
+        &self,
+        actor: &Participant,
+        req: NewOrder,
+        signed: crate::model::Signed,
+    ) -> Result<Order> {
         if !(actor.has(Role::Producer) || actor.has(Role::Importer)) {
             return Err(Error::Forbidden(
                 "only producers and importers order codes".into(),
@@ -154,18 +164,6 @@ impl Registry {
                 Some(list)
             }
         };
-        let active = self
-            .inner
-            .store
-            .orders_of(actor.id)?
-            .iter()
-            .filter(|o| matches!(o.status, OrderStatus::Pending | OrderStatus::Ready))
-            .count();
-        if active >= ACTIVE_ORDERS_MAX {
-            return Err(Error::TooMany(format!(
-                "{ACTIVE_ORDERS_MAX} active orders at most; close finished ones first"
-            )));
-        }
         let kid = {
             let kr = self.inner.keyring.read();
             let alg = issuance::Algorithm::for_tail(
@@ -183,6 +181,13 @@ impl Registry {
         let serial_type = req.serial_type;
         let serial_len = group.serial_len;
         let order = self.write(move |tx| {
+            // Counted in the writer, with this batch's orders: concurrent requests cannot
+            // race past the limit.
+            if tx.active_orders_of(actor_id)? >= ACTIVE_ORDERS_MAX {
+                return Err(Error::TooMany(format!(
+                    "{ACTIVE_ORDERS_MAX} active orders at most; close finished ones first"
+                )));
+            }
             let name = format!("serial_counter:{gtin:014}");
             let start = if serial_type == SerialType::Operator {
                 tx.counter(&name)?
@@ -226,6 +231,15 @@ impl Registry {
                 }
             }
             tx.put_order(order.clone());
+            tx.append_log(
+                crate::log::LeafKind::Order,
+                actor_id,
+                &serde_json::json!({
+                    "order_id": order.id, "gtin": order.gtin, "quantity": quantity,
+                    "counter_start": start, "key_index": key_index,
+                    "request": signed.leaf_json(),
+                }),
+            );
             Ok(order)
         })?;
         self.spawn_production(order.clone());
@@ -367,6 +381,18 @@ impl Registry {
                         }
                     }
                     let now = tx.now;
+                    let mut h = blake3::Hasher::new();
+                    for (k, _, _) in &codes {
+                        h.update(k.as_bytes());
+                    }
+                    tx.append_log(
+                        crate::log::LeafKind::Emission,
+                        0,
+                        &serde_json::json!({
+                            "order_id": o.id, "first": produced, "count": n,
+                            "codes_blake3": crate::log::hex(h.finalize().as_bytes()),
+                        }),
+                    );
                     tx.reserve(codes.len());
                     for (k, _, fp) in &codes {
                         let mut st = CodeState::new(Status::Emitted, owner, now);
@@ -438,6 +464,16 @@ impl Registry {
 
     /// Closes an order: its codes stay, it no longer counts as active.
     pub fn close_order(&self, actor: &Participant, id: &uuid::Uuid) -> Result<Order> {
+        self.close_order_signed(actor, id, crate::model::Signed::default())
+    }
+
+    /// Closes an order, keeping the signed request in the log.
+    pub fn close_order_signed(
+        &self,
+        actor: &Participant,
+        id: &uuid::Uuid,
+        signed: crate::model::Signed,
+    ) -> Result<Order> {
         let order = self.order(actor, id)?;
         if order.status == OrderStatus::Pending {
             return Err(Error::Conflict(
@@ -450,8 +486,16 @@ impl Registry {
                 .store()
                 .order(&id)?
                 .ok_or_else(|| Error::NotFound(format!("no order {id}")))?;
+            if o.status == OrderStatus::Closed {
+                return Err(Error::Conflict(format!("order {id} is closed already")));
+            }
             o.status = OrderStatus::Closed;
             tx.put_order(o.clone());
+            tx.append_log(
+                crate::log::LeafKind::OrderClose,
+                o.participant,
+                &serde_json::json!({"order_id": id, "request": signed.leaf_json()}),
+            );
             Ok(o)
         })
     }

@@ -65,6 +65,8 @@ pub struct WriteSet {
     pub counters: Vec<(String, u64)>,
     /// Refused documents, kept for risk control: (participant, at, JSON summary).
     pub refusals: Vec<(ParticipantId, u64, String)>,
+    /// Leaves appended to the transparency log: (index, leaf bytes), indexes consecutive.
+    pub log_leaves: Vec<(u64, Vec<u8>)>,
 }
 
 impl WriteSet {
@@ -85,6 +87,7 @@ impl WriteSet {
             && self.inventory.is_empty()
             && self.counters.is_empty()
             && self.refusals.is_empty()
+            && self.log_leaves.is_empty()
     }
 }
 
@@ -129,6 +132,8 @@ pub trait Store: Send + Sync + 'static {
     fn counter(&self, name: &str) -> StoreResult<u64>;
     /// Number of refused documents recorded.
     fn refusal_count(&self) -> StoreResult<u64>;
+    /// A leaf of the transparency log by index.
+    fn log_leaf(&self, index: u64) -> StoreResult<Option<Vec<u8>>>;
     /// Applies everything atomically and durably.
     fn commit(&self, set: &WriteSet) -> StoreResult<()>;
 }

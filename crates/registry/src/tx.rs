@@ -37,6 +37,8 @@ pub struct WriterState {
     pub next_participant: u32,
     /// Next block id (1-based).
     pub next_block: u64,
+    /// Leaves in the transparency log (the next leaf's index).
+    pub log_size: u64,
 }
 
 impl WriterState {
@@ -52,6 +54,7 @@ impl WriterState {
             next_participant: u32::try_from(store.counter("participant_id")?.max(1))
                 .map_err(StoreError::new)?,
             next_block: store.counter("block_id")?.max(1),
+            log_size: store.counter("log_size")?,
         })
     }
 
@@ -60,6 +63,7 @@ impl WriterState {
         set.counters
             .push(("participant_id".into(), u64::from(self.next_participant)));
         set.counters.push(("block_id".into(), self.next_block));
+        set.counters.push(("log_size".into(), self.log_size));
         for (i, c) in self.chain.chunks(8).enumerate() {
             let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
             set.counters.push((format!("chain{i}"), v));
@@ -316,6 +320,14 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         h.update(&doc.body_hash);
         h.update(doc.signature.as_bytes());
         doc.chain = *h.finalize().as_bytes();
+        let leaf = serde_json::json!({
+            "id": doc.id, "seq": doc.seq, "type": doc.doc_type.name(), "codes": doc.codes,
+            "chain": crate::log::hex(&doc.chain),
+            "body_sha256": crate::log::hex(&crate::log::sha256(&doc.body)),
+            "request": crate::log::request_json(&doc.request, b""),
+        });
+        doc.log_index =
+            Some(self.append_log(crate::log::LeafKind::Document, doc.participant, &leaf));
         self.state.chain = doc.chain;
         self.docs.insert(doc.id, doc.clone());
         self.set.documents.push(doc.clone());
@@ -376,6 +388,36 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         Ok(self.store.blocks()?.into_iter().find(|b| b.id == id))
     }
 
+    /// Participants written earlier in this batch.
+    pub fn pending_participants(&self) -> &[Participant] {
+        &self.set.participants
+    }
+
+    /// A participant's orders that are pending or ready (this batch, then store).
+    pub fn active_orders_of(&self, participant: ParticipantId) -> StoreResult<usize> {
+        let mut all: HashMap<Uuid, Order> = HashMap::default();
+        for o in self.store.orders_of(participant)? {
+            all.insert(o.id, o);
+        }
+        for o in self
+            .set
+            .orders
+            .iter()
+            .filter(|o| o.participant == participant)
+        {
+            all.insert(o.id, o.clone());
+        }
+        Ok(all
+            .values()
+            .filter(|o| {
+                matches!(
+                    o.status,
+                    crate::model::OrderStatus::Pending | crate::model::OrderStatus::Ready
+                )
+            })
+            .count())
+    }
+
     /// Writes a participant.
     pub fn put_participant(&mut self, p: Participant) {
         self.set.participants.push(p);
@@ -404,6 +446,22 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     /// Records a code blocked under a block.
     pub fn put_block_code(&mut self, block: u64, key: CodeKey) {
         self.set.block_codes.push((block, key));
+    }
+
+    /// Appends a leaf to the transparency log; returns its index. Call it once per accepted
+    /// change, after every check has passed (a refused job appends nothing).
+    pub fn append_log(
+        &mut self,
+        kind: crate::log::LeafKind,
+        actor: ParticipantId,
+        payload: &serde_json::Value,
+    ) -> u64 {
+        let index = self.state.log_size;
+        self.state.log_size += 1;
+        self.set
+            .log_leaves
+            .push((index, crate::log::encode(kind, self.now, actor, payload)));
+        index
     }
 
     /// Records a refused document for risk control.
@@ -659,6 +717,9 @@ mod tests {
         }
         fn refusal_count(&self) -> StoreResult<u64> {
             Ok(0)
+        }
+        fn log_leaf(&self, _: u64) -> StoreResult<Option<Vec<u8>>> {
+            Ok(None)
         }
         fn commit(&self, _: &WriteSet) -> StoreResult<()> {
             Ok(())

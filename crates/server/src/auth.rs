@@ -1,5 +1,5 @@
 //! Sign-in as the real system does it (challenge, Ed25519 signature, bearer token) and
-//! the per-request `X-Signature` over the exact body bytes.
+//! the nonces of signed requests (RFC 9421, see [`crate::httpsig`]).
 //!
 //! Tokens are stateless: `base64url(participant id ‖ expiry ‖ MAC)`, the MAC a keyed
 //! BLAKE3 of the rest under a key kept in the data directory, so tokens survive restarts
@@ -20,7 +20,16 @@ pub const CHALLENGE_TTL_SECS: u64 = 300;
 pub const CHALLENGES_MAX: usize = 100_000;
 /// How long a token lives.
 pub const TOKEN_TTL_SECS: u64 = 10 * 3600;
-const TOKEN_LEN: usize = 4 + 8 + 16;
+const TOKEN_LEN: usize = 4 + 8 + 4 + 16;
+/// Bytes of a token the MAC covers: participant id, expiry, key epoch.
+const TOKEN_SIGNED_LEN: usize = 4 + 8 + 4;
+/// How long a request's nonce is remembered: a signature is accepted while its `created`
+/// is within [`crate::httpsig::CREATED_SKEW_SECS_MAX`] of the clock either way, so twice that.
+pub const NONCE_TTL_SECS: u64 = 2 * crate::httpsig::CREATED_SKEW_SECS_MAX;
+/// Most nonces remembered at once, over all participants (~100 bytes each); past it, signed
+/// requests are refused with 503 until old ones expire — only signing participants can fill
+/// it, at most this many requests per ten minutes.
+pub const NONCES_MAX: usize = 4_000_000;
 
 struct Challenge {
     tin: String,
@@ -82,19 +91,21 @@ impl Auth {
         (c.expires > now).then_some((c.tin, c.data))
     }
 
-    /// A token for a participant: `(token, expires_at)`.
-    pub fn token(&self, participant: u32, now: u64) -> (String, u64) {
+    /// A token for a participant signed in with key number `epoch` (0: the registration
+    /// key, n: the n-th added key): `(token, expires_at)`. The token dies with that key.
+    pub fn token(&self, participant: u32, epoch: u32, now: u64) -> (String, u64) {
         let exp = now + TOKEN_TTL_SECS;
         let mut raw = [0u8; TOKEN_LEN];
         raw[..4].copy_from_slice(&participant.to_le_bytes());
         raw[4..12].copy_from_slice(&exp.to_le_bytes());
-        let mac = blake3::keyed_hash(&self.key, &raw[..12]);
-        raw[12..].copy_from_slice(&mac.as_bytes()[..16]);
+        raw[12..16].copy_from_slice(&epoch.to_le_bytes());
+        let mac = blake3::keyed_hash(&self.key, &raw[..TOKEN_SIGNED_LEN]);
+        raw[TOKEN_SIGNED_LEN..].copy_from_slice(&mac.as_bytes()[..16]);
         (URL_SAFE_NO_PAD.encode(raw), exp)
     }
 
-    /// The participant id of a valid, unexpired token.
-    pub fn check_token(&self, token: &str, now: u64) -> Result<u32, Problem> {
+    /// The participant id and key epoch of a valid, unexpired token.
+    pub fn check_token(&self, token: &str, now: u64) -> Result<(u32, u32), Problem> {
         let mut raw = [0u8; TOKEN_LEN + 2];
         let n = URL_SAFE_NO_PAD
             .decode_slice(token.as_bytes(), &mut raw)
@@ -102,8 +113,8 @@ impl Auth {
         if n != TOKEN_LEN {
             return Err(Problem::unauthorized("the bearer token is malformed"));
         }
-        let mac = blake3::keyed_hash(&self.key, &raw[..12]);
-        if !constant_eq(&mac.as_bytes()[..16], &raw[12..TOKEN_LEN]) {
+        let mac = blake3::keyed_hash(&self.key, &raw[..TOKEN_SIGNED_LEN]);
+        if !constant_eq(&mac.as_bytes()[..16], &raw[TOKEN_SIGNED_LEN..TOKEN_LEN]) {
             return Err(Problem::unauthorized(
                 "the bearer token is not one this registry issued",
             ));
@@ -114,7 +125,56 @@ impl Auth {
                 "the bearer token has expired; sign in again",
             ));
         }
-        Ok(u32::from_le_bytes(raw[..4].try_into().unwrap_or([0; 4])))
+        Ok((
+            u32::from_le_bytes(raw[..4].try_into().unwrap_or([0; 4])),
+            u32::from_le_bytes(raw[12..16].try_into().unwrap_or([0; 4])),
+        ))
+    }
+}
+
+/// The nonces of signed requests seen within [`NONCE_TTL_SECS`], per participant: a
+/// captured request cannot be sent again.
+#[derive(Default)]
+pub struct Nonces {
+    seen: Mutex<NonceTable>,
+}
+
+#[derive(Default)]
+struct NonceTable {
+    by_key: HashMap<(u32, String), u64>,
+    /// (expiry, key) in insertion order: expiries only grow, so the front expires first.
+    order: std::collections::VecDeque<(u64, (u32, String))>,
+}
+
+impl Nonces {
+    /// Remembers `nonce` of `participant` at `now`; `Err` if it was seen within the window.
+    pub fn take(&self, participant: u32, nonce: &str, now: u64) -> Result<(), Problem> {
+        let mut t = self.seen.lock();
+        while t.order.front().is_some_and(|(exp, _)| *exp <= now) {
+            if let Some((exp, k)) = t.order.pop_front() {
+                if t.by_key.get(&k) == Some(&exp) {
+                    t.by_key.remove(&k);
+                }
+            }
+        }
+        let key = (participant, nonce.to_string());
+        if t.by_key.get(&key).is_some_and(|exp| *exp > now) {
+            return Err(Problem::unauthorized(
+                "this signature's nonce was used already: a request is signed once, with a fresh nonce",
+            ));
+        }
+        if t.by_key.len() >= NONCES_MAX {
+            return Err(Problem::new(
+                503,
+                "unavailable",
+                "Service unavailable",
+                "too many signed requests in the last ten minutes; retry shortly",
+            ));
+        }
+        let exp = now + NONCE_TTL_SECS;
+        t.by_key.insert(key.clone(), exp);
+        t.order.push_back((exp, key));
+        Ok(())
     }
 }
 
@@ -122,19 +182,25 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Checks a base64 Ed25519 signature by `p` over `bytes`.
-pub fn verify_signature(p: &Participant, bytes: &[u8], signature_b64: &str) -> Result<(), Problem> {
+/// Checks a base64 Ed25519 signature by `p`'s key at `now` over `bytes` (sign-in).
+pub fn verify_signature(
+    p: &Participant,
+    now: u64,
+    bytes: &[u8],
+    signature_b64: &str,
+) -> Result<(), Problem> {
     let sig = STANDARD
         .decode(signature_b64.trim())
         .ok()
         .and_then(|s| <[u8; 64]>::try_from(s).ok())
         .ok_or_else(|| Problem::unauthorized("the signature is not base64 of 64 bytes"))?;
-    let key = VerifyingKey::from_bytes(&p.public_key)
+    let key = VerifyingKey::from_bytes(&p.key_at(now))
         .map_err(|_| Problem::unauthorized("the participant's key is unusable"))?;
     key.verify_strict(bytes, &Signature::from_bytes(&sig))
         .map_err(|_| {
             Problem::unauthorized(
-                "the signature does not match the exact bytes sent and your registered key",
+                "the signature does not verify: sign the challenge's `data` (its UTF-8 bytes, \
+                 exactly as received) with your current registered key",
             )
         })
 }
@@ -146,9 +212,9 @@ mod tests {
     #[test]
     fn tokens_check_and_expire() {
         let a = Auth::new([7; 32]);
-        let (t, exp) = a.token(42, 1000);
+        let (t, exp) = a.token(42, 3, 1000);
         assert_eq!(exp, 1000 + TOKEN_TTL_SECS);
-        assert_eq!(a.check_token(&t, 1001).ok(), Some(42));
+        assert_eq!(a.check_token(&t, 1001).ok(), Some((42, 3)));
         assert!(a.check_token(&t, exp).is_err());
         let other = Auth::new([8; 32]);
         assert!(other.check_token(&t, 1001).is_err());
@@ -158,6 +224,18 @@ mod tests {
             .check_token(std::str::from_utf8(&bad).unwrap_or(""), 1001)
             .is_err());
         assert!(a.check_token("", 1001).is_err());
+    }
+
+    #[test]
+    fn nonces_are_single_use_within_the_window() {
+        let n = Nonces::default();
+        assert!(n.take(1, "abcdefghijklmnop", 100).is_ok());
+        assert!(n.take(1, "abcdefghijklmnop", 101).is_err());
+        assert!(
+            n.take(2, "abcdefghijklmnop", 101).is_ok(),
+            "per participant"
+        );
+        assert!(n.take(1, "abcdefghijklmnop", 100 + NONCE_TTL_SECS).is_ok());
     }
 
     #[test]

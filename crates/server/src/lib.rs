@@ -4,23 +4,24 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod httpsig;
 pub mod limit;
 pub mod openapi;
 pub mod problem;
 mod resolver;
 
-use auth::{verify_signature, Auth};
+use auth::{verify_signature, Auth, Nonces};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use problem::Problem;
-use registry::model::{Participant, Role};
+use registry::model::{Participant, Role, Signed, SignedRequest};
 use registry::{Error, NewBlock, NewOrder, NewParticipant, NewProduct, PosItem, Registry};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -49,6 +50,10 @@ pub struct AppState {
     admin_token: Arc<str>,
     metrics: PrometheusHandle,
     public_limit: Option<Arc<limit::RateLimit>>,
+    nonces: Arc<Nonces>,
+    /// When this process started (Unix s): nonces of signatures made before it are not
+    /// remembered, so such signatures are refused.
+    started_at: u64,
 }
 
 fn metrics_handle() -> PrometheusHandle {
@@ -66,7 +71,10 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// Builds the router over a registry.
 pub fn router(registry: Registry, config: Config) -> Router {
+    let started_at = registry.now();
     let state = AppState {
+        nonces: Arc::new(Nonces::default()),
+        started_at,
         registry,
         auth: Arc::new(Auth::new(config.token_key)),
         admin_token: config.admin_token.into(),
@@ -93,6 +101,10 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/pos/check", post(pos_check))
         .route("/api/v1/blocks", post(create_block).get(list_blocks))
         .route("/api/v1/blocks/{id}", axum::routing::delete(lift_block))
+        .route("/api/v1/participants/{tin}/keys", post(add_key))
+        .route("/api/v1/participants/{tin}/suspend", post(suspend))
+        .route("/api/v1/participants/{tin}/reinstate", post(reinstate))
+        .route("/api/v1/participants/{tin}/prefixes", post(add_prefixes))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_participant,
@@ -141,6 +153,9 @@ async fn rate_limited(State(s): State<AppState>, req: Request, next: Next) -> Re
 }
 
 async fn require_participant(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if s.is_admin(req.headers()) {
+        return next.run(req).await;
+    }
     match s.caller(req.headers()).await {
         Ok(_) => next.run(req).await,
         Err(p) => p.into_response(),
@@ -286,53 +301,144 @@ impl AppState {
                 "sign in: Authorization: Bearer <token> (see /api/v1/auth/challenge)",
             )
         })?;
-        let id = self.auth.check_token(token, self.registry.now())?;
+        let now = self.registry.now();
+        let (id, epoch) = self.auth.check_token(token, now)?;
         let reg = self.registry.clone();
-        fast(move || reg.participant(id))?
-            .ok_or_else(|| Problem::unauthorized("the token's participant no longer exists"))
+        let p = fast(move || reg.participant(id))?
+            .ok_or_else(|| Problem::unauthorized("the token's participant no longer exists"))?;
+        if let Some(why) = &p.suspended {
+            return Err(Problem::unauthorized(format!(
+                "participant {} is suspended ({why}); ask the operator",
+                p.tin
+            )));
+        }
+        if p.key_epoch_at(now) != epoch {
+            return Err(Problem::unauthorized(
+                "your key was rotated since this token was issued; sign in again with the new key",
+            ));
+        }
+        Ok(p)
     }
 
-    /// The signed-in participant whose `X-Signature` signs exactly `body`.
+    /// The signed-in participant whose RFC 9421 signature covers this request exactly:
+    /// method, path, query and the body's `Content-Digest`, within the `created` window,
+    /// with a nonce not seen before. Returns the signed request, the legal record.
     async fn signer(
         &self,
+        t: &Target,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<(Participant, String), Problem> {
+    ) -> Result<(Participant, SignedRequest), Problem> {
         let p = self.caller(headers).await?;
-        let sig = headers
-            .get("x-signature")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                Problem::unauthorized(
-                    "X-Signature is required: base64 Ed25519 over the exact body bytes",
-                )
-            })?
-            .to_string();
-        verify_signature(&p, body, &sig)?;
-        Ok((p, sig))
+        let r = self.check_signature(&p, t, headers, body)?.ok_or_else(|| {
+            sig_problem(
+                "this request must be signed: Content-Digest, Signature-Input and Signature \
+                 headers (RFC 9421, see /openapi.json)",
+            )
+        })?;
+        Ok((p, r))
     }
 
-    /// A JSON request of a signed-in participant (no signature: reads and till checks).
+    /// Checks the request's signature if it has one (`None`: no `Signature-Input`).
+    fn check_signature(
+        &self,
+        p: &Participant,
+        t: &Target,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Option<SignedRequest>, Problem> {
+        let h = |name: &str| -> Result<Option<&str>, Problem> {
+            headers
+                .get(name)
+                .map(|v| {
+                    v.to_str()
+                        .map_err(|_| sig_problem(format!("{name} is not ASCII")))
+                })
+                .transpose()
+        };
+        let Some(input) = h("signature-input")? else {
+            return Ok(None);
+        };
+        let sig = h("signature")?.ok_or_else(|| sig_problem("Signature is missing"))?;
+        let digest =
+            h("content-digest")?.ok_or_else(|| sig_problem("Content-Digest is missing"))?;
+        let i = httpsig::parse_input(input).map_err(|e| sig_problem(e.0))?;
+        let raw = httpsig::parse_signature(sig, &i.label).map_err(|e| sig_problem(e.0))?;
+        if i.keyid != p.tin {
+            return Err(sig_problem(format!(
+                "keyid {:?} is not the signed-in participant {}",
+                i.keyid, p.tin
+            )));
+        }
+        let now = self.registry.now();
+        let skew = httpsig::CREATED_SKEW_SECS_MAX;
+        if i.created + skew < now || i.created > now + skew {
+            return Err(sig_problem(format!(
+                "created {} is more than {skew} s from the registry's clock ({now})",
+                i.created
+            )));
+        }
+        if i.created < self.started_at {
+            return Err(sig_problem(
+                "signed before the registry restarted: sign the request again (fresh created and nonce)",
+            ));
+        }
+        httpsig::check_digest(digest, body).map_err(|e| sig_problem(e.0))?;
+        let base = httpsig::signature_base(
+            httpsig::Target {
+                method: t.method.as_str(),
+                path: t.uri.path(),
+                query: t.uri.query(),
+            },
+            digest.trim(),
+            &i.params,
+        );
+        httpsig::verify(&base, &raw, &[p.key_at(now)]).map_err(|e| sig_problem(e.0))?;
+        self.nonces.take(p.id, &i.nonce, now)?;
+        Ok(Some(SignedRequest {
+            method: t.method.to_string(),
+            path: t.uri.path().to_string(),
+            query: t.uri.query().unwrap_or("").to_string(),
+            signature_input: input.to_string(),
+            signature: sig.to_string(),
+        }))
+    }
+
+    /// A JSON request of a signed-in participant (reads and till checks: a signature is
+    /// not needed, but one that is sent is checked).
     async fn caller_json<T: DeserializeOwned>(
         &self,
+        t: &Target,
         headers: &HeaderMap,
         body: Result<Bytes, BytesRejection>,
     ) -> Result<(Participant, T), Problem> {
         check_json_type(headers)?;
         let p = self.caller(headers).await?;
-        Ok((p, parse_json(&body_bytes(body)?)?))
+        let body = body_bytes(body)?;
+        self.check_signature(&p, t, headers, &body)?;
+        Ok((p, parse_json(&body)?))
     }
 
-    /// A signed JSON request: content type, body, signer, then the parsed body.
+    /// A signed JSON request: content type, body, signer, then the parsed body, with the
+    /// signed request and body for the log.
     async fn signed_json<T: DeserializeOwned>(
         &self,
+        t: &Target,
         headers: &HeaderMap,
         body: Result<Bytes, BytesRejection>,
-    ) -> Result<(Participant, T), Problem> {
+    ) -> Result<(Participant, T, Signed), Problem> {
         check_json_type(headers)?;
         let body = body_bytes(body)?;
-        let (p, _) = self.signer(headers, &body).await?;
-        Ok((p, parse_json(&body)?))
+        let (p, request) = self.signer(t, headers, &body).await?;
+        let v = parse_json(&body)?;
+        Ok((
+            p,
+            v,
+            Signed {
+                request,
+                body: body.to_vec(),
+            },
+        ))
     }
 
     fn is_admin(&self, headers: &HeaderMap) -> bool {
@@ -341,6 +447,27 @@ impl AppState {
             a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
         })
     }
+}
+
+/// A code that does not parse is a malformed request on verification (400, naming the
+/// fault), not a refusal by the registry's rules.
+fn malformed_code(p: Problem) -> Problem {
+    if p.status != 422 {
+        return p;
+    }
+    let mut b = Problem::bad_request(p.detail);
+    b.errors = p.errors;
+    b
+}
+
+/// What a request signature covers besides the body.
+struct Target {
+    method: Method,
+    uri: Uri,
+}
+
+fn sig_problem(detail: impl Into<String>) -> Problem {
+    Problem::new(401, "bad-signature", "Bad request signature", detail)
 }
 
 // ---- handlers ----
@@ -454,9 +581,13 @@ async fn register_participant(
 
 fn participant_json(p: &Participant) -> serde_json::Value {
     use base64::Engine;
+    let b64 = |k: &[u8; 32]| base64::engine::general_purpose::STANDARD.encode(k);
     serde_json::json!({
         "id": p.id, "tin": p.tin, "name": p.name, "roles": p.roles, "region": p.region,
-        "public_key": base64::engine::general_purpose::STANDARD.encode(p.public_key),
+        "public_key": b64(&p.public_key),
+        "keys": p.keys.iter().map(|k| serde_json::json!({"public_key": b64(&k.public_key), "not_before": registry::time::format_timestamp(k.not_before)})).collect::<Vec<_>>(),
+        "suspended": p.suspended.is_some(), "suspension_reason": p.suspended,
+        "gs1_prefixes": p.gs1_prefixes,
     })
 }
 
@@ -529,8 +660,14 @@ async fn token(
     let p = blocking(move || reg.participant_by_tin(&tin))
         .await?
         .ok_or_else(|| Problem::unauthorized("the challenge's participant no longer exists"))?;
-    verify_signature(&p, data.as_bytes(), &req.signature)?;
-    let (token, exp) = s.auth.token(p.id, now);
+    if let Some(why) = &p.suspended {
+        return Err(Problem::unauthorized(format!(
+            "participant {} is suspended ({why}); ask the operator",
+            p.tin
+        )));
+    }
+    verify_signature(&p, now, data.as_bytes(), &req.signature)?;
+    let (token, exp) = s.auth.token(p.id, p.key_epoch_at(now), now);
     Ok(Json(
         serde_json::json!({"token": token, "expires_at": registry::time::format_timestamp(exp)}),
     )
@@ -539,12 +676,16 @@ async fn token(
 
 async fn put_product(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let (p, req): (_, NewProduct) = s.signed_json(&headers, body).await?;
+    let (p, req, signed): (_, NewProduct, _) = s
+        .signed_json(&Target { method, uri }, &headers, body)
+        .await?;
     let reg = s.registry.clone();
-    let product = blocking(move || reg.put_product(&p, req)).await?;
+    let product = blocking(move || reg.put_product_signed(&p, req, signed)).await?;
     Ok((StatusCode::CREATED, Json(product_json(&product))).into_response())
 }
 
@@ -580,12 +721,16 @@ fn order_json(o: &registry::model::Order) -> serde_json::Value {
 
 async fn create_order(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let (p, req): (_, NewOrder) = s.signed_json(&headers, body).await?;
+    let (p, req, signed): (_, NewOrder, _) = s
+        .signed_json(&Target { method, uri }, &headers, body)
+        .await?;
     let reg = s.registry.clone();
-    let o = blocking(move || reg.create_order(&p, req)).await?;
+    let o = blocking(move || reg.create_order_signed(&p, req, signed)).await?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/api/v1/orders/{}", o.id))],
@@ -636,26 +781,34 @@ async fn order_codes(
 
 async fn close_order(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let body = body_bytes(body)?;
-    let (p, _) = s.signer(&headers, &body).await?;
+    let (p, request) = s.signer(&Target { method, uri }, &headers, &body).await?;
     let id = parse_uuid(&id)?;
     let reg = s.registry.clone();
-    let o = blocking(move || reg.close_order(&p, &id)).await?;
+    let signed = Signed {
+        request,
+        body: body.to_vec(),
+    };
+    let o = blocking(move || reg.close_order_signed(&p, &id, signed)).await?;
     Ok(Json(order_json(&o)).into_response())
 }
 
 async fn submit_document(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     check_json_type(&headers)?;
     let body = body_bytes(body)?;
-    let (p, sig) = s.signer(&headers, &body).await?;
+    let (p, sig) = s.signer(&Target { method, uri }, &headers, &body).await?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     s.registry
         .submit_document_then(&p, body.to_vec(), sig, move |r| {
@@ -698,7 +851,9 @@ async fn get_document(
     Ok(Json(serde_json::json!({
         "id": d.id, "seq": d.seq, "type": d.doc_type.name(), "status": "accepted", "codes": d.codes,
         "received_at": registry::time::format_timestamp(d.received_at),
-        "signature": d.signature, "body": body,
+        "signature": d.signature, "signature_input": d.request.signature_input,
+        "request": {"method": d.request.method, "path": d.request.path, "query": d.request.query},
+        "log_index": d.log_index, "body": body,
         // The exact bytes the signature covers (`body` is re-serialised JSON).
         "body_base64": base64::engine::general_purpose::STANDARD.encode(&d.body),
         "chain": d.chain.iter().map(|b| format!("{b:02x}")).collect::<String>(),
@@ -727,10 +882,14 @@ struct CodesBody {
 
 async fn query_codes(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let (p, req): (_, CodesBody) = s.caller_json(&headers, body).await?;
+    let (p, req): (_, CodesBody) = s
+        .caller_json(&Target { method, uri }, &headers, body)
+        .await?;
     let reg = s.registry.clone();
     let codes = blocking(move || reg.query_codes(&p, &req.codes)).await?;
     Ok(Json(serde_json::json!({"codes": codes})).into_response())
@@ -766,7 +925,7 @@ async fn verify(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Resp
         )));
     }
     let reg = s.registry.clone();
-    let ans = fast(move || reg.verify(&q.code))?;
+    let ans = fast(move || reg.verify(&q.code)).map_err(malformed_code)?;
     Ok(Json(ans).into_response())
 }
 
@@ -778,10 +937,14 @@ struct PosBody {
 
 async fn pos_check(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let (p, req): (_, PosBody) = s.caller_json(&headers, body).await?;
+    let (p, req): (_, PosBody) = s
+        .caller_json(&Target { method, uri }, &headers, body)
+        .await?;
     let reg = s.registry.clone();
     let (id, results) = fast(move || reg.pos_check(&p, &req.codes))?;
     Ok(Json(serde_json::json!({"request_id": id, "results": results})).into_response())
@@ -789,12 +952,16 @@ async fn pos_check(
 
 async fn create_block(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let (p, req): (_, NewBlock) = s.signed_json(&headers, body).await?;
+    let (p, req, signed): (_, NewBlock, _) = s
+        .signed_json(&Target { method, uri }, &headers, body)
+        .await?;
     let reg = s.registry.clone();
-    let b = blocking(move || reg.create_block(&p, req)).await?;
+    let b = blocking(move || reg.create_block_signed(&p, req, signed)).await?;
     Ok((StatusCode::CREATED, Json(b)).into_response())
 }
 
@@ -812,16 +979,105 @@ async fn list_blocks(State(s): State<AppState>, headers: HeaderMap) -> Result<Re
 
 async fn lift_block(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let body = body_bytes(body)?;
-    let (p, _) = s.signer(&headers, &body).await?;
+    let (p, request) = s.signer(&Target { method, uri }, &headers, &body).await?;
     let id: u64 = id
         .parse()
         .map_err(|_| Problem::not_found(format!("no block {id}")))?;
     let reg = s.registry.clone();
-    let b = blocking(move || reg.lift_block(&p, id)).await?;
+    let signed = Signed {
+        request,
+        body: body.to_vec(),
+    };
+    let b = blocking(move || reg.lift_block_signed(&p, id, signed)).await?;
     Ok(Json(b).into_response())
+}
+
+/// The operator's requests about one participant: the admin token, a JSON body.
+async fn admin_json<T: DeserializeOwned>(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Problem> {
+    if !s.is_admin(headers) {
+        return Err(Problem::from(Error::Forbidden(
+            "this needs the operator's admin token".into(),
+        )));
+    }
+    check_json_type(headers)?;
+    let body = body_bytes(body)?;
+    if body.is_empty() {
+        return parse_json(b"{}");
+    }
+    parse_json(&body)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuspendBody {
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrefixesBody {
+    gs1_prefixes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+async fn add_key(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(tin): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let req: registry::NewKey = admin_json(&s, &headers, body).await?;
+    let reg = s.registry.clone();
+    let p = blocking(move || reg.add_key(&tin, req)).await?;
+    Ok((StatusCode::CREATED, Json(participant_json(&p))).into_response())
+}
+
+async fn suspend(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(tin): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let req: SuspendBody = admin_json(&s, &headers, body).await?;
+    let reg = s.registry.clone();
+    let p = blocking(move || reg.suspend(&tin, &req.reason)).await?;
+    Ok(Json(participant_json(&p)).into_response())
+}
+
+async fn reinstate(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(tin): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let _: Empty = admin_json(&s, &headers, body).await?;
+    let reg = s.registry.clone();
+    let p = blocking(move || reg.reinstate(&tin)).await?;
+    Ok(Json(participant_json(&p)).into_response())
+}
+
+async fn add_prefixes(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(tin): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let req: PrefixesBody = admin_json(&s, &headers, body).await?;
+    let reg = s.registry.clone();
+    let p = blocking(move || reg.add_prefixes(&tin, &req.gs1_prefixes)).await?;
+    Ok(Json(participant_json(&p)).into_response())
 }

@@ -90,6 +90,42 @@ const OPS: &[Op] = &[
         "Created",
     ),
     (
+        "post",
+        "/api/v1/participants/{tin}/keys",
+        "Add a key (operator): accepted from not_before, ending the previous key then",
+        Access::Admin,
+        Some("NewKey"),
+        201,
+        "Participant",
+    ),
+    (
+        "post",
+        "/api/v1/participants/{tin}/suspend",
+        "Suspend a participant (operator): tokens, sign-ins and signatures refused at once",
+        Access::Admin,
+        Some("Suspend"),
+        200,
+        "Participant",
+    ),
+    (
+        "post",
+        "/api/v1/participants/{tin}/reinstate",
+        "Lift a suspension (operator)",
+        Access::Admin,
+        None,
+        200,
+        "Participant",
+    ),
+    (
+        "post",
+        "/api/v1/participants/{tin}/prefixes",
+        "Add GS1 company prefixes to a participant (operator)",
+        Access::Admin,
+        Some("Prefixes"),
+        200,
+        "Participant",
+    ),
+    (
         "get",
         "/api/v1/participants/{tin}",
         "A participant (operator, itself, regulators)",
@@ -288,7 +324,14 @@ fn schemas() -> Value {
             "tin": s("string"), "name": s("string"),
             "roles": {"type": "array", "items": {"enum": ["producer", "importer", "wholesaler", "retailer", "fiscal_operator", "regulator"]}},
             "public_key": {"type": "string", "description": "base64 Ed25519 public key, 32 bytes"},
-            "region": {"type": "string", "description": "ISO 3166-2, e.g. RU-MOW"}}},
+            "region": {"type": "string", "description": "ISO 3166-2, e.g. RU-MOW"},
+            "gs1_prefixes": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{4,12}$"}, "description": "GS1 company prefixes the participant holds"}}},
+        "NewKey": {"type": "object", "required": ["public_key"], "additionalProperties": false, "properties": {
+            "public_key": {"type": "string", "description": "base64 Ed25519 public key, 32 bytes"},
+            "not_before": {"description": "Unix seconds or RFC 3339; now when absent"}}},
+        "Suspend": {"type": "object", "required": ["reason"], "additionalProperties": false, "properties": {"reason": s("string")}},
+        "Prefixes": {"type": "object", "required": ["gs1_prefixes"], "additionalProperties": false, "properties": {
+            "gs1_prefixes": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{4,12}$"}}}},
         "Created": {"type": "object", "properties": {"id": s("integer"), "tin": s("string")}},
         "Participant": {"type": "object"},
         "Challenge": {"type": "object", "properties": {"challenge_id": s("string"), "data": s("string")}},
@@ -318,7 +361,7 @@ fn schemas() -> Value {
         "DocumentAnswer": {"type": "object", "properties": {"id": s("string"), "status": {"const": "accepted"}, "codes": s("integer"), "seq": s("integer")}},
         "StoredDocument": {"type": "object", "properties": {
             "id": s("string"), "seq": s("integer"), "type": s("string"), "status": {"const": "accepted"}, "codes": s("integer"),
-            "received_at": {"type": "string", "format": "date-time"}, "signature": {"type": "string", "description": "the X-Signature sent"},
+            "received_at": {"type": "string", "format": "date-time"}, "signature": {"type": "string", "description": "the Signature header sent (RFC 9421)"}, "signature_input": {"type": "string", "description": "the Signature-Input header sent"}, "log_index": {"type": "integer", "description": "its leaf in the transparency log"},
             "body": {"type": "object", "description": "the document as JSON"},
             "body_base64": {"type": "string", "description": "the exact body bytes the signature covers, base64"},
             "chain": {"type": "string", "description": "hash chain value after this document"}}},
@@ -356,8 +399,14 @@ fn build() -> Value {
             .collect();
         let mut params = params;
         if matches!(access, Access::Signed) {
-            params.push(json!({"name": "X-Signature", "in": "header", "required": true,
-                "description": "base64 Ed25519 signature over the exact body bytes", "schema": {"type": "string"}}));
+            for (name, what) in [
+                ("Content-Digest", "RFC 9530: sha-256=:<base64 SHA-256 of the body bytes (of the empty string when none)>:"),
+                ("Signature-Input", "RFC 9421: sig1=(\"@method\" \"@path\" \"@query\" \"content-digest\");created=<unix s>;nonce=\"<random, 16 to 128 chars>\";keyid=\"<your TIN>\";alg=\"ed25519\""),
+                ("Signature", "RFC 9421: sig1=:<base64 Ed25519 over the signature base (RFC 9421 §2.5)>:"),
+            ] {
+                params.push(json!({"name": name, "in": "header", "required": true,
+                    "description": what, "schema": {"type": "string"}}));
+            }
         }
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);

@@ -25,6 +25,7 @@
 //! | `inventory` | owner (u32 BE) ‖ GTIN (u64 BE) ‖ bucket | i64 LE |
 //! | `meta` | counter name | u64 LE |
 //! | `refusals` | seq (u64 BE) | JSON |
+//! | `log` | leaf index (u64 BE) | leaf bytes (`registry::log`) |
 #![deny(missing_docs)]
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
@@ -58,6 +59,7 @@ pub struct FjallStore {
     inventory: Keyspace,
     meta: Keyspace,
     refusals: Keyspace,
+    log: Keyspace,
     refusal_seq: AtomicU64,
     durable: bool,
 }
@@ -248,6 +250,7 @@ impl FjallStore {
             inventory: ks("inventory")?,
             meta: ks("meta")?,
             refusals: ks("refusals")?,
+            log: ks("log")?,
             refusal_seq: AtomicU64::new(0),
             db,
             durable,
@@ -468,6 +471,14 @@ impl Store for FjallStore {
             .map_or(0, u64::from_le_bytes))
     }
 
+    fn log_leaf(&self, index: u64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .log
+            .get(index.to_be_bytes())
+            .map_err(err)?
+            .map(|v| v.to_vec()))
+    }
+
     fn refusal_count(&self) -> StoreResult<u64> {
         Ok(self.refusal_seq.load(Ordering::SeqCst))
     }
@@ -581,6 +592,9 @@ impl Store for FjallStore {
         }
         for (name, v) in &set.counters {
             b.insert(&self.meta, name.as_bytes(), v.to_le_bytes());
+        }
+        for (i, leaf) in &set.log_leaves {
+            b.insert(&self.log, i.to_be_bytes(), leaf);
         }
         let mut rseq = self.refusal_seq.load(Ordering::SeqCst);
         for (p, at, summary) in &set.refusals {

@@ -76,6 +76,9 @@ impl Store for Flaky {
     fn refusal_count(&self) -> StoreResult<u64> {
         self.inner.refusal_count()
     }
+    fn log_leaf(&self, index: u64) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.log_leaf(index)
+    }
     fn commit(&self, set: &WriteSet) -> StoreResult<()> {
         self.inner.commit(set)
     }

@@ -35,6 +35,9 @@ fn participant(id: u32, tin: &str, name: &str, role: Role) -> Participant {
         public_key: [id as u8; 32],
         region: "RU-MOW".into(),
         registered_at: NOW,
+        keys: Vec::new(),
+        suspended: None,
+        gs1_prefixes: Vec::new(),
     }
 }
 
@@ -84,6 +87,8 @@ fn block(lifted_at: Option<u64>) -> Block {
 
 fn document(seq: u64, doc_type: DocType, codes: u64) -> StoredDocument {
     StoredDocument {
+        request: Default::default(),
+        log_index: None,
         id: Uuid::from_u128(0xd0c0 + u128::from(seq)),
         seq,
         doc_type,
@@ -406,6 +411,8 @@ fn writer_batches_survive_reopening() {
                 }
                 let body = format!("{{\"type\":\"apply\",\"first\":{first}}}").into_bytes();
                 docs.push(tx.put_document(StoredDocument {
+                    request: Default::default(),
+                    log_index: None,
                     id: Uuid::from_u128(0xbeef_0000 + u128::from(seq)),
                     seq,
                     doc_type: DocType::Apply,

@@ -154,6 +154,7 @@ fn bed_with(state_cache: usize) -> Result<Bed> {
             roles: vec![Role::Producer],
             public_key: key(1),
             region: "RU-MOW".into(),
+            gs1_prefixes: vec!["0046501".into()],
         })
         .map_err(|e| anyhow!("{e}"))?;
     let retailer = reg
@@ -163,6 +164,7 @@ fn bed_with(state_cache: usize) -> Result<Bed> {
             roles: vec![Role::Retailer],
             public_key: key(2),
             region: "RU-MOW".into(),
+            gs1_prefixes: Vec::new(),
         })
         .map_err(|e| anyhow!("{e}"))?;
     let g = gtin(4_650_117_240);
@@ -250,7 +252,7 @@ impl Bed {
                 let Some(body) = it.next() else { break };
                 let tx = tx.clone();
                 self.reg
-                    .submit_document_then(&self.producer, body, "bench".into(), move |r| {
+                    .submit_document_then(&self.producer, body, Default::default(), move |r| {
                         let _ = tx.send(r);
                     })
                     .map_err(|e| anyhow!("{e}"))?;

@@ -9,6 +9,41 @@ use reqwest::blocking::Client as Http;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
+/// The RFC 9421 headers signing a request to `path_and_query` with `body`:
+/// `(Content-Digest, Signature-Input, Signature)`, with the clock's `created` and a random
+/// nonce.
+pub fn sign_request(
+    actor: &Actor,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> (String, String, String) {
+    use rand::RngCore;
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let mut n = [0u8; 18];
+    rand::rngs::OsRng.fill_bytes(&mut n);
+    let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n);
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    server::httpsig::sign(
+        &actor.key,
+        &actor.tin,
+        server::httpsig::Target {
+            method,
+            path,
+            query,
+        },
+        body,
+        created,
+        &nonce,
+    )
+}
+
 /// A participant the client acts for: its key and bearer token.
 pub struct Actor {
     /// TIN.
@@ -63,15 +98,17 @@ impl Client {
         Self::answer(rq.send()?)
     }
 
-    /// POST of exact bytes, signed by the actor (`X-Signature`).
+    /// POST of exact bytes, signed by the actor (RFC 9421, fresh `created` and nonce).
     pub fn post_signed_bytes(&self, actor: &Actor, path: &str, body: Vec<u8>) -> Result<Answer> {
-        let sig = STANDARD.encode(actor.key.sign(&body).to_bytes());
+        let (digest, input, sig) = sign_request(actor, "POST", path, &body);
         let r = self
             .http
             .post(format!("{}{path}", self.base))
             .bearer_auth(&actor.token)
             .header("content-type", "application/json")
-            .header("x-signature", sig)
+            .header("content-digest", digest)
+            .header("signature-input", input)
+            .header("signature", sig)
             .body(body)
             .send()?;
         Self::answer(r)
@@ -93,14 +130,16 @@ impl Client {
         Self::answer(r)
     }
 
-    /// DELETE, signed over the empty body.
+    /// DELETE, signed (RFC 9421, the empty body's digest).
     pub fn delete_signed(&self, actor: &Actor, path: &str) -> Result<Answer> {
-        let sig = STANDARD.encode(actor.key.sign(b"").to_bytes());
+        let (digest, input, sig) = sign_request(actor, "DELETE", path, b"");
         let r = self
             .http
             .delete(format!("{}{path}", self.base))
             .bearer_auth(&actor.token)
-            .header("x-signature", sig)
+            .header("content-digest", digest)
+            .header("signature-input", input)
+            .header("signature", sig)
             .send()?;
         Self::answer(r)
     }
@@ -114,10 +153,24 @@ impl Client {
         roles: &[&str],
         region: &str,
     ) -> Result<Actor> {
+        self.register_with_prefixes(admin_token, tin, name, roles, region, &[])
+    }
+
+    /// Registers a participant holding GS1 company prefixes and signs it in.
+    pub fn register_with_prefixes(
+        &self,
+        admin_token: &str,
+        tin: &str,
+        name: &str,
+        roles: &[&str],
+        region: &str,
+        prefixes: &[&str],
+    ) -> Result<Actor> {
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let body = json!({
             "tin": tin, "name": name, "roles": roles, "region": region,
             "public_key": STANDARD.encode(key.verifying_key().as_bytes()),
+            "gs1_prefixes": prefixes,
         });
         let r = self
             .http

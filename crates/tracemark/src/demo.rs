@@ -6,6 +6,15 @@
 //! goes through the public API with signed documents, as real participants would.
 
 use crate::client::{gtin, id_code, sscc, Actor, Client};
+
+/// The demo producer's GS1 company prefix (7 digits).
+const PRODUCER_PREFIX: &str = "4601230";
+/// The demo importer's own GS1 company prefix (its SSCCs).
+const IMPORTER_PREFIX: &str = "4609870";
+/// The producer's GTINs: 12 digits starting with its prefix.
+const PRODUCER_GTINS: u64 = 460_123_000_000;
+/// A foreign brand's GTINs (a prefix nobody in the demo holds).
+const FOREIGN_GTINS: u64 = 490_000_000_000;
 use anyhow::{bail, Result};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -57,8 +66,24 @@ impl Economy {
     pub fn set_up(c: &Client, admin: &str) -> Result<Economy> {
         let run: u32 = rand::thread_rng().gen_range(100_000..999_999);
         let tin = |n: u32| format!("77{run:06}{n:02}");
-        let producer = c.register(admin, &tin(1), "Fabrika Obuvi LLC", &["producer"], "RU-MOW")?;
-        let importer = c.register(admin, &tin(2), "Import Trade JSC", &["importer"], "RU-SPE")?;
+        // Each maker holds a GS1 company prefix: its GTINs and SSCCs start with it. The
+        // importer's camera is a foreign brand's GTIN (a prefix nobody here holds).
+        let producer = c.register_with_prefixes(
+            admin,
+            &tin(1),
+            "Fabrika Obuvi LLC",
+            &["producer"],
+            "RU-MOW",
+            &[PRODUCER_PREFIX],
+        )?;
+        let importer = c.register_with_prefixes(
+            admin,
+            &tin(2),
+            "Import Trade JSC",
+            &["importer"],
+            "RU-SPE",
+            &[IMPORTER_PREFIX],
+        )?;
         let wholesalers = vec![
             c.register(
                 admin,
@@ -84,10 +109,22 @@ impl Economy {
         )?;
         let base = u64::from(run) * 1_000;
         let products = vec![
-            (gtin(base + 1), "shoes", "Running shoes, size 42"),
-            (gtin(base + 2), "milk", "Milk 3.2%, 1 l"),
-            (gtin(base + 3), "tobacco", "Cigarettes, pack of 20"),
-            (gtin(base + 4), "cameras", "Mirrorless camera body"),
+            (
+                gtin(PRODUCER_GTINS + base + 1),
+                "shoes",
+                "Running shoes, size 42",
+            ),
+            (gtin(PRODUCER_GTINS + base + 2), "milk", "Milk 3.2%, 1 l"),
+            (
+                gtin(PRODUCER_GTINS + base + 3),
+                "tobacco",
+                "Cigarettes, pack of 20",
+            ),
+            (
+                gtin(FOREIGN_GTINS + base + 4),
+                "cameras",
+                "Mirrorless camera body",
+            ),
         ];
         for (i, (g, group, name)) in products.iter().enumerate() {
             let owner = if i == 3 { &importer } else { &producer };
@@ -147,7 +184,14 @@ impl Economy {
         let mut boxes = Vec::new();
         for chunk in ids.chunks(20) {
             self.sscc_serial += 1;
-            let b = sscc(1, self.sscc_serial);
+            let prefix: u64 = if pi == 3 {
+                IMPORTER_PREFIX
+            } else {
+                PRODUCER_PREFIX
+            }
+            .parse()
+            .unwrap_or(0);
+            let b = sscc(1, prefix * 1_000_000_000 + self.sscc_serial % 1_000_000_000);
             check(
                 c.document(
                     maker,

@@ -33,6 +33,9 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// SSCC serials within the test producer's GS1 company prefix 4600000.
+const P_SSCC: u64 = 4_600_000_000_000_000;
+
 fn start() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let now = SystemTime::now()
@@ -123,10 +126,22 @@ impl Req {
         self.header("content-type", "application/json")
             .body(serde_json::to_vec(v).expect("json"))
     }
-    /// Bearer token of `a` and `X-Signature` over the body (empty if none).
+    /// Bearer token of `a` and its RFC 9421 signature of this request.
     fn signed_by(self, a: &Actor) -> Req {
-        let sig = B64.encode(a.key.sign(self.body.as_deref().unwrap_or(b"")).to_bytes());
-        self.bearer(&a.token).header("x-signature", &sig)
+        let token = a.token.clone();
+        self.sig(a).bearer(&token)
+    }
+    /// `a`'s RFC 9421 signature headers of this request (method, path, query, body).
+    fn sig(self, a: &Actor) -> Req {
+        let (d, i, sg) = tracemark::client::sign_request(
+            a,
+            self.method,
+            &self.path,
+            self.body.as_deref().unwrap_or(b""),
+        );
+        self.header("content-digest", &d)
+            .header("signature-input", &i)
+            .header("signature", &sg)
     }
 }
 
@@ -338,7 +353,16 @@ impl World {
             s.c.register(&s.admin, tin, name, &[role], "RU-MOW")
                 .expect("register")
         };
-        let producer = reg("7700000001", "Fabrika", "producer");
+        let producer =
+            s.c.register_with_prefixes(
+                &s.admin,
+                "7700000001",
+                "Fabrika",
+                &["producer"],
+                "RU-MOW",
+                &["4600000", "4700000"],
+            )
+            .expect("register");
         let importer = reg("7700000002", "Importer", "importer");
         let wholesaler = reg("7700000003", "Wholesale", "wholesaler");
         let retailer = reg("7700000004", "Shop One", "retailer");
@@ -346,7 +370,8 @@ impl World {
         let fiscal = reg("7700000006", "OFD", "fiscal_operator");
         let regulator = reg("7700000007", "Inspectorate", "regulator");
         let shoes = gtin(460_000_000_001);
-        let cameras = gtin(460_000_000_002);
+        // A foreign brand's GTIN (a prefix nobody holds).
+        let cameras = gtin(490_000_000_002);
         for (a, g, group) in [
             (&producer, &shoes, "shoes"),
             (&importer, &cameras, "cameras"),
@@ -677,7 +702,7 @@ fn bad_input_is_a_problem_and_changes_nothing() {
     refused!(
         s.doc(
             p,
-            json!({"type": "aggregate", "parent": sscc(3, 3), "children": many})
+            json!({"type": "aggregate", "parent": sscc(3, P_SSCC + 3), "children": many})
         ),
         413
     );
@@ -725,50 +750,25 @@ fn bad_input_is_a_problem_and_changes_nothing() {
 
     // -- credentials --
     let doc_req = || Req::new("POST", "/api/v1/documents").json(&good);
-    let sig_good = B64.encode(
-        p.key
-            .sign(&serde_json::to_vec(&good).expect("json"))
-            .to_bytes(),
-    );
     refused!(s.send(doc_req()), 401);
-    refused!(s.send(doc_req().header("x-signature", &sig_good)), 401);
-    refused!(
-        s.send(doc_req().bearer("garbage").header("x-signature", &sig_good)),
-        401,
-    );
-    refused!(
-        s.send(doc_req().bearer("").header("x-signature", &sig_good)),
-        401,
-    );
+    refused!(s.send(doc_req().sig(p)), 401);
+    refused!(s.send(doc_req().bearer("garbage").sig(p)), 401,);
+    refused!(s.send(doc_req().bearer("").sig(p)), 401,);
     refused!(
         s.send(
             doc_req()
                 .header("authorization", &format!("Basic {}", p.token))
-                .header("x-signature", &sig_good),
+                .sig(p),
         ),
         401,
     );
-    refused!(
-        s.send(
-            doc_req()
-                .bearer(&w.s.admin)
-                .header("x-signature", &sig_good),
-        ),
-        401,
-    );
+    refused!(s.send(doc_req().bearer(&w.s.admin).sig(p),), 401,);
     let other = start();
     let stranger = other
         .c
         .register(&other.admin, &p.tin, "Fabrika", &["producer"], "RU-MOW")
         .expect("other");
-    refused!(
-        s.send(
-            doc_req()
-                .bearer(&stranger.token)
-                .header("x-signature", &sig_good),
-        ),
-        401,
-    );
+    refused!(s.send(doc_req().bearer(&stranger.token).sig(p),), 401,);
     let mut tampered = p.token.clone().into_bytes();
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -776,40 +776,48 @@ fn bad_input_is_a_problem_and_changes_nothing() {
         s.send(
             doc_req()
                 .bearer(std::str::from_utf8(&tampered).expect("utf8"))
-                .header("x-signature", &sig_good),
+                .sig(p),
         ),
         401,
     );
     refused!(s.send(doc_req().bearer(&p.token)), 401);
-    refused!(
-        s.send(
-            doc_req()
-                .bearer(&p.token)
-                .header("x-signature", "not base64!"),
-        ),
-        401,
-    );
-    refused!(
-        s.send(doc_req().bearer(&p.token).header(
-            "x-signature",
-            &B64.encode(p.key.sign(b"other bytes").to_bytes()),
-        )),
-        401,
-    );
+    // The old body-only X-Signature is replayable and no longer accepted.
     refused!(
         s.send(
             doc_req().bearer(&p.token).header(
                 "x-signature",
                 &B64.encode(
-                    w.importer
-                        .key
+                    p.key
                         .sign(&serde_json::to_vec(&good).expect("json"))
-                        .to_bytes(),
+                        .to_bytes()
                 ),
-            ),
+            )
         ),
         401,
     );
+    let (d, i, _) = tracemark::client::sign_request(
+        p,
+        "POST",
+        "/api/v1/documents",
+        &serde_json::to_vec(&good).expect("json"),
+    );
+    refused!(
+        s.send(
+            doc_req()
+                .bearer(&p.token)
+                .header("content-digest", &d)
+                .header("signature-input", &i)
+                .header("signature", "sig1=:not base64!:")
+        ),
+        401,
+    );
+    // Signed by another key under this TIN: refused.
+    let forger = Actor {
+        tin: p.tin.clone(),
+        key: w.importer.key.clone(),
+        token: p.token.clone(),
+    };
+    refused!(s.send(doc_req().signed_by(&forger)), 401);
     refused!(
         s.send(Req::new("DELETE", "/api/v1/blocks/1").bearer(&w.regulator.token)),
         401,
@@ -1301,7 +1309,7 @@ fn fuzz_never_5xx() {
     let ids: Vec<&str> = intro.iter().map(|c| id_code(c)).collect();
     let doc_seeds = [
         json!({"id": uuid::Uuid::new_v4(), "type": "ship", "receiver": w.wholesaler.tin, "codes": ids}),
-        json!({"id": uuid::Uuid::new_v4(), "type": "aggregate", "parent": sscc(1, 42), "children": [ids[0], ids[1]]}),
+        json!({"id": uuid::Uuid::new_v4(), "type": "aggregate", "parent": sscc(1, P_SSCC + 42), "children": [ids[0], ids[1]]}),
         json!({"id": uuid::Uuid::new_v4(), "type": "introduce", "codes": [intro[2]], "production_date": today(s), "expiry_date": "2099-01-01", "batch": "B"}),
         json!({"id": uuid::Uuid::new_v4(), "type": "write_off", "codes": [intro[3]], "reason": "damage"}),
         json!({"id": uuid::Uuid::new_v4(), "type": "accept", "shipment": uuid::Uuid::new_v4(), "reject": [ids[0]]}),
@@ -1310,7 +1318,7 @@ fn fuzz_never_5xx() {
     let retail_seeds = [
         json!({"id": uuid::Uuid::new_v4(), "type": "sell", "codes": [id_code(&at_shop[0])], "receipt": {"fiscal_drive": "1", "number": 1, "at": "2025-01-01T00:00:00Z", "store": "s"}, "check_ids": ["x"]}),
         json!({"id": uuid::Uuid::new_v4(), "type": "return", "codes": [id_code(&at_shop[1])], "reason": "retail"}),
-        json!({"id": uuid::Uuid::new_v4(), "type": "disaggregate", "parents": [sscc(1, 42)]}),
+        json!({"id": uuid::Uuid::new_v4(), "type": "disaggregate", "parents": [sscc(1, P_SSCC + 42)]}),
     ];
     let pos_seed = json!({"codes": [at_shop[0], {"code": at_shop[1], "price": 100}]});
     let query_seed = json!({"codes": [intro[0], ids[1], format!("(01){}(21)x", w.shoes)]});
@@ -1394,7 +1402,7 @@ fn fuzz_never_5xx() {
             w.shoes,
             pct(gtin_serial(&intro[2]).1)
         ),
-        sscc(1, 1),
+        sscc(1, P_SSCC + 1),
     ];
     for i in 0..1_000 {
         let seed = &code_seeds[i % code_seeds.len()];
@@ -1511,7 +1519,7 @@ fn authorization_matrix() {
     let p_applied = w.applied(Who::Producer, 1);
     let i_applied = w.applied(Who::Importer, 1);
     let p_intro = w.introduced(Who::Producer, 6);
-    let p_box = sscc(1, 1);
+    let p_box = sscc(1, P_SSCC + 1);
     s.ok_doc(
         &w.producer,
         json!({"type": "aggregate", "parent": p_box, "children": [id_code(&p_intro[4])]}),
@@ -1600,8 +1608,8 @@ fn authorization_matrix() {
         ("GET /api/v1/auth/challenge (public)",     [200, 200, 200, 200, 200, 200, 200, 200, 200], Box::new(|_| get(format!("/api/v1/auth/challenge?tin={}", w.retailer.tin)))),
         ("POST /api/v1/participants (admin)",       [403, 403, 403, 403, 403, 403, 403, 401, 201], Box::new(|_| post("/api/v1/participants", json!({"tin": format!("99{}", fresh()), "name": "New", "roles": ["retailer"], "public_key": key, "region": "RU-SPE"})))),
         ("GET /api/v1/participants/{retailer}",     [404, 404, 404, 200, 404, 404, 200, 401, 200], Box::new(|_| get(format!("/api/v1/participants/{}", w.retailer.tin)))),
-        ("POST /api/v1/products (new GTIN)",        [201, 201, 403, 403, 403, 403, 403, 401, 401], Box::new(|_| post_signed("/api/v1/products", json!({"gtin": gtin(470_000_000_000 + fresh()), "name": "n", "product_group": "shoes"})))),
-        ("POST /api/v1/products (producer's GTIN)", [201, 409, 403, 403, 403, 403, 403, 401, 401], Box::new(|_| post_signed("/api/v1/products", json!({"gtin": w.shoes, "name": "shoes item", "product_group": "shoes", "max_retail_price": 100_000})))),
+        ("POST /api/v1/products (new GTIN)",        [201, 201, 403, 403, 403, 403, 403, 401, 401], Box::new(|who| post_signed("/api/v1/products", json!({"gtin": gtin(if matches!(who, Who::Importer) { 490_000_000_000 } else { 470_000_000_000 } + fresh()), "name": "n", "product_group": "shoes"})))),
+        ("POST /api/v1/products (producer's GTIN)", [201, 403, 403, 403, 403, 403, 403, 401, 401], Box::new(|_| post_signed("/api/v1/products", json!({"gtin": w.shoes, "name": "shoes item", "product_group": "shoes", "max_retail_price": 100_000})))),
         ("POST /api/v1/orders (producer's GTIN)",   [202, 403, 403, 403, 403, 403, 403, 401, 401], Box::new(|_| post_signed("/api/v1/orders", json!({"gtin": w.shoes, "quantity": 1, "serial_type": "operator", "tail": "mac"})))),
         ("GET /api/v1/orders/{producer's}",         [200, 404, 404, 404, 404, 404, 404, 401, 401], Box::new(|_| get(format!("/api/v1/orders/{order}")))),
         ("GET /api/v1/orders/{producer's}/codes",   [200, 404, 404, 404, 404, 404, 404, 401, 401], Box::new(|_| get(format!("/api/v1/orders/{order}/codes")))),
@@ -1609,7 +1617,7 @@ fn authorization_matrix() {
         ("document apply (producer's code)",        [201, 422, 403, 403, 403, 403, 403, 401, 401], doc(json!({"type": "apply", "codes": ids(&p_emitted)}))),
         ("document introduce (producer's code)",    [201, 403, 403, 403, 403, 403, 403, 401, 401], doc(json!({"type": "introduce", "codes": ids(&p_applied), "production_date": today(s)}))),
         ("document import (importer's code)",       [403, 201, 403, 403, 403, 403, 403, 401, 401], doc(json!({"type": "import", "codes": ids(&i_applied), "customs_declaration": "10702010/251126/0000001"}))),
-        ("document aggregate (producer's code)",    [201, 422, 422, 422, 422, 403, 403, 401, 401], Box::new(|_| post_signed("/api/v1/documents", json!({"id": uuid::Uuid::new_v4(), "type": "aggregate", "parent": sscc(2, fresh()), "children": [id_code(&p_intro[0])]})))),
+        ("document aggregate (producer's code)",    [201, 422, 422, 422, 422, 403, 403, 401, 401], Box::new(|_| post_signed("/api/v1/documents", json!({"id": uuid::Uuid::new_v4(), "type": "aggregate", "parent": sscc(2, P_SSCC + fresh()), "children": [id_code(&p_intro[0])]})))),
         ("document disaggregate (producer's box)",  [201, 422, 422, 422, 422, 403, 403, 401, 401], doc(json!({"type": "disaggregate", "parents": [p_box]}))),
         ("document ship (producer's code)",         [201, 422, 422, 422, 422, 403, 403, 401, 401], doc(json!({"type": "ship", "receiver": receiver.tin, "codes": [id_code(&p_intro[1])]}))),
         ("document accept (shipment to retailer)",  [403, 403, 403, 201, 403, 403, 403, 401, 401], doc(json!({"type": "accept", "shipment": ship_doc}))),
@@ -1647,7 +1655,9 @@ fn authorization_matrix() {
                 let pr = problem(&r, r.status);
                 if r.status == 422 && name.starts_with("document") {
                     assert!(
-                        reasons(&pr).values().all(|r| r == "not_owner"),
+                        reasons(&pr)
+                            .values()
+                            .all(|r| r == "not_owner" || r == "foreign_prefix"),
                         "{name} as {who:?}: {pr}"
                     );
                 }
@@ -1817,8 +1827,35 @@ fn documents_are_idempotent_and_kept_as_signed() {
     let r = s.get(&format!("/api/v1/documents/{id}"), Some(&w.producer));
     assert_eq!(r.status, 200, "{}", r.text);
     let d = r.json();
-    let sig = B64.encode(w.producer.key.sign(body.as_bytes()).to_bytes());
-    assert_eq!(d["signature"], json!(sig));
+    // Re-verified from the record alone, with a signature base built here from RFC 9421's
+    // text (not the server's code): the record proves who asked for exactly this.
+    let input = d["signature_input"].as_str().expect("signature_input");
+    let params = input.strip_prefix("sig1=").expect("sig1");
+    assert!(
+        params.contains(&format!("keyid=\"{}\"", w.producer.tin)),
+        "{params}"
+    );
+    let digest = {
+        use sha2::Digest;
+        B64.encode(sha2::Sha256::digest(body.as_bytes()))
+    };
+    let base = format!(
+        "\"@method\": POST\n\"@path\": /api/v1/documents\n\"@query\": ?\n\"content-digest\": sha-256=:{digest}:\n\"@signature-params\": {params}"
+    );
+    let sig = d["signature"]
+        .as_str()
+        .and_then(|s| s.strip_prefix("sig1=:"))
+        .and_then(|s| s.strip_suffix(':'))
+        .and_then(|s| B64.decode(s).ok())
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .expect("a Signature header value");
+    w.producer
+        .key
+        .verifying_key()
+        .verify_strict(base.as_bytes(), &ed25519_dalek::Signature::from_bytes(&sig))
+        .expect("the stored signature verifies over the stored request");
+    assert_eq!(d["request"]["method"], "POST");
+    assert!(d["log_index"].is_u64(), "{d}");
     assert_eq!(d["type"], "apply");
     assert_eq!(
         d["body"],
@@ -1842,12 +1879,8 @@ fn documents_are_idempotent_and_kept_as_signed() {
         &B64.decode(pk).expect("b64").try_into().expect("32 bytes"),
     )
     .expect("key");
-    let sig = ed25519_dalek::Signature::from_slice(
-        &B64.decode(d["signature"].as_str().expect("sig"))
-            .expect("b64"),
-    )
-    .expect("sig");
-    vk.verify(&raw, &sig).expect("signature over the record");
+    vk.verify_strict(base.as_bytes(), &ed25519_dalek::Signature::from_bytes(&sig))
+        .expect("the registered key verifies the record");
     // The code's history names the document.
     let card = w.card(&codes[0]);
     assert!(
@@ -1919,7 +1952,7 @@ fn verify_resolver_and_offline_keys() {
     assert!(page.text.contains("Scan the label"), "{}", page.text);
     assert!(!page.text.contains("Genuine"), "{}", page.text);
     // A malformed code is a 400 problem naming the fault, not a verdict.
-    let mut bad_check = g.clone().into_bytes();
+    let mut bad_check = g.as_bytes().to_vec();
     bad_check[13] = if bad_check[13] == b'9' {
         b'0'
     } else {

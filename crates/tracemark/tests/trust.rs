@@ -1,0 +1,467 @@
+//! The trust findings, reproduced as an attacker would over real HTTP and shown refused:
+//! replayed, re-targeted and re-bodied signed requests; a stolen key after rotation; a
+//! suspended participant's live token; a squatted GTIN prefix.
+
+use reqwest::blocking::Client as Http;
+use serde_json::{json, Value};
+use tracemark::client::{gtin, sign_request, Actor, Client};
+
+struct Server {
+    base: String,
+    admin: String,
+    c: Client,
+    http: Http,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn start() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    let admin = opened.config.admin_token.clone();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    rt.spawn(tracemark::app::serve(
+        listener,
+        opened.registry,
+        opened.config,
+    ));
+    Server {
+        c: Client::new(&base).expect("client"),
+        base,
+        admin,
+        http: Http::new(),
+        _rt: rt,
+        _dir: dir,
+    }
+}
+
+/// Sends a request with exactly these headers (a captured request, replayed).
+fn raw(
+    s: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut rq = s.http.request(m, format!("{}{path}", s.base));
+    for (k, v) in headers {
+        rq = rq.header(*k, v.as_str());
+    }
+    let r = rq.body(body.to_vec()).send().expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+/// Submits a document: its status and answer.
+fn doc(s: &Server, a: &Actor, body: Value) -> (u16, Value) {
+    match s.c.document(a, body).expect("send") {
+        Ok(v) => (201, v),
+        Err(e) => e,
+    }
+}
+
+/// A signed request's headers, as captured on the wire.
+fn captured(a: &Actor, method: &str, path: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    let (d, i, sg) = sign_request(a, method, path, body);
+    vec![
+        ("authorization", format!("Bearer {}", a.token)),
+        ("content-type", "application/json".into()),
+        ("content-digest", d),
+        ("signature-input", i),
+        ("signature", sg),
+    ]
+}
+
+#[test]
+fn signed_requests_cannot_be_replayed_retargeted_or_rebodied() {
+    let s = start();
+    let p =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7710000001",
+            "Maker",
+            &["producer"],
+            "RU-MOW",
+            &["4601111"],
+        )
+        .expect("producer");
+    let reg =
+        s.c.register(
+            &s.admin,
+            "7710000002",
+            "Inspectorate",
+            &["regulator"],
+            "RU-MOW",
+        )
+        .expect("regulator");
+    let g = gtin(460_111_100_001);
+    let product =
+        serde_json::to_vec(&json!({"gtin": g, "name": "Boots", "product_group": "shoes"}))
+            .expect("json");
+    let h = captured(&p, "POST", "/api/v1/products", &product);
+    assert_eq!(raw(&s, "POST", "/api/v1/products", &h, &product).0, 201);
+    // The same bytes again: the nonce was used.
+    let (st, v) = raw(&s, "POST", "/api/v1/products", &h, &product);
+    assert_eq!(st, 401, "{v}");
+    assert!(v["detail"].as_str().unwrap_or("").contains("nonce"), "{v}");
+    // One signed order body, sent three times: one order.
+    let order = serde_json::to_vec(
+        &json!({"gtin": g, "quantity": 5, "serial_type": "operator", "tail": "mac"}),
+    )
+    .expect("json");
+    let h = captured(&p, "POST", "/api/v1/orders", &order);
+    let answers: Vec<u16> = (0..3)
+        .map(|_| raw(&s, "POST", "/api/v1/orders", &h, &order).0)
+        .collect();
+    assert_eq!(answers, vec![202, 401, 401]);
+    // Re-targeted: a signature for one path sent to another.
+    let h = captured(&p, "POST", "/api/v1/products", &product);
+    assert_eq!(raw(&s, "POST", "/api/v1/orders", &h, &product).0, 401);
+    // Re-bodied: the body changed (a price rolled back), digest and signature kept.
+    let newer = serde_json::to_vec(
+        &json!({"gtin": g, "name": "Boots", "product_group": "shoes", "max_retail_price": 900}),
+    )
+    .expect("json");
+    let h = captured(&p, "POST", "/api/v1/products", &newer);
+    assert_eq!(raw(&s, "POST", "/api/v1/products", &h, &product).0, 401);
+    // A digest recomputed for the new body, the signature kept: the signature covers it.
+    let mut h2 = h.clone();
+    h2[2].1 = server::httpsig::content_digest(&product);
+    assert_eq!(raw(&s, "POST", "/api/v1/products", &h2, &product).0, 401);
+    // Another query on the same path.
+    let h = captured(&p, "POST", "/api/v1/products", &product);
+    assert_eq!(raw(&s, "POST", "/api/v1/products?x=1", &h, &product).0, 401);
+    // A lift signed for one block cannot lift another (the path is covered).
+    let b1: Value =
+        s.c.post_signed(
+            &reg,
+            "/api/v1/blocks",
+            &json!({"gtin": g, "reason": "recall"}),
+        )
+        .expect("block")
+        .1;
+    let b2: Value =
+        s.c.post_signed(
+            &reg,
+            "/api/v1/blocks",
+            &json!({"gtin": g, "reason": "recall 2"}),
+        )
+        .expect("block")
+        .1;
+    let (id1, id2) = (
+        b1["id"].as_u64().expect("id"),
+        b2["id"].as_u64().expect("id"),
+    );
+    let h = captured(&reg, "DELETE", &format!("/api/v1/blocks/{id1}"), b"");
+    assert_eq!(
+        raw(&s, "DELETE", &format!("/api/v1/blocks/{id2}"), &h, b"").0,
+        401
+    );
+    assert_eq!(
+        raw(&s, "DELETE", &format!("/api/v1/blocks/{id1}"), &h, b"").0,
+        200
+    );
+    assert_eq!(
+        raw(&s, "DELETE", &format!("/api/v1/blocks/{id1}"), &h, b"").0,
+        401
+    );
+    // A signature made long ago (outside the created window) is refused.
+    let body = serde_json::to_vec(&json!({"gtin": g, "name": "Boots", "product_group": "shoes"}))
+        .expect("json");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let (d, i, sg) = server::httpsig::sign(
+        &p.key,
+        &p.tin,
+        server::httpsig::Target {
+            method: "POST",
+            path: "/api/v1/products",
+            query: None,
+        },
+        &body,
+        now - 301,
+        "an-old-nonce-0123456789",
+    );
+    let h = vec![
+        ("authorization", format!("Bearer {}", p.token)),
+        ("content-type", "application/json".into()),
+        ("content-digest", d),
+        ("signature-input", i),
+        ("signature", sg),
+    ];
+    let (st, v) = raw(&s, "POST", "/api/v1/products", &h, &body);
+    assert_eq!(st, 401, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("created"),
+        "{v}"
+    );
+    // Another participant's keyid under my token: refused.
+    let forged = Actor {
+        tin: reg.tin.clone(),
+        key: p.key.clone(),
+        token: p.token.clone(),
+    };
+    assert_eq!(
+        raw(
+            &s,
+            "POST",
+            "/api/v1/products",
+            &captured(&forged, "POST", "/api/v1/products", &body),
+            &body
+        )
+        .0,
+        401
+    );
+}
+
+#[test]
+fn keys_rotate_and_suspension_stops_a_participant_at_once() {
+    let s = start();
+    let p =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7720000001",
+            "Maker",
+            &["producer"],
+            "RU-MOW",
+            &["4602222"],
+        )
+        .expect("producer");
+    let g = gtin(460_222_200_001);
+    let card = |name: &str| json!({"gtin": g, "name": name, "product_group": "shoes"});
+    assert_eq!(
+        s.c.post_signed(&p, "/api/v1/products", &card("a"))
+            .expect("post")
+            .0,
+        201
+    );
+    // Suspended: the live token and a fresh signature are refused on the very next request.
+    let admin_post = |path: &str, body: Value| -> u16 {
+        s.http
+            .post(format!("{}{path}", s.base))
+            .bearer_auth(&s.admin)
+            .json(&body)
+            .send()
+            .expect("send")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        admin_post(
+            "/api/v1/participants/7720000001/suspend",
+            json!({"reason": "licence revoked"})
+        ),
+        200
+    );
+    let (st, v) =
+        s.c.post_signed(&p, "/api/v1/products", &card("b"))
+            .expect("post");
+    assert_eq!(st, 401, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("suspended"),
+        "{v}"
+    );
+    assert_eq!(
+        s.c.get(Some(&p), "/api/v1/inventory?gtin=".to_string().as_str())
+            .expect("get")
+            .0,
+        401
+    );
+    assert!(
+        s.c.sign_in(&p.tin, p.key.clone()).is_err(),
+        "a suspended participant cannot sign in"
+    );
+    assert_eq!(
+        admin_post("/api/v1/participants/7720000001/reinstate", json!({})),
+        200
+    );
+    assert_eq!(
+        s.c.post_signed(&p, "/api/v1/products", &card("c"))
+            .expect("post")
+            .0,
+        201
+    );
+    // A participant's own token cannot suspend anyone.
+    let st = s
+        .http
+        .post(format!("{}/api/v1/participants/7720000001/suspend", s.base))
+        .bearer_auth(&p.token)
+        .json(&json!({"reason": "x"}))
+        .send()
+        .expect("send")
+        .status()
+        .as_u16();
+    assert_eq!(st, 403);
+    // Rotation: the new key works from now; the old (stolen) key and its tokens do not.
+    let new_key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    use base64::Engine;
+    let pk = base64::engine::general_purpose::STANDARD.encode(new_key.verifying_key().as_bytes());
+    assert_eq!(
+        admin_post(
+            "/api/v1/participants/7720000001/keys",
+            json!({"public_key": pk})
+        ),
+        201
+    );
+    let (st, v) =
+        s.c.post_signed(&p, "/api/v1/products", &card("d"))
+            .expect("post");
+    assert_eq!(st, 401, "the old token and key are dead: {v}");
+    assert!(
+        s.c.sign_in(&p.tin, p.key.clone()).is_err(),
+        "the old key cannot sign in"
+    );
+    let fresh =
+        s.c.sign_in(&p.tin, new_key)
+            .expect("sign in with the new key");
+    assert_eq!(
+        s.c.post_signed(&fresh, "/api/v1/products", &card("e"))
+            .expect("post")
+            .0,
+        201
+    );
+    let stale = Actor {
+        tin: fresh.tin.clone(),
+        key: p.key.clone(),
+        token: fresh.token.clone(),
+    };
+    assert_eq!(
+        s.c.post_signed(&stale, "/api/v1/products", &card("f"))
+            .expect("post")
+            .0,
+        401
+    );
+}
+
+#[test]
+fn gtins_and_ssccs_belong_to_their_prefix_holder() {
+    let s = start();
+    let brand =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7730000001",
+            "World Brand",
+            &["producer"],
+            "RU-MOW",
+            &["4603333"],
+        )
+        .expect("brand");
+    let squatter =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7730000002",
+            "Squatter",
+            &["producer", "importer"],
+            "RU-MOW",
+            &["4604444"],
+        )
+        .expect("squatter");
+    let shop =
+        s.c.register(&s.admin, "7730000003", "Shop", &["retailer"], "RU-MOW")
+            .expect("shop");
+    // A prefix belongs to one participant: an overlapping one is refused.
+    let (st, v) =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7730000004",
+            "Copycat",
+            &["producer"],
+            "RU-MOW",
+            &["46033331"],
+        )
+        .map(|_| (201, Value::Null))
+        .unwrap_or((409, Value::Null));
+    assert_eq!(st, 409, "{v}");
+    let brand_gtin = gtin(460_333_300_001);
+    let card = json!({"gtin": brand_gtin, "name": "Famous shoes", "product_group": "shoes"});
+    // The squatter (even as importer) cannot claim the brand's GTIN, before or after the brand.
+    assert_eq!(
+        s.c.post_signed(&squatter, "/api/v1/products", &card)
+            .expect("post")
+            .0,
+        403
+    );
+    assert_eq!(
+        s.c.post_signed(&brand, "/api/v1/products", &card)
+            .expect("post")
+            .0,
+        201
+    );
+    assert_eq!(
+        s.c.post_signed(&squatter, "/api/v1/products", &card)
+            .expect("post")
+            .0,
+        403
+    );
+    // A producer registers only within its prefixes; an importer may register unheld ones.
+    let foreign =
+        json!({"gtin": gtin(490_000_000_123), "name": "Imported", "product_group": "shoes"});
+    assert_eq!(
+        s.c.post_signed(&brand, "/api/v1/products", &foreign)
+            .expect("post")
+            .0,
+        403
+    );
+    assert_eq!(
+        s.c.post_signed(&squatter, "/api/v1/products", &foreign)
+            .expect("post")
+            .0,
+        201
+    );
+    // SSCCs: nobody forms one in another holder's prefix.
+    let codes =
+        s.c.order_codes(&brand, &brand_gtin, 2, "mac")
+            .expect("codes");
+    let ids: Vec<String> = codes
+        .iter()
+        .map(|c| tracemark::client::id_code(c).to_string())
+        .collect();
+    let today = "2026-01-01";
+    for t in [
+        json!({"type": "apply", "codes": ids}),
+        json!({"type": "introduce", "codes": ids, "production_date": today}),
+    ] {
+        let (st, v) = doc(&s, &brand, t);
+        assert_eq!(st, 201, "{v}");
+    }
+    let foreign_box = tracemark::client::sscc(1, 4_604_444_000_000_001);
+    let (st, v) = doc(
+        &s,
+        &brand,
+        json!({"type": "aggregate", "parent": foreign_box, "children": ids}),
+    );
+    assert_eq!(st, 422, "{v}");
+    assert_eq!(v["errors"][0]["reason"], "foreign_prefix", "{v}");
+    let own_box = tracemark::client::sscc(1, 4_603_333_000_000_001);
+    assert_eq!(
+        doc(
+            &s,
+            &brand,
+            json!({"type": "aggregate", "parent": own_box, "children": ids})
+        )
+        .0,
+        201
+    );
+    // The admin can add a prefix later; it is then the holder's.
+    let st = s
+        .http
+        .post(format!(
+            "{}/api/v1/participants/7730000003/prefixes",
+            s.base
+        ))
+        .bearer_auth(&s.admin)
+        .json(&json!({"gs1_prefixes": ["4605555"]}))
+        .send()
+        .expect("send")
+        .status()
+        .as_u16();
+    assert_eq!(st, 200);
+    let _ = shop;
+}
