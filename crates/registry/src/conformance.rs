@@ -2014,6 +2014,33 @@ fn verify_verdicts(w: &World) {
     assert_eq!(w.verdict(&dl), "genuine");
 }
 
+fn writer_survives_a_panicking_job(w: &World) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let before = w.reg.writer_stats().job_panics.load(Relaxed);
+    let (n, head) = w.reg.log_head().expect("head");
+    // A job that panics half-way through (after writing into the batch).
+    let r = w.reg.write(|tx| -> Result<()> {
+        let id = tx.state.next_block;
+        tx.state.next_block += 1;
+        tx.set_counter("poison", id);
+        panic!("a bug in a writer job");
+    });
+    assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
+    assert_eq!(w.reg.writer_stats().job_panics.load(Relaxed), before + 1);
+    assert_eq!(
+        w.reg.store().counter("poison").expect("counter"),
+        0,
+        "nothing of it committed"
+    );
+    assert_eq!(w.reg.log_head().expect("head"), (n, head));
+    // The writer goes on: health answers, documents are accepted.
+    w.reg
+        .writer_check(std::time::Duration::from_secs(5))
+        .expect("the writer answers");
+    let c = w.introduced(1);
+    assert_eq!(w.state(&c[0]).status, "INTRODUCED");
+}
+
 fn blocked_and_expired_goods_only_go_back_or_out(w: &World) {
     // Recalled: no sale-like withdrawal, no shipment on; back to the producer or out.
     let c = w.at_retailer(6);
@@ -2814,6 +2841,7 @@ suite![
     // verification
     verify_verdicts,
     blocked_and_expired_goods_only_go_back_or_out,
+    writer_survives_a_panicking_job,
     verify_never_reveals_the_owner,
     verify_all_tail_kinds,
     // log, restart, concurrency

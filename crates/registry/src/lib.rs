@@ -181,14 +181,35 @@ impl Registry {
         std::thread::Builder::new()
             .name("tracemark-writer".into())
             .spawn(move || {
-                tx::run_writer(
-                    writer_store,
-                    rx,
-                    writer_clock,
-                    state,
-                    state_cache,
-                    writer_stats,
-                )
+                // Supervised: a panic outside a job (in a commit, say) restarts the loop
+                // from the committed counters; jobs caught in it see their reply dropped (503).
+                let mut state = state;
+                loop {
+                    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        tx::run_writer(
+                            writer_store.clone(),
+                            rx.clone(),
+                            writer_clock.clone(),
+                            state.clone(),
+                            state_cache,
+                            writer_stats.clone(),
+                        )
+                    }));
+                    if run.is_ok() {
+                        break;
+                    }
+                    writer_stats
+                        .restarts
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::error!("the writer panicked outside a job; restarting it");
+                    match WriterState::load(&*writer_store) {
+                        Ok(s) => state = s,
+                        Err(e) => {
+                            tracing::error!("the writer cannot reload its counters: {e}");
+                            break;
+                        }
+                    }
+                }
             })
             .map_err(|e| Error::Unavailable(format!("cannot start the writer: {e}")))?;
         let reg = Registry {
@@ -216,6 +237,29 @@ impl Registry {
     /// The writer's counters.
     pub fn writer_stats(&self) -> &tx::WriterStats {
         &self.inner.stats
+    }
+
+    /// Sends an empty job through the writer and waits for it: how long the writer took to
+    /// get to it, or an error if it did not within `timeout` (stopped, stuck or far behind).
+    pub fn writer_check(&self, timeout: std::time::Duration) -> Result<std::time::Duration> {
+        let started = std::time::Instant::now();
+        let (reply, wait) = crossbeam_channel::bounded(1);
+        self.write_then(
+            |_| Ok(()),
+            move |r: Result<()>| {
+                let _ = reply.send(r);
+            },
+        )?;
+        match wait.recv_timeout(timeout) {
+            Ok(Ok(())) => Ok(started.elapsed()),
+            Ok(Err(e)) => Err(e),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Unavailable(format!(
+                "the writer did not answer within {} ms ({} jobs waiting)",
+                timeout.as_millis(),
+                self.writer_queue()
+            ))),
+            Err(_) => Err(Error::Unavailable("the writer stopped".into())),
+        }
     }
 
     /// Jobs waiting for the writer.

@@ -535,13 +535,33 @@ pub fn run_writer<S: Store + ?Sized>(
     use std::sync::atomic::Ordering::Relaxed;
     let mut cache = StateCache::new(cache_capacity);
     while let Ok(first) = jobs.recv() {
+        stats.alive_at.store(clock(), Relaxed);
         let mut tx = Tx::with_cache(&*store, &cache, clock(), state.clone());
-        let mut done = vec![first(&mut tx)];
-        while done.len() < BATCH_JOBS_MAX && tx.codes_written() < BATCH_CODES_MAX {
+        let mut done = Vec::new();
+        // A job that panics (a bug) has left the overlay in an unknown state: the whole
+        // batch is failed (nothing of it is committed, every job of it is answered 503 and
+        // may be retried), and the writer goes on with the next batch. The panicking job's
+        // own caller sees its reply channel closed: also a 503.
+        let mut panicked = run_job(first, &mut tx, &mut done);
+        while !panicked && done.len() < BATCH_JOBS_MAX && tx.codes_written() < BATCH_CODES_MAX {
             match jobs.try_recv() {
-                Ok(job) => done.push(job(&mut tx)),
+                Ok(job) => panicked = run_job(job, &mut tx, &mut done),
                 Err(_) => break,
             }
+        }
+        if panicked {
+            stats.job_panics.fetch_add(1, Relaxed);
+            drop(tx);
+            cache.clear();
+            tracing::error!(
+                "a writer job panicked: its batch of {} jobs is refused, nothing of it written",
+                done.len() + 1
+            );
+            let aborted = StoreError::new("a fault in another request of the same batch stopped it; nothing was changed, retry");
+            for d in done {
+                d(Err(&aborted));
+            }
+            continue;
         }
         let (set, new_state) = tx.finish();
         let started = std::time::Instant::now();
@@ -582,9 +602,26 @@ pub fn run_writer<S: Store + ?Sized>(
     }
 }
 
+/// Runs one job, catching a panic: `true` if it panicked.
+fn run_job<S: Store + ?Sized>(job: Job<S>, tx: &mut Tx<'_, S>, done: &mut Vec<Completion>) -> bool {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(tx))) {
+        Ok(c) => {
+            done.push(c);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
 /// What the writer has done since it started (for `/metrics`).
 #[derive(Debug, Default)]
 pub struct WriterStats {
+    /// Times the writer loop itself panicked and was restarted.
+    pub restarts: std::sync::atomic::AtomicU64,
+    /// Jobs that panicked (each failed its batch; the writer went on).
+    pub job_panics: std::sync::atomic::AtomicU64,
+    /// When the writer last took a batch (Unix seconds).
+    pub alive_at: std::sync::atomic::AtomicU64,
     /// Group commits.
     pub batches: std::sync::atomic::AtomicU64,
     /// Jobs (documents, orders' chunks, registrations, …) run.

@@ -484,16 +484,48 @@ async fn index() -> axum::response::Html<&'static str> {
     )
 }
 
+/// How long `/health` waits for an empty job to pass through the writer.
+pub const HEALTH_WRITER_TIMEOUT_MS: u64 = 2_000;
+
+/// Health that tells the truth: `ok` only when an empty job went through the single writer
+/// just now (a stopped, stuck or hopelessly queued writer answers 503), with the writer's
+/// panic and restart counts.
 async fn health(State(s): State<AppState>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
     let reg = s.registry.clone();
-    match blocking(move || reg.log_head()).await {
-        Ok((docs, chain)) => Json(serde_json::json!({
-            "status": "ok",
-            "documents": docs,
-            "chain_head": chain.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-        }))
-        .into_response(),
-        Err(p) => p.into_response(),
+    let check = blocking(move || {
+        let took = reg.writer_check(std::time::Duration::from_millis(HEALTH_WRITER_TIMEOUT_MS));
+        Ok((took, reg.log_head()))
+    })
+    .await;
+    let (took, head) = match check {
+        Ok(x) => x,
+        Err(p) => return p.into_response(),
+    };
+    let w = s.registry.writer_stats();
+    let mut body = serde_json::json!({
+        "writer": {
+            "queue": s.registry.writer_queue(),
+            "job_panics": w.job_panics.load(Relaxed),
+            "restarts": w.restarts.load(Relaxed),
+        },
+    });
+    if let Ok((docs, chain)) = &head {
+        body["documents"] = serde_json::json!(docs);
+        body["chain_head"] =
+            serde_json::json!(chain.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    }
+    match (took, head) {
+        (Ok(t), Ok(_)) => {
+            body["status"] = "ok".into();
+            body["writer"]["answered_ms"] = serde_json::json!(t.as_secs_f64() * 1e3);
+            Json(body).into_response()
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            body["status"] = "unavailable".into();
+            body["detail"] = e.to_string().into();
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
     }
 }
 
