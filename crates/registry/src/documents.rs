@@ -306,12 +306,14 @@ fn common_checks<S: Store + ?Sized>(
         refusal.add(&l.text, "unknown_code");
         return Ok(None);
     };
-    if l.parsed.tail != PresentedTail::None && !(ctx.tail_ok)(&st, &l.parsed.tail) {
-        refusal.add(&l.text, "bad_crypto_tail");
-        return Ok(None);
-    }
+    // Ownership first: whether a tail is right is told only to the code's owner, so a
+    // document cannot be used to guess another's tails.
     if st.owner != ctx.actor.id {
         refusal.add(&l.text, "not_owner");
+        return Ok(None);
+    }
+    if l.parsed.tail != PresentedTail::None && !(ctx.tail_ok)(&st, &l.parsed.tail) {
+        refusal.add(&l.text, "bad_crypto_tail");
         return Ok(None);
     }
     if st.in_transit() {
@@ -368,8 +370,12 @@ pub fn submit<S: Store + ?Sized>(
         Ok(p) => p,
         Err(e) => {
             if let Error::Invalid { errors, .. } = &e {
+                // Kept for risk control, bounded: a refused 30,000-code document costs a
+                // few KiB of record, not its whole size.
+                let kept: Vec<_> = errors.iter().take(REFUSAL_CODES_KEPT_MAX).collect();
                 let summary = serde_json::json!({
-                    "document": raw.id, "type": t.name(), "errors": errors,
+                    "document": raw.id, "type": t.name(), "errors": kept,
+                    "errors_total": errors.len(),
                 });
                 tx.refuse(ctx.actor.id, summary.to_string());
             }
@@ -461,6 +467,9 @@ fn sscc_prefix_ok(ctx: &DocContext<'_>, key: &CodeKey) -> bool {
         None => !ctx.actor.has(Role::Producer),
     }
 }
+
+/// Most per-code errors a refusal record keeps (the total is kept too).
+pub const REFUSAL_CODES_KEPT_MAX: usize = 100;
 
 /// Why a blocked (recalled) or expired code may not be shipped or withdrawn, if it may not
 /// (DOMAIN.md §3): such goods may only be written off, or shipped back to their producer;

@@ -17,6 +17,7 @@ pub mod model;
 mod orders;
 mod queries;
 pub mod store;
+pub mod tailguard;
 pub mod time;
 pub mod tx;
 
@@ -139,6 +140,7 @@ pub(crate) struct Inner {
     prefixes: RwLock<std::collections::BTreeMap<String, ParticipantId>>,
     pub(crate) clock: Clock,
     stats: Arc<tx::WriterStats>,
+    pub(crate) tail_guard: tailguard::TailGuard,
 }
 
 /// The registry. Cheap to clone; all clones share one writer.
@@ -223,6 +225,7 @@ impl Registry {
                 prefixes: RwLock::new(prefixes),
                 clock,
                 stats,
+                tail_guard: tailguard::TailGuard::default(),
             }),
         };
         reg.resume_orders()?;
@@ -259,6 +262,26 @@ impl Registry {
                 self.writer_queue()
             ))),
             Err(_) => Err(Error::Unavailable("the writer stopped".into())),
+        }
+    }
+
+    /// Queues a record-only job (risk records: failed tail checks) without waiting, and
+    /// without blocking when the writer's queue is full (the record is then dropped and
+    /// counted): such records come from unauthenticated traffic too.
+    pub(crate) fn record_detached(
+        &self,
+        f: impl for<'a> FnOnce(&mut Tx<'a, dyn Store>) + Send + 'static,
+    ) {
+        let job: Job<dyn Store> = Box::new(move |tx| {
+            f(tx);
+            let c: Completion = Box::new(|_| {});
+            c
+        });
+        if self.inner.jobs.try_send(job).is_err() {
+            self.inner
+                .stats
+                .records_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

@@ -5,6 +5,7 @@ use crate::codes::{parse_code, ParsedCode, PresentedTail};
 use crate::documents::is_blocked;
 use crate::error::{Error, Result};
 use crate::model::{Bucket, CodeKey, CodeState, Participant, Reason, Role, Status};
+use crate::tailguard::{Checker, Throttled};
 use crate::time::{day_of, format_date, format_timestamp};
 use crate::{visible, Registry};
 use serde::{Deserialize, Serialize};
@@ -339,8 +340,42 @@ impl Registry {
         Ok(inv)
     }
 
-    /// Public verification of a code: never reveals who holds an unsold item.
+    /// Public verification of a code by an anonymous checker (tests, tools).
     pub fn verify(&self, text: &str) -> Result<VerifyAnswer> {
+        self.verify_as(text, Checker::Public(0))
+    }
+
+    /// Records a failed tail check for the risk engine and counts it against guessing.
+    fn tail_failed(&self, checker: Checker, key: &CodeKey, owner: bool, via: &'static str) {
+        let now = self.now();
+        self.inner.tail_guard.failed(checker, key, owner, now);
+        let (participant, client) = match checker {
+            Checker::Participant(p) => (p, None),
+            Checker::Public(c) => (0, Some(format!("{c:016x}"))),
+        };
+        let summary = serde_json::json!({
+            "kind": "tail_failure", "code": key.to_string(), "via": via, "client": client,
+        })
+        .to_string();
+        self.record_detached(move |tx| tx.refuse(participant, summary));
+    }
+
+    fn tail_throttled(t: Throttled) -> Error {
+        Error::TooMany(match t {
+            Throttled::Checker => format!(
+                "too many failed crypto-tail checks from you ({} in {} minutes); wait",
+                crate::tailguard::FAILURES_PER_CHECKER_MAX,
+                crate::tailguard::CHECKER_WINDOW_SECS / 60
+            ),
+            Throttled::Code => "this code's crypto tail was tried wrongly too often today; \
+                                only its owner can check it now"
+                .to_string(),
+        })
+    }
+
+    /// Public verification of a code: never reveals who holds an unsold item. Failed tail
+    /// checks count against `checker` and the code ([`crate::tailguard`]).
+    pub fn verify_as(&self, text: &str, checker: Checker) -> Result<VerifyAnswer> {
         let now = self.now();
         let mut ans = VerifyAnswer {
             verdict: "unknown",
@@ -382,8 +417,13 @@ impl Registry {
         ans.status = Some(st.status.name());
         ans.expiry_date = (st.expiry_day != 0).then(|| format_date(st.expiry_day));
         if parsed.tail != PresentedTail::None {
+            self.inner
+                .tail_guard
+                .may_check(checker, &parsed.key, false, now)
+                .map_err(Self::tail_throttled)?;
             ans.tail_checked = true;
             if !self.tail_ok(&st, &parsed.tail) {
+                self.tail_failed(checker, &parsed.key, false, "verify");
                 ans.verdict = "forged";
                 return Ok(ans);
             }
@@ -434,7 +474,9 @@ impl Registry {
                 "at most {QUERY_CODES_MAX} codes per check"
             )));
         }
-        let today = day_of(self.now());
+        let now = self.now();
+        let today = day_of(now);
+        let me = Checker::Participant(actor.id);
         let parsed: Vec<_> = items.iter().map(|i| parse_code(i.parts().0)).collect();
         let keys: Vec<CodeKey> = parsed
             .iter()
@@ -451,10 +493,27 @@ impl Registry {
                 Ok(p) => match states.next().flatten() {
                     None => reasons.push("unknown_code"),
                     Some(st) => {
+                        // Whether a tail is right is told only to the code's owner or its
+                        // receiver in transit (and fiscal operators, who check for every
+                        // shop); every failure counts against the checker and the code.
+                        let holder =
+                            st.owner == actor.id || (st.in_transit() && st.receiver == actor.id);
+                        let told = holder || actor.has(Role::FiscalOperator);
                         match &p.tail {
                             PresentedTail::None => reasons.push("no_crypto_tail"),
-                            t if !self.tail_ok(&st, t) => reasons.push("bad_crypto_tail"),
-                            _ => {}
+                            t => match self.inner.tail_guard.may_check(me, &p.key, holder, now) {
+                                Err(Throttled::Checker) => {
+                                    return Err(Self::tail_throttled(Throttled::Checker))
+                                }
+                                Err(Throttled::Code) => reasons.push("tail_checks_locked"),
+                                Ok(()) if !self.tail_ok(&st, t) => {
+                                    self.tail_failed(me, &p.key, holder, "till_check");
+                                    if told {
+                                        reasons.push("bad_crypto_tail");
+                                    }
+                                }
+                                Ok(()) => {}
+                            },
                         }
                         if st.status == Status::Retired && st.reason == Some(Reason::Retail) {
                             reasons.push("already_sold");

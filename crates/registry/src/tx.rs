@@ -616,6 +616,8 @@ fn run_job<S: Store + ?Sized>(job: Job<S>, tx: &mut Tx<'_, S>, done: &mut Vec<Co
 /// What the writer has done since it started (for `/metrics`).
 #[derive(Debug, Default)]
 pub struct WriterStats {
+    /// Risk records dropped because the writer's queue was full.
+    pub records_dropped: std::sync::atomic::AtomicU64,
     /// Times the writer loop itself panicked and was restarted.
     pub restarts: std::sync::atomic::AtomicU64,
     /// Jobs that panicked (each failed its batch; the writer went on).

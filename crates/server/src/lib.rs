@@ -949,15 +949,39 @@ struct VerifyQuery {
     code: String,
 }
 
-async fn verify(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
-    let q: VerifyQuery = query(q)?;
+/// The public checker behind a request: a digest of its address (an IPv6 client by its
+/// /64, like the rate limit), for counting failed tail checks.
+pub(crate) fn public_checker(ext: &axum::http::Extensions) -> registry::tailguard::Checker {
+    use std::hash::{Hash, Hasher};
+    let ip = ext
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match ip.map(|ip| match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => std::net::IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+        v4 => v4,
+    }) {
+        Some(ip) => ip.hash(&mut h),
+        None => 0u8.hash(&mut h),
+    }
+    registry::tailguard::Checker::Public(h.finish())
+}
+
+async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
+    let checker = public_checker(req.extensions());
+    let q: VerifyQuery = query(req.uri().query().map(str::to_string))?;
     if q.code.len() > 512 {
         return Err(Problem::from(Error::TooLarge(
             "a code is at most 512 characters".into(),
         )));
     }
     let reg = s.registry.clone();
-    let ans = fast(move || reg.verify(&q.code)).map_err(malformed_code)?;
+    let ans = fast(move || reg.verify_as(&q.code, checker)).map_err(malformed_code)?;
     Ok(Json(ans).into_response())
 }
 

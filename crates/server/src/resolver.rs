@@ -41,7 +41,9 @@ pub async fn resolve(
     State(s): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
+    ext: axum::http::Extensions,
 ) -> Response {
+    let checker = crate::public_checker(&ext);
     let link = format!(
         "https://resolver{}",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
@@ -69,7 +71,7 @@ pub async fn resolve(
             .into_response();
     }
     let reg = s.registry.clone();
-    let ans = match crate::fast(move || reg.verify(&link)) {
+    let ans = match crate::fast(move || reg.verify_as(&link, checker)) {
         Ok(a) => a,
         Err(p) => return p.into_response(),
     };

@@ -399,7 +399,8 @@ impl Line {
 
     fn new_sscc(&mut self) -> String {
         self.sscc_serial += 1;
-        sscc(7, self.sscc_serial)
+        // Within the producer's GS1 company prefix 4601234.
+        sscc(7, 4_601_234_000_000_000 + self.sscc_serial)
     }
 
     /// The next document of the stream (the stream never ends).
@@ -818,7 +819,16 @@ fn set_up(client: &Client) -> (Actors, Vec<String>) {
             .expect("register")
     };
     let actors = Actors {
-        producer: reg(PRODUCER_TIN, "Crash Test Producer", "producer"),
+        producer: client
+            .register_with_prefixes(
+                ADMIN_TOKEN,
+                PRODUCER_TIN,
+                "Crash Test Producer",
+                &["producer"],
+                "RU-MOW",
+                &["4601234"],
+            )
+            .expect("register"),
         wholesaler: reg(WHOLESALER_TIN, "Crash Test Wholesaler", "wholesaler"),
         regulator: reg(REGULATOR_TIN, "Crash Test Inspectorate", "regulator"),
     };

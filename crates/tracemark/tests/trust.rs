@@ -465,3 +465,111 @@ fn gtins_and_ssccs_belong_to_their_prefix_holder() {
     assert_eq!(st, 200);
     let _ = shop;
 }
+
+#[test]
+fn short_tails_cannot_be_guessed_through_the_till_or_verification() {
+    let s = start();
+    let maker =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7740000001",
+            "Dairy",
+            &["producer"],
+            "RU-MOW",
+            &["4606666"],
+        )
+        .expect("producer");
+    let stranger =
+        s.c.register(
+            &s.admin,
+            "7740000002",
+            "Other shop",
+            &["retailer"],
+            "RU-MOW",
+        )
+        .expect("shop");
+    let g = gtin(460_666_600_001);
+    assert_eq!(
+        s.c.post_signed(
+            &maker,
+            "/api/v1/products",
+            &json!({"gtin": g, "name": "Milk", "product_group": "milk"})
+        )
+        .expect("product")
+        .0,
+        201
+    );
+    let codes = s.c.order_codes(&maker, &g, 1, "short").expect("codes");
+    let id = tracemark::client::id_code(&codes[0]).to_string();
+    let (real, _) = codes[0]
+        .split_once("\u{1d}93")
+        .map(|(a, t)| (t.to_string(), a))
+        .expect("AI 93");
+    let guess = |i: u32| -> String {
+        let mut t = format!("{:04}", i % 10_000);
+        if t == real {
+            t = "zzzz".into();
+        }
+        format!("{id}\u{1d}93{t}")
+    };
+    // A shop that does not own the code learns nothing about its tail: the right tail and a
+    // wrong one give the same reasons.
+    let check = |code: &str| -> (u16, Value) {
+        let (st, v) =
+            s.c.post(&stranger, "/api/v1/pos/check", &json!({"codes": [code]}))
+                .expect("check");
+        (st, v)
+    };
+    let (_, right) = check(&codes[0]);
+    let (_, wrong) = check(&guess(1));
+    assert_eq!(
+        right["results"][0]["reasons"], wrong["results"][0]["reasons"],
+        "{right} {wrong}"
+    );
+    assert!(!wrong.to_string().contains("bad_crypto_tail"), "{wrong}");
+    // Guessing is slowed to a stop: after 20 failures in ten minutes, 429.
+    let started = std::time::Instant::now();
+    let mut tried = 1;
+    let status = loop {
+        let (st, _) = check(&guess(tried + 1));
+        tried += 1;
+        if st != 200 || tried > 1_000 {
+            break st;
+        }
+    };
+    assert_eq!(status, 429, "after {tried} guesses");
+    assert!(tried <= 22, "{tried} guesses before the stop");
+    println!(
+        "till check: {tried} guesses in {:?} before 429 (a 24-bit tail needs ~8.4 M on average)",
+        started.elapsed()
+    );
+    // Public verification: the same for an address.
+    let verify = |code: &str| -> u16 {
+        s.http
+            .get(format!("{}/api/v1/verify", s.base))
+            .query(&[("code", code)])
+            .send()
+            .expect("verify")
+            .status()
+            .as_u16()
+    };
+    let mut tried = 0;
+    let status = loop {
+        let st = verify(&guess(5_000 + tried));
+        tried += 1;
+        if st != 200 || tried > 1_000 {
+            break st;
+        }
+    };
+    assert_eq!(status, 429, "after {tried} public guesses");
+    assert!(tried <= 21, "{tried}");
+    // The owner still checks its own code.
+    let (st, v) =
+        s.c.post(
+            &maker,
+            "/api/v1/codes/query",
+            &json!({"codes": [codes[0].clone()]}),
+        )
+        .expect("q");
+    assert_eq!(st, 200, "{v}");
+}
