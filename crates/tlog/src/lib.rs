@@ -89,7 +89,10 @@ impl NodeId {
     pub fn from_key(key: &[u8; 9]) -> Self {
         let mut index = [0u8; 8];
         index.copy_from_slice(&key[1..]);
-        NodeId { level: key[0], index: u64::from_be_bytes(index) }
+        NodeId {
+            level: key[0],
+            index: u64::from_be_bytes(index),
+        }
     }
 }
 
@@ -162,13 +165,17 @@ pub trait HashReader {
 
 impl<S: std::hash::BuildHasher> HashReader for HashMap<NodeId, Hash, S> {
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, Error> {
-        ids.iter().map(|id| self.get(id).copied().ok_or(Error::MissingHash(*id))).collect()
+        ids.iter()
+            .map(|id| self.get(id).copied().ok_or(Error::MissingHash(*id)))
+            .collect()
     }
 }
 
 impl HashReader for BTreeMap<NodeId, Hash> {
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, Error> {
-        ids.iter().map(|id| self.get(id).copied().ok_or(Error::MissingHash(*id))).collect()
+        ids.iter()
+            .map(|id| self.get(id).copied().ok_or(Error::MissingHash(*id)))
+            .collect()
     }
 }
 
@@ -188,7 +195,10 @@ fn read<R: HashReader + ?Sized>(reader: &R, ids: &[NodeId]) -> Result<Vec<Hash>,
     }
     let hashes = reader.read_hashes(ids)?;
     if hashes.len() != ids.len() {
-        return Err(Error::ReaderLength { expected: ids.len(), got: hashes.len() });
+        return Err(Error::ReaderLength {
+            expected: ids.len(),
+            got: hashes.len(),
+        });
     }
     Ok(hashes)
 }

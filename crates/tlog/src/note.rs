@@ -27,7 +27,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note text: `<origin>\n<size>\n<base64 root>\n`.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        )
     }
 
     /// The complete signed note: body, blank line, one signature line by
@@ -46,12 +51,16 @@ impl Checkpoint {
     /// of 32 bytes. Extension lines are rejected (this log writes none).
     pub fn from_body(text: &str) -> Result<Checkpoint, Error> {
         check_chars(text)?;
-        let lines = text.strip_suffix('\n').ok_or(Error::MalformedNote("no final newline"))?;
+        let lines = text
+            .strip_suffix('\n')
+            .ok_or(Error::MalformedNote("no final newline"))?;
         let mut lines = lines.split('\n');
         let (Some(origin), Some(size), Some(root), None) =
             (lines.next(), lines.next(), lines.next(), lines.next())
         else {
-            return Err(Error::MalformedNote("checkpoint must have exactly three lines"));
+            return Err(Error::MalformedNote(
+                "checkpoint must have exactly three lines",
+            ));
         };
         if origin.is_empty() {
             return Err(Error::MalformedNote("empty origin"));
@@ -63,13 +72,20 @@ impl Checkpoint {
             Some(Ok(size)) => size,
             _ => return Err(Error::MalformedNote("size is not a decimal u64")),
         };
-        let bytes = B64.decode(root).map_err(|_| Error::MalformedNote("root is not base64"))?;
-        let root_hash: Hash =
-            bytes.try_into().map_err(|_| Error::MalformedNote("root is not 32 bytes"))?;
+        let bytes = B64
+            .decode(root)
+            .map_err(|_| Error::MalformedNote("root is not base64"))?;
+        let root_hash: Hash = bytes
+            .try_into()
+            .map_err(|_| Error::MalformedNote("root is not 32 bytes"))?;
         if B64.encode(root_hash) != root {
             return Err(Error::MalformedNote("root is not canonical base64"));
         }
-        Ok(Checkpoint { origin: origin.to_string(), size, root: root_hash })
+        Ok(Checkpoint {
+            origin: origin.to_string(),
+            size,
+            root: root_hash,
+        })
     }
 }
 
@@ -105,7 +121,10 @@ pub fn key_id(key_name: &str, key: &VerifyingKey) -> [u8; 4] {
 /// The C2SP verifier key string: `<name>+<hex key id>+<base64(0x01 ‖ public key)>`.
 pub fn verifier_key(key_name: &str, key: &VerifyingKey) -> Result<String, Error> {
     check_name(key_name)?;
-    let id: String = key_id(key_name, key).iter().map(|b| format!("{b:02x}")).collect();
+    let id: String = key_id(key_name, key)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let mut material = vec![ED25519];
     material.extend_from_slice(key.as_bytes());
     Ok(format!("{key_name}+{id}+{}", B64.encode(material)))
@@ -122,7 +141,10 @@ pub fn sign_note(text: &str, key: &SigningKey, key_name: &str) -> Result<String,
     }
     let mut sig = key_id(key_name, &key.verifying_key()).to_vec();
     sig.extend_from_slice(&key.sign(text.as_bytes()).to_bytes());
-    Ok(format!("{text}\n{SIG_PREFIX}{key_name} {}\n", B64.encode(sig)))
+    Ok(format!(
+        "{text}\n{SIG_PREFIX}{key_name} {}\n",
+        B64.encode(sig)
+    ))
 }
 
 /// Checks a signed note and returns its text (up to and including the
@@ -135,10 +157,14 @@ pub fn sign_note(text: &str, key: &SigningKey, key_name: &str) -> Result<String,
 pub fn open_note<'a>(note: &'a str, key_name: &str, key: &VerifyingKey) -> Result<&'a str, Error> {
     check_name(key_name)?;
     check_chars(note)?;
-    let split = note.rfind("\n\n").ok_or(Error::MalformedNote("no blank line before signatures"))?;
+    let split = note
+        .rfind("\n\n")
+        .ok_or(Error::MalformedNote("no blank line before signatures"))?;
     let (text, sigs) = (&note[..split + 1], &note[split + 2..]);
     if sigs.is_empty() || !sigs.ends_with('\n') {
-        return Err(Error::MalformedNote("signature block must end with a newline"));
+        return Err(Error::MalformedNote(
+            "signature block must end with a newline",
+        ));
     }
     let want_id = key_id(key_name, key);
     let mut verified = false;
@@ -151,7 +177,9 @@ pub fn open_note<'a>(note: &'a str, key_name: &str, key: &VerifyingKey) -> Resul
             .and_then(|rest| rest.split_once(' '))
             .ok_or(Error::MalformedNote("bad signature line"))?;
         check_name(name).map_err(|_| Error::MalformedNote("bad key name in signature line"))?;
-        let sig = B64.decode(b64).map_err(|_| Error::MalformedNote("signature is not base64"))?;
+        let sig = B64
+            .decode(b64)
+            .map_err(|_| Error::MalformedNote("signature is not base64"))?;
         if sig.len() < 5 {
             return Err(Error::MalformedNote("signature too short"));
         }
@@ -186,7 +214,9 @@ pub fn parse_verifier_key(vkey: &str) -> Result<(String, VerifyingKey), Error> {
         return Err(bad);
     };
     check_name(name)?;
-    let material = B64.decode(material).map_err(|_| Error::MalformedNote("bad verifier key"))?;
+    let material = B64
+        .decode(material)
+        .map_err(|_| Error::MalformedNote("bad verifier key"))?;
     let key = match material.split_first() {
         Some((&ED25519, key)) => <[u8; 32]>::try_from(key)
             .ok()

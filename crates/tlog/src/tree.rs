@@ -30,7 +30,10 @@ fn range_len(lo: u64, hi: u64) -> usize {
 fn fold(hashes: &[Hash]) -> Hash {
     match hashes.split_last() {
         None => EMPTY_ROOT,
-        Some((last, rest)) => rest.iter().rev().fold(*last, |acc, left| node_hash(left, &acc)),
+        Some((last, rest)) => rest
+            .iter()
+            .rev()
+            .fold(*last, |acc, left| node_hash(left, &acc)),
     }
 }
 
@@ -67,8 +70,9 @@ pub fn append_hashes<R: HashReader + ?Sized>(
         return Err(Error::TreeFull);
     }
     let completes = size.trailing_ones();
-    let ids: Vec<NodeId> =
-        (0..completes).map(|l| NodeId::new(l as u8, (size >> l) - 1)).collect();
+    let ids: Vec<NodeId> = (0..completes)
+        .map(|l| NodeId::new(l as u8, (size >> l) - 1))
+        .collect();
     let left = read(reader, &ids)?;
     let mut h = leaf_hash(leaf);
     let mut out = Vec::with_capacity(1 + ids.len());
@@ -105,7 +109,10 @@ impl Frontier {
     pub fn load<R: HashReader + ?Sized>(size: u64, reader: &R) -> Result<Self, Error> {
         let mut ids = Vec::new();
         range_ids(0, size, &mut ids);
-        Ok(Frontier { size, roots: read(reader, &ids)? })
+        Ok(Frontier {
+            size,
+            roots: read(reader, &ids)?,
+        })
     }
 
     /// The number of leaves appended so far.

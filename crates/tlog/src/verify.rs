@@ -51,7 +51,9 @@ pub fn verify_inclusion(
         return Err(Error::InvalidProof("inclusion proof has too few hashes"));
     }
     if r != *root {
-        return Err(Error::InvalidProof("inclusion proof does not lead to the root"));
+        return Err(Error::InvalidProof(
+            "inclusion proof does not lead to the root",
+        ));
     }
     Ok(())
 }
@@ -77,7 +79,9 @@ pub fn verify_consistency(
     }
     if from == 0 {
         if !proof.is_empty() {
-            return Err(Error::InvalidProof("proof from the empty tree must be empty"));
+            return Err(Error::InvalidProof(
+                "proof from the empty tree must be empty",
+            ));
         }
         if *from_root != EMPTY_ROOT || (to == 0 && *to_root != EMPTY_ROOT) {
             return Err(Error::InvalidProof("wrong root for the empty tree"));
@@ -86,7 +90,9 @@ pub fn verify_consistency(
     }
     if from == to {
         if !proof.is_empty() {
-            return Err(Error::InvalidProof("proof between equal sizes must be empty"));
+            return Err(Error::InvalidProof(
+                "proof between equal sizes must be empty",
+            ));
         }
         if from_root != to_root {
             return Err(Error::InvalidProof("different roots for the same size"));
@@ -141,10 +147,14 @@ pub fn verify_consistency(
         return Err(Error::InvalidProof("consistency proof has too few hashes"));
     }
     if fr != *from_root {
-        return Err(Error::InvalidProof("consistency proof does not lead to the old root"));
+        return Err(Error::InvalidProof(
+            "consistency proof does not lead to the old root",
+        ));
     }
     if sr != *to_root {
-        return Err(Error::InvalidProof("consistency proof does not lead to the new root"));
+        return Err(Error::InvalidProof(
+            "consistency proof does not lead to the new root",
+        ));
     }
     Ok(())
 }

@@ -38,7 +38,10 @@ fn inclusion_spoiled(index: u64, size: u64, proof: &[Hash]) {
     let lh = leaf_hash(&leaf(index));
     let r = root(size);
     let fails = |lh: &Hash, i: u64, s: u64, p: &[Hash], r: &Hash| {
-        assert!(verify_inclusion(lh, i, s, p, r).is_err(), "accepted i={i} s={s} (real {index}/{size})")
+        assert!(
+            verify_inclusion(lh, i, s, p, r).is_err(),
+            "accepted i={i} s={s} (real {index}/{size})"
+        )
     };
     fails(&leaf_hash(&leaf(index + 1)), index, size, proof, &r);
     fails(&lh, index + 1, size, proof, &r);
@@ -65,7 +68,10 @@ fn inclusion_spoiled(index: u64, size: u64, proof: &[Hash]) {
 fn consistency_spoiled(from: u64, to: u64, proof: &[Hash]) {
     let (r1, r2) = (root(from), root(to));
     let fails = |f: u64, t: u64, p: &[Hash], a: &Hash, b: &Hash| {
-        assert!(verify_consistency(f, t, p, a, b).is_err(), "accepted {f}->{t} (real {from}->{to})")
+        assert!(
+            verify_consistency(f, t, p, a, b).is_err(),
+            "accepted {f}->{t} (real {from}->{to})"
+        )
     };
     // Other sizes are checked against their real roots (see inclusion_spoiled).
     // (Pairs with from = 0 or from = to need no proof, so those are skipped.)
@@ -175,27 +181,60 @@ fn errors_are_typed() {
         inclusion_proof(5, 5, s),
         Err(Error::IndexOutOfRange { index: 5, size: 5 })
     ));
-    assert!(matches!(consistency_proof(6, 5, s), Err(Error::InvalidRange { from: 6, to: 5 })));
-    assert!(matches!(verify_inclusion(&EMPTY_ROOT, 0, 0, &[], &EMPTY_ROOT), Err(Error::IndexOutOfRange { .. })));
-    assert!(matches!(verify_consistency(2, 1, &[], &EMPTY_ROOT, &EMPTY_ROOT), Err(Error::InvalidRange { .. })));
+    assert!(matches!(
+        consistency_proof(6, 5, s),
+        Err(Error::InvalidRange { from: 6, to: 5 })
+    ));
+    assert!(matches!(
+        verify_inclusion(&EMPTY_ROOT, 0, 0, &[], &EMPTY_ROOT),
+        Err(Error::IndexOutOfRange { .. })
+    ));
+    assert!(matches!(
+        verify_consistency(2, 1, &[], &EMPTY_ROOT, &EMPTY_ROOT),
+        Err(Error::InvalidRange { .. })
+    ));
     // Sizes beyond the stored tree: the node covering the last leaf is absent.
     let small = build(5);
     for size in [6, 7, 8, 100] {
-        assert!(matches!(tree_hash(size, &small), Err(Error::MissingHash(_))));
-        assert!(matches!(inclusion_proof(0, size, &small), Err(Error::MissingHash(_))));
-        assert!(matches!(consistency_proof(3, size, &small), Err(Error::MissingHash(_))));
-        assert!(matches!(Frontier::load(size, &small), Err(Error::MissingHash(_))));
+        assert!(matches!(
+            tree_hash(size, &small),
+            Err(Error::MissingHash(_))
+        ));
+        assert!(matches!(
+            inclusion_proof(0, size, &small),
+            Err(Error::MissingHash(_))
+        ));
+        assert!(matches!(
+            consistency_proof(3, size, &small),
+            Err(Error::MissingHash(_))
+        ));
+        assert!(matches!(
+            Frontier::load(size, &small),
+            Err(Error::MissingHash(_))
+        ));
     }
-    assert!(matches!(append_hashes(7, b"x", &small), Err(Error::MissingHash(_))));
+    assert!(matches!(
+        append_hashes(7, b"x", &small),
+        Err(Error::MissingHash(_))
+    ));
     // Trivial cases need no hashes at all.
     assert_eq!(tree_hash(0, &small).unwrap(), EMPTY_ROOT);
     assert!(consistency_proof(0, 100, &small).unwrap().is_empty());
     assert!(consistency_proof(100, 100, &small).unwrap().is_empty());
     // A reader that breaks its contract.
     let short = |ids: &[NodeId]| Ok(vec![EMPTY_ROOT; ids.len() - 1]);
-    assert!(matches!(tree_hash(3, &short), Err(Error::ReaderLength { expected: 2, got: 1 })));
+    assert!(matches!(
+        tree_hash(3, &short),
+        Err(Error::ReaderLength {
+            expected: 2,
+            got: 1
+        })
+    ));
     let failing = |_: &[NodeId]| Err(Error::Store("disk on fire".into()));
-    assert!(matches!(inclusion_proof(1, 3, &failing), Err(Error::Store(_))));
+    assert!(matches!(
+        inclusion_proof(1, 3, &failing),
+        Err(Error::Store(_))
+    ));
     // Empty-tree consistency edge cases.
     let r5 = root(5);
     verify_consistency(0, 5, &[], &EMPTY_ROOT, &r5).unwrap();
@@ -236,19 +275,33 @@ fn reads_are_logarithmic() {
         for index in [0, size / 3, size / 2, size - 1] {
             reads.set(0);
             inclusion_proof(index, size, &counting).unwrap();
-            assert!(reads.get() <= bound(size), "inclusion {index}/{size}: {}", reads.get());
+            assert!(
+                reads.get() <= bound(size),
+                "inclusion {index}/{size}: {}",
+                reads.get()
+            );
         }
         for from in [1, size / 3, size / 2, size - 1] {
             reads.set(0);
             consistency_proof(from, size, &counting).unwrap();
-            assert!(reads.get() <= bound(size), "consistency {from}->{size}: {}", reads.get());
+            assert!(
+                reads.get() <= bound(size),
+                "consistency {from}->{size}: {}",
+                reads.get()
+            );
         }
     }
 }
 
 #[test]
 fn node_keys_round_trip_and_sort_by_level_then_index() {
-    let ids = [NodeId::new(0, 0), NodeId::new(0, 1), NodeId::new(0, u64::MAX), NodeId::new(1, 0), NodeId::new(63, 1)];
+    let ids = [
+        NodeId::new(0, 0),
+        NodeId::new(0, 1),
+        NodeId::new(0, u64::MAX),
+        NodeId::new(1, 0),
+        NodeId::new(63, 1),
+    ];
     for w in ids.windows(2) {
         assert!(w[0].key() < w[1].key());
     }
