@@ -12,6 +12,31 @@
 //! Proofs are checked with [`verify_inclusion`] / [`verify_consistency`], which
 //! follow the RFC 9162 §2.1.3.2 / §2.1.4.2 algorithms step by step. Signed tree
 //! heads are C2SP checkpoints ([`Checkpoint`], [`verify_note`]).
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use tlog::*;
+//!
+//! // Writer: one group commit of 5 leaves; store what the Frontier emits.
+//! let mut store = HashMap::new();
+//! let mut frontier = Frontier::load(0, &store)?;
+//! let mut new = Vec::new();
+//! for doc in ["a", "b", "c", "d", "e"] {
+//!     frontier.append(doc.as_bytes(), &mut new)?;
+//! }
+//! store.extend(new.drain(..));
+//! let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+//! let head = Checkpoint { origin: "example.org/log".into(), size: 5, root: frontier.root() };
+//! let note = head.sign(&key, "example.org/log")?;
+//!
+//! // Reader: proofs from O(log n) stored hashes; verifier: offline checks.
+//! let proof = inclusion_proof(2, 5, &store)?;
+//! let cp = verify_note(&note, "example.org/log", &key.verifying_key())?;
+//! verify_inclusion(&leaf_hash(b"c"), 2, cp.size, &proof, &cp.root)?;
+//! let older = tree_hash(3, &store)?;
+//! verify_consistency(3, 5, &consistency_proof(3, 5, &store)?, &older, &cp.root)?;
+//! # Ok::<(), tlog::Error>(())
+//! ```
 #![deny(missing_docs)]
 
 mod note;
