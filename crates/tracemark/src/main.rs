@@ -34,6 +34,10 @@ enum Command {
         /// the Digital Link resolver, sign-in); 0: unlimited.
         #[arg(long, default_value_t = 100)]
         public_rate: u32,
+        /// Most client connections open at once; at the cap the longest-idle one makes
+        /// room, and when none is idle a newcomer is answered 503.
+        #[arg(long, default_value_t = server::serve::CONNECTIONS_MAX)]
+        connections_max: usize,
     },
     /// Start a registry with a simulated economy flowing through it.
     Demo {
@@ -79,6 +83,7 @@ fn main() -> Result<()> {
             postgres,
             listen,
             public_rate,
+            connections_max,
         } => {
             if postgres.is_some() {
                 bail!(
@@ -103,7 +108,11 @@ fn main() -> Result<()> {
                     Some(f) => println!("tracemark: admin token in {}", f.display()),
                     None => println!("tracemark: admin token from TRACEMARK_ADMIN_TOKEN"),
                 }
-                tracemark::app::serve(listener, opened.registry, opened.config).await
+                let limits = server::serve::Limits {
+                    connections_max,
+                    ..Default::default()
+                };
+                tracemark::app::serve_with(listener, opened.registry, opened.config, limits).await
             })
         }
         Command::Demo {
