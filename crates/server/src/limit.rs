@@ -16,8 +16,8 @@
 
 use crate::problem::Problem;
 use governor::clock::{Clock, DefaultClock, Reference};
-use governor::state::keyed::DefaultKeyedStateStore;
 use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use parking_lot::RwLock;
 use std::net::{IpAddr, Ipv4Addr};
