@@ -10,6 +10,7 @@
 //! | a request body                   | [`BODY_READ_TIMEOUT`] (size: `BODY_LEN_MAX` in the router) | 60 s |
 //! | a request, answer included       | [`REQUEST_TIMEOUT`]                    | 90 s      |
 //! | an answer the client does not read | [`SEND_TIMEOUT`]                     | 30 s      |
+//! | handshakes not yet accepted      | [`LISTEN_BACKLOG`] (listeners of [`bind`]) | 4,096 |
 //!
 //! At the connection cap a new connection takes the slot of the connection that has been
 //! idle longest (one that has not sent a whole request head yet, or sits between requests);
@@ -99,6 +100,38 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// File descriptors kept for everything but client connections (the store's files, the
 /// listener, logs) when fitting [`CONNECTIONS_MAX`] under the open-file limit.
 const FDS_RESERVED: u64 = 512;
+
+/// Connections the kernel may hold accepted-but-not-yet-taken for a listener made by
+/// [`bind`]. The usual 128 (std's and mio's) overflows under any burst of connections, and
+/// a client whose handshake is dropped waits a whole SYN retransmission (1 s, then 3 s)
+/// before it is even queued. The kernel caps it at `net.core.somaxconn` (4,096 by default
+/// since Linux 5.4); each entry is one socket the cap then admits or sheds in microseconds.
+pub const LISTEN_BACKLOG: u32 = 4_096;
+
+/// A listener on `addr` with a backlog of [`LISTEN_BACKLOG`].
+pub async fn bind(addr: impl tokio::net::ToSocketAddrs) -> io::Result<TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As std and mio do: a restarted server can bind at once.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
 
 /// The serving limits; [`Limits::default`] has the constants above.
 #[derive(Clone, Debug)]

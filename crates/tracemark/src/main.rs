@@ -96,7 +96,7 @@ fn main() -> Result<()> {
             let mut opened = tracemark::app::open(&dir, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(&listen).await?;
+                let listener = server::serve::bind(&listen).await?;
                 let addr = listener.local_addr()?;
                 println!("tracemark: serving {} on http://{addr}", dir.display());
                 match &opened.admin_token_file {
@@ -124,7 +124,7 @@ fn main() -> Result<()> {
             let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
             let opened = tracemark::app::open(&dir, registry::system_clock())?;
             let admin = opened.config.admin_token.clone();
-            let listener = rt.block_on(tokio::net::TcpListener::bind(&listen))?;
+            let listener = rt.block_on(server::serve::bind(&listen))?;
             let addr = listener.local_addr()?;
             let server = rt.spawn(tracemark::app::serve(
                 listener,
