@@ -479,13 +479,15 @@ async fn connection(
             request(app.clone(), remote, limits.clone(), tracked.busy(), req)
         })
     };
-    let served = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_header_size(limits.header_bytes_max)
-        .max_headers(limits.headers_max)
-        .serve_connection(io, service);
-    tokio::pin!(served);
+    // Boxed so that dropping it below closes the socket before the slot is given back.
+    let mut served = Box::pin(
+        http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_header_size(limits.header_bytes_max)
+            .max_headers(limits.headers_max)
+            .serve_connection(io, service),
+    );
     let ended = tokio::select! {
         r = served.as_mut() => Some(r),
         () = evict.notified() => None,
@@ -727,5 +729,120 @@ impl AsyncWrite for SendTimeout {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let polled = Pin::new(&mut self.stream).poll_shutdown(cx);
         self.guard(cx, polled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A router with a slow route and one echoing the peer's address.
+    fn app() -> Router {
+        Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    "done"
+                }),
+            )
+            .route(
+                "/peer",
+                get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+            )
+    }
+
+    async fn answer(s: &mut TcpStream) -> String {
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut out))
+            .await
+            .expect("the server closes the connection")
+            .expect("read");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    async fn start(
+        limits: Limits,
+    ) -> (
+        SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<io::Result<()>>,
+    ) {
+        let listener = bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, app(), limits, async {
+            let _ = stopped.await;
+        }));
+        (addr, stop, server)
+    }
+
+    #[tokio::test]
+    async fn handlers_see_the_peer_address() {
+        let (addr, _stop, _server) = start(Limits::default()).await;
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        let me = s.local_addr().expect("local");
+        s.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let a = answer(&mut s).await;
+        assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+        assert!(a.ends_with(&me.to_string()), "{a}");
+    }
+
+    #[tokio::test]
+    async fn shutdown_closes_idle_connections_and_finishes_requests_in_flight() {
+        let (addr, stop, server) = start(Limits::default()).await;
+        let mut idle = TcpStream::connect(addr).await.expect("connect");
+        let mut busy = TcpStream::connect(addr).await.expect("connect");
+        busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(()).expect("stop");
+        // The request in flight is answered, then its connection closed.
+        let a = answer(&mut busy).await;
+        assert!(a.starts_with("HTTP/1.1 200") && a.ends_with("done"), "{a}");
+        // The idle one is closed without an answer.
+        assert_eq!(answer(&mut idle).await, "");
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("serve returns")
+            .expect("task")
+            .expect("serve");
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "no longer listening"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slow_answer_is_a_503_problem() {
+        let (addr, _stop, _server) = start(Limits {
+            request_timeout: Duration::from_millis(200),
+            ..Limits::default()
+        })
+        .await;
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let a = answer(&mut s).await;
+        assert!(a.starts_with("HTTP/1.1 503"), "{a}");
+        assert!(a.contains("application/problem+json"), "{a}");
+        assert!(a.contains("/problems/busy"), "{a}");
+    }
+
+    #[test]
+    fn the_shed_answer_is_a_complete_problem() {
+        let a = String::from_utf8(shed_answer()).expect("utf-8");
+        let (head, body) = a.split_once("\r\n\r\n").expect("head");
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let p: serde_json::Value = serde_json::from_str(body).expect("json");
+        assert_eq!(p["status"], 503);
+        assert_eq!(p["type"], "/problems/busy");
     }
 }

@@ -59,9 +59,12 @@ fn connect(addr: SocketAddr) -> TcpStream {
     s
 }
 
+/// An answer: status, head, body.
+type Answer = (u16, String, String);
+
 /// Reads one answer (head and `content-length` body); `None` if the connection closed or
 /// failed first.
-fn read_answer(s: &mut TcpStream) -> Option<(u16, String, String)> {
+fn read_answer(s: &mut TcpStream) -> Option<Answer> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -94,13 +97,13 @@ fn read_answer(s: &mut TcpStream) -> Option<(u16, String, String)> {
 }
 
 /// One request on a fresh connection.
-fn request(addr: SocketAddr, raw: &str) -> Option<(u16, String, String)> {
+fn request(addr: SocketAddr, raw: &str) -> Option<Answer> {
     let mut s = connect(addr);
     s.write_all(raw.as_bytes()).ok()?;
     read_answer(&mut s)
 }
 
-fn get(addr: SocketAddr, path: &str) -> Option<(u16, String, String)> {
+fn get(addr: SocketAddr, path: &str) -> Option<Answer> {
     request(
         addr,
         &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
@@ -281,7 +284,7 @@ fn trickled_bodies_get_408_and_busy_servers_shed_with_503() {
     assert!(head.contains("application/problem+json"), "{head}");
     assert!(body.contains("/problems/busy"), "{body}");
     // One byte every 300 ms: slower than the body timeout allows.
-    let mut answers: Vec<(usize, Duration, Option<(u16, String, String)>)> = Vec::new();
+    let mut answers: Vec<(usize, Duration, Option<Answer>)> = Vec::new();
     for s in &mut slow {
         s.set_read_timeout(Some(Duration::from_millis(300)))
             .expect("timeout");
