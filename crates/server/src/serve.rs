@@ -22,7 +22,8 @@
 //! Refusals are RFC 9457 problems: 408 `timeout` for a body not sent in time, 503 `busy`
 //! for the cap or an answer the server could not give in time. A client that stalls in
 //! its request head or does not read its answer is disconnected: nobody is listening for a
-//! reply then.
+//! reply then. A head hyper cannot parse, or one over [`HEADER_BYTES_MAX`], gets hyper's
+//! own bodiless 400 or 431 before the router is reached.
 
 use crate::problem::Problem;
 use axum::body::{Body, Bytes};
@@ -51,9 +52,9 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 use tower::ServiceExt;
 
-/// Most connections open at once. Each costs a file descriptor and, idle, about 20 KB
-/// (task, hyper's read buffer, table entry; more while a request is in flight), so the
-/// cap is under 100 MB of idle connections; it is far more than the busiest clients need
+/// Most connections open at once. Each costs a file descriptor and, idle, roughly 10 to
+/// 20 KB by estimate (task, hyper's 8 KiB read buffer, table entry; more while a request
+/// is in flight), so the cap is under 100 MB of idle connections; it is far more than the busiest clients need
 /// (a client keeps a few connections; a till, one) and it is what the process's open-file
 /// limit must allow: [`serve`] raises the soft limit to fit, or lowers the cap and warns.
 pub const CONNECTIONS_MAX: usize = 4_096;
@@ -525,14 +526,19 @@ async fn request(
     }));
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(ConnectInfo(remote));
-    let body = DeadlineBody {
-        inner: body,
-        deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
-        state: body_state.clone(),
+    let body = if body_state.load(Ordering::Relaxed) == BODY_DONE {
+        // Nothing to wait for (most GETs): no timer.
+        Body::new(body)
+    } else {
+        Body::new(DeadlineBody {
+            inner: body,
+            deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
+            state: body_state.clone(),
+        })
     };
     let answer = tokio::time::timeout(
         limits.request_timeout,
-        app.oneshot(Request::from_parts(parts, Body::new(body))),
+        app.oneshot(Request::from_parts(parts, body)),
     )
     .await;
     let late = |what: &str| {
