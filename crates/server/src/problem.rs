@@ -90,8 +90,10 @@ pub const KINDS: &[(&str, u16, &str)] = &[
     ("conflict", 409, "Conflicts with what exists: a document id reused with another body, a shipment accepted twice, a TIN registered twice."),
     ("too-large", 413, "The body, a list or a document is over its limit (30,000 codes per document, 1,000 per query)."),
     ("unsupported-media-type", 415, "Send application/json."),
+    ("timeout", 408, "The request's body did not arrive in time (see the serving limits); the connection is closed."),
     ("refused", 422, "Well-formed, but refused by the registry's rules; `errors` names every bad code with a stable reason."),
     ("too-many", 429, "Too many requests or active orders."),
     ("internal", 500, "A bug: reported and logged; nothing was changed."),
     ("unavailable", 503, "The store failed; nothing was changed; retry."),
+    ("busy", 503, "The server is at its connection limit, or could not answer in time; retry shortly. A request that timed out may have taken effect: resend the same one (documents are idempotent by id)."),
 ];

@@ -9,7 +9,6 @@ use base64::Engine;
 use rand::RngCore;
 use registry::Registry;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -103,20 +102,27 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
     })
 }
 
-/// Serves `registry` on `listener` until the process ends.
+/// Serves `registry` on `listener` until SIGINT or SIGTERM, within the default serving
+/// limits (`server::serve::Limits::default()`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     registry: Registry,
     config: server::Config,
 ) -> Result<()> {
+    serve_with(listener, registry, config, server::serve::Limits::default()).await
+}
+
+/// As [`serve`], within `limits` (connection cap, header, body, request and send timeouts).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    registry: Registry,
+    config: server::Config,
+    limits: server::serve::Limits,
+) -> Result<()> {
     let app = server::router(registry, config);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving")
+    server::serve::serve(listener, app, limits, shutdown_signal())
+        .await
+        .context("serving")
 }
 
 /// Resolves on SIGINT or SIGTERM: the server stops accepting, finishes the requests in

@@ -34,6 +34,10 @@ enum Command {
         /// the Digital Link resolver, sign-in); 0: unlimited.
         #[arg(long, default_value_t = 100)]
         public_rate: u32,
+        /// Most client connections open at once; at the cap the longest-idle one makes
+        /// room, and when none is idle a newcomer is answered 503.
+        #[arg(long, default_value_t = server::serve::CONNECTIONS_MAX)]
+        connections_max: usize,
     },
     /// Start a registry with a simulated economy flowing through it.
     Demo {
@@ -79,6 +83,7 @@ fn main() -> Result<()> {
             postgres,
             listen,
             public_rate,
+            connections_max,
         } => {
             if postgres.is_some() {
                 bail!(
@@ -91,7 +96,7 @@ fn main() -> Result<()> {
             let mut opened = tracemark::app::open(&dir, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(&listen).await?;
+                let listener = server::serve::bind(&listen).await?;
                 let addr = listener.local_addr()?;
                 println!("tracemark: serving {} on http://{addr}", dir.display());
                 match &opened.admin_token_file {
@@ -103,7 +108,11 @@ fn main() -> Result<()> {
                     Some(f) => println!("tracemark: admin token in {}", f.display()),
                     None => println!("tracemark: admin token from TRACEMARK_ADMIN_TOKEN"),
                 }
-                tracemark::app::serve(listener, opened.registry, opened.config).await
+                let limits = server::serve::Limits {
+                    connections_max,
+                    ..Default::default()
+                };
+                tracemark::app::serve_with(listener, opened.registry, opened.config, limits).await
             })
         }
         Command::Demo {
@@ -115,7 +124,7 @@ fn main() -> Result<()> {
             let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
             let opened = tracemark::app::open(&dir, registry::system_clock())?;
             let admin = opened.config.admin_token.clone();
-            let listener = rt.block_on(tokio::net::TcpListener::bind(&listen))?;
+            let listener = rt.block_on(server::serve::bind(&listen))?;
             let addr = listener.local_addr()?;
             let server = rt.spawn(tracemark::app::serve(
                 listener,
