@@ -959,11 +959,66 @@ impl Registry {
         self.inner.keyring.read().public_keys()
     }
 
+    // ---- transparency log ----
+
+    /// Leaves in the committed log.
+    pub fn log_size(&self) -> Result<u64> {
+        Ok(self.inner.store.counter("log_size")?)
+    }
+
+    /// The tree hash of the first `size` leaves (`size` ≤ the committed size).
+    pub fn log_root(&self, size: u64) -> Result<tlog::Hash> {
+        self.log_size_ok(size)?;
+        tlog::tree_hash(size, &store::LogReader(&*self.inner.store)).map_err(log_error)
+    }
+
+    fn log_size_ok(&self, size: u64) -> Result<()> {
+        let n = self.log_size()?;
+        if size > n {
+            return Err(Error::invalid(format!(
+                "the log has {n} leaves; {size} is beyond it"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A leaf's bytes.
+    pub fn log_leaf(&self, index: u64) -> Result<Vec<u8>> {
+        self.inner
+            .store
+            .log_leaf(index)?
+            .ok_or_else(|| Error::NotFound(format!("no log entry {index}")))
+    }
+
+    /// The RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.
+    pub fn log_inclusion(&self, index: u64, size: u64) -> Result<Vec<tlog::Hash>> {
+        self.log_size_ok(size)?;
+        if index >= size {
+            return Err(Error::invalid(format!(
+                "index {index} is not below size {size}"
+            )));
+        }
+        tlog::inclusion_proof(index, size, &store::LogReader(&*self.inner.store)).map_err(log_error)
+    }
+
+    /// The RFC 9162 consistency proof from the tree of `from` leaves to that of `to`.
+    pub fn log_consistency(&self, from: u64, to: u64) -> Result<Vec<tlog::Hash>> {
+        self.log_size_ok(to)?;
+        if from > to {
+            return Err(Error::invalid(format!("from {from} is after to {to}")));
+        }
+        tlog::consistency_proof(from, to, &store::LogReader(&*self.inner.store)).map_err(log_error)
+    }
+
     /// Number of accepted documents and the head of the hash chain.
     pub fn log_head(&self) -> Result<(u64, [u8; 32])> {
         let st = WriterState::load(&*self.inner.store)?;
         Ok((st.next_seq - 1, st.chain))
     }
+}
+
+fn log_error(e: tlog::Error) -> Error {
+    Error::Unavailable(format!("transparency log: {e}"))
 }
 
 /// Parses a GTIN of 8, 12, 13 or 14 digits with its check digit into its 14-digit value.

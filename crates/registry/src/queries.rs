@@ -30,6 +30,8 @@ pub struct HistoryEntry {
     pub reason: Option<&'static str>,
     /// Owner's TIN after.
     pub owner: Option<String>,
+    /// The document's leaf in the transparency log.
+    pub log_index: Option<u64>,
 }
 
 /// A code as its owner, producer or a regulator sees it.
@@ -228,6 +230,7 @@ impl Registry {
                 status: e.status.name(),
                 reason: e.reason.map(Reason::name),
                 owner: self.tin(e.owner),
+                log_index: self.inner.store.document_log_index(e.doc_seq)?,
             });
         }
         let children = if st.children > 0 {

@@ -67,6 +67,9 @@ pub struct WriteSet {
     pub refusals: Vec<(ParticipantId, u64, String)>,
     /// Leaves appended to the transparency log: (index, leaf bytes), indexes consecutive.
     pub log_leaves: Vec<(u64, Vec<u8>)>,
+    /// The Merkle tree's new stored hashes (each leaf's hash and each completed perfect
+    /// subtree's, see the `tlog` crate): append-only, never rewritten.
+    pub log_hashes: Vec<(tlog::NodeId, tlog::Hash)>,
 }
 
 impl WriteSet {
@@ -88,6 +91,23 @@ impl WriteSet {
             && self.counters.is_empty()
             && self.refusals.is_empty()
             && self.log_leaves.is_empty()
+    }
+}
+
+/// The log's stored hashes through a store, for the `tlog` computations: a hash not
+/// stored is an error (a tree size beyond the log), never a default.
+pub struct LogReader<'a, S: Store + ?Sized>(pub &'a S);
+
+impl<S: Store + ?Sized> tlog::HashReader for LogReader<'_, S> {
+    fn read_hashes(&self, ids: &[tlog::NodeId]) -> Result<Vec<tlog::Hash>, tlog::Error> {
+        let got = self
+            .0
+            .log_hashes(ids)
+            .map_err(|e| tlog::Error::Store(Box::new(e)))?;
+        got.into_iter()
+            .zip(ids)
+            .map(|(h, id)| h.ok_or(tlog::Error::MissingHash(*id)))
+            .collect()
     }
 }
 
@@ -134,6 +154,10 @@ pub trait Store: Send + Sync + 'static {
     fn refusal_count(&self) -> StoreResult<u64>;
     /// A leaf of the transparency log by index.
     fn log_leaf(&self, index: u64) -> StoreResult<Option<Vec<u8>>>;
+    /// Stored hashes of the log's tree, in the order asked (`None`: not stored).
+    fn log_hashes(&self, ids: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>>;
+    /// The log index of the document with sequence number `seq`.
+    fn document_log_index(&self, seq: u64) -> StoreResult<Option<u64>>;
     /// Applies everything atomically and durably.
     fn commit(&self, set: &WriteSet) -> StoreResult<()>;
 }

@@ -41,7 +41,14 @@ pub struct Config {
     /// Requests a second one address may make to the public endpoints (verification, the
     /// resolver, sign-in); `None`: unlimited.
     pub public_rate: Option<u32>,
+    /// The key that signs the transparency log's checkpoints.
+    pub log_key: ed25519_dalek::SigningKey,
+    /// The log's origin line (and key name) in its checkpoints, e.g. `tracemark.example/log`.
+    pub log_origin: String,
 }
+
+/// The default origin of the log's checkpoints.
+pub const LOG_ORIGIN_DEFAULT: &str = "tracemark.local/log";
 
 /// Shared state of all handlers.
 #[derive(Clone)]
@@ -52,6 +59,7 @@ pub struct AppState {
     metrics: PrometheusHandle,
     public_limit: Option<Arc<limit::RateLimit>>,
     nonces: Arc<Nonces>,
+    log: Arc<LogSigner>,
     /// When this process started (Unix s): nonces of signatures made before it are not
     /// remembered, so such signatures are refused.
     started_at: u64,
@@ -74,6 +82,11 @@ fn metrics_handle() -> PrometheusHandle {
 pub fn router(registry: Registry, config: Config) -> Router {
     let started_at = registry.now();
     let state = AppState {
+        log: Arc::new(LogSigner {
+            key: config.log_key,
+            origin: config.log_origin,
+            last: parking_lot::Mutex::new(None),
+        }),
         nonces: Arc::new(Nonces::default()),
         started_at,
         registry,
@@ -117,6 +130,10 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .route("/problems/{slug}", get(problem_doc))
         .route("/.well-known/tracemark-keys", get(keys))
+        .route("/api/v1/log/checkpoint", get(log_checkpoint))
+        .route("/api/v1/log/entries/{index}", get(log_entry))
+        .route("/api/v1/log/proof/inclusion", get(log_inclusion))
+        .route("/api/v1/log/proof/consistency", get(log_consistency))
         .route("/api/v1/participants", post(register_participant))
         .route("/api/v1/participants/{tin}", get(get_participant))
         .route("/api/v1/products/{gtin}", get(get_product))
@@ -594,7 +611,127 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
 }
 
 async fn keys(State(s): State<AppState>) -> Response {
-    Json(s.registry.public_keys()).into_response()
+    let mut v = serde_json::to_value(s.registry.public_keys()).unwrap_or_default();
+    if let Some(keys) = v.get_mut("keys").and_then(|k| k.as_array_mut()) {
+        use base64::Engine;
+        let vk = s.log.key.verifying_key();
+        keys.push(serde_json::json!({
+            "kid": s.log.origin, "alg": "Ed25519", "use": "log",
+            "public_key": base64::engine::general_purpose::STANDARD.encode(vk.as_bytes()),
+            "note_verifier": tlog::verifier_key(&s.log.origin, &vk).ok(),
+        }));
+    }
+    Json(v).into_response()
+}
+
+/// Signs the log's checkpoints (C2SP signed notes), one signature per tree size.
+struct LogSigner {
+    key: ed25519_dalek::SigningKey,
+    origin: String,
+    /// The last note signed: (size, note).
+    last: parking_lot::Mutex<Option<(u64, String)>>,
+}
+
+async fn log_checkpoint(State(s): State<AppState>) -> Result<Response, Problem> {
+    let reg = s.registry.clone();
+    let signer = s.log.clone();
+    let note = blocking(move || {
+        let size = reg.log_size()?;
+        if let Some((n, note)) = signer.last.lock().as_ref() {
+            if *n == size {
+                return Ok(note.clone());
+            }
+        }
+        let root = reg.log_root(size)?;
+        let note = tlog::Checkpoint {
+            origin: signer.origin.clone(),
+            size,
+            root,
+        }
+        .sign(&signer.key, &signer.origin)
+        .map_err(|e| Error::Unavailable(format!("signing the checkpoint: {e}")))?;
+        *signer.last.lock() = Some((size, note.clone()));
+        Ok(note)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+}
+
+async fn log_entry(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(index): Path<String>,
+) -> Result<Response, Problem> {
+    let admin = s.is_admin(&headers);
+    let caller = if admin {
+        None
+    } else {
+        Some(s.caller(&headers).await?)
+    };
+    let index: u64 = index
+        .parse()
+        .map_err(|_| Problem::not_found(format!("no log entry {index}")))?;
+    let reg = s.registry.clone();
+    let leaf = blocking(move || reg.log_leaf(index)).await?;
+    // The regulator reads every entry; a participant the entries of its own changes.
+    if let Some(c) = caller {
+        let actor = registry::log::decode(&leaf).map(|l| l.actor);
+        if !c.has(Role::Regulator) && actor != Some(c.id) {
+            return Err(Problem::not_found(format!("no log entry {index} of yours")));
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], leaf).into_response())
+}
+
+fn b64_hashes(h: &[tlog::Hash]) -> Vec<String> {
+    use base64::Engine;
+    h.iter()
+        .map(|x| base64::engine::general_purpose::STANDARD.encode(x))
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InclusionQuery {
+    index: u64,
+    size: u64,
+}
+
+async fn log_inclusion(
+    State(s): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Problem> {
+    let q: InclusionQuery = query(q)?;
+    let reg = s.registry.clone();
+    let proof = blocking(move || reg.log_inclusion(q.index, q.size))
+        .await
+        .map_err(malformed_code)?;
+    Ok(
+        Json(serde_json::json!({"index": q.index, "size": q.size, "hashes": b64_hashes(&proof)}))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+async fn log_consistency(
+    State(s): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Problem> {
+    let q: ConsistencyQuery = query(q)?;
+    let reg = s.registry.clone();
+    let proof = blocking(move || reg.log_consistency(q.from, q.to))
+        .await
+        .map_err(malformed_code)?;
+    Ok(
+        Json(serde_json::json!({"from": q.from, "to": q.to, "hashes": b64_hashes(&proof)}))
+            .into_response(),
+    )
 }
 
 async fn register_participant(

@@ -12,7 +12,7 @@
 //!
 //! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits).
 //! | `docs` | document UUID | JSON metadata ‖ body |
-//! | `doc_seq` | seq (u64 BE) | document UUID |
+//! | `doc_seq` | seq (u64 BE) | document UUID ‖ log index (u64 BE) |
 //! | `shipments` | ship doc UUID | accept doc UUID |
 //! | `participants` | id (u32 BE) | JSON |
 //! | `tins` | TIN | id (u32 BE) |
@@ -26,6 +26,7 @@
 //! | `meta` | counter name | u64 LE |
 //! | `refusals` | seq (u64 BE) | JSON |
 //! | `log` | leaf index (u64 BE) | leaf bytes (`registry::log`) |
+//! | `log_hashes` | `tlog::NodeId::key()` (level ‖ index u64 BE) | 32-byte hash |
 #![deny(missing_docs)]
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
@@ -60,6 +61,7 @@ pub struct FjallStore {
     meta: Keyspace,
     refusals: Keyspace,
     log: Keyspace,
+    log_hashes: Keyspace,
     refusal_seq: AtomicU64,
     durable: bool,
 }
@@ -251,6 +253,7 @@ impl FjallStore {
             meta: ks("meta")?,
             refusals: ks("refusals")?,
             log: ks("log")?,
+            log_hashes: ks("log_hashes")?,
             refusal_seq: AtomicU64::new(0),
             db,
             durable,
@@ -398,7 +401,28 @@ impl Store for FjallStore {
             .doc_seq
             .get(seq.to_be_bytes())
             .map_err(err)?
-            .and_then(|v| Uuid::from_slice(&v).ok()))
+            .and_then(|v| v.get(..16).and_then(|b| Uuid::from_slice(b).ok())))
+    }
+
+    fn document_log_index(&self, seq: u64) -> StoreResult<Option<u64>> {
+        Ok(self
+            .doc_seq
+            .get(seq.to_be_bytes())
+            .map_err(err)?
+            .and_then(|v| v.get(16..24).and_then(|b| b.try_into().ok()))
+            .map(u64::from_be_bytes))
+    }
+
+    fn log_hashes(&self, ids: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>> {
+        ids.iter()
+            .map(|id| {
+                Ok(self
+                    .log_hashes
+                    .get(id.key())
+                    .map_err(err)?
+                    .and_then(|v| <[u8; 32]>::try_from(&v[..]).ok()))
+            })
+            .collect()
     }
 
     fn shipment_closed_by(&self, ship: &Uuid) -> StoreResult<Option<Uuid>> {
@@ -529,7 +553,11 @@ impl Store for FjallStore {
         }
         for d in &set.documents {
             b.insert(&self.docs, d.id.as_bytes(), Self::encode_doc(d)?);
-            b.insert(&self.doc_seq, d.seq.to_be_bytes(), d.id.as_bytes());
+            let mut v = d.id.as_bytes().to_vec();
+            if let Some(i) = d.log_index {
+                v.extend_from_slice(&i.to_be_bytes());
+            }
+            b.insert(&self.doc_seq, d.seq.to_be_bytes(), v);
         }
         for (s, a) in &set.shipments_closed {
             b.insert(&self.shipments, s.as_bytes(), a.as_bytes());
@@ -595,6 +623,9 @@ impl Store for FjallStore {
         }
         for (i, leaf) in &set.log_leaves {
             b.insert(&self.log, i.to_be_bytes(), leaf);
+        }
+        for (id, h) in &set.log_hashes {
+            b.insert(&self.log_hashes, id.key(), h);
         }
         let mut rseq = self.refusal_seq.load(Ordering::SeqCst);
         for (p, at, summary) in &set.refusals {

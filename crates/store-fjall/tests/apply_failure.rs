@@ -79,6 +79,12 @@ impl Store for Flaky {
     fn log_leaf(&self, index: u64) -> StoreResult<Option<Vec<u8>>> {
         self.inner.log_leaf(index)
     }
+    fn log_hashes(&self, ids: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>> {
+        self.inner.log_hashes(ids)
+    }
+    fn document_log_index(&self, seq: u64) -> StoreResult<Option<u64>> {
+        self.inner.document_log_index(seq)
+    }
     fn commit(&self, set: &WriteSet) -> StoreResult<()> {
         self.inner.commit(set)
     }

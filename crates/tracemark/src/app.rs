@@ -1,7 +1,8 @@
 //! Opening a data directory and serving the registry from it.
 //!
 //! A data directory holds the embedded store (`store/`), the issuing keys (`keys.json`),
-//! the bearer-token key (`auth.key`) and, unless `TRACEMARK_ADMIN_TOKEN` is set, the
+//! the bearer-token key (`auth.key`), the key signing the log's checkpoints (`log.key`;
+//! the origin is `TRACEMARK_LOG_ORIGIN`, default `tracemark.local/log`) and, unless `TRACEMARK_ADMIN_TOKEN` is set, the
 //! generated admin token (`admin.token`). Secret files are written 0600.
 
 use anyhow::{Context, Result};
@@ -86,6 +87,18 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
             (String::from_utf8(t)?.trim().to_string(), Some(path))
         }
     };
+    let log_key = secret_file(&dir.join("log.key"), || {
+        let mut k = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        k
+    })?;
+    let log_key: [u8; 32] = log_key
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("log.key is not 32 bytes"))?;
+    let log_origin = std::env::var("TRACEMARK_LOG_ORIGIN")
+        .ok()
+        .filter(|o| !o.trim().is_empty())
+        .unwrap_or_else(|| server::LOG_ORIGIN_DEFAULT.to_string());
     let store =
         store_fjall::FjallStore::open(&dir.join("store")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let registry =
@@ -96,6 +109,8 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
             admin_token,
             token_key,
             public_rate: None,
+            log_key: ed25519_dalek::SigningKey::from_bytes(&log_key),
+            log_origin,
         },
         admin_token_file,
         admin_token_new: new_token,

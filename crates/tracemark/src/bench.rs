@@ -327,6 +327,8 @@ fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
         admin_token: "bench-admin".into(),
         token_key: [3; 32],
         public_rate: None,
+        log_key: ed25519_dalek::SigningKey::from_bytes(&[4; 32]),
+        log_origin: server::LOG_ORIGIN_DEFAULT.into(),
     };
     rt.spawn(crate::app::serve(listener, reg, config));
     Ok(format!("http://{addr}"))
