@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod audit;
 pub mod bench;
 pub mod client;
 pub mod demo;

@@ -51,6 +51,22 @@ enum Command {
         #[arg(long)]
         rounds: Option<u64>,
     },
+    /// Recompute the transparency log from the stored records and check every record it
+    /// vouches for; exits 1 naming the first records that do not match.
+    ///
+    /// Example: tracemark audit --data ./data --checkpoint kept-checkpoint.txt
+    Audit {
+        /// Data directory of the embedded store (the registry must not be running on it).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// PostgreSQL URL instead of --data (not yet available).
+        #[arg(long)]
+        postgres: Option<String>,
+        /// A signed checkpoint kept earlier (GET /api/v1/log/checkpoint): the store's tree
+        /// of that size must have its root.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
     /// Run the benchmark suite (use a release build) and print its figures.
     Bench {
         /// Smaller sizes, for a quick look (figures not comparable with full runs).
@@ -78,6 +94,55 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
+        Command::Audit {
+            data,
+            postgres,
+            checkpoint,
+        } => {
+            if postgres.is_some() {
+                bail!(
+                    "the PostgreSQL engine is not built yet: use --data DIR (the embedded store)"
+                );
+            }
+            let Some(dir) = data else {
+                bail!("--data DIR is required")
+            };
+            let store = store_fjall::FjallStore::open(&dir.join("store"))
+                .map_err(|e| anyhow::anyhow!("opening {}: {e}", dir.display()))?;
+            let note = checkpoint.map(std::fs::read_to_string).transpose()?;
+            let key = std::fs::read(dir.join("log.key"))
+                .ok()
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .map(|k| ed25519_dalek::SigningKey::from_bytes(&k).verifying_key());
+            let origin = std::env::var("TRACEMARK_LOG_ORIGIN")
+                .ok()
+                .filter(|o| !o.trim().is_empty())
+                .unwrap_or_else(|| server::LOG_ORIGIN_DEFAULT.to_string());
+            let kept = match (&note, &key) {
+                (Some(n), Some(k)) => Some((n.as_str(), origin.as_str(), k)),
+                (Some(_), None) => bail!(
+                    "no log.key in {} to check the checkpoint with",
+                    dir.display()
+                ),
+                _ => None,
+            };
+            let r = tracemark::audit::audit(&store, kept)?;
+            use base64::Engine;
+            println!(
+                "tracemark audit: {} log records, {} documents; root {}",
+                r.leaves,
+                r.documents,
+                base64::engine::general_purpose::STANDARD.encode(r.root)
+            );
+            if r.problems.is_empty() {
+                println!("tracemark audit: every record matches");
+                return Ok(());
+            }
+            for p in &r.problems {
+                println!("MISMATCH: {p}");
+            }
+            std::process::exit(1);
+        }
         Command::Serve {
             data,
             postgres,
