@@ -216,7 +216,7 @@ fn document_mismatch(
     let body_sha = log::hex(&log::sha256(&d.body));
     let ok = l.kind == LeafKind::Document
         && l.payload["id"] == Value::String(d.id.to_string())
-        && l.payload["seq"] == Value::from(d.seq)
+        && l.payload["seq"].as_u64() == Some(d.seq)
         && l.payload["body_sha256"] == Value::String(body_sha)
         && l.payload["request"]["signature"] == Value::String(d.signature.clone());
     (!ok).then(|| format!("its body or signature is not what log record {i} recorded"))
