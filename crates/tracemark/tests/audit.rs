@@ -137,6 +137,9 @@ fn tampered(src: &Path, f: impl FnOnce(&Database)) -> tempfile::TempDir {
     dst
 }
 
+/// A change made to the raw store.
+type Tamper = Box<dyn FnOnce(&Database)>;
+
 fn ks(db: &Database, name: &str) -> fjall::Keyspace {
     db.keyspace(name, KeyspaceCreateOptions::default)
         .expect("keyspace")
@@ -165,7 +168,7 @@ fn audit_finds_every_kind_of_tampering() {
     assert!(ok, "a clean store audits clean: {out}");
     assert!(out.contains("every record matches"), "{out}");
 
-    let cases: Vec<(&str, Box<dyn FnOnce(&Database)>, &str)> = vec![
+    let cases: Vec<(&str, Tamper, &str)> = vec![
         (
             "a flipped byte in a log leaf",
             Box::new(|db| flip(db, "log", &3u64.to_be_bytes(), |n| n - 2)),
