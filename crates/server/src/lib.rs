@@ -29,8 +29,38 @@ use serde::Deserialize;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-/// Largest request body: a document of 30,000 full codes with tails fits with room.
+/// Largest request body (documents, orders with self-made serials): a document of 30,000
+/// full codes with tails fits with room. Enforced while reading, per route below.
 pub const BODY_LEN_MAX: usize = 16 * 1024 * 1024;
+/// Sign-in (`challenge_id` and a signature): a few hundred bytes.
+pub const BODY_SIGN_IN_MAX: usize = 4 * 1024;
+/// The operator's requests (a participant, a key, a reason, prefixes).
+pub const BODY_ADMIN_MAX: usize = 16 * 1024;
+/// A product card (its attributes are at most 16 KiB).
+pub const BODY_PRODUCT_MAX: usize = 64 * 1024;
+/// A status query or till check: 1,000 codes with tails.
+pub const BODY_QUERY_MAX: usize = 512 * 1024;
+/// A block: up to 30,000 codes.
+pub const BODY_BLOCK_MAX: usize = 8 * 1024 * 1024;
+/// Requests whose body is empty (order close, block lift).
+pub const BODY_EMPTY_MAX: usize = 1024;
+/// Bodies above this are hashed and parsed on the blocking pool, not the async threads.
+pub const BODY_INLINE_MAX: usize = 64 * 1024;
+
+/// The largest body a route takes (the same limits as the per-route `DefaultBodyLimit`
+/// layers, which enforce them while reading): a body announced larger is refused on its
+/// `Content-Length` before a byte of it is read.
+pub fn route_body_max(route: &str) -> usize {
+    match route {
+        "/api/v1/documents" | "/api/v1/orders" => BODY_LEN_MAX,
+        "/api/v1/auth/token" => BODY_SIGN_IN_MAX,
+        "/api/v1/products" => BODY_PRODUCT_MAX,
+        "/api/v1/codes/query" | "/api/v1/pos/check" => BODY_QUERY_MAX,
+        "/api/v1/blocks" => BODY_BLOCK_MAX,
+        r if r.starts_with("/api/v1/participants") => BODY_ADMIN_MAX,
+        _ => BODY_EMPTY_MAX,
+    }
+}
 
 /// Server settings.
 pub struct Config {
@@ -98,31 +128,60 @@ pub fn router(registry: Registry, config: Config) -> Router {
             .map(|r| Arc::new(limit::RateLimit::new(r))),
     };
     // Public endpoints anyone can call without signing in: rate-limited per address.
+    let limit = DefaultBodyLimit::max;
     let public = Router::new()
         .route("/api/v1/auth/challenge", get(challenge))
-        .route("/api/v1/auth/token", post(token))
+        .route(
+            "/api/v1/auth/token",
+            post(token).layer(limit(BODY_SIGN_IN_MAX)),
+        )
         .route("/api/v1/verify", get(verify))
         .route("/01/{*rest}", get(resolver::resolve))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limited));
     // Participants' requests with bodies: the bearer token is checked before a byte of the
     // body is read, so nobody unauthenticated makes the server buffer up to 16 MiB.
     let with_bodies = Router::new()
-        .route("/api/v1/products", post(put_product))
+        .route(
+            "/api/v1/products",
+            post(put_product).layer(limit(BODY_PRODUCT_MAX)),
+        )
         .route("/api/v1/orders", post(create_order))
-        .route("/api/v1/orders/{id}/close", post(close_order))
+        .route(
+            "/api/v1/orders/{id}/close",
+            post(close_order).layer(limit(BODY_EMPTY_MAX)),
+        )
         .route("/api/v1/documents", post(submit_document))
-        .route("/api/v1/codes/query", post(query_codes))
-        .route("/api/v1/pos/check", post(pos_check))
-        .route("/api/v1/blocks", post(create_block).get(list_blocks))
-        .route("/api/v1/blocks/{id}", axum::routing::delete(lift_block))
-        .route("/api/v1/participants/{tin}/keys", post(add_key))
-        .route("/api/v1/participants/{tin}/suspend", post(suspend))
-        .route("/api/v1/participants/{tin}/reinstate", post(reinstate))
-        .route("/api/v1/participants/{tin}/prefixes", post(add_prefixes))
+        .route(
+            "/api/v1/codes/query",
+            post(query_codes).layer(limit(BODY_QUERY_MAX)),
+        )
+        .route(
+            "/api/v1/pos/check",
+            post(pos_check).layer(limit(BODY_QUERY_MAX)),
+        )
+        .route(
+            "/api/v1/blocks",
+            post(create_block)
+                .get(list_blocks)
+                .layer(limit(BODY_BLOCK_MAX)),
+        )
+        .route(
+            "/api/v1/blocks/{id}",
+            axum::routing::delete(lift_block).layer(limit(BODY_EMPTY_MAX)),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_participant,
         ));
+    // The operator's requests: the admin token is checked before the body is read.
+    let admin = Router::new()
+        .route("/api/v1/participants", post(register_participant))
+        .route("/api/v1/participants/{tin}/keys", post(add_key))
+        .route("/api/v1/participants/{tin}/suspend", post(suspend))
+        .route("/api/v1/participants/{tin}/reinstate", post(reinstate))
+        .route("/api/v1/participants/{tin}/prefixes", post(add_prefixes))
+        .layer(limit(BODY_ADMIN_MAX))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/", get(index))
         .route("/health", get(health))
@@ -134,7 +193,6 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/log/entries/{index}", get(log_entry))
         .route("/api/v1/log/proof/inclusion", get(log_inclusion))
         .route("/api/v1/log/proof/consistency", get(log_consistency))
-        .route("/api/v1/participants", post(register_participant))
         .route("/api/v1/participants/{tin}", get(get_participant))
         .route("/api/v1/products/{gtin}", get(get_product))
         .route("/api/v1/orders/{id}", get(get_order))
@@ -144,8 +202,10 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/inventory", get(inventory))
         .merge(public)
         .merge(with_bodies)
+        .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(early_length))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(BODY_LEN_MAX))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -170,10 +230,49 @@ async fn rate_limited(State(s): State<AppState>, req: Request, next: Next) -> Re
     next.run(req).await
 }
 
-async fn require_participant(State(s): State<AppState>, req: Request, next: Next) -> Response {
+/// Refuses a body announced larger than its route takes, before reading it.
+async fn early_length(req: Request, next: Next) -> Response {
+    let max = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(BODY_EMPTY_MAX, |m| route_body_max(m.as_str()));
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max as u64) {
+        let mut r = Problem::from(Error::TooLarge(format!(
+            "this endpoint takes a body of at most {max} bytes"
+        )))
+        .into_response();
+        r.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return r;
+    }
+    next.run(req).await
+}
+
+async fn require_admin(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if s.is_admin(req.headers()) {
         return next.run(req).await;
     }
+    // A participant's valid token is a credential, just not this one: 403, not 401.
+    if s.caller(req.headers()).await.is_ok() {
+        return Problem::from(Error::Forbidden(
+            "this needs the operator's admin token".into(),
+        ))
+        .into_response();
+    }
+    Problem::unauthorized(
+        "this needs the operator's admin token (Authorization: Bearer <admin token>)",
+    )
+    .into_response()
+}
+
+async fn require_participant(State(s): State<AppState>, req: Request, next: Next) -> Response {
     match s.caller(req.headers()).await {
         Ok(_) => next.run(req).await,
         Err(p) => p.into_response(),
@@ -271,9 +370,9 @@ async fn blocking<T: Send + 'static>(
 fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::from(Error::TooLarge(format!(
-                "the body is over {BODY_LEN_MAX} bytes"
-            )))
+            Problem::from(Error::TooLarge(
+                "the body is over this endpoint's limit (see /openapi.json)".into(),
+            ))
         } else {
             Problem::bad_request(format!("cannot read the body: {e}"))
         }
@@ -360,17 +459,20 @@ impl AppState {
         body: &[u8],
     ) -> Result<(Participant, SignedRequest), Problem> {
         let p = self.caller(headers).await?;
-        let r = self.check_signature(&p, t, headers, body)?.ok_or_else(|| {
-            sig_problem(
-                "this request must be signed: Content-Digest, Signature-Input and Signature \
+        let r = self
+            .check_signature(&p, t, headers, body)
+            .await?
+            .ok_or_else(|| {
+                sig_problem(
+                    "this request must be signed: Content-Digest, Signature-Input and Signature \
                  headers (RFC 9421, see /openapi.json)",
-            )
-        })?;
+                )
+            })?;
         Ok((p, r))
     }
 
     /// Checks the request's signature if it has one (`None`: no `Signature-Input`).
-    fn check_signature(
+    async fn check_signature(
         &self,
         p: &Participant,
         t: &Target,
@@ -413,7 +515,16 @@ impl AppState {
                 "signed before the registry restarted: sign the request again (fresh created and nonce)",
             ));
         }
-        httpsig::check_digest(digest, body).map_err(|e| sig_problem(e.0))?;
+        if body.len() > BODY_INLINE_MAX {
+            // Hashing megabytes would hold an async thread (and every request queued on it).
+            let (d, b) = (digest.to_string(), body.to_vec());
+            tokio::task::spawn_blocking(move || httpsig::check_digest(&d, &b))
+                .await
+                .map_err(|_| Problem::from(Error::Unavailable("digest check failed".into())))?
+        } else {
+            httpsig::check_digest(digest, body)
+        }
+        .map_err(|e| sig_problem(e.0))?;
         let base = httpsig::signature_base(
             httpsig::Target {
                 method: t.method.as_str(),
@@ -445,7 +556,7 @@ impl AppState {
         check_json_type(headers)?;
         let p = self.caller(headers).await?;
         let body = body_bytes(body)?;
-        self.check_signature(&p, t, headers, &body)?;
+        self.check_signature(&p, t, headers, &body).await?;
         Ok((p, parse_json(&body)?))
     }
 
@@ -992,11 +1103,15 @@ async fn submit_document(
     let body = body_bytes(body)?;
     let (p, sig) = s.signer(&Target { method, uri }, &headers, &body).await?;
     let (tx, rx) = tokio::sync::oneshot::channel();
-    s.registry
-        .submit_document_then(&p, body.to_vec(), sig, move |r| {
+    // The document is read (JSON, every code parsed) on the blocking pool: a 16 MiB body
+    // must not hold an async thread that verification requests are waiting on.
+    let reg = s.registry.clone();
+    blocking(move || {
+        reg.submit_document_then(&p, body.to_vec(), sig, move |r| {
             let _ = tx.send(r);
         })
-        .map_err(Problem::from)?;
+    })
+    .await?;
     let answer = rx
         .await
         .map_err(|_| Problem::from(Error::Unavailable("the writer stopped".into())))?;

@@ -34,15 +34,23 @@ fn start(
 #[test]
 fn unauthenticated_bodies_are_refused_before_reading() {
     let (addr, _rt, _dir) = start(None);
-    for path in ["/api/v1/documents", "/api/v1/pos/check", "/api/v1/orders"] {
+    for path in [
+        "/api/v1/documents",
+        "/api/v1/pos/check",
+        "/api/v1/orders",
+        // The operator's endpoints: the admin token is checked before the body too.
+        "/api/v1/participants",
+        "/api/v1/participants/7700000001/suspend",
+    ] {
         let mut s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
-        // Announces 100 MB and sends none of it.
+        // Announces the most the route takes and sends none of it.
+        let len = server::route_body_max(path.trim_end_matches("/7700000001/suspend"));
         write!(
             s,
             "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-             Content-Length: 100000000\r\nConnection: close\r\n\r\n"
+             Content-Length: {len}\r\nConnection: close\r\n\r\n"
         )
         .expect("write");
         let mut buf = [0u8; 512];
@@ -90,4 +98,32 @@ fn public_endpoints_are_rate_limited() {
         200,
         "refilled"
     );
+}
+
+/// Sign-in is public, so its body is read, but only up to a few KiB: a body announced
+/// larger is refused at once, one sent larger is cut off at the limit.
+#[test]
+fn sign_in_reads_a_few_kib_at_most() {
+    let (addr, _rt, _dir) = start(None);
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: 100000000\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).expect("an answer before any body byte");
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    let http = reqwest::blocking::Client::new();
+    let r = http
+        .post(format!("http://{addr}/api/v1/auth/token"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; server::BODY_SIGN_IN_MAX + 1])
+        .send()
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 413);
 }

@@ -573,3 +573,78 @@ fn short_tails_cannot_be_guessed_through_the_till_or_verification() {
         .expect("q");
     assert_eq!(st, 200, "{v}");
 }
+
+#[test]
+fn oversize_documents_do_not_stall_public_verification() {
+    let s = start();
+    let p =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7790000001",
+            "Maker",
+            &["producer"],
+            "RU-MOW",
+            &["4609999"],
+        )
+        .expect("producer");
+    // ~15 MiB of codes: parsed, then refused (too many codes); before, this ran on the
+    // async threads that verification shares.
+    let code = format!("01{}21{}", gtin(460_999_900_001), "A".repeat(13));
+    let codes: Vec<&str> = std::iter::repeat_n(code.as_str(), 450_000).collect();
+    let body =
+        serde_json::to_vec(&json!({"id": uuid::Uuid::new_v4(), "type": "apply", "codes": codes}))
+            .expect("json");
+    assert!(
+        body.len() > 14 << 20 && body.len() < server::BODY_LEN_MAX,
+        "{}",
+        body.len()
+    );
+    let measure = || -> Vec<f64> {
+        (0..40)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                let st = s
+                    .http
+                    .get(format!("{}/api/v1/verify", s.base))
+                    .query(&[("code", code.as_str())])
+                    .send()
+                    .expect("verify")
+                    .status()
+                    .as_u16();
+                assert_eq!(st, 200);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                t.elapsed().as_secs_f64() * 1e3 - 20.0
+            })
+            .collect()
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let idle = median(measure());
+    let (busy, refused) = std::thread::scope(|sc| {
+        let flood = sc.spawn(|| {
+            (0..4)
+                .map(|_| {
+                    s.c.post_signed_bytes(&p, "/api/v1/documents", body.clone())
+                        .expect("post")
+                        .0
+                })
+                .collect::<Vec<u16>>()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let busy = median(measure());
+        (busy, flood.join().expect("flood"))
+    });
+    println!(
+        "verify p50: {idle:.1} ms idle, {busy:.1} ms while 15 MiB documents are read ({refused:?})"
+    );
+    assert!(
+        refused.iter().all(|st| (400..500).contains(st)),
+        "{refused:?}"
+    );
+    assert!(
+        busy < 250.0,
+        "verify p50 {busy:.1} ms under oversize documents"
+    );
+}
