@@ -11,6 +11,7 @@ pub mod codes;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod documents;
+pub mod emission;
 pub mod error;
 pub mod log;
 pub mod model;
@@ -132,6 +133,9 @@ pub struct NewBlock {
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     jobs: crossbeam_channel::Sender<Job<dyn Store>>,
+    /// The writer's bulk lane (emission chunks), behind `jobs`.
+    bulk: crossbeam_channel::Sender<Job<dyn Store>>,
+    emitter: Arc<emission::Emitter>,
     pub(crate) keyring: RwLock<issuance::Keyring>,
     pub(crate) blocks: RwLock<BlockIndex>,
     products: RwLock<HashMap<u64, Product>>,
@@ -175,7 +179,9 @@ impl Registry {
                 prefixes.insert(x.clone(), p.id);
             }
         }
-        let (tx, rx) = crossbeam_channel::bounded::<Job<dyn Store>>(65_536);
+        let (tx, rx) = crossbeam_channel::bounded::<Job<dyn Store>>(WRITER_QUEUE_MAX);
+        let (bulk_tx, bulk_rx) =
+            crossbeam_channel::bounded::<Job<dyn Store>>(emission::EMISSION_WORKERS);
         let writer_store = store.clone();
         let writer_clock = clock.clone();
         let stats = Arc::new(tx::WriterStats::default());
@@ -191,6 +197,7 @@ impl Registry {
                         tx::run_writer(
                             writer_store.clone(),
                             rx.clone(),
+                            bulk_rx.clone(),
                             writer_clock.clone(),
                             state.clone(),
                             state_cache,
@@ -218,6 +225,8 @@ impl Registry {
             inner: Arc::new(Inner {
                 store,
                 jobs: tx,
+                bulk: bulk_tx,
+                emitter: Arc::new(emission::Emitter::default()),
                 keyring: RwLock::new(keyring),
                 blocks: RwLock::new(blocks),
                 products: RwLock::new(HashMap::new()),
@@ -228,6 +237,7 @@ impl Registry {
                 tail_guard: tailguard::TailGuard::default(),
             }),
         };
+        emission::start(&reg.inner.emitter, Arc::downgrade(&reg.inner));
         reg.resume_orders()?;
         Ok(reg)
     }
@@ -310,23 +320,28 @@ impl Registry {
             .map_err(|_| Error::Unavailable("the writer stopped".into()))?
     }
 
+    /// Runs `f` as a job of the writer's bulk lane (behind every other job; one per group
+    /// commit); `done` gets its result once durable.
+    pub(crate) fn write_bulk_then<T: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(&mut Tx<'a, dyn Store>) -> Result<T> + Send + 'static,
+        done: impl FnOnce(Result<T>) + Send + 'static,
+    ) -> Result<()> {
+        self.inner
+            .bulk
+            .send(job_of(f, done))
+            .map_err(|_| Error::Unavailable("the writer stopped".into()))
+    }
+
     /// Runs `f` as a writer job; `done` gets its result once the batch is durable.
     pub fn write_then<T: Send + 'static>(
         &self,
         f: impl for<'a> FnOnce(&mut Tx<'a, dyn Store>) -> Result<T> + Send + 'static,
         done: impl FnOnce(Result<T>) + Send + 'static,
     ) -> Result<()> {
-        let job: Job<dyn Store> = Box::new(move |tx| {
-            let r = f(tx);
-            let c: Completion = Box::new(move |commit| match commit {
-                Ok(()) => done(r),
-                Err(e) => done(Err(Error::Unavailable(e.0.clone()))),
-            });
-            c
-        });
         self.inner
             .jobs
-            .send(job)
+            .send(job_of(f, done))
             .map_err(|_| Error::Unavailable("the writer stopped".into()))
     }
 
@@ -1015,6 +1030,29 @@ impl Registry {
         let st = WriterState::load(&*self.inner.store)?;
         Ok((st.next_seq - 1, st.chain))
     }
+}
+
+/// Most jobs waiting for the writer; past it, submitters wait (back-pressure).
+pub const WRITER_QUEUE_MAX: usize = 65_536;
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.emitter.stop();
+    }
+}
+
+fn job_of<T: Send + 'static>(
+    f: impl for<'a> FnOnce(&mut Tx<'a, dyn Store>) -> Result<T> + Send + 'static,
+    done: impl FnOnce(Result<T>) + Send + 'static,
+) -> Job<dyn Store> {
+    Box::new(move |tx| {
+        let r = f(tx);
+        let c: Completion = Box::new(move |commit| match commit {
+            Ok(()) => done(r),
+            Err(e) => done(Err(Error::Unavailable(e.0.clone()))),
+        });
+        c
+    })
 }
 
 fn log_error(e: tlog::Error) -> Error {

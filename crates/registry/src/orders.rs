@@ -20,7 +20,7 @@ pub const ORDER_QUANTITY_MAX: u32 = 2_000_000;
 /// Most active (pending or ready) orders per participant.
 pub const ACTIVE_ORDERS_MAX: usize = 100;
 /// Codes produced per writer job.
-pub const ORDER_CHUNK: u32 = 50_000;
+pub const ORDER_CHUNK: u32 = 10_000;
 /// Most codes in one page of an order's codes.
 pub const ORDER_PAGE_MAX: u32 = 10_000;
 
@@ -188,6 +188,14 @@ impl Registry {
                     "{ACTIVE_ORDERS_MAX} active orders at most; close finished ones first"
                 )));
             }
+            let pending = tx.pending_codes_of(actor_id)?;
+            let quota = crate::emission::PENDING_CODES_PER_PARTICIPANT_MAX;
+            if pending + u64::from(quantity) > quota {
+                return Err(Error::TooMany(format!(
+                    "your orders waiting for production hold {pending} codes; at most {quota} \
+                     may wait at once: order again when they are ready"
+                )));
+            }
             let name = format!("serial_counter:{gtin:014}");
             let start = if serial_type == SerialType::Operator {
                 tx.counter(&name)?
@@ -259,17 +267,7 @@ impl Registry {
     }
 
     fn spawn_production(&self, order: Order) {
-        let reg = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name("tracemark-order".into())
-            .spawn(move || {
-                if let Err(e) = reg.produce(order.clone()) {
-                    tracing::error!("order {} stopped: {e}", order.id);
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start order production: {e}");
-        }
+        self.inner.emitter.enqueue(order);
     }
 
     /// Codes `from .. from + n` of an order: key, tail fingerprint and, with `text`, the
@@ -329,97 +327,85 @@ impl Registry {
         Ok(out)
     }
 
-    /// Produces an order's codes chunk by chunk: the next chunk's serials and tails are
-    /// computed while the writer commits the previous one.
-    fn produce(&self, order: Order) -> Result<()> {
-        let mut produced = order.produced;
+    /// Produces the next chunk of an order's codes (an emission worker's turn): `Some` with
+    /// the order's progress when more remain. The chunk's writes go to the writer's bulk
+    /// lane, behind documents.
+    pub(crate) fn produce_chunk(&self, order: &Order) -> Result<Option<Order>> {
+        let produced = order.produced;
+        if produced >= order.quantity {
+            return Ok(None);
+        }
+        let n = ORDER_CHUNK.min(order.quantity - produced);
+        let codes = self.make_codes(order, produced, n, false)?;
+        let mut o = order.clone();
+        let owner = order.participant;
+        let tail = order.tail;
+        let key_index = order.key_index;
+        let self_made = order.serial_type == SerialType::SelfMade;
         let self_made_name = format!("self_made:{}", order.gtin);
-        let mut waiting: Option<crossbeam_channel::Receiver<Result<bool>>> = None;
-        while produced < order.quantity {
-            let n = ORDER_CHUNK.min(order.quantity - produced);
-            let codes = self.make_codes(&order, produced, n, false)?;
-            if let Some(w) = waiting.take() {
-                if w.recv()
-                    .map_err(|_| Error::Unavailable("the writer stopped".into()))??
-                {
-                    return Ok(());
+        let (reply, wait) = crossbeam_channel::bounded(1);
+        self.write_bulk_then(
+            move |tx| {
+                // Operator serials are a permutation of a counter: unique by
+                // construction. Only self-made serials (this order's, or earlier ones
+                // of the GTIN that an operator serial could meet) need the look-up.
+                if self_made || tx.counter(&self_made_name)? > 0 {
+                    let keys: Vec<CodeKey> = codes.iter().map(|c| c.0).collect();
+                    tx.load(&keys)?;
+                    let mut dup = Vec::new();
+                    for k in &keys {
+                        if tx.code(k)?.is_some() {
+                            dup.push(k.to_string());
+                        }
+                    }
+                    if !dup.is_empty() {
+                        // Serials already taken: the order stops here, what was made
+                        // stays (EMITTED codes expire unused).
+                        o.status = OrderStatus::Rejected;
+                        o.produced = produced;
+                        o.error = Some(format!(
+                            "{} serials exist already for this GTIN, e.g. {}",
+                            dup.len(),
+                            dup[0]
+                        ));
+                        tx.put_order(o);
+                        return Ok(None);
+                    }
                 }
-            }
-            let mut o = order.clone();
-            let owner = order.participant;
-            let tail = order.tail;
-            let key_index = order.key_index;
-            let self_made = order.serial_type == SerialType::SelfMade;
-            let self_made_name = self_made_name.clone();
-            let (reply, wait) = crossbeam_channel::bounded(1);
-            self.write_then(
-                move |tx| {
-                    // Operator serials are a permutation of a counter: unique by
-                    // construction. Only self-made serials (this order's, or earlier ones
-                    // of the GTIN that an operator serial could meet) need the look-up.
-                    if self_made || tx.counter(&self_made_name)? > 0 {
-                        let keys: Vec<CodeKey> = codes.iter().map(|c| c.0).collect();
-                        tx.load(&keys)?;
-                        let mut dup = Vec::new();
-                        for k in &keys {
-                            if tx.code(k)?.is_some() {
-                                dup.push(k.to_string());
-                            }
-                        }
-                        if !dup.is_empty() {
-                            // Serials already taken: the order stops here, what was made
-                            // stays (EMITTED codes expire unused).
-                            o.status = OrderStatus::Rejected;
-                            o.produced = produced;
-                            o.error = Some(format!(
-                                "{} serials exist already for this GTIN, e.g. {}",
-                                dup.len(),
-                                dup[0]
-                            ));
-                            tx.put_order(o);
-                            return Ok(true);
-                        }
-                    }
-                    let now = tx.now;
-                    let mut h = blake3::Hasher::new();
-                    for (k, _, _) in &codes {
-                        h.update(k.as_bytes());
-                    }
-                    tx.append_log(
-                        crate::log::LeafKind::Emission,
-                        0,
-                        &serde_json::json!({
-                            "order_id": o.id, "first": produced, "count": n,
-                            "codes_blake3": crate::log::hex(h.finalize().as_bytes()),
-                        }),
-                    );
-                    tx.reserve(codes.len());
-                    for (k, _, fp) in &codes {
-                        let mut st = CodeState::new(Status::Emitted, owner, now);
-                        st.tail = tail;
-                        st.key_index = key_index;
-                        st.tail_fp = *fp;
-                        tx.put_new_code(*k, st);
-                    }
-                    o.produced = produced + n;
-                    if o.produced == o.quantity {
-                        o.status = OrderStatus::Ready;
-                    }
-                    tx.put_order(o);
-                    Ok(false)
-                },
-                move |r| {
-                    let _ = reply.send(r);
-                },
-            )?;
-            waiting = Some(wait);
-            produced += n;
-        }
-        if let Some(w) = waiting {
-            w.recv()
-                .map_err(|_| Error::Unavailable("the writer stopped".into()))??;
-        }
-        Ok(())
+                let now = tx.now;
+                let mut h = blake3::Hasher::new();
+                for (k, _, _) in &codes {
+                    h.update(k.as_bytes());
+                }
+                tx.append_log(
+                    crate::log::LeafKind::Emission,
+                    0,
+                    &serde_json::json!({
+                        "order_id": o.id, "first": produced, "count": n,
+                        "codes_blake3": crate::log::hex(h.finalize().as_bytes()),
+                    }),
+                );
+                tx.reserve(codes.len());
+                for (k, _, fp) in &codes {
+                    let mut st = CodeState::new(Status::Emitted, owner, now);
+                    st.tail = tail;
+                    st.key_index = key_index;
+                    st.tail_fp = *fp;
+                    tx.put_new_code(*k, st);
+                }
+                o.produced = produced + n;
+                if o.produced == o.quantity {
+                    o.status = OrderStatus::Ready;
+                }
+                tx.put_order(o.clone());
+                Ok((o.status == OrderStatus::Pending).then_some(o))
+            },
+            move |r| {
+                let _ = reply.send(r);
+            },
+        )?;
+        wait.recv()
+            .map_err(|_| Error::Unavailable("the writer stopped".into()))?
     }
 
     /// An order (its orderer only).

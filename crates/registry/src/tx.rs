@@ -395,8 +395,8 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         &self.set.participants
     }
 
-    /// A participant's orders that are pending or ready (this batch, then store).
-    pub fn active_orders_of(&self, participant: ParticipantId) -> StoreResult<usize> {
+    /// A participant's orders as this batch sees them (this batch, then store).
+    fn orders_seen(&self, participant: ParticipantId) -> StoreResult<HashMap<Uuid, Order>> {
         let mut all: HashMap<Uuid, Order> = HashMap::default();
         for o in self.store.orders_of(participant)? {
             all.insert(o.id, o);
@@ -409,7 +409,23 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         {
             all.insert(o.id, o.clone());
         }
-        Ok(all
+        Ok(all)
+    }
+
+    /// Codes a participant has ordered and not yet had produced.
+    pub fn pending_codes_of(&self, participant: ParticipantId) -> StoreResult<u64> {
+        Ok(self
+            .orders_seen(participant)?
+            .values()
+            .filter(|o| o.status == crate::model::OrderStatus::Pending)
+            .map(|o| u64::from(o.quantity.saturating_sub(o.produced)))
+            .sum())
+    }
+
+    /// A participant's orders that are pending or ready (this batch, then store).
+    pub fn active_orders_of(&self, participant: ParticipantId) -> StoreResult<usize> {
+        Ok(self
+            .orders_seen(participant)?
             .values()
             .filter(|o| {
                 matches!(
@@ -531,10 +547,13 @@ pub type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 /// A unit of work for the writer.
 pub type Job<S> = Box<dyn for<'a> FnOnce(&mut Tx<'a, S>) -> Completion + Send>;
 
-/// Runs the writer loop until every sender is gone.
+/// Runs the writer loop until every sender is gone. `jobs` come first; `bulk` jobs
+/// (emission chunks) are taken one per group commit, when no other job is waiting or the
+/// batch has room, so a document never queues behind more than one chunk.
 pub fn run_writer<S: Store + ?Sized>(
     store: Arc<S>,
     jobs: crossbeam_channel::Receiver<Job<S>>,
+    bulk: crossbeam_channel::Receiver<Job<S>>,
     clock: crate::Clock,
     mut state: WriterState,
     cache_capacity: usize,
@@ -542,7 +561,14 @@ pub fn run_writer<S: Store + ?Sized>(
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut cache = StateCache::new(cache_capacity);
-    while let Ok(first) = jobs.recv() {
+    loop {
+        let (first, mut took_bulk) = match jobs.try_recv() {
+            Ok(j) => (j, false),
+            Err(_) => crossbeam_channel::select! {
+                recv(jobs) -> j => match j { Ok(j) => (j, false), Err(_) => break },
+                recv(bulk) -> j => match j { Ok(j) => (j, true), Err(_) => break },
+            },
+        };
         stats.alive_at.store(clock(), Relaxed);
         let mut tx = Tx::with_cache(&*store, &cache, clock(), state.clone());
         let mut done = Vec::new();
@@ -554,6 +580,13 @@ pub fn run_writer<S: Store + ?Sized>(
         while !panicked && done.len() < BATCH_JOBS_MAX && tx.codes_written() < BATCH_CODES_MAX {
             match jobs.try_recv() {
                 Ok(job) => panicked = run_job(job, &mut tx, &mut done),
+                Err(_) if !took_bulk => match bulk.try_recv() {
+                    Ok(job) => {
+                        took_bulk = true;
+                        panicked = run_job(job, &mut tx, &mut done);
+                    }
+                    Err(_) => break,
+                },
                 Err(_) => break,
             }
         }

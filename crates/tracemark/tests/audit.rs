@@ -185,7 +185,7 @@ fn audit_finds_every_kind_of_tampering() {
                 let k = first_key(db, "docs");
                 flip(db, "docs", &k, |n| n - 3)
             }),
-            "document 1",
+            "its body does not hash",
         ),
         (
             "a product card changed",

@@ -648,3 +648,86 @@ fn oversize_documents_do_not_stall_public_verification() {
         "verify p50 {busy:.1} ms under oversize documents"
     );
 }
+
+#[test]
+fn one_producers_emission_does_not_starve_anyone_else() {
+    let s = start();
+    let big =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7791000001",
+            "Big maker",
+            &["producer"],
+            "RU-MOW",
+            &["4601010"],
+        )
+        .expect("big");
+    let small =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7791000002",
+            "Small maker",
+            &["producer"],
+            "RU-MOW",
+            &["4602020"],
+        )
+        .expect("small");
+    let g_big = gtin(460_101_000_001);
+    let g_small = gtin(460_202_000_001);
+    for (who, g) in [(&big, &g_big), (&small, &g_small)] {
+        let (st, v) =
+            s.c.post_signed(
+                who,
+                "/api/v1/products",
+                &json!({"gtin": g, "name": "Goods", "product_group": "shoes"}),
+            )
+            .expect("product");
+        assert_eq!(st, 201, "{v}");
+    }
+    let codes =
+        s.c.order_codes(&small, &g_small, 400, "mac")
+            .expect("codes");
+    let ids: Vec<String> = codes
+        .iter()
+        .map(|c| tracemark::client::id_code(c).to_string())
+        .collect();
+    // The small maker's document latency: apply, ten codes at a time.
+    let mut next = 0;
+    let mut measure = |n: usize| -> Vec<f64> {
+        (0..n)
+            .map(|_| {
+                let chunk = &ids[next..next + 10];
+                next += 10;
+                let t = std::time::Instant::now();
+                let (st, v) = doc(&s, &small, json!({"type": "apply", "codes": chunk}));
+                assert_eq!(st, 201, "{v}");
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect()
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let (idle, _) = median(measure(10));
+    // Eight large orders of the big maker.
+    for _ in 0..8 {
+        let (st, v) = s
+            .c
+            .post_signed(&big, "/api/v1/orders", &json!({"gtin": g_big, "quantity": 60_000, "serial_type": "operator", "tail": "mac"}))
+            .expect("order");
+        assert_eq!(st, 202, "{v}");
+    }
+    let (busy, worst) = median(measure(20));
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    println!(
+        "small maker's document p50 {idle:.1} ms idle, {busy:.1} ms (max {worst:.1}) during 8 × 60,000-code orders; {threads} threads in the process"
+    );
+    assert!(
+        busy < 80.0,
+        "p50 {busy:.1} ms while another producer's orders are made"
+    );
+    assert!(worst < 2_000.0, "max {worst:.1} ms");
+}
