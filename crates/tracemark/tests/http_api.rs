@@ -2060,14 +2060,30 @@ fn verify_resolver_and_offline_keys() {
 /// `(method, path)` of every `.route(…)` in the server's router, read from its source.
 fn router_routes() -> BTreeSet<(String, String)> {
     let src = include_str!("../../server/src/lib.rs");
+    // Whitespace folded, so a `.route(` call split over lines by rustfmt reads as one.
+    let flat: String = src
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("( ", "(");
     let mut out = BTreeSet::new();
-    for line in src
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with(".route(\""))
-    {
-        let rest = &line[".route(\"".len()..];
-        let (path, handlers) = rest.split_once('"').expect("route path");
+    for (at, _) in flat.match_indices(".route(\"") {
+        let rest = &flat[at + ".route(\"".len()..];
+        let (path, after) = rest.split_once('"').expect("route path");
+        // The handlers: up to the parenthesis that closes `.route(`.
+        let mut depth = 1;
+        let end = after
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map_or(after.len(), |(i, _)| i);
+        let handlers = &after[..end];
         for m in ["get", "post", "put", "delete", "patch"] {
             let direct = handlers.contains(&format!(", {m}("))
                 || handlers.contains(&format!("routing::{m}("));
