@@ -2048,6 +2048,79 @@ fn writer_survives_a_panicking_job(w: &World) {
     assert_eq!(w.state(&c[0]).status, "INTRODUCED");
 }
 
+fn writer_refuses_a_batch_that_breaks_an_invariant(w: &World) {
+    let c = w.introduced(2);
+    let b = w.sscc();
+    w.aggregate(&w.producer, &b, &c);
+    let (n, head) = w.reg.log_head().expect("head");
+    let expect_refused = |what: &str, r: Result<()>| match r {
+        Err(Error::Unavailable(m)) => assert!(m.contains("invariant"), "{what}: {m}"),
+        other => panic!("{what}: {other:?}"),
+    };
+    // A package whose count no longer matches its links.
+    let bk = crate::code_key(&b).expect("key");
+    expect_refused(
+        "child count",
+        w.reg.write(move |tx| {
+            let mut st = tx.code(&bk)?.expect("box");
+            tx.children(&bk)?;
+            st.children += 1;
+            tx.put_code(bk, st);
+            Ok(())
+        }),
+    );
+    // A code's events numbered with a gap.
+    let ck = crate::code_key(&c[0]).expect("key");
+    expect_refused(
+        "event numbering",
+        w.reg.write(move |tx| {
+            let mut st = tx.code(&ck)?.expect("code");
+            st.events += 1;
+            tx.transition(ck, st, 999_999, crate::model::DocType::Apply, 1);
+            Ok(())
+        }),
+    );
+    // Inventory below zero: the stored counter is off (as after a bug), and a change
+    // would take it under.
+    let gtin: u64 = w.gtin.parse().expect("gtin");
+    let owner = w.producer.id;
+    let bucket = crate::model::Bucket::Status(crate::model::Status::Introduced);
+    let stored = w
+        .reg
+        .store()
+        .inventory(owner, gtin)
+        .expect("inventory")
+        .into_iter()
+        .find(|(b, _)| *b == bucket)
+        .map_or(0, |(_, n)| n);
+    let mut set = crate::WriteSet::default();
+    set.inventory.push((owner, gtin, bucket, -stored));
+    w.reg.store().commit(&set).expect("commit");
+    expect_refused(
+        "inventory",
+        w.reg.write(move |tx| {
+            let mut st = tx.code(&ck)?.expect("code");
+            st.status = crate::model::Status::WrittenOff;
+            tx.put_code(ck, st);
+            Ok(())
+        }),
+    );
+    let mut set = crate::WriteSet::default();
+    set.inventory.push((owner, gtin, bucket, stored));
+    w.reg.store().commit(&set).expect("commit");
+    // Nothing of them was written; the writer goes on.
+    assert_eq!(w.reg.log_head().expect("head"), (n, head));
+    assert_eq!(w.state(&b).children.len(), 2);
+    assert!(
+        w.reg
+            .writer_stats()
+            .invariant_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 3
+    );
+    w.ok(&w.producer, json!({"type": "disaggregate", "parents": [b]}));
+}
+
 fn blocked_and_expired_goods_only_go_back_or_out(w: &World) {
     // Recalled: no sale-like withdrawal, no shipment on; back to the producer or out.
     let c = w.at_retailer(6);
@@ -2849,6 +2922,7 @@ suite![
     verify_verdicts,
     blocked_and_expired_goods_only_go_back_or_out,
     writer_survives_a_panicking_job,
+    writer_refuses_a_batch_that_breaks_an_invariant,
     verify_never_reveals_the_owner,
     verify_all_tail_kinds,
     // log, restart, concurrency

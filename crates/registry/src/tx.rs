@@ -78,11 +78,14 @@ impl WriterState {
 struct Slot {
     state: Option<CodeState>,
     dirty: bool,
+    /// Events the code had when the batch read it (for the numbering invariant).
+    events_before: u32,
 }
 
 impl Slot {
     fn read(state: Option<CodeState>) -> Slot {
         Slot {
+            events_before: state.map_or(0, |s| s.events),
             state,
             dirty: false,
         }
@@ -493,6 +496,63 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         self.set.refusals.push((participant, self.now, summary));
     }
 
+    /// Checks the invariants of what this batch changed, before anything is committed
+    /// (TigerBeetle's habit: assert what must hold, and fail the work, not the process):
+    /// a package's child count equals its links; a code's events are numbered without gaps
+    /// from where they stood; no inventory counter goes below zero.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (parent, kids) in &self.children {
+            if let Some(Some(st)) = self.codes.get(parent).map(|s| s.state) {
+                if usize::try_from(st.children).ok() != Some(kids.len()) {
+                    return Err(format!(
+                        "package {parent} counts {} children but links {}",
+                        st.children,
+                        kids.len()
+                    ));
+                }
+            }
+        }
+        let mut next: HashMap<CodeKey, u32> = HashMap::default();
+        for (k, seq, _) in &self.set.events {
+            let before = self.codes.get(k).map_or(0, |s| s.events_before);
+            let want = next.entry(*k).or_insert(before);
+            if *seq != *want {
+                return Err(format!("event {seq} of {k} follows event {}", *want));
+            }
+            *want += 1;
+        }
+        for (k, n) in &next {
+            let now = self
+                .codes
+                .get(k)
+                .and_then(|s| s.state)
+                .map_or(0, |s| s.events);
+            if now != *n {
+                return Err(format!("{k} counts {now} events but has {n}"));
+            }
+        }
+        let mut checked: HashSet<(ParticipantId, u64)> = HashSet::default();
+        for ((p, g, _), d) in &self.inventory {
+            if *d >= 0 || !checked.insert((*p, *g)) {
+                continue;
+            }
+            let stored: HashMap<Bucket, i64> = self
+                .store
+                .inventory(*p, *g)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .collect();
+            for ((p2, g2, b), d2) in &self.inventory {
+                if (p2, g2) == (p, g) && stored.get(b).copied().unwrap_or(0) + d2 < 0 {
+                    return Err(format!(
+                        "participant {p}'s inventory of {g:014} ({b:?}) would go below zero"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Everything this batch writes.
     pub fn finish(mut self) -> (WriteSet, WriterState) {
         self.set.codes.reserve(self.written);
@@ -604,6 +664,22 @@ pub fn run_writer<S: Store + ?Sized>(
             }
             continue;
         }
+        if let Err(broken) = tx.check_invariants() {
+            stats.invariant_failures.fetch_add(1, Relaxed);
+            drop(tx);
+            cache.clear();
+            tracing::error!(
+                "invariant broken, batch of {} jobs refused: {broken}",
+                done.len()
+            );
+            let refused = StoreError::new(format!(
+                "a registry invariant would break ({broken}); nothing was changed"
+            ));
+            for d in done {
+                d(Err(&refused));
+            }
+            continue;
+        }
         let (set, new_state) = tx.finish();
         let started = std::time::Instant::now();
         let result = if set.is_empty() {
@@ -657,6 +733,8 @@ fn run_job<S: Store + ?Sized>(job: Job<S>, tx: &mut Tx<'_, S>, done: &mut Vec<Co
 /// What the writer has done since it started (for `/metrics`).
 #[derive(Debug, Default)]
 pub struct WriterStats {
+    /// Batches refused because an invariant would have broken.
+    pub invariant_failures: std::sync::atomic::AtomicU64,
     /// Risk records dropped because the writer's queue was full.
     pub records_dropped: std::sync::atomic::AtomicU64,
     /// Times the writer loop itself panicked and was restarted.
