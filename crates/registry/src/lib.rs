@@ -83,6 +83,19 @@ pub struct NewKey {
     pub not_before: Option<serde_json::Value>,
 }
 
+/// Longest TIN (Russian TINs have 10 or 12 digits; room for other countries' ids).
+pub const TIN_LEN_MAX: usize = 32;
+/// Longest participant, product or brand name, bytes.
+pub const NAME_LEN_MAX: usize = 256;
+/// Longest free-text reason (suspension, block), bytes.
+pub const REASON_LEN_MAX: usize = 1_024;
+/// Largest product `attributes` object, serialised bytes (it is shown to every shopper).
+pub const ATTRIBUTES_LEN_MAX: usize = 16_384;
+/// Longest shelf life, days (100 years).
+pub const SHELF_LIFE_DAYS_MAX: u32 = 36_500;
+/// Longest batch number: GS1 AI 10 holds at most 20 characters.
+pub const BATCH_LEN_MAX: usize = 20;
+
 /// Most GS1 company prefixes one request names.
 pub const PREFIXES_PER_REQUEST_MAX: usize = 100;
 /// Most keys a participant accumulates (rotations are rare; the list is read on every
@@ -350,10 +363,15 @@ impl Registry {
     /// Registers a participant (operator only; the server checks the admin token).
     pub fn register_participant(&self, req: NewParticipant) -> Result<Participant> {
         let tin = req.tin.trim().to_string();
-        if tin.is_empty() || tin.len() > 32 || !tin.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(Error::invalid("`tin` must be 1 to 32 letters or digits"));
+        if tin.is_empty()
+            || tin.len() > TIN_LEN_MAX
+            || !tin.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(Error::invalid(format!(
+                "`tin` must be 1 to {TIN_LEN_MAX} letters or digits"
+            )));
         }
-        if req.name.trim().is_empty() || req.name.len() > 256 {
+        if req.name.trim().is_empty() || req.name.len() > NAME_LEN_MAX {
             return Err(Error::invalid("`name` must be 1 to 256 bytes"));
         }
         if req.roles.is_empty() {
@@ -525,7 +543,7 @@ impl Registry {
     /// from the next request on.
     pub fn suspend(&self, tin: &str, reason: &str) -> Result<Participant> {
         let reason = reason.trim().to_string();
-        if reason.is_empty() || reason.len() > 1024 {
+        if reason.is_empty() || reason.len() > REASON_LEN_MAX {
             return Err(Error::invalid("`reason` must be 1 to 1024 bytes"));
         }
         self.change_participant(tin, log::LeafKind::Suspension, move |_, _, p| {
@@ -623,8 +641,10 @@ impl Registry {
                 )))
             }
         }
-        if req.name.trim().is_empty() || req.name.len() > 256 {
-            return Err(Error::invalid("`name` must be 1 to 256 bytes"));
+        if req.name.trim().is_empty() || req.name.len() > NAME_LEN_MAX {
+            return Err(Error::invalid(format!(
+                "`name` must be 1 to {NAME_LEN_MAX} bytes"
+            )));
         }
         if model::product_group(&req.product_group).is_none() {
             let names: Vec<&str> = model::PRODUCT_GROUPS.iter().map(|g| g.name).collect();
@@ -634,19 +654,22 @@ impl Registry {
                 names.join(", ")
             )));
         }
-        if req.brand.as_ref().is_some_and(|b| b.len() > 256) {
+        if req.brand.as_ref().is_some_and(|b| b.len() > NAME_LEN_MAX) {
             return Err(Error::invalid("`brand` is longer than 256 bytes"));
         }
         if req
             .attributes
             .as_ref()
-            .is_some_and(|a| !a.is_object() || a.to_string().len() > 16_384)
+            .is_some_and(|a| !a.is_object() || a.to_string().len() > ATTRIBUTES_LEN_MAX)
         {
             return Err(Error::invalid(
                 "`attributes` must be a JSON object of at most 16 KiB",
             ));
         }
-        if req.shelf_life_days.is_some_and(|d| d == 0 || d > 36_500) {
+        if req
+            .shelf_life_days
+            .is_some_and(|d| d == 0 || d > SHELF_LIFE_DAYS_MAX)
+        {
             return Err(Error::invalid("`shelf_life_days` must be 1 to 36500"));
         }
         let product = Product {
@@ -805,7 +828,7 @@ impl Registry {
         if !actor.has(Role::Regulator) {
             return Err(Error::Forbidden("only regulators block goods".into()));
         }
-        if req.reason.trim().is_empty() || req.reason.len() > 1024 {
+        if req.reason.trim().is_empty() || req.reason.len() > REASON_LEN_MAX {
             return Err(Error::invalid("`reason` must be 1 to 1024 bytes"));
         }
         let gtin = req.gtin.as_deref().map(parse_gtin).transpose()?;
@@ -815,7 +838,7 @@ impl Registry {
         if req
             .batch
             .as_ref()
-            .is_some_and(|b| b.is_empty() || b.len() > 20)
+            .is_some_and(|b| b.is_empty() || b.len() > BATCH_LEN_MAX)
         {
             return Err(Error::invalid("`batch` must be 1 to 20 characters"));
         }

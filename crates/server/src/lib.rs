@@ -77,6 +77,10 @@ pub struct Config {
     pub log_origin: String,
 }
 
+/// Longest code text accepted on verification (a Digital Link with a signature tail is
+/// under 300 characters).
+pub const CODE_TEXT_LEN_MAX: usize = 512;
+
 /// The default origin of the log's checkpoints.
 pub const LOG_ORIGIN_DEFAULT: &str = "tracemark.local/log";
 
@@ -1240,10 +1244,10 @@ pub(crate) fn public_checker(ext: &axum::http::Extensions) -> registry::tailguar
 async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
     let checker = public_checker(req.extensions());
     let q: VerifyQuery = query(req.uri().query().map(str::to_string))?;
-    if q.code.len() > 512 {
-        return Err(Problem::from(Error::TooLarge(
-            "a code is at most 512 characters".into(),
-        )));
+    if q.code.len() > CODE_TEXT_LEN_MAX {
+        return Err(Problem::from(Error::TooLarge(format!(
+            "a code is at most {CODE_TEXT_LEN_MAX} characters"
+        ))));
     }
     let reg = s.registry.clone();
     let ans = fast(move || reg.verify_as(&q.code, checker)).map_err(malformed_code)?;

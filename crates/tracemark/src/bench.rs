@@ -342,7 +342,8 @@ fn trust_rows(runs: usize) -> Result<()> {
     let codes: Vec<String> = (0..DOC_CODES)
         .map(|i| format!("0104650117240163215{i:012}X"))
         .collect();
-    let body = serde_json::to_vec(&json!({"id": uuid::Uuid::nil(), "type": "apply", "codes": codes}))?;
+    let body =
+        serde_json::to_vec(&json!({"id": uuid::Uuid::nil(), "type": "apply", "codes": codes}))?;
     let target = server::httpsig::Target {
         method: "POST",
         path: "/api/v1/documents",
@@ -353,12 +354,22 @@ fn trust_rows(runs: usize) -> Result<()> {
     for _ in 0..runs {
         let n = 2_000;
         let signed: Vec<_> = (0..n)
-            .map(|i| server::httpsig::sign(&key, "7700000001", target, &body, 1, &format!("bench-nonce-{i:08}")))
+            .map(|i| {
+                server::httpsig::sign(
+                    &key,
+                    "7700000001",
+                    target,
+                    &body,
+                    1,
+                    &format!("bench-nonce-{i:08}"),
+                )
+            })
             .collect();
         let t = Instant::now();
         for (digest, input, sig) in &signed {
             let i = server::httpsig::parse_input(input).map_err(|e| anyhow!("{e}"))?;
-            let raw = server::httpsig::parse_signature(sig, &i.label).map_err(|e| anyhow!("{e}"))?;
+            let raw =
+                server::httpsig::parse_signature(sig, &i.label).map_err(|e| anyhow!("{e}"))?;
             server::httpsig::check_digest(digest, &body).map_err(|e| anyhow!("{e}"))?;
             let base = server::httpsig::signature_base(target, digest, &i.params);
             server::httpsig::verify(&base, &raw, &[pk]).map_err(|e| anyhow!("{e}"))?;
