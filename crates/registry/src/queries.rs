@@ -370,9 +370,11 @@ impl Registry {
                 crate::tailguard::FAILURES_PER_CHECKER_MAX,
                 crate::tailguard::CHECKER_WINDOW_SECS / 60
             ),
-            Throttled::Code => "this code's crypto tail was tried wrongly too often today; \
-                                only its owner can check it now"
-                .to_string(),
+            Throttled::Code => format!(
+                "you presented wrong crypto tails for this code {} times today; no more \
+                 answers about its tail today",
+                crate::tailguard::FAILURES_PER_CHECKER_CODE_MAX
+            ),
         })
     }
 
@@ -422,7 +424,7 @@ impl Registry {
         if parsed.tail != PresentedTail::None {
             self.inner
                 .tail_guard
-                .may_check(checker, &parsed.key, false, now)
+                .may_check(checker, &parsed.key, false, false, now)
                 .map_err(Self::tail_throttled)?;
             ans.tail_checked = true;
             if !self.tail_ok(&st, &parsed.tail) {
@@ -504,7 +506,13 @@ impl Registry {
                         let told = holder || actor.has(Role::FiscalOperator);
                         match &p.tail {
                             PresentedTail::None => reasons.push("no_crypto_tail"),
-                            t => match self.inner.tail_guard.may_check(me, &p.key, holder, now) {
+                            t => match self.inner.tail_guard.may_check(
+                                me,
+                                &p.key,
+                                holder,
+                                actor.has(Role::FiscalOperator),
+                                now,
+                            ) {
                                 Err(Throttled::Checker) => {
                                     return Err(Self::tail_throttled(Throttled::Checker))
                                 }
