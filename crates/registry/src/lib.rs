@@ -407,6 +407,7 @@ impl Registry {
                 keys: Vec::new(),
                 suspended: None,
                 gs1_prefixes: prefixes,
+                token_generation: 0,
             };
             tx.put_participant(p.clone());
             tx.append_log(log::LeafKind::Participant, 0, &participant_leaf(&p));
@@ -509,12 +510,16 @@ impl Registry {
                 })?
                 .max(now),
         };
-        self.change_participant(tin, log::LeafKind::ParticipantKey, move |_, _, p| {
+        self.change_participant(tin, log::LeafKind::ParticipantKey, move |_, tx, p| {
             if p.keys.len() >= KEYS_PER_PARTICIPANT_MAX {
                 return Err(Error::TooLarge(format!(
                     "a participant has at most {KEYS_PER_PARTICIPANT_MAX} keys"
                 )));
             }
+            // A key scheduled for later is replaced by this one (an emergency rotation
+            // must not wait for it), and never started.
+            let now = tx.now;
+            p.keys.retain(|k| k.not_before <= now);
             let later = match p.keys.last() {
                 Some(k) => not_before > k.not_before,
                 None => not_before >= p.registered_at,
@@ -548,6 +553,7 @@ impl Registry {
         }
         self.change_participant(tin, log::LeafKind::Suspension, move |_, _, p| {
             p.suspended = Some(reason.clone());
+            p.token_generation = p.token_generation.wrapping_add(1);
             Ok(serde_json::json!({"reason": reason}))
         })
     }
@@ -558,6 +564,7 @@ impl Registry {
             if p.suspended.take().is_none() {
                 return Err(Error::Conflict("the participant is not suspended".into()));
             }
+            p.token_generation = p.token_generation.wrapping_add(1);
             Ok(serde_json::json!({}))
         })
     }
@@ -584,11 +591,18 @@ impl Registry {
         if let Some(p) = self.inner.participants.read().get(&id) {
             return Ok(Some(p.clone()));
         }
-        let p = self.inner.store.participant(id)?;
-        if let Some(p) = &p {
-            self.inner.participants.write().insert(id, p.clone());
-        }
-        Ok(p)
+        let Some(p) = self.inner.store.participant(id)? else {
+            return Ok(None);
+        };
+        // Never over a newer copy a change put there meanwhile (a suspension, say).
+        Ok(Some(
+            self.inner
+                .participants
+                .write()
+                .entry(id)
+                .or_insert(p)
+                .clone(),
+        ))
     }
 
     /// A participant by TIN.
@@ -709,11 +723,12 @@ impl Registry {
         if let Some(p) = self.inner.products.read().get(&gtin) {
             return Ok(Some(p.clone()));
         }
-        let p = self.inner.store.product(gtin)?;
-        if let Some(p) = &p {
-            self.inner.products.write().insert(gtin, p.clone());
-        }
-        Ok(p)
+        let Some(p) = self.inner.store.product(gtin)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.inner.products.write().entry(gtin).or_insert(p).clone(),
+        ))
     }
 
     // ---- documents ----

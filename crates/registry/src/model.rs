@@ -59,6 +59,10 @@ pub struct Participant {
     /// GS1 company prefixes the participant holds (products and SSCCs only within them).
     #[serde(default)]
     pub gs1_prefixes: Vec<String>,
+    /// Generation of the participant's bearer tokens: raised when it is suspended and when
+    /// it is reinstated, so a token issued before either (a stolen one) never comes back.
+    #[serde(default)]
+    pub token_generation: u32,
 }
 
 /// A key added to a participant (rotation).

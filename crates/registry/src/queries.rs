@@ -195,8 +195,9 @@ impl Registry {
         match st {
             Some(st) if visible(actor, &st) => {
                 // A code read with a tail that is not the one issued is a forgery: say so
-                // rather than show the genuine code's card.
-                if !self.tail_ok(&st, &parsed.tail) {
+                // rather than show the genuine code's card (counted like any tail check
+                // when the reader does not hold the code: a regulator's token is no oracle).
+                if !self.reader_tail_ok(actor, &st, &parsed)? {
                     return Err(Error::Invalid {
                         detail: format!(
                             "the crypto tail presented for {} is not the one issued",
@@ -215,6 +216,27 @@ impl Registry {
                 parsed.key
             ))),
         }
+    }
+
+    /// Whether the tail a reader presented is right, counting a wrong one against readers
+    /// who do not hold the code (its owner, receiver in transit or producer).
+    fn reader_tail_ok(&self, actor: &Participant, st: &CodeState, p: &ParsedCode) -> Result<bool> {
+        if p.tail == PresentedTail::None {
+            return Ok(true);
+        }
+        let holder = st.owner == actor.id
+            || st.producer == actor.id
+            || (st.in_transit() && st.receiver == actor.id);
+        let me = Checker::Participant(actor.id);
+        self.inner
+            .tail_guard
+            .may_check(me, &p.key, holder, false, self.now())
+            .map_err(Self::tail_throttled)?;
+        let ok = self.tail_ok(st, &p.tail);
+        if !ok {
+            self.tail_failed(me, &p.key, holder, "code_query");
+        }
+        Ok(ok)
     }
 
     /// A code's card and full history (owner, producer, receiver in transit, regulator).
@@ -300,7 +322,7 @@ impl Registry {
             let v = match p {
                 Err((reason, _)) => serde_json::json!({"code": text, "error": reason}),
                 Ok(p) => match states.next().flatten() {
-                    Some(st) if visible(actor, &st) && !self.tail_ok(&st, &p.tail) => {
+                    Some(st) if visible(actor, &st) && !self.reader_tail_ok(actor, &st, &p)? => {
                         serde_json::json!({"code": p.key.to_string(), "error": "bad_crypto_tail"})
                     }
                     Some(st) if visible(actor, &st) => serde_json::json!({

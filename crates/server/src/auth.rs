@@ -20,9 +20,9 @@ pub const CHALLENGE_TTL_SECS: u64 = 300;
 pub const CHALLENGES_MAX: usize = 100_000;
 /// How long a token lives.
 pub const TOKEN_TTL_SECS: u64 = 10 * 3600;
-const TOKEN_LEN: usize = 4 + 8 + 4 + 16;
-/// Bytes of a token the MAC covers: participant id, expiry, key epoch.
-const TOKEN_SIGNED_LEN: usize = 4 + 8 + 4;
+const TOKEN_LEN: usize = 4 + 8 + 4 + 4 + 16;
+/// Bytes of a token the MAC covers: participant id, expiry, key epoch, token generation.
+const TOKEN_SIGNED_LEN: usize = 4 + 8 + 4 + 4;
 /// How long a request's nonce is remembered: a signature is accepted while its `created`
 /// is within [`crate::httpsig::CREATED_SKEW_SECS_MAX`] of the clock either way, so twice that.
 pub const NONCE_TTL_SECS: u64 = 2 * crate::httpsig::CREATED_SKEW_SECS_MAX;
@@ -92,20 +92,22 @@ impl Auth {
     }
 
     /// A token for a participant signed in with key number `epoch` (0: the registration
-    /// key, n: the n-th added key): `(token, expires_at)`. The token dies with that key.
-    pub fn token(&self, participant: u32, epoch: u32, now: u64) -> (String, u64) {
+    /// key, n: the n-th added key) in token generation `generation`: `(token, expires_at)`.
+    /// The token dies with that key, and with a suspension or reinstatement.
+    pub fn token(&self, participant: u32, epoch: u32, generation: u32, now: u64) -> (String, u64) {
         let exp = now + TOKEN_TTL_SECS;
         let mut raw = [0u8; TOKEN_LEN];
         raw[..4].copy_from_slice(&participant.to_le_bytes());
         raw[4..12].copy_from_slice(&exp.to_le_bytes());
         raw[12..16].copy_from_slice(&epoch.to_le_bytes());
+        raw[16..20].copy_from_slice(&generation.to_le_bytes());
         let mac = blake3::keyed_hash(&self.key, &raw[..TOKEN_SIGNED_LEN]);
         raw[TOKEN_SIGNED_LEN..].copy_from_slice(&mac.as_bytes()[..16]);
         (URL_SAFE_NO_PAD.encode(raw), exp)
     }
 
-    /// The participant id and key epoch of a valid, unexpired token.
-    pub fn check_token(&self, token: &str, now: u64) -> Result<(u32, u32), Problem> {
+    /// The participant id, key epoch and token generation of a valid, unexpired token.
+    pub fn check_token(&self, token: &str, now: u64) -> Result<(u32, u32, u32), Problem> {
         let mut raw = [0u8; TOKEN_LEN + 2];
         let n = URL_SAFE_NO_PAD
             .decode_slice(token.as_bytes(), &mut raw)
@@ -128,6 +130,7 @@ impl Auth {
         Ok((
             u32::from_le_bytes(raw[..4].try_into().unwrap_or([0; 4])),
             u32::from_le_bytes(raw[12..16].try_into().unwrap_or([0; 4])),
+            u32::from_le_bytes(raw[16..20].try_into().unwrap_or([0; 4])),
         ))
     }
 }
@@ -212,9 +215,9 @@ mod tests {
     #[test]
     fn tokens_check_and_expire() {
         let a = Auth::new([7; 32]);
-        let (t, exp) = a.token(42, 3, 1000);
+        let (t, exp) = a.token(42, 3, 5, 1000);
         assert_eq!(exp, 1000 + TOKEN_TTL_SECS);
-        assert_eq!(a.check_token(&t, 1001).ok(), Some((42, 3)));
+        assert_eq!(a.check_token(&t, 1001).ok(), Some((42, 3, 5)));
         assert!(a.check_token(&t, exp).is_err());
         let other = Auth::new([8; 32]);
         assert!(other.check_token(&t, 1001).is_err());

@@ -435,7 +435,7 @@ impl AppState {
             )
         })?;
         let now = self.registry.now();
-        let (id, epoch) = self.auth.check_token(token, now)?;
+        let (id, epoch, generation) = self.auth.check_token(token, now)?;
         let reg = self.registry.clone();
         let p = fast(move || reg.participant(id))?
             .ok_or_else(|| Problem::unauthorized("the token's participant no longer exists"))?;
@@ -444,6 +444,12 @@ impl AppState {
                 "participant {} is suspended ({why}); ask the operator",
                 p.tin
             )));
+        }
+        if generation != p.token_generation {
+            return Err(Problem::unauthorized(
+                "this token was issued before the participant's suspension or reinstatement; \
+                 sign in again",
+            ));
         }
         if p.key_epoch_at(now) != epoch {
             return Err(Problem::unauthorized(
@@ -964,7 +970,9 @@ async fn token(
         )));
     }
     verify_signature(&p, now, data.as_bytes(), &req.signature)?;
-    let (token, exp) = s.auth.token(p.id, p.key_epoch_at(now), now);
+    let (token, exp) = s
+        .auth
+        .token(p.id, p.key_epoch_at(now), p.token_generation, now);
     Ok(Json(
         serde_json::json!({"token": token, "expires_at": registry::time::format_timestamp(exp)}),
     )

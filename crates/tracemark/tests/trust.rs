@@ -282,6 +282,15 @@ fn keys_rotate_and_suspension_stops_a_participant_at_once() {
         admin_post("/api/v1/participants/7720000001/reinstate", json!({})),
         200
     );
+    // Reinstated: a token from before the suspension (a stolen one) stays dead; a fresh
+    // sign-in works.
+    assert_eq!(
+        s.c.post_signed(&p, "/api/v1/products", &card("c"))
+            .expect("post")
+            .0,
+        401
+    );
+    let p = s.c.sign_in(&p.tin, p.key.clone()).expect("sign in again");
     assert_eq!(
         s.c.post_signed(&p, "/api/v1/products", &card("c"))
             .expect("post")
