@@ -456,6 +456,17 @@ impl Registry {
             }
         }
         for x in prefixes {
+            // Products another participant registered in the prefix while nobody held it
+            // (an importer's) would stay theirs inside the new holder's prefix: refused,
+            // for the operator to settle first.
+            for p in products_in_prefix(tx.store(), x, 8)? {
+                if Some(p.owner) != owner {
+                    return Err(Error::Conflict(format!(
+                        "GTIN {} within prefix {x} is registered by participant {}; settle it before granting the prefix",
+                        p.gtin, p.owner
+                    )));
+                }
+            }
             if let Some((h, who)) = held.iter().find(|(h, who)| {
                 Some(*who) != owner && (h.starts_with(x.as_str()) || x.starts_with(h.as_str()))
             }) {
@@ -1035,6 +1046,28 @@ impl Registry {
         Ok(())
     }
 
+    /// The signed requests of the changes made since `since` (Unix seconds), oldest first:
+    /// `(participant, at, Signature-Input)`. On a start, the server remembers their nonces
+    /// again, so a request signed just before a restart cannot be replayed after it.
+    pub fn recent_signed(&self, since: u64) -> Result<Vec<(ParticipantId, u64, String)>> {
+        let mut out = Vec::new();
+        let mut i = self.log_size()?;
+        while i > 0 {
+            i -= 1;
+            let Some(leaf) = self.inner.store.log_leaf(i)?.and_then(|b| log::decode(&b)) else {
+                continue;
+            };
+            if leaf.at < since {
+                break;
+            }
+            if let Some(input) = leaf.payload["request"]["signature_input"].as_str() {
+                out.push((leaf.actor, leaf.at, input.to_string()));
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     /// A leaf's bytes.
     pub fn log_leaf(&self, index: u64) -> Result<Vec<u8>> {
         self.inner
@@ -1141,6 +1174,21 @@ fn valid_prefixes(prefixes: &[String]) -> Result<Vec<String>> {
             )));
         }
         out.push(x.to_string());
+    }
+    Ok(out)
+}
+
+/// Product cards whose GTIN lies within a GS1 company prefix: the prefix follows the
+/// indicator digit, so it spans ten ranges of GTINs.
+fn products_in_prefix(store: &dyn Store, prefix: &str, limit: usize) -> Result<Vec<Product>> {
+    let Ok(p) = prefix.parse::<u64>() else {
+        return Ok(Vec::new());
+    };
+    let span = 10u64.pow(13u32.saturating_sub(prefix.len() as u32));
+    let mut out = Vec::new();
+    for indicator in 0..10u64 {
+        let lo = indicator * 10u64.pow(13) + p * span;
+        out.extend(store.products_between(lo, lo + span - 1, limit)?);
     }
     Ok(out)
 }

@@ -84,6 +84,9 @@ pub const CODE_TEXT_LEN_MAX: usize = 512;
 /// The default origin of the log's checkpoints.
 pub const LOG_ORIGIN_DEFAULT: &str = "tracemark.local/log";
 
+/// When the writer was last checked, and how long it took to answer (ms) or why not.
+type WriterCheck = (Instant, Result<f64, String>);
+
 /// Shared state of all handlers.
 #[derive(Clone)]
 pub struct AppState {
@@ -94,9 +97,9 @@ pub struct AppState {
     public_limit: Option<Arc<limit::RateLimit>>,
     nonces: Arc<Nonces>,
     log: Arc<LogSigner>,
-    /// When this process started (Unix s): nonces of signatures made before it are not
-    /// remembered, so such signatures are refused.
-    started_at: u64,
+    /// The last health answer and when it was made: one check at a time, reused for
+    /// [`HEALTH_CACHE_MS`], so `/health` cannot flood the writer's queue.
+    health: Arc<tokio::sync::Mutex<Option<WriterCheck>>>,
 }
 
 fn metrics_handle() -> PrometheusHandle {
@@ -115,14 +118,27 @@ fn metrics_handle() -> PrometheusHandle {
 /// Builds the router over a registry.
 pub fn router(registry: Registry, config: Config) -> Router {
     let started_at = registry.now();
+    // The nonces of the signed changes of the last window, from the log: a request signed
+    // just before a restart cannot be replayed after it.
+    let nonces = Nonces::default();
+    match registry.recent_signed(started_at.saturating_sub(auth::NONCE_TTL_SECS)) {
+        Ok(recent) => {
+            for (p, at, input) in recent {
+                if let Ok(i) = httpsig::parse_input(&input) {
+                    let _ = nonces.take(p, &i.nonce, at);
+                }
+            }
+        }
+        Err(e) => tracing::error!("cannot reload recent nonces from the log: {e}"),
+    }
     let state = AppState {
         log: Arc::new(LogSigner {
             key: config.log_key,
             origin: config.log_origin,
             last: parking_lot::Mutex::new(None),
         }),
-        nonces: Arc::new(Nonces::default()),
-        started_at,
+        nonces: Arc::new(nonces),
+        health: Arc::new(tokio::sync::Mutex::new(None)),
         registry,
         auth: Arc::new(Auth::new(config.token_key)),
         admin_token: config.admin_token.into(),
@@ -520,11 +536,6 @@ impl AppState {
                 i.created
             )));
         }
-        if i.created < self.started_at {
-            return Err(sig_problem(
-                "signed before the registry restarted: sign the request again (fresh created and nonce)",
-            ));
-        }
         if body.len() > BODY_INLINE_MAX {
             // Hashing megabytes would hold an async thread (and every request queued on it).
             let (d, b) = (digest.to_string(), body.to_vec());
@@ -641,18 +652,36 @@ pub const HEALTH_WRITER_TIMEOUT_MS: u64 = 2_000;
 /// Health that tells the truth: `ok` only when an empty job went through the single writer
 /// just now (a stopped, stuck or hopelessly queued writer answers 503), with the writer's
 /// panic and restart counts.
+/// How long a health answer is reused.
+pub const HEALTH_CACHE_MS: u64 = 1_000;
+
 async fn health(State(s): State<AppState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
-    let reg = s.registry.clone();
-    let check = blocking(move || {
-        let took = reg.writer_check(std::time::Duration::from_millis(HEALTH_WRITER_TIMEOUT_MS));
-        Ok((took, reg.log_head()))
-    })
-    .await;
-    let (took, head) = match check {
-        Ok(x) => x,
-        Err(p) => return p.into_response(),
+    // The writer check is made once at a time and reused for a second: `/health` cannot
+    // flood the writer's queue or the blocking pool. The counts are read fresh.
+    let took = {
+        let mut cached = s.health.lock().await;
+        match cached.as_ref() {
+            Some((at, ok)) if at.elapsed() < std::time::Duration::from_millis(HEALTH_CACHE_MS) => {
+                ok.clone()
+            }
+            _ => {
+                let reg = s.registry.clone();
+                let took = blocking(move || {
+                    Ok(reg
+                        .writer_check(std::time::Duration::from_millis(HEALTH_WRITER_TIMEOUT_MS))
+                        .map(|t| t.as_secs_f64() * 1e3)
+                        .map_err(|e| e.to_string()))
+                })
+                .await
+                .unwrap_or_else(|p| Err(p.detail));
+                *cached = Some((Instant::now(), took.clone()));
+                took
+            }
+        }
     };
+    let reg = s.registry.clone();
+    let head = blocking(move || reg.log_head()).await;
     let w = s.registry.writer_stats();
     let mut body = serde_json::json!({
         "writer": {
@@ -667,14 +696,19 @@ async fn health(State(s): State<AppState>) -> Response {
             serde_json::json!(chain.iter().map(|b| format!("{b:02x}")).collect::<String>());
     }
     match (took, head) {
-        (Ok(t), Ok(_)) => {
+        (Ok(ms), Ok(_)) => {
             body["status"] = "ok".into();
-            body["writer"]["answered_ms"] = serde_json::json!(t.as_secs_f64() * 1e3);
+            body["writer"]["answered_ms"] = serde_json::json!(ms);
             Json(body).into_response()
         }
-        (Err(e), _) | (_, Err(e)) => {
+        (Err(e), _) => {
             body["status"] = "unavailable".into();
-            body["detail"] = e.to_string().into();
+            body["detail"] = e.into();
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+        (_, Err(p)) => {
+            body["status"] = "unavailable".into();
+            body["detail"] = p.detail.into();
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }

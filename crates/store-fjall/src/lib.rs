@@ -355,6 +355,18 @@ impl Store for FjallStore {
             .transpose()
     }
 
+    fn products_between(&self, lo: u64, hi: u64, limit: usize) -> StoreResult<Vec<Product>> {
+        let mut out = Vec::new();
+        for g in self.products.range(lo.to_be_bytes()..=hi.to_be_bytes()) {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, v) = g.into_inner().map_err(err)?;
+            out.push(Self::json(&v)?);
+        }
+        Ok(out)
+    }
+
     fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
         keys.iter()
             .map(|k| match self.codes.get(state_key(k)).map_err(err)? {
