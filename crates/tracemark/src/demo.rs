@@ -107,7 +107,8 @@ impl Economy {
             &["regulator"],
             "RU-MOW",
         )?;
-        let base = u64::from(run) * 1_000;
+        // Within the prefixes' ranges: the producer's 7-digit prefix leaves 5 digits.
+        let base = u64::from(run % 90) * 1_000;
         let products = vec![
             (
                 gtin(PRODUCER_GTINS + base + 1),
@@ -144,7 +145,7 @@ impl Economy {
             retailers,
             regulator,
             products,
-            sscc_serial: u64::from(run) * 100_000,
+            sscc_serial: u64::from(run % 9_000) * 100_000,
         })
     }
 
