@@ -78,6 +78,7 @@ pub struct TailKey {
     /// Key id: the value of AI 91 of the codes it signed.
     pub kid: String,
     /// Always `Ed25519`.
+    #[schema(schema_with = ed25519_word)]
     pub alg: String,
     /// Standard base64 of the 32-byte public key.
     pub public_key: String,

@@ -37,13 +37,13 @@ pub(crate) struct SignatureHeaders {
 #[allow(dead_code)] // Documentation only.
 pub(crate) struct OptionalSignatureHeaders {
     /// RFC 9530: sha-256=:<base64 SHA-256 of the body bytes (of the empty string when none)>:
-    #[param(rename = "Content-Digest")]
+    #[param(rename = "Content-Digest", nullable = false)]
     content_digest: Option<String>,
     /// RFC 9421: sig1=("@method" "@path" "@query" "content-digest");created=<unix s>;nonce="<random, 16 to 128 chars>";keyid="<your TIN>";alg="ed25519"
-    #[param(rename = "Signature-Input")]
+    #[param(rename = "Signature-Input", nullable = false)]
     signature_input: Option<String>,
     /// RFC 9421: sig1=:<base64 Ed25519 over the signature base (RFC 9421 §2.5)>:
-    #[param(rename = "Signature")]
+    #[param(rename = "Signature", nullable = false)]
     signature: Option<String>,
 }
 
