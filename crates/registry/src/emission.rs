@@ -18,6 +18,8 @@ use std::sync::{Arc, Weak};
 /// with chunks back to back: another participant's document p50 went from 10 to 180 ms
 /// in the debug build's test, against 13 ms with one).
 pub const EMISSION_WORKERS: usize = 1;
+/// Pause before a chunk whose commit failed is tried again.
+pub const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Codes a participant may have ordered and not yet produced (a quota: past it, new orders
 /// are refused with 429 until production catches up).
 pub const PENDING_CODES_PER_PARTICIPANT_MAX: u64 = 4_000_000;
@@ -108,6 +110,13 @@ pub(crate) fn start(emitter: &Arc<Emitter>, reg: Weak<crate::Inner>) {
                     match registry.produce_chunk(&order) {
                         Ok(Some(rest)) => em.requeue(rest),
                         Ok(None) => {}
+                        // A failed commit (the batch of another job, a full disk): the
+                        // chunk was not written; try the order again after a pause.
+                        Err(crate::Error::Unavailable(e)) => {
+                            tracing::warn!("order {}: {e}; retrying", order.id);
+                            std::thread::sleep(RETRY_PAUSE);
+                            em.requeue(order);
+                        }
                         Err(e) => tracing::error!("order {} stopped: {e}", order.id),
                     }
                 }

@@ -86,6 +86,19 @@ pub struct NewKey {
     pub not_before: Option<serde_json::Value>,
 }
 
+/// Longest TIN (Russian TINs have 10 or 12 digits; room for other countries' ids).
+pub const TIN_LEN_MAX: usize = 32;
+/// Longest participant, product or brand name, bytes.
+pub const NAME_LEN_MAX: usize = 256;
+/// Longest free-text reason (suspension, block), bytes.
+pub const REASON_LEN_MAX: usize = 1_024;
+/// Largest product `attributes` object, serialised bytes (it is shown to every shopper).
+pub const ATTRIBUTES_LEN_MAX: usize = 16_384;
+/// Longest shelf life, days (100 years).
+pub const SHELF_LIFE_DAYS_MAX: u32 = 36_500;
+/// Longest batch number: GS1 AI 10 holds at most 20 characters.
+pub const BATCH_LEN_MAX: usize = 20;
+
 /// Most GS1 company prefixes one request names.
 pub const PREFIXES_PER_REQUEST_MAX: usize = 100;
 /// Most keys a participant accumulates (rotations are rare; the list is read on every
@@ -355,10 +368,15 @@ impl Registry {
     /// Registers a participant (operator only; the server checks the admin token).
     pub fn register_participant(&self, req: NewParticipant) -> Result<Participant> {
         let tin = req.tin.trim().to_string();
-        if tin.is_empty() || tin.len() > 32 || !tin.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(Error::invalid("`tin` must be 1 to 32 letters or digits"));
+        if tin.is_empty()
+            || tin.len() > TIN_LEN_MAX
+            || !tin.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(Error::invalid(format!(
+                "`tin` must be 1 to {TIN_LEN_MAX} letters or digits"
+            )));
         }
-        if req.name.trim().is_empty() || req.name.len() > 256 {
+        if req.name.trim().is_empty() || req.name.len() > NAME_LEN_MAX {
             return Err(Error::invalid("`name` must be 1 to 256 bytes"));
         }
         if req.roles.is_empty() {
@@ -394,6 +412,7 @@ impl Registry {
                 keys: Vec::new(),
                 suspended: None,
                 gs1_prefixes: prefixes,
+                token_generation: 0,
             };
             tx.put_participant(p.clone());
             tx.append_log(log::LeafKind::Participant, 0, &participant_leaf(&p));
@@ -442,6 +461,17 @@ impl Registry {
             }
         }
         for x in prefixes {
+            // Products another participant registered in the prefix while nobody held it
+            // (an importer's) would stay theirs inside the new holder's prefix: refused,
+            // for the operator to settle first.
+            for p in products_in_prefix(tx.store(), x, 8)? {
+                if Some(p.owner) != owner {
+                    return Err(Error::Conflict(format!(
+                        "GTIN {} within prefix {x} is registered by participant {}; settle it before granting the prefix",
+                        p.gtin, p.owner
+                    )));
+                }
+            }
             if let Some((h, who)) = held.iter().find(|(h, who)| {
                 Some(*who) != owner && (h.starts_with(x.as_str()) || x.starts_with(h.as_str()))
             }) {
@@ -496,12 +526,16 @@ impl Registry {
                 })?
                 .max(now),
         };
-        self.change_participant(tin, log::LeafKind::ParticipantKey, move |_, _, p| {
+        self.change_participant(tin, log::LeafKind::ParticipantKey, move |_, tx, p| {
             if p.keys.len() >= KEYS_PER_PARTICIPANT_MAX {
                 return Err(Error::TooLarge(format!(
                     "a participant has at most {KEYS_PER_PARTICIPANT_MAX} keys"
                 )));
             }
+            // A key scheduled for later is replaced by this one (an emergency rotation
+            // must not wait for it), and never started.
+            let now = tx.now;
+            p.keys.retain(|k| k.not_before <= now);
             let later = match p.keys.last() {
                 Some(k) => not_before > k.not_before,
                 None => not_before >= p.registered_at,
@@ -530,11 +564,12 @@ impl Registry {
     /// from the next request on.
     pub fn suspend(&self, tin: &str, reason: &str) -> Result<Participant> {
         let reason = reason.trim().to_string();
-        if reason.is_empty() || reason.len() > 1024 {
+        if reason.is_empty() || reason.len() > REASON_LEN_MAX {
             return Err(Error::invalid("`reason` must be 1 to 1024 bytes"));
         }
         self.change_participant(tin, log::LeafKind::Suspension, move |_, _, p| {
             p.suspended = Some(reason.clone());
+            p.token_generation = p.token_generation.wrapping_add(1);
             Ok(serde_json::json!({"reason": reason}))
         })
     }
@@ -545,6 +580,7 @@ impl Registry {
             if p.suspended.take().is_none() {
                 return Err(Error::Conflict("the participant is not suspended".into()));
             }
+            p.token_generation = p.token_generation.wrapping_add(1);
             Ok(serde_json::json!({}))
         })
     }
@@ -571,11 +607,18 @@ impl Registry {
         if let Some(p) = self.inner.participants.read().get(&id) {
             return Ok(Some(p.clone()));
         }
-        let p = self.inner.store.participant(id)?;
-        if let Some(p) = &p {
-            self.inner.participants.write().insert(id, p.clone());
-        }
-        Ok(p)
+        let Some(p) = self.inner.store.participant(id)? else {
+            return Ok(None);
+        };
+        // Never over a newer copy a change put there meanwhile (a suspension, say).
+        Ok(Some(
+            self.inner
+                .participants
+                .write()
+                .entry(id)
+                .or_insert(p)
+                .clone(),
+        ))
     }
 
     /// A participant by TIN.
@@ -628,8 +671,10 @@ impl Registry {
                 )))
             }
         }
-        if req.name.trim().is_empty() || req.name.len() > 256 {
-            return Err(Error::invalid("`name` must be 1 to 256 bytes"));
+        if req.name.trim().is_empty() || req.name.len() > NAME_LEN_MAX {
+            return Err(Error::invalid(format!(
+                "`name` must be 1 to {NAME_LEN_MAX} bytes"
+            )));
         }
         if model::product_group(&req.product_group).is_none() {
             let names: Vec<&str> = model::PRODUCT_GROUPS.iter().map(|g| g.name).collect();
@@ -639,19 +684,22 @@ impl Registry {
                 names.join(", ")
             )));
         }
-        if req.brand.as_ref().is_some_and(|b| b.len() > 256) {
+        if req.brand.as_ref().is_some_and(|b| b.len() > NAME_LEN_MAX) {
             return Err(Error::invalid("`brand` is longer than 256 bytes"));
         }
         if req
             .attributes
             .as_ref()
-            .is_some_and(|a| !a.is_object() || a.to_string().len() > 16_384)
+            .is_some_and(|a| !a.is_object() || a.to_string().len() > ATTRIBUTES_LEN_MAX)
         {
             return Err(Error::invalid(
                 "`attributes` must be a JSON object of at most 16 KiB",
             ));
         }
-        if req.shelf_life_days.is_some_and(|d| d == 0 || d > 36_500) {
+        if req
+            .shelf_life_days
+            .is_some_and(|d| d == 0 || d > SHELF_LIFE_DAYS_MAX)
+        {
             return Err(Error::invalid("`shelf_life_days` must be 1 to 36500"));
         }
         let product = Product {
@@ -691,11 +739,12 @@ impl Registry {
         if let Some(p) = self.inner.products.read().get(&gtin) {
             return Ok(Some(p.clone()));
         }
-        let p = self.inner.store.product(gtin)?;
-        if let Some(p) = &p {
-            self.inner.products.write().insert(gtin, p.clone());
-        }
-        Ok(p)
+        let Some(p) = self.inner.store.product(gtin)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.inner.products.write().entry(gtin).or_insert(p).clone(),
+        ))
     }
 
     // ---- documents ----
@@ -810,7 +859,7 @@ impl Registry {
         if !actor.has(Role::Regulator) {
             return Err(Error::Forbidden("only regulators block goods".into()));
         }
-        if req.reason.trim().is_empty() || req.reason.len() > 1024 {
+        if req.reason.trim().is_empty() || req.reason.len() > REASON_LEN_MAX {
             return Err(Error::invalid("`reason` must be 1 to 1024 bytes"));
         }
         let gtin = req.gtin.as_deref().map(parse_gtin).transpose()?;
@@ -820,7 +869,7 @@ impl Registry {
         if req
             .batch
             .as_ref()
-            .is_some_and(|b| b.is_empty() || b.len() > 20)
+            .is_some_and(|b| b.is_empty() || b.len() > BATCH_LEN_MAX)
         {
             return Err(Error::invalid("`batch` must be 1 to 20 characters"));
         }
@@ -1002,6 +1051,28 @@ impl Registry {
         Ok(())
     }
 
+    /// The signed requests of the changes made since `since` (Unix seconds), oldest first:
+    /// `(participant, at, Signature-Input)`. On a start, the server remembers their nonces
+    /// again, so a request signed just before a restart cannot be replayed after it.
+    pub fn recent_signed(&self, since: u64) -> Result<Vec<(ParticipantId, u64, String)>> {
+        let mut out = Vec::new();
+        let mut i = self.log_size()?;
+        while i > 0 {
+            i -= 1;
+            let Some(leaf) = self.inner.store.log_leaf(i)?.and_then(|b| log::decode(&b)) else {
+                continue;
+            };
+            if leaf.at < since {
+                break;
+            }
+            if let Some(input) = leaf.payload["request"]["signature_input"].as_str() {
+                out.push((leaf.actor, leaf.at, input.to_string()));
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     /// A leaf's bytes.
     pub fn log_leaf(&self, index: u64) -> Result<Vec<u8>> {
         self.inner
@@ -1108,6 +1179,21 @@ fn valid_prefixes(prefixes: &[String]) -> Result<Vec<String>> {
             )));
         }
         out.push(x.to_string());
+    }
+    Ok(out)
+}
+
+/// Product cards whose GTIN lies within a GS1 company prefix: the prefix follows the
+/// indicator digit, so it spans ten ranges of GTINs.
+fn products_in_prefix(store: &dyn Store, prefix: &str, limit: usize) -> Result<Vec<Product>> {
+    let Ok(p) = prefix.parse::<u64>() else {
+        return Ok(Vec::new());
+    };
+    let span = 10u64.pow(13u32.saturating_sub(prefix.len() as u32));
+    let mut out = Vec::new();
+    for indicator in 0..10u64 {
+        let lo = indicator * 10u64.pow(13) + p * span;
+        out.extend(store.products_between(lo, lo + span - 1, limit)?);
     }
     Ok(out)
 }

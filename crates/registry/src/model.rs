@@ -59,6 +59,10 @@ pub struct Participant {
     /// GS1 company prefixes the participant holds (products and SSCCs only within them).
     #[serde(default)]
     pub gs1_prefixes: Vec<String>,
+    /// Generation of the participant's bearer tokens: raised when it is suspended and when
+    /// it is reinstated, so a token issued before either (a stolen one) never comes back.
+    #[serde(default)]
+    pub token_generation: u32,
 }
 
 /// A key added to a participant (rotation).
@@ -615,10 +619,13 @@ const TAG_PARENT: u8 = b'P';
 const TAG_TWIN: u8 = b'T';
 
 impl CodeState {
-    /// Size of the fixed part of the encoding.
-    pub const FIXED_LEN: usize = 80;
+    /// Size of the fixed part of the encoding, its version byte included.
+    pub const FIXED_LEN: usize = 81;
     /// Largest encoding (with a parent and a twin, each a tag byte and a prefixed key).
     pub const ENCODED_LEN_MAX: usize = Self::FIXED_LEN + 2 * (2 + KEY_CAP);
+    /// The record format written now (the first byte): a later field is a new version,
+    /// read alongside the old, never a rewrite of stored states.
+    pub const VERSION: u8 = 1;
 
     /// A fresh state.
     pub fn new(status: Status, owner: ParticipantId, now: u64) -> CodeState {
@@ -654,35 +661,37 @@ impl CodeState {
 
     /// Encodes into `out`, returning the length used.
     pub fn encode(&self, out: &mut [u8; Self::ENCODED_LEN_MAX]) -> usize {
-        out[0] = self.status as u8;
-        out[1] = self.reason.map_or(0, |r| r as u8);
-        out[2] = self.tail as u8;
-        out[3] = self.flags;
-        out[4..8].copy_from_slice(&self.owner.to_le_bytes());
-        out[8..12].copy_from_slice(&self.producer.to_le_bytes());
-        out[12..16].copy_from_slice(&self.receiver.to_le_bytes());
-        out[16..18].copy_from_slice(&self.key_index.to_le_bytes());
-        out[18..20].copy_from_slice(&self.blocks.to_le_bytes());
-        out[20..24].copy_from_slice(&self.events.to_le_bytes());
-        out[24..28].copy_from_slice(&self.emitted_day.to_le_bytes());
-        out[28..32].copy_from_slice(&self.production_day.to_le_bytes());
-        out[32..36].copy_from_slice(&self.expiry_day.to_le_bytes());
-        out[36..44].copy_from_slice(&self.shipment.to_le_bytes());
-        out[44..52].copy_from_slice(&self.batch.to_le_bytes());
-        out[52..60].copy_from_slice(&self.tail_fp.to_le_bytes());
-        out[60..68].copy_from_slice(&self.changed_at.to_le_bytes());
-        out[68..72].copy_from_slice(&self.children.to_le_bytes());
-        out[72..80].copy_from_slice(&self.last_event.to_le_bytes());
-        let mut at = Self::FIXED_LEN;
+        out[0] = Self::VERSION;
+        let o = &mut out[1..];
+        o[0] = self.status as u8;
+        o[1] = self.reason.map_or(0, |r| r as u8);
+        o[2] = self.tail as u8;
+        o[3] = self.flags;
+        o[4..8].copy_from_slice(&self.owner.to_le_bytes());
+        o[8..12].copy_from_slice(&self.producer.to_le_bytes());
+        o[12..16].copy_from_slice(&self.receiver.to_le_bytes());
+        o[16..18].copy_from_slice(&self.key_index.to_le_bytes());
+        o[18..20].copy_from_slice(&self.blocks.to_le_bytes());
+        o[20..24].copy_from_slice(&self.events.to_le_bytes());
+        o[24..28].copy_from_slice(&self.emitted_day.to_le_bytes());
+        o[28..32].copy_from_slice(&self.production_day.to_le_bytes());
+        o[32..36].copy_from_slice(&self.expiry_day.to_le_bytes());
+        o[36..44].copy_from_slice(&self.shipment.to_le_bytes());
+        o[44..52].copy_from_slice(&self.batch.to_le_bytes());
+        o[52..60].copy_from_slice(&self.tail_fp.to_le_bytes());
+        o[60..68].copy_from_slice(&self.changed_at.to_le_bytes());
+        o[68..72].copy_from_slice(&self.children.to_le_bytes());
+        o[72..80].copy_from_slice(&self.last_event.to_le_bytes());
+        let mut at = Self::FIXED_LEN - 1;
         for (tag, key) in [(TAG_PARENT, &self.parent), (TAG_TWIN, &self.twin)] {
             if let Some(k) = key {
                 let (b, n) = k.prefixed();
-                out[at] = tag;
-                out[at + 1..at + 1 + n].copy_from_slice(&b[..n]);
+                o[at] = tag;
+                o[at + 1..at + 1 + n].copy_from_slice(&b[..n]);
                 at += 1 + n;
             }
         }
-        at
+        at + 1
     }
 
     /// Encodes into a new vector.
@@ -694,14 +703,15 @@ impl CodeState {
 
     /// Decodes; `None` if the bytes are not a state record.
     pub fn decode(b: &[u8]) -> Option<CodeState> {
-        if b.len() < Self::FIXED_LEN {
+        if b.len() < Self::FIXED_LEN || b[0] != Self::VERSION {
             return None;
         }
+        let b = &b[1..];
         let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
         let (mut parent, mut twin) = (None, None);
-        let mut rest = &b[Self::FIXED_LEN..];
+        let mut rest = &b[Self::FIXED_LEN - 1..];
         while let Some((&tag, tail)) = rest.split_first() {
             let (k, after) = CodeKey::read_prefixed(tail)?;
             match tag {
@@ -839,12 +849,16 @@ pub struct CodeEvent {
 }
 
 impl CodeEvent {
-    /// Encoded size.
-    pub const ENCODED_LEN: usize = 35;
+    /// Encoded size, the version byte included.
+    pub const ENCODED_LEN: usize = 36;
+    /// The record format written now (the first byte).
+    pub const VERSION: u8 = 1;
 
-    /// Fixed binary encoding.
+    /// Fixed binary encoding: the version byte, then the fields.
     pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
-        let mut o = [0u8; Self::ENCODED_LEN];
+        let mut out = [0u8; Self::ENCODED_LEN];
+        out[0] = Self::VERSION;
+        let o = &mut out[1..];
         o[0..8].copy_from_slice(&self.doc_seq.to_le_bytes());
         o[8..16].copy_from_slice(&self.at.to_le_bytes());
         o[16] = self.doc_type as u8;
@@ -853,14 +867,15 @@ impl CodeEvent {
         o[19..23].copy_from_slice(&self.owner.to_le_bytes());
         o[23..27].copy_from_slice(&self.actor.to_le_bytes());
         o[27..35].copy_from_slice(&self.prev.to_le_bytes());
-        o
+        out
     }
 
     /// Decodes; `None` if malformed.
     pub fn decode(b: &[u8]) -> Option<CodeEvent> {
-        if b.len() != Self::ENCODED_LEN {
+        if b.len() != Self::ENCODED_LEN || b[0] != Self::VERSION {
             return None;
         }
+        let b = &b[1..];
         Some(CodeEvent {
             doc_seq: u64::from_le_bytes(b[0..8].try_into().ok()?),
             at: u64::from_le_bytes(b[8..16].try_into().ok()?),
@@ -1075,6 +1090,11 @@ mod tests {
         assert_eq!(st.to_vec().len(), CodeState::FIXED_LEN);
         assert_eq!(CodeState::decode(&st.to_vec()), Some(st));
         assert_eq!(CodeState::decode(&[9; 80]), None);
+        // A record of another version is not read as this one.
+        let mut v2 = st.to_vec();
+        assert_eq!(v2[0], CodeState::VERSION);
+        v2[0] = 2;
+        assert_eq!(CodeState::decode(&v2), None);
     }
 
     #[test]
@@ -1090,6 +1110,10 @@ mod tests {
             prev: 4,
         };
         assert_eq!(CodeEvent::decode(&e.encode()), Some(e));
+        let mut v2 = e.encode();
+        assert_eq!(v2[0], CodeEvent::VERSION);
+        v2[0] = 2;
+        assert_eq!(CodeEvent::decode(&v2), None);
     }
 }
 

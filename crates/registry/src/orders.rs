@@ -90,6 +90,16 @@ impl Registry {
         let product = self
             .product(gtin)?
             .ok_or_else(|| Error::invalid(format!("GTIN {gtin:014} has no product card")))?;
+        let digits = format!("{gtin:014}");
+        if product.owner != actor.id
+            || self
+                .prefix_holder(&digits[1..])
+                .is_some_and(|h| h != actor.id)
+        {
+            return Err(Error::Forbidden(format!(
+                "codes for GTIN {digits} are ordered by the holder of its GS1 company prefix"
+            )));
+        }
         if product.owner != actor.id {
             return Err(Error::Forbidden(format!(
                 "GTIN {gtin:014} belongs to another participant"

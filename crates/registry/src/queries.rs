@@ -294,8 +294,9 @@ impl Registry {
         match st {
             Some(st) if visible(actor, &st) => {
                 // A code read with a tail that is not the one issued is a forgery: say so
-                // rather than show the genuine code's card.
-                if !self.tail_ok(&st, &parsed.tail) {
+                // rather than show the genuine code's card (counted like any tail check
+                // when the reader does not hold the code: a regulator's token is no oracle).
+                if !self.reader_tail_ok(actor, &st, &parsed)? {
                     return Err(Error::Invalid {
                         detail: format!(
                             "the crypto tail presented for {} is not the one issued",
@@ -314,6 +315,27 @@ impl Registry {
                 parsed.key
             ))),
         }
+    }
+
+    /// Whether the tail a reader presented is right, counting a wrong one against readers
+    /// who do not hold the code (its owner, receiver in transit or producer).
+    fn reader_tail_ok(&self, actor: &Participant, st: &CodeState, p: &ParsedCode) -> Result<bool> {
+        if p.tail == PresentedTail::None {
+            return Ok(true);
+        }
+        let holder = st.owner == actor.id
+            || st.producer == actor.id
+            || (st.in_transit() && st.receiver == actor.id);
+        let me = Checker::Participant(actor.id);
+        self.inner
+            .tail_guard
+            .may_check(me, &p.key, holder, false, self.now())
+            .map_err(Self::tail_throttled)?;
+        let ok = self.tail_ok(st, &p.tail);
+        if !ok {
+            self.tail_failed(me, &p.key, holder, "code_query");
+        }
+        Ok(ok)
     }
 
     /// A code's card and full history (owner, producer, receiver in transit, regulator).
@@ -398,7 +420,7 @@ impl Registry {
                     error: reason,
                 },
                 Ok(p) => match states.next().flatten() {
-                    Some(st) if visible(actor, &st) && !self.tail_ok(&st, &p.tail) => {
+                    Some(st) if visible(actor, &st) && !self.reader_tail_ok(actor, &st, &p)? => {
                         CodeStatus::Refused {
                             code: p.key.to_string(),
                             error: "bad_crypto_tail",
@@ -474,9 +496,11 @@ impl Registry {
                 crate::tailguard::FAILURES_PER_CHECKER_MAX,
                 crate::tailguard::CHECKER_WINDOW_SECS / 60
             ),
-            Throttled::Code => "this code's crypto tail was tried wrongly too often today; \
-                                only its owner can check it now"
-                .to_string(),
+            Throttled::Code => format!(
+                "you presented wrong crypto tails for this code {} times today; no more \
+                 answers about its tail today",
+                crate::tailguard::FAILURES_PER_CHECKER_CODE_MAX
+            ),
         })
     }
 
@@ -529,7 +553,7 @@ impl Registry {
         if parsed.tail != PresentedTail::None {
             self.inner
                 .tail_guard
-                .may_check(checker, &parsed.key, false, now)
+                .may_check(checker, &parsed.key, false, false, now)
                 .map_err(Self::tail_throttled)?;
             ans.tail_checked = true;
             if !self.tail_ok(&st, &parsed.tail) {
@@ -611,7 +635,13 @@ impl Registry {
                         let told = holder || actor.has(Role::FiscalOperator);
                         match &p.tail {
                             PresentedTail::None => reasons.push("no_crypto_tail"),
-                            t => match self.inner.tail_guard.may_check(me, &p.key, holder, now) {
+                            t => match self.inner.tail_guard.may_check(
+                                me,
+                                &p.key,
+                                holder,
+                                actor.has(Role::FiscalOperator),
+                                now,
+                            ) {
                                 Err(Throttled::Checker) => {
                                     return Err(Self::tail_throttled(Throttled::Checker))
                                 }

@@ -124,6 +124,8 @@ pub trait Store: Send + Sync + 'static {
     fn participants(&self) -> StoreResult<Vec<Participant>>;
     /// A product card by GTIN.
     fn product(&self, gtin: u64) -> StoreResult<Option<Product>>;
+    /// Product cards with GTINs from `lo` to `hi` inclusive, in GTIN order, at most `limit`.
+    fn products_between(&self, lo: u64, hi: u64, limit: usize) -> StoreResult<Vec<Product>>;
     /// States of many codes at once, in the order asked (`None` = unknown code).
     fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>>;
     /// A code's history, oldest first.

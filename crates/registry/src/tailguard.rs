@@ -1,14 +1,16 @@
 //! Counting failed crypto-tail checks, so a tail cannot be guessed through the registry.
 //!
 //! A `short` tail (AI 93) has 24 bits: answered freely, 2²⁴ guesses are a few minutes of
-//! till checks. So every failed tail check (till check, verification, a document naming a
-//! code with a wrong tail) is counted per checker (a participant, or a public client's
-//! address) and per code within a window; past [`FAILURES_PER_CHECKER_MAX`] the checker's
-//! tail checks are refused (429) until the window passes, and past
-//! [`FAILURES_PER_CODE_MAX`] the code's tail is no longer checked for anyone but its owner
-//! (429 too). At those limits a guesser gets 20 guesses per ten minutes per identity and 50
-//! per code per day: the expected time to hit a 24-bit tail is years, not seconds. Every
-//! counted failure is also recorded through the writer for the risk engine (`forged_tail`).
+//! till checks. So every failed tail check (till check, verification, a code query) is
+//! counted per checker (a participant, or a public client's address) within a window, and
+//! per checker *and code* within a day; past [`FAILURES_PER_CHECKER_MAX`] (fiscal
+//! operators, who check for every shop they serve: [`FAILURES_PER_OPERATOR_MAX`]) the
+//! checker's tail checks are refused (429) until the window passes, and past
+//! [`FAILURES_PER_CHECKER_CODE_MAX`] that checker gets no more answers about that code's
+//! tail that day (429). Locks are per checker, so nobody can lock a genuine code for its
+//! shoppers or its shops by guessing at it. A guesser gets 5 guesses per code per identity
+//! per day: a 24-bit tail takes millions of identity-days. Every counted failure is also
+//! recorded through the writer for the risk engine (`forged_tail`).
 
 use crate::model::{CodeKey, ParticipantId};
 use parking_lot::Mutex;
@@ -18,10 +20,14 @@ use std::collections::HashMap;
 pub const CHECKER_WINDOW_SECS: u64 = 600;
 /// Failed tail checks one checker may make within [`CHECKER_WINDOW_SECS`].
 pub const FAILURES_PER_CHECKER_MAX: u32 = 20;
-/// Window of the per-code count, seconds.
+/// Failed tail checks a fiscal operator (one checker for many shops, seeing every
+/// counterfeit they scan) may make within [`CHECKER_WINDOW_SECS`].
+pub const FAILURES_PER_OPERATOR_MAX: u32 = 2_000;
+/// Window of the per-checker-and-code count, seconds.
 pub const CODE_WINDOW_SECS: u64 = 86_400;
-/// Failed tail checks of one code (by anyone but its owner) within [`CODE_WINDOW_SECS`].
-pub const FAILURES_PER_CODE_MAX: u32 = 50;
+/// Failed tail checks of one code by one checker (not its owner) within
+/// [`CODE_WINDOW_SECS`].
+pub const FAILURES_PER_CHECKER_CODE_MAX: u32 = 5;
 /// Most checkers and codes tracked at once: past it expired entries are dropped, then
 /// the oldest (memory stays bounded under a flood of identities).
 pub const TRACKED_MAX: usize = 200_000;
@@ -38,7 +44,7 @@ pub enum Checker {
 #[derive(Default)]
 struct Counts {
     checkers: HashMap<Checker, (u64, u32)>,
-    codes: HashMap<CodeKey, (u64, u32)>,
+    codes: HashMap<(Checker, CodeKey), (u64, u32)>,
 }
 
 /// The counts.
@@ -52,7 +58,7 @@ pub struct TailGuard {
 pub enum Throttled {
     /// The checker failed too often lately.
     Checker,
-    /// The code's tail was guessed at too often lately.
+    /// The checker failed on this code too often today.
     Code,
 }
 
@@ -90,25 +96,34 @@ fn over<K: std::hash::Hash + Eq>(
 }
 
 impl TailGuard {
-    /// Whether `checker` may have `code`'s tail checked now (`owner`: it owns the code).
+    /// Whether `checker` may have `code`'s tail checked now (`owner`: it holds the code;
+    /// `operator`: a fiscal operator, with the larger budget).
     pub fn may_check(
         &self,
         checker: Checker,
         code: &CodeKey,
         owner: bool,
+        operator: bool,
         now: u64,
     ) -> Result<(), Throttled> {
         let c = self.counts.lock();
-        if over(
-            &c.checkers,
-            &checker,
-            now,
-            CHECKER_WINDOW_SECS,
-            FAILURES_PER_CHECKER_MAX,
-        ) {
+        let max = if operator {
+            FAILURES_PER_OPERATOR_MAX
+        } else {
+            FAILURES_PER_CHECKER_MAX
+        };
+        if over(&c.checkers, &checker, now, CHECKER_WINDOW_SECS, max) {
             return Err(Throttled::Checker);
         }
-        if !owner && over(&c.codes, code, now, CODE_WINDOW_SECS, FAILURES_PER_CODE_MAX) {
+        if !owner
+            && over(
+                &c.codes,
+                &(checker, *code),
+                now,
+                CODE_WINDOW_SECS,
+                FAILURES_PER_CHECKER_CODE_MAX,
+            )
+        {
             return Err(Throttled::Code);
         }
         Ok(())
@@ -119,7 +134,7 @@ impl TailGuard {
         let mut c = self.counts.lock();
         bump(&mut c.checkers, checker, now, CHECKER_WINDOW_SECS);
         if !owner {
-            bump(&mut c.codes, *code, now, CODE_WINDOW_SECS);
+            bump(&mut c.codes, (checker, *code), now, CODE_WINDOW_SECS);
         }
     }
 }
@@ -133,22 +148,38 @@ mod tests {
         let g = TailGuard::default();
         let code = CodeKey::unit(4_600_000_000_001, b"A");
         let me = Checker::Participant(1);
-        for _ in 0..FAILURES_PER_CHECKER_MAX {
-            assert!(g.may_check(me, &code, false, 0).is_ok());
+        // One code: five wrong tails, then that checker is done with it for the day.
+        for _ in 0..FAILURES_PER_CHECKER_CODE_MAX {
+            assert!(g.may_check(me, &code, false, false, 0).is_ok());
             g.failed(me, &code, false, 0);
         }
-        assert_eq!(g.may_check(me, &code, false, 1), Err(Throttled::Checker));
-        assert!(g.may_check(me, &code, false, CHECKER_WINDOW_SECS).is_ok());
-        // Many identities on one code: the code closes for all but its owner.
-        for i in 0..FAILURES_PER_CODE_MAX {
-            g.failed(Checker::Public(u64::from(i)), &code, false, 10);
-        }
         assert_eq!(
-            g.may_check(Checker::Public(999), &code, false, 11),
+            g.may_check(me, &code, false, false, 1),
             Err(Throttled::Code)
         );
+        // …but not anyone else: nobody locks a code for its shoppers and shops.
         assert!(g
-            .may_check(Checker::Participant(7), &code, true, 11)
+            .may_check(Checker::Public(9), &code, false, false, 1)
+            .is_ok());
+        assert!(g
+            .may_check(Checker::Participant(7), &code, true, false, 1)
+            .is_ok());
+        // Many codes: twenty failures in ten minutes, then the checker waits.
+        for i in 0..FAILURES_PER_CHECKER_MAX - FAILURES_PER_CHECKER_CODE_MAX {
+            let other = CodeKey::unit(4_600_000_000_001, format!("B{i}").as_bytes());
+            g.failed(me, &other, false, 2);
+        }
+        let fresh = CodeKey::unit(4_600_000_000_001, b"FRESH");
+        assert_eq!(
+            g.may_check(me, &fresh, false, false, 3),
+            Err(Throttled::Checker)
+        );
+        assert!(
+            g.may_check(me, &fresh, false, true, 3).is_ok(),
+            "an operator's budget"
+        );
+        assert!(g
+            .may_check(me, &fresh, false, false, CHECKER_WINDOW_SECS + 2)
             .is_ok());
     }
 }

@@ -834,6 +834,9 @@ mod tests {
         fn product(&self, _: u64) -> StoreResult<Option<Product>> {
             Ok(None)
         }
+        fn products_between(&self, _: u64, _: u64, _: usize) -> StoreResult<Vec<Product>> {
+            Ok(Vec::new())
+        }
         fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
             Ok(vec![None; keys.len()])
         }

@@ -78,8 +78,15 @@ pub struct Config {
     pub log_origin: String,
 }
 
+/// Longest code text accepted on verification (a Digital Link with a signature tail is
+/// under 300 characters).
+pub const CODE_TEXT_LEN_MAX: usize = 512;
+
 /// The default origin of the log's checkpoints.
 pub const LOG_ORIGIN_DEFAULT: &str = "tracemark.local/log";
+
+/// When the writer was last checked, and how long it took to answer (ms) or why not.
+type WriterCheck = (Instant, Result<f64, String>);
 
 /// Shared state of all handlers.
 #[derive(Clone)]
@@ -91,9 +98,9 @@ pub struct AppState {
     public_limit: Option<Arc<limit::RateLimit>>,
     nonces: Arc<Nonces>,
     log: Arc<LogSigner>,
-    /// When this process started (Unix s): nonces of signatures made before it are not
-    /// remembered, so such signatures are refused.
-    started_at: u64,
+    /// The last health answer and when it was made: one check at a time, reused for
+    /// [`HEALTH_CACHE_MS`], so `/health` cannot flood the writer's queue.
+    health: Arc<tokio::sync::Mutex<Option<WriterCheck>>>,
 }
 
 fn metrics_handle() -> PrometheusHandle {
@@ -112,14 +119,27 @@ fn metrics_handle() -> PrometheusHandle {
 /// Builds the router over a registry.
 pub fn router(registry: Registry, config: Config) -> Router {
     let started_at = registry.now();
+    // The nonces of the signed changes of the last window, from the log: a request signed
+    // just before a restart cannot be replayed after it.
+    let nonces = Nonces::default();
+    match registry.recent_signed(started_at.saturating_sub(auth::NONCE_TTL_SECS)) {
+        Ok(recent) => {
+            for (p, at, input) in recent {
+                if let Ok(i) = httpsig::parse_input(&input) {
+                    let _ = nonces.take(p, &i.nonce, at);
+                }
+            }
+        }
+        Err(e) => tracing::error!("cannot reload recent nonces from the log: {e}"),
+    }
     let state = AppState {
         log: Arc::new(LogSigner {
             key: config.log_key,
             origin: config.log_origin,
             last: parking_lot::Mutex::new(None),
         }),
-        nonces: Arc::new(Nonces::default()),
-        started_at,
+        nonces: Arc::new(nonces),
+        health: Arc::new(tokio::sync::Mutex::new(None)),
         registry,
         auth: Arc::new(Auth::new(config.token_key)),
         admin_token: config.admin_token.into(),
@@ -447,7 +467,7 @@ impl AppState {
             )
         })?;
         let now = self.registry.now();
-        let (id, epoch) = self.auth.check_token(token, now)?;
+        let (id, epoch, generation) = self.auth.check_token(token, now)?;
         let reg = self.registry.clone();
         let p = fast(move || reg.participant(id))?
             .ok_or_else(|| Problem::unauthorized("the token's participant no longer exists"))?;
@@ -456,6 +476,12 @@ impl AppState {
                 "participant {} is suspended ({why}); ask the operator",
                 p.tin
             )));
+        }
+        if generation != p.token_generation {
+            return Err(Problem::unauthorized(
+                "this token was issued before the participant's suspension or reinstatement; \
+                 sign in again",
+            ));
         }
         if p.key_epoch_at(now) != epoch {
             return Err(Problem::unauthorized(
@@ -525,11 +551,6 @@ impl AppState {
                 "created {} is more than {skew} s from the registry's clock ({now})",
                 i.created
             )));
-        }
-        if i.created < self.started_at {
-            return Err(sig_problem(
-                "signed before the registry restarted: sign the request again (fresh created and nonce)",
-            ));
         }
         if body.len() > BODY_INLINE_MAX {
             // Hashing megabytes would hold an async thread (and every request queued on it).
@@ -658,12 +679,15 @@ pub const HEALTH_WRITER_TIMEOUT_MS: u64 = 2_000;
 /// Health that tells the truth: `ok` only when an empty job went through the single writer
 /// just now (a stopped, stuck or hopelessly queued writer answers 503), with the writer's
 /// panic and restart counts.
+/// How long a health answer is reused.
+pub const HEALTH_CACHE_MS: u64 = 1_000;
+
 #[utoipa::path(
     get,
     path = "/health",
     tag = "meta",
     summary = "Liveness, documents accepted and the head of the document hash chain",
-    description = "Access: public. `ok` only when an empty job went through the single writer just now (a stopped, stuck or hopelessly queued writer answers 503), with the writer's panic and restart counts.",
+    description = "Access: public. `ok` only when an empty job went through the single writer just now (a stopped, stuck or hopelessly queued writer answers 503; the check is reused for a second), with the writer's panic and restart counts.",
     security(()),
     responses(
         (status = 200, description = "Healthy", body = crate::answers::Health),
@@ -672,16 +696,31 @@ pub const HEALTH_WRITER_TIMEOUT_MS: u64 = 2_000;
 )]
 async fn health(State(s): State<AppState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
-    let reg = s.registry.clone();
-    let check = blocking(move || {
-        let took = reg.writer_check(std::time::Duration::from_millis(HEALTH_WRITER_TIMEOUT_MS));
-        Ok((took, reg.log_head()))
-    })
-    .await;
-    let (took, head) = match check {
-        Ok(x) => x,
-        Err(p) => return p.into_response(),
+    // The writer check is made once at a time and reused for a second: `/health` cannot
+    // flood the writer's queue or the blocking pool. The counts are read fresh.
+    let took = {
+        let mut cached = s.health.lock().await;
+        match cached.as_ref() {
+            Some((at, ok)) if at.elapsed() < std::time::Duration::from_millis(HEALTH_CACHE_MS) => {
+                ok.clone()
+            }
+            _ => {
+                let reg = s.registry.clone();
+                let took = blocking(move || {
+                    Ok(reg
+                        .writer_check(std::time::Duration::from_millis(HEALTH_WRITER_TIMEOUT_MS))
+                        .map(|t| t.as_secs_f64() * 1e3)
+                        .map_err(|e| e.to_string()))
+                })
+                .await
+                .unwrap_or_else(|p| Err(p.detail));
+                *cached = Some((Instant::now(), took.clone()));
+                took
+            }
+        }
     };
+    let reg = s.registry.clone();
+    let head = blocking(move || reg.log_head()).await;
     let w = s.registry.writer_stats();
     let mut body = answers::Health {
         status: "ok",
@@ -700,13 +739,18 @@ async fn health(State(s): State<AppState>) -> Response {
         body.chain_head = Some(answers::chain_hex(chain));
     }
     match (took, head) {
-        (Ok(t), Ok(_)) => {
-            body.writer.answered_ms = Some(t.as_secs_f64() * 1e3);
+        (Ok(ms), Ok(_)) => {
+            body.writer.answered_ms = Some(ms);
             Json(body).into_response()
         }
-        (Err(e), _) | (_, Err(e)) => {
+        (Err(e), _) => {
             body.status = "unavailable";
-            body.detail = Some(e.to_string());
+            body.detail = Some(e);
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+        (_, Err(p)) => {
+            body.status = "unavailable";
+            body.detail = Some(p.detail);
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
@@ -1170,7 +1214,9 @@ async fn token(
         )));
     }
     verify_signature(&p, now, data.as_bytes(), &req.signature)?;
-    let (token, exp) = s.auth.token(p.id, p.key_epoch_at(now), now);
+    let (token, exp) = s
+        .auth
+        .token(p.id, p.key_epoch_at(now), p.token_generation, now);
     Ok(Json(answers::Token {
         token,
         expires_at: registry::time::format_timestamp(exp),
@@ -1198,6 +1244,7 @@ async fn token(
         (status = 413, response = crate::openapi::TooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -1393,6 +1440,7 @@ async fn order_codes(
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
         (status = 413, response = crate::openapi::TooLarge),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -1436,6 +1484,7 @@ async fn close_order(
         (status = 413, response = crate::openapi::TooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -1524,6 +1573,7 @@ async fn get_document(
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
         (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -1566,6 +1616,7 @@ struct CodesBody {
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 413, response = crate::openapi::TooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -1674,10 +1725,10 @@ pub(crate) fn public_checker(ext: &axum::http::Extensions) -> registry::tailguar
 async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
     let checker = public_checker(req.extensions());
     let q: VerifyQuery = query(req.uri().query().map(str::to_string))?;
-    if q.code.len() > 512 {
-        return Err(Problem::from(Error::TooLarge(
-            "a code is at most 512 characters".into(),
-        )));
+    if q.code.len() > CODE_TEXT_LEN_MAX {
+        return Err(Problem::from(Error::TooLarge(format!(
+            "a code is at most {CODE_TEXT_LEN_MAX} characters"
+        ))));
     }
     let reg = s.registry.clone();
     let ans = fast(move || reg.verify_as(&q.code, checker)).map_err(malformed_code)?;
@@ -1754,6 +1805,7 @@ async fn pos_check(
         (status = 413, response = crate::openapi::TooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -1816,6 +1868,7 @@ async fn list_blocks(State(s): State<AppState>, headers: HeaderMap) -> Result<Re
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
         (status = 413, response = crate::openapi::TooLarge),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]

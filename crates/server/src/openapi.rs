@@ -105,8 +105,8 @@ pub(crate) struct UnsupportedMediaType(Problem);
 #[allow(dead_code)]
 pub(crate) struct Refused(Problem);
 
-/// Too many requests (the public endpoints' per-address rate, failed crypto-tail checks)
-/// or too many active orders.
+/// Too many: requests (the public endpoints' per-address rate), failed crypto-tail checks,
+/// signed requests in the nonce window of one participant, or active orders.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",

@@ -77,6 +77,17 @@ pub const HEADERS_MAX: usize = 64;
 /// (`BODY_LEN_MAX`, 16 MiB) arrives in 60 s at 2.3 Mbit/s; documents are usually far
 /// smaller. Over it: 408 `timeout` problem, connection closed.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// The slowest body accepted: a body announced by `Content-Length` must arrive at this
+/// rate at least, so a small one (a 4 KiB sign-in) cannot hold its connection for the whole
+/// [`BODY_READ_TIMEOUT`]: its deadline is its length at this rate, at least
+/// [`BODY_READ_TIMEOUT_MIN`].
+pub const BODY_RATE_MIN_BYTES_PER_SEC: u64 = 64 * 1024;
+/// The shortest body deadline (a round trip or two on a bad mobile link).
+pub const BODY_READ_TIMEOUT_MIN: Duration = Duration::from_secs(5);
+/// Requests one client (an IPv4 address or an IPv6 /64) may have in flight at once: one
+/// host cannot hold every slot with slow requests (idle connections are evicted anyway).
+/// Behind a reverse proxy every client is the proxy: raise it there.
+pub const REQUESTS_PER_CLIENT_MAX: usize = 128;
 
 /// Longest a request may take, from the end of its head to its answer: the body's 60 s and
 /// 30 s of work (the largest document is applied in a few seconds). Over it: 408 if the
@@ -209,6 +220,7 @@ where
                 }
             },
         };
+        let client = crate::limit::Client::of(remote.ip());
         let Some(permit) = slots.admit().await else {
             metrics::counter!("http_connections_shed_total").increment(1);
             // Never blocks: the answer fits the empty socket buffer, or is dropped.
@@ -217,7 +229,7 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let tracked = slots.track();
+        let tracked = slots.track(client);
         tokio::spawn(connection(
             stream,
             remote,
@@ -325,6 +337,8 @@ struct Slots {
 struct Table {
     next_id: u64,
     next_age: u64,
+    /// Requests in flight per client (IPv4 address or IPv6 /64).
+    busy_per_client: HashMap<crate::limit::Client, usize>,
     /// Idle connections by when they became idle.
     idle: BTreeMap<u64, u64>,
     conns: HashMap<u64, Entry>,
@@ -383,7 +397,7 @@ impl Slots {
     }
 
     /// Enters a new connection, idle until its first request head arrives.
-    fn track(self: &Arc<Self>) -> Tracked {
+    fn track(self: &Arc<Self>, client: crate::limit::Client) -> Tracked {
         let evict = Arc::new(Notify::new());
         let mut t = self.table.lock();
         let id = t.next_id;
@@ -400,6 +414,7 @@ impl Slots {
         t.set_idle(id);
         Tracked {
             id,
+            client,
             slots: self.clone(),
             evict,
         }
@@ -409,24 +424,32 @@ impl Slots {
 /// A connection's place in the table; leaves it when dropped.
 struct Tracked {
     id: u64,
+    client: crate::limit::Client,
     slots: Arc<Slots>,
     evict: Arc<Notify>,
 }
 
 impl Tracked {
     /// Marks a request in flight until the guard (kept in the answer's body) drops.
-    fn busy(&self) -> Busy {
+    /// `None` when the client has [`REQUESTS_PER_CLIENT_MAX`] requests in flight already.
+    fn busy(&self) -> Option<Busy> {
         let mut t = self.slots.table.lock();
+        let n = t.busy_per_client.entry(self.client).or_insert(0);
+        if *n >= REQUESTS_PER_CLIENT_MAX {
+            return None;
+        }
+        *n += 1;
         if let Some(e) = t.conns.get_mut(&self.id) {
             e.busy += 1;
             if let Some(age) = e.idle_age.take() {
                 t.idle.remove(&age);
             }
         }
-        Busy {
+        Some(Busy {
             id: self.id,
+            client: self.client,
             slots: self.slots.clone(),
-        }
+        })
     }
 }
 
@@ -442,12 +465,19 @@ impl Drop for Tracked {
 /// A request in flight on a connection: not evictable until its answer is sent.
 struct Busy {
     id: u64,
+    client: crate::limit::Client,
     slots: Arc<Slots>,
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
         let mut t = self.slots.table.lock();
+        if let Some(n) = t.busy_per_client.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                t.busy_per_client.remove(&self.client);
+            }
+        }
         if let Some(e) = t.conns.get_mut(&self.id) {
             e.busy = e.busy.saturating_sub(1);
         }
@@ -477,7 +507,29 @@ async fn connection(
         let limits = limits.clone();
         let tracked = tracked.clone();
         hyper::service::service_fn(move |req| {
-            request(app.clone(), remote, limits.clone(), tracked.busy(), req)
+            let (app, limits, busy) = (app.clone(), limits.clone(), tracked.busy());
+            async move {
+                match busy {
+                    Some(busy) => request(app, remote, limits, busy, req).await,
+                    None => {
+                        metrics::counter!("http_requests_shed_total").increment(1);
+                        let mut r = crate::problem::Problem::new(
+                            429,
+                            "too-many",
+                            "Too many requests",
+                            format!(
+                                "at most {REQUESTS_PER_CLIENT_MAX} requests in flight from one address"
+                            ),
+                        )
+                        .into_response();
+                        r.headers_mut().insert(
+                            hyper::header::CONNECTION,
+                            hyper::header::HeaderValue::from_static("close"),
+                        );
+                        Ok(r)
+                    }
+                }
+            }
         })
     };
     // Boxed so that dropping it below closes the socket before the slot is given back.
@@ -530,9 +582,20 @@ async fn request(
         // Nothing to wait for (most GETs): no timer.
         Body::new(body)
     } else {
+        // A body announced small must come quickly; an unannounced one gets the full time.
+        let announced = parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let deadline = announced.map_or(limits.body_read_timeout, |n| {
+            Duration::from_secs(n / BODY_RATE_MIN_BYTES_PER_SEC)
+                .max(BODY_READ_TIMEOUT_MIN)
+                .min(limits.body_read_timeout)
+        });
         Body::new(DeadlineBody {
             inner: body,
-            deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
+            deadline: Box::pin(tokio::time::sleep(deadline)),
             state: body_state.clone(),
         })
     };

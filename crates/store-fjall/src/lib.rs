@@ -11,20 +11,20 @@
 //! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
 //!
 //! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits).
-//! | `docs` | document UUID | JSON metadata ‖ body |
+//! | `docs` | document UUID | metadata length (u32 LE) ‖ version byte ‖ JSON metadata ‖ body |
 //! | `doc_seq` | seq (u64 BE) | document UUID ‖ log index (u64 BE) |
 //! | `shipments` | ship doc UUID | accept doc UUID |
-//! | `participants` | id (u32 BE) | JSON |
+//! | `participants` | id (u32 BE) | version byte ‖ JSON |
 //! | `tins` | TIN | id (u32 BE) |
-//! | `products` | GTIN (u64 BE) | JSON |
-//! | `orders` | order UUID | JSON |
+//! | `products` | GTIN (u64 BE) | version byte ‖ JSON |
+//! | `orders` | order UUID | version byte ‖ JSON |
 //! | `orders_by` | participant (u32 BE) ‖ order UUID | empty |
 //! | `order_serials` | order UUID ‖ index (u32 BE) | serial |
-//! | `blocks` | block id (u64 BE) | JSON |
+//! | `blocks` | block id (u64 BE) | version byte ‖ JSON |
 //! | `block_codes` | block id (u64 BE) ‖ code key | empty |
 //! | `inventory` | owner (u32 BE) ‖ GTIN (u64 BE) ‖ bucket | i64 LE |
 //! | `meta` | counter name | u64 LE |
-//! | `refusals` | seq (u64 BE) | JSON |
+//! | `refusals` | seq (u64 BE) | version byte ‖ JSON |
 //! | `log` | leaf index (u64 BE) | leaf bytes (`registry::log`) |
 //! | `log_hashes` | `tlog::NodeId::key()` (level ‖ index u64 BE) | 32-byte hash |
 #![deny(missing_docs)]
@@ -39,6 +39,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
+
+/// The version byte first in every JSON record (participants, products, orders, blocks,
+/// documents' metadata, refusals). Binary records carry their own (`CodeState::VERSION`,
+/// `CodeEvent::VERSION`, log leaves).
+pub const RECORD_VERSION: u8 = 1;
 
 /// The fjall engine.
 pub struct FjallStore {
@@ -269,8 +274,20 @@ impl FjallStore {
         Ok(store)
     }
 
+    /// Decodes a JSON record: its version byte, then the JSON.
     fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
-        serde_json::from_slice(bytes).map_err(err)
+        match bytes.split_first() {
+            Some((&RECORD_VERSION, json)) => serde_json::from_slice(json).map_err(err),
+            _ => Err(err("a stored record of an unknown version")),
+        }
+    }
+
+    /// Encodes a JSON record: a version byte, then the JSON (a later field is a new
+    /// version read alongside the old, never a rewrite).
+    fn record(v: &impl serde::Serialize) -> StoreResult<Vec<u8>> {
+        let mut out = vec![RECORD_VERSION];
+        serde_json::to_writer(&mut out, v).map_err(err)?;
+        Ok(out)
     }
 
     fn scan_prefix(&self, ks: &Keyspace, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -285,7 +302,7 @@ impl FjallStore {
     fn encode_doc(d: &StoredDocument) -> StoreResult<Vec<u8>> {
         let mut meta = d.clone();
         meta.body = Vec::new();
-        let m = serde_json::to_vec(&meta).map_err(err)?;
+        let m = Self::record(&meta)?;
         Ok(cat(&[&(m.len() as u32).to_le_bytes(), &m, &d.body]))
     }
 
@@ -336,6 +353,18 @@ impl Store for FjallStore {
             .map_err(err)?
             .map(|v| Self::json(&v))
             .transpose()
+    }
+
+    fn products_between(&self, lo: u64, hi: u64, limit: usize) -> StoreResult<Vec<Product>> {
+        let mut out = Vec::new();
+        for g in self.products.range(lo.to_be_bytes()..=hi.to_be_bytes()) {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, v) = g.into_inner().map_err(err)?;
+            out.push(Self::json(&v)?);
+        }
+        Ok(out)
     }
 
     fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
@@ -513,20 +542,12 @@ impl Store for FjallStore {
             b = b.durability(Some(PersistMode::SyncAll));
         }
         for p in &set.participants {
-            b.insert(
-                &self.participants,
-                p.id.to_be_bytes(),
-                serde_json::to_vec(p).map_err(err)?,
-            );
+            b.insert(&self.participants, p.id.to_be_bytes(), Self::record(p)?);
             b.insert(&self.tins, p.tin.as_bytes(), p.id.to_be_bytes());
         }
         for p in &set.products {
             let g: u64 = p.gtin.parse().map_err(err)?;
-            b.insert(
-                &self.products,
-                g.to_be_bytes(),
-                serde_json::to_vec(p).map_err(err)?,
-            );
+            b.insert(&self.products, g.to_be_bytes(), Self::record(p)?);
         }
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
         // In key order: consecutive memtable inserts then walk the same upper levels of the
@@ -563,11 +584,7 @@ impl Store for FjallStore {
             b.insert(&self.shipments, s.as_bytes(), a.as_bytes());
         }
         for o in &set.orders {
-            b.insert(
-                &self.orders,
-                o.id.as_bytes(),
-                serde_json::to_vec(o).map_err(err)?,
-            );
+            b.insert(&self.orders, o.id.as_bytes(), Self::record(o)?);
             b.insert(
                 &self.orders_by,
                 cat(&[&o.participant.to_be_bytes(), o.id.as_bytes()]),
@@ -584,11 +601,7 @@ impl Store for FjallStore {
             }
         }
         for bl in &set.blocks {
-            b.insert(
-                &self.blocks,
-                bl.id.to_be_bytes(),
-                serde_json::to_vec(bl).map_err(err)?,
-            );
+            b.insert(&self.blocks, bl.id.to_be_bytes(), Self::record(bl)?);
         }
         for (id, k) in &set.block_codes {
             b.insert(
@@ -631,11 +644,7 @@ impl Store for FjallStore {
         for (p, at, summary) in &set.refusals {
             rseq += 1;
             let v = serde_json::json!({"participant": p, "at": at, "summary": summary});
-            b.insert(
-                &self.refusals,
-                rseq.to_be_bytes(),
-                serde_json::to_vec(&v).map_err(err)?,
-            );
+            b.insert(&self.refusals, rseq.to_be_bytes(), Self::record(&v)?);
         }
         b.commit().map_err(err)?;
         self.refusal_seq.store(rseq, Ordering::SeqCst);

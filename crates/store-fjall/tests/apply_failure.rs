@@ -76,6 +76,9 @@ impl Store for Flaky {
     fn refusal_count(&self) -> StoreResult<u64> {
         self.inner.refusal_count()
     }
+    fn products_between(&self, lo: u64, hi: u64, limit: usize) -> StoreResult<Vec<Product>> {
+        self.inner.products_between(lo, hi, limit)
+    }
     fn log_leaf(&self, index: u64) -> StoreResult<Option<Vec<u8>>> {
         self.inner.log_leaf(index)
     }

@@ -37,6 +37,7 @@ fn participant(id: u32, tin: &str, name: &str, role: Role) -> Participant {
         registered_at: NOW,
         keys: Vec::new(),
         suspended: None,
+        token_generation: 0,
         gs1_prefixes: Vec::new(),
     }
 }

@@ -229,6 +229,7 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
     let mut products: HashMap<String, (u64, Value)> = HashMap::new();
     let mut participants: HashMap<u64, (u64, Value)> = HashMap::new();
     let mut changes: HashMap<u64, Vec<(u64, LeafKind, Value)>> = HashMap::new();
+    let mut leaf_at: HashMap<u64, u64> = HashMap::new();
     let mut blocks: HashMap<u64, (u64, Value, Option<u64>)> = HashMap::new();
     let mut orders: HashMap<String, (u64, Value, bool)> = HashMap::new();
     for (i, l) in leaves.iter().enumerate() {
@@ -254,6 +255,7 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
             | LeafKind::Suspension
             | LeafKind::Reinstatement
             | LeafKind::Prefixes => {
+                leaf_at.insert(i, l.at);
                 if let Some(id) = p["participant"].as_u64() {
                     changes
                         .entry(id)
@@ -316,12 +318,17 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
             serde_json::from_value(leaf["gs1_prefixes"].clone()).unwrap_or_default();
         let mut keys = Vec::new();
         let mut suspended = false;
-        for (_, kind, change) in changes.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+        for (li, kind, change) in changes.get(id).map(Vec::as_slice).unwrap_or(&[]) {
             match kind {
-                LeafKind::ParticipantKey => keys.push((
-                    change["public_key"].as_str().unwrap_or("").to_string(),
-                    change["not_before"].as_u64().unwrap_or(0),
-                )),
+                LeafKind::ParticipantKey => {
+                    // A new key replaces keys scheduled after its own time.
+                    let at = leaf_at.get(li).copied().unwrap_or(0);
+                    keys.retain(|(_, nb)| *nb <= at);
+                    keys.push((
+                        change["public_key"].as_str().unwrap_or("").to_string(),
+                        change["not_before"].as_u64().unwrap_or(0),
+                    ));
+                }
                 LeafKind::Suspension => suspended = true,
                 LeafKind::Reinstatement => suspended = false,
                 LeafKind::Prefixes => {

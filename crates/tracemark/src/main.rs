@@ -75,7 +75,8 @@ enum Command {
         /// Repetitions per measurement (the median is reported).
         #[arg(long, default_value_t = 3)]
         runs: usize,
-        /// Only one part: raw, emit, ingest (in-process) or http.
+        /// Only one part: raw, trust (signature checks, log appends), emit, ingest
+        /// (in-process) or http.
         #[arg(long)]
         only: Option<String>,
     },
