@@ -30,14 +30,16 @@ pub const RECEIPT_AGE_MAX_SECS: u64 = 30 * 86_400;
 pub const TEXT_LEN_MAX: usize = 256;
 
 /// A fiscal receipt of a sale.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// Fiscal drive number.
     pub fiscal_drive: String,
     /// Receipt number (fiscal document number).
+    #[schema(schema_with = crate::apidoc::integer_or_string)]
     pub number: serde_json::Value,
     /// When sold (RFC 3339).
+    #[schema(format = DateTime)]
     pub at: String,
     /// Store (address or id).
     pub store: String,
@@ -61,23 +63,32 @@ impl<'de> Deserialize<'de> for CodeText {
     }
 }
 
-/// The body of `POST /api/v1/documents`, all types in one shape.
-#[derive(Clone, Debug, Deserialize)]
+/// The body of `POST /api/v1/documents`, all types in one shape: `id` and `type`, then the
+/// fields of that type (each field says which types take it; any other is refused). Codes
+/// travel as JSON strings: GS written `\u001d`, bracketed `(01)…(21)…`, or GS1 Digital Link
+/// URIs.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDocument {
     /// Client-chosen UUID: the idempotency key.
     pub id: Uuid,
     /// Document type.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::apidoc::document_type)]
     pub doc_type: String,
-    /// Codes acted on.
+    /// Codes acted on: `apply`, `introduce`, `import`, `ship`, `sell`, `return`,
+    /// `write_off`, `withdraw`; `remark`: the damaged ones. Unit codes or packages (acting on
+    /// everything inside).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 30000)]
     pub codes: Option<Vec<CodeText>>,
     /// `introduce`: production date.
     #[serde(default)]
+    #[schema(format = Date)]
     pub production_date: Option<String>,
     /// `introduce`/`import`: expiry date.
     #[serde(default)]
+    #[schema(format = Date)]
     pub expiry_date: Option<String>,
     /// `introduce`/`import`: batch or lot.
     #[serde(default)]
@@ -87,12 +98,15 @@ pub struct RawDocument {
     pub customs_declaration: Option<String>,
     /// `aggregate`: the package.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub parent: Option<CodeText>,
     /// `aggregate`: what goes in.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 30000)]
     pub children: Option<Vec<CodeText>>,
     /// `disaggregate`: packages to dissolve.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 30000)]
     pub parents: Option<Vec<CodeText>>,
     /// `ship`: receiver's TIN.
     #[serde(default)]
@@ -102,6 +116,7 @@ pub struct RawDocument {
     pub shipment: Option<Uuid>,
     /// `accept`: codes refused.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 30000)]
     pub reject: Option<Vec<CodeText>>,
     /// `sell`: the fiscal receipt.
     #[serde(default)]
@@ -114,15 +129,17 @@ pub struct RawDocument {
     pub reason: Option<String>,
     /// `remark`: the new codes, pairwise with `codes` (the damaged ones).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 30000)]
     pub replacements: Option<Vec<CodeText>>,
 }
 
 /// The answer to an accepted document.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DocAnswer {
     /// Document id.
     pub id: Uuid,
     /// Always `accepted`.
+    #[schema(schema_with = crate::apidoc::accepted)]
     pub status: &'static str,
     /// Codes changed (packages expanded).
     pub codes: u64,

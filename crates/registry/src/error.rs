@@ -4,11 +4,12 @@ use crate::store::StoreError;
 use serde::Serialize;
 
 /// One bad code of a refused document or query.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CodeError {
     /// The code as sent.
     pub code: String,
     /// Stable snake_case reason (`unknown_code`, `not_owner`, `wrong_status`, …).
+    #[schema(value_type = String)]
     pub reason: &'static str,
 }
 

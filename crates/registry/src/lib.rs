@@ -6,6 +6,7 @@
 //! reads go straight to the store and see every acknowledged write.
 #![deny(missing_docs)]
 
+pub mod apidoc;
 pub mod blocks;
 pub mod codes;
 #[cfg(feature = "conformance")]
@@ -26,7 +27,8 @@ pub use documents::DocAnswer;
 pub use error::{CodeError, Error, Result};
 pub use orders::{NewOrder, OrderCodes, ORDER_QUANTITY_MAX};
 pub use queries::{
-    CodeInfo, HistoryEntry, Inventory, PosItem, PosResult, VerifyAnswer, QUERY_CODES_MAX,
+    CodeInfo, CodeStatus, HistoryEntry, Inventory, PosItem, PosResult, ProducerRef, ProductCard,
+    VerifyAnswer, QUERY_CODES_MAX,
 };
 pub use store::{Store, StoreError, WriteSet};
 
@@ -53,7 +55,7 @@ pub fn system_clock() -> Clock {
 }
 
 /// Registration of a participant (`POST /api/v1/participants`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewParticipant {
     /// Taxpayer identification number.
@@ -64,7 +66,7 @@ pub struct NewParticipant {
     pub roles: Vec<Role>,
     /// Ed25519 public key, base64 of 32 bytes.
     pub public_key: String,
-    /// ISO 3166-2 region.
+    /// ISO 3166-2 region, e.g. `RU-MOW`.
     pub region: String,
     /// GS1 company prefixes the participant holds (4 to 12 digits each).
     #[serde(default)]
@@ -72,7 +74,7 @@ pub struct NewParticipant {
 }
 
 /// A key added to a participant (`POST /api/v1/participants/{tin}/keys`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     /// Ed25519 public key, base64 of 32 bytes.
@@ -80,6 +82,7 @@ pub struct NewKey {
     /// Accepted from (Unix seconds, or RFC 3339); now when absent. The previous key stops
     /// when this one starts.
     #[serde(default)]
+    #[schema(schema_with = apidoc::unix_or_rfc3339)]
     pub not_before: Option<serde_json::Value>,
 }
 
@@ -103,7 +106,7 @@ pub const PREFIXES_PER_REQUEST_MAX: usize = 100;
 pub const KEYS_PER_PARTICIPANT_MAX: usize = 64;
 
 /// A product card as submitted (`POST /api/v1/products`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
     /// GTIN (8, 12, 13 or 14 digits).
@@ -121,13 +124,14 @@ pub struct NewProduct {
     /// Maximum retail price (minor units).
     #[serde(default)]
     pub max_retail_price: Option<u64>,
-    /// Free-form attributes (a JSON object).
+    /// Free-form attributes (a JSON object, at most 16 KiB).
     #[serde(default)]
+    #[schema(schema_with = apidoc::free_form_object_or_null)]
     pub attributes: Option<serde_json::Value>,
 }
 
 /// A block as submitted (`POST /api/v1/blocks`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBlock {
     /// Whole GTIN (recall).
@@ -136,8 +140,9 @@ pub struct NewBlock {
     /// A batch of that GTIN.
     #[serde(default)]
     pub batch: Option<String>,
-    /// Single codes.
+    /// Single codes (GS written `\u001d`, bracketed, or GS1 Digital Link URIs).
     #[serde(default)]
+    #[schema(max_items = 30000)]
     pub codes: Option<Vec<String>>,
     /// Why.
     pub reason: String,

@@ -13,7 +13,7 @@ use std::fmt;
 pub type ParticipantId = u32;
 
 /// Roles of API.md.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Registers products, orders codes, introduces goods made in the country.
@@ -256,7 +256,19 @@ pub struct Product {
 }
 
 /// Status of a code (DOMAIN.md §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[repr(u8)]
 pub enum Status {
@@ -400,7 +412,7 @@ impl Reason {
 }
 
 /// Kind of crypto tail a code was issued with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum TailKind {
@@ -740,7 +752,7 @@ impl CodeState {
 }
 
 /// Document types of API.md (plus `emit`, the registry's own record of an order's codes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum DocType {
@@ -925,7 +937,7 @@ mod body_text {
 }
 
 /// Status of a code order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Codes being produced.
@@ -939,7 +951,7 @@ pub enum OrderStatus {
 }
 
 /// How serials are chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SerialType {
     /// The registry generates unguessable serials.
@@ -981,7 +993,7 @@ pub struct Order {
 }
 
 /// A regulator's block (or recall).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Block {
     /// Block id.
     pub id: u64,
@@ -995,7 +1007,8 @@ pub struct Block {
     pub codes: u64,
     /// Why.
     pub reason: String,
-    /// Who blocked.
+    /// Who blocked (the regulator's internal participant id).
+    #[schema(value_type = u32)]
     pub participant: ParticipantId,
     /// When (Unix seconds).
     pub created_at: u64,

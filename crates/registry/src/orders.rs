@@ -25,12 +25,13 @@ pub const ORDER_CHUNK: u32 = 10_000;
 pub const ORDER_PAGE_MAX: u32 = 10_000;
 
 /// A code order as submitted (`POST /api/v1/orders`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// GTIN of a product card the caller owns.
     pub gtin: String,
     /// How many codes.
+    #[schema(minimum = 1, maximum = 2000000)]
     pub quantity: u32,
     /// `operator` or `self_made`.
     pub serial_type: SerialType,
@@ -38,11 +39,12 @@ pub struct NewOrder {
     #[serde(default)]
     pub serials: Option<Vec<String>>,
     /// `mac`, `signature` or `short`.
+    #[schema(schema_with = crate::apidoc::order_tail)]
     pub tail: String,
 }
 
 /// A page of an order's codes.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderCodes {
     /// Full codes: identification code, GS, tail (GS written `\u001d` in JSON).
     pub codes: Vec<String>,

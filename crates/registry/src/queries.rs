@@ -14,19 +14,23 @@ use serde::{Deserialize, Serialize};
 pub const QUERY_CODES_MAX: usize = 1_000;
 
 /// One event of a code's history, as the API shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// Document id.
     pub document: Option<uuid::Uuid>,
     /// Document type.
     #[serde(rename = "type")]
+    #[schema(value_type = crate::model::DocType)]
     pub doc_type: &'static str,
-    /// When.
+    /// When (RFC 3339).
+    #[schema(format = DateTime)]
     pub at: String,
     /// Status after.
+    #[schema(value_type = Status)]
     pub status: &'static str,
     /// Reason after.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Reason>)]
     pub reason: Option<&'static str>,
     /// Owner's TIN after.
     pub owner: Option<String>,
@@ -35,14 +39,16 @@ pub struct HistoryEntry {
 }
 
 /// A code as its owner, producer or a regulator sees it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CodeInfo {
     /// Identification code.
     pub code: String,
     /// Status.
+    #[schema(value_type = Status)]
     pub status: &'static str,
     /// Reason (RETIRED / WRITTEN_OFF).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Reason>)]
     pub reason: Option<&'static str>,
     /// Owner's TIN.
     pub owner: Option<String>,
@@ -53,7 +59,7 @@ pub struct CodeInfo {
     pub gtin: Option<String>,
     /// Product card.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub product: Option<serde_json::Value>,
+    pub product: Option<ProductCard>,
     /// In transit to this TIN.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_transit_to: Option<String>,
@@ -75,25 +81,30 @@ pub struct CodeInfo {
     /// Tail kind.
     pub tail: crate::model::TailKind,
     /// Emission day.
+    #[schema(format = Date)]
     pub emitted: String,
     /// Production date.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Date)]
     pub production_date: Option<String>,
     /// Expiry date.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Date)]
     pub expiry_date: Option<String>,
-    /// Last status change.
+    /// Last status change (RFC 3339).
+    #[schema(format = DateTime)]
     pub changed_at: String,
     /// Full history, oldest first.
     pub history: Vec<HistoryEntry>,
 }
 
 /// Inventory of one GTIN for one participant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Inventory {
     /// GTIN.
     pub gtin: String,
-    /// Owned codes by status.
+    /// Owned codes by status (`EMITTED`, `APPLIED`, `INTRODUCED`, …): a count per status.
+    #[schema(value_type = std::collections::BTreeMap<String, i64>)]
     pub by_status: std::collections::BTreeMap<&'static str, i64>,
     /// Owned codes shipped, not yet accepted.
     pub in_transit: i64,
@@ -102,31 +113,36 @@ pub struct Inventory {
 }
 
 /// The public verification answer (`GET /api/v1/verify`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct VerifyAnswer {
     /// `genuine`, `sold`, `recalled`, `expired`, `not_in_circulation`, `unknown`, `forged`,
     /// `unverified` (in circulation, but presented without its crypto tail).
+    #[schema(schema_with = crate::apidoc::verdict)]
     pub verdict: &'static str,
     /// The identification code, or the input when it did not parse.
     pub code: String,
     /// Product card (public part).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub product: Option<serde_json::Value>,
+    pub product: Option<ProductCard>,
     /// Producer's name and TIN.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub producer: Option<serde_json::Value>,
+    pub producer: Option<ProducerRef>,
     /// Status.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Status>)]
     pub status: Option<&'static str>,
     /// Expiry date.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Date)]
     pub expiry_date: Option<String>,
-    /// When sold.
+    /// When sold (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub sold_at: Option<String>,
     /// Whether the crypto tail was presented and checked.
     pub tail_checked: bool,
-    /// When the answer was given.
+    /// When the answer was given (RFC 3339).
+    #[schema(format = DateTime)]
     pub checked_at: String,
     /// Why the verdict, in words (unparsable input, say).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,7 +150,7 @@ pub struct VerifyAnswer {
 }
 
 /// One item of a till check: a code, with the price if the till knows it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum PosItem {
     /// Just the code.
@@ -159,23 +175,106 @@ impl PosItem {
 }
 
 /// The till's answer for one code.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PosResult {
     /// The code as sent.
     pub code: String,
     /// Whether the till may sell it.
     pub sellable: bool,
-    /// Every reason it may not.
+    /// Every reason it may not (stable snake_case words: `unknown_code`, `no_crypto_tail`,
+    /// `bad_crypto_tail`, `tail_checks_locked`, `already_sold`, `not_in_circulation`,
+    /// `blocked`, `expired`, `not_owner`, `in_transit`, `price_above_max`, or why the code
+    /// does not parse).
+    #[schema(value_type = Vec<String>)]
     pub reasons: Vec<&'static str>,
 }
 
+/// A product card as the API shows it: the public part, no internal ids. Absent optional
+/// fields are `null`.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductCard {
+    /// 14-digit GTIN.
+    pub gtin: String,
+    /// Name shown to consumers.
+    pub name: String,
+    /// Brand.
+    pub brand: Option<String>,
+    /// Product group name.
+    pub product_group: String,
+    /// Shelf life in days.
+    pub shelf_life_days: Option<u32>,
+    /// Maximum retail price, in minor currency units (kopecks).
+    pub max_retail_price: Option<u64>,
+    /// Free-form attributes.
+    #[schema(schema_with = crate::apidoc::free_form_object_or_null)]
+    pub attributes: Option<serde_json::Value>,
+}
+
+impl From<&crate::model::Product> for ProductCard {
+    fn from(p: &crate::model::Product) -> ProductCard {
+        ProductCard {
+            gtin: p.gtin.clone(),
+            name: p.name.clone(),
+            brand: p.brand.clone(),
+            product_group: p.product_group.clone(),
+            shelf_life_days: p.shelf_life_days,
+            max_retail_price: p.max_retail_price,
+            attributes: p.attributes.clone(),
+        }
+    }
+}
+
+/// A code's producer as public verification names it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ProducerRef {
+    /// Legal name.
+    pub name: String,
+    /// Taxpayer identification number.
+    pub tin: String,
+}
+
+/// One code of a status look-up (`POST /api/v1/codes/query`): its state, or why not.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum CodeStatus {
+    /// A code the caller may see, with a tail that matches (or none presented).
+    Known {
+        /// Identification code.
+        code: String,
+        /// Status.
+        #[schema(value_type = Status)]
+        status: &'static str,
+        /// Reason (RETIRED / WRITTEN_OFF), `null` otherwise.
+        #[schema(value_type = Option<Reason>)]
+        reason: Option<&'static str>,
+        /// Owner's TIN.
+        owner: Option<String>,
+        /// Shipped, not yet accepted.
+        in_transit: bool,
+        /// The package it is in.
+        parent: Option<String>,
+        /// Number of direct children (a package when > 0).
+        children: u32,
+        /// Whether blocked (code, batch or GTIN).
+        blocked: bool,
+        /// Expiry date.
+        #[schema(format = Date)]
+        expiry_date: Option<String>,
+    },
+    /// A code that does not parse, is not visible to the caller (`unknown_code`), or was
+    /// presented with a crypto tail that is not the one issued (`bad_crypto_tail`).
+    Refused {
+        /// The code as sent (or its identification code once parsed).
+        code: String,
+        /// Stable snake_case reason.
+        #[schema(value_type = String)]
+        error: &'static str,
+    },
+}
+
 /// The public part of a product card (no internal ids).
-fn public_card(p: &crate::model::Product) -> serde_json::Value {
-    serde_json::json!({
-        "gtin": p.gtin, "name": p.name, "brand": p.brand, "product_group": p.product_group,
-        "shelf_life_days": p.shelf_life_days, "max_retail_price": p.max_retail_price,
-        "attributes": p.attributes,
-    })
+fn public_card(p: &crate::model::Product) -> ProductCard {
+    ProductCard::from(p)
 }
 
 impl Registry {
@@ -300,11 +399,7 @@ impl Registry {
     }
 
     /// Statuses of up to [`QUERY_CODES_MAX`] codes; codes not visible are `unknown`.
-    pub fn query_codes(
-        &self,
-        actor: &Participant,
-        codes: &[String],
-    ) -> Result<Vec<serde_json::Value>> {
+    pub fn query_codes(&self, actor: &Participant, codes: &[String]) -> Result<Vec<CodeStatus>> {
         if codes.len() > QUERY_CODES_MAX {
             return Err(Error::TooLarge(format!(
                 "at most {QUERY_CODES_MAX} codes per query"
@@ -320,23 +415,32 @@ impl Registry {
         let mut out = Vec::with_capacity(codes.len());
         for (text, p) in codes.iter().zip(parsed) {
             let v = match p {
-                Err((reason, _)) => serde_json::json!({"code": text, "error": reason}),
+                Err((reason, _)) => CodeStatus::Refused {
+                    code: text.clone(),
+                    error: reason,
+                },
                 Ok(p) => match states.next().flatten() {
                     Some(st) if visible(actor, &st) && !self.reader_tail_ok(actor, &st, &p)? => {
-                        serde_json::json!({"code": p.key.to_string(), "error": "bad_crypto_tail"})
+                        CodeStatus::Refused {
+                            code: p.key.to_string(),
+                            error: "bad_crypto_tail",
+                        }
                     }
-                    Some(st) if visible(actor, &st) => serde_json::json!({
-                        "code": p.key.to_string(),
-                        "status": st.status.name(),
-                        "reason": st.reason.map(Reason::name),
-                        "owner": self.tin(st.owner),
-                        "in_transit": st.in_transit(),
-                        "parent": st.parent.map(|k| k.to_string()),
-                        "children": st.children,
-                        "blocked": is_blocked(&self.inner.blocks.read(), &p.key, &st),
-                        "expiry_date": (st.expiry_day != 0).then(|| format_date(st.expiry_day)),
-                    }),
-                    _ => serde_json::json!({"code": p.key.to_string(), "error": "unknown_code"}),
+                    Some(st) if visible(actor, &st) => CodeStatus::Known {
+                        code: p.key.to_string(),
+                        status: st.status.name(),
+                        reason: st.reason.map(Reason::name),
+                        owner: self.tin(st.owner),
+                        in_transit: st.in_transit(),
+                        parent: st.parent.map(|k| k.to_string()),
+                        children: st.children,
+                        blocked: is_blocked(&self.inner.blocks.read(), &p.key, &st),
+                        expiry_date: (st.expiry_day != 0).then(|| format_date(st.expiry_day)),
+                    },
+                    _ => CodeStatus::Refused {
+                        code: p.key.to_string(),
+                        error: "unknown_code",
+                    },
                 },
             };
             out.push(v);
@@ -439,7 +543,10 @@ impl Registry {
             .participant(st.producer)?
             .filter(|_| parsed.key.gtin().is_some())
         {
-            ans.producer = Some(serde_json::json!({"name": p.name, "tin": p.tin}));
+            ans.producer = Some(ProducerRef {
+                name: p.name,
+                tin: p.tin,
+            });
         }
         ans.status = Some(st.status.name());
         ans.expiry_date = (st.expiry_day != 0).then(|| format_date(st.expiry_day));

@@ -3,6 +3,7 @@
 //! problems, the OpenAPI document and metrics. Thin: every rule lives in `registry`.
 #![deny(missing_docs)]
 
+pub mod answers;
 pub mod auth;
 pub mod httpsig;
 pub mod limit;
@@ -352,6 +353,21 @@ async fn method_not_allowed() -> Problem {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/problems/{slug}",
+    tag = "meta",
+    summary = "What a problem type means",
+    description = "Access: public. The text of a problem type named by a problem's `type` URI.",
+    security(()),
+    params(
+        ("slug" = String, Path, description = "The problem type, e.g. `refused`"),
+    ),
+    responses(
+        (status = 200, description = "`<slug> (<status>): <meaning>`", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
 async fn problem_doc(Path(slug): Path<String>) -> Response {
     match problem::KINDS.iter().find(|k| k.0 == slug) {
         Some((s, status, text)) => (
@@ -634,6 +650,17 @@ fn sig_problem(detail: impl Into<String>) -> Problem {
 
 // ---- handlers ----
 
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "meta",
+    summary = "Index page (HTML)",
+    description = "Access: public. A page linking to this document, health, metrics, the public keys and verification.",
+    security(()),
+    responses(
+        (status = 200, description = "The index page", body = String, content_type = "text/html"),
+    )
+)]
 async fn index() -> axum::response::Html<&'static str> {
     axum::response::Html(
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Tracemark</title></head>\
@@ -655,6 +682,18 @@ pub const HEALTH_WRITER_TIMEOUT_MS: u64 = 2_000;
 /// How long a health answer is reused.
 pub const HEALTH_CACHE_MS: u64 = 1_000;
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    summary = "Liveness, documents accepted and the head of the document hash chain",
+    description = "Access: public. `ok` only when an empty job went through the single writer just now (a stopped, stuck or hopelessly queued writer answers 503; the check is reused for a second), with the writer's panic and restart counts.",
+    security(()),
+    responses(
+        (status = 200, description = "Healthy", body = crate::answers::Health),
+        (status = 503, description = "The writer or the store did not answer", body = crate::answers::Health),
+    )
+)]
 async fn health(State(s): State<AppState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     // The writer check is made once at a time and reused for a second: `/health` cannot
@@ -683,37 +722,51 @@ async fn health(State(s): State<AppState>) -> Response {
     let reg = s.registry.clone();
     let head = blocking(move || reg.log_head()).await;
     let w = s.registry.writer_stats();
-    let mut body = serde_json::json!({
-        "writer": {
-            "queue": s.registry.writer_queue(),
-            "job_panics": w.job_panics.load(Relaxed),
-            "restarts": w.restarts.load(Relaxed),
+    let mut body = answers::Health {
+        status: "ok",
+        documents: None,
+        chain_head: None,
+        detail: None,
+        writer: answers::HealthWriter {
+            queue: s.registry.writer_queue(),
+            job_panics: w.job_panics.load(Relaxed),
+            restarts: w.restarts.load(Relaxed),
+            answered_ms: None,
         },
-    });
+    };
     if let Ok((docs, chain)) = &head {
-        body["documents"] = serde_json::json!(docs);
-        body["chain_head"] =
-            serde_json::json!(chain.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        body.documents = Some(*docs);
+        body.chain_head = Some(answers::chain_hex(chain));
     }
     match (took, head) {
         (Ok(ms), Ok(_)) => {
-            body["status"] = "ok".into();
-            body["writer"]["answered_ms"] = serde_json::json!(ms);
+            body.writer.answered_ms = Some(ms);
             Json(body).into_response()
         }
         (Err(e), _) => {
-            body["status"] = "unavailable".into();
-            body["detail"] = e.into();
+            body.status = "unavailable";
+            body.detail = Some(e);
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
         (_, Err(p)) => {
-            body["status"] = "unavailable".into();
-            body["detail"] = p.detail.into();
+            body.status = "unavailable";
+            body.detail = Some(p.detail);
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    summary = "Prometheus metrics",
+    description = "Access: public. Request counters and durations by route, and the writer's counters, as Prometheus text.",
+    security(()),
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"),
+    )
+)]
 async fn metrics_text(State(s): State<AppState>) -> Response {
     use std::fmt::Write;
     use std::sync::atomic::Ordering::Relaxed;
@@ -765,18 +818,31 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/tracemark-keys",
+    tag = "verification",
+    summary = "Public keys for offline checks of signature tails",
+    description = "Access: public. Every Ed25519 key that signs `signature` tails (AI 91 is its `kid`; AI 92 the standard base64 of the signature over the UTF-8 bytes of `01{gtin}21{serial}`), and the transparency log's checkpoint key (`\"use\": \"log\"`).",
+    security(()),
+    responses(
+        (status = 200, description = "The keys", body = crate::answers::KeySet),
+    )
+)]
 async fn keys(State(s): State<AppState>) -> Response {
-    let mut v = serde_json::to_value(s.registry.public_keys()).unwrap_or_default();
-    if let Some(keys) = v.get_mut("keys").and_then(|k| k.as_array_mut()) {
-        use base64::Engine;
-        let vk = s.log.key.verifying_key();
-        keys.push(serde_json::json!({
-            "kid": s.log.origin, "alg": "Ed25519", "use": "log",
-            "public_key": base64::engine::general_purpose::STANDARD.encode(vk.as_bytes()),
-            "note_verifier": tlog::verifier_key(&s.log.origin, &vk).ok(),
-        }));
-    }
-    Json(v).into_response()
+    use base64::Engine;
+    let mut keys: Vec<answers::KeyEntry> = (s.registry.public_keys().keys.into_iter())
+        .map(|k| answers::KeyEntry::Tail(k.into()))
+        .collect();
+    let vk = s.log.key.verifying_key();
+    keys.push(answers::KeyEntry::Log(answers::LogKey {
+        kid: s.log.origin.clone(),
+        alg: "Ed25519",
+        usage: "log",
+        public_key: base64::engine::general_purpose::STANDARD.encode(vk.as_bytes()),
+        note_verifier: tlog::verifier_key(&s.log.origin, &vk).ok(),
+    }));
+    Json(answers::KeySet { keys }).into_response()
 }
 
 /// Signs the log's checkpoints (C2SP signed notes), one signature per tree size.
@@ -787,6 +853,18 @@ struct LogSigner {
     last: parking_lot::Mutex<Option<(u64, String)>>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/log/checkpoint",
+    tag = "log",
+    summary = "The transparency log's signed checkpoint (C2SP signed note, text/plain)",
+    description = "Access: public. `<origin>\\n<size>\\n<base64 root>\\n\\n— <key name> <base64(4-byte key id ‖ Ed25519 signature)>\\n`; its key is in /.well-known/tracemark-keys with `\"use\": \"log\"`.",
+    security(()),
+    responses(
+        (status = 200, description = "The signed note", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn log_checkpoint(State(s): State<AppState>) -> Result<Response, Problem> {
     let reg = s.registry.clone();
     let signer = s.log.clone();
@@ -812,6 +890,23 @@ async fn log_checkpoint(State(s): State<AppState>) -> Result<Response, Problem> 
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/log/entries/{index}",
+    tag = "log",
+    summary = "A log leaf's bytes (application/octet-stream): regulators, and the participant whose change it records",
+    description = "Access: a regulator (bearer token) or the operator's admin token reads every entry; a participant (bearer token) the entries of its own changes (others are 404).",
+    security(("bearer" = []), ("admin" = [])),
+    params(
+        ("index" = u64, Path, description = "The leaf's index"),
+    ),
+    responses(
+        (status = 200, description = "The leaf bytes", body = crate::openapi::Binary, content_type = "application/octet-stream"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn log_entry(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -845,13 +940,32 @@ fn b64_hashes(h: &[tlog::Hash]) -> Vec<String> {
         .collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct InclusionQuery {
+    /// The leaf.
     index: u64,
+    /// The tree's size (at most the log's).
     size: u64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/log/proof/inclusion",
+    tag = "log",
+    summary = "RFC 9162 inclusion proof of ?index= in the tree of ?size= leaves",
+    description = "Access: public. The hashes that prove leaf `index` is in the tree of the first `size` leaves (RFC 9162 §2.1.3).",
+    security(()),
+    params(
+        InclusionQuery,
+    ),
+    responses(
+        (status = 200, description = "The proof", body = crate::answers::InclusionProof),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn log_inclusion(
     State(s): State<AppState>,
     RawQuery(q): RawQuery,
@@ -861,19 +975,40 @@ async fn log_inclusion(
     let proof = blocking(move || reg.log_inclusion(q.index, q.size))
         .await
         .map_err(malformed_code)?;
-    Ok(
-        Json(serde_json::json!({"index": q.index, "size": q.size, "hashes": b64_hashes(&proof)}))
-            .into_response(),
-    )
+    Ok(Json(answers::InclusionProof {
+        index: q.index,
+        size: q.size,
+        hashes: b64_hashes(&proof),
+    })
+    .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ConsistencyQuery {
+    /// The older tree's size.
     from: u64,
+    /// The newer tree's size (at most the log's).
     to: u64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/log/proof/consistency",
+    tag = "log",
+    summary = "RFC 9162 consistency proof from the tree of ?from= leaves to that of ?to=",
+    description = "Access: public. The hashes that prove the tree of `to` leaves extends that of `from` (RFC 9162 §2.1.4).",
+    security(()),
+    params(
+        ConsistencyQuery,
+    ),
+    responses(
+        (status = 200, description = "The proof", body = crate::answers::ConsistencyProof),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn log_consistency(
     State(s): State<AppState>,
     RawQuery(q): RawQuery,
@@ -883,12 +1018,34 @@ async fn log_consistency(
     let proof = blocking(move || reg.log_consistency(q.from, q.to))
         .await
         .map_err(malformed_code)?;
-    Ok(
-        Json(serde_json::json!({"from": q.from, "to": q.to, "hashes": b64_hashes(&proof)}))
-            .into_response(),
-    )
+    Ok(Json(answers::ConsistencyProof {
+        from: q.from,
+        to: q.to,
+        hashes: b64_hashes(&proof),
+    })
+    .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/participants",
+    tag = "participants",
+    summary = "Register a participant (operator)",
+    description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). A participant's valid token is refused with 403.",
+    security(("admin" = [])),
+    request_body = NewParticipant,
+    responses(
+        (status = 201, description = "Registered", body = crate::answers::CreatedParticipant),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn register_participant(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -911,23 +1068,31 @@ async fn register_participant(
     let p = blocking(move || reg.register_participant(req)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"id": p.id, "tin": p.tin})),
+        Json(answers::CreatedParticipant {
+            id: p.id,
+            tin: p.tin,
+        }),
     )
         .into_response())
 }
 
-fn participant_json(p: &Participant) -> serde_json::Value {
-    use base64::Engine;
-    let b64 = |k: &[u8; 32]| base64::engine::general_purpose::STANDARD.encode(k);
-    serde_json::json!({
-        "id": p.id, "tin": p.tin, "name": p.name, "roles": p.roles, "region": p.region,
-        "public_key": b64(&p.public_key),
-        "keys": p.keys.iter().map(|k| serde_json::json!({"public_key": b64(&k.public_key), "not_before": registry::time::format_timestamp(k.not_before)})).collect::<Vec<_>>(),
-        "suspended": p.suspended.is_some(), "suspension_reason": p.suspended,
-        "gs1_prefixes": p.gs1_prefixes,
-    })
-}
-
+#[utoipa::path(
+    get,
+    path = "/api/v1/participants/{tin}",
+    tag = "participants",
+    summary = "A participant (operator, itself, regulators)",
+    description = "Access: the operator's admin token, the participant itself or a regulator (bearer token); to anyone else it is 404.",
+    security(("bearer" = []), ("admin" = [])),
+    params(
+        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+    ),
+    responses(
+        (status = 200, description = "The participant", body = crate::answers::ParticipantView),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn get_participant(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -943,19 +1108,39 @@ async fn get_participant(
     let t = tin.clone();
     let p = blocking(move || reg.participant_by_tin(&t)).await?;
     match (p, caller) {
-        (Some(p), None) => Ok(Json(participant_json(&p)).into_response()),
+        (Some(p), None) => Ok(Json(answers::ParticipantView::from(&p)).into_response()),
         (Some(p), Some(c)) if c.id == p.id || c.has(Role::Regulator) => {
-            Ok(Json(participant_json(&p)).into_response())
+            Ok(Json(answers::ParticipantView::from(&p)).into_response())
         }
         _ => Err(Problem::not_found(format!("no participant {tin}"))),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChallengeQuery {
+    /// The participant's taxpayer identification number.
     tin: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/challenge",
+    tag = "auth",
+    summary = "Sign-in challenge for ?tin=",
+    description = "Access: public (rate-limited per address). Sign `data` (its UTF-8 bytes exactly as received) with the participant's key and send it to /api/v1/auth/token.",
+    security(()),
+    params(
+        ChallengeQuery,
+    ),
+    responses(
+        (status = 200, description = "The challenge", body = crate::answers::Challenge),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn challenge(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
     let q: ChallengeQuery = query(q)?;
     let reg = s.registry.clone();
@@ -969,16 +1154,41 @@ async fn challenge(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<R
         return Err(Problem::not_found(format!("no participant {}", q.tin)));
     }
     let (id, data) = s.auth.challenge(&q.tin, s.registry.now());
-    Ok(Json(serde_json::json!({"challenge_id": id, "data": data})).into_response())
+    Ok(Json(answers::Challenge {
+        challenge_id: id,
+        data,
+    })
+    .into_response())
 }
 
-#[derive(Deserialize)]
+/// A signed sign-in challenge.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
+    /// From /api/v1/auth/challenge.
     challenge_id: String,
+    /// Base64 Ed25519 over the UTF-8 bytes of the challenge's `data`.
     signature: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token",
+    tag = "auth",
+    summary = "Bearer token for a signed challenge",
+    description = "Access: public (rate-limited per address). Then `Authorization: Bearer <token>`.",
+    security(()),
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "The token", body = crate::answers::Token),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn token(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1007,12 +1217,37 @@ async fn token(
     let (token, exp) = s
         .auth
         .token(p.id, p.key_epoch_at(now), p.token_generation, now);
-    Ok(Json(
-        serde_json::json!({"token": token, "expires_at": registry::time::format_timestamp(exp)}),
-    )
+    Ok(Json(answers::Token {
+        token,
+        expires_at: registry::time::format_timestamp(exp),
+    })
     .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/products",
+    tag = "products",
+    summary = "Register or update a product card",
+    description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). A producer or importer, for GTINs within its GS1 prefixes (an importer also for prefixes nobody holds).",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::SignatureHeaders,
+    ),
+    request_body = NewProduct,
+    responses(
+        (status = 201, description = "The card as stored", body = registry::ProductCard),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn put_product(
     State(s): State<AppState>,
     method: Method,
@@ -1025,17 +1260,30 @@ async fn put_product(
         .await?;
     let reg = s.registry.clone();
     let product = blocking(move || reg.put_product_signed(&p, req, signed)).await?;
-    Ok((StatusCode::CREATED, Json(product_json(&product))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(registry::ProductCard::from(&product)),
+    )
+        .into_response())
 }
 
-fn product_json(p: &registry::model::Product) -> serde_json::Value {
-    serde_json::json!({
-        "gtin": p.gtin, "name": p.name, "product_group": p.product_group, "brand": p.brand,
-        "shelf_life_days": p.shelf_life_days, "max_retail_price": p.max_retail_price,
-        "attributes": p.attributes,
-    })
-}
-
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{gtin}",
+    tag = "products",
+    summary = "A product card",
+    description = "Access: public.",
+    security(()),
+    params(
+        ("gtin" = String, Path, description = "GTIN (8, 12, 13 or 14 digits)"),
+    ),
+    responses(
+        (status = 200, description = "The card", body = registry::ProductCard),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn get_product(
     State(s): State<AppState>,
     Path(gtin): Path<String>,
@@ -1047,17 +1295,33 @@ async fn get_product(
             .ok_or_else(|| Error::NotFound(format!("no product {g:014}")))
     })
     .await?;
-    Ok(Json(product_json(&product)).into_response())
+    Ok(Json(registry::ProductCard::from(&product)).into_response())
 }
 
-fn order_json(o: &registry::model::Order) -> serde_json::Value {
-    serde_json::json!({
-        "order_id": o.id, "status": o.status, "gtin": o.gtin, "quantity": o.quantity,
-        "produced": o.produced, "serial_type": o.serial_type, "tail": o.tail,
-        "created_at": registry::time::format_timestamp(o.created_at), "error": o.error,
-    })
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders",
+    tag = "orders",
+    summary = "Order codes; produced in the background",
+    description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). A producer or importer, for a product card it owns; at most 100 active orders. Poll the order until `ready`, then read its codes in pages.",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::SignatureHeaders,
+    ),
+    request_body = NewOrder,
+    responses(
+        (status = 202, description = "Accepted; produced in the background", body = crate::answers::OrderView, headers(("Location" = String, description = "Where to read it"))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn create_order(
     State(s): State<AppState>,
     method: Method,
@@ -1073,7 +1337,7 @@ async fn create_order(
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/api/v1/orders/{}", o.id))],
-        Json(order_json(&o)),
+        Json(answers::OrderView::from(&o)),
     )
         .into_response())
 }
@@ -1082,6 +1346,23 @@ fn parse_uuid(s: &str) -> Result<uuid::Uuid, Problem> {
     uuid::Uuid::parse_str(s).map_err(|_| Problem::not_found(format!("{s:?} is not an id")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}",
+    tag = "orders",
+    summary = "An order",
+    description = "Access: a participant (bearer token). The participant that ordered (others are 404).",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The order id (UUID)"),
+    ),
+    responses(
+        (status = 200, description = "The order", body = crate::answers::OrderView),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn get_order(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1091,17 +1372,41 @@ async fn get_order(
     let id = parse_uuid(&id)?;
     let reg = s.registry.clone();
     let o = blocking(move || reg.order(&p, &id)).await?;
-    Ok(Json(order_json(&o)).into_response())
+    Ok(Json(answers::OrderView::from(&o)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// The first code's position in the order (0 when absent).
     #[serde(default)]
     offset: Option<u32>,
+    /// Codes in the page (1,000 when absent; at most 10,000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}/codes",
+    tag = "orders",
+    summary = "A page of an order's codes (?offset=&limit=, limit ≤ 10,000)",
+    description = "Access: a participant (bearer token). The participant that ordered (others are 404). Full codes: identification code, GS, tail (GS written `\\u001d` in JSON).",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The order id (UUID)"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "A page", body = registry::OrderCodes),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn order_codes(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1118,6 +1423,27 @@ async fn order_codes(
     Ok(Json(page).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/close",
+    tag = "orders",
+    summary = "Close a ready order",
+    description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). The participant that ordered. The body is empty.",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The order id (UUID)"),
+        crate::openapi::SignatureHeaders,
+    ),
+    responses(
+        (status = 200, description = "The order, closed", body = crate::answers::OrderView),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn close_order(
     State(s): State<AppState>,
     method: Method,
@@ -1135,9 +1461,33 @@ async fn close_order(
         body: body.to_vec(),
     };
     let o = blocking(move || reg.close_order_signed(&p, &id, signed)).await?;
-    Ok(Json(order_json(&o)).into_response())
+    Ok(Json(answers::OrderView::from(&o)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/documents",
+    tag = "documents",
+    summary = "Submit a signed document (all-or-nothing, idempotent by id)",
+    description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). Every code is checked; one bad code refuses the whole document (422, `errors` naming every bad code) and nothing changes. The same id with the same body answers the same again; the same id with another body is 409.",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::SignatureHeaders,
+    ),
+    request_body = registry::documents::RawDocument,
+    responses(
+        (status = 201, description = "Accepted", body = registry::DocAnswer, headers(("Location" = String, description = "Where to read it"))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn submit_document(
     State(s): State<AppState>,
     method: Method,
@@ -1179,6 +1529,23 @@ async fn submit_document(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/documents/{id}",
+    tag = "documents",
+    summary = "A document with its legal record (body and signature)",
+    description = "Access: a participant (bearer token). Its submitter, the receiver of a `ship` document, or a regulator (others are 404).",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The document id (UUID)"),
+    ),
+    responses(
+        (status = 200, description = "The document", body = crate::answers::DocumentRecord),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn get_document(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1188,22 +1555,28 @@ async fn get_document(
     let id = parse_uuid(&id)?;
     let reg = s.registry.clone();
     let d = blocking(move || reg.document(&p, &id)).await?;
-    use base64::Engine;
-    let body: serde_json::Value =
-        serde_json::from_slice(&d.body).unwrap_or(serde_json::Value::Null);
-    Ok(Json(serde_json::json!({
-        "id": d.id, "seq": d.seq, "type": d.doc_type.name(), "status": "accepted", "codes": d.codes,
-        "received_at": registry::time::format_timestamp(d.received_at),
-        "signature": d.signature, "signature_input": d.request.signature_input,
-        "request": {"method": d.request.method, "path": d.request.path, "query": d.request.query},
-        "log_index": d.log_index, "body": body,
-        // The exact bytes the signature covers (`body` is re-serialised JSON).
-        "body_base64": base64::engine::general_purpose::STANDARD.encode(&d.body),
-        "chain": d.chain.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-    }))
-    .into_response())
+    Ok(Json(answers::DocumentRecord::from(&d)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/codes/{code}",
+    tag = "codes",
+    summary = "A code's card and full history (owner, producer, regulator)",
+    description = "Access: a participant (bearer token). Its owner, producer, receiver in transit, or a regulator (others are 404). A code presented with a tail that is not the one issued is 422 (`bad_crypto_tail`).",
+    security(("bearer" = [])),
+    params(
+        ("code" = String, Path, description = "A code: GS-separated, bracketed (01)…(21)…, or a GS1 Digital Link URI, percent-encoded"),
+    ),
+    responses(
+        (status = 200, description = "The code", body = registry::CodeInfo),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn get_code(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1217,12 +1590,36 @@ async fn get_code(
     Ok(Json(info).into_response())
 }
 
-#[derive(Deserialize)]
+/// Codes to look up.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CodesBody {
+    /// Codes: GS-separated (GS written `\u001d`), bracketed, or GS1 Digital Link URIs.
+    #[schema(max_items = 1000)]
     codes: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/codes/query",
+    tag = "codes",
+    summary = "Statuses of up to 1,000 codes",
+    description = "Access: a participant (bearer token). A signature is not needed; one that is sent is checked. Codes the caller may not see are `unknown_code`.",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::OptionalSignatureHeaders,
+    ),
+    request_body = CodesBody,
+    responses(
+        (status = 200, description = "One entry per code, in order", body = crate::answers::CodesAnswer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn query_codes(
     State(s): State<AppState>,
     method: Method,
@@ -1235,14 +1632,34 @@ async fn query_codes(
         .await?;
     let reg = s.registry.clone();
     let codes = blocking(move || reg.query_codes(&p, &req.codes)).await?;
-    Ok(Json(serde_json::json!({"codes": codes})).into_response())
+    Ok(Json(answers::CodesAnswer { codes }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InventoryQuery {
+    /// GTIN (8, 12, 13 or 14 digits).
     gtin: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/inventory",
+    tag = "codes",
+    summary = "The caller's stock of ?gtin=",
+    description = "Access: a participant (bearer token).",
+    security(("bearer" = [])),
+    params(
+        InventoryQuery,
+    ),
+    responses(
+        (status = 200, description = "The stock", body = registry::Inventory),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn inventory(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1255,8 +1672,12 @@ async fn inventory(
     Ok(Json(inv).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VerifyQuery {
+    /// A code: GS-separated (GS written `\u001d`), bracketed (01)…(21)…, or a GS1 Digital
+    /// Link URI; at most 512 characters.
+    #[param(max_length = 512)]
     code: String,
 }
 
@@ -1283,6 +1704,24 @@ pub(crate) fn public_checker(ext: &axum::http::Extensions) -> registry::tailguar
     registry::tailguard::Checker::Public(h.finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/verify",
+    tag = "verification",
+    summary = "Public verification of ?code=",
+    description = "Access: public (rate-limited per address). Never `genuine` without a checked crypto tail; never reveals who holds an unsold item. A malformed code is a 400 naming the fault.",
+    security(()),
+    params(
+        VerifyQuery,
+    ),
+    responses(
+        (status = 200, description = "The verdict", body = registry::VerifyAnswer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
     let checker = public_checker(req.extensions());
     let q: VerifyQuery = query(req.uri().query().map(str::to_string))?;
@@ -1296,12 +1735,38 @@ async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Pro
     Ok(Json(ans).into_response())
 }
 
-#[derive(Deserialize)]
+/// The codes at the till.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PosBody {
+    /// Codes, each alone or with its price.
+    #[schema(min_items = 1, max_items = 1000)]
     codes: Vec<PosItem>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/pos/check",
+    tag = "till",
+    summary = "Till check (permissive mode), up to 1,000 codes",
+    description = "Access: a participant (bearer token). A retailer or fiscal operator; a signature is not needed, but one that is sent is checked. The `request_id` goes into the `sell` document's `check_ids`.",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::OptionalSignatureHeaders,
+    ),
+    request_body = PosBody,
+    responses(
+        (status = 200, description = "One result per code, in order", body = crate::answers::PosAnswer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn pos_check(
     State(s): State<AppState>,
     method: Method,
@@ -1314,9 +1779,36 @@ async fn pos_check(
         .await?;
     let reg = s.registry.clone();
     let (id, results) = fast(move || reg.pos_check(&p, &req.codes))?;
-    Ok(Json(serde_json::json!({"request_id": id, "results": results})).into_response())
+    Ok(Json(answers::PosAnswer {
+        request_id: id,
+        results,
+    })
+    .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/blocks",
+    tag = "blocks",
+    summary = "Block a GTIN, a batch or codes (regulator)",
+    description = "Access: a regulator (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`).",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::SignatureHeaders,
+    ),
+    request_body = NewBlock,
+    responses(
+        (status = 201, description = "The block", body = registry::model::Block),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn create_block(
     State(s): State<AppState>,
     method: Method,
@@ -1332,6 +1824,20 @@ async fn create_block(
     Ok((StatusCode::CREATED, Json(b)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/blocks",
+    tag = "blocks",
+    summary = "All blocks (regulator)",
+    description = "Access: a regulator (bearer token).",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The blocks", body = crate::answers::BlockList),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn list_blocks(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
     if !p.has(Role::Regulator) {
@@ -1341,9 +1847,31 @@ async fn list_blocks(State(s): State<AppState>, headers: HeaderMap) -> Result<Re
     }
     let reg = s.registry.clone();
     let blocks = blocking(move || reg.blocks()).await?;
-    Ok(Json(serde_json::json!({"blocks": blocks})).into_response())
+    Ok(Json(answers::BlockList { blocks }).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/blocks/{id}",
+    tag = "blocks",
+    summary = "Lift a block (regulator)",
+    description = "Access: a regulator (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). The body is empty.",
+    security(("bearer" = [])),
+    params(
+        ("id" = u64, Path, description = "The block id"),
+        crate::openapi::SignatureHeaders,
+    ),
+    responses(
+        (status = 200, description = "The block, lifted", body = registry::model::Block),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn lift_block(
     State(s): State<AppState>,
     method: Method,
@@ -1385,22 +1913,52 @@ async fn admin_json<T: DeserializeOwned>(
     parse_json(&body)
 }
 
-#[derive(Deserialize)]
+/// Why a participant is suspended.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SuspendBody {
+    /// Why.
     reason: String,
 }
 
-#[derive(Deserialize)]
+/// GS1 company prefixes to add.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PrefixesBody {
+    /// Prefixes of 4 to 12 digits (at most 100).
+    #[schema(max_items = 100)]
     gs1_prefixes: Vec<String>,
 }
 
-#[derive(Deserialize)]
+/// An empty JSON object.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/participants/{tin}/keys",
+    tag = "participants",
+    summary = "Add a key (operator): accepted from not_before, ending the previous key then",
+    description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). Sign-in and signatures accept the key from its `not_before`; the previous key stops then.",
+    security(("admin" = [])),
+    params(
+        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+    ),
+    request_body = registry::NewKey,
+    responses(
+        (status = 201, description = "The participant with its new key", body = crate::answers::ParticipantView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn add_key(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1410,9 +1968,36 @@ async fn add_key(
     let req: registry::NewKey = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
     let p = blocking(move || reg.add_key(&tin, req)).await?;
-    Ok((StatusCode::CREATED, Json(participant_json(&p))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(answers::ParticipantView::from(&p)),
+    )
+        .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/participants/{tin}/suspend",
+    tag = "participants",
+    summary = "Suspend a participant (operator): tokens, sign-ins and signatures refused at once",
+    description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`).",
+    security(("admin" = [])),
+    params(
+        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+    ),
+    request_body = SuspendBody,
+    responses(
+        (status = 200, description = "The participant, suspended", body = crate::answers::ParticipantView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn suspend(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1422,9 +2007,32 @@ async fn suspend(
     let req: SuspendBody = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
     let p = blocking(move || reg.suspend(&tin, &req.reason)).await?;
-    Ok(Json(participant_json(&p)).into_response())
+    Ok(Json(answers::ParticipantView::from(&p)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/participants/{tin}/reinstate",
+    tag = "participants",
+    summary = "Lift a suspension (operator)",
+    description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). The body is empty or `{}`.",
+    security(("admin" = [])),
+    params(
+        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+    ),
+    request_body = Option<Empty>,
+    responses(
+        (status = 200, description = "The participant, reinstated", body = crate::answers::ParticipantView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn reinstate(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1434,9 +2042,33 @@ async fn reinstate(
     let _: Empty = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
     let p = blocking(move || reg.reinstate(&tin)).await?;
-    Ok(Json(participant_json(&p)).into_response())
+    Ok(Json(answers::ParticipantView::from(&p)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/participants/{tin}/prefixes",
+    tag = "participants",
+    summary = "Add GS1 company prefixes to a participant (operator)",
+    description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). A prefix belongs to one participant.",
+    security(("admin" = [])),
+    params(
+        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+    ),
+    request_body = PrefixesBody,
+    responses(
+        (status = 200, description = "The participant with its prefixes", body = crate::answers::ParticipantView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn add_prefixes(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -1446,5 +2078,5 @@ async fn add_prefixes(
     let req: PrefixesBody = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
     let p = blocking(move || reg.add_prefixes(&tin, &req.gs1_prefixes)).await?;
-    Ok(Json(participant_json(&p)).into_response())
+    Ok(Json(answers::ParticipantView::from(&p)).into_response())
 }

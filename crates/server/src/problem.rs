@@ -5,15 +5,17 @@ use axum::response::{IntoResponse, Response};
 use registry::{CodeError, Error};
 use serde::Serialize;
 
-/// An `application/problem+json` answer.
-#[derive(Debug, Serialize)]
+/// An `application/problem+json` answer (RFC 9457).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// URI reference naming the problem kind (`/problems/{slug}`, served as text).
     #[serde(rename = "type")]
+    #[schema(example = "/problems/refused")]
     pub kind: String,
     /// Short summary of the kind.
     pub title: String,
     /// HTTP status.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     /// What exactly went wrong.
     pub detail: String,

@@ -3,7 +3,7 @@
 //! JSON (the verify answer) when the client asks for `application/json`; otherwise a
 //! small HTML verification page (the full consumer page is built on this later).
 
-use crate::AppState;
+use crate::{AppState, Problem};
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
@@ -37,6 +37,37 @@ fn escape(s: &str) -> String {
 }
 
 /// Resolves a Digital Link URI to the verification of its code.
+#[utoipa::path(
+    get,
+    path = "/01/{gtin}/21/{serial}",
+    tag = "verification",
+    summary = "GS1 Digital Link resolver: HTML page, or the verify answer as JSON",
+    description = "Access: public (rate-limited per address). The verification of the code \
+        this GS1 Digital Link names: a small HTML page, or the verify answer (as \
+        `GET /api/v1/verify`) when `Accept` prefers `application/json`. A path that is no \
+        Digital Link of a marking code is a 400 (a problem when JSON is asked for, else an \
+        HTML page).",
+    security(()),
+    params(
+        ("gtin" = String, Path, description = "GTIN, 14 digits (AI 01)"),
+        ("serial" = String, Path, description = "Serial (AI 21), percent-encoded"),
+        ("91" = Option<String>, Query, description = "Crypto tail: key id (AI 91)"),
+        ("92" = Option<String>, Query, description = "Crypto tail: MAC or signature (AI 92)"),
+        ("93" = Option<String>, Query, description = "Short crypto tail (AI 93)"),
+    ),
+    responses(
+        (status = 200, description = "The verification", content(
+            (String = "text/html"),
+            (registry::VerifyAnswer = "application/json"),
+        )),
+        (status = 400, description = "Not a GS1 Digital Link of a marking code", content(
+            (Problem = "application/problem+json"),
+            (String = "text/html"),
+        )),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn resolve(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -94,16 +125,12 @@ pub async fn resolve(
     let product = ans
         .product
         .as_ref()
-        .and_then(|p| p.get("name"))
-        .and_then(|n| n.as_str())
-        .map(escape)
+        .map(|p| escape(&p.name))
         .unwrap_or_default();
     let producer = ans
         .producer
         .as_ref()
-        .and_then(|p| p.get("name"))
-        .and_then(|n| n.as_str())
-        .map(escape)
+        .map(|p| escape(&p.name))
         .unwrap_or_default();
     let html = format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\

@@ -2167,8 +2167,67 @@ fn openapi_metrics_and_health() {
     for (path, ops) in doc["paths"].as_object().expect("paths") {
         for (m, op) in ops.as_object().expect("ops") {
             assert!(op["responses"].is_object(), "{m} {path}");
+            let summary = op["summary"].as_str().unwrap_or("");
+            assert!(!summary.trim().is_empty(), "{m} {path} has no summary");
             listed.insert((m.clone(), path.clone()));
         }
+    }
+    // No schema is a bare object: every object names its properties, or is marked free-form
+    // (`additionalProperties: true`, product attributes), or closed (`additionalProperties:
+    // false`, an empty body), or is a map (`additionalProperties` a schema).
+    fn bare_objects(at: &str, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                let object = match o.get("type") {
+                    Some(Value::String(t)) => t == "object",
+                    Some(Value::Array(ts)) => ts.iter().any(|t| t == "object"),
+                    _ => false,
+                };
+                let composed = [
+                    "properties",
+                    "additionalProperties",
+                    "oneOf",
+                    "anyOf",
+                    "allOf",
+                    "$ref",
+                ]
+                .iter()
+                .any(|k| o.contains_key(*k));
+                if object && !composed {
+                    out.push(at.to_string());
+                }
+                for (k, x) in o {
+                    bare_objects(&format!("{at}/{k}"), x, out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    bare_objects(&format!("{at}/{i}"), x, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    assert!(schemas.len() >= 40, "{}", schemas.len());
+    let mut bare = Vec::new();
+    bare_objects(
+        "#/components/schemas",
+        &doc["components"]["schemas"],
+        &mut bare,
+    );
+    bare_objects("#/paths", &doc["paths"], &mut bare);
+    assert!(bare.is_empty(), "bare objects: {bare:?}");
+    // Every $ref resolves.
+    let text = doc.to_string();
+    for (at, _) in text.match_indices("\"$ref\":\"#/components/") {
+        let rest = &text[at + "\"$ref\":\"#/components/".len()..];
+        let target = &rest[..rest.find('"').expect("ref end")];
+        let (kind, name) = target.split_once('/').expect("kind/name");
+        assert!(
+            doc["components"][kind][name].is_object(),
+            "unresolved $ref {target}"
+        );
     }
     let table: BTreeSet<(String, String)> = server::openapi::paths()
         .into_iter()

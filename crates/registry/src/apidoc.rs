@@ -1,0 +1,121 @@
+//! OpenAPI schemas for fields whose Rust type says less than the API does: words kept as
+//! `&'static str`, JSON values of a few accepted shapes, free-form objects. The types of
+//! the API derive `utoipa::ToSchema` and point here with `#[schema(schema_with = …)]`.
+
+use crate::model::{DocType, Reason};
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::RefOr;
+
+/// A string that is one of `words`.
+pub fn words(words: &[&'static str], description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(words.iter().copied()))
+        .description(Some(description))
+}
+
+/// A free-form JSON object or null (product attributes: the only schema of the API without
+/// named properties, marked free-form by `additionalProperties: true`).
+pub fn free_form_object_or_null() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::Object,
+            Type::Null,
+        ]))
+        .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+        .description(Some("Free-form JSON object"))
+        .into()
+}
+
+/// A point in time as Unix seconds or an RFC 3339 timestamp (or null: now).
+pub fn unix_or_rfc3339() -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(0))
+                .description(Some("Unix seconds")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                .description(Some("RFC 3339 timestamp")),
+        )
+        .description(Some(
+            "Accepted from: Unix seconds or RFC 3339; now when absent. The previous key stops \
+             when this one starts.",
+        ))
+        .into()
+}
+
+/// A receipt number: the fiscal document number as a number or a string.
+pub fn integer_or_string() -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some(
+            "Receipt number (fiscal document number), a number or a string",
+        ))
+        .into()
+}
+
+/// The crypto tail an order asks for.
+pub fn order_tail() -> RefOr<Schema> {
+    words(
+        &["mac", "signature", "short"],
+        "Crypto tail: `mac` (AI 91 + 92, registry MAC), `signature` (AI 91 + 92, Ed25519, \
+         checkable offline) or `short` (AI 93, 4 characters)",
+    )
+    .into()
+}
+
+/// The type word of a submitted document (every [`DocType`] but `emit`).
+pub fn document_type() -> RefOr<Schema> {
+    let names: Vec<&'static str> = (1..=u8::MAX)
+        .map_while(DocType::from_u8)
+        .map(DocType::name)
+        .collect();
+    words(&names, "Document type").into()
+}
+
+/// A public verification verdict.
+pub fn verdict() -> RefOr<Schema> {
+    words(
+        &[
+            "genuine",
+            "sold",
+            "recalled",
+            "expired",
+            "not_in_circulation",
+            "unknown",
+            "forged",
+            "unverified",
+        ],
+        "`genuine`, `sold`, `recalled`, `expired`, `not_in_circulation`, `unknown`, \
+         `forged`, `unverified` (in circulation, but presented without its crypto tail)",
+    )
+    .into()
+}
+
+/// The status of an accepted document: always `accepted`.
+pub fn accepted() -> RefOr<Schema> {
+    words(&["accepted"], "Always `accepted`").into()
+}
+
+impl utoipa::PartialSchema for Reason {
+    fn schema() -> RefOr<Schema> {
+        let names: Vec<&'static str> = Reason::ALL.iter().map(|r| r.name()).collect();
+        words(
+            &names,
+            "Why a code left circulation (RETIRED) or was written off",
+        )
+        .into()
+    }
+}
+
+impl utoipa::ToSchema for Reason {}
