@@ -85,7 +85,8 @@ impl IntoResponse for Problem {
 /// The problem kinds, for `GET /problems/{slug}` and the OpenAPI document.
 pub const KINDS: &[(&str, u16, &str)] = &[
     ("bad-request", 400, "The request is malformed: not JSON, wrong types, missing or unknown fields, a bad query parameter."),
-    ("unauthorized", 401, "No valid bearer token, or the X-Signature header is missing or does not sign the exact body bytes."),
+    ("unauthorized", 401, "No valid bearer token (missing, expired, of a suspended participant, or from before a key rotation, suspension or reinstatement), or a sign-in signature that does not verify."),
+    ("bad-signature", 401, "The request's RFC 9421 signature is missing or wrong: Content-Digest, Signature-Input and Signature must cover @method, @path, @query and content-digest, with created within 300 s, a nonce never used before, keyid your TIN and alg ed25519, signed with your current key."),
     ("forbidden", 403, "Signed in, but this role may not do this."),
     ("not-found", 404, "No such resource, or not one the caller may see."),
     ("method-not-allowed", 405, "The path exists but not with this method."),
@@ -94,7 +95,7 @@ pub const KINDS: &[(&str, u16, &str)] = &[
     ("unsupported-media-type", 415, "Send application/json."),
     ("timeout", 408, "The request's body did not arrive in time (see the serving limits); the connection is closed."),
     ("refused", 422, "Well-formed, but refused by the registry's rules; `errors` names every bad code with a stable reason."),
-    ("too-many", 429, "Too many requests or active orders."),
+    ("too-many", 429, "Too many requests (per address, or in flight from one address), active orders, codes waiting for production, signed requests in ten minutes, or failed crypto-tail checks."),
     ("internal", 500, "A bug: reported and logged; nothing was changed."),
     ("unavailable", 503, "The store failed; nothing was changed; retry."),
     ("busy", 503, "The server is at its connection limit, or could not answer in time; retry shortly. A request that timed out may have taken effect: resend the same one (documents are idempotent by id)."),

@@ -70,6 +70,9 @@ impl Client {
     pub fn new(base: &str) -> Result<Client> {
         let http = Http::builder()
             .timeout(Duration::from_secs(120))
+            // Below the server's 10 s idle timeout: a pooled connection is never reused
+            // just as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(64)
             .build()?;
         Ok(Client {

@@ -67,6 +67,7 @@ fn start() -> Server {
     Server {
         c: Client::new(&base).expect("client"),
         http: reqwest::blocking::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
             .build()
             .expect("http"),
