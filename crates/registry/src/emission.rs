@@ -13,10 +13,10 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 
-/// Threads producing codes. One: it computes a chunk, then waits for its commit, so the
-/// writer has room between chunks for everyone else's documents (two kept the writer busy
-/// with chunks back to back: another participant's document p50 went from 10 to 180 ms
-/// in the debug build's test, against 13 ms with one).
+/// Threads producing codes. One, pipelined: it computes the next chunk while the writer
+/// commits the previous one, and the writer takes every other job before each chunk (two
+/// workers kept the writer busy with chunks back to back: another participant's document
+/// p50 went from 10 to 180 ms in the debug build's test).
 pub const EMISSION_WORKERS: usize = 1;
 /// Pause before a chunk whose commit failed is tried again.
 pub const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -59,6 +59,33 @@ impl Emitter {
     /// to the back of the rotation.
     fn requeue(&self, order: Order) {
         self.enqueue(order);
+    }
+
+    /// The next order without waiting (`None`: none queued, or stopped).
+    fn try_next(&self) -> Option<Order> {
+        let mut q = self.queue.lock();
+        if q.stopped {
+            return None;
+        }
+        Self::pop(&mut q)
+    }
+
+    fn pop(q: &mut Queue) -> Option<Order> {
+        while let Some(p) = q.turns.pop_front() {
+            let (order, more) = match q.by_participant.get_mut(&p) {
+                Some(list) => (list.pop_front(), !list.is_empty()),
+                None => (None, false),
+            };
+            if more {
+                q.turns.push_back(p);
+            } else {
+                q.by_participant.remove(&p);
+            }
+            if order.is_some() {
+                return order;
+            }
+        }
+        None
     }
 
     /// The next order to make a chunk of: the first participant in turn, its oldest order.
@@ -104,26 +131,86 @@ pub(crate) fn start(emitter: &Arc<Emitter>, reg: Weak<crate::Inner>) {
             .name(format!("tracemark-emit-{i}"))
             .spawn(move || {
                 lower_priority();
-                while let Some(order) = em.next() {
-                    let Some(inner) = reg.upgrade() else { break };
-                    let registry = crate::Registry { inner };
-                    match registry.produce_chunk(&order) {
-                        Ok(Some(rest)) => em.requeue(rest),
-                        Ok(None) => {}
-                        // A failed commit (the batch of another job, a full disk): the
-                        // chunk was not written; try the order again after a pause.
-                        Err(crate::Error::Unavailable(e)) => {
-                            tracing::warn!("order {}: {e}; retrying", order.id);
-                            std::thread::sleep(RETRY_PAUSE);
-                            em.requeue(order);
-                        }
-                        Err(e) => tracing::error!("order {} stopped: {e}", order.id),
-                    }
-                }
+                work(&em, &reg);
             });
         if let Err(e) = spawned {
             tracing::error!("cannot start an emission worker: {e}");
         }
+    }
+}
+
+/// A worker's loop, pipelined: while one chunk is committed, the next is computed (the
+/// order is put back in the rotation as soon as its chunk is handed over, its progress
+/// counted as made; a chunk computed ahead of a failed one is skipped by the writer and
+/// the order resumes from what is stored).
+fn work(em: &Emitter, reg: &Weak<crate::Inner>) {
+    type InFlight = (
+        Order,
+        crossbeam_channel::Receiver<crate::Result<Option<Order>>>,
+    );
+    let mut in_flight: Option<InFlight> = None;
+    loop {
+        let next = if in_flight.is_some() {
+            em.try_next()
+        } else {
+            em.next()
+        };
+        let Some(inner) = reg.upgrade() else { return };
+        let registry = crate::Registry { inner };
+        match next {
+            Some(order) => {
+                let chunk = registry.make_chunk(&order);
+                if let Some(done) = in_flight.take() {
+                    finish(em, &registry, done);
+                }
+                match chunk {
+                    Ok(Some(codes)) => {
+                        let n = codes.len() as u32;
+                        match registry.submit_chunk(&order, codes) {
+                            Ok(rx) => {
+                                let mut ahead = order.clone();
+                                ahead.produced += n;
+                                if ahead.produced < ahead.quantity {
+                                    em.requeue(ahead);
+                                }
+                                in_flight = Some((order, rx));
+                            }
+                            Err(e) => tracing::error!("order {}: {e}", order.id),
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("order {} stopped: {e}", order.id),
+                }
+            }
+            None => match in_flight.take() {
+                Some(done) => finish(em, &registry, done),
+                None => return,
+            },
+        }
+    }
+}
+
+/// Waits for a chunk's commit; after a failed one, puts the order back as stored.
+fn finish(
+    em: &Emitter,
+    registry: &crate::Registry,
+    (order, rx): (
+        Order,
+        crossbeam_channel::Receiver<crate::Result<Option<Order>>>,
+    ),
+) {
+    match rx.recv() {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!("order {}: {e}; resuming from what is stored", order.id);
+            std::thread::sleep(RETRY_PAUSE);
+            match registry.inner.store.order(&order.id) {
+                Ok(Some(o)) if o.status == crate::model::OrderStatus::Pending => em.requeue(o),
+                Ok(_) => {}
+                Err(e) => tracing::error!("order {}: {e}", order.id),
+            }
+        }
+        Err(_) => tracing::error!("order {}: the writer stopped", order.id),
     }
 }
 

@@ -4,7 +4,7 @@
 //! or the registry itself) ‖ payload (UTF-8 JSON object)`. The version byte comes first so
 //! that later fields (EPCIS dimensions, say) are a new version, never a rewrite of stored
 //! leaves; the payload carries the signed request (the legal record) and what the registry
-//! decided (ids it assigned). A document's leaf names its body by SHA-256 (the body itself
+//! decided (ids it assigned). A document's leaf names its body by BLAKE3 (hashed when the body was read, not by the writer) (the body itself
 //! is stored with the document), so the log stays small and an audit checks one against
 //! the other.
 
@@ -102,12 +102,6 @@ pub fn decode(b: &[u8]) -> Option<Leaf> {
 /// Lower-case hex.
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// SHA-256 of bytes.
-pub fn sha256(b: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(b).into()
 }
 
 /// The JSON of a signed request with its body, for a leaf's payload.

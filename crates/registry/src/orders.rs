@@ -339,16 +339,27 @@ impl Registry {
         Ok(out)
     }
 
-    /// Produces the next chunk of an order's codes (an emission worker's turn): `Some` with
-    /// the order's progress when more remain. The chunk's writes go to the writer's bulk
-    /// lane, behind documents.
-    pub(crate) fn produce_chunk(&self, order: &Order) -> Result<Option<Order>> {
-        let produced = order.produced;
-        if produced >= order.quantity {
+    /// The next chunk of an order's codes (key, text, tail fingerprint), computed outside the
+    /// writer; `None` when the order is complete.
+    pub(crate) fn make_chunk(&self, order: &Order) -> Result<Option<Vec<(CodeKey, String, u64)>>> {
+        if order.produced >= order.quantity {
             return Ok(None);
         }
-        let n = ORDER_CHUNK.min(order.quantity - produced);
-        let codes = self.make_codes(order, produced, n, false)?;
+        let n = ORDER_CHUNK.min(order.quantity - order.produced);
+        Ok(Some(self.make_codes(order, order.produced, n, false)?))
+    }
+
+    /// Hands a computed chunk to the writer's bulk lane; the receiver gets the order's
+    /// progress once it is durable. The job writes nothing unless the stored order is still
+    /// pending at exactly this chunk's start (a chunk computed ahead of a failed or
+    /// rejected one is skipped, answering `None`).
+    pub(crate) fn submit_chunk(
+        &self,
+        order: &Order,
+        codes: Vec<(CodeKey, String, u64)>,
+    ) -> Result<crossbeam_channel::Receiver<Result<Option<Order>>>> {
+        let produced = order.produced;
+        let n = codes.len() as u32;
         let mut o = order.clone();
         let owner = order.participant;
         let tail = order.tail;
@@ -358,6 +369,12 @@ impl Registry {
         let (reply, wait) = crossbeam_channel::bounded(1);
         self.write_bulk_then(
             move |tx| {
+                let current = tx.store().order(&o.id)?;
+                if current
+                    .is_none_or(|c| c.status != OrderStatus::Pending || c.produced != produced)
+                {
+                    return Ok(None);
+                }
                 // Operator serials are a permutation of a counter: unique by
                 // construction. Only self-made serials (this order's, or earlier ones
                 // of the GTIN that an operator serial could meet) need the look-up.
@@ -416,8 +433,7 @@ impl Registry {
                 let _ = reply.send(r);
             },
         )?;
-        wait.recv()
-            .map_err(|_| Error::Unavailable("the writer stopped".into()))?
+        Ok(wait)
     }
 
     /// An order (its orderer only).

@@ -328,7 +328,8 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         let leaf = serde_json::json!({
             "id": doc.id, "seq": doc.seq, "type": doc.doc_type.name(), "codes": doc.codes,
             "chain": crate::log::hex(&doc.chain),
-            "body_sha256": crate::log::hex(&crate::log::sha256(&doc.body)),
+            // BLAKE3 of the body, computed when it was read (not in the writer).
+            "body_blake3": crate::log::hex(&doc.body_hash),
             "request": crate::log::request_json(&doc.request, b""),
         });
         doc.log_index =

@@ -213,11 +213,11 @@ fn document_mismatch(
     let Some(Some(l)) = leaves.get(i as usize) else {
         return Some(format!("its log record {i} is missing"));
     };
-    let body_sha = log::hex(&log::sha256(&d.body));
+    let body_hash = log::hex(blake3::hash(&d.body).as_bytes());
     let ok = l.kind == LeafKind::Document
         && l.payload["id"] == Value::String(d.id.to_string())
         && l.payload["seq"].as_u64() == Some(d.seq)
-        && l.payload["body_sha256"] == Value::String(body_sha)
+        && l.payload["body_blake3"] == Value::String(body_hash)
         && l.payload["request"]["signature"] == Value::String(d.signature.clone());
     (!ok).then(|| format!("its body or signature is not what log record {i} recorded"))
 }

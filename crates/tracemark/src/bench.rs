@@ -517,6 +517,7 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
     let mut apply_cold = Vec::new();
     let mut verify_inproc = Vec::new();
     let mut proofs = Vec::new();
+    let (mut doc_idle, mut doc_busy) = (Vec::new(), Vec::new());
     let mut audit_rate = Vec::new();
     let mut http_ingest = Vec::new();
     let mut verify_http = Vec::new();
@@ -565,6 +566,44 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
             }
         });
         verify_inproc.push(n as f64 / t.elapsed().as_secs_f64());
+        // A small document's latency (apply, 10 codes), alone and while 8 orders of 100,000
+        // codes are being produced: emission runs behind documents.
+        {
+            let (_, o) = b.emit(2_000, "mac")?;
+            let small = b.codes(&o, 2_000)?;
+            let mut bodies = small.chunks(10).map(|c| {
+                let ids: Vec<&str> = c.iter().map(|x| crate::client::id_code(x)).collect();
+                serde_json::to_vec(
+                    &json!({"id": uuid::Uuid::new_v4(), "type": "apply", "codes": ids}),
+                )
+            });
+            let mut one = || -> Result<f64> {
+                let body = bodies.next().ok_or_else(|| anyhow!("out of codes"))??;
+                let t = Instant::now();
+                b.reg
+                    .submit_document(&b.producer, body, Default::default())
+                    .map_err(|e| anyhow!("{e}"))?;
+                Ok(t.elapsed().as_secs_f64() * 1e3)
+            };
+            let idle: Vec<f64> = (0..40).map(|_| one()).collect::<Result<_>>()?;
+            for _ in 0..8 {
+                b.reg
+                    .create_order(
+                        &b.producer,
+                        NewOrder {
+                            gtin: b.gtin.clone(),
+                            quantity: 100_000,
+                            serial_type: registry::model::SerialType::Operator,
+                            serials: None,
+                            tail: "mac".into(),
+                        },
+                    )
+                    .map_err(|e| anyhow!("{e}"))?;
+            }
+            let busy: Vec<f64> = (0..40).map(|_| one()).collect::<Result<_>>()?;
+            doc_idle.push(median(idle));
+            doc_busy.push(median(busy));
+        }
         // The transparency log over what this run wrote: inclusion proofs from the store,
         // and a full audit (every leaf rehashed, every document checked).
         let size = b.reg.log_size().map_err(|e| anyhow!("{e}"))?;
@@ -711,6 +750,14 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
         &verify_inproc,
         "",
     );
+    if !doc_idle.is_empty() {
+        println!(
+            "{:<46} {:>10} ms p50 alone, {:.2} ms while 8 orders of 100,000 codes are made (median)",
+            "document of 10 codes, latency",
+            format!("{:.2}", median(doc_idle)),
+            median(doc_busy)
+        );
+    }
     report(
         "log: inclusion proof from the store, 1 thread",
         "proofs/s",
