@@ -753,11 +753,19 @@ fn one_producers_emission_does_not_starve_anyone_else() {
     let threads = std::fs::read_dir("/proc/self/task")
         .map(|d| d.count())
         .unwrap_or(0);
+    let rss_mb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0);
     println!(
-        "small maker's document p50 {idle:.1} ms idle, {busy:.1} ms (max {worst:.1}) during 8 × 60,000-code orders; {threads} threads in the process"
+        "small maker's document p50 {idle:.1} ms idle, {busy:.1} ms (max {worst:.1}) during 8 × 60,000-code orders; {threads} threads and {rss_mb:.0} MB resident in the test process (every test's servers)"
     );
     assert!(
-        // Debug build: a chunk's commit here takes ~200 ms (release: ~18 ms p50, see
+        // Debug build: a chunk's commit here takes ~200 ms (release: 1-19 ms p50 in
         // `tracemark bench`); before fair emission this was seconds.
         busy < 600.0,
         "p50 {busy:.1} ms while another producer's orders are made"
