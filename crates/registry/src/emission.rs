@@ -88,27 +88,16 @@ impl Emitter {
         None
     }
 
-    /// The next order to make a chunk of: the first participant in turn, its oldest order.
+    /// The next order to make a chunk of: the first participant in turn, its oldest order;
+    /// waits for one (`None`: stopped).
     fn next(&self) -> Option<Order> {
         let mut q = self.queue.lock();
         loop {
             if q.stopped {
                 return None;
             }
-            if let Some(p) = q.turns.pop_front() {
-                let (order, more) = match q.by_participant.get_mut(&p) {
-                    Some(list) => (list.pop_front(), !list.is_empty()),
-                    None => (None, false),
-                };
-                if more {
-                    q.turns.push_back(p);
-                } else {
-                    q.by_participant.remove(&p);
-                }
-                if let Some(o) = order {
-                    return Some(o);
-                }
-                continue;
+            if let Some(o) = Self::pop(&mut q) {
+                return Some(o);
             }
             self.ready.wait(&mut q);
         }

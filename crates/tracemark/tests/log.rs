@@ -8,40 +8,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
 use std::io::Write;
-use tracemark::client::{gtin, id_code, Actor, Client};
+use tracemark::client::{gtin, id_code, Actor};
 
-struct Server {
-    base: String,
-    admin: String,
-    c: Client,
-    http: reqwest::blocking::Client,
-    _rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
-fn start() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
-    let admin = opened.config.admin_token.clone();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    rt.spawn(tracemark::app::serve(
-        listener,
-        opened.registry,
-        opened.config,
-    ));
-    Server {
-        c: Client::new(&base).expect("client"),
-        base,
-        admin,
-        http: reqwest::blocking::Client::new(),
-        _rt: rt,
-        _dir: dir,
-    }
-}
+mod support;
+use support::{start, Server};
 
 impl Server {
     fn get(&self, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {

@@ -2,42 +2,11 @@
 //! replayed, re-targeted and re-bodied signed requests; a stolen key after rotation; a
 //! suspended participant's live token; a squatted GTIN prefix.
 
-use reqwest::blocking::Client as Http;
 use serde_json::{json, Value};
-use tracemark::client::{gtin, sign_request, Actor, Client};
+use tracemark::client::{gtin, sign_request, Actor};
 
-struct Server {
-    base: String,
-    admin: String,
-    c: Client,
-    http: Http,
-    _rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
-fn start() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
-    let admin = opened.config.admin_token.clone();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    rt.spawn(tracemark::app::serve(
-        listener,
-        opened.registry,
-        opened.config,
-    ));
-    Server {
-        c: Client::new(&base).expect("client"),
-        base,
-        admin,
-        http: Http::new(),
-        _rt: rt,
-        _dir: dir,
-    }
-}
+mod support;
+use support::{start, Server};
 
 /// Sends a request with exactly these headers (a captured request, replayed).
 fn raw(

@@ -1,0 +1,46 @@
+//! What several end-to-end test binaries share: a registry on a fresh data directory,
+//! served over real HTTP on a free loopback port.
+
+use tracemark::client::Client;
+
+/// A served registry; keep it alive while using its address.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The operator's admin token.
+    pub admin: String,
+    /// The project's signing client.
+    pub c: Client,
+    /// A plain HTTP client (for requests made by hand).
+    pub http: reqwest::blocking::Client,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a registry on a fresh data directory.
+pub fn start() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    let admin = opened.config.admin_token.clone();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    rt.spawn(tracemark::app::serve(
+        listener,
+        opened.registry,
+        opened.config,
+    ));
+    Server {
+        c: Client::new(&base).expect("client"),
+        base,
+        admin,
+        http: reqwest::blocking::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .expect("http"),
+        _rt: rt,
+        _dir: dir,
+    }
+}
