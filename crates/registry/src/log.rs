@@ -104,14 +104,18 @@ pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The JSON of a signed request with its body, for a leaf's payload.
-pub fn request_json(r: &SignedRequest, body: &[u8]) -> Value {
+/// The JSON of a signed request with its body, for a leaf's payload (`body: None` for a
+/// document, whose body is stored with it and named in the leaf by its hash).
+pub fn request_json(r: &SignedRequest, body: Option<&[u8]>) -> Value {
     use base64::Engine;
-    json!({
+    let mut v = json!({
         "method": r.method, "path": r.path, "query": r.query,
         "signature_input": r.signature_input, "signature": r.signature,
-        "body": base64::engine::general_purpose::STANDARD.encode(body),
-    })
+    });
+    if let Some(b) = body {
+        v["body"] = base64::engine::general_purpose::STANDARD.encode(b).into();
+    }
+    v
 }
 
 #[cfg(test)]

@@ -1150,7 +1150,7 @@ impl Signed {
         if self.request.signature.is_empty() {
             serde_json::Value::Null
         } else {
-            crate::log::request_json(&self.request, &self.body)
+            crate::log::request_json(&self.request, Some(&self.body))
         }
     }
 }

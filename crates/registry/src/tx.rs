@@ -330,7 +330,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             "chain": crate::log::hex(&doc.chain),
             // BLAKE3 of the body, computed when it was read (not in the writer).
             "body_blake3": crate::log::hex(&doc.body_hash),
-            "request": crate::log::request_json(&doc.request, b""),
+            "request": crate::log::request_json(&doc.request, None),
         });
         doc.log_index =
             Some(self.append_log(crate::log::LeafKind::Document, doc.participant, &leaf));
