@@ -57,6 +57,15 @@ fn secret_file(path: &Path, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
     }
 }
 
+/// The origin line (and key name) of the log's checkpoints: `TRACEMARK_LOG_ORIGIN`, or
+/// [`server::LOG_ORIGIN_DEFAULT`].
+pub fn log_origin() -> String {
+    std::env::var("TRACEMARK_LOG_ORIGIN")
+        .ok()
+        .filter(|o| !o.trim().is_empty())
+        .unwrap_or_else(|| server::LOG_ORIGIN_DEFAULT.to_string())
+}
+
 /// Opens (creating if new) the data directory `dir`.
 pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -95,10 +104,7 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
     let log_key: [u8; 32] = log_key
         .try_into()
         .map_err(|_| anyhow::anyhow!("log.key is not 32 bytes"))?;
-    let log_origin = std::env::var("TRACEMARK_LOG_ORIGIN")
-        .ok()
-        .filter(|o| !o.trim().is_empty())
-        .unwrap_or_else(|| server::LOG_ORIGIN_DEFAULT.to_string());
+    let log_origin = log_origin();
     let store =
         store_fjall::FjallStore::open(&dir.join("store")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let registry =

@@ -101,20 +101,31 @@ impl Client {
         Self::answer(rq.send()?)
     }
 
-    /// POST of exact bytes, signed by the actor (RFC 9421, fresh `created` and nonce).
-    pub fn post_signed_bytes(&self, actor: &Actor, path: &str, body: Vec<u8>) -> Result<Answer> {
-        let (digest, input, sig) = sign_request(actor, "POST", path, &body);
-        let r = self
+    /// A request signed by the actor (RFC 9421, fresh `created` and nonce) with its body.
+    fn send_signed(
+        &self,
+        actor: &Actor,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Answer> {
+        let (digest, input, sig) = sign_request(actor, method.as_str(), path, &body);
+        let mut rq = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(&actor.token)
-            .header("content-type", "application/json")
             .header("content-digest", digest)
             .header("signature-input", input)
-            .header("signature", sig)
-            .body(body)
-            .send()?;
-        Self::answer(r)
+            .header("signature", sig);
+        if !body.is_empty() {
+            rq = rq.header("content-type", "application/json").body(body);
+        }
+        Self::answer(rq.send()?)
+    }
+
+    /// POST of exact bytes, signed by the actor.
+    pub fn post_signed_bytes(&self, actor: &Actor, path: &str, body: Vec<u8>) -> Result<Answer> {
+        self.send_signed(actor, reqwest::Method::POST, path, body)
     }
 
     /// POST of a JSON value, signed.
@@ -135,16 +146,7 @@ impl Client {
 
     /// DELETE, signed (RFC 9421, the empty body's digest).
     pub fn delete_signed(&self, actor: &Actor, path: &str) -> Result<Answer> {
-        let (digest, input, sig) = sign_request(actor, "DELETE", path, b"");
-        let r = self
-            .http
-            .delete(format!("{}{path}", self.base))
-            .bearer_auth(&actor.token)
-            .header("content-digest", digest)
-            .header("signature-input", input)
-            .header("signature", sig)
-            .send()?;
-        Self::answer(r)
+        self.send_signed(actor, reqwest::Method::DELETE, path, Vec::new())
     }
 
     /// Registers a participant with the admin token and signs it in.

@@ -82,6 +82,17 @@ enum Command {
     },
 }
 
+/// The data directory of `--data`; `--postgres` is not built yet.
+fn data_dir(data: Option<PathBuf>, postgres: Option<String>) -> Result<PathBuf> {
+    if postgres.is_some() {
+        bail!("the PostgreSQL engine is not built yet: use --data DIR (the embedded store)");
+    }
+    match data {
+        Some(dir) => Ok(dir),
+        None => bail!("--data DIR is required"),
+    }
+}
+
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -100,14 +111,7 @@ fn main() -> Result<()> {
             postgres,
             checkpoint,
         } => {
-            if postgres.is_some() {
-                bail!(
-                    "the PostgreSQL engine is not built yet: use --data DIR (the embedded store)"
-                );
-            }
-            let Some(dir) = data else {
-                bail!("--data DIR is required")
-            };
+            let dir = data_dir(data, postgres)?;
             let store = store_fjall::FjallStore::open(&dir.join("store"))
                 .map_err(|e| anyhow::anyhow!("opening {}: {e}", dir.display()))?;
             let note = checkpoint.map(std::fs::read_to_string).transpose()?;
@@ -115,10 +119,7 @@ fn main() -> Result<()> {
                 .ok()
                 .and_then(|k| <[u8; 32]>::try_from(k).ok())
                 .map(|k| ed25519_dalek::SigningKey::from_bytes(&k).verifying_key());
-            let origin = std::env::var("TRACEMARK_LOG_ORIGIN")
-                .ok()
-                .filter(|o| !o.trim().is_empty())
-                .unwrap_or_else(|| server::LOG_ORIGIN_DEFAULT.to_string());
+            let origin = tracemark::app::log_origin();
             let kept = match (&note, &key) {
                 (Some(n), Some(k)) => Some((n.as_str(), origin.as_str(), k)),
                 (Some(_), None) => bail!(
@@ -151,14 +152,7 @@ fn main() -> Result<()> {
             public_rate,
             connections_max,
         } => {
-            if postgres.is_some() {
-                bail!(
-                    "the PostgreSQL engine is not built yet: use --data DIR (the embedded store)"
-                );
-            }
-            let Some(dir) = data else {
-                bail!("--data DIR is required")
-            };
+            let dir = data_dir(data, postgres)?;
             let mut opened = tracemark::app::open(&dir, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             rt.block_on(async move {
