@@ -135,16 +135,7 @@ fn every_change_is_a_leaf_and_the_proofs_verify_independently() {
     assert_eq!(cp.size, 3, "three registrations, three leaves");
     checkpoints.push(cp);
     let g = gtin(460_777_700_001);
-    assert_eq!(
-        s.c.post_signed(
-            &p,
-            "/api/v1/products",
-            &json!({"gtin": g, "name": "Boots", "product_group": "shoes"})
-        )
-        .expect("product")
-        .0,
-        201
-    );
+    s.product(&p, &g, "Boots", "shoes");
     let codes = s.c.order_codes(&p, &g, 3, "mac").expect("codes");
     let ids: Vec<&str> = codes.iter().map(|c| id_code(c)).collect();
     doc(&s, &p, json!({"type": "apply", "codes": ids}));

@@ -467,16 +467,7 @@ fn short_tails_cannot_be_guessed_through_the_till_or_verification() {
         )
         .expect("shop");
     let g = gtin(460_666_600_001);
-    assert_eq!(
-        s.c.post_signed(
-            &maker,
-            "/api/v1/products",
-            &json!({"gtin": g, "name": "Milk", "product_group": "milk"})
-        )
-        .expect("product")
-        .0,
-        201
-    );
+    s.product(&maker, &g, "Milk", "milk");
     let codes = s.c.order_codes(&maker, &g, 1, "short").expect("codes");
     let id = tracemark::client::id_code(&codes[0]).to_string();
     let (real, _) = codes[0]
@@ -674,16 +665,8 @@ fn one_producers_emission_does_not_starve_anyone_else() {
         .expect("small");
     let g_big = gtin(460_101_000_001);
     let g_small = gtin(460_202_000_001);
-    for (who, g) in [(&big, &g_big), (&small, &g_small)] {
-        let (st, v) =
-            s.c.post_signed(
-                who,
-                "/api/v1/products",
-                &json!({"gtin": g, "name": "Goods", "product_group": "shoes"}),
-            )
-            .expect("product");
-        assert_eq!(st, 201, "{v}");
-    }
+    s.product(&big, &g_big, "Goods", "shoes");
+    s.product(&small, &g_small, "Goods", "shoes");
     let codes =
         s.c.order_codes(&small, &g_small, 400, "mac")
             .expect("codes");

@@ -44,3 +44,18 @@ pub fn start() -> Server {
         _dir: dir,
     }
 }
+
+impl Server {
+    /// Registers a product card for `actor` (signed); it must be accepted.
+    pub fn product(&self, actor: &tracemark::client::Actor, gtin: &str, name: &str, group: &str) {
+        let (st, v) = self
+            .c
+            .post_signed(
+                actor,
+                "/api/v1/products",
+                &serde_json::json!({"gtin": gtin, "name": name, "product_group": group}),
+            )
+            .expect("product");
+        assert_eq!(st, 201, "product {gtin}: {v}");
+    }
+}
