@@ -13,7 +13,8 @@ pub struct Server {
     pub c: Client,
     /// A plain HTTP client (for requests made by hand).
     pub http: reqwest::blocking::Client,
-    _rt: tokio::runtime::Runtime,
+    /// Serves while it runs; `None` once [`Server::stop`]ped.
+    rt: Option<tokio::runtime::Runtime>,
     _dir: tempfile::TempDir,
 }
 
@@ -40,12 +41,21 @@ pub fn start() -> Server {
             .pool_idle_timeout(std::time::Duration::from_secs(5))
             .build()
             .expect("http"),
-        _rt: rt,
+        rt: Some(rt),
         _dir: dir,
     }
 }
 
 impl Server {
+    /// Stops serving: the listener closes and every connection is dropped, as when the
+    /// network goes away (the data directory stays until the `Server` is dropped).
+    #[allow(dead_code)] // Only the browser tests cut the network.
+    pub fn stop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+    }
+
     /// Registers a product card for `actor` (signed); it must be accepted.
     pub fn product(&self, actor: &tracemark::client::Actor, gtin: &str, name: &str, group: &str) {
         let (st, v) = self
