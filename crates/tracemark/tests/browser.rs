@@ -14,11 +14,11 @@
 //! Screenshots: `<target>/browser-artifacts/*.png`. Debian packages: `chromium`,
 //! `chromium-driver`.
 
-mod support;
 #[path = "support/camera.rs"]
 mod camera;
 #[path = "support/chrome.rs"]
 mod chrome;
+mod support;
 
 use chrome::{Browser, Page};
 use serde_json::{json, Value};
@@ -231,7 +231,7 @@ fn world() -> &'static World {
         let s = support::start();
         let g = gtin(460_000_000_001);
         let a = actors(&s, &g);
-        let mut c = introduced(&s, &a, &g, 16, "signature").into_iter();
+        let mut c = introduced(&s, &a, &g, 24, "signature").into_iter();
         let mut next = || c.next().expect("enough codes");
         let genuine = next();
         let sold = next();
@@ -419,7 +419,10 @@ fn check_page(p: &Page, case: &Case, lang: &str, shot: &str) -> String {
     let headline = p.text("#headline");
     assert!(!headline.trim().is_empty(), "{ctx}: empty #headline");
     if lang == "ru" {
-        assert!(has_cyrillic(&headline), "{ctx}: headline not Russian: {headline:?}");
+        assert!(
+            has_cyrillic(&headline),
+            "{ctx}: headline not Russian: {headline:?}"
+        );
     } else {
         assert!(
             !has_cyrillic(&headline) && headline.chars().any(|c| c.is_ascii_alphabetic()),
@@ -435,10 +438,7 @@ fn check_page(p: &Page, case: &Case, lang: &str, shot: &str) -> String {
         .collect();
     assert_eq!(shown.len(), 1, "{ctx}: one verdict-* class, got {class:?}");
     let colours = verdict_colours(p);
-    let (green, red) = (
-        colours.iter().any(greenish),
-        colours.iter().any(reddish),
-    );
+    let (green, red) = (colours.iter().any(greenish), colours.iter().any(reddish));
     match shown[0] {
         Family::Ok => assert!(green && !red, "{ctx}: verdict-ok not green: {colours:?}"),
         Family::Bad => assert!(red && !green, "{ctx}: verdict-bad not red: {colours:?}"),
@@ -461,7 +461,10 @@ fn check_page(p: &Page, case: &Case, lang: &str, shot: &str) -> String {
            return null;"#,
         vec![],
     );
-    assert!(alt.is_string(), "{ctx}: the verdict's icon has no text alternative");
+    assert!(
+        alt.is_string(),
+        "{ctx}: the verdict's icon has no text alternative"
+    );
     if case.product {
         let name = p.text("#product-name");
         assert!(name.contains(PRODUCT), "{ctx}: #product-name {name:?}");
@@ -530,7 +533,10 @@ fn verdict_pages(name: &str, case: impl Fn(usize) -> Case) {
             check_page(&p, &case, other, &format!("{shot}-switched"));
         }
     }
-    assert_ne!(headlines["ru"], headlines["en"], "{name}: same headline in both languages");
+    assert_ne!(
+        headlines["ru"], headlines["en"],
+        "{name}: same headline in both languages"
+    );
 }
 
 fn link_case(verdict: &'static str, c: &Code, family: Option<Family>, product: bool) -> Case {
@@ -597,15 +603,17 @@ fn page_unknown() {
 fn page_malformed() {
     let w = world();
     // A 400 HTML page, not an error page of the browser's.
-    let r = w
-        .s
-        .http
-        .get(format!("{}{}", w.s.base, w.malformed_link))
-        .header("accept", "text/html")
-        .send()
-        .expect("get");
+    let r =
+        w.s.http
+            .get(format!("{}{}", w.s.base, w.malformed_link))
+            .header("accept", "text/html")
+            .send()
+            .expect("get");
     assert_eq!(r.status(), 400);
-    let ct = r.headers()["content-type"].to_str().unwrap_or("").to_string();
+    let ct = r.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .to_string();
     assert!(ct.starts_with("text/html"), "{ct}");
     verdict_pages("verdict-malformed", |_| Case {
         verdict: "malformed",
@@ -616,7 +624,11 @@ fn page_malformed() {
     // It says what is wrong, in words.
     let p = Browser::shared().page("verdict-malformed-words");
     for (lang, words) in [("en", "check digit"), ("ru", "контрольн")] {
-        p.goto(&format!("{}{}", w.s.base, with_lang(&w.malformed_link, lang)));
+        p.goto(&format!(
+            "{}{}",
+            w.s.base,
+            with_lang(&w.malformed_link, lang)
+        ));
         let text = p.body_text().to_lowercase();
         assert!(text.contains(words), "{lang}: no {words:?} in\n{text}");
     }
@@ -641,7 +653,10 @@ fn offline_check_with_the_service_worker() {
     assert_eq!(st, "unavailable", "MAC tail: #offline-check");
     // Online: a signature tail is checked in the browser; the service worker installs.
     p.goto(&format!("{}{}", s.base, sig[0].link()));
-    assert_eq!(p.attr("#verdict", "data-verdict").as_deref(), Some("genuine"));
+    assert_eq!(
+        p.attr("#verdict", "data-verdict").as_deref(),
+        Some("genuine")
+    );
     p.wait("#offline-check[data-state=valid]", SETTLE, |p| {
         (p.attr("#offline-check", "data-state").as_deref() == Some("valid")).then_some(())
     });
@@ -677,7 +692,10 @@ fn offline_check_with_the_service_worker() {
             (st.as_deref() == Some(want) && net.as_deref() == Some("offline")).then_some(())
         });
         let text = p.text("#offline-check");
-        assert!(!text.trim().is_empty(), "{shot}: #offline-check says nothing");
+        assert!(
+            !text.trim().is_empty(),
+            "{shot}: #offline-check says nothing"
+        );
         p.screenshot(shot);
         text
     };
@@ -705,12 +723,54 @@ fn fit(make: impl Fn(usize) -> camera::Gray, side: usize) -> camera::Gray {
         .expect("a label that fits the frame")
 }
 
+/// The harness itself: the fake camera plays our video (grey table, the label's black and
+/// white modules in the middle), so a failed scan is the page's, not the video's.
+fn fake_camera_shows(p: &Page, label: &camera::Gray) {
+    let v = p.js_async(
+        r#"const done = arguments[arguments.length - 1];
+           navigator.mediaDevices.getUserMedia({video: true}).then(async s => {
+             const v = document.createElement('video');
+             v.muted = true; v.srcObject = s; await v.play();
+             await new Promise(r => setTimeout(r, 300));
+             const c = document.createElement('canvas');
+             c.width = v.videoWidth; c.height = v.videoHeight;
+             const g = c.getContext('2d'); g.drawImage(v, 0, 0);
+             const d = g.getImageData(0, 0, c.width, c.height).data;
+             const at = (x, y) => d[(y * c.width + x) * 4];
+             let dark = 0, white = 0;
+             for (let y = c.height / 2 - 100; y < c.height / 2 + 100; y += 2)
+               for (let x = c.width / 2 - 100; x < c.width / 2 + 100; x += 2) {
+                 const l = at(x, y); if (l < 60) dark++; if (l > 200) white++;
+               }
+             s.getTracks().forEach(t => t.stop());
+             done({w: c.width, h: c.height, corner: at(5, 5), dark, white});
+           }).catch(e => done({error: String(e)}));"#,
+        vec![],
+    );
+    assert!(v.get("error").is_none(), "getUserMedia: {v}");
+    assert_eq!(
+        (v["w"].as_u64(), v["h"].as_u64()),
+        (Some(640), Some(480)),
+        "{v}"
+    );
+    let corner = v["corner"].as_i64().unwrap_or(0);
+    assert!((100..=156).contains(&corner), "the table is not grey: {v}");
+    assert!(
+        v["dark"].as_u64() > Some(100) && v["white"].as_u64() > Some(100),
+        "no label ({}×{}) in the middle of the picture: {v}",
+        label.w,
+        label.h
+    );
+}
+
 /// Films `label` with Chromium's fake camera on `/scan` and expects `code`'s page, genuine.
 fn scan(name: &str, label: camera::Gray, code: &Code) {
     let w = world();
     let dir = chrome::temp_dir("tracemark-camera-");
     label.write_png(&chrome::artifacts().join(format!("{name}-label.png")));
-    let frames: Vec<camera::Gray> = (0..5).map(|_| camera::frame(&label, 640, 480, 128)).collect();
+    let frames: Vec<camera::Gray> = (0..5)
+        .map(|_| camera::frame(&label, 640, 480, 128))
+        .collect();
     frames[0].write_png(&chrome::artifacts().join(format!("{name}-frame.png")));
     let video = dir.join("camera.y4m");
     camera::write_y4m(&video, &frames);
@@ -722,6 +782,7 @@ fn scan(name: &str, label: camera::Gray, code: &Code) {
     {
         let p = b.page(name);
         p.goto(&format!("{}/scan", w.s.base));
+        fake_camera_shows(&p, &label);
         assert!(p.exists("#camera-button"), "/scan has no #camera-button");
         p.screenshot(&format!("{name}-0-scan"));
         p.click("#camera-button");
@@ -746,7 +807,11 @@ fn scan(name: &str, label: camera::Gray, code: &Code) {
 fn camera_scans_a_data_matrix() {
     let c = &world().scan_dm;
     let full = c.full();
-    scan("camera-datamatrix", fit(|m| camera::data_matrix(&full, m), 440), c);
+    scan(
+        "camera-datamatrix",
+        fit(|m| camera::data_matrix(&full, m), 440),
+        c,
+    );
 }
 
 #[test]
@@ -771,14 +836,24 @@ fn complaint_through_the_form_reaches_the_regulator() {
     camera::frame(&camera::data_matrix(&c.full(), 4), 320, 240, 128).write_png(&photo);
     let p = Browser::shared().page("complaint");
     p.goto(&format!("{}{}", w.s.base, with_lang(&c.link(), "ru")));
-    assert_eq!(p.attr("#verdict", "data-verdict").as_deref(), Some("forged"));
-    assert!(p.exists("#complaint-form"), "no #complaint-form on a forged code's page");
+    assert_eq!(
+        p.attr("#verdict", "data-verdict").as_deref(),
+        Some("forged")
+    );
+    assert!(
+        p.exists("#complaint-form"),
+        "no #complaint-form on a forged code's page"
+    );
     p.select("#complaint-form [name=kind]", "counterfeit");
     p.type_into("#complaint-form [name=text]", text);
     p.type_into("#complaint-form [name=shop]", shop);
     p.type_into(
         "#complaint-form [name=photo]",
-        &photo.canonicalize().expect("photo path").display().to_string(),
+        &photo
+            .canonicalize()
+            .expect("photo path")
+            .display()
+            .to_string(),
     );
     p.screenshot("complaint-0-filled");
     p.click("#complaint-submit");
@@ -790,14 +865,13 @@ fn complaint_through_the_form_reaches_the_regulator() {
     });
     p.screenshot("complaint-1-sent");
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "data-id {id:?}");
-    let (st, v) = w
-        .s
-        .c
-        .get(
-            Some(&w.a.regulator),
-            &format!("/api/v1/complaints?code={}", pct(&c.id())),
-        )
-        .expect("complaints");
+    let (st, v) =
+        w.s.c
+            .get(
+                Some(&w.a.regulator),
+                &format!("/api/v1/complaints?code={}", pct(&c.id())),
+            )
+            .expect("complaints");
     assert_eq!(st, 200, "{v}");
     let list = v["complaints"].as_array().unwrap_or_else(|| panic!("{v}"));
     let found = list

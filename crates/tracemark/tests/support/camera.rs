@@ -95,7 +95,12 @@ pub fn data_matrix(full_code: &str, module: usize) -> Gray {
     .unwrap_or_else(|e| panic!("data matrix of {full_code:?}: {e:?}"));
     let bm = dm.bitmap();
     let dark: std::collections::HashSet<(usize, usize)> = bm.pixels().collect();
-    Gray::from_modules(bm.width(), bm.height(), |x, y| dark.contains(&(x, y)), module)
+    Gray::from_modules(
+        bm.width(),
+        bm.height(),
+        |x, y| dark.contains(&(x, y)),
+        module,
+    )
 }
 
 /// The QR code of a text (a GS1 Digital Link URI).
@@ -104,7 +109,12 @@ pub fn qr(text: &str, module: usize) -> Gray {
         .unwrap_or_else(|e| panic!("qr of {text:?}: {e:?}"));
     let w = q.width();
     let colors = q.to_colors();
-    Gray::from_modules(w, w, |x, y| colors[y * w + x] == qrcode::Color::Dark, module)
+    Gray::from_modules(
+        w,
+        w,
+        |x, y| colors[y * w + x] == qrcode::Color::Dark,
+        module,
+    )
 }
 
 /// A camera frame: the label in the middle of a grey (`shade`) `w`×`h` background, with a

@@ -45,6 +45,8 @@ const BASE_FLAGS: &[&str] = &[
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-breakpad",
+    "--disable-crash-reporter",
     "--window-size=412,915",
 ];
 
@@ -134,7 +136,9 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
         .tempdir()
         .expect("temp dir")
         .keep();
-    TEMP.lock().unwrap_or_else(|e| e.into_inner()).push(d.clone());
+    TEMP.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(d.clone());
     d
 }
 
@@ -298,7 +302,6 @@ impl Browser {
         }
     }
 
-
     /// A chromedriver vendor command on this session (`POST`, `DELETE`) at `path` below
     /// `/session/{id}`.
     fn vendor(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -321,7 +324,8 @@ impl Drop for Browser {
     /// Ends the session: its Chromium exits (a panicking test's too).
     fn drop(&mut self) {
         let c = self.client.clone();
-        let _ = rt().block_on(async { tokio::time::timeout(Duration::from_secs(10), c.close()).await });
+        let _ =
+            rt().block_on(async { tokio::time::timeout(Duration::from_secs(10), c.close()).await });
     }
 }
 
@@ -398,8 +402,10 @@ impl<'a> Page<'a> {
 
     /// Whether an element matches `css`.
     pub fn exists(&self, css: &str) -> bool {
-        self.js("return document.querySelector(arguments[0]) !== null", vec![json!(css)])
-            == Value::Bool(true)
+        self.js(
+            "return document.querySelector(arguments[0]) !== null",
+            vec![json!(css)],
+        ) == Value::Bool(true)
     }
 
     /// The element matching `css` (panics, with the page's URL, when there is none).
@@ -455,7 +461,12 @@ impl<'a> Page<'a> {
 
     /// Waits until `f` returns `Some`, polling; panics with `what` and the page's text after
     /// `timeout`.
-    pub fn wait<T>(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Self) -> Option<T>) -> T {
+    pub fn wait<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut f: impl FnMut(&Self) -> Option<T>,
+    ) -> T {
         let start = Instant::now();
         loop {
             if let Some(v) = f(self) {
@@ -506,8 +517,11 @@ impl<'a> Page<'a> {
                     "download_throughput": 0, "upload_throughput": 0}})),
             );
         } else {
-            self.b
-                .vendor(reqwest::Method::DELETE, "/chromium/network_conditions", None);
+            self.b.vendor(
+                reqwest::Method::DELETE,
+                "/chromium/network_conditions",
+                None,
+            );
         }
     }
 
