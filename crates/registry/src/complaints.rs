@@ -228,7 +228,12 @@ impl Registry {
     /// Records a consumer's complaint; `client` is an opaque tag of who sent it (see
     /// [`Complaint::client`]), `checker` who verifies the code's tail. Answers the stored
     /// complaint once durable.
-    pub fn complain(&self, req: NewComplaint, client: String, checker: Checker) -> Result<Complaint> {
+    pub fn complain(
+        &self,
+        req: NewComplaint,
+        client: String,
+        checker: Checker,
+    ) -> Result<Complaint> {
         if !KINDS.contains(&req.kind.as_str()) {
             return Err(Error::invalid(format!(
                 "`kind` must be one of {}; got {:?}",
@@ -298,16 +303,20 @@ impl Registry {
         let mut verdict = None;
         let mut shop_tin = None;
         if let Some(c) = req.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-            let parsed = crate::codes::parse_code(c).map_err(|(reason, detail)| Error::Invalid {
-                detail: format!("`code` is not a valid marking code: {detail}"),
-                errors: vec![crate::CodeError {
-                    code: c.chars().take(200).collect(),
-                    reason,
-                }],
-            })?;
+            let parsed =
+                crate::codes::parse_code(c).map_err(|(reason, detail)| Error::Invalid {
+                    detail: format!("`code` is not a valid marking code: {detail}"),
+                    errors: vec![crate::CodeError {
+                        code: c.chars().take(200).collect(),
+                        reason,
+                    }],
+                })?;
             code = Some(parsed.key.to_string());
             // The verdict as the shopper saw it; a throttled tail check leaves it out.
-            verdict = self.verify_as(c, checker).ok().map(|a| a.verdict.to_string());
+            verdict = self
+                .verify_as(c, checker)
+                .ok()
+                .map(|a| a.verdict.to_string());
             if let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() {
                 shop_tin = self.shop_of(st.owner, st.status)?;
             }
@@ -406,7 +415,9 @@ impl Registry {
                 }
                 let id = c.id;
                 let keep = code.as_ref().is_none_or(|k| c.code.as_ref() == Some(k))
-                    && f.shop.as_ref().is_none_or(|s| c.shop_tin.as_ref() == Some(s))
+                    && f.shop
+                        .as_ref()
+                        .is_none_or(|s| c.shop_tin.as_ref() == Some(s))
                     && f.kind.as_ref().is_none_or(|k| &c.kind == k)
                     && f.from.is_none_or(|from| c.at >= from);
                 if keep {
@@ -446,7 +457,11 @@ impl Registry {
         let not_found = || Error::NotFound(format!("no photo of complaint {id}"));
         let c = self.inner.store.complaint(id)?.ok_or_else(not_found)?;
         let p = c.photo.ok_or_else(not_found)?;
-        let bytes = self.inner.store.complaint_photo(id)?.ok_or_else(not_found)?;
+        let bytes = self
+            .inner
+            .store
+            .complaint_photo(id)?
+            .ok_or_else(not_found)?;
         Ok((p.media_type, bytes))
     }
 }

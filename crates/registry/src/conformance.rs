@@ -2974,7 +2974,11 @@ fn complaint_is_stored_linked_and_logged(w: &World) {
     w.sell(&w.retailer, &c[0..1]).expect("sell");
     let head = w.reg.log_size().expect("log size");
     let png = b"\x89PNG\r\n\x1a\nrest-of-a-png".to_vec();
-    let mut req = complaint(Some(&c[0]), "sold_twice", "  The shop sold me this one again  ");
+    let mut req = complaint(
+        Some(&c[0]),
+        "sold_twice",
+        "  The shop sold me this one again  ",
+    );
     req.shop = Some("Corner shop, Tverskaya 1".into());
     req.location = Some(crate::complaints::Location {
         lat: 55.75,
@@ -2985,11 +2989,18 @@ fn complaint_is_stored_linked_and_logged(w: &World) {
         media_type: "image/png".into(),
         data: base64::engine::general_purpose::STANDARD.encode(&png),
     });
-    let made = w.reg.complain(req, "tag-a".into(), public()).expect("complain");
+    let made = w
+        .reg
+        .complain(req, "tag-a".into(), public())
+        .expect("complain");
     assert_eq!(made.text, "The shop sold me this one again", "trimmed");
     assert_eq!(made.code.as_deref(), Some(id(&c[0]).as_str()));
     assert_eq!(made.verdict.as_deref(), Some("sold"));
-    assert_eq!(made.shop_tin.as_deref(), Some(w.retailer.tin.as_str()), "the seller");
+    assert_eq!(
+        made.shop_tin.as_deref(),
+        Some(w.retailer.tin.as_str()),
+        "the seller"
+    );
     assert_eq!(w.reg.log_size().expect("log size"), head + 1, "one leaf");
     // Only regulators read complaints, and they read exactly what was stored.
     let f = crate::complaints::ComplaintFilter {
@@ -3013,14 +3024,25 @@ fn complaint_is_stored_linked_and_logged(w: &World) {
     let unknown = format!("01{}21NOSUCHSERIAL", w.gtin);
     let u = w
         .reg
-        .complain(complaint(Some(&unknown), "counterfeit", "fake"), "tag-b".into(), public())
+        .complain(
+            complaint(Some(&unknown), "counterfeit", "fake"),
+            "tag-b".into(),
+            public(),
+        )
         .expect("complain");
     assert_eq!((u.verdict.as_deref(), u.shop_tin), (Some("unknown"), None));
     let n = w
         .reg
-        .complain(complaint(None, "no_marking", "no code at all"), "tag-b".into(), public())
+        .complain(
+            complaint(None, "no_marking", "no code at all"),
+            "tag-b".into(),
+            public(),
+        )
         .expect("complain");
-    assert!(n.code.is_none() && n.id > u.id && u.id > made.id, "ids grow in time");
+    assert!(
+        n.code.is_none() && n.id > u.id && u.id > made.id,
+        "ids grow in time"
+    );
 }
 
 fn complaint_refusals_change_nothing(w: &World) {
@@ -3030,11 +3052,17 @@ fn complaint_refusals_change_nothing(w: &World) {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let long = "x".repeat(crate::complaints::TEXT_CHARS_MAX + 1);
     let mut bad: Vec<(&str, crate::complaints::NewComplaint)> = vec![
-        ("unknown kind", complaint(Some(&c[0]), "rude_cashier", "text")),
+        (
+            "unknown kind",
+            complaint(Some(&c[0]), "rude_cashier", "text"),
+        ),
         ("empty text", complaint(Some(&c[0]), "other", "   ")),
         ("long text", complaint(Some(&c[0]), "other", &long)),
         ("control characters", complaint(None, "other", "a\u{7}b")),
-        ("malformed code", complaint(Some("0146000000000"), "other", "text")),
+        (
+            "malformed code",
+            complaint(Some("0146000000000"), "other", "text"),
+        ),
     ];
     let mut loc = complaint(None, "other", "text");
     loc.location = Some(crate::complaints::Location {
@@ -3102,14 +3130,22 @@ fn complaints_filter_and_page(w: &World) {
     for i in 0..5 {
         let kind = if i % 2 == 0 { "counterfeit" } else { "price" };
         w.reg
-            .complain(complaint(Some(&a[0]), kind, &format!("a{i}")), "t".into(), public())
+            .complain(
+                complaint(Some(&a[0]), kind, &format!("a{i}")),
+                "t".into(),
+                public(),
+            )
             .expect("complain");
     }
     w.days(1);
     let later = w.now();
     for i in 0..3 {
         w.reg
-            .complain(complaint(Some(&a[1]), "expired", &format!("b{i}")), "t".into(), public())
+            .complain(
+                complaint(Some(&a[1]), "expired", &format!("b{i}")),
+                "t".into(),
+                public(),
+            )
             .expect("complain");
     }
     w.reg
@@ -3133,7 +3169,11 @@ fn complaints_filter_and_page(w: &World) {
         code: Some(a[0].clone()),
         ..all.clone()
     };
-    assert_eq!(list(by_code), ["a0", "a1", "a2", "a3", "a4"], "any form of the code");
+    assert_eq!(
+        list(by_code),
+        ["a0", "a1", "a2", "a3", "a4"],
+        "any form of the code"
+    );
     let by_kind = crate::complaints::ComplaintFilter {
         kind: Some("price".into()),
         ..all.clone()
@@ -3143,7 +3183,11 @@ fn complaints_filter_and_page(w: &World) {
         shop: Some(w.retailer.tin.clone()),
         ..all.clone()
     };
-    assert_eq!(list(by_shop).len(), 8, "the codes' holder; the unmarked one has none");
+    assert_eq!(
+        list(by_shop).len(),
+        8,
+        "the codes' holder; the unmarked one has none"
+    );
     let by_time = crate::complaints::ComplaintFilter {
         from: Some(later),
         ..all.clone()

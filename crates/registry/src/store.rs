@@ -167,7 +167,11 @@ pub trait Store: Send + Sync + 'static {
     /// The log index of the document with sequence number `seq`.
     fn document_log_index(&self, seq: u64) -> StoreResult<Option<u64>>;
     /// Complaints with ids ≥ `start`, in id (time) order, at most `limit`.
-    fn complaints(&self, start: &Uuid, limit: usize) -> StoreResult<Vec<crate::complaints::Complaint>>;
+    fn complaints(
+        &self,
+        start: &Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::complaints::Complaint>>;
     /// One complaint.
     fn complaint(&self, id: &Uuid) -> StoreResult<Option<crate::complaints::Complaint>>;
     /// A complaint's photo bytes.

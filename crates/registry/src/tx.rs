@@ -897,6 +897,15 @@ mod tests {
         fn document_log_index(&self, _: u64) -> StoreResult<Option<u64>> {
             Ok(None)
         }
+        fn complaints(&self, _: &Uuid, _: usize) -> StoreResult<Vec<crate::complaints::Complaint>> {
+            Ok(Vec::new())
+        }
+        fn complaint(&self, _: &Uuid) -> StoreResult<Option<crate::complaints::Complaint>> {
+            Ok(None)
+        }
+        fn complaint_photo(&self, _: &Uuid) -> StoreResult<Option<Vec<u8>>> {
+            Ok(None)
+        }
         fn commit(&self, _: &WriteSet) -> StoreResult<()> {
             Ok(())
         }

@@ -87,8 +87,10 @@ fn client_tag(secret: &[u8; 32], ip: IpAddr) -> String {
 
 fn too_many(p: Problem, retry_s: &'static str) -> Response {
     let mut r = p.into_response();
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from_static(retry_s));
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static(retry_s),
+    );
     r
 }
 
@@ -125,7 +127,8 @@ pub(crate) async fn create(
     check_json_type(&headers)?;
     let body = crate::body_bytes(body)?;
     let ip = client_ip(&ext);
-    // Parsed before any bucket is taken: a malformed complaint costs no one their quota.
+    // Parsed before any bucket is taken (JSON that does not parse costs no quota); a
+    // complaint refused by the registry's checks does count: no free probing.
     let req: NewComplaint = if body.len() > crate::BODY_INLINE_MAX {
         let b = body.clone();
         tokio::task::spawn_blocking(move || parse_json::<NewComplaint>(&b))
@@ -148,7 +151,10 @@ pub(crate) async fn create(
     let tag = client_tag(&s.client_secret, ip);
     let checker = crate::public_checker(&ext);
     let reg = s.registry.clone();
-    let c = blocking(move || reg.complain(req, tag, checker)).await?;
+    // A complaint the registry refuses is malformed input: 400, as verification's.
+    let c = blocking(move || reg.complain(req, tag, checker))
+        .await
+        .map_err(crate::malformed_code)?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/complaints/{}", c.id))],
@@ -224,7 +230,9 @@ pub(crate) async fn list(
         limit: q.limit.unwrap_or(100),
     };
     let reg = s.registry.clone();
-    let page = blocking(move || reg.complaints(&p, &f)).await?;
+    let page = blocking(move || reg.complaints(&p, &f))
+        .await
+        .map_err(crate::malformed_code)?;
     Ok(Json(page).into_response())
 }
 

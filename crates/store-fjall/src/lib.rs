@@ -510,7 +510,11 @@ impl Store for FjallStore {
         limit: usize,
     ) -> StoreResult<Vec<registry::complaints::Complaint>> {
         let mut out = Vec::new();
-        for g in self.complaints.range(start.as_bytes().to_vec()..).take(limit) {
+        for g in self
+            .complaints
+            .range(start.as_bytes().to_vec()..)
+            .take(limit)
+        {
             let (_, v) = g.into_inner().map_err(err)?;
             out.push(Self::json(&v)?);
         }

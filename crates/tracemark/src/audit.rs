@@ -225,15 +225,18 @@ fn document_mismatch(
 /// A stored complaint against its leaf: the same record, and a photo with the hash named.
 fn check_complaint(store: &dyn Store, r: &mut Report, i: u64, leaf: &Value) -> Result<()> {
     use sha2::Digest;
-    let Some(id) = leaf["id"].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()) else {
+    let Some(id) = leaf["id"]
+        .as_str()
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    else {
         r.problem(format!("log record {i}: a complaint without an id"));
         return Ok(());
     };
     match store.complaint(&id)? {
         None => r.problem(format!("complaint {id} (log record {i}) is not stored")),
-        Some(c) if serde_json::to_value(&c)? != *leaf => r.problem(format!(
-            "complaint {id} differs from log record {i}"
-        )),
+        Some(c) if serde_json::to_value(&c)? != *leaf => {
+            r.problem(format!("complaint {id} differs from log record {i}"))
+        }
         Some(c) => {
             if let Some(p) = &c.photo {
                 let bytes = store.complaint_photo(&id)?.unwrap_or_default();
