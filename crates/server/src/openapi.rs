@@ -213,6 +213,9 @@ impl Modify for SecuritySchemes {
         crate::list_blocks,
         crate::lift_block,
         crate::resolver::resolve,
+        crate::complaints::create,
+        crate::complaints::list,
+        crate::complaints::photo,
     ),
     components(
         schemas(Problem, registry::CodeError),
