@@ -441,8 +441,16 @@ impl<'a> Page<'a> {
         })
     }
 
-    /// Clicks the element matching `css`.
+    /// Clicks the element matching `css`, once it is enabled (a page's script enables its
+    /// buttons when it is ready; a click on a disabled button does nothing).
     pub fn click(&self, css: &str) {
+        self.wait(&format!("{css} enabled"), PAGE_LOAD_TIMEOUT, |p| {
+            (p.js(
+                "const e = document.querySelector(arguments[0]); return !!e && !e.disabled",
+                vec![json!(css)],
+            ) == Value::Bool(true))
+            .then_some(())
+        });
         block(&format!("click {css}"), self.el(css).click());
     }
 
