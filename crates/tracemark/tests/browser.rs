@@ -496,8 +496,8 @@ fn verdict_pages(name: &str, case: impl Fn(usize) -> Case) {
             LangBy::Header => {
                 p.cdp("Network.clearBrowserCookies", json!({}));
                 p.accept_language(match lang {
-                    "ru" => "ru-RU,ru;q=0.9",
-                    _ => "en-GB,en;q=0.9",
+                    "ru" => "ru-RU,ru",
+                    _ => "en-GB,en",
                 });
                 format!("{}{}", w.s.base, case.link)
             }

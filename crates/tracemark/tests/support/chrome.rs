@@ -542,8 +542,9 @@ impl<'a> Page<'a> {
         )
     }
 
-    /// Makes this tab send `Accept-Language: <value>` (and report it as the browser's
-    /// languages), as a phone set to that language does.
+    /// Makes this tab send the languages `value` (a comma list without q-values, e.g.
+    /// `ru-RU,ru`: Chromium adds them) as `Accept-Language` and report them as the
+    /// browser's languages, as a phone set to that language does.
     pub fn accept_language(&self, value: &str) {
         let ua = self.js("return navigator.userAgent", vec![]);
         self.cdp(
