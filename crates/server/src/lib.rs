@@ -11,6 +11,7 @@ pub mod limit;
 pub mod openapi;
 pub mod problem;
 mod resolver;
+pub mod scan;
 pub mod serve;
 
 use auth::{verify_signature, Auth, Nonces};
@@ -60,6 +61,7 @@ pub fn route_body_max(route: &str) -> usize {
         "/api/v1/codes/query" | "/api/v1/pos/check" => BODY_QUERY_MAX,
         "/api/v1/blocks" => BODY_BLOCK_MAX,
         "/api/v1/complaints" => complaints::BODY_COMPLAINT_MAX,
+        "/api/v1/verify/image" => scan::BODY_IMAGE_MAX,
         r if r.starts_with("/api/v1/participants") => BODY_ADMIN_MAX,
         _ => BODY_EMPTY_MAX,
     }
@@ -99,6 +101,7 @@ pub struct AppState {
     metrics: PrometheusHandle,
     public_limit: Option<Arc<limit::RateLimit>>,
     complaint_limits: Arc<complaints::ComplaintLimits>,
+    image_limits: Arc<scan::ImageLimits>,
     /// Keys the tags of complainants' addresses (derived from the token key).
     client_secret: [u8; 32],
     nonces: Arc<Nonces>,
@@ -147,6 +150,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         health: Arc::new(tokio::sync::Mutex::new(None)),
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
+        image_limits: Arc::new(scan::ImageLimits::default()),
         client_secret: blake3::derive_key(
             "tracemark 2026 complainant address tag",
             &config.token_key,
@@ -175,6 +179,10 @@ pub fn router(registry: Registry, config: Config) -> Router {
                 .layer(limit(complaints::BODY_COMPLAINT_MAX)),
         )
         .route("/api/v1/complaints/{id}/photo", get(complaints::photo))
+        .route(
+            "/api/v1/verify/image",
+            post(scan::verify_image).layer(limit(scan::BODY_IMAGE_MAX)),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limited));
     // Participants' requests with bodies: the bearer token is checked before a byte of the
     // body is read, so nobody unauthenticated makes the server buffer up to 16 MiB.

@@ -216,6 +216,7 @@ impl Modify for SecuritySchemes {
         crate::complaints::create,
         crate::complaints::list,
         crate::complaints::photo,
+        crate::scan::verify_image,
     ),
     components(
         schemas(Problem, registry::CodeError),
