@@ -782,7 +782,25 @@ fn scan(name: &str, label: camera::Gray, code: &Code) {
     let frames: Vec<camera::Gray> = (0..5)
         .map(|_| camera::frame(&label, 640, 480, 128))
         .collect();
-    frames[0].write_png(&chrome::artifacts().join(format!("{name}-frame.png")));
+    let frame_png = chrome::artifacts().join(format!("{name}-frame.png"));
+    frames[0].write_png(&frame_png);
+    // The registry reads this very frame (else a failed scan below is not the page's).
+    let r =
+        w.s.http
+            .post(format!("{}/api/v1/verify/image", w.s.base))
+            .header("content-type", "image/png")
+            .body(std::fs::read(&frame_png).expect("frame"))
+            .send()
+            .expect("verify/image");
+    let status = r.status();
+    let v: Value = r.json().unwrap_or(Value::Null);
+    assert_eq!(status, 200, "{name}: verify/image of the camera frame: {v}");
+    assert_eq!(v["verdict"], "genuine", "{name}: {v}");
+    assert_eq!(
+        v["scanned"]["link"].as_str(),
+        Some(code.link().as_str()),
+        "{name}: {v}"
+    );
     let video = dir.join("camera.y4m");
     camera::write_y4m(&video, &frames);
     let b = Browser::launch(&[
