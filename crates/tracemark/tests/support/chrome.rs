@@ -190,18 +190,22 @@ fn driver() -> &'static Driver {
         PGID.store(pid, std::sync::atomic::Ordering::SeqCst);
         // SAFETY: registers a plain `extern "C" fn()`.
         unsafe { libc::atexit(at_exit) };
-        // If this binary is killed outright (no atexit), a watchdog kills the group.
-        let me = std::process::id();
-        let _ = std::process::Command::new("sh")
+        // If this binary is killed outright (no atexit), a watchdog kills the group: it
+        // waits to read from a pipe only this process writes to, and the kernel closes the
+        // pipe when this process dies, however it dies (the pipe is close-on-exec, so no
+        // browser holds it open).
+        let watchdog = std::process::Command::new("sh")
             .arg("-c")
-            .arg(format!(
-                "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -KILL -- -{pid} 2>/dev/null"
-            ))
-            .stdin(std::process::Stdio::null())
+            .arg(format!("read _; kill -9 -{pid} 2>/dev/null"))
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .process_group(0)
             .spawn();
+        if let Ok(mut w) = watchdog {
+            // Held open for the life of the process.
+            std::mem::forget(w.stdin.take());
+        }
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::blocking::Client::new();
         let start = Instant::now();
