@@ -726,7 +726,7 @@ fn offline_check_with_the_service_worker() {
 // ---------------------------------------------------------------------------------------
 
 /// The largest module size (pixels) at which `make` fits `side` pixels.
-fn fit(make: impl Fn(usize) -> camera::Gray, side: usize) -> camera::Gray {
+fn fit(make: impl Fn(u32) -> camera::Gray, side: usize) -> camera::Gray {
     (2..=8)
         .rev()
         .map(&make)
@@ -847,8 +847,12 @@ fn camera_scans_a_data_matrix() {
 fn camera_scans_a_digital_link_qr() {
     let w = world();
     let c = &w.scan_qr;
-    let uri = format!("{}{}", w.s.base, c.link());
-    scan("camera-qr", fit(|m| camera::qr(&uri, m), 440), c);
+    let full = c.full();
+    scan(
+        "camera-qr",
+        fit(|m| camera::qr(&full, &w.s.base, m), 440),
+        c,
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 //! Matrix of a marking code, or a QR code of its Digital Link) on a grey table, written as
 //! a YUV4MPEG2 (Y4M) video that `--use-file-for-fake-video-capture` plays in a loop.
 //!
-//! The labels are made here with the `datamatrix` (GS1 mode: FNC1 first, GS separators) and
-//! `qrcode` crates, so the camera test does not depend on the code under test to print them.
+//! The labels are the ones a producer prints: the `labels` crate's PNG (symbol, quiet zone,
+//! caption), read back into pixels here.
 
 #![allow(dead_code)]
 
@@ -21,9 +21,6 @@ pub struct Gray {
     pub px: Vec<u8>,
 }
 
-/// Quiet zone around a symbol, in modules (Data Matrix needs 1, QR 4; 4 for both).
-pub const QUIET_MODULES: usize = 4;
-
 impl Gray {
     /// A `w`×`h` picture of one shade.
     pub fn filled(w: usize, h: usize, shade: u8) -> Gray {
@@ -32,30 +29,6 @@ impl Gray {
             h,
             px: vec![shade; w * h],
         }
-    }
-
-    /// A symbol as a picture: dark modules `module` pixels square, on white with a
-    /// [`QUIET_MODULES`] quiet zone.
-    pub fn from_modules(
-        width: usize,
-        height: usize,
-        dark: impl Fn(usize, usize) -> bool,
-        module: usize,
-    ) -> Gray {
-        let q = QUIET_MODULES;
-        let mut g = Gray::filled((width + 2 * q) * module, (height + 2 * q) * module, 255);
-        for y in 0..height {
-            for x in 0..width {
-                if dark(x, y) {
-                    for dy in 0..module {
-                        let row = (y + q) * module + dy;
-                        let start = row * g.w + (x + q) * module;
-                        g.px[start..start + module].fill(0);
-                    }
-                }
-            }
-        }
-        g
     }
 
     /// Draws `other` with its top-left corner at (`x`, `y`) (clipped).
@@ -85,36 +58,50 @@ impl Gray {
     }
 }
 
-/// The GS1 Data Matrix of a full marking code (`01…21…<GS>91…<GS>92…`): FNC1 first, the
-/// element strings with their ASCII 29 separators as printed on a pack.
-pub fn data_matrix(full_code: &str, module: usize) -> Gray {
-    let dm = datamatrix::DataMatrix::encode_gs1(
-        full_code.as_bytes(),
-        datamatrix::SymbolList::default().enforce_square(),
-    )
-    .unwrap_or_else(|e| panic!("data matrix of {full_code:?}: {e:?}"));
-    let bm = dm.bitmap();
-    let dark: std::collections::HashSet<(usize, usize)> = bm.pixels().collect();
-    Gray::from_modules(
-        bm.width(),
-        bm.height(),
-        |x, y| dark.contains(&(x, y)),
-        module,
-    )
+impl Gray {
+    /// Reads a PNG (any colour type and depth) as greyscale.
+    pub fn from_png(bytes: &[u8]) -> Gray {
+        let mut d = png::Decoder::new(std::io::Cursor::new(bytes));
+        d.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut r = d.read_info().expect("png header");
+        let mut buf = vec![0; r.output_buffer_size().expect("png size")];
+        let info = r.next_frame(&mut buf).expect("png data");
+        let (w, h) = (info.width as usize, info.height as usize);
+        let channels = info.color_type.samples();
+        let px = (0..w * h)
+            .map(|i| {
+                let p = &buf[i * channels..(i + 1) * channels];
+                match channels {
+                    1 | 2 => p[0],
+                    // RGB(A): luma (BT.601).
+                    _ => {
+                        ((299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]))
+                            / 1000) as u8
+                    }
+                }
+            })
+            .collect();
+        Gray { w, h, px }
+    }
 }
 
-/// The QR code of a text (a GS1 Digital Link URI).
-pub fn qr(text: &str, module: usize) -> Gray {
-    let q = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
-        .unwrap_or_else(|e| panic!("qr of {text:?}: {e:?}"));
-    let w = q.width();
-    let colors = q.to_colors();
-    Gray::from_modules(
-        w,
-        w,
-        |x, y| colors[y * w + x] == qrcode::Color::Dark,
-        module,
-    )
+/// A printed label of `symbol` at `module` pixels a module, as the `labels` crate renders it.
+pub fn label(symbol: &labels::symbol::Symbol, module: u32) -> Gray {
+    Gray::from_png(&labels::render::png(symbol, module).expect("label png"))
+}
+
+/// The GS1 Data Matrix label of a full marking code (`01…21…<GS>91…<GS>92…`).
+pub fn data_matrix(full_code: &str, module: u32) -> Gray {
+    let s = labels::symbol::data_matrix(full_code)
+        .unwrap_or_else(|e| panic!("data matrix of {full_code:?}: {e}"));
+    label(&s, module)
+}
+
+/// The QR label of a full marking code's GS1 Digital Link under `base` (`http://host:port`).
+pub fn qr(full_code: &str, base: &str, module: u32) -> Gray {
+    let s = labels::symbol::digital_link_qr(full_code, base)
+        .unwrap_or_else(|e| panic!("QR of {full_code:?}: {e}"));
+    label(&s, module)
 }
 
 /// A camera frame: the label in the middle of a grey (`shade`) `w`×`h` background, with a
