@@ -515,7 +515,7 @@ fn verdict_pages(name: &str, case: impl Fn(usize) -> Case) {
                 _ => assert!(label.contains("English"), "{shot}: #lang-switch {label:?}"),
             }
             let before = p.url();
-            p.click("#lang-switch");
+            p.click_to_navigate("#lang-switch");
             p.wait(&format!("html[lang={other}]"), SETTLE, |p| {
                 (p.attr("html", "lang").as_deref() == Some(other)).then_some(())
             });
@@ -817,7 +817,7 @@ fn scan(name: &str, label: camera::Gray, code: &Code) {
         p.click("#camera-button");
         let want = format!("/01/{}/21/{}", code.gtin, pct(&code.serial));
         p.wait(&format!("navigation to {want}"), SCAN_TIMEOUT, |p| {
-            p.url().contains(&want).then_some(())
+            p.try_url()?.contains(&want).then_some(())
         });
         let url = p.url();
         let (kid, value) = code.tail.clone().expect("tail");
@@ -888,6 +888,7 @@ fn complaint_through_the_form_reaches_the_regulator() {
             .display()
             .to_string(),
     );
+    p.scroll_to("#complaint-submit");
     p.screenshot("complaint-0-filled");
     p.click("#complaint-submit");
     let id = p.wait("#complaint-result[data-id]", SETTLE, |p| {
@@ -896,6 +897,7 @@ fn complaint_through_the_form_reaches_the_regulator() {
         }
         p.attr("#complaint-result", "data-id")
     });
+    p.scroll_to("#complaint-result");
     p.screenshot("complaint-1-sent");
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "data-id {id:?}");
     let (st, v) =

@@ -94,6 +94,11 @@ pub fn artifacts() -> PathBuf {
         .or_else(|| option_env!("CARGO_TARGET_DIR").map(PathBuf::from))
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let dir = target.join("browser-artifacts");
+    // Emptied once per run, so every picture there is from the last run.
+    static CLEAN: OnceLock<()> = OnceLock::new();
+    CLEAN.get_or_init(|| {
+        let _ = std::fs::remove_dir_all(&dir);
+    });
     std::fs::create_dir_all(&dir).expect("artifacts dir");
     dir
 }
@@ -299,11 +304,17 @@ impl Browser {
         let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let tab = block("new tab", self.client.new_window(true));
         block("switch tab", self.client.switch_to_window(tab.handle));
-        Page {
+        let p = Page {
             b: self,
             name: name.to_string(),
             _guard: guard,
-        }
+        };
+        // A phone's viewport: headless Chromium's windows are at least 500 pixels wide.
+        p.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": WINDOW.0, "height": WINDOW.1, "deviceScaleFactor": 1, "mobile": true}),
+        );
+        p
     }
 
     /// A chromedriver vendor command on this session (`POST`, `DELETE`) at `path` below
@@ -383,6 +394,17 @@ impl<'a> Page<'a> {
         block("reload", self.b.client.refresh());
     }
 
+    /// The current URL, `None` if it cannot be read right now (polling across a
+    /// navigation).
+    pub fn try_url(&self) -> Option<String> {
+        rt().block_on(async {
+            tokio::time::timeout(COMMAND_TIMEOUT, self.b.client.current_url()).await
+        })
+        .ok()?
+        .ok()
+        .map(|u| u.to_string())
+    }
+
     /// The current URL.
     pub fn url(&self) -> String {
         block("current url", self.b.client.current_url()).to_string()
@@ -396,6 +418,34 @@ impl<'a> Page<'a> {
         )
     }
 
+    /// Runs `script` like [`Page::js`]; `None` when it fails (while polling across a
+    /// navigation, the old document's context may be gone).
+    pub fn try_js(&self, script: &str, args: Vec<Value>) -> Option<Value> {
+        rt().block_on(async {
+            tokio::time::timeout(COMMAND_TIMEOUT, self.b.client.execute(script, args)).await
+        })
+        .ok()?
+        .ok()
+    }
+
+    /// Clicks the element matching `css` (a link, a submit button) and waits until the
+    /// document it leads to has loaded.
+    pub fn click_to_navigate(&self, css: &str) {
+        self.js("window.__tracemarkOld = true", vec![]);
+        self.click(css);
+        self.wait(
+            &format!("navigation after clicking {css}"),
+            PAGE_LOAD_TIMEOUT,
+            |p| {
+                (p.try_js(
+                "return window.__tracemarkOld === undefined && document.readyState === 'complete'",
+                vec![],
+            ) == Some(Value::Bool(true)))
+            .then_some(())
+            },
+        );
+    }
+
     /// Runs an async `script`: it calls `arguments[arguments.length - 1]` with the result.
     pub fn js_async(&self, script: &str, args: Vec<Value>) -> Value {
         block(
@@ -406,10 +456,10 @@ impl<'a> Page<'a> {
 
     /// Whether an element matches `css`.
     pub fn exists(&self, css: &str) -> bool {
-        self.js(
+        self.try_js(
             "return document.querySelector(arguments[0]) !== null",
             vec![json!(css)],
-        ) == Value::Bool(true)
+        ) == Some(Value::Bool(true))
     }
 
     /// The element matching `css` (panics, with the page's URL, when there is none).
@@ -449,10 +499,10 @@ impl<'a> Page<'a> {
     /// buttons when it is ready; a click on a disabled button does nothing).
     pub fn click(&self, css: &str) {
         self.wait(&format!("{css} enabled"), PAGE_LOAD_TIMEOUT, |p| {
-            (p.js(
+            (p.try_js(
                 "const e = document.querySelector(arguments[0]); return !!e && !e.disabled",
                 vec![json!(css)],
-            ) == Value::Bool(true))
+            ) == Some(Value::Bool(true)))
             .then_some(())
         });
         block(&format!("click {css}"), self.el(css).click());
@@ -500,18 +550,35 @@ impl<'a> Page<'a> {
     /// Waits until the element matching `css` has attribute `name`, and returns its value.
     pub fn wait_attr(&self, css: &str, name: &str, timeout: Duration) -> String {
         self.wait(&format!("{css}[{name}]"), timeout, |p| {
-            p.js(
+            p.try_js(
                 "const e = document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null",
                 vec![json!(css), json!(name)],
-            )
+            )?
             .as_str()
             .map(str::to_string)
         })
     }
 
+    /// Scrolls the element matching `css` to the middle of the viewport.
+    pub fn scroll_to(&self, css: &str) {
+        self.js(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+            vec![json!(css)],
+        );
+    }
+
     /// Saves a screenshot of the viewport as `<artifacts>/<name>.png`; returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
-        let png = block("screenshot", self.b.client.screenshot());
+        // Once more after a moment if the page was between documents.
+        let png = match rt().block_on(async {
+            tokio::time::timeout(COMMAND_TIMEOUT, self.b.client.screenshot()).await
+        }) {
+            Ok(Ok(png)) => png,
+            _ => {
+                std::thread::sleep(Duration::from_millis(500));
+                block("screenshot", self.b.client.screenshot())
+            }
+        };
         let path = artifacts().join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write screenshot");
         path
