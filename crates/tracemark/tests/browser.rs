@@ -671,6 +671,11 @@ fn offline_check_with_the_service_worker() {
     p.wait("#offline-check[data-state=valid]", SETTLE, |p| {
         (p.attr("#offline-check", "data-state").as_deref() == Some("valid")).then_some(())
     });
+    assert_eq!(
+        p.attr("#offline-check", "data-network").as_deref(),
+        Some("online"),
+        "online: #offline-check[data-network]"
+    );
     let sw = p.js_async(
         r#"const done = arguments[arguments.length - 1];
            if (!('serviceWorker' in navigator)) { done('no serviceWorker API'); return; }
