@@ -243,6 +243,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/products/{gtin}", get(get_product))
         .route("/api/v1/orders/{id}", get(get_order))
         .route("/api/v1/orders/{id}/codes", get(order_codes))
+        .route("/api/v1/orders/{id}/labels", get(scan::order_labels))
         .route("/api/v1/documents/{id}", get(get_document))
         .route("/api/v1/codes/{*code}", get(get_code))
         .route("/api/v1/inventory", get(inventory))

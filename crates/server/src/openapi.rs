@@ -217,6 +217,7 @@ impl Modify for SecuritySchemes {
         crate::complaints::list,
         crate::complaints::photo,
         crate::scan::verify_image,
+        crate::scan::order_labels,
     ),
     components(
         schemas(Problem, registry::CodeError),

@@ -211,3 +211,112 @@ pub(crate) async fn verify_image(
     })
     .into_response())
 }
+
+/// Most labels in one sheet request: 50 A4 pages of the default 4 × 10 grid, rendered in
+/// well under a second; a larger order is printed in several (`offset`, `Link: rel=next`).
+pub const LABELS_PER_SHEET_MAX: u32 = 2_000;
+
+/// `?offset=&limit=` of a label sheet.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SheetQuery {
+    /// Index of the order's first code to print (default 0).
+    #[serde(default)]
+    offset: Option<u32>,
+    /// Labels to print, 1–2,000 (default 2,000, or the rest of the order).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 2000)]
+    limit: Option<u32>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}/labels",
+    tag = "orders",
+    summary = "A printable PDF sheet of an order's labels",
+    description = "Access: the participant that ordered (others get 404), bearer token. A4 \
+        pages of GS1 Data Matrix labels on a 4 × 10 grid of 45.7 × 25.4 mm labels (Avery \
+        L7654 / 3657 mini-label stock: columns every 48.3 mm from 9.7 mm, rows every 25.4 mm \
+        from 21.5 mm), filled left to right then top to bottom in the order's code order; \
+        each label shows the symbol (crypto tail inside) with `(01)` GTIN and `(21)` serial \
+        beside it, and a footer names the order and page. At most 2,000 labels (50 pages) \
+        a request: `?offset=&limit=`, and a `Link: <…>; rel=\"next\"` header while codes \
+        remain.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order id (UUID)"), SheetQuery),
+    responses(
+        (status = 200, description = "The sheet", content((Vec<u8> = "application/pdf"))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn order_labels(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| Problem::bad_request("the order id must be a UUID"))?;
+    let q: SheetQuery = crate::query(q)?;
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(LABELS_PER_SHEET_MAX);
+    if limit == 0 || limit > LABELS_PER_SHEET_MAX {
+        return Err(Problem::bad_request(format!(
+            "`limit` must be 1 to {LABELS_PER_SHEET_MAX} labels; print a large order in \
+             several sheets with `offset`"
+        )));
+    }
+    // Rendering is CPU work: it shares the decoders' permits.
+    let permit = tokio::time::timeout(
+        DECODE_QUEUE_WAIT,
+        s.image_limits.decoders.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| Problem::new(503, "busy", "Busy", "every renderer is busy; retry shortly"))?
+    .map_err(|_| Problem::new(503, "busy", "Busy", "the renderers are shut down"))?;
+    let reg = s.registry.clone();
+    let (pdf, next) = crate::blocking(move || {
+        let _permit = permit;
+        let page = reg.order_codes(&p, &id, offset, limit)?;
+        if page.codes.is_empty() {
+            return Err(registry::Error::invalid(format!(
+                "the order has no codes from offset {offset}"
+            )));
+        }
+        let title = format!(
+            "Tracemark order {id}: labels {}-{}",
+            offset + 1,
+            offset as usize + page.codes.len()
+        );
+        let pdf = labels::sheet::pdf(&title, &page.codes, &labels::sheet::Layout::default())
+            .map_err(|e| registry::Error::invalid(format!("cannot print: {e}")))?;
+        Ok((pdf, page.next_offset))
+    })
+    .await
+    .map_err(crate::malformed_code)?;
+    let mut r = (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"tracemark-order-{id}-{offset}.pdf\""),
+            ),
+        ],
+        pdf,
+    )
+        .into_response();
+    if let Some(n) = next {
+        if let Ok(v) = header::HeaderValue::from_str(&format!(
+            "</api/v1/orders/{id}/labels?offset={n}&limit={limit}>; rel=\"next\""
+        )) {
+            r.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(r)
+}
