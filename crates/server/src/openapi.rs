@@ -213,6 +213,10 @@ impl Modify for SecuritySchemes {
         crate::list_blocks,
         crate::lift_block,
         crate::resolver::resolve,
+        crate::resolver::scan,
+        crate::resolver::offline,
+        crate::resolver::service_worker,
+        crate::resolver::asset,
     ),
     components(
         schemas(Problem, registry::CodeError),

@@ -27,7 +27,10 @@ pub fn date(s: &Strings, text: &str) -> String {
 pub fn time(s: &Strings, text: &str) -> String {
     let hm = text.get(11..16).filter(|hm| {
         let b = hm.as_bytes();
-        b[2] == b':' && b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit())
+        b[2] == b':'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 2 || c.is_ascii_digit())
     });
     match (ymd(text), hm, text.as_bytes().get(10), text.ends_with('Z')) {
         (Some((y, m, d)), Some(hm), Some(b'T'), true) => {
@@ -46,11 +49,20 @@ mod tests {
     fn dates_read_as_words() {
         assert_eq!(date(&EN, "2027-05-31"), "31 May 2027");
         assert_eq!(date(&RU, "2027-05-31"), "31 мая 2027");
-        assert_eq!(time(&EN, "2026-11-29T17:09:25Z"), "29 November 2026, 17:09 UTC");
-        assert_eq!(time(&RU, "2026-11-29T07:09:25Z"), "29 ноября 2026, 07:09 UTC");
+        assert_eq!(
+            time(&EN, "2026-11-29T17:09:25Z"),
+            "29 November 2026, 17:09 UTC"
+        );
+        assert_eq!(
+            time(&RU, "2026-11-29T07:09:25Z"),
+            "29 ноября 2026, 07:09 UTC"
+        );
         // Not the expected shape: shown as it came.
         assert_eq!(date(&EN, "2027-13-01"), "2027-13-01");
         assert_eq!(time(&EN, "yesterday"), "yesterday");
-        assert_eq!(time(&EN, "2026-11-29T17:09:25+03:00"), "2026-11-29T17:09:25+03:00");
+        assert_eq!(
+            time(&EN, "2026-11-29T17:09:25+03:00"),
+            "2026-11-29T17:09:25+03:00"
+        );
     }
 }

@@ -54,7 +54,10 @@ pub fn describe_error(t: &FaultText, e: &Gs1Error) -> String {
             let expected = if min == max {
                 min.to_string()
             } else {
-                fill(t.range, &[("min", &min.to_string()), ("max", &max.to_string())])
+                fill(
+                    t.range,
+                    &[("min", &min.to_string()), ("max", &max.to_string())],
+                )
             };
             fill(
                 t.length,
@@ -72,20 +75,14 @@ pub fn describe_error(t: &FaultText, e: &Gs1Error) -> String {
             } else {
                 ch.to_string()
             };
-            fill(
-                t.character,
-                &[("field", &field(t, *ai)), ("ch", &shown)],
-            )
+            fill(t.character, &[("field", &field(t, *ai)), ("ch", &shown)])
         }
         Gs1Error::UnknownAi { ai, .. } => fill(t.unknown_ai, &[("ai", ai)]),
         Gs1Error::Empty => t.empty.into(),
-        Gs1Error::BadDate { ai, value, .. } => fill(
-            t.date,
-            &[("field", &field(t, Some(*ai))), ("value", value)],
-        ),
-        Gs1Error::DuplicateAi { ai, .. } => {
-            fill(t.duplicate, &[("field", &field(t, Some(*ai)))])
+        Gs1Error::BadDate { ai, value, .. } => {
+            fill(t.date, &[("field", &field(t, Some(*ai))), ("value", value)])
         }
+        Gs1Error::DuplicateAi { ai, .. } => fill(t.duplicate, &[("field", &field(t, Some(*ai)))]),
         _ => t.format.into(),
     }
 }
@@ -102,20 +99,30 @@ mod tests {
             describe(&EN.fault, link, "bad_check_digit"),
             "The last digit of the GTIN should be 3, it is 7: the number was mistyped or the label is fake."
         );
-        assert!(describe(&RU.fault, link, "bad_check_digit").contains("должна быть 3, а на этикетке 7"));
+        assert!(
+            describe(&RU.fault, link, "bad_check_digit").contains("должна быть 3, а на этикетке 7")
+        );
     }
 
     #[test]
     fn other_faults_in_words() {
         let en = &EN.fault;
         assert_eq!(
-            describe(en, "https://r.example/01/0465011724016/21/abc", "bad_length"),
+            describe(
+                en,
+                "https://r.example/01/0465011724016/21/abc",
+                "bad_length"
+            ),
             "The GTIN has 13 characters; it should have 14."
         );
         assert_eq!(describe(en, "", "empty"), "The code is empty.");
         // Parses, but no serial: no marking code.
         assert_eq!(describe(en, "0104650117240163", "bad_format"), en.format);
-        let s = describe(en, "https://r.example/01/04650117240163/21/a b", "bad_character");
+        let s = describe(
+            en,
+            "https://r.example/01/04650117240163/21/a b",
+            "bad_character",
+        );
         assert!(s.contains("not allowed"), "{s}");
     }
 }

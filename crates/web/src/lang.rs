@@ -129,8 +129,14 @@ mod tests {
     #[test]
     fn q_values_decide() {
         assert_eq!(Lang::negotiate(None, Some("ru;q=0.5, en;q=0.8")), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("en-US,en;q=0.9,ru;q=0.8")), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("ru-RU,ru;q=0.9,en-US;q=0.8")), Lang::Ru);
+        assert_eq!(
+            Lang::negotiate(None, Some("en-US,en;q=0.9,ru;q=0.8")),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::negotiate(None, Some("ru-RU,ru;q=0.9,en-US;q=0.8")),
+            Lang::Ru
+        );
         assert_eq!(
             Lang::negotiate(None, Some("de-DE,de;q=0.9,en-GB;q=0.7,ru;q=0.3")),
             Lang::En

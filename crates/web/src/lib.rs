@@ -386,7 +386,10 @@ pub fn render_verdict(answer: &Answer, link: &str, req: Request<'_>) -> Result<S
         production: when(&answer.production_date, dates::date),
         expiry: when(&answer.expiry_date, dates::date),
         sold: when(&answer.sold_at, dates::time),
-        checked: when(&Some(answer.checked_at.clone()).filter(|c| !c.is_empty()), dates::time),
+        checked: when(
+            &Some(answer.checked_at.clone()).filter(|c| !c.is_empty()),
+            dates::time,
+        ),
         code: Some(answer.code.clone()),
     };
     render(

@@ -67,7 +67,9 @@ fn text_of(html: &str, id: &str) -> Option<String> {
             _ => {}
         }
     }
-    Some(unescape(&out.split_whitespace().collect::<Vec<_>>().join(" ")))
+    Some(unescape(
+        &out.split_whitespace().collect::<Vec<_>>().join(" "),
+    ))
 }
 
 /// HTML character references back to characters (numeric, and the few named ones).
@@ -122,7 +124,10 @@ fn every_verdict_in_both_languages() {
             let html = render_verdict(&answer(verdict), LINK, req(lang)).expect("renders");
             let ctx = format!("{verdict} in {}", lang.code());
             assert!(html.starts_with("<!doctype html>"), "{ctx}");
-            assert!(html.contains(&format!("<html lang=\"{}\">", lang.code())), "{ctx}");
+            assert!(
+                html.contains(&format!("<html lang=\"{}\">", lang.code())),
+                "{ctx}"
+            );
             assert!(
                 html.contains(&format!(
                     "id=\"verdict\" class=\"verdict {class}\" data-verdict=\"{verdict}\""
@@ -130,7 +135,11 @@ fn every_verdict_in_both_languages() {
                 "{ctx}"
             );
             let text = verdict_text(s, verdict);
-            assert_eq!(text_of(&html, "headline").as_deref(), Some(text.headline), "{ctx}");
+            assert_eq!(
+                text_of(&html, "headline").as_deref(),
+                Some(text.headline),
+                "{ctx}"
+            );
             // Never colour alone: an icon with its text alternative.
             assert!(
                 html.contains(&format!("role=\"img\" aria-label=\"{}\"", text.icon_label)),
@@ -141,7 +150,10 @@ fn every_verdict_in_both_languages() {
                 assert!(steps.contains(step), "{ctx}: {step}");
             }
             // The product card, producer and dates.
-            assert_eq!(text_of(&html, "product-name").as_deref(), Some("Молоко 3,2 %"));
+            assert_eq!(
+                text_of(&html, "product-name").as_deref(),
+                Some("Молоко 3,2 %")
+            );
             let producer = text_of(&html, "producer").expect("producer");
             assert!(producer.contains("АО «Молочный завод»") && producer.contains("7701234567"));
             assert!(producer.contains(s.tin), "{ctx}: {producer}");
@@ -158,17 +170,34 @@ fn every_verdict_in_both_languages() {
                 text_of(&html, "lang-switch").as_deref(),
                 Some(lang.other().strings().name)
             );
-            assert!(html.contains("id=\"offline-check\" class=\"offline-check\" data-state=\"pending\""));
+            assert!(html
+                .contains("id=\"offline-check\" class=\"offline-check\" data-state=\"pending\""));
             assert!(html.contains("aria-live=\"polite\""));
-            for id in ["camera-button", "camera-video", "camera-status", "complaint-form", "complaint-submit", "complaint-result"] {
+            for id in [
+                "camera-button",
+                "camera-video",
+                "camera-status",
+                "complaint-form",
+                "complaint-submit",
+                "complaint-result",
+            ] {
                 assert!(html.contains(&format!("id=\"{id}\"")), "{ctx}: #{id}");
             }
             for name in ["kind", "text", "shop", "photo", "share_location"] {
                 assert!(html.contains(&format!("name=\"{name}\"")), "{ctx}: {name}");
             }
             // Every form field has a label.
-            for id in ["complaint-kind", "complaint-text", "complaint-shop", "complaint-photo", "complaint-location"] {
-                assert!(html.contains(&format!("<label for=\"{id}\">")), "{ctx}: label {id}");
+            for id in [
+                "complaint-kind",
+                "complaint-text",
+                "complaint-shop",
+                "complaint-photo",
+                "complaint-location",
+            ] {
+                assert!(
+                    html.contains(&format!("<label for=\"{id}\">")),
+                    "{ctx}: label {id}"
+                );
             }
             // The script's data: the code's parts and this language's strings.
             let data = page_data(&html);
@@ -177,11 +206,20 @@ fn every_verdict_in_both_languages() {
             assert_eq!(data["code"]["gtin"], "04650117240163");
             assert_eq!(data["code"]["serial"], "5100000005NgF");
             assert_eq!(data["code"]["kid"], "0024");
-            assert_eq!(data["code"]["sig"], "UjpfAmE6elcVxvtPJHHGl/8ULzQB8YPU/XnOERdyuQ==");
+            assert_eq!(
+                data["code"]["sig"],
+                "UjpfAmE6elcVxvtPJHHGl/8ULzQB8YPU/XnOERdyuQ=="
+            );
             assert_eq!(data["strings"]["offline_pending"], s.js.offline_pending);
             // No inline script or style: the CSP forbids them.
-            assert!(!html.contains("<script>") && !html.contains(" style="), "{ctx}");
-            assert!(!html.contains("onclick") && !html.contains("onload"), "{ctx}");
+            assert!(
+                !html.contains("<script>") && !html.contains(" style="),
+                "{ctx}"
+            );
+            assert!(
+                !html.contains("onclick") && !html.contains("onload"),
+                "{ctx}"
+            );
         }
     }
 }
@@ -190,7 +228,10 @@ fn every_verdict_in_both_languages() {
 fn languages_differ_and_verdicts_differ() {
     let ru = render_verdict(&answer("forged"), LINK, req(Lang::Ru)).expect("ru");
     let en = render_verdict(&answer("forged"), LINK, req(Lang::En)).expect("en");
-    assert_eq!(text_of(&ru, "headline").as_deref(), Some("Поддельная этикетка"));
+    assert_eq!(
+        text_of(&ru, "headline").as_deref(),
+        Some("Поддельная этикетка")
+    );
     assert_eq!(text_of(&en, "headline").as_deref(), Some("Forged label"));
     // Each verdict says something of its own.
     let mut headlines = std::collections::BTreeSet::new();
@@ -264,7 +305,10 @@ fn language_switch_keeps_the_code_and_tail() {
     );
     assert_eq!(switch_href("/scan", Lang::En), "/scan?lang=en");
     // Never off this site.
-    assert_eq!(switch_href("//evil.example/x", Lang::En), "/evil.example/x?lang=en");
+    assert_eq!(
+        switch_href("//evil.example/x", Lang::En),
+        "/evil.example/x?lang=en"
+    );
 }
 
 #[test]
@@ -341,7 +385,8 @@ fn headers_of_a_page() {
         assert!(csp.contains(d), "{d}");
     }
     assert!(!csp.contains("unsafe"));
-    assert!(get("permissions-policy").is_some_and(|p| p.contains("camera=(self)") && p.contains("geolocation=(self)")));
+    assert!(get("permissions-policy")
+        .is_some_and(|p| p.contains("camera=(self)") && p.contains("geolocation=(self)")));
 }
 
 #[test]
@@ -354,12 +399,18 @@ fn embedded_files_and_service_worker() {
         assert!(!a.body.is_empty());
         let r = assets::static_reply(name, Some(&format!("v={}", a.hash)), None).expect("reply");
         assert_eq!(r.status, 200);
-        assert!(r.headers.iter().any(|(k, v)| *k == "cache-control" && v.contains("immutable")));
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| *k == "cache-control" && v.contains("immutable")));
         // Unversioned: revalidate; a matching ETag is a 304 without a body.
         let r = assets::static_reply(name, None, Some(&a.etag())).expect("reply");
         assert_eq!(r.status, 304);
         assert!(r.body.is_empty());
-        assert!(r.headers.iter().any(|(k, v)| *k == "cache-control" && v == "public, no-cache"));
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| *k == "cache-control" && v == "public, no-cache"));
     }
     assert!(assets::static_reply("nope.js", None, None).is_none());
     let sw = assets::service_worker();
@@ -369,7 +420,10 @@ fn embedded_files_and_service_worker() {
     assert!(src.contains(&assets::get("app.js").expect("js").url()));
     assert!(!src.contains("__PRECACHE__") && !src.contains("__VERSION__"));
     let r = assets::service_worker_reply(None);
-    assert!(r.headers.iter().any(|(k, v)| *k == "content-type" && v.starts_with("text/javascript")));
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| *k == "content-type" && v.starts_with("text/javascript")));
 }
 
 /// Every string the script names exists in the table, in both languages, and none is
@@ -381,7 +435,12 @@ fn script_strings_exist_in_both_languages() {
     let ru_keys: Vec<_> = ru.as_object().expect("object").keys().collect();
     let en_keys: Vec<_> = en.as_object().expect("object").keys().collect();
     assert_eq!(ru_keys, en_keys);
-    for (k, v) in ru.as_object().expect("ru").iter().chain(en.as_object().expect("en")) {
+    for (k, v) in ru
+        .as_object()
+        .expect("ru")
+        .iter()
+        .chain(en.as_object().expect("en"))
+    {
         assert!(v.as_str().is_some_and(|s| !s.is_empty()), "{k}");
     }
     let js = include_str!("../static/app.js");
@@ -405,6 +464,9 @@ fn script_strings_exist_in_both_languages() {
     }
     assert!(used.len() > 20, "{used:?}");
     for name in used {
-        assert!(ru.get(&name).is_some(), "app.js uses S.{name}, not in the table");
+        assert!(
+            ru.get(&name).is_some(),
+            "app.js uses S.{name}, not in the table"
+        );
     }
 }
