@@ -230,6 +230,10 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/", get(index))
+        .route("/scan", get(resolver::scan))
+        .route("/offline", get(resolver::offline))
+        .route("/sw.js", get(resolver::service_worker))
+        .route("/static/{file}", get(resolver::asset))
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi::serve))
@@ -692,6 +696,7 @@ async fn index() -> axum::response::Html<&'static str> {
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Tracemark</title></head>\
          <body style='font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto'>\
          <h1>Tracemark</h1><p>National track-and-trace registry of marked goods.</p><ul>\
+         <li><a href=/scan>Check a marked item: scan its code (Проверить товар)</a></li>\
          <li><a href=/openapi.json>API (OpenAPI 3.1)</a></li><li><a href=/health>Health</a></li>\
          <li><a href=/metrics>Metrics</a></li><li><a href=/.well-known/tracemark-keys>Public keys</a></li>\
          <li>Verify a code: <code>/api/v1/verify?code=…</code> or its GS1 Digital Link <code>/01/{gtin}/21/{serial}</code></li>\

@@ -218,6 +218,10 @@ impl Modify for SecuritySchemes {
         crate::complaints::photo,
         crate::scan::verify_image,
         crate::scan::order_labels,
+        crate::resolver::scan,
+        crate::resolver::offline,
+        crate::resolver::service_worker,
+        crate::resolver::asset,
     ),
     components(
         schemas(Problem, registry::CodeError),

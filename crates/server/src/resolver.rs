@@ -1,12 +1,14 @@
-//! The GS1 Digital Link resolver: `GET /01/{gtin}/21/{serial}?91=…&92=…`.
+//! The GS1 Digital Link resolver (`GET /01/{gtin}/21/{serial}?91=…&92=…`) and the
+//! consumer page's other routes (`/scan`, `/offline`, `/sw.js`, `/static/{file}`).
 //!
-//! JSON (the verify answer) when the client asks for `application/json`; otherwise a
-//! small HTML verification page (the full consumer page is built on this later).
+//! JSON (the verify answer) when the client asks for `application/json`; otherwise the
+//! verification page, rendered by the `web` crate in the language the request asks for
+//! (`?lang=`, then `Accept-Language`). This module only does HTTP.
 
 use crate::{AppState, Problem};
-use axum::extract::{OriginalUri, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -23,17 +25,51 @@ fn wants_json(headers: &HeaderMap) -> bool {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '&' => "&amp;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&#39;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
+/// The page's language: `?lang=ru|en`, else `Accept-Language`, else the default.
+fn page_lang(headers: &HeaderMap, uri: &Uri) -> web::Lang {
+    let query = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("lang=")));
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    web::Lang::negotiate(query, accept)
+}
+
+fn with_headers(
+    status: StatusCode,
+    headers: Vec<(&'static str, String)>,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            r.headers_mut().insert(HeaderName::from_static(name), v);
+        }
+    }
+    r
+}
+
+/// A rendered page with its headers (security policy, language, `Vary`).
+fn page(status: StatusCode, lang: web::Lang, html: Result<String, web::Error>) -> Response {
+    match html {
+        Ok(html) => with_headers(status, web::page_headers(lang), html),
+        Err(e) => {
+            tracing::error!("{e}");
+            Problem::new(
+                500,
+                "internal",
+                "Internal error",
+                "the page could not be rendered",
+            )
+            .into_response()
+        }
+    }
+}
+
+fn path_and_query(uri: &Uri) -> &str {
+    uri.path_and_query().map_or("/", |p| p.as_str())
 }
 
 /// Resolves a Digital Link URI to the verification of its code.
@@ -79,70 +115,149 @@ pub async fn resolve(
         "https://resolver{}",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     );
+    let lang = page_lang(&headers, &uri);
+    let req = web::Request {
+        lang,
+        path_and_query: path_and_query(&uri),
+    };
     // A path that is no Digital Link of a code is the caller's fault: 400, not a verdict.
-    if let Err(registry::Error::Invalid { errors, .. }) = registry::code_key(&link) {
+    if let Err(registry::Error::Invalid { errors, detail }) = registry::code_key(&link) {
         let reason = errors.first().map_or("bad_format", |e| e.reason);
-        let detail = format!("not a GS1 Digital Link of a marking code ({reason})");
         if wants_json(&headers) {
-            let mut p = crate::Problem::bad_request(detail);
+            let mut p = crate::Problem::bad_request(format!(
+                "not a GS1 Digital Link of a marking code ({reason})"
+            ));
             p.errors = errors;
-            return p.into_response();
+            let mut r = p.into_response();
+            r.headers_mut().insert(
+                header::VARY,
+                HeaderValue::from_static("Accept, Accept-Language"),
+            );
+            return r;
         }
-        let html = format!(
-            "<!doctype html><html lang=en><head><meta charset=utf-8><title>Tracemark: not a code</title></head>\
-             <body style='font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem'>\
-             <h1>Not a valid code</h1><p>{}</p></body></html>",
-            escape(&detail)
-        );
-        return (
-            axum::http::StatusCode::BAD_REQUEST,
-            [(header::VARY, "Accept")],
-            Html(html),
-        )
-            .into_response();
+        let html = web::render_malformed(&link, reason, &detail, req);
+        return page(StatusCode::BAD_REQUEST, lang, html);
     }
     let reg = s.registry.clone();
-    let ans = match crate::fast(move || reg.verify_as(&link, checker)) {
+    let asked = link.clone();
+    let ans = match crate::fast(move || reg.verify_as(&asked, checker)) {
         Ok(a) => a,
         Err(p) => return p.into_response(),
     };
     if wants_json(&headers) {
-        return Json(ans).into_response();
+        let mut r = Json(ans).into_response();
+        r.headers_mut().insert(
+            header::VARY,
+            HeaderValue::from_static("Accept, Accept-Language"),
+        );
+        return r;
     }
-    let (headline, colour) = match ans.verdict {
-        "genuine" => ("Genuine: in circulation", "#1b7f3b"),
-        "sold" => ("Genuine, already sold", "#8a6d00"),
-        "recalled" => ("Recalled: do not buy or use", "#b00020"),
-        "expired" => ("Expired", "#b00020"),
-        "not_in_circulation" => ("Not in circulation: must not be on sale", "#b00020"),
-        "forged" => ("Forged code: the crypto tail does not match", "#b00020"),
-        "unverified" => (
-            "Not verified: this number alone proves nothing. Scan the label's code with your camera",
-            "#555555",
-        ),
-        _ => ("Unknown code: not issued by the registry", "#b00020"),
-    };
-    let product = ans
-        .product
-        .as_ref()
-        .map(|p| escape(&p.name))
+    // The page reads the answer from its JSON: fields the registry adds reach it as they are.
+    let answer = serde_json::to_value(&ans)
+        .and_then(serde_json::from_value::<web::Answer>)
         .unwrap_or_default();
-    let producer = ans
-        .producer
-        .as_ref()
-        .map(|p| escape(&p.name))
-        .unwrap_or_default();
-    let html = format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8>\
-         <meta name=viewport content='width=device-width,initial-scale=1'>\
-         <title>Tracemark: {verdict}</title></head>\
-         <body style='font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem'>\
-         <h1 style='color:{colour}'>{headline}</h1>\
-         <p><b>{product}</b></p><p>{producer}</p>\
-         <p><code>{code}</code></p><p>Checked {checked}</p></body></html>",
-        verdict = ans.verdict,
-        code = escape(&ans.code),
-        checked = ans.checked_at,
-    );
-    ([(header::VARY, "Accept")], Html(html)).into_response()
+    page(
+        StatusCode::OK,
+        lang,
+        web::render_verdict(&answer, &link, req),
+    )
+}
+
+/// The scan page: the camera button and what it does.
+#[utoipa::path(
+    get,
+    path = "/scan",
+    tag = "verification",
+    summary = "Scan page (HTML): read a label's code with the phone's camera",
+    description = "Access: public. The camera button (frames go to `POST /api/v1/verify/image`), \
+        in Russian or English (`?lang=ru|en`, else `Accept-Language`).",
+    security(()),
+    params(("lang" = Option<String>, Query, description = "`ru` or `en`")),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+    )
+)]
+pub async fn scan(headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
+    let lang = page_lang(&headers, &uri);
+    let html = web::render_scan(web::Request {
+        lang,
+        path_and_query: path_and_query(&uri),
+    });
+    page(StatusCode::OK, lang, html)
+}
+
+/// The offline shell the service worker precaches.
+#[utoipa::path(
+    get,
+    path = "/offline",
+    tag = "verification",
+    summary = "Offline page (HTML) the service worker shows when the network is down",
+    description = "Access: public. Precached by `/sw.js`; shown at a verification link's own \
+        address when the registry cannot be reached, it checks the label's signature on the \
+        phone with the saved keys and says that the status could not be checked.",
+    security(()),
+    params(("lang" = Option<String>, Query, description = "`ru` or `en`")),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+    )
+)]
+pub async fn offline(headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
+    let lang = page_lang(&headers, &uri);
+    page(StatusCode::OK, lang, web::render_offline(lang))
+}
+
+fn if_none_match(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn asset_reply(r: web::assets::Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    with_headers(status, r.headers, r.body)
+}
+
+/// The service worker, from the root so that its scope is the whole site.
+#[utoipa::path(
+    get,
+    path = "/sw.js",
+    tag = "verification",
+    summary = "The page's service worker (JavaScript)",
+    description = "Access: public. Precaches the page's files and the offline page; \
+        verification links network-first with the offline page as fallback; the public \
+        keys stale-while-revalidate. Revalidated on every load (ETag).",
+    security(()),
+    responses(
+        (status = 200, description = "The script", body = String, content_type = "text/javascript"),
+        (status = 304, description = "Not modified"),
+    )
+)]
+pub async fn service_worker(headers: HeaderMap) -> Response {
+    asset_reply(web::assets::service_worker_reply(if_none_match(&headers)))
+}
+
+/// The page's static files (CSS, script, icon), embedded in the binary.
+#[utoipa::path(
+    get,
+    path = "/static/{file}",
+    tag = "verification",
+    summary = "The page's static files (CSS, script, icon)",
+    description = "Access: public. Embedded in the binary. With `?v=` the file's hash (as \
+        the pages link them) cached for a year; otherwise revalidated (ETag).",
+    security(()),
+    params(
+        ("file" = String, Path, description = "`app.css`, `app.js`, `icon.svg`"),
+        ("v" = Option<String>, Query, description = "The file's content hash"),
+    ),
+    responses(
+        (status = 200, description = "The file", body = String),
+        (status = 304, description = "Not modified"),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+pub async fn asset(Path(file): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
+    match web::assets::static_reply(&file, uri.query(), if_none_match(&headers)) {
+        Some(r) => asset_reply(r),
+        None => Problem::not_found(format!("no static file {file:?}")).into_response(),
+    }
 }

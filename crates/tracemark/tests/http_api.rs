@@ -2037,22 +2037,26 @@ fn verify_resolver_and_offline_keys() {
         Some("text/html,application/json;q=0.9"),
         Some("*/*"),
     ] {
-        let mut r = Req::new("GET", link.clone());
+        let mut r = Req::new("GET", link.clone()).header("accept-language", "en");
         if let Some(a) = accept {
             r = r.header("accept", a);
         }
         let h = s.send(r);
         assert_eq!(h.status, 200, "{accept:?}");
         assert!(h.ct.starts_with("text/html"), "{accept:?}: {}", h.ct);
+        assert!(h.text.contains("data-verdict=\"genuine\""), "{}", h.text);
         assert!(h.text.contains("Genuine"), "{}", h.text);
         assert!(h.text.contains("shoes item"), "{}", h.text);
     }
+    // Without Accept-Language the page is in Russian (the national default).
+    let h = s.get(&link, None);
+    assert!(h.text.contains("<html lang=\"ru\">") && h.text.contains("Подлинный"));
     let fl = format!(
         "/01/{g}/21/{}?91={kid}&92={}",
         pct(serial),
         pct(&other_tail)
     );
-    assert!(s.get(&fl, None).text.contains("Forged"));
+    assert!(s.get(&fl, None).text.contains("data-verdict=\"forged\""));
     assert_eq!(
         s.send(Req::new("GET", fl).header("accept", "application/json"))
             .json()["verdict"],

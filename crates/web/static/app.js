@@ -35,6 +35,11 @@
   // ---- the service worker (offline shell, cached keys) ----
   if ('serviceWorker' in navigator && data.sw_url) {
     navigator.serviceWorker.register(data.sw_url, { scope: '/' }).catch(() => {});
+    // Said on the page once the worker is active (its shell precached): tests and
+    // curious readers can wait for it before going offline.
+    navigator.serviceWorker.ready.then(() => {
+      document.documentElement.dataset.serviceWorker = 'ready';
+    });
   }
 
   // ---- reading the code from the address (the offline shell has no other source) ----
