@@ -893,6 +893,9 @@ fn complaint_through_the_form_reaches_the_regulator() {
             .display()
             .to_string(),
     );
+    // The shopper shares where they are (Sokol metro station, Moscow).
+    p.set_location(55.8053, 37.5153, 25.0);
+    p.click("#complaint-form [name=share_location]");
     p.scroll_to("#complaint-submit");
     p.screenshot("complaint-0-filled");
     p.click("#complaint-submit");
@@ -922,6 +925,11 @@ fn complaint_through_the_form_reaches_the_regulator() {
     assert_eq!(found["text"], text, "{found}");
     assert_eq!(found["shop"], shop, "{found}");
     assert_eq!(found["has_photo"], true, "{found}");
+    let near = |v: &Value, want: f64| v.as_f64().is_some_and(|x| (x - want).abs() < 1e-4);
+    assert!(
+        near(&found["location"]["lat"], 55.8053) && near(&found["location"]["lon"], 37.5153),
+        "location: {found}"
+    );
     // The page sent the code with its tail: the registry recorded the verdict it had.
     assert_eq!(found["verdict"], "forged", "{found}");
     let code = found["code"].as_str().unwrap_or_default();

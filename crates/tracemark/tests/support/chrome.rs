@@ -624,6 +624,20 @@ impl<'a> Page<'a> {
         );
     }
 
+    /// Puts this phone at (`lat`, `lon`) and lets pages read it (as a shopper who allows
+    /// the location prompt).
+    pub fn set_location(&self, lat: f64, lon: f64, accuracy_m: f64) {
+        self.b.vendor(
+            reqwest::Method::POST,
+            "/permissions",
+            Some(json!({"descriptor": {"name": "geolocation"}, "state": "granted"})),
+        );
+        self.cdp(
+            "Emulation.setGeolocationOverride",
+            json!({"latitude": lat, "longitude": lon, "accuracy": accuracy_m}),
+        );
+    }
+
     /// Deletes every cookie of the current page's site.
     pub fn clear_cookies(&self) {
         block("delete cookies", self.b.client.delete_all_cookies());
