@@ -33,6 +33,8 @@ const SCAN_TIMEOUT: Duration = Duration::from_secs(45);
 /// The product every code is of (a Latin name: the language checks read the page's own
 /// words, not this).
 const PRODUCT: &str = "Sneakers Polet 42";
+/// The producer's name.
+const PRODUCER: &str = "Fabrika Polet";
 
 // ---------------------------------------------------------------------------------------
 // Codes
@@ -153,6 +155,11 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// This year, as the pages print it.
+fn now_year() -> String {
+    registry::time::format_date(registry::time::day_of(now()))[..4].to_string()
+}
+
 fn doc(s: &support::Server, a: &Actor, body: Value) -> Value {
     match s.c.document(a, body.clone()).expect("document") {
         Ok(v) => v,
@@ -166,7 +173,7 @@ fn actors(s: &support::Server, g: &str) -> Actors {
         s.c.register_with_prefixes(
             &s.admin,
             "7700000001",
-            "Fabrika Polet",
+            PRODUCER,
             &["producer"],
             "RU-MOW",
             &["4600000"],
@@ -468,6 +475,14 @@ fn check_page(p: &Page, case: &Case, lang: &str, shot: &str) -> String {
     if case.product {
         let name = p.text("#product-name");
         assert!(name.contains(PRODUCT), "{ctx}: #product-name {name:?}");
+        let producer = p.text("#producer");
+        assert!(producer.contains(PRODUCER), "{ctx}: #producer {producer:?}");
+        // Introduced today: the production date is known, in the page's language.
+        let made = p.text("#production-date");
+        assert!(
+            made.contains(&now_year()) && (lang != "ru" || has_cyrillic(&made)),
+            "{ctx}: #production-date {made:?}"
+        );
     }
     if case.verdict != "malformed" {
         let next = p.text("#next-steps");
@@ -643,6 +658,32 @@ fn page_malformed() {
         );
         assert_eq!(lang == "ru", has_cyrillic(&text), "{lang}: {text}");
     }
+}
+
+#[test]
+fn page_works_without_javascript() {
+    let w = world();
+    let p = Browser::shared().page("no-javascript");
+    p.cdp(
+        "Emulation.setScriptExecutionDisabled",
+        json!({"value": true}),
+    );
+    p.goto(&format!(
+        "{}{}",
+        w.s.base,
+        with_lang(&w.genuine.link(), "en")
+    ));
+    // The verdict is the server's: no script needed to read it.
+    let case = link_case("genuine", &w.genuine, Some(Family::Ok), true);
+    check_page(&p, &case, "en", "no-javascript");
+    // No script ran: the in-browser check (a few milliseconds when scripts run) never
+    // started.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        p.attr("#offline-check", "data-state").as_deref(),
+        Some("pending"),
+        "a script ran"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
