@@ -470,3 +470,64 @@ fn script_strings_exist_in_both_languages() {
         );
     }
 }
+
+/// WCAG 2.x relative luminance of `#rrggbb`.
+fn luminance(hex: &str) -> f64 {
+    let h = hex.trim_start_matches('#');
+    let c = |i: usize| {
+        let v = f64::from(u8::from_str_radix(&h[i..i + 2], 16).expect("hex")) / 255.0;
+        if v <= 0.03928 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * c(0) + 0.7152 * c(2) + 0.0722 * c(4)
+}
+
+fn contrast(a: &str, b: &str) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// The stylesheet's colour pairs meet WCAG AA: text 4.5:1, icons and borders that carry
+/// meaning 3:1. Read from app.css itself, so a change of colour is checked.
+#[test]
+fn colours_meet_wcag_aa() {
+    let css = include_str!("../static/app.css");
+    let var = |name: &str| -> String {
+        let at = css
+            .find(&format!("--{name}:"))
+            .unwrap_or_else(|| panic!("--{name}"));
+        let rest = &css[at + name.len() + 3..];
+        rest[..rest.find(';').expect(";")].trim().to_string()
+    };
+    let text = [
+        ("ink", "bg"),
+        ("ink", "panel"),
+        ("muted", "panel"),
+        ("muted", "bg"),
+        ("ok-ink", "ok-bg"),
+        ("neutral-ink", "neutral-bg"),
+        ("bad-ink", "bad-bg"),
+        ("bad-ink", "panel"),
+        ("ok-ink", "panel"),
+        ("navy-2", "panel"),
+    ];
+    for (fg, bg) in text {
+        let r = contrast(&var(fg), &var(bg));
+        assert!(r >= 4.5, "--{fg} on --{bg}: {r:.2}");
+    }
+    // White on the header and on the primary button.
+    assert!(contrast("#ffffff", &var("navy")) >= 4.5);
+    // The verdict icons against their card, and their white glyphs.
+    for (icon, bg) in [
+        ("ok", "ok-bg"),
+        ("neutral", "neutral-bg"),
+        ("bad", "bad-bg"),
+    ] {
+        let r = contrast(&var(icon), &var(bg));
+        assert!(r >= 3.0, "--{icon} on --{bg}: {r:.2}");
+        assert!(contrast("#ffffff", &var(icon)) >= 4.5, "glyph on --{icon}");
+    }
+}
