@@ -531,3 +531,36 @@ fn colours_meet_wcag_aa() {
         assert!(contrast("#ffffff", &var(icon)) >= 4.5, "glyph on --{icon}");
     }
 }
+
+/// The page reads the verify answer's JSON as the API documents it, fields it does not
+/// use (status, tail_checked, …) and fields added later included.
+#[test]
+fn answer_reads_from_the_verify_json() {
+    let v = serde_json::json!({
+        "verdict": "expired", "code": "0104650117240163215100000005NgF",
+        "product": {"gtin": "04650117240163", "name": "Кефир", "brand": null,
+                    "product_group": "milk", "shelf_life_days": 10, "max_retail_price": null,
+                    "attributes": null},
+        "producer": {"name": "Завод", "tin": "7701234567"},
+        "status": "INTRODUCED", "expiry_date": "2026-11-01", "production_date": "2026-10-20",
+        "tail_checked": true, "checked_at": "2026-11-29T17:09:25Z", "something_new": [1, 2]
+    });
+    let a: Answer = serde_json::from_value(v).expect("reads");
+    assert_eq!(a.verdict, "expired");
+    assert_eq!(a.production_date.as_deref(), Some("2026-10-20"));
+    let html = render_verdict(&a, LINK, req(Lang::Ru)).expect("renders");
+    assert_eq!(
+        text_of(&html, "expiry-date").as_deref(),
+        Some("1 ноября 2026")
+    );
+    assert_eq!(
+        text_of(&html, "production-date").as_deref(),
+        Some("20 октября 2026")
+    );
+    assert!(!html.contains("id=\"product-brand\""), "no brand, no row");
+    // Without a production date the row is left out, not shown empty.
+    let mut a = a;
+    a.production_date = None;
+    let html = render_verdict(&a, LINK, req(Lang::Ru)).expect("renders");
+    assert!(!html.contains("id=\"production-date\""));
+}
