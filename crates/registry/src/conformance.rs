@@ -2947,7 +2947,291 @@ suite![
     block_of_package_and_its_unit_lifts_clean,
     aggregate_into_a_nested_box_lowers_the_outer_expiry,
     remark_of_a_blocked_code_then_lift,
+    // consumers' complaints
+    complaint_is_stored_linked_and_logged,
+    complaint_refusals_change_nothing,
+    complaints_filter_and_page,
 ];
+
+fn complaint(code: Option<&str>, kind: &str, text: &str) -> crate::complaints::NewComplaint {
+    crate::complaints::NewComplaint {
+        code: code.map(str::to_string),
+        kind: kind.into(),
+        text: text.into(),
+        shop: None,
+        location: None,
+        photo: None,
+    }
+}
+
+fn public() -> crate::tailguard::Checker {
+    crate::tailguard::Checker::Public(7)
+}
+
+fn complaint_is_stored_linked_and_logged(w: &World) {
+    use base64::Engine;
+    let c = w.at_retailer(2);
+    w.sell(&w.retailer, &c[0..1]).expect("sell");
+    let head = w.reg.log_size().expect("log size");
+    let png = b"\x89PNG\r\n\x1a\nrest-of-a-png".to_vec();
+    let mut req = complaint(
+        Some(&c[0]),
+        "sold_twice",
+        "  The shop sold me this one again  ",
+    );
+    req.shop = Some("Corner shop, Tverskaya 1".into());
+    req.location = Some(crate::complaints::Location {
+        lat: 55.75,
+        lon: 37.61,
+        accuracy_m: Some(20.0),
+    });
+    req.photo = Some(crate::complaints::PhotoUpload {
+        media_type: "image/png".into(),
+        data: base64::engine::general_purpose::STANDARD.encode(&png),
+    });
+    let made = w
+        .reg
+        .complain(req, "tag-a".into(), public())
+        .expect("complain");
+    assert_eq!(made.text, "The shop sold me this one again", "trimmed");
+    assert_eq!(made.code.as_deref(), Some(id(&c[0]).as_str()));
+    assert_eq!(made.verdict.as_deref(), Some("sold"));
+    assert_eq!(
+        made.shop_tin.as_deref(),
+        Some(w.retailer.tin.as_str()),
+        "the seller"
+    );
+    assert_eq!(w.reg.log_size().expect("log size"), head + 1, "one leaf");
+    // Only regulators read complaints, and they read exactly what was stored.
+    let f = crate::complaints::ComplaintFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(matches!(
+        w.reg.complaints(&w.retailer, &f),
+        Err(Error::Forbidden(_))
+    ));
+    let page = w.reg.complaints(&w.regulator, &f).expect("list");
+    assert_eq!(page.complaints.len(), 1);
+    assert_eq!(page.complaints[0].complaint, made);
+    assert!(page.complaints[0].has_photo);
+    let (t, bytes) = w
+        .reg
+        .complaint_photo(&w.regulator, &made.id)
+        .expect("photo");
+    assert_eq!((t.as_str(), bytes), ("image/png", png));
+    // A code the registry never issued may still be complained about; unmarked goods too.
+    let unknown = format!("01{}21NOSUCHSERIAL", w.gtin);
+    let u = w
+        .reg
+        .complain(
+            complaint(Some(&unknown), "counterfeit", "fake"),
+            "tag-b".into(),
+            public(),
+        )
+        .expect("complain");
+    assert_eq!((u.verdict.as_deref(), u.shop_tin), (Some("unknown"), None));
+    let n = w
+        .reg
+        .complain(
+            complaint(None, "no_marking", "no code at all"),
+            "tag-b".into(),
+            public(),
+        )
+        .expect("complain");
+    assert!(
+        n.code.is_none() && n.id > u.id && u.id > made.id,
+        "ids grow in time"
+    );
+}
+
+fn complaint_refusals_change_nothing(w: &World) {
+    use base64::Engine;
+    let c = w.at_retailer(1);
+    let head = w.reg.log_size().expect("log size");
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let long = "x".repeat(crate::complaints::TEXT_CHARS_MAX + 1);
+    let mut bad: Vec<(&str, crate::complaints::NewComplaint)> = vec![
+        (
+            "unknown kind",
+            complaint(Some(&c[0]), "rude_cashier", "text"),
+        ),
+        ("empty text", complaint(Some(&c[0]), "other", "   ")),
+        ("long text", complaint(Some(&c[0]), "other", &long)),
+        ("control characters", complaint(None, "other", "a\u{7}b")),
+        (
+            "malformed code",
+            complaint(Some("0146000000000"), "other", "text"),
+        ),
+    ];
+    let mut loc = complaint(None, "other", "text");
+    loc.location = Some(crate::complaints::Location {
+        lat: 91.0,
+        lon: 0.0,
+        accuracy_m: None,
+    });
+    bad.push(("latitude out of range", loc));
+    let mut nan = complaint(None, "other", "text");
+    nan.location = Some(crate::complaints::Location {
+        lat: f64::NAN,
+        lon: 0.0,
+        accuracy_m: None,
+    });
+    bad.push(("NaN", nan));
+    let mut gif = complaint(None, "other", "text");
+    gif.photo = Some(crate::complaints::PhotoUpload {
+        media_type: "image/gif".into(),
+        data: b64(b"GIF89a...."),
+    });
+    bad.push(("not JPEG or PNG", gif));
+    let mut liar = complaint(None, "other", "text");
+    liar.photo = Some(crate::complaints::PhotoUpload {
+        media_type: "image/jpeg".into(),
+        data: b64(b"<html>not a jpeg</html>"),
+    });
+    bad.push(("type that lies", liar));
+    let mut big = complaint(None, "other", "text");
+    let mut huge = vec![0xFFu8, 0xD8, 0xFF];
+    huge.resize(crate::complaints::PHOTO_BYTES_MAX + 1, 0);
+    big.photo = Some(crate::complaints::PhotoUpload {
+        media_type: "image/jpeg".into(),
+        data: b64(&huge),
+    });
+    bad.push(("photo too large", big));
+    let mut notb64 = complaint(None, "other", "text");
+    notb64.photo = Some(crate::complaints::PhotoUpload {
+        media_type: "image/jpeg".into(),
+        data: "%%%".into(),
+    });
+    bad.push(("not base64", notb64));
+    for (why, req) in bad {
+        match w.reg.complain(req, "tag".into(), public()) {
+            Err(Error::Invalid { .. }) | Err(Error::TooLarge(_)) => {}
+            other => panic!("{why}: {other:?}; expected a refusal"),
+        }
+    }
+    assert_eq!(w.reg.log_size().expect("log size"), head, "nothing logged");
+    let page = w
+        .reg
+        .complaints(
+            &w.regulator,
+            &crate::complaints::ComplaintFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .expect("list");
+    assert!(page.complaints.is_empty(), "nothing stored");
+}
+
+fn complaints_filter_and_page(w: &World) {
+    let a = w.at_retailer(2);
+    let first = w.now();
+    for i in 0..5 {
+        let kind = if i % 2 == 0 { "counterfeit" } else { "price" };
+        w.reg
+            .complain(
+                complaint(Some(&a[0]), kind, &format!("a{i}")),
+                "t".into(),
+                public(),
+            )
+            .expect("complain");
+    }
+    w.days(1);
+    let later = w.now();
+    for i in 0..3 {
+        w.reg
+            .complain(
+                complaint(Some(&a[1]), "expired", &format!("b{i}")),
+                "t".into(),
+                public(),
+            )
+            .expect("complain");
+    }
+    w.reg
+        .complain(complaint(None, "other", "c"), "t".into(), public())
+        .expect("complain");
+    let list = |f: crate::complaints::ComplaintFilter| {
+        w.reg
+            .complaints(&w.regulator, &f)
+            .expect("list")
+            .complaints
+            .into_iter()
+            .map(|c| c.complaint.text)
+            .collect::<Vec<_>>()
+    };
+    let all = crate::complaints::ComplaintFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(list(all.clone()).len(), 9);
+    let by_code = crate::complaints::ComplaintFilter {
+        code: Some(a[0].clone()),
+        ..all.clone()
+    };
+    assert_eq!(
+        list(by_code),
+        ["a0", "a1", "a2", "a3", "a4"],
+        "any form of the code"
+    );
+    let by_kind = crate::complaints::ComplaintFilter {
+        kind: Some("price".into()),
+        ..all.clone()
+    };
+    assert_eq!(list(by_kind), ["a1", "a3"]);
+    let by_shop = crate::complaints::ComplaintFilter {
+        shop: Some(w.retailer.tin.clone()),
+        ..all.clone()
+    };
+    assert_eq!(
+        list(by_shop).len(),
+        8,
+        "the codes' holder; the unmarked one has none"
+    );
+    let by_time = crate::complaints::ComplaintFilter {
+        from: Some(later),
+        ..all.clone()
+    };
+    assert_eq!(list(by_time), ["b0", "b1", "b2", "c"]);
+    let before = crate::complaints::ComplaintFilter {
+        from: Some(first),
+        to: Some(later),
+        ..all.clone()
+    };
+    assert_eq!(list(before).len(), 5);
+    // Pages of 2, following `next`, see each complaint once, in order.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = w
+            .reg
+            .complaints(
+                &w.regulator,
+                &crate::complaints::ComplaintFilter {
+                    limit: 2,
+                    after,
+                    ..Default::default()
+                },
+            )
+            .expect("page");
+        seen.extend(page.complaints.into_iter().map(|c| c.complaint.text));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "c"]);
+    assert!(matches!(
+        w.reg.complaints(
+            &w.regulator,
+            &crate::complaints::ComplaintFilter {
+                kind: Some("nonsense".into()),
+                ..all
+            }
+        ),
+        Err(Error::Invalid { .. })
+    ));
+}
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<String>()

@@ -9,6 +9,7 @@
 pub mod apidoc;
 pub mod blocks;
 pub mod codes;
+pub mod complaints;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod documents;

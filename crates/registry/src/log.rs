@@ -56,6 +56,8 @@ kinds! {
     Block = 11 => "block",
     /// A block lifted.
     Lift = 12 => "lift",
+    /// A consumer's complaint (the record; the photo by its SHA-256).
+    Complaint = 13 => "complaint",
 }
 
 /// A decoded leaf.

@@ -131,6 +131,10 @@ pub struct VerifyAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Status>)]
     pub status: Option<&'static str>,
+    /// Production date, when the producer reported it on introduction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Date)]
+    pub production_date: Option<String>,
     /// Expiry date.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = Date)]
@@ -514,6 +518,7 @@ impl Registry {
             product: None,
             producer: None,
             status: None,
+            production_date: None,
             expiry_date: None,
             sold_at: None,
             tail_checked: false,
@@ -549,6 +554,7 @@ impl Registry {
             });
         }
         ans.status = Some(st.status.name());
+        ans.production_date = (st.production_day != 0).then(|| format_date(st.production_day));
         ans.expiry_date = (st.expiry_day != 0).then(|| format_date(st.expiry_day));
         if parsed.tail != PresentedTail::None {
             self.inner

@@ -65,6 +65,10 @@ pub struct WriteSet {
     pub counters: Vec<(String, u64)>,
     /// Refused documents, kept for risk control: (participant, at, JSON summary).
     pub refusals: Vec<(ParticipantId, u64, String)>,
+    /// Consumers' complaints, new.
+    pub complaints: Vec<crate::complaints::Complaint>,
+    /// Complaint photos: (complaint id, image bytes).
+    pub complaint_photos: Vec<(Uuid, Vec<u8>)>,
     /// Leaves appended to the transparency log: (index, leaf bytes), indexes consecutive.
     pub log_leaves: Vec<(u64, Vec<u8>)>,
     /// The Merkle tree's new stored hashes (each leaf's hash and each completed perfect
@@ -90,6 +94,8 @@ impl WriteSet {
             && self.inventory.is_empty()
             && self.counters.is_empty()
             && self.refusals.is_empty()
+            && self.complaints.is_empty()
+            && self.complaint_photos.is_empty()
             && self.log_leaves.is_empty()
     }
 }
@@ -160,6 +166,16 @@ pub trait Store: Send + Sync + 'static {
     fn log_hashes(&self, ids: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>>;
     /// The log index of the document with sequence number `seq`.
     fn document_log_index(&self, seq: u64) -> StoreResult<Option<u64>>;
-    /// Applies everything atomically and durably.
+    /// Complaints with ids ≥ `start`, in id (time) order, at most `limit`.
+    fn complaints(
+        &self,
+        start: &Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::complaints::Complaint>>;
+    /// One complaint.
+    fn complaint(&self, id: &Uuid) -> StoreResult<Option<crate::complaints::Complaint>>;
+    /// A complaint's photo bytes.
+    fn complaint_photo(&self, id: &Uuid) -> StoreResult<Option<Vec<u8>>>;
+    /// Applies a write set atomically and durably.
     fn commit(&self, set: &WriteSet) -> StoreResult<()>;
 }

@@ -465,6 +465,14 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         self.set.blocks.push(b);
     }
 
+    /// Records a consumer's complaint (and its photo).
+    pub fn put_complaint(&mut self, c: crate::complaints::Complaint, photo: Option<Vec<u8>>) {
+        if let Some(p) = photo {
+            self.set.complaint_photos.push((c.id, p));
+        }
+        self.set.complaints.push(c);
+    }
+
     /// Records a code blocked under a block.
     pub fn put_block_code(&mut self, block: u64, key: CodeKey) {
         self.set.block_codes.push((block, key));
@@ -887,6 +895,15 @@ mod tests {
             Ok(vec![None; ids.len()])
         }
         fn document_log_index(&self, _: u64) -> StoreResult<Option<u64>> {
+            Ok(None)
+        }
+        fn complaints(&self, _: &Uuid, _: usize) -> StoreResult<Vec<crate::complaints::Complaint>> {
+            Ok(Vec::new())
+        }
+        fn complaint(&self, _: &Uuid) -> StoreResult<Option<crate::complaints::Complaint>> {
+            Ok(None)
+        }
+        fn complaint_photo(&self, _: &Uuid) -> StoreResult<Option<Vec<u8>>> {
             Ok(None)
         }
         fn commit(&self, _: &WriteSet) -> StoreResult<()> {

@@ -376,3 +376,10 @@ pub struct BlockList {
 pub fn chain_hex(chain: &[u8]) -> String {
     hex(chain)
 }
+
+/// `{"id"}` of something just recorded.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Created {
+    /// Its id.
+    pub id: uuid::Uuid,
+}

@@ -5,11 +5,13 @@
 
 pub mod answers;
 pub mod auth;
+pub mod complaints;
 pub mod httpsig;
 pub mod limit;
 pub mod openapi;
 pub mod problem;
 mod resolver;
+pub mod scan;
 pub mod serve;
 
 use auth::{verify_signature, Auth, Nonces};
@@ -58,6 +60,8 @@ pub fn route_body_max(route: &str) -> usize {
         "/api/v1/products" => BODY_PRODUCT_MAX,
         "/api/v1/codes/query" | "/api/v1/pos/check" => BODY_QUERY_MAX,
         "/api/v1/blocks" => BODY_BLOCK_MAX,
+        "/api/v1/complaints" => complaints::BODY_COMPLAINT_MAX,
+        "/api/v1/verify/image" => scan::BODY_IMAGE_MAX,
         r if r.starts_with("/api/v1/participants") => BODY_ADMIN_MAX,
         _ => BODY_EMPTY_MAX,
     }
@@ -96,6 +100,10 @@ pub struct AppState {
     admin_token: Arc<str>,
     metrics: PrometheusHandle,
     public_limit: Option<Arc<limit::RateLimit>>,
+    complaint_limits: Arc<complaints::ComplaintLimits>,
+    image_limits: Arc<scan::ImageLimits>,
+    /// Keys the tags of complainants' addresses (derived from the token key).
+    client_secret: [u8; 32],
     nonces: Arc<Nonces>,
     log: Arc<LogSigner>,
     /// The last health answer and when it was made: one check at a time, reused for
@@ -141,6 +149,12 @@ pub fn router(registry: Registry, config: Config) -> Router {
         nonces: Arc::new(nonces),
         health: Arc::new(tokio::sync::Mutex::new(None)),
         registry,
+        complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
+        image_limits: Arc::new(scan::ImageLimits::default()),
+        client_secret: blake3::derive_key(
+            "tracemark 2026 complainant address tag",
+            &config.token_key,
+        ),
         auth: Arc::new(Auth::new(config.token_key)),
         admin_token: config.admin_token.into(),
         metrics: metrics_handle(),
@@ -158,6 +172,17 @@ pub fn router(registry: Registry, config: Config) -> Router {
         )
         .route("/api/v1/verify", get(verify))
         .route("/01/{*rest}", get(resolver::resolve))
+        .route(
+            "/api/v1/complaints",
+            post(complaints::create)
+                .get(complaints::list)
+                .layer(limit(complaints::BODY_COMPLAINT_MAX)),
+        )
+        .route("/api/v1/complaints/{id}/photo", get(complaints::photo))
+        .route(
+            "/api/v1/verify/image",
+            post(scan::verify_image).layer(limit(scan::BODY_IMAGE_MAX)),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limited));
     // Participants' requests with bodies: the bearer token is checked before a byte of the
     // body is read, so nobody unauthenticated makes the server buffer up to 16 MiB.
@@ -222,6 +247,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/products/{gtin}", get(get_product))
         .route("/api/v1/orders/{id}", get(get_order))
         .route("/api/v1/orders/{id}/codes", get(order_codes))
+        .route("/api/v1/orders/{id}/labels", get(scan::order_labels))
         .route("/api/v1/documents/{id}", get(get_document))
         .route("/api/v1/codes/{*code}", get(get_code))
         .route("/api/v1/inventory", get(inventory))

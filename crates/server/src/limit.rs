@@ -64,7 +64,8 @@ type Limiter<C> =
 
 /// GCRA buckets by client: `per_second` requests a second, bursts of twice that.
 pub struct RateLimit<C: Clock = DefaultClock> {
-    per_second: u32,
+    /// The quota in words, for the 429's detail ("at most 100 requests a second").
+    quota_words: String,
     quota: Quota,
     clock: C,
     /// Replaced whole only at the [`CLIENTS_MAX`] backstop.
@@ -80,6 +81,18 @@ impl RateLimit {
     pub fn new(per_second: u32) -> RateLimit {
         RateLimit::with_clock(per_second, DefaultClock::default())
     }
+
+    /// `count` requests per `period` per client, in bursts of up to `burst`;
+    /// `quota_words` says it in the 429's detail ("at most 10 complaints an hour").
+    pub fn per_period(count: u32, period: Duration, burst: u32, quota_words: &str) -> RateLimit {
+        let count = count.max(1);
+        let replenish = period / count;
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(replenish)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        RateLimit::with_quota(quota, quota_words.to_string(), DefaultClock::default())
+    }
 }
 
 impl<C: Clock + Clone> RateLimit<C> {
@@ -89,8 +102,17 @@ impl<C: Clock + Clone> RateLimit<C> {
         let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(per_second.saturating_mul(2)).unwrap_or(rate);
         let quota = Quota::per_second(rate).allow_burst(burst);
+        RateLimit::with_quota(
+            quota,
+            format!("at most {per_second} requests a second"),
+            clock,
+        )
+    }
+
+    /// Any GCRA quota, described in words for the 429.
+    pub fn with_quota(quota: Quota, quota_words: String, clock: C) -> RateLimit<C> {
         RateLimit {
-            per_second,
+            quota_words,
             quota,
             limiter: RwLock::new(Limiter::dashmap_with_clock(quota, clock.clone())),
             start: clock.now(),
@@ -115,9 +137,8 @@ impl<C: Clock + Clone> RateLimit<C> {
                     "too-many",
                     "Too many requests",
                     format!(
-                        "at most {} requests a second from one address (IPv6: one /64); \
-                         retry in {} s",
-                        self.per_second,
+                        "{} from one address (IPv6: one /64); retry in {} s",
+                        self.quota_words,
                         retry_after_s(wait)
                     ),
                 ))

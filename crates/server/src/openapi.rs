@@ -217,6 +217,11 @@ impl Modify for SecuritySchemes {
         crate::resolver::offline,
         crate::resolver::service_worker,
         crate::resolver::asset,
+        crate::complaints::create,
+        crate::complaints::list,
+        crate::complaints::photo,
+        crate::scan::verify_image,
+        crate::scan::order_labels,
     ),
     components(
         schemas(Problem, registry::CodeError),

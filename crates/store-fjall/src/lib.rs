@@ -25,6 +25,8 @@
 //! | `inventory` | owner (u32 BE) ‖ GTIN (u64 BE) ‖ bucket | i64 LE |
 //! | `meta` | counter name | u64 LE |
 //! | `refusals` | seq (u64 BE) | version byte ‖ JSON |
+//! | `complaints` | complaint UUID (v7: time order) | version byte ‖ JSON |
+//! | `complaint_photos` | complaint UUID | image bytes |
 //! | `log` | leaf index (u64 BE) | leaf bytes (`registry::log`) |
 //! | `log_hashes` | `tlog::NodeId::key()` (level ‖ index u64 BE) | 32-byte hash |
 #![deny(missing_docs)]
@@ -67,6 +69,8 @@ pub struct FjallStore {
     refusals: Keyspace,
     log: Keyspace,
     log_hashes: Keyspace,
+    complaints: Keyspace,
+    complaint_photos: Keyspace,
     refusal_seq: AtomicU64,
     durable: bool,
 }
@@ -254,6 +258,8 @@ impl FjallStore {
             order_serials: ks("order_serials")?,
             blocks: ks("blocks")?,
             block_codes: ks("block_codes")?,
+            complaints: ks("complaints")?,
+            complaint_photos: ks("complaint_photos")?,
             inventory: ks("inventory")?,
             meta: ks("meta")?,
             refusals: ks("refusals")?,
@@ -498,6 +504,39 @@ impl Store for FjallStore {
             .collect()
     }
 
+    fn complaints(
+        &self,
+        start: &Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<registry::complaints::Complaint>> {
+        let mut out = Vec::new();
+        for g in self
+            .complaints
+            .range(start.as_bytes().to_vec()..)
+            .take(limit)
+        {
+            let (_, v) = g.into_inner().map_err(err)?;
+            out.push(Self::json(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn complaint(&self, id: &Uuid) -> StoreResult<Option<registry::complaints::Complaint>> {
+        self.complaints
+            .get(id.as_bytes())
+            .map_err(err)?
+            .map(|v| Self::json(&v))
+            .transpose()
+    }
+
+    fn complaint_photo(&self, id: &Uuid) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .complaint_photos
+            .get(id.as_bytes())
+            .map_err(err)?
+            .map(|v| v.to_vec()))
+    }
+
     fn block_codes(&self, block: u64) -> StoreResult<Vec<CodeKey>> {
         self.scan_prefix(&self.block_codes, &block.to_be_bytes())?
             .iter()
@@ -602,6 +641,12 @@ impl Store for FjallStore {
         }
         for bl in &set.blocks {
             b.insert(&self.blocks, bl.id.to_be_bytes(), Self::record(bl)?);
+        }
+        for c in &set.complaints {
+            b.insert(&self.complaints, c.id.as_bytes(), Self::record(c)?);
+        }
+        for (id, photo) in &set.complaint_photos {
+            b.insert(&self.complaint_photos, id.as_bytes(), photo.as_slice());
         }
         for (id, k) in &set.block_codes {
             b.insert(

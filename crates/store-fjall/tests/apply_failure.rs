@@ -88,6 +88,19 @@ impl Store for Flaky {
     fn document_log_index(&self, seq: u64) -> StoreResult<Option<u64>> {
         self.inner.document_log_index(seq)
     }
+    fn complaints(
+        &self,
+        start: &uuid::Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<registry::complaints::Complaint>> {
+        self.inner.complaints(start, limit)
+    }
+    fn complaint(&self, id: &uuid::Uuid) -> StoreResult<Option<registry::complaints::Complaint>> {
+        self.inner.complaint(id)
+    }
+    fn complaint_photo(&self, id: &uuid::Uuid) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.complaint_photo(id)
+    }
     fn commit(&self, set: &WriteSet) -> StoreResult<()> {
         self.inner.commit(set)
     }

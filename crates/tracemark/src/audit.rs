@@ -222,6 +222,39 @@ fn document_mismatch(
     (!ok).then(|| format!("its body or signature is not what log record {i} recorded"))
 }
 
+/// A stored complaint against its leaf: the same record, and a photo with the hash named.
+fn check_complaint(store: &dyn Store, r: &mut Report, i: u64, leaf: &Value) -> Result<()> {
+    use sha2::Digest;
+    let Some(id) = leaf["id"]
+        .as_str()
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    else {
+        r.problem(format!("log record {i}: a complaint without an id"));
+        return Ok(());
+    };
+    match store.complaint(&id)? {
+        None => r.problem(format!("complaint {id} (log record {i}) is not stored")),
+        Some(c) if serde_json::to_value(&c)? != *leaf => {
+            r.problem(format!("complaint {id} differs from log record {i}"))
+        }
+        Some(c) => {
+            if let Some(p) = &c.photo {
+                let bytes = store.complaint_photo(&id)?.unwrap_or_default();
+                let hash: String = sha2::Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                if hash != p.sha256 {
+                    r.problem(format!(
+                        "the photo of complaint {id} is not the one log record {i} names"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The records the registry answers from, against the leaves that made them.
 fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]) -> Result<()> {
     use base64::Engine;
@@ -283,6 +316,7 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
                     o.2 = true;
                 }
             }
+            LeafKind::Complaint => check_complaint(store, r, i, p)?,
             LeafKind::Document | LeafKind::Emission => {}
         }
     }

@@ -1,0 +1,279 @@
+//! Consumers' complaints over HTTP: `POST /api/v1/complaints` (public, from the
+//! verification page), `GET /api/v1/complaints` and `GET /api/v1/complaints/{id}/photo`
+//! (regulators).
+//!
+//! Anyone can complain, so everything a complaint makes the server hold is bounded: the
+//! body ([`BODY_COMPLAINT_MAX`]), complaints per client ([`PER_CLIENT_PER_HOUR`] in bursts
+//! of [`PER_CLIENT_BURST`]), complaints from everyone ([`ALL_PER_SECOND`]), and photos from
+//! everyone ([`PHOTOS_PER_MINUTE`]: the disk a botnet with many addresses could fill with
+//! 2 MiB photos is ≤ 6 GiB a day).
+
+use crate::limit::RateLimit;
+use crate::{blocking, check_json_type, parse_json, query, AppState, Problem};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use registry::complaints::{ComplaintFilter, NewComplaint};
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// A complaint's body: 2 MiB of photo as base64 (2.67 MiB) and the rest.
+pub const BODY_COMPLAINT_MAX: usize = 3 * 1024 * 1024;
+/// Complaints one client (address; IPv6 /64) may make in an hour.
+pub const PER_CLIENT_PER_HOUR: u32 = 10;
+/// … of which at most this many at once.
+pub const PER_CLIENT_BURST: u32 = 5;
+/// Complaints accepted a second from everyone together (bursts of 10×).
+pub const ALL_PER_SECOND: u32 = 20;
+/// Complaint photos accepted a minute from everyone together (bursts of 100).
+pub const PHOTOS_PER_MINUTE: u32 = 2;
+
+/// The complaint limits.
+pub struct ComplaintLimits {
+    per_client: RateLimit,
+    all: RateLimit,
+    photos: RateLimit,
+}
+
+impl Default for ComplaintLimits {
+    fn default() -> Self {
+        ComplaintLimits {
+            per_client: RateLimit::per_period(
+                PER_CLIENT_PER_HOUR,
+                Duration::from_secs(3600),
+                PER_CLIENT_BURST,
+                &format!("at most {PER_CLIENT_PER_HOUR} complaints an hour"),
+            ),
+            all: RateLimit::per_period(
+                ALL_PER_SECOND,
+                Duration::from_secs(1),
+                ALL_PER_SECOND * 10,
+                "the registry takes only so many complaints a second from everyone together; \
+                 at most that many",
+            ),
+            photos: RateLimit::per_period(
+                PHOTOS_PER_MINUTE,
+                Duration::from_secs(60),
+                100,
+                "complaint photos are limited for everyone together; send the complaint \
+                 without a photo, or",
+            ),
+        }
+    }
+}
+
+/// Everyone's shared bucket: one key for all clients.
+const EVERYONE: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
+fn client_ip(ext: &axum::http::Extensions) -> IpAddr {
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(EVERYONE, |c| c.0.ip())
+}
+
+/// An opaque, stable tag of a client's address (IPv6 by /64) keyed with a secret of this
+/// server: the regulator can tell one sender from many, and nobody can read an address
+/// back from it (an unkeyed hash of an IPv4 address is reversed by trying all 2^32).
+fn client_tag(secret: &[u8; 32], ip: IpAddr) -> String {
+    let bytes: Vec<u8> = match crate::limit::Client::of(ip) {
+        crate::limit::Client::V4(v4) => v4.octets().to_vec(),
+        crate::limit::Client::V6Net(n) => n.to_be_bytes().to_vec(),
+    };
+    blake3::keyed_hash(secret, &bytes).to_hex()[..16].to_string()
+}
+
+fn too_many(p: Problem, retry_s: &'static str) -> Response {
+    let mut r = p.into_response();
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static(retry_s),
+    );
+    r
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/complaints",
+    tag = "verification",
+    summary = "A consumer's complaint (public)",
+    description = "Access: public. A shopper reports a violation: `kind` one of `counterfeit`, \
+        `expired`, `sold_twice`, `no_marking`, `price`, `other`; `text` 1–2,000 characters; \
+        optional `code` (any accepted form, the Digital Link included), `shop` (where bought, \
+        ≤ 200 characters), `location` (only if the shopper chose to share it) and `photo` \
+        (JPEG or PNG, ≤ 2 MiB, base64). The registry links the code's shop (`shop_tin`) and \
+        the verdict the shopper saw, and logs the complaint in the transparency log. Limits: \
+        10 complaints an hour per address (IPv6: per /64, bursts of 5), 20 a second from \
+        everyone, 2 photos a minute from everyone (bursts of 100); body ≤ 3 MiB.",
+    security(()),
+    request_body = NewComplaint,
+    responses(
+        (status = 201, description = "Recorded", body = crate::answers::Created),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    check_json_type(&headers)?;
+    let body = crate::body_bytes(body)?;
+    let ip = client_ip(&ext);
+    // Parsed before any bucket is taken (JSON that does not parse costs no quota); a
+    // complaint refused by the registry's checks does count: no free probing.
+    let req: NewComplaint = if body.len() > crate::BODY_INLINE_MAX {
+        let b = body.clone();
+        tokio::task::spawn_blocking(move || parse_json::<NewComplaint>(&b))
+            .await
+            .map_err(|_| Problem::bad_request("cannot parse the body"))??
+    } else {
+        parse_json(&body)?
+    };
+    if let Err(p) = s.complaint_limits.per_client.check(ip) {
+        return Ok(too_many(p, "360"));
+    }
+    if let Err(p) = s.complaint_limits.all.check(EVERYONE) {
+        return Ok(too_many(p, "1"));
+    }
+    if req.photo.is_some() {
+        if let Err(p) = s.complaint_limits.photos.check(EVERYONE) {
+            return Ok(too_many(p, "30"));
+        }
+    }
+    let tag = client_tag(&s.client_secret, ip);
+    let checker = crate::public_checker(&ext);
+    let reg = s.registry.clone();
+    // A complaint the registry refuses is malformed input: 400, as verification's.
+    let c = blocking(move || reg.complain(req, tag, checker))
+        .await
+        .map_err(crate::malformed_code)?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/complaints/{}", c.id))],
+        Json(crate::answers::Created { id: c.id }),
+    )
+        .into_response())
+}
+
+/// Filters of `GET /api/v1/complaints`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// Only complaints about this code (any accepted form).
+    code: Option<String>,
+    /// Only complaints linked to this shop (its TIN).
+    shop: Option<String>,
+    /// Only this kind.
+    kind: Option<String>,
+    /// Received at or after (RFC 3339).
+    from: Option<String>,
+    /// Received before (RFC 3339).
+    to: Option<String>,
+    /// Continue after this id (the previous page's `next`).
+    after: Option<uuid::Uuid>,
+    /// Page size, 1–1,000 (default 100).
+    limit: Option<usize>,
+}
+
+fn time_param(name: &str, v: Option<&str>) -> Result<Option<u64>, Problem> {
+    v.map(|t| {
+        registry::time::parse_timestamp(t).ok_or_else(|| {
+            Problem::bad_request(format!(
+                "`{name}` must be an RFC 3339 time such as 2026-11-29T10:00:00Z"
+            ))
+        })
+    })
+    .transpose()
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/complaints",
+    tag = "regulator",
+    summary = "Consumers' complaints (regulator)",
+    description = "Access: a regulator (bearer token). Oldest first, filtered by code, shop \
+        (TIN), kind and time; pages of ≤ 1,000 with a `next` cursor (pass it as `after`). A \
+        page reads at most 100,000 complaints to fill itself; it may then be short, with `next`.",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of complaints", body = registry::complaints::ComplaintPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let q: ListQuery = query(uri.query().map(str::to_string))?;
+    let f = ComplaintFilter {
+        from: time_param("from", q.from.as_deref())?,
+        to: time_param("to", q.to.as_deref())?,
+        code: q.code,
+        shop: q.shop,
+        kind: q.kind,
+        after: q.after,
+        limit: q.limit.unwrap_or(100),
+    };
+    let reg = s.registry.clone();
+    let page = blocking(move || reg.complaints(&p, &f))
+        .await
+        .map_err(crate::malformed_code)?;
+    Ok(Json(page).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/complaints/{id}/photo",
+    tag = "regulator",
+    summary = "A complaint's photo (regulator)",
+    description = "Access: a regulator (bearer token). The image as sent (JPEG or PNG).",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Complaint id")),
+    responses(
+        (status = 200, description = "The photo", content(
+            (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "image/png"),
+        )),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+pub(crate) async fn photo(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| Problem::bad_request("the complaint id must be a UUID"))?;
+    let reg = s.registry.clone();
+    let (media_type, bytes) = blocking(move || reg.complaint_photo(&p, &id)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, media_type),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_string(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,322 @@
+//! `POST /api/v1/verify/image`: a photo (or a camera frame) of a Data Matrix or QR code →
+//! the verification of the code it shows.
+//!
+//! Decoding is CPU work on untrusted pixels, so it is bounded four ways: the body
+//! ([`BODY_IMAGE_MAX`], refused on `Content-Length` before it is read), the image's declared
+//! pixels (checked on its header before decoding, `labels::decode::Limits`), images per
+//! client ([`PER_CLIENT_PER_SECOND`], bursts of [`PER_CLIENT_BURST`]: a phone's camera
+//! loop sends 2–3 frames a second), and decodes at once ([`DECODES_IN_FLIGHT_MAX`], one per
+//! core, waited for at most [`DECODE_QUEUE_WAIT`], then 503). Decoding runs on the blocking
+//! pool, never on the async threads that answer everyone else.
+
+use crate::limit::RateLimit;
+use crate::{AppState, Problem};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest image body: `labels::decode::BYTES_MAX` (8 MiB; a 12-Mpx phone JPEG is 2–6 MiB).
+pub const BODY_IMAGE_MAX: usize = labels::decode::BYTES_MAX;
+/// Images one client (address; IPv6 /64) may send a second.
+pub const PER_CLIENT_PER_SECOND: u32 = 5;
+/// … in bursts of at most this many.
+pub const PER_CLIENT_BURST: u32 = 10;
+/// How long a request waits for a free decoder before a 503.
+pub const DECODE_QUEUE_WAIT: Duration = Duration::from_secs(3);
+
+/// Decodes running at once: one per core (at least 2), so photos never take every core
+/// from the registry's writer and verification.
+pub fn decodes_in_flight_max() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
+/// `DECODES_IN_FLIGHT_MAX` is [`decodes_in_flight_max`]; named here for the docs.
+pub const DECODES_IN_FLIGHT_MAX: &str = "one per core, at least 2";
+
+/// The image endpoint's shared limits.
+pub struct ImageLimits {
+    per_client: RateLimit,
+    decoders: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        ImageLimits {
+            per_client: RateLimit::per_period(
+                PER_CLIENT_PER_SECOND,
+                Duration::from_secs(1),
+                PER_CLIENT_BURST,
+                &format!("at most {PER_CLIENT_PER_SECOND} images a second"),
+            ),
+            decoders: Arc::new(tokio::sync::Semaphore::new(decodes_in_flight_max())),
+        }
+    }
+}
+
+/// What was read from the image.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Scanned {
+    /// `datamatrix` or `qr`.
+    #[schema(example = "datamatrix")]
+    pub symbology: &'static str,
+    /// The code's GS1 Digital Link, relative (`/01/…/21/…?91=…&92=…`), crypto tail
+    /// included: the verification page to open.
+    pub link: String,
+    /// Codes in the image (the first is verified).
+    pub codes_found: usize,
+}
+
+/// The verify answer with what was scanned.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ImageAnswer {
+    /// As `GET /api/v1/verify`.
+    #[serde(flatten)]
+    pub verification: registry::VerifyAnswer,
+    /// What the image showed.
+    pub scanned: Scanned,
+}
+
+fn decode_problem(e: &labels::decode::DecodeError) -> Problem {
+    let (slug, title) = match e.http_status() {
+        413 => ("too-large", "Image too large"),
+        // Named after the reason: `no_code_found` or `not_gs1`.
+        415 => ("unsupported-media-type", "Not a PNG or JPEG image"),
+        422 => ("no-code-found", "No code found in the image"),
+        _ => ("bad-request", "Image cannot be read"),
+    };
+    let mut p = Problem::new(e.http_status(), slug, title, e.to_string());
+    p.errors = vec![registry::CodeError {
+        code: String::new(),
+        reason: e.reason(),
+    }];
+    p
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/verify/image",
+    tag = "verification",
+    summary = "Verify the code in a photo (Data Matrix or QR)",
+    description = "Access: public. The body is the image itself (`Content-Type: image/jpeg` or \
+        `image/png`, ≤ 8 MiB, ≤ 24 Mpx, ≤ 12,000 px a side). Answers the verify answer of the \
+        first code found, with `scanned` (`symbology`, the code's relative Digital Link \
+        `link` with its crypto tail, `codes_found`). 422 `no_code_found` when no code can be \
+        read (a camera loop tries its next frame), `not_gs1` when a symbol holds no GS1 \
+        marking code; 413 too large; 415 not PNG/JPEG; 400 corrupt. Limits: 5 images a \
+        second per address (bursts of 10); one decode per core at once, 503 after 3 s \
+        waiting.",
+    security(()),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "A JPEG or PNG image"),
+    responses(
+        (status = 200, description = "The verification of the code in the image", body = ImageAnswer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn verify_image(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !matches!(
+        ctype.as_str(),
+        "image/jpeg" | "image/png" | "image/jpg" | "application/octet-stream"
+    ) {
+        return Err(Problem::new(
+            415,
+            "unsupported-media-type",
+            "Not a PNG or JPEG image",
+            format!(
+                "send the image itself as the body with Content-Type image/jpeg or image/png \
+                 (got {:?})",
+                ctype.chars().take(60).collect::<String>()
+            ),
+        ));
+    }
+    let ip = ext
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = ip {
+        if let Err(p) = s.image_limits.per_client.check(ip) {
+            let mut r = p.into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            return Ok(r);
+        }
+    }
+    let body = crate::body_bytes(body)?;
+    let permit = tokio::time::timeout(
+        DECODE_QUEUE_WAIT,
+        s.image_limits.decoders.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| {
+        Problem::new(
+            503,
+            "busy",
+            "Busy",
+            "every image decoder is busy; retry in a second",
+        )
+    })?
+    .map_err(|_| Problem::new(503, "busy", "Busy", "the decoders are shut down"))?;
+    let found = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        labels::decode::decode(&body, &labels::decode::Limits::default())
+    })
+    .await
+    .map_err(|_| Problem::new(500, "internal", "Internal error", "the decoder failed"))?
+    .map_err(|e| decode_problem(&e))?;
+    let Some(first) = found.first() else {
+        return Err(decode_problem(&labels::decode::DecodeError::NotFound));
+    };
+    let link = gs1::ElementString::parse(&first.code)
+        .and_then(|es| es.to_digital_link(""))
+        .map_err(|e| Problem::bad_request(format!("the code read cannot be linked: {e}")))?;
+    let checker = crate::public_checker(&ext);
+    let reg = s.registry.clone();
+    let code = first.code.clone();
+    let verification = crate::blocking(move || reg.verify_as(&code, checker))
+        .await
+        .map_err(crate::malformed_code)?;
+    Ok(Json(ImageAnswer {
+        verification,
+        scanned: Scanned {
+            symbology: match first.symbology {
+                labels::decode::Symbology::DataMatrix => "datamatrix",
+                labels::decode::Symbology::Qr => "qr",
+            },
+            link,
+            codes_found: found.len(),
+        },
+    })
+    .into_response())
+}
+
+/// Most labels in one sheet request: 50 A4 pages of the default 4 × 10 grid, rendered in
+/// well under a second; a larger order is printed in several (`offset`, `Link: rel=next`).
+pub const LABELS_PER_SHEET_MAX: u32 = 2_000;
+
+/// `?offset=&limit=` of a label sheet.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SheetQuery {
+    /// Index of the order's first code to print (default 0).
+    #[serde(default)]
+    offset: Option<u32>,
+    /// Labels to print, 1–2,000 (default 2,000, or the rest of the order).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 2000)]
+    limit: Option<u32>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}/labels",
+    tag = "orders",
+    summary = "A printable PDF sheet of an order's labels",
+    description = "Access: the participant that ordered (others get 404), bearer token. A4 \
+        pages of GS1 Data Matrix labels on a 4 × 10 grid of 45.7 × 25.4 mm labels (Avery \
+        L7654 / 3657 mini-label stock: columns every 48.3 mm from 9.7 mm, rows every 25.4 mm \
+        from 21.5 mm), filled left to right then top to bottom in the order's code order; \
+        each label shows the symbol (crypto tail inside) with `(01)` GTIN and `(21)` serial \
+        beside it, and a footer names the order and page. At most 2,000 labels (50 pages) \
+        a request: `?offset=&limit=`, and a `Link: <…>; rel=\"next\"` header while codes \
+        remain.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order id (UUID)"), SheetQuery),
+    responses(
+        (status = 200, description = "The sheet", content((Vec<u8> = "application/pdf"))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn order_labels(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| Problem::bad_request("the order id must be a UUID"))?;
+    let q: SheetQuery = crate::query(q)?;
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(LABELS_PER_SHEET_MAX);
+    if limit == 0 || limit > LABELS_PER_SHEET_MAX {
+        return Err(Problem::bad_request(format!(
+            "`limit` must be 1 to {LABELS_PER_SHEET_MAX} labels; print a large order in \
+             several sheets with `offset`"
+        )));
+    }
+    // Rendering is CPU work: it shares the decoders' permits.
+    let permit = tokio::time::timeout(
+        DECODE_QUEUE_WAIT,
+        s.image_limits.decoders.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| Problem::new(503, "busy", "Busy", "every renderer is busy; retry shortly"))?
+    .map_err(|_| Problem::new(503, "busy", "Busy", "the renderers are shut down"))?;
+    let reg = s.registry.clone();
+    let (pdf, next) = crate::blocking(move || {
+        let _permit = permit;
+        let page = reg.order_codes(&p, &id, offset, limit)?;
+        if page.codes.is_empty() {
+            return Err(registry::Error::invalid(format!(
+                "the order has no codes from offset {offset}"
+            )));
+        }
+        let title = format!(
+            "Tracemark order {id}: labels {}-{}",
+            offset + 1,
+            offset as usize + page.codes.len()
+        );
+        let pdf = labels::sheet::pdf(&title, &page.codes, &labels::sheet::Layout::default())
+            .map_err(|e| registry::Error::invalid(format!("cannot print: {e}")))?;
+        Ok((pdf, page.next_offset))
+    })
+    .await
+    .map_err(crate::malformed_code)?;
+    let mut r = (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"tracemark-order-{id}-{offset}.pdf\""),
+            ),
+        ],
+        pdf,
+    )
+        .into_response();
+    if let Some(n) = next {
+        if let Ok(v) = header::HeaderValue::from_str(&format!(
+            "</api/v1/orders/{id}/labels?offset={n}&limit={limit}>; rel=\"next\""
+        )) {
+            r.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(r)
+}
