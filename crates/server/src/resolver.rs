@@ -153,9 +153,20 @@ pub async fn resolve(
         return r;
     }
     // The page reads the answer from its JSON: fields the registry adds reach it as they are.
-    let answer = serde_json::to_value(&ans)
-        .and_then(serde_json::from_value::<web::Answer>)
-        .unwrap_or_default();
+    // A failure here is a bug (the two shapes drifted apart): a 500, never a wrong verdict.
+    let answer = match serde_json::to_value(&ans).and_then(serde_json::from_value::<web::Answer>) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("the verify answer does not read as the page's answer: {e}");
+            return Problem::new(
+                500,
+                "internal",
+                "Internal error",
+                "the page could not be rendered",
+            )
+            .into_response();
+        }
+    };
     page(
         StatusCode::OK,
         lang,

@@ -1996,10 +1996,19 @@ fn verify_resolver_and_offline_keys() {
         .json();
     assert_eq!(bare["verdict"], "unverified", "{bare}");
     assert_eq!(bare["tail_checked"], false, "{bare}");
-    let page = s.get(&format!("/01/{g}/21/{}", pct(serial)), None);
+    let page = s.get(&format!("/01/{g}/21/{}?lang=en", pct(serial)), None);
     assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("data-verdict=\"unverified\""),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("Not verified"), "{}", page.text);
-    assert!(page.text.contains("Scan the label"), "{}", page.text);
+    assert!(
+        page.text.contains("Scan the code on the label"),
+        "{}",
+        page.text
+    );
     assert!(!page.text.contains("Genuine"), "{}", page.text);
     // A malformed code is a 400 problem naming the fault, not a verdict.
     let mut bad_check = g.as_bytes().to_vec();
@@ -2070,8 +2079,9 @@ fn verify_resolver_and_offline_keys() {
     );
     assert_eq!(r.status, 201, "{}", r.text);
     let h = s.get(&link, None).text;
+    // (The page escapes with numeric references: `&#60;` for `<`.)
     assert!(
-        !h.contains("<script>") && h.contains("&lt;script&gt;"),
+        !h.contains("<script>") && h.contains("&#60;script&#62;x&#60;/script&#62;"),
         "{h}"
     );
 

@@ -3,6 +3,8 @@
 //! (malformed, unknown). What the page does in a browser is tested in a real Chromium
 //! by the browser tests.
 
+// The shared helper serves more than these tests use (signing client, product cards).
+#[allow(dead_code)]
 mod support;
 
 use reqwest::blocking::Response;

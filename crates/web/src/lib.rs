@@ -88,6 +88,7 @@ pub struct Product {
     #[serde(default)]
     pub gtin: String,
     /// Name (producer-supplied: escaped on output).
+    #[serde(default)]
     pub name: String,
     /// Brand.
     #[serde(default)]
@@ -101,8 +102,10 @@ pub struct Product {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Producer {
     /// Legal name.
+    #[serde(default)]
     pub name: String,
     /// Taxpayer number.
+    #[serde(default)]
     pub tin: String,
 }
 

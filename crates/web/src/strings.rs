@@ -115,6 +115,9 @@ pub struct JsStrings {
     pub net_offline_unavailable: &'static str,
     /// When the keys used were fetched (`{date}`).
     pub keys_saved: &'static str,
+    /// The offline page's line naming the code read from the address (`{gtin}`,
+    /// `{serial}`).
+    pub code_line: &'static str,
     /// Camera button, to start.
     pub camera_start: &'static str,
     /// Camera button, to stop.
@@ -464,6 +467,7 @@ pub static EN: Strings = Strings {
         net_offline_invalid: "No network, but the label's signature was checked on this phone and it does not match: the registry did not issue this label. Do not buy it.",
         net_offline_unavailable: "No network: the label could not be checked on this phone. Check again when online.",
         keys_saved: "Keys saved {date}.",
+        code_line: "GTIN {gtin}, serial number {serial}",
         camera_start: "Scan with the camera",
         camera_stop: "Stop the camera",
         camera_starting: "Starting the camera…",
@@ -678,6 +682,7 @@ pub static RU: Strings = Strings {
         net_offline_invalid: "Нет сети, но подпись этикетки проверена на этом телефоне и не совпадает: реестр эту этикетку не выпускал. Не покупайте товар.",
         net_offline_unavailable: "Нет сети: проверить этикетку на телефоне не удалось. Проверьте ещё раз, когда появится сеть.",
         keys_saved: "Ключи сохранены {date}.",
+        code_line: "GTIN {gtin}, серийный номер {serial}",
         camera_start: "Сканировать камерой",
         camera_stop: "Остановить камеру",
         camera_starting: "Включаем камеру…",

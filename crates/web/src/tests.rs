@@ -470,3 +470,97 @@ fn script_strings_exist_in_both_languages() {
         );
     }
 }
+
+/// WCAG 2.x relative luminance of `#rrggbb`.
+fn luminance(hex: &str) -> f64 {
+    let h = hex.trim_start_matches('#');
+    let c = |i: usize| {
+        let v = f64::from(u8::from_str_radix(&h[i..i + 2], 16).expect("hex")) / 255.0;
+        if v <= 0.03928 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * c(0) + 0.7152 * c(2) + 0.0722 * c(4)
+}
+
+fn contrast(a: &str, b: &str) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// The stylesheet's colour pairs meet WCAG AA: text 4.5:1, icons and borders that carry
+/// meaning 3:1. Read from app.css itself, so a change of colour is checked.
+#[test]
+fn colours_meet_wcag_aa() {
+    let css = include_str!("../static/app.css");
+    let var = |name: &str| -> String {
+        let at = css
+            .find(&format!("--{name}:"))
+            .unwrap_or_else(|| panic!("--{name}"));
+        let rest = &css[at + name.len() + 3..];
+        rest[..rest.find(';').expect(";")].trim().to_string()
+    };
+    let text = [
+        ("ink", "bg"),
+        ("ink", "panel"),
+        ("muted", "panel"),
+        ("muted", "bg"),
+        ("ok-ink", "ok-bg"),
+        ("neutral-ink", "neutral-bg"),
+        ("bad-ink", "bad-bg"),
+        ("bad-ink", "panel"),
+        ("ok-ink", "panel"),
+        ("navy-2", "panel"),
+    ];
+    for (fg, bg) in text {
+        let r = contrast(&var(fg), &var(bg));
+        assert!(r >= 4.5, "--{fg} on --{bg}: {r:.2}");
+    }
+    // White on the header and on the primary button.
+    assert!(contrast("#ffffff", &var("navy")) >= 4.5);
+    // The verdict icons against their card, and their white glyphs.
+    for (icon, bg) in [
+        ("ok", "ok-bg"),
+        ("neutral", "neutral-bg"),
+        ("bad", "bad-bg"),
+    ] {
+        let r = contrast(&var(icon), &var(bg));
+        assert!(r >= 3.0, "--{icon} on --{bg}: {r:.2}");
+        assert!(contrast("#ffffff", &var(icon)) >= 4.5, "glyph on --{icon}");
+    }
+}
+
+/// The page reads the verify answer's JSON as the API documents it, fields it does not
+/// use (status, tail_checked, …) and fields added later included.
+#[test]
+fn answer_reads_from_the_verify_json() {
+    let v = serde_json::json!({
+        "verdict": "expired", "code": "0104650117240163215100000005NgF",
+        "product": {"gtin": "04650117240163", "name": "Кефир", "brand": null,
+                    "product_group": "milk", "shelf_life_days": 10, "max_retail_price": null,
+                    "attributes": null},
+        "producer": {"name": "Завод", "tin": "7701234567"},
+        "status": "INTRODUCED", "expiry_date": "2026-11-01", "production_date": "2026-10-20",
+        "tail_checked": true, "checked_at": "2026-11-29T17:09:25Z", "something_new": [1, 2]
+    });
+    let a: Answer = serde_json::from_value(v).expect("reads");
+    assert_eq!(a.verdict, "expired");
+    assert_eq!(a.production_date.as_deref(), Some("2026-10-20"));
+    let html = render_verdict(&a, LINK, req(Lang::Ru)).expect("renders");
+    assert_eq!(
+        text_of(&html, "expiry-date").as_deref(),
+        Some("1 ноября 2026")
+    );
+    assert_eq!(
+        text_of(&html, "production-date").as_deref(),
+        Some("20 октября 2026")
+    );
+    assert!(!html.contains("id=\"product-brand\""), "no brand, no row");
+    // Without a production date the row is left out, not shown empty.
+    let mut a = a;
+    a.production_date = None;
+    let html = render_verdict(&a, LINK, req(Lang::Ru)).expect("renders");
+    assert!(!html.contains("id=\"production-date\""));
+}

@@ -207,6 +207,14 @@
     check.dataset.state = 'pending';
     check.textContent = S.offline_pending || '';
     const code = data.page === 'offline' ? codeFromLocation() : data.code;
+    if (data.page === 'offline' && code) {
+      // The shell knows the code only from the address: say which one is checked.
+      const line = document.createElement('p');
+      line.className = 'code-line num';
+      line.id = 'code';
+      line.textContent = fill(S.code_line, { gtin: code.gtin, serial: code.serial });
+      check.parentNode.appendChild(line);
+    }
     try {
       lastCheck = await verifyTail(code);
     } catch (e) {
