@@ -1,9 +1,6 @@
 //! What several end-to-end test binaries share: a registry on a fresh data directory,
 //! served over real HTTP on a free loopback port.
 
-// Each test binary uses its own part of this.
-#![allow(dead_code)]
-
 use tracemark::client::Client;
 
 /// A served registry; keep it alive while using its address.
@@ -52,6 +49,7 @@ pub fn start() -> Server {
 impl Server {
     /// Stops serving: the listener closes and every connection is dropped, as when the
     /// network goes away (the data directory stays until the `Server` is dropped).
+    #[allow(dead_code)] // Only the browser tests cut the network.
     pub fn stop(&mut self) {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_timeout(std::time::Duration::from_secs(5));
