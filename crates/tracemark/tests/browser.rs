@@ -397,6 +397,9 @@ struct Case {
     family: Option<Family>,
     /// Whether the product's name must be shown.
     product: bool,
+    /// What the in-browser signature check must conclude (`#offline-check[data-state]`),
+    /// `None` where the page has no check.
+    offline: Option<&'static str>,
 }
 
 fn with_lang(link: &str, lang: &str) -> String {
@@ -484,10 +487,28 @@ fn check_page(p: &Page, case: &Case, lang: &str, shot: &str) -> String {
             "{ctx}: #production-date {made:?}"
         );
     }
+    if let Some(want) = case.offline {
+        let st = p.wait("#offline-check done", SETTLE, |p| {
+            p.try_js(
+                "const e = document.getElementById('offline-check'); return e && e.dataset.state !== 'pending' ? e.dataset.state : null",
+                vec![],
+            )?
+            .as_str()
+            .map(str::to_string)
+        });
+        assert_eq!(st, want, "{ctx}: #offline-check[data-state]");
+        assert_eq!(
+            p.attr("#offline-check", "data-network").as_deref(),
+            Some("online"),
+            "{ctx}: #offline-check[data-network]"
+        );
+    }
     if case.verdict != "malformed" {
         let next = p.text("#next-steps");
         assert!(!next.trim().is_empty(), "{ctx}: empty #next-steps");
     }
+    // Again, settled (the first one is there if an assertion fails).
+    p.screenshot(shot);
     headline
 }
 
@@ -561,6 +582,12 @@ fn link_case(verdict: &'static str, c: &Code, family: Option<Family>, product: b
         link: c.link(),
         family,
         product,
+        // The registry's signature (whatever became of the item since), or no tail.
+        offline: Some(if c.tail.is_some() {
+            "valid"
+        } else {
+            "unavailable"
+        }),
     }
 }
 
@@ -595,6 +622,8 @@ fn page_forged() {
         link: w.forged[i].link(),
         family: Some(Family::Bad),
         product: false,
+        // Another code's signature: checked on the phone, it does not match.
+        offline: Some("invalid"),
     });
 }
 
@@ -635,6 +664,7 @@ fn page_malformed() {
         link: w.malformed_link.clone(),
         family: None,
         product: false,
+        offline: None,
     });
     // It says what is wrong, in words: the GTIN's last digit, what it should be and what
     // it is.
@@ -674,7 +704,10 @@ fn page_works_without_javascript() {
         with_lang(&w.genuine.link(), "en")
     ));
     // The verdict is the server's: no script needed to read it.
-    let case = link_case("genuine", &w.genuine, Some(Family::Ok), true);
+    let case = Case {
+        offline: None,
+        ..link_case("genuine", &w.genuine, Some(Family::Ok), true)
+    };
     check_page(&p, &case, "en", "no-javascript");
     // No script ran: the in-browser check (a few milliseconds when scripts run) never
     // started.
