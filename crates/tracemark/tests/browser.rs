@@ -33,6 +33,8 @@ const SCAN_TIMEOUT: Duration = Duration::from_secs(45);
 /// The product every code is of (a Latin name: the language checks read the page's own
 /// words, not this).
 const PRODUCT: &str = "Sneakers Polet 42";
+/// Every code's expiry: this many days after it is made.
+const EXPIRY_DAYS: u32 = 365;
 /// The producer's name.
 const PRODUCER: &str = "Fabrika Polet";
 
@@ -155,9 +157,9 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// This year, as the pages print it.
-fn now_year() -> String {
-    registry::time::format_date(registry::time::day_of(now()))[..4].to_string()
+/// The year `days` from today, as the pages print it.
+fn year_of(days: u32) -> String {
+    registry::time::format_date(registry::time::day_of(now()) + days)[..4].to_string()
 }
 
 fn doc(s: &support::Server, a: &Actor, body: Value) -> Value {
@@ -204,11 +206,15 @@ fn introduced(s: &support::Server, a: &Actors, g: &str, n: u32, tail: &str) -> V
     let full = s.c.order_codes(&a.producer, g, n, tail).expect("order");
     let ids: Vec<&str> = full.iter().map(|c| id_code(c)).collect();
     doc(s, &a.producer, json!({"type": "apply", "codes": ids}));
-    let today = registry::time::format_date(registry::time::day_of(now()));
+    let day = registry::time::day_of(now());
+    let today = registry::time::format_date(day);
+    // Good for a year.
+    let expiry = registry::time::format_date(day + EXPIRY_DAYS);
     doc(
         s,
         &a.producer,
-        json!({"type": "introduce", "codes": ids, "production_date": today, "batch": "B1"}),
+        json!({"type": "introduce", "codes": ids, "production_date": today,
+               "expiry_date": expiry, "batch": "B1"}),
     );
     full.iter().map(|c| Code::parse(c)).collect()
 }
@@ -483,8 +489,13 @@ fn check_page(p: &Page, case: &Case, lang: &str, shot: &str) -> String {
         // Introduced today: the production date is known, in the page's language.
         let made = p.text("#production-date");
         assert!(
-            made.contains(&now_year()) && (lang != "ru" || has_cyrillic(&made)),
+            made.contains(&year_of(0)) && (lang != "ru" || has_cyrillic(&made)),
             "{ctx}: #production-date {made:?}"
+        );
+        let expiry = p.text("#expiry-date");
+        assert!(
+            expiry.contains(&year_of(EXPIRY_DAYS)) && (lang != "ru" || has_cyrillic(&expiry)),
+            "{ctx}: #expiry-date {expiry:?}"
         );
     }
     if let Some(want) = case.offline {
@@ -891,7 +902,9 @@ fn scan(name: &str, label: camera::Gray, code: &Code) {
         let p = b.page(name);
         p.goto(&format!("{}/scan", w.s.base));
         fake_camera_shows(&p, &label);
-        assert!(p.exists("#camera-button"), "/scan has no #camera-button");
+        for id in ["#camera-button", "#camera-video", "#camera-status"] {
+            assert!(p.exists(id), "/scan has no {id}");
+        }
         p.screenshot(&format!("{name}-0-scan"));
         p.click("#camera-button");
         let want = format!("/01/{}/21/{}", code.gtin, pct(&code.serial));
