@@ -907,6 +907,23 @@ fn scan(name: &str, label: camera::Gray, code: &Code) {
         }
         p.screenshot(&format!("{name}-0-scan"));
         p.click("#camera-button");
+        // A picture of the page filming, if it is quick enough to catch (not asserted:
+        // the page may already have found the code).
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            let filming = p.try_js(
+                "const v = document.getElementById('camera-video'); return !!v && location.pathname === '/scan' && v.readyState >= 2",
+                vec![],
+            );
+            if filming == Some(Value::Bool(true)) {
+                p.screenshot(&format!("{name}-0b-filming"));
+                break;
+            }
+            if filming.is_none() || p.try_url().is_none_or(|u| !u.contains("/scan")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let want = format!("/01/{}/21/{}", code.gtin, pct(&code.serial));
         p.wait(&format!("navigation to {want}"), SCAN_TIMEOUT, |p| {
             p.try_url()?.contains(&want).then_some(())
