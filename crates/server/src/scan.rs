@@ -212,8 +212,9 @@ pub(crate) async fn verify_image(
     .into_response())
 }
 
-/// Most labels in one sheet request: 50 A4 pages of the default 4 × 10 grid, rendered in
-/// well under a second; a larger order is printed in several (`offset`, `Link: rel=next`).
+/// Most labels in one sheet request: 50 A4 pages of the default 4 × 10 grid, about 3 s of
+/// one core (`tracemark bench --only consumer`); a larger order is printed in several
+/// (`offset`, `Link: rel=next`).
 pub const LABELS_PER_SHEET_MAX: u32 = 2_000;
 
 /// `?offset=&limit=` of a label sheet.
