@@ -11,8 +11,10 @@
 //!    camera lead to the code's page, genuine.
 //! 4. A complaint sent through the page's form reaches the regulator as written.
 //!
-//! Screenshots: `<target>/browser-artifacts/*.png`. Debian packages: `chromium`,
-//! `chromium-driver`.
+//! Run: `cargo test -p tracemark --test browser` (about 40 s on 2 cores; `CHROME` and
+//! `CHROMEDRIVER` name other binaries than `/usr/bin/chromium` and `/usr/bin/chromedriver`).
+//! Screenshots: `<target>/browser-artifacts/*.png` (emptied at each run). Debian packages:
+//! `chromium`, `chromium-driver`.
 
 #[path = "support/camera.rs"]
 mod camera;
@@ -797,6 +799,16 @@ fn offline_check_with_the_service_worker() {
             !text.trim().is_empty(),
             "{shot}: #offline-check says nothing"
         );
+        // Offline nobody knows whether the item was sold or recalled since: no page may
+        // say "genuine" (a stale copy of an online verdict would).
+        if p.exists("#verdict") {
+            let v = p.attr("#verdict", "data-verdict").unwrap_or_default();
+            let class = p.attr("#verdict", "class").unwrap_or_default();
+            assert!(
+                v != "genuine" && !class.split_whitespace().any(|c| c == "verdict-ok"),
+                "{shot}: offline, the page claims {v:?} ({class})"
+            );
+        }
         p.screenshot(shot);
         text
     };
