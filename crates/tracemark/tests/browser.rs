@@ -244,6 +244,8 @@ fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
         let s = support::start();
+        // Kept in a static, never dropped: its data directory goes at exit.
+        chrome::remove_at_exit(s.data_dir());
         let g = gtin(460_000_000_001);
         let a = actors(&s, &g);
         let mut c = introduced(&s, &a, &g, 24, "signature").into_iter();

@@ -134,6 +134,23 @@ extern "C" fn at_exit() {
     }
 }
 
+/// Makes [`at_exit`] run when the binary exits (once, however often called).
+fn register_at_exit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a plain `extern "C" fn()`.
+        unsafe { libc::atexit(at_exit) };
+    });
+}
+
+/// Removes `dir` when the test binary exits.
+pub fn remove_at_exit(dir: &Path) {
+    register_at_exit();
+    TEMP.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(dir.to_path_buf());
+}
+
 /// A fresh temporary directory, removed at exit.
 pub fn temp_dir(prefix: &str) -> PathBuf {
     let d = tempfile::Builder::new()
@@ -141,6 +158,7 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
         .tempdir()
         .expect("temp dir")
         .keep();
+    register_at_exit();
     TEMP.lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(d.clone());
@@ -193,8 +211,7 @@ fn driver() -> &'static Driver {
             .expect("driver thread")
             .unwrap_or_else(|e| panic!("starting chromedriver: {e}")) as i32;
         PGID.store(pid, std::sync::atomic::Ordering::SeqCst);
-        // SAFETY: registers a plain `extern "C" fn()`.
-        unsafe { libc::atexit(at_exit) };
+        register_at_exit();
         // If this binary is killed outright (no atexit), a watchdog kills the group: it
         // waits to read from a pipe only this process writes to, and the kernel closes the
         // pipe when this process dies, however it dies (the pipe is close-on-exec, so no

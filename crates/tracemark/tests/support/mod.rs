@@ -49,6 +49,13 @@ pub fn start() -> Server {
 impl Server {
     /// Stops serving: the listener closes and every connection is dropped, as when the
     /// network goes away (the data directory stays until the `Server` is dropped).
+    /// The data directory (removed when the `Server` is dropped; a `Server` kept for
+    /// the whole test binary in a `static` is never dropped, so its owner removes this).
+    #[allow(dead_code)] // Only the browser tests keep a server in a static.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     #[allow(dead_code)] // Only the browser tests cut the network.
     pub fn stop(&mut self) {
         if let Some(rt) = self.rt.take() {
