@@ -9,10 +9,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if out.ends_with(".png") {
         std::fs::write(out, labels::render::png(&sym, 8)?)?;
     } else if out.ends_with(".svg") {
-        std::fs::write(out, labels::render::svg(&sym, 0.5, labels::render::Unit::Mm)?)?;
+        std::fs::write(
+            out,
+            labels::render::svg(&sym, 0.5, labels::render::Unit::Mm)?,
+        )?;
     } else {
         let codes = vec![code.clone(); 40];
-        std::fs::write(out, labels::sheet::pdf("example", &codes, &Default::default())?)?;
+        std::fs::write(
+            out,
+            labels::sheet::pdf("example", &codes, &Default::default())?,
+        )?;
     }
     Ok(())
 }

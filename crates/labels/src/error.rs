@@ -3,11 +3,15 @@
 use crate::symbol::Symbology;
 
 /// What can go wrong while making a symbol, rendering it or laying out a sheet.
+///
+/// Messages follow the `std::error::Error` convention: a variant that wraps another error
+/// names it as its `source()` and does not repeat it in its own message (print the chain,
+/// e.g. with `anyhow`'s `{:#}`, to see both).
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
     /// The marking code is not a valid GS1 element string, bracketed string or Digital
     /// Link URI (the `gs1` crate names the fault: check digit, length, character, …).
-    #[error("not a valid marking code: {0}")]
+    #[error("not a valid marking code")]
     Code(#[from] gs1::Gs1Error),
     /// The code has neither a GTIN (AI 01) nor an SSCC (AI 00): nothing to label.
     #[error("the code has no GTIN (01) or SSCC (00) to print")]
@@ -49,7 +53,7 @@ pub enum LabelError {
         max: usize,
     },
     /// A label of a sheet failed; `index` is its position in the input.
-    #[error("label {index} of the sheet: {source}")]
+    #[error("label {index} of the sheet (counting from 0)")]
     SheetLabel {
         /// Position of the failing code in the input (0-based).
         index: usize,
@@ -57,6 +61,6 @@ pub enum LabelError {
         source: Box<LabelError>,
     },
     /// The PNG encoder failed (it writes to memory, so this is not expected).
-    #[error("PNG encoding: {0}")]
+    #[error("PNG encoding failed")]
     Png(#[from] png::EncodingError),
 }

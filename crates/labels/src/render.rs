@@ -399,7 +399,8 @@ mod tests {
 
     #[test]
     fn qr_has_four_modules_of_quiet_zone() {
-        let s = digital_link_qr("(01)04601234567893(21)abc123(93)Zx9q", "https://t.example").unwrap();
+        let s =
+            digital_link_qr("(01)04601234567893(21)abc123(93)Zx9q", "https://t.example").unwrap();
         let (w, _, dark) = decode_png(&png(&s, 4).unwrap());
         // The top 4 modules (16 px) are white, and the finder pattern starts at 16 px.
         assert!(dark[..16 * w].iter().all(|&d| !d));

@@ -134,15 +134,45 @@ impl Layout {
         range("columns", self.columns as f64, 1.0, per_page)?;
         range("rows", self.rows as f64, 1.0, per_page)?;
         range("labels per page", self.per_page() as f64, 1.0, per_page)?;
-        range("label height (mm)", self.label_height, 8.0, self.page_height)?;
-        range("label width (mm)", self.label_width, self.label_height, self.page_width)?;
-        range("pitch x (mm)", self.pitch_x, self.label_width, self.page_width)?;
-        range("pitch y (mm)", self.pitch_y, self.label_height, self.page_height)?;
+        range(
+            "label height (mm)",
+            self.label_height,
+            8.0,
+            self.page_height,
+        )?;
+        range(
+            "label width (mm)",
+            self.label_width,
+            self.label_height,
+            self.page_width,
+        )?;
+        range(
+            "pitch x (mm)",
+            self.pitch_x,
+            self.label_width,
+            self.page_width,
+        )?;
+        range(
+            "pitch y (mm)",
+            self.pitch_y,
+            self.label_height,
+            self.page_height,
+        )?;
         range("padding (mm)", self.padding, 0.0, self.label_height / 4.0)?;
         let right = self.margin_left + (self.columns - 1) as f64 * self.pitch_x + self.label_width;
-        range("right edge of the last column (mm)", right, 0.0, self.page_width)?;
+        range(
+            "right edge of the last column (mm)",
+            right,
+            0.0,
+            self.page_width,
+        )?;
         let bottom = self.margin_top + (self.rows - 1) as f64 * self.pitch_y + self.label_height;
-        range("bottom edge of the last row (mm)", bottom, 0.0, self.page_height)?;
+        range(
+            "bottom edge of the last row (mm)",
+            bottom,
+            0.0,
+            self.page_height,
+        )?;
         range("left margin (mm)", self.margin_left, 0.0, self.page_width)?;
         range("top margin (mm)", self.margin_top, 0.0, self.page_height)?;
         Ok(())
@@ -231,7 +261,7 @@ pub fn pdf(title: &str, codes: &[String], layout: &Layout) -> Result<Vec<u8>, La
         let mut footer = String::new();
         let _ = write!(
             footer,
-            "{footer_title}  -  page {} of {pages}  -  labels {}-{} of {}",
+            "{footer_title} | page {} of {pages} | labels {}-{} of {}",
             p + 1,
             start + 1,
             end,
@@ -240,7 +270,10 @@ pub fn pdf(title: &str, codes: &[String], layout: &Layout) -> Result<Vec<u8>, La
         content
             .begin_text()
             .set_font(Name(b"F1"), FOOTER_PT)
-            .next_line(mm(layout.margin_left), mm(layout.margin_top.min(20.0) / 2.0))
+            .next_line(
+                mm(layout.margin_left),
+                mm(layout.margin_top.min(20.0) / 2.0),
+            )
             .show(Str(footer.as_bytes()))
             .end_text();
         let raw = content.finish();
