@@ -52,10 +52,23 @@ pub enum LabelError {
         /// [`crate::sheet::LABELS_MAX`].
         max: usize,
     },
+    /// A part of a sheet that does not start on a page boundary or overruns the sheet.
+    #[error("a part of {count} labels from label {first} (0-based) must start a page (a multiple of {per_page}) and end within the sheet of {total} labels")]
+    SheetPart {
+        /// Index of the part's first label in the sheet.
+        first: usize,
+        /// Labels in the part.
+        count: usize,
+        /// Labels in the whole sheet.
+        total: usize,
+        /// Labels per page of the layout.
+        per_page: usize,
+    },
     /// A label of a sheet failed; `index` is its position in the input.
     #[error("label {index} of the sheet (counting from 0)")]
     SheetLabel {
-        /// Position of the failing code in the input (0-based).
+        /// Position of the failing code in the sheet (0-based; for [`crate::sheet::pdf_part`]
+        /// counted from the sheet's first label).
         index: usize,
         /// Why it failed.
         source: Box<LabelError>,
