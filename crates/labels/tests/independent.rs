@@ -20,7 +20,7 @@ use std::process::Command;
 use gs1::ElementString;
 use issuance::{IdCode, Keyring, SerialLen, TailKind};
 use labels::render::{png, svg, Unit};
-use labels::sheet::{pdf, Layout};
+use labels::sheet::{pdf, pdf_part, Layout};
 use labels::symbol::{data_matrix, digital_link, digital_link_qr, same_elements};
 
 const GS: char = '\u{1d}';
@@ -457,4 +457,19 @@ fn captions_hold_the_gtin_and_serial_never_the_tail() {
             assert!(!caption.contains(&format!("({ai})")), "{caption}");
         }
     }
+}
+
+#[test]
+fn pdf_parts_are_numbered_as_one_sheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes: Vec<String> = codes().into_iter().take(5).collect();
+    let doc = pdf_part("Order 7", &codes, 4000, 100_000, &Layout::default()).unwrap();
+    let f = put(dir.path(), "part.pdf", &doc);
+    let (ok, text) = run("pdftotext", "poppler-utils", &[f.to_str().unwrap(), "-"]);
+    assert!(ok);
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("Order 7 | page 101 of 2500 | labels 4001-4005 of 100000"),
+        "{text}"
+    );
 }
