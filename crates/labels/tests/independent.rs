@@ -473,3 +473,101 @@ fn pdf_parts_are_numbered_as_one_sheet() {
         "{text}"
     );
 }
+
+/// GS1 CSET 82: the characters a serial may hold.
+const CSET82: &[u8] =
+    b"!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+
+/// Random codes from a fixed seed: serials of 1–20 random CSET 82 characters, each tail
+/// kind, so the Data Matrix encoder's every encodation (ASCII, C40, Text, X12, EDIFACT,
+/// Base256) meets libdmtx's decoder.
+fn random_codes(n: usize, seed: u64) -> Vec<String> {
+    let ring = Keyring::generate(1_750_000_000);
+    let mut x = seed;
+    let mut next = move || {
+        // xorshift64*: reproducible, no dependency.
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    (0..n)
+        .map(|_| {
+            let len = 1 + (next() % 20) as usize;
+            let serial: String = (0..len)
+                .map(|_| char::from(CSET82[(next() % CSET82.len() as u64) as usize]))
+                .collect();
+            let gt: u64 = gtin(460_000_000_000 + next() % 1_000_000).parse().unwrap();
+            let id = IdCode::new(gt, &serial).unwrap();
+            let kind = [TailKind::Mac, TailKind::Signature, TailKind::Short][(next() % 3) as usize];
+            let mut code = id.as_str().to_owned();
+            ring.issue_tail(kind, id.as_str())
+                .push_element_string(&mut code);
+            code
+        })
+        .collect()
+}
+
+#[test]
+fn random_codes_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes = random_codes(120, 0x7ace_3a4c);
+    // Which encodations the encoder chose: the latch codeword that starts each one
+    // (ISO/IEC 16022 5.2: 230 C40, 231 Base256, 238 X12, 239 Text, 240 EDIFACT). A
+    // count can be high by a few: a data codeword may take a latch's value.
+    let mut latches = std::collections::BTreeMap::new();
+    for code in &codes {
+        let data = ElementString::parse(code).unwrap().to_gs();
+        let dm = datamatrix::DataMatrixBuilder::new()
+            .with_fnc1_start(true)
+            .with_symbol_list(datamatrix::SymbolList::default().enforce_square())
+            .encode(data.as_bytes())
+            .unwrap();
+        for (cw, name) in [
+            (230, "C40"),
+            (231, "Base256"),
+            (238, "X12"),
+            (239, "Text"),
+            (240, "EDIFACT"),
+        ] {
+            if dm.data_codewords().contains(&cw) {
+                *latches.entry(name).or_insert(0) += 1;
+            }
+        }
+    }
+    println!("symbols holding each latch codeword: {latches:?}");
+    assert!(
+        latches.len() >= 3,
+        "too few encodations exercised: {latches:?}"
+    );
+    let results = par_map(&codes, |i, code| {
+        let want = ElementString::parse(code).unwrap().to_gs();
+        let dm = data_matrix(code).unwrap();
+        let f = put(dir.path(), &format!("r{i}.png"), &png(&dm, 3).unwrap());
+        let got = dmtxread(&f, &[]);
+        let mut fails = Vec::new();
+        if got != want.as_bytes() {
+            fails.push(format!(
+                "{code:?}: dmtxread gave {:?}",
+                String::from_utf8_lossy(&got)
+            ));
+        }
+        if i % 3 == 0 {
+            let qr = digital_link_qr(code, BASE).unwrap();
+            let f = put(dir.path(), &format!("rq{i}.png"), &png(&qr, 3).unwrap());
+            let got = zbarimg(&f);
+            if got != qr.data() {
+                fails.push(format!("{code:?}: zbarimg gave {got:?}"));
+            }
+        }
+        fails
+    });
+    let fails: Vec<_> = results.into_iter().flatten().collect();
+    assert!(
+        fails.is_empty(),
+        "{} of {} failed:\n{}",
+        fails.len(),
+        codes.len(),
+        fails.join("\n")
+    );
+}
