@@ -290,13 +290,17 @@ pub(crate) async fn order_labels(
                 "the order has no codes from offset {offset}"
             )));
         }
-        let title = format!(
-            "Tracemark order {id}: labels {}-{}",
-            offset + 1,
-            offset as usize + page.codes.len()
-        );
-        let pdf = labels::sheet::pdf(&title, &page.codes, &labels::sheet::Layout::default())
-            .map_err(|e| registry::Error::invalid(format!("cannot print: {e}")))?;
+        let layout = labels::sheet::Layout::default();
+        let total = reg.order(&p, &id)?.quantity as usize;
+        let title = format!("Tracemark order {id}");
+        // A part that starts on a page boundary is numbered as a page of the whole order's
+        // sheet ("page 3 of 250"); any other offset is a sheet of its own.
+        let pdf = if (offset as usize).is_multiple_of(layout.per_page()) {
+            labels::sheet::pdf_part(&title, &page.codes, offset as usize, total, &layout)
+        } else {
+            labels::sheet::pdf(&title, &page.codes, &layout)
+        }
+        .map_err(|e| registry::Error::invalid(format!("cannot print: {e}")))?;
         Ok((pdf, page.next_offset))
     })
     .await

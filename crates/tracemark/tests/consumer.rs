@@ -383,13 +383,23 @@ fn an_orders_label_sheet_is_a_pdf_for_its_owner_only() {
         next.contains("offset=40") && next.contains("rel=\"next\""),
         "{next}"
     );
+    // The next part is numbered as a page of the whole order's sheet.
+    let part = get(Some(&maker), "?offset=40").bytes().expect("part").to_vec();
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("part.pdf"), &part).expect("write");
+    let text = std::process::Command::new("pdftotext")
+        .arg(dir.path().join("part.pdf"))
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("page 2 of 2"), "{text}");
     let all = get(Some(&maker), "");
     assert_eq!(all.status().as_u16(), 200);
     assert!(all.headers().get("link").is_none(), "the whole order fits");
     let pdf = all.bytes().expect("pdf").to_vec();
     assert!(pdf.starts_with(b"%PDF-"));
     // An independent reader: poppler renders the pages, libdmtx reads the first label.
-    let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("sheet.pdf");
     std::fs::write(&path, &pdf).expect("write");
     let info = std::process::Command::new("pdfinfo")
