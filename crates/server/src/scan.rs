@@ -98,6 +98,30 @@ fn decode_problem(e: &labels::decode::DecodeError) -> Problem {
     p
 }
 
+/// Takes a cell of the client's image bucket before a byte of the body is read (a layer on
+/// the route: the handler's body extractor would read up to 8 MiB first).
+pub(crate) async fn limited(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = ip {
+        if let Err(p) = s.image_limits.per_client.check(ip) {
+            let mut r = p.into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            r.headers_mut()
+                .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            return r;
+        }
+    }
+    next.run(req).await
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/verify/image",
@@ -152,17 +176,6 @@ pub(crate) async fn verify_image(
                 ctype.chars().take(60).collect::<String>()
             ),
         ));
-    }
-    let ip = ext
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    if let Some(ip) = ip {
-        if let Err(p) = s.image_limits.per_client.check(ip) {
-            let mut r = p.into_response();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            return Ok(r);
-        }
     }
     let body = crate::body_bytes(body)?;
     let permit = tokio::time::timeout(

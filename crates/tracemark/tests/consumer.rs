@@ -299,6 +299,9 @@ fn a_photo_of_a_label_verifies_and_garbage_is_a_clear_4xx() {
         (413, Some("image_too_many_pixels")),
         "{v}"
     );
+    // One address sending frames faster than a camera page does is slowed down: 429.
+    let refused = (0..30).any(|_| send(&blank, "image/png").0 == 429);
+    assert!(refused, "a flood of images from one address is refused");
     // 9 MiB announced: refused on the length, before a byte of the body is read.
     use std::io::{Read, Write};
     let mut tcp =
