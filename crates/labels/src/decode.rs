@@ -327,14 +327,54 @@ pub struct Pass {
 /// grey on grey; up-sampling (images whose long side is at most
 /// [`Limits::work_side_max`]) rescues frames where modules are under 3 px.
 pub const PASSES: &[Pass] = &[
-    Pass { scale: 1, upsample: false, prep: Prep::Plain, bin: Bin::Hybrid },
-    Pass { scale: 1, upsample: false, prep: Prep::Sharpen, bin: Bin::Hybrid },
-    Pass { scale: 2, upsample: false, prep: Prep::Plain, bin: Bin::Hybrid },
-    Pass { scale: 1, upsample: false, prep: Prep::Median, bin: Bin::Hybrid },
-    Pass { scale: 1, upsample: false, prep: Prep::Stretch, bin: Bin::Global },
-    Pass { scale: 2, upsample: false, prep: Prep::Sharpen, bin: Bin::Hybrid },
-    Pass { scale: 1, upsample: true, prep: Prep::Sharpen, bin: Bin::Hybrid },
-    Pass { scale: 1, upsample: true, prep: Prep::Plain, bin: Bin::Hybrid },
+    Pass {
+        scale: 1,
+        upsample: false,
+        prep: Prep::Plain,
+        bin: Bin::Hybrid,
+    },
+    Pass {
+        scale: 1,
+        upsample: false,
+        prep: Prep::Sharpen,
+        bin: Bin::Hybrid,
+    },
+    Pass {
+        scale: 2,
+        upsample: false,
+        prep: Prep::Plain,
+        bin: Bin::Hybrid,
+    },
+    Pass {
+        scale: 1,
+        upsample: false,
+        prep: Prep::Median,
+        bin: Bin::Hybrid,
+    },
+    Pass {
+        scale: 1,
+        upsample: false,
+        prep: Prep::Stretch,
+        bin: Bin::Global,
+    },
+    Pass {
+        scale: 2,
+        upsample: false,
+        prep: Prep::Sharpen,
+        bin: Bin::Hybrid,
+    },
+    Pass {
+        scale: 1,
+        upsample: true,
+        prep: Prep::Sharpen,
+        bin: Bin::Hybrid,
+    },
+    Pass {
+        scale: 1,
+        upsample: true,
+        prep: Prep::Plain,
+        bin: Bin::Hybrid,
+    },
 ];
 
 /// Decodes an already loaded grey image with [`PASSES`] (exposed for callers that hold
@@ -441,11 +481,18 @@ fn box_down(src: &GrayImage, k: u32) -> GrayImage {
         for y in oy * k..oy * k + k {
             let row = &raw[y * sw..y * sw + w as usize * k];
             for (ox, a) in acc.iter_mut().enumerate() {
-                *a += row[ox * k..ox * k + k].iter().map(|&p| u32::from(p)).sum::<u32>();
+                *a += row[ox * k..ox * k + k]
+                    .iter()
+                    .map(|&p| u32::from(p))
+                    .sum::<u32>();
             }
         }
         for (ox, a) in acc.iter().enumerate() {
-            out.put_pixel(ox as u32, oy as u32, image::Luma([((a + area / 2) / area) as u8]));
+            out.put_pixel(
+                ox as u32,
+                oy as u32,
+                image::Luma([((a + area / 2) / area) as u8]),
+            );
         }
     }
     out
@@ -596,7 +643,8 @@ fn to_decoded(r: &RXingResult) -> Result<Decoded, DecodeError> {
         let b = text.as_bytes();
         let is_uri = b.len() >= 7
             && (b[..7].eq_ignore_ascii_case(b"http://")
-                || b.get(..8).is_some_and(|p| p.eq_ignore_ascii_case(b"https://")));
+                || b.get(..8)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(b"https://")));
         if !is_uri {
             return Err(refuse("not a GS1 Digital Link URI".into()));
         }
@@ -621,7 +669,10 @@ mod tests {
 
     #[test]
     fn errors_map_to_statuses() {
-        assert_eq!(DecodeError::TooLarge { bytes: 9, max: 8 }.http_status(), 413);
+        assert_eq!(
+            DecodeError::TooLarge { bytes: 9, max: 8 }.http_status(),
+            413
+        );
         assert_eq!(DecodeError::Unsupported("gif".into()).http_status(), 415);
         assert_eq!(DecodeError::Corrupt("x".into()).http_status(), 400);
         assert_eq!(DecodeError::NotFound.http_status(), 422);
@@ -630,7 +681,10 @@ mod tests {
     #[test]
     fn garbage_is_unsupported_and_truncated_png_corrupt() {
         let l = Limits::default();
-        assert!(matches!(decode(b"hello world", &l), Err(DecodeError::Unsupported(_))));
+        assert!(matches!(
+            decode(b"hello world", &l),
+            Err(DecodeError::Unsupported(_))
+        ));
         let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
         assert!(matches!(decode(gif, &l), Err(DecodeError::Unsupported(_))));
         let mut png = Vec::new();
@@ -639,8 +693,15 @@ mod tests {
             .unwrap();
         assert!(matches!(decode(&png, &l), Err(DecodeError::NotFound)));
         png.truncate(png.len() - 30);
-        assert!(matches!(decode(&png, &l), Err(DecodeError::Corrupt(_))), "{:?}", decode(&png, &l));
-        assert!(matches!(decode(&png[..20], &l), Err(DecodeError::Corrupt(_))));
+        assert!(
+            matches!(decode(&png, &l), Err(DecodeError::Corrupt(_))),
+            "{:?}",
+            decode(&png, &l)
+        );
+        assert!(matches!(
+            decode(&png[..20], &l),
+            Err(DecodeError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -656,16 +717,31 @@ mod tests {
         png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
         let err = decode(&png, &Limits::default()).unwrap_err();
         assert!(
-            matches!(err, DecodeError::TooManyPixels { .. } | DecodeError::Corrupt(_)),
+            matches!(
+                err,
+                DecodeError::TooManyPixels { .. } | DecodeError::Corrupt(_)
+            ),
             "{err:?}"
         );
-        let small = Limits { pixels_max: 63, ..Limits::default() };
+        let small = Limits {
+            pixels_max: 63,
+            ..Limits::default()
+        };
         let mut ok = Vec::new();
         GrayImage::new(8, 8)
             .write_to(&mut Cursor::new(&mut ok), ImageFormat::Png)
             .unwrap();
-        assert!(matches!(decode(&ok, &small), Err(DecodeError::TooManyPixels { .. })));
-        let tiny = Limits { bytes_max: 10, ..Limits::default() };
-        assert!(matches!(decode(&ok, &tiny), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(
+            decode(&ok, &small),
+            Err(DecodeError::TooManyPixels { .. })
+        ));
+        let tiny = Limits {
+            bytes_max: 10,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            decode(&ok, &tiny),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 }

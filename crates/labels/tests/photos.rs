@@ -70,7 +70,11 @@ impl Table {
             row.total,
             100.0 * row.ok as f64 / row.total as f64,
             row.slowest.as_millis(),
-            if row.failed.is_empty() { String::new() } else { format!("{:?}", row.failed) }
+            if row.failed.is_empty() {
+                String::new()
+            } else {
+                format!("{:?}", row.failed)
+            }
         );
         self.rows.push(row);
     }
@@ -83,7 +87,11 @@ fn decode_rates_on_damaged_photos() {
     let mut r = rng(2026);
     let mut t = Table { rows: Vec::new() };
 
-    t.run("clean render, 4 px/module", 1.0, labels.iter().map(|l| (l, png(&l.image))).collect());
+    t.run(
+        "clean render, 4 px/module",
+        1.0,
+        labels.iter().map(|l| (l, png(&l.image))).collect(),
+    );
 
     // Every 15°, plus odd angles; labels taken in turn.
     let mut angles: Vec<f32> = (0..24).map(|k| k as f32 * 15.0).collect();
@@ -105,7 +113,10 @@ fn decode_rates_on_damaged_photos() {
         t.run(
             &format!("scaled down to {px} px/module"),
             min,
-            labels.iter().map(|l| (l, png(&scale_to(&l.image, MODULE_PX, px)))).collect(),
+            labels
+                .iter()
+                .map(|l| (l, png(&scale_to(&l.image, MODULE_PX, px))))
+                .collect(),
         );
     }
 
@@ -113,15 +124,24 @@ fn decode_rates_on_damaged_photos() {
         t.run(
             &format!("perspective (corners moved ≤ {:.0} %)", amount * 100.0),
             min,
-            labels.iter().map(|l| (l, png(&perspective(&l.image, amount, &mut r)))).collect(),
+            labels
+                .iter()
+                .map(|l| (l, png(&perspective(&l.image, amount, &mut r))))
+                .collect(),
         );
     }
 
     for (sigma, min) in [(1.0, 0.85), (2.0, 0.85), (3.0, 0.0)] {
         t.run(
-            &format!("gaussian blur σ = {sigma} px ({} module)", sigma / MODULE_PX as f32),
+            &format!(
+                "gaussian blur σ = {sigma} px ({} module)",
+                sigma / MODULE_PX as f32
+            ),
             min,
-            labels.iter().map(|l| (l, png(&blur(&l.image, sigma)))).collect(),
+            labels
+                .iter()
+                .map(|l| (l, png(&blur(&l.image, sigma))))
+                .collect(),
         );
     }
 
@@ -139,7 +159,10 @@ fn decode_rates_on_damaged_photos() {
         t.run(
             &format!("salt-and-pepper noise {:.0} %", rate * 100.0),
             min,
-            labels.iter().map(|l| (l, png(&salt_pepper(&l.image, rate, r.gen())))).collect(),
+            labels
+                .iter()
+                .map(|l| (l, png(&salt_pepper(&l.image, rate, r.gen()))))
+                .collect(),
         );
     }
 
@@ -159,7 +182,10 @@ fn decode_rates_on_damaged_photos() {
         t.run(
             name,
             min,
-            labels.iter().map(|l| (l, png(&contrast(&l.image, dark, light)))).collect(),
+            labels
+                .iter()
+                .map(|l| (l, png(&contrast(&l.image, dark, light))))
+                .collect(),
         );
     }
 
@@ -216,9 +242,7 @@ fn decode_rates_on_damaged_photos() {
             .collect(),
     );
 
-    let mut md = String::from(
-        "| category | decoded / total | share |\n|---|---:|---:|\n",
-    );
+    let mut md = String::from("| category | decoded / total | share |\n|---|---:|---:|\n");
     let (mut ok, mut total) = (0, 0);
     for row in &t.rows {
         ok += row.ok;
@@ -232,7 +256,11 @@ fn decode_rates_on_damaged_photos() {
             100.0 * row.ok as f64 / row.total as f64
         );
     }
-    let _ = writeln!(md, "| **all** | {ok}/{total} | {:.0} % |", 100.0 * ok as f64 / total as f64);
+    let _ = writeln!(
+        md,
+        "| **all** | {ok}/{total} | {:.0} % |",
+        100.0 * ok as f64 / total as f64
+    );
     eprintln!("\n{md}\n({} s in all)", started.elapsed().as_secs());
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
     std::fs::create_dir_all(&dir).unwrap();
@@ -242,7 +270,18 @@ fn decode_rates_on_damaged_photos() {
         .rows
         .iter()
         .filter(|r| (r.ok as f64) < r.min_share * r.total as f64)
-        .map(|r| format!("{}: {}/{} < {:.0} %", r.category, r.ok, r.total, r.min_share * 100.0))
+        .map(|r| {
+            format!(
+                "{}: {}/{} < {:.0} %",
+                r.category,
+                r.ok,
+                r.total,
+                r.min_share * 100.0
+            )
+        })
         .collect();
-    assert!(below.is_empty(), "decode rates below their floor: {below:#?}");
+    assert!(
+        below.is_empty(),
+        "decode rates below their floor: {below:#?}"
+    );
 }

@@ -78,7 +78,10 @@ pub fn modules(kind: Kind, code: &str) -> Modules {
             for (x, y) in bm.pixels() {
                 dark[y * bm.width() + x] = true;
             }
-            Modules { width: bm.width(), dark }
+            Modules {
+                width: bm.width(),
+                dark,
+            }
         }
         Kind::QrLink => {
             let url = gs1::ElementString::parse(code)
@@ -91,7 +94,10 @@ pub fn modules(kind: Kind, code: &str) -> Modules {
                 .into_iter()
                 .map(|c| c == qrcode::Color::Dark)
                 .collect();
-            Modules { width: qr.width(), dark }
+            Modules {
+                width: qr.width(),
+                dark,
+            }
         }
     }
 }
@@ -104,7 +110,11 @@ pub fn render(m: &Modules, module_px: u32) -> GrayImage {
     let side_h = ((h + 2 * q) as u32) * module_px;
     GrayImage::from_fn(side_w, side_h, |x, y| {
         let (mx, my) = ((x / module_px) as usize, (y / module_px) as usize);
-        let dark = mx >= q && my >= q && mx - q < m.width && my - q < h && m.dark[(my - q) * m.width + mx - q];
+        let dark = mx >= q
+            && my >= q
+            && mx - q < m.width
+            && my - q < h
+            && m.dark[(my - q) * m.width + mx - q];
         Luma([if dark { 0 } else { 255 }])
     })
 }
@@ -115,11 +125,13 @@ pub fn labels(n: usize, module_px: u32, seed: u64) -> Vec<Label> {
         .iter()
         .enumerate()
         .flat_map(|(k, &kind)| {
-            codes(kind, n, seed + k as u64).into_iter().map(move |code| Label {
-                kind,
-                image: render(&modules(kind, &code), module_px),
-                code,
-            })
+            codes(kind, n, seed + k as u64)
+                .into_iter()
+                .map(move |code| Label {
+                    kind,
+                    image: render(&modules(kind, &code), module_px),
+                    code,
+                })
         })
         .collect()
 }
@@ -128,7 +140,8 @@ pub fn labels(n: usize, module_px: u32, seed: u64) -> Vec<Label> {
 
 /// Puts `img` on a white canvas `pad` pixels larger on every side.
 pub fn pad(img: &GrayImage, pad: u32, fill: u8) -> GrayImage {
-    let mut out = GrayImage::from_pixel(img.width() + 2 * pad, img.height() + 2 * pad, Luma([fill]));
+    let mut out =
+        GrayImage::from_pixel(img.width() + 2 * pad, img.height() + 2 * pad, Luma([fill]));
     imageops::replace(&mut out, img, i64::from(pad), i64::from(pad));
     out
 }
@@ -171,7 +184,12 @@ pub fn perspective(img: &GrayImage, amount: f32, r: &mut ChaCha8Rng) -> GrayImag
         (x0 + j(), y1 + j()),
     ];
     let p = Projection::from_control_points(from, to).unwrap();
-    warp(&big, p, Interpolation::Bilinear, Border::Constant(Luma([255])))
+    warp(
+        &big,
+        p,
+        Interpolation::Bilinear,
+        Border::Constant(Luma([255])),
+    )
 }
 
 pub fn blur(img: &GrayImage, sigma: f32) -> GrayImage {
@@ -230,7 +248,11 @@ pub fn busy_background(w: u32, h: u32, r: &mut ChaCha8Rng) -> GrayImage {
         let size = r.gen_range(4..12);
         for _ in 0..r.gen_range(5..30) {
             let gw = r.gen_range(size / 2..=size) as u32;
-            draw_filled_rect_mut(&mut img, Rect::at(x, y).of_size(gw, size as u32), Luma([r.gen_range(0..60)]));
+            draw_filled_rect_mut(
+                &mut img,
+                Rect::at(x, y).of_size(gw, size as u32),
+                Luma([r.gen_range(0..60)]),
+            );
             x += gw as i32 + r.gen_range(1..4);
         }
     }
@@ -273,7 +295,14 @@ pub fn phone_photo(label: &GrayImage, deg: f32, w: u32, h: u32, r: &mut ChaCha8R
     let skewed = perspective(&rotate(label, deg), 0.04, r);
     // The skewed label's margin is white paper; crop most of it so clutter comes close.
     let m = (skewed.width() as f32 * 0.15) as u32;
-    let cropped = imageops::crop_imm(&skewed, m, m, skewed.width() - 2 * m, skewed.height() - 2 * m).to_image();
+    let cropped = imageops::crop_imm(
+        &skewed,
+        m,
+        m,
+        skewed.width() - 2 * m,
+        skewed.height() - 2 * m,
+    )
+    .to_image();
     let mut scene = busy_background(w, h, r);
     paste_random(&mut scene, &cropped, r);
     let scene = blur(&scene, 0.8);
