@@ -11,7 +11,52 @@ use rand::Rng;
 use std::hint::black_box;
 use support::*;
 
+/// Median and max milliseconds per decode over varied images of one kind (each label
+/// kind, random angles and places; the last `misses` images hold no code): what a
+/// server sees, not one image repeated.
+fn spread(name: &str, images: &[Vec<u8>]) {
+    let limits = Limits::default();
+    let mut ms: Vec<f64> = images
+        .iter()
+        .map(|b| {
+            let t = std::time::Instant::now();
+            let _ = black_box(decode(b, &limits));
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "spread {name}: {} images, median {:.1} ms, max {:.1} ms",
+        ms.len(),
+        ms[ms.len() / 2],
+        ms[ms.len() - 1]
+    );
+}
+
+fn spreads() {
+    let mut r = rng(5);
+    let mut frames = Vec::new();
+    let mut photos = Vec::new();
+    for kind in KINDS {
+        for (i, code) in codes(kind, 3, 2).into_iter().enumerate() {
+            let label = render(&modules(kind, &code), 4);
+            let deg = r.gen_range(0.0..360.0);
+            let small = scale_to(&label, 4, 2.5);
+            frames.push(jpeg(&phone_photo(&small, deg, 640, 480, &mut r), 80));
+            if i < 2 {
+                let big = render(&modules(kind, &code), 10);
+                photos.push(jpeg(&phone_photo(&big, deg, 4000, 3000, &mut r), 85));
+            }
+        }
+    }
+    frames.push(jpeg(&busy_background(640, 480, &mut r), 80));
+    photos.push(jpeg(&busy_background(4000, 3000, &mut r), 85));
+    spread("640x480 camera frames (9 labels + 1 without)", &frames);
+    spread("12 Mpx photos (6 labels + 1 without)", &photos);
+}
+
 fn bench(c: &mut Criterion) {
+    spreads();
     let mut r = rng(99);
     let code = codes(Kind::DmSignature, 1, 1).remove(0);
     let label = render(&modules(Kind::DmSignature, &code), 4);

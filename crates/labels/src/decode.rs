@@ -47,6 +47,7 @@
 //! so a caller can tell "no code visible" from "a code, but not ours".
 
 use std::io::Cursor;
+use std::time::{Duration, Instant};
 
 use gs1::ElementString;
 use image::{GrayImage, ImageFormat, ImageReader};
@@ -72,6 +73,10 @@ pub const ALLOC_MAX: u64 = 128 << 20;
 pub const WORK_SIDE_MAX: u32 = 1024;
 /// Most codes returned for one image (a photo of a shelf may show several labels).
 pub const CODES_MAX: usize = 16;
+/// Time after which no further pass is started (one pass already running finishes):
+/// a safety net for pathological images or an overloaded machine. The passes are bounded
+/// in pixels anyway; a 12-Mpx photo with no code takes ~0.3–0.8 s in a release build.
+pub const TIME_MAX: Duration = Duration::from_secs(3);
 /// Longest symbol text echoed back in [`DecodeError::NotGs1`], in characters.
 pub const ECHO_CHARS_MAX: usize = 200;
 
@@ -91,6 +96,9 @@ pub struct Limits {
     pub work_side_max: u32,
     /// Most codes returned ([`CODES_MAX`]).
     pub codes_max: usize,
+    /// No pass starts after this much time ([`TIME_MAX`]); the result is then
+    /// [`DecodeError::NotFound`] (or [`DecodeError::NotGs1`]).
+    pub time_max: Duration,
 }
 
 impl Default for Limits {
@@ -102,6 +110,7 @@ impl Default for Limits {
             alloc_max: ALLOC_MAX,
             work_side_max: WORK_SIDE_MAX,
             codes_max: CODES_MAX,
+            time_max: TIME_MAX,
         }
     }
 }
@@ -392,7 +401,11 @@ pub fn decode_gray_with(
     let mut first_refused: Option<DecodeError> = None;
     let mut done: Vec<(u32, u32, Prep, Bin)> = Vec::new();
     let mut scaled: Vec<GrayImage> = Vec::new();
+    let started = Instant::now();
     for pass in passes {
+        if started.elapsed() > limits.time_max {
+            break;
+        }
         let Some(work) = working_image(gray, limits, pass, &mut scaled) else {
             continue;
         };
@@ -706,31 +719,45 @@ mod tests {
 
     #[test]
     fn limits_are_checked_before_pixels() {
-        // A tiny PNG that declares 100,000 × 100,000 pixels: refused from its header.
-        let mut png = Vec::new();
-        GrayImage::new(8, 8)
-            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+        // A tiny JPEG whose header claims 20,000 × 20,000 pixels (400 Mpx): refused from
+        // the header, before any pixel is decoded (JPEG headers carry no checksum).
+        let mut jpg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpg)
+            .encode_image(&GrayImage::new(8, 8))
             .unwrap();
-        // IHDR width/height at bytes 16..24; the CRC is wrong now, but dimensions are
-        // read first.
-        png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
-        png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
-        let err = decode(&png, &Limits::default()).unwrap_err();
+        let sof = jpg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpg[sof + 5..sof + 7].copy_from_slice(&20_000u16.to_be_bytes());
+        jpg[sof + 7..sof + 9].copy_from_slice(&20_000u16.to_be_bytes());
+        let err = decode(&jpg, &Limits::default()).unwrap_err();
         assert!(
             matches!(
                 err,
-                DecodeError::TooManyPixels { .. } | DecodeError::Corrupt(_)
+                DecodeError::TooManyPixels {
+                    width: 20_000,
+                    height: 20_000,
+                    ..
+                }
             ),
             "{err:?}"
         );
-        let small = Limits {
-            pixels_max: 63,
+        assert_eq!(err.http_status(), 413);
+        // A long strip within the pixel budget but over the side limit.
+        let strip = Limits {
+            side_max: 7,
             ..Limits::default()
         };
         let mut ok = Vec::new();
         GrayImage::new(8, 8)
             .write_to(&mut Cursor::new(&mut ok), ImageFormat::Png)
             .unwrap();
+        assert!(matches!(
+            decode(&ok, &strip),
+            Err(DecodeError::TooManyPixels { .. })
+        ));
+        let small = Limits {
+            pixels_max: 63,
+            ..Limits::default()
+        };
         assert!(matches!(
             decode(&ok, &small),
             Err(DecodeError::TooManyPixels { .. })
@@ -743,5 +770,55 @@ mod tests {
             decode(&ok, &tiny),
             Err(DecodeError::TooLarge { .. })
         ));
+    }
+
+    fn qr_image(text: &str) -> GrayImage {
+        let qr = qrcode::QrCode::new(text).unwrap();
+        let w = qr.width() as u32;
+        let colors = qr.to_colors();
+        GrayImage::from_fn((w + 4) * 4, (w + 4) * 4, |x, y| {
+            let (mx, my) = (x / 4, y / 4);
+            let dark = (2..w + 2).contains(&mx)
+                && (2..w + 2).contains(&my)
+                && colors[((my - 2) * w + mx - 2) as usize] == qrcode::Color::Dark;
+            image::Luma([if dark { 0 } else { 255 }])
+        })
+    }
+
+    #[test]
+    fn digital_link_qr_gives_the_element_string_and_time_max_stops_passes() {
+        let img = qr_image("https://tm.example/01/04650117240163/21/ABC%2F1?91=0024&92=Ujpf%2B");
+        let got = decode_gray(&img, &Limits::default()).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].symbology, Symbology::Qr);
+        assert_eq!(
+            got[0].code,
+            "010465011724016321ABC/1\u{1d}910024\u{1d}92Ujpf+"
+        );
+        let none = Limits {
+            time_max: Duration::ZERO,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            decode_gray(&img, &none),
+            Err(DecodeError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn non_gs1_symbols_are_refused_with_their_text() {
+        // A QR code of a plain URL: found, but not a marking code.
+        let img = qr_image("https://example.com/hello");
+        let err = decode_gray(&img, &Limits::default()).unwrap_err();
+        match &err {
+            DecodeError::NotGs1 {
+                symbology, text, ..
+            } => {
+                assert_eq!(*symbology, Symbology::Qr);
+                assert_eq!(text, "https://example.com/hello");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!((err.http_status(), err.reason()), (422, "not_gs1"));
     }
 }
