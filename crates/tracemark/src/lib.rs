@@ -8,3 +8,4 @@ pub mod bench;
 pub mod client;
 pub mod demo;
 pub mod labels;
+pub mod scan;
