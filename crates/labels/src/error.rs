@@ -3,11 +3,15 @@
 use crate::symbol::Symbology;
 
 /// What can go wrong while making a symbol, rendering it or laying out a sheet.
+///
+/// Messages follow the `std::error::Error` convention: a variant that wraps another error
+/// names it as its `source()` and does not repeat it in its own message (print the chain,
+/// e.g. with `anyhow`'s `{:#}`, to see both).
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
     /// The marking code is not a valid GS1 element string, bracketed string or Digital
     /// Link URI (the `gs1` crate names the fault: check digit, length, character, …).
-    #[error("not a valid marking code: {0}")]
+    #[error("not a valid marking code")]
     Code(#[from] gs1::Gs1Error),
     /// The code has neither a GTIN (AI 01) nor an SSCC (AI 00): nothing to label.
     #[error("the code has no GTIN (01) or SSCC (00) to print")]
@@ -48,15 +52,28 @@ pub enum LabelError {
         /// [`crate::sheet::LABELS_MAX`].
         max: usize,
     },
+    /// A part of a sheet that does not start on a page boundary or overruns the sheet.
+    #[error("a part of {count} labels from label {first} (0-based) must start a page (a multiple of {per_page}) and end within the sheet of {total} labels")]
+    SheetPart {
+        /// Index of the part's first label in the sheet.
+        first: usize,
+        /// Labels in the part.
+        count: usize,
+        /// Labels in the whole sheet.
+        total: usize,
+        /// Labels per page of the layout.
+        per_page: usize,
+    },
     /// A label of a sheet failed; `index` is its position in the input.
-    #[error("label {index} of the sheet: {source}")]
+    #[error("label {index} of the sheet (counting from 0)")]
     SheetLabel {
-        /// Position of the failing code in the input (0-based).
+        /// Position of the failing code in the sheet (0-based; for [`crate::sheet::pdf_part`]
+        /// counted from the sheet's first label).
         index: usize,
         /// Why it failed.
         source: Box<LabelError>,
     },
     /// The PNG encoder failed (it writes to memory, so this is not expected).
-    #[error("PNG encoding: {0}")]
+    #[error("PNG encoding failed")]
     Png(#[from] png::EncodingError),
 }

@@ -3,8 +3,8 @@
 //!
 //! PNG: `module_px` pixels per module (1..=[`MODULE_PX_MAX`]); every module is a whole
 //! number of pixels, so the image is crisp black and white (1-bit greyscale, no
-//! anti-aliasing). The caption uses the 10×20 monospace bitmap font compiled into
-//! `embedded-graphics` (6×10 when modules are under 6 px), scaled by whole pixels.
+//! anti-aliasing). The caption uses the 6×10 and 10×20 monospace bitmap fonts compiled
+//! into `embedded-graphics`, scaled by whole pixels to about the symbol's width.
 //!
 //! SVG: one `<path>` of dark modules in a `viewBox` counted in modules, its size given
 //! in millimetres or CSS pixels ([`Unit`]); `shape-rendering="crispEdges"`. The caption
@@ -64,13 +64,25 @@ impl Unit {
     }
 }
 
-/// The monospace font and its whole-pixel scale for a module size.
-fn caption_font(module_px: usize) -> (&'static MonoFont<'static>, usize) {
-    if module_px < 6 {
-        (&FONT_6X10, 1)
-    } else {
-        (&FONT_10X20, (module_px / 10).max(1))
+/// Largest whole-pixel scale of the caption font.
+const FONT_SCALE_MAX: usize = 8;
+
+/// The caption's monospace font and whole-pixel scale: the largest of 6×10, then 10×20
+/// at scales 1..=[`FONT_SCALE_MAX`], whose widest line fits the symbol's width (quiet zone
+/// included) and whose height is at most a sixth of the symbol's; 6×10 when none does
+/// (the image then grows wider than the symbol).
+fn caption_font(chars: usize, sym_w: usize, sym_h: usize) -> (&'static MonoFont<'static>, usize) {
+    let mut best: (&'static MonoFont<'static>, usize) = (&FONT_6X10, 1);
+    let candidates =
+        std::iter::once((&FONT_6X10, 1)).chain((1..=FONT_SCALE_MAX).map(|k| (&FONT_10X20, k)));
+    for (font, k) in candidates {
+        let w = chars * font.character_size.width as usize * k;
+        let h = font.character_size.height as usize * k;
+        if w <= sym_w && h * 6 <= sym_h {
+            best = (font, k);
+        }
     }
+    best
 }
 
 /// A 1-bit canvas, `true` for black.
@@ -172,14 +184,15 @@ pub fn png(symbol: &Symbol, module_px: u32) -> Result<Vec<u8>, LabelError> {
     }
     let n = module_px as usize;
     let q = symbol.quiet_zone();
-    let (font, scale) = caption_font(n);
+    let lines = symbol.caption();
+    let chars = lines.iter().map(|l| l.len()).max().unwrap_or(0);
+    let sym_w = (symbol.width() + 2 * q) * n;
+    let sym_h = (symbol.height() + 2 * q) * n;
+    let (font, scale) = caption_font(chars, sym_w, sym_h);
     let glyph_w = font.character_size.width as usize * scale;
     let glyph_h = font.character_size.height as usize * scale;
     let line_gap = glyph_h / 4;
-    let lines = symbol.caption();
-    let text_w = lines.iter().map(|l| l.len()).max().unwrap_or(0) * glyph_w;
-    let sym_w = (symbol.width() + 2 * q) * n;
-    let sym_h = (symbol.height() + 2 * q) * n;
+    let text_w = chars * glyph_w;
     let width = sym_w.max(text_w + 2 * q * n);
     let text_h = if lines.is_empty() {
         0
@@ -261,7 +274,8 @@ pub fn svg(symbol: &Symbol, module: f64, unit: Unit) -> Result<String, LabelErro
     let text_w = lines.iter().map(|l| l.len()).max().unwrap_or(0) as f64 * font * 0.6;
     let sym_w = (symbol.width() + 2 * q) as f64;
     let sym_h = (symbol.height() + 2 * q) as f64;
-    let width = sym_w.max(text_w + 2.0 * q as f64);
+    // One character's width of margin on each side of the text.
+    let width = sym_w.max(text_w + 2.0 * (q as f64 + font * 0.6));
     let text_h = if lines.is_empty() {
         0.0
     } else {

@@ -194,13 +194,25 @@ pub fn digital_link(code: &str, base: &str) -> Result<String, LabelError> {
 fn digital_link_of(es: &ElementString, base: &str) -> Result<String, LabelError> {
     check_base(base)?;
     let dl = es.to_digital_link(base)?;
+    // A Digital Link puts the key and its qualifiers in the path and the rest in the
+    // query, so element order may differ from the input's: compare the elements as sets.
     match ElementString::parse_digital_link(&dl) {
-        Ok(back) if back == *es => Ok(dl),
+        Ok(back) if same_elements(&back, es) => Ok(dl),
         _ => Err(LabelError::BadBase {
             base: base.to_owned(),
             what: "the link made under it does not read back as the same code",
         }),
     }
+}
+
+/// Whether two element strings hold the same AIs with the same values, in any order.
+pub fn same_elements(a: &ElementString, b: &ElementString) -> bool {
+    fn sorted(e: &ElementString) -> Vec<(&'static str, &str)> {
+        let mut v: Vec<_> = e.iter().map(|(ai, v)| (ai.code(), v)).collect();
+        v.sort_unstable();
+        v
+    }
+    sorted(a) == sorted(b)
 }
 
 fn check_base(base: &str) -> Result<(), LabelError> {

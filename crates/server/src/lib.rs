@@ -181,7 +181,9 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/complaints/{id}/photo", get(complaints::photo))
         .route(
             "/api/v1/verify/image",
-            post(scan::verify_image).layer(limit(scan::BODY_IMAGE_MAX)),
+            post(scan::verify_image)
+                .layer(limit(scan::BODY_IMAGE_MAX))
+                .layer(middleware::from_fn_with_state(state.clone(), scan::limited)),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limited));
     // Participants' requests with bodies: the bearer token is checked before a byte of the

@@ -566,6 +566,9 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
     if want("trust") {
         trust_rows(runs)?;
     }
+    if want("consumer") {
+        consumer_rows(runs, &rt)?;
+    }
     if !(want("emit") || want("ingest") || want("http")) {
         return Ok(());
     }
@@ -835,5 +838,151 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
         );
     }
     println!("note: the HTTP load generator runs on the same 2 cores as the server.");
+    Ok(())
+}
+
+/// A camera-like picture: the label `png` pasted on a mid-grey `w` × `h` frame, JPEG at
+/// quality 80 (what a phone's page sends from its canvas).
+fn frame_with(png: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
+    let label = image::load_from_memory(png)?.to_luma8();
+    let mut frame = image::GrayImage::from_pixel(w, h, image::Luma([150u8]));
+    let (x, y) = (
+        w.saturating_sub(label.width()) / 2,
+        h.saturating_sub(label.height()) / 2,
+    );
+    image::imageops::overlay(&mut frame, &label, i64::from(x), i64::from(y));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80).encode_image(&frame)?;
+    Ok(out)
+}
+
+/// The consumer's side: labels printed, photos read, images verified over HTTP,
+/// complaints recorded.
+fn consumer_rows(runs: usize, rt: &tokio::runtime::Runtime) -> Result<()> {
+    let b = bed()?;
+    let (_, order) = b.emit(2_000, "signature")?;
+    let codes = b.codes(&order, 2_000)?;
+    let ids: Vec<&str> = codes.iter().map(|c| crate::client::id_code(c)).collect();
+    for body in [
+        json!({"id": uuid::Uuid::new_v4(), "type": "apply", "codes": ids}),
+        json!({"id": uuid::Uuid::new_v4(), "type": "introduce", "codes": ids, "production_date": "2026-11-01"}),
+    ] {
+        b.reg
+            .submit_document(&b.producer, serde_json::to_vec(&body)?, Default::default())
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    let (mut dm_png, mut qr_png, mut sheet) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut clean, mut frame, mut photo) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut http_p50, mut http_p99, mut complaint_p50) = (Vec::new(), Vec::new(), Vec::new());
+    let label = labels::render::png(&labels::symbol::data_matrix(&codes[0])?, 4)?;
+    let cam = frame_with(&label, 640, 480)?;
+    let big_label = labels::render::png(&labels::symbol::data_matrix(&codes[1])?, 16)?;
+    let big = frame_with(&big_label, 4000, 3000)?;
+    let base = serve(b.reg.clone(), rt)?;
+    let http = reqwest::blocking::Client::new();
+    let limits = labels::decode::Limits::default();
+    let ms = |t: Instant, n: usize| t.elapsed().as_secs_f64() * 1e3 / n as f64;
+    for _ in 0..runs {
+        let t = Instant::now();
+        for c in &codes[..500] {
+            labels::render::png(&labels::symbol::data_matrix(c)?, 4)?;
+        }
+        dm_png.push(500.0 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for c in &codes[..500] {
+            labels::render::png(
+                &labels::symbol::digital_link_qr(c, "https://id.example")?,
+                4,
+            )?;
+        }
+        qr_png.push(500.0 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        labels::sheet::pdf("bench", &codes, &labels::sheet::Layout::default())?;
+        sheet.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        for _ in 0..20 {
+            labels::decode::decode(&label, &limits)?;
+        }
+        clean.push(ms(t, 20));
+        let t = Instant::now();
+        for _ in 0..20 {
+            labels::decode::decode(&cam, &limits)?;
+        }
+        frame.push(ms(t, 20));
+        let t = Instant::now();
+        for _ in 0..3 {
+            labels::decode::decode(&big, &limits)?;
+        }
+        photo.push(ms(t, 3));
+        // Over HTTP, one camera frame after another, paced as a phone's page sends them
+        // (4 a second: under the per-address limit of 5).
+        let mut lat = Vec::new();
+        for _ in 0..40 {
+            std::thread::sleep(Duration::from_millis(250));
+            let t = Instant::now();
+            let r = http
+                .post(format!("{base}/api/v1/verify/image"))
+                .header("content-type", "image/jpeg")
+                .body(cam.clone())
+                .send()?;
+            if r.status() != 200 {
+                bail!("verify/image: {}", r.status());
+            }
+            lat.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        lat.sort_by(|a, b| a.total_cmp(b));
+        http_p50.push(lat[lat.len() / 2]);
+        http_p99.push(lat[lat.len() * 99 / 100]);
+        let mut lat = Vec::new();
+        for (i, c) in codes.iter().take(50).enumerate() {
+            let req = registry::complaints::NewComplaint {
+                code: Some(c.clone()),
+                kind: "counterfeit".into(),
+                text: "bench complaint".into(),
+                shop: None,
+                location: None,
+                photo: None,
+            };
+            let t = Instant::now();
+            b.reg
+                .complain(
+                    req,
+                    "bench".into(),
+                    registry::tailguard::Checker::Public(i as u64),
+                )
+                .map_err(|e| anyhow!("{e}"))?;
+            lat.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        complaint_p50.push(median(lat));
+    }
+    report(
+        "label: Data Matrix PNG (signature tail)",
+        "labels/s",
+        &dm_png,
+        "",
+    );
+    report("label: Digital Link QR PNG", "labels/s", &qr_png, "");
+    report(
+        "label sheet: PDF of 2,000 labels (50 pages)",
+        "ms",
+        &sheet,
+        "",
+    );
+    report("scan: decode a clean label PNG", "ms", &clean, "");
+    report(
+        "scan: decode a 640×480 camera frame (JPEG)",
+        "ms",
+        &frame,
+        "",
+    );
+    report("scan: decode a 12-Mpx photo (JPEG)", "ms", &photo, "");
+    report("POST /api/v1/verify/image frame, p50", "ms", &http_p50, "");
+    report("POST /api/v1/verify/image frame, p99", "ms", &http_p99, "");
+    report(
+        "complaint recorded (durable, logged), p50",
+        "ms",
+        &complaint_p50,
+        "",
+    );
     Ok(())
 }

@@ -311,6 +311,10 @@ pub fn run(
                 if let Some(s) = &tally.sold_example {
                     println!("  verify a sold item:    {}{}", c.base, digital_link(s));
                 }
+                println!(
+                    "  scan a label with a camera: {}/scan (print one: tracemark label CODE --out label.png)",
+                    c.base
+                );
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(200));

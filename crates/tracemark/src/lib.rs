@@ -7,3 +7,5 @@ pub mod audit;
 pub mod bench;
 pub mod client;
 pub mod demo;
+pub mod labels;
+pub mod scan;

@@ -299,6 +299,14 @@ fn a_photo_of_a_label_verifies_and_garbage_is_a_clear_4xx() {
         (413, Some("image_too_many_pixels")),
         "{v}"
     );
+    // One address sending frames faster than a camera page does is slowed down: 429.
+    let refused = std::thread::scope(|sc| {
+        let sends: Vec<_> = (0..20)
+            .map(|_| sc.spawn(|| send(&blank, "image/png").0))
+            .collect();
+        sends.into_iter().any(|t| t.join().expect("send") == 429)
+    });
+    assert!(refused, "a flood of images from one address is refused");
     // 9 MiB announced: refused on the length, before a byte of the body is read.
     use std::io::{Read, Write};
     let mut tcp =
@@ -383,13 +391,26 @@ fn an_orders_label_sheet_is_a_pdf_for_its_owner_only() {
         next.contains("offset=40") && next.contains("rel=\"next\""),
         "{next}"
     );
+    // The next part is numbered as a page of the whole order's sheet.
+    let part = get(Some(&maker), "?offset=40")
+        .bytes()
+        .expect("part")
+        .to_vec();
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("part.pdf"), &part).expect("write");
+    let text = std::process::Command::new("pdftotext")
+        .arg(dir.path().join("part.pdf"))
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("page 2 of 2"), "{text}");
     let all = get(Some(&maker), "");
     assert_eq!(all.status().as_u16(), 200);
     assert!(all.headers().get("link").is_none(), "the whole order fits");
     let pdf = all.bytes().expect("pdf").to_vec();
     assert!(pdf.starts_with(b"%PDF-"));
     // An independent reader: poppler renders the pages, libdmtx reads the first label.
-    let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("sheet.pdf");
     std::fs::write(&path, &pdf).expect("write");
     let info = std::process::Command::new("pdfinfo")
