@@ -989,7 +989,10 @@ fn complaint_through_the_form_reaches_the_regulator() {
     let text = "Купил в киоске у метро: этикетка смазана, цена вдвое ниже обычной.";
     let shop = "Киоск у метро «Сокол»";
     let photo = chrome::artifacts().join("complaint-photo.png");
-    camera::frame(&camera::data_matrix(&c.full(), 4), 320, 240, 128).write_png(&photo);
+    // The label photographed (its size varies with the code: fitted, like the camera's).
+    let full = c.full();
+    let label = fit(|m| camera::data_matrix(&full, m), 440);
+    camera::frame(&label, 640, 480, 128).write_png(&photo);
     let p = Browser::shared().page("complaint");
     p.goto(&format!("{}{}", w.s.base, with_lang(&c.link(), "ru")));
     assert_eq!(
