@@ -20,6 +20,10 @@
 mod camera;
 #[path = "support/chrome.rs"]
 mod chrome;
+/// The photo damage of the decode-rate test (`crates/labels/tests/photos.rs`).
+#[path = "../../labels/tests/support/mod.rs"]
+#[allow(dead_code)]
+mod photo;
 mod support;
 
 use chrome::{Browser, Page};
@@ -238,6 +242,8 @@ struct World {
     /// A genuine code for the Data Matrix camera test, one for the QR one.
     scan_dm: Code,
     scan_qr: Code,
+    /// A genuine code for the photos chosen on the page.
+    photo: Code,
 }
 
 fn world() -> &'static World {
@@ -256,6 +262,7 @@ fn world() -> &'static World {
         let unverified = next().bare();
         let scan_dm = next();
         let scan_qr = next();
+        let photo = next();
         let tails: Vec<Code> = (0..6).map(|_| next()).collect();
         // Right codes, each with the tail of another code of the same key.
         let forged: Vec<Code> = (0..5)
@@ -310,6 +317,7 @@ fn world() -> &'static World {
             malformed_link,
             scan_dm,
             scan_qr,
+            photo,
         }
     })
 }
@@ -976,6 +984,81 @@ fn camera_scans_a_digital_link_qr() {
         fit(|m| camera::qr(&full, &w.s.base, m), 440),
         c,
     );
+}
+
+/// Every kind of damaged photo of the decode-rate test, made from a label that `tracemark
+/// label` prints for a genuine code of this registry, chosen with the page's photo picker
+/// on `/scan`: each opens the code's page, genuine.
+#[test]
+fn derived_photos_verify_as_genuine_through_the_page() {
+    let w = world();
+    let c = &w.photo;
+    let full = c.full();
+    let symbol = labels::symbol::data_matrix(&full).expect("data matrix");
+    let png = labels::render::png(&symbol, 4).expect("png");
+    let label = image::load_from_memory(&png).expect("label").to_luma8();
+    let padded = photo::pad(&label, 16, 255);
+    let mut r = photo::rng(0x5ca1e);
+    let mut busy = photo::busy_background(1280, 960, &mut r);
+    photo::paste_random(&mut busy, &padded, &mut r);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("rotated-37deg", photo::png(&photo::rotate(&padded, 37.0))),
+        ("scaled-2px", photo::png(&photo::scale_to(&padded, 4, 2.0))),
+        (
+            "perspective-8pc",
+            photo::png(&photo::perspective(&padded, 0.08, &mut r)),
+        ),
+        (
+            "blurred-half-module",
+            photo::png(&photo::blur(&padded, 2.0)),
+        ),
+        (
+            "noisy",
+            photo::png(&photo::gaussian_noise(&padded, 25.0, 11)),
+        ),
+        ("jpeg-q25", photo::jpeg(&padded, 25)),
+        (
+            "low-contrast",
+            photo::png(&photo::contrast(&padded, 90, 167)),
+        ),
+        ("busy-background", photo::jpeg(&busy, 85)),
+        (
+            "phone-photo",
+            photo::jpeg(&photo::phone_photo(&label, 23.0, 1280, 960, &mut r), 70),
+        ),
+    ];
+    let want = format!("/01/{}/21/{}", c.gtin, pct(&c.serial));
+    let p = Browser::shared().page("photos");
+    for (name, bytes) in cases {
+        let ext = if bytes.starts_with(b"\x89PNG") {
+            "png"
+        } else {
+            "jpg"
+        };
+        let file = chrome::artifacts().join(format!("photo-{name}.{ext}"));
+        std::fs::write(&file, &bytes).expect("write photo");
+        p.goto(&format!("{}/scan?lang=en", w.s.base));
+        p.wait("the photo picker enabled", SETTLE, |p| {
+            (p.attr("#photo-input", "disabled").is_none()).then_some(())
+        });
+        p.type_into(
+            "#photo-input",
+            &file.canonicalize().expect("path").display().to_string(),
+        );
+        p.wait(
+            &format!("{name}: navigation to {want}"),
+            SCAN_TIMEOUT,
+            |p| p.try_url()?.contains(&want).then_some(()),
+        );
+        let v = p.wait_attr("#verdict", "data-verdict", SETTLE);
+        assert_eq!(v, "genuine", "{name}: {}", p.url());
+        let q = query_of(&p.url());
+        assert!(
+            q.iter().any(|(k, _)| k == "92"),
+            "{name}: the link kept the tail"
+        );
+    }
+    p.screenshot("photo-last-result");
 }
 
 // ---------------------------------------------------------------------------------------

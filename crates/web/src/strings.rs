@@ -138,6 +138,12 @@ pub struct JsStrings {
     pub camera_failed: &'static str,
     /// The registry answered an error (`{status}`); still trying.
     pub camera_server: &'static str,
+    /// A chosen photo is being read.
+    pub photo_reading: &'static str,
+    /// No code could be read in the chosen photo.
+    pub photo_none: &'static str,
+    /// The chosen file is not a picture the registry reads, or too large.
+    pub photo_bad: &'static str,
     /// Too many frames; slowing down.
     pub camera_slow: &'static str,
     /// No network while scanning.
@@ -223,6 +229,8 @@ pub struct Strings {
     pub camera_video: &'static str,
     /// The camera without JavaScript.
     pub camera_nojs: &'static str,
+    /// The photo picker's label.
+    pub photo_button: &'static str,
     /// Complaint heading.
     pub complaint_heading: &'static str,
     /// Complaint: who reads it.
@@ -404,6 +412,7 @@ pub static EN: Strings = Strings {
     camera_button: "Scan with the camera",
     camera_video: "Camera view",
     camera_nojs: "Scanning in the page needs JavaScript. A QR code can also be opened with your phone's own camera app.",
+    photo_button: "Or choose a photo of the code",
     complaint_heading: "Report a problem",
     complaint_intro: "Your report goes to the regulator. We do not ask for your name.",
     complaint_kind: "What is wrong",
@@ -478,6 +487,9 @@ pub static EN: Strings = Strings {
         camera_unsupported: "This browser cannot use the camera here (it needs a secure https connection).",
         camera_failed: "The camera could not start: {error}",
         camera_server: "The registry did not answer ({status}). Still trying…",
+        photo_reading: "Reading the photo…",
+        photo_none: "No code could be read in this photo. Take it closer, sharper and in good light, with the whole code in the picture.",
+        photo_bad: "This file cannot be read: choose a JPEG or PNG photo of at most 8 MB.",
         camera_slow: "Too many pictures at once. Slowing down…",
         camera_network: "No network: the code cannot be read now.",
         camera_stopped: "Camera stopped.",
@@ -619,6 +631,7 @@ pub static RU: Strings = Strings {
     camera_button: "Сканировать камерой",
     camera_video: "Изображение с камеры",
     camera_nojs: "Для сканирования на странице нужен JavaScript. QR-код можно открыть и обычным приложением камеры телефона.",
+    photo_button: "Или выберите фото кода",
     complaint_heading: "Сообщить о нарушении",
     complaint_intro: "Сообщение получит контролирующий орган. Мы не спрашиваем ваше имя.",
     complaint_kind: "Что не так",
@@ -693,6 +706,9 @@ pub static RU: Strings = Strings {
         camera_unsupported: "Этот браузер не может использовать камеру здесь (нужно защищённое соединение https).",
         camera_failed: "Камера не включилась: {error}",
         camera_server: "Реестр не ответил ({status}). Пробуем ещё…",
+        photo_reading: "Читаем фото…",
+        photo_none: "На этом фото не удалось прочитать код. Снимите ближе, резче и при хорошем свете, чтобы код был виден целиком.",
+        photo_bad: "Этот файл не прочитать: выберите фото JPEG или PNG не больше 8 МБ.",
         camera_slow: "Слишком много снимков сразу. Замедляемся…",
         camera_network: "Нет сети: прочитать код сейчас нельзя.",
         camera_stopped: "Камера остановлена.",

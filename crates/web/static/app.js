@@ -333,6 +333,49 @@
     return next(FRAME_SLOW_MS);
   }
 
+  // A photo chosen from the gallery (or taken by the phone's camera app): the same
+  // endpoint as a frame, one try.
+  const photoInput = $('photo-input');
+  async function scanPhoto() {
+    const file = photoInput.files && photoInput.files[0];
+    if (!file) return;
+    if (stream) stopCamera();
+    camSay(S.photo_reading);
+    let r;
+    try {
+      r = await fetch('/api/v1/verify/image', {
+        method: 'POST',
+        headers: { 'Content-Type': file.type || 'application/octet-stream', Accept: 'application/json' },
+        body: file,
+      });
+    } catch (e) {
+      camSay(S.camera_network, 'network');
+      return;
+    }
+    if (r.status === 200) {
+      let target = null;
+      try {
+        const j = await r.json();
+        const u = j && j.scanned && j.scanned.link ? new URL(j.scanned.link, location.href) : null;
+        if (u && u.origin === location.origin) target = u.pathname + u.search;
+      } catch (e) {
+        target = null;
+      }
+      if (target) {
+        camSay(S.camera_found);
+        location.href = target;
+        return;
+      }
+    }
+    if (r.status === 422) return camSay(S.photo_none, 'none');
+    if (r.status === 413 || r.status === 415 || r.status === 400) return camSay(S.photo_bad, String(r.status));
+    camSay(fill(S.camera_server, { status: r.status }), String(r.status));
+  }
+  if (photoInput) {
+    photoInput.disabled = false;
+    photoInput.addEventListener('change', scanPhoto);
+  }
+
   async function startCamera() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       camSay(S.camera_unsupported, 'unsupported');
