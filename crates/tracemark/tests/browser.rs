@@ -22,7 +22,6 @@ mod camera;
 mod chrome;
 /// The photo damage of the decode-rate test (`crates/labels/tests/photos.rs`).
 #[path = "../../labels/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod photo;
 mod support;
 
