@@ -229,6 +229,53 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Vec<Decoded>, DecodeError
     decode_gray(&gray, limits)
 }
 
+/// Checks what can be checked without decoding a pixel — the size in bytes, the format
+/// (PNG or JPEG by its signature) and the dimensions its header declares — and answers
+/// those dimensions. Cheap (microseconds): a server calls it before queueing for a decoder.
+pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), DecodeError> {
+    if bytes.len() > limits.bytes_max {
+        return Err(DecodeError::TooLarge {
+            bytes: bytes.len(),
+            max: limits.bytes_max,
+        });
+    }
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let format = match reader.format() {
+        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
+        Some(other) => {
+            return Err(DecodeError::Unsupported(format!(
+                "{} is not accepted",
+                other.extensions_str().first().unwrap_or(&"this format")
+            )))
+        }
+        None => {
+            return Err(DecodeError::Unsupported(
+                "unrecognised file signature".into(),
+            ))
+        }
+    };
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    if u64::from(width) * u64::from(height) > limits.pixels_max
+        || width > limits.side_max
+        || height > limits.side_max
+    {
+        return Err(DecodeError::TooManyPixels {
+            width,
+            height,
+            max_pixels: limits.pixels_max,
+            max_side: limits.side_max,
+        });
+    }
+    if width == 0 || height == 0 {
+        return Err(DecodeError::Corrupt("the image has no pixels".into()));
+    }
+    Ok((width, height))
+}
+
 /// Reads the image, bounded: size, header dimensions, then pixels under [`image::Limits`].
 fn load_gray(bytes: &[u8], limits: &Limits) -> Result<GrayImage, DecodeError> {
     if bytes.len() > limits.bytes_max {

@@ -80,6 +80,10 @@ pub struct Config {
     pub log_key: ed25519_dalek::SigningKey,
     /// The log's origin line (and key name) in its checkpoints, e.g. `tracemark.example/log`.
     pub log_origin: String,
+    /// The program that decodes photos in a child process (`PROGRAM decode-worker`, see
+    /// [`scan::worker_main`]): the `tracemark` binary. `None`: decode on the blocking pool
+    /// (a pathological image then runs to its end instead of being killed).
+    pub decoder: Option<std::path::PathBuf>,
 }
 
 /// Longest code text accepted on verification (a Digital Link with a signature tail is
@@ -150,7 +154,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         health: Arc::new(tokio::sync::Mutex::new(None)),
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
-        image_limits: Arc::new(scan::ImageLimits::default()),
+        image_limits: Arc::new(scan::ImageLimits::new(config.decoder.clone())),
         client_secret: blake3::derive_key(
             "tracemark 2026 complainant address tag",
             &config.token_key,

@@ -1,13 +1,21 @@
 //! `POST /api/v1/verify/image`: a photo (or a camera frame) of a Data Matrix or QR code →
 //! the verification of the code it shows.
 //!
-//! Decoding is CPU work on untrusted pixels, so it is bounded four ways: the body
-//! ([`BODY_IMAGE_MAX`], refused on `Content-Length` before it is read), the image's declared
-//! pixels (checked on its header before decoding, `labels::decode::Limits`), images per
-//! client ([`PER_CLIENT_PER_SECOND`], bursts of [`PER_CLIENT_BURST`]: a phone's camera
-//! loop sends 2–3 frames a second), and decodes at once ([`DECODES_IN_FLIGHT_MAX`], one per
-//! core, waited for at most [`DECODE_QUEUE_WAIT`], then 503). Decoding runs on the blocking
-//! pool, never on the async threads that answer everyone else.
+//! Decoding is CPU work on untrusted pixels, and a barcode reader's worst case is not
+//! bounded by the image's size (a 3 KB PNG of tiled QR finder patterns kept rxing busy for
+//! 16 s of CPU: its finder search is combinatorial). So it is bounded from outside:
+//! - the body ([`BODY_IMAGE_MAX`], refused on `Content-Length` before it is read), images
+//!   per client ([`PER_CLIENT_PER_SECOND`], bursts of [`PER_CLIENT_BURST`], taken before the
+//!   body is read: a phone's camera loop sends 2–3 frames a second), one image at a time
+//!   per client;
+//! - the format and declared pixels, checked on the header before queueing;
+//! - decodes at once ([`decodes_in_flight_max`], waited for at most [`DECODE_QUEUE_WAIT`],
+//!   then 503);
+//! - each decode runs in a worker process (`tracemark decode-worker`, [`worker_main`]) at
+//!   lower priority, with a CPU-time and memory rlimit, killed after [`DECODE_WALL_MAX`] or
+//!   when the client goes away: a pathological image costs at most that, and never the
+//!   registry's own threads. (Without a worker program — a library user's choice —
+//!   decoding runs on the blocking pool, bounded only between passes.)
 
 use crate::limit::RateLimit;
 use crate::{AppState, Problem};
@@ -39,14 +47,33 @@ pub fn decodes_in_flight_max() -> usize {
 /// `DECODES_IN_FLIGHT_MAX` is [`decodes_in_flight_max`]; named here for the docs.
 pub const DECODES_IN_FLIGHT_MAX: &str = "one per core, at least 2";
 
+/// A decode's wall-clock limit in the worker process; then the worker is killed.
+pub const DECODE_WALL_MAX: Duration = Duration::from_secs(5);
+/// The worker's CPU-time rlimit, in seconds: the kernel ends it past this even if the
+/// server could not.
+pub const WORKER_CPU_SECS_MAX: u64 = 6;
+/// The worker's address-space rlimit (a 24-Mpx image and rxing's copies fit well).
+pub const WORKER_MEMORY_MAX: u64 = 2 << 30;
+/// The worker's niceness: photos yield the CPU to the registry's writer and tills.
+pub const WORKER_NICE: i32 = 10;
+/// Label sheets rendered at once (owners' PDFs; their own permits, so photos cannot
+/// starve them).
+pub const SHEETS_IN_FLIGHT_MAX: usize = 1;
+
 /// The image endpoint's shared limits.
 pub struct ImageLimits {
     per_client: RateLimit,
     decoders: Arc<tokio::sync::Semaphore>,
+    sheets: Arc<tokio::sync::Semaphore>,
+    /// Clients with a decode in flight (one each).
+    busy: parking_lot::Mutex<std::collections::HashSet<crate::limit::Client>>,
+    /// The decode worker program (`tracemark`), run as `PROGRAM decode-worker`.
+    worker: Option<std::path::PathBuf>,
 }
 
-impl Default for ImageLimits {
-    fn default() -> Self {
+impl ImageLimits {
+    /// The limits, decoding in `worker` processes when given.
+    pub fn new(worker: Option<std::path::PathBuf>) -> Self {
         ImageLimits {
             per_client: RateLimit::per_period(
                 PER_CLIENT_PER_SECOND,
@@ -55,7 +82,198 @@ impl Default for ImageLimits {
                 &format!("at most {PER_CLIENT_PER_SECOND} images a second"),
             ),
             decoders: Arc::new(tokio::sync::Semaphore::new(decodes_in_flight_max())),
+            sheets: Arc::new(tokio::sync::Semaphore::new(SHEETS_IN_FLIGHT_MAX)),
+            busy: parking_lot::Mutex::new(std::collections::HashSet::new()),
+            worker,
         }
+    }
+}
+
+/// Marks a client busy while its decode runs.
+struct BusyGuard<'a> {
+    limits: &'a ImageLimits,
+    client: crate::limit::Client,
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.limits.busy.lock().remove(&self.client);
+    }
+}
+
+/// One code the worker read.
+#[derive(Serialize, serde::Deserialize)]
+struct WorkerCode {
+    symbology: String,
+    code: String,
+}
+
+/// The worker's one line of output.
+#[derive(Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WorkerAnswer {
+    Codes(Vec<WorkerCode>),
+    Error {
+        status: u16,
+        reason: String,
+        message: String,
+    },
+}
+
+/// `tracemark decode-worker`: the image on standard input → one JSON line on standard
+/// output. Lowers its own priority and sets its CPU-time and memory limits first.
+pub fn worker_main() -> i32 {
+    use std::io::{Read, Write};
+    limit_this_process();
+    let limits = labels::decode::Limits::default();
+    let mut bytes = Vec::new();
+    if std::io::stdin()
+        .take(limits.bytes_max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .is_err()
+    {
+        return 2;
+    }
+    let answer = match labels::decode::decode(&bytes, &limits) {
+        Ok(found) => WorkerAnswer::Codes(
+            found
+                .into_iter()
+                .map(|d| WorkerCode {
+                    symbology: d.symbology.as_str().to_string(),
+                    code: d.code,
+                })
+                .collect(),
+        ),
+        Err(e) => WorkerAnswer::Error {
+            status: e.http_status(),
+            reason: e.reason().to_string(),
+            message: e.to_string(),
+        },
+    };
+    let line = serde_json::to_string(&answer).unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").is_err() {
+        return 2;
+    }
+    0
+}
+
+fn limit_this_process() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{setrlimit, Resource, Rlimit};
+        let cpu = Rlimit {
+            current: Some(WORKER_CPU_SECS_MAX),
+            maximum: Some(WORKER_CPU_SECS_MAX + 1),
+        };
+        let mem = Rlimit {
+            current: Some(WORKER_MEMORY_MAX),
+            maximum: Some(WORKER_MEMORY_MAX),
+        };
+        let _ = setrlimit(Resource::Cpu, cpu);
+        let _ = setrlimit(Resource::As, mem);
+        let _ = rustix::process::nice(WORKER_NICE);
+    }
+}
+
+/// What a decode found: (symbology word for the answer, code), or the problem.
+async fn decode(limits: &ImageLimits, body: Bytes) -> Result<Vec<(&'static str, String)>, Problem> {
+    let word = |s: &str| if s == "qr" { "qr" } else { "datamatrix" };
+    let Some(program) = &limits.worker else {
+        let found = tokio::task::spawn_blocking(move || {
+            labels::decode::decode(&body, &labels::decode::Limits::default())
+        })
+        .await
+        .map_err(|_| Problem::new(500, "internal", "Internal error", "the decoder failed"))?
+        .map_err(|e| decode_problem(&e))?;
+        return Ok(found
+            .into_iter()
+            .map(|d| (word(d.symbology.as_str()), d.code))
+            .collect());
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let unavailable = |why: &str| {
+        Problem::new(
+            503,
+            "busy",
+            "Busy",
+            format!("the photo decoder {why}; retry"),
+        )
+    };
+    let mut child = tokio::process::Command::new(program)
+        .arg("decode-worker")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            tracing::error!("cannot start the decode worker {}: {e}", program.display());
+            unavailable("cannot start")
+        })?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| unavailable("has no input"))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| unavailable("has no output"))?;
+    let run = async move {
+        stdin.write_all(&body).await?;
+        drop(stdin);
+        let mut out = Vec::new();
+        (&mut stdout).take(64 * 1024).read_to_end(&mut out).await?;
+        Ok::<_, std::io::Error>(out)
+    };
+    let out = match tokio::time::timeout(DECODE_WALL_MAX, run).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(_)) => Vec::new(),
+        Err(_) => {
+            let _ = child.start_kill();
+            let mut p = Problem::new(
+                422,
+                "no-code-found",
+                "No code found in the image",
+                format!(
+                    "the picture could not be read within {} s; take a closer, sharper one",
+                    DECODE_WALL_MAX.as_secs()
+                ),
+            );
+            p.errors = vec![registry::CodeError {
+                code: String::new(),
+                reason: "decode_timeout",
+            }];
+            return Err(p);
+        }
+    };
+    let _ = child.wait().await;
+    match serde_json::from_slice::<WorkerAnswer>(&out) {
+        Ok(WorkerAnswer::Codes(codes)) => Ok(codes
+            .into_iter()
+            .map(|c| (word(&c.symbology), c.code))
+            .collect()),
+        Ok(WorkerAnswer::Error {
+            status,
+            reason,
+            message,
+        }) => {
+            let reason: &'static str = match reason.as_str() {
+                "image_too_large" => "image_too_large",
+                "image_too_many_pixels" => "image_too_many_pixels",
+                "image_unsupported" => "image_unsupported",
+                "image_corrupt" => "image_corrupt",
+                "not_gs1" => "not_gs1",
+                _ => "no_code_found",
+            };
+            Err(problem_of(status, reason, message))
+        }
+        // Killed by its CPU or memory limit, or crashed: the picture is the cause.
+        Err(_) => Err(problem_of(
+            422,
+            "no_code_found",
+            "the picture could not be read within the decoder's limits".into(),
+        )),
     }
 }
 
@@ -83,17 +301,21 @@ pub struct ImageAnswer {
 }
 
 fn decode_problem(e: &labels::decode::DecodeError) -> Problem {
-    let (slug, title) = match e.http_status() {
+    problem_of(e.http_status(), e.reason(), e.to_string())
+}
+
+fn problem_of(status: u16, reason: &'static str, detail: String) -> Problem {
+    let (slug, title) = match status {
         413 => ("too-large", "Image too large"),
-        // Named after the reason: `no_code_found` or `not_gs1`.
         415 => ("unsupported-media-type", "Not a PNG or JPEG image"),
+        // Named after the reason: `no_code_found`, `not_gs1` or `decode_timeout`.
         422 => ("no-code-found", "No code found in the image"),
         _ => ("bad-request", "Image cannot be read"),
     };
-    let mut p = Problem::new(e.http_status(), slug, title, e.to_string());
+    let mut p = Problem::new(status, slug, title, detail);
     p.errors = vec![registry::CodeError {
         code: String::new(),
-        reason: e.reason(),
+        reason,
     }];
     p
 }
@@ -180,46 +402,53 @@ pub(crate) async fn verify_image(
         ));
     }
     let body = crate::body_bytes(body)?;
-    let permit = tokio::time::timeout(
-        DECODE_QUEUE_WAIT,
-        s.image_limits.decoders.clone().acquire_owned(),
-    )
-    .await
-    .map_err(|_| {
-        Problem::new(
-            503,
-            "busy",
-            "Busy",
-            "every image decoder is busy; retry in a second",
-        )
-    })?
-    .map_err(|_| Problem::new(503, "busy", "Busy", "the decoders are shut down"))?;
-    let found = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        labels::decode::decode(&body, &labels::decode::Limits::default())
-    })
-    .await
-    .map_err(|_| Problem::new(500, "internal", "Internal error", "the decoder failed"))?
-    .map_err(|e| decode_problem(&e))?;
-    let Some(first) = found.first() else {
+    // Format and declared size from the header (microseconds), before queueing.
+    labels::decode::inspect(&body, &labels::decode::Limits::default())
+        .map_err(|e| decode_problem(&e))?;
+    let limits = &s.image_limits;
+    let client = ext
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| crate::limit::Client::of(c.0.ip()));
+    let _busy = match client {
+        Some(c) if !limits.busy.lock().insert(c) => {
+            return Err(Problem::new(
+                429,
+                "too-many",
+                "Too many requests",
+                "one image at a time from one address (IPv6: one /64): wait for the answer \
+                 to the last one",
+            ));
+        }
+        Some(client) => Some(BusyGuard { limits, client }),
+        None => None,
+    };
+    let _permit = tokio::time::timeout(DECODE_QUEUE_WAIT, limits.decoders.clone().acquire_owned())
+        .await
+        .map_err(|_| {
+            Problem::new(
+                503,
+                "busy",
+                "Busy",
+                "every image decoder is busy; retry in a second",
+            )
+        })?
+        .map_err(|_| Problem::new(503, "busy", "Busy", "the decoders are shut down"))?;
+    let found = decode(limits, body).await?;
+    let Some((symbology, code)) = found.first().cloned() else {
         return Err(decode_problem(&labels::decode::DecodeError::NotFound));
     };
-    let link = gs1::ElementString::parse(&first.code)
+    let link = gs1::ElementString::parse(&code)
         .and_then(|es| es.to_digital_link(""))
         .map_err(|e| Problem::bad_request(format!("the code read cannot be linked: {e}")))?;
     let checker = crate::public_checker(&ext);
     let reg = s.registry.clone();
-    let code = first.code.clone();
     let verification = crate::blocking(move || reg.verify_as(&code, checker))
         .await
         .map_err(crate::malformed_code)?;
     Ok(Json(ImageAnswer {
         verification,
         scanned: Scanned {
-            symbology: match first.symbology {
-                labels::decode::Symbology::DataMatrix => "datamatrix",
-                labels::decode::Symbology::Qr => "qr",
-            },
+            symbology,
             link,
             codes_found: found.len(),
         },
@@ -288,10 +517,10 @@ pub(crate) async fn order_labels(
              several sheets with `offset`"
         )));
     }
-    // Rendering is CPU work: it shares the decoders' permits.
+    // Rendering is CPU work, with its own permits (photos cannot starve owners' sheets).
     let permit = tokio::time::timeout(
         DECODE_QUEUE_WAIT,
-        s.image_limits.decoders.clone().acquire_owned(),
+        s.image_limits.sheets.clone().acquire_owned(),
     )
     .await
     .map_err(|_| Problem::new(503, "busy", "Busy", "every renderer is busy; retry shortly"))?

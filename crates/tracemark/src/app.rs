@@ -117,10 +117,22 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
             public_rate: None,
             log_key: ed25519_dalek::SigningKey::from_bytes(&log_key),
             log_origin,
+            decoder: decoder_program(),
         },
         admin_token_file,
         admin_token_new: new_token,
     })
+}
+
+/// The photo decoder program: `TRACEMARK_DECODER` if set, else this executable when it is
+/// the `tracemark` binary (a test binary embedding the server is not, and decodes in
+/// process unless told).
+pub fn decoder_program() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TRACEMARK_DECODER").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    (exe.file_stem()? == "tracemark").then_some(exe)
 }
 
 /// Serves `registry` on `listener` until SIGINT or SIGTERM, within the default serving

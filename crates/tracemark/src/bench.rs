@@ -329,6 +329,7 @@ fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
         public_rate: None,
         log_key: ed25519_dalek::SigningKey::from_bytes(&[4; 32]),
         log_origin: server::LOG_ORIGIN_DEFAULT.into(),
+        decoder: crate::app::decoder_program(),
     };
     rt.spawn(crate::app::serve(listener, reg, config));
     Ok(format!("http://{addr}"))

@@ -105,6 +105,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Decode one photo from standard input and print the codes as JSON (the server's
+    /// isolated photo decoder; not for people).
+    #[command(hide = true)]
+    DecodeWorker,
     /// Run the benchmark suite (use a release build) and print its figures.
     Bench {
         /// Smaller sizes, for a quick look (figures not comparable with full runs).
@@ -140,6 +144,10 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::DecodeWorker = cli.command {
+        // Before any runtime: the worker is one short-lived process per photo.
+        std::process::exit(server::scan::worker_main());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -264,6 +272,7 @@ fn main() -> Result<()> {
             println!("tracemark label: {}", tracemark::labels::run(&req)?);
             Ok(())
         }
+        Command::DecodeWorker => unreachable!("handled before the runtime"),
         Command::Scan { file, json } => {
             tracemark::scan::run(&file, json, &mut std::io::stdout().lock())?;
             Ok(())

@@ -446,3 +446,75 @@ fn an_orders_label_sheet_is_a_pdf_for_its_owner_only() {
         "libdmtx read {read:?}: not exactly one of the order's codes"
     );
 }
+
+/// A picture of tiled QR finder patterns (7 × 7 and a white module, repeated), `m` pixels a
+/// module: a few KB of PNG that sends a barcode reader's finder search combinatorial.
+fn finder_tiles(side: u32, m: u32) -> Vec<u8> {
+    let pat: [[u8; 8]; 8] = [
+        [1, 1, 1, 1, 1, 1, 1, 0],
+        [1, 0, 0, 0, 0, 0, 1, 0],
+        [1, 0, 1, 1, 1, 0, 1, 0],
+        [1, 0, 1, 1, 1, 0, 1, 0],
+        [1, 0, 1, 1, 1, 0, 1, 0],
+        [1, 0, 0, 0, 0, 0, 1, 0],
+        [1, 1, 1, 1, 1, 1, 1, 0],
+        [0, 0, 0, 0, 0, 0, 0, 0],
+    ];
+    let mut px = Vec::with_capacity((side * side) as usize);
+    for y in 0..side {
+        for x in 0..side {
+            let dark = pat[((y / m) % 8) as usize][((x / m) % 8) as usize] == 1;
+            px.push(if dark { 0 } else { 255 });
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut e = png::Encoder::new(&mut out, side, side);
+        e.set_color(png::ColorType::Grayscale);
+        e.set_compression(png::Compression::High);
+        let mut w = e.write_header().expect("header");
+        w.write_image_data(&px).expect("data");
+    }
+    out
+}
+
+#[test]
+fn a_pathological_picture_costs_at_most_the_decoders_limit() {
+    let s = start();
+    let evil = finder_tiles(1024, 1);
+    assert!(
+        evil.len() < 16 * 1024,
+        "a small upload: {} bytes",
+        evil.len()
+    );
+    let t = std::time::Instant::now();
+    let (st, v) = std::thread::scope(|sc| {
+        let slow = sc.spawn(|| {
+            let (st, v, _) = post_json(&s, "/api/v1/verify/image", &evil, "image/png");
+            (st, v)
+        });
+        // Meanwhile the registry answers as usual (the decoder is a niced child process),
+        // and the same address gets no second decoder.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let h = std::time::Instant::now();
+        let (st, _) = s.c.get(None, "/health").expect("health");
+        assert_eq!(st, 200);
+        assert!(
+            h.elapsed() < std::time::Duration::from_secs(1),
+            "/health took {:?}",
+            h.elapsed()
+        );
+        let (st, _, _) = post_json(&s, "/api/v1/verify/image", &evil, "image/png");
+        assert_eq!(st, 429, "one image at a time from one address");
+        slow.join().expect("slow")
+    });
+    let took = t.elapsed();
+    assert_eq!(st, 422, "{v}");
+    let reason = v["errors"][0]["reason"].as_str().unwrap_or("");
+    assert!(["decode_timeout", "no_code_found"].contains(&reason), "{v}");
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "the decode was not cut at its limit: {took:?}"
+    );
+    println!("pathological picture: {reason} after {took:?}");
+}

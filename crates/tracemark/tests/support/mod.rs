@@ -21,7 +21,9 @@ pub struct Server {
 /// Starts a registry on a fresh data directory.
 pub fn start() -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    let mut opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    // Photos are decoded in the built binary's worker processes, as `tracemark serve` does.
+    opened.config.decoder = Some(env!("CARGO_BIN_EXE_tracemark").into());
     let admin = opened.config.admin_token.clone();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let listener = rt
