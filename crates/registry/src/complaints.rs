@@ -393,10 +393,24 @@ impl Registry {
                 )));
             }
         }
-        let limit = f.limit.clamp(1, PAGE_MAX);
+        if f.limit == 0 || f.limit > PAGE_MAX {
+            return Err(Error::invalid(format!(
+                "`limit` must be 1 to {PAGE_MAX} complaints"
+            )));
+        }
+        let limit = f.limit;
         let mut start = id_floor(f.from.unwrap_or(0));
         if let Some(after) = f.after {
-            start = start.max(next_id(&after));
+            match next_id(&after) {
+                Some(n) => start = start.max(n),
+                // Nothing comes after the largest id.
+                None => {
+                    return Ok(ComplaintPage {
+                        complaints: Vec::new(),
+                        next: None,
+                    })
+                }
+            }
         }
         let mut out = Vec::new();
         let mut read = 0usize;
@@ -406,7 +420,7 @@ impl Registry {
             let n = batch.len();
             for c in batch {
                 read += 1;
-                start = next_id(&c.id);
+                start = next_id(&c.id).unwrap_or(c.id);
                 if f.to.is_some_and(|to| c.at >= to) {
                     return Ok(ComplaintPage {
                         complaints: out,
@@ -466,15 +480,7 @@ impl Registry {
     }
 }
 
-/// The id right after `id` (where a scan continues).
-fn next_id(id: &Uuid) -> Uuid {
-    let mut b = *id.as_bytes();
-    for x in b.iter_mut().rev() {
-        let (v, carry) = x.overflowing_add(1);
-        *x = v;
-        if !carry {
-            break;
-        }
-    }
-    Uuid::from_bytes(b)
+/// The id right after `id` (where a scan continues); `None` after the largest.
+fn next_id(id: &Uuid) -> Option<Uuid> {
+    id.as_u128().checked_add(1).map(Uuid::from_u128)
 }

@@ -3221,6 +3221,29 @@ fn complaints_filter_and_page(w: &World) {
         }
     }
     assert_eq!(seen, ["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "c"]);
+    // The largest cursor has nothing after it (no wrap-around to the first page).
+    let last = w
+        .reg
+        .complaints(
+            &w.regulator,
+            &crate::complaints::ComplaintFilter {
+                limit: 10,
+                after: Some(uuid::Uuid::max()),
+                ..Default::default()
+            },
+        )
+        .expect("page");
+    assert!(last.complaints.is_empty() && last.next.is_none());
+    assert!(matches!(
+        w.reg.complaints(
+            &w.regulator,
+            &crate::complaints::ComplaintFilter {
+                limit: 0,
+                ..Default::default()
+            }
+        ),
+        Err(Error::Invalid { .. })
+    ));
     assert!(matches!(
         w.reg.complaints(
             &w.regulator,

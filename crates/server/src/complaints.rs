@@ -3,10 +3,14 @@
 //! (regulators).
 //!
 //! Anyone can complain, so everything a complaint makes the server hold is bounded: the
-//! body ([`BODY_COMPLAINT_MAX`]), complaints per client ([`PER_CLIENT_PER_HOUR`] in bursts
-//! of [`PER_CLIENT_BURST`]), complaints from everyone ([`ALL_PER_SECOND`]), and photos from
-//! everyone ([`PHOTOS_PER_MINUTE`]: the disk a botnet with many addresses could fill with
-//! 2 MiB photos is ≤ 6 GiB a day).
+//! body ([`BODY_COMPLAINT_MAX`]); attempts per client ([`ATTEMPTS_PER_HOUR`], taken first,
+//! so that one client's retries cannot drain the shared buckets below); complaints from
+//! everyone ([`ALL_PER_SECOND`]) and photos from everyone ([`PHOTOS_PER_MINUTE`]: the disk
+//! a botnet with many addresses could fill with 2 MiB photos is ≤ 6 GiB a day); an IPv6
+//! /48 — what one subscriber or tunnel broker hands out — as a whole ([`PER_NET48_PER_HOUR`]);
+//! and last, so that a refusal by a shared bucket does not cost a shopper their own
+//! quota, accepted complaints per client ([`PER_CLIENT_PER_HOUR`] in bursts of
+//! [`PER_CLIENT_BURST`]) and photos per client ([`PHOTOS_PER_CLIENT_PER_HOUR`]).
 
 use crate::limit::RateLimit;
 use crate::{blocking, check_json_type, parse_json, query, AppState, Problem};
@@ -27,6 +31,12 @@ pub const BODY_COMPLAINT_MAX: usize = 3 * 1024 * 1024;
 pub const PER_CLIENT_PER_HOUR: u32 = 10;
 /// … of which at most this many at once.
 pub const PER_CLIENT_BURST: u32 = 5;
+/// Photos one client may attach in an hour (bursts of 2).
+pub const PHOTOS_PER_CLIENT_PER_HOUR: u32 = 3;
+/// Attempts (accepted or refused) one client may make in an hour (bursts of 10).
+pub const ATTEMPTS_PER_HOUR: u32 = 30;
+/// Complaints an IPv6 /48 may make in an hour, all its /64s together (bursts of 20).
+pub const PER_NET48_PER_HOUR: u32 = 50;
 /// Complaints accepted a second from everyone together (bursts of 10×).
 pub const ALL_PER_SECOND: u32 = 20;
 /// Complaint photos accepted a minute from everyone together (bursts of 100).
@@ -34,35 +44,71 @@ pub const PHOTOS_PER_MINUTE: u32 = 2;
 
 /// The complaint limits.
 pub struct ComplaintLimits {
-    per_client: RateLimit,
+    attempts: RateLimit,
+    net48: RateLimit,
     all: RateLimit,
     photos: RateLimit,
+    per_client: RateLimit,
+    photos_per_client: RateLimit,
 }
 
 impl Default for ComplaintLimits {
     fn default() -> Self {
+        let hour = Duration::from_secs(3600);
         ComplaintLimits {
-            per_client: RateLimit::per_period(
-                PER_CLIENT_PER_HOUR,
-                Duration::from_secs(3600),
-                PER_CLIENT_BURST,
-                &format!("at most {PER_CLIENT_PER_HOUR} complaints an hour"),
+            attempts: RateLimit::per_period(
+                ATTEMPTS_PER_HOUR,
+                hour,
+                10,
+                &format!("at most {ATTEMPTS_PER_HOUR} complaint attempts an hour"),
+            ),
+            net48: RateLimit::per_period(
+                PER_NET48_PER_HOUR,
+                hour,
+                20,
+                &format!("at most {PER_NET48_PER_HOUR} complaints an hour from one IPv6 /48"),
             ),
             all: RateLimit::per_period(
                 ALL_PER_SECOND,
                 Duration::from_secs(1),
                 ALL_PER_SECOND * 10,
-                "the registry takes only so many complaints a second from everyone together; \
-                 at most that many",
+                &format!(
+                    "the registry takes at most {ALL_PER_SECOND} complaints a second from \
+                     everyone together; it is at that now"
+                ),
             ),
             photos: RateLimit::per_period(
                 PHOTOS_PER_MINUTE,
                 Duration::from_secs(60),
                 100,
-                "complaint photos are limited for everyone together; send the complaint \
-                 without a photo, or",
+                &format!(
+                    "the registry takes at most {PHOTOS_PER_MINUTE} complaint photos a minute \
+                     from everyone together; send the complaint without its photo now"
+                ),
+            ),
+            per_client: RateLimit::per_period(
+                PER_CLIENT_PER_HOUR,
+                hour,
+                PER_CLIENT_BURST,
+                &format!("at most {PER_CLIENT_PER_HOUR} complaints an hour"),
+            ),
+            photos_per_client: RateLimit::per_period(
+                PHOTOS_PER_CLIENT_PER_HOUR,
+                hour,
+                2,
+                &format!("at most {PHOTOS_PER_CLIENT_PER_HOUR} complaint photos an hour"),
             ),
         }
+    }
+}
+
+/// The /48 an IPv6 address belongs to, as an address (IPv4: itself).
+fn net48(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !((1u128 << 80) - 1),
+        )),
+        other => other,
     }
 }
 
@@ -105,8 +151,9 @@ fn too_many(p: Problem, retry_s: &'static str) -> Response {
         ≤ 200 characters), `location` (only if the shopper chose to share it) and `photo` \
         (JPEG or PNG, ≤ 2 MiB, base64). The registry links the code's shop (`shop_tin`) and \
         the verdict the shopper saw, and logs the complaint in the transparency log. Limits: \
-        10 complaints an hour per address (IPv6: per /64, bursts of 5), 20 a second from \
-        everyone, 2 photos a minute from everyone (bursts of 100); body ≤ 3 MiB.",
+        10 complaints an hour per address (IPv6: per /64, bursts of 5; 50 per /48), 30 \
+        attempts an hour per address, 3 photos an hour per address, 20 complaints a second \
+        and 2 photos a minute from everyone (bursts of 200 and 100); body ≤ 3 MiB.",
     security(()),
     request_body = NewComplaint,
     responses(
@@ -137,16 +184,28 @@ pub(crate) async fn create(
     } else {
         parse_json(&body)?
     };
-    if let Err(p) = s.complaint_limits.per_client.check(ip) {
-        return Ok(too_many(p, "360"));
+    let l = &s.complaint_limits;
+    if let Err(p) = l.attempts.check(ip) {
+        return Ok(too_many(p, "120"));
     }
-    if let Err(p) = s.complaint_limits.all.check(EVERYONE) {
+    if matches!(ip, IpAddr::V6(_)) {
+        if let Err(p) = l.net48.check(net48(ip)) {
+            return Ok(too_many(p, "72"));
+        }
+    }
+    if let Err(p) = l.all.check(EVERYONE) {
         return Ok(too_many(p, "1"));
     }
     if req.photo.is_some() {
-        if let Err(p) = s.complaint_limits.photos.check(EVERYONE) {
+        if let Err(p) = l.photos.check(EVERYONE) {
             return Ok(too_many(p, "30"));
         }
+        if let Err(p) = l.photos_per_client.check(ip) {
+            return Ok(too_many(p, "1200"));
+        }
+    }
+    if let Err(p) = l.per_client.check(ip) {
+        return Ok(too_many(p, "360"));
     }
     let tag = client_tag(&s.client_secret, ip);
     let checker = crate::public_checker(&ext);
