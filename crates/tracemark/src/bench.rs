@@ -904,7 +904,7 @@ fn consumer_rows(runs: usize, rt: &tokio::runtime::Runtime) -> Result<()> {
         for _ in 0..20 {
             labels::decode::decode(&label, &limits)?;
         }
-        clean.push(ms(t, 20));
+        clean.push(ms(t, 20) * 1e3);
         let t = Instant::now();
         for _ in 0..20 {
             labels::decode::decode(&cam, &limits)?;
@@ -969,7 +969,7 @@ fn consumer_rows(runs: usize, rt: &tokio::runtime::Runtime) -> Result<()> {
         &sheet,
         "",
     );
-    report("scan: decode a clean label PNG", "ms", &clean, "");
+    report("scan: decode a clean label PNG", "µs", &clean, "");
     report(
         "scan: decode a 640×480 camera frame (JPEG)",
         "ms",
@@ -981,7 +981,7 @@ fn consumer_rows(runs: usize, rt: &tokio::runtime::Runtime) -> Result<()> {
     report("POST /api/v1/verify/image frame, p99", "ms", &http_p99, "");
     report(
         "complaint recorded (durable, logged), p50",
-        "ms",
+        "µs",
         &complaint_p50,
         "",
     );
