@@ -278,56 +278,22 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), DecodeError>
 
 /// Reads the image, bounded: size, header dimensions, then pixels under [`image::Limits`].
 fn load_gray(bytes: &[u8], limits: &Limits) -> Result<GrayImage, DecodeError> {
-    if bytes.len() > limits.bytes_max {
-        return Err(DecodeError::TooLarge {
-            bytes: bytes.len(),
-            max: limits.bytes_max,
-        });
-    }
-    let reader = ImageReader::new(Cursor::new(bytes))
+    let (width, height) = inspect(bytes, limits)?;
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    let format = match reader.format() {
-        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
-        Some(other) => {
-            return Err(DecodeError::Unsupported(format!(
-                "{} is not accepted",
-                other.extensions_str().first().unwrap_or(&"this format")
-            )))
-        }
-        None => {
-            return Err(DecodeError::Unsupported(
-                "unrecognised file signature".into(),
-            ))
-        }
-    };
-    // `into_dimensions` consumes its reader and reads the header only.
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_dimensions()
-        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    let too_many = || DecodeError::TooManyPixels {
-        width,
-        height,
-        max_pixels: limits.pixels_max,
-        max_side: limits.side_max,
-    };
-    if u64::from(width) * u64::from(height) > limits.pixels_max
-        || width > limits.side_max
-        || height > limits.side_max
-    {
-        return Err(too_many());
-    }
-    if width == 0 || height == 0 {
-        return Err(DecodeError::Corrupt("the image has no pixels".into()));
-    }
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.side_max);
     image_limits.max_image_height = Some(limits.side_max);
     image_limits.max_alloc = Some(limits.alloc_max);
-    let mut reader = reader;
     reader.limits(image_limits);
     let image = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => too_many(),
+        image::ImageError::Limits(_) => DecodeError::TooManyPixels {
+            width,
+            height,
+            max_pixels: limits.pixels_max,
+            max_side: limits.side_max,
+        },
         image::ImageError::Unsupported(u) => DecodeError::Unsupported(u.to_string()),
         other => DecodeError::Corrupt(other.to_string()),
     })?;
