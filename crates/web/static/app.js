@@ -342,15 +342,20 @@
     if (stream) stopCamera();
     camSay(S.photo_reading);
     let r;
-    try {
-      r = await fetch('/api/v1/verify/image', {
-        method: 'POST',
-        headers: { 'Content-Type': file.type || 'application/octet-stream', Accept: 'application/json' },
-        body: file,
-      });
-    } catch (e) {
-      camSay(S.camera_network, 'network');
-      return;
+    // Others behind the same address (a carrier's NAT) share its limits: a 429 is waited out.
+    for (let attempt = 0; attempt < 6; attempt++) {
+      try {
+        r = await fetch('/api/v1/verify/image', {
+          method: 'POST',
+          headers: { 'Content-Type': file.type || 'application/octet-stream', Accept: 'application/json' },
+          body: file,
+        });
+      } catch (e) {
+        camSay(S.camera_network, 'network');
+        return;
+      }
+      if (r.status !== 429) break;
+      await new Promise((res) => setTimeout(res, 1000));
     }
     if (r.status === 200) {
       let target = null;
