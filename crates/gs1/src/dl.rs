@@ -257,6 +257,14 @@ fn push_segment(out: &mut String, code: &str, value: &str) {
     percent_encode(out, value);
 }
 
+/// Percent-encodes `value` as a Digital Link path segment or query value: every byte but the
+/// URI unreserved characters (`A-Z a-z 0-9 - . _ ~`, RFC 3986) as `%XX`.
+pub fn percent_encoded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    percent_encode(&mut out, value);
+    out
+}
+
 fn percent_encode(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in value.bytes() {

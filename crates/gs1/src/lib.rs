@@ -34,6 +34,7 @@ mod error;
 
 pub use ai::{Ai, AiSpec, Component, Cset, Temporal};
 pub use check::{check_digit, Gtin, Sscc};
+pub use dl::percent_encoded;
 pub use element::{ElementString, ELEMENTS_MAX, GS, INPUT_LEN_MAX};
 pub use error::Gs1Error;
 

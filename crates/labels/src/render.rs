@@ -215,20 +215,8 @@ pub fn png(symbol: &Symbol, module_px: u32) -> Result<Vec<u8>, LabelError> {
     };
     let x0 = (width - symbol.width() * n) / 2;
     let y0 = q * n;
-    for y in 0..symbol.height() {
-        // Runs of dark modules as one fill each.
-        let mut x = 0;
-        while x < symbol.width() {
-            if symbol.is_dark(x, y) {
-                let start = x;
-                while x < symbol.width() && symbol.is_dark(x, y) {
-                    x += 1;
-                }
-                canvas.fill(x0 + start * n, y0 + y * n, (x - start) * n, n);
-            } else {
-                x += 1;
-            }
-        }
+    for (x, y, len) in symbol.dark_runs() {
+        canvas.fill(x0 + x * n, y0 + y * n, len * n, n);
     }
     let style = MonoTextStyle::new(font, BinaryColor::On);
     for (i, line) in lines.iter().enumerate() {
@@ -295,26 +283,15 @@ pub fn svg(symbol: &Symbol, module: f64, unit: Unit) -> Result<String, LabelErro
         width = fmt_num(width),
         height = fmt_num(height),
     );
-    for y in 0..symbol.height() {
-        let mut x = 0;
-        while x < symbol.width() {
-            if symbol.is_dark(x, y) {
-                let start = x;
-                while x < symbol.width() && symbol.is_dark(x, y) {
-                    x += 1;
-                }
-                let _ = write!(
-                    s,
-                    "M{} {}h{}v1h-{}z",
-                    fmt_num(x0 + start as f64),
-                    fmt_num(y0 + y as f64),
-                    x - start,
-                    x - start
-                );
-            } else {
-                x += 1;
-            }
-        }
+    for (x, y, len) in symbol.dark_runs() {
+        let _ = write!(
+            s,
+            "M{} {}h{}v1h-{}z",
+            fmt_num(x0 + x as f64),
+            fmt_num(y0 + y as f64),
+            len,
+            len
+        );
     }
     s.push_str("\"/>");
     for (i, line) in lines.iter().enumerate() {

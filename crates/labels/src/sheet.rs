@@ -357,19 +357,8 @@ fn draw_label(content: &mut Content, layout: &Layout, slot: usize, symbol: &Symb
         mm(sx + q as f64 * module),
         mm(ph - (sy + q as f64 * module)),
     ]);
-    for y in 0..symbol.height() {
-        let mut x = 0;
-        while x < symbol.width() {
-            if symbol.is_dark(x, y) {
-                let s = x;
-                while x < symbol.width() && symbol.is_dark(x, y) {
-                    x += 1;
-                }
-                content.rect(s as f32, y as f32, (x - s) as f32, 1.0);
-            } else {
-                x += 1;
-            }
-        }
+    for (x, y, len) in symbol.dark_runs() {
+        content.rect(x as f32, y as f32, len as f32, 1.0);
     }
     content.set_fill_gray(0.0).fill_nonzero();
     content.restore_state();

@@ -88,6 +88,25 @@ impl Symbol {
         x < self.width && y < self.height && self.dark[y * self.width + x]
     }
 
+    /// The horizontal runs of dark modules, row by row from the top: `(x, y, length)` in
+    /// modules. Every renderer draws these as one fill each (fewer rectangles, no seams).
+    pub fn dark_runs(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        (0..self.height).flat_map(move |y| {
+            let row = &self.dark[y * self.width..(y + 1) * self.width];
+            let mut x = 0;
+            std::iter::from_fn(move || {
+                while x < row.len() && !row[x] {
+                    x += 1;
+                }
+                let start = x;
+                while x < row.len() && row[x] {
+                    x += 1;
+                }
+                (x > start).then(|| (start, y, x - start))
+            })
+        })
+    }
+
     /// The modules row by row from the top left, `true` for dark.
     pub fn modules(&self) -> &[bool] {
         &self.dark
@@ -289,6 +308,24 @@ mod tests {
 
     const SIG: &str =
         "010460123456789321abc123\u{1d}910024\u{1d}92UjpfAmE6elcVxvtPJHHGl/8ULzQB8YPU/XnOERdyuQ==";
+
+    #[test]
+    fn dark_runs_cover_exactly_the_dark_modules() {
+        for sym in [
+            data_matrix(SIG).expect("dm"),
+            digital_link_qr(SIG, "https://id.example").expect("qr"),
+        ] {
+            let mut painted = vec![false; sym.width() * sym.height()];
+            for (x, y, len) in sym.dark_runs() {
+                assert!(len > 0 && x + len <= sym.width());
+                for m in &mut painted[y * sym.width() + x..y * sym.width() + x + len] {
+                    assert!(!*m, "runs overlap");
+                    *m = true;
+                }
+            }
+            assert_eq!(painted, sym.modules());
+        }
+    }
 
     #[test]
     fn every_form_gives_the_same_data_matrix() {

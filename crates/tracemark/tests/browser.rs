@@ -26,6 +26,7 @@ mod photo;
 mod support;
 
 use chrome::{Browser, Page};
+use gs1::percent_encoded as pct;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -53,19 +54,6 @@ struct Code {
     gtin: String,
     serial: String,
     tail: Option<(String, String)>,
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 impl Code {

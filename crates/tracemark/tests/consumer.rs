@@ -106,7 +106,7 @@ fn complaints_land_with_the_regulator_and_cannot_flood() {
     assert_eq!(st, 403);
     let q = format!(
         "/api/v1/complaints?code={}&kind=counterfeit",
-        urlencode(&codes[0])
+        gs1::percent_encoded(&codes[0])
     );
     let (st, page) = s.c.get(Some(&inspector), &q).expect("get");
     assert_eq!(st, 200, "{page}");
@@ -175,17 +175,6 @@ fn complaints_land_with_the_regulator_and_cannot_flood() {
         Some(1 + n),
         "{all}"
     );
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A producer with `n` introduced codes (signature tails) of a fresh GTIN.

@@ -10,6 +10,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
+use gs1::percent_encoded as pct;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -302,19 +303,6 @@ fn reasons(p: &Value) -> HashMap<String, String> {
                 e["code"].as_str().expect("code").to_string(),
                 e["reason"].as_str().expect("reason").to_string(),
             )
-        })
-        .collect()
-}
-
-/// Percent-encodes everything but unreserved characters (one path segment).
-fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
         })
         .collect()
 }
