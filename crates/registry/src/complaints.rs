@@ -11,7 +11,7 @@
 //! the client so that the risk engine can tell one angry person from many.
 
 use crate::error::{Error, Result};
-use crate::model::{ParticipantId, Role, Status};
+use crate::model::{ParticipantId, Role};
 use crate::tailguard::Checker;
 use crate::time::format_timestamp;
 use crate::Registry;
@@ -303,14 +303,7 @@ impl Registry {
         let mut verdict = None;
         let mut shop_tin = None;
         if let Some(c) = req.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-            let parsed =
-                crate::codes::parse_code(c).map_err(|(reason, detail)| Error::Invalid {
-                    detail: format!("`code` is not a valid marking code: {detail}"),
-                    errors: vec![crate::CodeError {
-                        code: c.chars().take(200).collect(),
-                        reason,
-                    }],
-                })?;
+            let parsed = parse_code_field(c)?;
             code = Some(parsed.key.to_string());
             // The verdict as the shopper saw it; a throttled tail check leaves it out.
             verdict = self
@@ -318,7 +311,7 @@ impl Registry {
                 .ok()
                 .map(|a| a.verdict.to_string());
             if let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() {
-                shop_tin = self.shop_of(st.owner, st.status)?;
+                shop_tin = self.shop_of(st.owner)?;
             }
         }
         let now = self.now();
@@ -354,7 +347,7 @@ impl Registry {
 
     /// The retailer a code points at: its owner when that is a shop (the seller, for a
     /// sold code).
-    fn shop_of(&self, owner: ParticipantId, _status: Status) -> Result<Option<String>> {
+    fn shop_of(&self, owner: ParticipantId) -> Result<Option<String>> {
         Ok(self
             .participant(owner)?
             .filter(|p| p.has(Role::Retailer))
@@ -371,18 +364,7 @@ impl Registry {
             return Err(Error::Forbidden("only regulators read complaints".into()));
         }
         let code = match f.code.as_deref() {
-            Some(c) => Some(
-                crate::codes::parse_code(c)
-                    .map_err(|(reason, detail)| Error::Invalid {
-                        detail: format!("`code` is not a valid marking code: {detail}"),
-                        errors: vec![crate::CodeError {
-                            code: c.chars().take(200).collect(),
-                            reason,
-                        }],
-                    })?
-                    .key
-                    .to_string(),
-            ),
+            Some(c) => Some(parse_code_field(c)?.key.to_string()),
             None => None,
         };
         if let Some(k) = &f.kind {
@@ -478,6 +460,17 @@ impl Registry {
             .ok_or_else(not_found)?;
         Ok((p.media_type, bytes))
     }
+}
+
+/// A request's `code` field, parsed; a malformed one is named with its fault.
+fn parse_code_field(c: &str) -> Result<crate::codes::ParsedCode> {
+    crate::codes::parse_code(c).map_err(|(reason, detail)| Error::Invalid {
+        detail: format!("`code` is not a valid marking code: {detail}"),
+        errors: vec![crate::CodeError {
+            code: c.chars().take(200).collect(),
+            reason,
+        }],
+    })
 }
 
 /// The id right after `id` (where a scan continues); `None` after the largest.

@@ -116,8 +116,7 @@ fn net48(ip: IpAddr) -> IpAddr {
 const EVERYONE: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
 fn client_ip(ext: &axum::http::Extensions) -> IpAddr {
-    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(EVERYONE, |c| c.0.ip())
+    crate::peer_ip(ext).unwrap_or(EVERYONE)
 }
 
 /// An opaque, stable tag of a client's address (IPv6 by /64) keyed with a secret of this

@@ -271,16 +271,24 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .with_state(state)
 }
 
+/// The peer's address, as the serving loop recorded it (`None` for in-process requests).
+pub(crate) fn peer_ip(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The 429 (with `Retry-After: 1`) when `ip`'s bucket in `limit` is empty, else takes a cell.
+pub(crate) fn throttled(limit: &limit::RateLimit, ip: std::net::IpAddr) -> Option<Response> {
+    let p = limit.check(ip).err()?;
+    let mut r = p.into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    Some(r)
+}
+
 async fn rate_limited(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let ip = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    if let (Some(limit), Some(ip)) = (&s.public_limit, ip) {
-        if let Err(p) = limit.check(ip) {
-            let mut r = p.into_response();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    if let (Some(limit), Some(ip)) = (&s.public_limit, peer_ip(req.extensions())) {
+        if let Some(r) = throttled(limit, ip) {
             return r;
         }
     }
@@ -1722,22 +1730,8 @@ struct VerifyQuery {
 /// /64, like the rate limit), for counting failed tail checks.
 pub(crate) fn public_checker(ext: &axum::http::Extensions) -> registry::tailguard::Checker {
     use std::hash::{Hash, Hasher};
-    let ip = ext
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    match ip.map(|ip| match ip {
-        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => std::net::IpAddr::V4(v4),
-            None => std::net::IpAddr::V6(std::net::Ipv6Addr::from(
-                u128::from(v6) & !((1u128 << 64) - 1),
-            )),
-        },
-        v4 => v4,
-    }) {
-        Some(ip) => ip.hash(&mut h),
-        None => 0u8.hash(&mut h),
-    }
+    peer_ip(ext).map(limit::Client::of).hash(&mut h);
     registry::tailguard::Checker::Public(h.finish())
 }
 

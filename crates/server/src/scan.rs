@@ -336,15 +336,9 @@ pub(crate) async fn limited(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let ip = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    if let Some(ip) = ip {
-        if let Err(p) = s.image_limits.per_client.check(ip) {
-            let mut r = p.into_response();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    if let Some(ip) = crate::peer_ip(req.extensions()) {
+        if let Some(mut r) = crate::throttled(&s.image_limits.per_client, ip) {
+            // The body is left unread: the connection cannot carry another request.
             r.headers_mut().insert(
                 header::CONNECTION,
                 header::HeaderValue::from_static("close"),
@@ -416,9 +410,7 @@ pub(crate) async fn verify_image(
     labels::decode::inspect(&body, &labels::decode::Limits::default())
         .map_err(|e| decode_problem(&e))?;
     let limits = &s.image_limits;
-    let client = ext
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| crate::limit::Client::of(c.0.ip()));
+    let client = crate::peer_ip(&ext).map(crate::limit::Client::of);
     let _busy = match client {
         Some(client) => {
             let mut busy = limits.busy.lock();
