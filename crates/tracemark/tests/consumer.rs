@@ -524,3 +524,44 @@ fn a_pathological_picture_costs_at_most_the_decoders_limit() {
     );
     println!("pathological picture: {reason} after {took:?}");
 }
+
+#[test]
+fn one_address_attaches_only_a_few_photos_an_hour() {
+    let s = start();
+    let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG\r\n\x1a\nrest");
+    let with_photo = |n: u32| {
+        json!({"kind": "counterfeit", "text": format!("photo {n}"),
+               "photo": {"type": "image/png", "data": png}})
+        .to_string()
+    };
+    // Two at once (the burst), then 429 naming the photo quota …
+    for n in 0..2 {
+        let (st, v, _) = post_json(
+            &s,
+            "/api/v1/complaints",
+            with_photo(n).as_bytes(),
+            "application/json",
+        );
+        assert_eq!(st, 201, "{v}");
+    }
+    let (st, v, h) = post_json(
+        &s,
+        "/api/v1/complaints",
+        with_photo(2).as_bytes(),
+        "application/json",
+    );
+    assert_eq!(st, 429, "{v}");
+    assert!(v["detail"].as_str().unwrap_or("").contains("photos"), "{v}");
+    assert!(h.contains_key("retry-after"));
+    // … which costs the shopper nothing of their own quota: a complaint without a photo
+    // still lands.
+    let (st, v, _) = post_json(
+        &s,
+        "/api/v1/complaints",
+        json!({"kind": "counterfeit", "text": "no photo this time"})
+            .to_string()
+            .as_bytes(),
+        "application/json",
+    );
+    assert_eq!(st, 201, "{v}");
+}
