@@ -302,17 +302,22 @@ impl Registry {
         let mut code = None;
         let mut verdict = None;
         let mut shop_tin = None;
+        let mut shop_id = None;
+        let mut key = None;
         if let Some(c) = req.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
             let parsed = parse_code_field(c)?;
             code = Some(parsed.key.to_string());
             // The verdict as the shopper saw it; a throttled tail check leaves it out.
+            // Not recorded as a scan: the shopper's scan before the complaint was.
             verdict = self
-                .verify_as(c, checker)
+                .verify_inner(c, checker, &mut None)
                 .ok()
                 .map(|a| a.verdict.to_string());
             if let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() {
                 shop_tin = self.shop_of(st.owner)?;
+                shop_id = shop_tin.as_ref().map(|_| st.owner);
             }
+            key = Some(parsed.key);
         }
         let now = self.now();
         let mut complaint = Complaint {
@@ -341,6 +346,13 @@ impl Registry {
                 .map_err(|e| Error::Unavailable(format!("complaint: {e}")))?;
             tx.append_log(crate::log::LeafKind::Complaint, 0, &payload);
             tx.put_complaint(complaint.clone(), photo.map(|(_, b)| b));
+            tx.record(&crate::feed::Fact::Complaint(crate::feed::ComplaintFact {
+                id: complaint.id,
+                at: tx.now,
+                kind: complaint.kind.clone(),
+                key: key.map(crate::feed::FactKey),
+                shop: shop_id,
+            }));
             Ok(complaint)
         })
     }

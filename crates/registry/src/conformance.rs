@@ -2951,6 +2951,11 @@ suite![
     complaint_is_stored_linked_and_logged,
     complaint_refusals_change_nothing,
     complaints_filter_and_page,
+    // the feed and projections
+    feed_records_every_change_with_what_projections_need,
+    feed_keeps_refusals_with_the_state_that_refused,
+    projection_rows_and_checkpoint_land_together,
+    projection_follows_and_resumes_from_its_checkpoint,
 ];
 
 fn complaint(code: Option<&str>, kind: &str, text: &str) -> crate::complaints::NewComplaint {
@@ -3320,4 +3325,246 @@ pub fn run_all(make: MakeStore<'_>) {
         failed.len(),
         failed.join("\n  ")
     );
+}
+
+/// Every fact committed so far, waiting (≤ 5 s) until one matches `until` (facts from reads
+/// join the writer's next commit).
+fn feed_until(w: &World, until: impl Fn(&crate::feed::Fact) -> bool) -> Vec<crate::feed::Fact> {
+    let end = Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let facts: Vec<_> = w
+            .reg
+            .feed(0, 100_000)
+            .expect("feed")
+            .into_iter()
+            .map(|e| e.fact)
+            .collect();
+        if facts.iter().any(&until) || Instant::now() > end {
+            return facts;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn feed_records_every_change_with_what_projections_need(w: &World) {
+    use crate::feed::{Fact, Who};
+    let c = w.introduced(3);
+    let b = w.sscc();
+    w.aggregate(&w.producer, &b, &c[0..2]);
+    let ship = w.ship(&w.producer, &w.retailer, std::slice::from_ref(&b));
+    let accept = w.accept(&w.retailer, ship, &[]);
+    let checks = w.pos(&w.retailer, vec![crate::PosItem::Code(c[0].clone())]);
+    assert!(checks[0].sellable, "{checks:?}");
+    let mut body = w.sell_body(&c[0..1]);
+    body["receipt"]["at"] = json!(crate::time::format_timestamp(w.now() - 600));
+    body["check_ids"] = json!(["check-1"]);
+    let sale = w.doc(&w.retailer, body).expect("sell").id;
+    w.reg
+        .verify_at(
+            &c[0],
+            crate::tailguard::Checker::Public(77),
+            crate::feed::Place::from_degrees(55.75, 37.62),
+        )
+        .expect("verify");
+    let facts = feed_until(w, |f| matches!(f, Fact::Verified(_)));
+    let entries = w.reg.feed(0, 100_000).expect("feed");
+    for pair in entries.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq + 1, "feed numbers are consecutive");
+    }
+    let docs: Vec<&crate::feed::DocFact> = facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::Document(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    let key0 = crate::feed::FactKey(crate::code_key(&c[0]).expect("key"));
+    // The shipment: two units inside the box (the box itself is no unit), to the retailer.
+    let shipped = docs.iter().find(|d| d.id == ship).expect("ship fact");
+    assert_eq!(shipped.receiver, Some(w.retailer.id));
+    assert_eq!(shipped.units.len(), 2, "{shipped:?}");
+    assert!(shipped
+        .units
+        .iter()
+        .all(|u| !u.before.in_transit() && u.after.in_transit()));
+    let accepted = docs.iter().find(|d| d.id == accept).expect("accept fact");
+    assert_eq!(
+        accepted.sender,
+        Some(w.producer.id),
+        "an acceptance names who shipped"
+    );
+    let u = accepted
+        .units
+        .iter()
+        .find(|u| u.key == key0)
+        .expect("unit accepted");
+    assert_eq!(
+        (u.before.owner, u.after.owner),
+        (w.producer.id, w.retailer.id)
+    );
+    // The sale: the fiscal time, not the receipt's arrival; the check ids; the unit sold.
+    let sold = docs.iter().find(|d| d.id == sale).expect("sale fact");
+    assert_eq!(sold.fiscal_at, Some(w.now() - 600));
+    assert_eq!(sold.check_ids, ["check-1"]);
+    assert_eq!(sold.units.len(), 1);
+    assert!(sold.units[0].before.in_circulation() && sold.units[0].after.sold());
+    assert_eq!(sold.units[0].before.owner, w.retailer.id);
+    // The till check with its request id, and the scan with its coarse place.
+    assert!(facts.iter().any(|f| matches!(f, Fact::TillCheck(t)
+        if t.actor == w.retailer.id && t.codes.len() == 1 && t.codes[0].key == key0 && t.codes[0].sellable)));
+    assert!(facts.iter().any(|f| matches!(f, Fact::Verified(v)
+        if v.key == key0 && v.who == Who::Client(77) && v.verdict == "sold"
+            && v.place.is_some_and(|p| (p.lat10, p.lon10) == (558, 376)))));
+    // A block and its lift.
+    let blk = w.block(None, None, Some(vec![c[2].clone()]));
+    w.reg.lift_block(&w.regulator, blk).expect("lift");
+    let facts = feed_until(w, |f| matches!(f, Fact::Block(b) if b.lifted));
+    assert!(facts
+        .iter()
+        .any(|f| matches!(f, Fact::Block(b) if b.id == blk && !b.lifted)));
+}
+
+fn feed_keeps_refusals_with_the_state_that_refused(w: &World) {
+    use crate::feed::Fact;
+    let a = w.at_retailer(2);
+    w.sell(&w.retailer, &a[0..1]).expect("first sale");
+    // The second shop sells the same code (a cloned label) and one it never got.
+    let err = w.sell(&w.retailer2, &a).expect_err("not the second shop's");
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    let facts = feed_until(w, |f| matches!(f, Fact::Refused(_)));
+    let refused = facts
+        .iter()
+        .find_map(|f| match f {
+            Fact::Refused(r) if r.actor == w.retailer2.id => Some(r),
+            _ => None,
+        })
+        .expect("refusal fact");
+    assert_eq!(refused.doc_type(), Some(crate::model::DocType::Sell));
+    assert_eq!(refused.codes_total, 2);
+    let first = crate::code_key(&a[0]).expect("key");
+    let sold = refused
+        .codes
+        .iter()
+        .find(|c| c.key.map(|k| k.0) == Some(first))
+        .expect("the sold code is named");
+    assert_eq!(sold.reason, "not_owner");
+    assert!(sold.state.sold(), "kept as sold: {sold:?}");
+    assert_eq!(sold.state.owner, w.retailer.id, "the first seller");
+    let first_sale = w
+        .reg
+        .store()
+        .document_id_by_seq(sold.last_event)
+        .expect("read");
+    assert!(
+        first_sale.is_some(),
+        "the last event points at the first sale"
+    );
+    let other = refused
+        .codes
+        .iter()
+        .find(|c| c.key.map(|k| k.0) != Some(first))
+        .expect("second code");
+    assert!(other.state.in_circulation() && other.state.owner == w.retailer.id);
+}
+
+fn projection_rows_and_checkpoint_land_together(w: &World) {
+    let s = w.reg.store();
+    assert_eq!(s.projection_checkpoint("alpha").expect("read"), 0);
+    let rows: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0u8..5)
+        .map(|i| (vec![b'k', i], Some(vec![i; 3])))
+        .collect();
+    s.commit_projection("alpha", 7, &rows).expect("write");
+    s.commit_projection("beta", 3, &[(vec![b'k', 0], Some(b"other".to_vec()))])
+        .expect("write");
+    assert_eq!(s.projection_checkpoint("alpha").expect("read"), 7);
+    assert_eq!(s.projection_checkpoint("beta").expect("read"), 3);
+    let got = s.projection_rows("alpha", &[], 100).expect("rows");
+    assert_eq!(got.len(), 5, "names keep their rows apart: {got:?}");
+    assert_eq!(got[2], (vec![b'k', 2], vec![2; 3]));
+    assert_eq!(
+        s.projection_rows("alpha", &[b'k', 3], 1).expect("rows"),
+        [(vec![b'k', 3], vec![3; 3])]
+    );
+    s.commit_projection(
+        "alpha",
+        9,
+        &[(vec![b'k', 1], None), (vec![b'k', 4], Some(vec![9]))],
+    )
+    .expect("write");
+    let got = s.projection_rows("alpha", &[], 100).expect("rows");
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[3], (vec![b'k', 4], vec![9]));
+    assert_eq!(s.projection_checkpoint("alpha").expect("read"), 9);
+    assert_eq!(
+        s.projection_rows("beta", &[], 100).expect("rows"),
+        [(vec![b'k', 0], b"other".to_vec())]
+    );
+}
+
+/// A projection counting sold units and documents, to test the follower.
+#[derive(Default)]
+struct CountSold {
+    sold: u64,
+    facts: u64,
+    changed: bool,
+}
+
+impl crate::project::Projection for CountSold {
+    fn name(&self) -> &'static str {
+        "count_sold"
+    }
+    fn load_row(&mut self, key: &[u8], value: &[u8]) -> std::result::Result<(), String> {
+        let v = u64::from_le_bytes(value.try_into().map_err(|_| "bad row")?);
+        match key {
+            b"sold" => self.sold = v,
+            b"facts" => self.facts = v,
+            _ => return Err("unknown row".into()),
+        }
+        Ok(())
+    }
+    fn apply(&mut self, e: &crate::feed::FeedEntry, _: &Registry) {
+        self.facts += 1;
+        if let crate::feed::Fact::Document(d) = &e.fact {
+            self.sold += d.units.iter().filter(|u| u.after.sold()).count() as u64;
+        }
+        self.changed = true;
+    }
+    fn take_changes(&mut self) -> Vec<crate::project::RowChange> {
+        if !std::mem::take(&mut self.changed) {
+            return Vec::new();
+        }
+        vec![
+            (b"facts".to_vec(), Some(self.facts.to_le_bytes().to_vec())),
+            (b"sold".to_vec(), Some(self.sold.to_le_bytes().to_vec())),
+        ]
+    }
+}
+
+fn projection_follows_and_resumes_from_its_checkpoint(w: &World) {
+    use std::sync::Arc;
+    let a = w.at_retailer(5);
+    let p = Arc::new(parking_lot::RwLock::new(CountSold::default()));
+    let mut f = crate::project::follow(&w.reg, p.clone()).expect("follow");
+    w.sell(&w.retailer, &a[0..2]).expect("sell");
+    let head = w.reg.feed_signal().head();
+    assert!(
+        f.wait_applied(head, std::time::Duration::from_secs(5)),
+        "follows within seconds"
+    );
+    assert_eq!(p.read().sold, 2);
+    f.stop();
+    let stored = w
+        .reg
+        .store()
+        .projection_checkpoint("count_sold")
+        .expect("checkpoint");
+    assert_eq!(stored, head, "a stop writes what was applied");
+    // Meanwhile more sales; a new follower loads the rows and replays only what is new.
+    w.sell(&w.retailer, &a[2..5]).expect("sell");
+    let p2 = Arc::new(parking_lot::RwLock::new(CountSold::default()));
+    let f2 = crate::project::follow(&w.reg, p2.clone()).expect("follow again");
+    let head2 = w.reg.feed_signal().head();
+    assert!(f2.wait_applied(head2, std::time::Duration::from_secs(5)));
+    assert_eq!(p2.read().sold, 5, "nothing missed, nothing counted twice");
+    assert_eq!(p2.read().facts, head2, "every fact applied exactly once");
 }

@@ -8,6 +8,7 @@
 use crate::blocks::BlockIndex;
 use crate::codes::{parse_code, ParsedCode, PresentedTail};
 use crate::error::{CodeError, Error, Result};
+use crate::feed::{kept_check_ids, Brief, DocFact, Fact, FactKey, RefusedCode, RefusedFact};
 use crate::model::{
     batch_hash, CodeKey, CodeState, DocType, Participant, ParticipantId, Reason, Role,
     SignedRequest, Status, StoredDocument, FLAG_IN_TRANSIT,
@@ -395,6 +396,8 @@ pub fn submit<S: Store + ?Sized>(
                     "errors_total": errors.len(),
                 });
                 tx.refuse(ctx.actor.id, summary.to_string());
+                let fact = refused_fact(tx, ctx, t, &raw, errors)?;
+                tx.record(&fact);
             }
             return Err(e);
         }
@@ -407,7 +410,10 @@ pub fn submit<S: Store + ?Sized>(
         }
     }
     let seq = tx.next_seq();
-    let codes = plan.apply(tx, seq, t, ctx.actor.id)?;
+    tx.collect_units();
+    let applied = plan.apply(tx, seq, t, ctx.actor.id);
+    let units = tx.take_units();
+    let codes = applied?;
     let doc = tx.put_document(StoredDocument {
         id: raw.id,
         seq,
@@ -422,10 +428,71 @@ pub fn submit<S: Store + ?Sized>(
         log_index: None,
         body: body.to_vec(),
     });
+    let mut sender = None;
     if let Some(ship) = plan.closes_shipment {
+        sender = tx.document(&ship)?.map(|d| d.participant);
         tx.close_shipment(ship, raw.id);
     }
+    let receiver = match (t, &raw.receiver) {
+        (DocType::Ship, Some(tin)) => (ctx.participant_by_tin)(tin)?.map(|p| p.id),
+        _ => None,
+    };
+    tx.record(&Fact::Document(DocFact {
+        seq,
+        id: raw.id,
+        doc_type: t as u8,
+        actor: ctx.actor.id,
+        fiscal_at: fiscal_time(t, &raw),
+        receiver,
+        sender,
+        check_ids: kept_check_ids(raw.check_ids.as_ref()),
+        units,
+    }));
     Ok(DocAnswer::of(&doc))
+}
+
+/// A sale's fiscal time (`receipt.at`), for its feed fact; `None` for other documents or a
+/// receipt whose time does not parse (such a sale is refused anyway).
+fn fiscal_time(t: DocType, raw: &RawDocument) -> Option<u64> {
+    (t == DocType::Sell)
+        .then(|| raw.receipt.as_ref().and_then(|r| parse_timestamp(&r.at)))
+        .flatten()
+}
+
+/// The feed's record of a refused document: each refused code kept (bounded) with the state
+/// that refused it, read through the overlay as the document saw it.
+fn refused_fact<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    t: DocType,
+    raw: &RawDocument,
+    errors: &[CodeError],
+) -> Result<Fact> {
+    let mut codes = Vec::with_capacity(errors.len().min(REFUSAL_CODES_KEPT_MAX));
+    for e in errors.iter().take(REFUSAL_CODES_KEPT_MAX) {
+        let key = parse_code(&e.code).ok().map(|p| p.key);
+        let st = match &key {
+            Some(k) => tx.code(k)?,
+            None => None,
+        };
+        codes.push(RefusedCode {
+            code: e.code.chars().take(200).collect(),
+            key: key.map(FactKey),
+            reason: e.reason.to_string(),
+            state: Brief::of(st.as_ref()),
+            last_event: st.map_or(0, |s| s.last_event),
+            expiry_day: st.map_or(0, |s| s.expiry_day),
+        });
+    }
+    Ok(Fact::Refused(RefusedFact {
+        actor: ctx.actor.id,
+        id: raw.id,
+        doc_type: t as u8,
+        fiscal_at: fiscal_time(t, raw),
+        check_ids: kept_check_ids(raw.check_ids.as_ref()),
+        codes,
+        codes_total: u32::try_from(errors.len()).unwrap_or(u32::MAX),
+    }))
 }
 
 /// What a checked document will do.

@@ -15,9 +15,11 @@ pub mod conformance;
 pub mod documents;
 pub mod emission;
 pub mod error;
+pub mod feed;
 pub mod log;
 pub mod model;
 mod orders;
+pub mod project;
 mod queries;
 pub mod store;
 pub mod tailguard;
@@ -164,6 +166,11 @@ pub(crate) struct Inner {
     pub(crate) clock: Clock,
     stats: Arc<tx::WriterStats>,
     pub(crate) tail_guard: tailguard::TailGuard,
+    /// Facts from reads (till checks, verifications, failed tail checks) waiting for the
+    /// writer's next commit.
+    pub(crate) facts: Arc<feed::FactBuffer>,
+    /// Wakes projections after every commit that appended to the feed.
+    feed_signal: Arc<feed::FeedSignal>,
 }
 
 /// The registry. Cheap to clone; all clones share one writer.
@@ -205,6 +212,9 @@ impl Registry {
         let writer_clock = clock.clone();
         let stats = Arc::new(tx::WriterStats::default());
         let writer_stats = stats.clone();
+        let facts = Arc::new(feed::FactBuffer::default());
+        let feed_signal = Arc::new(feed::FeedSignal::new(state.next_feed - 1));
+        let (writer_facts, writer_signal) = (facts.clone(), feed_signal.clone());
         std::thread::Builder::new()
             .name("tracemark-writer".into())
             .spawn(move || {
@@ -215,12 +225,15 @@ impl Registry {
                     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         tx::run_writer(
                             writer_store.clone(),
-                            rx.clone(),
-                            bulk_rx.clone(),
+                            (rx.clone(), bulk_rx.clone()),
                             writer_clock.clone(),
                             state.clone(),
                             state_cache,
                             writer_stats.clone(),
+                            tx::Feed {
+                                facts: writer_facts.clone(),
+                                signal: writer_signal.clone(),
+                            },
                         )
                     }));
                     if run.is_ok() {
@@ -254,6 +267,8 @@ impl Registry {
                 clock,
                 stats,
                 tail_guard: tailguard::TailGuard::default(),
+                facts,
+                feed_signal,
             }),
         };
         emission::start(&reg.inner.emitter, Arc::downgrade(&reg.inner));
@@ -294,24 +309,45 @@ impl Registry {
         }
     }
 
-    /// Queues a record-only job (risk records: failed tail checks) without waiting, and
-    /// without blocking when the writer's queue is full (the record is then dropped and
-    /// counted): such records come from unauthenticated traffic too.
-    pub(crate) fn record_detached(
-        &self,
-        f: impl for<'a> FnOnce(&mut Tx<'a, dyn Store>) + Send + 'static,
-    ) {
-        let job: Job<dyn Store> = Box::new(move |tx| {
-            f(tx);
-            let c: Completion = Box::new(|_| {});
-            c
-        });
-        if self.inner.jobs.try_send(job).is_err() {
-            self.inner
-                .stats
-                .records_dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    /// Adds a fact from a read (a till check, a verification, a failed tail check) to the
+    /// feed: it joins the writer's next commit. Never waits; dropped and counted when
+    /// [`feed::FACTS_PENDING_MAX`] wait already.
+    pub(crate) fn note(&self, fact: feed::Fact) {
+        let was_empty = self.inner.facts.is_empty();
+        self.inner.facts.push(fact);
+        if was_empty {
+            // Wake an idle writer: it drains the buffer with every batch, and an empty job
+            // makes one. When the queue is full the writer is busy and drains it anyway.
+            let job: Job<dyn Store> = Box::new(|_| {
+                let c: Completion = Box::new(|_| {});
+                c
+            });
+            let _ = self.inner.jobs.try_send(job);
         }
+    }
+
+    /// Committed feed entries after `after`, at most `limit` (unreadable records skipped).
+    pub fn feed(&self, after: u64, limit: usize) -> Result<Vec<feed::FeedEntry>> {
+        Ok(self
+            .inner
+            .store
+            .feed(after, limit)?
+            .into_iter()
+            .filter_map(|(seq, b)| feed::decode(&b).map(|fact| feed::FeedEntry { seq, fact }))
+            .collect())
+    }
+
+    /// The feed's head and a way to wait for it to move (for projections).
+    pub fn feed_signal(&self) -> Arc<feed::FeedSignal> {
+        self.inner.feed_signal.clone()
+    }
+
+    /// Facts from reads dropped because the buffer was full, since start.
+    pub fn facts_dropped(&self) -> u64 {
+        self.inner
+            .facts
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Jobs waiting for the writer.
@@ -962,6 +998,12 @@ impl Registry {
                 lifted_at: None,
             };
             tx.put_block(b.clone());
+            tx.record(&feed::Fact::Block(feed::BlockFact {
+                id,
+                lifted: false,
+                at: tx.now,
+                actor: actor_id,
+            }));
             tx.append_log(
                 log::LeafKind::Block,
                 actor_id,
@@ -1008,6 +1050,12 @@ impl Registry {
             let mut b = b;
             b.lifted_at = Some(tx.now);
             tx.put_block(b.clone());
+            tx.record(&feed::Fact::Block(feed::BlockFact {
+                id,
+                lifted: true,
+                at: tx.now,
+                actor: actor_id,
+            }));
             tx.append_log(
                 log::LeafKind::Lift,
                 actor_id,

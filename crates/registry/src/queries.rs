@@ -482,15 +482,13 @@ impl Registry {
     fn tail_failed(&self, checker: Checker, key: &CodeKey, owner: bool, via: &'static str) {
         let now = self.now();
         self.inner.tail_guard.failed(checker, key, owner, now);
-        let (participant, client) = match checker {
-            Checker::Participant(p) => (p, None),
-            Checker::Public(c) => (0, Some(format!("{c:016x}"))),
-        };
-        let summary = serde_json::json!({
-            "kind": "tail_failure", "code": key.to_string(), "via": via, "client": client,
-        })
-        .to_string();
-        self.record_detached(move |tx| tx.refuse(participant, summary));
+        self.note(crate::feed::Fact::TailFailed(crate::feed::TailFailedFact {
+            at: now,
+            who: who(checker),
+            key: crate::feed::FactKey(*key),
+            via: via.to_string(),
+            holder: owner,
+        }));
     }
 
     fn tail_throttled(t: Throttled) -> Error {
@@ -511,6 +509,37 @@ impl Registry {
     /// Public verification of a code: never reveals who holds an unsold item. Failed tail
     /// checks count against `checker` and the code ([`crate::tailguard`]).
     pub fn verify_as(&self, text: &str, checker: Checker) -> Result<VerifyAnswer> {
+        self.verify_at(text, checker, None)
+    }
+
+    /// [`Registry::verify_as`], recording the verification in the feed with the coarse
+    /// place the page or app sent (the risk engine looks for one code scanned far apart).
+    pub fn verify_at(
+        &self,
+        text: &str,
+        checker: Checker,
+        place: Option<crate::feed::Place>,
+    ) -> Result<VerifyAnswer> {
+        let mut key = None;
+        let ans = self.verify_inner(text, checker, &mut key)?;
+        if let Some(key) = key {
+            self.note(crate::feed::Fact::Verified(crate::feed::VerifiedFact {
+                at: self.now(),
+                who: who(checker),
+                key: crate::feed::FactKey(key),
+                verdict: ans.verdict.to_string(),
+                place,
+            }));
+        }
+        Ok(ans)
+    }
+
+    pub(crate) fn verify_inner(
+        &self,
+        text: &str,
+        checker: Checker,
+        key_out: &mut Option<CodeKey>,
+    ) -> Result<VerifyAnswer> {
         let now = self.now();
         let mut ans = VerifyAnswer {
             verdict: "unknown",
@@ -534,6 +563,7 @@ impl Registry {
             }],
         })?;
         ans.code = parsed.key.to_string();
+        *key_out = Some(parsed.key);
         let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() else {
             return Ok(ans);
         };
@@ -625,7 +655,9 @@ impl Registry {
         let mut states = self.inner.store.codes(&keys)?.into_iter();
         let blocks = self.inner.blocks.read().clone();
         let mut out = Vec::with_capacity(items.len());
+        let mut checked = Vec::with_capacity(items.len());
         for (item, p) in items.iter().zip(parsed) {
+            let key = p.as_ref().ok().map(|p| p.key);
             let (text, price) = item.parts();
             let mut reasons = Vec::new();
             match p {
@@ -695,12 +727,36 @@ impl Registry {
                     }
                 },
             }
+            if let Some(key) = key {
+                if checked.len() < crate::feed::TILL_CHECK_CODES_KEPT_MAX {
+                    checked.push(crate::feed::CheckedCode {
+                        key: crate::feed::FactKey(key),
+                        sellable: reasons.is_empty(),
+                    });
+                }
+            }
             out.push(PosResult {
                 code: text.to_string(),
                 sellable: reasons.is_empty(),
                 reasons,
             });
         }
-        Ok((uuid::Uuid::now_v7(), out))
+        let request_id = uuid::Uuid::now_v7();
+        // Recorded so that a sale's `check_ids` can be checked against what was asked.
+        self.note(crate::feed::Fact::TillCheck(crate::feed::TillCheckFact {
+            actor: actor.id,
+            request_id,
+            at: now,
+            codes: checked,
+        }));
+        Ok((request_id, out))
+    }
+}
+
+/// Who checked, as the feed records it.
+fn who(c: Checker) -> crate::feed::Who {
+    match c {
+        Checker::Participant(p) => crate::feed::Who::Participant(p),
+        Checker::Public(t) => crate::feed::Who::Client(t),
     }
 }

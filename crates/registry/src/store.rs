@@ -69,6 +69,9 @@ pub struct WriteSet {
     pub complaints: Vec<crate::complaints::Complaint>,
     /// Complaint photos: (complaint id, image bytes).
     pub complaint_photos: Vec<(Uuid, Vec<u8>)>,
+    /// Facts appended to the feed: (feed sequence number, encoded fact), numbers
+    /// consecutive (see `crate::feed`).
+    pub feed: Vec<(u64, Vec<u8>)>,
     /// Leaves appended to the transparency log: (index, leaf bytes), indexes consecutive.
     pub log_leaves: Vec<(u64, Vec<u8>)>,
     /// The Merkle tree's new stored hashes (each leaf's hash and each completed perfect
@@ -97,6 +100,7 @@ impl WriteSet {
             && self.complaints.is_empty()
             && self.complaint_photos.is_empty()
             && self.log_leaves.is_empty()
+            && self.feed.is_empty()
     }
 }
 
@@ -176,6 +180,29 @@ pub trait Store: Send + Sync + 'static {
     fn complaint(&self, id: &Uuid) -> StoreResult<Option<crate::complaints::Complaint>>;
     /// A complaint's photo bytes.
     fn complaint_photo(&self, id: &Uuid) -> StoreResult<Option<Vec<u8>>>;
+    /// Feed entries (`crate::feed`) with sequence numbers above `after`, in order, at most
+    /// `limit`: (sequence number, encoded fact).
+    fn feed(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>>;
+    /// A projection's checkpoint: the last feed sequence number whose effects its stored
+    /// rows hold (0: none).
+    fn projection_checkpoint(&self, name: &str) -> StoreResult<u64>;
+    /// A projection's rows with keys ≥ `start`, in key order, at most `limit`.
+    fn projection_rows(
+        &self,
+        name: &str,
+        start: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Writes a projection's changed rows (`None` deletes one) and its new checkpoint, all or
+    /// nothing. Called by the projection's own thread, concurrently with [`Store::commit`];
+    /// it need not be synced before returning (a projection lost in a crash is replayed
+    /// from the durable feed), but rows and checkpoint must never land apart.
+    fn commit_projection(
+        &self,
+        name: &str,
+        checkpoint: u64,
+        rows: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> StoreResult<()>;
     /// Applies a write set atomically and durably.
     fn commit(&self, set: &WriteSet) -> StoreResult<()>;
 }

@@ -40,6 +40,8 @@ pub struct WriterState {
     /// The right edge of the transparency log's tree: its size (the next leaf's index)
     /// and what appending needs, without reading the store.
     pub log: tlog::Frontier,
+    /// Next feed sequence number (1-based).
+    pub next_feed: u64,
 }
 
 impl WriterState {
@@ -57,6 +59,7 @@ impl WriterState {
             next_block: store.counter("block_id")?.max(1),
             log: tlog::Frontier::load(store.counter("log_size")?, &crate::store::LogReader(store))
                 .map_err(StoreError::new)?,
+            next_feed: store.counter("feed_seq")?.max(1),
         })
     }
 
@@ -66,6 +69,7 @@ impl WriterState {
             .push(("participant_id".into(), u64::from(self.next_participant)));
         set.counters.push(("block_id".into(), self.next_block));
         set.counters.push(("log_size".into(), self.log.size()));
+        set.counters.push(("feed_seq".into(), self.next_feed));
         for (i, c) in self.chain.chunks(8).enumerate() {
             let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
             set.counters.push((format!("chain{i}"), v));
@@ -108,6 +112,9 @@ pub struct Tx<'a, S: Store + ?Sized> {
     shipments: HashMap<Uuid, Uuid>,
     counters: HashMap<String, u64>,
     inventory: HashMap<(ParticipantId, u64, Bucket), i64>,
+    /// Unit changes of the document being applied, for its feed fact (`None`: not
+    /// collecting).
+    units: Option<Vec<crate::feed::UnitChange>>,
     set: WriteSet,
 }
 
@@ -127,6 +134,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             shipments: HashMap::default(),
             counters: HashMap::default(),
             inventory: HashMap::default(),
+            units: None,
             set: WriteSet::default(),
         }
     }
@@ -216,6 +224,20 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         if !slot.dirty {
             slot.dirty = true;
             self.written += 1;
+        }
+        if let (Some(units), Some(_)) = (&mut self.units, key.gtin()) {
+            // Units only: a package's contents are listed themselves.
+            let (before, after) = (
+                crate::feed::Brief::of(old.as_ref()),
+                crate::feed::Brief::of(Some(&new)),
+            );
+            if new.children == 0 && before != after {
+                units.push(crate::feed::UnitChange {
+                    key: crate::feed::FactKey(key),
+                    before,
+                    after,
+                });
+            }
         }
         if let Some(gtin) = key.gtin() {
             if let Some(o) = &old {
@@ -500,6 +522,23 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         index
     }
 
+    /// Appends a fact to the feed, in this batch's commit.
+    pub fn record(&mut self, fact: &crate::feed::Fact) {
+        let seq = self.state.next_feed;
+        self.state.next_feed += 1;
+        self.set.feed.push((seq, crate::feed::encode(fact)));
+    }
+
+    /// Starts collecting the unit codes the next changes touch (for a document's fact).
+    pub fn collect_units(&mut self) {
+        self.units = Some(Vec::new());
+    }
+
+    /// The unit changes collected since [`Tx::collect_units`]; stops collecting.
+    pub fn take_units(&mut self) -> Vec<crate::feed::UnitChange> {
+        self.units.take().unwrap_or_default()
+    }
+
     /// Records a refused document for risk control.
     pub fn refuse(&mut self, participant: ParticipantId, summary: String) {
         self.set.refusals.push((participant, self.now, summary));
@@ -616,17 +655,28 @@ pub type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 /// A unit of work for the writer.
 pub type Job<S> = Box<dyn for<'a> FnOnce(&mut Tx<'a, S>) -> Completion + Send>;
 
+/// The writer's side of the feed: facts from reads to commit, and the signal it moves.
+pub struct Feed {
+    /// Facts from reads waiting for a commit.
+    pub facts: Arc<crate::feed::FactBuffer>,
+    /// Moved after each commit that appended to the feed.
+    pub signal: Arc<crate::feed::FeedSignal>,
+}
+
 /// Runs the writer loop until every sender is gone. `jobs` come first; `bulk` jobs
 /// (emission chunks) are taken one per group commit, when no other job is waiting or the
 /// batch has room, so a document never queues behind more than one chunk.
 pub fn run_writer<S: Store + ?Sized>(
     store: Arc<S>,
-    jobs: crossbeam_channel::Receiver<Job<S>>,
-    bulk: crossbeam_channel::Receiver<Job<S>>,
+    (jobs, bulk): (
+        crossbeam_channel::Receiver<Job<S>>,
+        crossbeam_channel::Receiver<Job<S>>,
+    ),
     clock: crate::Clock,
     mut state: WriterState,
     cache_capacity: usize,
     stats: Arc<WriterStats>,
+    feed: Feed,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut cache = StateCache::new(cache_capacity);
@@ -689,6 +739,11 @@ pub fn run_writer<S: Store + ?Sized>(
             }
             continue;
         }
+        // Facts from reads join this commit (after the jobs: a fact never precedes the
+        // documents its batch answered before it).
+        for fact in feed.facts.take() {
+            tx.record(&fact);
+        }
         let (set, new_state) = tx.finish();
         let started = std::time::Instant::now();
         let result = if set.is_empty() {
@@ -712,6 +767,9 @@ pub fn run_writer<S: Store + ?Sized>(
                 state = new_state;
                 for (k, st) in &set.codes {
                     cache.put(*k, *st);
+                }
+                if !set.feed.is_empty() {
+                    feed.signal.advance(state.next_feed - 1);
                 }
             }
             Err(e) => {
@@ -744,8 +802,6 @@ fn run_job<S: Store + ?Sized>(job: Job<S>, tx: &mut Tx<'_, S>, done: &mut Vec<Co
 pub struct WriterStats {
     /// Batches refused because an invariant would have broken.
     pub invariant_failures: std::sync::atomic::AtomicU64,
-    /// Risk records dropped because the writer's queue was full.
-    pub records_dropped: std::sync::atomic::AtomicU64,
     /// Times the writer loop itself panicked and was restarted.
     pub restarts: std::sync::atomic::AtomicU64,
     /// Jobs that panicked (each failed its batch; the writer went on).
@@ -905,6 +961,28 @@ mod tests {
         }
         fn complaint_photo(&self, _: &Uuid) -> StoreResult<Option<Vec<u8>>> {
             Ok(None)
+        }
+        fn feed(&self, _: u64, _: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+            Ok(Vec::new())
+        }
+        fn projection_checkpoint(&self, _: &str) -> StoreResult<u64> {
+            Ok(0)
+        }
+        fn projection_rows(
+            &self,
+            _: &str,
+            _: &[u8],
+            _: usize,
+        ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+            Ok(Vec::new())
+        }
+        fn commit_projection(
+            &self,
+            _: &str,
+            _: u64,
+            _: &[(Vec<u8>, Option<Vec<u8>>)],
+        ) -> StoreResult<()> {
+            Ok(())
         }
         fn commit(&self, _: &WriteSet) -> StoreResult<()> {
             Ok(())

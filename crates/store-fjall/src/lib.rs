@@ -29,6 +29,8 @@
 //! | `complaint_photos` | complaint UUID | image bytes |
 //! | `log` | leaf index (u64 BE) | leaf bytes (`registry::log`) |
 //! | `log_hashes` | `tlog::NodeId::key()` (level ‖ index u64 BE) | 32-byte hash |
+//! | `feed` | feed seq (u64 BE) | `registry::feed` record (version byte ‖ postcard) |
+//! | `projections` | name ‖ 0x00 ‖ row key; name ‖ 0x01 for the checkpoint | row bytes; checkpoint u64 LE |
 #![deny(missing_docs)]
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
@@ -71,6 +73,8 @@ pub struct FjallStore {
     log_hashes: Keyspace,
     complaints: Keyspace,
     complaint_photos: Keyspace,
+    feed: Keyspace,
+    projections: Keyspace,
     refusal_seq: AtomicU64,
     durable: bool,
 }
@@ -260,6 +264,8 @@ impl FjallStore {
             block_codes: ks("block_codes")?,
             complaints: ks("complaints")?,
             complaint_photos: ks("complaint_photos")?,
+            feed: ks("feed")?,
+            projections: ks("projections")?,
             inventory: ks("inventory")?,
             meta: ks("meta")?,
             refusals: ks("refusals")?,
@@ -571,6 +577,76 @@ impl Store for FjallStore {
             .map(|v| v.to_vec()))
     }
 
+    fn feed(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let Some(from) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for g in self.feed.range(from.to_be_bytes()..).take(limit) {
+            let (k, v) = g.into_inner().map_err(err)?;
+            let seq = <[u8; 8]>::try_from(&k[..])
+                .map(u64::from_be_bytes)
+                .map_err(|_| err("a feed key of the wrong length"))?;
+            out.push((seq, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn projection_checkpoint(&self, name: &str) -> StoreResult<u64> {
+        Ok(self
+            .projections
+            .get(cat(&[name.as_bytes(), &[1]]))
+            .map_err(err)?
+            .and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
+            .map_or(0, u64::from_le_bytes))
+    }
+
+    fn projection_rows(
+        &self,
+        name: &str,
+        start: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let prefix = cat(&[name.as_bytes(), &[0]]);
+        let mut out = Vec::new();
+        for g in self
+            .projections
+            .range(cat(&[&prefix, start])..cat(&[name.as_bytes(), &[1]]))
+            .take(limit)
+        {
+            let (k, v) = g.into_inner().map_err(err)?;
+            out.push((k[prefix.len()..].to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn commit_projection(
+        &self,
+        name: &str,
+        checkpoint: u64,
+        rows: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> StoreResult<()> {
+        if name.as_bytes().iter().any(|&b| b < 2) {
+            return Err(err("a projection name with a 0x00 or 0x01 byte"));
+        }
+        // Not synced: fjall's journal applies a batch whole or not at all after a crash,
+        // and a projection lost with it is replayed from the durable feed.
+        let mut b = self.db.batch();
+        let prefix = cat(&[name.as_bytes(), &[0]]);
+        for (k, v) in rows {
+            match v {
+                Some(v) => b.insert(&self.projections, cat(&[&prefix, k]), v.as_slice()),
+                None => b.remove(&self.projections, cat(&[&prefix, k])),
+            }
+        }
+        b.insert(
+            &self.projections,
+            cat(&[name.as_bytes(), &[1]]),
+            checkpoint.to_le_bytes(),
+        );
+        b.commit().map_err(err)
+    }
+
     fn refusal_count(&self) -> StoreResult<u64> {
         Ok(self.refusal_seq.load(Ordering::SeqCst))
     }
@@ -684,6 +760,9 @@ impl Store for FjallStore {
         }
         for (id, h) in &set.log_hashes {
             b.insert(&self.log_hashes, id.key(), h);
+        }
+        for (seq, fact) in &set.feed {
+            b.insert(&self.feed, seq.to_be_bytes(), fact);
         }
         let mut rseq = self.refusal_seq.load(Ordering::SeqCst);
         for (p, at, summary) in &set.refusals {

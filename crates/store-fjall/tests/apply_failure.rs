@@ -101,6 +101,28 @@ impl Store for Flaky {
     fn complaint_photo(&self, id: &uuid::Uuid) -> StoreResult<Option<Vec<u8>>> {
         self.inner.complaint_photo(id)
     }
+    fn feed(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        self.inner.feed(after, limit)
+    }
+    fn projection_checkpoint(&self, name: &str) -> StoreResult<u64> {
+        self.inner.projection_checkpoint(name)
+    }
+    fn projection_rows(
+        &self,
+        name: &str,
+        start: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.inner.projection_rows(name, start, limit)
+    }
+    fn commit_projection(
+        &self,
+        name: &str,
+        checkpoint: u64,
+        rows: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> StoreResult<()> {
+        self.inner.commit_projection(name, checkpoint, rows)
+    }
     fn commit(&self, set: &WriteSet) -> StoreResult<()> {
         self.inner.commit(set)
     }

@@ -1,0 +1,617 @@
+//! The feed of committed changes: what projections (the risk engine, the analytics) follow.
+//!
+//! The writer appends one [`Fact`] per accepted change *in the same commit* as the change
+//! (a document, a refusal, a complaint, a block), so the feed can never disagree with the
+//! registry's state; facts that come from reads (till checks, consumer verifications,
+//! failed tail checks) wait in a bounded buffer ([`FactBuffer`]) and join the next group
+//! commit. Each entry gets the next feed sequence number: projections read the feed in
+//! that order from their durable checkpoint (`crate::project`).
+//!
+//! A document's fact carries what the core keeps nowhere else: every *unit* code it changed
+//! with its owner and status before and after (packages are not units; their contents are),
+//! the fiscal time of a sale (`receipt.at`, not the time it was received), the till checks a
+//! sale names, the sender of an accepted shipment. A refusal keeps each refused code's
+//! reason *and the state that made it refused* (bounded), so a projection replayed a month
+//! later decides exactly as it did live.
+//!
+//! Records are a version byte and the fact in `postcard` (compact, serde-driven): adding a
+//! fact kind or a trailing field means a new version, read alongside the old.
+
+use crate::model::{CodeKey, DocType, ParticipantId, Status};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The record format written now (the first byte of every stored entry).
+pub const FEED_VERSION: u8 = 1;
+
+/// Most facts waiting for the writer in the read-side buffer (till checks, verifications,
+/// failed tail checks): about 100 bytes each, so ~10 MB at worst. Beyond it facts are
+/// dropped and counted (`/metrics`): they come from unauthenticated traffic too, and the
+/// registry's answers never wait for them.
+pub const FACTS_PENDING_MAX: usize = 100_000;
+
+/// Most facts of the read-side buffer one group commit takes (the rest wait for the next):
+/// a flood of verifications adds at most this many small records to a document's commit.
+pub const FACTS_PER_COMMIT_MAX: usize = 20_000;
+
+/// Most codes of one till check kept in its fact (a check asks about ≤ 1,000).
+pub const TILL_CHECK_CODES_KEPT_MAX: usize = 1_000;
+
+/// Most `check_ids` of a sale kept in its fact (a till check answers up to 1,000 codes, so
+/// a sale rarely names more than a few).
+pub const CHECK_IDS_KEPT_MAX: usize = 100;
+
+/// Longest `check_id` kept (a `request_id` is a 36-character UUID).
+pub const CHECK_ID_LEN_MAX: usize = 64;
+
+/// A sale's `check_ids` as a fact keeps them.
+pub fn kept_check_ids(ids: Option<&Vec<String>>) -> Vec<String> {
+    ids.into_iter()
+        .flatten()
+        .take(CHECK_IDS_KEPT_MAX)
+        .map(|s| s.chars().take(CHECK_ID_LEN_MAX).collect())
+        .collect()
+}
+
+/// A code's key as stored in facts: its bytes (`CodeKey::as_bytes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FactKey(pub CodeKey);
+
+impl Serialize for FactKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0.as_bytes())
+    }
+}
+
+impl<'de> Deserialize<'de> for FactKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let b: &[u8] = serde::Deserialize::deserialize(d)?;
+        CodeKey::from_bytes(b)
+            .map(FactKey)
+            .ok_or_else(|| serde::de::Error::custom("not a code key"))
+    }
+}
+
+/// A code's state as far as projections care: owner, status (with the retirement reason)
+/// and whether it is in transit. Packed in a byte: the status in the low 3 bits, the
+/// transit flag in bit 7; the reason in its own byte (0 = none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Brief {
+    /// The owner.
+    pub owner: ParticipantId,
+    /// Status code (`Status as u8`, 0 = the code did not exist) | 0x80 when in transit.
+    pub status: u8,
+    /// Retirement or write-off reason (`Reason as u8`), 0 = none.
+    pub reason: u8,
+}
+
+impl Brief {
+    /// The brief of a state (`None`: the code did not exist).
+    pub fn of(st: Option<&crate::model::CodeState>) -> Brief {
+        match st {
+            None => Brief {
+                owner: 0,
+                status: 0,
+                reason: 0,
+            },
+            Some(s) => Brief {
+                owner: s.owner,
+                status: s.status as u8 | if s.in_transit() { 0x80 } else { 0 },
+                reason: s.reason.map_or(0, |r| r as u8),
+            },
+        }
+    }
+
+    /// The status, `None` when the code did not exist.
+    pub fn status(&self) -> Option<Status> {
+        Status::ALL
+            .get(usize::from(self.status & 0x7f).wrapping_sub(1))
+            .copied()
+    }
+
+    /// Whether the code was in transit.
+    pub fn in_transit(&self) -> bool {
+        self.status & 0x80 != 0
+    }
+
+    /// Whether the code was sold at a till (RETIRED, reason retail).
+    pub fn sold(&self) -> bool {
+        self.status() == Some(Status::Retired) && self.reason == crate::model::Reason::Retail as u8
+    }
+
+    /// Whether the code was in circulation (INTRODUCED).
+    pub fn in_circulation(&self) -> bool {
+        self.status() == Some(Status::Introduced)
+    }
+}
+
+/// One unit code a document changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitChange {
+    /// The code.
+    pub key: FactKey,
+    /// Before the document.
+    pub before: Brief,
+    /// After it.
+    pub after: Brief,
+}
+
+/// An accepted document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocFact {
+    /// Its global sequence number.
+    pub seq: u64,
+    /// Its id.
+    pub id: Uuid,
+    /// Its type (`DocType as u8`).
+    pub doc_type: u8,
+    /// Who submitted it.
+    pub actor: ParticipantId,
+    /// A sale's fiscal time (`receipt.at`, Unix seconds); `None` for other documents.
+    pub fiscal_at: Option<u64>,
+    /// A shipment's receiver.
+    pub receiver: Option<ParticipantId>,
+    /// An acceptance's sender (who shipped the goods).
+    pub sender: Option<ParticipantId>,
+    /// The till checks a sale names (`check_ids`, at most [`CHECK_IDS_KEPT_MAX`], each cut
+    /// to [`CHECK_ID_LEN_MAX`] characters).
+    pub check_ids: Vec<String>,
+    /// Every unit code changed (packages expanded; packages themselves are not units).
+    pub units: Vec<UnitChange>,
+}
+
+impl DocFact {
+    /// The document type.
+    pub fn doc_type(&self) -> Option<DocType> {
+        DocType::from_u8(self.doc_type)
+    }
+}
+
+/// One refused code of a refused document, with the state that refused it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedCode {
+    /// The code as presented (at most 200 characters).
+    pub code: String,
+    /// Its key, when it parsed.
+    pub key: Option<FactKey>,
+    /// The stable reason word (`not_owner`, `already_sold`, `expired`, …).
+    pub reason: String,
+    /// The code's state when refused (`status` 0: unknown code).
+    pub state: Brief,
+    /// Sequence number of the document of the code's last event (0: none): for a sold
+    /// code, its sale.
+    pub last_event: u64,
+    /// Expiry day of the code (days since 1970-01-01; 0 = none).
+    pub expiry_day: u32,
+}
+
+/// A refused document (kept for risk control: the attempt is the signal).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedFact {
+    /// Who submitted it.
+    pub actor: ParticipantId,
+    /// Its id.
+    pub id: Uuid,
+    /// Its type (`DocType as u8`).
+    pub doc_type: u8,
+    /// A sale's fiscal time, when the receipt was valid.
+    pub fiscal_at: Option<u64>,
+    /// The till checks a refused sale named (bounded as a document's).
+    pub check_ids: Vec<String>,
+    /// The refused codes kept (at most `documents::REFUSAL_CODES_KEPT_MAX`).
+    pub codes: Vec<RefusedCode>,
+    /// How many codes were refused in all.
+    pub codes_total: u32,
+}
+
+impl RefusedFact {
+    /// The document type.
+    pub fn doc_type(&self) -> Option<DocType> {
+        DocType::from_u8(self.doc_type)
+    }
+}
+
+/// One code of a till check and its answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedCode {
+    /// The code.
+    pub key: FactKey,
+    /// Whether it was sellable.
+    pub sellable: bool,
+}
+
+/// A till check (`POST /api/v1/pos/check`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TillCheckFact {
+    /// Who asked (a retailer or a fiscal operator).
+    pub actor: ParticipantId,
+    /// The `request_id` answered.
+    pub request_id: Uuid,
+    /// When (Unix seconds).
+    pub at: u64,
+    /// The codes that parsed (at most [`TILL_CHECK_CODES_KEPT_MAX`]).
+    pub codes: Vec<CheckedCode>,
+}
+
+/// A coarse place: latitude and longitude in tenths of a degree (~11 km), all a consumer's
+/// scan keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    /// Latitude × 10.
+    pub lat10: i16,
+    /// Longitude × 10.
+    pub lon10: i16,
+}
+
+impl Place {
+    /// A place from degrees, rounded to a tenth; `None` outside the globe.
+    pub fn from_degrees(lat: f64, lon: f64) -> Option<Place> {
+        if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+            return None;
+        }
+        Some(Place {
+            lat10: (lat * 10.0).round() as i16,
+            lon10: (lon * 10.0).round() as i16,
+        })
+    }
+
+    /// Great-circle distance to another place, km (haversine; a coarse place needs no
+    /// better).
+    pub fn distance_km(&self, other: &Place) -> f64 {
+        let (la1, lo1) = (
+            f64::from(self.lat10).to_radians() / 10.0,
+            f64::from(self.lon10).to_radians() / 10.0,
+        );
+        let (la2, lo2) = (
+            f64::from(other.lat10).to_radians() / 10.0,
+            f64::from(other.lon10).to_radians() / 10.0,
+        );
+        let a = ((la2 - la1) / 2.0).sin().powi(2)
+            + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+        2.0 * 6371.0 * a.sqrt().min(1.0).asin()
+    }
+}
+
+/// Who checked: a signed-in participant, or an anonymous client (a keyed hash of its
+/// address: the registry never keeps consumers' addresses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Who {
+    /// A participant.
+    Participant(ParticipantId),
+    /// An anonymous client's tag.
+    Client(u64),
+}
+
+/// A consumer's (or anyone's) verification of a code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedFact {
+    /// When (Unix seconds).
+    pub at: u64,
+    /// Who asked.
+    pub who: Who,
+    /// The code.
+    pub key: FactKey,
+    /// The verdict answered (`genuine`, `forged`, …).
+    pub verdict: String,
+    /// Where, roughly, when the page or app sent it.
+    pub place: Option<Place>,
+}
+
+/// A presented crypto tail that did not match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TailFailedFact {
+    /// When (Unix seconds).
+    pub at: u64,
+    /// Who presented it.
+    pub who: Who,
+    /// The code.
+    pub key: FactKey,
+    /// Where: `verify` or `till_check`.
+    pub via: String,
+    /// Whether the presenter holds the code.
+    pub holder: bool,
+}
+
+/// A consumer's complaint, as projections need it (the text stays with the complaint).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplaintFact {
+    /// Its id.
+    pub id: Uuid,
+    /// When (Unix seconds).
+    pub at: u64,
+    /// Its kind (`counterfeit`, `expired`, …).
+    pub kind: String,
+    /// The code it is about, if any.
+    pub key: Option<FactKey>,
+    /// The shop it names by the code (its holder or seller), if any.
+    pub shop: Option<ParticipantId>,
+}
+
+/// A block (recall) made or lifted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockFact {
+    /// The block's id.
+    pub id: u64,
+    /// Whether it was lifted (else made).
+    pub lifted: bool,
+    /// When (Unix seconds).
+    pub at: u64,
+    /// The regulator.
+    pub actor: ParticipantId,
+}
+
+/// One committed change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fact {
+    /// An accepted document.
+    Document(DocFact),
+    /// A refused document.
+    Refused(RefusedFact),
+    /// A till check.
+    TillCheck(TillCheckFact),
+    /// A verification.
+    Verified(VerifiedFact),
+    /// A failed crypto-tail check.
+    TailFailed(TailFailedFact),
+    /// A complaint.
+    Complaint(ComplaintFact),
+    /// A block made or lifted.
+    Block(BlockFact),
+}
+
+/// A fact with its place in the feed and the commit's time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedEntry {
+    /// Feed sequence number (1-based, consecutive).
+    pub seq: u64,
+    /// The fact.
+    pub fact: Fact,
+}
+
+/// Encodes a fact for storage: the version byte, then postcard.
+pub fn encode(fact: &Fact) -> Vec<u8> {
+    let out = vec![FEED_VERSION];
+    // postcard to a Vec fails only when serde does (never for these types).
+    match postcard::to_extend(fact, out) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!("feed: cannot encode a fact: {e}");
+            vec![FEED_VERSION]
+        }
+    }
+}
+
+/// Decodes a stored fact; `None` for a record this version cannot read.
+pub fn decode(bytes: &[u8]) -> Option<Fact> {
+    match bytes.split_first() {
+        Some((&FEED_VERSION, rest)) => postcard::from_bytes(rest).ok(),
+        _ => None,
+    }
+}
+
+/// The read side's facts waiting for the next group commit, bounded.
+#[derive(Default)]
+pub struct FactBuffer {
+    pending: Mutex<Vec<Fact>>,
+    /// Facts dropped because the buffer was full.
+    pub dropped: std::sync::atomic::AtomicU64,
+}
+
+impl FactBuffer {
+    /// Adds a fact; drops (and counts) it when [`FACTS_PENDING_MAX`] are waiting.
+    pub fn push(&self, fact: Fact) {
+        let mut p = self.pending.lock();
+        if p.len() >= FACTS_PENDING_MAX {
+            drop(p);
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        p.push(fact);
+    }
+
+    /// Takes up to [`FACTS_PER_COMMIT_MAX`] waiting facts, oldest first.
+    pub fn take(&self) -> Vec<Fact> {
+        let mut p = self.pending.lock();
+        if p.len() <= FACTS_PER_COMMIT_MAX {
+            return std::mem::take(&mut *p);
+        }
+        let rest = p.split_off(FACTS_PER_COMMIT_MAX);
+        std::mem::replace(&mut *p, rest)
+    }
+
+    /// Facts waiting.
+    pub fn len(&self) -> usize {
+        self.pending.lock().len()
+    }
+
+    /// Whether none wait.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The feed's head (the last sequence number committed), and a way for projections to wait
+/// for it to move without polling.
+pub struct FeedSignal {
+    head: Mutex<u64>,
+    moved: parking_lot::Condvar,
+}
+
+impl FeedSignal {
+    /// A signal at `head`.
+    pub fn new(head: u64) -> FeedSignal {
+        FeedSignal {
+            head: Mutex::new(head),
+            moved: parking_lot::Condvar::new(),
+        }
+    }
+
+    /// The last committed feed sequence number.
+    pub fn head(&self) -> u64 {
+        *self.head.lock()
+    }
+
+    /// Called by the writer after a commit: the feed now ends at `head`.
+    pub fn advance(&self, head: u64) {
+        let mut h = self.head.lock();
+        if head > *h {
+            *h = head;
+            self.moved.notify_all();
+        }
+    }
+
+    /// Waits until the head passes `seen` or `timeout` elapses; returns the head.
+    pub fn wait_past(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        let mut h = self.head.lock();
+        if *h <= seen {
+            let _ = self.moved.wait_for(&mut h, timeout);
+        }
+        *h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> FactKey {
+        FactKey(CodeKey::unit(4_601_234_567_893, s.as_bytes()))
+    }
+
+    #[test]
+    fn every_fact_round_trips() {
+        let b = Brief {
+            owner: 7,
+            status: Status::Introduced as u8 | 0x80,
+            reason: 0,
+        };
+        let facts = vec![
+            Fact::Document(DocFact {
+                seq: 9,
+                id: Uuid::now_v7(),
+                doc_type: DocType::Sell as u8,
+                actor: 7,
+                fiscal_at: Some(1_700_000_000),
+                receiver: None,
+                sender: None,
+                check_ids: vec![Uuid::now_v7().to_string()],
+                units: vec![UnitChange {
+                    key: key("abc"),
+                    before: b,
+                    after: Brief::of(None),
+                }],
+            }),
+            Fact::Refused(RefusedFact {
+                actor: 3,
+                id: Uuid::now_v7(),
+                doc_type: DocType::Sell as u8,
+                fiscal_at: None,
+                check_ids: vec![],
+                codes: vec![RefusedCode {
+                    code: "010460123456789321abc".into(),
+                    key: Some(key("abc")),
+                    reason: "not_owner".into(),
+                    state: b,
+                    last_event: 4,
+                    expiry_day: 20_000,
+                }],
+                codes_total: 1,
+            }),
+            Fact::TillCheck(TillCheckFact {
+                actor: 1,
+                request_id: Uuid::now_v7(),
+                at: 5,
+                codes: vec![CheckedCode {
+                    key: key("x"),
+                    sellable: true,
+                }],
+            }),
+            Fact::Verified(VerifiedFact {
+                at: 1,
+                who: Who::Client(99),
+                key: key("y"),
+                verdict: "genuine".into(),
+                place: Place::from_degrees(55.75, 37.62),
+            }),
+            Fact::TailFailed(TailFailedFact {
+                at: 1,
+                who: Who::Participant(4),
+                key: key("z"),
+                via: "till_check".into(),
+                holder: false,
+            }),
+            Fact::Complaint(ComplaintFact {
+                id: Uuid::now_v7(),
+                at: 3,
+                kind: "counterfeit".into(),
+                key: None,
+                shop: Some(2),
+            }),
+            Fact::Block(BlockFact {
+                id: 1,
+                lifted: false,
+                at: 2,
+                actor: 5,
+            }),
+        ];
+        for f in facts {
+            let bytes = encode(&f);
+            assert_eq!(bytes[0], FEED_VERSION);
+            assert_eq!(decode(&bytes), Some(f));
+        }
+        assert_eq!(
+            decode(&[2, 0, 0]),
+            None,
+            "an unknown version is not guessed"
+        );
+        assert_eq!(decode(&[]), None);
+    }
+
+    #[test]
+    fn a_brief_reads_back_its_state() {
+        let b = Brief {
+            owner: 1,
+            status: Status::Retired as u8,
+            reason: crate::model::Reason::Retail as u8,
+        };
+        assert!(b.sold() && !b.in_transit() && !b.in_circulation());
+        assert_eq!(Brief::of(None).status(), None);
+    }
+
+    #[test]
+    fn places_are_coarse_and_distances_sane() {
+        let moscow = Place::from_degrees(55.7558, 37.6173).expect("place");
+        assert_eq!((moscow.lat10, moscow.lon10), (558, 376));
+        let vladivostok = Place::from_degrees(43.1155, 131.8855).expect("place");
+        let d = moscow.distance_km(&vladivostok);
+        assert!((6_300.0..6_500.0).contains(&d), "{d}");
+        assert!(moscow.distance_km(&moscow) < 0.001);
+        assert_eq!(Place::from_degrees(91.0, 0.0), None);
+        assert_eq!(Place::from_degrees(f64::NAN, 0.0), None);
+    }
+
+    #[test]
+    fn the_buffer_is_bounded_and_drains_in_order() {
+        let buf = FactBuffer::default();
+        for i in 0..(FACTS_PENDING_MAX + 5) {
+            buf.push(Fact::Block(BlockFact {
+                id: i as u64,
+                lifted: false,
+                at: 0,
+                actor: 0,
+            }));
+        }
+        assert_eq!(buf.len(), FACTS_PENDING_MAX);
+        assert_eq!(buf.dropped.load(std::sync::atomic::Ordering::Relaxed), 5);
+        let first = buf.take();
+        assert_eq!(first.len(), FACTS_PER_COMMIT_MAX);
+        assert!(matches!(&first[0], Fact::Block(b) if b.id == 0));
+        let second = buf.take();
+        assert!(
+            matches!(&second[0], Fact::Block(b) if b.id == FACTS_PER_COMMIT_MAX as u64),
+            "the rest waits in order"
+        );
+    }
+}
