@@ -341,6 +341,17 @@ pub struct BlockFact {
     pub actor: ParticipantId,
 }
 
+/// A regulator acknowledged an alert of the risk engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckFact {
+    /// The alert's id.
+    pub alert: u64,
+    /// The regulator.
+    pub by: ParticipantId,
+    /// Their note (at most 500 characters).
+    pub note: String,
+}
+
 /// One committed change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Fact {
@@ -358,6 +369,8 @@ pub enum Fact {
     Complaint(ComplaintFact),
     /// A block made or lifted.
     Block(BlockFact),
+    /// An alert acknowledged.
+    Ack(AckFact),
 }
 
 /// A fact with its place in the feed and the commit's time.
@@ -365,15 +378,17 @@ pub enum Fact {
 pub struct FeedEntry {
     /// Feed sequence number (1-based, consecutive).
     pub seq: u64,
+    /// When it was committed (Unix seconds, the writer's clock for the batch).
+    pub at: u64,
     /// The fact.
     pub fact: Fact,
 }
 
-/// Encodes a fact for storage: the version byte, then postcard.
-pub fn encode(fact: &Fact) -> Vec<u8> {
+/// Encodes a fact for storage: the version byte, the commit time, then postcard.
+pub fn encode(at: u64, fact: &Fact) -> Vec<u8> {
     let out = vec![FEED_VERSION];
     // postcard to a Vec fails only when serde does (never for these types).
-    match postcard::to_extend(fact, out) {
+    match postcard::to_extend(&(at, fact), out) {
         Ok(v) => v,
         Err(e) => {
             tracing::error!("feed: cannot encode a fact: {e}");
@@ -382,8 +397,9 @@ pub fn encode(fact: &Fact) -> Vec<u8> {
     }
 }
 
-/// Decodes a stored fact; `None` for a record this version cannot read.
-pub fn decode(bytes: &[u8]) -> Option<Fact> {
+/// Decodes a stored record into (commit time, fact); `None` for a record this version
+/// cannot read.
+pub fn decode(bytes: &[u8]) -> Option<(u64, Fact)> {
     match bytes.split_first() {
         Some((&FEED_VERSION, rest)) => postcard::from_bytes(rest).ok(),
         _ => None,
@@ -555,11 +571,16 @@ mod tests {
                 at: 2,
                 actor: 5,
             }),
+            Fact::Ack(AckFact {
+                alert: 3,
+                by: 6,
+                note: "seen".into(),
+            }),
         ];
         for f in facts {
-            let bytes = encode(&f);
+            let bytes = encode(1_700_000_000, &f);
             assert_eq!(bytes[0], FEED_VERSION);
-            assert_eq!(decode(&bytes), Some(f));
+            assert_eq!(decode(&bytes), Some((1_700_000_000, f)));
         }
         assert_eq!(
             decode(&[2, 0, 0]),

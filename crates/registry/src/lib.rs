@@ -151,6 +151,9 @@ pub struct NewBlock {
     pub reason: String,
 }
 
+/// Longest note kept with an alert's acknowledgement, in characters.
+pub const ACK_NOTE_CHARS_MAX: usize = 500;
+
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     jobs: crossbeam_channel::Sender<Job<dyn Store>>,
@@ -333,7 +336,9 @@ impl Registry {
             .store
             .feed(after, limit)?
             .into_iter()
-            .filter_map(|(seq, b)| feed::decode(&b).map(|fact| feed::FeedEntry { seq, fact }))
+            .filter_map(|(seq, b)| {
+                feed::decode(&b).map(|(at, fact)| feed::FeedEntry { seq, at, fact })
+            })
             .collect())
     }
 
@@ -1065,6 +1070,34 @@ impl Registry {
         })?;
         self.inner.blocks.write().remove(&block);
         Ok(block)
+    }
+
+    /// A regulator acknowledges a risk alert (the risk engine, following the feed, marks
+    /// it); the signed request is kept in the log. Whether the alert exists is the caller's
+    /// to check: the registry does not keep alerts.
+    pub fn ack_alert(
+        &self,
+        actor: &Participant,
+        alert: u64,
+        note: &str,
+        signed: model::Signed,
+    ) -> Result<()> {
+        if !actor.has(Role::Regulator) {
+            return Err(Error::Forbidden(
+                "only regulators acknowledge alerts".into(),
+            ));
+        }
+        let note: String = note.chars().take(ACK_NOTE_CHARS_MAX).collect();
+        let by = actor.id;
+        self.write(move |tx| {
+            tx.append_log(
+                log::LeafKind::AlertAck,
+                by,
+                &serde_json::json!({"alert": alert, "note": note, "request": signed.leaf_json()}),
+            );
+            tx.record(&feed::Fact::Ack(feed::AckFact { alert, by, note }));
+            Ok(())
+        })
     }
 
     /// All blocks.

@@ -58,6 +58,8 @@ kinds! {
     Lift = 12 => "lift",
     /// A consumer's complaint (the record; the photo by its SHA-256).
     Complaint = 13 => "complaint",
+    /// A regulator acknowledged a risk alert.
+    AlertAck = 14 => "alert_ack",
 }
 
 /// A decoded leaf.

@@ -40,6 +40,15 @@ pub trait Projection: Send + Sync + 'static {
     fn apply(&mut self, entry: &FeedEntry, reg: &Registry);
     /// The rows changed since the last call.
     fn take_changes(&mut self) -> Vec<RowChange>;
+    /// After loading: the first feed sequence number whose fact its in-memory windows need
+    /// again (`None`: it keeps no windows). The follower replays the facts from there up to
+    /// the checkpoint through [`Projection::warm`] before following on.
+    fn warm_from(&self) -> Option<u64> {
+        None
+    }
+    /// Re-applies a fact before the checkpoint to rebuild in-memory windows only (its
+    /// stored rows already hold every other effect of it).
+    fn warm(&mut self, _entry: &FeedEntry, _reg: &Registry) {}
 }
 
 /// How far a projection has got (for `/metrics` and tests).
@@ -96,7 +105,7 @@ impl Drop for Follower {
 fn decode(raw: Vec<(u64, Vec<u8>)>, progress: &Progress) -> Vec<FeedEntry> {
     raw.into_iter()
         .filter_map(|(seq, bytes)| match feed::decode(&bytes) {
-            Some(fact) => Some(FeedEntry { seq, fact }),
+            Some((at, fact)) => Some(FeedEntry { seq, at, fact }),
             None => {
                 progress.unreadable.fetch_add(1, Relaxed);
                 tracing::error!("feed entry {seq} is of a format this version cannot read");
@@ -127,6 +136,21 @@ pub fn follow<P: Projection>(reg: &Registry, proj: Arc<RwLock<P>>) -> StoreResul
             }
             if n < LOAD_PAGE_MAX {
                 break;
+            }
+        }
+        // Windows kept only in memory are rebuilt from the feed before the checkpoint.
+        if let Some(from) = p.warm_from().filter(|f| *f <= checkpoint) {
+            let progress = Progress::default();
+            let mut after = from.saturating_sub(1);
+            while after < checkpoint {
+                let raw = store.feed(after, FEED_PAGE_MAX)?;
+                let Some(&(last, _)) = raw.last() else { break };
+                for e in decode(raw, &progress) {
+                    if e.seq <= checkpoint {
+                        p.warm(&e, reg);
+                    }
+                }
+                after = last;
             }
         }
         // Loading is not a change.

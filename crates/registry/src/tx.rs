@@ -526,7 +526,9 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     pub fn record(&mut self, fact: &crate::feed::Fact) {
         let seq = self.state.next_feed;
         self.state.next_feed += 1;
-        self.set.feed.push((seq, crate::feed::encode(fact)));
+        self.set
+            .feed
+            .push((seq, crate::feed::encode(self.now, fact)));
     }
 
     /// Starts collecting the unit codes the next changes touch (for a document's fact).

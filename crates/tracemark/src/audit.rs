@@ -317,7 +317,9 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
                 }
             }
             LeafKind::Complaint => check_complaint(store, r, i, p)?,
-            LeafKind::Document | LeafKind::Emission => {}
+            // An acknowledgement changes no stored record but the feed's (the risk engine
+            // rebuilds alerts from it); the leaf is the regulator's signed word.
+            LeafKind::Document | LeafKind::Emission | LeafKind::AlertAck => {}
         }
     }
     for (g, (i, body)) in &products {

@@ -1,0 +1,904 @@
+//! The risk engine: every signal of risk-oriented control, raised from the registry's feed.
+//!
+//! A projection (`registry::project`): it follows committed facts in feed order, so an
+//! alert is raised within the follower's wake-up of the document that causes it, and
+//! never slows the writer. Each alert is an *incident*: the first signal of a kind about a
+//! subject (a participant, an anonymous client, a code) opens it, later signals of the same
+//! kind and subject within [`INCIDENT_WINDOW_SECS`] add their codes and documents to it
+//! (bounded) and count — a retried document or a flood of guesses is one alert, not
+//! thousands. An acknowledged incident stays closed: the next signal opens a new one.
+//!
+//! Deterministic by construction (the feed is the only input; times come from facts; an
+//! alert's id is the feed sequence number of the fact that opened it × 16 + the kind's
+//! index), so replaying the feed after a crash rebuilds exactly the alerts that were stored
+//! or were about to be.
+//!
+//! | kind | signal (DOMAIN.md §6) | subject | severity |
+//! |---|---|---|---|
+//! | `repeat_sale` | a sale refused because the code was sold already (a cloned label: the second shop is the suspect) | the selling shop | high |
+//! | `grey_sale` | a sale of a code in circulation that another participant owns (goods without documents) | the selling shop | high |
+//! | `not_introduced_sale` | a sale of a code unknown, never introduced, written off or retired otherwise | the selling shop | high |
+//! | `forged_tail` | a crypto tail that does not match, at a till, in a sale, or at verification (guessing included) | the presenter (participant or anonymous client) | high at a till, medium elsewhere |
+//! | `clone_scans` | one code scanned by consumers farther apart than anyone travels in the time between | the code | high |
+//! | `sales_exceed_receipts` | a shop's sales (and attempts) of a GTIN exceed the units it received | the shop | medium |
+//! | `expired_sale` | a sale refused because the goods expired | the shop | medium |
+//! | `recalled_sale` | a sale refused because the goods are blocked (recalled) | the shop | high |
+//! | `unchecked_sale` | a sale whose codes no till check it names asked about | the shop | low |
+//! | `complaint_cluster` | [`COMPLAINT_CLUSTER_MIN`] complaints or more about one shop within [`COMPLAINT_WINDOW_SECS`] | the shop | medium |
+#![deny(missing_docs)]
+
+use registry::feed::{Fact, FactKey, FeedEntry, Place, Who};
+use registry::model::{DocType, ParticipantId, Status};
+use registry::project::{Projection, RowChange};
+use registry::Registry;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How long an incident stays open to later signals of its kind about its subject.
+pub const INCIDENT_WINDOW_SECS: u64 = 86_400;
+/// Most codes an alert keeps as evidence (its `count` keeps counting).
+pub const EVIDENCE_CODES_MAX: usize = 100;
+/// Most documents (and complaints) an alert keeps as evidence.
+pub const EVIDENCE_DOCUMENTS_MAX: usize = 50;
+/// How long a till check is remembered for the sales that name it: a sale follows its check
+/// within minutes at a real till.
+pub const CHECK_WINDOW_SECS: u64 = 3_600;
+/// Most till checks remembered (oldest forgotten first): ~100 bytes each plus their codes.
+pub const CHECKS_KEPT_MAX: usize = 500_000;
+/// How long consumers' scans of a code are compared with later ones.
+pub const CLONE_WINDOW_SECS: u64 = 6 * 3_600;
+/// Scans this close are one place (coarse places are ~11 km cells; a city is wider).
+pub const CLONE_DISTANCE_KM_MIN: f64 = 300.0;
+/// Faster than this between two scans of one label, it is two labels: an airliner's speed.
+pub const CLONE_SPEED_KMH_MAX: f64 = 900.0;
+/// Most recent scans with a place kept per code.
+pub const SCANS_PER_CODE_MAX: usize = 8;
+/// Most codes whose recent scans are kept (oldest forgotten first).
+pub const SCANNED_CODES_MAX: usize = 1_000_000;
+/// The window complaints about one shop are counted in.
+pub const COMPLAINT_WINDOW_SECS: u64 = 7 * 86_400;
+/// Complaints about one shop within the window that make a cluster.
+pub const COMPLAINT_CLUSTER_MIN: usize = 3;
+/// Most alerts listed in one answer.
+pub const ALERTS_PAGE_MAX: usize = 1_000;
+
+macro_rules! kinds {
+    ($($v:ident = $n:literal => $s:literal, $sev:ident;)*) => {
+        /// An alert's kind (API.md's list, plus `recalled_sale` and `unchecked_sale`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        #[repr(u8)]
+        pub enum Kind { $(#[doc = $s] $v = $n,)* }
+        impl Kind {
+            /// Every kind.
+            pub const ALL: &'static [Kind] = &[$(Kind::$v,)*];
+            /// The stable word.
+            pub fn name(self) -> &'static str { match self { $(Kind::$v => $s,)* } }
+            /// Parses the word.
+            pub fn parse(s: &str) -> Option<Kind> { match s { $($s => Some(Kind::$v),)* _ => None } }
+            /// How bad it is, by default.
+            pub fn severity(self) -> Severity { match self { $(Kind::$v => Severity::$sev,)* } }
+        }
+    };
+}
+
+kinds! {
+    RepeatSale = 1 => "repeat_sale", High;
+    GreySale = 2 => "grey_sale", High;
+    NotIntroducedSale = 3 => "not_introduced_sale", High;
+    ForgedTail = 4 => "forged_tail", Medium;
+    CloneScans = 5 => "clone_scans", High;
+    SalesExceedReceipts = 6 => "sales_exceed_receipts", Medium;
+    ExpiredSale = 7 => "expired_sale", Medium;
+    RecalledSale = 8 => "recalled_sale", High;
+    UncheckedSale = 9 => "unchecked_sale", Low;
+    ComplaintCluster = 10 => "complaint_cluster", Medium;
+}
+
+/// How bad an alert is.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Look now.
+    High,
+    /// Look today.
+    Medium,
+    /// Worth a look.
+    Low,
+}
+
+impl Severity {
+    /// Points toward a participant's risk score.
+    pub fn weight(self) -> f64 {
+        match self {
+            Severity::High => 10.0,
+            Severity::Medium => 5.0,
+            Severity::Low => 1.0,
+        }
+    }
+}
+
+/// What an incident is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Subject {
+    /// A participant.
+    Participant(ParticipantId),
+    /// An anonymous client (a keyed hash of its address).
+    Client(u64),
+    /// A code.
+    Code(FactKey),
+}
+
+/// A regulator's acknowledgement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The regulator.
+    pub by: ParticipantId,
+    /// When (Unix seconds).
+    pub at: u64,
+    /// Their note.
+    pub note: String,
+}
+
+/// An alert: one incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Its id: the opening fact's feed sequence number × 16 + the kind's index.
+    pub id: u64,
+    /// Its kind.
+    pub kind: Kind,
+    /// How bad.
+    pub severity: Severity,
+    /// What it is about.
+    pub subject: Subject,
+    /// When it was opened (Unix seconds, the opening fact's time).
+    pub at: u64,
+    /// When its last signal came.
+    pub updated_at: u64,
+    /// Signals counted (codes, attempts, scans, complaints).
+    pub count: u64,
+    /// Codes involved, as identification codes (at most [`EVIDENCE_CODES_MAX`]).
+    pub codes: Vec<String>,
+    /// Documents (and complaints) involved, by id (at most [`EVIDENCE_DOCUMENTS_MAX`]).
+    pub documents: Vec<String>,
+    /// What else the kind keeps as evidence (TINs of other parties, places, counts).
+    pub details: serde_json::Map<String, serde_json::Value>,
+    /// The acknowledgement, once given.
+    pub ack: Option<Ack>,
+}
+
+impl Alert {
+    /// The participant the alert is about, if it is about one.
+    pub fn participant(&self) -> Option<ParticipantId> {
+        match self.subject {
+            Subject::Participant(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// A signal, before it becomes or joins an alert.
+struct Signal {
+    kind: Kind,
+    subject: Subject,
+    severity: Severity,
+    at: u64,
+    count: u64,
+    codes: Vec<String>,
+    documents: Vec<String>,
+    details: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Signal {
+    fn new(kind: Kind, subject: Subject, at: u64) -> Signal {
+        Signal {
+            kind,
+            subject,
+            severity: kind.severity(),
+            at,
+            count: 0,
+            codes: Vec::new(),
+            documents: Vec::new(),
+            details: serde_json::Map::new(),
+        }
+    }
+}
+
+/// A till check as remembered for the sales that name it.
+struct Check {
+    seq: u64,
+    codes: HashSet<FactKey>,
+}
+
+/// A participant's risk score and what makes it up.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Score {
+    /// The participant (internal id).
+    #[serde(skip)]
+    pub participant: ParticipantId,
+    /// The score: Σ over its alerts of severity weight × (1 + log₂ count).
+    pub score: f64,
+    /// Its parts, by kind.
+    pub reasons: Vec<Reason>,
+}
+
+/// One kind's part of a score.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Reason {
+    /// The alert kind.
+    pub kind: Kind,
+    /// Alerts of this kind.
+    pub alerts: u64,
+    /// Signals counted in them.
+    pub signals: u64,
+    /// Points.
+    pub points: f64,
+}
+
+/// The risk engine's state.
+#[derive(Default)]
+pub struct Risk {
+    alerts: BTreeMap<u64, Alert>,
+    /// The latest alert of each (kind, subject).
+    open: HashMap<(Kind, Subject), u64>,
+    /// Units received and sales attempted by (shop, GTIN).
+    ledger: HashMap<(ParticipantId, u64), (u64, u64)>,
+    checks: HashMap<String, Check>,
+    checks_order: VecDeque<(u64, String)>,
+    scans: HashMap<FactKey, VecDeque<(u64, Place)>>,
+    scans_order: VecDeque<(u64, FactKey)>,
+    complaints: HashMap<ParticipantId, VecDeque<(u64, String, Option<String>)>>,
+    dirty_alerts: BTreeSet<u64>,
+    dirty_ledger: HashSet<(ParticipantId, u64)>,
+    dirty_scans: HashSet<FactKey>,
+    dirty_complaints: HashSet<ParticipantId>,
+    tins: HashMap<ParticipantId, String>,
+    /// The first feed sequence number whose till check may still be named by a sale, as
+    /// of the loaded checkpoint (checks are rebuilt from the feed, not stored).
+    warm_mark: u64,
+    /// The latest fact time seen.
+    last_at: u64,
+}
+
+fn code_text(k: &FactKey) -> String {
+    k.0.to_string()
+}
+
+fn push_bounded(v: &mut Vec<String>, items: impl IntoIterator<Item = String>, max: usize) {
+    for i in items {
+        if v.len() >= max {
+            break;
+        }
+        if !v.contains(&i) {
+            v.push(i);
+        }
+    }
+}
+
+impl Risk {
+    /// An empty engine.
+    pub fn new() -> Risk {
+        Risk::default()
+    }
+
+    fn tin(&mut self, reg: &Registry, id: ParticipantId) -> String {
+        if let Some(t) = self.tins.get(&id) {
+            return t.clone();
+        }
+        let t = reg
+            .participant(id)
+            .ok()
+            .flatten()
+            .map_or_else(|| format!("#{id}"), |p| p.tin);
+        self.tins.insert(id, t.clone());
+        t
+    }
+
+    /// Opens an incident or adds to the open one of its kind and subject.
+    fn raise(&mut self, seq: u64, s: Signal) {
+        let key = (s.kind, s.subject);
+        if let Some(a) = self.open.get(&key).and_then(|id| self.alerts.get_mut(id)) {
+            if a.ack.is_none() && s.at <= a.updated_at + INCIDENT_WINDOW_SECS {
+                a.count += s.count;
+                a.updated_at = a.updated_at.max(s.at);
+                push_bounded(&mut a.codes, s.codes, EVIDENCE_CODES_MAX);
+                push_bounded(&mut a.documents, s.documents, EVIDENCE_DOCUMENTS_MAX);
+                for (k, v) in s.details {
+                    merge_detail(&mut a.details, k, v);
+                }
+                if s.severity < a.severity {
+                    a.severity = s.severity;
+                }
+                self.dirty_alerts.insert(a.id);
+                return;
+            }
+        }
+        let id = seq * 16 + u64::from(s.kind as u8);
+        let mut a = Alert {
+            id,
+            kind: s.kind,
+            severity: s.severity,
+            subject: s.subject,
+            at: s.at,
+            updated_at: s.at,
+            count: s.count,
+            codes: Vec::new(),
+            documents: Vec::new(),
+            details: serde_json::Map::new(),
+            ack: None,
+        };
+        push_bounded(&mut a.codes, s.codes, EVIDENCE_CODES_MAX);
+        push_bounded(&mut a.documents, s.documents, EVIDENCE_DOCUMENTS_MAX);
+        for (k, v) in s.details {
+            merge_detail(&mut a.details, k, v);
+        }
+        self.alerts.insert(id, a);
+        self.open.insert(key, id);
+        self.dirty_alerts.insert(id);
+    }
+
+    fn ledger(&mut self, shop: ParticipantId, gtin: u64) -> &mut (u64, u64) {
+        self.dirty_ledger.insert((shop, gtin));
+        self.ledger.entry((shop, gtin)).or_default()
+    }
+
+    /// After sales (or attempts) of a GTIN by a shop: a signal when they exceed receipts.
+    fn check_receipts(
+        &mut self,
+        reg: &Registry,
+        seq: u64,
+        at: u64,
+        shop: ParticipantId,
+        gtins: &BTreeSet<u64>,
+        doc: &str,
+    ) {
+        let mut s = Signal::new(Kind::SalesExceedReceipts, Subject::Participant(shop), at);
+        let mut over = serde_json::Map::new();
+        for g in gtins {
+            let (received, attempted) = self.ledger.get(&(shop, *g)).copied().unwrap_or_default();
+            if attempted > received {
+                over.insert(
+                    format!("{g:014}"),
+                    serde_json::json!({"received": received, "sold_or_attempted": attempted}),
+                );
+            }
+        }
+        if over.is_empty() {
+            return;
+        }
+        s.count = over.len() as u64;
+        s.documents.push(doc.to_string());
+        s.details
+            .insert("gtins".into(), serde_json::Value::Object(over));
+        s.details
+            .insert("shop_tin".into(), self.tin(reg, shop).into());
+        self.raise(seq, s);
+    }
+
+    fn document(&mut self, e: &FeedEntry, d: &registry::feed::DocFact, reg: &Registry) {
+        let Some(t) = d.doc_type() else { return };
+        match t {
+            DocType::Accept | DocType::Introduce | DocType::Import | DocType::Return => {
+                for u in &d.units {
+                    let inflow = u.after.owner == d.actor
+                        && u.after.in_circulation()
+                        && (u.before.owner != d.actor || !u.before.in_circulation());
+                    if let (true, Some(g)) = (inflow, u.key.0.gtin()) {
+                        self.ledger(d.actor, g).0 += 1;
+                    }
+                }
+            }
+            DocType::Sell => {
+                let mut gtins = BTreeSet::new();
+                let mut unchecked = Vec::new();
+                for u in d.units.iter().filter(|u| u.after.sold()) {
+                    if let Some(g) = u.key.0.gtin() {
+                        self.ledger(d.actor, g).1 += 1;
+                        gtins.insert(g);
+                    }
+                    let checked = d.check_ids.iter().any(|c| {
+                        self.checks
+                            .get(c)
+                            .is_some_and(|ch| ch.codes.contains(&u.key))
+                    });
+                    if !checked {
+                        unchecked.push(u.key);
+                    }
+                }
+                let doc = d.id.to_string();
+                self.check_receipts(reg, e.seq, e.at, d.actor, &gtins, &doc);
+                if !unchecked.is_empty() {
+                    let mut s =
+                        Signal::new(Kind::UncheckedSale, Subject::Participant(d.actor), e.at);
+                    s.count = unchecked.len() as u64;
+                    s.codes = unchecked.iter().map(code_text).collect();
+                    s.documents.push(doc);
+                    s.details
+                        .insert("check_ids".into(), serde_json::json!(d.check_ids));
+                    self.raise(e.seq, s);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn refused(&mut self, e: &FeedEntry, r: &registry::feed::RefusedFact, reg: &Registry) {
+        if r.doc_type() != Some(DocType::Sell) {
+            return;
+        }
+        let shop = Subject::Participant(r.actor);
+        let doc = r.id.to_string();
+        let mut by_kind: BTreeMap<Kind, Signal> = BTreeMap::new();
+        let mut gtins = BTreeSet::new();
+        for c in &r.codes {
+            let Some(key) = c.key else { continue };
+            let st = c.state;
+            let status = st.status();
+            let kind = if st.sold() {
+                Kind::RepeatSale
+            } else if status == Some(Status::Introduced) && st.owner != r.actor {
+                Kind::GreySale
+            } else if !matches!(status, Some(Status::Introduced)) {
+                Kind::NotIntroducedSale
+            } else {
+                match c.reason.as_str() {
+                    "expired" => Kind::ExpiredSale,
+                    "blocked" => Kind::RecalledSale,
+                    "bad_crypto_tail" => Kind::ForgedTail,
+                    // in transit, package inconsistent, duplicates: a clumsy document.
+                    _ => continue,
+                }
+            };
+            if matches!(kind, Kind::GreySale | Kind::RepeatSale) {
+                if let Some(g) = key.0.gtin() {
+                    self.ledger(r.actor, g).1 += 1;
+                    gtins.insert(g);
+                }
+            }
+            let s = by_kind
+                .entry(kind)
+                .or_insert_with(|| Signal::new(kind, shop, e.at));
+            s.count += 1;
+            if s.codes.len() < EVIDENCE_CODES_MAX {
+                s.codes.push(code_text(&key));
+            }
+            match kind {
+                Kind::RepeatSale => {
+                    let first = reg.store().document_id_by_seq(c.last_event).ok().flatten();
+                    if let Some(first) = first {
+                        push_bounded(
+                            &mut s.documents,
+                            [first.to_string()],
+                            EVIDENCE_DOCUMENTS_MAX,
+                        );
+                    }
+                    let tin = self.tin(reg, st.owner);
+                    merge_detail(
+                        &mut s.details,
+                        "first_sellers".into(),
+                        serde_json::json!([tin]),
+                    );
+                }
+                Kind::GreySale => {
+                    let tin = self.tin(reg, st.owner);
+                    merge_detail(&mut s.details, "owners".into(), serde_json::json!([tin]));
+                }
+                Kind::NotIntroducedSale => {
+                    let word = status.map_or("UNKNOWN", Status::name);
+                    merge_detail(&mut s.details, "statuses".into(), serde_json::json!([word]));
+                }
+                Kind::ForgedTail => {
+                    s.severity = Severity::High;
+                    merge_detail(&mut s.details, "via".into(), serde_json::json!(["sale"]));
+                }
+                _ => {}
+            }
+        }
+        for (_, mut s) in by_kind {
+            s.documents.insert(0, doc.clone());
+            self.raise(e.seq, s);
+        }
+        self.check_receipts(reg, e.seq, e.at, r.actor, &gtins, &doc);
+    }
+
+    fn remember_check(&mut self, e: &FeedEntry, t: &registry::feed::TillCheckFact) {
+        let id = t.request_id.to_string();
+        self.checks.insert(
+            id.clone(),
+            Check {
+                seq: e.seq,
+                codes: t.codes.iter().map(|c| c.key).collect(),
+            },
+        );
+        self.checks_order.push_back((t.at, id));
+        while let Some((at, id)) = self.checks_order.front() {
+            if self.checks_order.len() > CHECKS_KEPT_MAX || at + CHECK_WINDOW_SECS < t.at {
+                self.checks.remove(id);
+                self.checks_order.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Remembers a scan with a place; a signal when it is too far from a recent one.
+    fn scan(&mut self, e: &FeedEntry, v: &registry::feed::VerifiedFact) {
+        let Some(place) = v.place else { return };
+        let recent = self.scans.entry(v.key).or_default();
+        while recent
+            .front()
+            .is_some_and(|(at, _)| at + CLONE_WINDOW_SECS < v.at)
+        {
+            recent.pop_front();
+        }
+        let far = recent.iter().find(|(at, p)| {
+            let km = p.distance_km(&place);
+            let hours = (v.at.saturating_sub(*at) as f64 / 3_600.0).max(1.0 / 60.0);
+            km >= CLONE_DISTANCE_KM_MIN && km / hours > CLONE_SPEED_KMH_MAX
+        });
+        let signal = far.map(|(at, p)| (*at, *p, p.distance_km(&place)));
+        recent.push_back((v.at, place));
+        if recent.len() > SCANS_PER_CODE_MAX {
+            recent.pop_front();
+        }
+        self.dirty_scans.insert(v.key);
+        self.scans_order.push_back((v.at, v.key));
+        while self.scans_order.len() > SCANNED_CODES_MAX {
+            if let Some((at, k)) = self.scans_order.pop_front() {
+                // Forgotten when this was its latest scan.
+                if self
+                    .scans
+                    .get(&k)
+                    .and_then(|r| r.back())
+                    .is_some_and(|(last, _)| *last <= at)
+                {
+                    self.scans.remove(&k);
+                    self.dirty_scans.insert(k);
+                }
+            }
+        }
+        if let Some((then, there, km)) = signal {
+            let mut s = Signal::new(Kind::CloneScans, Subject::Code(v.key), v.at);
+            s.count = 1;
+            s.codes.push(code_text(&v.key));
+            let spot = |p: &Place, at: u64| serde_json::json!({"lat": f64::from(p.lat10) / 10.0, "lon": f64::from(p.lon10) / 10.0, "at": at});
+            s.details.insert(
+                "scans".into(),
+                serde_json::json!([spot(&there, then), spot(&place, v.at)]),
+            );
+            s.details
+                .insert("distance_km".into(), serde_json::json!(km.round()));
+            self.raise(e.seq, s);
+        }
+    }
+
+    fn complaint(&mut self, e: &FeedEntry, c: &registry::feed::ComplaintFact, reg: &Registry) {
+        let Some(shop) = c.shop else { return };
+        let recent = self.complaints.entry(shop).or_default();
+        recent.push_back((c.at, c.id.to_string(), c.key.as_ref().map(code_text)));
+        while recent
+            .front()
+            .is_some_and(|(at, ..)| at + COMPLAINT_WINDOW_SECS < c.at)
+        {
+            recent.pop_front();
+        }
+        self.dirty_complaints.insert(shop);
+        if recent.len() < COMPLAINT_CLUSTER_MIN {
+            return;
+        }
+        let mut s = Signal::new(Kind::ComplaintCluster, Subject::Participant(shop), c.at);
+        s.count = 1;
+        let n = recent.len();
+        s.documents = recent.iter().map(|(_, id, _)| id.clone()).collect();
+        s.codes = recent.iter().filter_map(|(_, _, k)| k.clone()).collect();
+        s.details.insert("complaints_in_window".into(), n.into());
+        s.details
+            .insert("shop_tin".into(), self.tin(reg, shop).into());
+        self.raise(e.seq, s);
+    }
+
+    /// The first feed sequence number of a till check a sale may still name.
+    fn warm_seq(&self) -> u64 {
+        self.checks_order
+            .iter()
+            .find(|(at, _)| at + CHECK_WINDOW_SECS >= self.last_at)
+            .and_then(|(_, id)| self.checks.get(id))
+            .map_or(u64::MAX, |c| c.seq)
+    }
+
+    /// Alerts, newest first, filtered; `before`: only ids below it (paging).
+    pub fn alerts(&self, filter: &AlertFilter) -> Vec<&Alert> {
+        self.alerts
+            .range(..filter.before.unwrap_or(u64::MAX))
+            .rev()
+            .map(|(_, a)| a)
+            .filter(|a| filter.kinds.is_empty() || filter.kinds.contains(&a.kind))
+            .filter(|a| filter.since.is_none_or(|s| a.updated_at >= s))
+            .filter(|a| {
+                filter
+                    .participant
+                    .is_none_or(|p| a.participant() == Some(p))
+            })
+            .filter(|a| filter.open.is_none_or(|o| o == a.ack.is_none()))
+            .take(filter.limit.min(ALERTS_PAGE_MAX))
+            .collect()
+    }
+
+    /// One alert.
+    pub fn alert(&self, id: u64) -> Option<&Alert> {
+        self.alerts.get(&id)
+    }
+
+    /// Every alert count by kind (for metrics and the dashboard).
+    pub fn counts(&self) -> BTreeMap<Kind, u64> {
+        let mut m = BTreeMap::new();
+        for a in self.alerts.values() {
+            *m.entry(a.kind).or_default() += 1;
+        }
+        m
+    }
+
+    /// Participants by risk score, highest first.
+    pub fn scores(&self, limit: usize) -> Vec<Score> {
+        let mut by: HashMap<ParticipantId, BTreeMap<Kind, Reason>> = HashMap::default();
+        for a in self.alerts.values() {
+            let Some(p) = a.participant() else { continue };
+            let r = by.entry(p).or_default().entry(a.kind).or_insert(Reason {
+                kind: a.kind,
+                alerts: 0,
+                signals: 0,
+                points: 0.0,
+            });
+            r.alerts += 1;
+            r.signals += a.count;
+            r.points += a.severity.weight() * (1.0 + (a.count.max(1) as f64).log2());
+        }
+        let mut out: Vec<Score> = by
+            .into_iter()
+            .map(|(participant, reasons)| {
+                let mut reasons: Vec<Reason> = reasons.into_values().collect();
+                reasons.sort_by(|a, b| b.points.total_cmp(&a.points));
+                Score {
+                    participant,
+                    score: (reasons.iter().map(|r| r.points).sum::<f64>() * 10.0).round() / 10.0,
+                    reasons,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.participant.cmp(&b.participant))
+        });
+        out.truncate(limit);
+        out
+    }
+}
+
+/// Which alerts to list.
+#[derive(Clone, Debug, Default)]
+pub struct AlertFilter {
+    /// Only these kinds (empty: all).
+    pub kinds: Vec<Kind>,
+    /// Only alerts updated at or after (Unix seconds).
+    pub since: Option<u64>,
+    /// Only about this participant.
+    pub participant: Option<ParticipantId>,
+    /// Only open (`true`) or acknowledged (`false`) ones.
+    pub open: Option<bool>,
+    /// Only ids below this (the previous page's last id).
+    pub before: Option<u64>,
+    /// At most this many (≤ [`ALERTS_PAGE_MAX`]).
+    pub limit: usize,
+}
+
+/// Merges a detail: arrays are unions (bounded), objects merge, anything else is replaced.
+fn merge_detail(
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    k: String,
+    v: serde_json::Value,
+) {
+    use serde_json::Value;
+    match (map.get_mut(&k), v) {
+        (Some(Value::Array(old)), Value::Array(new)) => {
+            for x in new {
+                if old.len() < EVIDENCE_DOCUMENTS_MAX && !old.contains(&x) {
+                    old.push(x);
+                }
+            }
+        }
+        (Some(Value::Object(old)), Value::Object(new)) => {
+            for (k2, v2) in new {
+                old.insert(k2, v2);
+            }
+        }
+        (_, v) => {
+            map.insert(k, v);
+        }
+    }
+}
+
+const ROW_ALERT: u8 = b'a';
+const ROW_LEDGER: u8 = b'l';
+const ROW_WARM: u8 = b'w';
+const ROW_SCANS: u8 = b's';
+const ROW_COMPLAINTS: u8 = b'k';
+const ROW_VERSION: u8 = 1;
+
+fn versioned(v: &impl Serialize) -> Vec<u8> {
+    let mut out = vec![ROW_VERSION];
+    // Serialising plain lists of numbers and strings cannot fail.
+    let _ = serde_json::to_writer(&mut out, v);
+    out
+}
+
+fn unversioned<T: serde::de::DeserializeOwned>(v: &[u8]) -> Result<T, String> {
+    match v.split_first() {
+        Some((&ROW_VERSION, json)) => serde_json::from_slice(json).map_err(|e| e.to_string()),
+        _ => Err("a row of an unknown version".into()),
+    }
+}
+
+impl Projection for Risk {
+    fn name(&self) -> &'static str {
+        "risk"
+    }
+
+    fn load_row(&mut self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        match key.split_first() {
+            Some((&ROW_ALERT, _)) => {
+                let a: Alert = match value.split_first() {
+                    Some((&ROW_VERSION, json)) => {
+                        serde_json::from_slice(json).map_err(|e| e.to_string())?
+                    }
+                    _ => return Err("an alert row of an unknown version".into()),
+                };
+                let latest = self.open.entry((a.kind, a.subject)).or_insert(a.id);
+                *latest = (*latest).max(a.id);
+                self.alerts.insert(a.id, a);
+            }
+            Some((&ROW_LEDGER, k)) if k.len() == 12 && value.len() == 16 => {
+                let shop = u32::from_be_bytes(k[..4].try_into().map_err(|_| "key")?);
+                let gtin = u64::from_be_bytes(k[4..].try_into().map_err(|_| "key")?);
+                let r = u64::from_le_bytes(value[..8].try_into().map_err(|_| "value")?);
+                let s = u64::from_le_bytes(value[8..].try_into().map_err(|_| "value")?);
+                self.ledger.insert((shop, gtin), (r, s));
+            }
+            Some((&ROW_WARM, _)) => {
+                self.warm_mark = value
+                    .try_into()
+                    .map(u64::from_le_bytes)
+                    .map_err(|_| "a warm row of the wrong size")?;
+            }
+            Some((&ROW_SCANS, k)) => {
+                let key = registry::model::CodeKey::from_bytes(k).ok_or("a scan row's key")?;
+                let list: Vec<(u64, i16, i16)> = unversioned(value)?;
+                self.scans.insert(
+                    FactKey(key),
+                    list.into_iter()
+                        .map(|(at, lat10, lon10)| (at, Place { lat10, lon10 }))
+                        .collect(),
+                );
+                for (at, _) in &self.scans[&FactKey(key)] {
+                    self.scans_order.push_back((*at, FactKey(key)));
+                }
+            }
+            Some((&ROW_COMPLAINTS, k)) if k.len() == 4 => {
+                let shop = u32::from_be_bytes(k.try_into().map_err(|_| "key")?);
+                self.complaints.insert(shop, unversioned(value)?);
+            }
+            _ => return Err("a row of an unknown kind".into()),
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, e: &FeedEntry, reg: &Registry) {
+        self.last_at = self.last_at.max(e.at);
+        match &e.fact {
+            Fact::Document(d) => self.document(e, d, reg),
+            Fact::Refused(r) => self.refused(e, r, reg),
+            Fact::TillCheck(t) => self.remember_check(e, t),
+            Fact::Verified(v) => self.scan(e, v),
+            Fact::TailFailed(t) => {
+                let (subject, severity) = match t.who {
+                    Who::Participant(p) => (Subject::Participant(p), Severity::High),
+                    Who::Client(c) => (Subject::Client(c), Severity::Medium),
+                };
+                let mut s = Signal::new(Kind::ForgedTail, subject, t.at);
+                s.severity = if t.via == "till_check" {
+                    severity
+                } else {
+                    Severity::Medium
+                };
+                s.count = 1;
+                s.codes.push(code_text(&t.key));
+                s.details.insert("via".into(), serde_json::json!([t.via]));
+                if let Who::Client(c) = t.who {
+                    s.details
+                        .insert("client".into(), format!("{c:016x}").into());
+                }
+                self.raise(e.seq, s);
+            }
+            Fact::Complaint(c) => self.complaint(e, c, reg),
+            Fact::Ack(a) => {
+                if let Some(al) = self.alerts.get_mut(&a.alert) {
+                    if al.ack.is_none() {
+                        al.ack = Some(Ack {
+                            by: a.by,
+                            at: e.at,
+                            note: a.note.clone(),
+                        });
+                        self.dirty_alerts.insert(a.alert);
+                    }
+                }
+            }
+            Fact::Block(_) => {}
+        }
+    }
+
+    fn take_changes(&mut self) -> Vec<RowChange> {
+        let mut out = Vec::new();
+        for id in std::mem::take(&mut self.dirty_alerts) {
+            if let Some(a) = self.alerts.get(&id) {
+                let mut v = vec![ROW_VERSION];
+                if serde_json::to_writer(&mut v, a).is_ok() {
+                    let mut k = vec![ROW_ALERT];
+                    k.extend_from_slice(&id.to_be_bytes());
+                    out.push((k, Some(v)));
+                }
+            }
+        }
+        for (shop, gtin) in std::mem::take(&mut self.dirty_ledger) {
+            let (r, s) = self.ledger.get(&(shop, gtin)).copied().unwrap_or_default();
+            let mut k = vec![ROW_LEDGER];
+            k.extend_from_slice(&shop.to_be_bytes());
+            k.extend_from_slice(&gtin.to_be_bytes());
+            let mut v = r.to_le_bytes().to_vec();
+            v.extend_from_slice(&s.to_le_bytes());
+            out.push((k, Some(v)));
+        }
+        for key in std::mem::take(&mut self.dirty_scans) {
+            let mut k = vec![ROW_SCANS];
+            k.extend_from_slice(key.0.as_bytes());
+            let v = self.scans.get(&key).map(|r| {
+                let list: Vec<(u64, i16, i16)> =
+                    r.iter().map(|(at, p)| (*at, p.lat10, p.lon10)).collect();
+                versioned(&list)
+            });
+            out.push((k, v));
+        }
+        for shop in std::mem::take(&mut self.dirty_complaints) {
+            let mut k = vec![ROW_COMPLAINTS];
+            k.extend_from_slice(&shop.to_be_bytes());
+            out.push((k, self.complaints.get(&shop).map(versioned)));
+        }
+        if !out.is_empty() {
+            out.push((vec![ROW_WARM], Some(self.warm_seq().to_le_bytes().to_vec())));
+        }
+        out
+    }
+
+    fn warm_from(&self) -> Option<u64> {
+        (self.warm_mark != u64::MAX && self.warm_mark != 0).then_some(self.warm_mark)
+    }
+
+    fn warm(&mut self, e: &FeedEntry, _: &Registry) {
+        self.last_at = self.last_at.max(e.at);
+        if let Fact::TillCheck(t) = &e.fact {
+            self.remember_check(e, t);
+        }
+    }
+}

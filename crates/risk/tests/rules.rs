@@ -1,0 +1,368 @@
+//! Every rule of the risk engine: one test that triggers it, and clean traffic that keeps
+//! every rule silent. A real registry on the real embedded store; the engine applies the
+//! committed feed exactly as its follower does.
+
+use registry::conformance::{ids, tampered, World};
+use registry::feed::Place;
+use registry::project::Projection;
+use registry::tailguard::Checker;
+use registry::PosItem;
+use risk::{AlertFilter, Kind, Risk, Subject};
+use serde_json::json;
+use std::sync::Arc;
+
+fn world() -> (World, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_fjall::FjallStore::open(dir.path()).expect("store");
+    (World::open(Arc::new(store)), dir)
+}
+
+/// The engine after every fact committed so far (facts from reads join the writer's next
+/// commit: an empty job through the writer flushes them).
+fn risk(w: &World) -> Risk {
+    w.reg
+        .writer_check(std::time::Duration::from_secs(5))
+        .expect("writer");
+    let mut r = Risk::new();
+    for e in w.reg.feed(0, 1_000_000).expect("feed") {
+        r.apply(&e, &w.reg);
+    }
+    r
+}
+
+fn all(r: &Risk) -> Vec<risk::Alert> {
+    r.alerts(&AlertFilter {
+        limit: 1_000,
+        ..Default::default()
+    })
+    .into_iter()
+    .cloned()
+    .collect()
+}
+
+fn of_kind(r: &Risk, k: Kind) -> Vec<risk::Alert> {
+    all(r).into_iter().filter(|a| a.kind == k).collect()
+}
+
+fn kinds(r: &Risk) -> Vec<Kind> {
+    let mut k: Vec<Kind> = all(r).iter().map(|a| a.kind).collect();
+    k.sort();
+    k.dedup();
+    k
+}
+
+/// A till check's request id for codes, by a participant.
+fn check(w: &World, who: &registry::model::Participant, codes: &[String]) -> String {
+    let items = codes
+        .iter()
+        .map(|c| PosItem::Code(c.clone()))
+        .collect::<Vec<_>>();
+    w.reg.pos_check(who, &items).expect("check").0.to_string()
+}
+
+fn checked_sale(w: &World, who: &registry::model::Participant, codes: &[String]) -> uuid::Uuid {
+    let id = check(w, who, codes);
+    let mut body = w.sell_body(codes);
+    body["check_ids"] = json!([id]);
+    w.doc(who, body).expect("sale").id
+}
+
+const MOSCOW: (f64, f64) = (55.75, 37.62);
+const VLADIVOSTOK: (f64, f64) = (43.12, 131.89);
+
+fn scan(w: &World, code: &str, (lat, lon): (f64, f64), client: u64) -> &'static str {
+    w.reg
+        .verify_at(code, Checker::Public(client), Place::from_degrees(lat, lon))
+        .expect("verify")
+        .verdict
+}
+
+#[test]
+fn clean_traffic_raises_nothing() {
+    let (w, _d) = world();
+    let c = w.introduced(6);
+    let b = w.sscc();
+    w.aggregate(&w.producer, &b, &c[0..4]);
+    let ship = w.ship(&w.producer, &w.wholesaler, std::slice::from_ref(&b));
+    w.accept(&w.wholesaler, ship, &[]);
+    w.transfer(&w.wholesaler, &w.retailer, std::slice::from_ref(&b));
+    w.ok(&w.retailer, json!({"type": "disaggregate", "parents": [b]}));
+    checked_sale(&w, &w.retailer, &c[0..2]);
+    // A shopper scans what they bought, twice, at home; a return and a resale.
+    assert_eq!(scan(&w, &c[0], MOSCOW, 1), "sold");
+    assert_eq!(scan(&w, &c[0], (55.70, 37.50), 1), "sold");
+    w.ok(
+        &w.retailer,
+        json!({"type": "return", "codes": ids(&c[0..1]), "reason": "retail"}),
+    );
+    checked_sale(&w, &w.retailer, &c[0..1]);
+    // One complaint about a shop is no cluster; a refused clumsy document is no offence.
+    w.reg
+        .complain(
+            registry::complaints::NewComplaint {
+                code: Some(c[1].clone()),
+                kind: "price".into(),
+                text: "too dear".into(),
+                shop: None,
+                location: None,
+                photo: None,
+            },
+            "t".into(),
+            Checker::Public(3),
+        )
+        .expect("complaint");
+    let r = w.doc(&w.retailer, json!({"type": "sell", "codes": ids(&c[2..3]), "receipt": {"fiscal_drive": "1", "number": 1, "at": "yesterday", "store": "s"}}));
+    assert!(r.is_err());
+    let r = risk(&w);
+    assert!(all(&r).is_empty(), "clean traffic raised {:#?}", all(&r));
+}
+
+#[test]
+fn repeat_sale_names_the_second_shop_once_per_incident() {
+    let (w, _d) = world();
+    let a = w.at_retailer(2);
+    let first = checked_sale(&w, &w.retailer, &a);
+    let body = w.sell_body(&a[0..1]);
+    for _ in 0..3 {
+        // Retried: one incident.
+        assert!(w.doc(&w.retailer2, body.clone()).is_err());
+    }
+    let r = risk(&w);
+    let rs = of_kind(&r, Kind::RepeatSale);
+    assert_eq!(rs.len(), 1, "{rs:#?}");
+    let al = &rs[0];
+    assert_eq!(al.subject, Subject::Participant(w.retailer2.id));
+    assert_eq!(
+        al.codes,
+        [registry::code_key(&a[0]).expect("key").to_string()]
+    );
+    assert!(
+        al.documents.contains(&first.to_string()),
+        "the first sale is evidence"
+    );
+    assert_eq!(al.count, 3);
+    assert_eq!(al.details["first_sellers"], json!([w.retailer.tin]));
+    assert_eq!(al.severity, risk::Severity::High);
+    // A repeat sale by a shop that never received the goods also exceeds its receipts.
+    assert_eq!(kinds(&r), [Kind::RepeatSale, Kind::SalesExceedReceipts]);
+}
+
+#[test]
+fn grey_sale_and_sales_beyond_receipts() {
+    let (w, _d) = world();
+    let a = w.at_retailer(3);
+    // The second shop received one unit honestly, and tries to sell two it never got.
+    let mine = w.introduced(1);
+    w.transfer(&w.producer, &w.retailer2, &mine);
+    checked_sale(&w, &w.retailer2, &mine);
+    assert!(w.sell(&w.retailer2, &a[0..2]).is_err());
+    let r = risk(&w);
+    let g = of_kind(&r, Kind::GreySale);
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].subject, Subject::Participant(w.retailer2.id));
+    assert_eq!(g[0].count, 2);
+    assert_eq!(g[0].details["owners"], json!([w.retailer.tin]));
+    let x = of_kind(&r, Kind::SalesExceedReceipts);
+    assert_eq!(x.len(), 1);
+    let gtin = &w.gtin;
+    assert_eq!(
+        x[0].details["gtins"][gtin],
+        json!({"received": 1, "sold_or_attempted": 3})
+    );
+    assert_eq!(kinds(&r), [Kind::GreySale, Kind::SalesExceedReceipts]);
+}
+
+#[test]
+fn not_introduced_sale_of_emitted_and_unknown_codes() {
+    let (w, _d) = world();
+    let emitted = w.order(&w.producer, &w.gtin, 1, "mac");
+    let ghost = format!("01{}21GHOSTSERIAL", w.gtin);
+    assert!(w.sell(&w.retailer, &[emitted[0].clone(), ghost]).is_err());
+    let r = risk(&w);
+    let n = of_kind(&r, Kind::NotIntroducedSale);
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].count, 2);
+    assert_eq!(n[0].details["statuses"], json!(["EMITTED", "UNKNOWN"]));
+    assert_eq!(kinds(&r), [Kind::NotIntroducedSale]);
+}
+
+#[test]
+fn forged_tails_at_the_till_and_at_verification() {
+    let (w, _d) = world();
+    let a = w.at_retailer(2);
+    let res = w.pos(&w.retailer, vec![PosItem::Code(tampered(&a[0]))]);
+    assert!(!res[0].sellable);
+    assert_eq!(scan(&w, &tampered(&a[1]), MOSCOW, 9), "forged");
+    assert_eq!(scan(&w, &tampered(&a[0]), MOSCOW, 9), "forged");
+    let r = risk(&w);
+    let f = of_kind(&r, Kind::ForgedTail);
+    assert_eq!(f.len(), 2, "one per presenter: {f:#?}");
+    let till = f
+        .iter()
+        .find(|a| a.subject == Subject::Participant(w.retailer.id))
+        .expect("till");
+    assert_eq!(till.severity, risk::Severity::High);
+    let public = f
+        .iter()
+        .find(|a| a.subject == Subject::Client(9))
+        .expect("verify");
+    assert_eq!(public.count, 2, "a guesser's attempts are one incident");
+    assert_eq!(public.codes.len(), 2);
+    assert_eq!(kinds(&r), [Kind::ForgedTail]);
+}
+
+#[test]
+fn clone_scans_far_apart_but_not_a_trip() {
+    let (w, _d) = world();
+    let a = w.at_retailer(2);
+    checked_sale(&w, &w.retailer, &a);
+    scan(&w, &a[0], MOSCOW, 1);
+    scan(&w, &a[0], VLADIVOSTOK, 2);
+    // The other code travels with its owner: Vladivostok two days later is a trip.
+    scan(&w, &a[1], MOSCOW, 1);
+    w.days(2);
+    scan(&w, &a[1], VLADIVOSTOK, 1);
+    let r = risk(&w);
+    let c = of_kind(&r, Kind::CloneScans);
+    assert_eq!(c.len(), 1, "{c:#?}");
+    assert_eq!(
+        c[0].subject,
+        Subject::Code(registry::feed::FactKey(
+            registry::code_key(&a[0]).expect("key")
+        ))
+    );
+    let km = c[0].details["distance_km"].as_f64().expect("distance");
+    assert!((6_000.0..7_000.0).contains(&km), "{km}");
+    assert_eq!(kinds(&r), [Kind::CloneScans]);
+}
+
+#[test]
+fn expired_and_recalled_sales() {
+    let (w, _d) = world();
+    let a = w.applied(1);
+    w.introduce(&a, Some(w.date(1)), None);
+    w.transfer(&w.producer, &w.retailer, &a);
+    let b = w.at_retailer(1);
+    w.days(3);
+    assert!(w.sell(&w.retailer, &a).is_err());
+    w.block(None, None, Some(b.clone()));
+    assert!(w.sell(&w.retailer, &b).is_err());
+    let r = risk(&w);
+    assert_eq!(of_kind(&r, Kind::ExpiredSale).len(), 1);
+    assert_eq!(of_kind(&r, Kind::RecalledSale).len(), 1);
+    assert_eq!(kinds(&r), [Kind::ExpiredSale, Kind::RecalledSale]);
+}
+
+#[test]
+fn sale_without_its_till_check() {
+    let (w, _d) = world();
+    let a = w.at_retailer(3);
+    // Checked one code, sold two: the other was never asked about.
+    let id = check(&w, &w.retailer, &a[0..1]);
+    let mut body = w.sell_body(&a[0..2]);
+    body["check_ids"] = json!([id]);
+    w.doc(&w.retailer, body).expect("sale");
+    w.sell(&w.retailer, &a[2..3]).expect("no check at all");
+    let r = risk(&w);
+    let u = of_kind(&r, Kind::UncheckedSale);
+    assert_eq!(u.len(), 1);
+    assert_eq!(u[0].count, 2);
+    assert_eq!(u[0].severity, risk::Severity::Low);
+    assert_eq!(kinds(&r), [Kind::UncheckedSale]);
+}
+
+#[test]
+fn complaints_cluster_on_a_shop() {
+    let (w, _d) = world();
+    let a = w.at_retailer(3);
+    let complain = |code: &str, client: u64| {
+        w.reg
+            .complain(
+                registry::complaints::NewComplaint {
+                    code: Some(code.to_string()),
+                    kind: "counterfeit".into(),
+                    text: "fake".into(),
+                    shop: None,
+                    location: None,
+                    photo: None,
+                },
+                "t".into(),
+                Checker::Public(client),
+            )
+            .expect("complaint")
+    };
+    complain(&a[0], 1);
+    complain(&a[1], 2);
+    assert!(kinds(&risk(&w)).is_empty(), "two complaints are no cluster");
+    complain(&a[2], 3);
+    let r = risk(&w);
+    let c = of_kind(&r, Kind::ComplaintCluster);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].subject, Subject::Participant(w.retailer.id));
+    assert_eq!(c[0].documents.len(), 3);
+    assert_eq!(kinds(&r), [Kind::ComplaintCluster]);
+}
+
+#[test]
+fn an_acknowledged_incident_stays_closed_and_scores_sort() {
+    let (w, _d) = world();
+    let a = w.at_retailer(3);
+    assert!(w.sell(&w.retailer2, &a[0..1]).is_err());
+    let r = risk(&w);
+    let g = of_kind(&r, Kind::GreySale)[0].clone();
+    w.reg
+        .ack_alert(&w.regulator, g.id, "inspection sent", Default::default())
+        .expect("ack");
+    assert!(w.sell(&w.retailer2, &a[1..2]).is_err());
+    let r = risk(&w);
+    let g2 = of_kind(&r, Kind::GreySale);
+    assert_eq!(g2.len(), 2, "a new incident after the acknowledgement");
+    let old = g2.iter().find(|x| x.id == g.id).expect("old");
+    assert_eq!(
+        old.ack.as_ref().map(|a| a.note.as_str()),
+        Some("inspection sent")
+    );
+    assert_eq!(old.count, 1);
+    let scores = r.scores(10);
+    assert_eq!(scores[0].participant, w.retailer2.id);
+    assert!(scores[0]
+        .reasons
+        .iter()
+        .any(|x| x.kind == Kind::GreySale && x.alerts == 2));
+}
+
+#[test]
+fn a_follower_restarted_from_its_rows_rebuilds_the_same_alerts() {
+    let (w, _d) = world();
+    let a = w.at_retailer(4);
+    let id = check(&w, &w.retailer, &a[0..1]);
+    let live = Arc::new(parking_lot::RwLock::new(Risk::new()));
+    let mut f = registry::project::follow(&w.reg, live.clone()).expect("follow");
+    assert!(w.sell(&w.retailer2, &a[0..1]).is_err());
+    w.reg
+        .writer_check(std::time::Duration::from_secs(5))
+        .expect("writer");
+    let head = w.reg.feed_signal().head();
+    assert!(f.wait_applied(head, std::time::Duration::from_secs(5)));
+    f.stop();
+    // After the restart, a sale naming a check made before it is still checked (the
+    // window was rebuilt), and new offences join the same incident.
+    let mut body = w.sell_body(&a[0..1]);
+    body["check_ids"] = json!([id]);
+    w.doc(&w.retailer, body).expect("sale");
+    assert!(w.sell(&w.retailer2, &a[1..2]).is_err());
+    let again = Arc::new(parking_lot::RwLock::new(Risk::new()));
+    let f2 = registry::project::follow(&w.reg, again.clone()).expect("follow again");
+    w.reg
+        .writer_check(std::time::Duration::from_secs(5))
+        .expect("writer");
+    let head = w.reg.feed_signal().head();
+    assert!(f2.wait_applied(head, std::time::Duration::from_secs(5)));
+    let from_scratch = risk(&w);
+    assert_eq!(
+        all(&again.read()),
+        all(&from_scratch),
+        "restart = replay from scratch"
+    );
+    assert!(of_kind(&from_scratch, Kind::UncheckedSale).is_empty());
+}
