@@ -242,7 +242,7 @@ pub(crate) struct ListQuery {
     limit: Option<usize>,
 }
 
-fn time_param(name: &str, v: Option<&str>) -> Result<Option<u64>, Problem> {
+pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<u64>, Problem> {
     v.map(|t| {
         registry::time::parse_timestamp(t).ok_or_else(|| {
             Problem::bad_request(format!(

@@ -6,6 +6,7 @@
 pub mod answers;
 pub mod auth;
 pub mod complaints;
+pub mod control;
 pub mod httpsig;
 pub mod limit;
 pub mod openapi;
@@ -61,6 +62,7 @@ pub fn route_body_max(route: &str) -> usize {
         "/api/v1/codes/query" | "/api/v1/pos/check" => BODY_QUERY_MAX,
         "/api/v1/blocks" => BODY_BLOCK_MAX,
         "/api/v1/complaints" => complaints::BODY_COMPLAINT_MAX,
+        "/api/v1/alerts/{id}/ack" => control::BODY_ACK_MAX,
         "/api/v1/verify/image" => scan::BODY_IMAGE_MAX,
         r if r.starts_with("/api/v1/participants") => BODY_ADMIN_MAX,
         _ => BODY_EMPTY_MAX,
@@ -110,6 +112,8 @@ pub struct AppState {
     client_secret: [u8; 32],
     nonces: Arc<Nonces>,
     log: Arc<LogSigner>,
+    /// The projections (the risk engine) following the registry's feed.
+    control: Arc<control::Control>,
     /// The last health answer and when it was made: one check at a time, reused for
     /// [`HEALTH_CACHE_MS`], so `/health` cannot flood the writer's queue.
     health: Arc<tokio::sync::Mutex<Option<WriterCheck>>>,
@@ -152,6 +156,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         }),
         nonces: Arc::new(nonces),
         health: Arc::new(tokio::sync::Mutex::new(None)),
+        control: Arc::new(control::Control::start(&registry)),
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
         image_limits: Arc::new(scan::ImageLimits::new(config.decoder.clone())),
@@ -221,6 +226,13 @@ pub fn router(registry: Registry, config: Config) -> Router {
             "/api/v1/blocks/{id}",
             axum::routing::delete(lift_block).layer(limit(BODY_EMPTY_MAX)),
         )
+        .route("/api/v1/alerts", get(control::alerts))
+        .route("/api/v1/alerts/{id}", get(control::alert))
+        .route(
+            "/api/v1/alerts/{id}/ack",
+            post(control::ack).layer(limit(control::BODY_ACK_MAX)),
+        )
+        .route("/api/v1/risk/participants", get(control::scores))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_participant,

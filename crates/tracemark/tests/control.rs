@@ -1,0 +1,163 @@
+//! The regulator's alerts over real HTTP: a grey sale through the public API raises an
+//! alert within a second, visible only to regulators, acknowledged with a signed request.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use support::start;
+use tracemark::client::{gtin, id_code, Actor};
+
+fn alerts(s: &support::Server, who: &Actor, query: &str) -> (u16, Value) {
+    s.c.get(Some(who), &format!("/api/v1/alerts{query}"))
+        .expect("alerts")
+}
+
+fn wait_alert(s: &support::Server, who: &Actor, kind: &str, within: Duration) -> Value {
+    let end = Instant::now() + within;
+    loop {
+        let (st, v) = alerts(s, who, &format!("?kind={kind}"));
+        assert_eq!(st, 200, "{v}");
+        if let Some(a) = v["alerts"].as_array().and_then(|a| a.first()) {
+            return a.clone();
+        }
+        assert!(Instant::now() < end, "no {kind} alert within {within:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
+    let s = start();
+    let maker =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7760000001",
+            "Shoe factory",
+            &["producer"],
+            "RU-MOW",
+            &["4606666"],
+        )
+        .expect("producer");
+    let shop =
+        s.c.register(
+            &s.admin,
+            "7760000002",
+            "Honest shop",
+            &["retailer"],
+            "RU-MOW",
+        )
+        .expect("shop");
+    let grey =
+        s.c.register(&s.admin, "7760000003", "Grey shop", &["retailer"], "RU-SPE")
+            .expect("grey");
+    let inspector =
+        s.c.register(
+            &s.admin,
+            "7760000004",
+            "Inspector",
+            &["regulator"],
+            "RU-MOW",
+        )
+        .expect("regulator");
+    let g = gtin(460_666_600_001);
+    s.product(&maker, &g, "Running shoe", "shoes");
+    let codes = s.c.order_codes(&maker, &g, 3, "mac").expect("codes");
+    let ids: Vec<&str> = codes.iter().map(|c| id_code(c)).collect();
+    for body in [
+        json!({"type": "apply", "codes": ids}),
+        json!({"type": "introduce", "codes": ids, "production_date": "2026-11-01"}),
+        json!({"type": "ship", "codes": ids, "receiver": shop.tin}),
+    ] {
+        s.c.document(&maker, body).expect("send").expect("accepted");
+    }
+    // Clean traffic first: nothing is raised.
+    let (st, v) = alerts(&s, &inspector, "");
+    assert_eq!(
+        (st, v["alerts"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{v}"
+    );
+    // The grey shop sells goods it never received.
+    let receipt = json!({"fiscal_drive": "9999078900012345", "number": 1,
+        "at": registry::time::format_timestamp(registry::system_clock()()), "store": "Nevsky 1"});
+    let sent = Instant::now();
+    let refused =
+        s.c.document(
+            &grey,
+            json!({"type": "sell", "codes": [ids[0]], "receipt": receipt}),
+        )
+        .expect("send");
+    assert!(refused.is_err(), "{refused:?}");
+    let a = wait_alert(&s, &inspector, "grey_sale", Duration::from_secs(1));
+    println!("alert raised {:?} after the refusal", sent.elapsed());
+    assert_eq!(a["participant"], grey.tin);
+    assert_eq!(a["severity"], "high");
+    assert_eq!(a["evidence"]["codes"], json!([ids[0]]));
+    assert_eq!(a["evidence"]["owners"], json!([maker.tin]));
+    assert_eq!(a["acknowledged"], Value::Null);
+    // Only regulators read alerts; bad filters are named.
+    let (st, p) = alerts(&s, &grey, "");
+    assert_eq!(st, 403, "{p}");
+    let (st, p) = alerts(&s, &inspector, "?kind=pickpocketing");
+    assert_eq!(st, 400);
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("repeat_sale")),
+        "{p}"
+    );
+    let (st, _) = alerts(&s, &inspector, "?limit=0");
+    assert_eq!(st, 400);
+    // The riskiest participant is the grey shop, for its grey sale.
+    let (st, r) =
+        s.c.get(Some(&inspector), "/api/v1/risk/participants")
+            .expect("scores");
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["participants"][0]["tin"], grey.tin);
+    assert!(r["participants"][0]["reasons"]
+        .as_array()
+        .is_some_and(|x| x.iter().any(|k| k["kind"] == "grey_sale")));
+    // Acknowledged with a signed request; twice is a conflict; another's ack is 403.
+    let id = a["id"].as_u64().expect("id");
+    let path = format!("/api/v1/alerts/{id}/ack");
+    let (st, v) =
+        s.c.post_signed(&grey, &path, &json!({"note": "me"}))
+            .expect("ack");
+    assert_eq!(st, 403, "{v}");
+    let (st, v) =
+        s.c.post_signed(&inspector, &path, &json!({"note": "inspection sent"}))
+            .expect("ack");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["acknowledged"]["by"], inspector.tin);
+    assert_eq!(v["acknowledged"]["note"], "inspection sent");
+    let (st, _) = s.c.post_signed(&inspector, &path, &json!({})).expect("ack");
+    assert_eq!(st, 409);
+    let (st, _) =
+        s.c.post_signed(&inspector, "/api/v1/alerts/999/ack", &json!({}))
+            .expect("ack");
+    assert_eq!(st, 404);
+    // The OpenAPI document describes the routes.
+    let doc: Value = s
+        .http
+        .get(format!("{}/openapi.json", s.base))
+        .send()
+        .and_then(|r| r.json())
+        .expect("openapi");
+    for p in [
+        "/api/v1/alerts",
+        "/api/v1/alerts/{id}/ack",
+        "/api/v1/risk/participants",
+    ] {
+        assert!(
+            doc["paths"][p].is_object(),
+            "{p} missing from /openapi.json"
+        );
+    }
+    let (st, open) = alerts(&s, &inspector, "?open=true&kind=grey_sale");
+    assert_eq!(
+        (st, open["alerts"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{open}"
+    );
+}
