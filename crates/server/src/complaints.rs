@@ -207,7 +207,7 @@ pub(crate) async fn create(
         return Ok(too_many(p, "360"));
     }
     let tag = client_tag(&s.client_secret, ip);
-    let checker = crate::public_checker(&ext);
+    let checker = crate::public_checker(&s, &ext);
     let reg = s.registry.clone();
     // A complaint the registry refuses is malformed input: 400, as verification's.
     let c = blocking(move || reg.complain(req, tag, checker))

@@ -1736,15 +1736,43 @@ struct VerifyQuery {
     /// Link URI; at most 512 characters.
     #[param(max_length = 512)]
     code: String,
+    /// Where the scan was made, roughly: `LAT,LON` in degrees (kept to a tenth, ~11 km),
+    /// sent by a page or app that may; the risk engine looks for one code scanned far apart.
+    near: Option<String>,
 }
 
-/// The public checker behind a request: a digest of its address (an IPv6 client by its
-/// /64, like the rate limit), for counting failed tail checks.
-pub(crate) fn public_checker(ext: &axum::http::Extensions) -> registry::tailguard::Checker {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    peer_ip(ext).map(limit::Client::of).hash(&mut h);
-    registry::tailguard::Checker::Public(h.finish())
+/// Parses `near=LAT,LON` into a coarse place (a 400 naming the rule otherwise).
+fn near(v: Option<&str>) -> Result<Option<registry::feed::Place>, Problem> {
+    let Some(v) = v else { return Ok(None) };
+    let bad = || {
+        Problem::bad_request(format!(
+            "`near` must be LAT,LON in degrees (latitude −90…90, longitude −180…180), e.g. 55.75,37.62; got {:?}",
+            v.chars().take(40).collect::<String>()
+        ))
+    };
+    let (lat, lon) = v.split_once(',').ok_or_else(bad)?;
+    let (lat, lon): (f64, f64) = (
+        lat.trim().parse().map_err(|_| bad())?,
+        lon.trim().parse().map_err(|_| bad())?,
+    );
+    registry::feed::Place::from_degrees(lat, lon)
+        .map(Some)
+        .ok_or_else(bad)
+}
+
+/// The public checker behind a request: a keyed digest of its address (an IPv6 client by
+/// its /64, like the rate limit), for counting failed tail checks and, in the feed, telling
+/// one scanner from another. Keyed with the server's secret: an unkeyed hash of an IPv4
+/// address is undone by trying all 2³² of them, and the registry keeps no consumer's address.
+pub(crate) fn public_checker(
+    s: &AppState,
+    ext: &axum::http::Extensions,
+) -> registry::tailguard::Checker {
+    let client = peer_ip(ext).map(limit::Client::of);
+    let h = blake3::keyed_hash(&s.client_secret, format!("{client:?}").as_bytes());
+    let mut tag = [0u8; 8];
+    tag.copy_from_slice(&h.as_bytes()[..8]);
+    registry::tailguard::Checker::Public(u64::from_le_bytes(tag))
 }
 
 #[utoipa::path(
@@ -1766,15 +1794,16 @@ pub(crate) fn public_checker(ext: &axum::http::Extensions) -> registry::tailguar
     )
 )]
 async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
-    let checker = public_checker(req.extensions());
+    let checker = public_checker(&s, req.extensions());
     let q: VerifyQuery = query(req.uri().query().map(str::to_string))?;
     if q.code.len() > CODE_TEXT_LEN_MAX {
         return Err(Problem::from(Error::TooLarge(format!(
             "a code is at most {CODE_TEXT_LEN_MAX} characters"
         ))));
     }
+    let place = near(q.near.as_deref())?;
     let reg = s.registry.clone();
-    let ans = fast(move || reg.verify_as(&q.code, checker)).map_err(malformed_code)?;
+    let ans = fast(move || reg.verify_at(&q.code, checker, place)).map_err(malformed_code)?;
     Ok(Json(ans).into_response())
 }
 

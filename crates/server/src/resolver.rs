@@ -110,7 +110,7 @@ pub async fn resolve(
     OriginalUri(uri): OriginalUri,
     ext: axum::http::Extensions,
 ) -> Response {
-    let checker = crate::public_checker(&ext);
+    let checker = crate::public_checker(&s, &ext);
     let link = format!(
         "https://resolver{}",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")

@@ -453,7 +453,7 @@ pub(crate) async fn verify_image(
     let link = gs1::ElementString::parse(&code)
         .and_then(|es| es.to_digital_link(""))
         .map_err(|e| Problem::bad_request(format!("the code read cannot be linked: {e}")))?;
-    let checker = crate::public_checker(&ext);
+    let checker = crate::public_checker(&s, &ext);
     let reg = s.registry.clone();
     let verification = crate::blocking(move || reg.verify_as(&code, checker))
         .await

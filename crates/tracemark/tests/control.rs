@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 use support::start;
 use tracemark::client::{gtin, id_code, Actor};
 
+fn urlencode(code: &str) -> String {
+    gs1::percent_encoded(code)
+}
+
 fn alerts(s: &support::Server, who: &Actor, query: &str) -> (u16, Value) {
     s.c.get(Some(who), &format!("/api/v1/alerts{query}"))
         .expect("alerts")
@@ -137,6 +141,26 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
         s.c.post_signed(&inspector, "/api/v1/alerts/999/ack", &json!({}))
             .expect("ack");
     assert_eq!(st, 404);
+    // One label scanned in Moscow and in Vladivostok a moment later: a cloned label.
+    let verify = |near: &str| {
+        s.c.get(
+            None,
+            &format!("/api/v1/verify?code={}&near={near}", urlencode(&codes[1])),
+        )
+        .expect("verify")
+    };
+    assert_eq!(verify("55.75,37.62").0, 200);
+    assert_eq!(verify("43.12,131.89").0, 200);
+    let (st, p) = verify("91,0");
+    assert_eq!(st, 400);
+    assert!(
+        p["detail"].as_str().is_some_and(|d| d.contains("LAT,LON")),
+        "{p}"
+    );
+    let c = wait_alert(&s, &inspector, "clone_scans", Duration::from_secs(1));
+    assert_eq!(c["subject"]["type"], "code");
+    assert_eq!(c["evidence"]["codes"], json!([ids[1]]));
+    assert_eq!(c["participant"], Value::Null);
     // The OpenAPI document describes the routes.
     let doc: Value = s
         .http
