@@ -59,7 +59,7 @@ fn machine() -> String {
     )
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
@@ -83,7 +83,7 @@ fn human(v: f64) -> String {
     }
 }
 
-fn report(name: &str, unit: &str, runs: &[f64], target: &str) {
+pub(crate) fn report(name: &str, unit: &str, runs: &[f64], target: &str) {
     if runs.is_empty() {
         return;
     }
@@ -95,15 +95,15 @@ fn report(name: &str, unit: &str, runs: &[f64], target: &str) {
 }
 
 /// A registry in a temp dir with a producer and a product.
-struct Bed {
-    reg: Registry,
-    producer: Participant,
-    retailer: Participant,
+pub(crate) struct Bed {
+    pub(crate) reg: Registry,
+    pub(crate) producer: Participant,
+    pub(crate) retailer: Participant,
     gtin: String,
     _dir: Scratch,
 }
 
-fn bed() -> Result<Bed> {
+pub(crate) fn bed() -> Result<Bed> {
     bed_with(registry::tx::StateCache::capacity_from_env())
 }
 
@@ -192,7 +192,7 @@ fn bed_with(state_cache: usize) -> Result<Bed> {
 
 impl Bed {
     /// Orders `n` codes and waits until they exist; returns codes/s of emission.
-    fn emit(&self, n: u32, tail: &str) -> Result<(f64, uuid::Uuid)> {
+    pub(crate) fn emit(&self, n: u32, tail: &str) -> Result<(f64, uuid::Uuid)> {
         let t = Instant::now();
         let o = self
             .reg
@@ -221,7 +221,7 @@ impl Bed {
         Ok((f64::from(n) / t.elapsed().as_secs_f64(), o.id))
     }
 
-    fn codes(&self, order: &uuid::Uuid, n: u32) -> Result<Vec<String>> {
+    pub(crate) fn codes(&self, order: &uuid::Uuid, n: u32) -> Result<Vec<String>> {
         let mut out = Vec::with_capacity(n as usize);
         let mut off = 0;
         while off < n {
@@ -240,6 +240,16 @@ impl Bed {
 
     /// Submits documents of `DOC_CODES` codes, `in_flight` at a time; code-events/s.
     fn ingest(&self, docs: Vec<Vec<u8>>, in_flight: usize) -> Result<f64> {
+        self.ingest_as(&self.producer, docs, in_flight)
+    }
+
+    /// [`Bed::ingest`] as `actor`.
+    pub(crate) fn ingest_as(
+        &self,
+        actor: &Participant,
+        docs: Vec<Vec<u8>>,
+        in_flight: usize,
+    ) -> Result<f64> {
         let total: usize = docs.len() * DOC_CODES;
         let (tx, rx) = std::sync::mpsc::channel::<registry::Result<registry::DocAnswer>>();
         let t = Instant::now();
@@ -252,7 +262,7 @@ impl Bed {
                 let Some(body) = it.next() else { break };
                 let tx = tx.clone();
                 self.reg
-                    .submit_document_then(&self.producer, body, Default::default(), move |r| {
+                    .submit_document_then(actor, body, Default::default(), move |r| {
                         let _ = tx.send(r);
                     })
                     .map_err(|e| anyhow!("{e}"))?;
@@ -569,6 +579,9 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
     }
     if want("consumer") {
         consumer_rows(runs, &rt)?;
+    }
+    if want("control") {
+        crate::bench_control::rows(quick, runs)?;
     }
     if !(want("emit") || want("ingest") || want("http")) {
         return Ok(());

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod audit;
 pub mod bench;
+mod bench_control;
 pub mod client;
 pub mod demo;
 pub mod labels;

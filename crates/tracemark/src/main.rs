@@ -118,7 +118,8 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
         /// Only one part: raw, trust (signature checks, log appends), emit, ingest
-        /// (in-process) or http.
+        /// (in-process), http, consumer (labels, photos, complaints) or control (the
+        /// projections' cost to ingest, alert latency).
         #[arg(long)]
         only: Option<String>,
     },

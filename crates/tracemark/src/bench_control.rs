@@ -1,0 +1,208 @@
+//! `tracemark bench --only control`: what the projections (the risk engine, the analytics)
+//! cost the ingest path, and how soon an alert follows the document that causes it.
+
+use crate::bench::{bed, median, report, Bed, DOC_CODES};
+use anyhow::{anyhow, Result};
+use parking_lot::RwLock;
+use registry::project::{follow, Follower};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The projections the server runs, following `b`'s registry.
+fn projections(b: &Bed) -> Result<(Arc<RwLock<risk::Risk>>, Vec<Follower>)> {
+    let risk = Arc::new(RwLock::new(risk::Risk::new()));
+    let f = follow(&b.reg, risk.clone()).map_err(|e| anyhow!("{e}"))?;
+    Ok((risk, vec![f]))
+}
+
+fn bodies(kind: &str, codes: &[String], extra: &serde_json::Value) -> Vec<Vec<u8>> {
+    codes
+        .chunks(DOC_CODES)
+        .map(|c| {
+            let ids: Vec<&str> = c.iter().map(|s| crate::client::id_code(s)).collect();
+            let mut d = json!({"id": uuid::Uuid::new_v4(), "type": kind, "codes": ids});
+            if let (Some(o), Some(e)) = (d.as_object_mut(), extra.as_object()) {
+                for (k, v) in e {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+            serde_json::to_vec(&d).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The document mix projections work on — introduce, ship to a shop, accept, sell — over
+/// `n` codes; code-events/s of the whole mix, and how long the projections took to catch
+/// up after the last answer.
+fn mix(n: u32, with: bool) -> Result<(f64, Option<Duration>)> {
+    let b = bed()?;
+    let (_, order) = b.emit(n, "mac")?;
+    let codes = b.codes(&order, n)?;
+    b.ingest_as(&b.producer, bodies("apply", &codes, &json!({})), 64)?;
+    let followers = if with { Some(projections(&b)?) } else { None };
+    let t = Instant::now();
+    let introduce = json!({"production_date": "2026-11-01", "expiry_date": "2030-01-01"});
+    b.ingest_as(&b.producer, bodies("introduce", &codes, &introduce), 64)?;
+    // Ship in documents of DOC_CODES, then accept each shipment.
+    let ships = bodies("ship", &codes, &json!({"receiver": b.retailer.tin}));
+    let ids: Vec<String> = ships
+        .iter()
+        .filter_map(|d| serde_json::from_slice::<serde_json::Value>(d).ok())
+        .filter_map(|v| v["id"].as_str().map(str::to_string))
+        .collect();
+    b.ingest_as(&b.producer, ships, 64)?;
+    let accepts: Vec<Vec<u8>> = ids
+        .iter()
+        .map(|id| {
+            serde_json::to_vec(
+                &json!({"id": uuid::Uuid::new_v4(), "type": "accept", "shipment": id}),
+            )
+            .unwrap_or_default()
+        })
+        .collect();
+    b.ingest_as(&b.retailer, accepts, 64)?;
+    let receipt = json!({"receipt": {"fiscal_drive": "9999078900012345", "number": 1,
+        "at": registry::time::format_timestamp(b.reg.now()), "store": "Bench store"}});
+    b.ingest_as(&b.retailer, bodies("sell", &codes, &receipt), 64)?;
+    let rate = 4.0 * f64::from(n) / t.elapsed().as_secs_f64();
+    let lag = match &followers {
+        Some((_, fs)) => {
+            let answered = Instant::now();
+            let head = b.reg.feed_signal().head();
+            for f in fs {
+                f.wait_applied(head, Duration::from_secs(60));
+            }
+            Some(answered.elapsed())
+        }
+        None => None,
+    };
+    Ok((rate, lag))
+}
+
+/// Time from a refused grey sale's answer to its alert in the risk engine, `samples` times,
+/// while documents of 1,000 codes stream in: (p50, p99) in ms.
+fn alert_latency(samples: usize, background_codes: u32) -> Result<(f64, f64)> {
+    let b = bed()?;
+    let (_, order) = b.emit(background_codes + samples as u32, "mac")?;
+    let codes = b.codes(&order, background_codes + samples as u32)?;
+    let (grey, busy) = codes.split_at(samples);
+    b.ingest_as(&b.producer, bodies("apply", &codes, &json!({})), 64)?;
+    b.ingest_as(
+        &b.producer,
+        bodies("introduce", grey, &json!({"production_date": "2026-11-01"})),
+        64,
+    )?;
+    let (risk, _followers) = projections(&b)?;
+    let signals = |r: &risk::Risk| -> u64 {
+        r.alerts(&risk::AlertFilter {
+            kinds: vec![risk::Kind::GreySale],
+            limit: risk::ALERTS_PAGE_MAX,
+            ..Default::default()
+        })
+        .iter()
+        .map(|a| a.count)
+        .sum()
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut lat = Vec::with_capacity(samples);
+    std::thread::scope(|sc| -> Result<()> {
+        let load = sc.spawn(|| {
+            let intro = json!({"production_date": "2026-11-01"});
+            for chunk in busy.chunks(DOC_CODES * 16) {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let _ = b.ingest_as(&b.producer, bodies("introduce", chunk, &intro), 16);
+            }
+        });
+        let receipt = json!({"fiscal_drive": "1", "number": 1,
+            "at": registry::time::format_timestamp(b.reg.now()), "store": "Bench"});
+        for code in grey {
+            let before = signals(&risk.read());
+            let body = serde_json::to_vec(&json!({"id": uuid::Uuid::new_v4(), "type": "sell",
+                "codes": [crate::client::id_code(code)], "receipt": receipt}))?;
+            // The retailer sells a code the producer owns: refused, a grey sale.
+            let r = b.reg.submit_document(&b.retailer, body, Default::default());
+            if r.is_ok() {
+                return Err(anyhow!("a grey sale was accepted"));
+            }
+            let answered = Instant::now();
+            while signals(&risk.read()) == before {
+                if answered.elapsed() > Duration::from_secs(10) {
+                    return Err(anyhow!("no alert within 10 s"));
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            lat.push(answered.elapsed().as_secs_f64() * 1e3);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = load.join();
+        Ok(())
+    })?;
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    Ok((pct(0.50), pct(0.99)))
+}
+
+/// The rows.
+pub(crate) fn rows(quick: bool, runs: usize) -> Result<()> {
+    let n: u32 = if quick { 50_000 } else { 200_000 };
+    let (mut off, mut on, mut lags) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        // Alternate which goes first: the disk's state favours neither.
+        for with in if run % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        } {
+            let (rate, lag) = mix(n, with)?;
+            if with {
+                on.push(rate);
+                lags.extend(lag.map(|l| l.as_secs_f64() * 1e3));
+            } else {
+                off.push(rate);
+            }
+        }
+        eprintln!("bench control: run {} of {runs} done", run + 1);
+    }
+    report(
+        "ingest mix (introduce, ship, accept, sell), projections off",
+        "code-events/s",
+        &off,
+        "",
+    );
+    report(
+        "the same, risk engine following",
+        "code-events/s",
+        &on,
+        "target ≥ 85 % of off",
+    );
+    println!(
+        "{:<46} {:>10.2} (median on / median off; ≥ 0.85 meets the target)",
+        "  ratio",
+        median(on.clone()) / median(off.clone())
+    );
+    if !lags.is_empty() {
+        println!(
+            "{:<46} {:>10.0} ms (median)",
+            "  projections caught up after the last answer",
+            median(lags)
+        );
+    }
+    let samples = if quick { 100 } else { 300 };
+    let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (p50, p99) = alert_latency(samples, if quick { 100_000 } else { 400_000 })?;
+        p50s.push(p50);
+        p99s.push(p99);
+    }
+    println!(
+        "{:<46} {:>10} ms p50, {:.1} ms p99 (median of runs; target p99 ≤ 1,000 ms)",
+        "alert after its document, under ingest",
+        format!("{:.1}", median(p50s)),
+        median(p99s)
+    );
+    Ok(())
+}
