@@ -682,6 +682,8 @@ pub fn run_writer<S: Store + ?Sized>(
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut cache = StateCache::new(cache_capacity);
+    // Facts from reads taken for a batch that then failed: recorded with the next one.
+    let mut carried: Vec<crate::feed::Fact> = Vec::new();
     loop {
         let (first, mut took_bulk) = match jobs.try_recv() {
             Ok(j) => (j, false),
@@ -692,6 +694,21 @@ pub fn run_writer<S: Store + ?Sized>(
         };
         stats.alive_at.store(clock(), Relaxed);
         let mut tx = Tx::with_cache(&*store, &cache, clock(), state.clone());
+        // Facts from reads come first: each was noted before any job of this batch was
+        // sent (a till check is answered before the sale naming it is submitted), so the
+        // feed keeps the order in which things happened. Kept until the batch commits.
+        carried.extend(feed.facts.take());
+        if carried.len() > crate::feed::FACTS_PENDING_MAX {
+            // Batches keep failing: the oldest facts go, counted, as when the buffer is full.
+            let excess = carried.len() - crate::feed::FACTS_PENDING_MAX;
+            carried.drain(..excess);
+            feed.facts
+                .dropped
+                .fetch_add(excess as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        for fact in &carried {
+            tx.record(fact);
+        }
         let mut done = Vec::new();
         // A job that panics (a bug) has left the overlay in an unknown state: the whole
         // batch is failed (nothing of it is committed, every job of it is answered 503 and
@@ -741,11 +758,6 @@ pub fn run_writer<S: Store + ?Sized>(
             }
             continue;
         }
-        // Facts from reads join this commit (after the jobs: a fact never precedes the
-        // documents its batch answered before it).
-        for fact in feed.facts.take() {
-            tx.record(&fact);
-        }
         let (set, new_state) = tx.finish();
         let started = std::time::Instant::now();
         let result = if set.is_empty() {
@@ -770,6 +782,7 @@ pub fn run_writer<S: Store + ?Sized>(
                 for (k, st) in &set.codes {
                     cache.put(*k, *st);
                 }
+                carried.clear();
                 if !set.feed.is_empty() {
                     feed.signal.advance(state.next_feed - 1);
                 }
