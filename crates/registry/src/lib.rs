@@ -19,6 +19,7 @@ pub mod log;
 pub mod model;
 mod orders;
 mod queries;
+pub mod regions;
 pub mod store;
 pub mod tailguard;
 pub mod time;
