@@ -12,8 +12,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 use tracemark::demo::{world::kind, Options, Sim};
 
-/// Rounds of the library runs: round 1 has every offender strike once, and by round 3
-/// the grey seller has offered more than it received.
+/// Rounds of the library runs: round 1 has every offender strike once (the grey seller
+/// offering more than it received included); the next rounds show the steady state.
 const ROUNDS: u64 = 3;
 /// The seed of the library runs.
 const SEED: u64 = 7;

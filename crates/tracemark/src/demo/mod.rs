@@ -74,8 +74,11 @@ const LEAKED_CODES: u32 = 20;
 const FARM_BATCH: u32 = 20;
 /// How old the farm's expired batch is: made this many days ago, expired yesterday.
 const FARM_BATCH_AGE_DAYS: u32 = 10;
-/// Loose units the grey seller receives in each of its two honest shipments.
-const GREY_UNITS_PER_SHIPMENT: usize = 2;
+/// Honest shipments the grey seller receives (loose units of one product).
+const GREY_SHIPMENTS: usize = 2;
+/// Loose units in each: with [`GREY_CODES_PER_ATTEMPT`] above their sum, its first
+/// attempt already offers more of the GTIN than it ever received.
+const GREY_UNITS_PER_SHIPMENT: usize = 1;
 /// Codes on each of the grey seller's receipts of goods it never received.
 const GREY_CODES_PER_ATTEMPT: usize = 3;
 /// Tail guesses a window: below the registry's 20 failed tail checks per checker per
@@ -218,8 +221,9 @@ pub struct Sim {
     sold: Vec<SoldUnit>,
     /// Codes honest shoppers verified (never cloned, so a clone's scans are its own).
     verified: HashSet<String>,
-    /// Codes the counterfeiter cloned.
-    cloned: Vec<String>,
+    /// Codes the counterfeiter cloned, and the latest.
+    cloned: HashSet<String>,
+    last_cloned: Option<String>,
     /// Codes of the order the shoe factory never applied.
     leaked: Vec<String>,
     /// The recall ignorer's units of the recalled batch.
@@ -328,7 +332,8 @@ impl Sim {
             farm: 0,
             sold: Vec::new(),
             verified: HashSet::new(),
-            cloned: Vec::new(),
+            cloned: HashSet::new(),
+            last_cloned: None,
             leaked: Vec::new(),
             recalled_shelf: Vec::new(),
             farm_stock: Vec::new(),
@@ -571,6 +576,14 @@ impl Sim {
             .update(format!("{what}:{codes}:{}\n", u8::from(ok)).as_bytes());
     }
 
+    /// Signs `who` in again (its token expired).
+    fn sign_in_again(&mut self, who: usize) -> Result<()> {
+        let p = &self.parties[who];
+        let actor = self.c.sign_in(&p.tin, p.actor.key.clone())?;
+        self.parties[who].actor = actor;
+        Ok(())
+    }
+
     /// Submits a document for `who`: the answer when accepted, `None` (counted) when
     /// refused. A 5xx is an error: the registry is failing, not the participant.
     fn doc(&mut self, who: usize, body: Value) -> Result<Option<Value>> {
@@ -579,7 +592,12 @@ impl Sim {
             .iter()
             .filter_map(|k| body[*k].as_array().map(Vec::len))
             .sum::<usize>();
-        let answer = self.c.document(&self.parties[who].actor, body)?;
+        let mut answer = self.c.document(&self.parties[who].actor, body.clone())?;
+        if matches!(answer, Err((401, _))) {
+            // Tokens last 10 hours; a long demo signs in again.
+            self.sign_in_again(who)?;
+            answer = self.c.document(&self.parties[who].actor, body)?;
+        }
         match answer {
             Ok(v) => {
                 *self.activity.accepted.entry(t.clone()).or_default() += 1;
@@ -621,11 +639,17 @@ impl Sim {
         who: usize,
         codes: &[String],
     ) -> Result<Option<(Value, Vec<(bool, Vec<String>)>)>> {
-        let (status, v) = self.c.post(
-            &self.parties[who].actor,
-            "/api/v1/pos/check",
-            &json!({ "codes": codes }),
-        )?;
+        let body = json!({ "codes": codes });
+        let mut answer = self
+            .c
+            .post(&self.parties[who].actor, "/api/v1/pos/check", &body)?;
+        if answer.0 == 401 {
+            self.sign_in_again(who)?;
+            answer = self
+                .c
+                .post(&self.parties[who].actor, "/api/v1/pos/check", &body)?;
+        }
+        let (status, v) = answer;
         self.activity.till_checks += 1;
         self.step("pos_check", codes.len(), status == 200);
         match status {
@@ -884,7 +908,7 @@ impl Sim {
         let grey_shop = self
             .shop_index(self.grey_seller)
             .ok_or_else(|| anyhow!("the grey seller has no shelf"))?;
-        for _ in 0..2 {
+        for _ in 0..GREY_SHIPMENTS {
             let Some((w, mut case)) = self.take_box(self.grey_product)? else {
                 continue;
             };
@@ -1197,7 +1221,8 @@ impl Sim {
             json!({"type": "sell", "codes": [code], "receipt": receipt}),
         )?;
         self.offence(kind::REPEAT_SALE, self.counterfeiter, 1);
-        self.cloned.push(code);
+        self.cloned.insert(code.clone());
+        self.last_cloned = Some(code);
         Ok(())
     }
 
@@ -1217,7 +1242,7 @@ impl Sim {
     }
 
     fn clone_scans(&mut self) -> Result<()> {
-        let Some(code) = self.cloned.last().cloned() else {
+        let Some(code) = self.last_cloned.clone() else {
             return Ok(());
         };
         // Two shoppers with copies of one label, ~6,400 km apart, within seconds.
@@ -1407,13 +1432,13 @@ impl Sim {
     fn offences(&mut self, r: u64, stop: &AtomicBool) -> Result<()> {
         type Offence = fn(&mut Sim) -> Result<()>;
         let due: [(u64, Offence); 7] = [
-            (2, Sim::repeat_sale),
-            (4, Sim::not_introduced_sale),
-            (4, Sim::clone_scans),
-            (2, Sim::grey_sale),
-            (1, Sim::forged_tail),
-            (3, Sim::expired_sale),
-            (3, Sim::recalled_sale),
+            (3, Sim::repeat_sale),
+            (6, Sim::not_introduced_sale),
+            (6, Sim::clone_scans),
+            (4, Sim::grey_sale),
+            (2, Sim::forged_tail),
+            (5, Sim::expired_sale),
+            (5, Sim::recalled_sale),
         ];
         for (every, f) in due {
             if stop.load(Ordering::Relaxed) {
