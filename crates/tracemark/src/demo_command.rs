@@ -52,7 +52,7 @@ fn next_salt(dir: &Path) -> Result<u32> {
 
 fn status(live: &Live, started: Instant) -> String {
     format!(
-        "{} s: round {}, {} documents, {} units sold, {} refused, {} planted offences",
+        "{} s: {} rounds done, {} documents, {} units sold, {} refused, {} planted offences",
         started.elapsed().as_secs(),
         live.rounds.load(Ordering::Relaxed),
         live.documents.load(Ordering::Relaxed),

@@ -1692,7 +1692,7 @@ impl Sim {
                 p.name,
                 p.tin,
                 p.region,
-                p.planted.unwrap_or_default().replace('_', " "),
+                part_in_words(p.planted.unwrap_or_default()),
                 if mine.is_empty() {
                     "nothing yet".to_string()
                 } else {
@@ -1707,6 +1707,16 @@ impl Sim {
             ));
         }
         s
+    }
+}
+
+/// An offender's part in the story, in words.
+fn part_in_words(label: &str) -> String {
+    match label {
+        "recall_ignorer" => "shop ignoring the recall".into(),
+        "complained_shop" => "shop drawing complaints".into(),
+        "expired_seller" => "farm shop selling expired goods".into(),
+        other => other.replace('_', " "),
     }
 }
 
