@@ -38,10 +38,15 @@ fn run(seed: u64) -> (support::Server, Sim) {
 fn one_seed_one_run_every_planted_kind_and_only_offenders_refused() {
     // Two fresh registries, one seed: the same actions, ledger and totals (the codes
     // themselves differ: each registry draws its own serials).
-    let (a, b) = std::thread::scope(|s| {
+    let (a, b, other) = std::thread::scope(|s| {
         let a = s.spawn(|| run(SEED));
         let b = s.spawn(|| run(SEED));
-        (a.join().expect("run a"), b.join().expect("run b"))
+        let other = s.spawn(|| run(SEED + 1));
+        (
+            a.join().expect("run a"),
+            b.join().expect("run b"),
+            other.join().expect("another seed"),
+        )
     });
     let (srv, sim) = a;
     let (_srv_b, sim_b) = b;
@@ -55,6 +60,10 @@ fn one_seed_one_run_every_planted_kind_and_only_offenders_refused() {
         tb.participants.iter().map(|p| &p.tin).collect::<Vec<_>>(),
         "the same TINs from the same seed and salt"
     );
+    // Another seed, another run.
+    let to = other.1.truth();
+    assert_ne!(ta.trace, to.trace);
+    assert_ne!(ta.participants[0].tin, to.participants[0].tin);
 
     // Every planted kind, at least once.
     let planted = sim.planted();

@@ -1102,11 +1102,15 @@ impl Sim {
         };
         let mut to_sell = Vec::new();
         let mut recalled = Vec::new();
+        let mut expired = Vec::new();
         for (u, (sellable, reasons)) in units.into_iter().zip(results) {
             if sellable {
                 to_sell.push(u);
             } else if reasons.iter().any(|r| r == "blocked") {
                 recalled.push(u);
+            } else if reasons.iter().any(|r| r == "expired") {
+                // Perishables outlive their date only in a demo left running for days.
+                expired.push(u);
             } else {
                 // Not expected of an honest shop's shelf; the item is set aside unsold.
                 tracing::warn!("the till check refused a unit on an honest shelf: {reasons:?}");
@@ -1149,13 +1153,16 @@ impl Sim {
                 }
             }
         }
-        if !recalled.is_empty() {
-            // Recalled goods found at the till are destroyed, never sold.
-            let ids: Vec<&str> = recalled.iter().map(|u| id_code(&u.code)).collect();
-            self.doc(
-                shop,
-                json!({"type": "write_off", "codes": ids, "reason": "destruction"}),
-            )?;
+        // Recalled goods found at the till are destroyed, expired ones written off: an
+        // honest shop never sells either.
+        for (units, reason) in [(recalled, "destruction"), (expired, "expiry")] {
+            if !units.is_empty() {
+                let ids: Vec<&str> = units.iter().map(|u| id_code(&u.code)).collect();
+                self.doc(
+                    shop,
+                    json!({"type": "write_off", "codes": ids, "reason": reason}),
+                )?;
+            }
         }
         if !self.shops[s].shelf.is_empty() && self.rng.gen_bool(WRITE_OFF_SHARE) {
             let i = self.rng.gen_range(0..self.shops[s].shelf.len());
