@@ -424,8 +424,8 @@ impl Sim {
                 MakerKind::Producer => "producer",
                 MakerKind::Importer => "importer",
             };
-            let i = self.register(admin, m.name, &[role], m.region, true, None)?;
-            let _ = i;
+            // Registered first, in order: maker `i` of `world::MAKERS` is party `i`.
+            self.register(admin, m.name, &[role], m.region, true, None)?;
         }
         for (name, region) in world::WHOLESALERS {
             let i = self.register(admin, name, &["wholesaler"], region, false, None)?;
