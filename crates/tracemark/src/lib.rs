@@ -7,5 +7,6 @@ pub mod audit;
 pub mod bench;
 pub mod client;
 pub mod demo;
+pub mod export;
 pub mod labels;
 pub mod scan;
