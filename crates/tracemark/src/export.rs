@@ -673,3 +673,139 @@ impl Table {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use registry::feed::{CheckedCode, DocFact, TillCheckFact, UnitChange};
+    use registry::model::{CodeKey, Reason, Role};
+    use registry::store::WriteSet;
+
+    /// Sales of this many units each: enough documents that sales and movements each
+    /// span several record batches.
+    const UNITS_PER_SALE: usize = 1_000;
+    const SALES_N: usize = 40;
+    /// Till checks: with the sales, more feed entries than one page.
+    const CHECKS_N: usize = FEED_PAGE + 100;
+
+    fn shop() -> Participant {
+        Participant {
+            id: 7,
+            tin: "7700000004".into(),
+            name: "Shop".into(),
+            roles: vec![Role::Retailer],
+            public_key: [0; 32],
+            region: "RU-MOW".into(),
+            registered_at: 0,
+            keys: vec![],
+            suspended: None,
+            gs1_prefixes: vec![],
+            token_generation: 0,
+        }
+    }
+
+    /// A store whose feed holds [`SALES_N`] sales and [`CHECKS_N`] till checks,
+    /// written straight into the store (the export reads nothing else).
+    fn store(dir: &Path) -> store_fjall::FjallStore {
+        let store = store_fjall::FjallStore::open(dir).expect("store");
+        let mut feed = Vec::new();
+        let intro = Brief {
+            owner: 7,
+            status: Status::Introduced as u8,
+            reason: 0,
+        };
+        let sold = Brief {
+            owner: 7,
+            status: Status::Retired as u8,
+            reason: Reason::Retail as u8,
+        };
+        for d in 0..SALES_N {
+            let units = (0..UNITS_PER_SALE)
+                .map(|u| UnitChange {
+                    key: FactKey(CodeKey::unit(
+                        4_601_234_567_893,
+                        format!("s{d}u{u}").as_bytes(),
+                    )),
+                    before: intro,
+                    after: sold,
+                })
+                .collect();
+            feed.push(Fact::Document(DocFact {
+                seq: d as u64 + 1,
+                id: uuid::Uuid::now_v7(),
+                doc_type: DocType::Sell as u8,
+                actor: 7,
+                fiscal_at: Some(1_700_000_000 + d as u64),
+                receiver: None,
+                sender: None,
+                check_ids: vec![],
+                units,
+            }));
+        }
+        for c in 0..CHECKS_N {
+            feed.push(Fact::TillCheck(TillCheckFact {
+                actor: 7,
+                request_id: uuid::Uuid::now_v7(),
+                at: 1_700_000_000,
+                codes: vec![CheckedCode {
+                    key: FactKey(CodeKey::unit(4_601_234_567_893, format!("c{c}").as_bytes())),
+                    sellable: c % 2 == 0,
+                }],
+            }));
+        }
+        let set = WriteSet {
+            participants: vec![shop()],
+            feed: feed
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (i as u64 + 1, feed::encode(f)))
+                .collect(),
+            ..Default::default()
+        };
+        store.commit(&set).expect("commit");
+        store
+    }
+
+    fn rows(path: &Path) -> usize {
+        let f = File::open(path).expect("file");
+        ParquetRecordBatchReaderBuilder::try_new(f)
+            .expect("parquet")
+            .build()
+            .expect("reader")
+            .map(|b| b.expect("batch").num_rows())
+            .sum()
+    }
+
+    #[test]
+    fn a_history_longer_than_a_page_and_a_batch_is_exported_whole() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let store = store(&tmp.path().join("store"));
+        let out = tmp.path().join("out");
+        let s = export(&store, &out, 1).expect("export");
+        let units = SALES_N * UNITS_PER_SALE;
+        assert!(units > 2 * BATCH_ROWS, "the test spans batches");
+        assert_eq!(
+            s.rows,
+            vec![
+                ("sales.parquet", units as u64),
+                ("movements.parquet", units as u64),
+                ("refusals.parquet", 0),
+                ("checks.parquet", CHECKS_N as u64),
+            ]
+        );
+        assert_eq!(s.range, Some((1, (SALES_N + CHECKS_N) as u64)));
+        for (file, n) in &s.rows {
+            assert_eq!(rows(&out.join(file)) as u64, *n, "{file}");
+        }
+        // From a sequence number on: the last sale and every check.
+        let s = export(&store, &out, SALES_N as u64).expect("export");
+        assert_eq!(s.rows[0], ("sales.parquet", UNITS_PER_SALE as u64));
+        assert_eq!(s.rows[3], ("checks.parquet", CHECKS_N as u64));
+        assert_eq!(rows(&out.join("sales.parquet")), UNITS_PER_SALE);
+        // Past the end: empty files that readers still open.
+        let s = export(&store, &out, 1 << 40).expect("export");
+        assert_eq!(s.range, None);
+        assert_eq!(rows(&out.join("checks.parquet")), 0);
+    }
+}
