@@ -8,5 +8,6 @@ pub mod bench;
 mod bench_control;
 pub mod client;
 pub mod demo;
+pub mod export;
 pub mod labels;
 pub mod scan;
