@@ -135,7 +135,7 @@ pub fn export(store: &dyn Store, out: &Path, from_seq: u64) -> Result<Summary> {
             s.entries += 1;
             s.range = Some((s.range.map_or(*seq, |r| r.0), *seq));
             match feed::decode(bytes) {
-                Some(fact) => files.add(*seq, &fact, &mut names, &mut s)?,
+                Some((_, fact)) => files.add(*seq, &fact, &mut names, &mut s)?,
                 None => s.unreadable += 1,
             }
         }
@@ -278,7 +278,7 @@ impl Files {
                     None,
                 )?;
             }
-            Fact::Complaint(_) | Fact::Block(_) => s.not_exported += 1,
+            Fact::Complaint(_) | Fact::Block(_) | Fact::Ack(_) => s.not_exported += 1,
         }
         Ok(())
     }
@@ -759,7 +759,7 @@ mod tests {
             feed: feed
                 .iter()
                 .enumerate()
-                .map(|(i, f)| (i as u64 + 1, feed::encode(f)))
+                .map(|(i, f)| (i as u64 + 1, feed::encode(1_700_000_000, f)))
                 .collect(),
             ..Default::default()
         };
