@@ -462,7 +462,9 @@ impl Risk {
                     _ => continue,
                 }
             };
-            if matches!(kind, Kind::GreySale | Kind::RepeatSale) {
+            // Goods offered that another holds count against receipts; a cloned label's
+            // code is the repeat sale's signal, not a volume one.
+            if kind == Kind::GreySale {
                 if let Some(g) = key.0.gtin() {
                     self.ledger(r.actor, g).1 += 1;
                     gtins.insert(g);

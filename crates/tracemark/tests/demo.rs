@@ -175,6 +175,41 @@ fn one_seed_one_run_every_planted_kind_and_only_offenders_refused() {
         assert_eq!(c["shop_tin"], complained.as_str(), "{c}");
     }
 
+    // The risk engine raised every kind planted, about the planted offender, and nothing
+    // else: honest traffic is silent.
+    let wanted: BTreeSet<&str> = kinds.clone();
+    let end = Instant::now() + Duration::from_secs(10);
+    let alerts = loop {
+        let (status, v) = srv
+            .c
+            .get(Some(&regulator), "/api/v1/alerts?limit=1000")
+            .expect("alerts");
+        assert_eq!(status, 200, "{v}");
+        let all = v["alerts"].as_array().cloned().unwrap_or_default();
+        let seen: BTreeSet<&str> = all.iter().filter_map(|a| a["kind"].as_str()).collect();
+        if seen.is_superset(&wanted) || Instant::now() > end {
+            break all;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let seen: BTreeSet<String> = alerts
+        .iter()
+        .filter_map(|a| a["kind"].as_str().map(str::to_string))
+        .collect();
+    let wanted_owned: BTreeSet<String> = wanted.iter().map(|k| k.to_string()).collect();
+    assert_eq!(seen, wanted_owned, "alert kinds raised vs planted");
+    for a in &alerts {
+        let kind = a["kind"].as_str().unwrap_or_default();
+        if let Some(who) = a["participant"].as_str() {
+            assert!(
+                planted
+                    .iter()
+                    .any(|p| p.kind == kind && p.participant_tin == who),
+                "a {kind} alert about {who}, who did not plant it: {a}"
+            );
+        }
+    }
+
     // The examples the demo prints verify as it says.
     let (genuine, sold) = sim.examples();
     for (code, verdict) in [(genuine, "genuine"), (sold, "sold")] {
