@@ -860,6 +860,11 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
             "Commits the store refused.",
             w.commit_failures.load(Relaxed) as f64,
         ),
+        (
+            "tracemark_feed_facts_dropped_total",
+            "Facts from reads (till checks, scans, failed tails) dropped because too many waited.",
+            s.registry.facts_dropped() as f64,
+        ),
     ];
     for (name, help, v) in counters {
         let _ = write!(
@@ -872,6 +877,25 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
         "# HELP tracemark_writer_queue Jobs waiting for the writer.\n# TYPE tracemark_writer_queue gauge\ntracemark_writer_queue {}\n",
         s.registry.writer_queue()
     );
+    let head = s.registry.feed_signal().head();
+    let _ = write!(
+        text,
+        "# HELP tracemark_feed_head The last feed sequence number committed.\n# TYPE tracemark_feed_head gauge\ntracemark_feed_head {head}\n"
+    );
+    if let Some(p) = s.control.progress() {
+        let applied = p.applied.load(Relaxed);
+        let _ = write!(
+            text,
+            "# HELP tracemark_projection_lag Feed entries committed but not yet applied by a projection.\n# TYPE tracemark_projection_lag gauge\ntracemark_projection_lag{{projection=\"risk\"}} {}\n\
+             # HELP tracemark_projection_unreadable_total Feed entries a projection could not read (skipped).\n# TYPE tracemark_projection_unreadable_total counter\ntracemark_projection_unreadable_total{{projection=\"risk\"}} {}\n",
+            head.saturating_sub(applied),
+            p.unreadable.load(Relaxed)
+        );
+    }
+    text.push_str("# HELP tracemark_alerts Alerts (incidents) the risk engine holds, by kind.\n# TYPE tracemark_alerts gauge\n");
+    for (kind, n) in s.control.risk.read().counts() {
+        let _ = write!(text, "tracemark_alerts{{kind=\"{}\"}} {n}\n", kind.name());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

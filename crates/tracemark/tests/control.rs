@@ -178,6 +178,20 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
             "{p} missing from /openapi.json"
         );
     }
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .and_then(|r| r.text())
+        .expect("metrics");
+    for line in [
+        "tracemark_alerts{kind=\"grey_sale\"} 1",
+        "tracemark_projection_lag{projection=\"risk\"} ",
+        "tracemark_feed_head ",
+        "tracemark_feed_facts_dropped_total 0",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from /metrics");
+    }
     let (st, open) = alerts(&s, &inspector, "?open=true&kind=grey_sale");
     assert_eq!(
         (st, open["alerts"].as_array().map(Vec::len)),
