@@ -894,7 +894,7 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
     }
     text.push_str("# HELP tracemark_alerts Alerts (incidents) the risk engine holds, by kind.\n# TYPE tracemark_alerts gauge\n");
     for (kind, n) in s.control.risk.read().counts() {
-        let _ = write!(text, "tracemark_alerts{{kind=\"{}\"}} {n}\n", kind.name());
+        let _ = writeln!(text, "tracemark_alerts{{kind=\"{}\"}} {n}", kind.name());
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
