@@ -141,8 +141,6 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
         args.seed, args.rate
     );
     println!("  scan a label with a phone:  {base}/scan");
-    println!("  regulator's dashboard:      {base}/dashboard (being built)");
-    println!("  business cabinet:           {base}/cabinet (being built)");
     println!("  API: {base}/openapi.json · {base}/health · {base}/metrics");
     println!("  admin token: {admin}");
     println!("tracemark demo: registering participants, product cards and the first batches; Ctrl-C stops");
@@ -177,8 +175,22 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
                     "  act as a participant: its Ed25519 secret key (base64) is in {}/<tin>.key; the regulator is TIN {tin}",
                     keys_dir.display()
                 ));
+                // A token in a URL's fragment never reaches a server or its logs; the page
+                // moves it into the tab's session storage and out of the address bar.
+                say(
+                    &bar,
+                    format!(
+                    "  the regulator's dashboard (signed in):\n    {base}/dashboard#token={token}"
+                ),
+                );
+                for (tin, name, t) in sim.businesses() {
+                    say(
+                        &bar,
+                        format!("  {name}'s cabinet (TIN {tin}):\n    {base}/cabinet#token={t}"),
+                    );
+                }
                 say(&bar, format!(
-                    "  the regulator's complaints (its token lasts 10 h):\n    curl -s -H 'Authorization: Bearer {token}' {base}/api/v1/complaints"
+                    "  the regulator's alerts (its token lasts 10 h):\n    curl -s -H 'Authorization: Bearer {token}' {base}/api/v1/alerts"
                 ));
                 sim.round(&stop)?;
                 let (genuine, sold) = sim.examples();

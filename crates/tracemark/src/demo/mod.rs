@@ -1554,6 +1554,21 @@ impl Sim {
         (&p.tin, &p.actor.token)
     }
 
+    /// An honest shop's and an honest maker's TIN and bearer token (for the business
+    /// cabinet's link).
+    pub fn businesses(&self) -> Vec<(&str, &str, &str)> {
+        let shop = self.shops.first().map(|s| &self.parties[s.party]);
+        let maker = self
+            .parties
+            .iter()
+            .find(|p| p.planted.is_none() && p.prefix.is_some() && !p.roles.contains(&"retailer"));
+        [shop, maker]
+            .into_iter()
+            .flatten()
+            .map(|p| (p.tin.as_str(), p.name.as_str(), p.actor.token.as_str()))
+            .collect()
+    }
+
     /// A full code on an honest shelf (genuine, for the verification page) and one sold.
     pub fn examples(&self) -> (Option<String>, Option<String>) {
         let genuine = self.shops[..world::SHOPS.len()]
