@@ -35,6 +35,12 @@ pub const FACTS_PENDING_MAX: usize = 100_000;
 /// a flood of verifications adds at most this many small records to a document's commit.
 pub const FACTS_PER_COMMIT_MAX: usize = 20_000;
 
+/// Most verifications recorded in the feed a second, from everyone: public scans are
+/// unauthenticated, and each is kept for good; at this cap they add at most ~30 GB a day of
+/// feed (≈ 70 bytes each), and beyond it the answer is still given, only not recorded
+/// (counted). A nation's consumers scan far less than this on average.
+pub const VERIFIED_FACTS_PER_SEC_MAX: u32 = 5_000;
+
 /// Most codes of one till check kept in its fact (a check asks about ≤ 1,000).
 pub const TILL_CHECK_CODES_KEPT_MAX: usize = 1_000;
 
@@ -412,6 +418,10 @@ pub struct FactBuffer {
     pending: Mutex<Vec<Fact>>,
     /// Facts dropped because the buffer was full.
     pub dropped: std::sync::atomic::AtomicU64,
+    /// Verifications this second: (second, count).
+    verified: Mutex<(u64, u32)>,
+    /// Verifications answered but not recorded (over [`VERIFIED_FACTS_PER_SEC_MAX`]).
+    pub verified_unrecorded: std::sync::atomic::AtomicU64,
 }
 
 impl FactBuffer {
@@ -425,6 +435,22 @@ impl FactBuffer {
             return;
         }
         p.push(fact);
+    }
+
+    /// Whether one more verification may be recorded at `now` (Unix seconds); counts it.
+    pub fn verification_allowed(&self, now: u64) -> bool {
+        let mut w = self.verified.lock();
+        if w.0 != now {
+            *w = (now, 0);
+        }
+        if w.1 >= VERIFIED_FACTS_PER_SEC_MAX {
+            drop(w);
+            self.verified_unrecorded
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return false;
+        }
+        w.1 += 1;
+        true
     }
 
     /// Takes up to [`FACTS_PER_COMMIT_MAX`] waiting facts, oldest first.
@@ -611,6 +637,24 @@ mod tests {
         assert!(moscow.distance_km(&moscow) < 0.001);
         assert_eq!(Place::from_degrees(91.0, 0.0), None);
         assert_eq!(Place::from_degrees(f64::NAN, 0.0), None);
+    }
+
+    #[test]
+    fn verifications_recorded_a_second_are_capped() {
+        let buf = FactBuffer::default();
+        let allowed = (0..VERIFIED_FACTS_PER_SEC_MAX + 10)
+            .filter(|_| buf.verification_allowed(100))
+            .count();
+        assert_eq!(allowed, VERIFIED_FACTS_PER_SEC_MAX as usize);
+        assert_eq!(
+            buf.verified_unrecorded
+                .load(std::sync::atomic::Ordering::Relaxed),
+            10
+        );
+        assert!(
+            buf.verification_allowed(101),
+            "a new second, a new allowance"
+        );
     }
 
     #[test]

@@ -356,6 +356,14 @@ impl Registry {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Verifications answered but not recorded in the feed (over the per-second cap).
+    pub fn verifications_unrecorded(&self) -> u64 {
+        self.inner
+            .facts
+            .verified_unrecorded
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Jobs waiting for the writer.
     pub fn writer_queue(&self) -> usize {
         self.inner.jobs.len()

@@ -522,7 +522,8 @@ impl Registry {
     ) -> Result<VerifyAnswer> {
         let mut key = None;
         let ans = self.verify_inner(text, checker, &mut key)?;
-        if let Some(key) = key {
+        let now = self.now();
+        if let Some(key) = key.filter(|_| self.inner.facts.verification_allowed(now)) {
             self.note(crate::feed::Fact::Verified(crate::feed::VerifiedFact {
                 at: self.now(),
                 who: who(checker),

@@ -19,7 +19,7 @@
 //! | `grey_sale` | a sale of a code in circulation that another participant owns (goods without documents) | the selling shop | high |
 //! | `not_introduced_sale` | a sale of a code unknown, never introduced, written off or retired otherwise | the selling shop | high |
 //! | `forged_tail` | a crypto tail that does not match, at a till, in a sale, or at verification (guessing included) | the presenter (participant or anonymous client) | high at a till, medium elsewhere |
-//! | `clone_scans` | one code scanned by consumers farther apart than anyone travels in the time between | the code | high |
+//! | `clone_scans` | one code scanned by consumers farther apart than anyone travels in the time between | the code | high (low when one scanner claims both places) |
 //! | `sales_exceed_receipts` | a shop's sales (and attempts) of a GTIN exceed the units it received | the shop | medium |
 //! | `expired_sale` | a sale refused because the goods expired | the shop | medium |
 //! | `recalled_sale` | a sale refused because the goods are blocked (recalled) | the shop | high |
@@ -258,7 +258,8 @@ pub struct Risk {
     ledger: HashMap<(ParticipantId, u64), (u64, u64)>,
     checks: HashMap<String, Check>,
     checks_order: VecDeque<(u64, String)>,
-    scans: HashMap<FactKey, VecDeque<(u64, Place)>>,
+    /// Recent scans with a place of each code: (time, place, scanner).
+    scans: HashMap<FactKey, VecDeque<(u64, Place, u64)>>,
     scans_order: VecDeque<(u64, FactKey)>,
     complaints: HashMap<ParticipantId, VecDeque<(u64, String, Option<String>)>>,
     dirty_alerts: BTreeSet<u64>,
@@ -537,22 +538,30 @@ impl Risk {
     }
 
     /// Remembers a scan with a place; a signal when it is too far from a recent one.
+    ///
+    /// Anyone who knows a code can claim to scan it anywhere (`near=` is the client's word),
+    /// so the evidence says whether the two scans came from one scanner: two phones far
+    /// apart are a cloned label (high); one scanner in two places is a spoof or a VPN (low).
     fn scan(&mut self, e: &FeedEntry, v: &registry::feed::VerifiedFact) {
         let Some(place) = v.place else { return };
+        let scanner = match v.who {
+            Who::Participant(p) => u64::from(p) | 1 << 63,
+            Who::Client(c) => c & !(1 << 63),
+        };
         let recent = self.scans.entry(v.key).or_default();
         while recent
             .front()
-            .is_some_and(|(at, _)| at + CLONE_WINDOW_SECS < v.at)
+            .is_some_and(|(at, _, _)| at + CLONE_WINDOW_SECS < v.at)
         {
             recent.pop_front();
         }
-        let far = recent.iter().find(|(at, p)| {
+        let far = recent.iter().find(|(at, p, _)| {
             let km = p.distance_km(&place);
             let hours = (v.at.saturating_sub(*at) as f64 / 3_600.0).max(1.0 / 60.0);
             km >= CLONE_DISTANCE_KM_MIN && km / hours > CLONE_SPEED_KMH_MAX
         });
-        let signal = far.map(|(at, p)| (*at, *p, p.distance_km(&place)));
-        recent.push_back((v.at, place));
+        let signal = far.map(|(at, p, who)| (*at, *p, p.distance_km(&place), *who == scanner));
+        recent.push_back((v.at, place, scanner));
         if recent.len() > SCANS_PER_CODE_MAX {
             recent.pop_front();
         }
@@ -565,15 +574,18 @@ impl Risk {
                     .scans
                     .get(&k)
                     .and_then(|r| r.back())
-                    .is_some_and(|(last, _)| *last <= at)
+                    .is_some_and(|(last, _, _)| *last <= at)
                 {
                     self.scans.remove(&k);
                     self.dirty_scans.insert(k);
                 }
             }
         }
-        if let Some((then, there, km)) = signal {
+        if let Some((then, there, km, same)) = signal {
             let mut s = Signal::new(Kind::CloneScans, Subject::Code(v.key), v.at);
+            if same {
+                s.severity = Severity::Low;
+            }
             s.count = 1;
             s.codes.push(code_text(&v.key));
             let spot = |p: &Place, at: u64| serde_json::json!({"lat": f64::from(p.lat10) / 10.0, "lon": f64::from(p.lon10) / 10.0, "at": at});
@@ -583,6 +595,8 @@ impl Risk {
             );
             s.details
                 .insert("distance_km".into(), serde_json::json!(km.round()));
+            s.details
+                .insert("one_scanner".into(), serde_json::json!(same));
             self.raise(e.seq, s);
         }
     }
@@ -787,14 +801,14 @@ impl Projection for Risk {
             }
             Some((&ROW_SCANS, k)) => {
                 let key = registry::model::CodeKey::from_bytes(k).ok_or("a scan row's key")?;
-                let list: Vec<(u64, i16, i16)> = unversioned(value)?;
+                let list: Vec<(u64, i16, i16, u64)> = unversioned(value)?;
                 self.scans.insert(
                     FactKey(key),
                     list.into_iter()
-                        .map(|(at, lat10, lon10)| (at, Place { lat10, lon10 }))
+                        .map(|(at, lat10, lon10, who)| (at, Place { lat10, lon10 }, who))
                         .collect(),
                 );
-                for (at, _) in &self.scans[&FactKey(key)] {
+                for (at, _, _) in &self.scans[&FactKey(key)] {
                     self.scans_order.push_back((*at, FactKey(key)));
                 }
             }
@@ -876,8 +890,10 @@ impl Projection for Risk {
             let mut k = vec![ROW_SCANS];
             k.extend_from_slice(key.0.as_bytes());
             let v = self.scans.get(&key).map(|r| {
-                let list: Vec<(u64, i16, i16)> =
-                    r.iter().map(|(at, p)| (*at, p.lat10, p.lon10)).collect();
+                let list: Vec<(u64, i16, i16, u64)> = r
+                    .iter()
+                    .map(|(at, p, who)| (*at, p.lat10, p.lon10, *who))
+                    .collect();
                 versioned(&list)
             });
             out.push((k, v));

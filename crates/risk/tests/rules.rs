@@ -233,6 +233,18 @@ fn clone_scans_far_apart_but_not_a_trip() {
     );
     let km = c[0].details["distance_km"].as_f64().expect("distance");
     assert!((6_000.0..7_000.0).contains(&km), "{km}");
+    assert_eq!(c[0].severity, risk::Severity::High, "two phones");
+    assert_eq!(c[0].details["one_scanner"], json!(false));
+    // One scanner claiming two places (`near` is its word) is raised, but low.
+    let b = w.at_retailer(1);
+    scan(&w, &b[0], MOSCOW, 5);
+    scan(&w, &b[0], VLADIVOSTOK, 5);
+    let r = risk(&w);
+    let spoof = of_kind(&r, Kind::CloneScans)
+        .into_iter()
+        .find(|a| a.codes[0] == registry::code_key(&b[0]).expect("key").to_string())
+        .expect("raised");
+    assert_eq!(spoof.severity, risk::Severity::Low);
     assert_eq!(kinds(&r), [Kind::CloneScans]);
 }
 

@@ -865,6 +865,11 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
             "Facts from reads (till checks, scans, failed tails) dropped because too many waited.",
             s.registry.facts_dropped() as f64,
         ),
+        (
+            "tracemark_feed_verifications_unrecorded_total",
+            "Verifications answered but not recorded in the feed (over the per-second cap).",
+            s.registry.verifications_unrecorded() as f64,
+        ),
     ];
     for (name, help, v) in counters {
         let _ = write!(
