@@ -158,6 +158,21 @@ pub async fn serve_with(
         .context("serving")
 }
 
+/// As [`serve_with`], until `shutdown` resolves instead of on a signal: for a caller that
+/// handles SIGINT itself (the demo stops its economy before the server).
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    registry: Registry,
+    config: server::Config,
+    limits: server::serve::Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<()> {
+    let app = server::router(registry, config);
+    server::serve::serve(listener, app, limits, shutdown)
+        .await
+        .context("serving")
+}
+
 /// Resolves on SIGINT or SIGTERM: the server stops accepting, finishes the requests in
 /// flight (every answered document is durable anyway), and returns.
 async fn shutdown_signal() {

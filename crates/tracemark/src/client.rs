@@ -144,6 +144,16 @@ impl Client {
         Self::answer(r)
     }
 
+    /// POST of a JSON value without credentials (the public endpoints: complaints).
+    pub fn post_public(&self, path: &str, body: &Value) -> Result<Answer> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()?;
+        Self::answer(r)
+    }
+
     /// DELETE, signed (RFC 9421, the empty body's digest).
     pub fn delete_signed(&self, actor: &Actor, path: &str) -> Result<Answer> {
         self.send_signed(actor, reqwest::Method::DELETE, path, Vec::new())

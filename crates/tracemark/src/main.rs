@@ -1,10 +1,10 @@
 //! `tracemark`: serve, demo, bench.
 
+mod demo_command;
+
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -47,9 +47,16 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
-        /// Stop after this many rounds (default: run until interrupted).
+        /// Stop the economy after this many rounds (of 20 receipts each) and keep serving
+        /// until interrupted (default: run until interrupted).
         #[arg(long)]
         rounds: Option<u64>,
+        /// Target fiscal receipts a second across all shops (0: as fast as it goes).
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        /// Seed of every choice the economy makes: one seed, one sequence of actions.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Recompute the transparency log from the stored records and check every record it
     /// vouches for; exits 1 naming the first records that do not match.
@@ -225,36 +232,18 @@ fn main() -> Result<()> {
             data,
             listen,
             rounds,
-        } => {
-            let tmp = tempfile::tempdir()?;
-            let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
-            let opened = tracemark::app::open(&dir, registry::system_clock())?;
-            let admin = opened.config.admin_token.clone();
-            let listener = rt.block_on(server::serve::bind(&listen))?;
-            let addr = listener.local_addr()?;
-            let server = rt.spawn(tracemark::app::serve(
-                listener,
-                opened.registry,
-                opened.config,
-            ));
-            let base = format!("http://{addr}");
-            println!(
-                "tracemark demo: registry on {base} (data in {})",
-                dir.display()
-            );
-            println!("  pages: {base}/ · {base}/openapi.json · {base}/health · {base}/metrics");
-            println!("  admin token: {admin}");
-            let stop = Arc::new(AtomicBool::new(false));
-            let client = tracemark::client::Client::new(&base)?;
-            let tally = std::thread::spawn(move || {
-                tracemark::demo::run(&client, &admin, rounds, stop, false)
-            })
-            .join()
-            .map_err(|_| anyhow::anyhow!("demo thread panicked"))??;
-            println!("tracemark demo: done: {tally:?}");
-            server.abort();
-            Ok(())
-        }
+            rate,
+            seed,
+        } => demo_command::run(
+            &rt,
+            demo_command::Args {
+                data,
+                listen,
+                rounds,
+                rate,
+                seed,
+            },
+        ),
         Command::Label {
             code,
             out,

@@ -1,0 +1,263 @@
+//! The `tracemark demo` command: a registry on a data directory, the simulated economy
+//! (`tracemark::demo`) driving it over HTTP, a status line, and a clean stop on Ctrl-C —
+//! the economy first (its request in flight finishes), then the server, then a summary in
+//! words and `demo-truth.json`.
+
+use anyhow::{Context, Result};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracemark::client::Client;
+use tracemark::demo::{digital_link, Live, Options, Sim};
+
+/// The command's flags.
+pub struct Args {
+    /// Data directory (a temporary one when absent).
+    pub data: Option<PathBuf>,
+    /// Address to listen on.
+    pub listen: String,
+    /// Rounds before the economy stops (the server keeps serving).
+    pub rounds: Option<u64>,
+    /// Target receipts a second.
+    pub rate: f64,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// How often the status line is redrawn.
+const STATUS_EVERY: Duration = Duration::from_millis(250);
+/// How often a plain progress line is printed when standard error is not a terminal (a
+/// log or a test reading the output has no status line to look at).
+const PLAIN_STATUS_EVERY: Duration = Duration::from_secs(2);
+/// How long the server may take to finish its requests in flight once told to stop.
+const SERVER_STOP_MAX: Duration = Duration::from_secs(10);
+/// The file counting runs on a data directory: the next run's salt.
+const RUNS_FILE: &str = "demo-runs";
+
+/// This run's salt: how many demo runs this data directory has seen (the count is kept
+/// in [`RUNS_FILE`]), so identifiers never repeat on it and a fresh one starts at 0.
+fn next_salt(dir: &Path) -> Result<u32> {
+    let path = dir.join(RUNS_FILE);
+    let runs = match std::fs::read_to_string(&path) {
+        Ok(t) => t.trim().parse::<u32>().unwrap_or(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    std::fs::write(&path, format!("{}\n", runs + 1))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(runs)
+}
+
+fn status(live: &Live, started: Instant) -> String {
+    format!(
+        "{} s: round {}, {} documents, {} units sold, {} refused, {} planted offences",
+        started.elapsed().as_secs(),
+        live.rounds.load(Ordering::Relaxed),
+        live.documents.load(Ordering::Relaxed),
+        live.units_sold.load(Ordering::Relaxed),
+        live.refusals.load(Ordering::Relaxed),
+        live.planted.load(Ordering::Relaxed),
+    )
+}
+
+/// Prints a line above the status line, or plainly when there is none.
+fn say(bar: &indicatif::ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
+/// Sets `stop` on SIGINT or SIGTERM; a second one leaves at once.
+fn on_interrupt(rt: &tokio::runtime::Runtime, stop: Arc<AtomicBool>) {
+    rt.spawn(async move {
+        async fn signal() {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut term) => tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {},
+                        _ = term.recv() => {},
+                    },
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        signal().await;
+        stop.store(true, Ordering::Relaxed);
+        signal().await;
+        eprintln!("tracemark demo: interrupted again; leaving without the summary");
+        std::process::exit(130);
+    });
+}
+
+/// Runs the demo until interrupted.
+pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (dir, temporary) = match args.data {
+        Some(d) => (d, false),
+        None => (tmp.path().to_path_buf(), true),
+    };
+    let opened = tracemark::app::open(&dir, registry::system_clock())?;
+    let salt = next_salt(&dir)?;
+    let admin = opened.config.admin_token.clone();
+    let listener = rt.block_on(server::serve::bind(&args.listen))?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+    let (down, down_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(tracemark::app::serve_until(
+        listener,
+        opened.registry,
+        opened.config,
+        server::serve::Limits::default(),
+        async {
+            let _ = down_rx.await;
+        },
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    on_interrupt(rt, stop.clone());
+
+    println!(
+        "tracemark demo: registry on {base}, data in {}{}",
+        dir.display(),
+        if temporary {
+            " (temporary, removed at exit; --data DIR keeps it)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  seed {} (--seed), run {salt} on this data directory, {} receipts a second (--rate)",
+        args.seed, args.rate
+    );
+    println!("  scan a label with a phone:  {base}/scan");
+    println!("  regulator's dashboard:      {base}/dashboard (being built)");
+    println!("  business cabinet:           {base}/cabinet (being built)");
+    println!("  API: {base}/openapi.json · {base}/health · {base}/metrics");
+    println!("  admin token: {admin}");
+    println!("tracemark demo: registering participants, product cards and the first batches; Ctrl-C stops");
+
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b.enable_steady_tick(Duration::from_millis(120));
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let live = Arc::new(Live::default());
+    let mut opts = Options::new(args.seed, salt, args.rate);
+    opts.live = live.clone();
+    let client = Client::new(&base)?;
+    let keys_dir = dir.join("demo-keys");
+    let economy = {
+        let (stop, bar, base, rounds) = (stop.clone(), bar.clone(), base.clone(), args.rounds);
+        std::thread::spawn(move || -> (Option<Sim>, Result<()>) {
+            let mut sim = match Sim::set_up(client, &admin, opts) {
+                Ok(s) => s,
+                Err(e) => return (None, Err(e)),
+            };
+            let r = (|| -> Result<()> {
+                sim.write_keys(&keys_dir)?;
+                let (tin, token) = sim.regulator();
+                say(&bar, format!(
+                    "  act as a participant: its Ed25519 secret key (base64) is in {}/<tin>.key; the regulator is TIN {tin}",
+                    keys_dir.display()
+                ));
+                say(&bar, format!(
+                    "  the regulator's complaints (its token lasts 10 h):\n    curl -s -H 'Authorization: Bearer {token}' {base}/api/v1/complaints"
+                ));
+                sim.round(&stop)?;
+                let (genuine, sold) = sim.examples();
+                if let Some(g) = genuine {
+                    say(
+                        &bar,
+                        format!("  verify a genuine item:  {base}{}", digital_link(&g)),
+                    );
+                    say(
+                        &bar,
+                        format!(
+                            "    curl -s '{base}/api/v1/verify?code={}'",
+                            gs1::percent_encoded(&g)
+                        ),
+                    );
+                }
+                if let Some(s) = sold {
+                    say(
+                        &bar,
+                        format!("  verify a sold item:     {base}{}", digital_link(&s)),
+                    );
+                }
+                sim.run(rounds, &stop)
+            })();
+            (Some(sim), r)
+        })
+    };
+
+    // The status line, until the economy stops.
+    let started = Instant::now();
+    let mut plain_at = Instant::now();
+    while !economy.is_finished() {
+        bar.set_message(status(&live, started));
+        if bar.is_hidden() && plain_at.elapsed() >= PLAIN_STATUS_EVERY {
+            println!("tracemark demo: {}", status(&live, started));
+            plain_at = Instant::now();
+        }
+        std::thread::sleep(STATUS_EVERY);
+    }
+    let (sim, outcome) = economy
+        .join()
+        .unwrap_or_else(|_| (None, Err(anyhow::anyhow!("the economy's thread panicked"))));
+    bar.finish_and_clear();
+    if let Err(e) = &outcome {
+        println!("tracemark demo: the economy stopped on an error: {e:#}");
+    } else if !stop.load(Ordering::Relaxed) {
+        println!(
+            "tracemark demo: the economy finished its {} rounds; still serving on {base}; Ctrl-C stops",
+            args.rounds.unwrap_or_default()
+        );
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(STATUS_EVERY);
+        }
+    }
+    println!("tracemark demo: stopping");
+    let summary = match &sim {
+        Some(sim) => {
+            let truth = dir.join("demo-truth.json");
+            sim.write_truth(&truth)?;
+            Some((sim.summary(), truth))
+        }
+        None => None,
+    };
+    // The client's pooled connections close with it, before the server stops.
+    drop(sim);
+    let _ = down.send(());
+    match rt.block_on(async { tokio::time::timeout(SERVER_STOP_MAX, server).await }) {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => println!("tracemark demo: the server stopped on an error: {e:#}"),
+        Ok(Err(_)) => println!("tracemark demo: the server's task failed"),
+        Err(_) => println!(
+            "tracemark demo: the server did not stop within {} s",
+            SERVER_STOP_MAX.as_secs()
+        ),
+    }
+    if let Some((text, truth)) = summary {
+        println!();
+        print!("{text}");
+        println!("What the analytics must find is in {}", truth.display());
+    }
+    outcome
+}
