@@ -34,7 +34,7 @@ use tracemark::client::{gtin, id_code, Actor};
 /// How long the page may take to show what the registry knows (it polls every 2 s).
 const SHOWN: Duration = Duration::from_secs(15);
 /// A desktop window for the boards' screenshots.
-const DESKTOP: (u32, u32) = (1280, 2000);
+const DESKTOP: (u32, u32) = (1280, 2400);
 
 struct World {
     s: support::Server,
@@ -159,6 +159,13 @@ fn world() -> &'static World {
             analytics,
         }
     })
+}
+
+/// Copies screenshot `shot` to `docs/screenshots/{name}.png`.
+fn to_docs(shot: &std::path::Path, name: &str) {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    std::fs::create_dir_all(&docs).expect("docs/screenshots");
+    std::fs::copy(shot, docs.join(format!("{name}.png"))).expect("copy screenshot");
 }
 
 /// A key file as the demo writes it: base64 of the 32-byte seed and a newline.
@@ -334,9 +341,11 @@ fn regulator_signs_in_with_a_fragment_token_and_sees_alerts_live() {
     // Let the fresh alert's highlight settle before the picture.
     std::thread::sleep(Duration::from_millis(2600));
     let shot = p.screenshot("dashboard-en");
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
-    std::fs::create_dir_all(&docs).expect("docs/screenshots");
-    std::fs::copy(&shot, docs.join("dashboard.png")).expect("copy screenshot");
+    // The documentation's picture: this one once the analytics are served, else the one
+    // drawn on the contract's rows (the_boards_draw_the_analytics_contract).
+    if w.analytics {
+        to_docs(&shot, "dashboard");
+    }
 }
 
 #[test]
@@ -454,7 +463,150 @@ fn a_shop_sees_its_own_sales_and_nothing_of_another_shop() {
     // Let a poll or two pass, then the picture.
     std::thread::sleep(Duration::from_millis(2500));
     let shot = p.screenshot("cabinet-en");
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
-    std::fs::create_dir_all(&docs).expect("docs/screenshots");
-    std::fs::copy(&shot, docs.join("cabinet.png")).expect("copy screenshot");
+    if w.analytics {
+        to_docs(&shot, "cabinet");
+    }
+}
+
+/// Answers `/api/v1/analytics/*` in the page itself with rows of the contract branch
+/// `analytics` serves (`{"group_by", "rows": [{"key", "units"}], "total"}`, flows
+/// `{"rows": [{"from", "to", "units"}]}`): the page's drawing is checked against the
+/// contract whether or not that branch is merged. Everything else goes to the registry.
+const ANALYTICS_STUB: &str = r#"
+(() => {
+  const real = window.fetch.bind(window);
+  const hour = (h) => new Date(Date.now() - h * 3600e3).toISOString().slice(0, 13);
+  const day = (d) => new Date(Date.now() - d * 86400e3).toISOString().slice(0, 10);
+  const rows = {
+    'sales:region': [['RU-MOW', 3], ['RU-TA', 2], ['RU-PRI', 7]],
+    'sales:hour': [[hour(30), 4], [hour(2), 6], [hour(0), 2]],
+    'sales:day': [[day(3), 5], [day(0), 7]],
+    'sales:product_group': [['shoes', 12], ['tobacco', 30]],
+    'sales:gtin': [['04607777000019', 3], ['04607777000026', 9]],
+    'sales:participant': [['7780000002', 3], ['1680000003', 2]],
+    'stock:region': [['RU-MOW', 40], ['RU-TA', 1], ['RU-SPE', 9]],
+    'stock:product_group': [['shoes', 50]],
+    'stock:gtin': [['04607777000019', 1], ['04607777000026', 4]],
+    'stock:participant': [['7780000002', 1]],
+  };
+  window.fetch = (input, init) => {
+    const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+    const m = /^\/api\/v1\/analytics\/(sales|stock|flows)$/.exec(url.pathname);
+    if (!m) return real(input, init);
+    let body;
+    if (m[1] === 'flows') {
+      body = { rows: [{ from: 'RU-MOW', to: 'RU-TA', units: 3 }, { from: 'RU-MOW', to: 'RU-SPE', units: 1 }] };
+    } else {
+      const g = url.searchParams.get('group_by');
+      const r = (rows[m[1] + ':' + g] || []).map(([key, units]) => ({ key, units }));
+      body = { group_by: g, rows: r, total: r.reduce((a, x) => a + x.units, 0) };
+    }
+    return Promise.resolve(new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } }));
+  };
+})();
+"#;
+
+/// The rows of the regions table in order: `(code, sales)`.
+fn region_rows(p: &Page<'_>) -> Vec<(String, i64)> {
+    let v = p.js(
+        "return [...document.querySelectorAll('#regions-table tbody tr[data-region]')]\
+         .map(tr => [tr.dataset.region, +tr.querySelector('td.sales').dataset.sales])",
+        vec![],
+    );
+    serde_json::from_value(v).expect("rows")
+}
+
+#[test]
+fn the_boards_draw_the_analytics_contract() {
+    let w = world();
+    let p = Browser::shared().page("dashboard-contract");
+    desktop(&p);
+    p.cdp(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": ANALYTICS_STUB}),
+    );
+    p.goto(&format!(
+        "{}/dashboard?lang=en#token={}",
+        w.s.base, w.regulator.token
+    ));
+    wait_live(&p);
+    assert_eq!(number(&p, "#sales-day", "data-total"), 12);
+    assert_eq!(number(&p, "#sales-hour", "data-total"), 12);
+    // The hour chart spans its first to its last hour, gaps as zero-height columns.
+    let bars = p.js(
+        "return document.querySelectorAll('#sales-hour svg g.bar').length",
+        vec![],
+    );
+    assert_eq!(bars, json!(31));
+    assert!(p.exists("#sales-hour svg[role='img'][aria-label] > title"));
+    assert_eq!(number(&p, "#groups", "data-total"), 42);
+    // Regions: sales and stock together, largest sales first; a dot for each that sold.
+    p.wait("the regions table", SHOWN, |p| {
+        (region_rows(p).len() == 4).then_some(())
+    });
+    let rows = region_rows(&p);
+    assert_eq!(rows[0], ("RU-PRI".to_string(), 7));
+    assert_eq!(rows[1], ("RU-MOW".to_string(), 3));
+    assert_eq!(rows[3], ("RU-SPE".to_string(), 0));
+    assert_eq!(
+        number(
+            &p,
+            "#regions-table tr[data-region='RU-MOW'] td.stock",
+            "data-stock"
+        ),
+        40
+    );
+    assert_eq!(
+        p.js(
+            "return document.querySelectorAll('#region-map circle.sold').length",
+            vec![]
+        ),
+        json!(3)
+    );
+    assert!(p
+        .text("#regions-table tr[data-region='RU-PRI'] th")
+        .contains("Primorsky"));
+    // Sorting by region name, then by stock.
+    p.click("#regions-table th[data-sort='region'] button");
+    assert_eq!(
+        p.attr("#regions-table th[data-sort='region']", "aria-sort")
+            .as_deref(),
+        Some("ascending")
+    );
+    assert_eq!(region_rows(&p)[0].0, "RU-MOW");
+    p.click("#regions-table th[data-sort='stock'] button");
+    assert_eq!(region_rows(&p)[0].0, "RU-MOW");
+    assert_eq!(region_rows(&p)[1].0, "RU-SPE");
+    p.click("#regions-table th[data-sort='sales'] button");
+    std::thread::sleep(Duration::from_millis(2600));
+    let shot = p.screenshot("dashboard-contract-en");
+    if !w.analytics {
+        to_docs(&shot, "dashboard");
+    }
+    drop(p);
+
+    // The cabinet of a shop, on the same rows.
+    let p = Browser::shared().page("cabinet-contract");
+    desktop(&p);
+    p.cdp(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": ANALYTICS_STUB}),
+    );
+    p.goto(&format!(
+        "{}/cabinet?lang=ru#token={}",
+        w.s.base, w.moscow.token
+    ));
+    wait_live(&p);
+    assert_eq!(number(&p, "#sales-gtin", "data-total"), 12);
+    assert_eq!(number(&p, "#stock-gtin", "data-total"), 5);
+    assert_eq!(number(&p, "#stock-groups", "data-total"), 50);
+    p.wait("the flows", SHOWN, |p| {
+        p.exists("#flows tr[data-from='RU-MOW'][data-to='RU-TA']")
+            .then_some(())
+    });
+    assert!(p.text("#flows").contains("Republic of Tatarstan"));
+    let shot = p.screenshot("cabinet-contract-ru");
+    if !w.analytics {
+        to_docs(&shot, "cabinet");
+    }
 }

@@ -309,8 +309,9 @@
       box.append(h('p', { class: 'empty' }, S.no_data));
       return;
     }
-    const W = 720;
-    const H = 180;
+    // Wide and low: a time axis reads left to right, and the chart stays short on a desktop.
+    const W = 1200;
+    const H = 170;
     const left = 44;
     const max = Math.max(1, ...rows.map((r) => r.units));
     const peak = rows.reduce((a, r) => (r.units > a.units ? r : a), rows[0]);
@@ -328,8 +329,12 @@
         s('title', {}, `${label.of(r.key)}: ${num(r.units)} ${S.units}`),
         s('rect', { x: (left + i * bw + 1).toFixed(1), y: (H - bh).toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: bh.toFixed(1) })));
     });
-    for (const i of new Set([0, Math.floor(rows.length / 2), rows.length - 1])) {
-      svg.append(s('text', { x: (left + i * bw + bw / 2).toFixed(1), y: H + 18, 'text-anchor': 'middle', class: 'axis' }, label.of(rows[i].key)));
+    const ticks = [...new Set([0, Math.floor(rows.length / 2), rows.length - 1])];
+    for (const i of ticks) {
+      // The outermost labels hang inwards, so that they are never cut off.
+      const anchor = ticks.length > 1 && i === 0 ? 'start' : ticks.length > 1 && i === rows.length - 1 ? 'end' : 'middle';
+      const x = anchor === 'start' ? left + i * bw : anchor === 'end' ? left + (i + 1) * bw : left + i * bw + bw / 2;
+      svg.append(s('text', { x: x.toFixed(1), y: H + 18, 'text-anchor': anchor, class: 'axis' }, label.of(rows[i].key)));
     }
     box.append(svg,
       h('p', { class: 'total' }, `${S.total}: `, h('strong', { class: 'total-units' }, num(total)), ` ${S.units}`),
