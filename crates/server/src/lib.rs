@@ -233,6 +233,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
             post(control::ack).layer(limit(control::BODY_ACK_MAX)),
         )
         .route("/api/v1/risk/participants", get(control::scores))
+        .route("/api/v1/auth/me", get(me))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_participant,
@@ -249,6 +250,8 @@ pub fn router(registry: Registry, config: Config) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/scan", get(resolver::scan))
+        .route("/dashboard", get(resolver::dashboard))
+        .route("/cabinet", get(resolver::cabinet))
         .route("/offline", get(resolver::offline))
         .route("/sw.js", get(resolver::service_worker))
         .route("/static/{file}", get(resolver::asset))
@@ -723,6 +726,8 @@ async fn index() -> axum::response::Html<&'static str> {
          <body style='font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto'>\
          <h1>Tracemark</h1><p>National track-and-trace registry of marked goods.</p><ul>\
          <li><a href=/scan>Check a marked item: scan its code (Проверить товар)</a></li>\
+         <li><a href=/dashboard>Regulator's dashboard (Панель регулятора)</a></li>\
+         <li><a href=/cabinet>Business cabinet (Кабинет участника)</a></li>\
          <li><a href=/openapi.json>API (OpenAPI 3.1)</a></li><li><a href=/health>Health</a></li>\
          <li><a href=/metrics>Metrics</a></li><li><a href=/.well-known/tracemark-keys>Public keys</a></li>\
          <li>Verify a code: <code>/api/v1/verify?code=…</code> or its GS1 Digital Link <code>/01/{gtin}/21/{serial}</code></li>\
@@ -1200,6 +1205,25 @@ async fn get_participant(
         }
         _ => Err(Problem::not_found(format!("no participant {tin}"))),
     }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    summary = "Who the bearer token is for",
+    description = "Access: a participant (bearer token). The caller's own record: a page \
+        given only a token (the dashboard's `#token=` link) learns its TIN, name and roles.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = crate::answers::ParticipantView),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    Ok(Json(answers::ParticipantView::from(&p)).into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

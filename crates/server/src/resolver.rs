@@ -272,3 +272,65 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap, uri: Uri) -> Re
         None => Problem::not_found(format!("no static file {file:?}")).into_response(),
     }
 }
+
+/// The map's regions: the registry's table of federal subjects, as the page draws them.
+fn region_points() -> &'static [web::RegionPoint] {
+    static POINTS: std::sync::OnceLock<Vec<web::RegionPoint>> = std::sync::OnceLock::new();
+    POINTS.get_or_init(|| {
+        registry::regions::REGIONS
+            .iter()
+            .map(|r| web::RegionPoint {
+                code: r.code,
+                name: r.name,
+                lat: r.lat,
+                lon: r.lon,
+            })
+            .collect()
+    })
+}
+
+fn board(board: web::Board, headers: &HeaderMap, uri: &Uri) -> Response {
+    let lang = page_lang(headers, uri);
+    let html = web::render_board(board, lang, path_and_query(uri), region_points());
+    page(StatusCode::OK, lang, html)
+}
+
+/// The regulator's dashboard.
+#[utoipa::path(
+    get,
+    path = "/dashboard",
+    tag = "regulator",
+    summary = "The regulator's dashboard (HTML)",
+    description = "Access: public page; its script signs in (a token in the URL fragment \
+        `#token=…`, or TIN and Ed25519 secret key signed in the browser) and reads, as a \
+        regulator: sales by hour and day, regions (map and table), product groups, alerts \
+        with their evidence, complaints, recalls and the riskiest participants, polling \
+        every 2 s.",
+    security(()),
+    params(("lang" = Option<String>, Query, description = "`ru` or `en`")),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+    )
+)]
+pub async fn dashboard(headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
+    board(web::Board::Dashboard, &headers, &uri)
+}
+
+/// The business cabinet.
+#[utoipa::path(
+    get,
+    path = "/cabinet",
+    tag = "participants",
+    summary = "A business participant's cabinet (HTML)",
+    description = "Access: public page; its script signs in as `/dashboard` does and shows \
+        the participant's own stock, shipments and sales (and, for a producer or importer, \
+        where its goods are and sell), as the analytics API scopes them to the caller.",
+    security(()),
+    params(("lang" = Option<String>, Query, description = "`ru` or `en`")),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+    )
+)]
+pub async fn cabinet(headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
+    board(web::Board::Cabinet, &headers, &uri)
+}

@@ -74,12 +74,31 @@ fn table() -> &'static [Asset] {
                 include_bytes!("../static/app.js").to_vec(),
             ),
             Asset::new(
+                "dashboard.css",
+                "text/css; charset=utf-8",
+                include_bytes!("../static/dashboard.css").to_vec(),
+            ),
+            Asset::new(
+                "dashboard.js",
+                "text/javascript; charset=utf-8",
+                include_bytes!("../static/dashboard.js").to_vec(),
+            ),
+            Asset::new(
                 "icon.svg",
                 "image/svg+xml",
                 include_bytes!("../static/icon.svg").to_vec(),
             ),
         ]
     })
+}
+
+/// The files the consumer page's service worker precaches and versions: the boards'
+/// files are not the shopper's business (and a new dashboard must not empty every
+/// phone's offline cache).
+const CONSUMER: [&str; 3] = ["app.css", "app.js", "icon.svg"];
+
+fn consumer() -> impl Iterator<Item = &'static Asset> {
+    table().iter().filter(|a| CONSUMER.contains(&a.name))
 }
 
 /// The embedded file called `name`, if any.
@@ -98,7 +117,7 @@ pub fn version() -> &'static str {
     static V: OnceLock<String> = OnceLock::new();
     V.get_or_init(|| {
         let mut h = blake3::Hasher::new();
-        for a in table() {
+        for a in consumer() {
             h.update(a.hash.as_bytes());
         }
         // The service worker's own code and the offline shells it precaches are part of
@@ -116,7 +135,7 @@ pub fn version() -> &'static str {
 pub fn service_worker() -> &'static Asset {
     static SW: OnceLock<Asset> = OnceLock::new();
     SW.get_or_init(|| {
-        let mut precache: Vec<String> = table().iter().map(Asset::url).collect();
+        let mut precache: Vec<String> = consumer().map(Asset::url).collect();
         precache.push("/offline?lang=ru".into());
         precache.push("/offline?lang=en".into());
         let list = serde_json::to_string(&precache).unwrap_or_else(|_| "[]".into());

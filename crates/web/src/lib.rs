@@ -1,6 +1,8 @@
 //! Tracemark's consumer verification page: the HTML the GS1 Digital Link resolver answers
 //! browsers with, the scan page, the service worker's offline shell, and their static
-//! files (CSS, one plain script, the service worker), all embedded in the binary.
+//! files (CSS, one plain script, the service worker), all embedded in the binary. Also
+//! the regulator's dashboard and the business cabinet ([`render_board`], `board.rs`):
+//! shells of the same kind whose script reads the API.
 //!
 //! Rendering lives here; HTTP lives in the `server` crate, which calls [`render_verdict`],
 //! [`render_malformed`], [`render_scan`], [`render_offline`], sends [`page_headers`] with
@@ -19,12 +21,14 @@
 #![warn(missing_docs)]
 
 pub mod assets;
+mod board;
 mod dates;
 mod fault;
 mod lang;
 pub mod strings;
 
 use askama::Template;
+pub use board::{render_board, Board, RegionPoint};
 pub use lang::{Lang, ACCEPT_LANGUAGE_ENTRIES_MAX};
 use serde::{Deserialize, Serialize};
 use strings::{Strings, VerdictText};

@@ -274,6 +274,8 @@ pub struct Strings {
     pub utc: &'static str,
     /// The script's strings.
     pub js: JsStrings,
+    /// The regulator's dashboard and the business cabinet.
+    pub board: &'static BoardStrings,
 }
 
 /// Fills `{name}` placeholders. Values are inserted as they are: the caller escapes
@@ -462,6 +464,7 @@ pub static EN: Strings = Strings {
         "October", "November", "December",
     ],
     utc: "UTC",
+    board: &BOARD_EN,
     js: JsStrings {
         offline_pending: "Checking the label's signature on this phone…",
         offline_valid: "The label's signature is genuine: the registry issued this label (key {kid}). Checked on this phone.",
@@ -681,6 +684,7 @@ pub static RU: Strings = Strings {
         "октября", "ноября", "декабря",
     ],
     utc: "UTC",
+    board: &BOARD_RU,
     js: JsStrings {
         offline_pending: "Проверяем подпись этикетки на этом телефоне…",
         offline_valid: "Подпись этикетки подлинная: этикетку выпустил реестр (ключ {kid}). Проверено на этом телефоне.",
@@ -722,4 +726,454 @@ pub static RU: Strings = Strings {
         complaint_no_location: "Местоположение недоступно; сообщение отправлено без него.",
         complaint_photo_bad: "Это фото не удалось прочитать. Выберите другое или отправьте сообщение без него.",
     },
+};
+
+/// The words of the alert kinds (the risk engine's `kind`).
+#[derive(Debug, Serialize)]
+pub struct AlertKinds {
+    /// A code sold twice.
+    pub repeat_sale: &'static str,
+    /// Sold by a shop that never received it.
+    pub grey_sale: &'static str,
+    /// Sold before it was introduced into circulation.
+    pub not_introduced_sale: &'static str,
+    /// A label's crypto tail failed.
+    pub forged_tail: &'static str,
+    /// One label scanned far apart at nearly the same time.
+    pub clone_scans: &'static str,
+    /// A shop sold more than it received.
+    pub sales_exceed_receipts: &'static str,
+    /// Sold past its expiry date.
+    pub expired_sale: &'static str,
+    /// Sold while recalled.
+    pub recalled_sale: &'static str,
+    /// Sold without the till's check.
+    pub unchecked_sale: &'static str,
+    /// Many complaints about one shop.
+    pub complaint_cluster: &'static str,
+}
+
+/// The words of the complaint kinds (the registry's `KINDS`).
+#[derive(Debug, Serialize)]
+pub struct ComplaintKinds {
+    /// Counterfeit.
+    pub counterfeit: &'static str,
+    /// Expired.
+    pub expired: &'static str,
+    /// Sold twice.
+    pub sold_twice: &'static str,
+    /// No marking.
+    pub no_marking: &'static str,
+    /// Price.
+    pub price: &'static str,
+    /// Other.
+    pub other: &'static str,
+}
+
+/// Every word of the regulator's dashboard (`/dashboard`) and the business cabinet
+/// (`/cabinet`). The template reads it, and the script gets all of it as JSON in the
+/// page (`#page-data`, key `strings`): one table for both, so neither can say a word
+/// the other language lacks. Placeholders are `{name}`.
+#[derive(Debug, Serialize)]
+pub struct BoardStrings {
+    /// The dashboard's title.
+    pub dashboard_title: &'static str,
+    /// The cabinet's title.
+    pub cabinet_title: &'static str,
+    /// Without JavaScript.
+    pub nojs: &'static str,
+    /// Sign-in heading.
+    pub signin_heading: &'static str,
+    /// What signing in takes.
+    pub signin_intro: &'static str,
+    /// TIN label.
+    pub signin_tin: &'static str,
+    /// Secret key label.
+    pub signin_key: &'static str,
+    /// Secret key hint.
+    pub signin_key_hint: &'static str,
+    /// Key file label.
+    pub signin_file: &'static str,
+    /// Where the key goes (nowhere).
+    pub signin_privacy: &'static str,
+    /// Submit.
+    pub signin_submit: &'static str,
+    /// Under way.
+    pub signin_busy: &'static str,
+    /// Failed: `{reason}`.
+    pub signin_failed: &'static str,
+    /// The key is not a seed.
+    pub signin_bad_key: &'static str,
+    /// No TIN.
+    pub signin_no_tin: &'static str,
+    /// The browser cannot sign.
+    pub signin_no_webcrypto: &'static str,
+    /// The session ended.
+    pub signin_expired: &'static str,
+    /// `{name}`, `{tin}`.
+    pub signed_in_as: &'static str,
+    /// Sign out.
+    pub signout: &'static str,
+    /// The dashboard opened by a business.
+    pub not_regulator: &'static str,
+    /// Link to the cabinet.
+    pub to_cabinet: &'static str,
+    /// Status: polling works.
+    pub live: &'static str,
+    /// Status: polling fails.
+    pub offline: &'static str,
+    /// Status: before the first answer.
+    pub connecting: &'static str,
+    /// `{time}` of the last update.
+    pub updated: &'static str,
+    /// Units (a column, an axis).
+    pub units: &'static str,
+    /// Total.
+    pub total: &'static str,
+    /// `{units}` in `{periods}` periods, peak `{max}` at `{key}`.
+    pub chart_summary: &'static str,
+    /// A chart with no rows.
+    pub no_data: &'static str,
+    /// A section the server cannot answer: `{reason}`.
+    pub unavailable: &'static str,
+    /// Show the numbers of a chart.
+    pub show_table: &'static str,
+    /// Sales by hour heading.
+    pub sales_hour_heading: &'static str,
+    /// Sales by day heading.
+    pub sales_day_heading: &'static str,
+    /// Time column.
+    pub col_period: &'static str,
+    /// Region map heading.
+    pub map_heading: &'static str,
+    /// The map's text alternative.
+    pub map_alt: &'static str,
+    /// One dot: `{region}`, `{units}`.
+    pub map_dot: &'static str,
+    /// Region column.
+    pub col_region: &'static str,
+    /// Sales column.
+    pub col_sales: &'static str,
+    /// Stock column.
+    pub col_stock: &'static str,
+    /// Sort button: `{col}`.
+    pub sort_by: &'static str,
+    /// Product groups heading.
+    pub groups_heading: &'static str,
+    /// Product group column.
+    pub col_group: &'static str,
+    /// Alerts heading.
+    pub alerts_heading: &'static str,
+    /// No alerts.
+    pub alerts_empty: &'static str,
+    /// Severity words.
+    pub sev_high: &'static str,
+    /// Medium.
+    pub sev_medium: &'static str,
+    /// Low.
+    pub sev_low: &'static str,
+    /// Participant.
+    pub alert_participant: &'static str,
+    /// What it is about.
+    pub alert_subject: &'static str,
+    /// Codes.
+    pub alert_codes: &'static str,
+    /// Documents.
+    pub alert_documents: &'static str,
+    /// Signals counted.
+    pub alert_count: &'static str,
+    /// Opened.
+    pub alert_opened: &'static str,
+    /// Last signal.
+    pub alert_updated: &'static str,
+    /// Acknowledged by `{by}`.
+    pub alert_acknowledged: &'static str,
+    /// Other evidence.
+    pub alert_details: &'static str,
+    /// `+{n} more`.
+    pub more: &'static str,
+    /// Subject types: participant.
+    pub subject_participant: &'static str,
+    /// An anonymous client.
+    pub subject_client: &'static str,
+    /// A code.
+    pub subject_code: &'static str,
+    /// Alert kinds.
+    pub kinds: AlertKinds,
+    /// Complaints heading.
+    pub complaints_heading: &'static str,
+    /// No complaints.
+    pub complaints_empty: &'static str,
+    /// Complaint kinds.
+    pub complaint_kinds: ComplaintKinds,
+    /// The shop in the shopper's words.
+    pub complaint_shop: &'static str,
+    /// The code complained about.
+    pub complaint_code: &'static str,
+    /// The verdict then.
+    pub complaint_verdict: &'static str,
+    /// Recalls heading.
+    pub recalls_heading: &'static str,
+    /// No recalls.
+    pub recalls_empty: &'static str,
+    /// `{n}` codes one by one.
+    pub recall_codes: &'static str,
+    /// The whole GTIN `{gtin}`.
+    pub recall_gtin: &'static str,
+    /// Batch `{batch}`.
+    pub recall_batch: &'static str,
+    /// Lifted at `{time}`.
+    pub recall_lifted: &'static str,
+    /// Riskiest participants heading.
+    pub risk_heading: &'static str,
+    /// Nobody at risk.
+    pub risk_empty: &'static str,
+    /// Score: `{score}`.
+    pub risk_score: &'static str,
+    /// One reason: `{kind}`, `{alerts}`, `{signals}`, `{points}`.
+    pub risk_reason: &'static str,
+    /// Stock heading.
+    pub stock_heading: &'static str,
+    /// Stock by GTIN.
+    pub stock_gtin_heading: &'static str,
+    /// Stock by product group.
+    pub stock_group_heading: &'static str,
+    /// GTIN column.
+    pub col_gtin: &'static str,
+    /// Shipments heading.
+    pub flows_heading: &'static str,
+    /// From column.
+    pub col_from: &'static str,
+    /// To column.
+    pub col_to: &'static str,
+    /// Own sales by GTIN.
+    pub sales_gtin_heading: &'static str,
+    /// Where a producer's goods are and sell.
+    pub where_heading: &'static str,
+    /// By shop.
+    pub shops_heading: &'static str,
+    /// Shop column.
+    pub col_shop: &'static str,
+}
+
+/// The boards in English.
+pub static BOARD_EN: BoardStrings = BoardStrings {
+    dashboard_title: "Regulator's dashboard",
+    cabinet_title: "Business cabinet",
+    nojs: "This page needs JavaScript: it signs you in and reads the registry live.",
+    signin_heading: "Sign in",
+    signin_intro: "Your taxpayer number and your Ed25519 secret key (base64 of the 32-byte seed), pasted or chosen as a file.",
+    signin_tin: "Taxpayer number (TIN)",
+    signin_key: "Secret key",
+    signin_key_hint: "44 characters of base64.",
+    signin_file: "…or the key file",
+    signin_privacy: "The key never leaves this page: the browser signs the registry's challenge and only the signature is sent.",
+    signin_submit: "Sign in",
+    signin_busy: "Signing in…",
+    signin_failed: "Sign-in failed: {reason}",
+    signin_bad_key: "This is not a secret key: expected base64 of 32 bytes.",
+    signin_no_tin: "Enter the taxpayer number.",
+    signin_no_webcrypto: "This browser cannot sign with Ed25519; use a current Chromium, Firefox or Safari.",
+    signin_expired: "The session has ended; sign in again.",
+    signed_in_as: "{name} · TIN {tin}",
+    signout: "Sign out",
+    not_regulator: "This dashboard is for regulators. A business sees its own goods in the cabinet.",
+    to_cabinet: "Open the cabinet",
+    live: "Live",
+    offline: "Offline, retrying",
+    connecting: "Connecting…",
+    updated: "updated {time}",
+    units: "units",
+    total: "Total",
+    chart_summary: "{units} units in {periods} periods; the most, {max}, in {key}.",
+    no_data: "No data yet.",
+    unavailable: "Not available: {reason}",
+    show_table: "Numbers",
+    sales_hour_heading: "Sales by hour, last 48 hours",
+    sales_day_heading: "Sales by day, last 30 days",
+    col_period: "Period",
+    map_heading: "Regions",
+    map_alt: "Map of Russia's regions; each dot is a region's centre, its size the units sold.",
+    map_dot: "{region}: {units} units sold",
+    col_region: "Region",
+    col_sales: "Sales",
+    col_stock: "Stock",
+    sort_by: "Sort by {col}",
+    groups_heading: "Product groups",
+    col_group: "Product group",
+    alerts_heading: "Alerts",
+    alerts_empty: "No alerts.",
+    sev_high: "High",
+    sev_medium: "Medium",
+    sev_low: "Low",
+    alert_participant: "Participant",
+    alert_subject: "About",
+    alert_codes: "Codes",
+    alert_documents: "Documents",
+    alert_count: "Signals",
+    alert_opened: "Opened",
+    alert_updated: "Last signal",
+    alert_acknowledged: "Acknowledged by {by}",
+    alert_details: "Other evidence",
+    more: "+{n} more",
+    subject_participant: "participant",
+    subject_client: "anonymous client",
+    subject_code: "code",
+    kinds: AlertKinds {
+        repeat_sale: "Sold twice",
+        grey_sale: "Grey sale: never received",
+        not_introduced_sale: "Sold before introduction",
+        forged_tail: "Forged label tails",
+        clone_scans: "Cloned label scans",
+        sales_exceed_receipts: "Sales beyond receipts",
+        expired_sale: "Expired goods sold",
+        recalled_sale: "Recalled goods sold",
+        unchecked_sale: "Sold without the till check",
+        complaint_cluster: "Complaint cluster",
+    },
+    complaints_heading: "Complaints",
+    complaints_empty: "No complaints.",
+    complaint_kinds: ComplaintKinds {
+        counterfeit: "Counterfeit",
+        expired: "Expired",
+        sold_twice: "Sold twice",
+        no_marking: "No marking",
+        price: "Price",
+        other: "Other",
+    },
+    complaint_shop: "Shop",
+    complaint_code: "Code",
+    complaint_verdict: "Verdict then",
+    recalls_heading: "Recalls and blocks",
+    recalls_empty: "No recalls.",
+    recall_codes: "{n} codes",
+    recall_gtin: "GTIN {gtin}",
+    recall_batch: "batch {batch}",
+    recall_lifted: "lifted {time}",
+    risk_heading: "Riskiest participants",
+    risk_empty: "Nobody has a risk score.",
+    risk_score: "score {score}",
+    risk_reason: "{kind}: {alerts} alerts, {signals} signals, {points} points",
+    stock_heading: "Stock",
+    stock_gtin_heading: "Stock by GTIN",
+    stock_group_heading: "Stock by product group",
+    col_gtin: "GTIN",
+    flows_heading: "Shipments between regions",
+    col_from: "From",
+    col_to: "To",
+    sales_gtin_heading: "Sales by GTIN",
+    where_heading: "Where your goods are and sell",
+    shops_heading: "By shop",
+    col_shop: "Shop (TIN)",
+};
+
+/// The boards in Russian.
+pub static BOARD_RU: BoardStrings = BoardStrings {
+    dashboard_title: "Панель регулятора",
+    cabinet_title: "Кабинет участника",
+    nojs: "Для этой страницы нужен JavaScript: он выполняет вход и читает реестр в реальном времени.",
+    signin_heading: "Вход",
+    signin_intro: "ИНН и секретный ключ Ed25519 (base64 от 32-байтного seed): вставьте его или выберите файл.",
+    signin_tin: "ИНН",
+    signin_key: "Секретный ключ",
+    signin_key_hint: "44 символа base64.",
+    signin_file: "…или файл ключа",
+    signin_privacy: "Ключ не покидает страницу: браузер подписывает вызов реестра, отправляется только подпись.",
+    signin_submit: "Войти",
+    signin_busy: "Выполняем вход…",
+    signin_failed: "Войти не удалось: {reason}",
+    signin_bad_key: "Это не секретный ключ: нужен base64 от 32 байт.",
+    signin_no_tin: "Введите ИНН.",
+    signin_no_webcrypto: "Этот браузер не умеет подписывать Ed25519; используйте свежий Chromium, Firefox или Safari.",
+    signin_expired: "Сеанс закончился; войдите снова.",
+    signed_in_as: "{name} · ИНН {tin}",
+    signout: "Выйти",
+    not_regulator: "Эта панель — для регуляторов. Участник видит свои товары в кабинете.",
+    to_cabinet: "Открыть кабинет",
+    live: "В эфире",
+    offline: "Нет связи, повторяем",
+    connecting: "Подключаемся…",
+    updated: "обновлено {time}",
+    units: "шт.",
+    total: "Всего",
+    chart_summary: "{units} шт. за {periods} периодов; больше всего, {max}, — {key}.",
+    no_data: "Данных пока нет.",
+    unavailable: "Недоступно: {reason}",
+    show_table: "Числа",
+    sales_hour_heading: "Продажи по часам, последние 48 часов",
+    sales_day_heading: "Продажи по дням, последние 30 дней",
+    col_period: "Период",
+    map_heading: "Регионы",
+    map_alt: "Карта регионов России; точка — центр региона, её размер — число проданных единиц.",
+    map_dot: "{region}: продано {units} шт.",
+    col_region: "Регион",
+    col_sales: "Продажи",
+    col_stock: "Остатки",
+    sort_by: "Сортировать по столбцу «{col}»",
+    groups_heading: "Товарные группы",
+    col_group: "Товарная группа",
+    alerts_heading: "Сигналы",
+    alerts_empty: "Сигналов нет.",
+    sev_high: "Высокая",
+    sev_medium: "Средняя",
+    sev_low: "Низкая",
+    alert_participant: "Участник",
+    alert_subject: "Объект",
+    alert_codes: "Коды",
+    alert_documents: "Документы",
+    alert_count: "Сигналов",
+    alert_opened: "Открыт",
+    alert_updated: "Последний сигнал",
+    alert_acknowledged: "Принят: {by}",
+    alert_details: "Другие доказательства",
+    more: "ещё {n}",
+    subject_participant: "участник",
+    subject_client: "анонимный клиент",
+    subject_code: "код",
+    kinds: AlertKinds {
+        repeat_sale: "Повторная продажа",
+        grey_sale: "Серая продажа: товар не поступал",
+        not_introduced_sale: "Продажа до ввода в оборот",
+        forged_tail: "Поддельные криптохвосты",
+        clone_scans: "Клонированная этикетка",
+        sales_exceed_receipts: "Продано больше, чем получено",
+        expired_sale: "Продажа просроченного",
+        recalled_sale: "Продажа отозванного",
+        unchecked_sale: "Продажа без проверки на кассе",
+        complaint_cluster: "Серия жалоб",
+    },
+    complaints_heading: "Жалобы",
+    complaints_empty: "Жалоб нет.",
+    complaint_kinds: ComplaintKinds {
+        counterfeit: "Подделка",
+        expired: "Просрочено",
+        sold_twice: "Продано дважды",
+        no_marking: "Нет маркировки",
+        price: "Цена",
+        other: "Другое",
+    },
+    complaint_shop: "Магазин",
+    complaint_code: "Код",
+    complaint_verdict: "Статус тогда",
+    recalls_heading: "Отзывы и блокировки",
+    recalls_empty: "Отзывов нет.",
+    recall_codes: "кодов: {n}",
+    recall_gtin: "GTIN {gtin}",
+    recall_batch: "партия {batch}",
+    recall_lifted: "снята {time}",
+    risk_heading: "Самые рискованные участники",
+    risk_empty: "Ни у кого нет оценки риска.",
+    risk_score: "оценка {score}",
+    risk_reason: "{kind}: сигналов {alerts}, фактов {signals}, баллов {points}",
+    stock_heading: "Остатки",
+    stock_gtin_heading: "Остатки по GTIN",
+    stock_group_heading: "Остатки по товарным группам",
+    col_gtin: "GTIN",
+    flows_heading: "Поставки между регионами",
+    col_from: "Откуда",
+    col_to: "Куда",
+    sales_gtin_heading: "Продажи по GTIN",
+    where_heading: "Где ваши товары лежат и продаются",
+    shops_heading: "По магазинам",
+    col_shop: "Магазин (ИНН)",
 };
