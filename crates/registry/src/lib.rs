@@ -21,6 +21,7 @@ pub mod model;
 mod orders;
 pub mod project;
 mod queries;
+pub mod regions;
 pub mod store;
 pub mod tailguard;
 pub mod time;
