@@ -3,6 +3,7 @@
 //! problems, the OpenAPI document and metrics. Thin: every rule lives in `registry`.
 #![deny(missing_docs)]
 
+pub mod analytics;
 pub mod answers;
 pub mod auth;
 pub mod complaints;
@@ -84,6 +85,9 @@ pub struct Config {
     /// [`scan::worker_main`]): the `tracemark` binary. `None`: decode on the blocking pool
     /// (a pathological image then runs to its end instead of being killed).
     pub decoder: Option<std::path::PathBuf>,
+    /// The analytics projection, when the binary follows the feed with it; `None`: the
+    /// analytics endpoints answer 503.
+    pub analytics: Option<::analytics::Handle>,
 }
 
 /// Longest code text accepted on verification (a Digital Link with a signature tail is
@@ -113,6 +117,8 @@ pub struct AppState {
     /// The last health answer and when it was made: one check at a time, reused for
     /// [`HEALTH_CACHE_MS`], so `/health` cannot flood the writer's queue.
     health: Arc<tokio::sync::Mutex<Option<WriterCheck>>>,
+    /// The analytics projection (see [`Config::analytics`]).
+    analytics: Option<::analytics::Handle>,
 }
 
 fn metrics_handle() -> PrometheusHandle {
@@ -152,6 +158,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         }),
         nonces: Arc::new(nonces),
         health: Arc::new(tokio::sync::Mutex::new(None)),
+        analytics: config.analytics,
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
         image_limits: Arc::new(scan::ImageLimits::new(config.decoder.clone())),
@@ -257,6 +264,9 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/documents/{id}", get(get_document))
         .route("/api/v1/codes/{*code}", get(get_code))
         .route("/api/v1/inventory", get(inventory))
+        .route("/api/v1/analytics/sales", get(analytics::sales))
+        .route("/api/v1/analytics/stock", get(analytics::stock))
+        .route("/api/v1/analytics/flows", get(analytics::flows))
         .merge(public)
         .merge(with_bodies)
         .merge(admin)

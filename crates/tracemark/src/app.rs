@@ -118,6 +118,7 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
             log_key: ed25519_dalek::SigningKey::from_bytes(&log_key),
             log_origin,
             decoder: decoder_program(),
+            analytics: None,
         },
         admin_token_file,
         admin_token_new: new_token,
@@ -146,16 +147,41 @@ pub async fn serve(
 }
 
 /// As [`serve`], within `limits` (connection cap, header, body, request and send timeouts).
+///
+/// The analytics projection follows the registry's feed on its own thread for as long as
+/// the server runs (loading its stored rows first), and stops after it, writing what it
+/// applied: [`start_analytics`].
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     registry: Registry,
-    config: server::Config,
+    mut config: server::Config,
     limits: server::serve::Limits,
 ) -> Result<()> {
+    // Kept for the server's life: dropping the follower (here, or with this future when
+    // the runtime goes away) stops its thread after a last write of its rows.
+    let _follower = match config.analytics {
+        Some(_) => None,
+        None => {
+            let (handle, follower) = start_analytics(&registry)?;
+            config.analytics = Some(handle);
+            Some(follower)
+        }
+    };
     let app = server::router(registry, config);
     server::serve::serve(listener, app, limits, shutdown_signal())
         .await
         .context("serving")
+}
+
+/// Loads the analytics projection's rows and follows the feed from its checkpoint.
+pub fn start_analytics(
+    registry: &Registry,
+) -> Result<(analytics::Handle, registry::project::Follower)> {
+    let handle: analytics::Handle =
+        Arc::new(parking_lot::RwLock::new(analytics::Analytics::default()));
+    let follower = registry::project::follow(registry, handle.clone())
+        .map_err(|e| anyhow::anyhow!("starting the analytics: {e}"))?;
+    Ok((handle, follower))
 }
 
 /// Resolves on SIGINT or SIGTERM: the server stops accepting, finishes the requests in
