@@ -118,7 +118,7 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
         /// Only one part: raw, trust (signature checks, log appends), emit, ingest
-        /// (in-process) or http.
+        /// (in-process), http, consumer or analytics (the projection loaded with 10 M sales).
         #[arg(long)]
         only: Option<String>,
     },
