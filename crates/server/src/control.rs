@@ -30,11 +30,16 @@ pub struct Control {
     /// The risk engine's state.
     pub risk: Arc<RwLock<Risk>>,
     follower: Option<Follower>,
+    /// The analytics' state.
+    pub analytics: ::analytics::Handle,
+    /// The analytics' follower, when this router started it.
+    analytics_follower: Option<Follower>,
 }
 
 impl Control {
-    /// Starts the risk engine on the registry's feed (loading its stored rows first).
-    pub fn start(reg: &Registry) -> Control {
+    /// Starts the risk engine and the analytics on the registry's feed (each loading its
+    /// stored rows first); `analytics`: a handle someone else follows the feed with.
+    pub fn start(reg: &Registry, analytics: Option<::analytics::Handle>) -> Control {
         let risk = Arc::new(RwLock::new(Risk::new()));
         let follower = match registry::project::follow(reg, risk.clone()) {
             Ok(f) => Some(f),
@@ -43,7 +48,32 @@ impl Control {
                 None
             }
         };
-        Control { risk, follower }
+        let (analytics, analytics_follower) = match analytics {
+            Some(h) => (h, None),
+            None => {
+                let h: ::analytics::Handle =
+                    Arc::new(RwLock::new(::analytics::Analytics::default()));
+                let f = match registry::project::follow(reg, h.clone()) {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        tracing::error!("the analytics cannot start: {e}");
+                        None
+                    }
+                };
+                (h, f)
+            }
+        };
+        Control {
+            risk,
+            follower,
+            analytics,
+            analytics_follower,
+        }
+    }
+
+    /// The analytics' progress (`None` if this router does not follow for them).
+    pub fn analytics_progress(&self) -> Option<&registry::project::Progress> {
+        self.analytics_follower.as_ref().map(|f| &*f.progress)
     }
 
     /// The risk engine's progress (`None` if it did not start).

@@ -3,6 +3,7 @@
 //! problems, the OpenAPI document and metrics. Thin: every rule lives in `registry`.
 #![deny(missing_docs)]
 
+pub mod analytics;
 pub mod answers;
 pub mod auth;
 pub mod complaints;
@@ -86,6 +87,9 @@ pub struct Config {
     /// [`scan::worker_main`]): the `tracemark` binary. `None`: decode on the blocking pool
     /// (a pathological image then runs to its end instead of being killed).
     pub decoder: Option<std::path::PathBuf>,
+    /// The analytics projection, when the binary follows the feed with it; `None`: the
+    /// analytics endpoints answer 503.
+    pub analytics: Option<::analytics::Handle>,
 }
 
 /// Longest code text accepted on verification (a Digital Link with a signature tail is
@@ -117,6 +121,8 @@ pub struct AppState {
     /// The last health answer and when it was made: one check at a time, reused for
     /// [`HEALTH_CACHE_MS`], so `/health` cannot flood the writer's queue.
     health: Arc<tokio::sync::Mutex<Option<WriterCheck>>>,
+    /// The analytics projection (see [`Config::analytics`]).
+    analytics: Option<::analytics::Handle>,
 }
 
 fn metrics_handle() -> PrometheusHandle {
@@ -148,6 +154,9 @@ pub fn router(registry: Registry, config: Config) -> Router {
         }
         Err(e) => tracing::error!("cannot reload recent nonces from the log: {e}"),
     }
+    // The projections follow the feed for the router's life (stopped, with a last write
+    // of their rows, when the last clone of the state goes).
+    let control = Arc::new(control::Control::start(&registry, config.analytics.clone()));
     let state = AppState {
         log: Arc::new(LogSigner {
             key: config.log_key,
@@ -156,7 +165,8 @@ pub fn router(registry: Registry, config: Config) -> Router {
         }),
         nonces: Arc::new(nonces),
         health: Arc::new(tokio::sync::Mutex::new(None)),
-        control: Arc::new(control::Control::start(&registry)),
+        control: control.clone(),
+        analytics: Some(control.analytics.clone()),
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
         image_limits: Arc::new(scan::ImageLimits::new(config.decoder.clone())),
@@ -272,6 +282,9 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/documents/{id}", get(get_document))
         .route("/api/v1/codes/{*code}", get(get_code))
         .route("/api/v1/inventory", get(inventory))
+        .route("/api/v1/analytics/sales", get(analytics::sales))
+        .route("/api/v1/analytics/stock", get(analytics::stock))
+        .route("/api/v1/analytics/flows", get(analytics::flows))
         .merge(public)
         .merge(with_bodies)
         .merge(admin)
@@ -892,13 +905,24 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
         text,
         "# HELP tracemark_feed_head The last feed sequence number committed.\n# TYPE tracemark_feed_head gauge\ntracemark_feed_head {head}\n"
     );
-    if let Some(p) = s.control.progress() {
+    text.push_str("# HELP tracemark_projection_lag Feed entries committed but not yet applied by a projection.\n# TYPE tracemark_projection_lag gauge\n");
+    let projections = [
+        ("risk", s.control.progress()),
+        ("analytics", s.control.analytics_progress()),
+    ];
+    for (name, p) in projections.iter().filter_map(|(n, p)| p.map(|p| (n, p))) {
         let applied = p.applied.load(Relaxed);
-        let _ = write!(
+        let _ = writeln!(
             text,
-            "# HELP tracemark_projection_lag Feed entries committed but not yet applied by a projection.\n# TYPE tracemark_projection_lag gauge\ntracemark_projection_lag{{projection=\"risk\"}} {}\n\
-             # HELP tracemark_projection_unreadable_total Feed entries a projection could not read (skipped).\n# TYPE tracemark_projection_unreadable_total counter\ntracemark_projection_unreadable_total{{projection=\"risk\"}} {}\n",
-            head.saturating_sub(applied),
+            "tracemark_projection_lag{{projection=\"{name}\"}} {}",
+            head.saturating_sub(applied)
+        );
+    }
+    text.push_str("# HELP tracemark_projection_unreadable_total Feed entries a projection could not read (skipped).\n# TYPE tracemark_projection_unreadable_total counter\n");
+    for (name, p) in projections.iter().filter_map(|(n, p)| p.map(|p| (n, p))) {
+        let _ = writeln!(
+            text,
+            "tracemark_projection_unreadable_total{{projection=\"{name}\"}} {}",
             p.unreadable.load(Relaxed)
         );
     }

@@ -229,6 +229,9 @@ impl Modify for SecuritySchemes {
         crate::control::scores,
         crate::scan::verify_image,
         crate::scan::order_labels,
+        crate::analytics::sales,
+        crate::analytics::stock,
+        crate::analytics::flows,
     ),
     components(
         schemas(Problem, registry::CodeError),
@@ -258,6 +261,7 @@ impl Modify for SecuritySchemes {
         (name = "verification", description = "Public verification, the GS1 Digital Link resolver and the keys for offline checks"),
         (name = "till", description = "The till check (permissive mode)"),
         (name = "blocks", description = "Regulators' blocks and recalls"),
+        (name = "analytics", description = "Sales, stock and flows, scoped to what the caller may see"),
     )
 )]
 struct ApiDoc;

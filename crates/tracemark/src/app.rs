@@ -118,6 +118,7 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
             log_key: ed25519_dalek::SigningKey::from_bytes(&log_key),
             log_origin,
             decoder: decoder_program(),
+            analytics: None,
         },
         admin_token_file,
         admin_token_new: new_token,
@@ -146,6 +147,7 @@ pub async fn serve(
 }
 
 /// As [`serve`], within `limits` (connection cap, header, body, request and send timeouts).
+/// The projections (risk engine, analytics) follow the feed for the router's life.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     registry: Registry,

@@ -340,6 +340,7 @@ fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
         log_key: ed25519_dalek::SigningKey::from_bytes(&[4; 32]),
         log_origin: server::LOG_ORIGIN_DEFAULT.into(),
         decoder: crate::app::decoder_program(),
+        analytics: None,
     };
     rt.spawn(crate::app::serve(listener, reg, config));
     Ok(format!("http://{addr}"))
@@ -582,6 +583,9 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
     }
     if want("control") {
         crate::bench_control::rows(quick, runs)?;
+    }
+    if want("analytics") {
+        crate::bench_analytics::rows(quick)?;
     }
     if !(want("emit") || want("ingest") || want("http")) {
         return Ok(());

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod audit;
 pub mod bench;
+pub mod bench_analytics;
 mod bench_control;
 pub mod client;
 pub mod demo;

@@ -150,8 +150,9 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
         /// Only one part: raw, trust (signature checks, log appends), emit, ingest
-        /// (in-process), http, consumer (labels, photos, complaints) or control (the
-        /// projections' cost to ingest, alert latency).
+        /// (in-process), http, consumer (labels, photos, complaints), control (the
+        /// projections' cost to ingest, alert latency) or analytics (the projection loaded
+        /// with 10 M sales).
         #[arg(long)]
         only: Option<String>,
     },

@@ -1671,6 +1671,9 @@ fn authorization_matrix() {
         ("POST /api/v1/blocks",                     [403, 403, 403, 403, 403, 403, 201, 401, 401], Box::new(|_| post_signed("/api/v1/blocks", json!({"gtin": w.cameras, "reason": "recall"})))),
         ("GET /api/v1/blocks",                      [403, 403, 403, 403, 403, 403, 200, 401, 401], Box::new(|_| get("/api/v1/blocks"))),
         ("DELETE /api/v1/blocks/{id}",              [403, 403, 403, 403, 403, 403, 200, 401, 401], Box::new(|_| delete_signed(format!("/api/v1/blocks/{block_id}")))),
+        ("GET /api/v1/analytics/sales",             [200, 200, 200, 200, 200, 200, 200, 401, 401], Box::new(|_| get("/api/v1/analytics/sales?group_by=region"))),
+        ("GET /api/v1/analytics/stock",             [200, 200, 200, 200, 200, 200, 200, 401, 401], Box::new(|_| get("/api/v1/analytics/stock?group_by=gtin"))),
+        ("GET /api/v1/analytics/flows",             [403, 403, 403, 403, 403, 403, 200, 401, 401], Box::new(|_| get("/api/v1/analytics/flows"))),
     ];
     let mut cells = 0;
     let mut failures = Vec::new();

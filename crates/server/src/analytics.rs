@@ -1,0 +1,176 @@
+//! Analytics over HTTP: `GET /api/v1/analytics/sales`, `/stock` and `/flows`, answered from
+//! the `analytics` projection the binary follows the feed with (see the `analytics` crate
+//! for what is counted, the time-window rule and the scoping).
+
+use crate::{query, AppState, Problem};
+use analytics::{QueryError, SalesGroup, Scope, StockGroup, Window};
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use registry::model::{Participant, Role};
+use registry::Error;
+use serde::Deserialize;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SalesQuery {
+    /// One of `region|product_group|day|hour|gtin|participant`.
+    group_by: Option<String>,
+    /// Start, inclusive: a date `YYYY-MM-DD` (the local midnight of each seller's region)
+    /// or an RFC 3339 timestamp (an instant; hour resolution: a sale counts when its local
+    /// hour starts at or after it). Both bounds must be of one kind.
+    from: Option<String>,
+    /// End, exclusive (as `from`).
+    to: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StockQuery {
+    /// One of `region|product_group|gtin|participant`.
+    group_by: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct FlowsQuery {
+    /// Start, inclusive: a date `YYYY-MM-DD` (the sender's local day) or an RFC 3339
+    /// timestamp (moved up to the sender's next local midnight).
+    from: Option<String>,
+    /// End, exclusive (as `from`).
+    to: Option<String>,
+}
+
+fn bad(e: QueryError) -> Problem {
+    Problem::bad_request(e.to_string())
+}
+
+fn scope_of(p: &Participant) -> Scope {
+    if p.roles.contains(&Role::Regulator) {
+        Scope::All
+    } else {
+        Scope::Participant(p.id)
+    }
+}
+
+/// Runs a query on the blocking pool under the projection's read lock (a regulator's
+/// query over a national roll-up takes milliseconds: too long for an async thread).
+async fn answer<T: serde::Serialize + Send + 'static>(
+    s: &AppState,
+    f: impl FnOnce(&analytics::Analytics) -> T + Send + 'static,
+) -> Result<Response, Problem> {
+    let h = s.analytics.clone().ok_or_else(|| {
+        Problem::from(Error::Unavailable(
+            "analytics are not running on this server".into(),
+        ))
+    })?;
+    match tokio::task::spawn_blocking(move || f(&h.read())).await {
+        Ok(a) => Ok(Json(a).into_response()),
+        Err(_) => Err(Problem::new(
+            500,
+            "internal",
+            "Internal error",
+            "a bug: nothing was changed",
+        )),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/sales",
+    tag = "analytics",
+    summary = "Units sold, grouped",
+    description = "Access: a participant (bearer token). A regulator sees every sale; anyone \
+        else the sales it made and the sales of its own goods (product cards it owns) at any \
+        shop. Units are codes sold (accepted `sell` documents), by the fiscal time in the \
+        seller's region's local time; returns are counted apart. `day` keys are `YYYY-MM-DD`, \
+        `hour` keys `YYYY-MM-DDTHH` (local), `participant` keys TINs, `gtin` keys 14 digits. \
+        Rows are sorted by key for `day` and `hour`, else by units (largest first); at most \
+        10,000.",
+    security(("bearer" = [])),
+    params(SalesQuery),
+    responses(
+        (status = 200, description = "Units sold", body = analytics::SalesAnswer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn sales(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let q: SalesQuery = query(q)?;
+    let group = SalesGroup::parse(q.group_by.as_deref().unwrap_or("")).map_err(bad)?;
+    let w = Window::parse(q.from.as_deref(), q.to.as_deref()).map_err(bad)?;
+    let scope = scope_of(&p);
+    answer(&s, move |a| a.sales(scope, group, &w)).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/stock",
+    tag = "analytics",
+    summary = "Units in circulation, grouped",
+    description = "Access: a participant (bearer token). A regulator sees all stock; anyone \
+        else its own stock and its own goods wherever they are. A unit counts for its owner \
+        while in circulation, in transit included (it moves to the receiver at acceptance). \
+        Rows by units, largest first; at most 10,000.",
+    security(("bearer" = [])),
+    params(StockQuery),
+    responses(
+        (status = 200, description = "Units in circulation", body = analytics::StockAnswer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn stock(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    let q: StockQuery = query(q)?;
+    let group = StockGroup::parse(q.group_by.as_deref().unwrap_or("")).map_err(bad)?;
+    let scope = scope_of(&p);
+    answer(&s, move |a| a.stock(scope, group)).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/flows",
+    tag = "analytics",
+    summary = "Units shipped between regions (regulator)",
+    description = "Access: a regulator (bearer token). Units of `ship` documents from the \
+        sender's region to the receiver's, by the sender's local day. Other participants are \
+        refused: a flow between regions adds up every company's shipments, and a business \
+        has its own in its documents.",
+    security(("bearer" = [])),
+    params(FlowsQuery),
+    responses(
+        (status = 200, description = "Units shipped", body = analytics::FlowsAnswer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn flows(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    if scope_of(&p) != Scope::All {
+        return Err(Problem::from(Error::Forbidden(
+            "flows between regions are for regulators".into(),
+        )));
+    }
+    let q: FlowsQuery = query(q)?;
+    let w = Window::parse(q.from.as_deref(), q.to.as_deref()).map_err(bad)?;
+    answer(&s, move |a| a.flows(Scope::All, &w)).await
+}
