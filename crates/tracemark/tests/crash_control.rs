@@ -7,7 +7,8 @@
 //!   whose count lies between the refusals it was answered and those plus the attempts in
 //!   flight at the kills;
 //! - the honest shop, which sells exactly what it received (with till checks), has no
-//!   alert at all: a sale counted twice after a replay would exceed its receipts.
+//!   alert at all: a sale counted twice after a replay would exceed its receipts;
+//! - the analytics count exactly the units the honest shop sold.
 
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -310,6 +311,32 @@ fn no_alert_lost_and_no_sale_counted_twice_across_kills() {
             "{n} counted for {refused} refusals answered and {unknown} cut off"
         );
     }
+    // The analytics count every honest sale once: none lost, none counted twice.
+    let t = Instant::now();
+    let sold = loop {
+        let (st, v) = c
+            .get(
+                Some(&inspector),
+                "/api/v1/analytics/sales?group_by=participant",
+            )
+            .expect("analytics");
+        assert_eq!(st, 200, "{v}");
+        let sold = v["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["key"] == shop.tin)
+            .and_then(|r| r["units"].as_u64())
+            .unwrap_or(0);
+        if sold == HONEST_UNITS as u64 || t.elapsed() > Duration::from_secs(10) {
+            break sold;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        sold, HONEST_UNITS as u64,
+        "units sold by the honest shop, in the analytics"
+    );
     let honest_alerts: Vec<&Value> = alerts
         .iter()
         .filter(|a| a["participant"] == shop.tin)

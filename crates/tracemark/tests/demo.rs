@@ -210,6 +210,40 @@ fn one_seed_one_run_every_planted_kind_and_only_offenders_refused() {
         }
     }
 
+    // The analytics hold exactly the sales the economy made, by every grouping.
+    let head = srv.c.get(None, "/health").expect("health");
+    assert_eq!(head.0, 200);
+    let end = Instant::now() + Duration::from_secs(10);
+    let t = sim.totals();
+    for (group, want) in [
+        ("region", &t.by_region),
+        ("product_group", &t.by_product_group),
+        ("gtin", &t.by_gtin),
+        ("participant", &t.by_participant),
+    ] {
+        let got = loop {
+            let (status, v) = srv
+                .c
+                .get(
+                    Some(&regulator),
+                    &format!("/api/v1/analytics/sales?group_by={group}"),
+                )
+                .expect("analytics");
+            assert_eq!(status, 200, "{v}");
+            let got: std::collections::BTreeMap<String, u64> = v["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| Some((r["key"].as_str()?.to_string(), r["units"].as_u64()?)))
+                .collect();
+            if &got == want || Instant::now() > end {
+                break got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(&got, want, "sales by {group}: analytics vs the economy");
+    }
+
     // The examples the demo prints verify as it says.
     let (genuine, sold) = sim.examples();
     for (code, verdict) in [(genuine, "genuine"), (sold, "sold")] {
