@@ -610,3 +610,61 @@ fn the_boards_draw_the_analytics_contract() {
         to_docs(&shot, "cabinet");
     }
 }
+
+/// The "done when": the demo's economy, run on its own registry, shows on the
+/// regulator's dashboard every alert kind it planted and none it did not, and the
+/// dashboard's sales total is the units the economy sold. Its picture is the README's.
+#[test]
+fn the_demo_economy_shows_every_planted_kind_on_the_dashboard() {
+    use std::collections::BTreeSet;
+    let s = support::start();
+    let mut sim = tracemark::demo::Sim::set_up(
+        s.c.clone(),
+        &s.admin,
+        tracemark::demo::Options::new(11, 0, 0.0),
+    )
+    .expect("the demo sets up");
+    sim.run(Some(3), &std::sync::atomic::AtomicBool::new(false))
+        .expect("the demo runs");
+    let planted: BTreeSet<String> = sim
+        .planted()
+        .iter()
+        .filter(|p| p.count > 0)
+        .map(|p| p.kind.to_string())
+        .collect();
+    assert!(planted.len() >= 9, "{planted:?}");
+    let (_, token) = sim.regulator();
+    let p = Browser::shared().page("dashboard-demo");
+    desktop(&p);
+    p.goto(&format!("{}/dashboard?lang=en#token={token}", s.base));
+    wait_live(&p);
+    let shown = p.wait("every planted kind in the alert feed", SHOWN, |p| {
+        let kinds = p.try_js(
+            "return [...document.querySelectorAll('#alert-feed li[data-kind]')].map(li => li.dataset.kind)",
+            vec![],
+        )?;
+        let kinds: BTreeSet<String> = kinds
+            .as_array()?
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect();
+        kinds.is_superset(&planted).then_some(kinds)
+    });
+    assert_eq!(shown, planted, "alert kinds on the dashboard vs planted");
+    let total = sim.totals().units_sold as i64;
+    for chart in ["#sales-day", "#groups"] {
+        p.wait(&format!("{chart}'s total = the units sold"), SHOWN, |p| {
+            let t: i64 = js_str(
+                p,
+                "const e = document.querySelector(arguments[0]); return e ? e.dataset.total : null",
+                vec![json!(chart)],
+            )?
+            .parse()
+            .ok()?;
+            (t == total).then_some(())
+        });
+    }
+    std::thread::sleep(Duration::from_millis(2600));
+    let shot = p.screenshot("dashboard-demo-en");
+    to_docs(&shot, "dashboard");
+}
