@@ -352,6 +352,7 @@ impl Registry {
                 kind: complaint.kind.clone(),
                 key: key.map(crate::feed::FactKey),
                 shop: shop_id,
+                client: complaint.client.clone(),
             }));
             Ok(complaint)
         })

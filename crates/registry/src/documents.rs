@@ -482,6 +482,7 @@ fn refused_fact<S: Store + ?Sized>(
             state: Brief::of(st.as_ref()),
             last_event: st.map_or(0, |s| s.last_event),
             expiry_day: st.map_or(0, |s| s.expiry_day),
+            receiver: st.filter(|s| s.in_transit()).map_or(0, |s| s.receiver),
         });
     }
     Ok(Fact::Refused(RefusedFact {

@@ -26,10 +26,14 @@ use uuid::Uuid;
 pub const FEED_VERSION: u8 = 1;
 
 /// Most facts waiting for the writer in the read-side buffer (till checks, verifications,
-/// failed tail checks): about 100 bytes each, so ~10 MB at worst. Beyond it facts are
-/// dropped and counted (`/metrics`): they come from unauthenticated traffic too, and the
-/// registry's answers never wait for them.
+/// failed tail checks). Beyond it (or [`FACTS_PENDING_CODES_MAX`]) facts are dropped and
+/// counted (`/metrics`): they come from unauthenticated traffic too, and the registry's
+/// answers never wait for them.
 pub const FACTS_PENDING_MAX: usize = 100_000;
+
+/// Most codes in the facts waiting (a till check carries up to 1,000): ~40 bytes each, so
+/// the buffer holds at most ~40 MB of codes besides its ~10 MB of facts.
+pub const FACTS_PENDING_CODES_MAX: usize = 1_000_000;
 
 /// Most facts of the read-side buffer one group commit takes (the rest wait for the next):
 /// a flood of verifications adds at most this many small records to a document's commit.
@@ -190,6 +194,8 @@ pub struct RefusedCode {
     pub last_event: u64,
     /// Expiry day of the code (days since 1970-01-01; 0 = none).
     pub expiry_day: u32,
+    /// The receiver while the code was in transit (0: not in transit).
+    pub receiver: ParticipantId,
 }
 
 /// A refused document (kept for risk control: the attempt is the signal).
@@ -300,6 +306,9 @@ pub struct VerifiedFact {
     pub key: FactKey,
     /// The verdict answered (`genuine`, `forged`, …).
     pub verdict: String,
+    /// Whether a crypto tail was presented and checked (a scanned label, not a typed
+    /// number).
+    pub tail_checked: bool,
     /// Where, roughly, when the page or app sent it.
     pub place: Option<Place>,
 }
@@ -332,6 +341,8 @@ pub struct ComplaintFact {
     pub key: Option<FactKey>,
     /// The shop it names by the code (its holder or seller), if any.
     pub shop: Option<ParticipantId>,
+    /// The complainant: a keyed tag of its address (never the address).
+    pub client: String,
 }
 
 /// A block (recall) made or lifted.
@@ -420,6 +431,8 @@ pub struct FactBuffer {
     pub dropped: std::sync::atomic::AtomicU64,
     /// Verifications this second: (second, count).
     verified: Mutex<(u64, u32)>,
+    /// Codes in the facts waiting (changed under the `pending` lock).
+    codes: std::sync::atomic::AtomicUsize,
     /// Verifications answered but not recorded (over [`VERIFIED_FACTS_PER_SEC_MAX`]).
     pub verified_unrecorded: std::sync::atomic::AtomicU64,
 }
@@ -427,14 +440,21 @@ pub struct FactBuffer {
 impl FactBuffer {
     /// Adds a fact; drops (and counts) it when [`FACTS_PENDING_MAX`] are waiting.
     pub fn push(&self, fact: Fact) {
+        let codes = match &fact {
+            Fact::TillCheck(t) => t.codes.len(),
+            _ => 1,
+        };
         let mut p = self.pending.lock();
-        if p.len() >= FACTS_PENDING_MAX {
+        let waiting = self.codes.load(std::sync::atomic::Ordering::Relaxed);
+        if p.len() >= FACTS_PENDING_MAX || waiting + codes > FACTS_PENDING_CODES_MAX {
             drop(p);
             self.dropped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }
         p.push(fact);
+        self.codes
+            .fetch_add(codes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether one more verification may be recorded at `now` (Unix seconds); counts it.
@@ -456,11 +476,22 @@ impl FactBuffer {
     /// Takes up to [`FACTS_PER_COMMIT_MAX`] waiting facts, oldest first.
     pub fn take(&self) -> Vec<Fact> {
         let mut p = self.pending.lock();
-        if p.len() <= FACTS_PER_COMMIT_MAX {
-            return std::mem::take(&mut *p);
-        }
-        let rest = p.split_off(FACTS_PER_COMMIT_MAX);
-        std::mem::replace(&mut *p, rest)
+        let taken = if p.len() <= FACTS_PER_COMMIT_MAX {
+            std::mem::take(&mut *p)
+        } else {
+            let rest = p.split_off(FACTS_PER_COMMIT_MAX);
+            std::mem::replace(&mut *p, rest)
+        };
+        let codes: usize = taken
+            .iter()
+            .map(|f| match f {
+                Fact::TillCheck(t) => t.codes.len(),
+                _ => 1,
+            })
+            .sum();
+        self.codes
+            .fetch_sub(codes, std::sync::atomic::Ordering::Relaxed);
+        taken
     }
 
     /// Facts waiting.
@@ -558,6 +589,7 @@ mod tests {
                     state: b,
                     last_event: 4,
                     expiry_day: 20_000,
+                    receiver: 0,
                 }],
                 codes_total: 1,
             }),
@@ -575,6 +607,7 @@ mod tests {
                 who: Who::Client(99),
                 key: key("y"),
                 verdict: "genuine".into(),
+                tail_checked: true,
                 place: Place::from_degrees(55.75, 37.62),
             }),
             Fact::TailFailed(TailFailedFact {
@@ -590,6 +623,7 @@ mod tests {
                 kind: "counterfeit".into(),
                 key: None,
                 shop: Some(2),
+                client: "00ff".into(),
             }),
             Fact::Block(BlockFact {
                 id: 1,

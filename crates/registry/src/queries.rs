@@ -529,6 +529,7 @@ impl Registry {
                 who: who(checker),
                 key: crate::feed::FactKey(key),
                 verdict: ans.verdict.to_string(),
+                tail_checked: ans.tail_checked,
                 place,
             }));
         }
@@ -564,10 +565,12 @@ impl Registry {
             }],
         })?;
         ans.code = parsed.key.to_string();
-        *key_out = Some(parsed.key);
         let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() else {
             return Ok(ans);
         };
+        // Recorded only for codes the registry issued: anyone can make up a million codes
+        // that parse, and the feed keeps what it records.
+        *key_out = Some(parsed.key);
         if let Some(g) = parsed.key.gtin() {
             if let Some(p) = self.product(g)? {
                 ans.product = Some(public_card(&p));
@@ -661,11 +664,13 @@ impl Registry {
             let key = p.as_ref().ok().map(|p| p.key);
             let (text, price) = item.parts();
             let mut reasons = Vec::new();
+            let mut known = false;
             match p {
                 Err((r, _)) => reasons.push(r),
                 Ok(p) => match states.next().flatten() {
                     None => reasons.push("unknown_code"),
                     Some(st) => {
+                        known = true;
                         // Whether a tail is right is told only to the code's owner or its
                         // receiver in transit (and fiscal operators, who check for every
                         // shop); every failure counts against the checker and the code.
@@ -728,7 +733,9 @@ impl Registry {
                     }
                 },
             }
-            if let Some(key) = key {
+            // Kept for codes the registry knows: a sale names only those (and made-up
+            // codes would only fill the risk engine's memory).
+            if let (Some(key), true) = (key, known) {
                 if checked.len() < crate::feed::TILL_CHECK_CODES_KEPT_MAX {
                     checked.push(crate::feed::CheckedCode {
                         key: crate::feed::FactKey(key),

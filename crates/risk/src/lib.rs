@@ -24,7 +24,7 @@
 //! | `expired_sale` | a sale refused because the goods expired | the shop | medium |
 //! | `recalled_sale` | a sale refused because the goods are blocked (recalled) | the shop | high |
 //! | `unchecked_sale` | a sale whose codes no till check it names asked about | the shop | low |
-//! | `complaint_cluster` | [`COMPLAINT_CLUSTER_MIN`] complaints or more about one shop within [`COMPLAINT_WINDOW_SECS`] | the shop | medium |
+//! | `complaint_cluster` | complaints about one shop from [`COMPLAINT_CLUSTER_MIN`] people or more (by their address's keyed tag) within [`COMPLAINT_WINDOW_SECS`] | the shop | medium |
 #![deny(missing_docs)]
 
 use registry::feed::{Fact, FactKey, FeedEntry, Place, Who};
@@ -46,6 +46,8 @@ pub const EVIDENCE_DOCUMENTS_MAX: usize = 50;
 pub const CHECK_WINDOW_SECS: u64 = 3_600;
 /// Most till checks remembered (oldest forgotten first): ~100 bytes each plus their codes.
 pub const CHECKS_KEPT_MAX: usize = 500_000;
+/// Most codes of remembered till checks, all checks together (~60 bytes each: ~120 MB).
+pub const CHECK_CODES_KEPT_MAX: usize = 2_000_000;
 /// How long consumers' scans of a code are compared with later ones.
 pub const CLONE_WINDOW_SECS: u64 = 6 * 3_600;
 /// Scans this close are one place (coarse places are ~11 km cells; a city is wider).
@@ -60,6 +62,10 @@ pub const SCANNED_CODES_MAX: usize = 1_000_000;
 pub const COMPLAINT_WINDOW_SECS: u64 = 7 * 86_400;
 /// Complaints about one shop within the window that make a cluster.
 pub const COMPLAINT_CLUSTER_MIN: usize = 3;
+/// Most open-ended alerts about no participant (a code's clone scans, an anonymous
+/// client's forged tails): anyone holding labels can make them, so past this many they are
+/// counted (`Risk::suppressed`) and not kept. ~3 KB each: ~300 MB at the cap.
+pub const ANONYMOUS_ALERTS_MAX: u64 = 100_000;
 /// Most alerts listed in one answer.
 pub const ALERTS_PAGE_MAX: usize = 1_000;
 
@@ -217,6 +223,9 @@ impl Signal {
     }
 }
 
+/// A complaint about a shop in the window: (time, id, code, complainant's tag).
+type RecentComplaint = (u64, String, Option<String>, String);
+
 /// A till check as remembered for the sales that name it.
 struct Check {
     seq: u64,
@@ -258,10 +267,21 @@ pub struct Risk {
     ledger: HashMap<(ParticipantId, u64), (u64, u64)>,
     checks: HashMap<String, Check>,
     checks_order: VecDeque<(u64, String)>,
+    /// Codes in `checks`.
+    check_codes: usize,
     /// Recent scans with a place of each code: (time, place, scanner).
     scans: HashMap<FactKey, VecDeque<(u64, Place, u64)>>,
-    scans_order: VecDeque<(u64, FactKey)>,
-    complaints: HashMap<ParticipantId, VecDeque<(u64, String, Option<String>)>>,
+    /// Codes with recent scans by their latest scan's time: the oldest is forgotten first
+    /// (and every one whose window has passed).
+    scans_order: BTreeSet<(u64, FactKey)>,
+    /// Alerts by kind (kept as alerts come, so `/metrics` does not walk them all).
+    by_kind: BTreeMap<Kind, u64>,
+    /// Alerts about no participant (a code, an anonymous client).
+    anonymous: u64,
+    /// Signals dropped because [`ANONYMOUS_ALERTS_MAX`] such alerts are open.
+    pub suppressed: u64,
+    /// Complaints about each shop in the window: (time, id, code, complainant).
+    complaints: HashMap<ParticipantId, VecDeque<RecentComplaint>>,
     dirty_alerts: BTreeSet<u64>,
     dirty_ledger: HashSet<(ParticipantId, u64)>,
     dirty_scans: HashSet<FactKey>,
@@ -327,6 +347,15 @@ impl Risk {
                 return;
             }
         }
+        let anonymous = !matches!(s.subject, Subject::Participant(_));
+        if anonymous && self.anonymous >= ANONYMOUS_ALERTS_MAX {
+            // Anyone who holds a label can make these: past the cap they are counted, not
+            // kept, so the public cannot grow the engine without bound.
+            self.suppressed += 1;
+            return;
+        }
+        self.anonymous += u64::from(anonymous);
+        *self.by_kind.entry(s.kind).or_default() += 1;
         let id = seq * 16 + u64::from(s.kind as u8);
         let mut a = Alert {
             id,
@@ -450,6 +479,10 @@ impl Risk {
             let status = st.status();
             let kind = if st.sold() {
                 Kind::RepeatSale
+            } else if st.in_transit() && c.receiver == r.actor {
+                // Goods on their way to this shop, sold before it accepted them: a clumsy
+                // order of documents, not goods from nowhere.
+                continue;
             } else if status == Some(Status::Introduced) && st.owner != r.actor {
                 Kind::GreySale
             } else if !matches!(status, Some(Status::Introduced)) {
@@ -527,9 +560,15 @@ impl Risk {
             },
         );
         self.checks_order.push_back((t.at, id));
+        self.check_codes += t.codes.len();
         while let Some((at, id)) = self.checks_order.front() {
-            if self.checks_order.len() > CHECKS_KEPT_MAX || at + CHECK_WINDOW_SECS < t.at {
-                self.checks.remove(id);
+            if self.checks_order.len() > CHECKS_KEPT_MAX
+                || self.check_codes > CHECK_CODES_KEPT_MAX
+                || at + CHECK_WINDOW_SECS < t.at
+            {
+                if let Some(c) = self.checks.remove(id) {
+                    self.check_codes -= c.codes.len();
+                }
                 self.checks_order.pop_front();
             } else {
                 break;
@@ -539,16 +578,34 @@ impl Risk {
 
     /// Remembers a scan with a place; a signal when it is too far from a recent one.
     ///
-    /// Anyone who knows a code can claim to scan it anywhere (`near=` is the client's word),
-    /// so the evidence says whether the two scans came from one scanner: two phones far
-    /// apart are a cloned label (high); one scanner in two places is a spoof or a VPN (low).
+    /// Only scans of a label (a crypto tail presented and not forged) count: a typed number
+    /// proves no one held the item. Anyone who holds a label can still claim to scan it
+    /// anywhere (`near=` is the client's word), so the evidence says whether the two scans
+    /// came from one scanner: two phones far apart are a cloned label (high); one scanner in
+    /// two places is a spoof or a VPN (low). A scanner repeating itself at one place adds
+    /// nothing, so it cannot flush a code's recent scans.
     fn scan(&mut self, e: &FeedEntry, v: &registry::feed::VerifiedFact) {
         let Some(place) = v.place else { return };
+        if !v.tail_checked || v.verdict == "forged" {
+            return;
+        }
         let scanner = match v.who {
             Who::Participant(p) => u64::from(p) | 1 << 63,
             Who::Client(c) => c & !(1 << 63),
         };
+        // Forget codes whose window has passed, and the least recently scanned beyond the cap.
+        while let Some(&(last, k)) = self.scans_order.first() {
+            if last + CLONE_WINDOW_SECS >= v.at && self.scans_order.len() < SCANNED_CODES_MAX {
+                break;
+            }
+            self.scans_order.pop_first();
+            self.scans.remove(&k);
+            self.dirty_scans.insert(k);
+        }
         let recent = self.scans.entry(v.key).or_default();
+        if let Some(&(last, _, _)) = recent.back() {
+            self.scans_order.remove(&(last, v.key));
+        }
         while recent
             .front()
             .is_some_and(|(at, _, _)| at + CLONE_WINDOW_SECS < v.at)
@@ -561,26 +618,18 @@ impl Risk {
             km >= CLONE_DISTANCE_KM_MIN && km / hours > CLONE_SPEED_KMH_MAX
         });
         let signal = far.map(|(at, p, who)| (*at, *p, p.distance_km(&place), *who == scanner));
-        recent.push_back((v.at, place, scanner));
-        if recent.len() > SCANS_PER_CODE_MAX {
-            recent.pop_front();
-        }
-        self.dirty_scans.insert(v.key);
-        self.scans_order.push_back((v.at, v.key));
-        while self.scans_order.len() > SCANNED_CODES_MAX {
-            if let Some((at, k)) = self.scans_order.pop_front() {
-                // Forgotten when this was its latest scan.
-                if self
-                    .scans
-                    .get(&k)
-                    .and_then(|r| r.back())
-                    .is_some_and(|(last, _, _)| *last <= at)
-                {
-                    self.scans.remove(&k);
-                    self.dirty_scans.insert(k);
-                }
+        let repeat = recent
+            .iter()
+            .any(|(_, p, who)| *who == scanner && *p == place);
+        if !repeat {
+            recent.push_back((v.at, place, scanner));
+            if recent.len() > SCANS_PER_CODE_MAX {
+                recent.pop_front();
             }
+            self.dirty_scans.insert(v.key);
         }
+        let newest = recent.back().map_or(v.at, |(at, _, _)| *at);
+        self.scans_order.insert((newest, v.key));
         if let Some((then, there, km, same)) = signal {
             let mut s = Signal::new(Kind::CloneScans, Subject::Code(v.key), v.at);
             if same {
@@ -604,7 +653,12 @@ impl Risk {
     fn complaint(&mut self, e: &FeedEntry, c: &registry::feed::ComplaintFact, reg: &Registry) {
         let Some(shop) = c.shop else { return };
         let recent = self.complaints.entry(shop).or_default();
-        recent.push_back((c.at, c.id.to_string(), c.key.as_ref().map(code_text)));
+        recent.push_back((
+            c.at,
+            c.id.to_string(),
+            c.key.as_ref().map(code_text),
+            c.client.clone(),
+        ));
         while recent
             .front()
             .is_some_and(|(at, ..)| at + COMPLAINT_WINDOW_SECS < c.at)
@@ -612,15 +666,19 @@ impl Risk {
             recent.pop_front();
         }
         self.dirty_complaints.insert(shop);
-        if recent.len() < COMPLAINT_CLUSTER_MIN {
+        // People, not complaints: one person filing three is no cluster (anyone can file).
+        let people: HashSet<&str> = recent.iter().map(|(.., who)| who.as_str()).collect();
+        if people.len() < COMPLAINT_CLUSTER_MIN {
             return;
         }
+        let people = people.len();
         let mut s = Signal::new(Kind::ComplaintCluster, Subject::Participant(shop), c.at);
         s.count = 1;
         let n = recent.len();
-        s.documents = recent.iter().map(|(_, id, _)| id.clone()).collect();
-        s.codes = recent.iter().filter_map(|(_, _, k)| k.clone()).collect();
+        s.documents = recent.iter().map(|(_, id, _, _)| id.clone()).collect();
+        s.codes = recent.iter().filter_map(|(_, _, k, _)| k.clone()).collect();
         s.details.insert("complaints_in_window".into(), n.into());
+        s.details.insert("complainants".into(), people.into());
         s.details
             .insert("shop_tin".into(), self.tin(reg, shop).into());
         self.raise(e.seq, s);
@@ -658,13 +716,9 @@ impl Risk {
         self.alerts.get(&id)
     }
 
-    /// Every alert count by kind (for metrics and the dashboard).
-    pub fn counts(&self) -> BTreeMap<Kind, u64> {
-        let mut m = BTreeMap::new();
-        for a in self.alerts.values() {
-            *m.entry(a.kind).or_default() += 1;
-        }
-        m
+    /// Alerts by kind (for metrics and the dashboard); kept as they come.
+    pub fn counts(&self) -> &BTreeMap<Kind, u64> {
+        &self.by_kind
     }
 
     /// Participants by risk score, highest first.
@@ -784,6 +838,8 @@ impl Projection for Risk {
                 };
                 let latest = self.open.entry((a.kind, a.subject)).or_insert(a.id);
                 *latest = (*latest).max(a.id);
+                *self.by_kind.entry(a.kind).or_default() += 1;
+                self.anonymous += u64::from(a.participant().is_none());
                 self.alerts.insert(a.id, a);
             }
             Some((&ROW_LEDGER, k)) if k.len() == 12 && value.len() == 16 => {
@@ -808,8 +864,8 @@ impl Projection for Risk {
                         .map(|(at, lat10, lon10, who)| (at, Place { lat10, lon10 }, who))
                         .collect(),
                 );
-                for (at, _, _) in &self.scans[&FactKey(key)] {
-                    self.scans_order.push_back((*at, FactKey(key)));
+                if let Some((last, _, _)) = self.scans[&FactKey(key)].back() {
+                    self.scans_order.insert((*last, FactKey(key)));
                 }
             }
             Some((&ROW_COMPLAINTS, k)) if k.len() == 4 => {
@@ -903,9 +959,9 @@ impl Projection for Risk {
             k.extend_from_slice(&shop.to_be_bytes());
             out.push((k, self.complaints.get(&shop).map(versioned)));
         }
-        if !out.is_empty() {
-            out.push((vec![ROW_WARM], Some(self.warm_seq().to_le_bytes().to_vec())));
-        }
+        // With every flush, even one of till checks alone: they change no row but move
+        // the checkpoint past themselves, and a restart must replay them.
+        out.push((vec![ROW_WARM], Some(self.warm_seq().to_le_bytes().to_vec())));
         out
     }
 

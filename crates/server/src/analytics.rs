@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SalesQuery {
     /// One of `region|product_group|day|hour|gtin|participant`.
     group_by: Option<String>,
@@ -27,6 +28,7 @@ pub(crate) struct SalesQuery {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct StockQuery {
     /// One of `region|product_group|gtin|participant`.
     group_by: Option<String>,
@@ -34,6 +36,7 @@ pub(crate) struct StockQuery {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct FlowsQuery {
     /// Start, inclusive: a date `YYYY-MM-DD` (the sender's local day) or an RFC 3339
     /// timestamp (moved up to the sender's next local midnight).

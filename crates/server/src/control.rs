@@ -30,8 +30,9 @@ pub struct Control {
     /// The risk engine's state.
     pub risk: Arc<RwLock<Risk>>,
     follower: Option<Follower>,
-    /// The analytics' state.
-    pub analytics: ::analytics::Handle,
+    /// The analytics' state; `None` when they could not start (their endpoints answer 503
+    /// rather than empty numbers).
+    pub analytics: Option<::analytics::Handle>,
     /// The analytics' follower, when this router started it.
     analytics_follower: Option<Follower>,
 }
@@ -49,18 +50,17 @@ impl Control {
             }
         };
         let (analytics, analytics_follower) = match analytics {
-            Some(h) => (h, None),
+            Some(h) => (Some(h), None),
             None => {
                 let h: ::analytics::Handle =
                     Arc::new(RwLock::new(::analytics::Analytics::default()));
-                let f = match registry::project::follow(reg, h.clone()) {
-                    Ok(f) => Some(f),
+                match registry::project::follow(reg, h.clone()) {
+                    Ok(f) => (Some(h), Some(f)),
                     Err(e) => {
                         tracing::error!("the analytics cannot start: {e}");
-                        None
+                        (None, None)
                     }
-                };
-                (h, f)
+                }
             }
         };
         Control {

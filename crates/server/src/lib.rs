@@ -166,7 +166,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         nonces: Arc::new(nonces),
         health: Arc::new(tokio::sync::Mutex::new(None)),
         control: control.clone(),
-        analytics: Some(control.analytics.clone()),
+        analytics: control.analytics.clone(),
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
         image_limits: Arc::new(scan::ImageLimits::new(config.decoder.clone())),
@@ -927,7 +927,7 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
         );
     }
     text.push_str("# HELP tracemark_alerts Alerts (incidents) the risk engine holds, by kind.\n# TYPE tracemark_alerts gauge\n");
-    for (kind, n) in s.control.risk.read().counts() {
+    for (kind, n) in s.control.risk.read().counts().clone() {
         let _ = writeln!(text, "tracemark_alerts{{kind=\"{}\"}} {n}", kind.name());
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

@@ -9,11 +9,14 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The projections the server runs, following `b`'s registry.
+/// The projections the server runs (the risk engine and the analytics), following `b`'s
+/// registry.
 fn projections(b: &Bed) -> Result<(Arc<RwLock<risk::Risk>>, Vec<Follower>)> {
     let risk = Arc::new(RwLock::new(risk::Risk::new()));
     let f = follow(&b.reg, risk.clone()).map_err(|e| anyhow!("{e}"))?;
-    Ok((risk, vec![f]))
+    let analytics: analytics::Handle = Arc::new(RwLock::new(analytics::Analytics::default()));
+    let g = follow(&b.reg, analytics).map_err(|e| anyhow!("{e}"))?;
+    Ok((risk, vec![f, g]))
 }
 
 fn bodies(kind: &str, codes: &[String], extra: &serde_json::Value) -> Vec<Vec<u8>> {
@@ -174,7 +177,7 @@ pub(crate) fn rows(quick: bool, runs: usize) -> Result<()> {
         "",
     );
     report(
-        "the same, risk engine following",
+        "the same, risk engine and analytics following",
         "code-events/s",
         &on,
         "target ≥ 85 % of off",

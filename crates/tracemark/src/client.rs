@@ -68,7 +68,19 @@ pub type Answer = (u16, Value);
 impl Client {
     /// A client of the registry at `base`.
     pub fn new(base: &str) -> Result<Client> {
+        Self::build(base, None)
+    }
+
+    /// A client whose connections leave from `local` (the demo's shoppers use addresses
+    /// of the loopback network, 127.0.0.0/8, so the registry tells them apart as it tells
+    /// phones apart).
+    pub fn from_address(base: &str, local: std::net::IpAddr) -> Result<Client> {
+        Self::build(base, Some(local))
+    }
+
+    fn build(base: &str, local: Option<std::net::IpAddr>) -> Result<Client> {
         let http = Http::builder()
+            .local_address(local)
             .timeout(Duration::from_secs(120))
             // Below the server's 10 s idle timeout: a pooled connection is never reused
             // just as the server closes it.

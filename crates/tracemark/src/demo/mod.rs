@@ -202,6 +202,9 @@ struct SoldUnit {
 /// The simulated economy.
 pub struct Sim {
     c: Client,
+    /// Shoppers' phones: clients from distinct loopback addresses when the registry is on
+    /// this machine (else the one client), so scans and complaints come from many people.
+    shoppers: Vec<Client>,
     opts: Options,
     rng: ChaCha8Rng,
     parties: Vec<Party>,
@@ -253,6 +256,35 @@ pub struct Sim {
     last_complaint: Option<Instant>,
     next_uses: usize,
     live: Arc<Live>,
+}
+
+/// Distinct shoppers the demo simulates (each its own loopback address).
+const SHOPPERS: u8 = 16;
+
+/// The shoppers' clients: one per address 127.0.0.2… when `c` talks to a loopback
+/// address (Linux routes all of 127.0.0.0/8 to this machine), else `c` alone.
+fn shoppers(c: &Client) -> Vec<Client> {
+    let host = c
+        .base
+        .split("://")
+        .nth(1)
+        .and_then(|h| h.rsplit_once(':').map(|(h, _)| h.to_string()))
+        .unwrap_or_default();
+    let loopback = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback() && ip.is_ipv4())
+        || host == "localhost";
+    let many: Option<Vec<Client>> = loopback
+        .then(|| {
+            (0..SHOPPERS)
+                .map(|i| {
+                    Client::from_address(&c.base, std::net::Ipv4Addr::new(127, 0, 0, 2 + i).into())
+                        .ok()
+                })
+                .collect()
+        })
+        .flatten();
+    many.unwrap_or_else(|| vec![c.clone()])
 }
 
 fn now_secs() -> u64 {
@@ -315,8 +347,10 @@ impl Sim {
     /// offenders' goods, and the recall, through the API at `c` with the admin token.
     pub fn set_up(c: Client, admin: &str, opts: Options) -> Result<Sim> {
         let rng = ChaCha8Rng::seed_from_u64(opts.seed);
+        let shoppers = shoppers(&c);
         let mut sim = Sim {
             c,
+            shoppers,
             rng,
             parties: Vec::new(),
             products: Vec::new(),
@@ -694,7 +728,8 @@ impl Sim {
             "/api/v1/verify?code={}&near={lat:.3},{lon:.3}",
             gs1::percent_encoded(code)
         );
-        let (status, v) = self.c.get(None, &path)?;
+        let phone = self.rng.gen_range(0..self.shoppers.len());
+        let (status, v) = self.shoppers[phone].get(None, &path)?;
         self.activity.verifications += 1;
         self.step("verify", 1, status == 200);
         if status != 200 {
@@ -1416,7 +1451,8 @@ impl Sim {
                     "The date on the pack had passed when I bought it.",
                 )
             };
-            let r = self.c.post_public(
+            let phone = self.rng.gen_range(0..self.shoppers.len());
+            let r = self.shoppers[phone].post_public(
                 "/api/v1/complaints",
                 &json!({"code": code, "kind": k, "text": text, "shop": shop}),
             )?;
