@@ -81,6 +81,15 @@ impl Control {
         self.follower.as_ref().map(|f| &*f.progress)
     }
 
+    /// The signed-in regulator behind a read of the risk engine (401/403), once the engine
+    /// runs (503).
+    async fn regulator(&self, s: &AppState, headers: &HeaderMap) -> Result<Participant, Problem> {
+        let p = s.caller(headers).await?;
+        regulator(&p)?;
+        self.running()?;
+        Ok(p)
+    }
+
     fn running(&self) -> Result<&Follower, Problem> {
         self.follower.as_ref().ok_or_else(|| {
             Problem::from(Error::Unavailable(
@@ -262,9 +271,7 @@ pub(crate) async fn alerts(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, Problem> {
-    let p = s.caller(&headers).await?;
-    regulator(&p)?;
-    s.control.running()?;
+    s.control.regulator(&s, &headers).await?;
     let q: AlertsQuery = query(uri.query().map(str::to_string))?;
     let mut kinds = Vec::new();
     for k in q
@@ -348,9 +355,7 @@ pub(crate) async fn alert(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let p = s.caller(&headers).await?;
-    regulator(&p)?;
-    s.control.running()?;
+    s.control.regulator(&s, &headers).await?;
     let id = alert_id(&id)?;
     let r = s.control.risk.read();
     let a = r
@@ -489,9 +494,7 @@ pub(crate) async fn scores(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, Problem> {
-    let p = s.caller(&headers).await?;
-    regulator(&p)?;
-    s.control.running()?;
+    s.control.regulator(&s, &headers).await?;
     let q: ScoresQuery = query(uri.query().map(str::to_string))?;
     let limit = q.limit.unwrap_or(20);
     if !(1..=1_000).contains(&limit) {
