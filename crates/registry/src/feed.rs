@@ -45,6 +45,10 @@ pub const FACTS_PER_COMMIT_MAX: usize = 20_000;
 /// (counted). A nation's consumers scan far less than this on average.
 pub const VERIFIED_FACTS_PER_SEC_MAX: u32 = 5_000;
 
+/// Most verifications of one scanner (an address's tag, or a participant) recorded a second:
+/// a shopper scans a label every few seconds at most.
+pub const VERIFIED_FACTS_PER_SCANNER_PER_SEC_MAX: u32 = 5;
+
 /// Most codes of one till check kept in its fact (a check asks about ≤ 1,000).
 pub const TILL_CHECK_CODES_KEPT_MAX: usize = 1_000;
 
@@ -429,8 +433,8 @@ pub struct FactBuffer {
     pending: Mutex<Vec<Fact>>,
     /// Facts dropped because the buffer was full.
     pub dropped: std::sync::atomic::AtomicU64,
-    /// Verifications this second: (second, count).
-    verified: Mutex<(u64, u32)>,
+    /// Verifications this second: (second, count, count per scanner).
+    verified: Mutex<(u64, u32, rustc_hash::FxHashMap<Who, u32>)>,
     /// Codes in the facts waiting (changed under the `pending` lock).
     codes: std::sync::atomic::AtomicUsize,
     /// Verifications answered but not recorded (over [`VERIFIED_FACTS_PER_SEC_MAX`]).
@@ -457,19 +461,26 @@ impl FactBuffer {
             .fetch_add(codes, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Whether one more verification may be recorded at `now` (Unix seconds); counts it.
-    pub fn verification_allowed(&self, now: u64) -> bool {
+    /// Whether one more verification by `who` may be recorded at `now` (Unix seconds);
+    /// counts it. Each scanner gets [`VERIFIED_FACTS_PER_SCANNER_PER_SEC_MAX`] of the
+    /// second's [`VERIFIED_FACTS_PER_SEC_MAX`], so a few addresses cannot crowd everyone
+    /// else's scans out of the feed.
+    pub fn verification_allowed(&self, now: u64, who: Who) -> bool {
         let mut w = self.verified.lock();
         if w.0 != now {
-            *w = (now, 0);
+            w.0 = now;
+            w.1 = 0;
+            w.2.clear();
         }
-        if w.1 >= VERIFIED_FACTS_PER_SEC_MAX {
+        let mine = w.2.get(&who).copied().unwrap_or(0);
+        if w.1 >= VERIFIED_FACTS_PER_SEC_MAX || mine >= VERIFIED_FACTS_PER_SCANNER_PER_SEC_MAX {
             drop(w);
             self.verified_unrecorded
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return false;
         }
         w.1 += 1;
+        w.2.insert(who, mine + 1);
         true
     }
 
@@ -677,7 +688,7 @@ mod tests {
     fn verifications_recorded_a_second_are_capped() {
         let buf = FactBuffer::default();
         let allowed = (0..VERIFIED_FACTS_PER_SEC_MAX + 10)
-            .filter(|_| buf.verification_allowed(100))
+            .filter(|i| buf.verification_allowed(100, Who::Client(u64::from(*i))))
             .count();
         assert_eq!(allowed, VERIFIED_FACTS_PER_SEC_MAX as usize);
         assert_eq!(
@@ -685,9 +696,22 @@ mod tests {
                 .load(std::sync::atomic::Ordering::Relaxed),
             10
         );
+        let me = Who::Client(u64::MAX);
         assert!(
-            buf.verification_allowed(101),
+            buf.verification_allowed(101, me),
             "a new second, a new allowance"
+        );
+        let mine = (0..20)
+            .filter(|_| buf.verification_allowed(101, me))
+            .count();
+        assert_eq!(
+            mine as u32,
+            VERIFIED_FACTS_PER_SCANNER_PER_SEC_MAX - 1,
+            "one scanner's share"
+        );
+        assert!(
+            buf.verification_allowed(101, Who::Client(1)),
+            "another's is untouched"
         );
     }
 

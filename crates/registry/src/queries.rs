@@ -523,7 +523,8 @@ impl Registry {
         let mut key = None;
         let ans = self.verify_inner(text, checker, &mut key)?;
         let now = self.now();
-        if let Some(key) = key.filter(|_| self.inner.facts.verification_allowed(now)) {
+        if let Some(key) = key.filter(|_| self.inner.facts.verification_allowed(now, who(checker)))
+        {
             self.note(crate::feed::Fact::Verified(crate::feed::VerifiedFact {
                 at: self.now(),
                 who: who(checker),
