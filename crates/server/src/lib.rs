@@ -1878,6 +1878,12 @@ async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Pro
             "a code is at most {CODE_TEXT_LEN_MAX} characters"
         ))));
     }
+    if q.code.trim().is_empty() {
+        // An empty code is the caller's mistake, not an unknown code.
+        return Err(Problem::bad_request(
+            "`code` is empty: give a marking code, e.g. ?code=(01)04601234567893(21)abc123(93)Zx9q              (GS as %1D, brackets or a GS1 Digital Link all work)",
+        ));
+    }
     let place = near(q.near.as_deref())?;
     let reg = s.registry.clone();
     let ans = fast(move || reg.verify_at(&q.code, checker, place)).map_err(malformed_code)?;

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 #[command(
     name = "tracemark",
     version,
-    about = "National track-and-trace registry of marked goods"
+    about = "National track-and-trace registry of marked goods",
+    after_help = "Examples:\n  tracemark demo                                   a registry with a simulated economy; prints where to look\n  tracemark serve --data ./data --listen 127.0.0.1:8080\n  tracemark label '(01)04601234567893(21)abc123(93)Zx9q' --out label.png\n  tracemark help serve                             every option of one command"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -19,10 +20,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the registry on the embedded store in DIR.
+    /// Serve the registry over HTTP, its data in the embedded store in the directory given
+    /// by --data (created on first start, with the admin token in DIR/admin.token).
+    ///
+    /// Example: tracemark serve --data ./data --listen 127.0.0.1:8080
     Serve {
         /// Data directory (created if new).
-        #[arg(long)]
+        #[arg(long, value_name = "DIR", required_unless_present = "postgres")]
         data: Option<PathBuf>,
         /// PostgreSQL URL instead of --data (not yet available).
         #[arg(long)]
@@ -39,7 +43,11 @@ enum Command {
         #[arg(long, default_value_t = server::serve::CONNECTIONS_MAX)]
         connections_max: usize,
     },
-    /// Start a registry with a simulated economy flowing through it.
+    /// Start a registry with a simulated economy flowing through it (producers, importers,
+    /// wholesalers, shops, shoppers and planted offenders, through the public API); prints
+    /// the pages to open and how to act as a participant. Ctrl-C stops it.
+    ///
+    /// Example: tracemark demo --rate 20 --seed 7
     Demo {
         /// Data directory (default: a fresh temporary one).
         #[arg(long)]
@@ -64,7 +72,7 @@ enum Command {
     /// Example: tracemark audit --data ./data --checkpoint kept-checkpoint.txt
     Audit {
         /// Data directory of the embedded store (the registry must not be running on it).
-        #[arg(long)]
+        #[arg(long, value_name = "DIR", required_unless_present = "postgres")]
         data: Option<PathBuf>,
         /// PostgreSQL URL instead of --data (not yet available).
         #[arg(long)]
@@ -88,7 +96,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         parquet: PathBuf,
         /// Data directory of the embedded store (the registry must not be running on it).
-        #[arg(long)]
+        #[arg(long, value_name = "DIR", required_unless_present = "postgres")]
         data: Option<PathBuf>,
         /// PostgreSQL URL instead of --data (not yet available).
         #[arg(long)]
@@ -142,6 +150,8 @@ enum Command {
     #[command(hide = true)]
     DecodeWorker,
     /// Run the benchmark suite (use a release build) and print its figures.
+    ///
+    /// Example: cargo run --release -- bench --only control --runs 3
     Bench {
         /// Smaller sizes, for a quick look (figures not comparable with full runs).
         #[arg(long)]

@@ -151,6 +151,13 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
     };
     assert_eq!(verify("55.75,37.62").0, 200);
     assert_eq!(verify("43.12,131.89").0, 200);
+    // An empty code is a 400, not an unknown code.
+    let (st, p) = s.c.get(None, "/api/v1/verify?code=").expect("verify");
+    assert_eq!(st, 400, "{p}");
+    assert!(
+        p["detail"].as_str().is_some_and(|d| d.contains("empty")),
+        "{p}"
+    );
     let (st, p) = verify("91,0");
     assert_eq!(st, 400);
     assert!(
