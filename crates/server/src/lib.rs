@@ -534,10 +534,30 @@ impl AppState {
     /// The signed-in participant.
     async fn caller(&self, headers: &HeaderMap) -> Result<Participant, Problem> {
         let token = bearer(headers).ok_or_else(|| {
-            Problem::unauthorized(
-                "sign in: Authorization: Bearer <token> (see /api/v1/auth/challenge)",
-            )
+            // Say what came, not only what is expected: a token without its scheme is the
+            // commonest slip.
+            let sent = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim);
+            Problem::unauthorized(match sent {
+                None => "no Authorization header: sign in (GET /api/v1/auth/challenge?tin=…, then POST /api/v1/auth/token) and send `Authorization: Bearer <token>`"
+                    .to_string(),
+                Some(v) if !v.contains(' ') => format!(
+                    "the Authorization header holds a bare value ({} characters) without its scheme: send `Authorization: Bearer <token>`",
+                    v.chars().count()
+                ),
+                Some(v) => format!(
+                    "the Authorization header's scheme is `{}`; send `Authorization: Bearer <token>`",
+                    v.split(' ').next().unwrap_or_default().chars().take(20).collect::<String>()
+                ),
+            })
         })?;
+        if self.is_admin(headers) {
+            return Err(Problem::unauthorized(
+                "this is the operator's admin token, which only the operator's endpoints (/api/v1/participants…) take; participants' endpoints take a participant's token from sign-in (GET /api/v1/auth/challenge?tin=…, POST /api/v1/auth/token)",
+            ));
+        }
         let now = self.registry.now();
         let (id, epoch, generation) = self.auth.check_token(token, now)?;
         let reg = self.registry.clone();
@@ -1881,7 +1901,7 @@ async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Pro
     if q.code.trim().is_empty() {
         // An empty code is the caller's mistake, not an unknown code.
         return Err(Problem::bad_request(
-            "`code` is empty: give a marking code, e.g. ?code=(01)04601234567893(21)abc123(93)Zx9q              (GS as %1D, brackets or a GS1 Digital Link all work)",
+            "`code` is empty: give a marking code, e.g. ?code=(01)04601234567893(21)abc123(93)Zx9q (GS as %1D, brackets or a GS1 Digital Link all work)",
         ));
     }
     let place = near(q.near.as_deref())?;

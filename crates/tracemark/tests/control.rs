@@ -100,6 +100,35 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
     assert_eq!(a["evidence"]["codes"], json!([ids[0]]));
     assert_eq!(a["evidence"]["owners"], json!([maker.tin]));
     assert_eq!(a["acknowledged"], Value::Null);
+    // A token without its scheme, or the admin token, is told apart from a bad token.
+    let bare = s
+        .http
+        .get(format!("{}/api/v1/alerts", s.base))
+        .header("authorization", inspector.token.clone())
+        .send()
+        .expect("alerts");
+    assert_eq!(bare.status(), 401);
+    let p: Value = bare.json().expect("problem");
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("without its scheme")),
+        "{p}"
+    );
+    let admin = s
+        .http
+        .get(format!("{}/api/v1/alerts", s.base))
+        .bearer_auth(&s.admin)
+        .send()
+        .expect("alerts");
+    assert_eq!(admin.status(), 401);
+    let p: Value = admin.json().expect("problem");
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("admin token")),
+        "{p}"
+    );
     // Only regulators read alerts; bad filters are named.
     let (st, p) = alerts(&s, &grey, "");
     assert_eq!(st, 403, "{p}");
