@@ -281,13 +281,14 @@ pub fn verify_signature(
     let key = VerifyingKey::from_bytes(&p.key_at(now))
         .map_err(|_| Problem::unauthorized("the participant's key is unusable"))?;
     key.verify_strict(bytes, &Signature::from_bytes(&sig))
-        .map_err(|_| {
-            Problem::unauthorized(
-                "the signature does not verify: sign the challenge's `data` (its UTF-8 bytes, \
-                 exactly as received) with your current registered key",
-            )
-        })
+        .map_err(|_| Problem::unauthorized(SIGNATURE_DOES_NOT_VERIFY))
 }
+
+/// What a sign-in whose signature does not verify is told — also for a TIN nobody holds, so
+/// that sign-in does not tell who is registered.
+pub const SIGNATURE_DOES_NOT_VERIFY: &str = "the signature does not verify: sign the \
+    challenge's `data` (its UTF-8 bytes, exactly as received) with the registered key of the \
+    TIN you asked the challenge for";
 
 #[cfg(test)]
 mod tests {

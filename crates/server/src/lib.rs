@@ -1282,7 +1282,7 @@ struct ChallengeQuery {
     path = "/api/v1/auth/challenge",
     tag = "auth",
     summary = "Sign-in challenge for ?tin=",
-    description = "Access: public (rate-limited per address). Sign `data` (its UTF-8 bytes exactly as received) with the participant's key and send it to /api/v1/auth/token.",
+    description = "Access: public (rate-limited per address). Sign `data` (its UTF-8 bytes exactly as received) with the participant's key and send it to /api/v1/auth/token. Any TIN gets a challenge (the answer does not say who is registered); an unknown one fails at the token step as a wrong signature does.",
     security(()),
     params(
         ChallengeQuery,
@@ -1290,23 +1290,15 @@ struct ChallengeQuery {
     responses(
         (status = 200, description = "The challenge", body = crate::answers::Challenge),
         (status = 400, response = crate::openapi::BadRequest),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn challenge(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
     let q: ChallengeQuery = query(q)?;
-    let reg = s.registry.clone();
-    let tin = q.tin.clone();
-    // The same answer whether or not the TIN exists would leak less, but integrators
-    // want to know at once that a TIN is wrong; TINs are public anyway.
-    if blocking(move || reg.participant_by_tin(&tin))
-        .await?
-        .is_none()
-    {
-        return Err(Problem::not_found(format!("no participant {}", q.tin)));
-    }
+    // The same answer whether or not the TIN is registered: a 404 here would list who is
+    // (and who is not) a participant to anyone asking. An unknown TIN fails at the
+    // signature step, exactly as a wrong key does.
     let (id, data) = s.auth.challenge(&q.tin, s.registry.now());
     Ok(Json(answers::Challenge {
         challenge_id: id,
@@ -1360,7 +1352,8 @@ async fn token(
     let reg = s.registry.clone();
     let p = blocking(move || reg.participant_by_tin(&tin))
         .await?
-        .ok_or_else(|| Problem::unauthorized("the challenge's participant no longer exists"))?;
+        // Said as a wrong signature is: the answer does not tell whether the TIN exists.
+        .ok_or_else(|| Problem::unauthorized(crate::auth::SIGNATURE_DOES_NOT_VERIFY))?;
     if let Some(why) = &p.suspended {
         return Err(Problem::unauthorized(format!(
             "participant {} is suspended ({why}); ask the operator",

@@ -1044,7 +1044,16 @@ fn bad_input_is_a_problem_and_changes_nothing() {
         422,
     );
     refused!(s.get("/api/v1/auth/challenge", None), 400);
-    refused!(s.get("/api/v1/auth/challenge?tin=0000", None), 404);
+    // An unknown TIN gets a challenge like anyone (a 404 would list who is registered) and
+    // fails at the signature, in the words a wrong key gets.
+    let stranger = s.get("/api/v1/auth/challenge?tin=0000", None);
+    assert_eq!(stranger.status, 200, "{}", stranger.text);
+    let r = s.send(Req::new("POST", "/api/v1/auth/token").json(&json!({
+        "challenge_id": stranger.json()["challenge_id"],
+        "signature": base64::engine::general_purpose::STANDARD.encode([7u8; 64]),
+    })));
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert!(r.text.contains("does not verify"), "{}", r.text);
     refused!(
         s.send(
             Req::new("POST", "/api/v1/auth/token")
