@@ -88,9 +88,18 @@ pub struct Config {
     /// (a pathological image then runs to its end instead of being killed).
     pub decoder: Option<std::path::PathBuf>,
     /// The analytics projection, when the binary follows the feed with it; `None`: the
-    /// analytics endpoints answer 503.
+    /// router follows the feed with its own.
     pub analytics: Option<::analytics::Handle>,
+    /// Addresses that may read `/metrics` without the admin token (a scraper's); everyone
+    /// else needs the admin token. [`METRICS_ALLOW_DEFAULT`]: this machine only.
+    pub metrics_allow: Vec<std::net::IpAddr>,
 }
+
+/// Who may read `/metrics` without the admin token unless told otherwise: this machine.
+pub const METRICS_ALLOW_DEFAULT: [std::net::IpAddr; 2] = [
+    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+];
 
 /// Longest code text accepted on verification (a Digital Link with a signature tail is
 /// under 300 characters).
@@ -118,6 +127,8 @@ pub struct AppState {
     log: Arc<LogSigner>,
     /// The projections (the risk engine) following the registry's feed.
     control: Arc<control::Control>,
+    /// Who reads `/metrics` without the admin token.
+    metrics_allow: Arc<[std::net::IpAddr]>,
     /// The last health answer and when it was made: one check at a time, reused for
     /// [`HEALTH_CACHE_MS`], so `/health` cannot flood the writer's queue.
     health: Arc<tokio::sync::Mutex<Option<WriterCheck>>>,
@@ -133,9 +144,48 @@ fn metrics_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Another recorder may be installed (tests with several servers): keep ours local.
             let _ = metrics::set_global_recorder(recorder);
+            describe_metrics();
             handle
         })
         .clone()
+}
+
+/// A `# HELP` line for every metric the recorder exports.
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_histogram};
+    describe_counter!(
+        "tracemark_http_requests_total",
+        "HTTP requests answered, by route pattern, method and status."
+    );
+    describe_histogram!(
+        "tracemark_http_request_duration_seconds",
+        "Time to answer an HTTP request, by route pattern."
+    );
+    describe_counter!("tracemark_documents_accepted_total", "Documents accepted.");
+    describe_counter!(
+        "tracemark_documents_refused_total",
+        "Documents refused (for their codes, their fields or the caller's role)."
+    );
+    describe_counter!(
+        "tracemark_code_events_total",
+        "Code state changes made by accepted documents."
+    );
+    describe_counter!(
+        "tracemark_http_connections_shed_total",
+        "Connections refused at the connection cap with none idle to evict."
+    );
+    describe_counter!(
+        "tracemark_http_connections_evicted_total",
+        "Idle connections closed to make room at the connection cap."
+    );
+    describe_counter!(
+        "tracemark_http_requests_shed_total",
+        "Requests answered 503 because the server was saturated."
+    );
+    describe_counter!(
+        "tracemark_http_requests_timed_out_total",
+        "Requests ended by a timeout (headers, body or answer)."
+    );
 }
 
 /// Builds the router over a registry.
@@ -166,6 +216,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         nonces: Arc::new(nonces),
         health: Arc::new(tokio::sync::Mutex::new(None)),
         control: control.clone(),
+        metrics_allow: config.metrics_allow.clone().into(),
         analytics: control.analytics.clone(),
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
@@ -405,9 +456,9 @@ async fn observe(State(_): State<AppState>, req: Request, next: Next) -> Respons
     let start = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+    metrics::counter!("tracemark_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route)
+    metrics::histogram!("tracemark_http_request_duration_seconds", "route" => route)
         .record(start.elapsed().as_secs_f64());
     resp
 }
@@ -862,9 +913,19 @@ async fn health(State(s): State<AppState>) -> Response {
         (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"),
     )
 )]
-async fn metrics_text(State(s): State<AppState>) -> Response {
+async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
     use std::fmt::Write;
     use std::sync::atomic::Ordering::Relaxed;
+    let allowed = peer_ip(req.extensions()).is_some_and(|ip| s.metrics_allow.contains(&ip));
+    if !allowed && !s.is_admin(req.headers()) {
+        // Counts of alerts, documents and requests are the operator's, not the world's.
+        return Problem::from(Error::Forbidden(
+            "metrics are the operator's: send the admin token (Authorization: Bearer …), or \
+             start serve with --metrics-allow ADDR for a scraper's address"
+                .into(),
+        ))
+        .into_response();
+    }
     let mut text = s.metrics.render();
     let w = s.registry.writer_stats();
     let counters = [
@@ -1660,8 +1721,8 @@ async fn submit_document(
         .map_err(|_| Problem::from(Error::Unavailable("the writer stopped".into())))?;
     match answer {
         Ok(a) => {
-            metrics::counter!("documents_accepted_total").increment(1);
-            metrics::counter!("code_events_total").increment(a.codes);
+            metrics::counter!("tracemark_documents_accepted_total").increment(1);
+            metrics::counter!("tracemark_code_events_total").increment(a.codes);
             Ok((
                 StatusCode::CREATED,
                 [(header::LOCATION, format!("/api/v1/documents/{}", a.id))],
@@ -1670,7 +1731,7 @@ async fn submit_document(
                 .into_response())
         }
         Err(e) => {
-            metrics::counter!("documents_refused_total").increment(1);
+            metrics::counter!("tracemark_documents_refused_total").increment(1);
             Err(Problem::from(e))
         }
     }

@@ -222,7 +222,7 @@ where
         };
         let client = crate::limit::Client::of(remote.ip());
         let Some(permit) = slots.admit().await else {
-            metrics::counter!("http_connections_shed_total").increment(1);
+            metrics::counter!("tracemark_http_connections_shed_total").increment(1);
             // Never blocks: the answer fits the empty socket buffer, or is dropped.
             let _ = stream.try_write(&shed);
             drop(stream);
@@ -376,7 +376,7 @@ impl Slots {
         if !self.evict_oldest_idle() {
             return None;
         }
-        metrics::counter!("http_connections_evicted_total").increment(1);
+        metrics::counter!("tracemark_http_connections_evicted_total").increment(1);
         tokio::time::timeout(EVICTION_WAIT, self.permits.clone().acquire_owned())
             .await
             .ok()?
@@ -512,7 +512,7 @@ async fn connection(
                 match busy {
                     Some(busy) => request(app, remote, limits, busy, req).await,
                     None => {
-                        metrics::counter!("http_requests_shed_total").increment(1);
+                        metrics::counter!("tracemark_http_requests_shed_total").increment(1);
                         let mut r = crate::problem::Problem::new(
                             429,
                             "too-many",
@@ -605,7 +605,7 @@ async fn request(
     )
     .await;
     let late = |what: &str| {
-        metrics::counter!("http_requests_timed_out_total").increment(1);
+        metrics::counter!("tracemark_http_requests_timed_out_total").increment(1);
         let mut r = Problem::new(
             408,
             "timeout",
@@ -622,7 +622,7 @@ async fn request(
         Ok(Ok(_)) => late(&format!("{} s", limits.body_read_timeout.as_secs_f64())),
         Ok(Err(never)) => match never {},
         Err(_) if body_state.load(Ordering::Acquire) == BODY_DONE => {
-            metrics::counter!("http_requests_timed_out_total").increment(1);
+            metrics::counter!("tracemark_http_requests_timed_out_total").increment(1);
             let mut r = Problem::new(
                 503,
                 "busy",

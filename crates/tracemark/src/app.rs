@@ -119,6 +119,7 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
             log_origin,
             decoder: decoder_program(),
             analytics: None,
+            metrics_allow: server::METRICS_ALLOW_DEFAULT.to_vec(),
         },
         admin_token_file,
         admin_token_new: new_token,

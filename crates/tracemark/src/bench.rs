@@ -341,6 +341,7 @@ fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
         log_origin: server::LOG_ORIGIN_DEFAULT.into(),
         decoder: crate::app::decoder_program(),
         analytics: None,
+        metrics_allow: server::METRICS_ALLOW_DEFAULT.to_vec(),
     };
     rt.spawn(crate::app::serve(listener, reg, config));
     Ok(format!("http://{addr}"))

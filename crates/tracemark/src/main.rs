@@ -42,6 +42,10 @@ enum Command {
         /// room, and when none is idle a newcomer is answered 503.
         #[arg(long, default_value_t = server::serve::CONNECTIONS_MAX)]
         connections_max: usize,
+        /// Addresses that may read /metrics without the admin token (a Prometheus
+        /// scraper's), comma-separated; everyone else needs the admin token.
+        #[arg(long, value_delimiter = ',', default_values_t = server::METRICS_ALLOW_DEFAULT)]
+        metrics_allow: Vec<std::net::IpAddr>,
     },
     /// Start a registry with a simulated economy flowing through it (producers, importers,
     /// wholesalers, shops, shoppers and planted offenders, through the public API); prints
@@ -281,10 +285,12 @@ fn main() -> Result<()> {
             listen,
             public_rate,
             connections_max,
+            metrics_allow,
         } => {
             let dir = data_dir(data, postgres)?;
             let mut opened = tracemark::app::open(&dir, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
+            opened.config.metrics_allow = metrics_allow;
             rt.block_on(async move {
                 let listener = server::serve::bind(&listen).await?;
                 let addr = listener.local_addr()?;

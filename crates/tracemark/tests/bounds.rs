@@ -468,7 +468,7 @@ fn made_up_methods_grow_neither_metrics_nor_memory() {
         .count();
     let series: Vec<&str> = text
         .lines()
-        .filter(|l| l.starts_with("http_requests_total{"))
+        .filter(|l| l.starts_with("tracemark_http_requests_total{"))
         .collect();
     let other = series
         .iter()
@@ -477,7 +477,7 @@ fn made_up_methods_grow_neither_metrics_nor_memory() {
     let grew_kb = after_kb as i64 - before_kb as i64;
     println!(
         "methods: 3,000 made-up methods of {method_len} bytes in {flood_ms} ms; \
-         {} http_requests_total series ({other} with method=\"other\"), {leaked} metrics \
+         {} tracemark_http_requests_total series ({other} with method=\"other\"), {leaked} metrics \
          lines naming a made-up method; RSS {before_kb} kB -> {after_kb} kB ({grew_kb:+} kB)",
         series.len()
     );

@@ -235,3 +235,45 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
         "{open}"
     );
 }
+
+#[test]
+fn metrics_are_the_operators_with_a_prefix_and_a_help_line_each() {
+    // Nobody may read them without the admin token: not even this machine.
+    let s = support::start_with(|c| c.metrics_allow.clear());
+    let url = format!("{}/metrics", s.base);
+    let r = s.http.get(&url).send().expect("metrics");
+    assert_eq!(r.status(), 403);
+    let p: Value = r.json().expect("problem");
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("--metrics-allow")),
+        "{p}"
+    );
+    // Some traffic, so that every kind of series exists.
+    let _ = s.c.get(None, "/health");
+    let text = s
+        .http
+        .get(&url)
+        .bearer_auth(&s.admin)
+        .send()
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.text())
+        .expect("metrics with the admin token");
+    let mut helped = std::collections::BTreeSet::new();
+    let mut typed = std::collections::BTreeSet::new();
+    for l in text.lines() {
+        if let Some(rest) = l.strip_prefix("# HELP ") {
+            helped.insert(rest.split(' ').next().unwrap_or_default().to_string());
+        } else if let Some(rest) = l.strip_prefix("# TYPE ") {
+            typed.insert(rest.split(' ').next().unwrap_or_default().to_string());
+        } else if !l.is_empty() {
+            let name = l.split(['{', ' ']).next().unwrap_or_default();
+            assert!(name.starts_with("tracemark_"), "an unprefixed metric: {l}");
+        }
+    }
+    assert!(typed.len() >= 10, "{typed:?}");
+    for t in &typed {
+        assert!(helped.contains(t), "{t} has no # HELP line");
+    }
+}

@@ -2316,7 +2316,8 @@ fn openapi_metrics_and_health() {
     assert_eq!(m.status, 200);
     assert!(m.ct.starts_with("text/plain"), "{}", m.ct);
     assert!(
-        m.text.contains("# TYPE http_requests_total counter"),
+        m.text
+            .contains("# TYPE tracemark_http_requests_total counter"),
         "{}",
         m.text
     );

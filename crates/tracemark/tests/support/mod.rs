@@ -20,8 +20,14 @@ pub struct Server {
 
 /// Starts a registry on a fresh data directory.
 pub fn start() -> Server {
+    start_with(|_| {})
+}
+
+/// Starts a registry on a fresh data directory, its server settings changed by `f`.
+pub fn start_with(f: impl FnOnce(&mut server::Config)) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    f(&mut opened.config);
     // Photos are decoded in the built binary's worker processes, as `tracemark serve` does.
     opened.config.decoder = Some(env!("CARGO_BIN_EXE_tracemark").into());
     let admin = opened.config.admin_token.clone();
