@@ -4,7 +4,9 @@
 #   scripts/walkthrough.sh [BASE_URL]
 #
 # Starts its own registry (`tracemark serve` on a fresh data dir) unless BASE_URL is given
-# together with TRACEMARK_ADMIN_TOKEN. Every step prints the request and the answer.
+# together with TRACEMARK_ADMIN_TOKEN. It uses the binary the README's first command built
+# (target/release/tracemark), else target/debug/tracemark; TRACEMARK_BIN chooses another.
+# Every step prints the request (`> POST …` with its body, on stderr) and the answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -14,8 +16,17 @@ if [ $# -ge 1 ]; then
   base=$1
   admin=${TRACEMARK_ADMIN_TOKEN:?set TRACEMARK_ADMIN_TOKEN for an existing registry}
 else
-  bin=${TRACEMARK_BIN:-target/debug/tracemark}
-  [ -x "$bin" ] || cargo build -q -p tracemark
+  bin=${TRACEMARK_BIN:-}
+  if [ -z "$bin" ]; then
+    for b in target/release/tracemark target/debug/tracemark; do
+      if [ -x "$b" ]; then bin=$b; break; fi
+    done
+  fi
+  if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+    echo "walkthrough: no tracemark binary${bin:+ at $bin}: run 'cargo build --release' (the README's first command builds it), or set TRACEMARK_BIN" >&2
+    exit 1
+  fi
+  echo "walkthrough: using $bin (TRACEMARK_BIN chooses another)" >&2
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   base=http://127.0.0.1:$port
   admin=walkthrough-admin-token
@@ -25,6 +36,14 @@ else
 fi
 
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1"; }
+# An answer, indented for people (anything that is not JSON as it came).
+pretty() { python3 -c "
+import json, sys
+t = sys.stdin.read()
+try: print(json.dumps(json.loads(t), indent=2, ensure_ascii=False))
+except ValueError: print(t)"; }
+# The request, on stderr (stdout carries answers that later steps read).
+request() { printf '\n> %s\n' "$1" >&2; [ -n "${2:-}" ] && printf '%s\n' "$2" | pretty >&2 || true; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # A participant: an Ed25519 key pair made by openssl, registered by the operator, signed in.
@@ -60,11 +79,12 @@ signed() { # name path body
   printf '"@method": POST\n"@path": %s\n"@query": ?%s\n"content-digest": %s\n"@signature-params": %s' \
     "$path" "$query" "$digest" "$params" >"$work/base"
   sig=$(openssl pkeyutl -sign -inkey "$work/$1.pem" -rawin -in "$work/base" | base64 -w0)
+  request "POST $2   (as $1, signed: Content-Digest, Signature-Input, Signature)" "$3"
   curl -s -X POST "$base$2" -H "authorization: Bearer $(cat "$work/$1.token")" \
     -H 'content-type: application/json' -H "content-digest: $digest" \
-    -H "signature-input: sig1=$params" -H "signature: sig1=:$sig:" --data-binary @"$work/body"
+    -H "signature-input: sig1=$params" -H "signature: sig1=:$sig:" --data-binary @"$work/body" | pretty
 }
-get() { curl -s "$base$2" -H "authorization: Bearer $(cat "$work/$1.token")"; }
+get() { request "GET $2   (as $1)"; curl -s "$base$2" -H "authorization: Bearer $(cat "$work/$1.token")" | pretty; }
 uuid() { python3 -c 'import uuid; print(uuid.uuid4())'; }
 
 say "Participants"
@@ -105,8 +125,9 @@ signed wholesaler /api/v1/documents "{\"id\":\"$ship2\",\"type\":\"ship\",\"rece
 signed retailer /api/v1/documents "{\"id\":\"$(uuid)\",\"type\":\"accept\",\"shipment\":\"$ship2\"}"; echo
 
 say "At the till: may the first pair be sold? (the till sends the full code, tail included)"
+request "POST /api/v1/pos/check   (as retailer)" "{\"codes\":[$first_full]}"
 check=$(curl -s -X POST "$base/api/v1/pos/check" -H "authorization: Bearer $(cat "$work/retailer.token")" \
-  -H 'content-type: application/json' -d "{\"codes\":[$first_full]}")
+  -H 'content-type: application/json' -d "{\"codes\":[$first_full]}" | pretty)
 echo "$check"; rid=$(echo "$check" | json '["request_id"]')
 first=$(python3 -c "import json; print(json.dumps(json.loads('$codes')[0]))")
 
@@ -117,8 +138,8 @@ say "Selling it again is refused (and recorded for the regulators)"
 signed retailer /api/v1/documents "{\"id\":\"$(uuid)\",\"type\":\"sell\",\"codes\":[$first],\"receipt\":{\"fiscal_drive\":\"9999078900012345\",\"number\":18,\"at\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"store\":\"Nevsky 1\"}}"; echo
 
 say "A consumer scans the code: public verification, no sign-in (Digital Link resolver, JSON)"
-echo "GET $first_dl"
-curl -s -H 'accept: application/json' "$base$first_dl"; echo
+request "GET $first_dl   (anyone; Accept: application/json)"
+curl -s -H 'accept: application/json' "$base$first_dl" | pretty
 
 say "The retailer's view of the code: status, owner, history with document ids"
 get retailer "/api/v1/codes/$(python3 -c "import json; print(json.loads('$first'))")"; echo

@@ -24,18 +24,23 @@ fn readme_walkthrough_runs() {
         .output()
         .expect("run walkthrough");
     let text = String::from_utf8_lossy(&out.stdout);
+    let requests = String::from_utf8_lossy(&out.stderr);
+    // Every step shows its request.
+    for needle in ["> POST /api/v1/documents", "> POST /api/v1/pos/check", "> GET /01/"] {
+        assert!(requests.contains(needle), "no `{needle}` request printed:\n{requests}");
+    }
     assert!(
         out.status.success(),
         "walkthrough failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     for needle in [
-        "\"status\":\"accepted\",\"codes\":4,\"seq\":1",
-        "\"sellable\":true",
-        "\"reason\":\"already_sold\"",
-        "\"verdict\":\"sold\"",
-        "\"type\":\"sell\"",
-        "\"INTRODUCED\":3,\"RETIRED\":1",
+        "\"status\": \"accepted\",\n  \"codes\": 4,\n  \"seq\": 1",
+        "\"sellable\": true",
+        "\"reason\": \"already_sold\"",
+        "\"verdict\": \"sold\"",
+        "\"type\": \"sell\"",
+        "\"INTRODUCED\": 3,\n    \"RETIRED\": 1",
     ] {
         assert!(
             text.contains(needle),
