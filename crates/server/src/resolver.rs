@@ -73,6 +73,28 @@ fn path_and_query(uri: &Uri) -> &str {
 }
 
 /// Resolves a Digital Link URI to the verification of its code.
+/// The origin put before a request's path to parse it as a Digital Link URI.
+const RESOLVER_ORIGIN: &str = "https://resolver";
+
+/// A parser's message about the URI, its `at position N` counted in the path the caller sent
+/// (the URI has [`RESOLVER_ORIGIN`] before it).
+fn positions_in_path(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("at position ") {
+        let (head, tail) = rest.split_at(i + "at position ".len());
+        out.push_str(head);
+        let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&n.saturating_sub(RESOLVER_ORIGIN.len()).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+        rest = &tail[digits.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[utoipa::path(
     get,
     path = "/01/{gtin}/21/{serial}",
@@ -112,7 +134,7 @@ pub async fn resolve(
 ) -> Response {
     let checker = crate::public_checker(&s, &ext);
     let link = format!(
-        "https://resolver{}",
+        "{RESOLVER_ORIGIN}{}",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     );
     let lang = page_lang(&headers, &uri);
@@ -124,10 +146,21 @@ pub async fn resolve(
     if let Err(registry::Error::Invalid { errors, detail }) = registry::code_key(&link) {
         let reason = errors.first().map_or("bad_format", |e| e.reason);
         if wants_json(&headers) {
+            // The same words as `GET /api/v1/verify` for the same fault (the check digit it
+            // expected included), naming the path the caller sent, not the URI the parser
+            // was given.
+            let sent = uri.path_and_query().map_or("/", |p| p.as_str());
             let mut p = crate::Problem::bad_request(format!(
-                "not a GS1 Digital Link of a marking code ({reason})"
+                "not a valid marking code: {}",
+                positions_in_path(detail.trim_start_matches("not a valid marking code: "))
             ));
-            p.errors = errors;
+            p.errors = errors
+                .into_iter()
+                .map(|e| registry::CodeError {
+                    code: sent.chars().take(200).collect(),
+                    reason: e.reason,
+                })
+                .collect();
             let mut r = p.into_response();
             r.headers_mut().insert(
                 header::VARY,

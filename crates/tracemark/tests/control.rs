@@ -180,6 +180,31 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
     };
     assert_eq!(verify("55.75,37.62").0, 200);
     assert_eq!(verify("43.12,131.89").0, 200);
+    // A wrong check digit is told in the same words on verify and on the Digital Link
+    // route, with the digit expected, and the route names the path that was sent.
+    let (st, by_query) =
+        s.c.get(None, "/api/v1/verify?code=(01)04601234567890(21)abc")
+            .expect("verify");
+    assert_eq!(st, 400, "{by_query}");
+    let r = s
+        .http
+        .get(format!("{}/01/04601234567890/21/abc", s.base))
+        .header("accept", "application/json")
+        .send()
+        .expect("resolver");
+    assert_eq!(r.status(), 400);
+    let by_link: Value = r.json().expect("problem");
+    // Positions count in what each caller sent: the query's `(01)`… and the route's path.
+    assert_eq!(
+        by_query["detail"],
+        "not a valid marking code: AI (01): bad check digit 0 at position 17, expected 3"
+    );
+    assert_eq!(
+        by_link["detail"],
+        "not a valid marking code: AI (01): bad check digit 0 at position 17, expected 3"
+    );
+    assert_eq!(by_link["errors"][0]["code"], "/01/04601234567890/21/abc");
+    assert_eq!(by_link["errors"][0]["reason"], "bad_check_digit");
     // An empty code is a 400, not an unknown code.
     let (st, p) = s.c.get(None, "/api/v1/verify?code=").expect("verify");
     assert_eq!(st, 400, "{p}");

@@ -26,8 +26,15 @@ fn readme_walkthrough_runs() {
     let text = String::from_utf8_lossy(&out.stdout);
     let requests = String::from_utf8_lossy(&out.stderr);
     // Every step shows its request.
-    for needle in ["> POST /api/v1/documents", "> POST /api/v1/pos/check", "> GET /01/"] {
-        assert!(requests.contains(needle), "no `{needle}` request printed:\n{requests}");
+    for needle in [
+        "> POST /api/v1/documents",
+        "> POST /api/v1/pos/check",
+        "> GET /01/",
+    ] {
+        assert!(
+            requests.contains(needle),
+            "no `{needle}` request printed:\n{requests}"
+        );
     }
     assert!(
         out.status.success(),
