@@ -717,10 +717,16 @@ pub fn run_writer<S: Store + ?Sized>(
         let mut panicked = run_job(first, &mut tx, &mut done);
         while !panicked && done.len() < BATCH_JOBS_MAX && tx.codes_written() < BATCH_CODES_MAX {
             match jobs.try_recv() {
-                Ok(job) => panicked = run_job(job, &mut tx, &mut done),
+                Ok(job) => {
+                    // Facts noted since the batch began were noted before this job was
+                    // sent: they go first (a till check before the sale naming it).
+                    record_fresh(&feed, &mut tx, &mut carried);
+                    panicked = run_job(job, &mut tx, &mut done)
+                }
                 Err(_) if !took_bulk => match bulk.try_recv() {
                     Ok(job) => {
                         took_bulk = true;
+                        record_fresh(&feed, &mut tx, &mut carried);
                         panicked = run_job(job, &mut tx, &mut done);
                     }
                     Err(_) => break,
@@ -799,6 +805,19 @@ pub fn run_writer<S: Store + ?Sized>(
             d(result.as_ref().map(|_| ()));
         }
     }
+}
+
+/// Records the facts from reads noted since the last take, keeping them with the batch's.
+fn record_fresh<S: Store + ?Sized>(
+    feed: &Feed,
+    tx: &mut Tx<'_, S>,
+    carried: &mut Vec<crate::feed::Fact>,
+) {
+    let fresh = feed.facts.take();
+    for fact in &fresh {
+        tx.record(fact);
+    }
+    carried.extend(fresh);
 }
 
 /// Runs one job, catching a panic: `true` if it panicked.
