@@ -277,7 +277,7 @@ impl Bed {
     }
 }
 
-fn doc_bodies(kind: &str, codes: &[String], extra: serde_json::Value) -> Vec<Vec<u8>> {
+pub(crate) fn doc_bodies(kind: &str, codes: &[String], extra: serde_json::Value) -> Vec<Vec<u8>> {
     codes
         .chunks(DOC_CODES)
         .map(|c| {

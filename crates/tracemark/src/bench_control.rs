@@ -1,7 +1,7 @@
 //! `tracemark bench --only control`: what the projections (the risk engine, the analytics)
 //! cost the ingest path, and how soon an alert follows the document that causes it.
 
-use crate::bench::{bed, median, report, Bed, DOC_CODES};
+use crate::bench::{bed, doc_bodies, median, report, Bed, DOC_CODES};
 use anyhow::{anyhow, Result};
 use parking_lot::RwLock;
 use registry::project::{follow, Follower};
@@ -19,22 +19,6 @@ fn projections(b: &Bed) -> Result<(Arc<RwLock<risk::Risk>>, Vec<Follower>)> {
     Ok((risk, vec![f, g]))
 }
 
-fn bodies(kind: &str, codes: &[String], extra: &serde_json::Value) -> Vec<Vec<u8>> {
-    codes
-        .chunks(DOC_CODES)
-        .map(|c| {
-            let ids: Vec<&str> = c.iter().map(|s| crate::client::id_code(s)).collect();
-            let mut d = json!({"id": uuid::Uuid::new_v4(), "type": kind, "codes": ids});
-            if let (Some(o), Some(e)) = (d.as_object_mut(), extra.as_object()) {
-                for (k, v) in e {
-                    o.insert(k.clone(), v.clone());
-                }
-            }
-            serde_json::to_vec(&d).unwrap_or_default()
-        })
-        .collect()
-}
-
 /// The document mix projections work on — introduce, ship to a shop, accept, sell — over
 /// `n` codes; code-events/s of the whole mix, and how long the projections took to catch
 /// up after the last answer.
@@ -42,13 +26,13 @@ fn mix(n: u32, with: bool) -> Result<(f64, Option<Duration>)> {
     let b = bed()?;
     let (_, order) = b.emit(n, "mac")?;
     let codes = b.codes(&order, n)?;
-    b.ingest_as(&b.producer, bodies("apply", &codes, &json!({})), 64)?;
+    b.ingest_as(&b.producer, doc_bodies("apply", &codes, json!({})), 64)?;
     let followers = if with { Some(projections(&b)?) } else { None };
     let t = Instant::now();
     let introduce = json!({"production_date": "2026-11-01", "expiry_date": "2030-01-01"});
-    b.ingest_as(&b.producer, bodies("introduce", &codes, &introduce), 64)?;
+    b.ingest_as(&b.producer, doc_bodies("introduce", &codes, introduce), 64)?;
     // Ship in documents of DOC_CODES, then accept each shipment.
-    let ships = bodies("ship", &codes, &json!({"receiver": b.retailer.tin}));
+    let ships = doc_bodies("ship", &codes, json!({"receiver": b.retailer.tin}));
     let ids: Vec<String> = ships
         .iter()
         .filter_map(|d| serde_json::from_slice::<serde_json::Value>(d).ok())
@@ -67,7 +51,7 @@ fn mix(n: u32, with: bool) -> Result<(f64, Option<Duration>)> {
     b.ingest_as(&b.retailer, accepts, 64)?;
     let receipt = json!({"receipt": {"fiscal_drive": "9999078900012345", "number": 1,
         "at": registry::time::format_timestamp(b.reg.now()), "store": "Bench store"}});
-    b.ingest_as(&b.retailer, bodies("sell", &codes, &receipt), 64)?;
+    b.ingest_as(&b.retailer, doc_bodies("sell", &codes, receipt), 64)?;
     let rate = 4.0 * f64::from(n) / t.elapsed().as_secs_f64();
     let lag = match &followers {
         Some((_, fs)) => {
@@ -90,10 +74,10 @@ fn alert_latency(samples: usize, background_codes: u32) -> Result<(f64, f64)> {
     let (_, order) = b.emit(background_codes + samples as u32, "mac")?;
     let codes = b.codes(&order, background_codes + samples as u32)?;
     let (grey, busy) = codes.split_at(samples);
-    b.ingest_as(&b.producer, bodies("apply", &codes, &json!({})), 64)?;
+    b.ingest_as(&b.producer, doc_bodies("apply", &codes, json!({})), 64)?;
     b.ingest_as(
         &b.producer,
-        bodies("introduce", grey, &json!({"production_date": "2026-11-01"})),
+        doc_bodies("introduce", grey, json!({"production_date": "2026-11-01"})),
         64,
     )?;
     let (risk, _followers) = projections(&b)?;
@@ -116,7 +100,11 @@ fn alert_latency(samples: usize, background_codes: u32) -> Result<(f64, f64)> {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
-                let _ = b.ingest_as(&b.producer, bodies("introduce", chunk, &intro), 16);
+                let _ = b.ingest_as(
+                    &b.producer,
+                    doc_bodies("introduce", chunk, intro.clone()),
+                    16,
+                );
             }
         });
         let receipt = json!({"fiscal_drive": "1", "number": 1,
