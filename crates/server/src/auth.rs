@@ -232,7 +232,11 @@ impl Nonces {
         h.copy_from_slice(&blake3::hash(nonce.as_bytes()).as_bytes()[..16]);
         let key = (participant, h);
         if t.by_key.get(&key).is_some_and(|exp| *exp > now) {
-            return Err(Problem::unauthorized(
+            // The caller is signed in; it is the request's signature that is refused.
+            return Err(Problem::new(
+                401,
+                "bad-signature",
+                "Bad request signature",
                 "this signature's nonce was used already: a request is signed once, with a fresh nonce",
             ));
         }

@@ -1415,13 +1415,14 @@ async fn token(
         .await?
         // Said as a wrong signature is: the answer does not tell whether the TIN exists.
         .ok_or_else(|| Problem::unauthorized(crate::auth::SIGNATURE_DOES_NOT_VERIFY))?;
+    // The signature first: only the key's holder learns that the participant is suspended.
+    verify_signature(&p, now, data.as_bytes(), &req.signature)?;
     if let Some(why) = &p.suspended {
         return Err(Problem::unauthorized(format!(
             "participant {} is suspended ({why}); ask the operator",
             p.tin
         )));
     }
-    verify_signature(&p, now, data.as_bytes(), &req.signature)?;
     let (token, exp) = s
         .auth
         .token(p.id, p.key_epoch_at(now), p.token_generation, now);

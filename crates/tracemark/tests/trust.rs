@@ -78,6 +78,9 @@ fn signed_requests_cannot_be_replayed_retargeted_or_rebodied() {
     let (st, v) = raw(&s, "POST", "/api/v1/products", &h, &product);
     assert_eq!(st, 401, "{v}");
     assert!(v["detail"].as_str().unwrap_or("").contains("nonce"), "{v}");
+    // The caller is signed in: it is the signature that is refused, and the title says so.
+    assert_eq!(v["title"], "Bad request signature", "{v}");
+    assert_eq!(v["type"], "/problems/bad-signature", "{v}");
     // One signed order body, sent three times: one order.
     let order = serde_json::to_vec(
         &json!({"gtin": g, "quantity": 5, "serial_type": "operator", "tail": "mac"}),
@@ -243,9 +246,18 @@ fn keys_rotate_and_suspension_stops_a_participant_at_once() {
             .0,
         401
     );
+    let refused = s.c.sign_in(&p.tin, p.key.clone()).err().expect("suspended");
     assert!(
-        s.c.sign_in(&p.tin, p.key.clone()).is_err(),
-        "a suspended participant cannot sign in"
+        refused.to_string().contains("suspended"),
+        "a suspended participant cannot sign in, and is told why: {refused}"
+    );
+    // Someone without the key learns nothing of the suspension: a wrong key's answer.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let refused = s.c.sign_in(&p.tin, stranger).err().expect("wrong key");
+    assert!(
+        !refused.to_string().contains("suspended")
+            && refused.to_string().contains("does not verify"),
+        "{refused}"
     );
     assert_eq!(
         admin_post("/api/v1/participants/7720000001/reinstate", json!({})),
