@@ -588,6 +588,9 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
     if want("analytics") {
         crate::bench_analytics::rows(quick)?;
     }
+    if want("export") {
+        crate::bench_control::export_rows(quick, runs)?;
+    }
     if !(want("emit") || want("ingest") || want("http")) {
         return Ok(());
     }

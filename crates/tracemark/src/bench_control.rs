@@ -29,10 +29,28 @@ fn mix(n: u32, with: bool) -> Result<(f64, Option<Duration>)> {
     b.ingest_as(&b.producer, doc_bodies("apply", &codes, json!({})), 64)?;
     let followers = if with { Some(projections(&b)?) } else { None };
     let t = Instant::now();
+    economy(&b, &codes)?;
+    let rate = 4.0 * f64::from(n) / t.elapsed().as_secs_f64();
+    let lag = match &followers {
+        Some((_, fs)) => {
+            let answered = Instant::now();
+            let head = b.reg.feed_signal().head();
+            for f in fs {
+                f.wait_applied(head, Duration::from_secs(60));
+            }
+            Some(answered.elapsed())
+        }
+        None => None,
+    };
+    Ok((rate, lag))
+}
+
+/// Introduces `codes` (applied), ships them to the retailer, who accepts and sells them.
+fn economy(b: &Bed, codes: &[String]) -> Result<()> {
     let introduce = json!({"production_date": "2026-11-01", "expiry_date": "2030-01-01"});
-    b.ingest_as(&b.producer, doc_bodies("introduce", &codes, introduce), 64)?;
+    b.ingest_as(&b.producer, doc_bodies("introduce", codes, introduce), 64)?;
     // Ship in documents of DOC_CODES, then accept each shipment.
-    let ships = doc_bodies("ship", &codes, json!({"receiver": b.retailer.tin}));
+    let ships = doc_bodies("ship", codes, json!({"receiver": b.retailer.tin}));
     let ids: Vec<String> = ships
         .iter()
         .filter_map(|d| serde_json::from_slice::<serde_json::Value>(d).ok())
@@ -51,20 +69,49 @@ fn mix(n: u32, with: bool) -> Result<(f64, Option<Duration>)> {
     b.ingest_as(&b.retailer, accepts, 64)?;
     let receipt = json!({"receipt": {"fiscal_drive": "9999078900012345", "number": 1,
         "at": registry::time::format_timestamp(b.reg.now()), "store": "Bench store"}});
-    b.ingest_as(&b.retailer, doc_bodies("sell", &codes, receipt), 64)?;
-    let rate = 4.0 * f64::from(n) / t.elapsed().as_secs_f64();
-    let lag = match &followers {
-        Some((_, fs)) => {
-            let answered = Instant::now();
-            let head = b.reg.feed_signal().head();
-            for f in fs {
-                f.wait_applied(head, Duration::from_secs(60));
-            }
-            Some(answered.elapsed())
-        }
-        None => None,
-    };
-    Ok((rate, lag))
+    b.ingest_as(&b.retailer, doc_bodies("sell", codes, receipt), 64)?;
+    Ok(())
+}
+
+/// `tracemark export --parquet` of a registry whose `n` codes were applied, introduced,
+/// shipped, accepted and sold: (rows written per second, rows, bytes of the four files).
+fn export_rate(n: u32) -> Result<(f64, u64, u64)> {
+    let b = bed()?;
+    let (_, order) = b.emit(n, "mac")?;
+    let codes = b.codes(&order, n)?;
+    b.ingest_as(&b.producer, doc_bodies("apply", &codes, json!({})), 64)?;
+    economy(&b, &codes)?;
+    let out = tempfile::tempdir()?;
+    let summary = crate::export::export(b.reg.store().as_ref(), out.path(), 1)?;
+    let rows: u64 = summary.rows.iter().map(|(_, r)| r).sum();
+    let bytes = std::fs::read_dir(out.path())?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    Ok((rows as f64 / summary.elapsed.as_secs_f64(), rows, bytes))
+}
+
+/// The export's rows: Parquet rows written per second from the feed of an economy.
+pub(crate) fn export_rows(quick: bool, runs: usize) -> Result<()> {
+    let n: u32 = if quick { 50_000 } else { 200_000 };
+    let mut rates = Vec::new();
+    let mut size = (0, 0);
+    for _ in 0..runs {
+        let (rate, rows, bytes) = export_rate(n)?;
+        rates.push(rate);
+        size = (rows, bytes);
+    }
+    report(
+        &format!(
+            "export --parquet: {} k rows, {:.1} MB",
+            size.0 / 1000,
+            size.1 as f64 / 1e6
+        ),
+        "rows/s",
+        &rates,
+        "",
+    );
+    Ok(())
 }
 
 /// Time from a refused grey sale's answer to its alert in the risk engine, `samples` times,

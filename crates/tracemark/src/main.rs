@@ -165,9 +165,11 @@ enum Command {
         runs: usize,
         /// Only one part: raw, trust (signature checks, log appends), emit, ingest
         /// (in-process), http, consumer (labels, photos, complaints), control (the
-        /// projections' cost to ingest, alert latency) or analytics (the projection loaded
-        /// with 10 M sales).
-        #[arg(long)]
+        /// projections' cost to ingest, alert latency), analytics (the projection loaded
+        /// with 10 M sales) or export (Parquet rows written from an economy's feed).
+        #[arg(long, value_parser = [
+            "raw", "trust", "emit", "ingest", "http", "consumer", "control", "analytics", "export",
+        ])]
         only: Option<String>,
     },
 }
