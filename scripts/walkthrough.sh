@@ -5,7 +5,8 @@
 #
 # Starts its own registry (`tracemark serve` on a fresh data dir) unless BASE_URL is given
 # together with TRACEMARK_ADMIN_TOKEN. It uses the binary the README's first command built
-# (target/release/tracemark), else target/debug/tracemark; TRACEMARK_BIN chooses another.
+# (target/release/tracemark, under $CARGO_TARGET_DIR if set), else the debug one;
+# TRACEMARK_BIN chooses another.
 # Every step prints the request (`> POST …` with its body, on stderr) and the answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ if [ $# -ge 1 ]; then
 else
   bin=${TRACEMARK_BIN:-}
   if [ -z "$bin" ]; then
-    for b in target/release/tracemark target/debug/tracemark; do
+    for b in "${CARGO_TARGET_DIR:-target}"/release/tracemark "${CARGO_TARGET_DIR:-target}"/debug/tracemark; do
       if [ -x "$b" ]; then bin=$b; break; fi
     done
   fi
@@ -44,27 +45,34 @@ try: print(json.dumps(json.loads(t), indent=2, ensure_ascii=False))
 except ValueError: print(t)"; }
 # The request, on stderr (stdout carries answers that later steps read).
 request() { printf '\n> %s\n' "$1" >&2; [ -n "${2:-}" ] && printf '%s\n' "$2" | pretty >&2 || true; }
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# A step's heading: bold at a terminal, plain in a pipe or a file.
+if [ -t 1 ]; then say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }; else say() { printf '\n== %s\n' "$*"; }; fi
 
 # A participant: an Ed25519 key pair made by openssl, registered by the operator, signed in.
-participant() { # name tin role region [GS1 company prefix]
-  local name=$1 tin=$2 role=$3 region=$4 prefixes="[]"
-  [ -n "${5:-}" ] && prefixes="[\"$5\"]"
+participant() { # name "public name" tin role region [GS1 company prefix]
+  local name=$1 public=$2 tin=$3 role=$4 region=$5 prefixes="[]"
+  [ -n "${6:-}" ] && prefixes="[\"$6\"]"
   printf '%s' "$tin" >"$work/$name.tin"
   openssl genpkey -algorithm ed25519 -out "$work/$name.pem" 2>/dev/null
-  local pub
+  local pub body
   pub=$(openssl pkey -in "$work/$name.pem" -pubout -outform DER | tail -c 32 | base64 -w0)
+  body="{\"tin\":\"$tin\",\"name\":\"$public\",\"roles\":[\"$role\"],\"public_key\":\"$pub\",\"region\":\"$region\",\"gs1_prefixes\":$prefixes}"
+  request "POST /api/v1/participants   (the operator, admin token)" "$body"
   curl -sf -X POST "$base/api/v1/participants" -H "authorization: Bearer $admin" \
-    -H 'content-type: application/json' \
-    -d "{\"tin\":\"$tin\",\"name\":\"$name\",\"roles\":[\"$role\"],\"public_key\":\"$pub\",\"region\":\"$region\",\"gs1_prefixes\":$prefixes}" >/dev/null
+    -H 'content-type: application/json' -d "$body" | pretty
   local ch data id sig
+  request "GET /api/v1/auth/challenge?tin=$tin   (anyone)"
   ch=$(curl -sf "$base/api/v1/auth/challenge?tin=$tin")
+  echo "$ch" | pretty
   data=$(echo "$ch" | json '["data"]'); id=$(echo "$ch" | json '["challenge_id"]')
   printf '%s' "$data" >"$work/challenge"
+  # The token is the participant's: only its first characters are shown.
   sig=$(openssl pkeyutl -sign -inkey "$work/$name.pem" -rawin -in "$work/challenge" | base64 -w0)
+  request "POST /api/v1/auth/token   (the challenge's data signed with the key)" "{\"challenge_id\":\"$id\",\"signature\":\"$sig\"}"
   curl -sf -X POST "$base/api/v1/auth/token" -H 'content-type: application/json' \
     -d "{\"challenge_id\":\"$id\",\"signature\":\"$sig\"}" | json '["token"]' >"$work/$name.token"
-  echo "$name ($role, TIN $tin) signed in"
+  echo "token: $(head -c 12 "$work/$name.token")…"
+  echo "$public ($role, TIN $tin) signed in"
 }
 
 # POST a signed request (RFC 9421 HTTP Message Signature + RFC 9530 Content-Digest): the
@@ -88,9 +96,9 @@ get() { request "GET $2   (as $1)"; curl -s "$base$2" -H "authorization: Bearer 
 uuid() { python3 -c 'import uuid; print(uuid.uuid4())'; }
 
 say "Participants"
-participant producer 7701000001 producer RU-MOW 4650117
-participant wholesaler 7701000002 wholesaler RU-MOS
-participant retailer 7701000003 retailer RU-SPE
+participant producer "Moscow Shoe Factory" 7701000001 producer RU-MOW 4650117
+participant wholesaler "Podmoskovye Footwear Wholesale" 7701000002 wholesaler RU-MOS
+participant retailer "Nevsky Shoes" 7701000003 retailer RU-SPE
 
 say "The producer registers a product card (GTIN 04650117240163, shoes)"
 signed producer /api/v1/products '{"gtin":"04650117240163","name":"Running shoes, size 42","product_group":"shoes","brand":"Demo"}'; echo
@@ -98,7 +106,12 @@ signed producer /api/v1/products '{"gtin":"04650117240163","name":"Running shoes
 say "It orders 4 codes with MAC tails and fetches them"
 order=$(signed producer /api/v1/orders '{"gtin":"04650117240163","quantity":4,"serial_type":"operator","tail":"mac"}')
 echo "$order"; oid=$(echo "$order" | json '["order_id"]')
-for _ in $(seq 100); do [ "$(get producer "/api/v1/orders/$oid" | json '["status"]')" = ready ] && break; sleep 0.1; done
+request "GET /api/v1/orders/$oid   (as producer, until its status is ready)"
+for _ in $(seq 100); do
+  status=$(curl -s "$base/api/v1/orders/$oid" -H "authorization: Bearer $(cat "$work/producer.token")")
+  [ "$(echo "$status" | json '["status"]')" = ready ] && break; sleep 0.1
+done
+echo "$status" | pretty
 get producer "/api/v1/orders/$oid/codes?limit=10" >"$work/codes.json"; cat "$work/codes.json"; echo
 codes=$(python3 -c "import json; print(json.dumps([c.split('\x1d')[0] for c in json.load(open('$work/codes.json'))['codes']]))")
 first_full=$(python3 -c "import json; print(json.dumps(json.load(open('$work/codes.json'))['codes'][0]))")

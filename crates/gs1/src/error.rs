@@ -7,7 +7,8 @@ use crate::ai::Ai;
 /// logs, metrics and API answers.
 ///
 /// Positions are 0-based byte offsets into the input that was parsed (for values added
-/// with [`crate::ElementString::push`], offsets into that value).
+/// with [`crate::ElementString::push`], offsets into that value); messages count
+/// characters from 1, as a person reading the code does (`pos` 15 is "character 16").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Gs1Error {
@@ -15,7 +16,7 @@ pub enum Gs1Error {
     #[error("empty input: no GS1 data")]
     Empty,
     /// The digits at `pos` are not an Application Identifier of the GS1 table.
-    #[error("unknown application identifier ({ai}) at position {pos}")]
+    #[error("unknown application identifier ({ai}) at character {}", .pos + 1)]
     UnknownAi {
         /// The digits read (up to 4, or fewer at the end of the input).
         ai: String,
@@ -23,7 +24,7 @@ pub enum Gs1Error {
         pos: usize,
     },
     /// A value is shorter or longer than its AI allows.
-    #[error("AI ({ai}) at position {pos}: value has {len} characters, expected {}", len_range(*.min, *.max))]
+    #[error("AI ({ai}) at character {}: value has {len} characters, expected {}", .pos + 1, len_range(*.min, *.max))]
     BadLength {
         /// The AI.
         ai: Ai,
@@ -37,7 +38,7 @@ pub enum Gs1Error {
         max: usize,
     },
     /// A character outside the allowed set.
-    #[error("{}: character {ch:?} at position {pos} is not allowed (expected {expected})", ai_ctx(.ai))]
+    #[error("{}: {ch:?} at character {} is not allowed (expected {expected})", ai_ctx(.ai), .pos + 1)]
     BadCharacter {
         /// The AI whose value holds the character (`None`: URI or framing level).
         ai: Option<Ai>,
@@ -49,7 +50,7 @@ pub enum Gs1Error {
         expected: &'static str,
     },
     /// The mod-10 check digit does not match.
-    #[error("AI ({ai}): bad check digit {found} at position {pos}, expected {expected}")]
+    #[error("AI ({ai}): bad check digit {found} at character {}, expected {expected}", .pos + 1)]
     BadCheckDigit {
         /// The AI.
         ai: Ai,
@@ -61,7 +62,7 @@ pub enum Gs1Error {
         found: u8,
     },
     /// The input does not have the shape of any supported form.
-    #[error("bad format at position {pos}: {what}")]
+    #[error("bad format at character {}: {what}", .pos + 1)]
     BadFormat {
         /// Byte position where the problem was seen.
         pos: usize,
@@ -69,7 +70,7 @@ pub enum Gs1Error {
         what: &'static str,
     },
     /// A date or time component is not a valid date/time.
-    #[error("AI ({ai}): {value:?} at position {pos} is not a valid date/time")]
+    #[error("AI ({ai}): {value:?} at character {} is not a valid date/time", .pos + 1)]
     BadDate {
         /// The AI.
         ai: Ai,
@@ -79,7 +80,7 @@ pub enum Gs1Error {
         value: String,
     },
     /// An AI occurs twice.
-    #[error("AI ({ai}) occurs more than once (again at position {pos})")]
+    #[error("AI ({ai}) occurs more than once (again at character {})", .pos + 1)]
     DuplicateAi {
         /// The AI.
         ai: Ai,

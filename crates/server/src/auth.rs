@@ -292,7 +292,7 @@ pub fn verify_signature(
 /// that sign-in does not tell who is registered.
 pub const SIGNATURE_DOES_NOT_VERIFY: &str = "the signature does not verify: sign the \
     challenge's `data` (its UTF-8 bytes, exactly as received) with the registered key of the \
-    TIN you asked the challenge for";
+    TIN you asked the challenge for; that challenge is used up, ask for a new one";
 
 #[cfg(test)]
 mod tests {

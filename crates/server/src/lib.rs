@@ -605,9 +605,11 @@ impl AppState {
             })
         })?;
         if self.is_admin(headers) {
-            return Err(Problem::unauthorized(
-                "this is the operator's admin token, which only the operator's endpoints (/api/v1/participants…) take; participants' endpoints take a participant's token from sign-in (GET /api/v1/auth/challenge?tin=…, POST /api/v1/auth/token)",
-            ));
+            // A valid credential, just not this one: 403, as a participant's token on the
+            // operator's endpoints.
+            return Err(Problem::from(Error::Forbidden(
+                "this is the operator's admin token, which only the operator's endpoints (/api/v1/participants…) take; participants' endpoints take a participant's token from sign-in (GET /api/v1/auth/challenge?tin=…, POST /api/v1/auth/token)".into(),
+            )));
         }
         let now = self.registry.now();
         let (id, epoch, generation) = self.auth.check_token(token, now)?;
@@ -907,10 +909,11 @@ async fn health(State(s): State<AppState>) -> Response {
     path = "/metrics",
     tag = "meta",
     summary = "Prometheus metrics",
-    description = "Access: public. Request counters and durations by route, and the writer's counters, as Prometheus text.",
+    description = "Access: the operator — the admin token, or a request from an address `tracemark serve --metrics-allow` names (this machine by default). Request counters and durations by route, and the writer's, feed's and projections' counters, as Prometheus text; every metric is named `tracemark_*` and has a `# HELP` line.",
     security(()),
     responses(
         (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
@@ -919,11 +922,17 @@ async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
     let allowed = peer_ip(req.extensions()).is_some_and(|ip| s.metrics_allow.contains(&ip));
     if !allowed && !s.is_admin(req.headers()) {
         // Counts of alerts, documents and requests are the operator's, not the world's.
-        return Problem::from(Error::Forbidden(
-            "metrics are the operator's: send the admin token (Authorization: Bearer …), or \
-             start serve with --metrics-allow ADDR for a scraper's address"
-                .into(),
-        ))
+        let sent = match req.headers().get(header::AUTHORIZATION) {
+            None => "no Authorization header came",
+            Some(_) if bearer(req.headers()).is_none() => {
+                "the Authorization header came without its `Bearer ` scheme"
+            }
+            Some(_) => "the bearer token sent is not the admin token",
+        };
+        return Problem::from(Error::Forbidden(format!(
+            "metrics are the operator's and {sent}: send `Authorization: Bearer <admin token>`, \
+             or start serve with --metrics-allow ADDR for a scraper's address"
+        )))
         .into_response();
     }
     let mut text = s.metrics.render();

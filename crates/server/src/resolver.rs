@@ -76,13 +76,13 @@ fn path_and_query(uri: &Uri) -> &str {
 /// The origin put before a request's path to parse it as a Digital Link URI.
 const RESOLVER_ORIGIN: &str = "https://resolver";
 
-/// A parser's message about the URI, its `at position N` counted in the path the caller sent
+/// A parser's message about the URI, its `at character N` counted in the path the caller sent
 /// (the URI has [`RESOLVER_ORIGIN`] before it).
 fn positions_in_path(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
-    while let Some(i) = rest.find("at position ") {
-        let (head, tail) = rest.split_at(i + "at position ".len());
+    while let Some(i) = rest.find("at character ") {
+        let (head, tail) = rest.split_at(i + "at character ".len());
         out.push_str(head);
         let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
         match digits.parse::<usize>() {
@@ -145,6 +145,8 @@ pub async fn resolve(
     // A path that is no Digital Link of a code is the caller's fault: 400, not a verdict.
     if let Err(registry::Error::Invalid { errors, detail }) = registry::code_key(&link) {
         let reason = errors.first().map_or("bad_format", |e| e.reason);
+        // Characters counted in the path the caller sent, on the page as in JSON.
+        let detail = positions_in_path(&detail);
         if wants_json(&headers) {
             // The same words as `GET /api/v1/verify` for the same fault (the check digit it
             // expected included), naming the path the caller sent, not the URI the parser
@@ -152,7 +154,7 @@ pub async fn resolve(
             let sent = uri.path_and_query().map_or("/", |p| p.as_str());
             let mut p = crate::Problem::bad_request(format!(
                 "not a valid marking code: {}",
-                positions_in_path(detail.trim_start_matches("not a valid marking code: "))
+                detail.trim_start_matches("not a valid marking code: ")
             ));
             p.errors = errors
                 .into_iter()

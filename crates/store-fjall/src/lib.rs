@@ -232,7 +232,14 @@ impl FjallStore {
         let db = Database::builder(dir)
             .cache_size(cache_bytes())
             .open()
-            .map_err(err)?;
+            .map_err(|e| match e {
+                fjall::Error::Locked => StoreError::new(format!(
+                    "{} is in use by another process (a running `tracemark serve` or `demo`?): \
+                     stop it first, or use another --data directory",
+                    dir.display()
+                )),
+                e => err(e),
+            })?;
         // Memtable size per keyspace: fjall's default, 64 MiB. Smaller ones (16 MiB) made
         // ingest ~10% faster but point reads 2× slower (more L0 tables), and reads are most
         // of the traffic (tills, consumers). `TRACEMARK_MEMTABLE_MB` overrides, for

@@ -2,7 +2,7 @@
 
 mod demo_command;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -21,7 +21,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the registry over HTTP, its data in the embedded store in the directory given
-    /// by --data (created on first start, with the admin token in DIR/admin.token).
+    /// by --data (created on first start, with the admin token in DIR/admin.token, unless
+    /// the environment variable TRACEMARK_ADMIN_TOKEN gives it). Ctrl-C or SIGTERM stops
+    /// it: requests in flight are finished, and every acknowledged write is already on disk.
     ///
     /// Example: tracemark serve --data ./data --listen 127.0.0.1:8080
     Serve {
@@ -185,15 +187,30 @@ fn data_dir(data: Option<PathBuf>, postgres: Option<String>) -> Result<PathBuf> 
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,lsm_tree=warn,fjall=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal, plain text for a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let cli = Cli::parse();
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The causes in one line (`{:#}`), not anyhow's Debug form: a mistake on the
+            // command line is not a crash, and gets no backtrace even with RUST_BACKTRACE=1.
+            eprintln!("tracemark: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command.
+fn run(cli: Cli) -> Result<()> {
     if let Command::DecodeWorker = cli.command {
         // Before any runtime: the worker is one short-lived process per photo.
         std::process::exit(server::scan::worker_main());
@@ -294,7 +311,9 @@ fn main() -> Result<()> {
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             opened.config.metrics_allow = metrics_allow;
             rt.block_on(async move {
-                let listener = server::serve::bind(&listen).await?;
+                let listener = server::serve::bind(&listen).await.with_context(|| {
+                    format!("cannot listen on {listen} (choose another address with --listen ADDR)")
+                })?;
                 let addr = listener.local_addr()?;
                 println!("tracemark: serving {} on http://{addr}", dir.display());
                 match &opened.admin_token_file {
@@ -310,7 +329,10 @@ fn main() -> Result<()> {
                     connections_max,
                     ..Default::default()
                 };
-                tracemark::app::serve_with(listener, opened.registry, opened.config, limits).await
+                tracemark::app::serve_with(listener, opened.registry, opened.config, limits)
+                    .await?;
+                println!("tracemark: stopped; every acknowledged write is on disk");
+                Ok(())
             })
         }
         Command::Demo {

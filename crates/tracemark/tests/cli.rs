@@ -47,3 +47,75 @@ fn a_missing_data_directory_is_a_usage_error() {
         assert!(text.contains("Usage:"), "{text}");
     }
 }
+
+/// Runs `tracemark` with `RUST_BACKTRACE=1` (as many developers have it set): exit code and
+/// standard error.
+fn tracemark_backtrace_on(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracemark"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("run tracemark");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn mistakes_at_run_time_say_what_to_do_in_one_line_without_a_backtrace() {
+    // The PostgreSQL engine is not here: said in words, exit 1, no stack.
+    let (code, err) = tracemark_backtrace_on(&["serve", "--postgres", "postgres://x"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.starts_with("tracemark: "), "{err}");
+    assert!(err.contains("--data DIR"), "{err}");
+    assert!(
+        !err.contains("backtrace") && !err.contains("Backtrace"),
+        "{err}"
+    );
+    // A data directory a running registry holds: named as in use, with what to do.
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().to_str().expect("utf-8");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_tracemark"))
+        .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let stdout = first.stdout.take().expect("stdout");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split_once("on http://")
+                .map(|(_, a)| a.trim().to_string())
+        })
+        .expect("the first server says where it listens");
+    let (code, err) = tracemark_backtrace_on(&["serve", "--data", data, "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("in use by another process") && err.contains("stop it first"),
+        "{err}"
+    );
+    assert!(!err.contains("backtrace"), "{err}");
+    let (code, err) = tracemark_backtrace_on(&["audit", "--data", data]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("in use by another process"), "{err}");
+    // A port in use: the address named, and the flag that chooses another.
+    let other = tempfile::tempdir().expect("tmp");
+    let (code, err) = tracemark_backtrace_on(&[
+        "serve",
+        "--data",
+        other.path().to_str().expect("utf-8"),
+        "--listen",
+        &addr,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on {addr}")) && err.contains("--listen ADDR"),
+        "{err}"
+    );
+    let _ = first.kill();
+    let _ = first.wait();
+}

@@ -121,7 +121,8 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
         .bearer_auth(&s.admin)
         .send()
         .expect("alerts");
-    assert_eq!(admin.status(), 401);
+    // A valid credential of the wrong kind: 403 "Not allowed", not "Not signed in".
+    assert_eq!(admin.status(), 403);
     let p: Value = admin.json().expect("problem");
     assert!(
         p["detail"]
@@ -129,6 +130,7 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
             .is_some_and(|d| d.contains("admin token")),
         "{p}"
     );
+    assert_eq!(p["title"], "Not allowed", "{p}");
     // Only regulators read alerts; bad filters are named.
     let (st, p) = alerts(&s, &grey, "");
     assert_eq!(st, 403, "{p}");
@@ -197,11 +199,11 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
     // Positions count in what each caller sent: the query's `(01)`… and the route's path.
     assert_eq!(
         by_query["detail"],
-        "not a valid marking code: AI (01): bad check digit 0 at position 17, expected 3"
+        "not a valid marking code: AI (01): bad check digit 0 at character 18, expected 3"
     );
     assert_eq!(
         by_link["detail"],
-        "not a valid marking code: AI (01): bad check digit 0 at position 17, expected 3"
+        "not a valid marking code: AI (01): bad check digit 0 at character 18, expected 3"
     );
     assert_eq!(by_link["errors"][0]["code"], "/01/04601234567890/21/abc");
     assert_eq!(by_link["errors"][0]["reason"], "bad_check_digit");
@@ -273,6 +275,21 @@ fn metrics_are_the_operators_with_a_prefix_and_a_help_line_each() {
         p["detail"]
             .as_str()
             .is_some_and(|d| d.contains("--metrics-allow")),
+        "{p}"
+    );
+    // The admin token without its scheme is told so.
+    let r = s
+        .http
+        .get(&url)
+        .header("authorization", s.admin.clone())
+        .send()
+        .expect("metrics");
+    assert_eq!(r.status(), 403);
+    let p: Value = r.json().expect("problem");
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("without its `Bearer ` scheme")),
         "{p}"
     );
     // Some traffic, so that every kind of series exists.

@@ -151,6 +151,13 @@ fn resolver_pages_for_malformed_and_unknown_codes() {
         html.contains("The last digit of the GTIN should be 3, it is 7"),
         "{html}"
     );
+    // The technical detail counts characters (from 1) in the path sent, as the JSON does:
+    // no made-up host before it.
+    assert!(
+        html.contains("AI (01): bad check digit 7 at character 18, expected 3"),
+        "{html}"
+    );
+    assert!(!html.contains("resolver/"), "{html}");
     let r = get(&s, "/01/04650117240167/21/abc", &[]);
     assert_page_headers(&r, "ru");
     assert!(r
@@ -166,6 +173,11 @@ fn resolver_pages_for_malformed_and_unknown_codes() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(header(&r, "content-type").starts_with("application/problem+json"));
     assert_eq!(header(&r, "vary"), "Accept, Accept-Language");
+    let v: serde_json::Value = r.json().expect("problem");
+    assert_eq!(
+        v["detail"],
+        "not a valid marking code: AI (01): bad check digit 7 at character 18, expected 3"
+    );
     // A code nobody issued: red, both languages, the switch keeping the code.
     let path = "/01/04650117240163/21/NOSUCH1?91=0001&92=abc";
     for (lang, headline) in [("en", "Unknown code"), ("ru", "Неизвестный код")] {

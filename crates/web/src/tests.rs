@@ -321,7 +321,7 @@ fn malformed_code_page_says_what_is_wrong() {
         let html = render_malformed(
             link,
             "bad_check_digit",
-            "AI (01): bad check digit 7 at position 36, expected 3",
+            "AI (01): bad check digit 7 at character 37, expected 3",
             Request {
                 lang,
                 path_and_query: "/01/04650117240167/21/abc",
