@@ -4,8 +4,9 @@
 //! in a [`World`] (participants, products, a movable clock) and drives it only through the
 //! public registry API and the [`Store`] trait: nothing here knows the engine.
 //!
-//! Every rule of DOMAIN.md §3 and §5 has a test showing it refused with its stable reason
-//! word, and that the refused document changed nothing; the happy paths walk the whole chain.
+//! Every rule of a code's life and of the till check (docs/domain.md) has a test showing it
+//! refused with its stable reason word, and that the refused document changed nothing; the
+//! happy paths walk the whole chain.
 //!
 //! Run everything with [`run_all`], one test with [`run_one`]; [`TESTS`] lists them.
 
@@ -1052,7 +1053,7 @@ fn operator_serials_are_distinct(w: &World) {
     assert_eq!(w.inv(&w.producer, &w.gtin, "EMITTED"), (1000, 0, 0));
 }
 
-// ---------------------------------------------------------------- refusals (§3)
+// ----------------------------------------------------- refusals (a code's life)
 
 fn apply_unknown_code(w: &World) {
     let c = w.order(&w.producer, &w.gtin, 1, "mac");
@@ -1810,7 +1811,7 @@ fn block_by_gtin_and_lift(w: &World) {
     w.sell(&w.retailer, &c[0..1]).expect("sell after lift");
 }
 
-// ---------------------------------------------------------------- till check (§5)
+// ------------------------------------------------------------------- till check
 
 fn till_check_every_reason(w: &World) {
     let c = w.at_retailer(3);
@@ -2664,7 +2665,7 @@ fn two_units_out_of_one_box_in_one_document(w: &World) {
 }
 
 fn self_made_serial_of_wrong_length_refused(w: &World) {
-    // Shoes carry 13-character serials (DOMAIN.md §2); a 12-character one is refused.
+    // Shoes carry 13-character serials (`PRODUCT_GROUPS`); a 12-character one is refused.
     let e = w.unchanged(&[], || {
         w.reg.create_order(
             &w.producer,

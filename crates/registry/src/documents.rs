@@ -1,4 +1,5 @@
-//! Documents: parsing, the rules of DOMAIN.md §3 per type, and their application.
+//! Documents: parsing, the rules of a code's life (docs/domain.md) per type, and their
+//! application.
 //!
 //! Each document runs as one writer job: it is parsed, checked against the current state
 //! (every bad code collected with its reason), and only if nothing is wrong applied in
@@ -557,9 +558,10 @@ fn sscc_prefix_ok(ctx: &DocContext<'_>, key: &CodeKey) -> bool {
 pub const REFUSAL_CODES_KEPT_MAX: usize = 100;
 
 /// Why a blocked (recalled) or expired code may not be shipped or withdrawn, if it may not
-/// (DOMAIN.md §3): such goods may only be written off, or shipped back to their producer;
-/// a blocked code is withdrawn only for destruction, recall or confiscation, and an expired
-/// one never in a sale-like way (distance sale, export, donation, own use, samples).
+/// (docs/domain.md, "A code's life"): such goods may only be written off, or shipped back to
+/// their producer; a blocked code is withdrawn only for destruction, recall or confiscation,
+/// and an expired one never in a sale-like way (distance sale, export, donation, own use,
+/// samples).
 fn movement_ban(
     ctx: &DocContext<'_>,
     t: DocType,
@@ -1192,9 +1194,9 @@ fn plan_accept<S: Store + ?Sized>(
     Ok(plan)
 }
 
-/// `remark` (DOMAIN.md §3, damaged label): each old code is written off (reason `remark`)
-/// and the new code at the same position of `replacements` takes its place — its status,
-/// dates, batch and package — with both linked (`twin`).
+/// `remark` (a damaged label, docs/domain.md "A code's life"): each old code is written off
+/// (reason `remark`) and the new code at the same position of `replacements` takes its
+/// place — its status, dates, batch and package — with both linked (`twin`).
 fn plan_remark<S: Store + ?Sized>(
     tx: &mut Tx<'_, S>,
     ctx: &DocContext<'_>,

@@ -1,5 +1,5 @@
 //! The registry: participants, catalogue, code orders, documents and the life of every
-//! code (DOMAIN.md §3), the till check (§5) and public verification, over a [`Store`].
+//! code, the till check (docs/domain.md) and public verification, over a [`Store`].
 //!
 //! Data flows one way: the server authenticates and parses, the [`Registry`] decides, the
 //! store commits. All writes go through one writer thread with group commit (see [`tx`]);

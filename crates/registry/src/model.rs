@@ -12,7 +12,7 @@ use std::fmt;
 /// Internal id of a participant: small, dense, stored in every code's state.
 pub type ParticipantId = u32;
 
-/// Roles of API.md.
+/// A participant's role: what it may do (docs/domain.md, "Who uses it").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -141,7 +141,8 @@ pub struct ProductGroup {
     pub emitted_ttl_days: u32,
 }
 
-/// The product groups the registry knows (DOMAIN.md §2), serial length by group.
+/// The product groups the registry knows, serial length by group (listed in
+/// docs/api-guide.md, "Product cards and code orders").
 pub const PRODUCT_GROUPS: &[ProductGroup] = &[
     ProductGroup {
         name: "clothes",
@@ -255,7 +256,7 @@ pub struct Product {
     pub owner: ParticipantId,
 }
 
-/// Status of a code (DOMAIN.md §3).
+/// Status of a code (docs/domain.md, "A code's life").
 #[derive(
     Clone,
     Copy,
@@ -751,7 +752,8 @@ impl CodeState {
     }
 }
 
-/// Document types of API.md (plus `emit`, the registry's own record of an order's codes).
+/// Document types (docs/api-guide.md, "Documents"), plus `emit`, the registry's own record
+/// of an order's codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]

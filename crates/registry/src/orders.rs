@@ -144,7 +144,7 @@ impl Registry {
                 let mut errors = Vec::new();
                 for s in &list {
                     if s.len() != usize::from(group.serial_len) {
-                        // DOMAIN.md §2: the serial's length is the product group's.
+                        // The serial's length is the product group's (`PRODUCT_GROUPS`).
                         errors.push(CodeError {
                             code: s.clone(),
                             reason: "bad_length",

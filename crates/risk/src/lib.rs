@@ -13,7 +13,7 @@
 //! index), so replaying the feed after a crash rebuilds exactly the alerts that were stored
 //! or were about to be.
 //!
-//! | kind | signal (DOMAIN.md §6) | subject | severity |
+//! | kind | signal (docs/domain.md, "Risk signals") | subject | severity |
 //! |---|---|---|---|
 //! | `repeat_sale` | a sale refused because the code was sold already (a cloned label: the second shop is the suspect) | the selling shop | high |
 //! | `grey_sale` | a sale of a code in circulation that another participant owns (goods without documents) | the selling shop | high |
@@ -71,7 +71,7 @@ pub const ALERTS_PAGE_MAX: usize = 1_000;
 
 macro_rules! kinds {
     ($($v:ident = $n:literal => $s:literal, $sev:ident;)*) => {
-        /// An alert's kind (API.md's list, plus `recalled_sale` and `unchecked_sale`).
+        /// An alert's kind: which risk signal raised it.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         #[repr(u8)]

@@ -1,5 +1,6 @@
 //! The JSON answers the handlers build, as types: what is serialised is what the OpenAPI
-//! document describes (`utoipa::ToSchema`). Field names and values are API.md's.
+//! document describes (`utoipa::ToSchema`). Field names and values are the API's (see
+//! docs/api-guide.md).
 
 use base64::Engine;
 use registry::model::{Block, OrderStatus, Participant, Role, SerialType, TailKind};

@@ -1,7 +1,7 @@
 //! HTTP Message Signatures (RFC 9421) with `Content-Digest` (RFC 9530), exactly the profile
-//! API.md fixes: one signature, label free (`sig1` by convention), covering `"@method"`,
-//! `"@path"`, `"@query"` and `"content-digest"`, with `created`, `nonce`, `keyid` (the
-//! participant's TIN) and `alg="ed25519"`.
+//! docs/api-guide.md ("Signing a change") fixes: one signature, label free (`sig1` by
+//! convention), covering `"@method"`, `"@path"`, `"@query"` and `"content-digest"`, with
+//! `created`, `nonce`, `keyid` (the participant's TIN) and `alg="ed25519"`.
 //!
 //! Written here rather than taken from a crate: the maintained RFC 9421 crates either
 //! pull a whole HTTP-client stack or implement a different draft; this profile is one
@@ -22,7 +22,7 @@ pub const NONCE_LEN_MIN: usize = 16;
 pub const NONCE_LEN_MAX: usize = 128;
 /// Longest `Signature-Input` / `Signature` / `Content-Digest` header value accepted.
 pub const HEADER_LEN_MAX: usize = 1_024;
-/// The covered components, in the order API.md gives.
+/// The covered components, in the order they are signed.
 pub const COMPONENTS: [&str; 4] = ["@method", "@path", "@query", "content-digest"];
 
 /// Why a signature was refused: the text goes into the 401 problem.
@@ -294,7 +294,7 @@ mod tests {
             assert!(verify(&signature_base(t, &digest, &i.params), &s, &[pk]).is_err());
         }
         assert!(check_digest(&digest, b"{}").is_err());
-        // The exact base of API.md.
+        // The exact base docs/api-guide.md shows.
         assert_eq!(
             signature_base(target(), "sha-256=:X:", "(…)"),
             "\"@method\": POST\n\"@path\": /api/v1/documents\n\"@query\": ?\n\"content-digest\": sha-256=:X:\n\"@signature-params\": (…)"

@@ -1,5 +1,5 @@
 #![recursion_limit = "512"]
-//! The HTTP API of API.md on axum: authentication, request signatures, routing, RFC 9457
+//! The HTTP API (docs/api-guide.md) on axum: authentication, request signatures, routing, RFC 9457
 //! problems, the OpenAPI document and metrics. Thin: every rule lives in `registry`.
 #![deny(missing_docs)]
 

@@ -1,6 +1,6 @@
 //! The serving loop: hyper's HTTP/1 server over the router, with a named limit and a
-//! timeout on everything a client can make the server hold (DESIGN.md, "Reliability and
-//! security").
+//! timeout on everything a client can make the server hold, so that no client can exhaust
+//! it.
 //!
 //! | what a client holds              | limit                                  | default   |
 //! |----------------------------------|----------------------------------------|-----------|

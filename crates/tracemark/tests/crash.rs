@@ -1,4 +1,4 @@
-//! Crash durability, end to end (DESIGN.md, "Reliability and security"): a document is
+//! Crash durability, end to end: a document is
 //! all-or-nothing and durable before it is answered; a `kill -9` at any moment loses
 //! nothing acknowledged and leaves nothing half-applied.
 //!

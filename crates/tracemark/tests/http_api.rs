@@ -1,4 +1,4 @@
-//! The HTTP API of API.md, end to end: a real server on 127.0.0.1:0 over a real data
+//! The HTTP API (docs/api-guide.md), end to end: a real server on 127.0.0.1:0 over a real data
 //! directory, spoken to with real HTTP. No mocks.
 //!
 //! 1. Bad input of every kind is a 4xx RFC 9457 problem and changes nothing; thousands of
@@ -1748,7 +1748,7 @@ fn authorization_matrix() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 3. The contract of API.md
+// 3. The API's contract (docs/api-guide.md)
 // ---------------------------------------------------------------------------------------
 
 #[test]
