@@ -1,7 +1,11 @@
 //! The `tracemark demo` command: a registry on a data directory, the simulated economy
 //! (`tracemark::demo`) driving it over HTTP, a status line, and a clean stop on Ctrl-C —
 //! the economy first (its request in flight finishes), then the server, then a summary in
-//! words and `demo-truth.json`.
+//! words and `demo-truth.json`. Once the cast is registered it writes each participant's
+//! key to `demo-keys/<tin>.key` and who is who to `demo-participants.json`, and names a
+//! producer, a wholesaler, a shop and the regulator to act as. On a temporary data
+//! directory (no `--data`) nothing is kept, and the summary says so instead of naming a
+//! file about to be removed.
 
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
@@ -10,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracemark::client::Client;
-use tracemark::demo::{digital_link, Live, Options, Sim};
+use tracemark::demo::{count, digital_link, Live, Options, Sim};
 
 /// The command's flags.
 pub struct Args {
@@ -35,6 +39,14 @@ const PLAIN_STATUS_EVERY: Duration = Duration::from_secs(2);
 const SERVER_STOP_MAX: Duration = Duration::from_secs(10);
 /// The file counting runs on a data directory: the next run's salt.
 const RUNS_FILE: &str = "demo-runs";
+/// A signal this soon after the first is the same Ctrl-C delivered twice, not a second one.
+const SECOND_SIGNAL_AFTER: Duration = Duration::from_millis(500);
+/// The file naming every participant, its roles, region and key file (written at start).
+pub const PARTICIPANTS_FILE: &str = "demo-participants.json";
+/// The file of what the analytics must find (written at exit).
+pub const TRUTH_FILE: &str = "demo-truth.json";
+/// The directory of the participants' secret keys.
+pub const KEYS_DIR: &str = "demo-keys";
 
 /// This run's salt: how many demo runs this data directory has seen (the count is kept
 /// in [`RUNS_FILE`]), so identifiers never repeat on it and a fresh one starts at 0.
@@ -52,13 +64,21 @@ fn next_salt(dir: &Path) -> Result<u32> {
 
 fn status(live: &Live, started: Instant) -> String {
     format!(
-        "{} s: {} rounds done, {} documents, {} units sold, {} refused, {} planted offences",
+        "{} s: {} done, {}, {} sold, {} refused, {}",
         started.elapsed().as_secs(),
-        live.rounds.load(Ordering::Relaxed),
-        live.documents.load(Ordering::Relaxed),
-        live.units_sold.load(Ordering::Relaxed),
+        count(live.rounds.load(Ordering::Relaxed), "round", "rounds"),
+        count(
+            live.documents.load(Ordering::Relaxed),
+            "document",
+            "documents"
+        ),
+        count(live.units_sold.load(Ordering::Relaxed), "unit", "units"),
         live.refusals.load(Ordering::Relaxed),
-        live.planted.load(Ordering::Relaxed),
+        count(
+            live.planted.load(Ordering::Relaxed),
+            "planted offence",
+            "planted offences"
+        ),
     )
 }
 
@@ -71,31 +91,46 @@ fn say(bar: &indicatif::ProgressBar, line: String) {
     }
 }
 
-/// Sets `stop` on SIGINT or SIGTERM; a second one leaves at once.
+/// Sets `stop` on SIGINT or SIGTERM; a second one leaves at once. The handlers are in
+/// place when this returns (not when the task first runs), so a Ctrl-C right after the
+/// first line printed still stops cleanly.
 fn on_interrupt(rt: &tokio::runtime::Runtime, stop: Arc<AtomicBool>) {
-    rt.spawn(async move {
-        async fn signal() {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{signal, SignalKind};
-                match signal(SignalKind::terminate()) {
-                    Ok(mut term) => tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {},
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let _in_rt = rt.enter();
+        if let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            rt.spawn(async move {
+                tokio::select! {
+                    _ = int.recv() => {},
+                    _ = term.recv() => {},
+                }
+                stop.store(true, Ordering::Relaxed);
+                // One Ctrl-C may arrive twice (to the process and to its group, as
+                // `timeout` sends it): only a second one a moment later means "now".
+                let first = Instant::now();
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => {},
                         _ = term.recv() => {},
-                    },
-                    Err(_) => {
-                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                    if first.elapsed() >= SECOND_SIGNAL_AFTER {
+                        break;
                     }
                 }
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+                eprintln!("tracemark demo: interrupted again; leaving without the summary");
+                std::process::exit(130);
+            });
+            return;
         }
-        signal().await;
+    }
+    rt.spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         stop.store(true, Ordering::Relaxed);
-        signal().await;
+        let _ = tokio::signal::ctrl_c().await;
         eprintln!("tracemark demo: interrupted again; leaving without the summary");
         std::process::exit(130);
     });
@@ -167,7 +202,8 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
     let mut opts = Options::new(args.seed, salt, args.rate);
     opts.live = live.clone();
     let client = Client::new(&base)?;
-    let keys_dir = dir.join("demo-keys");
+    let keys_dir = dir.join(KEYS_DIR);
+    let participants = dir.join(PARTICIPANTS_FILE);
     let economy = {
         let (stop, bar, base, rounds) = (stop.clone(), bar.clone(), base.clone(), args.rounds);
         std::thread::spawn(move || -> (Option<Sim>, Result<()>) {
@@ -177,11 +213,27 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
             };
             let r = (|| -> Result<()> {
                 sim.write_keys(&keys_dir)?;
-                let (tin, token) = sim.regulator();
+                sim.write_participants(&participants, &keys_dir)?;
+                if stop.load(Ordering::Relaxed) {
+                    // Interrupted while setting up: no pages to open on a server stopping.
+                    return sim.run(rounds, &stop);
+                }
+                let (_, token) = sim.regulator();
                 say(&bar, format!(
-                    "  act as a participant: its Ed25519 secret key (base64) is in {}/<tin>.key; the regulator is TIN {tin}",
-                    keys_dir.display()
+                    "  act as a participant: its Ed25519 secret key (base64) is in {}/<tin>.key; who is who (TIN, name, roles, region, key file): {}",
+                    keys_dir.display(),
+                    participants.display()
                 ));
+                for (role, what) in [
+                    ("producer", "a producer:    "),
+                    ("wholesaler", "a wholesaler:  "),
+                    ("retailer", "a shop:        "),
+                    ("regulator", "the regulator: "),
+                ] {
+                    if let Some((tin, name)) = sim.example(role) {
+                        say(&bar, format!("    {what}TIN {tin} ({name})"));
+                    }
+                }
                 // A token in a URL's fragment never reaches a server or its logs; the page
                 // moves it into the tab's session storage and out of the address bar.
                 say(
@@ -219,6 +271,13 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
                         &bar,
                         format!("  verify a sold item:     {base}{}", digital_link(&s)),
                     );
+                    say(
+                        &bar,
+                        format!(
+                            "    curl -s '{base}/api/v1/verify?code={}'",
+                            gs1::percent_encoded(&s)
+                        ),
+                    );
                 }
                 sim.run(rounds, &stop)
             })();
@@ -245,18 +304,21 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
         println!("tracemark demo: the economy stopped on an error: {e:#}");
     } else if !stop.load(Ordering::Relaxed) {
         println!(
-            "tracemark demo: the economy finished its {} rounds; still serving on {base}; Ctrl-C stops",
-            args.rounds.unwrap_or_default()
+            "tracemark demo: the economy finished its {}; still serving on {base}; Ctrl-C stops",
+            count(args.rounds.unwrap_or_default(), "round", "rounds")
         );
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(STATUS_EVERY);
         }
     }
     println!("tracemark demo: stopping");
+    // On a temporary directory the file would be removed with it at once: not written.
     let summary = match &sim {
         Some(sim) => {
-            let truth = dir.join("demo-truth.json");
-            sim.write_truth(&truth)?;
+            let truth = (!temporary).then(|| dir.join(TRUTH_FILE));
+            if let Some(t) = &truth {
+                sim.write_truth(t)?;
+            }
             Some((sim.summary(), truth))
         }
         None => None,
@@ -276,7 +338,12 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
     if let Some((text, truth)) = summary {
         println!();
         print!("{text}");
-        println!("What the analytics must find is in {}", truth.display());
+        match truth {
+            Some(t) => println!("What the analytics must find is in {}", t.display()),
+            None => println!(
+                "What the analytics must find is not kept (the data directory was temporary): run with --data DIR to keep the data, the keys and {TRUTH_FILE}"
+            ),
+        }
     }
     outcome
 }

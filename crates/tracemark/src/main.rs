@@ -55,8 +55,11 @@ enum Command {
     ///
     /// Example: tracemark demo --rate 20 --seed 7
     Demo {
-        /// Data directory (default: a fresh temporary one).
-        #[arg(long)]
+        /// Data directory: the registry's store, demo-keys/<tin>.key (each participant's
+        /// secret key), demo-participants.json (who is who: TIN, name, roles, region, key
+        /// file) and, at exit, demo-truth.json (what the analytics must find). Default: a
+        /// fresh temporary one, removed at exit with all of these.
+        #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]

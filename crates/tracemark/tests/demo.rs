@@ -275,12 +275,20 @@ fn one_seed_one_run_every_planted_kind_and_only_offenders_refused() {
     assert_eq!(back["seed"], SEED);
 }
 
-#[test]
-fn the_binary_stops_cleanly_on_ctrl_c() {
-    let dir = tempfile::tempdir().expect("dir");
+/// What a run of the binary printed and left.
+struct Stopped {
+    status: std::process::ExitStatus,
+    out: String,
+    err: String,
+}
+
+/// Runs `tracemark demo` with `args` (plus a free port), sends SIGINT after the first line
+/// of standard output for which `ready` holds (within `FIRST_SALE_MAX`), and waits for it
+/// to stop (within `STOP_MAX`).
+fn run_binary_until(args: &[&std::ffi::OsStr], ready: impl Fn(&str) -> bool) -> Stopped {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tracemark"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--rate", "5", "--data"])
-        .arg(dir.path())
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env("RUST_LOG", "info,lsm_tree=warn,fjall=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -303,20 +311,13 @@ fn the_binary_stops_cleanly_on_ctrl_c() {
             }
         }
     });
-    // Wait until it has sold something: its plain status lines say how many units.
     let start = Instant::now();
     let mut out = Vec::new();
-    let sold = |l: &str| {
-        l.split(", ")
-            .find_map(|p| p.strip_suffix(" units sold"))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
-    };
     loop {
         let left = FIRST_SALE_MAX.saturating_sub(start.elapsed());
         match rx.recv_timeout(left) {
             Ok(l) => {
-                let done = sold(&l);
+                let done = ready(&l);
                 out.push(l);
                 if done {
                     break;
@@ -324,7 +325,7 @@ fn the_binary_stops_cleanly_on_ctrl_c() {
             }
             Err(_) => {
                 let _ = child.kill();
-                panic!("no sale within {FIRST_SALE_MAX:?}:\n{}", out.join("\n"));
+                panic!("not ready within {FIRST_SALE_MAX:?}:\n{}", out.join("\n"));
             }
         }
     }
@@ -345,13 +346,28 @@ fn the_binary_stops_cleanly_on_ctrl_c() {
     out_reader.join().expect("stdout reader");
     out.extend(rx.try_iter());
     let err = err_reader.join().expect("stderr reader");
-    let all = out.join("\n");
-    assert!(status.success(), "exit {status:?}\n{all}\n{err}");
-    assert!(all.contains("documents were accepted"), "{all}");
-    assert!(all.contains("units in"), "{all}");
-    assert!(all.contains("The planted offenders:"), "{all}");
-    assert!(all.contains("the counterfeiter"), "{all}");
-    for text in [&all, &err] {
+    Stopped {
+        status,
+        out: out.join("\n"),
+        err,
+    }
+}
+
+/// The number before `suffix` in a status line's comma-separated parts (`12 units sold`).
+fn status_count(line: &str, singular: &str, plural: &str) -> Option<u64> {
+    line.split(", ").find_map(|p| {
+        p.strip_suffix(plural)
+            .or_else(|| p.strip_suffix(singular))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    })
+}
+
+/// Every check a stopped run passes whatever it did: exit 0, no error, no Debug dump, no
+/// "1 rounds" (a count of one with a plural noun), and no heading without lines under it.
+fn assert_clean(r: &Stopped) {
+    let (all, err) = (&r.out, &r.err);
+    assert!(r.status.success(), "exit {:?}\n{all}\n{err}", r.status);
+    for text in [all, err] {
         for line in text.lines() {
             let l = line.to_lowercase();
             assert!(
@@ -364,14 +380,230 @@ fn the_binary_stops_cleanly_on_ctrl_c() {
             );
         }
     }
-    let truth: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("demo-truth.json")).expect("demo-truth.json written"),
-    )
-    .expect("json");
+    for line in all.lines() {
+        let words: Vec<&str> = line
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        for w in words.windows(2) {
+            assert!(
+                !(w[0] == "1"
+                    && [
+                        "rounds",
+                        "documents",
+                        "units",
+                        "receipts",
+                        "regions",
+                        "checks",
+                        "codes",
+                        "complaints",
+                        "offences",
+                        "were"
+                    ]
+                    .contains(&w[1])),
+                "a plural after 1: {line}\n{all}"
+            );
+        }
+    }
+    let lines: Vec<&str> = all.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if l.ends_with(':') && !l.starts_with(' ') {
+            assert!(
+                lines.get(i + 1).is_some_and(|n| n.starts_with("  ")),
+                "a heading with nothing under it: {l}\n{all}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_binary_stops_cleanly_on_ctrl_c() {
+    let dir = tempfile::tempdir().expect("dir");
+    // Until it has sold something and planted an offence: its plain status lines say.
+    let r = run_binary_until(
+        &[
+            "--rate".as_ref(),
+            "5".as_ref(),
+            "--data".as_ref(),
+            dir.path().as_os_str(),
+        ],
+        |l| {
+            status_count(l, " unit sold", " units sold").is_some_and(|n| n > 0)
+                && status_count(l, " planted offence", " planted offences").is_some_and(|n| n > 0)
+        },
+    );
+    assert_clean(&r);
+    let all = &r.out;
+    assert!(all.contains(" documents were accepted; "), "{all}");
+    assert!(all.contains(" sold "), "{all}");
+    assert!(all.contains("The planted offenders:"), "{all}");
+    assert!(all.contains("the counterfeiter"), "{all}");
+    let truth_path = dir.path().join("demo-truth.json");
+    assert!(
+        all.contains(&format!(
+            "What the analytics must find is in {}",
+            truth_path.display()
+        )),
+        "{all}"
+    );
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&truth_path).expect("demo-truth.json written"))
+            .expect("json");
     assert!(truth["totals"]["units_sold"]
         .as_u64()
         .is_some_and(|n| n > 0));
     assert!(truth["regulator_tin"].as_str().is_some());
     let keys = std::fs::read_dir(dir.path().join("demo-keys")).expect("demo-keys");
     assert!(keys.count() >= 30, "a key per participant");
+
+    // Who is who, written at start: every participant with its key file, and nothing that
+    // gives the planted offenders away.
+    let who: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("demo-participants.json"))
+            .expect("demo-participants.json written"),
+    )
+    .expect("json");
+    let cards = who["participants"].as_array().expect("participants");
+    assert_eq!(
+        cards.len(),
+        truth["participants"].as_array().map_or(0, Vec::len),
+        "every participant"
+    );
+    assert_eq!(who["regulator_tin"], truth["regulator_tin"]);
+    for c in cards {
+        assert!(c.get("planted").is_none(), "{c}");
+        let key = c["key_file"].as_str().expect("key_file");
+        assert!(std::path::Path::new(key).is_file(), "{key}");
+        assert!(key.ends_with(&format!("{}.key", c["tin"].as_str().unwrap_or("?"))));
+    }
+    let raw = std::fs::read_to_string(dir.path().join("demo-participants.json")).expect("read");
+    for word in ["planted", "counterfeiter", "offender"] {
+        assert!(!raw.contains(word), "{word} in demo-participants.json");
+    }
+    // The output names a producer, a wholesaler, a shop and the regulator to act as, each
+    // in the file with that role.
+    let planted: BTreeSet<&str> = truth["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| !p["planted"].is_null())
+        .filter_map(|p| p["tin"].as_str())
+        .collect();
+    for (label, role) in [
+        ("a producer:", "producer"),
+        ("a wholesaler:", "wholesaler"),
+        ("a shop:", "retailer"),
+        ("the regulator:", "regulator"),
+    ] {
+        let line = all
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} line:\n{all}"));
+        let tin = line
+            .split("TIN ")
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no TIN in {line}"));
+        let card = cards
+            .iter()
+            .find(|c| c["tin"] == tin)
+            .unwrap_or_else(|| panic!("{tin} is not in demo-participants.json"));
+        assert!(
+            card["roles"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|x| x == role)),
+            "{line}: {card}"
+        );
+        let name = card["name"].as_str().expect("name");
+        assert!(line.contains(name), "{line} names {name}");
+        assert!(
+            !planted.contains(tin),
+            "an example is a planted offender: {line}"
+        );
+        assert!(dir
+            .path()
+            .join("demo-keys")
+            .join(format!("{tin}.key"))
+            .is_file());
+    }
+    // Both example items have a curl line to verify them.
+    assert_eq!(
+        all.matches("/api/v1/verify?code=").count(),
+        2,
+        "a curl line for the genuine and the sold item:\n{all}"
+    );
+}
+
+#[test]
+fn a_stop_without_data_keeps_nothing_and_names_no_removed_path() {
+    // One round as fast as it goes, then Ctrl-C while it keeps serving.
+    let r = run_binary_until(
+        &[
+            "--rounds".as_ref(),
+            "1".as_ref(),
+            "--rate".as_ref(),
+            "0".as_ref(),
+        ],
+        |l| l.contains("the economy finished its"),
+    );
+    assert_clean(&r);
+    let all = &r.out;
+    assert!(all.contains("the economy finished its 1 round;"), "{all}");
+    assert!(all.contains("The economy ran 1 round in"), "{all}");
+    let data = all
+        .lines()
+        .find_map(|l| l.split(", data in ").nth(1))
+        .and_then(|t| t.split(" (temporary").next())
+        .unwrap_or_else(|| panic!("no temporary data directory named:\n{all}"));
+    assert!(
+        !std::path::Path::new(data).exists(),
+        "{data} is removed at exit"
+    );
+    let summary = all
+        .split("tracemark demo: stopping")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no stop:\n{all}"));
+    assert!(
+        !summary.contains(data),
+        "the summary names the removed {data}:\n{summary}"
+    );
+    assert!(
+        summary.contains("not kept") && summary.contains("--data DIR"),
+        "{summary}"
+    );
+    // While it ran, it named the participants' file (then in the temporary directory).
+    assert!(all.contains("demo-participants.json"), "{all}");
+}
+
+#[test]
+fn a_stop_while_setting_up_reports_only_what_happened() {
+    let dir = tempfile::tempdir().expect("dir");
+    // Interrupted as soon as it starts registering: it sets up, then stops before round 1.
+    let r = run_binary_until(
+        &[
+            "--rate".as_ref(),
+            "5".as_ref(),
+            "--data".as_ref(),
+            dir.path().as_os_str(),
+        ],
+        |l| l.contains("registering participants"),
+    );
+    assert_clean(&r);
+    let all = &r.out;
+    assert!(all.contains("The economy ran 0 rounds in"), "{all}");
+    assert!(!all.contains("The planted offenders:"), "{all}");
+    assert!(!all.contains("nothing yet"), "{all}");
+    assert!(all.contains("No offence was planted"), "{all}");
+    assert!(all.contains("no unit was sold"), "{all}");
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("demo-truth.json")).expect("demo-truth.json written"),
+    )
+    .expect("json");
+    assert_eq!(truth["rounds"], 0);
+    assert_eq!(
+        all.contains("The regulator recalled batch"),
+        !truth["recall"].is_null(),
+        "the recall is announced only when made: {all}"
+    );
+    assert!(dir.path().join("demo-participants.json").is_file());
 }

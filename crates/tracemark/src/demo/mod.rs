@@ -36,7 +36,10 @@
 mod truth;
 pub mod world;
 
-pub use truth::{Activity, ParticipantTruth, Planted, ProductTruth, RecallTruth, Totals, Truth};
+pub use truth::{
+    Activity, ParticipantCard, ParticipantTruth, ParticipantsFile, Planted, ProductTruth,
+    RecallTruth, Totals, Truth,
+};
 
 use crate::client::{id_code, sscc, Actor, Client};
 use anyhow::{anyhow, bail, Context, Result};
@@ -1668,7 +1671,7 @@ impl Sim {
         use base64::Engine;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for p in &self.parties {
-            let path = dir.join(format!("{}.key", p.tin));
+            let path = key_file(dir, &p.tin);
             let mut f = std::fs::OpenOptions::new();
             f.write(true).create(true).truncate(true);
             #[cfg(unix)]
@@ -1689,7 +1692,52 @@ impl Sim {
         Ok(())
     }
 
-    /// What the demo did, in words: documents, sales, refusals by reason, the offenders.
+    /// Every participant with its key's file in `keys_dir` (see [`Sim::write_keys`]), and
+    /// not whether it is planted.
+    pub fn participants(&self, keys_dir: &std::path::Path) -> ParticipantsFile {
+        ParticipantsFile {
+            regulator_tin: self.parties[self.regulator].tin.clone(),
+            participants: self
+                .parties
+                .iter()
+                .map(|p| ParticipantCard {
+                    tin: p.tin.clone(),
+                    name: p.name.clone(),
+                    roles: p.roles.clone(),
+                    region: p.region,
+                    key_file: key_file(keys_dir, &p.tin).display().to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Writes [`Sim::participants`] as JSON to `path` (whole or not at all).
+    pub fn write_participants(
+        &self,
+        path: &std::path::Path,
+        keys_dir: &std::path::Path,
+    ) -> Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(&self.participants(keys_dir))?,
+        )
+        .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// An honest participant whose only role is `role` (`producer`, `wholesaler`,
+    /// `retailer`, …): its TIN and name, the first registered.
+    pub fn example(&self, role: &str) -> Option<(&str, &str)> {
+        self.parties
+            .iter()
+            .find(|p| p.planted.is_none() && p.roles == [role])
+            .map(|p| (p.tin.as_str(), p.name.as_str()))
+    }
+
+    /// What the demo did, in words: documents, sales, refusals by reason, the offenders
+    /// who struck and the recall. Only what happened: no heading without lines under it.
     pub fn summary(&self) -> String {
         let a = &self.activity;
         let t = &self.totals;
@@ -1699,25 +1747,38 @@ impl Sim {
             .map_or_else(|| self.started.elapsed(), |t| t - self.started)
             .as_secs();
         s.push_str(&format!(
-            "The economy ran {} round{} in {} min {} s.\n",
-            self.rounds,
-            if self.rounds == 1 { "" } else { "s" },
+            "The economy ran {} in {} min {} s.\n",
+            count(self.rounds, "round", "rounds"),
             elapsed / 60,
             elapsed % 60
         ));
+        let docs = a.documents();
         s.push_str(&format!(
-            "{} documents were accepted; {} fiscal receipts sold {} units in {} regions ({} returned).\n",
-            a.documents(),
-            t.receipts,
-            t.units_sold,
-            t.by_region.len(),
-            t.units_returned
+            "{} {} accepted",
+            count(docs, "document", "documents"),
+            if docs == 1 { "was" } else { "were" }
         ));
-        s.push_str(&format!(
-            "Tills made {} checks; shoppers verified {} codes and filed {} complaints.\n",
-            a.till_checks, a.verifications, a.complaints
-        ));
-        if a.refused() == 0 {
+        if t.receipts == 0 {
+            s.push_str("; no unit was sold.\n");
+        } else {
+            s.push_str(&format!(
+                "; {} sold {} in {} ({} returned).\n",
+                count(t.receipts, "fiscal receipt", "fiscal receipts"),
+                count(t.units_sold, "unit", "units"),
+                count(t.by_region.len() as u64, "region", "regions"),
+                t.units_returned
+            ));
+        }
+        if a.till_checks + a.verifications + a.complaints > 0 {
+            s.push_str(&format!(
+                "Tills made {}; shoppers verified {} and filed {}.\n",
+                count(a.till_checks, "check", "checks"),
+                count(a.verifications, "code", "codes"),
+                count(a.complaints, "complaint", "complaints")
+            ));
+        }
+        let refused = a.refused();
+        if refused == 0 {
             s.push_str("No document was refused.\n");
         } else {
             let reasons: Vec<String> = a
@@ -1726,8 +1787,14 @@ impl Sim {
                 .map(|(r, n)| format!("{n} {}", r.replace('_', " ")))
                 .collect();
             s.push_str(&format!(
-                "{} documents were refused, for these reasons: {}.\n",
-                a.refused(),
+                "{} {} refused, for {}: {}.\n",
+                count(refused, "document", "documents"),
+                if refused == 1 { "was" } else { "were" },
+                if reasons.len() == 1 {
+                    "this reason"
+                } else {
+                    "these reasons"
+                },
                 reasons.join(", ")
             ));
         }
@@ -1737,27 +1804,34 @@ impl Sim {
                 a.honest_refusals
             ));
         }
-        s.push_str("The planted offenders:\n");
-        for p in self.parties.iter().filter(|p| p.planted.is_some()) {
-            let mine: Vec<String> = self
-                .planted()
-                .into_iter()
-                .filter(|x| x.participant_tin == p.tin)
-                .map(|x| describe(x.kind, x.count))
-                .collect();
-            s.push_str(&format!(
-                "  {} (TIN {}, {}), the {}: {}\n",
-                p.name,
-                p.tin,
-                p.region,
-                part_in_words(p.planted.unwrap_or_default()),
-                if mine.is_empty() {
-                    "nothing yet".to_string()
-                } else {
-                    mine.join(", ")
-                }
-            ));
+        let planted = self.planted();
+        if planted.iter().all(|x| x.count == 0) {
+            s.push_str(
+                "No offence was planted: the economy stopped before its offenders struck.\n",
+            );
+        } else {
+            s.push_str("The planted offenders:\n");
+            for p in self.parties.iter().filter(|p| p.planted.is_some()) {
+                let mine: Vec<String> = planted
+                    .iter()
+                    .filter(|x| x.participant_tin == p.tin && x.count > 0)
+                    .map(|x| describe(x.kind, x.count))
+                    .collect();
+                s.push_str(&format!(
+                    "  {} (TIN {}, {}), the {}: {}\n",
+                    p.name,
+                    p.tin,
+                    p.region,
+                    part_in_words(p.planted.unwrap_or_default()),
+                    if mine.is_empty() {
+                        "nothing yet".to_string()
+                    } else {
+                        mine.join(", ")
+                    }
+                ));
+            }
         }
+        // Made while setting up (before the first round), so present whenever it happened.
         if let Some(r) = &self.recall {
             s.push_str(&format!(
                 "The regulator recalled batch {} of GTIN {} (block {}).\n",
@@ -1766,6 +1840,16 @@ impl Sim {
         }
         s
     }
+}
+
+/// A participant's secret key's file: `dir/<tin>.key`.
+pub fn key_file(dir: &std::path::Path, tin: &str) -> std::path::PathBuf {
+    dir.join(format!("{tin}.key"))
+}
+
+/// `n` and the noun, singular for 1: `1 round`, `2 rounds`, `0 rounds`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// An offender's part in the story, in words.

@@ -70,6 +70,32 @@ pub struct ParticipantTruth {
     pub planted: Option<&'static str>,
 }
 
+/// A participant as `demo-participants.json` lists it while the demo runs: who it is and
+/// where its secret key is. Whether it is a planted offender is not said (finding them is
+/// the regulator's job; `demo-truth.json` tells at the end).
+#[derive(Clone, Debug, Serialize)]
+pub struct ParticipantCard {
+    /// TIN.
+    pub tin: String,
+    /// Legal name.
+    pub name: String,
+    /// Roles (`producer`, `importer`, `wholesaler`, `retailer`, `regulator`).
+    pub roles: Vec<&'static str>,
+    /// ISO 3166-2 region.
+    pub region: &'static str,
+    /// Its Ed25519 secret key's file (base64 of the 32 bytes), as `Sim::write_keys` wrote it.
+    pub key_file: String,
+}
+
+/// The file `demo-participants.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParticipantsFile {
+    /// The regulator's TIN.
+    pub regulator_tin: String,
+    /// Every participant, in registration order.
+    pub participants: Vec<ParticipantCard>,
+}
+
 /// A product card of the demo.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProductTruth {
