@@ -854,7 +854,15 @@ fn plan<S: Store + ?Sized>(
             }
         }
     }
-    refusal.check(|n| format!("{n} of {} codes refused; nothing was changed", list.len()))?;
+    refusal.check(|n| {
+        let of = list.len();
+        match (n, of) {
+            (1, 1) => "the code was refused; nothing was changed".to_string(),
+            (n, of) if n == of => format!("all {of} codes were refused; nothing was changed"),
+            (1, of) => format!("1 of {of} codes was refused; nothing was changed"),
+            (n, of) => format!("{n} of {of} codes were refused; nothing was changed"),
+        }
+    })?;
     // `parents`: packages losing listed codes, with their new child count (hash look-ups:
     // a document may take 30,000 units out of as many boxes).
     let listed_keys: HashSet<CodeKey> = listed_set;
@@ -1013,7 +1021,12 @@ fn plan_aggregate<S: Store + ?Sized>(
             }
         }
     }
-    refusal.check(|n| format!("{n} codes refused; nothing was changed"))?;
+    refusal.check(|n| {
+        format!(
+            "{n} {} refused; nothing was changed",
+            if n == 1 { "code was" } else { "codes were" }
+        )
+    })?;
     let (Some(p), Some(mut ps)) = (parent, parent_state) else {
         return Err(Error::invalid("`parent` is required"));
     };
@@ -1279,6 +1292,11 @@ fn plan_remark<S: Store + ?Sized>(
         plan.changes.push((o.parsed.key, os));
         plan.changes.push((n.parsed.key, ns));
     }
-    refusal.check(|n| format!("{n} codes refused; nothing was changed"))?;
+    refusal.check(|n| {
+        format!(
+            "{n} {} refused; nothing was changed",
+            if n == 1 { "code was" } else { "codes were" }
+        )
+    })?;
     Ok(plan)
 }
