@@ -80,10 +80,38 @@ impl Serialize for FactKey {
 
 impl<'de> Deserialize<'de> for FactKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let b: &[u8] = serde::Deserialize::deserialize(d)?;
+        d.deserialize_bytes(FactKeyVisitor)
+    }
+}
+
+/// Reads a [`FactKey`] from bytes (binary formats such as `postcard`, the feed's) or from a
+/// sequence of numbers (self-describing text formats such as JSON, which write bytes as an
+/// array: projections' rows are JSON).
+struct FactKeyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FactKeyVisitor {
+    type Value = FactKey;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the bytes of a code key")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<FactKey, E> {
         CodeKey::from_bytes(b)
             .map(FactKey)
-            .ok_or_else(|| serde::de::Error::custom("not a code key"))
+            .ok_or_else(|| E::custom("not a code key"))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<FactKey, A::Error> {
+        // A code key is a few dozen bytes: a longer sequence is refused, not collected.
+        let mut b = Vec::with_capacity(64);
+        while let Some(x) = seq.next_element::<u8>()? {
+            if b.len() == 64 {
+                return Err(serde::de::Error::custom("not a code key"));
+            }
+            b.push(x);
+        }
+        self.visit_bytes(&b)
     }
 }
 

@@ -441,3 +441,29 @@ fn a_restart_right_after_a_till_check_keeps_it() {
     assert!(f2.wait_applied(head, std::time::Duration::from_secs(5)));
     assert!(all(&again.read()).is_empty(), "{:#?}", all(&again.read()));
 }
+
+#[test]
+fn a_follower_restarted_with_an_alert_about_a_code_reloads_it() {
+    // Alerts about a code (cloned labels) are kept in rows like any other, and read back.
+    let (w, _d) = world();
+    let a = w.at_retailer(1);
+    checked_sale(&w, &w.retailer, &a);
+    let live = Arc::new(parking_lot::RwLock::new(Risk::new()));
+    let mut f = registry::project::follow(&w.reg, live.clone()).expect("follow");
+    scan(&w, &a[0], MOSCOW, 1);
+    scan(&w, &a[0], VLADIVOSTOK, 2);
+    w.reg
+        .writer_check(std::time::Duration::from_secs(5))
+        .expect("writer");
+    let head = w.reg.feed_signal().head();
+    assert!(f.wait_applied(head, std::time::Duration::from_secs(5)));
+    assert_eq!(of_kind(&live.read(), Kind::CloneScans).len(), 1);
+    // `stop` writes the rows with their checkpoint: the restart loads them, not the feed.
+    f.stop();
+    let again = Arc::new(parking_lot::RwLock::new(Risk::new()));
+    let f2 = registry::project::follow(&w.reg, again.clone())
+        .expect("the engine starts again on its own rows");
+    assert!(f2.wait_applied(head, std::time::Duration::from_secs(5)));
+    assert_eq!(all(&again.read()), all(&live.read()));
+    assert_eq!(of_kind(&again.read(), Kind::CloneScans).len(), 1);
+}

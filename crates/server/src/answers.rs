@@ -20,7 +20,7 @@ fn hex(bytes: &[u8]) -> String {
 /// `GET /health`: `ok` only when an empty job just went through the single writer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, or `unavailable` (with 503).
+    /// `ok`, `degraded` (a projection is not running) or `unavailable` (with 503).
     #[schema(schema_with = status_words)]
     pub status: &'static str,
     /// Documents accepted so far.
@@ -34,10 +34,26 @@ pub struct Health {
     pub detail: Option<String>,
     /// The single writer.
     pub writer: HealthWriter,
+    /// The projections that follow the committed feed.
+    pub projections: HealthProjections,
 }
 
 fn status_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    registry::apidoc::words(&["ok", "unavailable"], "`ok` or `unavailable`").into()
+    registry::apidoc::words(
+        &["ok", "degraded", "unavailable"],
+        "`ok`; `degraded` (200: documents are taken, but a projection — the risk engine or the \
+         analytics — is not running, `detail` says which); or `unavailable` (503)",
+    )
+    .into()
+}
+
+/// The projections' part of `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthProjections {
+    /// Whether the risk engine runs (alerts and risk scores answer 503 when it does not).
+    pub risk_engine: bool,
+    /// Whether the analytics run (their endpoints answer 503 when they do not).
+    pub analytics: bool,
 }
 
 /// The writer's part of `GET /health`.

@@ -605,11 +605,11 @@ impl AppState {
             })
         })?;
         if self.is_admin(headers) {
-            // A valid credential, just not this one: 403, as a participant's token on the
-            // operator's endpoints.
-            return Err(Problem::from(Error::Forbidden(
-                "this is the operator's admin token, which only the operator's endpoints (/api/v1/participants…) take; participants' endpoints take a participant's token from sign-in (GET /api/v1/auth/challenge?tin=…, POST /api/v1/auth/token)".into(),
-            )));
+            // Not a participant's credential, so no participant is signed in: 401 (the
+            // authorization matrix of tests/http_api.rs), with words saying which token.
+            return Err(Problem::unauthorized(
+                "this is the operator's admin token, which only the operator's endpoints (/api/v1/participants…) take; participants' endpoints take a participant's token from sign-in (GET /api/v1/auth/challenge?tin=…, POST /api/v1/auth/token)",
+            ));
         }
         let now = self.registry.now();
         let (id, epoch, generation) = self.auth.check_token(token, now)?;
@@ -881,6 +881,10 @@ async fn health(State(s): State<AppState>) -> Response {
             restarts: w.restarts.load(Relaxed),
             answered_ms: None,
         },
+        projections: answers::HealthProjections {
+            risk_engine: s.control.progress().is_some(),
+            analytics: s.control.analytics.is_some(),
+        },
     };
     if let Ok((docs, chain)) = &head {
         body.documents = Some(*docs);
@@ -889,6 +893,22 @@ async fn health(State(s): State<AppState>) -> Response {
     match (took, head) {
         (Ok(ms), Ok(_)) => {
             body.writer.answered_ms = Some(ms);
+            let down: Vec<&str> = [
+                (!body.projections.risk_engine).then_some("the risk engine"),
+                (!body.projections.analytics).then_some("the analytics"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !down.is_empty() {
+                // Documents are still taken (a 200), but what regulators read is missing.
+                body.status = "degraded";
+                body.detail = Some(format!(
+                    "{} {} not running; see the server's log",
+                    down.join(" and "),
+                    if down.len() == 1 { "is" } else { "are" }
+                ));
+            }
             Json(body).into_response()
         }
         (Err(e), _) => {

@@ -104,12 +104,9 @@ pub fn open_store(data: &Path) -> Result<store_fjall::FjallStore> {
             dir.display()
         );
     }
-    store_fjall::FjallStore::open(&dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the store in {} (is the registry still running on it? stop it first): {e}",
-            data.display()
-        )
-    })
+    // A store in use says so itself (a running registry holds its lock).
+    store_fjall::FjallStore::open(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", data.display()))
 }
 
 /// Exports the feed's entries from sequence number `from_seq` on (1: everything) into

@@ -310,13 +310,14 @@ fn run(cli: Cli) -> Result<()> {
             metrics_allow,
         } => {
             let dir = data_dir(data, postgres)?;
+            // The address first: a port in use leaves no new data directory behind.
+            let listener = rt.block_on(server::serve::bind(&listen)).with_context(|| {
+                format!("cannot listen on {listen} (choose another address with --listen ADDR)")
+            })?;
             let mut opened = tracemark::app::open(&dir, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             opened.config.metrics_allow = metrics_allow;
             rt.block_on(async move {
-                let listener = server::serve::bind(&listen).await.with_context(|| {
-                    format!("cannot listen on {listen} (choose another address with --listen ADDR)")
-                })?;
                 let addr = listener.local_addr()?;
                 println!("tracemark: serving {} on http://{addr}", dir.display());
                 match &opened.admin_token_file {

@@ -116,6 +116,13 @@ fn mistakes_at_run_time_say_what_to_do_in_one_line_without_a_backtrace() {
         err.contains(&format!("cannot listen on {addr}")) && err.contains("--listen ADDR"),
         "{err}"
     );
+    assert!(
+        std::fs::read_dir(other.path())
+            .expect("dir")
+            .next()
+            .is_none(),
+        "a port in use leaves no data behind"
+    );
     let _ = first.kill();
     let _ = first.wait();
 }

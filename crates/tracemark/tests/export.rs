@@ -317,7 +317,15 @@ fn the_history_exports_to_parquet_that_readers_open() {
     // While the registry runs, its store is locked: refused with words, not a panic.
     let (ok, said) = export(&dir, data.path(), &[]);
     assert!(!ok, "exported a store in use: {said}");
-    assert!(said.contains("still running"), "{said}");
+    assert!(
+        said.contains("in use by another process") && said.contains("stop it first"),
+        "{said}"
+    );
+    assert_eq!(
+        said.matches("stop it first").count(),
+        1,
+        "said once: {said}"
+    );
     assert!(!said.contains("panicked"), "{said}");
     stop(server);
 

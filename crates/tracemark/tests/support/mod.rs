@@ -25,8 +25,19 @@ pub fn start() -> Server {
 
 /// Starts a registry on a fresh data directory, its server settings changed by `f`.
 pub fn start_with(f: impl FnOnce(&mut server::Config)) -> Server {
+    start_prepared(|_| {}, f)
+}
+
+/// Starts a registry on a fresh data directory that `prepare` has written to first (as a
+/// registry that ran before would have), its server settings changed by `f`.
+#[allow(dead_code)] // Only some test binaries prepare their data.
+pub fn start_prepared(
+    prepare: impl FnOnce(&registry::Registry),
+    f: impl FnOnce(&mut server::Config),
+) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    prepare(&opened.registry);
     f(&mut opened.config);
     // Photos are decoded in the built binary's worker processes, as `tracemark serve` does.
     opened.config.decoder = Some(env!("CARGO_BIN_EXE_tracemark").into());
