@@ -161,99 +161,72 @@ pub enum Scope {
     Participant(ParticipantId),
 }
 
-/// How sales are grouped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SalesGroup {
-    /// By the seller's region (ISO 3166-2).
-    Region,
-    /// By the product group of the GTIN's card.
-    ProductGroup,
-    /// By local day `YYYY-MM-DD`.
-    Day,
-    /// By local hour `YYYY-MM-DDTHH`.
-    Hour,
-    /// By GTIN (14 digits).
-    Gtin,
-    /// By seller (TIN).
-    Participant,
-}
+/// An enum of API words, each variant written once with its word: `ALL`, `ALLOWED` (the
+/// words joined by `|`, for error messages), `parse` and `name` follow from the one list.
+macro_rules! api_words {
+    (
+        $(#[$doc:meta])*
+        $name:ident { $( $(#[$vdoc:meta])* $v:ident => $s:literal ),+ $(,)? }
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name { $( $(#[$vdoc])* $v, )+ }
 
-impl SalesGroup {
-    /// The allowed words.
-    pub const ALLOWED: &'static str = "region|product_group|day|hour|gtin|participant";
+        impl $name {
+            /// Every value, in the order of the words.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+            /// The allowed words.
+            pub const ALLOWED: &'static str = api_words!(@join $($s),+);
 
-    /// Parses the API word.
-    pub fn parse(s: &str) -> Result<SalesGroup, QueryError> {
-        Ok(match s {
-            "region" => SalesGroup::Region,
-            "product_group" => SalesGroup::ProductGroup,
-            "day" => SalesGroup::Day,
-            "hour" => SalesGroup::Hour,
-            "gtin" => SalesGroup::Gtin,
-            "participant" => SalesGroup::Participant,
-            _ => {
-                return Err(QueryError::GroupBy {
-                    given: s.chars().take(64).collect(),
-                    allowed: Self::ALLOWED,
-                })
+            /// Parses the API word.
+            pub fn parse(s: &str) -> Result<$name, QueryError> {
+                match s {
+                    $($s => Ok($name::$v),)+
+                    _ => Err(QueryError::GroupBy {
+                        given: s.chars().take(64).collect(),
+                        allowed: Self::ALLOWED,
+                    }),
+                }
             }
-        })
-    }
 
-    /// The API word.
-    pub fn name(self) -> &'static str {
-        match self {
-            SalesGroup::Region => "region",
-            SalesGroup::ProductGroup => "product_group",
-            SalesGroup::Day => "day",
-            SalesGroup::Hour => "hour",
-            SalesGroup::Gtin => "gtin",
-            SalesGroup::Participant => "participant",
-        }
-    }
-}
-
-/// How stock is grouped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StockGroup {
-    /// By the holder's region.
-    Region,
-    /// By product group.
-    ProductGroup,
-    /// By GTIN.
-    Gtin,
-    /// By holder (TIN).
-    Participant,
-}
-
-impl StockGroup {
-    /// The allowed words.
-    pub const ALLOWED: &'static str = "region|product_group|gtin|participant";
-
-    /// Parses the API word.
-    pub fn parse(s: &str) -> Result<StockGroup, QueryError> {
-        Ok(match s {
-            "region" => StockGroup::Region,
-            "product_group" => StockGroup::ProductGroup,
-            "gtin" => StockGroup::Gtin,
-            "participant" => StockGroup::Participant,
-            _ => {
-                return Err(QueryError::GroupBy {
-                    given: s.chars().take(64).collect(),
-                    allowed: Self::ALLOWED,
-                })
+            /// The API word.
+            pub fn name(self) -> &'static str {
+                match self { $($name::$v => $s,)+ }
             }
-        })
-    }
-
-    /// The API word.
-    pub fn name(self) -> &'static str {
-        match self {
-            StockGroup::Region => "region",
-            StockGroup::ProductGroup => "product_group",
-            StockGroup::Gtin => "gtin",
-            StockGroup::Participant => "participant",
         }
+    };
+    (@join $first:literal $(, $rest:literal)*) => { concat!($first $(, "|", $rest)*) };
+}
+
+api_words! {
+    /// How sales are grouped.
+    SalesGroup {
+        /// By the seller's region (ISO 3166-2).
+        Region => "region",
+        /// By the product group of the GTIN's card.
+        ProductGroup => "product_group",
+        /// By local day `YYYY-MM-DD`.
+        Day => "day",
+        /// By local hour `YYYY-MM-DDTHH`.
+        Hour => "hour",
+        /// By GTIN (14 digits).
+        Gtin => "gtin",
+        /// By seller (TIN).
+        Participant => "participant",
+    }
+}
+
+api_words! {
+    /// How stock is grouped.
+    StockGroup {
+        /// By the holder's region.
+        Region => "region",
+        /// By product group.
+        ProductGroup => "product_group",
+        /// By GTIN.
+        Gtin => "gtin",
+        /// By holder (TIN).
+        Participant => "participant",
     }
 }
 

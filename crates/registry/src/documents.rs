@@ -226,6 +226,20 @@ struct Refusal {
     errors: Vec<CodeError>,
 }
 
+/// The detail of a refused document: `n` codes refused, of `of` listed when known, in
+/// words that agree in number.
+fn codes_refused(n: usize, of: Option<usize>) -> String {
+    let what = match (n, of) {
+        (1, Some(1)) => "the code was refused".to_string(),
+        (n, Some(of)) if n == of => format!("all {of} codes were refused"),
+        (1, Some(of)) => format!("1 of {of} codes was refused"),
+        (n, Some(of)) => format!("{n} of {of} codes were refused"),
+        (1, None) => "1 code was refused".to_string(),
+        (n, None) => format!("{n} codes were refused"),
+    };
+    format!("{what}; nothing was changed")
+}
+
 impl Refusal {
     /// `Err` naming every bad code so far (the detail made from their number), else `Ok`.
     fn check(&mut self, detail: impl FnOnce(usize) -> String) -> Result<()> {
@@ -854,15 +868,7 @@ fn plan<S: Store + ?Sized>(
             }
         }
     }
-    refusal.check(|n| {
-        let of = list.len();
-        match (n, of) {
-            (1, 1) => "the code was refused; nothing was changed".to_string(),
-            (n, of) if n == of => format!("all {of} codes were refused; nothing was changed"),
-            (1, of) => format!("1 of {of} codes was refused; nothing was changed"),
-            (n, of) => format!("{n} of {of} codes were refused; nothing was changed"),
-        }
-    })?;
+    refusal.check(|n| codes_refused(n, Some(list.len())))?;
     // `parents`: packages losing listed codes, with their new child count (hash look-ups:
     // a document may take 30,000 units out of as many boxes).
     let listed_keys: HashSet<CodeKey> = listed_set;
@@ -1021,12 +1027,7 @@ fn plan_aggregate<S: Store + ?Sized>(
             }
         }
     }
-    refusal.check(|n| {
-        format!(
-            "{n} {} refused; nothing was changed",
-            if n == 1 { "code was" } else { "codes were" }
-        )
-    })?;
+    refusal.check(|n| codes_refused(n, None))?;
     let (Some(p), Some(mut ps)) = (parent, parent_state) else {
         return Err(Error::invalid("`parent` is required"));
     };
@@ -1292,11 +1293,6 @@ fn plan_remark<S: Store + ?Sized>(
         plan.changes.push((o.parsed.key, os));
         plan.changes.push((n.parsed.key, ns));
     }
-    refusal.check(|n| {
-        format!(
-            "{n} {} refused; nothing was changed",
-            if n == 1 { "code was" } else { "codes were" }
-        )
-    })?;
+    refusal.check(|n| codes_refused(n, None))?;
     Ok(plan)
 }

@@ -137,6 +137,15 @@ pub fn decoder_program() -> Option<PathBuf> {
     (exe.file_stem()? == "tracemark").then_some(exe)
 }
 
+/// Binds the registry's address (`--listen`), with words that say what to do when it is
+/// taken.
+pub fn bind(rt: &tokio::runtime::Runtime, listen: &str) -> Result<tokio::net::TcpListener> {
+    use anyhow::Context;
+    rt.block_on(server::serve::bind(listen)).with_context(|| {
+        format!("cannot listen on {listen} (choose another address with --listen ADDR)")
+    })
+}
+
 /// Serves `registry` on `listener` until SIGINT or SIGTERM, within the default serving
 /// limits (`server::serve::Limits::default()`).
 pub async fn serve(

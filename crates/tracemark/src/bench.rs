@@ -532,6 +532,19 @@ fn http_load(
     ))
 }
 
+/// The parts `--only` chooses, in the order the suite runs them.
+pub const PARTS: &[&str] = &[
+    "raw",
+    "trust",
+    "consumer",
+    "control",
+    "analytics",
+    "export",
+    "emit",
+    "ingest",
+    "http",
+];
+
 /// Runs the suite and prints its figures.
 pub fn run(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
     let r = run_suite(quick, runs, only);
@@ -540,7 +553,10 @@ pub fn run(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
 }
 
 fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
-    let want = |part: &str| only.is_none_or(|o| o == part);
+    let want = |part: &str| {
+        debug_assert!(PARTS.contains(&part), "{part} is missing from PARTS");
+        only.is_none_or(|o| o == part)
+    };
     let s = if quick {
         Sizes {
             emit_mac: 100_000,

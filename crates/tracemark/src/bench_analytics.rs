@@ -223,15 +223,7 @@ pub fn rows(quick: bool) -> anyhow::Result<()> {
     let producer = Scope::Participant(PRODUCER0 + 7);
     let shop = Scope::Participant(42);
     let mut worst: f64 = 0.0;
-    for g in [
-        "region",
-        "product_group",
-        "day",
-        "hour",
-        "gtin",
-        "participant",
-    ] {
-        let g = SalesGroup::parse(g)?;
+    for &g in SalesGroup::ALL {
         for (who, scope) in [
             ("regulator", Scope::All),
             ("producer", producer),
@@ -247,8 +239,7 @@ pub fn rows(quick: bool) -> anyhow::Result<()> {
             }
         }
     }
-    for g in ["region", "product_group", "gtin", "participant"] {
-        let g = StockGroup::parse(g)?;
+    for &g in StockGroup::ALL {
         for (who, scope) in [
             ("regulator", Scope::All),
             ("producer", producer),

@@ -23,10 +23,7 @@ fn projections(b: &Bed) -> Result<(Arc<RwLock<risk::Risk>>, Vec<Follower>)> {
 /// `n` codes; code-events/s of the whole mix, and how long the projections took to catch
 /// up after the last answer.
 fn mix(n: u32, with: bool) -> Result<(f64, Option<Duration>)> {
-    let b = bed()?;
-    let (_, order) = b.emit(n, "mac")?;
-    let codes = b.codes(&order, n)?;
-    b.ingest_as(&b.producer, doc_bodies("apply", &codes, json!({})), 64)?;
+    let (b, codes) = applied(n)?;
     let followers = if with { Some(projections(&b)?) } else { None };
     let t = Instant::now();
     economy(&b, &codes)?;
@@ -43,6 +40,15 @@ fn mix(n: u32, with: bool) -> Result<(f64, Option<Duration>)> {
         None => None,
     };
     Ok((rate, lag))
+}
+
+/// A bed whose producer has `n` codes (MAC tails) applied: the start of every row here.
+fn applied(n: u32) -> Result<(Bed, Vec<String>)> {
+    let b = bed()?;
+    let (_, order) = b.emit(n, "mac")?;
+    let codes = b.codes(&order, n)?;
+    b.ingest_as(&b.producer, doc_bodies("apply", &codes, json!({})), 64)?;
+    Ok((b, codes))
 }
 
 /// Introduces `codes` (applied), ships them to the retailer, who accepts and sells them.
@@ -76,10 +82,7 @@ fn economy(b: &Bed, codes: &[String]) -> Result<()> {
 /// `tracemark export --parquet` of a registry whose `n` codes were applied, introduced,
 /// shipped, accepted and sold: (rows written per second, rows, bytes of the four files).
 fn export_rate(n: u32) -> Result<(f64, u64, u64)> {
-    let b = bed()?;
-    let (_, order) = b.emit(n, "mac")?;
-    let codes = b.codes(&order, n)?;
-    b.ingest_as(&b.producer, doc_bodies("apply", &codes, json!({})), 64)?;
+    let (b, codes) = applied(n)?;
     economy(&b, &codes)?;
     let out = tempfile::tempdir()?;
     let summary = crate::export::export(b.reg.store().as_ref(), out.path(), 1)?;
@@ -117,11 +120,8 @@ pub(crate) fn export_rows(quick: bool, runs: usize) -> Result<()> {
 /// Time from a refused grey sale's answer to its alert in the risk engine, `samples` times,
 /// while documents of 1,000 codes stream in: (p50, p99) in ms.
 fn alert_latency(samples: usize, background_codes: u32) -> Result<(f64, f64)> {
-    let b = bed()?;
-    let (_, order) = b.emit(background_codes + samples as u32, "mac")?;
-    let codes = b.codes(&order, background_codes + samples as u32)?;
+    let (b, codes) = applied(background_codes + samples as u32)?;
     let (grey, busy) = codes.split_at(samples);
-    b.ingest_as(&b.producer, doc_bodies("apply", &codes, json!({})), 64)?;
     b.ingest_as(
         &b.producer,
         doc_bodies("introduce", grey, json!({"production_date": "2026-11-01"})),

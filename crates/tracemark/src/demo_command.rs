@@ -146,14 +146,7 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
     let opened = tracemark::app::open(&dir, registry::system_clock())?;
     let salt = next_salt(&dir)?;
     let admin = opened.config.admin_token.clone();
-    let listener = rt
-        .block_on(server::serve::bind(&args.listen))
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (choose another address with --listen ADDR)",
-                args.listen
-            )
-        })?;
+    let listener = tracemark::app::bind(rt, &args.listen)?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
     let (down, down_rx) = tokio::sync::oneshot::channel::<()>();

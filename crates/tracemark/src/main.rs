@@ -2,7 +2,7 @@
 
 mod demo_command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -172,9 +172,7 @@ enum Command {
         /// (in-process), http, consumer (labels, photos, complaints), control (the
         /// projections' cost to ingest, alert latency), analytics (the projection loaded
         /// with 10 M sales) or export (Parquet rows written from an economy's feed).
-        #[arg(long, value_parser = [
-            "raw", "trust", "emit", "ingest", "http", "consumer", "control", "analytics", "export",
-        ])]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(tracemark::bench::PARTS))]
         only: Option<String>,
     },
 }
@@ -311,9 +309,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let dir = data_dir(data, postgres)?;
             // The address first: a port in use leaves no new data directory behind.
-            let listener = rt.block_on(server::serve::bind(&listen)).with_context(|| {
-                format!("cannot listen on {listen} (choose another address with --listen ADDR)")
-            })?;
+            let listener = tracemark::app::bind(&rt, &listen)?;
             let mut opened = tracemark::app::open(&dir, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             opened.config.metrics_allow = metrics_allow;
