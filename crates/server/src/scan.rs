@@ -16,6 +16,17 @@
 //!   when the client goes away: a pathological image costs at most that, and never the
 //!   registry's own threads. (Without a worker program — a library user's choice —
 //!   decoding runs on the blocking pool, bounded only between passes.)
+//! - decode time per client: a budget of [`DECODE_SECONDS_PER_CLIENT_PER_MINUTE`], bursts
+//!   of [`DECODE_SECONDS_PER_CLIENT_BURST`], paid after each decode with its measured
+//!   time; a client over it gets 429 with `Retry-After` until it has drained. A client's
+//!   second decode at once only while more than half the decoders are free;
+//! - a picture whose decode ran out of time (by its BLAKE3 hash, the last
+//!   [`TIMED_OUT_PICTURES_MAX`]) is refused at once, without a decoder, if sent again.
+//!
+//! Label sheets (`GET /api/v1/orders/{id}/labels`) are rendered [`SHEETS_IN_FLIGHT_MAX`]
+//! at a time, each participant with at most one sheet queued or rendering (429 else), in
+//! the order asked: a producer asking for sheet after sheet waits behind everyone who
+//! asked meanwhile, so it cannot keep the renderer.
 
 use crate::limit::RateLimit;
 use crate::{AppState, Problem};
@@ -27,7 +38,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest image body: `labels::decode::BYTES_MAX` (8 MiB; a 12-Mpx phone JPEG is 2–6 MiB).
 pub const BODY_IMAGE_MAX: usize = labels::decode::BYTES_MAX;
@@ -35,8 +46,28 @@ pub const BODY_IMAGE_MAX: usize = labels::decode::BYTES_MAX;
 pub const PER_CLIENT_PER_SECOND: u32 = 5;
 /// … in bursts of at most this many.
 pub const PER_CLIENT_BURST: u32 = 10;
-/// How long a request waits for a free decoder before a 503.
-pub const DECODE_QUEUE_WAIT: Duration = Duration::from_secs(3);
+/// How long a request waits for a free decoder before a 503: past [`DECODE_WALL_MAX`], so
+/// that a photo queued behind pathological ones gets the first decoder they free (a
+/// client has at most [`DECODES_PER_CLIENT_MAX`] queued or running, the queue is in order).
+pub const DECODE_QUEUE_WAIT: Duration = Duration::from_secs(6);
+/// Decode time one client (address; IPv6 /64) may spend, in seconds a minute: a quarter
+/// of one decoder. An honest scan decodes in 0.1–0.3 s and stops at the first frame that
+/// reads; a pathological picture costs [`DECODE_WALL_MAX`], so past the burst a client
+/// sending such pictures gets one decoder for 5 s every 20 s.
+pub const DECODE_SECONDS_PER_CLIENT_PER_MINUTE: f64 = 15.0;
+/// … of which this many seconds may be spent at once (three pathological pictures, or a
+/// minute of a camera loop) before the budget refuses.
+pub const DECODE_SECONDS_PER_CLIENT_BURST: f64 = 15.0;
+/// Clients whose decode budget is remembered (about 50 bytes each: 5 MB); past it, those
+/// whose budget has drained are forgotten, and if still full, everyone's (one more burst).
+pub const DECODE_BUDGET_CLIENTS_MAX: usize = 100_000;
+/// Pictures remembered as having run out of decode time (32 bytes of hash each: 128 KiB),
+/// the oldest forgotten first: the same picture sent again is refused at once.
+pub const TIMED_OUT_PICTURES_MAX: usize = 4_096;
+/// How long a label sheet request waits for the renderer before a 503: a sheet of 2,000
+/// labels takes about 3 s, and each participant has at most one sheet queued, so 30 s is
+/// ten participants ahead.
+pub const SHEET_QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 /// Decodes running at once: two per core, at least 4. Each is a niced worker process that
 /// yields the CPU to the registry and dies at [`DECODE_WALL_MAX`], so more workers than cores
@@ -70,6 +101,12 @@ pub struct ImageLimits {
     sheets: Arc<tokio::sync::Semaphore>,
     /// Clients with decodes in flight, and how many.
     busy: parking_lot::Mutex<std::collections::HashMap<crate::limit::Client, usize>>,
+    /// Decode time spent per client: seconds owed, as of when.
+    budgets: parking_lot::Mutex<std::collections::HashMap<crate::limit::Client, (f64, Instant)>>,
+    /// Hashes of pictures that ran out of decode time, and their order (oldest first).
+    timed_out: parking_lot::Mutex<TimedOut>,
+    /// Participants with a sheet queued or rendering.
+    sheets_queued: parking_lot::Mutex<std::collections::HashSet<registry::model::ParticipantId>>,
     /// The decode worker program (`tracemark`), run as `PROGRAM decode-worker`.
     worker: Option<std::path::PathBuf>,
 }
@@ -87,8 +124,82 @@ impl ImageLimits {
             decoders: Arc::new(tokio::sync::Semaphore::new(decodes_in_flight_max())),
             sheets: Arc::new(tokio::sync::Semaphore::new(SHEETS_IN_FLIGHT_MAX)),
             busy: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            budgets: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            timed_out: parking_lot::Mutex::new(TimedOut::default()),
+            sheets_queued: parking_lot::Mutex::new(std::collections::HashSet::new()),
             worker,
         }
+    }
+
+    /// `Err(seconds to wait)` when `client` has spent its decode budget.
+    fn budget_left(&self, client: crate::limit::Client, now: Instant) -> Result<(), u64> {
+        let owed = self
+            .budgets
+            .lock()
+            .get(&client)
+            .map_or(0.0, |&(owed, at)| drained(owed, at, now));
+        if owed < DECODE_SECONDS_PER_CLIENT_BURST {
+            return Ok(());
+        }
+        let rate = DECODE_SECONDS_PER_CLIENT_PER_MINUTE / 60.0;
+        let wait = (owed - DECODE_SECONDS_PER_CLIENT_BURST) / rate;
+        Err((wait.ceil() as u64).max(1))
+    }
+
+    /// Charges `client` `spent` of decode time.
+    fn charge(&self, client: crate::limit::Client, spent: Duration, now: Instant) {
+        let mut b = self.budgets.lock();
+        if b.len() >= DECODE_BUDGET_CLIENTS_MAX && !b.contains_key(&client) {
+            b.retain(|_, &mut (owed, at)| drained(owed, at, now) > 0.0);
+            if b.len() >= DECODE_BUDGET_CLIENTS_MAX {
+                tracing::warn!("over {DECODE_BUDGET_CLIENTS_MAX} photo clients: budgets afresh");
+                b.clear();
+            }
+        }
+        let owed = b
+            .get(&client)
+            .map_or(0.0, |&(owed, at)| drained(owed, at, now));
+        b.insert(client, (owed + spent.as_secs_f64(), now));
+    }
+}
+
+/// What `owed` seconds of decode time, as of `at`, are at `now` (paid back at
+/// [`DECODE_SECONDS_PER_CLIENT_PER_MINUTE`]).
+fn drained(owed: f64, at: Instant, now: Instant) -> f64 {
+    let rate = DECODE_SECONDS_PER_CLIENT_PER_MINUTE / 60.0;
+    (owed - now.saturating_duration_since(at).as_secs_f64() * rate).max(0.0)
+}
+
+/// Pictures that ran out of decode time, by hash: the last [`TIMED_OUT_PICTURES_MAX`].
+#[derive(Default)]
+struct TimedOut {
+    known: std::collections::HashSet<[u8; 32]>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl TimedOut {
+    fn insert(&mut self, hash: [u8; 32]) {
+        if !self.known.insert(hash) {
+            return;
+        }
+        self.order.push_back(hash);
+        while self.order.len() > TIMED_OUT_PICTURES_MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.known.remove(&old);
+            }
+        }
+    }
+}
+
+/// A participant's place in the sheet queue; given back when dropped.
+struct SheetTurn {
+    limits: Arc<ImageLimits>,
+    participant: registry::model::ParticipantId,
+}
+
+impl Drop for SheetTurn {
+    fn drop(&mut self) {
+        self.limits.sheets_queued.lock().remove(&self.participant);
     }
 }
 
@@ -360,9 +471,11 @@ pub(crate) async fn limited(
         `link` with its crypto tail, `codes_found`). 422 `no_code_found` when no code can be \
         read (a camera loop tries its next frame), `not_gs1` when a symbol holds no GS1 \
         marking code; 413 too large; 415 not PNG/JPEG; 400 corrupt. Limits: 5 images a \
-        second per address (bursts of 10), 2 at once per address; two decodes per core at \
-        once, 503 after 3 s waiting; each decode in a worker process killed after 5 s \
-        (422 `decode_timeout`).",
+        second per address (bursts of 10), 2 at once per address (1 while most decoders \
+        are busy); 15 s of decoding a minute per address (bursts of 15 s), then 429 with \
+        `Retry-After`; two decodes per core at once, 503 after 6 s waiting; each decode in \
+        a worker process killed after 5 s (422 `decode_timeout`), and the same picture \
+        sent again refused at once (422 `decode_timeout`).",
     security(()),
     request_body(content = Vec<u8>, content_type = "image/jpeg", description = "A JPEG or PNG image"),
     responses(
@@ -410,19 +523,55 @@ pub(crate) async fn verify_image(
     labels::decode::inspect(&body, &labels::decode::Limits::default())
         .map_err(|e| decode_problem(&e))?;
     let limits = &s.image_limits;
+    // A picture that ran out of time before does so again: refused without a decoder.
+    let hash = *blake3::hash(&body).as_bytes();
+    if limits.timed_out.lock().known.contains(&hash) {
+        return Err(problem_of(
+            422,
+            "decode_timeout",
+            format!(
+                "this picture could not be read within {} s before and is refused at once; \
+                 take another, closer and sharper one",
+                DECODE_WALL_MAX.as_secs()
+            ),
+        ));
+    }
     let client = crate::peer_ip(&ext).map(crate::limit::Client::of);
+    if let Some(client) = client {
+        if let Err(wait) = limits.budget_left(client, Instant::now()) {
+            let mut r = Problem::new(
+                429,
+                "too-many",
+                "Too many requests",
+                format!(
+                    "this address (IPv6: its /64) has used its photo decoding time (at most \
+                     {DECODE_SECONDS_PER_CLIENT_PER_MINUTE} s a minute, {DECODE_SECONDS_PER_CLIENT_BURST} s \
+                     at once); retry in {wait} s"
+                ),
+            )
+            .into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Ok(r);
+        }
+    }
     let _busy = match client {
         Some(client) => {
             let mut busy = limits.busy.lock();
             let n = busy.entry(client).or_insert(0);
-            if *n >= DECODES_PER_CLIENT_MAX {
+            // A second decode at once only while more than half the decoders are free: a
+            // few addresses cannot take them all.
+            let crowded = *n >= 1 && limits.decoders.available_permits() * 2 <= decodes_in_flight_max();
+            if *n >= DECODES_PER_CLIENT_MAX || crowded {
                 let mut r = Problem::new(
                     429,
                     "too-many",
                     "Too many requests",
                     format!(
                         "at most {DECODES_PER_CLIENT_MAX} images at a time from one address \
-                         (IPv6: one /64): wait for the answers to the last ones"
+                         (IPv6: one /64), one while most decoders are busy: wait for the \
+                         answer to the last one"
                     ),
                 )
                 .into_response();
@@ -446,7 +595,17 @@ pub(crate) async fn verify_image(
             )
         })?
         .map_err(|_| Problem::new(503, "busy", "Busy", "the decoders are shut down"))?;
-    let found = decode(limits, body).await?;
+    let started = Instant::now();
+    let decoded = decode(limits, body).await;
+    if let Some(client) = client {
+        limits.charge(client, started.elapsed(), Instant::now());
+    }
+    let decoded = decoded.inspect_err(|p| {
+        if p.errors.first().is_some_and(|e| e.reason == "decode_timeout") {
+            limits.timed_out.lock().insert(hash);
+        }
+    });
+    let found = decoded?;
     let Some((symbology, code)) = found.first().cloned() else {
         return Err(decode_problem(&labels::decode::DecodeError::NotFound));
     };
@@ -500,7 +659,8 @@ pub(crate) struct SheetQuery {
         each label shows the symbol (crypto tail inside) with `(01)` GTIN and `(21)` serial \
         beside it, and a footer names the order and page. At most 2,000 labels (50 pages) \
         a request: `?offset=&limit=`, and a `Link: <…>; rel=\"next\"` header while codes \
-        remain.",
+        remain. One sheet at a time per participant (429 while its previous one is queued \
+        or printing), served in the order asked; 503 after 30 s in the queue.",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The order id (UUID)"), SheetQuery),
     responses(
@@ -509,6 +669,7 @@ pub(crate) struct SheetQuery {
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -530,9 +691,28 @@ pub(crate) async fn order_labels(
              several sheets with `offset`"
         )));
     }
+    // One sheet queued or rendering per participant: another waits its turn behind
+    // everyone who asked meanwhile (the permits are handed out in order).
+    if !s.image_limits.sheets_queued.lock().insert(p.id) {
+        let mut r = Problem::new(
+            429,
+            "too-many",
+            "Too many requests",
+            "your previous label sheet is still queued or being printed: one at a time per \
+             participant; ask for the next when it has come",
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return Ok(r);
+    }
+    let turn = SheetTurn {
+        limits: s.image_limits.clone(),
+        participant: p.id,
+    };
     // Rendering is CPU work, with its own permits (photos cannot starve owners' sheets).
     let permit = tokio::time::timeout(
-        DECODE_QUEUE_WAIT,
+        SHEET_QUEUE_WAIT,
         s.image_limits.sheets.clone().acquire_owned(),
     )
     .await
@@ -541,6 +721,7 @@ pub(crate) async fn order_labels(
     let reg = s.registry.clone();
     let (pdf, next) = crate::blocking(move || {
         let _permit = permit;
+        let _turn = turn;
         let page = reg.order_codes(&p, &id, offset, limit)?;
         if page.codes.is_empty() {
             return Err(registry::Error::invalid(format!(

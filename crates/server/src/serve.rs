@@ -7,23 +7,43 @@
 //! | connections                      | [`CONNECTIONS_MAX`], idle ones evicted | 4,096     |
 //! | a connection sending no request  | [`HEADER_READ_TIMEOUT`] (also idle keep-alive) | 10 s |
 //! | header bytes / header lines      | [`HEADER_BYTES_MAX`] / [`HEADERS_MAX`]  | 16 KiB / 64 |
-//! | a request body                   | [`BODY_READ_TIMEOUT`] (size: `BODY_LEN_MAX` in the router) | 60 s |
+//! | a request body                   | [`BODY_RATE_MIN_BYTES_PER_SEC`] after [`BODY_READ_TIMEOUT_MIN`], at most [`BODY_READ_TIMEOUT`] (size: `BODY_LEN_MAX` in the router) | 64 KiB/s after 5 s, 60 s |
 //! | a request, answer included       | [`REQUEST_TIMEOUT`]                    | 90 s      |
 //! | an answer the client does not read | [`SEND_TIMEOUT`]                     | 30 s      |
 //! | handshakes not yet accepted      | [`LISTEN_BACKLOG`] (listeners of [`bind`]) | 4,096 |
+//! | requests in flight, one client   | [`REQUESTS_PER_CLIENT_MAX`]            | 128       |
+//! | anonymous requests in flight, all | the cap / [`ANONYMOUS_SHARE_DIVISOR`] | 2,048     |
+//! | … one client                     | [`ANONYMOUS_PER_CLIENT_MAX`]; [`ANONYMOUS_PER_CLIENT_CROWDED`] once a quarter of the anonymous share is taken | 16; 2 |
+//! | … one IPv6 /56                   | [`ANONYMOUS_PER_V6_56_MAX`]            | 64        |
+//! | … a client whose body came too slowly | one, none when crowded, for [`SLOW_CLIENT_PENALTY`] | 60 s |
+//! | `/health` requests in flight     | [`HEALTH_REQUESTS_MAX`]                | 32        |
+//!
+//! Requests come in three classes, told apart from the request head alone: a signed-in
+//! caller's (a bearer token that checks out: a MAC and an expiry, see [`Credentials`]),
+//! `/health`, and anonymous ones (sign-in, public verification, complaints, pages, a
+//! token that does not check out). Anonymous requests may hold at most half of the
+//! connection slots, and each client only a few of those, so that however many slow
+//! anonymous requests a crowd of addresses keeps in flight, the other half stays for
+//! signed-in participants and `/health` (which has a small pool of its own).
 //!
 //! At the connection cap a new connection takes the slot of the connection that has been
 //! idle longest (one that has not sent a whole request head yet, or sits between requests);
 //! only when every connection is inside a request is the newcomer answered a canned 503
 //! problem and closed at once. So idle or slowloris sockets, however many, never lock out a
 //! client that sends its request: to push one out an attacker has to open
-//! [`CONNECTIONS_MAX`] connections within that client's round trip.
+//! [`CONNECTIONS_MAX`] connections within that client's round trip. And since a request's
+//! body must keep up a minimum rate, a chunked sign-in body dribbled a byte every few
+//! seconds is cut after [`BODY_READ_TIMEOUT_MIN`], not [`BODY_READ_TIMEOUT`], and its client
+//! held to one anonymous request (none while crowded) for [`SLOW_CLIENT_PENALTY`]:
+//! reconnecting after the 408 gains it nothing.
 //!
-//! Refusals are RFC 9457 problems: 408 `timeout` for a body not sent in time, 503 `busy`
-//! for the cap or an answer the server could not give in time. A client that stalls in
+//! Refusals are RFC 9457 problems: 408 `timeout` for a body not sent in time, 429
+//! `too-many` for a client over its share, 503 `busy` for the cap, a full share or an
+//! answer the server could not give in time. A client that stalls in
 //! its request head or does not read its answer is disconnected: nobody is listening for a
 //! reply then. A head hyper cannot parse, or one over [`HEADER_BYTES_MAX`], gets hyper's
-//! own bodiless 400 or 431 before the router is reached.
+//! own bodiless 400 or 431 before the router is reached. Every answer made here carries
+//! `X-Content-Type-Options: nosniff`, as the router's do.
 
 use crate::problem::Problem;
 use axum::body::{Body, Bytes};
@@ -45,7 +65,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -77,17 +97,47 @@ pub const HEADERS_MAX: usize = 64;
 /// (`BODY_LEN_MAX`, 16 MiB) arrives in 60 s at 2.3 Mbit/s; documents are usually far
 /// smaller. Over it: 408 `timeout` problem, connection closed.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
-/// The slowest body accepted: a body announced by `Content-Length` must arrive at this
-/// rate at least, so a small one (a 4 KiB sign-in) cannot hold its connection for the whole
-/// [`BODY_READ_TIMEOUT`]: its deadline is its length at this rate, at least
-/// [`BODY_READ_TIMEOUT_MIN`].
+/// The slowest body accepted, announced (`Content-Length`) or not (chunked): after
+/// [`BODY_READ_TIMEOUT_MIN`], a body must have come at this rate at least (the bytes
+/// received so far against the time since its head), so a small one (a sign-in of a few
+/// hundred bytes) cannot hold its connection for the whole [`BODY_READ_TIMEOUT`]: its
+/// deadline is its size at this rate plus [`BODY_READ_TIMEOUT_MIN`]. A phone on a poor
+/// link still uploads half a megabit a second; a 3 MB photo then has 50 s.
 pub const BODY_RATE_MIN_BYTES_PER_SEC: u64 = 64 * 1024;
-/// The shortest body deadline (a round trip or two on a bad mobile link).
+/// The grace before [`BODY_RATE_MIN_BYTES_PER_SEC`] applies, and so the whole deadline of a
+/// small body (a round trip or two on a bad mobile link).
 pub const BODY_READ_TIMEOUT_MIN: Duration = Duration::from_secs(5);
 /// Requests one client (an IPv4 address or an IPv6 /64) may have in flight at once: one
 /// host cannot hold every slot with slow requests (idle connections are evicted anyway).
 /// Behind a reverse proxy every client is the proxy: raise it there.
 pub const REQUESTS_PER_CLIENT_MAX: usize = 128;
+
+/// Anonymous requests in flight, all clients together, are at most the connection cap
+/// divided by this: half the slots, whatever a crowd of addresses does, stay for signed-in
+/// participants and `/health`. Anonymous requests are short (a verification answers in
+/// milliseconds, a photo in at most 5 s): 2,048 of them at once is thousands a second.
+pub const ANONYMOUS_SHARE_DIVISOR: usize = 2;
+/// Anonymous requests one client (IPv4 address, IPv6 /64) may have in flight at once while
+/// the anonymous share is under a quarter taken: many phones share a carrier's NAT
+/// address, but a verification takes milliseconds, so 16 at once is hundreds a second.
+pub const ANONYMOUS_PER_CLIENT_MAX: usize = 16;
+/// … and once a quarter of the anonymous share is taken ("crowded"): the rest is shared
+/// out thinly, so that 256 addresses take at most a quarter plus 512 slots.
+pub const ANONYMOUS_PER_CLIENT_CROWDED: usize = 2;
+/// Anonymous requests in flight from one IPv6 /56 (a home or office allocation of 256
+/// /64s): one subscriber cannot take the share by spreading over its own /64s.
+pub const ANONYMOUS_PER_V6_56_MAX: usize = 4 * ANONYMOUS_PER_CLIENT_MAX;
+/// `/health` requests in flight at once: its own pool, never taken by anyone else's
+/// requests. The answer is cached for a second, so a probe takes microseconds; 32 is more
+/// than every monitor together sends at once.
+pub const HEALTH_REQUESTS_MAX: usize = 32;
+/// How long a client whose request body came too slowly (a 408) is held to one anonymous
+/// request in flight, and none while the anonymous share is crowded: a slowloris client
+/// that reconnects after each 408 gets nothing more than an honest one.
+pub const SLOW_CLIENT_PENALTY: Duration = Duration::from_secs(60);
+/// Most clients remembered as slow at once (about 50 bytes each: 3 MB); past it, new ones
+/// are not remembered until old ones expire (the per-client caps still hold them).
+pub const SLOW_CLIENTS_MAX: usize = 65_536;
 
 /// Longest a request may take, from the end of its head to its answer: the body's 60 s and
 /// 30 s of work (the largest document is applied in a few seconds). Over it: 408 if the
@@ -164,6 +214,79 @@ pub struct Limits {
     pub send_timeout: Duration,
     /// [`SHUTDOWN_GRACE`].
     pub shutdown_grace: Duration,
+    /// Which bearer tokens are signed-in callers', whose requests are served from the
+    /// participants' share of the slots; `None`: every request but `/health` is anonymous.
+    pub credentials: Option<Credentials>,
+}
+
+/// Tells a signed-in caller's bearer token from anything else, cheaply and from the
+/// request head alone (a MAC and an expiry, no look-up): the serving loop counts such
+/// requests apart from anonymous ones. Suspension and key rotation are the router's to
+/// check; here a token only has to be one the registry issued.
+#[derive(Clone)]
+pub struct Credentials(Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl Credentials {
+    /// Any test of a token.
+    pub fn new(check: impl Fn(&str) -> bool + Send + Sync + 'static) -> Credentials {
+        Credentials(Arc::new(check))
+    }
+
+    /// Participants' tokens made under `token_key` and not expired, and the operator's
+    /// `admin_token`: the router's own credentials (`Config::token_key`, `admin_token`).
+    pub fn tokens(token_key: [u8; 32], admin_token: &str) -> Credentials {
+        let auth = crate::auth::Auth::new(token_key);
+        let admin = blake3::hash(admin_token.as_bytes());
+        Credentials::new(move |token| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            // blake3's `Hash` compares in constant time.
+            auth.check_token(token, now).is_ok() || blake3::hash(token.as_bytes()) == admin
+        })
+    }
+
+    fn check(&self, token: &str) -> bool {
+        (self.0)(token)
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(..)")
+    }
+}
+
+/// A request's class, from its head: which share of the slots it is served from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    /// A bearer token that checks out.
+    Participant,
+    /// `GET /health`, without a valid token.
+    Health,
+    /// Everything else.
+    Anonymous,
+}
+
+impl Class {
+    fn of(credentials: Option<&Credentials>, headers: &axum::http::HeaderMap, path: &str) -> Class {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        if let (Some(c), Some(t)) = (credentials, token) {
+            if c.check(t) {
+                return Class::Participant;
+            }
+        }
+        if path == "/health" {
+            Class::Health
+        } else {
+            Class::Anonymous
+        }
+    }
 }
 
 impl Default for Limits {
@@ -177,6 +300,7 @@ impl Default for Limits {
             request_timeout: REQUEST_TIMEOUT,
             send_timeout: SEND_TIMEOUT,
             shutdown_grace: SHUTDOWN_GRACE,
+            credentials: None,
         }
     }
 }
@@ -198,6 +322,7 @@ where
     let limits = Arc::new(limits);
     let slots = Arc::new(Slots {
         permits: Arc::new(Semaphore::new(limits.connections_max)),
+        anonymous_max: (limits.connections_max / ANONYMOUS_SHARE_DIVISOR).max(1),
         table: Mutex::new(Table::default()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -317,7 +442,8 @@ fn shed_answer() -> Vec<u8> {
     let body = serde_json::to_vec(&p).unwrap_or_default();
     let mut a = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
-         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
+         content-length: {}\r\nretry-after: 1\r\nx-content-type-options: nosniff\r\n\
+         connection: close\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -330,6 +456,8 @@ fn shed_answer() -> Vec<u8> {
 /// The connection slots and which connections are idle, oldest first.
 struct Slots {
     permits: Arc<Semaphore>,
+    /// Anonymous requests in flight at most (the cap / [`ANONYMOUS_SHARE_DIVISOR`]).
+    anonymous_max: usize,
     table: Mutex<Table>,
 }
 
@@ -339,6 +467,14 @@ struct Table {
     next_age: u64,
     /// Requests in flight per client (IPv4 address or IPv6 /64).
     busy_per_client: HashMap<crate::limit::Client, usize>,
+    /// Anonymous requests in flight, all together, per client, per IPv6 /56.
+    anonymous: usize,
+    anonymous_per_client: HashMap<crate::limit::Client, usize>,
+    anonymous_per_56: HashMap<u64, usize>,
+    /// `/health` requests in flight.
+    health: usize,
+    /// Clients whose body came too slowly, until when they are held short.
+    slow: HashMap<crate::limit::Client, Instant>,
     /// Idle connections by when they became idle.
     idle: BTreeMap<u64, u64>,
     conns: HashMap<u64, Entry>,
@@ -353,7 +489,158 @@ struct Entry {
     evict: Arc<Notify>,
 }
 
+/// Why a request was not let in: the status, and the words.
+struct Refusal {
+    status: u16,
+    detail: String,
+}
+
+/// The /56 of an IPv6 client; `None` for IPv4.
+fn v6_56(client: crate::limit::Client) -> Option<u64> {
+    match client {
+        crate::limit::Client::V6Net(net) => Some(net >> 8),
+        crate::limit::Client::V4(_) => None,
+    }
+}
+
+fn count_up<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: K) {
+    *map.entry(key).or_insert(0) += 1;
+}
+
+fn count_down<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = map.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}
+
 impl Table {
+    /// Whether `client` is held short for a slow body now (forgetting it once expired).
+    fn is_slow(&mut self, client: crate::limit::Client, now: Instant) -> bool {
+        match self.slow.get(&client) {
+            Some(until) if *until > now => true,
+            Some(_) => {
+                self.slow.remove(&client);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers `client` as slow for [`SLOW_CLIENT_PENALTY`] (within [`SLOW_CLIENTS_MAX`]).
+    fn mark_slow(&mut self, client: crate::limit::Client, now: Instant) {
+        if self.slow.len() >= SLOW_CLIENTS_MAX && !self.slow.contains_key(&client) {
+            self.slow.retain(|_, until| *until > now);
+            if self.slow.len() >= SLOW_CLIENTS_MAX {
+                return;
+            }
+        }
+        self.slow.insert(client, now + SLOW_CLIENT_PENALTY);
+    }
+
+    /// Takes a place for a request of `class` from `client`, or says why not.
+    fn enter(
+        &mut self,
+        class: Class,
+        client: crate::limit::Client,
+        anonymous_max: usize,
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        let too_many = |detail: String| Refusal {
+            status: 429,
+            detail,
+        };
+        if self.busy_per_client.get(&client).copied().unwrap_or(0) >= REQUESTS_PER_CLIENT_MAX {
+            return Err(too_many(format!(
+                "at most {REQUESTS_PER_CLIENT_MAX} requests in flight from one address \
+                 (IPv6: one /64)"
+            )));
+        }
+        match class {
+            Class::Participant => {}
+            Class::Health => {
+                if self.health >= HEALTH_REQUESTS_MAX {
+                    return Err(Refusal {
+                        status: 503,
+                        detail: format!(
+                            "{HEALTH_REQUESTS_MAX} health probes are in flight already"
+                        ),
+                    });
+                }
+                self.health += 1;
+            }
+            Class::Anonymous => {
+                if self.anonymous >= anonymous_max {
+                    return Err(Refusal {
+                        status: 503,
+                        detail: format!(
+                            "the server holds as many requests without sign-in as it takes \
+                             ({anonymous_max}); signed-in participants are still served"
+                        ),
+                    });
+                }
+                let crowded = self.anonymous >= anonymous_max / 4;
+                let slow = self.is_slow(client, now);
+                let mine = self.anonymous_per_client.get(&client).copied().unwrap_or(0);
+                let allowed = match (slow, crowded) {
+                    (true, true) => 0,
+                    (true, false) => 1,
+                    (false, true) => ANONYMOUS_PER_CLIENT_CROWDED,
+                    (false, false) => ANONYMOUS_PER_CLIENT_MAX,
+                };
+                if mine >= allowed {
+                    return Err(too_many(if slow {
+                        format!(
+                            "a request body from this address came too slowly: for {} s \
+                             it may have {} request without sign-in in flight",
+                            SLOW_CLIENT_PENALTY.as_secs(),
+                            if crowded { "no" } else { "one" }
+                        )
+                    } else {
+                        format!(
+                            "at most {allowed} requests without sign-in in flight from one \
+                             address (IPv6: one /64){}",
+                            if crowded { " while the server is crowded" } else { "" }
+                        )
+                    }));
+                }
+                if let Some(net) = v6_56(client) {
+                    if self.anonymous_per_56.get(&net).copied().unwrap_or(0)
+                        >= ANONYMOUS_PER_V6_56_MAX
+                    {
+                        return Err(too_many(format!(
+                            "at most {ANONYMOUS_PER_V6_56_MAX} requests without sign-in in \
+                             flight from one IPv6 /56"
+                        )));
+                    }
+                    count_up(&mut self.anonymous_per_56, net);
+                }
+                count_up(&mut self.anonymous_per_client, client);
+                self.anonymous += 1;
+            }
+        }
+        count_up(&mut self.busy_per_client, client);
+        Ok(())
+    }
+
+    /// Gives back the place [`Table::enter`] took.
+    fn leave(&mut self, class: Class, client: crate::limit::Client) {
+        count_down(&mut self.busy_per_client, &client);
+        match class {
+            Class::Participant => {}
+            Class::Health => self.health = self.health.saturating_sub(1),
+            Class::Anonymous => {
+                self.anonymous = self.anonymous.saturating_sub(1);
+                count_down(&mut self.anonymous_per_client, &client);
+                if let Some(net) = v6_56(client) {
+                    count_down(&mut self.anonymous_per_56, &net);
+                }
+            }
+        }
+    }
+
     fn set_idle(&mut self, id: u64) {
         let age = self.next_age;
         if let Some(e) = self.conns.get_mut(&id) {
@@ -430,23 +717,20 @@ struct Tracked {
 }
 
 impl Tracked {
-    /// Marks a request in flight until the guard (kept in the answer's body) drops.
-    /// `None` when the client has [`REQUESTS_PER_CLIENT_MAX`] requests in flight already.
-    fn busy(&self) -> Option<Busy> {
+    /// Marks a request of `class` in flight until the guard (kept in the answer's body)
+    /// drops; refused when the client or the class is over its share.
+    fn busy(&self, class: Class) -> Result<Busy, Refusal> {
         let mut t = self.slots.table.lock();
-        let n = t.busy_per_client.entry(self.client).or_insert(0);
-        if *n >= REQUESTS_PER_CLIENT_MAX {
-            return None;
-        }
-        *n += 1;
+        t.enter(class, self.client, self.slots.anonymous_max, Instant::now())?;
         if let Some(e) = t.conns.get_mut(&self.id) {
             e.busy += 1;
             if let Some(age) = e.idle_age.take() {
                 t.idle.remove(&age);
             }
         }
-        Some(Busy {
+        Ok(Busy {
             id: self.id,
+            class,
             client: self.client,
             slots: self.slots.clone(),
         })
@@ -465,19 +749,25 @@ impl Drop for Tracked {
 /// A request in flight on a connection: not evictable until its answer is sent.
 struct Busy {
     id: u64,
+    class: Class,
     client: crate::limit::Client,
     slots: Arc<Slots>,
+}
+
+impl Busy {
+    /// Holds the client short for [`SLOW_CLIENT_PENALTY`]: its body came too slowly.
+    fn mark_slow(&self) {
+        self.slots
+            .table
+            .lock()
+            .mark_slow(self.client, Instant::now());
+    }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
         let mut t = self.slots.table.lock();
-        if let Some(n) = t.busy_per_client.get_mut(&self.client) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                t.busy_per_client.remove(&self.client);
-            }
-        }
+        t.leave(self.class, self.client);
         if let Some(e) = t.conns.get_mut(&self.id) {
             e.busy = e.busy.saturating_sub(1);
         }
@@ -506,26 +796,25 @@ async fn connection(
     let service = {
         let limits = limits.clone();
         let tracked = tracked.clone();
-        hyper::service::service_fn(move |req| {
-            let (app, limits, busy) = (app.clone(), limits.clone(), tracked.busy());
+        hyper::service::service_fn(move |req: Request<Incoming>| {
+            let class = Class::of(limits.credentials.as_ref(), req.headers(), req.uri().path());
+            let (app, limits, busy) = (app.clone(), limits.clone(), tracked.busy(class));
             async move {
                 match busy {
-                    Some(busy) => request(app, remote, limits, busy, req).await,
-                    None => {
+                    Ok(busy) => request(app, remote, limits, busy, req).await,
+                    Err(refusal) => {
                         metrics::counter!("tracemark_http_requests_shed_total").increment(1);
-                        let mut r = crate::problem::Problem::new(
-                            429,
-                            "too-many",
-                            "Too many requests",
-                            format!(
-                                "at most {REQUESTS_PER_CLIENT_MAX} requests in flight from one address"
-                            ),
-                        )
-                        .into_response();
-                        r.headers_mut().insert(
-                            hyper::header::CONNECTION,
-                            hyper::header::HeaderValue::from_static("close"),
-                        );
+                        let p = if refusal.status == 429 {
+                            Problem::new(429, "too-many", "Too many requests", refusal.detail)
+                        } else {
+                            Problem::new(503, "busy", "Busy", refusal.detail)
+                        };
+                        let mut r = p.into_response();
+                        let h = r.headers_mut();
+                        // The body is left unread: the connection cannot carry another request.
+                        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                        nosniff(h);
                         Ok(r)
                     }
                 }
@@ -582,20 +871,26 @@ async fn request(
         // Nothing to wait for (most GETs): no timer.
         Body::new(body)
     } else {
-        // A body announced small must come quickly; an unannounced one gets the full time.
+        // A body must keep up the minimum rate after the grace, and arrive whole within
+        // the body timeout; a body announced small gets no more than its size needs.
         let announced = parts
             .headers
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let deadline = announced.map_or(limits.body_read_timeout, |n| {
-            Duration::from_secs(n / BODY_RATE_MIN_BYTES_PER_SEC)
-                .max(BODY_READ_TIMEOUT_MIN)
+        let start = tokio::time::Instant::now();
+        let grace = BODY_READ_TIMEOUT_MIN.min(limits.body_read_timeout);
+        let whole = announced.map_or(limits.body_read_timeout, |n| {
+            (grace + Duration::from_secs_f64(n as f64 / BODY_RATE_MIN_BYTES_PER_SEC as f64))
                 .min(limits.body_read_timeout)
         });
         Body::new(DeadlineBody {
             inner: body,
-            deadline: Box::pin(tokio::time::sleep(deadline)),
+            deadline: Box::pin(tokio::time::sleep(grace)),
+            start,
+            grace,
+            last: start + whole,
+            received: 0,
             state: body_state.clone(),
         })
     };
@@ -617,9 +912,22 @@ async fn request(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         r
     };
+    let late_body = |what: &str| {
+        // Whoever sends a body too slowly is held short for a while (reconnecting gains
+        // nothing).
+        busy.mark_slow();
+        late(what)
+    };
     let resp = match answer {
         Ok(Ok(r)) if body_state.load(Ordering::Acquire) != BODY_LATE => r,
-        Ok(Ok(_)) => late(&format!("{} s", limits.body_read_timeout.as_secs_f64())),
+        Ok(Ok(_)) => late_body(&format!(
+            "its time (after {} s, at least {} KiB/s; at most {} s)",
+            BODY_READ_TIMEOUT_MIN
+                .min(limits.body_read_timeout)
+                .as_secs_f64(),
+            BODY_RATE_MIN_BYTES_PER_SEC / 1024,
+            limits.body_read_timeout.as_secs_f64()
+        )),
         Ok(Err(never)) => match never {},
         Err(_) if body_state.load(Ordering::Acquire) == BODY_DONE => {
             metrics::counter!("tracemark_http_requests_timed_out_total").increment(1);
@@ -638,19 +946,46 @@ async fn request(
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
-        Err(_) => late(&format!(
+        Err(_) => late_body(&format!(
             "the request's {} s",
             limits.request_timeout.as_secs_f64()
         )),
     };
+    let mut resp = resp;
+    nosniff(resp.headers_mut());
     Ok(resp.map(|inner| Body::new(BusyBody { inner, _busy: busy })))
 }
 
-/// A request body with a deadline for its last byte.
+/// `X-Content-Type-Options: nosniff`: a browser takes an answer for the type it says and
+/// nothing else (a problem or a JSON answer is never run as a script or a page).
+fn nosniff(h: &mut axum::http::HeaderMap) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+/// A request body that must keep up [`BODY_RATE_MIN_BYTES_PER_SEC`] after `grace` and end
+/// by `last`: one timer, moved on as bytes arrive, to when the bytes so far fall behind.
 struct DeadlineBody {
     inner: Incoming,
     deadline: Pin<Box<Sleep>>,
+    start: tokio::time::Instant,
+    grace: Duration,
+    /// The whole body's deadline.
+    last: tokio::time::Instant,
+    /// Bytes received so far.
+    received: u64,
     state: Arc<AtomicU8>,
+}
+
+impl DeadlineBody {
+    /// When the bytes received so far fall behind the minimum rate, or the last moment.
+    fn due(&self) -> tokio::time::Instant {
+        let earned =
+            Duration::from_secs_f64(self.received as f64 / BODY_RATE_MIN_BYTES_PER_SEC as f64);
+        (self.start + self.grace + earned).min(self.last)
+    }
 }
 
 impl http_body::Body for DeadlineBody {
@@ -670,6 +1005,10 @@ impl http_body::Body for DeadlineBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if this.inner.is_end_stream() {
                     this.state.store(BODY_DONE, Ordering::Release);
+                } else if let Some(data) = frame.data_ref() {
+                    this.received = this.received.saturating_add(data.len() as u64);
+                    let due = this.due();
+                    this.deadline.as_mut().reset(due);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

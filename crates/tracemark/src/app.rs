@@ -66,9 +66,68 @@ pub fn log_origin() -> String {
         .unwrap_or_else(|| server::LOG_ORIGIN_DEFAULT.to_string())
 }
 
+/// The data directory's mode: only the registry's own user may list or enter it. It
+/// holds the store (every applied code's crypto tail) and the secret keys; the store's
+/// files are created with the process's umask (often world-readable), so the directory is
+/// their fence. A directory found wider is tightened to this, with a warning.
+pub const DATA_DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` (its parents as usual, itself [`DATA_DIR_MODE`]) or, when it exists,
+/// tightens it to [`DATA_DIR_MODE`] if group or others may reach into it; refuses a
+/// directory it cannot tighten. Returns the mode it found, when it changed it.
+pub fn make_data_dir(dir: &Path) -> Result<Option<u32>> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(DATA_DIR_MODE);
+    }
+    match builder.create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        // The umask may have taken the owner's bits from a new directory too: set it whole.
+        if mode != DATA_DIR_MODE {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DATA_DIR_MODE))
+                .with_context(|| {
+                    format!(
+                        "the data directory {} has mode {mode:04o}, open to other users, and \
+                         cannot be made {DATA_DIR_MODE:04o}: run `chmod {DATA_DIR_MODE:o} {}` \
+                         as its owner",
+                        dir.display(),
+                        dir.display()
+                    )
+                })?;
+            if mode & 0o077 != 0 {
+                return Ok(Some(mode));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Opens (creating if new) the data directory `dir`.
 pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(was) = make_data_dir(dir)? {
+        tracing::warn!(
+            "the data directory {} had mode {was:04o} (other users could read the store and \
+             its crypto tails); made it {DATA_DIR_MODE:04o}",
+            dir.display()
+        );
+    }
     let now = clock();
     let keyring = issuance::Keyring::load_or_create(&dir.join("keys.json"), now)
         .map_err(|e| anyhow::anyhow!("issuing keys in {}: {e}", dir.display()))?;
@@ -164,6 +223,7 @@ pub async fn serve_with(
     config: server::Config,
     limits: server::serve::Limits,
 ) -> Result<()> {
+    let limits = with_credentials(limits, &config);
     let app = server::router(registry, config);
     server::serve::serve(listener, app, limits, shutdown_signal())
         .await
@@ -179,10 +239,27 @@ pub async fn serve_until(
     limits: server::serve::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
+    let limits = with_credentials(limits, &config);
     let app = server::router(registry, config);
     server::serve::serve(listener, app, limits, shutdown)
         .await
         .context("serving")
+}
+
+/// `limits` telling signed-in callers by the router's own credentials (participants'
+/// tokens and the admin token), unless the caller set its own: their requests are served
+/// from the participants' share of the slots, out of reach of anonymous floods.
+fn with_credentials(
+    mut limits: server::serve::Limits,
+    config: &server::Config,
+) -> server::serve::Limits {
+    if limits.credentials.is_none() {
+        limits.credentials = Some(server::serve::Credentials::tokens(
+            config.token_key,
+            &config.admin_token,
+        ));
+    }
+    limits
 }
 
 /// Resolves on SIGINT or SIGTERM: the server stops accepting, finishes the requests in
