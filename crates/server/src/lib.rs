@@ -186,6 +186,10 @@ fn describe_metrics() {
         "tracemark_http_requests_timed_out_total",
         "Requests ended by a timeout (headers, body or answer)."
     );
+    metrics::describe_gauge!(
+        "tracemark_http_requests_in_flight",
+        "Requests in flight, by class: participant (a signed-in caller), health, anonymous."
+    );
 }
 
 /// Builds the router over a registry.

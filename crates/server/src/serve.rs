@@ -269,6 +269,15 @@ enum Class {
 }
 
 impl Class {
+    /// The class's name in the metrics.
+    fn word(self) -> &'static str {
+        match self {
+            Class::Participant => "participant",
+            Class::Health => "health",
+            Class::Anonymous => "anonymous",
+        }
+    }
+
     fn of(credentials: Option<&Credentials>, headers: &axum::http::HeaderMap, path: &str) -> Class {
         let token = headers
             .get(header::AUTHORIZATION)
@@ -622,11 +631,13 @@ impl Table {
             }
         }
         count_up(&mut self.busy_per_client, client);
+        metrics::gauge!("tracemark_http_requests_in_flight", "class" => class.word()).increment(1.0);
         Ok(())
     }
 
     /// Gives back the place [`Table::enter`] took.
     fn leave(&mut self, class: Class, client: crate::limit::Client) {
+        metrics::gauge!("tracemark_http_requests_in_flight", "class" => class.word()).decrement(1.0);
         count_down(&mut self.busy_per_client, &client);
         match class {
             Class::Participant => {}
@@ -1243,6 +1254,149 @@ mod tests {
         assert!(a.contains("/problems/busy"), "{a}");
     }
 
+    fn v4(i: u32) -> crate::limit::Client {
+        crate::limit::Client::of(std::net::IpAddr::V4(std::net::Ipv4Addr::from(
+            0x0a00_0000 + i,
+        )))
+    }
+
+    #[test]
+    fn anonymous_requests_keep_to_their_share() {
+        let now = Instant::now();
+        let mut t = Table::default();
+        let max = 256;
+        // One address: 16 at once while calm.
+        for i in 0..ANONYMOUS_PER_CLIENT_MAX {
+            assert!(t.enter(Class::Anonymous, v4(0), max, now).is_ok(), "{i}");
+        }
+        let e = t.enter(Class::Anonymous, v4(0), max, now).err().expect("17th");
+        assert_eq!(e.status, 429, "{}", e.detail);
+        // …but its signed-in requests still go in.
+        assert!(t.enter(Class::Participant, v4(0), max, now).is_ok());
+        // A quarter of the share taken: others get two each.
+        for a in 1..4 {
+            for _ in 0..ANONYMOUS_PER_CLIENT_MAX {
+                t.enter(Class::Anonymous, v4(a), max, now).expect("calm");
+            }
+        }
+        assert_eq!(t.anonymous, max / 4);
+        for _ in 0..ANONYMOUS_PER_CLIENT_CROWDED {
+            t.enter(Class::Anonymous, v4(9), max, now).expect("crowded share");
+        }
+        assert_eq!(
+            t.enter(Class::Anonymous, v4(9), max, now).err().map(|e| e.status),
+            Some(429)
+        );
+        // The whole share taken: 503 for anonymous newcomers, /health and participants in.
+        let mut a = 10;
+        while t.anonymous < max {
+            let _ = t.enter(Class::Anonymous, v4(a), max, now);
+            a += 1;
+        }
+        assert_eq!(
+            t.enter(Class::Anonymous, v4(100_000), max, now).err().map(|e| e.status),
+            Some(503)
+        );
+        assert!(t.enter(Class::Health, v4(100_000), max, now).is_ok());
+        assert!(t.enter(Class::Participant, v4(100_001), max, now).is_ok());
+        // Leaving gives the place back.
+        t.leave(Class::Anonymous, v4(a - 1));
+        assert!(t.enter(Class::Anonymous, v4(100_000), max, now).is_ok());
+    }
+
+    #[test]
+    fn health_has_a_pool_of_its_own() {
+        let now = Instant::now();
+        let mut t = Table::default();
+        for i in 0..HEALTH_REQUESTS_MAX {
+            t.enter(Class::Health, v4(i as u32), 2, now).expect("probe");
+        }
+        assert_eq!(
+            t.enter(Class::Health, v4(999), 2, now).err().map(|e| e.status),
+            Some(503)
+        );
+        // Health probes take nothing of the anonymous share.
+        assert!(t.enter(Class::Anonymous, v4(999), 2, now).is_ok());
+        t.leave(Class::Health, v4(0));
+        assert!(t.enter(Class::Health, v4(999), 2, now).is_ok());
+    }
+
+    #[test]
+    fn a_slow_client_is_held_short_for_a_while() {
+        let now = Instant::now();
+        let mut t = Table::default();
+        t.mark_slow(v4(1), now);
+        assert!(t.enter(Class::Anonymous, v4(1), 256, now).is_ok());
+        let e = t.enter(Class::Anonymous, v4(1), 256, now).err().expect("one");
+        assert!(e.detail.contains("too slowly"), "{}", e.detail);
+        // Crowded: none at all.
+        for a in 10..14 {
+            for _ in 0..ANONYMOUS_PER_CLIENT_MAX {
+                t.enter(Class::Anonymous, v4(a), 256, now).expect("calm");
+            }
+        }
+        t.leave(Class::Anonymous, v4(1));
+        assert!(t.enter(Class::Anonymous, v4(1), 256, now).is_err());
+        // After the penalty, as anyone.
+        let later = now + SLOW_CLIENT_PENALTY + Duration::from_secs(1);
+        assert!(t.enter(Class::Anonymous, v4(1), 256, later).is_ok());
+        assert!(t.enter(Class::Anonymous, v4(1), 256, later).is_ok());
+        assert!(t.slow.is_empty(), "forgotten once expired");
+    }
+
+    #[test]
+    fn one_ipv6_56_shares_a_bound() {
+        let now = Instant::now();
+        let mut t = Table::default();
+        let net = |i: u16| {
+            crate::limit::Client::of(format!("2001:db8:1:{i:x}::1").parse().expect("ip"))
+        };
+        let mut admitted = 0;
+        // The /64s 2001:db8:1:0::/64 … :ff::/64 are one /56.
+        for i in 0..256u16 {
+            while t.enter(Class::Anonymous, net(i), 100_000, now).is_ok() {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, ANONYMOUS_PER_V6_56_MAX);
+        // The next /56 is another subscriber.
+        assert!(t
+            .enter(Class::Anonymous, net(0x100), 100_000, now)
+            .is_ok());
+    }
+
+    #[test]
+    fn credentials_tell_tokens_apart() {
+        let key = [7u8; 32];
+        let auth = crate::auth::Auth::new(key);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs();
+        let (token, _) = auth.token(1, 0, 0, now);
+        let c = Credentials::tokens(key, "admin-secret");
+        let head = |auth: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).expect("value"));
+            h
+        };
+        let class = |h: &axum::http::HeaderMap, path: &str| Class::of(Some(&c), h, path);
+        assert_eq!(class(&head(&format!("Bearer {token}")), "/api/v1/x"), Class::Participant);
+        assert_eq!(class(&head("bearer admin-secret"), "/api/v1/x"), Class::Participant);
+        assert_eq!(class(&head("Bearer forged"), "/api/v1/x"), Class::Anonymous);
+        assert_eq!(class(&head("Bearer forged"), "/health"), Class::Health);
+        assert_eq!(
+            class(&axum::http::HeaderMap::new(), "/api/v1/auth/token"),
+            Class::Anonymous
+        );
+        let other = Credentials::tokens([8u8; 32], "x");
+        assert_eq!(
+            Class::of(Some(&other), &head(&format!("Bearer {token}")), "/"),
+            Class::Anonymous,
+            "another registry's token"
+        );
+    }
+
     #[test]
     fn the_shed_answer_is_a_complete_problem() {
         let a = String::from_utf8(shed_answer()).expect("utf-8");
@@ -1252,5 +1406,6 @@ mod tests {
         let p: serde_json::Value = serde_json::from_str(body).expect("json");
         assert_eq!(p["status"], 503);
         assert_eq!(p["type"], "/problems/busy");
+        assert!(head.contains("x-content-type-options: nosniff"), "{head}");
     }
 }

@@ -5,8 +5,9 @@
 //! 1. 1,100 idle sockets neither lock out a real client nor stay open past the header
 //!    timeout; an idle keep-alive connection is closed by the same timeout.
 //! 2. Slowloris (a header byte every 200 ms) is disconnected by the header timeout.
-//! 3. A body trickled past the body timeout gets a 408 problem; while every connection
-//!    is inside a request a newcomer gets a 503 problem; the server stays responsive.
+//! 3. Anonymous requests hold at most half the connections; a body trickled past the body
+//!    timeout gets a 408 problem; while every connection is inside a signed-in request a
+//!    newcomer gets a 503 problem; the server stays responsive.
 //! 4. An answer the client never reads is dropped after the send timeout.
 //! 5. 3,000 made-up methods leave the metrics, and the process's memory, as they were.
 
@@ -23,6 +24,8 @@ static QUIET: RwLock<()> = RwLock::new(());
 /// A registry served in-process within `limits`; keep it alive while using `addr`.
 struct Server {
     addr: SocketAddr,
+    /// The operator's token: its requests count as a signed-in caller's.
+    admin: String,
     _rt: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
 }
@@ -30,6 +33,7 @@ struct Server {
 fn start(limits: Limits) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    let admin = opened.config.admin_token.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,6 +51,7 @@ fn start(limits: Limits) -> Server {
     ));
     Server {
         addr,
+        admin,
         _rt: rt,
         _dir: dir,
     }
@@ -259,14 +264,45 @@ fn trickled_bodies_get_408_and_busy_servers_shed_with_503() {
         request_timeout: Duration::from_secs(3),
         ..Limits::default()
     });
-    // Four sign-in requests whose bodies trickle: every slot is inside a request.
-    let t = Instant::now();
-    let mut slow: Vec<TcpStream> = (0..4)
+    // Anonymous requests hold at most half the slots: of four trickling sign-ins without a
+    // token, two are let in and two refused at once.
+    let mut held: Vec<TcpStream> = (0..4)
         .map(|_| {
             let mut s = connect(srv.addr);
             s.write_all(
                 b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\n\
                   Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+            )
+            .expect("write");
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .expect("timeout");
+            s
+        })
+        .collect();
+    let anonymous: Vec<Option<Answer>> = held.iter_mut().map(read_answer).collect();
+    let refused = anonymous
+        .iter()
+        .filter(|a| a.as_ref().is_some_and(|(st, ..)| *st == 429))
+        .count();
+    println!("busy: of 4 anonymous trickling sign-ins on a cap of 4, {refused} refused at once");
+    assert_eq!(refused, 2, "{anonymous:?}");
+    // …and /health, beside them, is served.
+    assert_eq!(get(srv.addr, "/health").expect("answer").0, 200);
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    // Four signed-in requests whose bodies trickle: every slot is inside a request.
+    let t = Instant::now();
+    let mut slow: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = connect(srv.addr);
+            s.write_all(
+                format!(
+                    "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\n\
+                     Authorization: Bearer {}\r\n\
+                     Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+                    srv.admin
+                )
+                .as_bytes(),
             )
             .expect("write");
             s

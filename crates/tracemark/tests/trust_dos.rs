@@ -61,6 +61,25 @@ async fn probe(from: Ipv4Addr, to: SocketAddr, raw: String) -> (u16, Duration) {
     (status, t.elapsed())
 }
 
+/// Anonymous requests in flight, as the server counts them (its metrics, read from this
+/// machine's own address, which may read them).
+async fn anonymous_in_flight(to: SocketAddr) -> Option<usize> {
+    let mut s = connect_from(Ipv4Addr::LOCALHOST, to).await.ok()?;
+    s.write_all(get_request("/metrics", None).as_bytes())
+        .await
+        .ok()?;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&out);
+    let v = text.lines().find_map(|l| {
+        l.strip_prefix("tracemark_http_requests_in_flight{class=\"anonymous\"} ")
+    })?;
+    v.trim().parse::<f64>().ok().map(|v| v.max(0.0) as usize)
+}
+
 fn get_request(path: &str, token: Option<&str>) -> String {
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n")
@@ -241,10 +260,9 @@ fn slow_sign_ins_deny_nobody(cap: usize, addresses: usize, per_address: usize, s
             participant.push(p);
             participant_nat.push(pn);
             newcomer.push(n);
-            held.push((
-                start.elapsed().as_secs_f64(),
-                count.held.load(Ordering::Relaxed),
-            ));
+            if let Some(n) = anonymous_in_flight(addr).await {
+                held.push((start.elapsed().as_secs_f64(), n));
+            }
             next.await;
         }
         (health, participant, participant_nat, newcomer, held)
@@ -264,14 +282,15 @@ fn slow_sign_ins_deny_nobody(cap: usize, addresses: usize, per_address: usize, s
     eprintln!(
         "slow sign-ins: {addresses} addresses × {per_address} connections against a cap of \
          {cap} for {secs} s: {} connections made; answers 408 {} / 429 {} / 503 {} / other {} / \
-         closed {}; attackers' requests held at once: at most {max_held} (anonymous share \
-         {anonymous_max}), after 12 s at most {steady_max}",
+         closed {}; anonymous requests in flight (the server's count, {} samples): at most \
+         {max_held} (anonymous share {anonymous_max}), after 12 s at most {steady_max}",
         g(&count.connections),
         g(&count.timed_out),
         g(&count.too_many),
         g(&count.busy),
         g(&count.other),
         g(&count.closed),
+        held.len(),
     );
     for (name, v, ok) in [
         ("GET /health (another address)", &health, 200),
@@ -294,15 +313,17 @@ fn slow_sign_ins_deny_nobody(cap: usize, addresses: usize, per_address: usize, s
         assert!(!v.is_empty(), "{name}: probed");
         for (status, took) in v {
             assert_eq!(*status, 200, "{name}: every probe answered 200");
-            assert!(*took < Duration::from_secs(3), "{name}: answered in {took:?}");
+            assert!(*took < Duration::from_secs(5), "{name}: answered in {took:?}");
         }
     }
     assert!(
         max_held <= anonymous_max,
         "attackers held {max_held} requests, over the anonymous share {anonymous_max}"
     );
+    assert!(held.len() > 20, "the server's count was read");
+    // After the first 408s every address is held to one (none while crowded).
     assert!(
-        steady_max <= 2 * addresses,
+        steady_max <= addresses.min(anonymous_max / 4) + 16,
         "after the first 408s each address is held short: {steady_max} held"
     );
     assert!(g(&count.timed_out) > 0, "slow bodies are cut with 408");
