@@ -917,7 +917,7 @@ async fn request(
             408,
             "timeout",
             "Request timeout",
-            format!("the request's body did not arrive within {what}"),
+            what.to_string(),
         )
         .into_response();
         r.headers_mut()
@@ -933,12 +933,15 @@ async fn request(
     let resp = match answer {
         Ok(Ok(r)) if body_state.load(Ordering::Acquire) != BODY_LATE => r,
         Ok(Ok(_)) => late_body(&format!(
-            "its time (after {} s, at least {} KiB/s; at most {} s)",
+            "the request's body came too slowly: after its first {} s a body must come at \
+             {} KiB/s at least, and whole within {} s; this address may now have only one \
+             request without sign-in in flight for {} s",
             BODY_READ_TIMEOUT_MIN
                 .min(limits.body_read_timeout)
                 .as_secs_f64(),
             BODY_RATE_MIN_BYTES_PER_SEC / 1024,
-            limits.body_read_timeout.as_secs_f64()
+            limits.body_read_timeout.as_secs_f64(),
+            SLOW_CLIENT_PENALTY.as_secs()
         )),
         Ok(Err(never)) => match never {},
         Err(_) if body_state.load(Ordering::Acquire) == BODY_DONE => {
@@ -959,7 +962,7 @@ async fn request(
             r
         }
         Err(_) => late_body(&format!(
-            "the request's {} s",
+            "the request's body did not arrive within the request's {} s",
             limits.request_timeout.as_secs_f64()
         )),
     };

@@ -477,6 +477,12 @@ fn trust_rows(runs: usize) -> Result<()> {
 /// Builds the `i`-th request of a load run.
 type MakeRequest = Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>;
 
+/// Connections of a load run per client address: within the server's share of requests
+/// without sign-in per address (`server::serve::ANONYMOUS_PER_CLIENT_MAX`), as the phones
+/// of a real load come from many addresses. On Linux each group of connections leaves from
+/// its own loopback address (127.0.2.1, 127.0.2.2, …: all of 127.0.0.0/8 is local there).
+const LOAD_CONNECTIONS_PER_ADDRESS: usize = 8;
+
 /// Closed-loop HTTP load: `concurrency` connections each sending requests made by `req`
 /// until `total` are done. Returns (requests/s, p50 ms, p99 ms).
 fn http_load(
@@ -485,15 +491,27 @@ fn http_load(
     total: u64,
     req: MakeRequest,
 ) -> Result<(f64, f64, f64)> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
+    let clients = (0..concurrency.div_ceil(LOAD_CONNECTIONS_PER_ADDRESS))
+        .map(|k| {
+            let b = reqwest::Client::builder().pool_max_idle_per_host(LOAD_CONNECTIONS_PER_ADDRESS);
+            #[cfg(target_os = "linux")]
+            let b = b.local_address(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+                127,
+                0,
+                2,
+                1 + (k % 250) as u8,
+            )));
+            #[cfg(not(target_os = "linux"))]
+            let _ = k;
+            b.build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let next = Arc::new(AtomicU64::new(0));
     let t = Instant::now();
     let hist = rt.block_on(async {
         let mut tasks = Vec::new();
-        for _ in 0..concurrency {
-            let client = client.clone();
+        for i in 0..concurrency {
+            let client = clients[i / LOAD_CONNECTIONS_PER_ADDRESS].clone();
             let next = next.clone();
             let req = req.clone();
             tasks.push(tokio::spawn(async move {
