@@ -352,12 +352,10 @@ pub fn router(registry: Registry, config: Config) -> Router {
             panic_problem,
         ))
         // Every answer is taken for the type it says: no page runs a problem as a script.
-        .layer(
-            tower_http::set_header::SetResponseHeaderLayer::overriding(
-                header::X_CONTENT_TYPE_OPTIONS,
-                header::HeaderValue::from_static("nosniff"),
-            ),
-        )
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            header::HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }
 

@@ -562,7 +562,8 @@ pub(crate) async fn verify_image(
             let n = busy.entry(client).or_insert(0);
             // A second decode at once only while more than half the decoders are free: a
             // few addresses cannot take them all.
-            let crowded = *n >= 1 && limits.decoders.available_permits() * 2 <= decodes_in_flight_max();
+            let crowded =
+                *n >= 1 && limits.decoders.available_permits() * 2 <= decodes_in_flight_max();
             if *n >= DECODES_PER_CLIENT_MAX || crowded {
                 let mut r = Problem::new(
                     429,
@@ -601,7 +602,10 @@ pub(crate) async fn verify_image(
         limits.charge(client, started.elapsed(), Instant::now());
     }
     let decoded = decoded.inspect_err(|p| {
-        if p.errors.first().is_some_and(|e| e.reason == "decode_timeout") {
+        if p.errors
+            .first()
+            .is_some_and(|e| e.reason == "decode_timeout")
+        {
             limits.timed_out.lock().insert(hash);
         }
     });

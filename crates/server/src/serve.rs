@@ -612,7 +612,11 @@ impl Table {
                         format!(
                             "at most {allowed} requests without sign-in in flight from one \
                              address (IPv6: one /64){}",
-                            if crowded { " while the server is crowded" } else { "" }
+                            if crowded {
+                                " while the server is crowded"
+                            } else {
+                                ""
+                            }
                         )
                     }));
                 }
@@ -632,13 +636,15 @@ impl Table {
             }
         }
         count_up(&mut self.busy_per_client, client);
-        metrics::gauge!("tracemark_http_requests_in_flight", "class" => class.word()).increment(1.0);
+        metrics::gauge!("tracemark_http_requests_in_flight", "class" => class.word())
+            .increment(1.0);
         Ok(())
     }
 
     /// Gives back the place [`Table::enter`] took.
     fn leave(&mut self, class: Class, client: crate::limit::Client) {
-        metrics::gauge!("tracemark_http_requests_in_flight", "class" => class.word()).decrement(1.0);
+        metrics::gauge!("tracemark_http_requests_in_flight", "class" => class.word())
+            .decrement(1.0);
         count_down(&mut self.busy_per_client, &client);
         match class {
             Class::Participant => {}
@@ -913,13 +919,8 @@ async fn request(
     .await;
     let late = |what: &str| {
         metrics::counter!("tracemark_http_requests_timed_out_total").increment(1);
-        let mut r = Problem::new(
-            408,
-            "timeout",
-            "Request timeout",
-            what.to_string(),
-        )
-        .into_response();
+        let mut r =
+            Problem::new(408, "timeout", "Request timeout", what.to_string()).into_response();
         r.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         r
@@ -1273,7 +1274,9 @@ mod tests {
         for i in 0..ANONYMOUS_PER_CLIENT_MAX {
             assert!(t.enter(Class::Anonymous, v4(0), max, now).is_ok(), "{i}");
         }
-        let e = t.enter(Class::Anonymous, v4(0), max, now).err().expect("17th");
+        let e = t
+            .enter(Class::Anonymous, v4(0), max, now)
+            .expect_err("17th");
         assert_eq!(e.status, 429, "{}", e.detail);
         // …but its signed-in requests still go in.
         assert!(t.enter(Class::Participant, v4(0), max, now).is_ok());
@@ -1285,10 +1288,13 @@ mod tests {
         }
         assert_eq!(t.anonymous, max / 4);
         for _ in 0..ANONYMOUS_PER_CLIENT_CROWDED {
-            t.enter(Class::Anonymous, v4(9), max, now).expect("crowded share");
+            t.enter(Class::Anonymous, v4(9), max, now)
+                .expect("crowded share");
         }
         assert_eq!(
-            t.enter(Class::Anonymous, v4(9), max, now).err().map(|e| e.status),
+            t.enter(Class::Anonymous, v4(9), max, now)
+                .err()
+                .map(|e| e.status),
             Some(429)
         );
         // The whole share taken: 503 for anonymous newcomers, /health and participants in.
@@ -1298,7 +1304,9 @@ mod tests {
             a += 1;
         }
         assert_eq!(
-            t.enter(Class::Anonymous, v4(100_000), max, now).err().map(|e| e.status),
+            t.enter(Class::Anonymous, v4(100_000), max, now)
+                .err()
+                .map(|e| e.status),
             Some(503)
         );
         assert!(t.enter(Class::Health, v4(100_000), max, now).is_ok());
@@ -1316,7 +1324,9 @@ mod tests {
             t.enter(Class::Health, v4(i as u32), 2, now).expect("probe");
         }
         assert_eq!(
-            t.enter(Class::Health, v4(999), 2, now).err().map(|e| e.status),
+            t.enter(Class::Health, v4(999), 2, now)
+                .err()
+                .map(|e| e.status),
             Some(503)
         );
         // Health probes take nothing of the anonymous share.
@@ -1331,7 +1341,7 @@ mod tests {
         let mut t = Table::default();
         t.mark_slow(v4(1), now);
         assert!(t.enter(Class::Anonymous, v4(1), 256, now).is_ok());
-        let e = t.enter(Class::Anonymous, v4(1), 256, now).err().expect("one");
+        let e = t.enter(Class::Anonymous, v4(1), 256, now).expect_err("one");
         assert!(e.detail.contains("too slowly"), "{}", e.detail);
         // Crowded (a quarter of the share taken): none at all.
         let mut a = 10;
@@ -1352,9 +1362,8 @@ mod tests {
     fn one_ipv6_56_shares_a_bound() {
         let now = Instant::now();
         let mut t = Table::default();
-        let net = |i: u16| {
-            crate::limit::Client::of(format!("2001:db8:1:{i:x}::1").parse().expect("ip"))
-        };
+        let net =
+            |i: u16| crate::limit::Client::of(format!("2001:db8:1:{i:x}::1").parse().expect("ip"));
         let mut admitted = 0;
         // The /64s 2001:db8:1:0::/64 … :ff::/64 are one /56.
         for i in 0..256u16 {
@@ -1364,9 +1373,7 @@ mod tests {
         }
         assert_eq!(admitted, ANONYMOUS_PER_V6_56_MAX);
         // The next /56 is another subscriber.
-        assert!(t
-            .enter(Class::Anonymous, net(0x100), 100_000, now)
-            .is_ok());
+        assert!(t.enter(Class::Anonymous, net(0x100), 100_000, now).is_ok());
     }
 
     #[test]
@@ -1381,12 +1388,21 @@ mod tests {
         let c = Credentials::tokens(key, "admin-secret");
         let head = |auth: &str| {
             let mut h = axum::http::HeaderMap::new();
-            h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).expect("value"));
+            h.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(auth).expect("value"),
+            );
             h
         };
         let class = |h: &axum::http::HeaderMap, path: &str| Class::of(Some(&c), h, path);
-        assert_eq!(class(&head(&format!("Bearer {token}")), "/api/v1/x"), Class::Participant);
-        assert_eq!(class(&head("bearer admin-secret"), "/api/v1/x"), Class::Participant);
+        assert_eq!(
+            class(&head(&format!("Bearer {token}")), "/api/v1/x"),
+            Class::Participant
+        );
+        assert_eq!(
+            class(&head("bearer admin-secret"), "/api/v1/x"),
+            Class::Participant
+        );
         assert_eq!(class(&head("Bearer forged"), "/api/v1/x"), Class::Anonymous);
         assert_eq!(class(&head("Bearer forged"), "/health"), Class::Health);
         assert_eq!(

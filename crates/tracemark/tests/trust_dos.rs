@@ -51,7 +51,10 @@ async fn probe(from: Ipv4Addr, to: SocketAddr, raw: String) -> (u16, Duration) {
         s.write_all(raw.as_bytes()).await.ok()?;
         let mut out = Vec::new();
         s.read_to_end(&mut out).await.ok()?;
-        String::from_utf8_lossy(&out).get(9..12)?.parse::<u16>().ok()
+        String::from_utf8_lossy(&out)
+            .get(9..12)?
+            .parse::<u16>()
+            .ok()
     };
     let status = tokio::time::timeout(Duration::from_secs(30), run)
         .await
@@ -74,9 +77,9 @@ async fn anonymous_in_flight(to: SocketAddr) -> Option<usize> {
         .ok()?
         .ok()?;
     let text = String::from_utf8_lossy(&out);
-    let v = text.lines().find_map(|l| {
-        l.strip_prefix("tracemark_http_requests_in_flight{class=\"anonymous\"} ")
-    })?;
+    let v = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tracemark_http_requests_in_flight{class=\"anonymous\"} "))?;
     v.trim().parse::<f64>().ok().map(|v| v.max(0.0) as usize)
 }
 
@@ -239,7 +242,11 @@ fn slow_sign_ins_deny_nobody(cap: usize, addresses: usize, per_address: usize, s
         while Instant::now() + Duration::from_millis(500) < until {
             let next = tokio::time::sleep(Duration::from_millis(250));
             let (h, p, pn, n) = tokio::join!(
-                probe(Ipv4Addr::new(127, 0, 9, 1), addr, get_request("/health", None)),
+                probe(
+                    Ipv4Addr::new(127, 0, 9, 1),
+                    addr,
+                    get_request("/health", None)
+                ),
                 probe(
                     Ipv4Addr::new(127, 0, 9, 2),
                     addr,
@@ -294,9 +301,21 @@ fn slow_sign_ins_deny_nobody(cap: usize, addresses: usize, per_address: usize, s
     );
     for (name, v, ok) in [
         ("GET /health (another address)", &health, 200),
-        ("signed-in GET /api/v1/auth/me (another address)", &participant, 200),
-        ("signed-in GET /api/v1/auth/me (an attacker's address)", &participant_nat, 200),
-        ("anonymous GET /.well-known/tracemark-keys (another address)", &newcomer, 200),
+        (
+            "signed-in GET /api/v1/auth/me (another address)",
+            &participant,
+            200,
+        ),
+        (
+            "signed-in GET /api/v1/auth/me (an attacker's address)",
+            &participant_nat,
+            200,
+        ),
+        (
+            "anonymous GET /.well-known/tracemark-keys (another address)",
+            &newcomer,
+            200,
+        ),
     ] {
         let (n, failed, p50, max) = figures(v, ok);
         eprintln!(
@@ -313,7 +332,10 @@ fn slow_sign_ins_deny_nobody(cap: usize, addresses: usize, per_address: usize, s
         assert!(!v.is_empty(), "{name}: probed");
         for (status, took) in v {
             assert_eq!(*status, 200, "{name}: every probe answered 200");
-            assert!(*took < Duration::from_secs(5), "{name}: answered in {took:?}");
+            assert!(
+                *took < Duration::from_secs(5),
+                "{name}: answered in {took:?}"
+            );
         }
     }
     assert!(
@@ -421,13 +443,8 @@ fn every_kind_of_answer_says_nosniff() {
 #[test]
 fn the_data_directory_is_private() {
     use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &std::path::Path| {
-        std::fs::metadata(p)
-            .expect("metadata")
-            .permissions()
-            .mode()
-            & 0o7777
-    };
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o7777;
     let root = tempfile::tempdir().expect("temp dir");
     // A new data directory (and a parent made on the way) is 0700 itself.
     let fresh = root.path().join("a/data");
@@ -592,7 +609,8 @@ fn pathological_pictures_from_three_addresses_leave_genuine_scans_alone() {
         .filter(|(who, ..)| *who == 9)
         .map(|(_, st, d)| (*st, *d))
         .collect();
-    let theirs: Vec<&(usize, u16, Duration)> = results.iter().filter(|(who, ..)| *who != 9).collect();
+    let theirs: Vec<&(usize, u16, Duration)> =
+        results.iter().filter(|(who, ..)| *who != 9).collect();
     let by = |st: u16| theirs.iter().filter(|(_, s, _)| *s == st).count();
     let slow = theirs
         .iter()
@@ -663,7 +681,9 @@ fn producer_with_order(
     let id = o["order_id"].as_str().expect("id").to_string();
     let t = Instant::now();
     loop {
-        let (_, o) = s.c.get(Some(&a), &format!("/api/v1/orders/{id}")).expect("order");
+        let (_, o) =
+            s.c.get(Some(&a), &format!("/api/v1/orders/{id}"))
+                .expect("order");
         if o["status"] == "ready" {
             break;
         }
@@ -748,7 +768,10 @@ fn one_producer_cannot_keep_the_label_printer() {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    assert!(refused > 0, "A's extra sheets are refused while one is queued");
+    assert!(
+        refused > 0,
+        "A's extra sheets are refused while one is queued"
+    );
     assert!(
         a_answers.iter().all(|s| *s == 200 || *s == 429),
         "{a_answers:?}"
