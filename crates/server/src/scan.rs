@@ -524,7 +524,15 @@ pub(crate) async fn verify_image(
         .map_err(|e| decode_problem(&e))?;
     let limits = &s.image_limits;
     // A picture that ran out of time before does so again: refused without a decoder.
-    let hash = *blake3::hash(&body).as_bytes();
+    let hash = if body.len() > crate::BODY_INLINE_MAX {
+        // Megabytes of photo: hashed off the async threads.
+        let b = body.clone();
+        tokio::task::spawn_blocking(move || *blake3::hash(&b).as_bytes())
+            .await
+            .map_err(|_| Problem::new(500, "internal", "Internal error", "hashing failed"))?
+    } else {
+        *blake3::hash(&body).as_bytes()
+    };
     if limits.timed_out.lock().known.contains(&hash) {
         return Err(problem_of(
             422,
