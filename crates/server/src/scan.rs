@@ -775,3 +775,57 @@ pub(crate) async fn order_labels(
     }
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(i: u8) -> crate::limit::Client {
+        crate::limit::Client::of(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, i)))
+    }
+
+    #[test]
+    fn the_decode_budget_refuses_past_its_burst_and_drains() {
+        let l = ImageLimits::new(None);
+        let now = Instant::now();
+        // Three pathological pictures (5 s each) spend the burst of 15 s.
+        for _ in 0..3 {
+            assert!(l.budget_left(client(1), now).is_ok());
+            l.charge(client(1), DECODE_WALL_MAX, now);
+        }
+        let wait = l.budget_left(client(1), now).expect_err("spent");
+        // 15 s a minute: one second of decoding comes back every 4 s.
+        assert_eq!(
+            wait, 1,
+            "owed exactly the burst: the next moment it is under"
+        );
+        l.charge(client(1), DECODE_WALL_MAX, now);
+        assert_eq!(l.budget_left(client(1), now), Err(20));
+        // Another address has its own budget.
+        assert!(l.budget_left(client(2), now).is_ok());
+        // 20 s later, 5 s of decoding have drained.
+        let later = now + Duration::from_secs(21);
+        assert!(l.budget_left(client(1), later).is_ok());
+    }
+
+    #[test]
+    fn timed_out_pictures_are_remembered_up_to_the_cap() {
+        let mut t = TimedOut::default();
+        for i in 0..TIMED_OUT_PICTURES_MAX as u32 + 10 {
+            t.insert(*blake3::hash(&i.to_le_bytes()).as_bytes());
+        }
+        assert_eq!(t.known.len(), TIMED_OUT_PICTURES_MAX);
+        assert_eq!(t.order.len(), TIMED_OUT_PICTURES_MAX);
+        // The oldest went first; the newest is kept.
+        assert!(!t
+            .known
+            .contains(blake3::hash(&0u32.to_le_bytes()).as_bytes()));
+        let last = TIMED_OUT_PICTURES_MAX as u32 + 9;
+        assert!(t
+            .known
+            .contains(blake3::hash(&last.to_le_bytes()).as_bytes()));
+        // The same picture twice takes one place.
+        t.insert(*blake3::hash(&last.to_le_bytes()).as_bytes());
+        assert_eq!(t.order.len(), TIMED_OUT_PICTURES_MAX);
+    }
+}
