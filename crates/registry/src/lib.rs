@@ -709,7 +709,9 @@ impl Registry {
             }
             let digits = format!("{gtin:014}");
             if let Some(h) = reg.prefix_holder(&digits[1..]).filter(|h| *h != to.id) {
-                let holder = reg.participant(h)?.map_or_else(|| format!("#{h}"), |p| p.tin);
+                let holder = reg
+                    .participant(h)?
+                    .map_or_else(|| format!("#{h}"), |p| p.tin);
                 return Err(Error::Conflict(format!(
                     "GTIN {digits} lies within a GS1 company prefix that participant {holder} \
                      holds: its card stays with the prefix's holder"

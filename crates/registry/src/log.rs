@@ -166,9 +166,8 @@ mod tests {
     fn a_leaf_with_a_scanned_code_holds_tails() {
         use base64::Engine;
         let r = SignedRequest::default();
-        let body = |c: &str| {
-            serde_json::to_vec(&json!({"codes": [c], "reason": "recall"})).expect("json")
-        };
+        let body =
+            |c: &str| serde_json::to_vec(&json!({"codes": [c], "reason": "recall"})).expect("json");
         let leaf = |c: &str| {
             let p = json!({"block_id": 1, "request": request_json(&r, Some(&body(c)))});
             decode(&encode(LeafKind::Block, 1, 7, &p)).expect("leaf")
@@ -176,8 +175,13 @@ mod tests {
         assert!(holds_tails(&leaf("0104601234567893215Zx!q\u{1d}93Ab/+")));
         assert!(!holds_tails(&leaf("0104601234567893215Zx!q")));
         let b64 = base64::engine::general_purpose::STANDARD.encode(b"not json");
-        let odd = decode(&encode(LeafKind::Block, 1, 7, &json!({"request": {"body": b64}})))
-            .expect("leaf");
+        let odd = decode(&encode(
+            LeafKind::Block,
+            1,
+            7,
+            &json!({"request": {"body": b64}}),
+        ))
+        .expect("leaf");
         assert!(!holds_tails(&odd));
     }
 }

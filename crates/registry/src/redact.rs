@@ -116,7 +116,8 @@ mod tests {
 
     #[test]
     fn tails_go_and_identification_codes_stay() {
-        let mac = format!("0104601234567893215Zx!q{GS}910001{GS}92c29tZXRoaW5nIHZlcnkgc2VjcmV0IQ==");
+        let mac =
+            format!("0104601234567893215Zx!q{GS}910001{GS}92c29tZXRoaW5nIHZlcnkgc2VjcmV0IQ==");
         let short = format!("0104601234567893215Zx!r{GS}93Ab/+");
         let dl = "https://id.example/01/04601234567893/21/5Zx%21s?91=0001&92=abcd";
         let plain = "0104601234567893215Zx!t";

@@ -385,7 +385,11 @@ fn an_orders_label_sheet_is_a_pdf_for_its_owner_only() {
         .bearer_auth(&maker.token)
         .send()
         .expect("labels");
-    assert_eq!(unsigned.status().as_u16(), 401, "a token alone reads no tail");
+    assert_eq!(
+        unsigned.status().as_u16(),
+        401,
+        "a token alone reads no tail"
+    );
     assert_eq!(
         get(Some(&other), "").status().as_u16(),
         404,

@@ -28,9 +28,16 @@ const WAIT: Duration = Duration::from_secs(300);
 
 /// Whether JSON text holds a crypto tail: AI 91, 92 or 93 after a GS (`\u001d` in JSON).
 fn holds_tail(text: &str) -> bool {
-    ["\\u001d91", "\\u001d92", "\\u001d93", "\u{1d}91", "\u{1d}92", "\u{1d}93"]
-        .iter()
-        .any(|t| text.contains(t))
+    [
+        "\\u001d91",
+        "\\u001d92",
+        "\\u001d93",
+        "\u{1d}91",
+        "\u{1d}92",
+        "\u{1d}93",
+    ]
+    .iter()
+    .any(|t| text.contains(t))
 }
 
 /// The strings of a JSON array.
@@ -50,12 +57,7 @@ fn doc(s: &support::Server, a: &Actor, body: Value) -> String {
 
 /// A GET with the bearer token and a signature made for `signed_path` (another path: a
 /// signature that does not cover this request).
-fn get_signed_for(
-    s: &support::Server,
-    a: &Actor,
-    path: &str,
-    signed_path: &str,
-) -> (u16, Value) {
+fn get_signed_for(s: &support::Server, a: &Actor, path: &str, signed_path: &str) -> (u16, Value) {
     let (d, i, sg) = tracemark::client::sign_request(a, "GET", signed_path, b"");
     let r = s
         .http
@@ -97,7 +99,9 @@ fn order(s: &support::Server, a: &Actor, g: &str, n: u32) -> String {
     let id = o["order_id"].as_str().expect("order id").to_string();
     let start = Instant::now();
     loop {
-        let (_, o) = s.c.get(Some(a), &format!("/api/v1/orders/{id}")).expect("order");
+        let (_, o) =
+            s.c.get(Some(a), &format!("/api/v1/orders/{id}"))
+                .expect("order");
         if o["status"] == "ready" {
             return id;
         }
@@ -154,8 +158,14 @@ fn tails_only_for_their_holder_in_a_signed_request() {
         )
         .expect("wholesale");
     let inspector =
-        s.c.register(&s.admin, "7790000003", "Inspector", &["regulator"], "RU-MOW")
-            .expect("inspector");
+        s.c.register(
+            &s.admin,
+            "7790000003",
+            "Inspector",
+            &["regulator"],
+            "RU-MOW",
+        )
+        .expect("inspector");
     let other_inspector =
         s.c.register(
             &s.admin,
@@ -206,17 +216,30 @@ fn tails_only_for_their_holder_in_a_signed_request() {
     );
     assert_eq!(codes.len(), APPLIED as usize);
     assert_eq!(tails, 0);
-    assert!(!holds_tail(&d.to_string()), "no tail anywhere in the answer");
+    assert!(
+        !holds_tail(&d.to_string()),
+        "no tail anywhere in the answer"
+    );
     assert!(codes
         .iter()
         .zip(&full)
         .all(|(shown, issued)| shown == id_code(issued)));
     assert_eq!(d["redacted"], true);
     assert_eq!(d["redacted_codes"], APPLIED);
-    assert!(d.get("body_base64").is_none() && d.get("signature").is_none(), "{d:.300}");
-    assert!(d["redaction"].as_str().is_some_and(|w| w.contains("author")));
+    assert!(
+        d.get("body_base64").is_none() && d.get("signature").is_none(),
+        "{d:.300}"
+    );
+    assert!(d["redaction"]
+        .as_str()
+        .is_some_and(|w| w.contains("author")));
     // Short (AI 93) and signature tails go too.
-    let (_, d2) = s.c.get(Some(&inspector), &format!("/api/v1/documents/{apply_small}")).expect("get");
+    let (_, d2) =
+        s.c.get(
+            Some(&inspector),
+            &format!("/api/v1/documents/{apply_small}"),
+        )
+        .expect("get");
     assert_eq!(d2["redacted_codes"], 4, "{d2}");
     assert!(!holds_tail(&d2.to_string()), "{d2}");
     // Signed, the regulator still reads no tail: they are not the holder's.
@@ -226,7 +249,10 @@ fn tails_only_for_their_holder_in_a_signed_request() {
     // The author with its token alone: redacted too, told to sign.
     let (st, d) = s.c.get(Some(&maker), &path).expect("get");
     assert_eq!((st, &d["redacted"]), (200, &json!(true)));
-    assert!(d["redaction"].as_str().is_some_and(|w| w.contains("sign")), "{d:.300}");
+    assert!(
+        d["redaction"].as_str().is_some_and(|w| w.contains("sign")),
+        "{d:.300}"
+    );
     // The author, signed: the legal record, tails and exact bytes.
     let (st, d) = s.c.get_signed(&maker, &path).expect("get");
     assert_eq!((st, &d["redacted"]), (200, &json!(false)));
@@ -234,7 +260,10 @@ fn tails_only_for_their_holder_in_a_signed_request() {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(d["body_base64"].as_str().expect("body_base64"))
         .expect("base64");
-    assert_eq!(serde_json::from_slice::<Value>(&raw).expect("json"), d["body"]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&raw).expect("json"),
+        d["body"]
+    );
     assert!(d["signature"].is_string());
     // A signature that does not cover this request is refused, not ignored.
     let (st, p) = get_signed_for(&s, &maker, &path, "/api/v1/documents");
@@ -256,12 +285,17 @@ fn tails_only_for_their_holder_in_a_signed_request() {
     let ship_path = format!("/api/v1/documents/{ship}");
     let (st, d) = s.c.get_signed(&wholesale, &ship_path).expect("get");
     assert_eq!((st, &d["redacted"]), (200, &json!(false)), "{d}");
-    assert_eq!(strings(&d["body"]["codes"]), vec![full[1].clone(), full[2].clone()]);
+    assert_eq!(
+        strings(&d["body"]["codes"]),
+        vec![full[1].clone(), full[2].clone()]
+    );
     let (_, d) = s.c.get(Some(&wholesale), &ship_path).expect("get");
     assert_eq!(d["redacted"], true);
     let (_, d) = s.c.get(Some(&inspector), &ship_path).expect("get");
     assert!(d["redacted"] == true && !holds_tail(&d.to_string()), "{d}");
-    eprintln!("finding 2: the receiver's signed read of a shipment: tails; unsigned or a regulator: none");
+    eprintln!(
+        "finding 2: the receiver's signed read of a shipment: tails; unsigned or a regulator: none"
+    );
 
     // An order's codes and label sheet: a signed GET, or 401.
     let oid = order(&s, &maker, &g, 3);
@@ -269,11 +303,17 @@ fn tails_only_for_their_holder_in_a_signed_request() {
     let (st, p) = s.c.get(Some(&maker), &codes_path).expect("get");
     assert_eq!(st, 401, "{p}");
     assert_eq!(p["type"], "/problems/bad-signature");
-    assert!(p["detail"].as_str().is_some_and(|d| d.contains("sign")), "{p}");
+    assert!(
+        p["detail"].as_str().is_some_and(|d| d.contains("sign")),
+        "{p}"
+    );
     let (st, page) = s.c.get_signed(&maker, &codes_path).expect("get");
     assert_eq!(st, 200, "{page}");
     let page = strings(&page["codes"]);
-    assert!(page.len() == 3 && page.iter().all(|c| holds_tail(c)), "{page:?}");
+    assert!(
+        page.len() == 3 && page.iter().all(|c| holds_tail(c)),
+        "{page:?}"
+    );
     let (st, _) = s.c.get_signed(&inspector, &codes_path).expect("get");
     assert_eq!(st, 404, "another participant's order is not there");
     let labels = s
@@ -282,20 +322,33 @@ fn tails_only_for_their_holder_in_a_signed_request() {
         .bearer_auth(&maker.token)
         .send()
         .expect("labels");
-    assert_eq!(labels.status().as_u16(), 401, "the label sheet holds the tails");
+    assert_eq!(
+        labels.status().as_u16(),
+        401,
+        "the label sheet holds the tails"
+    );
     eprintln!("finding 2: GET an order's codes with the token alone: {st_unsigned}; signed: 200 with tails", st_unsigned = 401);
 
     // Other reads a regulator makes name codes without tails.
-    let (st, card) = s
-        .c
-        .get(Some(&inspector), &format!("/api/v1/codes/{}", id_code(&full[0])))
+    let (st, card) =
+        s.c.get(
+            Some(&inspector),
+            &format!("/api/v1/codes/{}", id_code(&full[0])),
+        )
         .expect("code");
     assert_eq!(st, 200, "{card}");
-    assert!(card["history"].to_string().contains(&apply), "the history names the document");
+    assert!(
+        card["history"].to_string().contains(&apply),
+        "the history names the document"
+    );
     assert!(!holds_tail(&card.to_string()), "{card}");
     let (st, q) =
-        s.c.post(&inspector, "/api/v1/codes/query", &json!({"codes": [full[0], full[5]]}))
-            .expect("query");
+        s.c.post(
+            &inspector,
+            "/api/v1/codes/query",
+            &json!({"codes": [full[0], full[5]]}),
+        )
+        .expect("query");
     assert_eq!(st, 200, "{q}");
     assert!(!holds_tail(&q.to_string()), "{q}");
 
@@ -327,8 +380,14 @@ fn tails_only_for_their_holder_in_a_signed_request() {
     assert_eq!(st, 403, "{}", String::from_utf8_lossy(&p));
     let (st, own) = leaf(&s, &inspector.token, block_leaf);
     assert_eq!(st, 200);
-    assert!(registry::log::holds_tails(&registry::log::decode(&own).expect("leaf")));
-    assert_eq!(leaf(&s, &s.admin, block_leaf).0, 200, "the operator reads every leaf");
+    assert!(registry::log::holds_tails(
+        &registry::log::decode(&own).expect("leaf")
+    ));
+    assert_eq!(
+        leaf(&s, &s.admin, block_leaf).0,
+        200,
+        "the operator reads every leaf"
+    );
     eprintln!(
         "finding 2: a block leaf holding a tail: another regulator 403, its author 200; a \
          document leaf: BLAKE3 of the body, no tail"
@@ -388,7 +447,10 @@ fn assert_move_leaf(s: &support::Server, index: u64, g: &str, to: &str) {
     assert_eq!(st, 200);
     let l = registry::log::decode(&b).expect("a leaf");
     assert_eq!(l.kind, registry::log::LeafKind::ProductTransfer, "{:?}", l);
-    assert_eq!((l.payload["gtin"].as_str(), l.payload["to_tin"].as_str()), (Some(g), Some(to)));
+    assert_eq!(
+        (l.payload["gtin"].as_str(), l.payload["to_tin"].as_str()),
+        (Some(g), Some(to))
+    );
 }
 
 #[test]
@@ -403,24 +465,55 @@ fn a_squatted_gtin_goes_to_its_prefix_holder_and_the_operator_settles_cards() {
     // The brand joins with its prefix (the operator checked it with GS1): the card is its.
     let t = Instant::now();
     let (answer, brand) = register_raw(&s, "7791000002", &["producer"], &["4619999"]);
-    let moved = answer["cards_moved"].as_array().cloned().unwrap_or_default();
+    let moved = answer["cards_moved"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     eprintln!(
         "finding 13: brand registered with prefix 4619999: {} card(s) moved to it in {:.0} ms: {answer}",
         moved.len(),
         t.elapsed().as_secs_f64() * 1e3
     );
     assert_eq!(moved.len(), 1, "{answer}");
-    assert_eq!((moved[0]["gtin"].as_str(), moved[0]["from"].as_str()), (Some(g.as_str()), Some("7791000001")));
-    assert_move_leaf(&s, moved[0]["log_index"].as_u64().expect("log index"), &g, &brand.tin);
-    assert_eq!(order_status(&s, &brand, &g), 202, "the brand orders its codes");
-    assert_eq!(order_status(&s, &importer, &g), 403, "the squatter no longer does");
+    assert_eq!(
+        (moved[0]["gtin"].as_str(), moved[0]["from"].as_str()),
+        (Some(g.as_str()), Some("7791000001"))
+    );
+    assert_move_leaf(
+        &s,
+        moved[0]["log_index"].as_u64().expect("log index"),
+        &g,
+        &brand.tin,
+    );
+    assert_eq!(
+        order_status(&s, &brand, &g),
+        202,
+        "the brand orders its codes"
+    );
+    assert_eq!(
+        order_status(&s, &importer, &g),
+        403,
+        "the squatter no longer does"
+    );
     let card = json!({"gtin": g, "name": "Famous trainers, genuine", "product_group": "shoes"});
-    assert_eq!(s.c.post_signed(&importer, "/api/v1/products", &card).expect("card").0, 403);
-    assert_eq!(s.c.post_signed(&brand, "/api/v1/products", &card).expect("card").0, 201);
+    assert_eq!(
+        s.c.post_signed(&importer, "/api/v1/products", &card)
+            .expect("card")
+            .0,
+        403
+    );
+    assert_eq!(
+        s.c.post_signed(&brand, "/api/v1/products", &card)
+            .expect("card")
+            .0,
+        201
+    );
     // Codes already issued stay with their holder, history and all.
-    let (st, c) = s
-        .c
-        .get(Some(&importer), &format!("/api/v1/codes/{}", id_code(&before[0])))
+    let (st, c) =
+        s.c.get(
+            Some(&importer),
+            &format!("/api/v1/codes/{}", id_code(&before[0])),
+        )
         .expect("code");
     assert_eq!((st, c["owner"].as_str()), (200, Some("7791000001")), "{c}");
 
@@ -430,7 +523,10 @@ fn a_squatted_gtin_goes_to_its_prefix_holder_and_the_operator_settles_cards() {
     let (_, brand2) = register_raw(&s, "7791000003", &["producer"], &[]);
     let r = s
         .http
-        .post(format!("{}/api/v1/participants/{}/prefixes", s.base, brand2.tin))
+        .post(format!(
+            "{}/api/v1/participants/{}/prefixes",
+            s.base, brand2.tin
+        ))
         .bearer_auth(&s.admin)
         .json(&json!({"gs1_prefixes": ["4618888"]}))
         .send()
@@ -438,7 +534,12 @@ fn a_squatted_gtin_goes_to_its_prefix_holder_and_the_operator_settles_cards() {
     assert_eq!(r.status().as_u16(), 200);
     let v: Value = r.json().expect("json");
     assert_eq!(v["cards_moved"][0]["gtin"], g2, "{v}");
-    assert_move_leaf(&s, v["cards_moved"][0]["log_index"].as_u64().expect("index"), &g2, &brand2.tin);
+    assert_move_leaf(
+        &s,
+        v["cards_moved"][0]["log_index"].as_u64().expect("index"),
+        &g2,
+        &brand2.tin,
+    );
     assert_eq!(order_status(&s, &brand2, &g2), 202);
     eprintln!("finding 13: prefix 4618888 added to a registered brand: its card moved, logged");
 
@@ -449,11 +550,23 @@ fn a_squatted_gtin_goes_to_its_prefix_holder_and_the_operator_settles_cards() {
     s.product(&importer2, &g3, "Imported boots", "shoes");
     let body = json!({"to": importer.tin, "reason": "exclusive distributor since 2026-12-01"});
     assert_eq!(transfer(&s, None, &g3, &body).0, 401, "anonymous");
-    assert_eq!(transfer(&s, Some(&importer.token), &g3, &body).0, 403, "a participant");
+    assert_eq!(
+        transfer(&s, Some(&importer.token), &g3, &body).0,
+        403,
+        "a participant"
+    );
     let (st, m) = transfer(&s, Some(&s.admin), &g3, &body);
     assert_eq!(st, 200, "{m}");
-    assert_eq!((m["from"].as_str(), m["to"].as_str()), (Some("7791000004"), Some("7791000001")));
-    assert_move_leaf(&s, m["log_index"].as_u64().expect("index"), &g3, &importer.tin);
+    assert_eq!(
+        (m["from"].as_str(), m["to"].as_str()),
+        (Some("7791000004"), Some("7791000001"))
+    );
+    assert_move_leaf(
+        &s,
+        m["log_index"].as_u64().expect("index"),
+        &g3,
+        &importer.tin,
+    );
     assert_eq!(order_status(&s, &importer, &g3), 202);
     assert_eq!(order_status(&s, &importer2, &g3), 403);
     // Refusals: a card within a held prefix stays with its holder; a shop holds no cards;
@@ -463,9 +576,24 @@ fn a_squatted_gtin_goes_to_its_prefix_holder_and_the_operator_settles_cards() {
     assert_eq!(st, 409, "{p}");
     assert_eq!(transfer(&s, Some(&s.admin), &g3, &to(&shop.tin)).0, 422);
     assert_eq!(transfer(&s, Some(&s.admin), &g3, &to(&importer.tin)).0, 409);
-    assert_eq!(transfer(&s, Some(&s.admin), &gtin(490_000_000_999), &to(&importer.tin)).0, 404);
     assert_eq!(
-        transfer(&s, Some(&s.admin), &g3, &json!({"to": importer2.tin, "reason": " "})).0,
+        transfer(
+            &s,
+            Some(&s.admin),
+            &gtin(490_000_000_999),
+            &to(&importer.tin)
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        transfer(
+            &s,
+            Some(&s.admin),
+            &g3,
+            &json!({"to": importer2.tin, "reason": " "})
+        )
+        .0,
         422
     );
     eprintln!(
