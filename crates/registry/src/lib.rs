@@ -553,6 +553,21 @@ impl Registry {
         }
     }
 
+    /// The holder of the prefix that starts `digits` as the writer sees it: a prefix
+    /// granted earlier in the same batch is not in the shared map until it commits.
+    fn prefix_holder_in(&self, tx: &Tx<'_, dyn Store>, digits: &str) -> Option<ParticipantId> {
+        tx.pending_participants()
+            .iter()
+            .rev()
+            .find(|p| {
+                p.gs1_prefixes
+                    .iter()
+                    .any(|x| digits.starts_with(x.as_str()))
+            })
+            .map(|p| p.id)
+            .or_else(|| self.prefix_holder(digits))
+    }
+
     /// The participant holding the GS1 company prefix that starts `digits`.
     pub fn prefix_holder(&self, digits: &str) -> Option<ParticipantId> {
         let px = self.inner.prefixes.read();
@@ -708,7 +723,10 @@ impl Registry {
                 )));
             }
             let digits = format!("{gtin:014}");
-            if let Some(h) = reg.prefix_holder(&digits[1..]).filter(|h| *h != to.id) {
+            if let Some(h) = reg
+                .prefix_holder_in(tx, &digits[1..])
+                .filter(|h| *h != to.id)
+            {
                 let holder = reg
                     .participant(h)?
                     .map_or_else(|| format!("#{h}"), |p| p.tin);
@@ -975,7 +993,17 @@ impl Registry {
         };
         let actor_id = actor.id;
         let p = product.clone();
+        let reg = self.clone();
         self.write(move |tx| {
+            // A prefix granted in this batch, before this job, is another's too.
+            if reg
+                .prefix_holder_in(tx, &digits[1..])
+                .is_some_and(|h| h != actor_id)
+            {
+                return Err(Error::Forbidden(format!(
+                    "GTIN {digits} is within another participant's GS1 company prefix"
+                )));
+            }
             if let Some(existing) = tx.product(gtin)? {
                 if existing.owner != actor_id {
                     return Err(Error::Conflict(format!(

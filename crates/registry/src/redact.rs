@@ -39,9 +39,7 @@ pub fn strip_tail(text: &str) -> Option<String> {
     }
     // Only codes are reduced: an element string without a GTIN and serial (or an SSCC) is
     // not a marking code and has no tail worth hiding, but keep it unchanged anyway.
-    if es.identification_code().is_none() {
-        return None;
-    }
+    es.identification_code()?;
     let mut out = ElementString::new();
     for (ai, v) in es.iter() {
         if !TAIL_AIS.contains(&ai.code()) {

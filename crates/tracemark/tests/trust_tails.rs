@@ -8,8 +8,8 @@
 //!    an order's codes and labels need a signed GET; a log leaf that holds tails is its
 //!    author's alone.
 //! 13. An importer registered a foreign brand's GTIN (a prefix nobody held) and the brand
-//!    owner was locked out for good. Now a prefix granted moves the cards within it to its
-//!    holder, the operator can move a card, and every move is a log leaf.
+//!     owner was locked out for good. Now a prefix granted moves the cards within it to its
+//!     holder, the operator can move a card, and every move is a log leaf.
 //!
 //! Run: `cargo test -p tracemark --test trust_tails`. Each test prints its figures.
 
