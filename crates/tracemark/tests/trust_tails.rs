@@ -352,6 +352,40 @@ fn tails_only_for_their_holder_in_a_signed_request() {
     assert_eq!(st, 200, "{q}");
     assert!(!holds_tail(&q.to_string()), "{q}");
 
+    // A shop sells a code it never received, full code and all: refused, and the alert the
+    // regulator reads names the code without its tail.
+    let shop =
+        s.c.register(&s.admin, "7790000005", "Grey shop", &["retailer"], "RU-MOW")
+            .expect("shop");
+    let at = registry::time::format_timestamp(registry::system_clock()());
+    let sale = json!({"type": "sell", "codes": [full[10]], "receipt": {
+        "fiscal_drive": "9999078900012345", "number": 1, "at": at, "store": "Grey 1"}});
+    let r = s.c.document(&shop, sale).expect("send");
+    assert!(
+        r.is_err(),
+        "a sale of goods the shop never received is refused"
+    );
+    let start = Instant::now();
+    let alert = loop {
+        let (st, v) = s.c.get(Some(&inspector), "/api/v1/alerts").expect("alerts");
+        assert_eq!(st, 200, "{v}");
+        let hit = v["alerts"].as_array().into_iter().flatten().find(|a| {
+            a["evidence"]["codes"]
+                .to_string()
+                .contains(id_code(&full[10]))
+        });
+        if let Some(a) = hit {
+            break a.clone();
+        }
+        assert!(start.elapsed() < WAIT, "no alert for the grey sale: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!holds_tail(&alert.to_string()), "{alert}");
+    eprintln!(
+        "finding 2: the {} alert's evidence names the code without its tail",
+        alert["kind"]
+    );
+
     // The log: a document's leaf names its body by hash only.
     let index = d2["log_index"].as_u64().expect("log index");
     let (st, bytes) = leaf(&s, &inspector.token, index);
