@@ -665,6 +665,11 @@ impl Registry {
             .map_or_else(|| format!("#{from}"), |p| p.tin);
         card.owner = to.id;
         tx.put_product(card.clone());
+        tx.record(&feed::Fact::CardOwner(feed::CardOwnerFact {
+            gtin: card.gtin.parse().unwrap_or(0),
+            from,
+            to: to.id,
+        }));
         let log_index = tx.append_log(
             log::LeafKind::ProductTransfer,
             0,

@@ -453,6 +453,28 @@ fn register_raw(
     (v, s.c.sign_in(tin, key).expect("sign in"))
 }
 
+/// Units of `g` sold in `who`'s analytics once they equal `want` (`None`: once the GTIN is
+/// absent), waiting for the projection to catch up; what was last seen otherwise.
+fn sales_of(s: &support::Server, who: &Actor, g: &str, want: Option<u64>) -> Option<u64> {
+    let start = Instant::now();
+    loop {
+        let (st, v) =
+            s.c.get(Some(who), "/api/v1/analytics/sales?group_by=gtin")
+                .expect("analytics");
+        assert_eq!(st, 200, "{v}");
+        let units = v["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["key"] == g)
+            .and_then(|r| r["units"].as_u64());
+        if units == want || start.elapsed() > WAIT {
+            return units;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn order_status(s: &support::Server, a: &Actor, g: &str) -> u16 {
     s.c.post_signed(
         a,
@@ -495,6 +517,30 @@ fn a_squatted_gtin_goes_to_its_prefix_holder_and_the_operator_settles_cards() {
     let g = gtin(461_999_900_001);
     s.product(&importer, &g, "Famous trainers", "shoes");
     let before = s.c.order_codes(&importer, &g, 2, "mac").expect("codes");
+    // The squatter's goods are imported and one is sold: as the card's owner, it sees that
+    // sale in its analytics.
+    let (_, shop1) = register_raw(&s, "7791000006", &["retailer"], &[]);
+    let ids: Vec<String> = before.iter().map(|c| id_code(c).to_string()).collect();
+    doc(&s, &importer, json!({"type": "apply", "codes": ids}));
+    doc(
+        &s,
+        &importer,
+        json!({"type": "import", "codes": ids, "customs_declaration": "10702010/251126/0000001"}),
+    );
+    let ship = doc(
+        &s,
+        &importer,
+        json!({"type": "ship", "receiver": shop1.tin, "codes": [ids[0]]}),
+    );
+    doc(&s, &shop1, json!({"type": "accept", "shipment": ship}));
+    let at = registry::time::format_timestamp(registry::system_clock()());
+    doc(
+        &s,
+        &shop1,
+        json!({"type": "sell", "codes": [ids[0]], "receipt": {
+            "fiscal_drive": "9999078900012345", "number": 7, "at": at, "store": "Shop 1"}}),
+    );
+    assert_eq!(sales_of(&s, &importer, &g, Some(1)), Some(1));
 
     // The brand joins with its prefix (the operator checked it with GS1): the card is its.
     let t = Instant::now();
@@ -518,6 +564,12 @@ fn a_squatted_gtin_goes_to_its_prefix_holder_and_the_operator_settles_cards() {
         moved[0]["log_index"].as_u64().expect("log index"),
         &g,
         &brand.tin,
+    );
+    // The card owner's view of the GTIN's sales moved with the card.
+    assert_eq!(sales_of(&s, &brand, &g, Some(1)), Some(1));
+    assert_eq!(sales_of(&s, &importer, &g, None), None);
+    eprintln!(
+        "finding 13: the sale of the GTIN is in the brand's analytics now, not the importer's"
     );
     assert_eq!(
         order_status(&s, &brand, &g),
@@ -546,10 +598,12 @@ fn a_squatted_gtin_goes_to_its_prefix_holder_and_the_operator_settles_cards() {
     let (st, c) =
         s.c.get(
             Some(&importer),
-            &format!("/api/v1/codes/{}", id_code(&before[0])),
+            &format!("/api/v1/codes/{}", id_code(&before[1])),
         )
         .expect("code");
     assert_eq!((st, c["owner"].as_str()), (200, Some("7791000001")), "{c}");
+    assert_eq!(c["producer"], "7791000001", "{c}");
+    assert_eq!(c["history"].as_array().map(Vec::len), Some(2), "{c}");
 
     // A prefix added to a registered participant claims the same way.
     let g2 = gtin(461_888_800_001);
