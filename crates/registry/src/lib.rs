@@ -1181,6 +1181,30 @@ impl Registry {
         Ok(DocumentView { doc, redacted })
     }
 
+    /// Whether a log leaf would reveal a crypto tail to a reader other than its author:
+    /// it holds one (a block of scanned codes), or it names by its hash a document body
+    /// whose few short tails a search of the hash finds
+    /// ([`redact::SHORT_TAILS_GUESSABLE_MAX`]).
+    pub fn leaf_reveals_tails(&self, leaf: &log::Leaf) -> Result<bool> {
+        if log::holds_tails(leaf) {
+            return Ok(true);
+        }
+        if leaf.kind != log::LeafKind::Document {
+            return Ok(false);
+        }
+        let Some(id) = leaf.payload["id"]
+            .as_str()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        else {
+            return Ok(false);
+        };
+        let Some(d) = self.inner.store.document(&id)? else {
+            return Ok(false);
+        };
+        let n = redact::short_tails(&d.body);
+        Ok(n > 0 && n <= redact::SHORT_TAILS_GUESSABLE_MAX)
+    }
+
     // ---- blocks ----
 
     /// A regulator blocks a GTIN, a batch or single codes.

@@ -97,6 +97,46 @@ fn walk(v: &Value, n: &mut u64) -> Value {
     }
 }
 
+/// At most this many short tails (AI 93, 24 bits each) in one document body can be found
+/// again from the body's hash alone, which a document's log leaf names (`body_blake3`): the
+/// redacted body gives every other byte, and 2^24 BLAKE3s take a second (2^48 for two, hours
+/// on a GPU; 2^72 for three is out of reach). Such a leaf is read by its author alone.
+pub const SHORT_TAILS_GUESSABLE_MAX: usize = 2;
+
+/// How many codes in a document body (exact bytes) carry a short tail (AI 93).
+pub fn short_tails(body: &[u8]) -> usize {
+    // Most bodies hold no AI 93 at all (identification codes, MAC or signature tails): a
+    // byte search spares parsing them.
+    let marks: [&[u8]; 4] = [b"\\u001d93", b"\\u001D93", b"(93)", b"93="];
+    if !marks.iter().any(|m| body.windows(m.len()).any(|w| w == *m)) {
+        return 0;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return 0;
+    };
+    let mut n = 0;
+    count_short(&v, &mut n);
+    n
+}
+
+fn count_short(v: &Value, n: &mut usize) {
+    let short = |s: &str| {
+        s.len() <= CODE_TEXT_LEN_MAX
+            && ElementString::parse(s).is_ok_and(|es| es.iter().any(|(ai, _)| ai.code() == "93"))
+    };
+    match v {
+        Value::String(s) => *n += usize::from(short(s)),
+        Value::Array(a) => a.iter().for_each(|x| count_short(x, n)),
+        Value::Object(m) => {
+            for (k, x) in m {
+                *n += usize::from(short(k));
+                count_short(x, n);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A stored document body (exact bytes, UTF-8 JSON) without its tails; `None` when it
 /// holds none (then the body may be shown as it is).
 pub fn redact_body(body: &[u8]) -> Option<Redacted> {
@@ -143,6 +183,15 @@ mod tests {
         assert_eq!(r.body["reason"], "91 is not a code");
         assert!(!r.body.to_string().contains("\\u001d9"), "{}", r.body);
         assert!(!has_tails(&r.body));
+        assert_eq!(
+            short_tails(body.to_string().as_bytes()),
+            1,
+            "the one code with AI 93"
+        );
+        assert_eq!(
+            short_tails(json!({"codes": [mac, plain]}).to_string().as_bytes()),
+            0
+        );
         // A body without tails is shown as it is.
         assert_eq!(
             redact_body(json!({"codes": [plain, sscc]}).to_string().as_bytes()),

@@ -1138,7 +1138,7 @@ async fn log_checkpoint(State(s): State<AppState>) -> Result<Response, Problem> 
     path = "/api/v1/log/entries/{index}",
     tag = "log",
     summary = "A log leaf's bytes (application/octet-stream): regulators, and the participant whose change it records",
-    description = "Access: a regulator (bearer token) or the operator's admin token reads every entry; a participant (bearer token) the entries of its own changes (others are 404). An entry whose signed request names codes with their crypto tails (a block of codes as scanned) is read only by the participant that made it and the operator (a regulator gets 403): a token never reveals a tail. Documents' entries name their bodies by BLAKE3 only.",
+    description = "Access: a regulator (bearer token) or the operator's admin token reads every entry; a participant (bearer token) the entries of its own changes (others are 404). An entry whose signed request names codes with their crypto tails (a block of codes as scanned), or a document's entry whose body holds one or two short tails (AI 93, 24 bits each: its BLAKE3 would give them away to a search), is read only by the participant that made it and the operator (a regulator gets 403): a token never reveals a tail. Documents' entries name their bodies by BLAKE3 only.",
     security(("bearer" = []), ("admin" = [])),
     params(
         ("index" = u64, Path, description = "The leaf's index"),
@@ -1176,12 +1176,16 @@ async fn log_entry(
         if !c.has(Role::Regulator) && !own {
             return Err(Problem::not_found(format!("no log entry {index} of yours")));
         }
-        if !own && decoded.as_ref().is_some_and(registry::log::holds_tails) {
-            return Err(Problem::from(Error::Forbidden(format!(
-                "log entry {index} holds codes with their crypto tails, which only the \
-                 participant that made the change reads; its hash is in the tree, and its \
-                 inclusion proof (/api/v1/log/proof/inclusion) is public"
-            ))));
+        if let Some(l) = decoded.filter(|_| !own) {
+            let reg = s.registry.clone();
+            if blocking(move || reg.leaf_reveals_tails(&l)).await? {
+                return Err(Problem::from(Error::Forbidden(format!(
+                    "log entry {index} holds codes with their crypto tails, or names by its \
+                     hash a document whose few short tails (AI 93) a search of that hash would \
+                     find; only the participant that made the change reads it. Its hash is in \
+                     the tree, and its inclusion proof (/api/v1/log/proof/inclusion) is public"
+                ))));
+            }
         }
     }
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], leaf).into_response())
