@@ -1168,8 +1168,9 @@ async fn log_entry(
     let reg = s.registry.clone();
     let leaf = blocking(move || reg.log_leaf(index)).await?;
     // The regulator reads every entry; a participant the entries of its own changes. A
-    // leaf holding codes with their crypto tails (a block naming codes as scanned) is its
-    // author's alone: a token never reveals a tail, and the tree's proofs need no bytes.
+    // leaf that would reveal a crypto tail (a block naming codes as scanned; a document's
+    // BLAKE3 over one or two short tails) is its author's alone: a token never reveals a
+    // tail, and the tree's proofs need no leaf bytes.
     if let Some(c) = caller {
         let decoded = registry::log::decode(&leaf);
         let own = decoded.as_ref().is_some_and(|l| l.actor == c.id);
@@ -1677,6 +1678,7 @@ struct PageQuery {
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -1820,6 +1822,7 @@ async fn submit_document(
         (status = 200, description = "The document", body = crate::answers::DocumentRecord),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
