@@ -93,6 +93,20 @@ signed() { # name path body
     -H "signature-input: sig1=$params" -H "signature: sig1=:$sig:" --data-binary @"$work/body" | pretty
 }
 get() { request "GET $2   (as $1)"; curl -s "$base$2" -H "authorization: Bearer $(cat "$work/$1.token")" | pretty; }
+# A GET signed as a POST is, over the empty body: the reads that return crypto tails (an
+# order's codes, a document's body) need it — a bearer token alone never reveals a tail.
+signed_get() { # name path
+  local digest params sig path=${2%%\?*} query=""
+  [ "$path" != "$2" ] && query=${2#*\?}
+  digest="sha-256=:$(printf '' | openssl dgst -sha256 -binary | base64 -w0):"
+  params="(\"@method\" \"@path\" \"@query\" \"content-digest\");created=$(date +%s);nonce=\"$(openssl rand -hex 16)\";keyid=\"$(cat "$work/$1.tin")\";alg=\"ed25519\""
+  printf '"@method": GET\n"@path": %s\n"@query": ?%s\n"content-digest": %s\n"@signature-params": %s' \
+    "$path" "$query" "$digest" "$params" >"$work/base"
+  sig=$(openssl pkeyutl -sign -inkey "$work/$1.pem" -rawin -in "$work/base" | base64 -w0)
+  request "GET $2   (as $1, signed: Content-Digest of the empty body, Signature-Input, Signature)"
+  curl -s "$base$2" -H "authorization: Bearer $(cat "$work/$1.token")" -H "content-digest: $digest" \
+    -H "signature-input: sig1=$params" -H "signature: sig1=:$sig:" | pretty
+}
 uuid() { python3 -c 'import uuid; print(uuid.uuid4())'; }
 
 say "Participants"
@@ -103,7 +117,7 @@ participant retailer "Nevsky Shoes" 7701000003 retailer RU-SPE
 say "The producer registers a product card (GTIN 04650117240163, shoes)"
 signed producer /api/v1/products '{"gtin":"04650117240163","name":"Running shoes, size 42","product_group":"shoes","brand":"Demo"}'; echo
 
-say "It orders 4 codes with MAC tails and fetches them"
+say "It orders 4 codes with MAC tails and fetches them (a signed GET: they carry the tails)"
 order=$(signed producer /api/v1/orders '{"gtin":"04650117240163","quantity":4,"serial_type":"operator","tail":"mac"}')
 echo "$order"; oid=$(echo "$order" | json '["order_id"]')
 request "GET /api/v1/orders/$oid   (as producer, until its status is ready)"
@@ -112,7 +126,7 @@ for _ in $(seq 100); do
   [ "$(echo "$status" | json '["status"]')" = ready ] && break; sleep 0.1
 done
 echo "$status" | pretty
-get producer "/api/v1/orders/$oid/codes?limit=10" >"$work/codes.json"; cat "$work/codes.json"; echo
+signed_get producer "/api/v1/orders/$oid/codes?limit=10" >"$work/codes.json"; cat "$work/codes.json"; echo
 codes=$(python3 -c "import json; print(json.dumps([c.split('\x1d')[0] for c in json.load(open('$work/codes.json'))['codes']]))")
 first_full=$(python3 -c "import json; print(json.dumps(json.load(open('$work/codes.json'))['codes'][0]))")
 # The same code as a GS1 Digital Link (what a phone camera reads from a QR code).

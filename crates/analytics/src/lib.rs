@@ -460,6 +460,10 @@ impl Analytics {
 
     /// Applies one fact, looking participants, products and documents up in `dir`.
     pub fn apply_fact(&mut self, fact: &Fact, dir: &dyn Directory) {
+        if let Fact::CardOwner(c) = fact {
+            self.move_card(c.gtin, c.to);
+            return;
+        }
         let Fact::Document(d) = fact else { return };
         match d.doc_type() {
             Some(DocType::Sell) => self.apply_sale(d, dir),
@@ -468,6 +472,43 @@ impl Analytics {
             _ => {}
         }
         self.apply_stock(d, dir);
+    }
+
+    /// A product card moved: what its owner sees (sales, returns, stock and flows of the
+    /// GTIN by everyone) follows the card. A GTIN not seen yet needs nothing: its first
+    /// look-up finds the new owner.
+    fn move_card(&mut self, gtin: u64, to: ParticipantId) {
+        let Some(p) = self.prods.get_mut(&gtin) else {
+            return;
+        };
+        let from = p.owner;
+        if from == to {
+            return;
+        }
+        p.owner = to;
+        // Stored again, so that a reload indexes the cells under the new owner.
+        self.new_prods.push(gtin);
+        for by_owner in [
+            &mut self.sales.by_owner,
+            &mut self.returns.by_owner,
+            &mut self.stock.by_owner,
+        ] {
+            move_pairs(by_owner, gtin, from, to);
+        }
+        let keys: FxHashSet<FlowKey> = self
+            .flows
+            .base
+            .keys()
+            .filter(|k| k.2 == gtin)
+            .copied()
+            .collect();
+        // The old owner keeps the flows it sent or received.
+        if let Some(v) = self.flows.visible.get_mut(&from) {
+            v.retain(|k| !keys.contains(k) || k.0 == from || k.1 == from);
+        }
+        let v = self.flows.visible.entry(to).or_default();
+        let seen: FxHashSet<FlowKey> = v.iter().filter(|k| k.2 == gtin).copied().collect();
+        v.extend(keys.into_iter().filter(|k| !seen.contains(k)));
     }
 
     fn apply_sale(&mut self, d: &DocFact, dir: &dyn Directory) {
@@ -678,6 +719,23 @@ impl Stock {
         *self.holder.entry(holder).or_default() += n;
         self.dirty.insert((holder, gtin));
     }
+}
+
+/// Moves a card owner's (holder, GTIN) pairs of `gtin` from `from` to `to`.
+fn move_pairs(
+    by_owner: &mut FxHashMap<ParticipantId, Vec<(ParticipantId, u64)>>,
+    gtin: u64,
+    from: ParticipantId,
+    to: ParticipantId,
+) {
+    let Some(pairs) = by_owner.get_mut(&from) else {
+        return;
+    };
+    let (moving, staying): (Vec<_>, Vec<_>) = pairs.drain(..).partition(|p| p.1 == gtin);
+    *pairs = staying;
+    // Each (holder, GTIN) pair is indexed once, under the card's owner: none of these is
+    // under `to` already.
+    by_owner.entry(to).or_default().extend(moving);
 }
 
 impl Projection for Analytics {

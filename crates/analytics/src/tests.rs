@@ -513,3 +513,56 @@ fn bad_queries_name_the_field_and_the_allowed_values() {
     );
     assert_eq!(Window::parse(Some(""), None), Ok(Window::all()));
 }
+
+#[test]
+fn a_moved_card_takes_its_owners_view_along_and_reloads_so() {
+    let mut w = World::new();
+    // Producer 1's goods sold by shop 3; the card then moves to participant 2.
+    let k = w.stocked(1, GA, 3, 3);
+    w.sell(3, &k[0..2], EVENING);
+    let owner_view = |a: &Analytics, p: u32| {
+        let s = a.sales(Scope::Participant(p), SalesGroup::Gtin, &Window::all());
+        let st = a.stock(
+            Scope::Participant(p),
+            StockGroup::parse("gtin").expect("group"),
+        );
+        let fl = a.flows(Scope::Participant(p), &Window::all());
+        (s.total, st.total, fl.rows.len())
+    };
+    assert_eq!(owner_view(&w.a, 1), (2, 1, 1));
+    assert_eq!(owner_view(&w.a, 2), (0, 0, 0));
+    let mut rows_all: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = Default::default();
+    let mut keep = |a: &mut Analytics| {
+        for (key, v) in a.take_changes() {
+            match v {
+                Some(v) => rows_all.insert(key, v),
+                None => rows_all.remove(&key),
+            };
+        }
+    };
+    keep(&mut w.a);
+    w.a.apply_fact(
+        &Fact::CardOwner(registry::feed::CardOwnerFact {
+            gtin: GA,
+            from: 1,
+            to: 2,
+        }),
+        &w.dir,
+    );
+    // The new owner sees the GTIN's sales, stock and flows; the old one only the flow it
+    // sent itself.
+    assert_eq!(owner_view(&w.a, 2), (2, 1, 1));
+    assert_eq!(owner_view(&w.a, 1), (0, 0, 1));
+    keep(&mut w.a);
+    let mut b = Analytics::default();
+    for (key, v) in &rows_all {
+        b.load_row(key, v).expect("row");
+    }
+    for p in [1, 2, 3] {
+        assert_eq!(
+            owner_view(&b, p),
+            owner_view(&w.a, p),
+            "participant {p} after a reload"
+        );
+    }
+}

@@ -401,6 +401,18 @@ pub struct AckFact {
     pub note: String,
 }
 
+/// A product card moved: the card owner's views (analytics) follow it; codes keep their
+/// owners.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardOwnerFact {
+    /// The GTIN.
+    pub gtin: u64,
+    /// Who held the card.
+    pub from: ParticipantId,
+    /// Who holds it now.
+    pub to: ParticipantId,
+}
+
 /// One committed change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Fact {
@@ -420,6 +432,8 @@ pub enum Fact {
     Block(BlockFact),
     /// An alert acknowledged.
     Ack(AckFact),
+    /// A product card moved to another participant (operator, or a GS1 prefix granted).
+    CardOwner(CardOwnerFact),
 }
 
 /// A fact with its place in the feed and the commit's time.
@@ -674,6 +688,11 @@ mod tests {
                 alert: 3,
                 by: 6,
                 note: "seen".into(),
+            }),
+            Fact::CardOwner(CardOwnerFact {
+                gtin: 4_619_999_000_012,
+                from: 1,
+                to: 2,
             }),
         ];
         for f in facts {

@@ -21,6 +21,7 @@ pub mod model;
 mod orders;
 pub mod project;
 mod queries;
+pub mod redact;
 pub mod regions;
 pub mod store;
 pub mod tailguard;
@@ -151,6 +152,62 @@ pub struct NewBlock {
     /// Why.
     pub reason: String,
 }
+
+/// A stored document as one reader may see it ([`Registry::document_view`]).
+#[derive(Clone, Debug)]
+pub struct DocumentView {
+    /// The stored document (its `body` the exact bytes, tails included: show it only
+    /// when `redacted` is `None`).
+    pub doc: model::StoredDocument,
+    /// The body without crypto tails, when the reader may not see them and it held some.
+    pub redacted: Option<Redaction>,
+}
+
+/// A document body with its crypto tails removed, and why.
+#[derive(Clone, Debug)]
+pub struct Redaction {
+    /// The body as JSON, every code by its identification code.
+    pub body: serde_json::Value,
+    /// How many codes lost their tail.
+    pub codes: u64,
+    /// Why, in words for the reader.
+    pub why: &'static str,
+}
+
+/// The operator moves a product card to another participant
+/// (`POST /api/v1/products/{gtin}/transfer`).
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCardTransfer {
+    /// TIN of the participant (a producer or importer) that takes the card.
+    pub to: String,
+    /// Why, for the record (1 to 1,024 bytes): e.g. the GS1 prefix check that settled it.
+    pub reason: String,
+}
+
+/// A product card moved to another participant: by the operator, or to the holder of a
+/// GS1 company prefix granted over it. Codes already issued keep their owners and
+/// histories; only the card (and with it future orders and changes) moves.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CardMove {
+    /// GTIN (14 digits).
+    pub gtin: String,
+    /// TIN of the participant that held the card.
+    pub from: String,
+    /// TIN of the participant that holds it now.
+    pub to: String,
+    /// Why: the operator's words, or the prefix granted.
+    pub reason: String,
+    /// The move's leaf in the transparency log (kind `product_transfer`).
+    pub log_index: u64,
+}
+
+/// Most product cards one grant of GS1 company prefixes moves to the new holder (each a
+/// log leaf, all in one writer job): an importer that registered a brand's GTINs before
+/// the brand joined holds a few dozen, a whole catalogue a few thousand. Above it the
+/// grant is refused and the operator moves cards first (`POST /api/v1/products/{gtin}/transfer`)
+/// or grants longer prefixes.
+pub const PREFIX_CARDS_MOVED_MAX: usize = 10_000;
 
 /// Longest note kept with an alert's acknowledgement, in characters.
 pub const ACK_NOTE_CHARS_MAX: usize = 500;
@@ -417,7 +474,19 @@ impl Registry {
     // ---- participants ----
 
     /// Registers a participant (operator only; the server checks the admin token).
+    ///
+    /// Product cards that others (importers) registered within its GS1 company prefixes
+    /// while nobody held them move to it, each logged (see
+    /// [`Registry::register_participant_moving`]).
     pub fn register_participant(&self, req: NewParticipant) -> Result<Participant> {
+        Ok(self.register_participant_moving(req)?.0)
+    }
+
+    /// Registers a participant (operator), with the product cards that moved to it.
+    pub fn register_participant_moving(
+        &self,
+        req: NewParticipant,
+    ) -> Result<(Participant, Vec<CardMove>)> {
         let tin = req.tin.trim().to_string();
         if tin.is_empty()
             || tin.len() > TIN_LEN_MAX
@@ -467,10 +536,13 @@ impl Registry {
             };
             tx.put_participant(p.clone());
             tx.append_log(log::LeafKind::Participant, 0, &participant_leaf(&p));
-            Ok(p)
+            let moved = reg.claim_cards(tx, &p.gs1_prefixes, &p)?;
+            Ok((p, moved))
         })?;
+        let (p, moved) = p;
         self.remember_participant(&p);
-        Ok(p)
+        self.remember_products(&moved);
+        Ok((p, moved.into_iter().map(|(_, m)| m).collect()))
     }
 
     fn remember_participant(&self, p: &Participant) {
@@ -479,6 +551,21 @@ impl Registry {
         for x in &p.gs1_prefixes {
             px.insert(x.clone(), p.id);
         }
+    }
+
+    /// The holder of the prefix that starts `digits` as the writer sees it: a prefix
+    /// granted earlier in the same batch is not in the shared map until it commits.
+    fn prefix_holder_in(&self, tx: &Tx<'_, dyn Store>, digits: &str) -> Option<ParticipantId> {
+        tx.pending_participants()
+            .iter()
+            .rev()
+            .find(|p| {
+                p.gs1_prefixes
+                    .iter()
+                    .any(|x| digits.starts_with(x.as_str()))
+            })
+            .map(|p| p.id)
+            .or_else(|| self.prefix_holder(digits))
     }
 
     /// The participant holding the GS1 company prefix that starts `digits`.
@@ -511,18 +598,9 @@ impl Registry {
                 held.push((x.clone(), p.id));
             }
         }
+        // Product cards another participant registered in a prefix while nobody held it
+        // (an importer's) move to the new holder: see [`Registry::claim_cards`].
         for x in prefixes {
-            // Products another participant registered in the prefix while nobody held it
-            // (an importer's) would stay theirs inside the new holder's prefix: refused,
-            // for the operator to settle first.
-            for p in products_in_prefix(tx.store(), x, 8)? {
-                if Some(p.owner) != owner {
-                    return Err(Error::Conflict(format!(
-                        "GTIN {} within prefix {x} is registered by participant {}; settle it before granting the prefix",
-                        p.gtin, p.owner
-                    )));
-                }
-            }
             if let Some((h, who)) = held.iter().find(|(h, who)| {
                 Some(*who) != owner && (h.starts_with(x.as_str()) || x.starts_with(h.as_str()))
             }) {
@@ -532,6 +610,140 @@ impl Registry {
             }
         }
         Ok(())
+    }
+
+    /// Moves the product cards within `prefixes` that others hold to `holder`, who was
+    /// just granted them (in the writer, after the grant's leaf). Only an importer can
+    /// hold such a card — it registered a foreign brand's GTIN while no participant held
+    /// the prefix — and the operator granting the prefix (having checked with GS1 who
+    /// owns it) is the decision: the brand owner gets its cards, each move a log leaf.
+    fn claim_cards(
+        &self,
+        tx: &mut Tx<'_, dyn Store>,
+        prefixes: &[String],
+        holder: &Participant,
+    ) -> Result<Vec<(Product, CardMove)>> {
+        let mut foreign = Vec::new();
+        for x in prefixes {
+            for c in products_in_prefix(tx.store(), x, PREFIX_CARDS_MOVED_MAX + 1)? {
+                let gtin: u64 = c.gtin.parse().unwrap_or(0);
+                // The batch's own changes first (a card changed earlier in it).
+                let c = tx.product(gtin)?.unwrap_or(c);
+                if c.owner != holder.id {
+                    foreign.push((x.clone(), c));
+                }
+            }
+        }
+        if foreign.len() > PREFIX_CARDS_MOVED_MAX {
+            return Err(Error::Conflict(format!(
+                "more than {PREFIX_CARDS_MOVED_MAX} product cards of other participants lie \
+                 within these prefixes; move them first (POST /api/v1/products/{{gtin}}/transfer) \
+                 or grant longer prefixes"
+            )));
+        }
+        let mut out = Vec::with_capacity(foreign.len());
+        for (x, c) in foreign {
+            let reason = format!("GS1 company prefix {x} granted to {}", holder.tin);
+            out.push(self.move_card(tx, c, holder, reason, "prefix")?);
+        }
+        Ok(out)
+    }
+
+    /// Moves one card to `to` in the writer, with its log leaf (`by`: `operator` or
+    /// `prefix`).
+    fn move_card(
+        &self,
+        tx: &mut Tx<'_, dyn Store>,
+        mut card: Product,
+        to: &Participant,
+        reason: String,
+        by: &str,
+    ) -> Result<(Product, CardMove)> {
+        let from = card.owner;
+        let from_tin = self
+            .participant(from)?
+            .map_or_else(|| format!("#{from}"), |p| p.tin);
+        card.owner = to.id;
+        tx.put_product(card.clone());
+        tx.record(&feed::Fact::CardOwner(feed::CardOwnerFact {
+            gtin: card.gtin.parse().unwrap_or(0),
+            from,
+            to: to.id,
+        }));
+        let log_index = tx.append_log(
+            log::LeafKind::ProductTransfer,
+            0,
+            &serde_json::json!({
+                "gtin": card.gtin, "from": from, "from_tin": from_tin, "to": to.id,
+                "to_tin": to.tin, "reason": reason, "by": by,
+            }),
+        );
+        let m = CardMove {
+            gtin: card.gtin.clone(),
+            from: from_tin,
+            to: to.tin.clone(),
+            reason,
+            log_index,
+        };
+        Ok((card, m))
+    }
+
+    fn remember_products(&self, moved: &[(Product, CardMove)]) {
+        let mut cache = self.inner.products.write();
+        for (p, _) in moved {
+            if let Ok(g) = p.gtin.parse::<u64>() {
+                cache.insert(g, p.clone());
+            }
+        }
+    }
+
+    /// The operator moves a product card to another producer or importer (settling a
+    /// squatted GTIN, a brand sold, a distributor changed): logged with the reason. A card
+    /// within a GS1 company prefix stays with that prefix's holder (grant the prefix, and
+    /// its cards follow). Codes already issued keep their owners and histories.
+    pub fn transfer_product(&self, gtin: &str, req: NewCardTransfer) -> Result<CardMove> {
+        let gtin = parse_gtin(gtin)?;
+        let reason = req.reason.trim().to_string();
+        if reason.is_empty() || reason.len() > REASON_LEN_MAX {
+            return Err(Error::invalid("`reason` must be 1 to 1024 bytes"));
+        }
+        let to_tin = req.to.trim().to_string();
+        let reg = self.clone();
+        let moved = self.write(move |tx| {
+            let card = tx
+                .product(gtin)?
+                .ok_or_else(|| Error::NotFound(format!("no product card {gtin:014}")))?;
+            let to = tx
+                .participant_by_tin(&to_tin)?
+                .ok_or_else(|| Error::invalid(format!("`to`: no participant {to_tin}")))?;
+            if !(to.has(Role::Producer) || to.has(Role::Importer)) {
+                return Err(Error::invalid(format!(
+                    "`to`: participant {to_tin} is neither a producer nor an importer, who \
+                     alone hold product cards"
+                )));
+            }
+            if card.owner == to.id {
+                return Err(Error::Conflict(format!(
+                    "participant {to_tin} holds product card {gtin:014} already"
+                )));
+            }
+            let digits = format!("{gtin:014}");
+            if let Some(h) = reg
+                .prefix_holder_in(tx, &digits[1..])
+                .filter(|h| *h != to.id)
+            {
+                let holder = reg
+                    .participant(h)?
+                    .map_or_else(|| format!("#{h}"), |p| p.tin);
+                return Err(Error::Conflict(format!(
+                    "GTIN {digits} lies within a GS1 company prefix that participant {holder} \
+                     holds: its card stays with the prefix's holder"
+                )));
+            }
+            reg.move_card(tx, card, &to, reason, "operator")
+        })?;
+        self.remember_products(std::slice::from_ref(&moved));
+        Ok(moved.1)
     }
 
     /// Changes a participant in the writer (operator actions): `f` checks and edits it.
@@ -636,21 +848,42 @@ impl Registry {
         })
     }
 
-    /// Adds GS1 company prefixes to a participant (operator).
-    pub fn add_prefixes(&self, tin: &str, prefixes: &[String]) -> Result<Participant> {
+    /// Adds GS1 company prefixes to a participant (operator). Product cards that others
+    /// (importers) registered within them while nobody held them move to it, each logged
+    /// after the grant's leaf: returned with the participant.
+    pub fn add_prefixes(
+        &self,
+        tin: &str,
+        prefixes: &[String],
+    ) -> Result<(Participant, Vec<CardMove>)> {
         let prefixes = valid_prefixes(prefixes)?;
         if prefixes.is_empty() {
             return Err(Error::invalid("`gs1_prefixes` is empty"));
         }
-        self.change_participant(tin, log::LeafKind::Prefixes, move |reg, tx, p| {
+        let tin = tin.to_string();
+        let reg = self.clone();
+        let (p, moved) = self.write(move |tx| {
+            let mut p = tx
+                .participant_by_tin(&tin)?
+                .ok_or_else(|| Error::NotFound(format!("no participant {tin}")))?;
             reg.prefixes_free(tx, &prefixes, Some(p.id))?;
             for x in &prefixes {
                 if !p.gs1_prefixes.contains(x) {
                     p.gs1_prefixes.push(x.clone());
                 }
             }
-            Ok(serde_json::json!({"gs1_prefixes": prefixes}))
-        })
+            tx.put_participant(p.clone());
+            tx.append_log(
+                log::LeafKind::Prefixes,
+                0,
+                &serde_json::json!({"participant": p.id, "tin": p.tin, "change": {"gs1_prefixes": prefixes}}),
+            );
+            let moved = reg.claim_cards(tx, &prefixes, &p)?;
+            Ok((p, moved))
+        })?;
+        self.remember_participant(&p);
+        self.remember_products(&moved);
+        Ok((p, moved.into_iter().map(|(_, m)| m).collect()))
     }
 
     /// A participant by id (cached: every request of a participant reads it).
@@ -765,7 +998,17 @@ impl Registry {
         };
         let actor_id = actor.id;
         let p = product.clone();
+        let reg = self.clone();
         self.write(move |tx| {
+            // A prefix granted in this batch, before this job, is another's too.
+            if reg
+                .prefix_holder_in(tx, &digits[1..])
+                .is_some_and(|h| h != actor_id)
+            {
+                return Err(Error::Forbidden(format!(
+                    "GTIN {digits} is within another participant's GS1 company prefix"
+                )));
+            }
             if let Some(existing) = tx.product(gtin)? {
                 if existing.owner != actor_id {
                     return Err(Error::Conflict(format!(
@@ -876,7 +1119,19 @@ impl Registry {
     }
 
     /// A stored document: its submitter, its receiver (ship) and regulators may read it.
+    /// The body comes as stored, crypto tails and all: answer it through
+    /// [`Registry::document_view`] unless the reader may see the tails.
     pub fn document(&self, actor: &Participant, id: &uuid::Uuid) -> Result<model::StoredDocument> {
+        Ok(self.document_reader(actor, id)?.0)
+    }
+
+    /// A stored document and whether `actor` may see its crypto tails (its author, or the
+    /// receiver of a `ship`); regulators read it, others get 404.
+    fn document_reader(
+        &self,
+        actor: &Participant,
+        id: &uuid::Uuid,
+    ) -> Result<(model::StoredDocument, bool)> {
         let d = self
             .inner
             .store
@@ -887,10 +1142,67 @@ impl Registry {
                 .ok()
                 .and_then(|r| r.receiver)
                 .is_some_and(|t| t == actor.tin);
-        if d.participant != actor.id && !actor.has(Role::Regulator) && !receiver_ok {
+        let holder = d.participant == actor.id || receiver_ok;
+        if !holder && !actor.has(Role::Regulator) {
             return Err(Error::NotFound(format!("no document {id}")));
         }
-        Ok(d)
+        Ok((d, holder))
+    }
+
+    /// A stored document as `actor` may read it: with its crypto tails only for its author
+    /// (and a shipment's receiver) in a signed request (`signed`); for everyone else who
+    /// may read it (a regulator; the author with a bearer token alone) every code in the
+    /// body without its tail, and why. The stored bytes never change.
+    pub fn document_view(
+        &self,
+        actor: &Participant,
+        id: &uuid::Uuid,
+        signed: bool,
+    ) -> Result<DocumentView> {
+        let (doc, holder) = self.document_reader(actor, id)?;
+        if holder && signed {
+            return Ok(DocumentView {
+                doc,
+                redacted: None,
+            });
+        }
+        let redacted = redact::redact_body(&doc.body).map(|r| Redaction {
+            why: if holder {
+                "a token alone never reveals a crypto tail: sign this GET (RFC 9421, as for \
+                 POSTs, with the Content-Digest of the empty body) to read the codes with their \
+                 tails"
+            } else {
+                "crypto tails are shown only to the document's author (and a shipment's \
+                 receiver), in a signed request: every code is shown by its identification code"
+            },
+            body: r.body,
+            codes: r.codes,
+        });
+        Ok(DocumentView { doc, redacted })
+    }
+
+    /// Whether a log leaf would reveal a crypto tail to a reader other than its author:
+    /// it holds one (a block of scanned codes), or it names by its hash a document body
+    /// whose few short tails a search of the hash finds
+    /// ([`redact::SHORT_TAILS_GUESSABLE_MAX`]).
+    pub fn leaf_reveals_tails(&self, leaf: &log::Leaf) -> Result<bool> {
+        if log::holds_tails(leaf) {
+            return Ok(true);
+        }
+        if leaf.kind != log::LeafKind::Document {
+            return Ok(false);
+        }
+        let Some(id) = leaf.payload["id"]
+            .as_str()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        else {
+            return Ok(false);
+        };
+        let Some(d) = self.inner.store.document(&id)? else {
+            return Ok(false);
+        };
+        let n = redact::short_tails(&d.body);
+        Ok(n > 0 && n <= redact::SHORT_TAILS_GUESSABLE_MAX)
     }
 
     // ---- blocks ----

@@ -60,6 +60,9 @@ kinds! {
     Complaint = 13 => "complaint",
     /// A regulator acknowledged a risk alert.
     AlertAck = 14 => "alert_ack",
+    /// A product card moved to another participant (operator): settled by the operator, or
+    /// to the holder of a GS1 company prefix granted over it.
+    ProductTransfer = 15 => "product_transfer",
 }
 
 /// A decoded leaf.
@@ -122,6 +125,24 @@ pub fn request_json(r: &SignedRequest, body: Option<&[u8]>) -> Value {
     v
 }
 
+/// Whether a leaf holds a code with its crypto tail (in its payload, or in the body of
+/// the signed request it keeps: a regulator's block may name codes as scanned, tails and
+/// all). Such a leaf's bytes are for the participant that made the change alone: the
+/// tree holds its hash, so it cannot be redacted without breaking every proof.
+pub fn holds_tails(leaf: &Leaf) -> bool {
+    use base64::Engine;
+    if crate::redact::has_tails(&leaf.payload) {
+        return true;
+    }
+    leaf.payload
+        .get("request")
+        .and_then(|r| r.get("body"))
+        .and_then(Value::as_str)
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .is_some_and(|v| crate::redact::has_tails(&v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +160,28 @@ mod tests {
         v2[0] = 2;
         assert!(decode(&v2).is_none());
         assert!(decode(&b[..5]).is_none());
+    }
+
+    #[test]
+    fn a_leaf_with_a_scanned_code_holds_tails() {
+        use base64::Engine;
+        let r = SignedRequest::default();
+        let body =
+            |c: &str| serde_json::to_vec(&json!({"codes": [c], "reason": "recall"})).expect("json");
+        let leaf = |c: &str| {
+            let p = json!({"block_id": 1, "request": request_json(&r, Some(&body(c)))});
+            decode(&encode(LeafKind::Block, 1, 7, &p)).expect("leaf")
+        };
+        assert!(holds_tails(&leaf("0104601234567893215Zx!q\u{1d}93Ab/+")));
+        assert!(!holds_tails(&leaf("0104601234567893215Zx!q")));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(b"not json");
+        let odd = decode(&encode(
+            LeafKind::Block,
+            1,
+            7,
+            &json!({"request": {"body": b64}}),
+        ))
+        .expect("leaf");
+        assert!(!holds_tails(&odd));
     }
 }

@@ -917,7 +917,7 @@ impl Projection for Risk {
                     }
                 }
             }
-            Fact::Block(_) => {}
+            Fact::Block(_) | Fact::CardOwner(_) => {}
         }
     }
 

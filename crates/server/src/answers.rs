@@ -173,6 +173,10 @@ pub struct CreatedParticipant {
     pub id: u32,
     /// Taxpayer identification number.
     pub tin: String,
+    /// Product cards that others (importers) registered within its GS1 company prefixes
+    /// while nobody held them, moved to it (each a `product_transfer` log leaf).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cards_moved: Vec<registry::CardMove>,
 }
 
 /// A participant as the operator, itself and regulators see it.
@@ -199,6 +203,10 @@ pub struct ParticipantView {
     pub suspension_reason: Option<String>,
     /// GS1 company prefixes held.
     pub gs1_prefixes: Vec<String>,
+    /// Product cards this request moved to the participant (a prefix granted over cards
+    /// that others registered while nobody held it); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cards_moved: Vec<registry::CardMove>,
 }
 
 /// A key added to a participant.
@@ -231,6 +239,7 @@ impl From<&Participant> for ParticipantView {
             suspended: p.suspended.is_some(),
             suspension_reason: p.suspended.clone(),
             gs1_prefixes: p.gs1_prefixes.clone(),
+            cards_moved: Vec::new(),
         }
     }
 }
@@ -313,8 +322,10 @@ pub struct DocumentRecord {
     /// When received (RFC 3339).
     #[schema(format = DateTime)]
     pub received_at: String,
-    /// The `Signature` header sent (RFC 9421).
-    pub signature: String,
+    /// The `Signature` header sent (RFC 9421); absent when `redacted` (without the exact
+    /// bytes it cannot be checked, and it would let a reader test guesses at a short tail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     /// The `Signature-Input` header sent.
     pub signature_input: String,
     /// The request the signature covers.
@@ -322,12 +333,25 @@ pub struct DocumentRecord {
     /// Its leaf in the transparency log.
     pub log_index: Option<u64>,
     /// The document as JSON (re-serialised: verify the signature over `body_base64`).
+    /// When `redacted`, every code in it is shown without its crypto tail (AI 91/92/93).
     #[schema(value_type = registry::documents::RawDocument)]
     pub body: serde_json::Value,
-    /// The exact body bytes the signature covers, base64.
-    pub body_base64: String,
+    /// The exact body bytes the signature covers, base64; absent when `redacted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
     /// Hash chain value after this document (64 hex digits).
     pub chain: String,
+    /// Whether the codes in `body` are shown without their crypto tails: tails are
+    /// returned only to the document's author (and a shipment's receiver) in a signed
+    /// request (RFC 9421); a bearer token alone never reveals one. `false` when the body
+    /// is shown as stored (it may hold no tails at all).
+    pub redacted: bool,
+    /// How many codes lost their tail, when `redacted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted_codes: Option<u64>,
+    /// Why the tails were removed and how to read them, when `redacted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<String>,
 }
 
 /// What a request signature covered besides the body.
@@ -341,8 +365,10 @@ pub struct SignedRequestView {
     pub query: String,
 }
 
-impl From<&registry::model::StoredDocument> for DocumentRecord {
-    fn from(d: &registry::model::StoredDocument) -> DocumentRecord {
+impl From<&registry::DocumentView> for DocumentRecord {
+    fn from(v: &registry::DocumentView) -> DocumentRecord {
+        let d = &v.doc;
+        let r = v.redacted.as_ref();
         DocumentRecord {
             id: d.id,
             seq: d.seq,
@@ -350,7 +376,7 @@ impl From<&registry::model::StoredDocument> for DocumentRecord {
             status: "accepted",
             codes: d.codes,
             received_at: format_timestamp(d.received_at),
-            signature: d.signature.clone(),
+            signature: r.is_none().then(|| d.signature.clone()),
             signature_input: d.request.signature_input.clone(),
             request: SignedRequestView {
                 method: d.request.method.clone(),
@@ -358,10 +384,16 @@ impl From<&registry::model::StoredDocument> for DocumentRecord {
                 query: d.request.query.clone(),
             },
             log_index: d.log_index,
-            body: serde_json::from_slice(&d.body).unwrap_or(serde_json::Value::Null),
+            body: match r {
+                Some(r) => r.body.clone(),
+                None => serde_json::from_slice(&d.body).unwrap_or(serde_json::Value::Null),
+            },
             // The exact bytes the signature covers (`body` is re-serialised JSON).
-            body_base64: b64(&d.body),
+            body_base64: r.is_none().then(|| b64(&d.body)),
             chain: hex(&d.chain),
+            redacted: r.is_some(),
+            redacted_codes: r.map(|r| r.codes),
+            redaction: r.map(|r| r.why.to_string()),
         }
     }
 }

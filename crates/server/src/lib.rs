@@ -66,6 +66,7 @@ pub fn route_body_max(route: &str) -> usize {
         "/api/v1/alerts/{id}/ack" => control::BODY_ACK_MAX,
         "/api/v1/verify/image" => scan::BODY_IMAGE_MAX,
         r if r.starts_with("/api/v1/participants") => BODY_ADMIN_MAX,
+        "/api/v1/products/{gtin}/transfer" => BODY_ADMIN_MAX,
         _ => BODY_EMPTY_MAX,
     }
 }
@@ -310,6 +311,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/participants/{tin}/suspend", post(suspend))
         .route("/api/v1/participants/{tin}/reinstate", post(reinstate))
         .route("/api/v1/participants/{tin}/prefixes", post(add_prefixes))
+        .route("/api/v1/products/{gtin}/transfer", post(transfer_product))
         .layer(limit(BODY_ADMIN_MAX))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
@@ -665,6 +667,22 @@ impl AppState {
                 )
             })?;
         Ok((p, r))
+    }
+
+    /// The signed-in participant of a read that returns crypto tails (an order's codes,
+    /// its label sheet): the request must be signed (RFC 9421, the profile of POSTs, the
+    /// Content-Digest of the empty body), so that a leaked bearer token alone never
+    /// reveals a tail.
+    async fn tail_reader(&self, t: &Target, headers: &HeaderMap) -> Result<Participant, Problem> {
+        let p = self.caller(headers).await?;
+        match self.check_signature(&p, t, headers, b"").await? {
+            Some(_) => Ok(p),
+            None => Err(sig_problem(
+                "this read returns crypto tails, which a bearer token alone never reveals: sign \
+                 the GET as a POST is signed (RFC 9421: Content-Digest of the empty body, \
+                 Signature-Input, Signature; see /openapi.json)",
+            )),
+        }
     }
 
     /// Checks the request's signature if it has one (`None`: no `Signature-Input`).
@@ -1129,7 +1147,7 @@ async fn log_checkpoint(State(s): State<AppState>) -> Result<Response, Problem> 
     path = "/api/v1/log/entries/{index}",
     tag = "log",
     summary = "A log leaf's bytes (application/octet-stream): regulators, and the participant whose change it records",
-    description = "Access: a regulator (bearer token) or the operator's admin token reads every entry; a participant (bearer token) the entries of its own changes (others are 404).",
+    description = "Access: a regulator (bearer token) or the operator's admin token reads every entry; a participant (bearer token) the entries of its own changes (others are 404). An entry whose signed request names codes with their crypto tails (a block of codes as scanned), or a document's entry whose body holds one or two short tails (AI 93, 24 bits each: its BLAKE3 would give them away to a search), is read only by the participant that made it and the operator (a regulator gets 403): a token never reveals a tail. Documents' entries name their bodies by BLAKE3 only.",
     security(("bearer" = []), ("admin" = [])),
     params(
         ("index" = u64, Path, description = "The leaf's index"),
@@ -1137,6 +1155,7 @@ async fn log_checkpoint(State(s): State<AppState>) -> Result<Response, Problem> 
     responses(
         (status = 200, description = "The leaf bytes", body = crate::openapi::Binary, content_type = "application/octet-stream"),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -1157,11 +1176,26 @@ async fn log_entry(
         .map_err(|_| Problem::not_found(format!("no log entry {index}")))?;
     let reg = s.registry.clone();
     let leaf = blocking(move || reg.log_leaf(index)).await?;
-    // The regulator reads every entry; a participant the entries of its own changes.
+    // The regulator reads every entry; a participant the entries of its own changes. A
+    // leaf that would reveal a crypto tail (a block naming codes as scanned; a document's
+    // BLAKE3 over one or two short tails) is its author's alone: a token never reveals a
+    // tail, and the tree's proofs need no leaf bytes.
     if let Some(c) = caller {
-        let actor = registry::log::decode(&leaf).map(|l| l.actor);
-        if !c.has(Role::Regulator) && actor != Some(c.id) {
+        let decoded = registry::log::decode(&leaf);
+        let own = decoded.as_ref().is_some_and(|l| l.actor == c.id);
+        if !c.has(Role::Regulator) && !own {
             return Err(Problem::not_found(format!("no log entry {index} of yours")));
+        }
+        if let Some(l) = decoded.filter(|_| !own) {
+            let reg = s.registry.clone();
+            if blocking(move || reg.leaf_reveals_tails(&l)).await? {
+                return Err(Problem::from(Error::Forbidden(format!(
+                    "log entry {index} holds codes with their crypto tails, or names by its \
+                     hash a document whose few short tails (AI 93) a search of that hash would \
+                     find; only the participant that made the change reads it. Its hash is in \
+                     the tree, and its inclusion proof (/api/v1/log/proof/inclusion) is public"
+                ))));
+            }
         }
     }
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], leaf).into_response())
@@ -1299,12 +1333,13 @@ async fn register_participant(
     check_json_type(&headers)?;
     let req: NewParticipant = parse_json(&body_bytes(body)?)?;
     let reg = s.registry.clone();
-    let p = blocking(move || reg.register_participant(req)).await?;
+    let (p, cards_moved) = blocking(move || reg.register_participant_moving(req)).await?;
     Ok((
         StatusCode::CREATED,
         Json(answers::CreatedParticipant {
             id: p.id,
             tin: p.tin,
+            cards_moved,
         }),
     )
         .into_response())
@@ -1639,11 +1674,12 @@ struct PageQuery {
     path = "/api/v1/orders/{id}/codes",
     tag = "orders",
     summary = "A page of an order's codes (?offset=&limit=, limit ≤ 10,000)",
-    description = "Access: a participant (bearer token). The participant that ordered (others are 404). Full codes: identification code, GS, tail (GS written `\\u001d` in JSON).",
+    description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest` of the empty body, `Signature-Input`, `Signature`): the codes carry their crypto tails, which a bearer token alone never reveals (401 unsigned). The participant that ordered (others are 404). Full codes: identification code, GS, tail (GS written `\\u001d` in JSON).",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "The order id (UUID)"),
         PageQuery,
+        crate::openapi::SignatureHeaders,
     ),
     responses(
         (status = 200, description = "A page", body = registry::OrderCodes),
@@ -1651,16 +1687,20 @@ struct PageQuery {
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn order_codes(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, Problem> {
-    let p = s.caller(&headers).await?;
+    let t = Target { method, uri };
+    let p = s.tail_reader(&t, &headers).await?;
     let id = parse_uuid(&id)?;
     let q: PageQuery = query(q)?;
     let reg = s.registry.clone();
@@ -1781,28 +1821,41 @@ async fn submit_document(
     path = "/api/v1/documents/{id}",
     tag = "documents",
     summary = "A document with its legal record (body and signature)",
-    description = "Access: a participant (bearer token). Its submitter, the receiver of a `ship` document, or a regulator (others are 404).",
+    description = "Access: a participant (bearer token). Its submitter, the receiver of a `ship` document, or a regulator (others are 404). The codes' crypto tails (AI 91/92/93) are returned only to the submitter (and a shipment's receiver) in a signed request (RFC 9421: `Content-Digest` of the empty body, `Signature-Input`, `Signature`; one sent is checked, 401 when bad); everyone else, and a request with the bearer token alone, reads every code by its identification code: `redacted` is then `true`, `redaction` says why, and `signature` and `body_base64` (the exact bytes, tails included) are left out. The stored record never changes.",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "The document id (UUID)"),
+        crate::openapi::OptionalSignatureHeaders,
     ),
     responses(
         (status = 200, description = "The document", body = crate::answers::DocumentRecord),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn get_document(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
+    // A signature is not needed to read a document, but only a signed request of its
+    // author (or a shipment's receiver) gets the codes' crypto tails; one sent is checked.
+    let t = Target { method, uri };
+    let signed = s.check_signature(&p, &t, &headers, b"").await?.is_some();
     let id = parse_uuid(&id)?;
     let reg = s.registry.clone();
-    let d = blocking(move || reg.document(&p, &id)).await?;
-    Ok(Json(answers::DocumentRecord::from(&d)).into_response())
+    // Parsing and redacting up to 30,000 codes is CPU work: on the blocking pool.
+    let record = blocking(move || {
+        reg.document_view(&p, &id, signed)
+            .map(|v| answers::DocumentRecord::from(&v))
+    })
+    .await?;
+    Ok(Json(record).into_response())
 }
 
 #[utoipa::path(
@@ -2318,7 +2371,7 @@ async fn reinstate(
     path = "/api/v1/participants/{tin}/prefixes",
     tag = "participants",
     summary = "Add GS1 company prefixes to a participant (operator)",
-    description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). A prefix belongs to one participant.",
+    description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). A prefix belongs to one participant. Product cards that others (importers) registered within the prefix while nobody held it move to its holder, each a `product_transfer` log leaf, listed in `cards_moved`; codes already issued keep their owners.",
     security(("admin" = [])),
     params(
         ("tin" = String, Path, description = "The participant's taxpayer identification number"),
@@ -2345,6 +2398,44 @@ async fn add_prefixes(
 ) -> Result<Response, Problem> {
     let req: PrefixesBody = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
-    let p = blocking(move || reg.add_prefixes(&tin, &req.gs1_prefixes)).await?;
-    Ok(Json(answers::ParticipantView::from(&p)).into_response())
+    let (p, cards_moved) = blocking(move || reg.add_prefixes(&tin, &req.gs1_prefixes)).await?;
+    let mut view = answers::ParticipantView::from(&p);
+    view.cards_moved = cards_moved;
+    Ok(Json(view).into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/products/{gtin}/transfer",
+    tag = "products",
+    summary = "Move a product card to another producer or importer (operator)",
+    description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). Settles a card held by the wrong participant (an importer that registered a brand's GTIN before the brand joined, a brand sold): the card, and with it future orders and card changes, moves to `to` (a producer or importer), logged as a `product_transfer` leaf with the reason. Codes already issued keep their owners and histories. A card within a GS1 company prefix stays with the prefix's holder (409 otherwise): granting the prefix (`POST /api/v1/participants` with `gs1_prefixes`, or `POST /api/v1/participants/{tin}/prefixes`) moves every card within it to its holder by itself.",
+    security(("admin" = [])),
+    params(
+        ("gtin" = String, Path, description = "GTIN (8, 12, 13 or 14 digits)"),
+    ),
+    request_body = registry::NewCardTransfer,
+    responses(
+        (status = 200, description = "The card moved", body = registry::CardMove),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+async fn transfer_product(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(gtin): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let req: registry::NewCardTransfer = admin_json(&s, &headers, body).await?;
+    let reg = s.registry.clone();
+    let m = blocking(move || reg.transfer_product(&gtin, req)).await?;
+    Ok(Json(m).into_response())
 }

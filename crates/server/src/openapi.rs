@@ -193,6 +193,7 @@ impl Modify for SecuritySchemes {
         crate::suspend,
         crate::reinstate,
         crate::add_prefixes,
+        crate::transfer_product,
         crate::get_participant,
         crate::challenge,
         crate::token,

@@ -664,7 +664,9 @@ pub(crate) struct SheetQuery {
     path = "/api/v1/orders/{id}/labels",
     tag = "orders",
     summary = "A printable PDF sheet of an order's labels",
-    description = "Access: the participant that ordered (others get 404), bearer token. A4 \
+    description = "Access: the participant that ordered (others get 404), bearer token, the \
+        request signed (RFC 9421: `Content-Digest` of the empty body, `Signature-Input`, \
+        `Signature`; 401 unsigned: the symbols hold the crypto tails). A4 \
         pages of GS1 Data Matrix labels on a 4 × 10 grid of 45.7 × 25.4 mm labels (Avery \
         L7654 / 3657 mini-label stock: columns every 48.3 mm from 9.7 mm, rows every 25.4 mm \
         from 21.5 mm), filled left to right then top to bottom in the order's code order; \
@@ -674,7 +676,11 @@ pub(crate) struct SheetQuery {
         remain. One sheet at a time per participant (429 while its previous one is queued \
         or printing), served in the order asked; 503 after 30 s in the queue.",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The order id (UUID)"), SheetQuery),
+    params(
+        ("id" = String, Path, description = "The order id (UUID)"),
+        SheetQuery,
+        crate::openapi::SignatureHeaders
+    ),
     responses(
         (status = 200, description = "The sheet", content((Vec<u8> = "application/pdf"))),
         (status = 400, response = crate::openapi::BadRequest),
@@ -687,11 +693,16 @@ pub(crate) struct SheetQuery {
 )]
 pub(crate) async fn order_labels(
     State(s): State<AppState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Result<Response, Problem> {
-    let p = s.caller(&headers).await?;
+    // The symbols hold the crypto tails: a signed request, as for the order's codes.
+    let p = s
+        .tail_reader(&crate::Target { method, uri }, &headers)
+        .await?;
     let id = uuid::Uuid::parse_str(&id)
         .map_err(|_| Problem::bad_request("the order id must be a UUID"))?;
     let q: SheetQuery = crate::query(q)?;

@@ -319,7 +319,12 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
             LeafKind::Complaint => check_complaint(store, r, i, p)?,
             // An acknowledgement changes no stored record but the feed's (the risk engine
             // rebuilds alerts from it); the leaf is the regulator's signed word.
-            LeafKind::Document | LeafKind::Emission | LeafKind::AlertAck => {}
+            // A card moved (operator, or a prefix granted): its fields stay what its last
+            // `product` leaf set; its owner is the move's `to` (participant id).
+            LeafKind::Document
+            | LeafKind::Emission
+            | LeafKind::AlertAck
+            | LeafKind::ProductTransfer => {}
         }
     }
     for (g, (i, body)) in &products {

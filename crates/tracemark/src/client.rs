@@ -113,6 +113,13 @@ impl Client {
         Self::answer(rq.send()?)
     }
 
+    /// GET signed by the actor (RFC 9421, the empty body's digest): the reads that return
+    /// crypto tails (an order's codes and labels, a document's body) need it, as a bearer
+    /// token alone never reveals a tail.
+    pub fn get_signed(&self, actor: &Actor, path: &str) -> Result<Answer> {
+        self.send_signed(actor, reqwest::Method::GET, path, Vec::new())
+    }
+
     /// A request signed by the actor (RFC 9421, fresh `created` and nonce) with its body.
     fn send_signed(
         &self,
@@ -293,8 +300,8 @@ impl Client {
         let mut codes = Vec::with_capacity(n as usize);
         let mut offset = 0;
         loop {
-            let (status, page) = self.get(
-                Some(actor),
+            let (status, page) = self.get_signed(
+                actor,
                 &format!("/api/v1/orders/{id}/codes?offset={offset}&limit=10000"),
             )?;
             if status != 200 {

@@ -352,11 +352,8 @@ fn an_orders_label_sheet_is_a_pdf_for_its_owner_only() {
     let id = o["order_id"].as_str().expect("order id").to_string();
     let codes = loop {
         let (st, page) =
-            s.c.get(
-                Some(&maker),
-                &format!("/api/v1/orders/{id}/codes?limit=100"),
-            )
-            .expect("codes");
+            s.c.get_signed(&maker, &format!("/api/v1/orders/{id}/codes?limit=100"))
+                .expect("codes");
         if st == 200 && page["codes"].as_array().is_some_and(|c| c.len() == 45) {
             break page["codes"]
                 .as_array()
@@ -367,16 +364,32 @@ fn an_orders_label_sheet_is_a_pdf_for_its_owner_only() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
+    // The symbols hold the crypto tails: the sheet is read with a signed GET.
     let get = |who: Option<&tracemark::client::Actor>, q: &str| {
-        let mut rq = s
-            .http
-            .get(format!("{}/api/v1/orders/{id}/labels{q}", s.base));
+        let path = format!("/api/v1/orders/{id}/labels{q}");
+        let mut rq = s.http.get(format!("{}{path}", s.base));
         if let Some(a) = who {
-            rq = rq.bearer_auth(&a.token);
+            let (d, i, sg) = tracemark::client::sign_request(a, "GET", &path, b"");
+            rq = rq
+                .bearer_auth(&a.token)
+                .header("content-digest", d)
+                .header("signature-input", i)
+                .header("signature", sg);
         }
         rq.send().expect("labels")
     };
     assert_eq!(get(None, "").status().as_u16(), 401);
+    let unsigned = s
+        .http
+        .get(format!("{}/api/v1/orders/{id}/labels", s.base))
+        .bearer_auth(&maker.token)
+        .send()
+        .expect("labels");
+    assert_eq!(
+        unsigned.status().as_u16(),
+        401,
+        "a token alone reads no tail"
+    );
     assert_eq!(
         get(Some(&other), "").status().as_u16(),
         404,
