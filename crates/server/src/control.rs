@@ -255,7 +255,9 @@ pub struct AlertPage {
         about, and the evidence (codes, documents, times, counts). Kinds: `repeat_sale`, \
         `grey_sale`, `not_introduced_sale`, `forged_tail`, `clone_scans`, \
         `sales_exceed_receipts`, `expired_sale`, `recalled_sale`, `unchecked_sale`, \
-        `complaint_cluster`. Raised by the risk engine within a second of the fact.",
+        `complaint_cluster`, `late_sale` (a sale accepted for its receipt's time whose \
+        goods had expired when it was reported). Raised by the risk engine within a second \
+        of the fact.",
     security(("bearer" = [])),
     params(AlertsQuery),
     responses(

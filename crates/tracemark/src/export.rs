@@ -275,7 +275,9 @@ impl Files {
                     None,
                 )?;
             }
-            Fact::Complaint(_) | Fact::Block(_) | Fact::Ack(_) => s.not_exported += 1,
+            Fact::Complaint(_) | Fact::Block(_) | Fact::Ack(_) | Fact::LateSale(_) => {
+                s.not_exported += 1
+            }
         }
         Ok(())
     }
