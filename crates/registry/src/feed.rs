@@ -977,7 +977,11 @@ mod tests {
         assert_eq!(buf.len(), FACTS_PENDING_PER_SOURCE_MAX);
         assert_eq!(buf.dropped.load(std::sync::atomic::Ordering::Relaxed), 50);
         buf.push(till(2, 1));
-        assert_eq!(buf.len(), FACTS_PENDING_PER_SOURCE_MAX + 1, "another's fact is kept");
+        assert_eq!(
+            buf.len(),
+            FACTS_PENDING_PER_SOURCE_MAX + 1,
+            "another's fact is kept"
+        );
         // Codes too: a hundred full checks fill one source's share of codes.
         let buf = FactBuffer::default();
         for _ in 0..(FACTS_PENDING_CODES_PER_SOURCE_MAX / 1_000) + 3 {
@@ -1001,12 +1005,18 @@ mod tests {
             .filter(|_| buf.till_check_allowed(day, 1, 1_000))
             .count();
         assert_eq!(kept, per, "codes a day");
-        assert!(buf.till_check_allowed(day, 2, 1_000), "another's day is its own");
+        assert!(
+            buf.till_check_allowed(day, 2, 1_000),
+            "another's day is its own"
+        );
         assert!(buf.till_check_allowed(day + 86_400, 1, 1_000), "a new day");
         let few = (0..TILL_FACTS_PER_PARTICIPANT_PER_DAY + 3)
             .filter(|_| buf.till_check_allowed(day, 3, 0))
             .count();
-        assert_eq!(few as u32, TILL_FACTS_PER_PARTICIPANT_PER_DAY, "checks a day");
+        assert_eq!(
+            few as u32, TILL_FACTS_PER_PARTICIPANT_PER_DAY,
+            "checks a day"
+        );
     }
 
     #[test]

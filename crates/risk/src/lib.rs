@@ -709,8 +709,7 @@ impl Risk {
             });
             let who = if over_mine {
                 t.actor
-            } else if self.checks.len() > CHECKS_KEPT_MAX
-                || self.check_codes > CHECK_CODES_KEPT_MAX
+            } else if self.checks.len() > CHECKS_KEPT_MAX || self.check_codes > CHECK_CODES_KEPT_MAX
             {
                 match self.heaviest.last() {
                     Some(&(_, p)) => p,
@@ -854,8 +853,10 @@ impl Risk {
             "networks_per_place".into(),
             serde_json::json!({"first": evidence.per_place.0, "second": evidence.per_place.1}),
         );
-        s.details
-            .insert("networks_ignored".into(), serde_json::json!(evidence.ignored));
+        s.details.insert(
+            "networks_ignored".into(),
+            serde_json::json!(evidence.ignored),
+        );
         self.raise(e.seq, s);
     }
 
@@ -884,8 +885,7 @@ impl Risk {
             *people.entry(who.as_str()).or_default() |= *tail;
         }
         let scanned = people.values().filter(|t| **t).count();
-        let weight =
-            scanned as f64 + (people.len() - scanned) as f64 * COMPLAINT_UNPROVEN_WEIGHT;
+        let weight = scanned as f64 + (people.len() - scanned) as f64 * COMPLAINT_UNPROVEN_WEIGHT;
         if weight < COMPLAINT_CLUSTER_MIN {
             return;
         }
@@ -894,7 +894,10 @@ impl Risk {
         s.count = 1;
         let n = recent.len();
         s.documents = recent.iter().map(|(_, id, ..)| id.clone()).collect();
-        s.codes = recent.iter().filter_map(|(_, _, k, ..)| k.clone()).collect();
+        s.codes = recent
+            .iter()
+            .filter_map(|(_, _, k, ..)| k.clone())
+            .collect();
         s.details.insert("complaints_in_window".into(), n.into());
         s.details.insert("complainants".into(), people.into());
         s.details
@@ -1003,7 +1006,11 @@ fn clone_evidence(recent: &VecDeque<Scan>) -> Option<CloneEvidence> {
         }
     }
     let witnesses: Vec<&Scan> = recent.iter().filter(|s| !liars.contains(&s.3)).collect();
-    let networks = witnesses.iter().map(|s| s.3).collect::<HashSet<u64>>().len();
+    let networks = witnesses
+        .iter()
+        .map(|s| s.3)
+        .collect::<HashSet<u64>>()
+        .len();
     if networks < CLONE_NETWORKS_MIN {
         return None;
     }

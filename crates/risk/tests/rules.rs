@@ -626,7 +626,9 @@ fn a_backdated_receipt_of_expired_goods_raises_late_sale() {
     assert_eq!(res[0].reasons, ["expired"], "the till says expired");
     let failed = check(&w, &w.retailer, &a[0..1]);
     // Expired at the receipt's time: refused `expired`, as before.
-    let e = w.sell(&w.retailer, &a[2..3]).expect_err("expired at the receipt");
+    let e = w
+        .sell(&w.retailer, &a[2..3])
+        .expect_err("expired at the receipt");
     assert!(format!("{e:?}").contains("expired"), "{e:?}");
     // Dated back three days (before the expiry): accepted, the sale may have happened...
     backdated_sale(&w, &w.retailer, &a[0..1], 3, std::slice::from_ref(&failed))
@@ -725,5 +727,8 @@ fn a_flooding_shop_forgets_its_own_checks_not_anothers() {
         r.apply(e, &w.reg);
     }
     let u = of_kind(&r, Kind::UncheckedSale);
-    assert!(u.is_empty(), "the honest shop's check survived the flood: {u:#?}");
+    assert!(
+        u.is_empty(),
+        "the honest shop's check survived the flood: {u:#?}"
+    );
 }

@@ -1005,6 +1005,11 @@ async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
             "Verifications answered but not recorded in the feed (over the per-second cap).",
             s.registry.verifications_unrecorded() as f64,
         ),
+        (
+            "tracemark_feed_till_checks_unrecorded_total",
+            "Till checks answered but not recorded in the feed (over the participant's daily budget).",
+            s.registry.till_checks_unrecorded() as f64,
+        ),
     ];
     for (name, help, v) in counters {
         let _ = write!(

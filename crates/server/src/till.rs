@@ -133,8 +133,8 @@ impl TillLimits {
                 q.codes_per_sec, q.codes_burst
             )
         };
-        let n = NonZeroU32::new(u32::try_from(codes).unwrap_or(u32::MAX))
-            .unwrap_or(NonZeroU32::MIN);
+        let n =
+            NonZeroU32::new(u32::try_from(codes).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
         match bucket.check_key_n(&who, n) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => Err(refused(not_until.wait_time_from(self.clock.now()), words())),
