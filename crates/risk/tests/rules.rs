@@ -695,24 +695,33 @@ fn a_flooding_shop_forgets_its_own_checks_not_anothers() {
             sellable: true,
         })
         .collect();
-    let fake = |i: usize| registry::feed::FeedEntry {
+    let fake = |i: usize, actor: u32| registry::feed::FeedEntry {
         seq: 1_000_000 + i as u64,
         at: w.now(),
         fact: registry::feed::Fact::TillCheck(registry::feed::TillCheckFact {
-            actor: w.retailer2.id,
-            request_id: uuid::Uuid::from_u128(i as u128 + 1),
+            actor,
+            request_id: uuid::Uuid::from_u128((u128::from(actor) << 64) | (i as u128 + 1)),
             at: w.now(),
             codes: codes.clone(),
         }),
     };
-    // Past the flooder's own share, and the honest check is older than all of them.
+    // Past each flooder's own share, and five of them past everyone's: the honest check
+    // is older than all of theirs.
     let floods = risk::CHECK_CODES_KEPT_PER_PARTICIPANT_MAX / 1_000 + 10;
+    let flooders = [w.retailer2.id, 9_001, 9_002, 9_003, 9_004];
     let t = std::time::Instant::now();
     for i in 0..floods {
-        r.apply(&fake(i), &w.reg);
+        for f in flooders {
+            r.apply(&fake(i, f), &w.reg);
+        }
     }
     eprintln!(
-        "finding 6: {floods} flooding checks of 1,000 codes applied in {:?}",
+        "finding 6: {} flooding checks of 1,000 codes by {} participants ({} codes, the engine \
+         keeps {}) applied in {:?}",
+        floods * flooders.len(),
+        flooders.len(),
+        floods * flooders.len() * 1_000,
+        risk::CHECK_CODES_KEPT_MAX,
         t.elapsed()
     );
     // The honest shop sells, naming its check: checked.
