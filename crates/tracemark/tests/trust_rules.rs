@@ -1,7 +1,7 @@
 //! Issue 14's findings about the registry's rules, replayed over real HTTP as the attacker
 //! did and shown refused or bounded, with the figures printed: a retailer's token flooding
 //! the till check (6), an expired code sold on a backdated receipt naming the failed check
-//! (7). Each test starts its own registry (a registry kept in a `static` would leave its
+//! (7), one bought label scanned from two addresses far apart (10). Each test starts its own registry (a registry kept in a `static` would leave its
 //! data directory behind).
 
 #[allow(dead_code)] // Not every test binary uses every shared helper.
@@ -403,4 +403,104 @@ fn expired_goods_sold_on_a_backdated_receipt_raise_late_sale() {
     // The failed check is no check of the sale.
     let unchecked = wait_alert(s, &regulator, "unchecked_sale", &farm.tin);
     eprintln!("finding 7: and the check that said expired does not count → {unchecked}");
+}
+
+/// A phone on the loopback address `local` (Linux routes all of 127.0.0.0/8 here) scans
+/// `code` near `near`.
+fn scan_from(s: &support::Server, local: [u8; 4], code: &str, near: &str) {
+    let phone =
+        tracemark::client::Client::from_address(&s.base, std::net::Ipv4Addr::from(local).into())
+            .expect("phone");
+    let path = format!(
+        "/api/v1/verify?code={}&near={near}",
+        gs1::percent_encoded(code)
+    );
+    let (st, v) = phone.get(None, &path).expect("verify");
+    assert_eq!(st, 200, "{v}");
+}
+
+const MOSCOW: &str = "55.75,37.62";
+const MOSCOW_2: &str = "55.70,37.50";
+const VLADIVOSTOK: &str = "43.12,131.89";
+const VLADIVOSTOK_2: &str = "43.10,131.90";
+
+#[test]
+fn one_label_and_two_addresses_raise_no_clone_alert() {
+    // Finding 10: one bought label, scans from two addresses 6,400 km apart within a
+    // second (an `<img>` tag on a page makes its visitors' browsers send them).
+    let s = &support::start();
+    let maker =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7730000021",
+            "Clone maker",
+            &["producer"],
+            "RU-MOW",
+            &["4603003"],
+        )
+        .expect("maker");
+    let regulator =
+        s.c.register(
+            &s.admin,
+            "7730000022",
+            "Inspectorate 3",
+            &["regulator"],
+            "RU-MOW",
+        )
+        .expect("regulator");
+    let g = gtin(460_300_300_001);
+    s.product(&maker, &g, "Bag", "shoes");
+    let codes = introduced(s, &maker, &g, 3, &today(), None);
+    // The replay: two addresses (two /24s), one label, two cities.
+    scan_from(s, [127, 0, 50, 2], &codes[0], MOSCOW);
+    scan_from(s, [127, 0, 51, 2], &codes[0], VLADIVOSTOK);
+    // Many addresses of one /24, in both cities: one network, no witness.
+    for (i, near) in [MOSCOW, VLADIVOSTOK, MOSCOW_2, VLADIVOSTOK_2]
+        .into_iter()
+        .enumerate()
+    {
+        scan_from(s, [127, 0, 52, 2 + i as u8], &codes[1], near);
+    }
+    // A genuine clone pattern: four networks, two in each city.
+    for (net, near) in [
+        (53, MOSCOW),
+        (54, MOSCOW_2),
+        (55, VLADIVOSTOK),
+        (56, VLADIVOSTOK_2),
+    ] {
+        scan_from(s, [127, 0, net, 2], &codes[2], near);
+    }
+    // Alerts follow the feed in order: once the third code's is raised, the first two's
+    // scans were weighed.
+    let end = Instant::now() + ALERT_WAIT;
+    let about = |all: &[Value], code: &str| -> Vec<Value> {
+        all.iter()
+            .filter(|a| a["kind"] == "clone_scans" && a["subject"]["value"] == id_code(code))
+            .cloned()
+            .collect()
+    };
+    let all = loop {
+        let all = alerts(s, &regulator);
+        if !about(&all, &codes[2]).is_empty() {
+            break all;
+        }
+        assert!(
+            Instant::now() < end,
+            "no clone alert for the genuine pattern: {all:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let genuine = &about(&all, &codes[2])[0];
+    eprintln!(
+        "finding 10: one label, two addresses: {} alerts; one /24 in both cities: {} alerts; \
+         four networks, two per city: {} ({} networks)",
+        about(&all, &codes[0]).len(),
+        about(&all, &codes[1]).len(),
+        genuine["severity"],
+        genuine["evidence"]["networks"]
+    );
+    assert!(about(&all, &codes[0]).is_empty(), "{all:#?}");
+    assert!(about(&all, &codes[1]).is_empty(), "{all:#?}");
+    assert_eq!(genuine["severity"], "high", "{genuine}");
+    assert_eq!(genuine["evidence"]["networks"], 4, "{genuine}");
 }
