@@ -304,15 +304,18 @@ impl Registry {
         let mut shop_tin = None;
         let mut shop_id = None;
         let mut key = None;
+        let mut tail = false;
         if let Some(c) = req.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
             let parsed = parse_code_field(c)?;
             code = Some(parsed.key.to_string());
             // The verdict as the shopper saw it; a throttled tail check leaves it out.
             // Not recorded as a scan: the shopper's scan before the complaint was.
-            verdict = self
-                .verify_inner(c, checker, &mut None)
-                .ok()
-                .map(|a| a.verdict.to_string());
+            let answer = self.verify_inner(c, checker, &mut None).ok();
+            // Made from a scanned label: the tail was presented and matched.
+            tail = answer
+                .as_ref()
+                .is_some_and(|a| a.tail_checked && a.verdict != "forged");
+            verdict = answer.map(|a| a.verdict.to_string());
             if let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() {
                 shop_tin = self.shop_of(st.owner)?;
                 shop_id = shop_tin.as_ref().map(|_| st.owner);
@@ -353,6 +356,7 @@ impl Registry {
                 key: key.map(crate::feed::FactKey),
                 shop: shop_id,
                 client: complaint.client.clone(),
+                tail,
             }));
             Ok(complaint)
         })

@@ -9,7 +9,10 @@
 use crate::blocks::BlockIndex;
 use crate::codes::{parse_code, ParsedCode, PresentedTail};
 use crate::error::{CodeError, Error, Result};
-use crate::feed::{kept_check_ids, Brief, DocFact, Fact, FactKey, RefusedCode, RefusedFact};
+use crate::feed::{
+    kept_check_ids, Brief, DocFact, Fact, FactKey, LateSaleFact, RefusedCode, RefusedFact,
+    LATE_CODES_KEPT_MAX,
+};
 use crate::model::{
     batch_hash, CodeKey, CodeState, DocType, Participant, ParticipantId, Reason, Role,
     SignedRequest, Status, StoredDocument, FLAG_IN_TRANSIT,
@@ -463,6 +466,22 @@ pub fn submit<S: Store + ?Sized>(
         check_ids: kept_check_ids(raw.check_ids.as_ref()),
         units,
     }));
+    if !plan.late.is_empty() {
+        tx.record(&Fact::LateSale(LateSaleFact {
+            seq,
+            id: raw.id,
+            actor: ctx.actor.id,
+            fiscal_at: fiscal_time(t, &raw).unwrap_or(tx.now),
+            check_ids: kept_check_ids(raw.check_ids.as_ref()),
+            codes: plan
+                .late
+                .iter()
+                .take(LATE_CODES_KEPT_MAX)
+                .map(|k| FactKey(*k))
+                .collect(),
+            total: u32::try_from(plan.late.len()).unwrap_or(u32::MAX),
+        }));
+    }
     Ok(DocAnswer::of(&doc))
 }
 
@@ -526,6 +545,9 @@ struct Plan {
     closes_shipment: Option<Uuid>,
     /// Codes to record under blocks (a replacement under its damaged code's blocks).
     block_codes: Vec<(u64, CodeKey)>,
+    /// A sale's unit codes that were sellable at the receipt's time but had expired by the
+    /// time it was reported (accepted: the sale happened before; recorded for risk control).
+    late: Vec<CodeKey>,
 }
 
 impl Plan {
@@ -876,6 +898,11 @@ fn plan<S: Store + ?Sized>(
     for k in expanded {
         let Some(mut st) = tx.code(&k)? else { continue };
         changed.insert(k);
+        if t == DocType::Sell && st.expiry_day != 0 && st.expiry_day < today {
+            // Not expired at the receipt's time (that is refused above), expired now: a
+            // receipt reported late, or dated back to get past the expiry.
+            plan.late.push(k);
+        }
         if listed_keys.contains(&k) {
             st.parent = None;
         }

@@ -15,7 +15,9 @@
 //! later decides exactly as it did live.
 //!
 //! Records are a version byte and the fact in `postcard` (compact, serde-driven): adding a
-//! fact kind or a trailing field means a new version, read alongside the old.
+//! trailing field means a new version, read alongside the old (version 1 had no network on
+//! verifications and no tail flag on complaints: [`v1`]); a new fact kind goes at the end
+//! of [`Fact`], which older records never name.
 
 use crate::model::{CodeKey, DocType, ParticipantId, Status};
 use parking_lot::Mutex;
@@ -23,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The record format written now (the first byte of every stored entry).
-pub const FEED_VERSION: u8 = 1;
+pub const FEED_VERSION: u8 = 2;
 
 /// Most facts waiting for the writer in the read-side buffer (till checks, verifications,
 /// failed tail checks). Beyond it (or [`FACTS_PENDING_CODES_MAX`]) facts are dropped and
@@ -34,6 +36,29 @@ pub const FACTS_PENDING_MAX: usize = 100_000;
 /// Most codes in the facts waiting (a till check carries up to 1,000): ~40 bytes each, so
 /// the buffer holds at most ~40 MB of codes besides its ~10 MB of facts.
 pub const FACTS_PENDING_CODES_MAX: usize = 1_000_000;
+
+/// Most facts of one source (a participant, or an anonymous client's tag) waiting in the
+/// buffer: a participant flooding the till check fills its own share and drops its own
+/// facts, never another's (the buffer holds [`FACTS_PENDING_MAX`], ten such shares).
+pub const FACTS_PENDING_PER_SOURCE_MAX: usize = 10_000;
+
+/// Most codes in one source's waiting facts: a tenth of [`FACTS_PENDING_CODES_MAX`] (a
+/// hundred full till checks), so ten flooders together cannot crowd out the rest.
+pub const FACTS_PENDING_CODES_PER_SOURCE_MAX: usize = 100_000;
+
+/// Most till checks of one participant recorded in the feed a day (UTC). Each is ~40
+/// bytes plus ~35 a code; an honest big shop makes a few tens of thousands a day (one per
+/// receipt). Beyond it the check is still answered, only not recorded (counted): a sale
+/// naming it is then unchecked, against that participant alone.
+pub const TILL_FACTS_PER_PARTICIPANT_PER_DAY: u32 = 200_000;
+
+/// Most codes of one participant's till checks recorded in the feed a day (UTC): with
+/// [`TILL_FACTS_PER_PARTICIPANT_PER_DAY`] it bounds what one participant adds to the feed
+/// to ~45 MB a day, whatever it sends (the rate limit in front bounds it per second).
+pub const TILL_CODES_PER_PARTICIPANT_PER_DAY: u32 = 1_000_000;
+
+/// Most codes a late-reported sale's fact names (its `total` counts them all).
+pub const LATE_CODES_KEPT_MAX: usize = 100;
 
 /// Most facts of the read-side buffer one group commit takes (the rest wait for the next):
 /// a flood of verifications adds at most this many small records to a document's commit.
@@ -343,6 +368,10 @@ pub struct VerifiedFact {
     pub tail_checked: bool,
     /// Where, roughly, when the page or app sent it.
     pub place: Option<Place>,
+    /// The scanner's network: a keyed hash of its IPv4 /24 or IPv6 /48 (never the
+    /// address), `None` for a participant or an unknown peer. Scans from one network are
+    /// not independent witnesses (a page's `<img>` tags make its visitors scan).
+    pub net: Option<u64>,
 }
 
 /// A presented crypto tail that did not match.
@@ -375,6 +404,29 @@ pub struct ComplaintFact {
     pub shop: Option<ParticipantId>,
     /// The complainant: a keyed tag of its address (never the address).
     pub client: String,
+    /// Whether the complaint came with the code's crypto tail, and it matched (made from
+    /// a scanned label): a printed number alone is something anyone can type.
+    pub tail: bool,
+}
+
+/// A sale accepted for its receipt's time whose goods had expired by the time it was
+/// reported (a receipt dated back, or a till offline for days): recorded with the sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateSaleFact {
+    /// The sale's global sequence number.
+    pub seq: u64,
+    /// The sale's id.
+    pub id: Uuid,
+    /// The seller.
+    pub actor: ParticipantId,
+    /// The receipt's time (`receipt.at`, Unix seconds).
+    pub fiscal_at: u64,
+    /// The till checks the sale names (bounded as a document's).
+    pub check_ids: Vec<String>,
+    /// Unit codes expired when reported (at most [`LATE_CODES_KEPT_MAX`]).
+    pub codes: Vec<FactKey>,
+    /// How many in all.
+    pub total: u32,
 }
 
 /// A block (recall) made or lifted.
@@ -434,6 +486,8 @@ pub enum Fact {
     Ack(AckFact),
     /// A product card moved to another participant (operator, or a GS1 prefix granted).
     CardOwner(CardOwnerFact),
+    /// A sale of goods that were not sellable any more when it was reported.
+    LateSale(LateSaleFact),
 }
 
 /// A fact with its place in the feed and the commit's time.
@@ -465,42 +519,182 @@ pub fn encode(at: u64, fact: &Fact) -> Vec<u8> {
 pub fn decode(bytes: &[u8]) -> Option<(u64, Fact)> {
     match bytes.split_first() {
         Some((&FEED_VERSION, rest)) => postcard::from_bytes(rest).ok(),
+        Some((&v1::VERSION, rest)) => postcard::from_bytes::<(u64, v1::Fact)>(rest)
+            .ok()
+            .map(|(at, f)| (at, f.into())),
         _ => None,
     }
 }
 
-/// The read side's facts waiting for the next group commit, bounded.
+/// The first record format, read alongside the current one: verifications without the
+/// scanner's network, complaints without the tail flag (read as `None` and `false`: what
+/// the registry then knew).
+pub mod v1 {
+    use super::*;
+
+    /// Its version byte.
+    pub const VERSION: u8 = 1;
+
+    /// A verification as version 1 recorded it.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VerifiedFact {
+        /// When (Unix seconds).
+        pub at: u64,
+        /// Who asked.
+        pub who: Who,
+        /// The code.
+        pub key: FactKey,
+        /// The verdict answered.
+        pub verdict: String,
+        /// Whether a crypto tail was presented and checked.
+        pub tail_checked: bool,
+        /// Where, roughly.
+        pub place: Option<Place>,
+    }
+
+    /// A complaint as version 1 recorded it.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ComplaintFact {
+        /// Its id.
+        pub id: Uuid,
+        /// When (Unix seconds).
+        pub at: u64,
+        /// Its kind.
+        pub kind: String,
+        /// The code it is about, if any.
+        pub key: Option<FactKey>,
+        /// The shop it names, if any.
+        pub shop: Option<ParticipantId>,
+        /// The complainant's tag.
+        pub client: String,
+    }
+
+    /// A fact as version 1 recorded it (the same kinds in the same order).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum Fact {
+        /// An accepted document.
+        Document(DocFact),
+        /// A refused document.
+        Refused(RefusedFact),
+        /// A till check.
+        TillCheck(TillCheckFact),
+        /// A verification.
+        Verified(VerifiedFact),
+        /// A failed crypto-tail check.
+        TailFailed(TailFailedFact),
+        /// A complaint.
+        Complaint(ComplaintFact),
+        /// A block made or lifted.
+        Block(BlockFact),
+        /// An alert acknowledged.
+        Ack(AckFact),
+    }
+
+    impl From<Fact> for super::Fact {
+        fn from(f: Fact) -> super::Fact {
+            match f {
+                Fact::Document(d) => super::Fact::Document(d),
+                Fact::Refused(r) => super::Fact::Refused(r),
+                Fact::TillCheck(t) => super::Fact::TillCheck(t),
+                Fact::Verified(v) => super::Fact::Verified(super::VerifiedFact {
+                    at: v.at,
+                    who: v.who,
+                    key: v.key,
+                    verdict: v.verdict,
+                    tail_checked: v.tail_checked,
+                    place: v.place,
+                    net: None,
+                }),
+                Fact::TailFailed(t) => super::Fact::TailFailed(t),
+                Fact::Complaint(c) => super::Fact::Complaint(super::ComplaintFact {
+                    id: c.id,
+                    at: c.at,
+                    kind: c.kind,
+                    key: c.key,
+                    shop: c.shop,
+                    client: c.client,
+                    tail: false,
+                }),
+                Fact::Block(b) => super::Fact::Block(b),
+                Fact::Ack(a) => super::Fact::Ack(a),
+            }
+        }
+    }
+}
+
+/// The source a fact from a read is counted against in the buffer: who asked.
+fn source(fact: &Fact) -> Option<Who> {
+    match fact {
+        Fact::TillCheck(t) => Some(Who::Participant(t.actor)),
+        Fact::Verified(v) => Some(v.who),
+        Fact::TailFailed(t) => Some(t.who),
+        _ => None,
+    }
+}
+
+/// Codes a fact holds (what the buffer's code caps count).
+fn codes_of(fact: &Fact) -> usize {
+    match fact {
+        Fact::TillCheck(t) => t.codes.len(),
+        _ => 1,
+    }
+}
+
+/// The facts waiting, and what each source has of them.
+#[derive(Default)]
+struct Pending {
+    facts: Vec<Fact>,
+    /// Codes in `facts`.
+    codes: usize,
+    /// Facts and codes waiting per source (sources with none are removed).
+    per: rustc_hash::FxHashMap<Who, (usize, usize)>,
+}
+
+/// One participant's till checks recorded today: (UTC day, checks, codes).
+type TillDay = (u64, u32, u32);
+
+/// The read side's facts waiting for the next group commit, bounded in all and per source.
 #[derive(Default)]
 pub struct FactBuffer {
-    pending: Mutex<Vec<Fact>>,
-    /// Facts dropped because the buffer was full.
+    pending: Mutex<Pending>,
+    /// Facts dropped because the buffer (or their source's share of it) was full.
     pub dropped: std::sync::atomic::AtomicU64,
     /// Verifications this second: (second, count, count per scanner).
     verified: Mutex<(u64, u32, rustc_hash::FxHashMap<Who, u32>)>,
-    /// Codes in the facts waiting (changed under the `pending` lock).
-    codes: std::sync::atomic::AtomicUsize,
+    /// Till checks recorded today, per participant.
+    till: Mutex<rustc_hash::FxHashMap<ParticipantId, TillDay>>,
     /// Verifications answered but not recorded (over [`VERIFIED_FACTS_PER_SEC_MAX`]).
     pub verified_unrecorded: std::sync::atomic::AtomicU64,
+    /// Till checks answered but not recorded (over a participant's daily budget,
+    /// [`TILL_FACTS_PER_PARTICIPANT_PER_DAY`], [`TILL_CODES_PER_PARTICIPANT_PER_DAY`]).
+    pub till_unrecorded: std::sync::atomic::AtomicU64,
 }
 
 impl FactBuffer {
-    /// Adds a fact; drops (and counts) it when [`FACTS_PENDING_MAX`] are waiting.
+    /// Adds a fact; drops (and counts) it when [`FACTS_PENDING_MAX`] facts (or
+    /// [`FACTS_PENDING_CODES_MAX`] codes) are waiting, or its source already has
+    /// [`FACTS_PENDING_PER_SOURCE_MAX`] facts (or [`FACTS_PENDING_CODES_PER_SOURCE_MAX`]
+    /// codes) waiting: a flooder drops its own facts, not others'.
     pub fn push(&self, fact: Fact) {
-        let codes = match &fact {
-            Fact::TillCheck(t) => t.codes.len(),
-            _ => 1,
-        };
+        use std::sync::atomic::Ordering::Relaxed;
+        let codes = codes_of(&fact);
+        let who = source(&fact);
         let mut p = self.pending.lock();
-        let waiting = self.codes.load(std::sync::atomic::Ordering::Relaxed);
-        if p.len() >= FACTS_PENDING_MAX || waiting + codes > FACTS_PENDING_CODES_MAX {
+        let mine = who.and_then(|w| p.per.get(&w).copied()).unwrap_or((0, 0));
+        if p.facts.len() >= FACTS_PENDING_MAX
+            || p.codes + codes > FACTS_PENDING_CODES_MAX
+            || mine.0 >= FACTS_PENDING_PER_SOURCE_MAX
+            || mine.1 + codes > FACTS_PENDING_CODES_PER_SOURCE_MAX
+        {
             drop(p);
-            self.dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.dropped.fetch_add(1, Relaxed);
             return;
         }
-        p.push(fact);
-        self.codes
-            .fetch_add(codes, std::sync::atomic::Ordering::Relaxed);
+        if let Some(w) = who {
+            p.per.insert(w, (mine.0 + 1, mine.1 + codes));
+        }
+        p.facts.push(fact);
+        p.codes += codes;
     }
 
     /// Whether one more verification by `who` may be recorded at `now` (Unix seconds);
@@ -526,30 +720,58 @@ impl FactBuffer {
         true
     }
 
+    /// Whether a till check of `codes` codes by `actor` may be recorded at `now` (Unix
+    /// seconds); counts it against the participant's day
+    /// ([`TILL_FACTS_PER_PARTICIPANT_PER_DAY`], [`TILL_CODES_PER_PARTICIPANT_PER_DAY`]).
+    pub fn till_check_allowed(&self, now: u64, actor: ParticipantId, codes: usize) -> bool {
+        let day = now / 86_400;
+        let codes = u32::try_from(codes).unwrap_or(u32::MAX);
+        let mut t = self.till.lock();
+        let e = t.entry(actor).or_insert((day, 0, 0));
+        if e.0 != day {
+            *e = (day, 0, 0);
+        }
+        if e.1 >= TILL_FACTS_PER_PARTICIPANT_PER_DAY
+            || e.2.saturating_add(codes) > TILL_CODES_PER_PARTICIPANT_PER_DAY
+        {
+            drop(t);
+            self.till_unrecorded
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return false;
+        }
+        e.1 += 1;
+        e.2 += codes;
+        true
+    }
+
     /// Takes up to [`FACTS_PER_COMMIT_MAX`] waiting facts, oldest first.
     pub fn take(&self) -> Vec<Fact> {
         let mut p = self.pending.lock();
-        let taken = if p.len() <= FACTS_PER_COMMIT_MAX {
-            std::mem::take(&mut *p)
+        let taken = if p.facts.len() <= FACTS_PER_COMMIT_MAX {
+            std::mem::take(&mut p.facts)
         } else {
-            let rest = p.split_off(FACTS_PER_COMMIT_MAX);
-            std::mem::replace(&mut *p, rest)
+            let rest = p.facts.split_off(FACTS_PER_COMMIT_MAX);
+            std::mem::replace(&mut p.facts, rest)
         };
-        let codes: usize = taken
-            .iter()
-            .map(|f| match f {
-                Fact::TillCheck(t) => t.codes.len(),
-                _ => 1,
-            })
-            .sum();
-        self.codes
-            .fetch_sub(codes, std::sync::atomic::Ordering::Relaxed);
+        for f in &taken {
+            let codes = codes_of(f);
+            p.codes = p.codes.saturating_sub(codes);
+            if let Some(w) = source(f) {
+                if let Some(e) = p.per.get_mut(&w) {
+                    e.0 = e.0.saturating_sub(1);
+                    e.1 = e.1.saturating_sub(codes);
+                    if e.0 == 0 {
+                        p.per.remove(&w);
+                    }
+                }
+            }
+        }
         taken
     }
 
     /// Facts waiting.
     pub fn len(&self) -> usize {
-        self.pending.lock().len()
+        self.pending.lock().facts.len()
     }
 
     /// Whether none wait.
@@ -662,6 +884,7 @@ mod tests {
                 verdict: "genuine".into(),
                 tail_checked: true,
                 place: Place::from_degrees(55.75, 37.62),
+                net: Some(42),
             }),
             Fact::TailFailed(TailFailedFact {
                 at: 1,
@@ -677,6 +900,7 @@ mod tests {
                 key: None,
                 shop: Some(2),
                 client: "00ff".into(),
+                tail: true,
             }),
             Fact::Block(BlockFact {
                 id: 1,
@@ -694,6 +918,15 @@ mod tests {
                 from: 1,
                 to: 2,
             }),
+            Fact::LateSale(LateSaleFact {
+                seq: 10,
+                id: Uuid::now_v7(),
+                actor: 7,
+                fiscal_at: 1_699_000_000,
+                check_ids: vec!["c".into()],
+                codes: vec![key("late")],
+                total: 1,
+            }),
         ];
         for f in facts {
             let bytes = encode(1_700_000_000, &f);
@@ -706,6 +939,103 @@ mod tests {
             "an unknown version is not guessed"
         );
         assert_eq!(decode(&[]), None);
+    }
+
+    #[test]
+    fn version_1_records_read_back() {
+        let v = v1::Fact::Verified(v1::VerifiedFact {
+            at: 1,
+            who: Who::Client(9),
+            key: key("y"),
+            verdict: "genuine".into(),
+            tail_checked: true,
+            place: None,
+        });
+        let mut bytes = vec![v1::VERSION];
+        bytes.extend(postcard::to_allocvec(&(5u64, &v)).expect("encode"));
+        match decode(&bytes) {
+            Some((5, Fact::Verified(f))) => assert_eq!((f.who, f.net), (Who::Client(9), None)),
+            other => panic!("{other:?}"),
+        }
+        let c = v1::Fact::Complaint(v1::ComplaintFact {
+            id: Uuid::nil(),
+            at: 2,
+            kind: "counterfeit".into(),
+            key: None,
+            shop: Some(3),
+            client: "ab".into(),
+        });
+        let mut bytes = vec![v1::VERSION];
+        bytes.extend(postcard::to_allocvec(&(6u64, &c)).expect("encode"));
+        match decode(&bytes) {
+            Some((6, Fact::Complaint(f))) => assert!(!f.tail && f.shop == Some(3)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn till(actor: ParticipantId, codes: usize) -> Fact {
+        Fact::TillCheck(TillCheckFact {
+            actor,
+            request_id: Uuid::nil(),
+            at: 0,
+            codes: (0..codes)
+                .map(|i| CheckedCode {
+                    key: key(&format!("c{i}")),
+                    sellable: true,
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn a_flooding_source_drops_only_its_own_facts() {
+        let buf = FactBuffer::default();
+        for _ in 0..FACTS_PENDING_PER_SOURCE_MAX + 50 {
+            buf.push(till(1, 1));
+        }
+        assert_eq!(buf.len(), FACTS_PENDING_PER_SOURCE_MAX);
+        assert_eq!(buf.dropped.load(std::sync::atomic::Ordering::Relaxed), 50);
+        buf.push(till(2, 1));
+        assert_eq!(
+            buf.len(),
+            FACTS_PENDING_PER_SOURCE_MAX + 1,
+            "another's fact is kept"
+        );
+        // Codes too: a hundred full checks fill one source's share of codes.
+        let buf = FactBuffer::default();
+        for _ in 0..(FACTS_PENDING_CODES_PER_SOURCE_MAX / 1_000) + 3 {
+            buf.push(till(1, 1_000));
+        }
+        assert_eq!(buf.len(), FACTS_PENDING_CODES_PER_SOURCE_MAX / 1_000);
+        buf.push(till(2, 1_000));
+        assert_eq!(buf.len(), FACTS_PENDING_CODES_PER_SOURCE_MAX / 1_000 + 1);
+        // Taking frees the share.
+        let _ = buf.take();
+        buf.push(till(1, 1_000));
+        assert_eq!(buf.len(), 1);
+    }
+
+    #[test]
+    fn a_participants_till_checks_recorded_a_day_are_capped() {
+        let buf = FactBuffer::default();
+        let day = 20_000 * 86_400;
+        let per = (TILL_CODES_PER_PARTICIPANT_PER_DAY / 1_000) as usize;
+        let kept = (0..per + 5)
+            .filter(|_| buf.till_check_allowed(day, 1, 1_000))
+            .count();
+        assert_eq!(kept, per, "codes a day");
+        assert!(
+            buf.till_check_allowed(day, 2, 1_000),
+            "another's day is its own"
+        );
+        assert!(buf.till_check_allowed(day + 86_400, 1, 1_000), "a new day");
+        let few = (0..TILL_FACTS_PER_PARTICIPANT_PER_DAY + 3)
+            .filter(|_| buf.till_check_allowed(day, 3, 0))
+            .count();
+        assert_eq!(
+            few as u32, TILL_FACTS_PER_PARTICIPANT_PER_DAY,
+            "checks a day"
+        );
     }
 
     #[test]

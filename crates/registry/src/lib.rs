@@ -421,6 +421,15 @@ impl Registry {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Till checks answered but not recorded in the feed (over a participant's daily
+    /// budget, [`feed::TILL_FACTS_PER_PARTICIPANT_PER_DAY`]).
+    pub fn till_checks_unrecorded(&self) -> u64 {
+        self.inner
+            .facts
+            .till_unrecorded
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Jobs waiting for the writer.
     pub fn writer_queue(&self) -> usize {
         self.inner.jobs.len()

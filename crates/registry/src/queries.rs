@@ -520,6 +520,19 @@ impl Registry {
         checker: Checker,
         place: Option<crate::feed::Place>,
     ) -> Result<VerifyAnswer> {
+        self.verify_from(text, checker, place, None)
+    }
+
+    /// [`Registry::verify_at`] by a scanner on network `net` (a keyed hash of its IPv4 /24
+    /// or IPv6 /48, see [`crate::feed::VerifiedFact::net`]): the risk engine weighs scans
+    /// from one network as one witness.
+    pub fn verify_from(
+        &self,
+        text: &str,
+        checker: Checker,
+        place: Option<crate::feed::Place>,
+        net: Option<u64>,
+    ) -> Result<VerifyAnswer> {
         let mut key = None;
         let ans = self.verify_inner(text, checker, &mut key)?;
         let now = self.now();
@@ -532,6 +545,7 @@ impl Registry {
                 verdict: ans.verdict.to_string(),
                 tail_checked: ans.tail_checked,
                 place,
+                net,
             }));
         }
         Ok(ans)
@@ -751,13 +765,21 @@ impl Registry {
             });
         }
         let request_id = uuid::Uuid::now_v7();
-        // Recorded so that a sale's `check_ids` can be checked against what was asked.
-        self.note(crate::feed::Fact::TillCheck(crate::feed::TillCheckFact {
-            actor: actor.id,
-            request_id,
-            at: now,
-            codes: checked,
-        }));
+        // Recorded so that a sale's `check_ids` can be checked against what was asked,
+        // within the participant's daily budget of the feed (beyond it a sale naming this
+        // check is unchecked: against this participant alone).
+        if self
+            .inner
+            .facts
+            .till_check_allowed(now, actor.id, checked.len())
+        {
+            self.note(crate::feed::Fact::TillCheck(crate::feed::TillCheckFact {
+                actor: actor.id,
+                request_id,
+                at: now,
+                codes: checked,
+            }));
+        }
         Ok((request_id, out))
     }
 }

@@ -19,12 +19,13 @@
 //! | `grey_sale` | a sale of a code in circulation that another participant owns (goods without documents) | the selling shop | high |
 //! | `not_introduced_sale` | a sale of a code unknown, never introduced, written off or retired otherwise | the selling shop | high |
 //! | `forged_tail` | a crypto tail that does not match, at a till, in a sale, or at verification (guessing included) | the presenter (participant or anonymous client) | high at a till, medium elsewhere |
-//! | `clone_scans` | one code scanned by consumers farther apart than anyone travels in the time between | the code | high (low when one scanner claims both places) |
+//! | `clone_scans` | one code scanned from [`CLONE_NETWORKS_MIN`] independent networks or more (IPv4 /24, IPv6 /48), two of them farther apart than anyone travels in the time between; a network that claims far-apart places for the code is no witness | the code | high when both places have two networks or more, else medium |
 //! | `sales_exceed_receipts` | a shop's sales (and attempts) of a GTIN exceed the units it received | the shop | medium |
 //! | `expired_sale` | a sale refused because the goods expired | the shop | medium |
 //! | `recalled_sale` | a sale refused because the goods are blocked (recalled) | the shop | high |
-//! | `unchecked_sale` | a sale whose codes no till check it names asked about | the shop | low |
-//! | `complaint_cluster` | complaints about one shop from [`COMPLAINT_CLUSTER_MIN`] people or more (by their address's keyed tag) within [`COMPLAINT_WINDOW_SECS`] | the shop | medium |
+//! | `unchecked_sale` | a sale whose codes no till check it names said were sellable (a check that said *not* sellable does not count) | the shop | low |
+//! | `complaint_cluster` | complaints about one shop from people (by their address's keyed tag) weighing [`COMPLAINT_CLUSTER_MIN`] or more within [`COMPLAINT_WINDOW_SECS`]: one made from a scanned label (its crypto tail matched) weighs 1, one with a printed number or no code [`COMPLAINT_UNPROVEN_WEIGHT`] | the shop | medium |
+//! | `late_sale` | a sale accepted for its receipt's time whose goods had expired when it was reported (a receipt reported late or dated back) | the shop | high when a till check it names said the goods were not sellable, else medium |
 #![deny(missing_docs)]
 
 use registry::feed::{Fact, FactKey, FeedEntry, Place, Who};
@@ -44,10 +45,18 @@ pub const EVIDENCE_DOCUMENTS_MAX: usize = 50;
 /// How long a till check is remembered for the sales that name it: a sale follows its check
 /// within minutes at a real till.
 pub const CHECK_WINDOW_SECS: u64 = 3_600;
-/// Most till checks remembered (oldest forgotten first): ~100 bytes each plus their codes.
+/// Most till checks remembered, all participants together: ~100 bytes each plus their
+/// codes. Past it (or [`CHECK_CODES_KEPT_MAX`]) the participant holding the most loses its
+/// oldest: a flooder forgets its own checks, never an honest shop's.
 pub const CHECKS_KEPT_MAX: usize = 500_000;
 /// Most codes of remembered till checks, all checks together (~60 bytes each: ~120 MB).
 pub const CHECK_CODES_KEPT_MAX: usize = 2_000_000;
+/// Most till checks remembered of one participant (its oldest forgotten first): an hour
+/// of checks at the till check's rate limit (`server::till`) fits.
+pub const CHECKS_KEPT_PER_PARTICIPANT_MAX: usize = 100_000;
+/// Most codes of one participant's remembered till checks: a quarter of
+/// [`CHECK_CODES_KEPT_MAX`], so a flooder cannot fill the engine's memory alone.
+pub const CHECK_CODES_KEPT_PER_PARTICIPANT_MAX: usize = 500_000;
 /// How long consumers' scans of a code are compared with later ones.
 pub const CLONE_WINDOW_SECS: u64 = 6 * 3_600;
 /// Scans this close are one place (coarse places are ~11 km cells; a city is wider).
@@ -55,13 +64,27 @@ pub const CLONE_DISTANCE_KM_MIN: f64 = 300.0;
 /// Faster than this between two scans of one label, it is two labels: an airliner's speed.
 pub const CLONE_SPEED_KMH_MAX: f64 = 900.0;
 /// Most recent scans with a place kept per code.
-pub const SCANS_PER_CODE_MAX: usize = 8;
+pub const SCANS_PER_CODE_MAX: usize = 16;
+/// Most recent scans of one code kept per network: one network (a household, an office,
+/// a page's visitors behind one provider) cannot flush the others' scans out.
+pub const SCANS_PER_NETWORK_MAX: usize = 2;
+/// Independent networks (IPv4 /24, IPv6 /48, a participant) whose scans of one code a
+/// clone alert needs: one bought label and a few addresses (an `<img>` tag on a page makes
+/// its visitors' browsers scan) are not a clone.
+pub const CLONE_NETWORKS_MIN: usize = 3;
+/// Networks on *each* of the two far-apart places that make a clone alert high: the copy
+/// is corroborated on both sides.
+pub const CLONE_NETWORKS_PER_PLACE_HIGH: usize = 2;
 /// Most codes whose recent scans are kept (oldest forgotten first).
 pub const SCANNED_CODES_MAX: usize = 1_000_000;
 /// The window complaints about one shop are counted in.
 pub const COMPLAINT_WINDOW_SECS: u64 = 7 * 86_400;
-/// Complaints about one shop within the window that make a cluster.
-pub const COMPLAINT_CLUSTER_MIN: usize = 3;
+/// The weight of complainants about one shop within the window that makes a cluster.
+pub const COMPLAINT_CLUSTER_MIN: f64 = 3.0;
+/// What a complainant weighs whose complaints carried no matching crypto tail (a printed
+/// number alone, which anyone can type, or no code): half of one made from a scanned
+/// label, so framing a shop by numbers takes twice the people.
+pub const COMPLAINT_UNPROVEN_WEIGHT: f64 = 0.5;
 /// Most open-ended alerts about no participant (a code's clone scans, an anonymous
 /// client's forged tails): anyone holding labels can make them, so past this many they are
 /// counted (`Risk::suppressed`) and not kept. ~3 KB each: ~300 MB at the cap.
@@ -100,6 +123,7 @@ kinds! {
     RecalledSale = 8 => "recalled_sale", High;
     UncheckedSale = 9 => "unchecked_sale", Low;
     ComplaintCluster = 10 => "complaint_cluster", Medium;
+    LateSale = 11 => "late_sale", Medium;
 }
 
 /// How bad an alert is.
@@ -223,14 +247,37 @@ impl Signal {
     }
 }
 
-/// A complaint about a shop in the window: (time, id, code, complainant's tag).
-type RecentComplaint = (u64, String, Option<String>, String);
+/// A complaint about a shop in the window: (time, id, code, complainant's tag, whether it
+/// was made from a scanned label).
+type RecentComplaint = (u64, String, Option<String>, String, bool);
+
+/// A complaint as rows of the first version kept it (no tail flag: read as `false`).
+type RecentComplaintV1 = (u64, String, Option<String>, String);
 
 /// A till check as remembered for the sales that name it.
 struct Check {
     seq: u64,
-    codes: HashSet<FactKey>,
+    actor: ParticipantId,
+    /// Each code asked about, and whether the answer was sellable.
+    codes: HashMap<FactKey, bool>,
 }
+
+/// One participant's remembered till checks, oldest first, and their codes.
+#[derive(Default)]
+struct ActorChecks {
+    order: VecDeque<String>,
+    codes: usize,
+}
+
+impl ActorChecks {
+    /// What the participant holds of the engine's memory (checks and codes).
+    fn weight(&self) -> usize {
+        self.order.len() + self.codes
+    }
+}
+
+/// A recent scan of a code: (time, place, scanner, network).
+type Scan = (u64, Place, u64, u64);
 
 /// A participant's risk score and what makes it up.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -266,11 +313,16 @@ pub struct Risk {
     /// Units received and sales attempted by (shop, GTIN).
     ledger: HashMap<(ParticipantId, u64), (u64, u64)>,
     checks: HashMap<String, Check>,
+    /// Every remembered check in feed order (with ids already forgotten, skipped).
     checks_order: VecDeque<(u64, String)>,
+    /// Each participant's checks.
+    by_actor: HashMap<ParticipantId, ActorChecks>,
+    /// Participants by what they hold ([`ActorChecks::weight`]): the heaviest loses first.
+    heaviest: BTreeSet<(usize, ParticipantId)>,
     /// Codes in `checks`.
     check_codes: usize,
-    /// Recent scans with a place of each code: (time, place, scanner).
-    scans: HashMap<FactKey, VecDeque<(u64, Place, u64)>>,
+    /// Recent scans with a place of each code.
+    scans: HashMap<FactKey, VecDeque<Scan>>,
     /// Codes with recent scans by their latest scan's time: the oldest is forgotten first
     /// (and every one whose window has passed).
     scans_order: BTreeSet<(u64, FactKey)>,
@@ -434,18 +486,21 @@ impl Risk {
             DocType::Sell => {
                 let mut gtins = BTreeSet::new();
                 let mut unchecked = Vec::new();
+                let mut refused_at_till = Vec::new();
                 for u in d.units.iter().filter(|u| u.after.sold()) {
                     if let Some(g) = u.key.0.gtin() {
                         self.ledger(d.actor, g).1 += 1;
                         gtins.insert(g);
                     }
-                    let checked = d.check_ids.iter().any(|c| {
-                        self.checks
-                            .get(c)
-                            .is_some_and(|ch| ch.codes.contains(&u.key))
-                    });
-                    if !checked {
-                        unchecked.push(u.key);
+                    // Only a check that said *sellable* counts: naming a check that said
+                    // `expired` or `blocked` is no check of a sale.
+                    match self.till_answer(&d.check_ids, &u.key) {
+                        Some(true) => {}
+                        Some(false) => {
+                            unchecked.push(u.key);
+                            refused_at_till.push(u.key);
+                        }
+                        None => unchecked.push(u.key),
                     }
                 }
                 let doc = d.id.to_string();
@@ -458,11 +513,72 @@ impl Risk {
                     s.documents.push(doc);
                     s.details
                         .insert("check_ids".into(), serde_json::json!(d.check_ids));
+                    if !refused_at_till.is_empty() {
+                        let refused: Vec<String> = refused_at_till
+                            .iter()
+                            .take(EVIDENCE_CODES_MAX)
+                            .map(code_text)
+                            .collect();
+                        s.details
+                            .insert("not_sellable_at_till".into(), serde_json::json!(refused));
+                    }
                     self.raise(e.seq, s);
                 }
             }
             _ => {}
         }
+    }
+
+    /// What the till checks named said of a code: `Some(true)` when one said sellable,
+    /// `Some(false)` when they asked about it and none did, `None` when none asked.
+    fn till_answer(&self, check_ids: &[String], key: &FactKey) -> Option<bool> {
+        let mut asked = None;
+        for c in check_ids {
+            match self.checks.get(c).and_then(|ch| ch.codes.get(key)) {
+                Some(true) => return Some(true),
+                Some(false) => asked = Some(false),
+                None => {}
+            }
+        }
+        asked
+    }
+
+    /// A sale accepted for its receipt's time whose goods had expired when reported.
+    fn late_sale(&mut self, e: &FeedEntry, l: &registry::feed::LateSaleFact, reg: &Registry) {
+        let mut s = Signal::new(Kind::LateSale, Subject::Participant(l.actor), e.at);
+        s.count = u64::from(l.total);
+        s.codes = l.codes.iter().map(code_text).collect();
+        s.documents.push(l.id.to_string());
+        // The shop was told at its till that the goods were not sellable, and sold them
+        // with a receipt dated before the expiry: deliberate.
+        let told: Vec<String> = l
+            .codes
+            .iter()
+            .filter(|k| self.till_answer(&l.check_ids, k) == Some(false))
+            .map(code_text)
+            .collect();
+        if !told.is_empty() {
+            s.severity = Severity::High;
+            s.details
+                .insert("not_sellable_at_till".into(), serde_json::json!(told));
+        }
+        s.details.insert(
+            "receipt_at".into(),
+            registry::time::format_timestamp(l.fiscal_at).into(),
+        );
+        s.details.insert(
+            "reported_at".into(),
+            registry::time::format_timestamp(e.at).into(),
+        );
+        s.details.insert(
+            "days_late".into(),
+            serde_json::json!(e.at.saturating_sub(l.fiscal_at) / 86_400),
+        );
+        s.details
+            .insert("check_ids".into(), serde_json::json!(l.check_ids));
+        s.details
+            .insert("shop_tin".into(), self.tin(reg, l.actor).into());
+        self.raise(e.seq, s);
     }
 
     fn refused(&mut self, e: &FeedEntry, r: &registry::feed::RefusedFact, reg: &Registry) {
@@ -552,38 +668,109 @@ impl Risk {
 
     fn remember_check(&mut self, e: &FeedEntry, t: &registry::feed::TillCheckFact) {
         let id = t.request_id.to_string();
+        if self.checks.contains_key(&id) {
+            return;
+        }
+        let mut codes: HashMap<FactKey, bool> = HashMap::default();
+        for c in &t.codes {
+            // Asked twice in one check: sellable only if every answer said so.
+            *codes.entry(c.key).or_insert(c.sellable) &= c.sellable;
+        }
+        let n = codes.len();
         self.checks.insert(
             id.clone(),
             Check {
                 seq: e.seq,
-                codes: t.codes.iter().map(|c| c.key).collect(),
+                actor: t.actor,
+                codes,
             },
         );
-        self.checks_order.push_back((t.at, id));
-        self.check_codes += t.codes.len();
+        self.checks_order.push_back((t.at, id.clone()));
+        self.check_codes += n;
+        self.reweigh(t.actor, |a| {
+            a.order.push_back(id);
+            a.codes += n;
+        });
+        // The window first, for everyone.
         while let Some((at, id)) = self.checks_order.front() {
-            if self.checks_order.len() > CHECKS_KEPT_MAX
-                || self.check_codes > CHECK_CODES_KEPT_MAX
-                || at + CHECK_WINDOW_SECS < t.at
+            if at + CHECK_WINDOW_SECS >= t.at {
+                break;
+            }
+            let id = id.clone();
+            self.checks_order.pop_front();
+            self.forget_check(&id);
+        }
+        // Then the participant's own share, then everyone's: the heaviest loses first.
+        loop {
+            let mine = self.by_actor.get(&t.actor);
+            let over_mine = mine.is_some_and(|a| {
+                a.order.len() > CHECKS_KEPT_PER_PARTICIPANT_MAX
+                    || a.codes > CHECK_CODES_KEPT_PER_PARTICIPANT_MAX
+            });
+            let who = if over_mine {
+                t.actor
+            } else if self.checks.len() > CHECKS_KEPT_MAX || self.check_codes > CHECK_CODES_KEPT_MAX
             {
-                if let Some(c) = self.checks.remove(id) {
-                    self.check_codes -= c.codes.len();
+                match self.heaviest.last() {
+                    Some(&(_, p)) => p,
+                    None => break,
                 }
-                self.checks_order.pop_front();
             } else {
                 break;
+            };
+            let oldest = self
+                .by_actor
+                .get(&who)
+                .and_then(|a| a.order.front().cloned());
+            match oldest {
+                Some(id) => self.forget_check(&id),
+                None => break,
             }
         }
     }
 
-    /// Remembers a scan with a place; a signal when it is too far from a recent one.
+    /// Changes a participant's checks, keeping [`Risk::heaviest`] in step.
+    fn reweigh(&mut self, actor: ParticipantId, f: impl FnOnce(&mut ActorChecks)) {
+        let a = self.by_actor.entry(actor).or_default();
+        self.heaviest.remove(&(a.weight(), actor));
+        f(a);
+        if a.order.is_empty() {
+            self.by_actor.remove(&actor);
+        } else {
+            self.heaviest.insert((a.weight(), actor));
+        }
+    }
+
+    /// Forgets a remembered check (its entry in `checks_order` is skipped when reached).
+    fn forget_check(&mut self, id: &str) {
+        let Some(c) = self.checks.remove(id) else {
+            return;
+        };
+        self.check_codes -= c.codes.len();
+        self.reweigh(c.actor, |a| {
+            // Checks are forgotten oldest first, so it is (almost always) at the front.
+            if a.order.front().is_some_and(|x| x == id) {
+                a.order.pop_front();
+            } else if let Some(i) = a.order.iter().position(|x| x == id) {
+                a.order.remove(i);
+            }
+            a.codes -= c.codes.len();
+        });
+    }
+
+    /// Remembers a scan with a place; a signal when independent witnesses saw one label in
+    /// places farther apart than anyone travels in the time between.
     ///
     /// Only scans of a label (a crypto tail presented and not forged) count: a typed number
-    /// proves no one held the item. Anyone who holds a label can still claim to scan it
-    /// anywhere (`near=` is the client's word), so the evidence says whether the two scans
-    /// came from one scanner: two phones far apart are a cloned label (high); one scanner in
-    /// two places is a spoof or a VPN (low). A scanner repeating itself at one place adds
-    /// nothing, so it cannot flush a code's recent scans.
+    /// proves no one held the item. `near=` is the client's word and an address is cheap,
+    /// so scans are weighed by how independent they are: a witness is a *network* (the
+    /// scanner's IPv4 /24 or IPv6 /48, a participant), and a network that claims far-apart
+    /// places for one code witnesses nothing (a VPN, a spoofed place, or a web page whose
+    /// `<img>` tags make every visitor scan from wherever the page says). A clone needs
+    /// [`CLONE_NETWORKS_MIN`] witnessing networks, two of them far apart too fast; it is
+    /// high when each of the two places has [`CLONE_NETWORKS_PER_PLACE_HIGH`] of them.
+    /// A network repeating itself at one place adds nothing, and one network keeps at most
+    /// [`SCANS_PER_NETWORK_MAX`] of a code's recent scans, so nobody can flush the others'.
     fn scan(&mut self, e: &FeedEntry, v: &registry::feed::VerifiedFact) {
         let Some(place) = v.place else { return };
         if !v.tail_checked || v.verdict == "forged" {
@@ -592,6 +779,11 @@ impl Risk {
         let scanner = match v.who {
             Who::Participant(p) => u64::from(p) | 1 << 63,
             Who::Client(c) => c & !(1 << 63),
+        };
+        // A participant is its own network; a scan recorded without one, its scanner.
+        let net = match (v.who, v.net) {
+            (Who::Client(_), Some(n)) => n & !(1 << 63),
+            _ => scanner,
         };
         // Forget codes whose window has passed, and the least recently scanned beyond the cap.
         while let Some(&(last, k)) = self.scans_order.first() {
@@ -603,51 +795,69 @@ impl Risk {
             self.dirty_scans.insert(k);
         }
         let recent = self.scans.entry(v.key).or_default();
-        if let Some(&(last, _, _)) = recent.back() {
+        if let Some(&(last, ..)) = recent.back() {
             self.scans_order.remove(&(last, v.key));
         }
         while recent
             .front()
-            .is_some_and(|(at, _, _)| at + CLONE_WINDOW_SECS < v.at)
+            .is_some_and(|(at, ..)| at + CLONE_WINDOW_SECS < v.at)
         {
             recent.pop_front();
         }
-        let far = recent.iter().find(|(at, p, _)| {
-            let km = p.distance_km(&place);
-            let hours = (v.at.saturating_sub(*at) as f64 / 3_600.0).max(1.0 / 60.0);
-            km >= CLONE_DISTANCE_KM_MIN && km / hours > CLONE_SPEED_KMH_MAX
-        });
-        let signal = far.map(|(at, p, who)| (*at, *p, p.distance_km(&place), *who == scanner));
         let repeat = recent
             .iter()
-            .any(|(_, p, who)| *who == scanner && *p == place);
+            .any(|&(_, p, _, n)| n == net && p.distance_km(&place) < CLONE_DISTANCE_KM_MIN);
+        let mut added = false;
         if !repeat {
-            recent.push_back((v.at, place, scanner));
+            let of_net = recent.iter().filter(|s| s.3 == net).count();
+            if of_net >= SCANS_PER_NETWORK_MAX {
+                if let Some(i) = recent.iter().position(|s| s.3 == net) {
+                    recent.remove(i);
+                }
+            }
+            recent.push_back((v.at, place, scanner, net));
             if recent.len() > SCANS_PER_CODE_MAX {
                 recent.pop_front();
             }
             self.dirty_scans.insert(v.key);
+            added = true;
         }
-        let newest = recent.back().map_or(v.at, |(at, _, _)| *at);
+        let newest = recent.back().map_or(v.at, |s| s.0);
         self.scans_order.insert((newest, v.key));
-        if let Some((then, there, km, same)) = signal {
-            let mut s = Signal::new(Kind::CloneScans, Subject::Code(v.key), v.at);
-            if same {
-                s.severity = Severity::Low;
-            }
-            s.count = 1;
-            s.codes.push(code_text(&v.key));
-            let spot = |p: &Place, at: u64| serde_json::json!({"lat": f64::from(p.lat10) / 10.0, "lon": f64::from(p.lon10) / 10.0, "at": at});
-            s.details.insert(
-                "scans".into(),
-                serde_json::json!([spot(&there, then), spot(&place, v.at)]),
-            );
-            s.details
-                .insert("distance_km".into(), serde_json::json!(km.round()));
-            s.details
-                .insert("one_scanner".into(), serde_json::json!(same));
-            self.raise(e.seq, s);
+        if !added {
+            return;
         }
+        let Some(evidence) = clone_evidence(recent) else {
+            return;
+        };
+        let mut s = Signal::new(Kind::CloneScans, Subject::Code(v.key), v.at);
+        if evidence.per_place.0.min(evidence.per_place.1) < CLONE_NETWORKS_PER_PLACE_HIGH {
+            s.severity = Severity::Medium;
+        }
+        s.count = 1;
+        s.codes.push(code_text(&v.key));
+        let spot = |p: &Place, at: u64| serde_json::json!({"lat": f64::from(p.lat10) / 10.0, "lon": f64::from(p.lon10) / 10.0, "at": at});
+        let ((t1, p1), (t2, p2)) = evidence.pair;
+        s.details.insert(
+            "scans".into(),
+            serde_json::json!([spot(&p1, t1), spot(&p2, t2)]),
+        );
+        s.details.insert(
+            "distance_km".into(),
+            serde_json::json!(p1.distance_km(&p2).round()),
+        );
+        s.details
+            .insert("networks".into(), serde_json::json!(evidence.networks));
+        // An object (merged key by key into the incident), not a list (merged as a union).
+        s.details.insert(
+            "networks_per_place".into(),
+            serde_json::json!({"first": evidence.per_place.0, "second": evidence.per_place.1}),
+        );
+        s.details.insert(
+            "networks_ignored".into(),
+            serde_json::json!(evidence.ignored),
+        );
+        self.raise(e.seq, s);
     }
 
     fn complaint(&mut self, e: &FeedEntry, c: &registry::feed::ComplaintFact, reg: &Registry) {
@@ -658,6 +868,7 @@ impl Risk {
             c.id.to_string(),
             c.key.as_ref().map(code_text),
             c.client.clone(),
+            c.tail,
         ));
         while recent
             .front()
@@ -667,18 +878,31 @@ impl Risk {
         }
         self.dirty_complaints.insert(shop);
         // People, not complaints: one person filing three is no cluster (anyone can file).
-        let people: HashSet<&str> = recent.iter().map(|(.., who)| who.as_str()).collect();
-        if people.len() < COMPLAINT_CLUSTER_MIN {
+        // A person who scanned the label (its tail matched) weighs 1; one who typed a
+        // printed number, or named no code, weighs less: anyone can type a number.
+        let mut people: HashMap<&str, bool> = HashMap::default();
+        for (.., who, tail) in recent.iter() {
+            *people.entry(who.as_str()).or_default() |= *tail;
+        }
+        let scanned = people.values().filter(|t| **t).count();
+        let weight = scanned as f64 + (people.len() - scanned) as f64 * COMPLAINT_UNPROVEN_WEIGHT;
+        if weight < COMPLAINT_CLUSTER_MIN {
             return;
         }
         let people = people.len();
         let mut s = Signal::new(Kind::ComplaintCluster, Subject::Participant(shop), c.at);
         s.count = 1;
         let n = recent.len();
-        s.documents = recent.iter().map(|(_, id, _, _)| id.clone()).collect();
-        s.codes = recent.iter().filter_map(|(_, _, k, _)| k.clone()).collect();
+        s.documents = recent.iter().map(|(_, id, ..)| id.clone()).collect();
+        s.codes = recent
+            .iter()
+            .filter_map(|(_, _, k, ..)| k.clone())
+            .collect();
         s.details.insert("complaints_in_window".into(), n.into());
         s.details.insert("complainants".into(), people.into());
+        s.details
+            .insert("complainants_with_label".into(), scanned.into());
+        s.details.insert("weight".into(), serde_json::json!(weight));
         s.details
             .insert("shop_tin".into(), self.tin(reg, shop).into());
         self.raise(e.seq, s);
@@ -688,8 +912,8 @@ impl Risk {
     fn warm_seq(&self) -> u64 {
         self.checks_order
             .iter()
-            .find(|(at, _)| at + CHECK_WINDOW_SECS >= self.last_at)
-            .and_then(|(_, id)| self.checks.get(id))
+            .filter(|(at, _)| at + CHECK_WINDOW_SECS >= self.last_at)
+            .find_map(|(_, id)| self.checks.get(id))
             .map_or(u64::MAX, |c| c.seq)
     }
 
@@ -756,6 +980,69 @@ impl Risk {
         out.truncate(limit);
         out
     }
+}
+
+/// What a code's recent scans say of a clone (see `Risk::scan`).
+struct CloneEvidence {
+    /// Two scans, (time, place), far apart too fast, from different witnessing networks.
+    pair: ((u64, Place), (u64, Place)),
+    /// Witnessing networks.
+    networks: usize,
+    /// Witnessing networks near each place of the pair.
+    per_place: (usize, usize),
+    /// Networks that claimed far-apart places themselves (no witnesses).
+    ignored: usize,
+}
+
+/// The evidence of a clone in a code's recent scans, if there is enough of it.
+fn clone_evidence(recent: &VecDeque<Scan>) -> Option<CloneEvidence> {
+    let far = |a: &Place, b: &Place| a.distance_km(b) >= CLONE_DISTANCE_KM_MIN;
+    let mut liars: HashSet<u64> = HashSet::default();
+    for (i, a) in recent.iter().enumerate() {
+        for b in recent.iter().skip(i + 1) {
+            if a.3 == b.3 && far(&a.1, &b.1) {
+                liars.insert(a.3);
+            }
+        }
+    }
+    let witnesses: Vec<&Scan> = recent.iter().filter(|s| !liars.contains(&s.3)).collect();
+    let networks = witnesses
+        .iter()
+        .map(|s| s.3)
+        .collect::<HashSet<u64>>()
+        .len();
+    if networks < CLONE_NETWORKS_MIN {
+        return None;
+    }
+    let near = |p: &Place| {
+        witnesses
+            .iter()
+            .filter(|s| !far(&s.1, p))
+            .map(|s| s.3)
+            .collect::<HashSet<u64>>()
+            .len()
+    };
+    let mut best: Option<(&Scan, &Scan, (usize, usize))> = None;
+    for (i, a) in witnesses.iter().enumerate() {
+        for b in witnesses.iter().skip(i + 1) {
+            let km = a.1.distance_km(&b.1);
+            let hours = (a.0.abs_diff(b.0) as f64 / 3_600.0).max(1.0 / 60.0);
+            if a.3 == b.3 || km < CLONE_DISTANCE_KM_MIN || km / hours <= CLONE_SPEED_KMH_MAX {
+                continue;
+            }
+            let per = (near(&a.1), near(&b.1));
+            if best.is_none_or(|(.., q)| per.0.min(per.1) > q.0.min(q.1)) {
+                best = Some((a, b, per));
+            }
+        }
+    }
+    let (a, b, per_place) = best?;
+    Some(CloneEvidence {
+        pair: ((a.0, a.1), (b.0, b.1)),
+        networks,
+        per_place,
+        ignored: liars.len(),
+    })
 }
 
 /// Which alerts to list.
@@ -857,20 +1144,36 @@ impl Projection for Risk {
             }
             Some((&ROW_SCANS, k)) => {
                 let key = registry::model::CodeKey::from_bytes(k).ok_or("a scan row's key")?;
-                let list: Vec<(u64, i16, i16, u64)> = unversioned(value)?;
-                self.scans.insert(
-                    FactKey(key),
-                    list.into_iter()
-                        .map(|(at, lat10, lon10, who)| (at, Place { lat10, lon10 }, who))
-                        .collect(),
-                );
-                if let Some((last, _, _)) = self.scans[&FactKey(key)].back() {
-                    self.scans_order.insert((*last, FactKey(key)));
+                // (time, lat, lon, scanner, network); rows of the first version had no
+                // network: the scanner stands for it, as for a scan recorded without one.
+                let list: Vec<(u64, i16, i16, u64, u64)> =
+                    match unversioned::<Vec<(u64, i16, i16, u64, u64)>>(value) {
+                        Ok(l) => l,
+                        Err(_) => unversioned::<Vec<(u64, i16, i16, u64)>>(value)?
+                            .into_iter()
+                            .map(|(at, la, lo, who)| (at, la, lo, who, who))
+                            .collect(),
+                    };
+                let recent: VecDeque<Scan> = list
+                    .into_iter()
+                    .map(|(at, lat10, lon10, who, net)| (at, Place { lat10, lon10 }, who, net))
+                    .collect();
+                if let Some(last) = recent.back() {
+                    self.scans_order.insert((last.0, FactKey(key)));
                 }
+                self.scans.insert(FactKey(key), recent);
             }
             Some((&ROW_COMPLAINTS, k)) if k.len() == 4 => {
                 let shop = u32::from_be_bytes(k.try_into().map_err(|_| "key")?);
-                self.complaints.insert(shop, unversioned(value)?);
+                // Rows of the first version had no tail flag: read as no label.
+                let list: VecDeque<RecentComplaint> = match unversioned(value) {
+                    Ok(l) => l,
+                    Err(_) => unversioned::<VecDeque<RecentComplaintV1>>(value)?
+                        .into_iter()
+                        .map(|(at, id, code, who)| (at, id, code, who, false))
+                        .collect(),
+                };
+                self.complaints.insert(shop, list);
             }
             _ => return Err("a row of an unknown kind".into()),
         }
@@ -905,6 +1208,7 @@ impl Projection for Risk {
                 self.raise(e.seq, s);
             }
             Fact::Complaint(c) => self.complaint(e, c, reg),
+            Fact::LateSale(l) => self.late_sale(e, l, reg),
             Fact::Ack(a) => {
                 if let Some(al) = self.alerts.get_mut(&a.alert) {
                     if al.ack.is_none() {
@@ -946,9 +1250,9 @@ impl Projection for Risk {
             let mut k = vec![ROW_SCANS];
             k.extend_from_slice(key.0.as_bytes());
             let v = self.scans.get(&key).map(|r| {
-                let list: Vec<(u64, i16, i16, u64)> = r
+                let list: Vec<(u64, i16, i16, u64, u64)> = r
                     .iter()
-                    .map(|(at, p, who)| (*at, p.lat10, p.lon10, *who))
+                    .map(|(at, p, who, net)| (*at, p.lat10, p.lon10, *who, *net))
                     .collect();
                 versioned(&list)
             });

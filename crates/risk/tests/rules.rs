@@ -77,6 +77,19 @@ fn scan(w: &World, code: &str, (lat, lon): (f64, f64), client: u64) -> &'static 
         .verdict
 }
 
+/// A scan from anonymous client `client` on network `net` (a keyed hash of its /24).
+fn scan_from(w: &World, code: &str, (lat, lon): (f64, f64), client: u64, net: u64) -> &'static str {
+    w.reg
+        .verify_from(
+            code,
+            Checker::Public(client),
+            Place::from_degrees(lat, lon),
+            Some(net),
+        )
+        .expect("verify")
+        .verdict
+}
+
 #[test]
 fn clean_traffic_raises_nothing() {
     let (w, _d) = world();
@@ -216,12 +229,11 @@ fn clone_scans_far_apart_but_not_a_trip() {
     let (w, _d) = world();
     let a = w.at_retailer(2);
     checked_sale(&w, &w.retailer, &a);
-    scan(&w, &a[0], MOSCOW, 1);
-    scan(&w, &a[0], VLADIVOSTOK, 2);
-    // The other code travels with its owner: Vladivostok two days later is a trip.
-    scan(&w, &a[1], MOSCOW, 1);
-    w.days(2);
-    scan(&w, &a[1], VLADIVOSTOK, 1);
+    // Copies of one label bought in two cities: three networks, two far apart.
+    scan_from(&w, &a[0], MOSCOW, 1, 101);
+    scan_from(&w, &a[0], (55.70, 37.50), 2, 102);
+    assert!(of_kind(&risk(&w), Kind::CloneScans).is_empty(), "one city");
+    scan_from(&w, &a[0], VLADIVOSTOK, 3, 103);
     let r = risk(&w);
     let c = of_kind(&r, Kind::CloneScans);
     assert_eq!(c.len(), 1, "{c:#?}");
@@ -233,19 +245,70 @@ fn clone_scans_far_apart_but_not_a_trip() {
     );
     let km = c[0].details["distance_km"].as_f64().expect("distance");
     assert!((6_000.0..7_000.0).contains(&km), "{km}");
-    assert_eq!(c[0].severity, risk::Severity::High, "two phones");
-    assert_eq!(c[0].details["one_scanner"], json!(false));
-    // One scanner claiming two places (`near` is its word) is raised, but low.
-    let b = w.at_retailer(1);
-    scan(&w, &b[0], MOSCOW, 5);
-    scan(&w, &b[0], VLADIVOSTOK, 5);
+    assert_eq!(c[0].details["networks"], json!(3));
+    assert_eq!(
+        c[0].severity,
+        risk::Severity::Medium,
+        "one witness in Vladivostok"
+    );
+    // A second network in Vladivostok corroborates it: high.
+    scan_from(&w, &a[0], VLADIVOSTOK, 4, 104);
+    let c = of_kind(&risk(&w), Kind::CloneScans);
+    assert_eq!(c.len(), 1, "one incident");
+    assert_eq!(c[0].severity, risk::Severity::High);
+    assert_eq!(
+        c[0].details["networks_per_place"],
+        json!({"first": 2, "second": 2})
+    );
+    // The other code travels with its owner: Vladivostok two days later is a trip.
+    scan_from(&w, &a[1], MOSCOW, 1, 101);
+    scan_from(&w, &a[1], MOSCOW, 2, 102);
+    w.days(2);
+    scan_from(&w, &a[1], VLADIVOSTOK, 1, 101);
+    scan_from(&w, &a[1], VLADIVOSTOK, 3, 103);
     let r = risk(&w);
-    let spoof = of_kind(&r, Kind::CloneScans)
-        .into_iter()
-        .find(|a| a.codes[0] == registry::code_key(&b[0]).expect("key").to_string())
-        .expect("raised");
-    assert_eq!(spoof.severity, risk::Severity::Low);
+    assert_eq!(of_kind(&r, Kind::CloneScans).len(), 1);
     assert_eq!(kinds(&r), [Kind::CloneScans]);
+}
+
+#[test]
+fn one_bought_label_and_a_few_addresses_are_no_clone() {
+    // The attack of issue 14 (finding 10): one label, scans from two addresses (a page's
+    // `<img>` tags make its visitors' browsers scan) claiming Moscow and Vladivostok.
+    let (w, _d) = world();
+    let a = w.at_retailer(1);
+    checked_sale(&w, &w.retailer, &a);
+    scan_from(&w, &a[0], MOSCOW, 1, 201);
+    scan_from(&w, &a[0], VLADIVOSTOK, 2, 202);
+    let replay = all(&risk(&w));
+    eprintln!(
+        "finding 10: one label, two addresses, 6,400 km apart: {} alerts",
+        replay.len()
+    );
+    assert!(replay.is_empty(), "{replay:#?}");
+    // Many visitors of the page, each network made to claim both places: no witnesses.
+    for (client, net) in [(3, 203), (4, 204), (5, 205), (6, 206)] {
+        scan_from(&w, &a[0], MOSCOW, client, net);
+        scan_from(&w, &a[0], VLADIVOSTOK, client, net);
+    }
+    // Many addresses of one network (a /24) in both places: one witness that lies.
+    for client in 10..20 {
+        let place = if client % 2 == 0 { MOSCOW } else { VLADIVOSTOK };
+        scan_from(&w, &a[0], place, client, 299);
+    }
+    // (The first visitor's Moscow scan, before its Vladivostok one shows it lying, looks
+    // like a third witness: a medium alert at most.)
+    let r = risk(&w);
+    let high: Vec<_> = all(&r)
+        .into_iter()
+        .filter(|a| a.severity == risk::Severity::High)
+        .collect();
+    eprintln!(
+        "finding 10: 16 addresses on 6 networks, each claiming both cities: {} alerts, {} high",
+        all(&r).len(),
+        high.len()
+    );
+    assert!(high.is_empty(), "{high:#?}");
 }
 
 #[test]
@@ -451,6 +514,7 @@ fn a_follower_restarted_with_an_alert_about_a_code_reloads_it() {
     let live = Arc::new(parking_lot::RwLock::new(Risk::new()));
     let mut f = registry::project::follow(&w.reg, live.clone()).expect("follow");
     scan(&w, &a[0], MOSCOW, 1);
+    scan(&w, &a[0], (55.70, 37.50), 3);
     scan(&w, &a[0], VLADIVOSTOK, 2);
     w.reg
         .writer_check(std::time::Duration::from_secs(5))
@@ -466,4 +530,214 @@ fn a_follower_restarted_with_an_alert_about_a_code_reloads_it() {
     assert!(f2.wait_applied(head, std::time::Duration::from_secs(5)));
     assert_eq!(all(&again.read()), all(&live.read()));
     assert_eq!(of_kind(&again.read(), Kind::CloneScans).len(), 1);
+}
+
+/// A complaint about `code` by client `client`.
+fn complain(w: &World, code: &str, client: u64) {
+    w.reg
+        .complain(
+            registry::complaints::NewComplaint {
+                code: Some(code.to_string()),
+                kind: "counterfeit".into(),
+                text: "fake".into(),
+                shop: None,
+                location: None,
+                photo: None,
+            },
+            format!("client-{client}"),
+            Checker::Public(client),
+        )
+        .expect("complaint");
+}
+
+#[test]
+fn complaints_without_a_tail_weigh_half() {
+    // Finding 8: a printed number (no crypto tail) is something anyone can type; three
+    // visitors of a hostile page filing it frame no shop.
+    let (w, _d) = world();
+    let a = w.at_retailer(3);
+    let typed = registry::conformance::id(&a[0]);
+    for client in 1..=3 {
+        complain(&w, &typed, client);
+    }
+    let r = risk(&w);
+    eprintln!(
+        "finding 8: three complainants with a typed number: {} complaint_cluster alerts",
+        of_kind(&r, Kind::ComplaintCluster).len()
+    );
+    assert!(of_kind(&r, Kind::ComplaintCluster).is_empty());
+    // Six typed complaints from six people weigh as three scanned labels.
+    for client in 4..=5 {
+        complain(&w, &typed, client);
+    }
+    assert!(kinds(&risk(&w)).is_empty(), "five typed weigh 2.5");
+    complain(&w, &typed, 6);
+    let c = of_kind(&risk(&w), Kind::ComplaintCluster);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].details["complainants"], json!(6));
+    assert_eq!(c[0].details["complainants_with_label"], json!(0));
+    assert_eq!(c[0].details["weight"], json!(3.0));
+
+    // With the label: two scanned and two typed make a cluster (1 + 1 + ½ + ½).
+    let (w, _d) = world();
+    let a = w.at_retailer(3);
+    complain(&w, &a[0], 1);
+    complain(&w, &a[1], 2);
+    // A forged tail proves no more than a typed number: 1 + 1 + ½.
+    complain(&w, &tampered(&a[2]), 4);
+    assert!(
+        of_kind(&risk(&w), Kind::ComplaintCluster).is_empty(),
+        "a forged tail weighs ½"
+    );
+    complain(&w, &registry::conformance::id(&a[2]), 5);
+    let c = of_kind(&risk(&w), Kind::ComplaintCluster);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].details["complainants_with_label"], json!(2));
+}
+
+/// A sale of `codes` with its receipt dated `days_back` days before now.
+fn backdated_sale(
+    w: &World,
+    who: &registry::model::Participant,
+    codes: &[String],
+    days_back: u64,
+    check_ids: &[String],
+) -> registry::Result<registry::documents::DocAnswer> {
+    let mut body = w.sell_body(codes);
+    body["receipt"]["at"] = json!(registry::time::format_timestamp(
+        w.now() - days_back * 86_400
+    ));
+    if !check_ids.is_empty() {
+        body["check_ids"] = json!(check_ids);
+    }
+    w.doc(who, body)
+}
+
+#[test]
+fn a_backdated_receipt_of_expired_goods_raises_late_sale() {
+    // Finding 7: a farm shop's code expired yesterday; its till check said `expired`; it
+    // sells it with `receipt.at` three days back, naming the failed check.
+    let (w, _d) = world();
+    let a = w.applied(3);
+    w.introduce(&a, Some(w.date(1)), None);
+    w.transfer(&w.producer, &w.retailer, &a);
+    w.days(2);
+    let res = w.pos(&w.retailer, vec![PosItem::Code(a[0].clone())]);
+    assert_eq!(res[0].reasons, ["expired"], "the till says expired");
+    let failed = check(&w, &w.retailer, &a[0..1]);
+    // Expired at the receipt's time: refused `expired`, as before.
+    let e = w
+        .sell(&w.retailer, &a[2..3])
+        .expect_err("expired at the receipt");
+    assert!(format!("{e:?}").contains("expired"), "{e:?}");
+    // Dated back three days (before the expiry): accepted, the sale may have happened...
+    backdated_sale(&w, &w.retailer, &a[0..1], 3, std::slice::from_ref(&failed))
+        .expect("a sale before the expiry is accepted");
+    let r = risk(&w);
+    let late = of_kind(&r, Kind::LateSale);
+    eprintln!(
+        "finding 7: backdated sale of an expired code naming its failed check: {:?}",
+        all(&r)
+            .iter()
+            .map(|a| (a.kind.name(), a.severity))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(late.len(), 1, "{:#?}", all(&r));
+    assert_eq!(late[0].subject, Subject::Participant(w.retailer.id));
+    assert_eq!(late[0].severity, risk::Severity::High, "told at the till");
+    assert_eq!(late[0].details["days_late"], json!(3));
+    let code = registry::code_key(&a[0]).expect("key").to_string();
+    assert_eq!(late[0].details["not_sellable_at_till"], json!([code]));
+    // ...and the check that said `expired` is no check of the sale.
+    let u = of_kind(&r, Kind::UncheckedSale);
+    assert_eq!(u.len(), 1);
+    assert_eq!(u[0].details["not_sellable_at_till"], json!([code]));
+    // A till that reports late without a failed check: late_sale, medium.
+    backdated_sale(&w, &w.retailer, &a[1..2], 3, &[]).expect("accepted");
+    let late = of_kind(&risk(&w), Kind::LateSale);
+    assert_eq!(late.len(), 1, "one incident per shop");
+    assert_eq!(late[0].count, 2);
+    // Past the fiscal window (30 days) a receipt is refused outright.
+    let b = w.at_retailer(1);
+    let e = backdated_sale(&w, &w.retailer, &b, 31, &[]).expect_err("too old");
+    assert!(format!("{e}").contains("30 days"), "{e}");
+}
+
+#[test]
+fn a_fresh_sale_of_goods_that_expire_later_is_not_late() {
+    let (w, _d) = world();
+    let a = w.applied(1);
+    w.introduce(&a, Some(w.date(5)), None);
+    w.transfer(&w.producer, &w.retailer, &a);
+    checked_sale(&w, &w.retailer, &a);
+    let r = risk(&w);
+    assert!(all(&r).is_empty(), "{:#?}", all(&r));
+}
+
+#[test]
+fn a_flooding_shop_forgets_its_own_checks_not_anothers() {
+    // Finding 6 (d): one participant's checks cannot push another's out of the window.
+    let (w, _d) = world();
+    let honest = w.at_retailer(1);
+    let id = check(&w, &w.retailer, &honest);
+    // The flooder checks more codes than the engine keeps for one participant.
+    let mine = w.introduced(5);
+    w.transfer(&w.producer, &w.retailer2, &mine);
+    w.reg
+        .writer_check(std::time::Duration::from_secs(5))
+        .expect("writer");
+    let mut r = risk(&w);
+    let codes: Vec<registry::feed::CheckedCode> = (0..1_000)
+        .map(|j| registry::feed::CheckedCode {
+            key: registry::feed::FactKey(
+                registry::code_key(&format!("01{}21FLOOD{j}", w.gtin)).expect("key"),
+            ),
+            sellable: true,
+        })
+        .collect();
+    let fake = |i: usize, actor: u32| registry::feed::FeedEntry {
+        seq: 1_000_000 + i as u64,
+        at: w.now(),
+        fact: registry::feed::Fact::TillCheck(registry::feed::TillCheckFact {
+            actor,
+            request_id: uuid::Uuid::from_u128((u128::from(actor) << 64) | (i as u128 + 1)),
+            at: w.now(),
+            codes: codes.clone(),
+        }),
+    };
+    // Past each flooder's own share, and five of them past everyone's: the honest check
+    // is older than all of theirs.
+    let floods = risk::CHECK_CODES_KEPT_PER_PARTICIPANT_MAX / 1_000 + 10;
+    let flooders = [w.retailer2.id, 9_001, 9_002, 9_003, 9_004];
+    let t = std::time::Instant::now();
+    for i in 0..floods {
+        for f in flooders {
+            r.apply(&fake(i, f), &w.reg);
+        }
+    }
+    eprintln!(
+        "finding 6: {} flooding checks of 1,000 codes by {} participants ({} codes, the engine \
+         keeps {}) applied in {:?}",
+        floods * flooders.len(),
+        flooders.len(),
+        floods * flooders.len() * 1_000,
+        risk::CHECK_CODES_KEPT_MAX,
+        t.elapsed()
+    );
+    // The honest shop sells, naming its check: checked.
+    let mut body = w.sell_body(&honest);
+    body["check_ids"] = json!([id]);
+    w.doc(&w.retailer, body).expect("sale");
+    let last = w.reg.feed(0, 1_000_000).expect("feed");
+    if let Some(e) = last
+        .iter()
+        .rfind(|e| matches!(e.fact, registry::feed::Fact::Document(_)))
+    {
+        r.apply(e, &w.reg);
+    }
+    let u = of_kind(&r, Kind::UncheckedSale);
+    assert!(
+        u.is_empty(),
+        "the honest shop's check survived the flood: {u:#?}"
+    );
 }

@@ -130,8 +130,11 @@ pub struct Evidence {
     /// Signals counted in the incident (codes, attempts, scans, complaints).
     pub count: u64,
     /// What else the kind keeps: `first_sellers`, `owners`, `statuses`, `via`, `client`,
-    /// `scans` (places and times), `distance_km`, `gtins` (received vs sold),
-    /// `check_ids`, `complaints_in_window`, `shop_tin`.
+    /// `scans` (places and times), `distance_km`, `networks`, `networks_per_place`,
+    /// `networks_ignored` (clone scans), `gtins` (received vs sold), `check_ids`,
+    /// `not_sellable_at_till`, `receipt_at`, `reported_at`, `days_late` (late sales),
+    /// `complaints_in_window`, `complainants`, `complainants_with_label`, `weight`,
+    /// `shop_tin`.
     #[serde(flatten)]
     #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub details: serde_json::Map<String, serde_json::Value>,
@@ -255,7 +258,9 @@ pub struct AlertPage {
         about, and the evidence (codes, documents, times, counts). Kinds: `repeat_sale`, \
         `grey_sale`, `not_introduced_sale`, `forged_tail`, `clone_scans`, \
         `sales_exceed_receipts`, `expired_sale`, `recalled_sale`, `unchecked_sale`, \
-        `complaint_cluster`. Raised by the risk engine within a second of the fact.",
+        `complaint_cluster`, `late_sale` (a sale accepted for its receipt's time whose \
+        goods had expired when it was reported). Raised by the risk engine within a second \
+        of the fact.",
     security(("bearer" = [])),
     params(AlertsQuery),
     responses(

@@ -15,6 +15,7 @@ pub mod problem;
 mod resolver;
 pub mod scan;
 pub mod serve;
+pub mod till;
 
 use auth::{verify_signature, Auth, Nonces};
 use axum::body::Bytes;
@@ -94,6 +95,9 @@ pub struct Config {
     /// Addresses that may read `/metrics` without the admin token (a scraper's); everyone
     /// else needs the admin token. [`METRICS_ALLOW_DEFAULT`]: this machine only.
     pub metrics_allow: Vec<std::net::IpAddr>,
+    /// Till checks per participant ([`till::TillQuota::DEFAULT`]); `None`: unlimited (the
+    /// bench measures the check itself).
+    pub till_quota: Option<till::TillQuota>,
 }
 
 /// Who may read `/metrics` without the admin token unless told otherwise: this machine.
@@ -135,6 +139,8 @@ pub struct AppState {
     health: Arc<tokio::sync::Mutex<Option<WriterCheck>>>,
     /// The analytics projection (see [`Config::analytics`]).
     analytics: Option<::analytics::Handle>,
+    /// The till check's per-participant buckets and blocking-pool slots.
+    till: Arc<till::TillLimits>,
 }
 
 fn metrics_handle() -> PrometheusHandle {
@@ -226,6 +232,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
         image_limits: Arc::new(scan::ImageLimits::new(config.decoder.clone())),
+        till: Arc::new(till::TillLimits::new(config.till_quota)),
         client_secret: blake3::derive_key(
             "tracemark 2026 complainant address tag",
             &config.token_key,
@@ -1024,6 +1031,11 @@ async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
             "tracemark_feed_verifications_unrecorded_total",
             "Verifications answered but not recorded in the feed (over the per-second cap).",
             s.registry.verifications_unrecorded() as f64,
+        ),
+        (
+            "tracemark_feed_till_checks_unrecorded_total",
+            "Till checks answered but not recorded in the feed (over the participant's daily budget).",
+            s.registry.till_checks_unrecorded() as f64,
         ),
     ];
     for (name, help, v) in counters {
@@ -2018,6 +2030,24 @@ pub(crate) fn public_checker(
     registry::tailguard::Checker::Public(u64::from_le_bytes(tag))
 }
 
+/// The network of a public scanner, as the risk engine weighs witnesses: a keyed digest
+/// of its IPv4 /24 or IPv6 /48 (an IPv4-mapped address is IPv4). Scans from one network are
+/// one witness, whatever addresses in it they come from; keyed like [`public_checker`], so
+/// no address can be read back.
+pub(crate) fn public_net(s: &AppState, ext: &axum::http::Extensions) -> Option<u64> {
+    let bytes: Vec<u8> = match peer_ip(ext)? {
+        std::net::IpAddr::V4(v4) => v4.octets()[..3].to_vec(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.octets()[..3].to_vec(),
+            None => v6.octets()[..6].to_vec(),
+        },
+    };
+    let h = blake3::keyed_hash(&s.client_secret, &[b"net:".as_slice(), &bytes].concat());
+    let mut tag = [0u8; 8];
+    tag.copy_from_slice(&h.as_bytes()[..8]);
+    Some(u64::from_le_bytes(tag))
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/verify",
@@ -2038,6 +2068,7 @@ pub(crate) fn public_checker(
 )]
 async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
     let checker = public_checker(&s, req.extensions());
+    let net = public_net(&s, req.extensions());
     let q: VerifyQuery = query(req.uri().query().map(str::to_string))?;
     if q.code.len() > CODE_TEXT_LEN_MAX {
         return Err(Problem::from(Error::TooLarge(format!(
@@ -2052,7 +2083,8 @@ async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Pro
     }
     let place = near(q.near.as_deref())?;
     let reg = s.registry.clone();
-    let ans = fast(move || reg.verify_at(&q.code, checker, place)).map_err(malformed_code)?;
+    let ans =
+        fast(move || reg.verify_from(&q.code, checker, place, net)).map_err(malformed_code)?;
     Ok(Json(ans).into_response())
 }
 
@@ -2070,7 +2102,7 @@ struct PosBody {
     path = "/api/v1/pos/check",
     tag = "till",
     summary = "Till check (permissive mode), up to 1,000 codes",
-    description = "Access: a participant (bearer token). A retailer or fiscal operator; a signature is not needed, but one that is sent is checked. The `request_id` goes into the `sell` document's `check_ids`.",
+    description = "Access: a participant (bearer token). A retailer or fiscal operator; a signature is not needed, but one that is sent is checked. The `request_id` goes into the `sell` document's `check_ids`; only a check that answered `sellable` for a code counts as that code's check. Limited per participant (default 20 checks and 200 codes a second, bursts of 40 checks and 2,000 codes): 429 with `Retry-After` beyond; 503 with `Retry-After` when the server has had no free slot for 2 s.",
     security(("bearer" = [])),
     params(
         crate::openapi::OptionalSignatureHeaders,
@@ -2095,11 +2127,33 @@ async fn pos_check(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
+    // Per participant: a shop has so many tills (`till`), and one retailer's flood must
+    // not slow everyone's verification nor fill the feed. The checks' bucket first, for
+    // the price of a token check: a flood is refused before its body is parsed.
+    let who = s.caller(&headers).await?;
+    if let Err(refused) = s.till.take_check(who.id) {
+        return Ok(till::too_many(refused));
+    }
     let (p, req): (_, PosBody) = s
         .caller_json(&Target { method, uri }, &headers, body)
         .await?;
+    if let Err(refused) = s.till.take_codes(p.id, req.codes.len()) {
+        return Ok(till::too_many(refused));
+    }
+    // Up to 1,000 codes read from the store: on the blocking pool, a few at a time, so
+    // the async threads stay free for verification and sign-in.
+    let slot = match s.till.slot().await {
+        Ok(slot) => slot,
+        Err(problem) => {
+            let mut r = problem.into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            return Ok(r);
+        }
+    };
     let reg = s.registry.clone();
-    let (id, results) = fast(move || reg.pos_check(&p, &req.codes))?;
+    let (id, results) = blocking(move || reg.pos_check(&p, &req.codes)).await?;
+    drop(slot);
     Ok(Json(answers::PosAnswer {
         request_id: id,
         results,

@@ -179,6 +179,7 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
             decoder: decoder_program(),
             analytics: None,
             metrics_allow: server::METRICS_ALLOW_DEFAULT.to_vec(),
+            till_quota: Some(server::till::TillQuota::DEFAULT),
         },
         admin_token_file,
         admin_token_new: new_token,

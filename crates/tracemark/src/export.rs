@@ -275,7 +275,11 @@ impl Files {
                     None,
                 )?;
             }
-            Fact::Complaint(_) | Fact::Block(_) | Fact::Ack(_) | Fact::CardOwner(_) => {
+            Fact::Complaint(_)
+            | Fact::Block(_)
+            | Fact::Ack(_)
+            | Fact::CardOwner(_)
+            | Fact::LateSale(_) => {
                 s.not_exported += 1
             }
         }

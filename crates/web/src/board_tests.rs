@@ -257,6 +257,7 @@ fn every_board_string_exists_in_both_languages() {
         "recalled_sale",
         "unchecked_sale",
         "complaint_cluster",
+        "late_sale",
     ] {
         assert!(table["kinds"].get(k).is_some(), "kind {k}");
     }

@@ -751,6 +751,8 @@ pub struct AlertKinds {
     pub unchecked_sale: &'static str,
     /// Many complaints about one shop.
     pub complaint_cluster: &'static str,
+    /// Sold before expiry by its receipt, reported after it (late or backdated).
+    pub late_sale: &'static str,
 }
 
 /// The words of the complaint kinds (the registry's `KINDS`).
@@ -1030,6 +1032,7 @@ pub static BOARD_EN: BoardStrings = BoardStrings {
         recalled_sale: "Recalled goods sold",
         unchecked_sale: "Sold without the till check",
         complaint_cluster: "Complaint cluster",
+        late_sale: "Expired by the time the sale was reported",
     },
     complaints_heading: "Complaints",
     complaints_empty: "No complaints.",
@@ -1141,6 +1144,7 @@ pub static BOARD_RU: BoardStrings = BoardStrings {
         recalled_sale: "Продажа отозванного",
         unchecked_sale: "Продажа без проверки на кассе",
         complaint_cluster: "Серия жалоб",
+        late_sale: "Продажа передана после истечения срока годности",
     },
     complaints_heading: "Жалобы",
     complaints_empty: "Жалоб нет.",

@@ -261,11 +261,17 @@ pub struct Sim {
     live: Arc<Live>,
 }
 
-/// Distinct shoppers the demo simulates (each its own loopback address).
+/// Distinct shoppers the demo simulates (each its own loopback address, on its own /24: the
+/// risk engine counts a network, not an address, as one witness).
 const SHOPPERS: u8 = 16;
 
-/// The shoppers' clients: one per address 127.0.0.2… when `c` talks to a loopback
-/// address (Linux routes all of 127.0.0.0/8 to this machine), else `c` alone.
+/// Shoppers who scan a cloned label, half near each of two far-apart places: each place
+/// gets two independent networks, what makes a `clone_scans` alert high.
+const CLONE_SCANNERS: usize = 4;
+
+/// The shoppers' clients: one per address 127.0.1.2, 127.0.2.2, … (each its own /24) when
+/// `c` talks to a loopback address (Linux routes all of 127.0.0.0/8 to this machine), else
+/// `c` alone.
 fn shoppers(c: &Client) -> Vec<Client> {
     let host = c
         .base
@@ -281,7 +287,7 @@ fn shoppers(c: &Client) -> Vec<Client> {
         .then(|| {
             (0..SHOPPERS)
                 .map(|i| {
-                    Client::from_address(&c.base, std::net::Ipv4Addr::new(127, 0, 0, 2 + i).into())
+                    Client::from_address(&c.base, std::net::Ipv4Addr::new(127, 0, 1 + i, 2).into())
                         .ok()
                 })
                 .collect()
@@ -723,6 +729,12 @@ impl Sim {
 
     /// A shopper near `region`'s centre verifies `code`: the verdict.
     fn verify(&mut self, code: &str, region: &str) -> Result<String> {
+        let phone = self.rng.gen_range(0..self.shoppers.len());
+        self.verify_by(code, region, phone)
+    }
+
+    /// Shopper `phone` near `region`'s centre verifies `code`: the verdict.
+    fn verify_by(&mut self, code: &str, region: &str, phone: usize) -> Result<String> {
         let (lat, lon) =
             registry::regions::region(region).map_or((55.76, 37.62), |r| (r.lat, r.lon));
         let lat = lat + self.rng.gen_range(-NEAR_JITTER_DEG..NEAR_JITTER_DEG);
@@ -731,8 +743,7 @@ impl Sim {
             "/api/v1/verify?code={}&near={lat:.3},{lon:.3}",
             gs1::percent_encoded(code)
         );
-        let phone = self.rng.gen_range(0..self.shoppers.len());
-        let (status, v) = self.shoppers[phone].get(None, &path)?;
+        let (status, v) = self.shoppers[phone % self.shoppers.len()].get(None, &path)?;
         self.activity.verifications += 1;
         self.step("verify", 1, status == 200);
         if status != 200 {
@@ -1290,9 +1301,14 @@ impl Sim {
         let Some(code) = self.last_cloned.clone() else {
             return Ok(());
         };
-        // Two shoppers with copies of one label, ~6,400 km apart, within seconds.
-        for region in world::CLONE_SCAN_REGIONS {
-            self.verify(&code, region)?;
+        // Shoppers with copies of one label, ~6,400 km apart, within seconds: two near
+        // each place, each phone on its own network (one network in both places would be
+        // a spoof, not a witness).
+        let mut phones: Vec<usize> = (0..self.shoppers.len()).collect();
+        phones.shuffle(&mut self.rng);
+        for (i, phone) in phones.into_iter().cycle().take(CLONE_SCANNERS).enumerate() {
+            let region = world::CLONE_SCAN_REGIONS[i % world::CLONE_SCAN_REGIONS.len()];
+            self.verify_by(&code, region, phone)?;
         }
         self.offence(kind::CLONE_SCANS, self.counterfeiter, 1);
         Ok(())
