@@ -11,7 +11,16 @@
 //! - the records the registry answers from: each product card, participant (keys,
 //!   suspension, GS1 prefixes), block and order equals what its leaves say;
 //! - optionally, a signed checkpoint someone kept: the recomputed tree of its size has its
-//!   root (a history rewritten since, even consistently, is found).
+//!   root (a history rewritten since, even consistently, is found);
+//! - the state ([`audit_state`]): the log replayed through the registry's own rules into a
+//!   scratch store ([`crate::replay`]) and every stored code (state, history, package
+//!   contents), inventory counter, card, participant, order, block, document record and
+//!   counter compared with the recomputed one — a code un-sold, a block moved to another
+//!   batch or one shop's stock given to another is named, field by field.
+//!
+//! Memory stays bounded whatever the registry holds: leaves stream by (only products,
+//! participants, blocks and orders are gathered), documents are read one at a time, and
+//! codes and counters are compared in pages of the stored store's own scan order.
 
 use anyhow::{Context, Result};
 use registry::log::{self, LeafKind};
@@ -71,7 +80,9 @@ pub fn audit(
     }
     // The tree, recomputed leaf by leaf, against the stored hashes.
     let mut frontier = tlog::Frontier::new();
-    let mut leaves: Vec<Option<log::Leaf>> = Vec::with_capacity(size as usize);
+    // What the records are checked against, gathered as the leaves stream by (no leaf is
+    // kept: a registry's log holds a record per document, millions of them).
+    let mut leaves = Seen::default();
     let mut emitted = Vec::new();
     let mut start = 0;
     while start < size {
@@ -82,7 +93,6 @@ pub fn audit(
             let bytes = store.log_leaf(i)?;
             let Some(bytes) = bytes else {
                 r.problem(format!("log record {i} is missing"));
-                leaves.push(None);
                 // The tree cannot be recomputed past a hole.
                 return finish(store, r, leaves, frontier.root());
             };
@@ -93,7 +103,9 @@ pub fn audit(
                     bytes.first().copied().unwrap_or(0)
                 ));
             }
-            leaves.push(decoded);
+            if let Some(l) = decoded {
+                leaves.see(store, &mut r, i, l)?;
+            }
             let before = emitted.len();
             frontier
                 .append(&bytes, &mut emitted)
@@ -140,28 +152,103 @@ fn check_kept(r: &mut Report, kept: Option<&tlog::Checkpoint>, root: tlog::Hash)
     }
 }
 
-fn finish(
-    store: &dyn Store,
-    mut r: Report,
-    leaves: Vec<Option<log::Leaf>>,
-    root: tlog::Hash,
-) -> Result<Report> {
+fn finish(store: &dyn Store, mut r: Report, leaves: Seen, root: tlog::Hash) -> Result<Report> {
     r.root = root;
-    check_documents(store, &mut r, &leaves)?;
+    check_documents(store, &mut r)?;
     check_records(store, &mut r, &leaves)?;
     Ok(r)
 }
 
-fn check_documents(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]) -> Result<()> {
-    let docs_total = store.counter("doc_seq")?.saturating_sub(1);
-    let mut by_id: HashMap<String, u64> = HashMap::new();
-    for (i, l) in leaves.iter().enumerate() {
-        if let Some(l) = l.as_ref().filter(|l| l.kind == LeafKind::Document) {
-            if let Some(id) = l.payload["id"].as_str() {
-                by_id.insert(id.to_string(), i as u64);
+/// The small records the log vouches for, gathered from its leaves in one pass: product
+/// cards, participants and their changes, blocks, orders (each a few per participant, not
+/// one per document or code).
+#[derive(Default)]
+struct Seen {
+    products: HashMap<String, (u64, Value)>,
+    participants: HashMap<u64, (u64, Value)>,
+    changes: HashMap<u64, Vec<(u64, LeafKind, Value, u64)>>,
+    blocks: HashMap<u64, (u64, Value, Option<u64>)>,
+    orders: HashMap<String, (u64, Value, bool)>,
+}
+
+impl Seen {
+    /// Takes leaf `i` in: a document leaf is checked against the document filed under its
+    /// sequence number at once, a complaint against its record; the rest is gathered.
+    fn see(&mut self, store: &dyn Store, r: &mut Report, i: u64, l: log::Leaf) -> Result<()> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let p = l.payload;
+        match l.kind {
+            LeafKind::Document => {
+                if let Some(id) = p["id"].as_str() {
+                    let filed = match p["seq"].as_u64() {
+                        Some(seq) => store.document_id_by_seq(seq)?,
+                        None => None,
+                    };
+                    if filed.map(|u| u.to_string()).as_deref() != Some(id) {
+                        r.problem(format!(
+                            "log record {i} names document {id}, which is not stored"
+                        ));
+                    }
+                }
             }
+            LeafKind::Product => {
+                let body = p["request"]["body"]
+                    .as_str()
+                    .and_then(|b| b64.decode(b).ok())
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+                if let (Some(g), Some(body)) = (p["gtin"].as_str(), body) {
+                    self.products.insert(g.to_string(), (i, body));
+                }
+            }
+            LeafKind::Participant => {
+                if let Some(id) = p["id"].as_u64() {
+                    self.participants.insert(id, (i, p));
+                }
+            }
+            LeafKind::ParticipantKey
+            | LeafKind::Suspension
+            | LeafKind::Reinstatement
+            | LeafKind::Prefixes => {
+                if let Some(id) = p["participant"].as_u64() {
+                    self.changes
+                        .entry(id)
+                        .or_default()
+                        .push((i, l.kind, p["change"].clone(), l.at));
+                }
+            }
+            LeafKind::Block => {
+                if let Some(id) = p["block_id"].as_u64() {
+                    self.blocks.insert(id, (i, p, None));
+                }
+            }
+            LeafKind::Lift => {
+                if let Some(b) = p["block_id"].as_u64().and_then(|id| self.blocks.get_mut(&id)) {
+                    b.2 = Some(i);
+                }
+            }
+            LeafKind::Order => {
+                if let Some(id) = p["order_id"].as_str() {
+                    self.orders.insert(id.to_string(), (i, p, false));
+                }
+            }
+            LeafKind::OrderClose => {
+                if let Some(o) = p["order_id"].as_str().and_then(|id| self.orders.get_mut(id)) {
+                    o.2 = true;
+                }
+            }
+            LeafKind::Complaint => check_complaint(store, r, i, &p)?,
+            // An acknowledgement changes no stored record but the feed's (the risk engine
+            // rebuilds alerts from it); the leaf is the regulator's signed word. Emissions
+            // are checked by the state's replay.
+            LeafKind::Emission | LeafKind::AlertAck => {}
         }
+        Ok(())
     }
+}
+
+fn check_documents(store: &dyn Store, r: &mut Report) -> Result<()> {
+    let docs_total = store.counter("doc_seq")?.saturating_sub(1);
     let mut chain = [0u8; 32];
     for seq in 1..=docs_total {
         r.documents += 1;
@@ -173,16 +260,14 @@ fn check_documents(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf
             r.problem(format!("document {seq} ({id}) is missing"));
             continue;
         };
-        if let Some(p) = document_mismatch(&d, seq, &chain, leaves) {
+        let leaf = match d.log_index {
+            Some(i) => store.log_leaf(i)?.and_then(|b| log::decode(&b)),
+            None => None,
+        };
+        if let Some(p) = document_mismatch(&d, seq, &chain, leaf.as_ref()) {
             r.problem(format!("document {seq} ({id}): {p}"));
         }
-        by_id.remove(&id.to_string());
         chain = d.chain;
-    }
-    for (id, i) in by_id {
-        r.problem(format!(
-            "log record {i} names document {id}, which is not stored"
-        ));
     }
     Ok(())
 }
@@ -191,7 +276,7 @@ fn document_mismatch(
     d: &StoredDocument,
     seq: u64,
     prev_chain: &[u8; 32],
-    leaves: &[Option<log::Leaf>],
+    leaf: Option<&log::Leaf>,
 ) -> Option<String> {
     if d.seq != seq {
         return Some(format!("is filed under {seq} but says {}", d.seq));
@@ -210,7 +295,7 @@ fn document_mismatch(
     let Some(i) = d.log_index else {
         return Some("it names no log record".into());
     };
-    let Some(Some(l)) = leaves.get(i as usize) else {
+    let Some(l) = leaf else {
         return Some(format!("its log record {i} is missing"));
     };
     let body_hash = log::hex(blake3::hash(&d.body).as_bytes());
@@ -256,73 +341,17 @@ fn check_complaint(store: &dyn Store, r: &mut Report, i: u64, leaf: &Value) -> R
 }
 
 /// The records the registry answers from, against the leaves that made them.
-fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]) -> Result<()> {
+fn check_records(store: &dyn Store, r: &mut Report, seen: &Seen) -> Result<()> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let mut products: HashMap<String, (u64, Value)> = HashMap::new();
-    let mut participants: HashMap<u64, (u64, Value)> = HashMap::new();
-    let mut changes: HashMap<u64, Vec<(u64, LeafKind, Value)>> = HashMap::new();
-    let mut leaf_at: HashMap<u64, u64> = HashMap::new();
-    let mut blocks: HashMap<u64, (u64, Value, Option<u64>)> = HashMap::new();
-    let mut orders: HashMap<String, (u64, Value, bool)> = HashMap::new();
-    for (i, l) in leaves.iter().enumerate() {
-        let Some(l) = l else { continue };
-        let i = i as u64;
-        let p = &l.payload;
-        match l.kind {
-            LeafKind::Product => {
-                let body = p["request"]["body"]
-                    .as_str()
-                    .and_then(|b| b64.decode(b).ok())
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-                if let (Some(g), Some(body)) = (p["gtin"].as_str(), body) {
-                    products.insert(g.to_string(), (i, body));
-                }
-            }
-            LeafKind::Participant => {
-                if let Some(id) = p["id"].as_u64() {
-                    participants.insert(id, (i, p.clone()));
-                }
-            }
-            LeafKind::ParticipantKey
-            | LeafKind::Suspension
-            | LeafKind::Reinstatement
-            | LeafKind::Prefixes => {
-                leaf_at.insert(i, l.at);
-                if let Some(id) = p["participant"].as_u64() {
-                    changes
-                        .entry(id)
-                        .or_default()
-                        .push((i, l.kind, p["change"].clone()));
-                }
-            }
-            LeafKind::Block => {
-                if let Some(id) = p["block_id"].as_u64() {
-                    blocks.insert(id, (i, p.clone(), None));
-                }
-            }
-            LeafKind::Lift => {
-                if let Some(b) = p["block_id"].as_u64().and_then(|id| blocks.get_mut(&id)) {
-                    b.2 = Some(i);
-                }
-            }
-            LeafKind::Order => {
-                if let Some(id) = p["order_id"].as_str() {
-                    orders.insert(id.to_string(), (i, p.clone(), false));
-                }
-            }
-            LeafKind::OrderClose => {
-                if let Some(o) = p["order_id"].as_str().and_then(|id| orders.get_mut(id)) {
-                    o.2 = true;
-                }
-            }
-            LeafKind::Complaint => check_complaint(store, r, i, p)?,
-            // An acknowledgement changes no stored record but the feed's (the risk engine
-            // rebuilds alerts from it); the leaf is the regulator's signed word.
-            LeafKind::Document | LeafKind::Emission | LeafKind::AlertAck => {}
-        }
-    }
-    for (g, (i, body)) in &products {
+    let Seen {
+        products,
+        participants,
+        changes,
+        blocks,
+        orders,
+    } = seen;
+    for (g, (i, body)) in products {
         let gtin: u64 = g.parse().unwrap_or(0);
         match store.product(gtin)? {
             None => r.problem(format!("product {g} (log record {i}) is not stored")),
@@ -345,7 +374,7 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
         .into_iter()
         .map(|p| (u64::from(p.id), p))
         .collect();
-    for (id, (i, leaf)) in &participants {
+    for (id, (i, leaf)) in participants {
         let Some(p) = stored.get(id) else {
             r.problem(format!("participant {id} (log record {i}) is not stored"));
             continue;
@@ -354,11 +383,11 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
             serde_json::from_value(leaf["gs1_prefixes"].clone()).unwrap_or_default();
         let mut keys = Vec::new();
         let mut suspended = false;
-        for (li, kind, change) in changes.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+        for (_, kind, change, at) in changes.get(id).map(Vec::as_slice).unwrap_or(&[]) {
             match kind {
                 LeafKind::ParticipantKey => {
                     // A new key replaces keys scheduled after its own time.
-                    let at = leaf_at.get(li).copied().unwrap_or(0);
+                    let at = *at;
                     keys.retain(|(_, nb)| *nb <= at);
                     keys.push((
                         change["public_key"].as_str().unwrap_or("").to_string(),
@@ -403,7 +432,7 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
         }
     }
     let stored_blocks = store.blocks()?;
-    for (id, (i, leaf, lift)) in &blocks {
+    for (id, (i, leaf, lift)) in blocks {
         match stored_blocks.iter().find(|b| b.id == *id) {
             None => r.problem(format!("block {id} (log record {i}) is not stored")),
             Some(b) => {
@@ -415,7 +444,7 @@ fn check_records(store: &dyn Store, r: &mut Report, leaves: &[Option<log::Leaf>]
             }
         }
     }
-    for (id, (i, leaf, closed)) in &orders {
+    for (id, (i, leaf, closed)) in orders {
         let o = uuid::Uuid::parse_str(id)
             .ok()
             .map(|u| store.order(&u))
@@ -902,6 +931,11 @@ impl Compare<'_> {
                         ));
                         continue;
                     }
+                }
+                // Links are read only under a package (`children` > 0, equal by now): the
+                // registry never follows a link under anything else (code cards, the rules).
+                if st.children == 0 {
+                    continue;
                 }
                 let (a, b) = (self.store.children(k)?, self.scratch.children(k)?);
                 if a != b {

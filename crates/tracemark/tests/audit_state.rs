@@ -26,9 +26,15 @@ fn bin() -> &'static str {
 /// What the made registry holds, for the attacks.
 struct Made {
     dir: tempfile::TempDir,
+    /// The code shop A sold: identification code, and the full code (with its tail).
     sold: String,
+    sold_full: String,
+    /// A code shop A holds unsold (full).
+    a_stock_full: String,
     shop_a: ParticipantId,
     shop_b: ParticipantId,
+    /// Shop B's TIN and signing key (to sign in again after a restart).
+    shop_b_key: (String, ed25519_dalek::SigningKey),
 }
 
 fn pct(s: &str) -> String {
@@ -49,28 +55,60 @@ fn made() -> &'static Made {
     MADE.get_or_init(make)
 }
 
+/// A `tracemark serve` on a data directory: stopped gracefully by [`Server::stop`], killed
+/// if a test fails before (no server outlives its test).
+struct Server {
+    child: std::process::Child,
+    client: Client,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let child = Command::new(bin())
+            .args(["serve", "--data"])
+            .arg(dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("TRACEMARK_ADMIN_TOKEN", ADMIN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve");
+        let client = Client::new(&format!("http://127.0.0.1:{port}")).expect("client");
+        let server = Server { child, client };
+        let up = std::time::Instant::now();
+        while server.client.get(None, "/health").map(|r| r.0).ok() != Some(200) {
+            assert!(up.elapsed().as_secs() < 120, "server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// SIGTERM, a graceful stop: the store is closed when the process has exited.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn make() -> Made {
     let dir = tempfile::tempdir().expect("tmp");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let mut child = Command::new(bin())
-        .args(["serve", "--data"])
-        .arg(dir.path())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("TRACEMARK_ADMIN_TOKEN", ADMIN)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("serve");
-    let base = format!("http://127.0.0.1:{port}");
-    let c = Client::new(&base).expect("client");
-    let up = std::time::Instant::now();
-    while c.get(None, "/health").map(|r| r.0).ok() != Some(200) {
-        assert!(up.elapsed().as_secs() < 120, "server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let server = Server::start(dir.path());
+    let c = &server.client;
     let producer = c
         .register_with_prefixes(
             ADMIN,
@@ -166,8 +204,7 @@ fn make() -> Made {
         .get(None, &format!("/api/v1/verify?code={}", pct(&codes[6])))
         .expect("verify");
     assert_eq!(v["verdict"], "sold", "{v}");
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
+    server.stop();
     let id = |tin: &str| {
         let store = store_fjall::FjallStore::open(&dir.path().join("store")).expect("open");
         store
@@ -176,12 +213,16 @@ fn make() -> Made {
             .expect("registered")
             .id
     };
+    let (shop_b_tin, shop_b_key) = (shop_b.tin.clone(), shop_b.key.clone());
     let (shop_a, shop_b) = (id(&shop_a.tin), id(&shop_b.tin));
     Made {
         dir,
         sold: id_code(&codes[6]).to_string(),
+        sold_full: codes[6].clone(),
+        a_stock_full: codes[7].clone(),
         shop_a,
         shop_b,
+        shop_b_key: (shop_b_tin, shop_b_key),
     }
 }
 
@@ -271,6 +312,14 @@ fn a_sold_code_unsold_in_the_store_is_found() {
         new.reason = None;
         put_states(s, vec![(key, old, new)]);
     });
+    // The attack works: restarted on the edited store, the sold code verifies genuine.
+    let server = Server::start(t.path());
+    let (_, v) = server
+        .client
+        .get(None, &format!("/api/v1/verify?code={}", pct(&m.sold_full)))
+        .expect("verify");
+    assert_eq!(v["verdict"], "genuine", "{v}");
+    server.stop();
     let (ok, out) = audit(t.path());
     assert!(!ok, "the un-sold code passed the audit:\n{out}");
     let first = out
@@ -330,6 +379,17 @@ fn one_shops_stock_given_to_another_is_found() {
         put_states(s, changes);
     });
     assert_eq!(moved, 3, "shop A held three unsold codes");
+    // The attack works: restarted on the edited store, shop B's till sells shop A's goods.
+    let server = Server::start(t.path());
+    let (tin, key) = &m.shop_b_key;
+    let b_actor = server.client.sign_in(tin, key.clone()).expect("shop B signs in");
+    let (st, check) = server
+        .client
+        .post(&b_actor, "/api/v1/pos/check", &json!({"codes": [m.a_stock_full]}))
+        .expect("till check");
+    assert_eq!(st, 200, "{check}");
+    assert_eq!(check["results"][0]["sellable"], true, "{check}");
+    server.stop();
     let (ok, out) = audit(t.path());
     assert!(!ok, "the given stock passed the audit:\n{out}");
     let first = out
@@ -368,25 +428,8 @@ fn audit_figure_at_scale() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
     let dir = tempfile::tempdir().expect("tmp");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let mut child = Command::new(bin())
-        .args(["serve", "--data"])
-        .arg(dir.path())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("TRACEMARK_ADMIN_TOKEN", ADMIN)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("serve");
-    let c = Client::new(&format!("http://127.0.0.1:{port}")).expect("client");
-    let up = std::time::Instant::now();
-    while c.get(None, "/health").map(|r| r.0).ok() != Some(200) {
-        assert!(up.elapsed().as_secs() < 120, "server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let server = Server::start(dir.path());
+    let c = &server.client;
     let producer = c
         .register_with_prefixes(
             ADMIN,
@@ -421,8 +464,7 @@ fn audit_figure_at_scale() {
         "{n} codes emitted, applied and introduced in {:.0} s",
         made.elapsed().as_secs_f64()
     );
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
+    server.stop();
     let started = std::time::Instant::now();
     let (ok, out) = audit(dir.path());
     assert!(ok, "{out}");
