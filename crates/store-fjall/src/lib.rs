@@ -693,11 +693,9 @@ impl Store for FjallStore {
     ) -> StoreResult<Vec<(ParticipantId, u64, Bucket, i64)>> {
         use std::ops::Bound;
         let from = match after {
-            Some((o, g, b)) => Bound::Excluded(cat(&[
-                &o.to_be_bytes(),
-                &g.to_be_bytes(),
-                &[b.to_u8()],
-            ])),
+            Some((o, g, b)) => {
+                Bound::Excluded(cat(&[&o.to_be_bytes(), &g.to_be_bytes(), &[b.to_u8()]]))
+            }
             None => Bound::Unbounded,
         };
         let mut out = Vec::new();
@@ -708,8 +706,12 @@ impl Store for FjallStore {
         {
             let (k, v) = g.into_inner().map_err(err)?;
             let (Some(o), Some(gt), Some(b), Ok(n)) = (
-                k.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes),
-                k.get(4..12).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes),
+                k.get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u32::from_be_bytes),
+                k.get(4..12)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes),
                 k.get(12).copied().and_then(Bucket::from_u8),
                 <[u8; 8]>::try_from(&v[..]).map(i64::from_le_bytes),
             ) else {

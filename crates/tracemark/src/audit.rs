@@ -211,10 +211,12 @@ impl Seen {
             | LeafKind::Reinstatement
             | LeafKind::Prefixes => {
                 if let Some(id) = p["participant"].as_u64() {
-                    self.changes
-                        .entry(id)
-                        .or_default()
-                        .push((i, l.kind, p["change"].clone(), l.at));
+                    self.changes.entry(id).or_default().push((
+                        i,
+                        l.kind,
+                        p["change"].clone(),
+                        l.at,
+                    ));
                 }
             }
             LeafKind::Block => {
@@ -223,7 +225,10 @@ impl Seen {
                 }
             }
             LeafKind::Lift => {
-                if let Some(b) = p["block_id"].as_u64().and_then(|id| self.blocks.get_mut(&id)) {
+                if let Some(b) = p["block_id"]
+                    .as_u64()
+                    .and_then(|id| self.blocks.get_mut(&id))
+                {
                     b.2 = Some(i);
                 }
             }
@@ -233,7 +238,10 @@ impl Seen {
                 }
             }
             LeafKind::OrderClose => {
-                if let Some(o) = p["order_id"].as_str().and_then(|id| self.orders.get_mut(id)) {
+                if let Some(o) = p["order_id"]
+                    .as_str()
+                    .and_then(|id| self.orders.get_mut(id))
+                {
                     o.2 = true;
                 }
             }
@@ -471,8 +479,11 @@ fn check_records(store: &dyn Store, r: &mut Report, seen: &Seen) -> Result<()> {
 /// bounded whatever the registry holds, and each page's look-ups in the replay go as one
 /// multi-get.
 pub const STATE_PAGE: usize = 4_096;
-/// A progress line every this many codes compared (on standard error).
+/// A progress line every this many codes compared (on standard error): a few seconds'
+/// work at the release build's rate, so a long audit shows it is alive.
 pub const PROGRESS_EVERY: u64 = 1_000_000;
+/// A progress line every this many log records replayed (on standard error).
+pub const REPLAY_PROGRESS_EVERY: u64 = 100_000;
 
 /// What the state audit did, for its figure.
 #[derive(Debug, Default, Clone)]
@@ -521,11 +532,15 @@ pub fn audit_state(
     let size = store.counter("log_size")?;
     for i in 0..size {
         let Some(bytes) = store.log_leaf(i)? else {
-            r.problem(format!("state: log record {i} is missing; the state cannot be replayed past it"));
+            r.problem(format!(
+                "state: log record {i} is missing; the state cannot be replayed past it"
+            ));
             return Ok(s);
         };
         let Some(leaf) = log::decode(&bytes) else {
-            r.problem(format!("state: log record {i} cannot be read; the state cannot be replayed past it"));
+            r.problem(format!(
+                "state: log record {i} cannot be read; the state cannot be replayed past it"
+            ));
             return Ok(s);
         };
         if let Err(p) = replay.apply(store, i, &bytes, &leaf)? {
@@ -533,8 +548,11 @@ pub fn audit_state(
             return Ok(s);
         }
         s.replayed += 1;
-        if s.replayed % 100_000 == 0 {
-            eprintln!("tracemark audit: {} of {size} log records replayed", s.replayed);
+        if s.replayed.is_multiple_of(REPLAY_PROGRESS_EVERY) {
+            eprintln!(
+                "tracemark audit: {} of {size} log records replayed",
+                s.replayed
+            );
         }
     }
     s.unsigned = replay.unsigned();
@@ -625,11 +643,17 @@ impl Compare<'_> {
                 u64::from(replayed.next_participant),
             ),
             ("blocks (block_id)", stored.next_block, replayed.next_block),
-            ("log records (log_size)", stored.log.size(), replayed.log.size()),
+            (
+                "log records (log_size)",
+                stored.log.size(),
+                replayed.log.size(),
+            ),
         ];
         for (what, a, b) in pairs {
             if a != b {
-                self.problem(format!("the counter of {what} is {a}; the log makes it {b}"));
+                self.problem(format!(
+                    "the counter of {what} is {a}; the log makes it {b}"
+                ));
             }
         }
         if stored.chain != replayed.chain {
@@ -659,7 +683,10 @@ impl Compare<'_> {
         }
         for p in stored {
             let Some(q) = replayed.get(&p.id) else {
-                self.problem(format!("participant {} ({}) is in no log record", p.id, p.tin));
+                self.problem(format!(
+                    "participant {} ({}) is in no log record",
+                    p.id, p.tin
+                ));
                 continue;
             };
             let same = p.tin == q.tin
@@ -687,7 +714,11 @@ impl Compare<'_> {
         loop {
             let page = self.store.products_between(lo, u64::MAX, STATE_PAGE)?;
             let Some(last) = page.last() else { break };
-            lo = last.gtin.parse::<u64>().unwrap_or(u64::MAX).saturating_add(1);
+            lo = last
+                .gtin
+                .parse::<u64>()
+                .unwrap_or(u64::MAX)
+                .saturating_add(1);
             for p in &page {
                 n += 1;
                 let g: u64 = p.gtin.parse().unwrap_or(0);
@@ -703,7 +734,10 @@ impl Compare<'_> {
                     )),
                     Some(_) => {}
                 }
-                for name in [format!("serial_counter:{}", p.gtin), format!("self_made:{}", p.gtin)] {
+                for name in [
+                    format!("serial_counter:{}", p.gtin),
+                    format!("self_made:{}", p.gtin),
+                ] {
                     let (a, b) = (self.store.counter(&name)?, self.scratch.counter(&name)?);
                     if a != b {
                         self.problem(format!("the counter {name} is {a}; the log makes it {b}"));
@@ -719,7 +753,10 @@ impl Compare<'_> {
             for q in m {
                 let g: u64 = q.gtin.parse().unwrap_or(0);
                 if self.store.product(g)?.is_none() {
-                    self.problem(format!("product {} is registered in the log but not stored", q.gtin));
+                    self.problem(format!(
+                        "product {} is registered in the log but not stored",
+                        q.gtin
+                    ));
                 }
             }
         }
@@ -774,7 +811,9 @@ impl Compare<'_> {
                     let mut at = 0u32;
                     while at < o.quantity {
                         let n = (STATE_PAGE as u32).min(o.quantity - at);
-                        if self.store.order_serials(&o.id, at, n)? != self.scratch.order_serials(&o.id, at, n)? {
+                        if self.store.order_serials(&o.id, at, n)?
+                            != self.scratch.order_serials(&o.id, at, n)?
+                        {
                             self.problem(format!(
                                 "order {}: its self-made serials from {at} are not the ones it was placed with",
                                 o.id
@@ -815,8 +854,16 @@ impl Compare<'_> {
                 ("batch", opt(&b.batch), opt(&q.batch)),
                 ("codes", b.codes.to_string(), q.codes.to_string()),
                 ("reason", b.reason.clone(), q.reason.clone()),
-                ("regulator", b.participant.to_string(), q.participant.to_string()),
-                ("made at", b.created_at.to_string(), q.created_at.to_string()),
+                (
+                    "regulator",
+                    b.participant.to_string(),
+                    q.participant.to_string(),
+                ),
+                (
+                    "made at",
+                    b.created_at.to_string(),
+                    q.created_at.to_string(),
+                ),
                 (
                     "lifted at",
                     b.lifted_at.map_or("not lifted".into(), |t| t.to_string()),
@@ -824,7 +871,10 @@ impl Compare<'_> {
                 ),
             ];
             if let Some((f, x, y)) = fields.into_iter().find(|(_, x, y)| x != y) {
-                self.problem(format!("block {}: {f} stored {x:?}, recomputed {y:?}", b.id));
+                self.problem(format!(
+                    "block {}: {f} stored {x:?}, recomputed {y:?}",
+                    b.id
+                ));
                 continue;
             }
             let mut x = self.store.block_codes(b.id)?;
@@ -857,7 +907,8 @@ impl Compare<'_> {
             let Some(id) = self.store.document_id_by_seq(seq)? else {
                 continue; // named by the log checks
             };
-            let (Some(d), Some(q)) = (self.store.document(&id)?, self.scratch.document(&id)?) else {
+            let (Some(d), Some(q)) = (self.store.document(&id)?, self.scratch.document(&id)?)
+            else {
                 self.problem(format!("document {seq} ({id}) is not one the log made"));
                 continue;
             };
@@ -906,7 +957,7 @@ impl Compare<'_> {
             let replayed = self.scratch.codes(&keys)?;
             for ((k, st), q) in page.iter().zip(replayed) {
                 n += 1;
-                if n % PROGRESS_EVERY == 0 {
+                if n.is_multiple_of(PROGRESS_EVERY) {
                     eprintln!(
                         "tracemark audit: {n} codes compared ({:.0}/s)",
                         n as f64 / started.elapsed().as_secs_f64().max(1e-9)
@@ -977,9 +1028,13 @@ impl Compare<'_> {
     /// Every inventory counter against the replay (zero counters are absent ones).
     fn inventory(&mut self) -> Result<u64> {
         type Row = (u32, u64, registry::model::Bucket, i64);
-        let nonzero = |s: &dyn Store, after: &mut Option<(u32, u64, registry::model::Bucket)>| -> Result<Option<Vec<Row>>> {
+        let nonzero = |s: &dyn Store,
+                       after: &mut Option<(u32, u64, registry::model::Bucket)>|
+         -> Result<Option<Vec<Row>>> {
             let page = s.inventory_after(*after, STATE_PAGE)?;
-            let Some(last) = page.last() else { return Ok(None) };
+            let Some(last) = page.last() else {
+                return Ok(None);
+            };
             *after = Some((last.0, last.1, last.2));
             Ok(Some(page.into_iter().filter(|r| r.3 != 0).collect()))
         };

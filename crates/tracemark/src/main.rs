@@ -265,7 +265,9 @@ fn run(cli: Cli) -> Result<()> {
                 Some(d) => tempfile::Builder::new()
                     .prefix("tracemark-audit-")
                     .tempdir_in(d),
-                None => tempfile::Builder::new().prefix("tracemark-audit-").tempdir(),
+                None => tempfile::Builder::new()
+                    .prefix("tracemark-audit-")
+                    .tempdir(),
             }
             .context("making the replay's temporary store")?;
             let replayed = store_fjall::FjallStore::open_with(scratch_dir.path(), false)

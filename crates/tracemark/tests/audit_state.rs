@@ -19,8 +19,10 @@ use tracemark::client::{gtin, id_code, Client};
 
 const ADMIN: &str = "audit-state-test-admin-token";
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tracemark")
+/// The binary under test: this build's, or `TRACEMARK_BIN` (to measure a release binary
+/// with this test's driver).
+fn bin() -> String {
+    std::env::var("TRACEMARK_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tracemark").into())
 }
 
 /// What the made registry holds, for the attacks.
@@ -129,7 +131,13 @@ fn make() -> Made {
         .register(ADMIN, "7761000004", "Shop B", &["retailer"], "RU-SPE")
         .expect("shop B");
     let regulator = c
-        .register(ADMIN, "7761000005", "Inspectorate", &["regulator"], "RU-MOW")
+        .register(
+            ADMIN,
+            "7761000005",
+            "Inspectorate",
+            &["regulator"],
+            "RU-MOW",
+        )
         .expect("regulator");
     let g = gtin(460_777_700_001);
     let (st, v) = c
@@ -163,7 +171,10 @@ fn make() -> Made {
         &producer,
         json!({"type": "ship", "receiver": "7761000002", "codes": ids}),
     );
-    ok(&wholesaler, json!({"type": "accept", "shipment": ship["id"]}));
+    ok(
+        &wholesaler,
+        json!({"type": "accept", "shipment": ship["id"]}),
+    );
     // Shop A gets batch B2 (four codes), shop B the rest of it; batch B1 stays wholesale.
     let to_a = ok(
         &wholesaler,
@@ -327,8 +338,7 @@ fn a_sold_code_unsold_in_the_store_is_found() {
         .find(|l| l.starts_with("MISMATCH"))
         .unwrap_or_default();
     assert!(
-        first.contains(&m.sold)
-            && first.contains("status stored INTRODUCED, recomputed RETIRED"),
+        first.contains(&m.sold) && first.contains("status stored INTRODUCED, recomputed RETIRED"),
         "the first difference names the code and its status:\n{out}"
     );
     eprintln!("un-sold code: exit 1; {first}; {}", figure(&out));
@@ -382,10 +392,17 @@ fn one_shops_stock_given_to_another_is_found() {
     // The attack works: restarted on the edited store, shop B's till sells shop A's goods.
     let server = Server::start(t.path());
     let (tin, key) = &m.shop_b_key;
-    let b_actor = server.client.sign_in(tin, key.clone()).expect("shop B signs in");
+    let b_actor = server
+        .client
+        .sign_in(tin, key.clone())
+        .expect("shop B signs in");
     let (st, check) = server
         .client
-        .post(&b_actor, "/api/v1/pos/check", &json!({"codes": [m.a_stock_full]}))
+        .post(
+            &b_actor,
+            "/api/v1/pos/check",
+            &json!({"codes": [m.a_stock_full]}),
+        )
         .expect("till check");
     assert_eq!(st, 200, "{check}");
     assert_eq!(check["results"][0]["sellable"], true, "{check}");
@@ -397,7 +414,9 @@ fn one_shops_stock_given_to_another_is_found() {
         .find(|l| l.starts_with("MISMATCH"))
         .unwrap_or_default();
     assert!(
-        first.contains(&format!("owner stored participant {b}, recomputed participant {a}")),
+        first.contains(&format!(
+            "owner stored participant {b}, recomputed participant {a}"
+        )),
         "the first difference names a code and its owner:\n{out}"
     );
     assert!(
@@ -421,7 +440,7 @@ fn a_missing_data_directory_is_refused_not_created() {
 /// `TRACEMARK_AUDIT_CODES` codes (default 200,000) ordered, applied and introduced through
 /// the server, then audited; prints the audit's figure (codes checked per second).
 #[test]
-#[ignore = "a measurement: cargo test --release -p tracemark --test audit_state -- --ignored"]
+#[ignore = "a measurement: TRACEMARK_BIN=target/release/tracemark cargo test -p tracemark --test audit_state -- --ignored"]
 fn audit_figure_at_scale() {
     let n: usize = std::env::var("TRACEMARK_AUDIT_CODES")
         .ok()
@@ -450,7 +469,9 @@ fn audit_figure_at_scale() {
         .expect("product");
     assert_eq!(st, 201, "{v}");
     let made = std::time::Instant::now();
-    let codes = c.order_codes(&producer, &g, n as u32, "mac").expect("codes");
+    let codes = c
+        .order_codes(&producer, &g, n as u32, "mac")
+        .expect("codes");
     for chunk in codes.chunks(registry::documents::DOC_CODES_MAX) {
         let ids: Vec<&str> = chunk.iter().map(|x| id_code(x)).collect();
         for body in [
