@@ -205,4 +205,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Applies a write set atomically and durably.
     fn commit(&self, set: &WriteSet) -> StoreResult<()>;
+
+    /// Every code state, in pages: those after `after` (from the first when `None`) in the
+    /// engine's own scan order (any total order on keys that stays fixed while nothing is
+    /// written: fjall's is hash-spread, an SQL engine's the key's), at most `limit`. For the
+    /// audit, which compares every stored state with the one the log recomputes; an engine
+    /// without it cannot be audited (the default says so).
+    fn code_states_after(
+        &self,
+        after: Option<&CodeKey>,
+        limit: usize,
+    ) -> StoreResult<Vec<(CodeKey, CodeState)>> {
+        let _ = (after, limit);
+        Err(StoreError::new(
+            "this storage engine cannot list its code states (needed by the audit)",
+        ))
+    }
+
+    /// Every inventory counter, in pages: those after `after` in (owner, GTIN, bucket)
+    /// order, at most `limit`: (owner, GTIN, bucket, count). For the audit, like
+    /// [`Store::code_states_after`].
+    fn inventory_after(
+        &self,
+        after: Option<(ParticipantId, u64, Bucket)>,
+        limit: usize,
+    ) -> StoreResult<Vec<(ParticipantId, u64, Bucket, i64)>> {
+        let _ = (after, limit);
+        Err(StoreError::new(
+            "this storage engine cannot list its inventory counters (needed by the audit)",
+        ))
+    }
 }

@@ -968,6 +968,14 @@ async fn request(
         )),
     };
     let mut resp = resp;
+    if body_state.load(Ordering::Acquire) == BODY_PENDING {
+        // Answered before its body was read (a refusal on the head alone): hyper will not
+        // read on to the next request but close the connection, so say so — a client that
+        // pooled the connection would otherwise send its next request into the close
+        // (`IncompleteMessage` on a keep-alive client under load).
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     nosniff(resp.headers_mut());
     Ok(resp.map(|inner| Body::new(BusyBody { inner, _busy: busy })))
 }

@@ -658,6 +658,70 @@ impl Store for FjallStore {
         Ok(self.refusal_seq.load(Ordering::SeqCst))
     }
 
+    fn code_states_after(
+        &self,
+        after: Option<&CodeKey>,
+        limit: usize,
+    ) -> StoreResult<Vec<(CodeKey, CodeState)>> {
+        use std::ops::Bound;
+        // Key order is spread order: every code once, in an order fixed between writes.
+        let from = match after {
+            Some(k) => Bound::Excluded(state_key(k)),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::with_capacity(limit.min(65_536));
+        for g in self
+            .codes
+            .range::<Vec<u8>, _>((from, Bound::Unbounded))
+            .take(limit)
+        {
+            let (k, v) = g.into_inner().map_err(err)?;
+            let key = k
+                .get(4..)
+                .and_then(CodeKey::from_bytes)
+                .ok_or_else(|| err("a corrupt code key"))?;
+            let st = CodeState::decode(&v).ok_or_else(|| err(format!("corrupt state of {key}")))?;
+            out.push((key, st));
+        }
+        Ok(out)
+    }
+
+    fn inventory_after(
+        &self,
+        after: Option<(ParticipantId, u64, Bucket)>,
+        limit: usize,
+    ) -> StoreResult<Vec<(ParticipantId, u64, Bucket, i64)>> {
+        use std::ops::Bound;
+        let from = match after {
+            Some((o, g, b)) => {
+                Bound::Excluded(cat(&[&o.to_be_bytes(), &g.to_be_bytes(), &[b.to_u8()]]))
+            }
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for g in self
+            .inventory
+            .range::<Vec<u8>, _>((from, Bound::Unbounded))
+            .take(limit)
+        {
+            let (k, v) = g.into_inner().map_err(err)?;
+            let (Some(o), Some(gt), Some(b), Ok(n)) = (
+                k.get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u32::from_be_bytes),
+                k.get(4..12)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes),
+                k.get(12).copied().and_then(Bucket::from_u8),
+                <[u8; 8]>::try_from(&v[..]).map(i64::from_le_bytes),
+            ) else {
+                return Err(err("a corrupt inventory counter"));
+            };
+            out.push((o, gt, b, n));
+        }
+        Ok(out)
+    }
+
     fn commit(&self, set: &WriteSet) -> StoreResult<()> {
         let mut b = self.db.batch();
         if self.durable {

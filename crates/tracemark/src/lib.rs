@@ -11,4 +11,5 @@ pub mod client;
 pub mod demo;
 pub mod export;
 pub mod labels;
+pub mod replay;
 pub mod scan;

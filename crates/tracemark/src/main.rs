@@ -2,7 +2,7 @@
 
 mod demo_command;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -90,6 +90,10 @@ enum Command {
         /// of that size must have its root.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
+        /// Where the replay of the log builds its temporary store (removed at exit; about
+        /// the size of the registry's own). Default: the system's temporary directory.
+        #[arg(long, value_name = "DIR")]
+        scratch: Option<PathBuf>,
     },
     /// Export the registry's history (its feed of committed facts) as Parquet files that
     /// DuckDB, pandas and Spark open directly: sales.parquet, movements.parquet,
@@ -224,10 +228,17 @@ fn run(cli: Cli) -> Result<()> {
             data,
             postgres,
             checkpoint,
+            scratch,
         } => {
             let dir = data_dir(data, postgres)?;
-            let store = store_fjall::FjallStore::open(&dir.join("store"))
-                .map_err(|e| anyhow::anyhow!("opening {}: {e}", dir.display()))?;
+            // A missing store is refused, never created (as export does).
+            let store = tracemark::export::open_store(&dir)?;
+            let keyring = issuance::Keyring::load(&dir.join("keys.json")).map_err(|e| {
+                anyhow::anyhow!(
+                    "the issuing keys of {} (keys.json), needed to recompute the codes: {e}",
+                    dir.display()
+                )
+            })?;
             let note = checkpoint.map(std::fs::read_to_string).transpose()?;
             let key = std::fs::read(dir.join("log.key"))
                 .ok()
@@ -242,7 +253,7 @@ fn run(cli: Cli) -> Result<()> {
                 ),
                 _ => None,
             };
-            let r = tracemark::audit::audit(&store, kept)?;
+            let mut r = tracemark::audit::audit(&store, kept)?;
             use base64::Engine;
             println!(
                 "tracemark audit: {} log records, {} documents; root {}",
@@ -250,6 +261,30 @@ fn run(cli: Cli) -> Result<()> {
                 r.documents,
                 base64::engine::general_purpose::STANDARD.encode(r.root)
             );
+            let scratch_dir = match &scratch {
+                Some(d) => tempfile::Builder::new()
+                    .prefix("tracemark-audit-")
+                    .tempdir_in(d),
+                None => tempfile::Builder::new()
+                    .prefix("tracemark-audit-")
+                    .tempdir(),
+            }
+            .context("making the replay's temporary store")?;
+            let replayed = store_fjall::FjallStore::open_with(scratch_dir.path(), false)
+                .map_err(|e| anyhow::anyhow!("the replay's temporary store: {e}"))?;
+            let s = tracemark::audit::audit_state(&store, &replayed, keyring, &mut r)?;
+            println!(
+                "tracemark audit: state replayed from {} log records ({} unsigned, taken as stored) in {:.1} s; {} codes and {} inventory counters compared in {:.1} s: {:.0} codes/s",
+                s.replayed,
+                s.unsigned,
+                s.replay_secs,
+                s.codes,
+                s.inventory,
+                s.compare_secs,
+                s.codes_per_sec()
+            );
+            drop(replayed);
+            drop(scratch_dir);
             if r.problems.is_empty() {
                 println!("tracemark audit: every record matches");
                 return Ok(());
