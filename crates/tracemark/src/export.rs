@@ -279,9 +279,7 @@ impl Files {
             | Fact::Block(_)
             | Fact::Ack(_)
             | Fact::CardOwner(_)
-            | Fact::LateSale(_) => {
-                s.not_exported += 1
-            }
+            | Fact::LateSale(_) => s.not_exported += 1,
         }
         Ok(())
     }

@@ -215,6 +215,47 @@ fn make() -> Made {
         .get(None, &format!("/api/v1/verify?code={}", pct(&codes[6])))
         .expect("verify");
     assert_eq!(v["verdict"], "sold", "{v}");
+    // Product cards that changed hands: an importer registers two GTINs of prefixes nobody
+    // holds; the brand owner of one joins with its prefix (the card moves to it), and the
+    // operator moves the other to a second importer. Each move is a `product_transfer` leaf.
+    let importer = c
+        .register(ADMIN, "7761000006", "Importer", &["importer"], "RU-MOW")
+        .expect("importer");
+    c.register(ADMIN, "7761000008", "Importer 2", &["importer"], "RU-MOW")
+        .expect("importer 2");
+    for (n, name) in [
+        (461_999_900_001, "Brand's perfume"),
+        (462_888_800_001, "Scent"),
+    ] {
+        let (st, v) = c
+            .post_signed(
+                &importer,
+                "/api/v1/products",
+                &json!({"gtin": gtin(n), "name": name, "product_group": "perfume"}),
+            )
+            .expect("card");
+        assert_eq!(st, 201, "{v}");
+    }
+    c.register_with_prefixes(
+        ADMIN,
+        "7761000007",
+        "Brand",
+        &["producer"],
+        "RU-MOW",
+        &["4619999"],
+    )
+    .expect("brand");
+    let moved = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/api/v1/products/{}/transfer",
+            c.base,
+            gtin(462_888_800_001)
+        ))
+        .bearer_auth(ADMIN)
+        .json(&json!({"to": "7761000008", "reason": "distributor changed"}))
+        .send()
+        .expect("transfer");
+    assert_eq!(moved.status(), 200, "{:?}", moved.text());
     server.stop();
     let id = |tin: &str| {
         let store = store_fjall::FjallStore::open(&dir.path().join("store")).expect("open");
@@ -494,4 +535,29 @@ fn audit_figure_at_scale() {
         started.elapsed().as_secs_f64(),
         figure(&out)
     );
+}
+
+#[test]
+fn a_moved_product_card_given_back_in_the_store_is_found() {
+    let m = made();
+    let g: u64 = gtin(461_999_900_001).parse().expect("digits");
+    let t = tampered(m.dir.path(), |s| {
+        let mut card = s.product(g).expect("read").expect("the brand's card");
+        let importer = s
+            .participant_by_tin("7761000006")
+            .expect("read")
+            .expect("importer");
+        assert_ne!(card.owner, importer.id, "the card moved to the brand");
+        card.owner = importer.id;
+        let mut set = WriteSet::default();
+        set.products.push(card);
+        s.commit(&set).expect("commit");
+    });
+    let (ok, out) = audit(t.path());
+    eprintln!(
+        "card given back: {}",
+        out.lines().find(|l| l.contains("MISMATCH")).unwrap_or("")
+    );
+    assert!(!ok, "a card given back to the importer is found:\n{out}");
+    assert!(out.contains(&format!("{g:014}")), "{out}");
 }
