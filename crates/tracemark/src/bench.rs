@@ -342,6 +342,8 @@ fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
         decoder: crate::app::decoder_program(),
         analytics: None,
         metrics_allow: server::METRICS_ALLOW_DEFAULT.to_vec(),
+        public_url: None,
+        nonce_journal: None,
     };
     rt.spawn(crate::app::serve(listener, reg, config));
     Ok(format!("http://{addr}"))
