@@ -140,9 +140,7 @@ impl Auth {
         if id.len() > 2 * CHALLENGE_ID_LEN_MAX {
             return Err(unknown());
         }
-        let raw = URL_SAFE_NO_PAD
-            .decode(id.trim())
-            .map_err(|_| unknown())?;
+        let raw = URL_SAFE_NO_PAD.decode(id.trim()).map_err(|_| unknown())?;
         if raw.len() < 2 {
             return Err(unknown());
         }
@@ -372,7 +370,7 @@ pub fn verify_signature(
 /// that sign-in does not tell who is registered.
 pub const SIGNATURE_DOES_NOT_VERIFY: &str = "the signature does not verify: sign the \
     challenge's `data` (its UTF-8 bytes, exactly as received) with the registered key of the \
-    TIN you asked the challenge for; that challenge is used up, ask for a new one";
+    TIN you asked the challenge for";
 
 #[cfg(test)]
 mod tests {

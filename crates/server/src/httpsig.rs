@@ -249,9 +249,9 @@ pub fn component_value(m: &Message<'_>, name: &str) -> Result<String, SigError> 
         field => {
             let mut values = Vec::new();
             for v in m.headers.get_all(field) {
-                let v = v.to_str().map_err(|_| {
-                    bad(format!("the covered header {field} is not visible ASCII"))
-                })?;
+                let v = v
+                    .to_str()
+                    .map_err(|_| bad(format!("the covered header {field} is not visible ASCII")))?;
                 values.push(v.trim());
             }
             if values.is_empty() {
@@ -294,7 +294,11 @@ fn dictionary(name: &str, value: &str) -> Result<Dictionary, SigError> {
 fn non_negative(k: &str, v: &BareItem) -> Result<u64, SigError> {
     v.as_integer()
         .and_then(|i| u64::try_from(i64::from(i)).ok())
-        .ok_or_else(|| bad(format!("Signature-Input: {k} must be Unix seconds (an integer)")))
+        .ok_or_else(|| {
+            bad(format!(
+                "Signature-Input: {k} must be Unix seconds (an integer)"
+            ))
+        })
 }
 
 fn text(k: &str, v: &BareItem) -> Result<String, SigError> {
@@ -435,9 +439,7 @@ pub fn parse_signature(value: &str, label: &str) -> Result<[u8; 64], SigError> {
     item.bare_item
         .as_byte_sequence()
         .ok_or_else(|| bad("Signature: the value is a byte sequence :<base64>:"))
-        .and_then(|b| {
-            <[u8; 64]>::try_from(b).map_err(|_| bad("Signature: not base64 of 64 bytes"))
-        })
+        .and_then(|b| <[u8; 64]>::try_from(b).map_err(|_| bad("Signature: not base64 of 64 bytes")))
 }
 
 /// Checks `digest_header` (RFC 9530: a dictionary of algorithm → byte sequence) against
@@ -648,12 +650,18 @@ mod tests {
         let more = ok.replace("\"@query\" ", "\"@query\" \"@authority\" \"content-type\" ")
             + ";expires=99;tag=\"https://a.example\"";
         let i = parse_input(&more).expect("more");
-        assert_eq!((i.expires, i.tag.as_deref()), (Some(99), Some("https://a.example")));
+        assert_eq!(
+            (i.expires, i.tag.as_deref()),
+            (Some(99), Some("https://a.example"))
+        );
         assert_ne!(i.params, canonical);
         // Padding-free base64.
         let sig = STANDARD.encode([1u8; 64]);
         let unpadded = format!("sig1=:{}:", sig.trim_end_matches('='));
-        assert_eq!(parse_signature(&unpadded, "sig1").expect("unpadded"), [1; 64]);
+        assert_eq!(
+            parse_signature(&unpadded, "sig1").expect("unpadded"),
+            [1; 64]
+        );
         // Several digests.
         let body = b"{}";
         let both = format!(
@@ -668,7 +676,11 @@ mod tests {
             STANDARD.encode(Sha512::digest(b"x"))
         );
         assert!(check_digest(&wrong512, body).is_err());
-        assert!(check_digest(&format!("sha-512=:{}:", STANDARD.encode(Sha512::digest(body))), body).is_err());
+        assert!(check_digest(
+            &format!("sha-512=:{}:", STANDARD.encode(Sha512::digest(body))),
+            body
+        )
+        .is_err());
     }
 
     #[test]
@@ -697,9 +709,16 @@ mod tests {
         assert!(parse_signature("sig2=:AAAA:", "sig1").is_err());
         assert!(parse_signature("sig1=AAAA", "sig1").is_err());
         let h = HeaderMap::new();
-        let i = parse_input(&ok.replace("\"@query\"", "\"@query\" \"@query-param\"")).expect("parses");
-        assert!(base(&message(&h), &i).is_err(), "@query-param is not rebuilt");
+        let i =
+            parse_input(&ok.replace("\"@query\"", "\"@query\" \"@query-param\"")).expect("parses");
+        assert!(
+            base(&message(&h), &i).is_err(),
+            "@query-param is not rebuilt"
+        );
         let i = parse_input(&ok.replace("\"@query\"", "\"@query\" \"x-missing\"")).expect("parses");
-        assert!(base(&message(&h), &i).is_err(), "a header the request lacks");
+        assert!(
+            base(&message(&h), &i).is_err(),
+            "a header the request lacks"
+        );
     }
 }

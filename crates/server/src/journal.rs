@@ -180,7 +180,9 @@ impl Journal {
         loop {
             if s.flushed >= ticket {
                 return if s.failed_upto >= ticket {
-                    Err(std::io::Error::other("the nonce journal could not be written"))
+                    Err(std::io::Error::other(
+                        "the nonce journal could not be written",
+                    ))
                 } else {
                     Ok(())
                 };

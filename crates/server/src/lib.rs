@@ -225,8 +225,12 @@ pub fn router(registry: Registry, config: Config) -> Router {
             Ok((j, records)) => {
                 for r in records {
                     let _ = match r.kind {
-                        journal::Kind::RequestNonce => nonces.take_hash(r.participant, r.hash, r.at),
-                        journal::Kind::Challenge => auth.use_challenge(r.participant, &r.hash, r.at),
+                        journal::Kind::RequestNonce => {
+                            nonces.take_hash(r.participant, r.hash, r.at)
+                        }
+                        journal::Kind::Challenge => {
+                            auth.use_challenge(r.participant, &r.hash, r.at)
+                        }
                     };
                 }
                 Some(Arc::new(j))
@@ -593,8 +597,8 @@ fn check_json_type(headers: &HeaderMap) -> Result<(), Problem> {
                 .to_ascii_lowercase()
         })
         .unwrap_or_default();
-    let json = mime == "application/json"
-        || (mime.starts_with("application/") && mime.ends_with("+json"));
+    let json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
     if json {
         return Ok(());
     }

@@ -199,7 +199,10 @@ fn send(
     let r = rq.body(body.to_vec()).send().expect("send");
     let st = r.status().as_u16();
     let text = r.text().unwrap_or_default();
-    (st, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        st,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn authority_of(base: &str) -> String {
@@ -233,10 +236,9 @@ fn independent_signers_variations_are_accepted_and_the_profile_still_holds() {
     let w = world();
     let a = &w.producer;
     let auth = authority_of(&w.s.base);
-    let body = serde_json::to_vec(
-        &json!({"gtin": w.gtin, "name": "Boots", "product_group": "shoes"}),
-    )
-    .expect("json");
+    let body =
+        serde_json::to_vec(&json!({"gtin": w.gtin, "name": "Boots", "product_group": "shoes"}))
+            .expect("json");
     let post = |v: &Variant| {
         let sd = sign_by_hand(a, "POST", &auth, "/api/v1/products", None, &body, v);
         send(
@@ -492,10 +494,9 @@ fn python_rfc9421_library_is_accepted() {
     }
     let w = world();
     let a = &w.producer;
-    let body = serde_json::to_vec(
-        &json!({"gtin": w.gtin, "name": "Boots", "product_group": "shoes"}),
-    )
-    .expect("json");
+    let body =
+        serde_json::to_vec(&json!({"gtin": w.gtin, "name": "Boots", "product_group": "shoes"}))
+            .expect("json");
     let dir = tempfile::tempdir().expect("dir");
     let script = dir.path().join("sign.py");
     std::fs::write(&script, PYTHON_SIGNER).expect("script");
@@ -528,18 +529,13 @@ fn python_rfc9421_library_is_accepted() {
         for (k, v) in headers.as_object().expect("object") {
             hs.push((k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_string()));
         }
-        let (st, ans) = send(
-            &w.s.http,
-            &w.s.base,
-            "POST",
-            "/api/v1/products",
-            &hs,
-            &body,
-        );
+        let (st, ans) = send(&w.s.http, &w.s.base, "POST", "/api/v1/products", &hs, &body);
         assert_eq!(st, 201, "covering {covered}: {ans} (headers {hs:?})");
         accepted += 1;
     }
-    eprintln!("interop: http-message-signatures (Python) signed {accepted} of 3 requests, each accepted");
+    eprintln!(
+        "interop: http-message-signatures (Python) signed {accepted} of 3 requests, each accepted"
+    );
 }
 
 /// Signs a request with `http_message_signatures` and prints its headers as JSON.
@@ -575,18 +571,22 @@ fn sign_in_challenges_cannot_be_hoarded_or_evicted() {
     let t = Instant::now();
     let n_long = 200;
     for _ in 0..n_long {
-        let (st, v) = s
-            .c
-            .get(None, &format!("/api/v1/auth/challenge?tin={long}"))
-            .expect("challenge");
+        let (st, v) =
+            s.c.get(None, &format!("/api/v1/auth/challenge?tin={long}"))
+                .expect("challenge");
         assert_eq!(st, 400, "{v}");
-        assert!(v["detail"].as_str().unwrap_or("").contains("10 or 12 digits"), "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("10 or 12 digits"),
+            "{v}"
+        );
     }
     for bad in ["770000000", "77000000011", "77000000ab", ""] {
-        let (st, _) = s
-            .c
-            .get(None, &format!("/api/v1/auth/challenge?tin={bad}"))
-            .expect("challenge");
+        let (st, _) =
+            s.c.get(None, &format!("/api/v1/auth/challenge?tin={bad}"))
+                .expect("challenge");
         assert_eq!(st, 400, "tin {bad:?}");
     }
     eprintln!(
@@ -597,8 +597,8 @@ fn sign_in_challenges_cannot_be_hoarded_or_evicted() {
 
     // Finding 5: another address asks thousands of challenges for the victim's TIN…
     let victim = &w.retailer;
-    let attacker = Client::from_address(&s.base, "127.0.0.77".parse().expect("ip"))
-        .expect("attacker client");
+    let attacker =
+        Client::from_address(&s.base, "127.0.0.77".parse().expect("ip")).expect("attacker client");
     let flood = 3_000;
     let t = Instant::now();
     let mut first_id = None;
@@ -658,18 +658,16 @@ fn json_routes_refuse_other_content_types() {
     let w = world();
     let s = &w.s;
     let count_complaints = || {
-        let (st, v) = s
-            .c
-            .get(Some(&w.regulator), "/api/v1/complaints")
-            .expect("complaints");
+        let (st, v) =
+            s.c.get(Some(&w.regulator), "/api/v1/complaints")
+                .expect("complaints");
         assert_eq!(st, 200, "{v}");
         v["complaints"].as_array().map_or(0, |a| a.len())
     };
     let before = count_complaints();
-    let complaint = serde_json::to_vec(
-        &json!({"kind": "counterfeit", "text": "framed by a web page"}),
-    )
-    .expect("json");
+    let complaint =
+        serde_json::to_vec(&json!({"kind": "counterfeit", "text": "framed by a web page"}))
+            .expect("json");
     let mut refused = 0;
     // What a cross-site page can send without a CORS preflight: no Content-Type (a Blob
     // body), text/plain, a form.
@@ -711,7 +709,8 @@ fn json_routes_refuse_other_content_types() {
     // A document, signed, without the type: 415 and not stored.
     let id = uuid::Uuid::new_v4();
     let doc = serde_json::to_vec(&json!({"id": id, "type": "apply", "codes": []})).expect("json");
-    let (d, i, sg) = tracemark::client::sign_request(&w.producer, "POST", "/api/v1/documents", &doc);
+    let (d, i, sg) =
+        tracemark::client::sign_request(&w.producer, "POST", "/api/v1/documents", &doc);
     for ct in [None, Some("text/plain")] {
         let mut rq = s
             .http
@@ -726,10 +725,9 @@ fn json_routes_refuse_other_content_types() {
         assert_eq!(rq.body(doc.clone()).send().expect("send").status(), 415);
         refused += 1;
     }
-    let (st, _) = s
-        .c
-        .get(Some(&w.producer), &format!("/api/v1/documents/{id}"))
-        .expect("get");
+    let (st, _) =
+        s.c.get(Some(&w.producer), &format!("/api/v1/documents/{id}"))
+            .expect("get");
     assert_eq!(st, 404, "the document was not stored");
     // Sign-in and the till check.
     for (path, body, token) in [
@@ -760,7 +758,10 @@ fn json_routes_refuse_other_content_types() {
         }
     }
     // JSON with parameters, and a +json type, are JSON.
-    for ct in ["application/json; charset=utf-8", "application/vnd.tracemark+json"] {
+    for ct in [
+        "application/json; charset=utf-8",
+        "application/vnd.tracemark+json",
+    ] {
         let r = s
             .http
             .post(format!("{}/api/v1/pos/check", s.base))
@@ -786,7 +787,10 @@ fn a_public_key_belongs_to_one_participant() {
             .json(&json!({"tin": tin, "name": "Twin", "roles": ["retailer"], "public_key": key, "region": "RU-MOW"}))
             .send()
             .expect("register");
-        (r.status().as_u16(), r.json::<Value>().unwrap_or(Value::Null))
+        (
+            r.status().as_u16(),
+            r.json::<Value>().unwrap_or(Value::Null),
+        )
     };
     let producer_key = STANDARD.encode(w.producer.key.verifying_key().as_bytes());
     let (_, keys) = s.c.get(None, "/.well-known/tracemark-keys").expect("keys");
@@ -807,7 +811,10 @@ fn a_public_key_belongs_to_one_participant() {
     for (whose, key) in &own {
         let (st, v) = register("7790000099", key);
         assert_eq!(st, 409, "{whose}'s key: {v}");
-        assert!(v["detail"].as_str().unwrap_or("").contains(key.as_str()), "{v}");
+        assert!(
+            v["detail"].as_str().unwrap_or("").contains(key.as_str()),
+            "{v}"
+        );
         refused += 1;
     }
     // At rotation too.
@@ -853,7 +860,12 @@ fn serve(dir: &std::path::Path, port: u16, public_url: Option<&str>) -> Child {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tracemark"));
     cmd.args(["serve", "--data"])
         .arg(dir)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--public-rate", "0"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--public-rate",
+            "0",
+        ])
         .env("TRACEMARK_ADMIN_TOKEN", ADMIN)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
@@ -892,7 +904,14 @@ fn a_refused_signed_document_does_not_replay_after_a_restart() {
     let srv = serve(dir.path(), port, None);
     let c = Client::new(&srv.base).expect("client");
     let shop = c
-        .register_with_prefixes(ADMIN, "7791000001", "Maker", &["producer"], "RU-MOW", &["4609993"])
+        .register_with_prefixes(
+            ADMIN,
+            "7791000001",
+            "Maker",
+            &["producer"],
+            "RU-MOW",
+            &["4609993"],
+        )
         .expect("producer");
     // Applying codes nobody issued: refused (422) — and nothing in the log keeps its nonce.
     let doc = serde_json::to_vec(&json!({
@@ -910,7 +929,14 @@ fn a_refused_signed_document_does_not_replay_after_a_restart() {
         ("signature".into(), sg),
     ];
     let http = reqwest::blocking::Client::new();
-    let (st, v) = send(&http, &srv.base, "POST", "/api/v1/documents", &headers, &doc);
+    let (st, v) = send(
+        &http,
+        &srv.base,
+        "POST",
+        "/api/v1/documents",
+        &headers,
+        &doc,
+    );
     assert_eq!(st, 422, "refused first: {v}");
     let first = st;
     // Killed (as a crash would) and started again on the same directory.
@@ -918,14 +944,20 @@ fn a_refused_signed_document_does_not_replay_after_a_restart() {
     let t = Instant::now();
     let srv = serve(dir.path(), port, None);
     let restart = t.elapsed();
-    let (st, v) = send(&http, &srv.base, "POST", "/api/v1/documents", &headers, &doc);
-    assert_eq!(st, 401, "the replay after the restart: {v}");
-    assert!(
-        v["detail"].as_str().unwrap_or("").contains("nonce"),
-        "{v}"
+    let (st, v) = send(
+        &http,
+        &srv.base,
+        "POST",
+        "/api/v1/documents",
+        &headers,
+        &doc,
     );
+    assert_eq!(st, 401, "the replay after the restart: {v}");
+    assert!(v["detail"].as_str().unwrap_or("").contains("nonce"), "{v}");
     // The same document freshly signed is judged again as before: the server works.
-    let (st2, v2) = c.post_signed_bytes(&shop, "/api/v1/documents", doc.clone()).expect("send");
+    let (st2, v2) = c
+        .post_signed_bytes(&shop, "/api/v1/documents", doc.clone())
+        .expect("send");
     assert_eq!(st2, first, "{v2}");
     eprintln!(
         "finding 9: a refused signed document ({first}) replayed after a restart (SIGKILL, back in \
@@ -941,7 +973,10 @@ fn a_request_signed_for_one_deployment_is_refused_by_another() {
         format!("http://127.0.0.1:{pa}"),
         format!("http://127.0.0.1:{pb}"),
     );
-    let (da, db) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let (da, db) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
     let a = serve(da.path(), pa, Some(&ua));
     let b = serve(db.path(), pb, Some(&ub));
     // The same participant (TIN and key) on both deployments.
@@ -966,46 +1001,132 @@ fn a_request_signed_for_one_deployment_is_refused_by_another() {
     )
     .expect("json");
     // Signed for A, covering A's authority: accepted by A…
-    let v = variant(&["@method", "@authority", "@path", "@query", "content-digest"], &on_a, "");
-    let sd = sign_by_hand(&on_a, "POST", &authority_of(&a.base), "/api/v1/products", None, &body, &v);
-    let (st, ans) = send(&http, &a.base, "POST", "/api/v1/products", &sd.headers, &body);
+    let v = variant(
+        &["@method", "@authority", "@path", "@query", "content-digest"],
+        &on_a,
+        "",
+    );
+    let sd = sign_by_hand(
+        &on_a,
+        "POST",
+        &authority_of(&a.base),
+        "/api/v1/products",
+        None,
+        &body,
+        &v,
+    );
+    let (st, ans) = send(
+        &http,
+        &a.base,
+        "POST",
+        "/api/v1/products",
+        &sd.headers,
+        &body,
+    );
     assert_eq!(st, 201, "{ans}");
     // …and refused by B, replayed as captured (with B's token, and with A's Host forced).
     let mut refused = 0;
     let mut on_b_headers = sd.headers.clone();
     on_b_headers[0].1 = format!("Bearer {}", on_b.token);
-    let (st, ans) = send(&http, &b.base, "POST", "/api/v1/products", &on_b_headers, &body);
+    let (st, ans) = send(
+        &http,
+        &b.base,
+        "POST",
+        "/api/v1/products",
+        &on_b_headers,
+        &body,
+    );
     assert_eq!(st, 401, "{ans}");
     refused += 1;
     let mut forced = on_b_headers.clone();
     forced.push(("host".into(), authority_of(&a.base)));
     let (st, ans) = send(&http, &b.base, "POST", "/api/v1/products", &forced, &body);
     assert_eq!(st, 401, "{ans}");
-    assert!(ans["detail"].as_str().unwrap_or("").contains("authority"), "{ans}");
+    assert!(
+        ans["detail"].as_str().unwrap_or("").contains("authority"),
+        "{ans}"
+    );
     refused += 1;
     // B with --public-url wants the authority (or its tag): the bare four are refused…
     let v = variant(&FOUR, &on_b, "");
     let sd = sign_by_hand(&on_b, "POST", "", "/api/v1/products", None, &body, &v);
-    let (st, ans) = send(&http, &b.base, "POST", "/api/v1/products", &sd.headers, &body);
+    let (st, ans) = send(
+        &http,
+        &b.base,
+        "POST",
+        "/api/v1/products",
+        &sd.headers,
+        &body,
+    );
     assert_eq!(st, 401, "{ans}");
-    assert!(ans["detail"].as_str().unwrap_or("").contains("@authority"), "{ans}");
+    assert!(
+        ans["detail"].as_str().unwrap_or("").contains("@authority"),
+        "{ans}"
+    );
     refused += 1;
     // …a tag naming A is refused, a tag naming B accepted, and so is the project's client.
     let v = variant(&FOUR, &on_b, &format!(";tag=\"{ua}\""));
     let sd = sign_by_hand(&on_b, "POST", "", "/api/v1/products", None, &body, &v);
-    assert_eq!(send(&http, &b.base, "POST", "/api/v1/products", &sd.headers, &body).0, 401);
+    assert_eq!(
+        send(
+            &http,
+            &b.base,
+            "POST",
+            "/api/v1/products",
+            &sd.headers,
+            &body
+        )
+        .0,
+        401
+    );
     refused += 1;
     let v = variant(&FOUR, &on_b, &format!(";tag=\"{ub}\""));
     let sd = sign_by_hand(&on_b, "POST", "", "/api/v1/products", None, &body, &v);
-    let (st, ans) = send(&http, &b.base, "POST", "/api/v1/products", &sd.headers, &body);
+    let (st, ans) = send(
+        &http,
+        &b.base,
+        "POST",
+        "/api/v1/products",
+        &sd.headers,
+        &body,
+    );
     assert_eq!(st, 201, "{ans}");
     let c = Client::new(&b.base).expect("client");
-    let (st, ans) = c.post_signed(&on_b, "/api/v1/products", &serde_json::from_slice(&body).expect("json")).expect("send");
+    let (st, ans) = c
+        .post_signed(
+            &on_b,
+            "/api/v1/products",
+            &serde_json::from_slice(&body).expect("json"),
+        )
+        .expect("send");
     assert_eq!(st, 201, "{ans}");
     // The four required components are still required with @authority.
-    let v = variant(&["@method", "@authority", "@path", "content-digest"], &on_b, "");
-    let sd = sign_by_hand(&on_b, "POST", &authority_of(&b.base), "/api/v1/products", None, &body, &v);
-    assert_eq!(send(&http, &b.base, "POST", "/api/v1/products", &sd.headers, &body).0, 401);
+    let v = variant(
+        &["@method", "@authority", "@path", "content-digest"],
+        &on_b,
+        "",
+    );
+    let sd = sign_by_hand(
+        &on_b,
+        "POST",
+        &authority_of(&b.base),
+        "/api/v1/products",
+        None,
+        &body,
+        &v,
+    );
+    assert_eq!(
+        send(
+            &http,
+            &b.base,
+            "POST",
+            "/api/v1/products",
+            &sd.headers,
+            &body
+        )
+        .0,
+        401
+    );
     refused += 1;
     eprintln!(
         "--public-url: a request signed for deployment A replayed on B: refused; \
