@@ -94,7 +94,15 @@ impl Journal {
     /// Opens (creating) the journal in `dir`, deletes files older than a window before
     /// `now`, and returns it with the records of the last `window` seconds, oldest first.
     pub fn open(dir: &Path, window: u64, now: u64) -> std::io::Result<(Journal, Vec<Record>)> {
-        std::fs::create_dir_all(dir)?;
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            // Who signed what, when: the operator's to read, nobody else's.
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir)?;
         let slot_secs = window.max(1);
         let current = now / slot_secs;
         let mut files: Vec<(u64, PathBuf)> = Vec::new();
