@@ -516,8 +516,9 @@ pub fn sign(
 }
 
 /// As [`sign`], also covering `"@authority"` (`authority` as the request's `Host` carries
-/// it): what a registry started with `--public-url` requires, so that the request cannot
-/// be replayed on another deployment. Accepted by every registry.
+/// it, without the scheme's default port: see [`normalize_authority`]): what a registry
+/// started with `--public-url` requires, so that the request cannot be replayed on another
+/// deployment. Accepted by every registry.
 pub fn sign_for(
     key: &SigningKey,
     tin: &str,
@@ -535,7 +536,7 @@ pub fn sign_for(
     let base = format!(
         "\"@method\": {}\n\"@authority\": {}\n\"@path\": {}\n\"@query\": ?{}\n\"content-digest\": {}\n\"@signature-params\": {}",
         t.method,
-        normalize_authority("http", authority),
+        authority.trim().to_ascii_lowercase(),
         path,
         t.query.unwrap_or(""),
         digest,

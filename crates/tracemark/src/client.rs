@@ -105,10 +105,15 @@ impl Client {
         })
     }
 
-    /// The host and port requests go to (`Host`), from the base URL.
-    fn authority(&self) -> Option<&str> {
-        let rest = self.base.split_once("://")?.1;
-        rest.split('/').next().filter(|a| !a.is_empty())
+    /// The host and port requests go to (`Host`, without the scheme's default port), from
+    /// the base URL.
+    fn authority(&self) -> Option<String> {
+        let (scheme, rest) = self.base.split_once("://")?;
+        let a = rest.split('/').next().filter(|a| !a.is_empty())?;
+        Some(server::httpsig::normalize_authority(
+            &scheme.to_ascii_lowercase(),
+            a,
+        ))
     }
 
     fn answer(r: reqwest::blocking::Response) -> Result<Answer> {
@@ -141,8 +146,13 @@ impl Client {
     ) -> Result<Answer> {
         // Covering the authority too: the request then holds on a registry that knows its
         // public address (`--public-url`) and cannot be replayed on another.
-        let (digest, input, sig) =
-            sign_request_for(actor, method.as_str(), self.authority(), path, &body);
+        let (digest, input, sig) = sign_request_for(
+            actor,
+            method.as_str(),
+            self.authority().as_deref(),
+            path,
+            &body,
+        );
         let mut rq = self
             .http
             .request(method, format!("{}{path}", self.base))
