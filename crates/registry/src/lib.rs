@@ -528,6 +528,7 @@ impl Registry {
                 )));
             }
             reg.prefixes_free(tx, &prefixes, None)?;
+            reg.key_free(tx, &key, None)?;
             let id = tx.state.next_participant;
             tx.state.next_participant += 1;
             let p = Participant {
@@ -755,6 +756,41 @@ impl Registry {
         Ok(moved.1)
     }
 
+    /// Refuses a public key that another participant holds (now or before: any key of its
+    /// history) or that is one of the registry's own code-signing keys: a key belongs to
+    /// one participant, so a signature names its signer without doubt (in the writer: two
+    /// registrations of one batch see each other through `tx`). The server adds the
+    /// log's checkpoint key, which it holds.
+    fn key_free(
+        &self,
+        tx: &mut Tx<'_, dyn Store>,
+        key: &[u8; 32],
+        owner: Option<ParticipantId>,
+    ) -> Result<()> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        if self.public_keys().keys.iter().any(|k| k.public_key == b64) {
+            return Err(Error::Conflict(format!(
+                "public key {b64} is the registry's own code-signing key; every participant needs a key of its own"
+            )));
+        }
+        let mut all = tx.store().participants()?;
+        for p in tx.pending_participants() {
+            all.retain(|q| q.id != p.id);
+            all.push(p.clone());
+        }
+        if let Some(holder) = all.iter().find(|p| {
+            Some(p.id) != owner
+                && (p.public_key == *key || p.keys.iter().any(|k| k.public_key == *key))
+        }) {
+            return Err(Error::Conflict(format!(
+                "public key {b64} belongs to participant {} already; a key belongs to one participant",
+                holder.tin
+            )));
+        }
+        Ok(())
+    }
+
     /// Changes a participant in the writer (operator actions): `f` checks and edits it.
     fn change_participant(
         &self,
@@ -798,7 +834,7 @@ impl Registry {
                 })?
                 .max(now),
         };
-        self.change_participant(tin, log::LeafKind::ParticipantKey, move |_, tx, p| {
+        self.change_participant(tin, log::LeafKind::ParticipantKey, move |reg, tx, p| {
             if p.keys.len() >= KEYS_PER_PARTICIPANT_MAX {
                 return Err(Error::TooLarge(format!(
                     "a participant has at most {KEYS_PER_PARTICIPANT_MAX} keys"
@@ -820,6 +856,7 @@ impl Registry {
             if p.public_key == key || p.keys.iter().any(|k| k.public_key == key) {
                 return Err(Error::Conflict("this key was used before".into()));
             }
+            reg.key_free(tx, &key, Some(p.id))?;
             p.keys.push(model::ParticipantKey {
                 public_key: key,
                 not_before,

@@ -16,8 +16,6 @@ use std::collections::HashMap;
 
 /// How long a challenge may be answered.
 pub const CHALLENGE_TTL_SECS: u64 = 300;
-/// Most challenges outstanding at once (oldest are dropped first).
-pub const CHALLENGES_MAX: usize = 100_000;
 /// How long a token lives.
 pub const TOKEN_TTL_SECS: u64 = 10 * 3600;
 const TOKEN_LEN: usize = 4 + 8 + 4 + 4 + 16;
@@ -30,42 +28,51 @@ pub const NONCE_TTL_SECS: u64 = 2 * crate::httpsig::CREATED_SKEW_SECS_MAX;
 /// requests are refused with 503 until old ones expire — it takes eight participants at
 /// their own limit to fill it.
 pub const NONCES_MAX: usize = 4_000_000;
+/// Most sign-ins one participant may make within [`CHALLENGE_TTL_SECS`] (each used
+/// challenge is remembered that long, so it is bounded): a few systems signing in now and
+/// then need far fewer; beyond it that participant is told to slow down (429).
+pub const SIGN_INS_PER_PARTICIPANT_MAX: usize = 10_000;
+/// Most used challenges remembered over all participants (~60 bytes each, 60 MB at most):
+/// only successful sign-ins add to it, which takes a participant's key.
+pub const SIGN_INS_MAX: usize = 1_000_000;
+/// A TIN is 10 digits (an organisation) or 12 (an individual entrepreneur); nothing else is
+/// given a challenge, so a request cannot make the server sign or hold anything large.
+pub const TIN_LENGTHS: [usize; 2] = [10, 12];
+/// Bytes of a challenge id: version, TIN length, TIN (up to 12 digits), issue time,
+/// random nonce, MAC.
+const CHALLENGE_ID_LEN_MAX: usize = 1 + 1 + 12 + 8 + CHALLENGE_NONCE_LEN + CHALLENGE_MAC_LEN;
+const CHALLENGE_NONCE_LEN: usize = 16;
+const CHALLENGE_MAC_LEN: usize = 16;
+const CHALLENGE_VERSION: u8 = 1;
 
-struct Challenge {
-    tin: String,
-    data: String,
-    expires: u64,
+/// Whether `tin` is a TIN: 10 or 12 ASCII digits.
+pub fn valid_tin(tin: &str) -> bool {
+    TIN_LENGTHS.contains(&tin.len()) && tin.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Sign-in state: outstanding challenges and the token key.
+/// Sign-in state: the token key, the challenge key, and the challenges already used.
+///
+/// Challenges are stateless: the id carries the TIN, the issue time and a random nonce
+/// under a MAC (keyed BLAKE3 with a key derived from the token key, which the data
+/// directory keeps), and the `data` to sign is rebuilt from it. Nothing is stored when a
+/// challenge is asked for, so nobody can fill memory with them or push a participant's
+/// own challenge out (issue 14, findings 4 and 5); a challenge is single-use because its
+/// MAC is remembered once a signature over it has verified — which takes the key.
 pub struct Auth {
     key: [u8; 32],
-    challenges: Mutex<Challenges>,
+    challenge_key: [u8; 32],
+    used: Nonces,
 }
 
-/// Outstanding challenges: by id, in order of issue (oldest dropped first, in O(1)), and
-/// per TIN (at most [`CHALLENGES_PER_TIN_MAX`]: a flood for one TIN evicts only that TIN's).
-#[derive(Default)]
-struct Challenges {
-    by_id: HashMap<String, Challenge>,
-    order: std::collections::VecDeque<String>,
-    per_tin: HashMap<String, std::collections::VecDeque<String>>,
-}
-
-/// Most challenges outstanding for one TIN (a participant signs in from a few systems).
-pub const CHALLENGES_PER_TIN_MAX: usize = 8;
-
-impl Challenges {
-    fn remove(&mut self, id: &str) -> Option<Challenge> {
-        let c = self.by_id.remove(id)?;
-        if let Some(q) = self.per_tin.get_mut(&c.tin) {
-            q.retain(|x| x != id);
-            if q.is_empty() {
-                self.per_tin.remove(&c.tin);
-            }
-        }
-        Some(c)
-    }
+/// A challenge whose MAC checked: what the token step needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenChallenge {
+    /// The TIN it was asked for.
+    pub tin: String,
+    /// The exact `data` the participant signs.
+    pub data: String,
+    /// Its MAC: remembered once used.
+    pub mac: [u8; 16],
 }
 
 impl Auth {
@@ -73,75 +80,102 @@ impl Auth {
     pub fn new(key: [u8; 32]) -> Auth {
         Auth {
             key,
-            challenges: Mutex::new(Challenges::default()),
+            challenge_key: blake3::derive_key("tracemark 2026 sign-in challenge", &key),
+            used: Nonces::with_ttl(
+                CHALLENGE_TTL_SECS,
+                SIGN_INS_PER_PARTICIPANT_MAX,
+                SIGN_INS_MAX,
+                "this challenge was used already: ask for a new one",
+            ),
         }
     }
 
-    /// A fresh challenge for `tin`: `(challenge_id, data)`.
-    pub fn challenge(&self, tin: &str, now: u64) -> (String, String) {
-        let mut rnd = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut rnd);
-        let id = uuid::Uuid::new_v4().to_string();
-        let data = format!(
-            "tracemark-signin:{tin}:{now}:{}",
-            URL_SAFE_NO_PAD.encode(rnd)
-        );
-        let mut ch = self.challenges.lock();
-        // This TIN's oldest goes first; then, past the global cap, the oldest of all
-        // (ids of challenges already taken are skipped as they come up).
-        let mine = ch.per_tin.get(tin).map_or(0, |q| q.len());
-        if mine >= CHALLENGES_PER_TIN_MAX {
-            if let Some(old) = ch.per_tin.get(tin).and_then(|q| q.front().cloned()) {
-                ch.remove(&old);
-            }
-        }
-        while ch.by_id.len() >= CHALLENGES_MAX {
-            match ch.order.pop_front() {
-                Some(old) => {
-                    ch.remove(&old);
-                }
-                None => break,
-            }
-        }
-        // Expired and taken ones leave from the front (issue order is expiry order)…
-        while let Some(f) = ch.order.front().cloned() {
-            match ch.by_id.get(&f) {
-                Some(c) if c.expires > now => break,
-                Some(_) => {
-                    ch.remove(&f);
-                    ch.order.pop_front();
-                }
-                None => {
-                    ch.order.pop_front();
-                }
-            }
-        }
-        // …and ids of taken ones behind a live front are compacted away now and then.
-        if ch.order.len() > 2 * CHALLENGES_MAX {
-            let Challenges { by_id, order, .. } = &mut *ch;
-            order.retain(|id| by_id.contains_key(id));
-        }
-        ch.by_id.insert(
-            id.clone(),
-            Challenge {
-                tin: tin.to_string(),
-                data: data.clone(),
-                expires: now + CHALLENGE_TTL_SECS,
-            },
-        );
-        ch.order.push_back(id.clone());
-        ch.per_tin
-            .entry(tin.to_string())
-            .or_default()
-            .push_back(id.clone());
-        (id, data)
+    fn challenge_mac(&self, tin: &str, issued: u64, nonce: &[u8]) -> [u8; 16] {
+        let mut h = blake3::Hasher::new_keyed(&self.challenge_key);
+        h.update(&[CHALLENGE_VERSION, tin.len() as u8]);
+        h.update(tin.as_bytes());
+        h.update(&issued.to_le_bytes());
+        h.update(nonce);
+        let mut mac = [0u8; 16];
+        mac.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        mac
     }
 
-    /// Takes a challenge (single use): the TIN it was for and its data.
-    pub fn take_challenge(&self, id: &str, now: u64) -> Option<(String, String)> {
-        let c = self.challenges.lock().remove(id)?;
-        // (its id leaves the issue order when it reaches the front)
-        (c.expires > now).then_some((c.tin, c.data))
+    fn challenge_data(tin: &str, issued: u64, nonce: &[u8]) -> String {
+        format!(
+            "tracemark-signin:{tin}:{issued}:{}",
+            URL_SAFE_NO_PAD.encode(nonce)
+        )
+    }
+
+    /// A fresh challenge for `tin` (10 or 12 digits, else a 400): `(challenge_id, data)`.
+    /// Nothing is kept.
+    pub fn challenge(&self, tin: &str, now: u64) -> Result<(String, String), Problem> {
+        if !valid_tin(tin) {
+            return Err(Problem::bad_request(format!(
+                "`tin` must be 10 or 12 digits ({} characters given)",
+                tin.chars().count()
+            )));
+        }
+        let mut nonce = [0u8; CHALLENGE_NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let mac = self.challenge_mac(tin, now, &nonce);
+        let mut raw = Vec::with_capacity(CHALLENGE_ID_LEN_MAX);
+        raw.extend_from_slice(&[CHALLENGE_VERSION, tin.len() as u8]);
+        raw.extend_from_slice(tin.as_bytes());
+        raw.extend_from_slice(&now.to_le_bytes());
+        raw.extend_from_slice(&nonce);
+        raw.extend_from_slice(&mac);
+        Ok((
+            URL_SAFE_NO_PAD.encode(raw),
+            Self::challenge_data(tin, now, &nonce),
+        ))
+    }
+
+    /// Opens a challenge id: the TIN, the data to sign and the MAC, if this registry issued
+    /// it within [`CHALLENGE_TTL_SECS`]. Whether it was used is told by
+    /// [`Auth::use_challenge`], after the signature verified.
+    pub fn open_challenge(&self, id: &str, now: u64) -> Result<OpenChallenge, Problem> {
+        let unknown = || Problem::unauthorized("unknown or expired challenge; ask for a new one");
+        if id.len() > 2 * CHALLENGE_ID_LEN_MAX {
+            return Err(unknown());
+        }
+        let raw = URL_SAFE_NO_PAD.decode(id.trim()).map_err(|_| unknown())?;
+        if raw.len() < 2 {
+            return Err(unknown());
+        }
+        let (version, n, rest) = (raw[0], raw[1] as usize, &raw[2..]);
+        if version != CHALLENGE_VERSION
+            || !TIN_LENGTHS.contains(&n)
+            || rest.len() != n + 8 + CHALLENGE_NONCE_LEN + CHALLENGE_MAC_LEN
+        {
+            return Err(unknown());
+        }
+        let (tin, rest) = rest.split_at(n);
+        let (issued, rest) = rest.split_at(8);
+        let (nonce, mac) = rest.split_at(CHALLENGE_NONCE_LEN);
+        let tin = std::str::from_utf8(tin).map_err(|_| unknown())?;
+        let issued = u64::from_le_bytes(issued.try_into().map_err(|_| unknown())?);
+        let want = self.challenge_mac(tin, issued, nonce);
+        if !constant_eq(&want, mac) || !valid_tin(tin) {
+            return Err(unknown());
+        }
+        // Issued by this clock, so never later than now (a second of leeway for a clock
+        // read on another thread); answered within the TTL.
+        if issued > now + 1 || issued + CHALLENGE_TTL_SECS <= now {
+            return Err(unknown());
+        }
+        Ok(OpenChallenge {
+            tin: tin.to_string(),
+            data: Self::challenge_data(tin, issued, nonce),
+            mac: want,
+        })
+    }
+
+    /// Marks a challenge whose signature verified as used by `participant`: `Err` (401) if
+    /// it was used already, 429 past [`SIGN_INS_PER_PARTICIPANT_MAX`].
+    pub fn use_challenge(&self, participant: u32, mac: &[u8; 16], now: u64) -> Result<(), Problem> {
+        self.used.take_hash(participant, *mac, now)
     }
 
     /// A token for a participant signed in with key number `epoch` (0: the registration
@@ -189,12 +223,28 @@ impl Auth {
 }
 
 /// The nonces of signed requests seen within [`NONCE_TTL_SECS`], per participant: a
-/// captured request cannot be sent again. A nonce is kept as 16 bytes of its BLAKE3 hash
-/// (about 60 bytes an entry with the map and the queue), at most
-/// [`NONCES_PER_PARTICIPANT_MAX`] per participant and [`NONCES_MAX`] in all.
-#[derive(Default)]
+/// captured request cannot be sent again (and, with another TTL, the challenges used to
+/// sign in). A nonce is kept as 16 bytes of its BLAKE3 hash (about 60 bytes an entry with
+/// the map and the queue), at most a set number per participant and in all.
 pub struct Nonces {
     seen: Mutex<NonceTable>,
+    ttl: u64,
+    per_participant_max: usize,
+    max: usize,
+    replayed: &'static str,
+}
+
+impl Default for Nonces {
+    /// The request nonces' table: [`NONCE_TTL_SECS`], [`NONCES_PER_PARTICIPANT_MAX`],
+    /// [`NONCES_MAX`].
+    fn default() -> Self {
+        Nonces::with_ttl(
+            NONCE_TTL_SECS,
+            NONCES_PER_PARTICIPANT_MAX,
+            NONCES_MAX,
+            "this signature's nonce was used already: a request is signed once, with a fresh nonce",
+        )
+    }
 }
 
 type NonceKey = (u32, [u8; 16]);
@@ -211,9 +261,38 @@ struct NonceTable {
 /// this in ten minutes is told to slow down (429), and nobody else is affected.
 pub const NONCES_PER_PARTICIPANT_MAX: usize = 500_000;
 
+/// The 16 bytes a nonce is remembered by.
+pub fn nonce_hash(nonce: &str) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    h.copy_from_slice(&blake3::hash(nonce.as_bytes()).as_bytes()[..16]);
+    h
+}
+
 impl Nonces {
+    /// A table remembering each entry `ttl` seconds, at most `per_participant_max` per
+    /// participant and `max` in all; `replayed` is what a second use is told.
+    pub fn with_ttl(
+        ttl: u64,
+        per_participant_max: usize,
+        max: usize,
+        replayed: &'static str,
+    ) -> Nonces {
+        Nonces {
+            seen: Mutex::new(NonceTable::default()),
+            ttl,
+            per_participant_max,
+            max,
+            replayed,
+        }
+    }
+
     /// Remembers `nonce` of `participant` at `now`; `Err` if it was seen within the window.
     pub fn take(&self, participant: u32, nonce: &str, now: u64) -> Result<(), Problem> {
+        self.take_hash(participant, nonce_hash(nonce), now)
+    }
+
+    /// As [`Nonces::take`], with the nonce's hash ([`nonce_hash`]).
+    pub fn take_hash(&self, participant: u32, h: [u8; 16], now: u64) -> Result<(), Problem> {
         let mut t = self.seen.lock();
         while t.order.front().is_some_and(|(exp, _)| *exp <= now) {
             if let Some((exp, k)) = t.order.pop_front() {
@@ -228,8 +307,6 @@ impl Nonces {
                 }
             }
         }
-        let mut h = [0u8; 16];
-        h.copy_from_slice(&blake3::hash(nonce.as_bytes()).as_bytes()[..16]);
         let key = (participant, h);
         if t.by_key.get(&key).is_some_and(|exp| *exp > now) {
             // The caller is signed in; it is the request's signature that is refused.
@@ -237,28 +314,29 @@ impl Nonces {
                 401,
                 "bad-signature",
                 "Bad request signature",
-                "this signature's nonce was used already: a request is signed once, with a fresh nonce",
+                self.replayed,
             ));
         }
-        if t.per_participant.get(&participant).copied().unwrap_or(0) >= NONCES_PER_PARTICIPANT_MAX {
+        if t.per_participant.get(&participant).copied().unwrap_or(0) >= self.per_participant_max {
             return Err(Problem::new(
                 429,
                 "too-many",
                 "Too many requests",
                 format!(
-                    "more than {NONCES_PER_PARTICIPANT_MAX} signed requests of yours in ten minutes; slow down"
+                    "more than {} signed requests or sign-ins of yours in {} s; slow down",
+                    self.per_participant_max, self.ttl
                 ),
             ));
         }
-        if t.by_key.len() >= NONCES_MAX {
+        if t.by_key.len() >= self.max {
             return Err(Problem::new(
                 503,
                 "unavailable",
                 "Service unavailable",
-                "too many signed requests in the last ten minutes; retry shortly",
+                "too many signed requests or sign-ins in the last minutes; retry shortly",
             ));
         }
-        let exp = now + NONCE_TTL_SECS;
+        let exp = now + self.ttl;
         t.by_key.insert(key, exp);
         t.order.push_back((exp, key));
         *t.per_participant.entry(participant).or_insert(0) += 1;
@@ -292,7 +370,7 @@ pub fn verify_signature(
 /// that sign-in does not tell who is registered.
 pub const SIGNATURE_DOES_NOT_VERIFY: &str = "the signature does not verify: sign the \
     challenge's `data` (its UTF-8 bytes, exactly as received) with the registered key of the \
-    TIN you asked the challenge for; that challenge is used up, ask for a new one";
+    TIN you asked the challenge for";
 
 #[cfg(test)]
 mod tests {
@@ -328,34 +406,34 @@ mod tests {
     }
 
     #[test]
-    fn a_flood_of_challenges_for_one_tin_evicts_only_its_own() {
+    fn challenges_are_stateless_checked_and_single_use() {
         let a = Auth::new([1; 32]);
-        let (theirs, _) = a.challenge("7700000002", 100);
-        let mine: Vec<String> = (0..CHALLENGES_PER_TIN_MAX + 5)
-            .map(|_| a.challenge("7700000001", 100).0)
-            .collect();
-        assert!(
-            a.take_challenge(&theirs, 101).is_some(),
-            "another TIN's survives"
-        );
-        assert!(
-            a.take_challenge(&mine[0], 101).is_none(),
-            "the oldest of mine went"
-        );
-        assert!(a.take_challenge(&mine[mine.len() - 1], 101).is_some());
-        assert!(a.challenges.lock().by_id.len() <= CHALLENGES_PER_TIN_MAX);
-    }
-
-    #[test]
-    fn challenges_are_single_use_and_expire() {
-        let a = Auth::new([1; 32]);
-        let (id, data) = a.challenge("7700000001", 100);
+        assert!(a.challenge("77000000011", 100).is_err(), "11 digits");
+        assert!(a.challenge(&"7".repeat(15_800), 100).is_err());
+        assert!(a.challenge("77000000ab", 100).is_err());
+        let (id, data) = a.challenge("7700000001", 100).expect("challenge");
+        let o = a.open_challenge(&id, 101).expect("opens");
         assert_eq!(
-            a.take_challenge(&id, 101),
-            Some(("7700000001".into(), data))
+            (o.tin.as_str(), o.data.as_str()),
+            ("7700000001", data.as_str())
         );
-        assert_eq!(a.take_challenge(&id, 101), None);
-        let (id, _) = a.challenge("7700000001", 100);
-        assert_eq!(a.take_challenge(&id, 100 + CHALLENGE_TTL_SECS), None);
+        // Another registry's key, a changed byte, expiry: unknown.
+        assert!(Auth::new([2; 32]).open_challenge(&id, 101).is_err());
+        let mut raw = URL_SAFE_NO_PAD.decode(&id).expect("b64");
+        raw[3] ^= 1;
+        assert!(a
+            .open_challenge(&URL_SAFE_NO_PAD.encode(&raw), 101)
+            .is_err());
+        assert!(a.open_challenge(&id, 100 + CHALLENGE_TTL_SECS).is_err());
+        assert!(a.open_challenge("", 101).is_err());
+        // Single use, once the signature verified.
+        assert!(a.use_challenge(7, &o.mac, 101).is_ok());
+        assert!(a.use_challenge(7, &o.mac, 102).is_err());
+        // A flood of challenges for one TIN holds nothing and takes nothing from another's.
+        let (theirs, _) = a.challenge("7700000002", 100).expect("challenge");
+        for _ in 0..1_000 {
+            a.challenge("7700000002", 100).expect("challenge");
+        }
+        assert!(a.open_challenge(&theirs, 101).is_ok());
     }
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod complaints;
 pub mod control;
 pub mod httpsig;
+pub mod journal;
 pub mod limit;
 pub mod openapi;
 pub mod problem;
@@ -98,6 +99,14 @@ pub struct Config {
     /// Till checks per participant ([`till::TillQuota::DEFAULT`]); `None`: unlimited (the
     /// bench measures the check itself).
     pub till_quota: Option<till::TillQuota>,
+    /// The registry's public address (`serve --public-url`): when set, every signature must
+    /// cover `"@authority"` equal to its authority (or carry `tag` equal to it), so a
+    /// request signed for one deployment is refused by another. `None`: not required.
+    pub public_url: Option<httpsig::PublicUrl>,
+    /// The directory of the nonce journal ([`journal`]): the nonces of verified
+    /// signatures and used sign-in challenges, durable before the request is acted on and
+    /// reloaded on a start. `None`: remembered in memory only (a restart forgets them).
+    pub nonce_journal: Option<std::path::PathBuf>,
 }
 
 /// Who may read `/metrics` without the admin token unless told otherwise: this machine.
@@ -129,6 +138,10 @@ pub struct AppState {
     /// Keys the tags of complainants' addresses (derived from the token key).
     client_secret: [u8; 32],
     nonces: Arc<Nonces>,
+    /// Where verified nonces and used challenges are made durable (see [`Config::nonce_journal`]).
+    journal: Option<Arc<journal::Journal>>,
+    /// See [`Config::public_url`].
+    public_url: Option<Arc<httpsig::PublicUrl>>,
     log: Arc<LogSigner>,
     /// The projections (the risk engine) following the registry's feed.
     control: Arc<control::Control>,
@@ -215,6 +228,31 @@ pub fn router(registry: Registry, config: Config) -> Router {
         }
         Err(e) => tracing::error!("cannot reload recent nonces from the log: {e}"),
     }
+    // Every nonce and used challenge of the last window, whatever the request's outcome
+    // was (a refused document's nonce is in no log leaf): from the journal.
+    let auth = Auth::new(config.token_key);
+    let journal = config.nonce_journal.as_ref().and_then(|dir| {
+        match journal::Journal::open(dir, auth::NONCE_TTL_SECS, started_at) {
+            Ok((j, records)) => {
+                for r in records {
+                    let _ = match r.kind {
+                        journal::Kind::RequestNonce => {
+                            nonces.take_hash(r.participant, r.hash, r.at)
+                        }
+                        journal::Kind::Challenge => {
+                            auth.use_challenge(r.participant, &r.hash, r.at)
+                        }
+                    };
+                }
+                Some(Arc::new(j))
+            }
+            Err(e) => {
+                // Serving without it would forget nonces on the next restart: say so loudly.
+                tracing::error!("cannot open the nonce journal in {}: {e}", dir.display());
+                None
+            }
+        }
+    });
     // The projections follow the feed for the router's life (stopped, with a last write
     // of their rows, when the last clone of the state goes).
     let control = Arc::new(control::Control::start(&registry, config.analytics.clone()));
@@ -225,6 +263,8 @@ pub fn router(registry: Registry, config: Config) -> Router {
             last: parking_lot::Mutex::new(None),
         }),
         nonces: Arc::new(nonces),
+        journal,
+        public_url: config.public_url.clone().map(Arc::new),
         health: Arc::new(tokio::sync::Mutex::new(None)),
         control: control.clone(),
         metrics_allow: config.metrics_allow.clone().into(),
@@ -237,7 +277,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
             "tracemark 2026 complainant address tag",
             &config.token_key,
         ),
-        auth: Arc::new(Auth::new(config.token_key)),
+        auth: Arc::new(auth),
         admin_token: config.admin_token.into(),
         metrics: metrics_handle(),
         public_limit: config
@@ -556,31 +596,42 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
     })
 }
 
+/// A JSON body must say so: `Content-Type: application/json` (parameters such as
+/// `; charset=utf-8` allowed) or an `application/*+json` type. Anything else, and no
+/// Content-Type at all, is a 415: a web page can make a visitor's browser POST a body
+/// without a Content-Type (`fetch(…, {mode: "no-cors", body: new Blob([json])})`) or as
+/// `text/plain` with no CORS preflight, but never as `application/json` (issue 14,
+/// finding 8) — so a cross-site page cannot file complaints or documents in a visitor's name.
 fn check_json_type(headers: &HeaderMap) -> Result<(), Problem> {
-    match headers
+    let sent = headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        None => Ok(()),
-        Some(ct) => {
-            let mime = ct
-                .split(';')
+        .map(|v| v.to_str().unwrap_or("(not ASCII)"));
+    let mime = sent
+        .map(|ct| {
+            ct.split(';')
                 .next()
                 .unwrap_or("")
                 .trim()
-                .to_ascii_lowercase();
-            if mime == "application/json" || mime.ends_with("+json") {
-                Ok(())
-            } else {
-                Err(Problem::new(
-                    415,
-                    "unsupported-media-type",
-                    "Unsupported media type",
-                    format!("send application/json, not {mime}"),
-                ))
-            }
-        }
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    if json {
+        return Ok(());
     }
+    Err(Problem::new(
+        415,
+        "unsupported-media-type",
+        "Unsupported media type",
+        match sent {
+            None => "this endpoint takes a JSON body: send `Content-Type: application/json` (no Content-Type was sent)".to_string(),
+            Some(_) => format!(
+                "this endpoint takes a JSON body: send `Content-Type: application/json`, not {:?}",
+                mime.chars().take(80).collect::<String>()
+            ),
+        },
+    ))
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
@@ -713,8 +764,14 @@ impl AppState {
             return Ok(None);
         };
         let sig = h("signature")?.ok_or_else(|| sig_problem("Signature is missing"))?;
-        let digest =
-            h("content-digest")?.ok_or_else(|| sig_problem("Content-Digest is missing"))?;
+        h("content-digest")?.ok_or_else(|| sig_problem("Content-Digest is missing"))?;
+        // Every Content-Digest line, as the signature base covers them (RFC 9421 §2.1).
+        let digest = &headers
+            .get_all("content-digest")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("").trim())
+            .collect::<Vec<_>>()
+            .join(", ");
         let i = httpsig::parse_input(input).map_err(|e| sig_problem(e.0))?;
         let raw = httpsig::parse_signature(sig, &i.label).map_err(|e| sig_problem(e.0))?;
         if i.keyid != p.tin {
@@ -731,6 +788,21 @@ impl AppState {
                 i.created
             )));
         }
+        if let Some(exp) = i.expires {
+            if exp <= now {
+                return Err(sig_problem(format!(
+                    "the signature expired at {exp} (the registry's clock: {now})"
+                )));
+            }
+        }
+        let authority = t
+            .uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()));
+        if let Some(public) = &self.public_url {
+            public.check(&i, authority).map_err(|e| sig_problem(e.0))?;
+        }
         if body.len() > BODY_INLINE_MAX {
             // Hashing megabytes would hold an async thread (and every request queued on it).
             let (d, b) = (digest.to_string(), body.to_vec());
@@ -741,17 +813,30 @@ impl AppState {
             httpsig::check_digest(digest, body)
         }
         .map_err(|e| sig_problem(e.0))?;
-        let base = httpsig::signature_base(
-            httpsig::Target {
+        let message = httpsig::Message {
+            target: httpsig::Target {
                 method: t.method.as_str(),
                 path: t.uri.path(),
                 query: t.uri.query(),
             },
-            digest.trim(),
-            &i.params,
-        );
+            scheme: self
+                .public_url
+                .as_ref()
+                .map_or("http", |u| u.scheme.as_str()),
+            authority,
+            headers,
+        };
+        let base = httpsig::base(&message, &i).map_err(|e| sig_problem(e.0))?;
         httpsig::verify(&base, &raw, &[p.key_at(now)]).map_err(|e| sig_problem(e.0))?;
-        self.nonces.take(p.id, &i.nonce, now)?;
+        let hash = auth::nonce_hash(&i.nonce);
+        self.nonces.take_hash(p.id, hash, now)?;
+        self.remember(journal::Record {
+            kind: journal::Kind::RequestNonce,
+            participant: p.id,
+            at: now,
+            hash,
+        })
+        .await?;
         Ok(Some(SignedRequest {
             method: t.method.to_string(),
             path: t.uri.path().to_string(),
@@ -759,6 +844,26 @@ impl AppState {
             signature_input: input.to_string(),
             signature: sig.to_string(),
         }))
+    }
+
+    /// Makes a verified nonce or used challenge durable before the request is acted on
+    /// (one group-committed flush, off the async threads); without a journal, nothing.
+    async fn remember(&self, r: journal::Record) -> Result<(), Problem> {
+        let Some(j) = self.journal.clone() else {
+            return Ok(());
+        };
+        match tokio::task::spawn_blocking(move || j.append(r)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::error!("nonce journal: {e}");
+                Err(Problem::from(Error::Unavailable(
+                    "the registry cannot record this signature's nonce now; retry shortly".into(),
+                )))
+            }
+            Err(_) => Err(Problem::from(Error::Unavailable(
+                "the registry cannot record this signature's nonce now; retry shortly".into(),
+            ))),
+        }
     }
 
     /// A JSON request of a signed-in participant (reads and till checks: a signature is
@@ -796,6 +901,22 @@ impl AppState {
                 body: body.to_vec(),
             },
         ))
+    }
+
+    /// Refuses (409) the log's checkpoint key as a participant's key: a key belongs to one
+    /// holder, and this one is the registry's (the registry checks its other keys and
+    /// every participant's).
+    fn not_the_log_key(&self, public_key_b64: &str) -> Result<(), Problem> {
+        use base64::Engine;
+        let log = self.log.key.verifying_key();
+        let given = base64::engine::general_purpose::STANDARD.decode(public_key_b64.trim());
+        if given.is_ok_and(|k| k.as_slice() == log.as_bytes()) {
+            return Err(Problem::from(Error::Conflict(format!(
+                "public key {} is the registry's transparency-log key; every participant needs a key of its own",
+                public_key_b64.trim()
+            ))));
+        }
+        Ok(())
     }
 
     fn is_admin(&self, headers: &HeaderMap) -> bool {
@@ -1344,6 +1465,7 @@ async fn register_participant(
     }
     check_json_type(&headers)?;
     let req: NewParticipant = parse_json(&body_bytes(body)?)?;
+    s.not_the_log_key(&req.public_key)?;
     let reg = s.registry.clone();
     let (p, cards_moved) = blocking(move || reg.register_participant_moving(req)).await?;
     Ok((
@@ -1419,7 +1541,8 @@ async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, P
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ChallengeQuery {
-    /// The participant's taxpayer identification number.
+    /// The participant's taxpayer identification number: 10 or 12 digits.
+    #[param(pattern = "^([0-9]{10}|[0-9]{12})$", min_length = 10, max_length = 12)]
     tin: String,
 }
 
@@ -1428,7 +1551,7 @@ struct ChallengeQuery {
     path = "/api/v1/auth/challenge",
     tag = "auth",
     summary = "Sign-in challenge for ?tin=",
-    description = "Access: public (rate-limited per address). Sign `data` (its UTF-8 bytes exactly as received) with the participant's key and send it to /api/v1/auth/token. Any TIN gets a challenge (the answer does not say who is registered); an unknown one fails at the token step as a wrong signature does.",
+    description = "Access: public (rate-limited per address). Sign `data` (its UTF-8 bytes exactly as received) with the participant's key and send it to /api/v1/auth/token. Any well-formed TIN (10 or 12 digits; anything else is a 400) gets a challenge (the answer does not say who is registered); an unknown one fails at the token step as a wrong signature does. Challenges are stateless (the id carries the TIN and time under the registry's MAC): nothing is stored until a sign-in succeeds, and each is valid once, for 300 s.",
     security(()),
     params(
         ChallengeQuery,
@@ -1445,7 +1568,9 @@ async fn challenge(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<R
     // The same answer whether or not the TIN is registered: a 404 here would list who is
     // (and who is not) a participant to anyone asking. An unknown TIN fails at the
     // signature step, exactly as a wrong key does.
-    let (id, data) = s.auth.challenge(&q.tin, s.registry.now());
+    // Checked before anything else: a challenge is for a TIN (10 or 12 digits), and
+    // nothing is kept for it (stateless, see `auth::Auth`).
+    let (id, data) = s.auth.challenge(&q.tin, s.registry.now())?;
     Ok(Json(answers::Challenge {
         challenge_id: id,
         data,
@@ -1489,12 +1614,8 @@ async fn token(
     check_json_type(&headers)?;
     let req: TokenRequest = parse_json(&body_bytes(body)?)?;
     let now = s.registry.now();
-    let (tin, data) = s
-        .auth
-        .take_challenge(&req.challenge_id, now)
-        .ok_or_else(|| {
-            Problem::unauthorized("unknown, used or expired challenge; ask for a new one")
-        })?;
+    let challenge = s.auth.open_challenge(&req.challenge_id, now)?;
+    let (tin, data) = (challenge.tin.clone(), challenge.data.clone());
     let reg = s.registry.clone();
     let p = blocking(move || reg.participant_by_tin(&tin))
         .await?
@@ -1502,6 +1623,16 @@ async fn token(
         .ok_or_else(|| Problem::unauthorized(crate::auth::SIGNATURE_DOES_NOT_VERIFY))?;
     // The signature first: only the key's holder learns that the participant is suspended.
     verify_signature(&p, now, data.as_bytes(), &req.signature)?;
+    // Single use: remembered only now that the key's holder answered it, so nobody else
+    // can use up (or evict) a participant's challenges.
+    s.auth.use_challenge(p.id, &challenge.mac, now)?;
+    s.remember(journal::Record {
+        kind: journal::Kind::Challenge,
+        participant: p.id,
+        at: now,
+        hash: challenge.mac,
+    })
+    .await?;
     if let Some(why) = &p.suspended {
         return Err(Problem::unauthorized(format!(
             "participant {} is suspended ({why}); ask the operator",
@@ -2280,11 +2411,12 @@ async fn admin_json<T: DeserializeOwned>(
             "this needs the operator's admin token".into(),
         )));
     }
-    check_json_type(headers)?;
     let body = body_bytes(body)?;
     if body.is_empty() {
+        // No body (reinstate takes none): nothing to read, so no type to say.
         return parse_json(b"{}");
     }
+    check_json_type(headers)?;
     parse_json(&body)
 }
 
@@ -2341,6 +2473,7 @@ async fn add_key(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let req: registry::NewKey = admin_json(&s, &headers, body).await?;
+    s.not_the_log_key(&req.public_key)?;
     let reg = s.registry.clone();
     let p = blocking(move || reg.add_key(&tin, req)).await?;
     Ok((

@@ -19,10 +19,10 @@ use utoipa::{IntoParams, Modify, OpenApi, ToResponse};
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Documentation only: the handlers read the headers themselves.
 pub(crate) struct SignatureHeaders {
-    /// RFC 9530: sha-256=:<base64 SHA-256 of the body bytes (of the empty string when none)>:
+    /// RFC 9530: sha-256=:<base64 SHA-256 of the body bytes (of the empty string when none)>: (a dictionary of several digests is accepted, sha-256 among them; sha-512 is checked too)
     #[param(rename = "Content-Digest")]
     content_digest: String,
-    /// RFC 9421: sig1=("@method" "@path" "@query" "content-digest");created=<unix s>;nonce="<random, 16 to 128 chars>";keyid="<your TIN>";alg="ed25519"
+    /// RFC 9421: sig1=("@method" "@path" "@query" "content-digest");created=<unix s>;nonce="<random, 16 to 128 chars>";keyid="<your TIN>";alg="ed25519". Those four components are the minimum: more may be covered (`@authority`, `content-type`, `@target-uri`, other headers) in any order, with `expires` and `tag`; a registry started with `--public-url` requires `"@authority"` (or `tag` = its public URL)
     #[param(rename = "Signature-Input")]
     signature_input: String,
     /// RFC 9421: sig1=:<base64 Ed25519 over the signature base (RFC 9421 §2.5)>:
@@ -36,10 +36,10 @@ pub(crate) struct SignatureHeaders {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Documentation only.
 pub(crate) struct OptionalSignatureHeaders {
-    /// RFC 9530: sha-256=:<base64 SHA-256 of the body bytes (of the empty string when none)>:
+    /// RFC 9530: sha-256=:<base64 SHA-256 of the body bytes (of the empty string when none)>: (a dictionary of several digests is accepted, sha-256 among them; sha-512 is checked too)
     #[param(rename = "Content-Digest", nullable = false)]
     content_digest: Option<String>,
-    /// RFC 9421: sig1=("@method" "@path" "@query" "content-digest");created=<unix s>;nonce="<random, 16 to 128 chars>";keyid="<your TIN>";alg="ed25519"
+    /// RFC 9421: sig1=("@method" "@path" "@query" "content-digest");created=<unix s>;nonce="<random, 16 to 128 chars>";keyid="<your TIN>";alg="ed25519". Those four components are the minimum: more may be covered (`@authority`, `content-type`, `@target-uri`, other headers) in any order, with `expires` and `tag`; a registry started with `--public-url` requires `"@authority"` (or `tag` = its public URL)
     #[param(rename = "Signature-Input", nullable = false)]
     signature_input: Option<String>,
     /// RFC 9421: sig1=:<base64 Ed25519 over the signature base (RFC 9421 §2.5)>:

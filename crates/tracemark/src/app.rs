@@ -3,7 +3,8 @@
 //! A data directory holds the embedded store (`store/`), the issuing keys (`keys.json`),
 //! the bearer-token key (`auth.key`), the key signing the log's checkpoints (`log.key`;
 //! the origin is `TRACEMARK_LOG_ORIGIN`, default `tracemark.local/log`) and, unless `TRACEMARK_ADMIN_TOKEN` is set, the
-//! generated admin token (`admin.token`). Secret files are written 0600.
+//! generated admin token (`admin.token`), and the journal of recent signature nonces
+//! (`nonces/`, see `server::journal`). Secret files are written 0600.
 
 use anyhow::{Context, Result};
 use base64::Engine;
@@ -180,6 +181,8 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
             analytics: None,
             metrics_allow: server::METRICS_ALLOW_DEFAULT.to_vec(),
             till_quota: Some(server::till::TillQuota::DEFAULT),
+            public_url: None,
+            nonce_journal: Some(dir.join("nonces")),
         },
         admin_token_file,
         admin_token_new: new_token,

@@ -329,8 +329,11 @@ fn raw_engine(n: usize) -> Result<f64> {
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
-/// Serves `reg` on a free loopback port; returns the base URL and the admin token.
-fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
+/// Serves the bed's registry on a free loopback port as `serve` does (the nonce journal in
+/// its data directory: every signed request's nonce durable before it is acted on);
+/// returns the base URL.
+fn serve(b: &Bed, rt: &tokio::runtime::Runtime) -> Result<String> {
+    let reg = b.reg.clone();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     let config = server::Config {
@@ -344,6 +347,8 @@ fn serve(reg: Registry, rt: &tokio::runtime::Runtime) -> Result<String> {
         metrics_allow: server::METRICS_ALLOW_DEFAULT.to_vec(),
         // The bench measures the till check itself, not its per-participant limit.
         till_quota: None,
+        public_url: None,
+        nonce_journal: Some(b._dir.0.join("nonces")),
     };
     rt.spawn(crate::app::serve(listener, reg, config));
     Ok(format!("http://{addr}"))
@@ -710,7 +715,7 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
         }
 
         // Over HTTP: the same registry served on loopback.
-        let base = serve(b.reg.clone(), &rt)?;
+        let base = serve(&b, &rt)?;
         let client = Client::new(&base)?;
         let producer = client
             .sign_in(
@@ -936,7 +941,7 @@ fn consumer_rows(runs: usize, rt: &tokio::runtime::Runtime) -> Result<()> {
     let cam = frame_with(&label, 640, 480)?;
     let big_label = labels::render::png(&labels::symbol::data_matrix(&codes[1])?, 16)?;
     let big = frame_with(&big_label, 4000, 3000)?;
-    let base = serve(b.reg.clone(), rt)?;
+    let base = serve(&b, rt)?;
     let http = reqwest::blocking::Client::new();
     let limits = labels::decode::Limits::default();
     let ms = |t: Instant, n: usize| t.elapsed().as_secs_f64() * 1e3 / n as f64;

@@ -11,10 +11,23 @@ use std::time::{Duration, Instant};
 
 /// The RFC 9421 headers signing a request to `path_and_query` with `body`:
 /// `(Content-Digest, Signature-Input, Signature)`, with the clock's `created` and a random
-/// nonce.
+/// nonce, covering the four required components.
 pub fn sign_request(
     actor: &Actor,
     method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> (String, String, String) {
+    sign_request_for(actor, method, None, path_and_query, body)
+}
+
+/// As [`sign_request`], also covering `"@authority"` when `authority` is given (the host
+/// and port the request goes to, as its `Host` header carries them): a registry started
+/// with `--public-url` requires it, and every registry accepts it.
+pub fn sign_request_for(
+    actor: &Actor,
+    method: &str,
+    authority: Option<&str>,
     path_and_query: &str,
     body: &[u8],
 ) -> (String, String, String) {
@@ -30,18 +43,17 @@ pub fn sign_request(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    server::httpsig::sign(
-        &actor.key,
-        &actor.tin,
-        server::httpsig::Target {
-            method,
-            path,
-            query,
-        },
-        body,
-        created,
-        &nonce,
-    )
+    let target = server::httpsig::Target {
+        method,
+        path,
+        query,
+    };
+    match authority {
+        Some(a) => {
+            server::httpsig::sign_for(&actor.key, &actor.tin, target, a, body, created, &nonce)
+        }
+        None => server::httpsig::sign(&actor.key, &actor.tin, target, body, created, &nonce),
+    }
 }
 
 /// A participant the client acts for: its key and bearer token.
@@ -93,6 +105,17 @@ impl Client {
         })
     }
 
+    /// The host and port requests go to (`Host`, without the scheme's default port), from
+    /// the base URL.
+    fn authority(&self) -> Option<String> {
+        let (scheme, rest) = self.base.split_once("://")?;
+        let a = rest.split('/').next().filter(|a| !a.is_empty())?;
+        Some(server::httpsig::normalize_authority(
+            &scheme.to_ascii_lowercase(),
+            a,
+        ))
+    }
+
     fn answer(r: reqwest::blocking::Response) -> Result<Answer> {
         let status = r.status().as_u16();
         let text = r.text()?;
@@ -128,7 +151,15 @@ impl Client {
         path: &str,
         body: Vec<u8>,
     ) -> Result<Answer> {
-        let (digest, input, sig) = sign_request(actor, method.as_str(), path, &body);
+        // Covering the authority too: the request then holds on a registry that knows its
+        // public address (`--public-url`) and cannot be replayed on another.
+        let (digest, input, sig) = sign_request_for(
+            actor,
+            method.as_str(),
+            self.authority().as_deref(),
+            path,
+            &body,
+        );
         let mut rq = self
             .http
             .request(method, format!("{}{path}", self.base))

@@ -48,6 +48,11 @@ enum Command {
         /// scraper's), comma-separated; everyone else needs the admin token.
         #[arg(long, value_delimiter = ',', default_values_t = server::METRICS_ALLOW_DEFAULT)]
         metrics_allow: Vec<std::net::IpAddr>,
+        /// The registry's public address (https://registry.example): every request
+        /// signature must then cover "@authority" equal to its host (or carry
+        /// tag="<this URL>"), so a request signed for one deployment is refused by another.
+        #[arg(long, value_name = "URL", value_parser = server::httpsig::PublicUrl::parse)]
+        public_url: Option<server::httpsig::PublicUrl>,
     },
     /// Start a registry with a simulated economy flowing through it (producers, importers,
     /// wholesalers, shops, shoppers and planted offenders, through the public API); prints
@@ -341,6 +346,7 @@ fn run(cli: Cli) -> Result<()> {
             public_rate,
             connections_max,
             metrics_allow,
+            public_url,
         } => {
             let dir = data_dir(data, postgres)?;
             // The address first: a port in use leaves no new data directory behind.
@@ -348,6 +354,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut opened = tracemark::app::open(&dir, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             opened.config.metrics_allow = metrics_allow;
+            opened.config.public_url = public_url;
             rt.block_on(async move {
                 let addr = listener.local_addr()?;
                 println!("tracemark: serving {} on http://{addr}", dir.display());
