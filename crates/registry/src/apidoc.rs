@@ -118,4 +118,10 @@ impl utoipa::PartialSchema for Reason {
     }
 }
 
-impl utoipa::ToSchema for Reason {}
+/// Named `RetirementReason` in the OpenAPI document: `risk::Reason` (a part of a risk
+/// score) is another type of the API with the same Rust name.
+impl utoipa::ToSchema for Reason {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RetirementReason")
+    }
+}

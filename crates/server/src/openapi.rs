@@ -342,4 +342,128 @@ mod tests {
             std::fs::write(out, text()).expect("write");
         }
     }
+
+    /// Every schema each operation references, as the generator collects them (name,
+    /// schema), and the operations' (method, path).
+    macro_rules! references {
+        ($($p:path),* $(,)?) => {{
+            let mut schemas = Vec::new();
+            let mut ops = Vec::new();
+            $(
+                <$p as utoipa::__dev::SchemaReferences>::schemas(&mut schemas);
+                for m in <$p as utoipa::Path>::methods() {
+                    let m = serde_json::to_value(m).expect("method");
+                    ops.push((m.as_str().unwrap_or_default().to_string(), <$p as utoipa::Path>::path()));
+                }
+            )*
+            (schemas, ops)
+        }};
+    }
+
+    /// No two different schemas are emitted under one component name. The generator keeps
+    /// the last one it meets, so two Rust types named alike (`registry::model::Reason`, a
+    /// retirement reason, and `risk::Reason`, a part of a risk score, were both `Reason`)
+    /// silently describe one type's answers with the other's schema. The list below must
+    /// name every operation of the document (checked), so a new handler cannot skip this.
+    #[test]
+    fn component_names_are_unique() {
+        let (mut schemas, ops) = references!(
+            crate::__path_index,
+            crate::__path_health,
+            crate::__path_metrics_text,
+            crate::openapi::__path_serve,
+            crate::__path_problem_doc,
+            crate::__path_keys,
+            crate::__path_log_checkpoint,
+            crate::__path_log_entry,
+            crate::__path_log_inclusion,
+            crate::__path_log_consistency,
+            crate::__path_register_participant,
+            crate::__path_add_key,
+            crate::__path_suspend,
+            crate::__path_reinstate,
+            crate::__path_add_prefixes,
+            crate::__path_get_participant,
+            crate::__path_challenge,
+            crate::__path_token,
+            crate::__path_me,
+            crate::__path_put_product,
+            crate::__path_get_product,
+            crate::__path_create_order,
+            crate::__path_get_order,
+            crate::__path_order_codes,
+            crate::__path_close_order,
+            crate::__path_submit_document,
+            crate::__path_get_document,
+            crate::__path_get_code,
+            crate::__path_query_codes,
+            crate::__path_inventory,
+            crate::__path_verify,
+            crate::__path_pos_check,
+            crate::__path_create_block,
+            crate::__path_list_blocks,
+            crate::__path_lift_block,
+            crate::resolver::__path_resolve,
+            crate::resolver::__path_scan,
+            crate::resolver::__path_dashboard,
+            crate::resolver::__path_cabinet,
+            crate::resolver::__path_offline,
+            crate::resolver::__path_service_worker,
+            crate::resolver::__path_asset,
+            crate::complaints::__path_create,
+            crate::complaints::__path_list,
+            crate::complaints::__path_photo,
+            crate::control::__path_alerts,
+            crate::control::__path_alert,
+            crate::control::__path_ack,
+            crate::control::__path_scores,
+            crate::scan::__path_verify_image,
+            crate::scan::__path_order_labels,
+            crate::analytics::__path_sales,
+            crate::analytics::__path_stock,
+            crate::analytics::__path_flows,
+        );
+        // The components listed by hand, with everything they reference.
+        <Problem as utoipa::ToSchema>::schemas(&mut schemas);
+        schemas.push((
+            <Problem as utoipa::ToSchema>::name().into_owned(),
+            <Problem as utoipa::PartialSchema>::schema(),
+        ));
+        <registry::CodeError as utoipa::ToSchema>::schemas(&mut schemas);
+        schemas.push((
+            <registry::CodeError as utoipa::ToSchema>::name().into_owned(),
+            <registry::CodeError as utoipa::PartialSchema>::schema(),
+        ));
+        let listed: std::collections::BTreeSet<(String, String)> = ops.into_iter().collect();
+        let served: std::collections::BTreeSet<(String, String)> = paths()
+            .into_iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(listed, served, "the list above must name every operation");
+        let mut by_name: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+        for (name, schema) in schemas {
+            let v = serde_json::to_value(schema).expect("schema");
+            let seen = by_name.entry(name).or_default();
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        let clashes: Vec<String> = by_name
+            .iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(n, v)| format!("{n}: {}", serde_json::to_string(v).unwrap_or_default()))
+            .collect();
+        assert!(
+            clashes.is_empty(),
+            "component names used by more than one schema:\n{}",
+            clashes.join("\n")
+        );
+        // And every schema the operations reference is in the served document, as emitted.
+        let served = document()["components"]["schemas"]
+            .as_object()
+            .expect("schemas");
+        for (name, v) in &by_name {
+            assert_eq!(served.get(name), v.first(), "{name} as served");
+        }
+    }
 }
