@@ -16,16 +16,22 @@ and then, for every request schemathesis makes:
   Schemathesis removes or spoils the header itself for its `ignored_auth` probes.
 
 * Signature. Signing happens on the wire (requests' `HTTPAdapter.send`), over the exact
-  bytes sent: a request with a participant's bearer token is signed when it changes state
-  (POST, PUT, PATCH, DELETE), when it is a read that returns crypto tails
-  (`GET /api/v1/documents/{id}`, `GET /api/v1/orders/{id}/codes`), or when it carries any of
-  the signature headers the OpenAPI document declares. `Content-Digest` is the SHA-256 of
-  the body (of the empty string when none); `Signature-Input` covers "@method" "@path"
-  "@query" "content-digest" with `created`, a 24-character random `nonce`, `keyid` = the
-  participant's TIN and `alg="ed25519"`; `Signature` is Ed25519 over the RFC 9421 §2.5
-  signature base. When schemathesis sends some of the three headers but deliberately not
-  all (its missing-header scenario), only those it sent are set: the request must still be
-  refused.
+  bytes sent, for requests with a participant's bearer token. Where the OpenAPI document
+  declares the signature headers (`Content-Digest`, `Signature-Input`, `Signature`) of an
+  operation, schemathesis generates them (with values it made up) and the signer replaces
+  exactly those it sent with real ones: a header schemathesis left out on purpose (its
+  missing-header cases) stays out, and the request must be refused. Where the document
+  declares none, a request that changes state (POST, PUT, PATCH, DELETE) or reads crypto
+  tails (`GET /api/v1/documents/{id}`, `GET /api/v1/orders/{id}/codes`) is signed all the
+  same, as API.md requires. `Content-Digest` is the SHA-256 of the body (of the empty string
+  when none); `Signature-Input` covers "@method" "@path" "@query" "content-digest" with
+  `created`, a 24-character random `nonce`, `keyid` = the participant's TIN and
+  `alg="ed25519"`; `Signature` is Ed25519 over the RFC 9421 §2.5 signature base.
+
+* The operator's changes to a participant (`/api/v1/participants/{tin}/…`: suspend, keys,
+  prefixes, reinstate) aimed at one of the signing participants (schemathesis learns their
+  TINs from answers such as `GET /api/v1/auth/me`) go to the spare participant instead: a
+  suspended producer or a new key would turn every later signed request into a 401.
 
 * Only 127.0.0.1: a request to any other host is refused before it leaves the machine.
 """
@@ -63,6 +69,25 @@ KEYS = {
     for role, p in STATE["participants"].items()
 }
 TINS = {role: p["tin"] for role, p in STATE["participants"].items()}
+
+
+def _declared_signatures() -> list:
+    """(method, path regex) of the operations whose parameters name `Signature-Input`."""
+    doc = requests.get(f"{BASE}/openapi.json", timeout=30).json()
+    out = []
+    for template, item in doc["paths"].items():
+        rx = re.compile(
+            "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
+        )
+        for method, op in item.items():
+            names = {p.get("name", "").lower() for p in op.get("parameters", [])}
+            if "signature-input" in names:
+                out.append((method.upper(), rx))
+    return out
+
+
+_check_host(BASE)
+DECLARED = _declared_signatures()
 
 # token -> role, filled at sign-in: the wire signer signs only for tokens it issued.
 _TOKENS: dict[str, str] = {}
@@ -171,12 +196,14 @@ def sign(prepared: requests.PreparedRequest) -> None:
     path = url.path or "/"
     method = prepared.method.upper()
     present = [h for h in SIG_HEADERS if h in prepared.headers]
-    wanted = (
-        method in STATE_CHANGING
-        or any(p.match(path) for p in TAIL_READS)
-        or present
-    )
-    if not wanted:
+    declared = any(m == method and rx.match(path) for m, rx in DECLARED)
+    if declared:
+        keep = present  # schemathesis decides which headers go; the signer makes them real
+    elif method in STATE_CHANGING or any(p.match(path) for p in TAIL_READS):
+        keep = list(SIG_HEADERS)
+    else:
+        return
+    if not keep:
         return
     body = prepared.body or b""
     if isinstance(body, str):
@@ -204,11 +231,23 @@ def sign(prepared: requests.PreparedRequest) -> None:
         "Signature-Input": f"sig1={params}",
         "Signature": f"sig1=:{signature}:",
     }
-    # All three, unless schemathesis left some out on purpose (a missing-header case).
-    keep = present if present and len(present) < len(SIG_HEADERS) else SIG_HEADERS
     for h in SIG_HEADERS:
         if h in keep:
             prepared.headers[h] = values[h]
+
+
+OWN_TINS = set(TINS.values())
+SPARE_TIN = STATE["spare_tin"]
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    if (
+        case.method.upper() in STATE_CHANGING
+        and case.operation.path.startswith("/api/v1/participants/{tin}/")
+        and (case.path_parameters or {}).get("tin") in OWN_TINS
+    ):
+        case.path_parameters["tin"] = SPARE_TIN
 
 
 _send = requests.adapters.HTTPAdapter.send

@@ -1309,7 +1309,7 @@ async fn register_participant(
     description = "Access: the operator's admin token, the participant itself or a regulator (bearer token); to anyone else it is 404.",
     security(("bearer" = []), ("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     responses(
         (status = 200, description = "The participant", body = crate::answers::ParticipantView),
@@ -1363,7 +1363,8 @@ async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, P
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ChallengeQuery {
-    /// The participant's taxpayer identification number.
+    /// The participant's taxpayer identification number: 10 or 12 digits.
+    #[param(pattern = r"^[0-9]{10}([0-9]{2})?$")]
     tin: String,
 }
 
@@ -1513,7 +1514,7 @@ async fn put_product(
     description = "Access: public.",
     security(()),
     params(
-        ("gtin" = String, Path, description = "GTIN (8, 12, 13 or 14 digits)"),
+        ("gtin" = String, Path, description = "GTIN (8, 12, 13 or 14 digits)", pattern = r"^[0-9]{8,14}$"),
     ),
     responses(
         (status = 200, description = "The card", body = registry::ProductCard),
@@ -1592,7 +1593,7 @@ fn parse_uuid(s: &str) -> Result<uuid::Uuid, Problem> {
     description = "Access: a participant (bearer token). The participant that ordered (others are 404).",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The order id (UUID)"),
+        ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
     ),
     responses(
         (status = 200, description = "The order", body = crate::answers::OrderView),
@@ -1633,7 +1634,7 @@ struct PageQuery {
     description = "Access: a participant (bearer token). The participant that ordered (others are 404). Full codes: identification code, GS, tail (GS written `\\u001d` in JSON).",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The order id (UUID)"),
+        ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
         PageQuery,
     ),
     responses(
@@ -1669,7 +1670,7 @@ async fn order_codes(
     description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). The participant that ordered. The body is empty.",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The order id (UUID)"),
+        ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
         crate::openapi::SignatureHeaders,
     ),
     responses(
@@ -1775,7 +1776,7 @@ async fn submit_document(
     description = "Access: a participant (bearer token). Its submitter, the receiver of a `ship` document, or a regulator (others are 404).",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The document id (UUID)"),
+        ("id" = uuid::Uuid, Path, description = "The document id (UUID)"),
     ),
     responses(
         (status = 200, description = "The document", body = crate::answers::DocumentRecord),
@@ -1804,7 +1805,7 @@ async fn get_document(
     description = "Access: a participant (bearer token). Its owner, producer, receiver in transit, or a regulator (others are 404). A code presented with a tail that is not the one issued is 422 (`bad_crypto_tail`).",
     security(("bearer" = [])),
     params(
-        ("code" = String, Path, description = "A code: GS-separated, bracketed (01)…(21)…, or a GS1 Digital Link URI, percent-encoded"),
+        ("code" = String, Path, description = "A code: GS-separated, bracketed (01)…(21)…, or a GS1 Digital Link URI, percent-encoded", min_length = 1),
     ),
     responses(
         (status = 200, description = "The code", body = registry::CodeInfo),
@@ -1877,6 +1878,7 @@ async fn query_codes(
 #[into_params(parameter_in = Query)]
 struct InventoryQuery {
     /// GTIN (8, 12, 13 or 14 digits).
+    #[param(pattern = r"^[0-9]{8,14}$")]
     gtin: String,
 }
 
@@ -1915,10 +1917,13 @@ async fn inventory(
 struct VerifyQuery {
     /// A code: GS-separated (GS written `\u001d`), bracketed (01)…(21)…, or a GS1 Digital
     /// Link URI; at most 512 characters.
-    #[param(max_length = 512)]
+    #[param(min_length = 1, max_length = 512, pattern = r"\S")]
     code: String,
     /// Where the scan was made, roughly: `LAT,LON` in degrees (kept to a tenth, ~11 km),
     /// sent by a page or app that may; the risk engine looks for one code scanned far apart.
+    #[param(
+        pattern = r"^\s*[-+]?(90(\.0+)?|[0-8]?[0-9](\.[0-9]+)?)\s*,\s*[-+]?(180(\.0+)?|(1[0-7][0-9]|[0-9]?[0-9])(\.[0-9]+)?)\s*$"
+    )]
     near: Option<String>,
 }
 
@@ -2176,7 +2181,8 @@ async fn admin_json<T: DeserializeOwned>(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SuspendBody {
-    /// Why.
+    /// Why, 1 to 1,024 bytes.
+    #[schema(min_length = 1, max_length = 1024, pattern = r"\S")]
     reason: String,
 }
 
@@ -2185,7 +2191,7 @@ struct SuspendBody {
 #[serde(deny_unknown_fields)]
 struct PrefixesBody {
     /// Prefixes of 4 to 12 digits (at most 100).
-    #[schema(max_items = 100)]
+    #[schema(schema_with = registry::apidoc::prefixes)]
     gs1_prefixes: Vec<String>,
 }
 
@@ -2202,7 +2208,7 @@ struct Empty {}
     description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). Sign-in and signatures accept the key from its `not_before`; the previous key stops then.",
     security(("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     request_body = registry::NewKey,
     responses(
@@ -2242,7 +2248,7 @@ async fn add_key(
     description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`).",
     security(("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     request_body = SuspendBody,
     responses(
@@ -2277,7 +2283,7 @@ async fn suspend(
     description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). The body is empty or `{}`.",
     security(("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     request_body = Option<Empty>,
     responses(
@@ -2298,7 +2304,8 @@ async fn reinstate(
     Path(tin): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let _: Empty = admin_json(&s, &headers, body).await?;
+    // No body, `{}` or `null` (the document's `Option<Empty>`).
+    let _: Option<Empty> = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
     let p = blocking(move || reg.reinstate(&tin)).await?;
     Ok(Json(answers::ParticipantView::from(&p)).into_response())
@@ -2312,7 +2319,7 @@ async fn reinstate(
     description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). A prefix belongs to one participant.",
     security(("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     request_body = PrefixesBody,
     responses(

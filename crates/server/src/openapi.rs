@@ -105,8 +105,9 @@ pub(crate) struct UnsupportedMediaType(Problem);
 #[allow(dead_code)]
 pub(crate) struct Refused(Problem);
 
-/// Too many: requests (the public endpoints' per-address rate), failed crypto-tail checks,
-/// signed requests in the nonce window of one participant, or active orders.
+/// Too many: requests (the public endpoints' per-address rate, requests in flight from one
+/// address), failed crypto-tail checks, signed requests in the nonce window of one
+/// participant, or active orders.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -115,11 +116,55 @@ pub(crate) struct Refused(Problem);
 #[allow(dead_code)]
 pub(crate) struct TooMany(Problem);
 
-/// The store failed; nothing was changed; retry.
+/// The registry cannot answer now: the store or the writer failed (nothing was changed),
+/// a projection is not running, or the server is at its connection cap or could not answer
+/// in time (`/problems/busy`); retry.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 #[allow(dead_code)]
 pub(crate) struct Unavailable(Problem);
+
+/// The request's body did not arrive in time (`/problems/timeout`); the connection is
+/// closed.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)]
+pub(crate) struct Timeout(Problem);
+
+/// What the serving loop may answer to any request, before or after its operation: 408 (a
+/// body not sent in time), 429 (too many requests in flight from one address), 503 (the
+/// connection cap, or an answer not ready in time). Added to every operation that does not
+/// name them already, with the shared responses.
+const SERVING_LOOP: [(&str, &str); 3] = [
+    ("408", "Timeout"),
+    ("429", "TooMany"),
+    ("503", "Unavailable"),
+];
+
+fn serving_loop_statuses(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, name) in SERVING_LOOP {
+                if !responses.contains_key(status) {
+                    responses.insert(
+                        status.into(),
+                        serde_json::json!({ "$ref": format!("#/components/responses/{name}") }),
+                    );
+                }
+            }
+            let mut sorted: Vec<(String, Value)> =
+                std::mem::take(responses).into_iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            responses.extend(sorted);
+        }
+    }
+}
 
 /// Raw bytes (`application/octet-stream`): a log leaf.
 pub(crate) struct Binary;
@@ -245,7 +290,8 @@ impl Modify for SecuritySchemes {
             UnsupportedMediaType,
             Refused,
             TooMany,
-            Unavailable
+            Unavailable,
+            Timeout
         )
     ),
     modifiers(&SecuritySchemes),
@@ -273,8 +319,44 @@ fn text() -> &'static str {
     TEXT.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
         doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-        doc.to_json().unwrap_or_default()
+        let mut v = serde_json::to_value(&doc).unwrap_or_default();
+        unsigned_bounds(&mut v);
+        serving_loop_statuses(&mut v);
+        serde_json::to_string(&v).unwrap_or_default()
     })
+}
+
+/// Gives every unsigned integer its real range. The generator writes a Rust `u32` as
+/// `format: int32, minimum: 0` and a `u64` as `format: int64, minimum: 0`, whose formats
+/// bound them at 2³¹ − 1 and 2⁶³ − 1: a client would believe 3,000,000,000 is refused
+/// where the registry takes it. An integer with `minimum: 0` and no `maximum` gets
+/// `format: uint32` / `uint64` and the type's maximum.
+fn unsigned_bounds(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let integer = match o.get("type") {
+                Some(Value::String(t)) => t == "integer",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+                _ => false,
+            };
+            let unsigned = o.get("minimum").and_then(Value::as_u64) == Some(0)
+                && !o.contains_key("maximum");
+            if integer && unsigned {
+                let max = match o.get("format").and_then(Value::as_str) {
+                    Some("int32") => Some(("uint32", u64::from(u32::MAX))),
+                    Some("int64") => Some(("uint64", u64::MAX)),
+                    _ => None,
+                };
+                if let Some((format, max)) = max {
+                    o.insert("format".into(), Value::from(format));
+                    o.insert("maximum".into(), Value::from(max));
+                }
+            }
+            o.values_mut().for_each(unsigned_bounds);
+        }
+        Value::Array(a) => a.iter_mut().for_each(unsigned_bounds),
+        _ => {}
+    }
 }
 
 /// The generated document as JSON.
@@ -442,7 +524,8 @@ mod tests {
         assert_eq!(listed, served, "the list above must name every operation");
         let mut by_name: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
         for (name, schema) in schemas {
-            let v = serde_json::to_value(schema).expect("schema");
+            let mut v = serde_json::to_value(schema).expect("schema");
+            unsigned_bounds(&mut v);
             let seen = by_name.entry(name).or_default();
             if !seen.contains(&v) {
                 seen.push(v);

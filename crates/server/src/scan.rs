@@ -502,7 +502,7 @@ pub(crate) struct SheetQuery {
         a request: `?offset=&limit=`, and a `Link: <…>; rel=\"next\"` header while codes \
         remain.",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The order id (UUID)"), SheetQuery),
+    params(("id" = uuid::Uuid, Path, description = "The order id (UUID)"), SheetQuery),
     responses(
         (status = 200, description = "The sheet", content((Vec<u8> = "application/pdf"))),
         (status = 400, response = crate::openapi::BadRequest),
