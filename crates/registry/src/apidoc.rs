@@ -102,7 +102,8 @@ pub fn unix_or_rfc3339() -> RefOr<Schema> {
                 .schema_type(Type::Integer)
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
                 .minimum(Some(0))
-                .description(Some("Unix seconds")),
+                .maximum(Some(crate::time::TIMESTAMP_MAX as f64))
+                .description(Some("Unix seconds (at most 9999-12-31T23:59:59Z)")),
         )
         .item(
             ObjectBuilder::new()

@@ -584,8 +584,13 @@ impl Registry {
             Some(v) => v
                 .as_u64()
                 .or_else(|| v.as_str().and_then(time::parse_timestamp))
+                // Past year 9999 a time has no RFC 3339 form to show it in.
+                .filter(|t| *t <= time::TIMESTAMP_MAX)
                 .ok_or_else(|| {
-                    Error::invalid("`not_before` must be Unix seconds or an RFC 3339 time")
+                    Error::invalid(
+                        "`not_before` must be Unix seconds or an RFC 3339 time, at most \
+                         9999-12-31T23:59:59Z",
+                    )
                 })?
                 .max(now),
         };

@@ -312,8 +312,8 @@ pub(crate) async fn list(
     params(("id" = uuid::Uuid, Path, description = "Complaint id")),
     responses(
         (status = 200, description = "The photo", content(
-            (Vec<u8> = "image/jpeg"),
-            (Vec<u8> = "image/png"),
+            (crate::openapi::Binary = "image/jpeg"),
+            (crate::openapi::Binary = "image/png"),
         )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),

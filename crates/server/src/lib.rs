@@ -566,8 +566,49 @@ fn check_json_type(headers: &HeaderMap) -> Result<(), Problem> {
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes).or_else(|e| {
+        // JSON has one number type: `2.0` is the integer 2 to JSON Schema (and to the
+        // OpenAPI document), so a body refused only for a whole number written with a
+        // fraction is read again with such numbers as integers. Only refused bodies pay.
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .filter(|v| has_whole_float(v))
+            .and_then(|mut v| {
+                whole_floats_as_integers(&mut v);
+                serde_json::from_value(v).ok()
+            })
+            .ok_or_else(|| Problem::bad_request(format!("invalid JSON body: {e}")))
+    })
+}
+
+/// Largest integer every `f64` between ±it spells exactly (2⁵³).
+const EXACT_F64_INT: f64 = 9_007_199_254_740_992.0;
+
+fn whole_float(n: &serde_json::Number) -> Option<i64> {
+    let f = n.as_f64().filter(|_| n.is_f64())?;
+    (f.fract() == 0.0 && f.abs() <= EXACT_F64_INT).then_some(f as i64)
+}
+
+fn has_whole_float(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Number(n) => whole_float(n).is_some(),
+        serde_json::Value::Array(a) => a.iter().any(has_whole_float),
+        serde_json::Value::Object(o) => o.values().any(has_whole_float),
+        _ => false,
+    }
+}
+
+fn whole_floats_as_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(i) = whole_float(n) {
+                *v = serde_json::Value::from(i);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(whole_floats_as_integers),
+        serde_json::Value::Object(o) => o.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
+    }
 }
 
 fn query<T: DeserializeOwned>(raw: Option<String>) -> Result<T, Problem> {

@@ -166,14 +166,17 @@ fn serving_loop_statuses(doc: &mut Value) {
     }
 }
 
-/// Raw bytes (`application/octet-stream`): a log leaf.
+/// Raw bytes, of the media type the content names: a log leaf, a photo, a PDF sheet, an
+/// image to verify (not a JSON array of numbers).
 pub(crate) struct Binary;
 
 impl utoipa::PartialSchema for Binary {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .content_media_type("application/octet-stream")
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                utoipa::openapi::schema::KnownFormat::Binary,
+            )))
             .description(Some("Raw bytes"))
             .into()
     }

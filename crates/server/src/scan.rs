@@ -364,7 +364,10 @@ pub(crate) async fn limited(
         once, 503 after 3 s waiting; each decode in a worker process killed after 5 s \
         (422 `decode_timeout`).",
     security(()),
-    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "A JPEG or PNG image"),
+    request_body(
+        content((crate::openapi::Binary = "image/jpeg"), (crate::openapi::Binary = "image/png")),
+        description = "A JPEG or PNG image"
+    ),
     responses(
         (status = 200, description = "The verification of the code in the image", body = ImageAnswer),
         (status = 400, response = crate::openapi::BadRequest),
@@ -504,7 +507,7 @@ pub(crate) struct SheetQuery {
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The order id (UUID)"), SheetQuery),
     responses(
-        (status = 200, description = "The sheet", content((Vec<u8> = "application/pdf"))),
+        (status = 200, description = "The sheet", content((crate::openapi::Binary = "application/pdf"))),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
