@@ -68,7 +68,9 @@ pub fn prefixes() -> RefOr<Schema> {
                 .pattern(Some(r"^\s*[0-9]{4,12}\s*$")),
         )
         .max_items(Some(100))
-        .description(Some("GS1 company prefixes, 4 to 12 digits each (at most 100)"))
+        .description(Some(
+            "GS1 company prefixes, 4 to 12 digits each (at most 100)",
+        ))
         .into()
 }
 

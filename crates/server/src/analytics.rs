@@ -68,7 +68,11 @@ fn time_bound() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
                 .pattern(Some(TIMESTAMP_PATTERN)),
         )
-        .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(0)),
+        )
         .description(Some(
             "A date `YYYY-MM-DD` or an RFC 3339 timestamp (both bounds of one kind); empty: none",
         ))

@@ -246,7 +246,10 @@ fn kind_list() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .pattern(Some(format!("^,*({one}(,+{one})*)?,*$")))
-        .description(Some(format!("Alert kinds, comma-separated: {}", words.join(", "))))
+        .description(Some(format!(
+            "Alert kinds, comma-separated: {}",
+            words.join(", ")
+        )))
         .into()
 }
 

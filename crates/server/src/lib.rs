@@ -572,7 +572,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         // fraction is read again with such numbers as integers. Only refused bodies pay.
         serde_json::from_slice::<serde_json::Value>(bytes)
             .ok()
-            .filter(|v| has_whole_float(v))
+            .filter(has_whole_float)
             .and_then(|mut v| {
                 whole_floats_as_integers(&mut v);
                 serde_json::from_value(v).ok()

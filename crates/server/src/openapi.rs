@@ -158,8 +158,7 @@ fn serving_loop_statuses(doc: &mut Value) {
                     );
                 }
             }
-            let mut sorted: Vec<(String, Value)> =
-                std::mem::take(responses).into_iter().collect();
+            let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
             sorted.sort_by(|a, b| a.0.cmp(&b.0));
             responses.extend(sorted);
         }
@@ -342,8 +341,8 @@ fn unsigned_bounds(v: &mut Value) {
                 Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
                 _ => false,
             };
-            let unsigned = o.get("minimum").and_then(Value::as_u64) == Some(0)
-                && !o.contains_key("maximum");
+            let unsigned =
+                o.get("minimum").and_then(Value::as_u64) == Some(0) && !o.contains_key("maximum");
             if integer && unsigned {
                 let max = match o.get("format").and_then(Value::as_str) {
                     Some("int32") => Some(("uint32", u64::from(u32::MAX))),

@@ -23,7 +23,11 @@ fn reached(out: &str) -> Option<(usize, usize)> {
     let mut tested = None;
     for line in out.lines().map(str::trim) {
         if let Some(rest) = line.strip_prefix("Selected:") {
-            total = rest.trim().split('/').nth(1).and_then(|t| t.trim().parse().ok());
+            total = rest
+                .trim()
+                .split('/')
+                .nth(1)
+                .and_then(|t| t.trim().parse().ok());
         } else if let Some(rest) = line.strip_prefix("Tested:") {
             tested = rest.trim().parse().ok();
         }
