@@ -8,6 +8,72 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::RefOr;
 
+/// An Ed25519 public key: standard base64 (padded) of 32 bytes.
+pub const PUBLIC_KEY_PATTERN: &str = r"^\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=\s*$";
+
+/// A GTIN: 8, 12, 13 or 14 digits (the length and the check digit are checked too: a wrong
+/// one is refused with 422 naming the fault).
+pub const GTIN_PATTERN: &str = r"^\s*[0-9]{8,14}\s*$";
+
+/// A Russian taxpayer identification number: 10 digits (a company) or 12 (a person).
+pub const TIN_PATTERN: &str = r"^[0-9]{10}([0-9]{2})?$";
+
+/// An RFC 3339 timestamp the registry takes: 1970 to 9999, `T`, seconds, an optional
+/// fraction, `Z` or an offset. (Days 29 to 31 are valid too; the pattern leaves them out
+/// so that a generated value is never a 31 February.)
+pub const TIMESTAMP_PATTERN: &str = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$";
+
+/// A date `YYYY-MM-DD` (1970 to 9999; see [`TIMESTAMP_PATTERN`] for the days).
+pub const DATE_PATTERN: &str =
+    r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$";
+
+/// A string matching `pattern`.
+fn patterned(pattern: &str, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
+}
+
+/// A GTIN ([`GTIN_PATTERN`]).
+pub fn gtin() -> RefOr<Schema> {
+    patterned(GTIN_PATTERN, "GTIN: 8, 12, 13 or 14 digits")
+}
+
+/// An Ed25519 public key ([`PUBLIC_KEY_PATTERN`]).
+pub fn public_key() -> RefOr<Schema> {
+    patterned(
+        PUBLIC_KEY_PATTERN,
+        "Ed25519 public key: standard base64 of 32 bytes",
+    )
+}
+
+/// An RFC 3339 timestamp ([`TIMESTAMP_PATTERN`]).
+pub fn timestamp() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .pattern(Some(TIMESTAMP_PATTERN))
+        .description(Some("An RFC 3339 timestamp, e.g. 2026-11-29T10:00:00Z"))
+        .into()
+}
+
+/// GS1 company prefixes: at most 100, each 4 to 12 digits.
+pub fn prefixes() -> RefOr<Schema> {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^\s*[0-9]{4,12}\s*$")),
+        )
+        .max_items(Some(100))
+        .description(Some(
+            "GS1 company prefixes, 4 to 12 digits each (at most 100)",
+        ))
+        .into()
+}
+
 /// A string that is one of `words`.
 pub fn words(words: &[&'static str], description: &str) -> ObjectBuilder {
     ObjectBuilder::new()
@@ -38,7 +104,8 @@ pub fn unix_or_rfc3339() -> RefOr<Schema> {
                 .schema_type(Type::Integer)
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
                 .minimum(Some(0))
-                .description(Some("Unix seconds")),
+                .maximum(Some(crate::time::TIMESTAMP_MAX as f64))
+                .description(Some("Unix seconds (at most 9999-12-31T23:59:59Z)")),
         )
         .item(
             ObjectBuilder::new()
@@ -118,4 +185,10 @@ impl utoipa::PartialSchema for Reason {
     }
 }
 
-impl utoipa::ToSchema for Reason {}
+/// Named `RetirementReason` in the OpenAPI document: `risk::Reason` (a part of a risk
+/// score) is another type of the API with the same Rust name.
+impl utoipa::ToSchema for Reason {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RetirementReason")
+    }
+}

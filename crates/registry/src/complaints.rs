@@ -46,11 +46,14 @@ pub const KINDS: [&str; 6] = [
 #[serde(deny_unknown_fields)]
 pub struct Location {
     /// Latitude, −90..90.
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
     /// Longitude, −180..180.
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: f64,
     /// Accuracy radius in metres, as the phone reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
     pub accuracy_m: Option<f64>,
 }
 
@@ -60,9 +63,15 @@ pub struct Location {
 pub struct PhotoUpload {
     /// `image/jpeg` or `image/png`.
     #[serde(rename = "type")]
+    #[schema(schema_with = photo_types)]
     pub media_type: String,
     /// The image, standard base64 (≤ 2 MiB decoded).
+    #[schema(min_length = 1)]
     pub data: String,
+}
+
+fn photo_types() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::apidoc::words(&["image/jpeg", "image/png"], "`image/jpeg` or `image/png`").into()
 }
 
 /// `POST /api/v1/complaints`.
@@ -74,12 +83,14 @@ pub struct NewComplaint {
     #[serde(default)]
     pub code: Option<String>,
     /// One of [`KINDS`].
-    #[schema(example = "counterfeit")]
+    #[schema(schema_with = kinds)]
     pub kind: String,
     /// What happened, 1 to 2,000 characters.
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub text: String,
     /// Where it was bought, in the shopper's words (≤ 200 characters).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub shop: Option<String>,
     /// Where the shopper is, only if they chose to share it.
     #[serde(default)]
@@ -87,6 +98,10 @@ pub struct NewComplaint {
     /// A photo of the item or the label.
     #[serde(default)]
     pub photo: Option<PhotoUpload>,
+}
+
+fn kinds() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::apidoc::words(&KINDS, "What kind of violation").into()
 }
 
 /// A stored photo's description.

@@ -63,18 +63,25 @@ pub fn system_clock() -> Clock {
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewParticipant {
-    /// Taxpayer identification number.
+    /// Taxpayer identification number (Russian TINs: 10 or 12 digits; up to 32 letters or
+    /// digits for other countries' ids).
+    #[schema(pattern = r"^\s*[0-9A-Za-z]{1,32}\s*$")]
     pub tin: String,
-    /// Legal name.
+    /// Legal name, 1 to 256 bytes.
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     pub name: String,
     /// Roles.
+    #[schema(min_items = 1)]
     pub roles: Vec<Role>,
     /// Ed25519 public key, base64 of 32 bytes.
+    #[schema(schema_with = apidoc::public_key)]
     pub public_key: String,
     /// ISO 3166-2 region, e.g. `RU-MOW`.
+    #[schema(pattern = r"^[A-Z]{2}-[A-Z0-9]{1,3}$")]
     pub region: String,
     /// GS1 company prefixes the participant holds (4 to 12 digits each).
     #[serde(default)]
+    #[schema(schema_with = apidoc::prefixes)]
     pub gs1_prefixes: Vec<String>,
 }
 
@@ -83,6 +90,7 @@ pub struct NewParticipant {
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     /// Ed25519 public key, base64 of 32 bytes.
+    #[schema(schema_with = apidoc::public_key)]
     pub public_key: String,
     /// Accepted from (Unix seconds, or RFC 3339); now when absent. The previous key stops
     /// when this one starts.
@@ -115,10 +123,13 @@ pub const KEYS_PER_PARTICIPANT_MAX: usize = 64;
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
     /// GTIN (8, 12, 13 or 14 digits).
+    #[schema(schema_with = apidoc::gtin)]
     pub gtin: String,
-    /// Name.
+    /// Name, 1 to 256 bytes.
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     pub name: String,
     /// Product group.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub product_group: String,
     /// Brand.
     #[serde(default)]
@@ -149,7 +160,8 @@ pub struct NewBlock {
     #[serde(default)]
     #[schema(max_items = 30000)]
     pub codes: Option<Vec<String>>,
-    /// Why.
+    /// Why, 1 to 1,024 bytes.
+    #[schema(min_length = 1, max_length = 1024, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -829,8 +841,13 @@ impl Registry {
             Some(v) => v
                 .as_u64()
                 .or_else(|| v.as_str().and_then(time::parse_timestamp))
+                // Past year 9999 a time has no RFC 3339 form to show it in.
+                .filter(|t| *t <= time::TIMESTAMP_MAX)
                 .ok_or_else(|| {
-                    Error::invalid("`not_before` must be Unix seconds or an RFC 3339 time")
+                    Error::invalid(
+                        "`not_before` must be Unix seconds or an RFC 3339 time, at most \
+                         9999-12-31T23:59:59Z",
+                    )
                 })?
                 .max(now),
         };

@@ -29,6 +29,7 @@ pub const ORDER_PAGE_MAX: u32 = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// GTIN of a product card the caller owns.
+    #[schema(schema_with = crate::apidoc::gtin)]
     pub gtin: String,
     /// How many codes.
     #[schema(minimum = 1, maximum = 2000000)]

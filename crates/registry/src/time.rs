@@ -117,6 +117,9 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     u64::try_from(secs).ok()
 }
 
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z), as Unix seconds.
+pub const TIMESTAMP_MAX: u64 = 253_402_300_799;
+
 /// Formats Unix seconds as an RFC 3339 UTC timestamp.
 pub fn format_timestamp(secs: u64) -> String {
     let days = (secs / 86_400) as i64;

@@ -291,8 +291,10 @@ pub struct Score {
     pub reasons: Vec<Reason>,
 }
 
-/// One kind's part of a score.
+/// One kind's part of a score (`ScoreReason` in the OpenAPI document: the registry's
+/// `Reason` is why a code was retired).
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ScoreReason)]
 pub struct Reason {
     /// The alert kind.
     pub kind: Kind,

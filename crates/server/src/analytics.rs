@@ -17,12 +17,15 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub(crate) struct SalesQuery {
     /// One of `region|product_group|day|hour|gtin|participant`.
-    group_by: Option<String>,
+    #[param(pattern = r"^(region|product_group|day|hour|gtin|participant)$")]
+    group_by: String,
     /// Start, inclusive: a date `YYYY-MM-DD` (the local midnight of each seller's region)
     /// or an RFC 3339 timestamp (an instant; hour resolution: a sale counts when its local
     /// hour starts at or after it). Both bounds must be of one kind.
+    #[param(schema_with = time_bound)]
     from: Option<String>,
     /// End, exclusive (as `from`).
+    #[param(schema_with = time_bound)]
     to: Option<String>,
 }
 
@@ -31,7 +34,8 @@ pub(crate) struct SalesQuery {
 #[serde(deny_unknown_fields)]
 pub(crate) struct StockQuery {
     /// One of `region|product_group|gtin|participant`.
-    group_by: Option<String>,
+    #[param(pattern = r"^(region|product_group|gtin|participant)$")]
+    group_by: String,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -40,9 +44,39 @@ pub(crate) struct StockQuery {
 pub(crate) struct FlowsQuery {
     /// Start, inclusive: a date `YYYY-MM-DD` (the sender's local day) or an RFC 3339
     /// timestamp (moved up to the sender's next local midnight).
+    #[param(schema_with = time_bound)]
     from: Option<String>,
     /// End, exclusive (as `from`).
+    #[param(schema_with = time_bound)]
     to: Option<String>,
+}
+
+/// A window's bound: a date or an RFC 3339 timestamp (empty: none).
+fn time_bound() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use registry::apidoc::{DATE_PATTERN, TIMESTAMP_PATTERN};
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+                .pattern(Some(DATE_PATTERN)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                .pattern(Some(TIMESTAMP_PATTERN)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(0)),
+        )
+        .description(Some(
+            "A date `YYYY-MM-DD` or an RFC 3339 timestamp (both bounds of one kind); empty: none",
+        ))
+        .into()
 }
 
 fn bad(e: QueryError) -> Problem {
@@ -107,7 +141,7 @@ pub(crate) async fn sales(
 ) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
     let q: SalesQuery = query(q)?;
-    let group = SalesGroup::parse(q.group_by.as_deref().unwrap_or("")).map_err(bad)?;
+    let group = SalesGroup::parse(&q.group_by).map_err(bad)?;
     let w = Window::parse(q.from.as_deref(), q.to.as_deref()).map_err(bad)?;
     let scope = scope_of(&p);
     answer(&s, move |a| a.sales(scope, group, &w)).await
@@ -138,7 +172,7 @@ pub(crate) async fn stock(
 ) -> Result<Response, Problem> {
     let p = s.caller(&headers).await?;
     let q: StockQuery = query(q)?;
-    let group = StockGroup::parse(q.group_by.as_deref().unwrap_or("")).map_err(bad)?;
+    let group = StockGroup::parse(&q.group_by).map_err(bad)?;
     let scope = scope_of(&p);
     answer(&s, move |a| a.stock(scope, group)).await
 }
@@ -176,4 +210,39 @@ pub(crate) async fn flows(
     let q: FlowsQuery = query(q)?;
     let w = Window::parse(q.from.as_deref(), q.to.as_deref()).map_err(bad)?;
     answer(&s, move |a| a.flows(Scope::All, &w)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented `group_by` patterns name exactly the words the parsers take.
+    #[test]
+    fn group_by_patterns_are_the_parsers_words() {
+        let doc = crate::openapi::document();
+        for (path, words) in [
+            (
+                "/api/v1/analytics/sales",
+                SalesGroup::ALL.iter().map(|g| g.name()).collect::<Vec<_>>(),
+            ),
+            (
+                "/api/v1/analytics/stock",
+                StockGroup::ALL.iter().map(|g| g.name()).collect(),
+            ),
+        ] {
+            let params = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .expect("parameters");
+            let p = params
+                .iter()
+                .find(|p| p["name"] == "group_by")
+                .expect("group_by");
+            assert_eq!(p["required"], true, "{path}");
+            assert_eq!(
+                p["schema"]["pattern"],
+                format!("^({})$", words.join("|")),
+                "{path}"
+            );
+        }
+    }
 }

@@ -231,15 +231,23 @@ pub(crate) struct ListQuery {
     /// Only complaints linked to this shop (its TIN).
     shop: Option<String>,
     /// Only this kind.
+    #[param(schema_with = complaint_kind)]
     kind: Option<String>,
     /// Received at or after (RFC 3339).
+    #[param(schema_with = registry::apidoc::timestamp)]
     from: Option<String>,
     /// Received before (RFC 3339).
+    #[param(schema_with = registry::apidoc::timestamp)]
     to: Option<String>,
     /// Continue after this id (the previous page's `next`).
     after: Option<uuid::Uuid>,
     /// Page size, 1–1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+}
+
+fn complaint_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    registry::apidoc::words(&registry::complaints::KINDS, "Only this kind").into()
 }
 
 pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<u64>, Problem> {
@@ -304,9 +312,10 @@ pub(crate) async fn list(
     params(("id" = uuid::Uuid, Path, description = "Complaint id")),
     responses(
         (status = 200, description = "The photo", content(
-            (Vec<u8> = "image/jpeg"),
-            (Vec<u8> = "image/png"),
+            (crate::openapi::Binary = "image/jpeg"),
+            (crate::openapi::Binary = "image/png"),
         )),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),

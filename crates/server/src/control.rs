@@ -225,17 +225,35 @@ fn view(reg: &Registry, a: &Alert) -> AlertView {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AlertsQuery {
     /// Only alerts updated at or after this time (RFC 3339).
+    #[param(schema_with = registry::apidoc::timestamp)]
     since: Option<String>,
     /// Only these kinds, comma-separated (`repeat_sale,grey_sale`).
+    #[param(schema_with = kind_list)]
     kind: Option<String>,
-    /// Only alerts about this participant (TIN).
+    /// Only alerts about this participant (TIN; an unknown one is 404).
+    #[param(pattern = r"^[0-9A-Za-z]{1,32}$")]
     participant: Option<String>,
     /// `true`: only open (unacknowledged) alerts; `false`: only acknowledged ones.
     open: Option<bool>,
     /// Only alerts with ids below this (the previous page's `next`).
     before: Option<u64>,
     /// Page size, 1–1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+}
+
+/// Alert kinds, comma-separated (empty ones are skipped).
+fn kind_list() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let words: Vec<&'static str> = Kind::ALL.iter().map(|k| k.name()).collect();
+    let one = format!("({})", words.join("|"));
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^,*({one}(,+{one})*)?,*$")))
+        .description(Some(format!(
+            "Alert kinds, comma-separated: {}",
+            words.join(", ")
+        )))
+        .into()
 }
 
 /// A page of alerts.
@@ -268,6 +286,7 @@ pub struct AlertPage {
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -305,7 +324,7 @@ pub(crate) async fn alerts(
         Some(tin) => Some(
             reg.participant_by_tin(&tin)
                 .map_err(Problem::from)?
-                .ok_or_else(|| Problem::bad_request(format!("no participant {tin}")))?
+                .ok_or_else(|| Problem::not_found(format!("no participant {tin}")))?
                 .id,
         ),
         None => None,
@@ -401,6 +420,7 @@ pub(crate) struct AckBody {
         (status = 409, response = crate::openapi::Conflict),
         (status = 413, response = crate::openapi::TooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::openapi::TooMany),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -452,6 +472,7 @@ pub(crate) async fn ack(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScoresQuery {
     /// How many, 1–1,000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 

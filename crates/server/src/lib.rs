@@ -635,8 +635,49 @@ fn check_json_type(headers: &HeaderMap) -> Result<(), Problem> {
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes).or_else(|e| {
+        // JSON has one number type: `2.0` is the integer 2 to JSON Schema (and to the
+        // OpenAPI document), so a body refused only for a whole number written with a
+        // fraction is read again with such numbers as integers. Only refused bodies pay.
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .filter(has_whole_float)
+            .and_then(|mut v| {
+                whole_floats_as_integers(&mut v);
+                serde_json::from_value(v).ok()
+            })
+            .ok_or_else(|| Problem::bad_request(format!("invalid JSON body: {e}")))
+    })
+}
+
+/// Largest integer every `f64` between ±it spells exactly (2⁵³).
+const EXACT_F64_INT: f64 = 9_007_199_254_740_992.0;
+
+fn whole_float(n: &serde_json::Number) -> Option<i64> {
+    let f = n.as_f64().filter(|_| n.is_f64())?;
+    (f.fract() == 0.0 && f.abs() <= EXACT_F64_INT).then_some(f as i64)
+}
+
+fn has_whole_float(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Number(n) => whole_float(n).is_some(),
+        serde_json::Value::Array(a) => a.iter().any(has_whole_float),
+        serde_json::Value::Object(o) => o.values().any(has_whole_float),
+        _ => false,
+    }
+}
+
+fn whole_floats_as_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(i) = whole_float(n) {
+                *v = serde_json::Value::from(i);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(whole_floats_as_integers),
+        serde_json::Value::Object(o) => o.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
+    }
 }
 
 fn query<T: DeserializeOwned>(raw: Option<String>) -> Result<T, Problem> {
@@ -1487,7 +1528,7 @@ async fn register_participant(
     description = "Access: the operator's admin token, the participant itself or a regulator (bearer token); to anyone else it is 404.",
     security(("bearer" = []), ("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     responses(
         (status = 200, description = "The participant", body = crate::answers::ParticipantView),
@@ -1700,7 +1741,7 @@ async fn put_product(
     description = "Access: public.",
     security(()),
     params(
-        ("gtin" = String, Path, description = "GTIN (8, 12, 13 or 14 digits)"),
+        ("gtin" = String, Path, description = "GTIN (8, 12, 13 or 14 digits)", pattern = r"^[0-9]{8,14}$"),
     ),
     responses(
         (status = 200, description = "The card", body = registry::ProductCard),
@@ -1779,7 +1820,7 @@ fn parse_uuid(s: &str) -> Result<uuid::Uuid, Problem> {
     description = "Access: a participant (bearer token). The participant that ordered (others are 404).",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The order id (UUID)"),
+        ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
     ),
     responses(
         (status = 200, description = "The order", body = crate::answers::OrderView),
@@ -1820,7 +1861,7 @@ struct PageQuery {
     description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest` of the empty body, `Signature-Input`, `Signature`): the codes carry their crypto tails, which a bearer token alone never reveals (401 unsigned). The participant that ordered (others are 404). Full codes: identification code, GS, tail (GS written `\\u001d` in JSON).",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The order id (UUID)"),
+        ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
         PageQuery,
         crate::openapi::SignatureHeaders,
     ),
@@ -1861,7 +1902,7 @@ async fn order_codes(
     description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). The participant that ordered. The body is empty.",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The order id (UUID)"),
+        ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
         crate::openapi::SignatureHeaders,
     ),
     responses(
@@ -1967,7 +2008,7 @@ async fn submit_document(
     description = "Access: a participant (bearer token). Its submitter, the receiver of a `ship` document, or a regulator (others are 404). The codes' crypto tails (AI 91/92/93) are returned only to the submitter (and a shipment's receiver) in a signed request (RFC 9421: `Content-Digest` of the empty body, `Signature-Input`, `Signature`; one sent is checked, 401 when bad); everyone else, and a request with the bearer token alone, reads every code by its identification code: `redacted` is then `true`, `redaction` says why, and `signature` and `body_base64` (the exact bytes, tails included) are left out. The stored record never changes.",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The document id (UUID)"),
+        ("id" = uuid::Uuid, Path, description = "The document id (UUID)"),
         crate::openapi::OptionalSignatureHeaders,
     ),
     responses(
@@ -2009,7 +2050,7 @@ async fn get_document(
     description = "Access: a participant (bearer token). Its owner, producer, receiver in transit, or a regulator (others are 404). A code presented with a tail that is not the one issued is 422 (`bad_crypto_tail`).",
     security(("bearer" = [])),
     params(
-        ("code" = String, Path, description = "A code: GS-separated, bracketed (01)…(21)…, or a GS1 Digital Link URI, percent-encoded"),
+        ("code" = String, Path, description = "A code: GS-separated, bracketed (01)…(21)…, or a GS1 Digital Link URI, percent-encoded", min_length = 1),
     ),
     responses(
         (status = 200, description = "The code", body = registry::CodeInfo),
@@ -2082,6 +2123,7 @@ async fn query_codes(
 #[into_params(parameter_in = Query)]
 struct InventoryQuery {
     /// GTIN (8, 12, 13 or 14 digits).
+    #[param(pattern = r"^[0-9]{8,14}$")]
     gtin: String,
 }
 
@@ -2120,10 +2162,13 @@ async fn inventory(
 struct VerifyQuery {
     /// A code: GS-separated (GS written `\u001d`), bracketed (01)…(21)…, or a GS1 Digital
     /// Link URI; at most 512 characters.
-    #[param(max_length = 512)]
+    #[param(min_length = 1, max_length = 512, pattern = r"\S")]
     code: String,
     /// Where the scan was made, roughly: `LAT,LON` in degrees (kept to a tenth, ~11 km),
     /// sent by a page or app that may; the risk engine looks for one code scanned far apart.
+    #[param(
+        pattern = r"^\s*[-+]?(90(\.0+)?|[0-8]?[0-9](\.[0-9]+)?)\s*,\s*[-+]?(180(\.0+)?|(1[0-7][0-9]|[0-9]?[0-9])(\.[0-9]+)?)\s*$"
+    )]
     near: Option<String>,
 }
 
@@ -2424,7 +2469,8 @@ async fn admin_json<T: DeserializeOwned>(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SuspendBody {
-    /// Why.
+    /// Why, 1 to 1,024 bytes.
+    #[schema(min_length = 1, max_length = 1024, pattern = r"\S")]
     reason: String,
 }
 
@@ -2433,7 +2479,7 @@ struct SuspendBody {
 #[serde(deny_unknown_fields)]
 struct PrefixesBody {
     /// Prefixes of 4 to 12 digits (at most 100).
-    #[schema(max_items = 100)]
+    #[schema(schema_with = registry::apidoc::prefixes)]
     gs1_prefixes: Vec<String>,
 }
 
@@ -2450,7 +2496,7 @@ struct Empty {}
     description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). Sign-in and signatures accept the key from its `not_before`; the previous key stops then.",
     security(("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     request_body = registry::NewKey,
     responses(
@@ -2491,7 +2537,7 @@ async fn add_key(
     description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`).",
     security(("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     request_body = SuspendBody,
     responses(
@@ -2526,7 +2572,7 @@ async fn suspend(
     description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). The body is empty or `{}`.",
     security(("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     request_body = Option<Empty>,
     responses(
@@ -2547,7 +2593,8 @@ async fn reinstate(
     Path(tin): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let _: Empty = admin_json(&s, &headers, body).await?;
+    // No body, `{}` or `null` (the document's `Option<Empty>`).
+    let _: Option<Empty> = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
     let p = blocking(move || reg.reinstate(&tin)).await?;
     Ok(Json(answers::ParticipantView::from(&p)).into_response())
@@ -2561,7 +2608,7 @@ async fn reinstate(
     description = "Access: the operator's admin token (`Authorization: Bearer <admin token>`). A prefix belongs to one participant. Product cards that others (importers) registered within the prefix while nobody held it move to its holder, each a `product_transfer` log leaf, listed in `cards_moved`; codes already issued keep their owners.",
     security(("admin" = [])),
     params(
-        ("tin" = String, Path, description = "The participant's taxpayer identification number"),
+        ("tin" = String, Path, description = "The participant's taxpayer identification number", pattern = r"^[0-9A-Za-z]{1,32}$"),
     ),
     request_body = PrefixesBody,
     responses(

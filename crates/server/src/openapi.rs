@@ -105,8 +105,9 @@ pub(crate) struct UnsupportedMediaType(Problem);
 #[allow(dead_code)]
 pub(crate) struct Refused(Problem);
 
-/// Too many: requests (the public endpoints' per-address rate), failed crypto-tail checks,
-/// signed requests in the nonce window of one participant, or active orders.
+/// Too many: requests (the public endpoints' per-address rate, requests in flight from one
+/// address), failed crypto-tail checks, signed requests in the nonce window of one
+/// participant, or active orders.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -115,20 +116,66 @@ pub(crate) struct Refused(Problem);
 #[allow(dead_code)]
 pub(crate) struct TooMany(Problem);
 
-/// The store failed; nothing was changed; retry.
+/// The registry cannot answer now: the store or the writer failed (nothing was changed),
+/// a projection is not running, or the server is at its connection cap or could not answer
+/// in time (`/problems/busy`); retry.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 #[allow(dead_code)]
 pub(crate) struct Unavailable(Problem);
 
-/// Raw bytes (`application/octet-stream`): a log leaf.
+/// The request's body did not arrive in time (`/problems/timeout`); the connection is
+/// closed.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)]
+pub(crate) struct Timeout(Problem);
+
+/// What the serving loop may answer to any request, before or after its operation: 408 (a
+/// body not sent in time), 429 (too many requests in flight from one address), 503 (the
+/// connection cap, or an answer not ready in time). Added to every operation that does not
+/// name them already, with the shared responses.
+const SERVING_LOOP: [(&str, &str); 3] = [
+    ("408", "Timeout"),
+    ("429", "TooMany"),
+    ("503", "Unavailable"),
+];
+
+fn serving_loop_statuses(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, name) in SERVING_LOOP {
+                if !responses.contains_key(status) {
+                    responses.insert(
+                        status.into(),
+                        serde_json::json!({ "$ref": format!("#/components/responses/{name}") }),
+                    );
+                }
+            }
+            let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            responses.extend(sorted);
+        }
+    }
+}
+
+/// Raw bytes, of the media type the content names: a log leaf, a photo, a PDF sheet, an
+/// image to verify (not a JSON array of numbers).
 pub(crate) struct Binary;
 
 impl utoipa::PartialSchema for Binary {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .content_media_type("application/octet-stream")
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                utoipa::openapi::schema::KnownFormat::Binary,
+            )))
             .description(Some("Raw bytes"))
             .into()
     }
@@ -246,7 +293,8 @@ impl Modify for SecuritySchemes {
             UnsupportedMediaType,
             Refused,
             TooMany,
-            Unavailable
+            Unavailable,
+            Timeout
         )
     ),
     modifiers(&SecuritySchemes),
@@ -274,8 +322,44 @@ fn text() -> &'static str {
     TEXT.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
         doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-        doc.to_json().unwrap_or_default()
+        let mut v = serde_json::to_value(&doc).unwrap_or_default();
+        unsigned_bounds(&mut v);
+        serving_loop_statuses(&mut v);
+        serde_json::to_string(&v).unwrap_or_default()
     })
+}
+
+/// Gives every unsigned integer its real range. The generator writes a Rust `u32` as
+/// `format: int32, minimum: 0` and a `u64` as `format: int64, minimum: 0`, whose formats
+/// bound them at 2³¹ − 1 and 2⁶³ − 1: a client would believe 3,000,000,000 is refused
+/// where the registry takes it. An integer with `minimum: 0` and no `maximum` gets
+/// `format: uint32` / `uint64` and the type's maximum.
+fn unsigned_bounds(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let integer = match o.get("type") {
+                Some(Value::String(t)) => t == "integer",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+                _ => false,
+            };
+            let unsigned =
+                o.get("minimum").and_then(Value::as_u64) == Some(0) && !o.contains_key("maximum");
+            if integer && unsigned {
+                let max = match o.get("format").and_then(Value::as_str) {
+                    Some("int32") => Some(("uint32", u64::from(u32::MAX))),
+                    Some("int64") => Some(("uint64", u64::MAX)),
+                    _ => None,
+                };
+                if let Some((format, max)) = max {
+                    o.insert("format".into(), Value::from(format));
+                    o.insert("maximum".into(), Value::from(max));
+                }
+            }
+            o.values_mut().for_each(unsigned_bounds);
+        }
+        Value::Array(a) => a.iter_mut().for_each(unsigned_bounds),
+        _ => {}
+    }
 }
 
 /// The generated document as JSON.
@@ -341,6 +425,132 @@ mod tests {
         assert!(paths().len() >= 30, "{:?}", paths());
         if let Ok(out) = std::env::var("OPENAPI_OUT") {
             std::fs::write(out, text()).expect("write");
+        }
+    }
+
+    /// Every schema each operation references, as the generator collects them (name,
+    /// schema), and the operations' (method, path).
+    macro_rules! references {
+        ($($p:path),* $(,)?) => {{
+            let mut schemas = Vec::new();
+            let mut ops = Vec::new();
+            $(
+                <$p as utoipa::__dev::SchemaReferences>::schemas(&mut schemas);
+                for m in <$p as utoipa::Path>::methods() {
+                    let m = serde_json::to_value(m).expect("method");
+                    ops.push((m.as_str().unwrap_or_default().to_string(), <$p as utoipa::Path>::path()));
+                }
+            )*
+            (schemas, ops)
+        }};
+    }
+
+    /// No two different schemas are emitted under one component name. The generator keeps
+    /// the last one it meets, so two Rust types named alike (`registry::model::Reason`, a
+    /// retirement reason, and `risk::Reason`, a part of a risk score, were both `Reason`)
+    /// silently describe one type's answers with the other's schema. The list below must
+    /// name every operation of the document (checked), so a new handler cannot skip this.
+    #[test]
+    fn component_names_are_unique() {
+        let (mut schemas, ops) = references!(
+            crate::__path_index,
+            crate::__path_health,
+            crate::__path_metrics_text,
+            crate::openapi::__path_serve,
+            crate::__path_problem_doc,
+            crate::__path_keys,
+            crate::__path_log_checkpoint,
+            crate::__path_log_entry,
+            crate::__path_log_inclusion,
+            crate::__path_log_consistency,
+            crate::__path_register_participant,
+            crate::__path_add_key,
+            crate::__path_suspend,
+            crate::__path_reinstate,
+            crate::__path_add_prefixes,
+            crate::__path_get_participant,
+            crate::__path_challenge,
+            crate::__path_token,
+            crate::__path_me,
+            crate::__path_put_product,
+            crate::__path_get_product,
+            crate::__path_transfer_product,
+            crate::__path_create_order,
+            crate::__path_get_order,
+            crate::__path_order_codes,
+            crate::__path_close_order,
+            crate::__path_submit_document,
+            crate::__path_get_document,
+            crate::__path_get_code,
+            crate::__path_query_codes,
+            crate::__path_inventory,
+            crate::__path_verify,
+            crate::__path_pos_check,
+            crate::__path_create_block,
+            crate::__path_list_blocks,
+            crate::__path_lift_block,
+            crate::resolver::__path_resolve,
+            crate::resolver::__path_scan,
+            crate::resolver::__path_dashboard,
+            crate::resolver::__path_cabinet,
+            crate::resolver::__path_offline,
+            crate::resolver::__path_service_worker,
+            crate::resolver::__path_asset,
+            crate::complaints::__path_create,
+            crate::complaints::__path_list,
+            crate::complaints::__path_photo,
+            crate::control::__path_alerts,
+            crate::control::__path_alert,
+            crate::control::__path_ack,
+            crate::control::__path_scores,
+            crate::scan::__path_verify_image,
+            crate::scan::__path_order_labels,
+            crate::analytics::__path_sales,
+            crate::analytics::__path_stock,
+            crate::analytics::__path_flows,
+        );
+        // The components listed by hand, with everything they reference.
+        <Problem as utoipa::ToSchema>::schemas(&mut schemas);
+        schemas.push((
+            <Problem as utoipa::ToSchema>::name().into_owned(),
+            <Problem as utoipa::PartialSchema>::schema(),
+        ));
+        <registry::CodeError as utoipa::ToSchema>::schemas(&mut schemas);
+        schemas.push((
+            <registry::CodeError as utoipa::ToSchema>::name().into_owned(),
+            <registry::CodeError as utoipa::PartialSchema>::schema(),
+        ));
+        let listed: std::collections::BTreeSet<(String, String)> = ops.into_iter().collect();
+        let served: std::collections::BTreeSet<(String, String)> = paths()
+            .into_iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(listed, served, "the list above must name every operation");
+        let mut by_name: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+        for (name, schema) in schemas {
+            let mut v = serde_json::to_value(schema).expect("schema");
+            unsigned_bounds(&mut v);
+            let seen = by_name.entry(name).or_default();
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        let clashes: Vec<String> = by_name
+            .iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(n, v)| format!("{n}: {}", serde_json::to_string(v).unwrap_or_default()))
+            .collect();
+        assert!(
+            clashes.is_empty(),
+            "component names used by more than one schema:\n{}",
+            clashes.join("\n")
+        );
+        // And every schema the operations reference is in the served document, as emitted.
+        let served = document()["components"]["schemas"]
+            .as_object()
+            .expect("schemas");
+        for (name, v) in &by_name {
+            assert_eq!(served.get(name), v.first(), "{name} as served");
         }
     }
 }

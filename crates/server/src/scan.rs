@@ -477,7 +477,10 @@ pub(crate) async fn limited(
         a worker process killed after 5 s (422 `decode_timeout`), and the same picture \
         sent again refused at once (422 `decode_timeout`).",
     security(()),
-    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "A JPEG or PNG image"),
+    request_body(
+        content((crate::openapi::Binary = "image/jpeg"), (crate::openapi::Binary = "image/png")),
+        description = "A JPEG or PNG image"
+    ),
     responses(
         (status = 200, description = "The verification of the code in the image", body = ImageAnswer),
         (status = 400, response = crate::openapi::BadRequest),
@@ -677,12 +680,12 @@ pub(crate) struct SheetQuery {
         or printing), served in the order asked; 503 after 30 s in the queue.",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The order id (UUID)"),
+        ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
         SheetQuery,
         crate::openapi::SignatureHeaders
     ),
     responses(
-        (status = 200, description = "The sheet", content((Vec<u8> = "application/pdf"))),
+        (status = 200, description = "The sheet", content((crate::openapi::Binary = "application/pdf"))),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),

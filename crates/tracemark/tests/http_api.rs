@@ -1044,6 +1044,8 @@ fn bad_input_is_a_problem_and_changes_nothing() {
         422,
     );
     refused!(s.get("/api/v1/auth/challenge", None), 400);
+    // A TIN is 10 or 12 digits: anything else is refused before a challenge is made.
+    refused!(s.get("/api/v1/auth/challenge?tin=0000", None), 400);
     // An unknown TIN gets a challenge like anyone (a 404 would list who is registered) and
     // fails at the signature, in the words a wrong key gets.
     let stranger = s.get("/api/v1/auth/challenge?tin=0000000000", None);
