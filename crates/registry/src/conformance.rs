@@ -11,7 +11,9 @@
 //! Run everything with [`run_all`], one test with [`run_one`]; [`TESTS`] lists them.
 
 use crate::error::{CodeError, Error, Result};
-use crate::model::{OrderStatus, Participant, Role, SerialType, TailKind};
+use crate::model::{
+    Bucket, OrderStatus, Participant, ParticipantId, Role, SerialType, Status, TailKind,
+};
 use crate::queries::{CodeInfo, PosItem, PosResult};
 use crate::store::Store;
 use crate::{DocAnswer, NewBlock, NewOrder, NewParticipant, NewProduct, Registry};
@@ -2957,6 +2959,8 @@ suite![
     feed_keeps_refusals_with_the_state_that_refused,
     projection_rows_and_checkpoint_land_together,
     projection_follows_and_resumes_from_its_checkpoint,
+    // what `tracemark audit` reads
+    states_and_inventory_scan_in_pages,
 ];
 
 fn complaint(code: Option<&str>, kind: &str, text: &str) -> crate::complaints::NewComplaint {
@@ -3568,4 +3572,75 @@ fn projection_follows_and_resumes_from_its_checkpoint(w: &World) {
     assert!(f2.wait_applied(head2, std::time::Duration::from_secs(5)));
     assert_eq!(p2.read().sold, 5, "nothing missed, nothing counted twice");
     assert_eq!(p2.read().facts, head2, "every fact applied exactly once");
+}
+
+/// `Store::code_states_after` and `Store::inventory_after` (the audit's scans): every state
+/// and every counter exactly once, in pages that resume after their last key, in the same
+/// order whatever the page size, and what a point read gives.
+fn states_and_inventory_scan_in_pages(w: &World) {
+    let g = &w.gtin;
+    let c = w.order(&w.producer, g, 7, "mac");
+    w.apply(&w.producer, &c);
+    w.introduce(&c[..4], None, None);
+    let ship = w.ship(&w.producer, &w.retailer, &c[..2]);
+    w.accept(&w.retailer, ship, &[]);
+    w.aggregate(&w.producer, &w.sscc(), &c[2..3]);
+    let store = w.reg.store();
+    let all = store.code_states_after(None, usize::MAX).expect("scan");
+    for (k, st) in &all {
+        let read = store.codes(&[*k]).expect("read")[0];
+        assert_eq!(read.as_ref(), Some(st), "a scanned state is the stored one");
+    }
+    let mut keys: Vec<_> = all.iter().map(|(k, _)| *k).collect();
+    for code in &c {
+        let k = crate::code_key(code).expect("key");
+        assert!(keys.contains(&k), "{code} is scanned");
+    }
+    let n = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "each state once");
+    for page in [1, 2, 3] {
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let got = store.code_states_after(after.as_ref(), page).expect("page");
+            assert!(got.len() <= page, "a page holds at most its limit");
+            let Some(last) = got.last() else { break };
+            after = Some(last.0);
+            paged.extend(got);
+        }
+        assert_eq!(
+            paged, all,
+            "pages of {page} resume where they stopped, in one order"
+        );
+    }
+    let counters = store.inventory_after(None, usize::MAX).expect("inventory");
+    let find = |p: &Participant, b: Bucket| {
+        let gtin: u64 = g.parse().expect("gtin");
+        counters
+            .iter()
+            .find(|(o, gg, bb, _)| *o == p.id && *gg == gtin && *bb == b)
+            .map_or(0, |x| x.3)
+    };
+    assert_eq!(find(&w.producer, Bucket::Status(Status::Applied)), 3);
+    assert_eq!(find(&w.producer, Bucket::Status(Status::Introduced)), 2);
+    assert_eq!(find(&w.retailer, Bucket::Status(Status::Introduced)), 2);
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let got = store.inventory_after(after, 2).expect("page");
+        let Some(last) = got.last() else { break };
+        after = Some((last.0, last.1, last.2));
+        paged.extend(got);
+    }
+    let nonzero =
+        |v: &[(ParticipantId, u64, Bucket, i64)]| -> Vec<(ParticipantId, u64, Bucket, i64)> {
+            v.iter().filter(|x| x.3 != 0).cloned().collect()
+        };
+    assert_eq!(
+        nonzero(&paged),
+        nonzero(&counters),
+        "inventory pages resume in order"
+    );
 }
