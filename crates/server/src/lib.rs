@@ -140,6 +140,10 @@ pub struct AppState {
     nonces: Arc<Nonces>,
     /// Where verified nonces and used challenges are made durable (see [`Config::nonce_journal`]).
     journal: Option<Arc<journal::Journal>>,
+    /// Signatures `created` before this are refused: the start's time when a journal was
+    /// asked for and could not be opened (the nonces seen before the start are unknown),
+    /// else 0.
+    created_not_before: u64,
     /// See [`Config::public_url`].
     public_url: Option<Arc<httpsig::PublicUrl>>,
     log: Arc<LogSigner>,
@@ -247,12 +251,21 @@ pub fn router(registry: Registry, config: Config) -> Router {
                 Some(Arc::new(j))
             }
             Err(e) => {
-                // Serving without it would forget nonces on the next restart: say so loudly.
-                tracing::error!("cannot open the nonce journal in {}: {e}", dir.display());
+                // Serving without it would forget nonces on the next restart: say so loudly,
+                // and fail closed (below): signatures made before this start are refused.
+                tracing::error!(
+                    "cannot open the nonce journal in {}: {e}; signatures created before this start are refused",
+                    dir.display()
+                );
                 None
             }
         }
     });
+    let created_not_before = if config.nonce_journal.is_some() && journal.is_none() {
+        started_at
+    } else {
+        0
+    };
     // The projections follow the feed for the router's life (stopped, with a last write
     // of their rows, when the last clone of the state goes).
     let control = Arc::new(control::Control::start(&registry, config.analytics.clone()));
@@ -264,6 +277,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         }),
         nonces: Arc::new(nonces),
         journal,
+        created_not_before,
         public_url: config.public_url.clone().map(Arc::new),
         health: Arc::new(tokio::sync::Mutex::new(None)),
         control: control.clone(),
@@ -827,6 +841,13 @@ impl AppState {
             return Err(sig_problem(format!(
                 "created {} is more than {skew} s from the registry's clock ({now})",
                 i.created
+            )));
+        }
+        if i.created < self.created_not_before {
+            return Err(sig_problem(format!(
+                "created {} is before the registry's start ({}), whose nonce journal could not \
+                 be read: sign the request again",
+                i.created, self.created_not_before
             )));
         }
         if let Some(exp) = i.expires {

@@ -1133,3 +1133,57 @@ fn a_request_signed_for_one_deployment_is_refused_by_another() {
          {refused} of {refused} requests not made for B refused (401)"
     );
 }
+
+#[test]
+fn without_its_nonce_journal_a_registry_refuses_signatures_made_before_its_start() {
+    // The journal's directory cannot be made (a file stands in its place): the registry
+    // serves, but cannot know the nonces seen before this start, so it fails closed.
+    let blocker = tempfile::NamedTempFile::new().expect("file");
+    let path = blocker.path().to_path_buf();
+    let before_start = unix_now();
+    let s = support::start_with(move |c| c.nonce_journal = Some(path));
+    let a =
+        s.c.register_with_prefixes(
+            &s.admin,
+            "7790000051",
+            "Journal-less Maker",
+            &["producer"],
+            "RU-MOW",
+            &["4609995"],
+        )
+        .expect("producer");
+    let g = gtin(460_999_500_001);
+    let body = serde_json::to_vec(&json!({"gtin": g, "name": "Boots", "product_group": "shoes"}))
+        .expect("json");
+    let auth = authority_of(&s.base);
+    let post = |created: u64| {
+        let (h, c) = params(&a, created, &fresh_nonce(), "");
+        let v = Variant {
+            components: FOUR.to_vec(),
+            params_header: h,
+            params_canonical: c,
+            label: "sig1",
+            ..Default::default()
+        };
+        let sd = sign_by_hand(&a, "POST", &auth, "/api/v1/products", None, &body, &v);
+        send(
+            &s.http,
+            &s.base,
+            "POST",
+            "/api/v1/products",
+            &sd.headers,
+            &body,
+        )
+    };
+    // Made (by its `created`) before the start: within the 300 s window, but perhaps seen
+    // before it.
+    let (st, v) = post(before_start - 5);
+    assert_eq!(st, 401, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("journal"),
+        "{v}"
+    );
+    let (st, v) = post(unix_now());
+    assert_eq!(st, 201, "a signature made after the start is taken: {v}");
+    eprintln!("no journal: a signature created before the start refused (401), a fresh one taken");
+}
