@@ -2337,6 +2337,15 @@ async fn pos_check(
     if let Err(refused) = s.till.take_codes(p.id, req.codes.len()) {
         return Ok(till::too_many(refused));
     }
+    // A receipt's few codes: point reads, here (as verify does).
+    if req.codes.len() <= till::TILL_INLINE_CODES_MAX {
+        let (id, results) = fast(|| s.registry.pos_check(&p, &req.codes))?;
+        return Ok(Json(answers::PosAnswer {
+            request_id: id,
+            results,
+        })
+        .into_response());
+    }
     // Up to 1,000 codes read from the store: on the blocking pool, a few at a time, so
     // the async threads stay free for verification and sign-in.
     let slot = match s.till.slot().await {

@@ -33,6 +33,13 @@ pub const TILL_CODES_BURST: u32 = 2_000;
 /// Till checks answered at once on the blocking pool, everyone together: each reads up to
 /// 1,000 codes from the store; more at once only queue for the same two or four cores.
 pub const TILL_CHECKS_IN_FLIGHT_MAX: usize = 8;
+/// A check of at most this many codes (a receipt's few items) is answered on the async
+/// thread, as a verification is: a few point reads, microseconds, and the per-participant
+/// limit above bounds how many a shop sends. Larger checks (up to 1,000 codes, a
+/// millisecond or more of reads) go to the blocking pool, [`TILL_CHECKS_IN_FLIGHT_MAX`] at
+/// a time, so that no flood of them holds the async threads. Handing a 1-code check to the
+/// pool cost a quarter of the till check's rate (`tracemark bench --only http`).
+pub const TILL_INLINE_CODES_MAX: usize = 8;
 /// How long a till check waits for a slot before it is answered 503 (a till retries): the
 /// checks ahead of it take milliseconds each, so a wait this long means an overload.
 pub const TILL_QUEUE_WAIT: Duration = Duration::from_secs(2);
