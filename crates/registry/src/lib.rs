@@ -1165,20 +1165,9 @@ impl Registry {
         documents::submit(tx, &ctx, doc)
     }
 
-    /// Whether a presented tail is the one the registry issued for a code.
+    /// Whether a presented tail is the one the registry issued for a code ([`tail_ok`]).
     pub(crate) fn tail_ok(&self, st: &CodeState, t: &PresentedTail) -> bool {
-        let fp = match (t, st.tail) {
-            (PresentedTail::None, _) => return true,
-            (PresentedTail::Long { kid, value }, TailKind::Mac | TailKind::Signature) => {
-                if kid.parse::<u16>().ok() != Some(st.key_index) {
-                    return false;
-                }
-                issuance::tail_fingerprint(value)
-            }
-            (PresentedTail::Short(v), TailKind::Short) => issuance::tail_fingerprint(v),
-            _ => return false,
-        };
-        st.tail_fp != 0 && fp == st.tail_fp
+        tail_ok(st, t)
     }
 
     /// A stored document: its submitter, its receiver (ship) and regulators may read it.
@@ -1703,6 +1692,24 @@ pub(crate) fn visible(actor: &Participant, st: &CodeState) -> bool {
         || st.owner == actor.id
         || st.producer == actor.id
         || (st.in_transit() && st.receiver == actor.id)
+}
+
+/// Whether a presented tail is the one the registry issued for the code whose state is
+/// `st` (no tail presented: nothing to refute), over the stored fingerprint: one hash, even
+/// for an Ed25519 tail. The writer's rules and the audit's replay both judge tails by it.
+pub fn tail_ok(st: &CodeState, t: &PresentedTail) -> bool {
+    let fp = match (t, st.tail) {
+        (PresentedTail::None, _) => return true,
+        (PresentedTail::Long { kid, value }, TailKind::Mac | TailKind::Signature) => {
+            if kid.parse::<u16>().ok() != Some(st.key_index) {
+                return false;
+            }
+            issuance::tail_fingerprint(value)
+        }
+        (PresentedTail::Short(v), TailKind::Short) => issuance::tail_fingerprint(v),
+        _ => return false,
+    };
+    st.tail_fp != 0 && fp == st.tail_fp
 }
 
 /// A parsed code key, for callers outside (tests, bench).

@@ -938,9 +938,23 @@ impl AppState {
     ) -> Result<(Participant, T), Problem> {
         check_json_type(headers)?;
         let p = self.caller(headers).await?;
+        let v = self.json_of(&p, t, headers, body).await?;
+        Ok((p, v))
+    }
+
+    /// The JSON body of a request of `p`, already signed in: content type, body, a
+    /// signature if one was sent, then the parsed body.
+    async fn json_of<T: DeserializeOwned>(
+        &self,
+        p: &Participant,
+        t: &Target,
+        headers: &HeaderMap,
+        body: Result<Bytes, BytesRejection>,
+    ) -> Result<T, Problem> {
+        check_json_type(headers)?;
         let body = body_bytes(body)?;
-        self.check_signature(&p, t, headers, &body).await?;
-        Ok((p, parse_json(&body)?))
+        self.check_signature(p, t, headers, &body).await?;
+        parse_json(&body)
     }
 
     /// A signed JSON request: content type, body, signer, then the parsed body, with the
@@ -2331,8 +2345,9 @@ async fn pos_check(
     if let Err(refused) = s.till.take_check(who.id) {
         return Ok(till::too_many(refused));
     }
-    let (p, req): (_, PosBody) = s
-        .caller_json(&Target { method, uri }, &headers, body)
+    let p = who;
+    let req: PosBody = s
+        .json_of(&p, &Target { method, uri }, &headers, body)
         .await?;
     if let Err(refused) = s.till.take_codes(p.id, req.codes.len()) {
         return Ok(till::too_many(refused));

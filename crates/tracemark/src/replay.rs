@@ -28,7 +28,6 @@
 
 use anyhow::{anyhow, Context, Result};
 use registry::blocks::BlockIndex;
-use registry::codes::PresentedTail;
 use registry::log::{self, Leaf, LeafKind};
 use registry::model::{
     Block, CodeKey, CodeState, Order, OrderStatus, Participant, ParticipantId, ParticipantKey,
@@ -249,7 +248,7 @@ impl<'s> Replay<'s> {
             blocks,
             emitted_ttl_days: &ttl,
             participant_by_tin: &by_tin,
-            tail_ok: &tail_ok,
+            tail_ok: &registry::tail_ok,
             prefix_holder: &prefix_holder,
         };
         match registry::documents::submit(tx, &ctx, prepared) {
@@ -591,22 +590,6 @@ impl<'s> Replay<'s> {
         tx.append_log(LeafKind::Block, leaf.actor, &leaf.payload);
         Ok(Ok(()))
     }
-}
-
-/// Whether a presented tail is the one issued (`Registry::tail_ok`, over the fingerprint).
-fn tail_ok(st: &CodeState, t: &PresentedTail) -> bool {
-    let fp = match (t, st.tail) {
-        (PresentedTail::None, _) => return true,
-        (PresentedTail::Long { kid, value }, TailKind::Mac | TailKind::Signature) => {
-            if kid.parse::<u16>().ok() != Some(st.key_index) {
-                return false;
-            }
-            issuance::tail_fingerprint(value)
-        }
-        (PresentedTail::Short(v), TailKind::Short) => issuance::tail_fingerprint(v),
-        _ => return false,
-    };
-    st.tail_fp != 0 && fp == st.tail_fp
 }
 
 /// The signed request's body in a leaf, parsed: `None` when the change was not signed.
