@@ -244,6 +244,8 @@ pub(crate) struct Inner {
     pub(crate) facts: Arc<feed::FactBuffer>,
     /// Wakes projections after every commit that appended to the feed.
     feed_signal: Arc<feed::FeedSignal>,
+    /// Makes the writer reload its counters before its next batch ([`tx::Feed::reload`]).
+    writer_reload: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The registry. Cheap to clone; all clones share one writer.
@@ -270,6 +272,67 @@ impl Registry {
         clock: Clock,
         state_cache: usize,
     ) -> Result<Registry> {
+        let reg = Self::open_idle(store, keyring, clock, state_cache)?;
+        reg.resume_orders()?;
+        Ok(reg)
+    }
+
+    /// Opens the registry as a reader of a store another process writes (a second
+    /// `serve --postgres` on one database): it answers reads from the store, and its
+    /// writer starts but resumes no order's production (the writing process does; this
+    /// one's commits are refused by the store's lease anyway). Call [`Registry::refresh`]
+    /// as the store moves, and [`Registry::take_over`] once this process holds the lease.
+    pub fn open_reader(
+        store: Arc<dyn Store>,
+        keyring: issuance::Keyring,
+        clock: Clock,
+    ) -> Result<Registry> {
+        Self::open_idle(store, keyring, clock, tx::StateCache::capacity_from_env())
+    }
+
+    /// Re-reads what this process keeps in memory of the store's small tables (blocks,
+    /// company prefixes; participants and product cards are read again on next use) and
+    /// moves the feed signal to the store's feed head, so that projections following it
+    /// see what another process wrote. Returns the feed head. For a reader; cheap enough
+    /// to call every second (two scans of small tables).
+    pub fn refresh(&self) -> Result<u64> {
+        let store = &self.inner.store;
+        let blocks = BlockIndex::from_blocks(&store.blocks()?);
+        let mut prefixes = std::collections::BTreeMap::new();
+        for p in store.participants()? {
+            for x in &p.gs1_prefixes {
+                prefixes.insert(x.clone(), p.id);
+            }
+        }
+        let head = store.counter("feed_seq")?.max(1) - 1;
+        *self.inner.blocks.write() = blocks;
+        *self.inner.prefixes.write() = prefixes;
+        self.inner.participants.write().clear();
+        self.inner.products.write().clear();
+        self.inner.feed_signal.advance(head);
+        Ok(head)
+    }
+
+    /// Makes this process the writer of its store, after it took the store's lease from
+    /// another (dead) one: re-reads the in-memory tables ([`Registry::refresh`]), has the
+    /// writer reload its counters from the store and waits until it has (`timeout`), then
+    /// resumes every pending order's production.
+    pub fn take_over(&self, timeout: std::time::Duration) -> Result<()> {
+        self.refresh()?;
+        self.inner
+            .writer_reload
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.writer_check(timeout)?;
+        self.resume_orders()
+    }
+
+    /// Opens the registry and starts its writer, resuming nothing.
+    fn open_idle(
+        store: Arc<dyn Store>,
+        keyring: issuance::Keyring,
+        clock: Clock,
+        state_cache: usize,
+    ) -> Result<Registry> {
         let state = WriterState::load(&*store)?;
         let blocks = BlockIndex::from_blocks(&store.blocks()?);
         let mut prefixes = std::collections::BTreeMap::new();
@@ -287,7 +350,9 @@ impl Registry {
         let writer_stats = stats.clone();
         let facts = Arc::new(feed::FactBuffer::default());
         let feed_signal = Arc::new(feed::FeedSignal::new(state.next_feed - 1));
-        let (writer_facts, writer_signal) = (facts.clone(), feed_signal.clone());
+        let writer_reload = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (writer_facts, writer_signal, reload) =
+            (facts.clone(), feed_signal.clone(), writer_reload.clone());
         std::thread::Builder::new()
             .name("tracemark-writer".into())
             .spawn(move || {
@@ -306,6 +371,7 @@ impl Registry {
                             tx::Feed {
                                 facts: writer_facts.clone(),
                                 signal: writer_signal.clone(),
+                                reload: reload.clone(),
                             },
                         )
                     }));
@@ -342,10 +408,10 @@ impl Registry {
                 tail_guard: tailguard::TailGuard::default(),
                 facts,
                 feed_signal,
+                writer_reload,
             }),
         };
         emission::start(&reg.inner.emitter, Arc::downgrade(&reg.inner));
-        reg.resume_orders()?;
         Ok(reg)
     }
 

@@ -657,12 +657,19 @@ pub type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 /// A unit of work for the writer.
 pub type Job<S> = Box<dyn for<'a> FnOnce(&mut Tx<'a, S>) -> Completion + Send>;
 
-/// The writer's side of the feed: facts from reads to commit, and the signal it moves.
+/// What the writer shares with the rest of the registry: facts from reads to commit, the
+/// feed signal it moves, and the flag that makes it reload its counters.
 pub struct Feed {
     /// Facts from reads waiting for a commit.
     pub facts: Arc<crate::feed::FactBuffer>,
     /// Moved after each commit that appended to the feed.
     pub signal: Arc<crate::feed::FeedSignal>,
+    /// Set to make the writer reload its counters ([`WriterState`]) from the store and
+    /// forget its state cache before its next batch: another process wrote to a shared
+    /// store (this one just took the writer's lease). The writer sets it itself after a
+    /// failed commit, whose outcome may be unknown (a connection cut after `COMMIT` was
+    /// sent): the store, not memory, then says what the next numbers are.
+    pub reload: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Runs the writer loop until every sender is gone. `jobs` come first; `bulk` jobs
@@ -693,6 +700,22 @@ pub fn run_writer<S: Store + ?Sized>(
             },
         };
         stats.alive_at.store(clock(), Relaxed);
+        if feed.reload.load(Relaxed) {
+            cache.clear();
+            match WriterState::load(&*store) {
+                Ok(s) => {
+                    state = s;
+                    feed.reload.store(false, Relaxed);
+                }
+                Err(e) => {
+                    // The store cannot say where it stands: act on nothing until it can. The
+                    // job is dropped unrun; its caller sees its reply channel closed (503).
+                    tracing::error!("the writer cannot reload its counters: {e}");
+                    drop(first);
+                    continue;
+                }
+            }
+        }
         let mut tx = Tx::with_cache(&*store, &cache, clock(), state.clone());
         // Facts from reads come first: each was noted before any job of this batch was
         // sent (a till check is answered before the sale naming it is submitted), so the
@@ -796,8 +819,11 @@ pub fn run_writer<S: Store + ?Sized>(
             Err(e) => {
                 stats.commit_failures.fetch_add(1, Relaxed);
                 // Nothing of the batch is in the cache (it holds committed states only), but
-                // after a failed commit trust nothing remembered.
+                // after a failed commit trust nothing remembered: a network engine may have
+                // committed what it reported failed (the connection cut after `COMMIT`), so
+                // the counters come back from the store before the next batch.
                 cache.clear();
+                feed.reload.store(true, Relaxed);
                 tracing::error!("commit failed, batch of {} jobs refused: {e}", done.len());
             }
         }

@@ -32,6 +32,13 @@ pub struct Health {
     /// Why unavailable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// `writer` (this process commits: the embedded store's only process, or the holder of
+    /// a shared database's lease) or `reader` (it answers reads; changes go to the writer).
+    #[schema(schema_with = role_words)]
+    pub role: &'static str,
+    /// On a reader: the address of the writer, as its lease names it (when one holds it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writer_address: Option<String>,
     /// The single writer.
     pub writer: HealthWriter,
     /// The projections that follow the committed feed.
@@ -43,6 +50,15 @@ fn status_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         &["ok", "degraded", "unavailable"],
         "`ok`; `degraded` (200: documents are taken, but a projection — the risk engine or the \
          analytics — is not running, `detail` says which); or `unavailable` (503)",
+    )
+    .into()
+}
+
+fn role_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    registry::apidoc::words(
+        &["writer", "reader"],
+        "`writer`: this process commits changes; `reader`: it answers reads from a database \
+         another process writes, and refuses changes with 503 `/problems/not-writer`",
     )
     .into()
 }

@@ -14,6 +14,7 @@ pub mod limit;
 pub mod openapi;
 pub mod problem;
 mod resolver;
+pub mod role;
 pub mod scan;
 pub mod serve;
 pub mod till;
@@ -107,6 +108,9 @@ pub struct Config {
     /// signatures and used sign-in challenges, durable before the request is acted on and
     /// reloaded on a start. `None`: remembered in memory only (a restart forgets them).
     pub nonce_journal: Option<std::path::PathBuf>,
+    /// This process's role on a store several processes share ([`role`]): `None` on a
+    /// store only this process opens (it is the writer).
+    pub role: Option<Arc<role::RoleState>>,
 }
 
 /// Who may read `/metrics` without the admin token unless told otherwise: this machine.
@@ -154,6 +158,8 @@ pub struct AppState {
     /// The last health answer and when it was made: one check at a time, reused for
     /// [`HEALTH_CACHE_MS`], so `/health` cannot flood the writer's queue.
     health: Arc<tokio::sync::Mutex<Option<WriterCheck>>>,
+    /// Writer or reader of a shared store (`None`: the only process, the writer).
+    role: Option<Arc<role::RoleState>>,
     /// The analytics projection (see [`Config::analytics`]).
     analytics: Option<::analytics::Handle>,
     /// The till check's per-participant buckets and blocking-pool slots.
@@ -280,6 +286,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         created_not_before,
         public_url: config.public_url.clone().map(Arc::new),
         health: Arc::new(tokio::sync::Mutex::new(None)),
+        role: config.role.clone(),
         control: control.clone(),
         metrics_allow: config.metrics_allow.clone().into(),
         analytics: control.analytics.clone(),
@@ -408,6 +415,11 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // A reader refuses changes first: before a token, a signature or a body is read.
+        .layer(middleware::from_fn_with_state(
+            config.role.clone(),
+            role::only_writer_changes,
+        ))
         .layer(middleware::from_fn(early_length))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(BODY_LEN_MAX))
@@ -1106,6 +1118,12 @@ async fn health(State(s): State<AppState>) -> Response {
         documents: None,
         chain_head: None,
         detail: None,
+        role: s.role.as_deref().map_or("writer", role::RoleState::name),
+        writer_address: s
+            .role
+            .as_deref()
+            .filter(|r| !r.is_writer())
+            .and_then(role::RoleState::writer_address),
         writer: answers::HealthWriter {
             queue: s.registry.writer_queue(),
             job_panics: w.job_panics.load(Relaxed),

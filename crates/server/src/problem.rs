@@ -22,6 +22,9 @@ pub struct Problem {
     /// Every bad code of a refused document, with a stable reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<CodeError>,
+    /// The writer's address, when a reader refuses a change (`/problems/not-writer`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
 }
 
 impl Problem {
@@ -33,6 +36,7 @@ impl Problem {
             status,
             detail: detail.into(),
             errors: Vec::new(),
+            writer: None,
         }
     }
 
@@ -99,5 +103,6 @@ pub const KINDS: &[(&str, u16, &str)] = &[
     ("too-many", 429, "Too many requests (per address, or in flight from one address), active orders, codes waiting for production, signed requests in ten minutes, or failed crypto-tail checks."),
     ("internal", 500, "A bug: reported and logged; nothing was changed."),
     ("unavailable", 503, "The store failed; nothing was changed; retry."),
+    ("not-writer", 503, "This server reads the registry's shared database but does not hold the writer's lease: send the change to the writer named in `writer` (when known), or retry after `Retry-After` seconds (a reader takes over a dead writer's lease within seconds). Nothing was changed."),
     ("busy", 503, "The server is at its connection limit, or could not answer in time; retry shortly. A request that timed out may have taken effect: resend the same one (documents are idempotent by id)."),
 ];
