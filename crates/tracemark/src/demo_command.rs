@@ -20,6 +20,8 @@ use tracemark::demo::{count, digital_link, Live, Options, Sim};
 pub struct Args {
     /// Data directory (a temporary one when absent).
     pub data: Option<PathBuf>,
+    /// The registry's database instead of the embedded store in the data directory.
+    pub postgres: Option<String>,
     /// Address to listen on.
     pub listen: String,
     /// Rounds before the economy stops (the server keeps serving).
@@ -143,12 +145,22 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
         Some(d) => (d, false),
         None => (tmp.path().to_path_buf(), true),
     };
-    let opened = tracemark::app::open(&dir, registry::system_clock())?;
+    let opened = match &args.postgres {
+        Some(url) => {
+            tracemark::app::make_data_dir(&dir)?;
+            tracemark::app::open_home(
+                &tracemark::app::Home::Postgres(url.clone()),
+                registry::system_clock(),
+            )?
+        }
+        None => tracemark::app::open(&dir, registry::system_clock())?,
+    };
     let salt = next_salt(&dir)?;
     let admin = opened.config.admin_token.clone();
     let listener = tracemark::app::bind(rt, &args.listen)?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
+    let lease = tracemark::app::start_lease(&opened, base.clone())?;
     let (down, down_rx) = tokio::sync::oneshot::channel::<()>();
     let server = rt.spawn(tracemark::app::serve_until(
         listener,
@@ -327,6 +339,9 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
             "tracemark demo: the server did not stop within {} s",
             SERVER_STOP_MAX.as_secs()
         ),
+    }
+    if let Some(lease) = lease {
+        lease.stop();
     }
     if let Some((text, truth)) = summary {
         println!();

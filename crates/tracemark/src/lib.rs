@@ -11,5 +11,6 @@ pub mod client;
 pub mod demo;
 pub mod export;
 pub mod labels;
+pub mod lease;
 pub mod replay;
 pub mod scan;

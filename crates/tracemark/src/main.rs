@@ -30,7 +30,9 @@ enum Command {
         /// Data directory (created if new).
         #[arg(long, value_name = "DIR", required_unless_present = "postgres")]
         data: Option<PathBuf>,
-        /// PostgreSQL URL instead of --data (not yet available).
+        /// PostgreSQL URL instead of --data (plain PostgreSQL or a Citus coordinator;
+        /// postgres://user:password@host:port/db). The schema is created or migrated at
+        /// start.
         #[arg(long)]
         postgres: Option<String>,
         /// Address to listen on.
@@ -66,6 +68,10 @@ enum Command {
         /// fresh temporary one, removed at exit with all of these.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Run the registry on this PostgreSQL database instead of the embedded store (the
+        /// demo's files still go to --data, or a temporary directory).
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
@@ -88,7 +94,9 @@ enum Command {
         /// Data directory of the embedded store (the registry must not be running on it).
         #[arg(long, value_name = "DIR", required_unless_present = "postgres")]
         data: Option<PathBuf>,
-        /// PostgreSQL URL instead of --data (not yet available).
+        /// PostgreSQL URL instead of --data (plain PostgreSQL or a Citus coordinator;
+        /// postgres://user:password@host:port/db). The schema is created or migrated at
+        /// start.
         #[arg(long)]
         postgres: Option<String>,
         /// A signed checkpoint kept earlier (GET /api/v1/log/checkpoint): the store's tree
@@ -116,7 +124,9 @@ enum Command {
         /// Data directory of the embedded store (the registry must not be running on it).
         #[arg(long, value_name = "DIR", required_unless_present = "postgres")]
         data: Option<PathBuf>,
-        /// PostgreSQL URL instead of --data (not yet available).
+        /// PostgreSQL URL instead of --data (plain PostgreSQL or a Citus coordinator;
+        /// postgres://user:password@host:port/db). The schema is created or migrated at
+        /// start.
         #[arg(long)]
         postgres: Option<String>,
         /// Export the feed from this sequence number on (default: from the start). To
@@ -186,16 +196,7 @@ enum Command {
     },
 }
 
-/// The data directory of `--data`; `--postgres` is not built yet.
-fn data_dir(data: Option<PathBuf>, postgres: Option<String>) -> Result<PathBuf> {
-    if postgres.is_some() {
-        bail!("the PostgreSQL engine is not built yet: use --data DIR (the embedded store)");
-    }
-    match data {
-        Some(dir) => Ok(dir),
-        None => bail!("--data DIR is required"),
-    }
-}
+use tracemark::app::Home;
 
 fn main() -> std::process::ExitCode {
     use std::io::IsTerminal;
@@ -235,30 +236,22 @@ fn run(cli: Cli) -> Result<()> {
             checkpoint,
             scratch,
         } => {
-            let dir = data_dir(data, postgres)?;
+            let home = Home::from_flags(data, postgres)?;
             // A missing store is refused, never created (as export does).
-            let store = tracemark::export::open_store(&dir)?;
-            let keyring = issuance::Keyring::load(&dir.join("keys.json")).map_err(|e| {
-                anyhow::anyhow!(
-                    "the issuing keys of {} (keys.json), needed to recompute the codes: {e}",
-                    dir.display()
-                )
-            })?;
+            let store = tracemark::export::open_home_store(&home)?;
+            let (keyring, log_key) = tracemark::export::audit_keys(&home)?;
             let note = checkpoint.map(std::fs::read_to_string).transpose()?;
-            let key = std::fs::read(dir.join("log.key"))
-                .ok()
-                .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                .map(|k| ed25519_dalek::SigningKey::from_bytes(&k).verifying_key());
+            let key = log_key.map(|k| ed25519_dalek::SigningKey::from_bytes(&k).verifying_key());
             let origin = tracemark::app::log_origin();
             let kept = match (&note, &key) {
                 (Some(n), Some(k)) => Some((n.as_str(), origin.as_str(), k)),
                 (Some(_), None) => bail!(
                     "no log.key in {} to check the checkpoint with",
-                    dir.display()
+                    home.describe()
                 ),
                 _ => None,
             };
-            let mut r = tracemark::audit::audit(&store, kept)?;
+            let mut r = tracemark::audit::audit(&*store, kept)?;
             use base64::Engine;
             println!(
                 "tracemark audit: {} log records, {} documents; root {}",
@@ -277,7 +270,7 @@ fn run(cli: Cli) -> Result<()> {
             .context("making the replay's temporary store")?;
             let replayed = store_fjall::FjallStore::open_with(scratch_dir.path(), false)
                 .map_err(|e| anyhow::anyhow!("the replay's temporary store: {e}"))?;
-            let s = tracemark::audit::audit_state(&store, &replayed, keyring, &mut r)?;
+            let s = tracemark::audit::audit_state(&*store, &replayed, keyring, &mut r)?;
             println!(
                 "tracemark audit: state replayed from {} log records ({} unsigned, taken as stored) in {:.1} s; {} codes and {} inventory counters compared in {:.1} s: {:.0} codes/s",
                 s.replayed,
@@ -305,9 +298,9 @@ fn run(cli: Cli) -> Result<()> {
             postgres,
             from_seq,
         } => {
-            let dir = data_dir(data, postgres)?;
-            let store = tracemark::export::open_store(&dir)?;
-            let s = tracemark::export::export(&store, &parquet, from_seq)?;
+            let home = Home::from_flags(data, postgres)?;
+            let store = tracemark::export::open_home_store(&home)?;
+            let s = tracemark::export::export(&*store, &parquet, from_seq)?;
             for (file, rows) in &s.rows {
                 println!("tracemark export: {file}: {rows} rows");
             }
@@ -348,16 +341,31 @@ fn run(cli: Cli) -> Result<()> {
             metrics_allow,
             public_url,
         } => {
-            let dir = data_dir(data, postgres)?;
+            let home = Home::from_flags(data, postgres)?;
             // The address first: a port in use leaves no new data directory behind.
             let listener = tracemark::app::bind(&rt, &listen)?;
-            let mut opened = tracemark::app::open(&dir, registry::system_clock())?;
+            let mut opened = tracemark::app::open_home(&home, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             opened.config.metrics_allow = metrics_allow;
+            let address = match &public_url {
+                Some(u) => u.to_string(),
+                None => format!("http://{}", listener.local_addr()?),
+            };
             opened.config.public_url = public_url;
+            // On a shared database: the writer's lease, taken before the first request.
+            let lease = tracemark::app::start_lease(&opened, address)?;
+            let role = opened.config.role.clone();
             rt.block_on(async move {
                 let addr = listener.local_addr()?;
-                println!("tracemark: serving {} on http://{addr}", dir.display());
+                println!(
+                    "tracemark: serving {} on http://{addr}{}",
+                    home.describe(),
+                    match &role {
+                        Some(r) if r.is_writer() => " as the writer",
+                        Some(_) => " as a reader (another process holds the writer's lease)",
+                        None => "",
+                    }
+                );
                 match &opened.admin_token_file {
                     Some(f) if opened.admin_token_new => println!(
                         "tracemark: admin token (generated, kept in {}): {}",
@@ -365,6 +373,15 @@ fn run(cli: Cli) -> Result<()> {
                         opened.config.admin_token
                     ),
                     Some(f) => println!("tracemark: admin token in {}", f.display()),
+                    None if opened.admin_token_new => println!(
+                        "tracemark: admin token (generated, kept in the database): {}",
+                        opened.config.admin_token
+                    ),
+                    None if opened.postgres.is_some()
+                        && std::env::var("TRACEMARK_ADMIN_TOKEN").is_err() =>
+                    {
+                        println!("tracemark: admin token in the database (tracemark_secrets, admin.token)")
+                    }
                     None => println!("tracemark: admin token from TRACEMARK_ADMIN_TOKEN"),
                 }
                 let limits = server::serve::Limits {
@@ -373,12 +390,17 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 tracemark::app::serve_with(listener, opened.registry, opened.config, limits)
                     .await?;
-                println!("tracemark: stopped; every acknowledged write is on disk");
+                if let Some(lease) = lease {
+                    // Released at once: a reader takes over without waiting for it to run out.
+                    tokio::task::spawn_blocking(move || lease.stop()).await?;
+                }
+                println!("tracemark: stopped; every acknowledged write is durable");
                 Ok(())
             })
         }
         Command::Demo {
             data,
+            postgres,
             listen,
             rounds,
             rate,
@@ -387,6 +409,7 @@ fn run(cli: Cli) -> Result<()> {
             &rt,
             demo_command::Args {
                 data,
+                postgres,
                 listen,
                 rounds,
                 rate,
