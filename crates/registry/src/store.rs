@@ -28,6 +28,48 @@ impl StoreError {
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The version byte first in every JSON record an engine stores (participants, products,
+/// orders, blocks, complaints, documents' metadata, refusals). Binary records carry their
+/// own (`CodeState::VERSION`, `CodeEvent::VERSION`, log leaves). Shared by every engine so
+/// that a record reads the same whichever engine wrote it.
+pub const RECORD_VERSION: u8 = 1;
+
+/// Encodes a JSON record: the version byte, then the JSON (a later field is a new version
+/// read alongside the old, never a rewrite).
+pub fn encode_record(v: &impl serde::Serialize) -> StoreResult<Vec<u8>> {
+    let mut out = vec![RECORD_VERSION];
+    serde_json::to_writer(&mut out, v).map_err(StoreError::new)?;
+    Ok(out)
+}
+
+/// Decodes a JSON record written by [`encode_record`].
+pub fn decode_record<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
+    match bytes.split_first() {
+        Some((&RECORD_VERSION, json)) => serde_json::from_slice(json).map_err(StoreError::new),
+        _ => Err(StoreError::new("a stored record of an unknown version")),
+    }
+}
+
+/// A document's metadata record: the document without its body, as [`encode_record`]
+/// writes it (engines keep the body beside it, as raw bytes).
+pub fn encode_document_meta(d: &StoredDocument) -> StoreResult<Vec<u8>> {
+    let mut meta = d.clone();
+    meta.body = Vec::new();
+    encode_record(&meta)
+}
+
+/// A document from its metadata record ([`encode_document_meta`]) and its body.
+pub fn decode_document(meta: &[u8], body: &[u8]) -> StoreResult<StoredDocument> {
+    let mut d: StoredDocument = decode_record(meta)?;
+    d.body = body.to_vec();
+    Ok(d)
+}
+
+/// A refused document's record, kept for risk control (see [`WriteSet::refusals`]).
+pub fn encode_refusal(participant: ParticipantId, at: u64, summary: &str) -> StoreResult<Vec<u8>> {
+    encode_record(&serde_json::json!({"participant": participant, "at": at, "summary": summary}))
+}
+
 /// Everything one group commit changes. Applied atomically by [`Store::commit`].
 #[derive(Default, Debug)]
 pub struct WriteSet {

@@ -44,10 +44,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
 
-/// The version byte first in every JSON record (participants, products, orders, blocks,
-/// documents' metadata, refusals). Binary records carry their own (`CodeState::VERSION`,
-/// `CodeEvent::VERSION`, log leaves).
-pub const RECORD_VERSION: u8 = 1;
+/// The version byte first in every JSON record (now shared by every engine: see
+/// [`registry::store::RECORD_VERSION`]).
+pub use registry::store::RECORD_VERSION;
 
 /// The fjall engine.
 pub struct FjallStore {
@@ -293,20 +292,14 @@ impl FjallStore {
         Ok(store)
     }
 
-    /// Decodes a JSON record: its version byte, then the JSON.
+    /// Decodes a JSON record (see [`registry::store::decode_record`]).
     fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
-        match bytes.split_first() {
-            Some((&RECORD_VERSION, json)) => serde_json::from_slice(json).map_err(err),
-            _ => Err(err("a stored record of an unknown version")),
-        }
+        registry::store::decode_record(bytes)
     }
 
-    /// Encodes a JSON record: a version byte, then the JSON (a later field is a new
-    /// version read alongside the old, never a rewrite).
+    /// Encodes a JSON record (see [`registry::store::encode_record`]).
     fn record(v: &impl serde::Serialize) -> StoreResult<Vec<u8>> {
-        let mut out = vec![RECORD_VERSION];
-        serde_json::to_writer(&mut out, v).map_err(err)?;
-        Ok(out)
+        registry::store::encode_record(v)
     }
 
     fn scan_prefix(&self, ks: &Keyspace, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -319,9 +312,7 @@ impl FjallStore {
     }
 
     fn encode_doc(d: &StoredDocument) -> StoreResult<Vec<u8>> {
-        let mut meta = d.clone();
-        meta.body = Vec::new();
-        let m = Self::record(&meta)?;
+        let m = registry::store::encode_document_meta(d)?;
         Ok(cat(&[&(m.len() as u32).to_le_bytes(), &m, &d.body]))
     }
 
@@ -334,9 +325,7 @@ impl FjallStore {
         let meta = v
             .get(4..4 + n)
             .ok_or_else(|| err("short document record"))?;
-        let mut d: StoredDocument = Self::json(meta)?;
-        d.body = v[4 + n..].to_vec();
-        Ok(d)
+        registry::store::decode_document(meta, &v[4 + n..])
     }
 }
 
@@ -838,8 +827,11 @@ impl Store for FjallStore {
         let mut rseq = self.refusal_seq.load(Ordering::SeqCst);
         for (p, at, summary) in &set.refusals {
             rseq += 1;
-            let v = serde_json::json!({"participant": p, "at": at, "summary": summary});
-            b.insert(&self.refusals, rseq.to_be_bytes(), Self::record(&v)?);
+            b.insert(
+                &self.refusals,
+                rseq.to_be_bytes(),
+                registry::store::encode_refusal(*p, *at, summary)?,
+            );
         }
         b.commit().map_err(err)?;
         self.refusal_seq.store(rseq, Ordering::SeqCst);

@@ -1,0 +1,1185 @@
+//! The scale-out storage engine: the registry's [`Store`] on PostgreSQL 15+ and on a Citus
+//! coordinator (distributed PostgreSQL), through `tokio-postgres` and a bounded
+//! `deadpool-postgres` pool.
+//!
+//! A [`WriteSet`] becomes one SQL transaction (on Citus one distributed transaction,
+//! two-phase committed across the workers it touches), committed with
+//! `synchronous_commit` on before `commit` returns: an acknowledged write survives a crash
+//! of the database or of the registry, and a set is never half-applied.
+//!
+//! The [`Store`] trait is synchronous and is called from the registry's writer thread, its
+//! projection threads and reader threads, possibly from inside a tokio runtime. A
+//! [`PgStore`] owns a small runtime of its own; each call is spawned onto it and the
+//! calling thread waits on a plain channel (never `block_on`, which panics inside a
+//! runtime). Every call is bounded: the pool's size and wait, the connect timeout, the
+//! server's `statement_timeout` and a client-side deadline; every failure is a
+//! [`StoreError`] (the registry answers 503).
+//!
+//! Values are the registry's own records, the bytes the embedded engine stores; keys are
+//! typed columns (`u64`s bit for bit in `bigint`s). The schema ([`migrations`], readable
+//! in `src/sql/`):
+//!
+//! | table | key | value | Citus |
+//! |---|---|---|---|
+//! | `codes` | code (`CodeKey::as_bytes`) | `state`: [`CodeState`] binary | distributed by `code` |
+//! | `events` | (code, seq) | `event`: [`CodeEvent`] binary | by `code`, co-located with `codes` |
+//! | `links` | (parent, child) | — | by `parent`, co-located with `codes` |
+//! | `block_codes` | (block, code) | — | by `code`, co-located with `codes` |
+//! | `participants` | id | `tin`, `record` (version byte ‖ JSON) | reference |
+//! | `products` | GTIN | `record` | reference |
+//! | `blocks` | id | `record` | reference |
+//! | `documents` | id (UUID) | `seq`, `meta` (JSON record without the body), `body` | by `id` |
+//! | `shipments` | ship doc id | `accept` doc id | by `ship`, co-located with `documents` |
+//! | `document_seqs` | seq | `id`, `log_index` | by `seq` |
+//! | `orders` | id | `participant`, `record` | by `id` |
+//! | `order_serials` | (order id, idx) | `serial` | by `order_id`, co-located with `orders` |
+//! | `complaints` | id (UUID v7) | `record` | by `id` |
+//! | `complaint_photos` | id | `photo` | by `id`, co-located with `complaints` |
+//! | `inventory` | (owner, GTIN, bucket) | `n` | by `owner` |
+//! | `projection_rows` | (name, key) | `value` | by `name` |
+//! | `projection_checkpoints` | name | `checkpoint` | by `name`, co-located with the rows |
+//! | `counters` | name | `value` (u64) | coordinator |
+//! | `refusals` | seq | `record` | coordinator |
+//! | `feed` | seq | `fact` (`registry::feed` record) | coordinator |
+//! | `log_leaves` | idx | `leaf` | coordinator |
+//! | `log_hashes` | (level, idx) | `hash` (32 bytes) | coordinator |
+//! | `secrets` | name | `value` | reference |
+//! | `tracemark_schema` | — | `version` | coordinator |
+//!
+//! "Coordinator": a plain table on the coordinator, written by the single writer in
+//! every commit and read in sequence ranges (no two-phase round trip for it, no fan-out
+//! for an ordered range).
+#![deny(missing_docs)]
+
+pub mod migrations;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod};
+use registry::model::{
+    Block, Bucket, CodeEvent, CodeKey, CodeState, Order, Participant, ParticipantId, Product,
+    StoredDocument,
+};
+use registry::store::{
+    decode_document, decode_record, encode_document_meta, encode_record, encode_refusal, Store,
+    StoreError, StoreResult, WriteSet,
+};
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+pub use migrations::SCHEMA_VERSION;
+
+/// Limits of a [`PgStore`].
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    /// Most connections open at once (the pool's size); a call beyond waits for one, at
+    /// most `statement_timeout`.
+    pub pool_size: usize,
+    /// Longest wait for a new connection.
+    pub connect_timeout: Duration,
+    /// Longest a statement may run on the server (`statement_timeout`), and a call's
+    /// wait for a pooled connection.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a [`PgStore`] found at the other end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Plain PostgreSQL (`server_version`).
+    Postgres {
+        /// The server's version.
+        version: String,
+    },
+    /// A Citus coordinator: the tables are distributed over its workers.
+    Citus {
+        /// Citus's and PostgreSQL's versions.
+        version: String,
+        /// Active primary worker nodes.
+        workers: usize,
+    },
+}
+
+/// The PostgreSQL engine. `Send + Sync`: share one per process.
+pub struct PgStore {
+    /// `Some` until dropped (dropped without blocking: see `Drop`).
+    rt: Option<tokio::runtime::Runtime>,
+    pool: Pool,
+    engine: Engine,
+    /// A call's client-side deadline: the connection's wait plus two statements' worth.
+    deadline: Duration,
+}
+
+/// A connection's future, boxed so a closure over a borrowed client can return it.
+type Fut<'c, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'c>>;
+
+/// A statement's parameter, owned (it crosses to the store's runtime).
+type Param = Box<dyn ToSql + Send + Sync>;
+
+/// A failure from the server or the connection, with the server's message when it sent one.
+pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => StoreError(format!(
+            "postgres: {} ({}){}",
+            db.message(),
+            db.code().code(),
+            db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+        )),
+        None => StoreError(format!("postgres: {e}")),
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(e)
+}
+
+/// A pooled connection that goes back to the pool only when its call succeeded: after an
+/// error, or when the call is abandoned (its deadline passed) in the middle of a
+/// statement or a transaction, the connection is closed rather than reused in an unknown
+/// state.
+struct Lease {
+    obj: Option<deadpool_postgres::Object>,
+    clean: bool,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(obj) = self.obj.take() {
+            if !self.clean {
+                drop(deadpool_postgres::Object::take(obj));
+            }
+        }
+    }
+}
+
+/// `u64` to `bigint`, bit for bit.
+fn i(v: u64) -> i64 {
+    v as i64
+}
+
+/// `bigint` to `u64`, bit for bit.
+fn u(v: i64) -> u64 {
+    v as u64
+}
+
+/// A `LIMIT` from a `usize`.
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The last of each key, in the order of those last occurrences (`ON CONFLICT DO UPDATE`
+/// may not touch a row twice in one statement; in a batch the last write wins).
+fn last_wins<K: Hash + Eq, T>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut last = HashMap::with_capacity(items.len());
+    for (n, t) in items.iter().enumerate() {
+        last.insert(key(t), n);
+    }
+    if last.len() == items.len() {
+        return items;
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(n, t)| last.get(&key(t)) == Some(n))
+        .map(|(_, t)| t)
+        .collect()
+}
+
+fn col<T, R>(items: &[T], f: impl Fn(&T) -> R) -> Vec<R> {
+    items.iter().map(f).collect()
+}
+
+fn code_key(b: &[u8]) -> StoreResult<CodeKey> {
+    CodeKey::from_bytes(b).ok_or_else(|| err("a corrupt code key"))
+}
+
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, idx: usize) -> StoreResult<T> {
+    row.try_get(idx).map_err(pg)
+}
+
+impl PgStore {
+    /// Connects with [`PgOptions::default`] (see [`PgStore::connect_with`]).
+    pub fn connect(url: &str) -> StoreResult<PgStore> {
+        Self::connect_with(url, PgOptions::default())
+    }
+
+    /// Connects to `url` (`postgres://user@host:port/db`, `options=-c search_path=…`
+    /// respected), creates the schema on an empty database or applies the missing
+    /// migrations to an older one (one transaction, under an advisory lock), and on a
+    /// Citus coordinator distributes the tables it creates.
+    pub fn connect_with(url: &str, opts: PgOptions) -> StoreResult<PgStore> {
+        let mut store = Self::open(url, opts)?;
+        store.engine = store.call(|c| Box::pin(migrations::migrate(c, SCHEMA_VERSION)))?;
+        Ok(store)
+    }
+
+    /// Connects and brings the schema only to version `upto` (tests of migrations build
+    /// an older database with it). Not for serving: the store's methods expect
+    /// [`SCHEMA_VERSION`].
+    #[doc(hidden)]
+    pub fn connect_at_version(url: &str, upto: u32) -> StoreResult<PgStore> {
+        let mut store = Self::open(url, PgOptions::default())?;
+        store.engine = store.call(move |c| Box::pin(migrations::migrate(c, upto)))?;
+        Ok(store)
+    }
+
+    /// The runtime and the pool, no connection yet.
+    fn open(url: &str, opts: PgOptions) -> StoreResult<PgStore> {
+        let mut cfg: tokio_postgres::Config =
+            url.parse().map_err(|e| err(format!("postgres URL: {e}")))?;
+        let timeout = format!(
+            "-c statement_timeout={}",
+            opts.statement_timeout.as_millis().max(1)
+        );
+        let options = match cfg.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} {timeout}"),
+            _ => timeout,
+        };
+        cfg.options(options);
+        cfg.connect_timeout(opts.connect_timeout);
+        if cfg.get_application_name().is_none() {
+            cfg.application_name("tracemark");
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tracemark-pg")
+            .enable_all()
+            .build()
+            .map_err(err)?;
+        let manager = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(opts.pool_size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(opts.statement_timeout))
+            .create_timeout(Some(opts.connect_timeout))
+            .recycle_timeout(Some(opts.connect_timeout))
+            .build()
+            .map_err(err)?;
+        Ok(PgStore {
+            rt: Some(rt),
+            pool,
+            engine: Engine::Postgres {
+                version: String::new(),
+            },
+            deadline: opts.connect_timeout + opts.statement_timeout * 3,
+        })
+    }
+
+    /// The engine found at connect.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The schema version the database records.
+    pub fn schema_version(&self) -> StoreResult<u32> {
+        let rows = self.query(
+            "SELECT coalesce(max(version), 0) FROM tracemark_schema",
+            vec![],
+        )?;
+        let v: i32 = get(rows.first().ok_or_else(|| err("no schema version"))?, 0)?;
+        u32::try_from(v).map_err(err)
+    }
+
+    /// One round trip to the database (for `/health`).
+    pub fn ping(&self) -> StoreResult<()> {
+        self.query("SELECT 1", vec![]).map(drop)
+    }
+
+    /// The secret named `name`, made by `make` and stored if there is none yet. Atomic:
+    /// processes racing on one database all get the value that was stored first.
+    pub fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> StoreResult<Vec<u8>> {
+        const READ: &str = "SELECT value FROM secrets WHERE name = $1";
+        if let Some(row) = self.query(READ, vec![Box::new(name.to_string())])?.first() {
+            return get(row, 0);
+        }
+        let value = make();
+        self.query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            vec![Box::new(name.to_string()), Box::new(value)],
+        )?;
+        let rows = self.query(READ, vec![Box::new(name.to_string())])?;
+        get(rows.first().ok_or_else(|| err("a secret vanished"))?, 0)
+    }
+
+    /// Runs `f` with a pooled connection on the store's runtime and waits for its answer
+    /// on a plain channel: safe from any thread, inside a tokio runtime or not.
+    fn call<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut ClientWrapper) -> Fut<'c, T> + Send + 'static,
+    {
+        let rt = self.rt.as_ref().ok_or_else(|| err("the store is closed"))?;
+        let pool = self.pool.clone();
+        let deadline = self.deadline;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let work = async {
+                let mut lease = Lease {
+                    obj: Some(
+                        pool.get()
+                            .await
+                            .map_err(|e| err(format!("postgres: {e}")))?,
+                    ),
+                    clean: false,
+                };
+                let client: &mut ClientWrapper =
+                    lease.obj.as_mut().ok_or_else(|| err("no connection"))?;
+                let r = f(client).await;
+                lease.clean = r.is_ok();
+                r
+            };
+            let r = tokio::time::timeout(deadline, work)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(err(format!(
+                        "postgres: no answer within {} s",
+                        deadline.as_secs()
+                    )))
+                });
+            let _ = tx.send(r);
+        });
+        rx.recv()
+            .map_err(|_| err("postgres: the store's runtime stopped"))?
+    }
+
+    /// One statement (prepared once per connection), its rows.
+    fn query(&self, sql: &'static str, params: Vec<Param>) -> StoreResult<Vec<Row>> {
+        self.call(move |c| {
+            Box::pin(async move {
+                let stmt = c.prepare_cached(sql).await.map_err(pg)?;
+                let refs: Vec<&(dyn ToSql + Sync)> =
+                    params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+                c.query(&stmt, &refs).await.map_err(pg)
+            })
+        })
+    }
+
+    /// The first column of at most one row, decoded with `f`.
+    fn one<T>(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+        f: impl Fn(&Row) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        self.query(sql, params)?.first().map(f).transpose()
+    }
+
+    /// Every row, decoded with `f`.
+    fn all<T>(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+        f: impl Fn(&Row) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        self.query(sql, params)?.iter().map(f).collect()
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Without blocking: a store may be dropped on a tokio worker thread, where
+        // dropping a runtime (which waits for its threads) panics.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn record<T: serde::de::DeserializeOwned>(row: &Row) -> StoreResult<T> {
+    decode_record(get::<&[u8]>(row, 0)?)
+}
+
+impl Store for PgStore {
+    fn participant(&self, id: ParticipantId) -> StoreResult<Option<Participant>> {
+        self.one(
+            "SELECT record FROM participants WHERE id = $1",
+            vec![Box::new(i64::from(id))],
+            record,
+        )
+    }
+
+    fn participant_by_tin(&self, tin: &str) -> StoreResult<Option<Participant>> {
+        self.one(
+            "SELECT record FROM participants WHERE tin = $1 ORDER BY id LIMIT 1",
+            vec![Box::new(tin.to_string())],
+            record,
+        )
+    }
+
+    fn participants(&self) -> StoreResult<Vec<Participant>> {
+        self.all(
+            "SELECT record FROM participants ORDER BY id",
+            vec![],
+            record,
+        )
+    }
+
+    fn product(&self, gtin: u64) -> StoreResult<Option<Product>> {
+        self.one(
+            "SELECT record FROM products WHERE gtin = $1",
+            vec![Box::new(i(gtin))],
+            record,
+        )
+    }
+
+    fn products_between(&self, lo: u64, hi: u64, n: usize) -> StoreResult<Vec<Product>> {
+        let (Ok(lo), hi) = (i64::try_from(lo), i64::try_from(hi).unwrap_or(i64::MAX)) else {
+            return Ok(Vec::new());
+        };
+        self.all(
+            "SELECT record FROM products WHERE gtin BETWEEN $1 AND $2 ORDER BY gtin LIMIT $3",
+            vec![Box::new(lo), Box::new(hi), Box::new(limit(n))],
+            record,
+        )
+    }
+
+    fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let asked: Vec<Vec<u8>> = col(keys, |k| k.as_bytes().to_vec());
+        let rows = self.query(
+            "SELECT code, state FROM codes WHERE code = ANY($1)",
+            vec![Box::new(asked)],
+        )?;
+        let mut found: HashMap<&[u8], &[u8]> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            found.insert(get(r, 0)?, get(r, 1)?);
+        }
+        keys.iter()
+            .map(|k| match found.get(k.as_bytes()) {
+                None => Ok(None),
+                Some(v) => CodeState::decode(v)
+                    .map(Some)
+                    .ok_or_else(|| err(format!("corrupt state of {k}"))),
+            })
+            .collect()
+    }
+
+    fn events(&self, key: &CodeKey) -> StoreResult<Vec<CodeEvent>> {
+        self.all(
+            "SELECT event FROM events WHERE code = $1 ORDER BY seq",
+            vec![Box::new(key.as_bytes().to_vec())],
+            |r| {
+                CodeEvent::decode(get(r, 0)?)
+                    .ok_or_else(|| err(format!("a corrupt event of {key}")))
+            },
+        )
+    }
+
+    fn children(&self, parent: &CodeKey) -> StoreResult<Vec<CodeKey>> {
+        // The embedded engine's order: length-prefixed keys.
+        self.all(
+            "SELECT child FROM links WHERE parent = $1 ORDER BY octet_length(child), child",
+            vec![Box::new(parent.as_bytes().to_vec())],
+            |r| code_key(get(r, 0)?),
+        )
+    }
+
+    fn document(&self, id: &Uuid) -> StoreResult<Option<StoredDocument>> {
+        self.one(
+            "SELECT meta, body FROM documents WHERE id = $1",
+            vec![Box::new(*id)],
+            |r| decode_document(get(r, 0)?, get(r, 1)?),
+        )
+    }
+
+    fn document_id_by_seq(&self, seq: u64) -> StoreResult<Option<Uuid>> {
+        self.one(
+            "SELECT id FROM document_seqs WHERE seq = $1",
+            vec![Box::new(i(seq))],
+            |r| get(r, 0),
+        )
+    }
+
+    fn shipment_closed_by(&self, ship: &Uuid) -> StoreResult<Option<Uuid>> {
+        self.one(
+            "SELECT accept FROM shipments WHERE ship = $1",
+            vec![Box::new(*ship)],
+            |r| get(r, 0),
+        )
+    }
+
+    fn order(&self, id: &Uuid) -> StoreResult<Option<Order>> {
+        self.one(
+            "SELECT record FROM orders WHERE id = $1",
+            vec![Box::new(*id)],
+            record,
+        )
+    }
+
+    fn orders_of(&self, participant: ParticipantId) -> StoreResult<Vec<Order>> {
+        self.all(
+            "SELECT record FROM orders WHERE participant = $1 ORDER BY id",
+            vec![Box::new(i64::from(participant))],
+            record,
+        )
+    }
+
+    fn order_serials(&self, id: &Uuid, offset: u32, n: u32) -> StoreResult<Vec<String>> {
+        let to = offset.saturating_add(n);
+        self.all(
+            "SELECT serial FROM order_serials WHERE order_id = $1 AND idx >= $2 AND idx < $3 \
+             ORDER BY idx",
+            vec![
+                Box::new(*id),
+                Box::new(i64::from(offset)),
+                Box::new(i64::from(to)),
+            ],
+            |r| get(r, 0),
+        )
+    }
+
+    fn blocks(&self) -> StoreResult<Vec<Block>> {
+        self.all("SELECT record FROM blocks ORDER BY id", vec![], record)
+    }
+
+    fn block_codes(&self, block: u64) -> StoreResult<Vec<CodeKey>> {
+        self.all(
+            "SELECT code FROM block_codes WHERE block = $1 ORDER BY code",
+            vec![Box::new(i(block))],
+            |r| code_key(get(r, 0)?),
+        )
+    }
+
+    fn inventory(&self, owner: ParticipantId, gtin: u64) -> StoreResult<Vec<(Bucket, i64)>> {
+        self.all(
+            "SELECT bucket, n FROM inventory WHERE owner = $1 AND gtin = $2 ORDER BY bucket",
+            vec![Box::new(i64::from(owner)), Box::new(i(gtin))],
+            |r| {
+                let b = u8::try_from(get::<i16>(r, 0)?)
+                    .ok()
+                    .and_then(Bucket::from_u8)
+                    .ok_or_else(|| err("a corrupt inventory bucket"))?;
+                Ok((b, get(r, 1)?))
+            },
+        )
+    }
+
+    fn counter(&self, name: &str) -> StoreResult<u64> {
+        Ok(self
+            .one(
+                "SELECT value FROM counters WHERE name = $1",
+                vec![Box::new(name.to_string())],
+                |r| get::<i64>(r, 0).map(u),
+            )?
+            .unwrap_or(0))
+    }
+
+    fn refusal_count(&self) -> StoreResult<u64> {
+        Ok(self
+            .one("SELECT coalesce(max(seq), 0) FROM refusals", vec![], |r| {
+                get::<i64>(r, 0).map(u)
+            })?
+            .unwrap_or(0))
+    }
+
+    fn log_leaf(&self, index: u64) -> StoreResult<Option<Vec<u8>>> {
+        self.one(
+            "SELECT leaf FROM log_leaves WHERE idx = $1",
+            vec![Box::new(i(index))],
+            |r| get(r, 0),
+        )
+    }
+
+    fn log_hashes(&self, ids: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let levels: Vec<i16> = col(ids, |n| i16::from(n.level));
+        let idxs: Vec<i64> = col(ids, |n| i(n.index));
+        let rows = self.query(
+            "SELECT h.level, h.idx, h.hash FROM log_hashes h \
+             JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) \
+             ON h.level = q.level AND h.idx = q.idx",
+            vec![Box::new(levels), Box::new(idxs)],
+        )?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let level = u8::try_from(get::<i16>(r, 0)?).map_err(err)?;
+            let hash: &[u8] = get(r, 2)?;
+            let hash = <tlog::Hash>::try_from(hash).map_err(|_| err("a corrupt log hash"))?;
+            found.insert(tlog::NodeId::new(level, u(get(r, 1)?)), hash);
+        }
+        Ok(ids.iter().map(|id| found.get(id).copied()).collect())
+    }
+
+    fn document_log_index(&self, seq: u64) -> StoreResult<Option<u64>> {
+        Ok(self
+            .one(
+                "SELECT log_index FROM document_seqs WHERE seq = $1",
+                vec![Box::new(i(seq))],
+                |r| get::<Option<i64>>(r, 0),
+            )?
+            .flatten()
+            .map(u))
+    }
+
+    fn complaints(
+        &self,
+        start: &Uuid,
+        n: usize,
+    ) -> StoreResult<Vec<registry::complaints::Complaint>> {
+        self.all(
+            "SELECT record FROM complaints WHERE id >= $1 ORDER BY id LIMIT $2",
+            vec![Box::new(*start), Box::new(limit(n))],
+            record,
+        )
+    }
+
+    fn complaint(&self, id: &Uuid) -> StoreResult<Option<registry::complaints::Complaint>> {
+        self.one(
+            "SELECT record FROM complaints WHERE id = $1",
+            vec![Box::new(*id)],
+            record,
+        )
+    }
+
+    fn complaint_photo(&self, id: &Uuid) -> StoreResult<Option<Vec<u8>>> {
+        self.one(
+            "SELECT photo FROM complaint_photos WHERE id = $1",
+            vec![Box::new(*id)],
+            |r| get(r, 0),
+        )
+    }
+
+    fn feed(&self, after: u64, n: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let Ok(after) = i64::try_from(after) else {
+            return Ok(Vec::new());
+        };
+        self.all(
+            "SELECT seq, fact FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
+            vec![Box::new(after), Box::new(limit(n))],
+            |r| Ok((u(get(r, 0)?), get(r, 1)?)),
+        )
+    }
+
+    fn projection_checkpoint(&self, name: &str) -> StoreResult<u64> {
+        Ok(self
+            .one(
+                "SELECT checkpoint FROM projection_checkpoints WHERE name = $1",
+                vec![Box::new(name.to_string())],
+                |r| get::<i64>(r, 0).map(u),
+            )?
+            .unwrap_or(0))
+    }
+
+    fn projection_rows(
+        &self,
+        name: &str,
+        start: &[u8],
+        n: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.all(
+            "SELECT key, value FROM projection_rows WHERE name = $1 AND key >= $2 \
+             ORDER BY key LIMIT $3",
+            vec![
+                Box::new(name.to_string()),
+                Box::new(start.to_vec()),
+                Box::new(limit(n)),
+            ],
+            |r| Ok((get(r, 0)?, get(r, 1)?)),
+        )
+    }
+
+    fn commit_projection(
+        &self,
+        name: &str,
+        checkpoint: u64,
+        rows: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> StoreResult<()> {
+        if name.as_bytes().iter().any(|&b| b < 2) {
+            return Err(err("a projection name with a 0x00 or 0x01 byte"));
+        }
+        // In a batch the last change of a key wins.
+        let rows = last_wins(rows.to_vec(), |(k, _)| k.clone());
+        let (put, del): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, v)| v.is_some());
+        let put_k: Vec<Vec<u8>> = col(&put, |(k, _)| k.clone());
+        let put_v: Vec<Vec<u8>> = put.into_iter().filter_map(|(_, v)| v).collect();
+        let del_k: Vec<Vec<u8>> = col(&del, |(k, _)| k.clone());
+        let name = name.to_string();
+        self.call(move |c| {
+            Box::pin(async move {
+                let tx = c.transaction().await.map_err(pg)?;
+                // A projection lost in a crash is replayed from the durable feed.
+                tx.batch_execute("SET LOCAL synchronous_commit = off")
+                    .await
+                    .map_err(pg)?;
+                if !del_k.is_empty() {
+                    let s = tx
+                        .prepare_cached(
+                            "DELETE FROM projection_rows WHERE name = $1 AND key = ANY($2)",
+                        )
+                        .await
+                        .map_err(pg)?;
+                    tx.execute(&s, &[&name, &del_k]).await.map_err(pg)?;
+                }
+                if !put_k.is_empty() {
+                    let s = tx
+                        .prepare_cached(
+                            "INSERT INTO projection_rows (name, key, value) \
+                             SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v) \
+                             ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
+                        )
+                        .await
+                        .map_err(pg)?;
+                    tx.execute(&s, &[&name, &put_k, &put_v]).await.map_err(pg)?;
+                }
+                let s = tx
+                    .prepare_cached(
+                        "INSERT INTO projection_checkpoints (name, checkpoint) VALUES ($1, $2) \
+                         ON CONFLICT (name) DO UPDATE SET checkpoint = excluded.checkpoint",
+                    )
+                    .await
+                    .map_err(pg)?;
+                tx.execute(&s, &[&name, &i(checkpoint)]).await.map_err(pg)?;
+                tx.commit().await.map_err(pg)
+            })
+        })
+    }
+
+    fn commit(&self, set: &WriteSet) -> StoreResult<()> {
+        if set.is_empty() && set.log_hashes.is_empty() {
+            return Ok(());
+        }
+        let rows = Rows::of(set)?;
+        self.call(move |c| Box::pin(rows.write(c)))
+    }
+
+    fn code_states_after(
+        &self,
+        after: Option<&CodeKey>,
+        n: usize,
+    ) -> StoreResult<Vec<(CodeKey, CodeState)>> {
+        let decode = |r: &Row| {
+            let key = code_key(get(r, 0)?)?;
+            let st = CodeState::decode(get(r, 1)?)
+                .ok_or_else(|| err(format!("corrupt state of {key}")))?;
+            Ok((key, st))
+        };
+        match after {
+            None => self.all(
+                "SELECT code, state FROM codes ORDER BY code LIMIT $1",
+                vec![Box::new(limit(n))],
+                decode,
+            ),
+            Some(k) => self.all(
+                "SELECT code, state FROM codes WHERE code > $1 ORDER BY code LIMIT $2",
+                vec![Box::new(k.as_bytes().to_vec()), Box::new(limit(n))],
+                decode,
+            ),
+        }
+    }
+
+    fn inventory_after(
+        &self,
+        after: Option<(ParticipantId, u64, Bucket)>,
+        n: usize,
+    ) -> StoreResult<Vec<(ParticipantId, u64, Bucket, i64)>> {
+        // (-1, …) sorts before every stored row.
+        let (o, g, b) = after.map_or((-1, -1, -1), |(o, g, b)| {
+            (i64::from(o), i(g), i16::from(b.to_u8()))
+        });
+        self.all(
+            "SELECT owner, gtin, bucket, n FROM inventory WHERE (owner, gtin, bucket) > ($1, $2, $3) \
+             ORDER BY owner, gtin, bucket LIMIT $4",
+            vec![Box::new(o), Box::new(g), Box::new(b), Box::new(limit(n))],
+            |r| {
+                let (Ok(o), Ok(b)) = (
+                    u32::try_from(get::<i64>(r, 0)?),
+                    u8::try_from(get::<i16>(r, 2)?),
+                ) else {
+                    return Err(err("a corrupt inventory counter"));
+                };
+                let b = Bucket::from_u8(b).ok_or_else(|| err("a corrupt inventory bucket"))?;
+                Ok((o, u(get(r, 1)?), b, get(r, 3)?))
+            },
+        )
+    }
+}
+
+/// A `bytea` column's value.
+type Bytes = Vec<u8>;
+
+/// A [`WriteSet`] as owned columns, encoded on the caller's thread (the writer), ready to
+/// cross to the store's runtime: one array per column, one statement per table.
+#[derive(Default)]
+struct Rows {
+    participants: (Vec<i64>, Vec<String>, Vec<Vec<u8>>),
+    products: (Vec<i64>, Vec<Vec<u8>>),
+    codes: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    events: Vec<(Vec<u8>, i32, [u8; CodeEvent::ENCODED_LEN])>,
+    links_added: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    links_removed: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    documents: (Vec<Uuid>, Vec<i64>, Vec<Bytes>, Vec<Bytes>),
+    document_seqs: (Vec<i64>, Vec<Uuid>, Vec<Option<i64>>),
+    shipments: (Vec<Uuid>, Vec<Uuid>),
+    orders: (Vec<Uuid>, Vec<i64>, Vec<Vec<u8>>),
+    order_serials: (Vec<Uuid>, Vec<i64>, Vec<String>),
+    blocks: (Vec<i64>, Vec<Vec<u8>>),
+    block_codes: (Vec<i64>, Vec<Vec<u8>>),
+    inventory: (Vec<i64>, Vec<i64>, Vec<i16>, Vec<i64>),
+    counters: (Vec<String>, Vec<i64>),
+    refusals: Vec<Vec<u8>>,
+    complaints: (Vec<Uuid>, Vec<Vec<u8>>),
+    photos: (Vec<Uuid>, Vec<Vec<u8>>),
+    feed: (Vec<i64>, Vec<Vec<u8>>),
+    log_leaves: (Vec<i64>, Vec<Vec<u8>>),
+    log_hashes: (Vec<i16>, Vec<i64>, Vec<Vec<u8>>),
+}
+
+impl Rows {
+    fn of(set: &WriteSet) -> StoreResult<Rows> {
+        let mut r = Rows::default();
+        for p in last_wins(set.participants.iter().collect(), |p| p.id) {
+            r.participants.0.push(i64::from(p.id));
+            r.participants.1.push(p.tin.clone());
+            r.participants.2.push(encode_record(p)?);
+        }
+        for p in last_wins(set.products.iter().collect(), |p| p.gtin.clone()) {
+            r.products.0.push(i(p.gtin.parse::<u64>().map_err(err)?));
+            r.products.1.push(encode_record(p)?);
+        }
+        let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
+        for (k, st) in last_wins(set.codes.iter().collect(), |(k, _)| *k) {
+            let n = st.encode(&mut buf);
+            r.codes.0.push(k.as_bytes().to_vec());
+            r.codes.1.push(buf[..n].to_vec());
+        }
+        for (k, seq, e) in &set.events {
+            let seq = i32::try_from(*seq).map_err(|_| err("an event number beyond 2^31"))?;
+            r.events.push((k.as_bytes().to_vec(), seq, e.encode()));
+        }
+        for (p, c) in &set.links_added {
+            r.links_added.0.push(p.as_bytes().to_vec());
+            r.links_added.1.push(c.as_bytes().to_vec());
+        }
+        for (p, c) in &set.links_removed {
+            r.links_removed.0.push(p.as_bytes().to_vec());
+            r.links_removed.1.push(c.as_bytes().to_vec());
+        }
+        for d in last_wins(set.documents.iter().collect(), |d| d.id) {
+            r.documents.0.push(d.id);
+            r.documents.1.push(i(d.seq));
+            r.documents.2.push(encode_document_meta(d)?);
+            r.documents.3.push(d.body.clone());
+        }
+        for d in last_wins(set.documents.iter().collect(), |d| d.seq) {
+            r.document_seqs.0.push(i(d.seq));
+            r.document_seqs.1.push(d.id);
+            r.document_seqs.2.push(d.log_index.map(i));
+        }
+        for (s, a) in last_wins(set.shipments_closed.iter().collect(), |(s, _)| *s) {
+            r.shipments.0.push(*s);
+            r.shipments.1.push(*a);
+        }
+        for o in last_wins(set.orders.iter().collect(), |o| o.id) {
+            r.orders.0.push(o.id);
+            r.orders.1.push(i64::from(o.participant));
+            r.orders.2.push(encode_record(o)?);
+        }
+        let serials: Vec<(Uuid, i64, &String)> = set
+            .order_serials
+            .iter()
+            .flat_map(|(id, first, serials)| {
+                serials
+                    .iter()
+                    .enumerate()
+                    .map(move |(n, s)| (*id, i64::from(*first) + n as i64, s))
+            })
+            .collect();
+        for (id, idx, s) in last_wins(serials, |(id, idx, _)| (*id, *idx)) {
+            r.order_serials.0.push(id);
+            r.order_serials.1.push(idx);
+            r.order_serials.2.push(s.clone());
+        }
+        for b in last_wins(set.blocks.iter().collect(), |b| b.id) {
+            r.blocks.0.push(i(b.id));
+            r.blocks.1.push(encode_record(b)?);
+        }
+        for (b, k) in &set.block_codes {
+            r.block_codes.0.push(i(*b));
+            r.block_codes.1.push(k.as_bytes().to_vec());
+        }
+        // Deltas summed per counter first: one counter may move twice in a set.
+        let mut sums: Vec<((ParticipantId, u64, u8), i64)> = Vec::new();
+        let mut at: HashMap<(ParticipantId, u64, u8), usize> = HashMap::new();
+        for (o, g, b, d) in &set.inventory {
+            let key = (*o, *g, b.to_u8());
+            match at.get(&key) {
+                Some(&n) => sums[n].1 += d,
+                None => {
+                    at.insert(key, sums.len());
+                    sums.push((key, *d));
+                }
+            }
+        }
+        for ((o, g, b), d) in sums {
+            r.inventory.0.push(i64::from(o));
+            r.inventory.1.push(i(g));
+            r.inventory.2.push(i16::from(b));
+            r.inventory.3.push(d);
+        }
+        for (name, v) in last_wins(set.counters.iter().collect(), |(n, _)| n.clone()) {
+            r.counters.0.push(name.clone());
+            r.counters.1.push(i(*v));
+        }
+        for (p, at, summary) in &set.refusals {
+            r.refusals.push(encode_refusal(*p, *at, summary)?);
+        }
+        for c in last_wins(set.complaints.iter().collect(), |c| c.id) {
+            r.complaints.0.push(c.id);
+            r.complaints.1.push(encode_record(c)?);
+        }
+        for (id, photo) in last_wins(set.complaint_photos.iter().collect(), |(id, _)| *id) {
+            r.photos.0.push(*id);
+            r.photos.1.push(photo.clone());
+        }
+        for (seq, fact) in last_wins(set.feed.iter().collect(), |(s, _)| *s) {
+            r.feed.0.push(i(*seq));
+            r.feed.1.push(fact.clone());
+        }
+        for (idx, leaf) in last_wins(set.log_leaves.iter().collect(), |(n, _)| *n) {
+            r.log_leaves.0.push(i(*idx));
+            r.log_leaves.1.push(leaf.clone());
+        }
+        for (id, h) in last_wins(set.log_hashes.iter().collect(), |(id, _)| *id) {
+            r.log_hashes.0.push(i16::from(id.level));
+            r.log_hashes.1.push(i(id.index));
+            r.log_hashes.2.push(h.to_vec());
+        }
+        Ok(r)
+    }
+
+    /// Writes everything in one transaction, committed durably.
+    async fn write(self, c: &mut ClientWrapper) -> StoreResult<()> {
+        let tx = c.transaction().await.map_err(pg)?;
+        if !self.events.is_empty() {
+            // Append-only: binary COPY, the cheapest way in.
+            let sink = tx
+                .copy_in("COPY events (code, seq, event) FROM STDIN (FORMAT binary)")
+                .await
+                .map_err(pg)?;
+            let w = BinaryCopyInWriter::new(sink, &[Type::BYTEA, Type::INT4, Type::BYTEA]);
+            let mut w = std::pin::pin!(w);
+            for (k, seq, e) in &self.events {
+                w.as_mut()
+                    .write(&[k, seq, &e.as_slice()])
+                    .await
+                    .map_err(pg)?;
+            }
+            w.finish().await.map_err(pg)?;
+        }
+        // One statement per table with rows, each over whole columns (`unnest`), prepared
+        // once per connection. In order: links removed after links added (in a batch the
+        // last word wins).
+        let statements: [(usize, &str, &[&(dyn ToSql + Sync)]); 20] = [
+            (
+                self.participants.0.len(),
+                "INSERT INTO participants (id, tin, record) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[]) \
+                 ON CONFLICT (id) \
+                 DO UPDATE SET tin = excluded.tin, record = excluded.record",
+                &[
+                    &self.participants.0,
+                    &self.participants.1,
+                    &self.participants.2,
+                ],
+            ),
+            (
+                self.products.0.len(),
+                "INSERT INTO products (gtin, record) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
+                 ON CONFLICT (gtin) \
+                 DO UPDATE SET record = excluded.record",
+                &[&self.products.0, &self.products.1],
+            ),
+            (
+                self.codes.0.len(),
+                "INSERT INTO codes (code, state) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                 ON CONFLICT (code) \
+                 DO UPDATE SET state = excluded.state",
+                &[&self.codes.0, &self.codes.1],
+            ),
+            (
+                self.links_added.0.len(),
+                "INSERT INTO links (parent, child) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&self.links_added.0, &self.links_added.1],
+            ),
+            (
+                self.links_removed.0.len(),
+                "DELETE FROM links USING unnest($1::bytea[], $2::bytea[]) AS r(parent, child) \
+                 WHERE links.parent = r.parent AND links.child = r.child",
+                &[&self.links_removed.0, &self.links_removed.1],
+            ),
+            (
+                self.documents.0.len(),
+                "INSERT INTO documents (id, seq, meta, body) \
+                 SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[], $4::bytea[]) \
+                 ON CONFLICT (id) \
+                 DO UPDATE SET seq = excluded.seq, meta = excluded.meta, body = excluded.body",
+                &[
+                    &self.documents.0,
+                    &self.documents.1,
+                    &self.documents.2,
+                    &self.documents.3,
+                ],
+            ),
+            (
+                self.document_seqs.0.len(),
+                "INSERT INTO document_seqs (seq, id, log_index) \
+                 SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[]) \
+                 ON CONFLICT (seq) \
+                 DO UPDATE SET id = excluded.id, log_index = excluded.log_index",
+                &[
+                    &self.document_seqs.0,
+                    &self.document_seqs.1,
+                    &self.document_seqs.2,
+                ],
+            ),
+            (
+                self.shipments.0.len(),
+                "INSERT INTO shipments (ship, accept) \
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[]) \
+                 ON CONFLICT (ship) \
+                 DO UPDATE SET accept = excluded.accept",
+                &[&self.shipments.0, &self.shipments.1],
+            ),
+            (
+                self.orders.0.len(),
+                "INSERT INTO orders (id, participant, record) \
+                 SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) \
+                 ON CONFLICT (id) \
+                 DO UPDATE SET participant = excluded.participant, record = excluded.record",
+                &[&self.orders.0, &self.orders.1, &self.orders.2],
+            ),
+            (
+                self.order_serials.0.len(),
+                "INSERT INTO order_serials (order_id, idx, serial) \
+                 SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[]) \
+                 ON CONFLICT (order_id, idx) \
+                 DO UPDATE SET serial = excluded.serial",
+                &[
+                    &self.order_serials.0,
+                    &self.order_serials.1,
+                    &self.order_serials.2,
+                ],
+            ),
+            (
+                self.blocks.0.len(),
+                "INSERT INTO blocks (id, record) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
+                 ON CONFLICT (id) \
+                 DO UPDATE SET record = excluded.record",
+                &[&self.blocks.0, &self.blocks.1],
+            ),
+            (
+                self.block_codes.0.len(),
+                "INSERT INTO block_codes (block, code) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&self.block_codes.0, &self.block_codes.1],
+            ),
+            (
+                self.inventory.0.len(),
+                "INSERT INTO inventory (owner, gtin, bucket, n) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[]) \
+                 ON CONFLICT (owner, gtin, bucket) \
+                 DO UPDATE SET n = inventory.n + excluded.n",
+                &[
+                    &self.inventory.0,
+                    &self.inventory.1,
+                    &self.inventory.2,
+                    &self.inventory.3,
+                ],
+            ),
+            (
+                self.counters.0.len(),
+                "INSERT INTO counters (name, value) \
+                 SELECT * FROM unnest($1::text[], $2::bigint[]) \
+                 ON CONFLICT (name) \
+                 DO UPDATE SET value = excluded.value",
+                &[&self.counters.0, &self.counters.1],
+            ),
+            (
+                self.refusals.len(),
+                "INSERT INTO refusals (seq, record) \
+                 SELECT (SELECT coalesce(max(seq), 0) FROM refusals) + n, r \
+                 FROM unnest($1::bytea[]) WITH ORDINALITY AS t(r, n)",
+                &[&self.refusals],
+            ),
+            (
+                self.complaints.0.len(),
+                "INSERT INTO complaints (id, record) \
+                 SELECT * FROM unnest($1::uuid[], $2::bytea[]) \
+                 ON CONFLICT (id) \
+                 DO UPDATE SET record = excluded.record",
+                &[&self.complaints.0, &self.complaints.1],
+            ),
+            (
+                self.photos.0.len(),
+                "INSERT INTO complaint_photos (id, photo) \
+                 SELECT * FROM unnest($1::uuid[], $2::bytea[]) \
+                 ON CONFLICT (id) \
+                 DO UPDATE SET photo = excluded.photo",
+                &[&self.photos.0, &self.photos.1],
+            ),
+            (
+                self.feed.0.len(),
+                "INSERT INTO feed (seq, fact) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
+                 ON CONFLICT (seq) \
+                 DO UPDATE SET fact = excluded.fact",
+                &[&self.feed.0, &self.feed.1],
+            ),
+            (
+                self.log_leaves.0.len(),
+                "INSERT INTO log_leaves (idx, leaf) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
+                 ON CONFLICT (idx) \
+                 DO UPDATE SET leaf = excluded.leaf",
+                &[&self.log_leaves.0, &self.log_leaves.1],
+            ),
+            (
+                self.log_hashes.0.len(),
+                "INSERT INTO log_hashes (level, idx, hash) \
+                 SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]) \
+                 ON CONFLICT (level, idx) \
+                 DO UPDATE SET hash = excluded.hash",
+                &[&self.log_hashes.0, &self.log_hashes.1, &self.log_hashes.2],
+            ),
+        ];
+        for (rows, sql, params) in statements {
+            if rows > 0 {
+                let s = tx.prepare_cached(sql).await.map_err(pg)?;
+                tx.execute(&s, params).await.map_err(pg)?;
+            }
+        }
+        tx.commit().await.map_err(pg)
+    }
+}

@@ -1,0 +1,173 @@
+//! Test support (feature `testing`): a real PostgreSQL server for the tests, and a fresh
+//! schema per test.
+//!
+//! [`server`] answers `TRACEMARK_TEST_POSTGRES` when it is set (an existing server: the
+//! tests then leave it as they found it, apart from their schemas), else starts one
+//! throwaway cluster for the test binary with `scripts/pg-cluster start --watch`. That
+//! script runs in its own process group with its stdin a pipe from this process: when the
+//! test process exits in any way (kill -9 included), the pipe closes and the script stops
+//! the cluster and deletes its directory. [`citus`] does the same for a Citus coordinator
+//! and two workers (`TRACEMARK_TEST_CITUS`, or `scripts/pg-cluster start --citus`).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// A cluster this process started: its URLs, and the pipe whose closing stops it.
+struct Cluster {
+    postgres: String,
+    citus: Option<String>,
+    _watch: Mutex<ChildStdin>,
+}
+
+static PLAIN: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static CITUS: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+/// The repository's root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where the Citus build for the tests lives (`../shared/citus` beside the repository),
+/// if it is there.
+pub fn citus_dir() -> Option<PathBuf> {
+    let d = repo_root().join("../shared/citus");
+    d.join("install").exists().then_some(d)
+}
+
+fn start(citus: bool) -> Result<Cluster, String> {
+    use std::os::unix::process::CommandExt;
+    let script = repo_root().join("scripts/pg-cluster");
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script).arg("start").arg("--watch");
+    if citus {
+        cmd.arg("--citus");
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", script.display()))?;
+    let stdin = child.stdin.take().ok_or("no stdin")?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (mut postgres, mut citus_url) = (None, None);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if line == "ready" {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("export TRACEMARK_TEST_POSTGRES=") {
+            postgres = Some(v.to_string());
+        }
+        if let Some(v) = line.strip_prefix("export TRACEMARK_TEST_CITUS=") {
+            citus_url = Some(v.to_string());
+        }
+    }
+    // The script keeps running (the watch); it is never waited for.
+    std::mem::forget(child);
+    let postgres = postgres.ok_or("scripts/pg-cluster did not start a server (see above)")?;
+    Ok(Cluster {
+        postgres,
+        citus: citus_url,
+        _watch: Mutex::new(stdin),
+    })
+}
+
+/// The URL of a PostgreSQL server for tests: `TRACEMARK_TEST_POSTGRES`, or a cluster
+/// started for this test process. Panics if none can be had (tests need one).
+pub fn server() -> &'static str {
+    if let Ok(url) = std::env::var("TRACEMARK_TEST_POSTGRES") {
+        static URL: OnceLock<String> = OnceLock::new();
+        return URL.get_or_init(|| url);
+    }
+    match PLAIN.get_or_init(|| start(false)) {
+        Ok(c) => &c.postgres,
+        Err(e) => panic!("no PostgreSQL for the tests: {e}"),
+    }
+}
+
+/// The URL of a Citus coordinator (with two workers) for tests: `TRACEMARK_TEST_CITUS`,
+/// or a cluster started for this test process when `../shared/citus` is there. `Err`
+/// says why there is none.
+pub fn citus() -> Result<&'static str, String> {
+    if let Ok(url) = std::env::var("TRACEMARK_TEST_CITUS") {
+        static URL: OnceLock<String> = OnceLock::new();
+        return Ok(URL.get_or_init(|| url));
+    }
+    if citus_dir().is_none() {
+        return Err(format!(
+            "TRACEMARK_TEST_CITUS is not set and {} is not there",
+            repo_root().join("../shared/citus").display()
+        ));
+    }
+    match CITUS.get_or_init(|| start(true)) {
+        Ok(Cluster {
+            citus: Some(url), ..
+        }) => Ok(url),
+        Ok(_) => Err("scripts/pg-cluster --citus printed no TRACEMARK_TEST_CITUS".into()),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// `url` with `options=-c search_path=SCHEMA` (the other parameters kept).
+pub fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Creates a new, empty schema on the server of `url` and returns `url` pointing at it:
+/// every test gets an empty store without a database of its own.
+pub fn fresh_schema(url: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let schema = format!(
+        "t{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos
+    );
+    execute(url, &format!("CREATE SCHEMA {schema}")).expect("create a schema");
+    with_search_path(url, &schema)
+}
+
+/// Runs SQL statements on `url` (its own connection, on its own thread: callable
+/// anywhere), and returns the rows they answer, as text.
+pub fn query(url: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>, String> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            let msgs = client
+                .simple_query(&sql)
+                .await
+                .map_err(|e| crate::pg(e).0)?;
+            let mut rows = Vec::new();
+            for m in msgs {
+                if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                    rows.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
+                }
+            }
+            Ok(rows)
+        })
+    })
+    .join()
+    .map_err(|_| "the query thread panicked".to_string())?
+}
+
+/// Runs SQL statements on `url`, rows ignored.
+pub fn execute(url: &str, sql: &str) -> Result<(), String> {
+    query(url, sql).map(drop)
+}

@@ -1,0 +1,139 @@
+//! The engine on Citus: a coordinator and two workers on this machine
+//! (`TRACEMARK_TEST_CITUS`, or `scripts/pg-cluster start --citus` when `../shared/citus`
+//! is there; otherwise each test says why and passes). The schema must come out
+//! distributed as designed, and the whole conformance suite must pass on the coordinator.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use store_postgres::testing;
+use store_postgres::{Engine, PgStore};
+
+fn coordinator() -> Option<&'static str> {
+    match testing::citus() {
+        Ok(url) => Some(url),
+        Err(why) => {
+            eprintln!("skipped: no Citus cluster: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn schema_is_distributed_as_designed() {
+    let Some(url) = coordinator() else { return };
+    let url = testing::fresh_schema(url);
+    let store = PgStore::connect(&url).expect("connect to the coordinator");
+    let Engine::Citus { workers, .. } = store.engine() else {
+        panic!("a Citus coordinator seen as {:?}", store.engine());
+    };
+    assert_eq!(*workers, 2);
+    let rows = testing::query(
+        &url,
+        "SELECT c.relname, p.partmethod, \
+           coalesce(column_to_column_name(p.logicalrelid, p.partkey), ''), p.colocationid \
+         FROM pg_dist_partition p \
+         JOIN pg_class c ON c.oid = p.logicalrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema()",
+    )
+    .expect("pg_dist_partition");
+    let tables: HashMap<String, (String, String, String)> = rows
+        .into_iter()
+        .map(|r| {
+            let s = |i: usize| r[i].clone().unwrap_or_default();
+            (s(0), (s(1), s(2), s(3)))
+        })
+        .collect();
+    let dist = |t: &str, col: &str| {
+        let (method, column, _) = tables
+            .get(t)
+            .unwrap_or_else(|| panic!("{t} is not distributed: {tables:?}"));
+        assert_eq!(
+            (method.as_str(), column.as_str()),
+            ("h", col),
+            "{t} should be hash-distributed by {col}"
+        );
+    };
+    let reference = |t: &str| {
+        let (method, _, _) = tables
+            .get(t)
+            .unwrap_or_else(|| panic!("{t} is not a reference table: {tables:?}"));
+        assert_eq!(method, "n", "{t} should be a reference table");
+    };
+    let colocation = |t: &str| tables[t].2.clone();
+    dist("codes", "code");
+    dist("events", "code");
+    dist("links", "parent");
+    dist("block_codes", "code");
+    for t in ["events", "links", "block_codes"] {
+        assert_eq!(
+            colocation(t),
+            colocation("codes"),
+            "{t} co-located with codes"
+        );
+    }
+    dist("documents", "id");
+    dist("shipments", "ship");
+    assert_eq!(colocation("shipments"), colocation("documents"));
+    dist("document_seqs", "seq");
+    dist("orders", "id");
+    dist("order_serials", "order_id");
+    assert_eq!(colocation("order_serials"), colocation("orders"));
+    dist("complaints", "id");
+    dist("complaint_photos", "id");
+    assert_eq!(colocation("complaint_photos"), colocation("complaints"));
+    dist("inventory", "owner");
+    dist("projection_rows", "name");
+    dist("projection_checkpoints", "name");
+    assert_eq!(
+        colocation("projection_checkpoints"),
+        colocation("projection_rows")
+    );
+    for t in ["participants", "products", "blocks", "secrets"] {
+        reference(t);
+    }
+    // The writer's sequential tables stay plain tables on the coordinator.
+    for t in [
+        "counters",
+        "refusals",
+        "feed",
+        "log_leaves",
+        "log_hashes",
+        "tracemark_schema",
+    ] {
+        assert!(
+            !tables.contains_key(t),
+            "{t} should stay on the coordinator"
+        );
+    }
+    // Shards really are on the workers.
+    let placed = testing::query(
+        &url,
+        "SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 'codes'::regclass",
+    )
+    .expect("citus_shards");
+    assert_eq!(
+        placed[0][0].as_deref(),
+        Some("2"),
+        "codes' shards on both workers"
+    );
+}
+
+fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
+    let url = testing::fresh_schema(testing::citus().expect("a Citus cluster"));
+    let store = PgStore::connect(&url).expect("connect to the coordinator");
+    assert!(matches!(store.engine(), Engine::Citus { .. }));
+    (
+        Arc::new(store) as Arc<dyn registry::Store>,
+        Box::new(()) as Box<dyn std::any::Any>,
+    )
+}
+
+/// Every conformance test on the coordinator (`CONFORMANCE_FILTER=name` runs some).
+#[test]
+fn conformance_on_citus() {
+    if coordinator().is_none() {
+        return;
+    }
+    registry::conformance::run_all(&make_store);
+}

@@ -1,0 +1,325 @@
+//! What the conformance suite cannot see of the PostgreSQL engine: migrations, racing
+//! starts, all-or-nothing commits, durability across reconnects, secrets, calls from
+//! inside a tokio runtime, and bounded waits. Each test on a fresh schema of the test
+//! server (`store_postgres::testing::server`).
+
+use registry::model::{Bucket, CodeEvent, CodeKey, DocType, Status};
+use registry::store::{Store, WriteSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use store_postgres::{testing, Engine, PgOptions, PgStore, SCHEMA_VERSION};
+
+fn fresh() -> String {
+    testing::fresh_schema(testing::server())
+}
+
+fn event(doc_seq: u64, prev: u64) -> CodeEvent {
+    CodeEvent {
+        doc_seq,
+        at: 1_740_830_400,
+        doc_type: DocType::Emit,
+        status: Status::Emitted,
+        reason: None,
+        owner: 1,
+        actor: 1,
+        prev,
+    }
+}
+
+fn some_writes(seq: u64) -> WriteSet {
+    WriteSet {
+        events: vec![(CodeKey::unit(4_600_000_000_017, b"ABC"), 0, event(seq, 0))],
+        inventory: vec![(1, 4_600_000_000_017, Bucket::Status(Status::Emitted), 1)],
+        counters: vec![("doc_seq".into(), seq)],
+        feed: vec![(seq, b"fact".to_vec())],
+        ..WriteSet::default()
+    }
+}
+
+#[test]
+fn a_fresh_database_gets_the_whole_schema() {
+    let store = PgStore::connect(&fresh()).expect("connect");
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    assert!(matches!(store.engine(), Engine::Postgres { .. }));
+    store.ping().expect("ping");
+}
+
+#[test]
+fn an_older_schema_is_migrated_and_keeps_its_data() {
+    let url = fresh();
+    let old = PgStore::connect_at_version(&url, 1).expect("a version-1 database");
+    assert_eq!(old.schema_version().expect("version"), 1);
+    old.commit(&some_writes(1)).expect("commit at version 1");
+    // Version 1 has no secrets table.
+    assert!(old.secret("k", &|| vec![1]).is_err());
+    drop(old);
+
+    let store = PgStore::connect(&url).expect("connect upgrades");
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(store.counter("doc_seq").expect("counter"), 1);
+    assert_eq!(
+        store.feed(0, 10).expect("feed"),
+        vec![(1, b"fact".to_vec())]
+    );
+    assert_eq!(
+        store
+            .events(&CodeKey::unit(4_600_000_000_017, b"ABC"))
+            .expect("events"),
+        vec![event(1, 0)]
+    );
+    assert_eq!(store.secret("k", &|| vec![7]).expect("secret"), vec![7]);
+    // A second connect finds nothing to do.
+    drop(store);
+    let again = PgStore::connect(&url).expect("connect again");
+    assert_eq!(again.schema_version().expect("version"), SCHEMA_VERSION);
+    let rows = testing::query(&url, "SELECT count(*) FROM tracemark_schema").expect("query");
+    assert_eq!(rows[0][0].as_deref(), Some("1"));
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let url = fresh();
+    drop(PgStore::connect(&url).expect("connect"));
+    testing::execute(
+        &url,
+        &format!(
+            "UPDATE tracemark_schema SET version = {}",
+            SCHEMA_VERSION + 1
+        ),
+    )
+    .expect("bump");
+    let e = PgStore::connect(&url).err().expect("refused");
+    assert!(e.to_string().contains("newer"), "{e}");
+}
+
+#[test]
+fn racing_connects_on_an_empty_database_create_the_schema_once() {
+    let url = fresh();
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PgStore::connect(&url).map(|s| s.schema_version()))
+        })
+        .collect();
+    for t in threads {
+        let v = t
+            .join()
+            .expect("thread")
+            .expect("connect")
+            .expect("version");
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+    let rows = testing::query(&url, "SELECT count(*) FROM tracemark_schema").expect("query");
+    assert_eq!(rows[0][0].as_deref(), Some("1"));
+}
+
+#[test]
+fn a_commit_that_fails_midway_leaves_nothing() {
+    let store = PgStore::connect(&fresh()).expect("connect");
+    store.commit(&some_writes(1)).expect("first commit");
+    // Events, inventory and the feed are written before the counters; a counter name
+    // PostgreSQL cannot store (a NUL byte) fails the transaction after them.
+    let mut bad = some_writes(2);
+    bad.events = vec![(CodeKey::unit(4_600_000_000_017, b"XYZ"), 0, event(2, 0))];
+    bad.counters.push(("bad\0name".into(), 9));
+    assert!(store.commit(&bad).is_err(), "the bad set was accepted");
+    assert_eq!(store.counter("doc_seq").expect("counter"), 1);
+    assert_eq!(store.feed(0, 10).expect("feed").len(), 1);
+    assert!(store
+        .events(&CodeKey::unit(4_600_000_000_017, b"XYZ"))
+        .expect("events")
+        .is_empty());
+    assert_eq!(
+        store.inventory(1, 4_600_000_000_017).expect("inventory"),
+        vec![(Bucket::Status(Status::Emitted), 1)]
+    );
+    // A duplicate event (the events' primary key) fails the same way.
+    let mut dup = some_writes(2);
+    dup.feed = vec![(2, b"two".to_vec())];
+    assert!(
+        store.commit(&dup).is_err(),
+        "a duplicate event was accepted"
+    );
+    assert_eq!(store.feed(0, 10).expect("feed").len(), 1);
+    // The store carries on.
+    let mut next = some_writes(2);
+    next.events = vec![(CodeKey::unit(4_600_000_000_017, b"ABC"), 1, event(2, 1))];
+    store
+        .commit(&next)
+        .expect("a good commit after the failures");
+    assert_eq!(store.counter("doc_seq").expect("counter"), 2);
+    assert_eq!(
+        store.inventory(1, 4_600_000_000_017).expect("inventory"),
+        vec![(Bucket::Status(Status::Emitted), 2)]
+    );
+}
+
+#[test]
+fn a_commit_cut_off_by_a_killed_connection_leaves_nothing() {
+    let url = fresh();
+    // Its own application name: the killer must not touch other tests' connections.
+    let app = format!("tm_cut_{}", std::process::id());
+    let store = PgStore::connect(&format!("{url}&application_name={app}")).expect("connect");
+    // A big set keeps the transaction open long enough to kill its connection.
+    let mut big = WriteSet::default();
+    for n in 0..200_000u32 {
+        let serial = format!("S{n:07}");
+        big.events.push((
+            CodeKey::unit(4_600_000_000_017, serial.as_bytes()),
+            0,
+            event(1, 0),
+        ));
+    }
+    big.counters.push(("doc_seq".into(), 1));
+    let killer = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            // Kill the store's backend while it is in a transaction.
+            let kill = format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = '{app}' AND xact_start IS NOT NULL"
+            );
+            for _ in 0..400 {
+                let rows = testing::query(&url, &kill).expect("terminate");
+                if rows[0][0].as_deref() != Some("0") {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            false
+        })
+    };
+    let r = store.commit(&big);
+    let killed = killer.join().expect("killer");
+    if killed {
+        assert!(
+            r.is_err(),
+            "a commit whose connection was killed reported success"
+        );
+        assert_eq!(store.counter("doc_seq").expect("counter"), 0);
+        let rows = testing::query(&url, "SELECT count(*) FROM events").expect("count");
+        assert_eq!(rows[0][0].as_deref(), Some("0"), "half a commit is stored");
+    } else {
+        eprintln!("note: the commit finished before its connection could be killed");
+        assert!(r.is_ok());
+    }
+    // The pool replaces the dead connection.
+    store.commit(&some_writes(2)).expect("commit after");
+    assert_eq!(store.counter("doc_seq").expect("counter"), 2);
+}
+
+#[test]
+fn data_survives_a_reconnect() {
+    let url = fresh();
+    let store = PgStore::connect(&url).expect("connect");
+    store.commit(&some_writes(1)).expect("commit");
+    store
+        .commit_projection("alerts", 5, &[(b"k".to_vec(), Some(b"v".to_vec()))])
+        .expect("projection");
+    drop(store);
+    let store = PgStore::connect(&url).expect("reconnect");
+    assert_eq!(store.counter("doc_seq").expect("counter"), 1);
+    assert_eq!(
+        store.feed(0, 10).expect("feed"),
+        vec![(1, b"fact".to_vec())]
+    );
+    assert_eq!(
+        store.projection_checkpoint("alerts").expect("checkpoint"),
+        5
+    );
+    assert_eq!(
+        store.projection_rows("alerts", b"", 10).expect("rows"),
+        vec![(b"k".to_vec(), b"v".to_vec())]
+    );
+}
+
+#[test]
+fn a_secret_is_made_once_and_shared() {
+    let url = fresh();
+    let a = Arc::new(PgStore::connect(&url).expect("connect"));
+    let b = Arc::new(PgStore::connect(&url).expect("connect"));
+    // Racing makers: everyone gets the value stored first.
+    let threads: Vec<_> = (0..8u8)
+        .map(|n| {
+            let s = if n % 2 == 0 { a.clone() } else { b.clone() };
+            std::thread::spawn(move || s.secret("token key", &|| vec![n; 32]).expect("secret"))
+        })
+        .collect();
+    let got: Vec<Vec<u8>> = threads.into_iter().map(|t| t.join().expect("t")).collect();
+    assert!(got.iter().all(|v| v == &got[0]), "{got:?}");
+    assert_eq!(a.secret("token key", &|| vec![99]).expect("again"), got[0]);
+    drop((a, b));
+    let c = PgStore::connect(&url).expect("reconnect");
+    assert_eq!(
+        c.secret("token key", &|| panic!("made twice"))
+            .expect("kept"),
+        got[0]
+    );
+}
+
+#[test]
+fn calls_from_inside_a_tokio_runtime_do_not_panic() {
+    let url = fresh();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let store = tokio::spawn(async move {
+            let store = PgStore::connect(&url).expect("connect inside a runtime");
+            store.commit(&some_writes(1)).expect("commit inside");
+            assert_eq!(store.counter("doc_seq").expect("counter"), 1);
+            store
+        })
+        .await
+        .expect("task");
+        // Dropped on a worker thread.
+        tokio::spawn(async move { drop(store) })
+            .await
+            .expect("drop");
+    });
+}
+
+#[test]
+fn an_unreachable_server_is_an_error_soon() {
+    let opts = PgOptions {
+        connect_timeout: Duration::from_secs(2),
+        statement_timeout: Duration::from_secs(2),
+        ..PgOptions::default()
+    };
+    let t0 = Instant::now();
+    // Port 1: nothing listens there.
+    let r = PgStore::connect_with("postgres://postgres@127.0.0.1:1/postgres", opts);
+    assert!(r.is_err());
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+}
+
+#[test]
+fn statements_are_bounded_by_the_statement_timeout() {
+    let url = fresh();
+    let opts = PgOptions {
+        statement_timeout: Duration::from_millis(300),
+        ..PgOptions::default()
+    };
+    let store = PgStore::connect_with(&url, opts).expect("connect");
+    // Another session holds a lock the commit needs: the commit gives up, it does not hang.
+    let holder = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            testing::execute(
+                &url,
+                "BEGIN; LOCK TABLE counters IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT",
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = Instant::now();
+    let r = store.commit(&some_writes(1));
+    assert!(r.is_err(), "a commit waited past the lock");
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    holder.join().expect("holder").expect("lock");
+    store
+        .commit(&some_writes(1))
+        .expect("commit once the lock is gone");
+}
