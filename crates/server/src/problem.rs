@@ -76,6 +76,13 @@ impl IntoResponse for Problem {
             body,
         )
             .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 says when to come back (a caller that knows better sets its own).
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -85,6 +92,10 @@ impl IntoResponse for Problem {
         r
     }
 }
+
+/// Seconds a 503 tells the client to wait (`Retry-After`) unless its maker says otherwise:
+/// a store that went away is usually back, or a reader has taken over, within seconds.
+pub const UNAVAILABLE_RETRY_AFTER: &str = "2";
 
 /// The problem kinds, for `GET /problems/{slug}` and the OpenAPI document.
 pub const KINDS: &[(&str, u16, &str)] = &[

@@ -51,6 +51,7 @@
 //! for an ordered range).
 #![deny(missing_docs)]
 
+pub mod lease;
 pub mod migrations;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -124,6 +125,8 @@ pub struct PgStore {
     engine: Engine,
     /// A call's client-side deadline: the connection's wait plus two statements' worth.
     deadline: Duration,
+    /// The writer lease's fence on commits ([`lease`]).
+    fence: std::sync::Mutex<lease::Fence>,
 }
 
 /// A connection's future, boxed so a closure over a borrowed client can return it.
@@ -284,7 +287,13 @@ impl PgStore {
                 version: String::new(),
             },
             deadline: opts.connect_timeout + opts.statement_timeout * 3,
+            fence: std::sync::Mutex::new(lease::Fence::Off),
         })
+    }
+
+    /// The lease's fence as it stands.
+    fn fence_now(&self) -> lease::Fence {
+        self.fence.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
     /// The engine found at connect.
@@ -713,6 +722,12 @@ impl Store for PgStore {
         if name.as_bytes().iter().any(|&b| b < 2) {
             return Err(err("a projection name with a 0x00 or 0x01 byte"));
         }
+        if self.reading_only() {
+            // A reader's projections live in memory: their rows are the writer's to store
+            // (two processes writing one projection's rows would interleave checkpoints).
+            return Ok(());
+        }
+        let fence = lease::fence_for_commit(&self.fence_now())?;
         // In a batch the last change of a key wins.
         let rows = last_wins(rows.to_vec(), |(k, _)| k.clone());
         let (put, del): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, v)| v.is_some());
@@ -723,6 +738,7 @@ impl Store for PgStore {
         self.call(move |c| {
             Box::pin(async move {
                 let tx = c.transaction().await.map_err(pg)?;
+                lease::check_fence(&tx, &fence).await?;
                 // A projection lost in a crash is replayed from the durable feed.
                 tx.batch_execute("SET LOCAL synchronous_commit = off")
                     .await
@@ -764,8 +780,9 @@ impl Store for PgStore {
         if set.is_empty() && set.log_hashes.is_empty() {
             return Ok(());
         }
+        let fence = lease::fence_for_commit(&self.fence_now())?;
         let rows = Rows::of(set)?;
-        self.call(move |c| Box::pin(rows.write(c)))
+        self.call(move |c| Box::pin(rows.write(c, fence)))
     }
 
     fn code_states_after(
@@ -974,8 +991,13 @@ impl Rows {
     }
 
     /// Writes everything in one transaction, committed durably.
-    async fn write(self, c: &mut ClientWrapper) -> StoreResult<()> {
+    async fn write(
+        self,
+        c: &mut ClientWrapper,
+        fence: Option<(String, i64)>,
+    ) -> StoreResult<()> {
         let tx = c.transaction().await.map_err(pg)?;
+        lease::check_fence(&tx, &fence).await?;
         if !self.events.is_empty() {
             // Append-only: binary COPY, the cheapest way in.
             let sink = tx

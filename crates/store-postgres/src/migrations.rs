@@ -34,10 +34,15 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0002_schema.sql"),
         citus: include_str!("sql/0002_citus.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("sql/0003_schema.sql"),
+        citus: include_str!("sql/0003_citus.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

@@ -348,7 +348,7 @@ fn run(cli: Cli) -> Result<()> {
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             opened.config.metrics_allow = metrics_allow;
             let address = match &public_url {
-                Some(u) => u.to_string(),
+                Some(u) => u.url.clone(),
                 None => format!("http://{}", listener.local_addr()?),
             };
             opened.config.public_url = public_url;
