@@ -15,3 +15,12 @@ fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
 }
 
 registry::conformance_tests!(make_store);
+
+/// The same suite through `run_all`, as the Citus test calls it (opt-in, it repeats every
+/// test above): `CONFORMANCE_RUN_ALL=1`.
+#[test]
+fn run_all_names_failures() {
+    if std::env::var_os("CONFORMANCE_RUN_ALL").is_some() {
+        registry::conformance::run_all(&make_store);
+    }
+}
