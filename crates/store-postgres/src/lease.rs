@@ -72,7 +72,12 @@ pub(crate) async fn check_fence(
 ) -> StoreResult<()> {
     if let Some((holder, epoch)) = fence {
         let s = tx.prepare_cached(FENCE_SQL).await.map_err(pg)?;
-        if tx.query_opt(&s, &[holder, epoch]).await.map_err(pg)?.is_none() {
+        if tx
+            .query_opt(&s, &[holder, epoch])
+            .await
+            .map_err(pg)?
+            .is_none()
+        {
             return Err(StoreError::new(
                 "the writer's lease was taken by another process: this one may not commit; nothing was changed",
             ));
@@ -140,7 +145,11 @@ impl PgStore {
 
     fn set_epoch(&self, holder: &str, epoch: Option<i64>) {
         let mut f = self.fence.lock().unwrap_or_else(|p| p.into_inner());
-        if let Fence::Lease { holder: h, epoch: e } = &mut *f {
+        if let Fence::Lease {
+            holder: h,
+            epoch: e,
+        } = &mut *f
+        {
             if h == holder {
                 *e = epoch;
             }

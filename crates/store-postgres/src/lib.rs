@@ -991,11 +991,7 @@ impl Rows {
     }
 
     /// Writes everything in one transaction, committed durably.
-    async fn write(
-        self,
-        c: &mut ClientWrapper,
-        fence: Option<(String, i64)>,
-    ) -> StoreResult<()> {
+    async fn write(self, c: &mut ClientWrapper, fence: Option<(String, i64)>) -> StoreResult<()> {
         let tx = c.transaction().await.map_err(pg)?;
         lease::check_fence(&tx, &fence).await?;
         if !self.events.is_empty() {

@@ -357,15 +357,16 @@ fn run(cli: Cli) -> Result<()> {
             let role = opened.config.role.clone();
             rt.block_on(async move {
                 let addr = listener.local_addr()?;
-                println!(
-                    "tracemark: serving {} on http://{addr}{}",
-                    home.describe(),
-                    match &role {
-                        Some(r) if r.is_writer() => " as the writer",
-                        Some(_) => " as a reader (another process holds the writer's lease)",
-                        None => "",
+                println!("tracemark: serving {} on http://{addr}", home.describe());
+                match &role {
+                    Some(r) if r.is_writer() => {
+                        println!("tracemark: the writer (this process holds the database's lease)")
                     }
-                );
+                    Some(_) => println!(
+                        "tracemark: a reader (another process holds the database's lease; this one takes it if that one stops)"
+                    ),
+                    None => {}
+                }
                 match &opened.admin_token_file {
                     Some(f) if opened.admin_token_new => println!(
                         "tracemark: admin token (generated, kept in {}): {}",

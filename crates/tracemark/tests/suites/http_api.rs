@@ -2159,7 +2159,7 @@ fn verify_resolver_and_offline_keys() {
 
 /// `(method, path)` of every `.route(…)` in the server's router, read from its source.
 fn router_routes() -> BTreeSet<(String, String)> {
-    let src = include_str!("../../server/src/lib.rs");
+    let src = include_str!("../../../server/src/lib.rs");
     // Whitespace folded, so a `.route(` call split over lines by rustfmt reads as one.
     let flat: String = src
         .split_whitespace()
