@@ -10,3 +10,6 @@ fn store_args(tmp: &std::path::Path) -> Vec<String> {
         tmp.join("data").to_string_lossy().into_owned(),
     ]
 }
+
+/// Kills are restarts on the same store (no standby process).
+const STANDBY: bool = false;

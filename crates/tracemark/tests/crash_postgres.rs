@@ -12,3 +12,6 @@ fn store_args(_tmp: &std::path::Path) -> Vec<String> {
         store_postgres::testing::fresh_schema(store_postgres::testing::server()),
     ]
 }
+
+/// Kills are restarts on the same store (no standby process).
+const STANDBY: bool = false;

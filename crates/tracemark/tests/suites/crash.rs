@@ -75,6 +75,20 @@ impl Server {
     /// port the kernel picks, and waits for `/health` to name it the writer (on a shared
     /// database a restarted process waits for the killed one's lease to run out).
     fn start(bin: &Path, data: &[String], log: &Path) -> Server {
+        let server = Server::spawn(bin, data, log);
+        server.wait_role(log, "writer");
+        server
+    }
+
+    /// Starts `bin` on `data` and waits for `/health` (writer or reader).
+    fn start_standby(bin: &Path, data: &[String], log: &Path) -> Server {
+        let server = Server::spawn(bin, data, log);
+        server.wait_role(log, "");
+        server
+    }
+
+    /// Starts `bin` on `data`, on a port the kernel picks.
+    fn spawn(bin: &Path, data: &[String], log: &Path) -> Server {
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -107,23 +121,27 @@ impl Server {
                 std::fs::read_to_string(log).unwrap_or_default()
             );
         };
-        let server = Server {
+        Server {
             child,
             _stdout: stdout,
             base: format!("http://{addr}"),
-        };
-        let client = Client::new(&server.base).expect("client");
+        }
+    }
+
+    /// Waits until `/health` answers 200 with `role` (any role when empty).
+    fn wait_role(&self, log: &Path, role: &str) {
+        let client = Client::new(&self.base).expect("client");
         let started = Instant::now();
         loop {
             if let Ok((200, h)) = client.get(None, "/health") {
-                if h["role"] == "writer" {
-                    return server;
+                if role.is_empty() || h["role"] == role {
+                    return;
                 }
             }
             assert!(
                 started.elapsed() < START_TIMEOUT,
-                "no /health from {} within {START_TIMEOUT:?}; log:\n{}",
-                server.base,
+                "no /health {role} from {} within {START_TIMEOUT:?}; log:\n{}",
+                self.base,
                 std::fs::read_to_string(log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(10));
@@ -881,6 +899,10 @@ fn sigkill_mid_stream_loses_nothing_acknowledged_and_half_applies_nothing() {
     std::fs::copy(env!("CARGO_BIN_EXE_tracemark"), &bin).expect("copying the binary");
 
     let mut server = Server::start(&bin, &data, &log);
+    // With a standby (`super::STANDBY`, a second process on the same database), a kill is
+    // a failover: the standby takes the writer's lease and the lines go on with it, and a
+    // new standby starts for the next round.
+    let mut standby = super::STANDBY.then(|| Server::start_standby(&bin, &data, &log));
     let (actors, codes) = set_up(&Client::new(&server.base).expect("client"));
     let mut lines: Vec<Line> = codes
         .chunks(CODES / LINES)
@@ -917,8 +939,21 @@ fn sigkill_mid_stream_loses_nothing_acknowledged_and_half_applies_nothing() {
             "every line had a document in flight at the kill"
         );
 
-        // Restart on the same data; find out what became of the in-flight documents.
-        server = Server::start(&bin, &data, &log);
+        // Restart on the same data, or fail over to the standby; find out what became of
+        // the in-flight documents.
+        let killed_at = Instant::now();
+        server = match standby.take() {
+            Some(next) => {
+                next.wait_role(&log, "writer");
+                println!(
+                    "crash test: the standby took over writing {:?} after the kill",
+                    killed_at.elapsed()
+                );
+                standby = Some(Server::start_standby(&bin, &data, &log));
+                next
+            }
+            None => Server::start(&bin, &data, &log),
+        };
         let client = Client::new(&server.base).expect("client");
         // Histories checked closely: the in-flight document's codes, and the last
         // acknowledged one's.
