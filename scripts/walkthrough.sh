@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
-trap 'kill ${server_pid:-0} 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'if [ -n "${server_pid:-}" ]; then kill "$server_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 
 if [ $# -ge 1 ]; then
   base=$1

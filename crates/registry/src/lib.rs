@@ -246,6 +246,9 @@ pub(crate) struct Inner {
     feed_signal: Arc<feed::FeedSignal>,
     /// Makes the writer reload its counters before its next batch ([`tx::Feed::reload`]).
     writer_reload: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether this process reads a store another process writes ([`Registry::open_reader`]):
+    /// facts from its reads are then dropped (counted), since it cannot commit them.
+    reader: std::sync::atomic::AtomicBool,
 }
 
 /// The registry. Cheap to clone; all clones share one writer.
@@ -287,7 +290,11 @@ impl Registry {
         keyring: issuance::Keyring,
         clock: Clock,
     ) -> Result<Registry> {
-        Self::open_idle(store, keyring, clock, tx::StateCache::capacity_from_env())
+        let reg = Self::open_idle(store, keyring, clock, tx::StateCache::capacity_from_env())?;
+        reg.inner
+            .reader
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(reg)
     }
 
     /// Re-reads what this process keeps in memory of the store's small tables (blocks,
@@ -323,6 +330,9 @@ impl Registry {
             .writer_reload
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.writer_check(timeout)?;
+        self.inner
+            .reader
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         self.resume_orders()
     }
 
@@ -409,6 +419,7 @@ impl Registry {
                 facts,
                 feed_signal,
                 writer_reload,
+                reader: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         emission::start(&reg.inner.emitter, Arc::downgrade(&reg.inner));
@@ -452,6 +463,15 @@ impl Registry {
     /// feed: it joins the writer's next commit. Never waits; dropped and counted when
     /// [`feed::FACTS_PENDING_MAX`] wait already.
     pub(crate) fn note(&self, fact: feed::Fact) {
+        if self.inner.reader.load(std::sync::atomic::Ordering::Relaxed) {
+            // A reader cannot commit: its facts are counted as dropped. (Next: hand them
+            // to the writer through the database.)
+            self.inner
+                .facts
+                .dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         let was_empty = self.inner.facts.is_empty();
         self.inner.facts.push(fact);
         if was_empty {

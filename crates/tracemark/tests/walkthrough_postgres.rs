@@ -1,0 +1,86 @@
+//! The README's walk-through over HTTP (`suites/walkthrough.rs`: a producer → wholesaler →
+//! retailer → sale, a refused repeat sale, a `sold` verdict) against `tracemark serve
+//! --postgres` on plain PostgreSQL and on a Citus coordinator with two workers, each with a
+//! second process on the same database as a reader: it refuses changes naming the writer,
+//! answers reads with what the writer wrote, and takes over when the writer is killed.
+
+#[path = "support/process.rs"]
+mod process;
+#[path = "suites/walkthrough.rs"]
+mod suite;
+
+use process::Serve;
+use serde_json::Value;
+
+const ADMIN: &str = "walkthrough-postgres-admin-token";
+
+/// The walk-through on `url`, with a reader beside the writer.
+fn walk(url: &str) {
+    let args = ["--postgres", url];
+    let writer = Serve::start(&args, ADMIN);
+    writer.wait_role("writer");
+    let mut reader = Serve::start(&args, ADMIN);
+    reader.wait_role("reader");
+    let h = reader.health().expect("reader health");
+    assert_eq!(h["writer_address"], writer.base.as_str(), "{h}");
+
+    let (_, requests) = suite::run(Some((&writer.base, ADMIN)));
+    // The code the walk-through sold, as the reader sees it (its Digital Link).
+    let link = requests
+        .lines()
+        .find_map(|l| l.strip_prefix("> GET /01/"))
+        .and_then(|l| l.split_whitespace().next())
+        .map(|rest| format!("/01/{rest}"))
+        .expect("the walk-through's Digital Link request");
+    let http = reqwest::blocking::Client::new();
+    let v: Value = http
+        .get(format!("{}{link}", reader.base))
+        .header("accept", "application/json")
+        .send()
+        .expect("resolve on the reader")
+        .json()
+        .expect("JSON");
+    assert_eq!(v["verdict"], "sold", "the reader's answer for {link}: {v}");
+    // A change sent to the reader: 503, naming the writer.
+    let r = http
+        .post(format!("{}/api/v1/participants", reader.base))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .expect("post to the reader");
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let p: Value = r.json().expect("problem");
+    assert_eq!(p["type"], "/problems/not-writer");
+    assert_eq!(p["writer"], writer.base.as_str());
+    // Documents the writer accepted, counted by the reader.
+    let docs = |s: &Serve| s.health().map(|h| h["documents"].clone());
+    assert_eq!(docs(&reader), docs(&writer));
+    // The writer dies: the reader takes over and writes.
+    drop(writer);
+    let took = reader.wait_role("writer");
+    println!("the reader took over {took:?} after the writer's kill");
+    reader.kill();
+}
+
+#[test]
+fn walkthrough_on_postgres_with_a_reader() {
+    if !suite::tools_present() {
+        return;
+    }
+    walk(&store_postgres::testing::fresh_schema(
+        store_postgres::testing::server(),
+    ));
+}
+
+#[test]
+fn walkthrough_on_citus_with_a_reader() {
+    if !suite::tools_present() {
+        return;
+    }
+    match store_postgres::testing::citus() {
+        Ok(url) => walk(&store_postgres::testing::fresh_schema(url)),
+        Err(why) => println!("skipping the Citus walk-through: {why}"),
+    }
+}
