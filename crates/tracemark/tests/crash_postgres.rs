@@ -13,5 +13,7 @@ fn store_args(_tmp: &std::path::Path) -> Vec<String> {
     ]
 }
 
-/// Kills are restarts on the same store (no standby process).
-const STANDBY: bool = false;
+/// Kills are restarts on the same store.
+fn fault() -> suite::Fault {
+    suite::Fault::Restart
+}

@@ -16,4 +16,6 @@ fn store_args(_tmp: &std::path::Path) -> Vec<String> {
 }
 
 /// Kills are failovers to a standby process on the same database.
-const STANDBY: bool = true;
+fn fault() -> suite::Fault {
+    suite::Fault::Failover
+}

@@ -60,6 +60,30 @@ const QUERY_CODES_MAX: usize = 1_000;
 /// Longest wait for a started server to answer `/health`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+// ---- the fault ----
+
+/// What happens to the registry in each round (the root file chooses: `super::fault()`).
+#[allow(dead_code)] // Each root file uses one.
+pub enum Fault {
+    /// SIGKILL, then a restart on the same store.
+    Restart,
+    /// SIGKILL of the writer; a standby process on the same database takes over, and a new
+    /// standby starts for the next round.
+    Failover,
+    /// The database stops as in a crash under the running server (`stop`) and comes back
+    /// (`start`) a few seconds later: the server is not restarted, answers 503 with
+    /// `Retry-After` meanwhile, and carries on by itself.
+    Outage {
+        /// Stops the database (returns once it is down).
+        stop: fn(),
+        /// Starts it again (returns once it accepts connections).
+        start: fn(),
+    },
+}
+
+/// How long the database stays down in an outage round.
+const OUTAGE: Duration = Duration::from_secs(3);
+
 // ---- the server process ----
 
 /// A running `tracemark serve`; killed (SIGKILL) when dropped.
@@ -553,6 +577,13 @@ impl Line {
                     return;
                 }
                 Ok((201, answer)) => self.answered(doc, answer, resend),
+                // The store is down (an outage round): the document may or may not have
+                // been committed (a cut connection); resolved once it is back.
+                Ok((503, _)) => {
+                    self.in_flight = Some(doc);
+                    self.stats.in_flight += 1;
+                    return;
+                }
                 Ok((status, v)) => panic!(
                     "line {}: {} document {} refused: {status} {v}",
                     self.n, doc.kind, doc.id
@@ -902,7 +933,9 @@ fn sigkill_mid_stream_loses_nothing_acknowledged_and_half_applies_nothing() {
     // With a standby (`super::STANDBY`, a second process on the same database), a kill is
     // a failover: the standby takes the writer's lease and the lines go on with it, and a
     // new standby starts for the next round.
-    let mut standby = super::STANDBY.then(|| Server::start_standby(&bin, &data, &log));
+    let fault = super::fault();
+    let mut standby =
+        matches!(fault, Fault::Failover).then(|| Server::start_standby(&bin, &data, &log));
     let (actors, codes) = set_up(&Client::new(&server.base).expect("client"));
     let mut lines: Vec<Line> = codes
         .chunks(CODES / LINES)
@@ -931,7 +964,10 @@ fn sigkill_mid_stream_loses_nothing_acknowledged_and_half_applies_nothing() {
                 s.spawn(move || line.stream(&client, actors, stop));
             }
             std::thread::sleep(*delay);
-            server.kill();
+            match &fault {
+                Fault::Outage { stop, .. } => stop(),
+                _ => server.kill(),
+            }
         });
         let acked: usize = lines.iter().map(|l| l.stats.acked).sum::<usize>() - acked_before;
         assert!(
@@ -942,6 +978,15 @@ fn sigkill_mid_stream_loses_nothing_acknowledged_and_half_applies_nothing() {
         // Restart on the same data, or fail over to the standby; find out what became of
         // the in-flight documents.
         let killed_at = Instant::now();
+        if let Fault::Outage { start, .. } = &fault {
+            outage_answers(&server, &actors, killed_at);
+            start();
+            server.wait_role(&log, "writer");
+            println!(
+                "crash test: the database back, the server writing again {:?} after the outage began",
+                killed_at.elapsed()
+            );
+        }
         server = match standby.take() {
             Some(next) => {
                 next.wait_role(&log, "writer");
@@ -952,6 +997,7 @@ fn sigkill_mid_stream_loses_nothing_acknowledged_and_half_applies_nothing() {
                 standby = Some(Server::start_standby(&bin, &data, &log));
                 next
             }
+            None if matches!(fault, Fault::Outage { .. }) => server,
             None => Server::start(&bin, &data, &log),
         };
         let client = Client::new(&server.base).expect("client");
@@ -1029,6 +1075,60 @@ fn sigkill_mid_stream_loses_nothing_acknowledged_and_half_applies_nothing() {
         delays.len(),
         t0.elapsed()
     );
+}
+
+/// While the database is down: a change is answered 503 with `Retry-After`, and `/health`
+/// says the store is unavailable (within a generous deadline: the probe runs in the
+/// background); then waits out the rest of [`OUTAGE`].
+fn outage_answers(server: &Server, actors: &Actors, began: Instant) {
+    let client = Client::new(&server.base).expect("client");
+    let started = Instant::now();
+    let (s, v) = client
+        .post_signed(
+            &actors.producer,
+            "/api/v1/products",
+            &json!({"gtin": gtin(460_123_456_790), "name": "Outage boots", "product_group": "shoes"}),
+        )
+        .expect("a change while the database is down");
+    assert_eq!(s, 503, "a change while the database is down: {v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the refusal took {:?}",
+        started.elapsed()
+    );
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http");
+    let r = http
+        .get(format!(
+            "{}/api/v1/orders/00000000-0000-0000-0000-000000000000",
+            server.base
+        ))
+        .bearer_auth(&actors.producer.token)
+        .send()
+        .expect("a read while the database is down");
+    assert_eq!(r.status(), 503, "a read while the database is down");
+    assert!(
+        r.headers().contains_key("retry-after"),
+        "503 without Retry-After"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let h = http
+            .get(format!("{}/health", server.base))
+            .send()
+            .expect("health");
+        if h.status() == 503 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/health still says ok while the database is down"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(OUTAGE.saturating_sub(began.elapsed()));
 }
 
 fn check_log_count(client: &Client) -> usize {
