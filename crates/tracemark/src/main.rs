@@ -203,7 +203,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,lsm_tree=warn,fjall=warn".into()),
+                .unwrap_or_else(|_| "info,lsm_tree=warn,fjall=warn,tokio_postgres=warn".into()),
         )
         .with_writer(std::io::stderr)
         // Colours for a person at a terminal, plain text for a log file or a pipe.

@@ -57,6 +57,29 @@ fn walk(url: &str) {
     // Documents the writer accepted, counted by the reader.
     let docs = |s: &Serve| s.health().map(|h| h["documents"].clone());
     assert_eq!(docs(&reader), docs(&writer));
+    // The audit replays the database's log through the rules, with the registry running;
+    // the export reads its feed.
+    let audit = std::process::Command::new(env!("CARGO_BIN_EXE_tracemark"))
+        .args(["audit", "--postgres", url])
+        .output()
+        .expect("tracemark audit");
+    let said = String::from_utf8_lossy(&audit.stdout);
+    assert!(
+        audit.status.success() && said.contains("every record matches"),
+        "audit --postgres: {said}{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+    let out = tempfile::tempdir().expect("temp dir");
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_tracemark"))
+        .args(["export", "--postgres", url, "--parquet"])
+        .arg(out.path())
+        .output()
+        .expect("tracemark export");
+    assert!(
+        export.status.success() && out.path().join("sales.parquet").is_file(),
+        "export --postgres: {}",
+        String::from_utf8_lossy(&export.stderr)
+    );
     // The writer dies: the reader takes over and writes.
     drop(writer);
     let took = reader.wait_role("writer");
