@@ -22,9 +22,6 @@ pub struct Problem {
     /// Every bad code of a refused document, with a stable reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<CodeError>,
-    /// The writer's address, when a reader refuses a change (`/problems/not-writer`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub writer: Option<String>,
 }
 
 impl Problem {
@@ -36,7 +33,6 @@ impl Problem {
             status,
             detail: detail.into(),
             errors: Vec::new(),
-            writer: None,
         }
     }
 

@@ -81,6 +81,18 @@ pub fn changes_state(method: &Method, path: &str) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) && !READ_POSTS.contains(&path)
 }
 
+/// The problem a reader answers, with the writer's address (a field of this problem kind
+/// only: the common [`Problem`] stays small, it travels in every handler's `Result`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NotWriter {
+    /// The problem (`/problems/not-writer`, 503).
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// The writer's address, as its lease names it (absent while no writer holds it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
+}
+
 /// The answer of a reader to a state-changing request.
 pub fn not_writer(role: &RoleState) -> Response {
     let writer = role.writer_address();
@@ -92,9 +104,16 @@ pub fn not_writer(role: &RoleState) -> Response {
                  right now (one takes it within seconds); retry"
             .to_string(),
     };
-    let mut p = Problem::new(503, "not-writer", "Not the writer", detail);
-    p.writer = writer;
-    let mut r = p.into_response();
+    let body = NotWriter {
+        problem: Problem::new(503, "not-writer", "Not the writer", detail),
+        writer,
+    };
+    let mut r = (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response();
     r.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from(NOT_WRITER_RETRY_SECS),
