@@ -28,7 +28,8 @@
 //! | `participants` | id | `tin`, `record` (version byte ‖ JSON) | reference |
 //! | `products` | GTIN | `record` | reference |
 //! | `blocks` | id | `record` | reference |
-//! | `documents` | id (UUID) | `seq`, `meta` (JSON record without the body), `body` | by `id` |
+//! | `documents` | (id (UUID), seq); partitioned by range of `seq` | `meta` (JSON record without the body), `body` | by `id` |
+//! | `document_ids` | id | `seq` (which partition holds it) | by `id`, co-located with `documents` |
 //! | `shipments` | ship doc id | `accept` doc id | by `ship`, co-located with `documents` |
 //! | `document_seqs` | seq | `id`, `log_index` | by `seq` |
 //! | `orders` | id | `participant`, `record` | by `id` |
@@ -40,19 +41,25 @@
 //! | `projection_checkpoints` | name | `checkpoint` | by `name`, co-located with the rows |
 //! | `counters` | name | `value` (u64) | coordinator |
 //! | `refusals` | seq | `record` | coordinator |
-//! | `feed` | seq | `fact` (`registry::feed` record) | coordinator |
-//! | `log_leaves` | idx | `leaf` | coordinator |
+//! | `feed` | seq; partitioned by range of `seq` | `fact` (`registry::feed` record) | coordinator |
+//! | `log_leaves` | idx; partitioned by range of `idx` | `leaf` | coordinator |
 //! | `log_hashes` | (level, idx) | `hash` (32 bytes) | coordinator |
 //! | `secrets` | name | `value` | reference |
 //! | `tracemark_schema` | — | `version` | coordinator |
+//! | `tracemark_partitions` | table | `width`, `upto` (its last partition's end) | coordinator |
 //!
 //! "Coordinator": a plain table on the coordinator, written by the single writer in
 //! every commit and read in sequence ranges (no two-phase round trip for it, no fan-out
 //! for an ordered range).
+//!
+//! "Partitioned by range": the tables that grow with time are declaratively partitioned
+//! by a key that grows with it, and their partitions made ahead by the writer
+//! ([`partitions`]); old ones can be moved, backed up once, or detached and archived.
 #![deny(missing_docs)]
 
 pub mod lease;
 pub mod migrations;
+pub mod partitions;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -127,6 +134,8 @@ pub struct PgStore {
     deadline: Duration,
     /// The writer lease's fence on commits ([`lease`]).
     fence: std::sync::Mutex<lease::Fence>,
+    /// The time-partitioned tables' ends, as last read ([`partitions`]).
+    ends: std::sync::Mutex<partitions::Ends>,
 }
 
 /// A connection's future, boxed so a closure over a borrowed client can return it.
@@ -229,6 +238,7 @@ impl PgStore {
     pub fn connect_with(url: &str, opts: PgOptions) -> StoreResult<PgStore> {
         let mut store = Self::open(url, opts)?;
         store.engine = store.call(|c| Box::pin(migrations::migrate(c, SCHEMA_VERSION)))?;
+        store.load_partition_ends()?;
         Ok(store)
     }
 
@@ -239,6 +249,9 @@ impl PgStore {
     pub fn connect_at_version(url: &str, upto: u32) -> StoreResult<PgStore> {
         let mut store = Self::open(url, PgOptions::default())?;
         store.engine = store.call(move |c| Box::pin(migrations::migrate(c, upto)))?;
+        if upto >= 4 {
+            store.load_partition_ends()?;
+        }
         Ok(store)
     }
 
@@ -288,6 +301,7 @@ impl PgStore {
             },
             deadline: opts.connect_timeout + opts.statement_timeout * 3,
             fence: std::sync::Mutex::new(lease::Fence::Off),
+            ends: std::sync::Mutex::default(),
         })
     }
 
@@ -508,8 +522,11 @@ impl Store for PgStore {
     }
 
     fn document(&self, id: &Uuid) -> StoreResult<Option<StoredDocument>> {
+        // One probe in the id → seq map, then one in the one partition that seq falls in
+        // (pruned at run time); on Citus both are co-located by id: one shard, one task.
         self.one(
-            "SELECT meta, body FROM documents WHERE id = $1",
+            "SELECT d.meta, d.body FROM document_ids i \
+             JOIN documents d ON d.id = i.id AND d.seq = i.seq WHERE i.id = $1",
             vec![Box::new(*id)],
             |r| decode_document(get(r, 0)?, get(r, 1)?),
         )
@@ -781,6 +798,7 @@ impl Store for PgStore {
             return Ok(());
         }
         let fence = lease::fence_for_commit(&self.fence_now())?;
+        self.make_room(set)?;
         let rows = Rows::of(set)?;
         self.call(move |c| Box::pin(rows.write(c, fence)))
     }
@@ -1013,7 +1031,7 @@ impl Rows {
         // One statement per table with rows, each over whole columns (`unnest`), prepared
         // once per connection. In order: links removed after links added (in a batch the
         // last word wins).
-        let statements: [(usize, &str, &[&(dyn ToSql + Sync)]); 20] = [
+        let statements: [(usize, &str, &[&(dyn ToSql + Sync)]); 21] = [
             (
                 self.participants.0.len(),
                 "INSERT INTO participants (id, tin, record) \
@@ -1059,14 +1077,22 @@ impl Rows {
                 self.documents.0.len(),
                 "INSERT INTO documents (id, seq, meta, body) \
                  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[], $4::bytea[]) \
-                 ON CONFLICT (id) \
-                 DO UPDATE SET seq = excluded.seq, meta = excluded.meta, body = excluded.body",
+                 ON CONFLICT (id, seq) \
+                 DO UPDATE SET meta = excluded.meta, body = excluded.body",
                 &[
                     &self.documents.0,
                     &self.documents.1,
                     &self.documents.2,
                     &self.documents.3,
                 ],
+            ),
+            (
+                self.documents.0.len(),
+                "INSERT INTO document_ids (id, seq) \
+                 SELECT * FROM unnest($1::uuid[], $2::bigint[]) \
+                 ON CONFLICT (id) \
+                 DO UPDATE SET seq = excluded.seq",
+                &[&self.documents.0, &self.documents.1],
             ),
             (
                 self.document_seqs.0.len(),

@@ -39,10 +39,15 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0003_schema.sql"),
         citus: include_str!("sql/0003_citus.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("sql/0004_schema.sql"),
+        citus: include_str!("sql/0004_citus.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
@@ -87,22 +92,38 @@ pub(crate) async fn migrate(
         )));
     }
     let citus = matches!(engine, Engine::Citus { .. });
+    if citus && current < upto {
+        // Citus propagates a function (0004's `tracemark_extend_partitions`) to every node
+        // over one connection per node, which it cannot do after a parallel operation on
+        // a distributed table in the same transaction (0001's distribution, 0004's copy):
+        // the whole migration runs over one connection per node.
+        tx.batch_execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+            .await
+            .map_err(pg)?;
+    }
     let mut reached = current;
     for m in MIGRATIONS
         .iter()
         .filter(|m| m.version > current && m.version <= upto)
     {
-        tx.batch_execute(m.sql)
-            .await
-            .map_err(|e| StoreError::new(format!("schema migration {}: {}", m.version, pg(e).0)))?;
-        if citus {
-            tx.batch_execute(m.citus).await.map_err(|e| {
-                StoreError::new(format!(
-                    "schema migration {} (Citus layout): {}",
-                    m.version,
-                    pg(e).0
-                ))
+        // Statement by statement: Citus propagates some DDL (renames of distributed
+        // tables among them) by the text of the query, which it cannot do when that text
+        // holds several statements.
+        for stmt in statements(m.sql) {
+            tx.batch_execute(stmt).await.map_err(|e| {
+                StoreError::new(format!("schema migration {}: {}", m.version, pg(e).0))
             })?;
+        }
+        if citus {
+            for stmt in statements(m.citus) {
+                tx.batch_execute(stmt).await.map_err(|e| {
+                    StoreError::new(format!(
+                        "schema migration {} (Citus layout): {}",
+                        m.version,
+                        pg(e).0
+                    ))
+                })?;
+            }
         }
         reached = m.version;
     }
@@ -115,6 +136,67 @@ pub(crate) async fn migrate(
     }
     tx.commit().await.map_err(pg)?;
     Ok(engine)
+}
+
+/// The statements of a migration's SQL, each with the comments before it: split at each
+/// `;` outside comments, quoted strings and identifiers, and dollar-quoted bodies
+/// (`$$ … $$`, `$tag$ … $tag$`). Pieces with nothing but comments and blanks are left out.
+/// (Backslash escapes, `E'…'`, are not understood: the migrations use none.)
+pub fn statements(sql: &str) -> Vec<&str> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i, mut code) = (0, 0, false);
+    while i < b.len() {
+        match b[i] {
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            q @ (b'\'' | b'"') => {
+                code = true;
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+            }
+            b'$' => {
+                code = true;
+                // A dollar quote's tag: `$`, letters, digits or `_`, `$`.
+                let tag_end = b[i + 1..]
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    .map(|n| i + 1 + n);
+                match tag_end {
+                    Some(e)
+                        if b[e] == b'$' && !b[i + 1..e].first().is_some_and(u8::is_ascii_digit) =>
+                    {
+                        let tag = &sql[i..=e];
+                        i = sql[e + 1..]
+                            .find(tag)
+                            .map_or(b.len(), |n| e + 1 + n + tag.len())
+                            - 1;
+                    }
+                    _ => {}
+                }
+            }
+            b';' => {
+                if code {
+                    out.push(sql[start..=i].trim());
+                }
+                start = i + 1;
+                code = false;
+            }
+            c if !c.is_ascii_whitespace() => code = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    if code {
+        out.push(sql[start..].trim());
+    }
+    out
 }
 
 /// Plain PostgreSQL, or a Citus coordinator (the `citus` extension is installed in this
@@ -151,4 +233,39 @@ async fn detect(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<Engine> 
         version: format!("Citus {citus_version} on PostgreSQL {version}"),
         workers: usize::try_from(workers).unwrap_or(0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_split_outside_comments_quotes_and_bodies() {
+        let sql = "-- a; comment\nCREATE TABLE t (a int); -- x;\n\
+                   INSERT INTO t VALUES (';'), (\"x;\");\n\
+                   CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;\n\
+                   SELECT $q$;$q$, $1\n-- only a comment;\n";
+        assert_eq!(
+            statements(sql),
+            vec![
+                "-- a; comment\nCREATE TABLE t (a int);",
+                "-- x;\nINSERT INTO t VALUES (';'), (\"x;\");",
+                "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;",
+                "SELECT $q$;$q$, $1\n-- only a comment;",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_migration_splits_into_whole_statements() {
+        for m in MIGRATIONS {
+            for s in statements(m.sql).into_iter().chain(statements(m.citus)) {
+                assert!(s.ends_with(';'), "migration {}: {s}", m.version);
+            }
+        }
+        // 0004's function is one statement.
+        assert!(statements(MIGRATIONS[3].sql)
+            .iter()
+            .any(|s| s.contains("CREATE FUNCTION") && s.ends_with("$$;")));
+    }
 }

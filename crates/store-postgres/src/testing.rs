@@ -113,6 +113,34 @@ pub fn citus() -> Result<&'static str, String> {
     }
 }
 
+/// [`citus`]'s URL, or `None` after saying on stderr why there is none (the test that
+/// asked then passes without running).
+pub fn citus_or_skip() -> Option<&'static str> {
+    match citus() {
+        Ok(url) => Some(url),
+        Err(why) => {
+            eprintln!("skipped: no Citus cluster: {why}");
+            None
+        }
+    }
+}
+
+/// An emission event of document `doc_seq` (the code's previous event: `prev`), for tests
+/// that write events.
+pub fn emit_event(doc_seq: u64, prev: u64) -> registry::model::CodeEvent {
+    use registry::model::{DocType, Status};
+    registry::model::CodeEvent {
+        doc_seq,
+        at: 1_740_830_400,
+        doc_type: DocType::Emit,
+        status: Status::Emitted,
+        reason: None,
+        owner: 1,
+        actor: 1,
+        prev,
+    }
+}
+
 /// `url` with `options=-c search_path=SCHEMA` (the other parameters kept).
 pub fn with_search_path(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };

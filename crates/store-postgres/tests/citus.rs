@@ -8,19 +8,11 @@ use std::sync::Arc;
 use store_postgres::testing;
 use store_postgres::{Engine, PgStore};
 
-fn coordinator() -> Option<&'static str> {
-    match testing::citus() {
-        Ok(url) => Some(url),
-        Err(why) => {
-            eprintln!("skipped: no Citus cluster: {why}");
-            None
-        }
-    }
-}
-
 #[test]
 fn schema_is_distributed_as_designed() {
-    let Some(url) = coordinator() else { return };
+    let Some(url) = testing::citus_or_skip() else {
+        return;
+    };
     let url = testing::fresh_schema(url);
     let store = PgStore::connect(&url).expect("connect to the coordinator");
     let Engine::Citus { workers, .. } = store.engine() else {
@@ -76,6 +68,18 @@ fn schema_is_distributed_as_designed() {
     dist("shipments", "ship");
     assert_eq!(colocation("shipments"), colocation("documents"));
     dist("document_seqs", "seq");
+    dist("document_ids", "id");
+    assert_eq!(colocation("document_ids"), colocation("documents"));
+    // documents is partitioned by seq; its partitions are distributed with it.
+    let parts: Vec<&String> = tables
+        .keys()
+        .filter(|t| t.starts_with("documents_0"))
+        .collect();
+    assert!(!parts.is_empty(), "no partition of documents: {tables:?}");
+    for t in parts {
+        dist(t, "id");
+        assert_eq!(colocation(t), colocation("documents"), "{t}");
+    }
     dist("orders", "id");
     dist("order_serials", "order_id");
     assert_eq!(colocation("order_serials"), colocation("orders"));
@@ -100,12 +104,34 @@ fn schema_is_distributed_as_designed() {
         "log_leaves",
         "log_hashes",
         "tracemark_schema",
+        "tracemark_partitions",
     ] {
         assert!(
             !tables.contains_key(t),
             "{t} should stay on the coordinator"
         );
     }
+    assert!(
+        !tables
+            .keys()
+            .any(|t| t.starts_with("feed_") || t.starts_with("log_leaves_")),
+        "the feed's and the log's partitions should stay on the coordinator: {tables:?}"
+    );
+    // Partitioned by time: documents, feed, log_leaves.
+    let kinds = testing::query(
+        &url,
+        "SELECT relname FROM pg_class WHERE relkind = 'p' \
+         AND relnamespace = current_schema()::regnamespace ORDER BY relname",
+    )
+    .expect("pg_class");
+    assert_eq!(
+        kinds,
+        vec![
+            vec![Some("documents".to_string())],
+            vec![Some("feed".to_string())],
+            vec![Some("log_leaves".to_string())],
+        ]
+    );
     // Shards really are on the workers.
     let placed = testing::query(
         &url,
@@ -132,7 +158,7 @@ fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
 /// Every conformance test on the coordinator (`CONFORMANCE_FILTER=name` runs some).
 #[test]
 fn conformance_on_citus() {
-    if coordinator().is_none() {
+    if testing::citus_or_skip().is_none() {
         return;
     }
     registry::conformance::run_all(&make_store);

@@ -3,7 +3,7 @@
 //! inside a tokio runtime, and bounded waits. Each test on a fresh schema of the test
 //! server (`store_postgres::testing::server`).
 
-use registry::model::{Bucket, CodeEvent, CodeKey, DocType, Status};
+use registry::model::{Bucket, CodeEvent, CodeKey, Status};
 use registry::store::{Store, WriteSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,16 +14,7 @@ fn fresh() -> String {
 }
 
 fn event(doc_seq: u64, prev: u64) -> CodeEvent {
-    CodeEvent {
-        doc_seq,
-        at: 1_740_830_400,
-        doc_type: DocType::Emit,
-        status: Status::Emitted,
-        reason: None,
-        owner: 1,
-        actor: 1,
-        prev,
-    }
+    testing::emit_event(doc_seq, prev)
 }
 
 fn some_writes(seq: u64) -> WriteSet {
