@@ -185,6 +185,58 @@ impl PgStore {
         .map(drop)
     }
 
+    /// Records a used nonce (a verified signature's, or a used sign-in challenge's):
+    /// `kind` and `hash` as the server's nonce journal has them, `at` Unix seconds. Durable
+    /// before it returns; `Ok(false)` when it was recorded before, by any process (a replay).
+    pub fn nonce_record(
+        &self,
+        participant: u32,
+        kind: u8,
+        hash: [u8; 16],
+        at: u64,
+    ) -> StoreResult<bool> {
+        let rows = self.query(
+            "INSERT INTO nonces (participant, kind, hash, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING RETURNING 1",
+            vec![
+                Box::new(i64::from(participant)),
+                Box::new(i16::from(kind)),
+                Box::new(hash.to_vec()),
+                Box::new(at as i64),
+            ],
+        )?;
+        Ok(!rows.is_empty())
+    }
+
+    /// The nonces recorded at or after `since`: (participant, kind, hash, at).
+    pub fn nonces_since(&self, since: u64) -> StoreResult<Vec<(u32, u8, [u8; 16], u64)>> {
+        let rows = self.query(
+            "SELECT participant, kind, hash, at FROM nonces WHERE at >= $1",
+            vec![Box::new(since as i64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let hash: Vec<u8> = get(r, 2)?;
+                Ok((
+                    u32::try_from(get::<i64>(r, 0)?).map_err(StoreError::new)?,
+                    u8::try_from(get::<i16>(r, 1)?).map_err(StoreError::new)?,
+                    hash.try_into()
+                        .map_err(|_| StoreError::new("a nonce of another length"))?,
+                    get::<i64>(r, 3)? as u64,
+                ))
+            })
+            .collect()
+    }
+
+    /// Deletes the nonces recorded before `before` (outside every signature's window).
+    pub fn nonces_forget(&self, before: u64) -> StoreResult<()> {
+        self.query(
+            "DELETE FROM nonces WHERE at < $1",
+            vec![Box::new(before as i64)],
+        )
+        .map(drop)
+    }
+
     /// A secret by name, if stored (see [`PgStore::secret`]).
     pub fn secret_get(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         let rows = self.query(

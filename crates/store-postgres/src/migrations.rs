@@ -44,10 +44,15 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0004_schema.sql"),
         citus: include_str!("sql/0004_citus.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("sql/0005_schema.sql"),
+        citus: include_str!("sql/0005_citus.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
