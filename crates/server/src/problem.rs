@@ -22,6 +22,10 @@ pub struct Problem {
     /// Every bad code of a refused document, with a stable reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<CodeError>,
+    /// Seconds to wait before retrying, sent as `Retry-After` (not in the body). Every 503
+    /// carries one (1 s when not set).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -33,6 +37,7 @@ impl Problem {
             status,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -72,6 +77,14 @@ impl IntoResponse for Problem {
             body,
         )
             .into_response();
+        let retry = match self.retry_after {
+            Some(s) => Some(s),
+            None => (status == StatusCode::SERVICE_UNAVAILABLE).then_some(1),
+        };
+        if let Some(s) = retry {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
+        }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -99,5 +112,5 @@ pub const KINDS: &[(&str, u16, &str)] = &[
     ("too-many", 429, "Too many requests (per address, or in flight from one address), active orders, codes waiting for production, signed requests in ten minutes, or failed crypto-tail checks."),
     ("internal", 500, "A bug: reported and logged; nothing was changed."),
     ("unavailable", 503, "The store failed; nothing was changed; retry."),
-    ("busy", 503, "The server is at its connection limit, or could not answer in time; retry shortly. A request that timed out may have taken effect: resend the same one (documents are idempotent by id)."),
+    ("busy", 503, "The server is at its connection limit, its store's readers or write slots are saturated, or it could not answer in time; retry after `Retry-After` seconds. A request that timed out may have taken effect: resend the same one (documents are idempotent by id)."),
 ];

@@ -183,6 +183,7 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
             till_quota: Some(server::till::TillQuota::DEFAULT),
             public_url: None,
             nonce_journal: Some(dir.join("nonces")),
+            reads: server::reads::ReadLimits::default(),
         },
         admin_token_file,
         admin_token_new: new_token,
