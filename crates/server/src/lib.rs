@@ -516,9 +516,19 @@ async fn require_admin(State(s): State<AppState>, req: Request, next: Next) -> R
     .into_response()
 }
 
+tokio::task_local! {
+    /// The participant [`require_participant`] signed in for this request, with its bearer
+    /// token: the handler's own token check reuses it instead of reading the participant
+    /// again (one hand-off to the reader threads per request, not two).
+    static SIGNED_IN: (String, Participant);
+}
+
 async fn require_participant(State(s): State<AppState>, req: Request, next: Next) -> Response {
     match s.caller(req.headers()).await {
-        Ok(_) => next.run(req).await,
+        Ok(p) => {
+            let token = bearer(req.headers()).unwrap_or_default().to_string();
+            SIGNED_IN.scope((token, p), next.run(req)).await
+        }
         Err(p) => p.into_response(),
     }
 }
@@ -758,6 +768,10 @@ impl AppState {
             return Err(Problem::unauthorized(
                 "this is the operator's admin token, which only the operator's endpoints (/api/v1/participants…) take; participants' endpoints take a participant's token from sign-in (GET /api/v1/auth/challenge?tin=…, POST /api/v1/auth/token)",
             ));
+        }
+        // Checked already for this request, before its body was read.
+        if let Ok(Some(p)) = SIGNED_IN.try_with(|(t, p)| (t == token).then(|| p.clone())) {
+            return Ok(p);
         }
         let now = self.registry.now();
         let (id, epoch, generation) = self.auth.check_token(token, now)?;
