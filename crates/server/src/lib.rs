@@ -368,10 +368,6 @@ pub fn router(registry: Registry, config: Config) -> Router {
             post(query_codes).layer(limit(BODY_QUERY_MAX)),
         )
         .route(
-            "/api/v1/pos/check",
-            post(pos_check).layer(limit(BODY_QUERY_MAX)),
-        )
-        .route(
             "/api/v1/blocks",
             post(create_block)
                 .get(list_blocks)
@@ -393,6 +389,14 @@ pub fn router(registry: Registry, config: Config) -> Router {
             state.clone(),
             require_participant,
         ));
+    // The till check: the token is checked (its MAC and expiry) before the body is read;
+    // the participant is read with the check itself, one hand-off to the readers.
+    let till = Router::new()
+        .route(
+            "/api/v1/pos/check",
+            post(pos_check).layer(limit(BODY_QUERY_MAX)),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     // The operator's requests: the admin token is checked before the body is read.
     let admin = Router::new()
         .route("/api/v1/participants", post(register_participant))
@@ -433,6 +437,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/analytics/flows", get(analytics::flows))
         .merge(public)
         .merge(with_bodies)
+        .merge(till)
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -514,6 +519,15 @@ async fn require_admin(State(s): State<AppState>, req: Request, next: Next) -> R
         "this needs the operator's admin token (Authorization: Bearer <admin token>)",
     )
     .into_response()
+}
+
+/// Refuses a request without a participant's token that checks out (its MAC and expiry:
+/// no store read) before its body is read; the handler checks the participant.
+async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match s.token_claims(req.headers()) {
+        Ok(_) => next.run(req).await,
+        Err(p) => p.into_response(),
+    }
 }
 
 tokio::task_local! {
@@ -740,8 +754,10 @@ impl AppState {
         self.lane.run(f).await?.map_err(Problem::from)
     }
 
-    /// The signed-in participant.
-    async fn caller(&self, headers: &HeaderMap) -> Result<Participant, Problem> {
+    /// A participant's bearer token, checked without the store (its MAC and expiry, not
+    /// the admin token): the token, the participant's id, the key epoch and token
+    /// generation it was issued under, and the time checked.
+    fn token_claims<'h>(&self, headers: &'h HeaderMap) -> Result<Claims<'h>, Problem> {
         let token = bearer(headers).ok_or_else(|| {
             // Say what came, not only what is expected: a token without its scheme is the
             // commonest slip.
@@ -769,35 +785,30 @@ impl AppState {
                 "this is the operator's admin token, which only the operator's endpoints (/api/v1/participants…) take; participants' endpoints take a participant's token from sign-in (GET /api/v1/auth/challenge?tin=…, POST /api/v1/auth/token)",
             ));
         }
-        // Checked already for this request, before its body was read.
-        if let Ok(Some(p)) = SIGNED_IN.try_with(|(t, p)| (t == token).then(|| p.clone())) {
-            return Ok(p);
-        }
         let now = self.registry.now();
         let (id, epoch, generation) = self.auth.check_token(token, now)?;
+        Ok(Claims {
+            token,
+            grant: Grant {
+                id,
+                epoch,
+                generation,
+                now,
+            },
+        })
+    }
+
+    /// The signed-in participant.
+    async fn caller(&self, headers: &HeaderMap) -> Result<Participant, Problem> {
+        let c = self.token_claims(headers)?;
+        // Checked already for this request, before its body was read.
+        if let Ok(Some(p)) = SIGNED_IN.try_with(|(t, p)| (t == c.token).then(|| p.clone())) {
+            return Ok(p);
+        }
         let reg = self.registry.clone();
-        let p = self
-            .read(move || reg.participant(id))
-            .await?
-            .ok_or_else(|| Problem::unauthorized("the token's participant no longer exists"))?;
-        if let Some(why) = &p.suspended {
-            return Err(Problem::unauthorized(format!(
-                "participant {} is suspended ({why}); ask the operator",
-                p.tin
-            )));
-        }
-        if generation != p.token_generation {
-            return Err(Problem::unauthorized(
-                "this token was issued before the participant's suspension or reinstatement; \
-                 sign in again",
-            ));
-        }
-        if p.key_epoch_at(now) != epoch {
-            return Err(Problem::unauthorized(
-                "your key was rotated since this token was issued; sign in again with the new key",
-            ));
-        }
-        Ok(p)
+        let id = c.grant.id;
+        let p = self.read(move || reg.participant(id)).await?;
+        c.grant.admit(p)
     }
 
     /// The signed-in participant whose RFC 9421 signature covers this request exactly:
@@ -1049,6 +1060,50 @@ fn malformed_code(p: Problem) -> Problem {
     b
 }
 
+/// A participant's bearer token, checked without the store ([`AppState::token_claims`]).
+struct Claims<'h> {
+    token: &'h str,
+    grant: Grant,
+}
+
+/// What a token grants: its participant's id, the key epoch and token generation it was
+/// issued under, and the time it was checked.
+#[derive(Clone, Copy)]
+struct Grant {
+    id: registry::model::ParticipantId,
+    epoch: u32,
+    generation: u32,
+    now: u64,
+}
+
+impl Grant {
+    /// The token's participant as the store has it (`p`), if it may still use the token:
+    /// it exists, is not suspended, and neither its token generation nor its key changed
+    /// since the token was issued.
+    fn admit(&self, p: Option<Participant>) -> Result<Participant, Problem> {
+        let p =
+            p.ok_or_else(|| Problem::unauthorized("the token's participant no longer exists"))?;
+        if let Some(why) = &p.suspended {
+            return Err(Problem::unauthorized(format!(
+                "participant {} is suspended ({why}); ask the operator",
+                p.tin
+            )));
+        }
+        if self.generation != p.token_generation {
+            return Err(Problem::unauthorized(
+                "this token was issued before the participant's suspension or reinstatement; \
+                 sign in again",
+            ));
+        }
+        if p.key_epoch_at(self.now) != self.epoch {
+            return Err(Problem::unauthorized(
+                "your key was rotated since this token was issued; sign in again with the new key",
+            ));
+        }
+        Ok(p)
+    }
+}
+
 /// What a request signature covers besides the body.
 struct Target {
     method: Method,
@@ -1110,7 +1165,7 @@ async fn health(State(s): State<AppState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     // Found by the probe's threads; here only read (a stale finding means a stuck read or
     // writer). The counts are read fresh.
-    let (store, writer) = s.health.latest().await;
+    let (store, writer) = s.health.latest(s.registry.feed_signal().head()).await;
     fn fresh<T>(p: Option<reads::Probed<T>>, what: &str) -> Result<(f64, T), String> {
         match p {
             None => Err(format!("{what} has not answered since the start")),
@@ -2395,16 +2450,30 @@ async fn pos_check(
 ) -> Result<Response, Problem> {
     // Per participant: a shop has so many tills (`till`), and one retailer's flood must
     // not slow everyone's verification nor fill the feed. The checks' bucket first, for
-    // the price of a token check: a flood is refused before its body is parsed.
-    let who = s.caller(&headers).await?;
-    if let Err(refused) = s.till.take_check(who.id) {
+    // the price of a token's MAC: a flood is refused before its body is parsed.
+    let c = s.token_claims(&headers)?;
+    let grant = c.grant;
+    if let Err(refused) = s.till.take_check(grant.id) {
         return Ok(till::too_many(refused));
     }
-    let p = who;
-    let req: PosBody = s
-        .json_of(&p, &Target { method, uri }, &headers, body)
-        .await?;
-    if let Err(refused) = s.till.take_codes(p.id, req.codes.len()) {
+    // A signed check needs the participant's key first; an unsigned one (the tills') is
+    // checked with its participant in one read.
+    let signer = if headers.contains_key("signature-input") {
+        Some(s.caller(&headers).await?)
+    } else {
+        None
+    };
+    let req: PosBody = match &signer {
+        Some(p) => {
+            s.json_of(p, &Target { method, uri }, &headers, body)
+                .await?
+        }
+        None => {
+            check_json_type(&headers)?;
+            parse_json(&body_bytes(body)?)?
+        }
+    };
+    if let Err(refused) = s.till.take_codes(grant.id, req.codes.len()) {
         return Ok(till::too_many(refused));
     }
     // Up to 1,000 codes read from the store: on the reader threads like every read; a
@@ -2419,7 +2488,16 @@ async fn pos_check(
         None
     };
     let reg = s.registry.clone();
-    let (id, results) = s.read(move || reg.pos_check(&p, &req.codes)).await?;
+    let (id, results) = s
+        .reads
+        .run(move || {
+            let p = match signer {
+                Some(p) => p,
+                None => grant.admit(reg.participant(grant.id).map_err(Problem::from)?)?,
+            };
+            reg.pos_check(&p, &req.codes).map_err(Problem::from)
+        })
+        .await??;
     drop(slot);
     Ok(Json(answers::PosAnswer {
         request_id: id,

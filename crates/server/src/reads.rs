@@ -19,7 +19,9 @@
 //! - **`/health`** reads nothing on the request's thread: a [`HealthProbe`] of two threads
 //!   (one reading the store, one passing an empty job through the writer) refreshes a
 //!   cached status every [`HEALTH_PROBE_PERIOD`]; a status older than [`HEALTH_STALE`]
-//!   (a read or the writer stuck) is reported `unavailable`.
+//!   (a read or the writer stuck) is reported `unavailable`. After a commit moved the feed,
+//!   `/health` waits (asynchronously, briefly) for the store's thread to read the head
+//!   again, so the documents it counts include every one acknowledged.
 //!
 //! | what a client holds                  | limit                      | default           |
 //! |--------------------------------------|----------------------------|-------------------|
@@ -276,6 +278,9 @@ impl BlockingLane {
 pub struct Probed<T> {
     /// When the probe finished.
     pub at: Instant,
+    /// The feed's head when the probe began: a finding of the store made before a commit
+    /// that moved the feed may not show that commit.
+    pub feed_before: u64,
     /// What it found (milliseconds it took and its value), or why not.
     pub found: Result<(f64, T), String>,
 }
@@ -283,15 +288,31 @@ pub struct Probed<T> {
 /// What the store probe reads: documents accepted and the chain's head.
 pub type HeadFound = (u64, [u8; 32]);
 
+/// What the probe threads are told: stop, or (the store's) probe now.
+#[derive(Default)]
+struct Ctl {
+    stopped: bool,
+    wanted: bool,
+}
+
+type Shared = Arc<(parking_lot::Mutex<Ctl>, parking_lot::Condvar)>;
+
 /// The health probe's latest findings, refreshed by two threads of its own every
 /// [`HEALTH_PROBE_PERIOD`]: the store's (a read of the log's head) and the writer's (an
-/// empty job through it). `/health` only reads them. The threads stop when the probe is
-/// dropped.
+/// empty job through it). `/health` only reads them, but asks the store's thread for a
+/// fresh read (and waits for it, at most [`HEALTH_FRESH_WAIT`]) when the feed moved since
+/// the last one began, so that the documents it counts include every acknowledged one.
+/// The threads stop when the probe is dropped.
 pub struct HealthProbe {
     store: tokio::sync::watch::Receiver<Option<Probed<HeadFound>>>,
     writer: tokio::sync::watch::Receiver<Option<Probed<()>>>,
-    stop: Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>,
+    ctl: Shared,
 }
+
+/// How long `/health` waits for a fresh read of the store's head after a commit (on the
+/// probe's thread; the embedded store answers in microseconds). Past it, the last
+/// finding is shown.
+pub const HEALTH_FRESH_WAIT: Duration = Duration::from_secs(1);
 
 impl HealthProbe {
     /// Starts probing `registry`; the writer check waits at most `writer_timeout`.
@@ -299,19 +320,24 @@ impl HealthProbe {
         registry: registry::Registry,
         writer_timeout: Duration,
     ) -> std::io::Result<HealthProbe> {
-        let stop = Arc::new((parking_lot::Mutex::new(false), parking_lot::Condvar::new()));
+        let ctl = Shared::default();
         let (store_tx, store) = tokio::sync::watch::channel(None);
         let (writer_tx, writer) = tokio::sync::watch::channel(None);
         let reg = registry.clone();
         spawn_probe(
             "tracemark-health-store",
-            stop.clone(),
+            ctl.clone(),
+            true,
+            registry.feed_signal(),
             store_tx,
             move || reg.log_head().map_err(|e| e.to_string()),
         )?;
+        let feed = registry.feed_signal();
         spawn_probe(
             "tracemark-health-writer",
-            stop.clone(),
+            ctl.clone(),
+            false,
+            feed,
             writer_tx,
             move || {
                 registry
@@ -320,22 +346,27 @@ impl HealthProbe {
                     .map_err(|e| e.to_string())
             },
         )?;
-        Ok(HealthProbe {
-            store,
-            writer,
-            stop,
-        })
+        Ok(HealthProbe { store, writer, ctl })
     }
 
-    /// The latest findings (store, writer), waiting (asynchronously, at most
-    /// [`HEALTH_FIRST_WAIT`]) for the first ones after a start.
-    pub async fn latest(&self) -> (Option<Probed<HeadFound>>, Option<Probed<()>>) {
+    /// The latest findings (store, writer), the store's made after the feed reached
+    /// `feed_head` (asking for one and waiting at most [`HEALTH_FRESH_WAIT`] when the
+    /// latest is older), waiting at most [`HEALTH_FIRST_WAIT`] for the first ones after a
+    /// start. Never blocks the async thread.
+    pub async fn latest(&self, feed_head: u64) -> (Option<Probed<HeadFound>>, Option<Probed<()>>) {
         let (mut s, mut w) = (self.store.clone(), self.writer.clone());
         let _ = tokio::time::timeout(HEALTH_FIRST_WAIT, async {
             let _ = s.wait_for(Option::is_some).await;
             let _ = w.wait_for(Option::is_some).await;
         })
         .await;
+        let fresh =
+            |p: &Option<Probed<HeadFound>>| p.as_ref().is_some_and(|p| p.feed_before >= feed_head);
+        if !fresh(&s.borrow()) {
+            self.ctl.0.lock().wanted = true;
+            self.ctl.1.notify_all();
+            let _ = tokio::time::timeout(HEALTH_FRESH_WAIT, s.wait_for(|p| fresh(p))).await;
+        }
         let found = (s.borrow().clone(), w.borrow().clone());
         found
     }
@@ -343,14 +374,16 @@ impl HealthProbe {
 
 impl Drop for HealthProbe {
     fn drop(&mut self) {
-        *self.stop.0.lock() = true;
-        self.stop.1.notify_all();
+        self.ctl.0.lock().stopped = true;
+        self.ctl.1.notify_all();
     }
 }
 
 fn spawn_probe<T: Send + Sync + 'static>(
     name: &str,
-    stop: Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>,
+    ctl: Shared,
+    on_demand: bool,
+    feed: Arc<registry::feed::FeedSignal>,
     out: tokio::sync::watch::Sender<Option<Probed<T>>>,
     probe: impl Fn() -> Result<T, String> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -358,18 +391,23 @@ fn spawn_probe<T: Send + Sync + 'static>(
         .name(name.into())
         .spawn(move || loop {
             let started = Instant::now();
+            let feed_before = feed.head();
             let found = probe().map(|v| (started.elapsed().as_secs_f64() * 1e3, v));
             let _ = out.send(Some(Probed {
                 at: Instant::now(),
+                feed_before,
                 found,
             }));
-            let mut stopped = stop.0.lock();
+            let mut c = ctl.0.lock();
             let until = started + HEALTH_PROBE_PERIOD;
-            while !*stopped && Instant::now() < until {
-                stop.1.wait_until(&mut stopped, until);
+            while !c.stopped && !(on_demand && c.wanted) && Instant::now() < until {
+                ctl.1.wait_until(&mut c, until);
             }
-            if *stopped {
+            if c.stopped {
                 return;
+            }
+            if on_demand {
+                c.wanted = false;
             }
         })
         .map(|_| ())
