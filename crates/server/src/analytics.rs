@@ -91,7 +91,7 @@ fn scope_of(p: &Participant) -> Scope {
     }
 }
 
-/// Runs a query on the blocking pool under the projection's read lock (a regulator's
+/// Runs a query on the blocking pool (within the server's slots for heavy work) under the projection's read lock (a regulator's
 /// query over a national roll-up takes milliseconds: too long for an async thread).
 async fn answer<T: serde::Serialize + Send + 'static>(
     s: &AppState,
@@ -102,15 +102,8 @@ async fn answer<T: serde::Serialize + Send + 'static>(
             "analytics are not running on this server".into(),
         ))
     })?;
-    match tokio::task::spawn_blocking(move || f(&h.read())).await {
-        Ok(a) => Ok(Json(a).into_response()),
-        Err(_) => Err(Problem::new(
-            500,
-            "internal",
-            "Internal error",
-            "a bug: nothing was changed",
-        )),
-    }
+    let a = s.lane.run(move || f(&h.read())).await?;
+    Ok(Json(a).into_response())
 }
 
 #[utoipa::path(

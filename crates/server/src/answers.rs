@@ -43,6 +43,39 @@ pub struct Health {
     pub writer: HealthWriter,
     /// The projections that follow the committed feed.
     pub projections: HealthProjections,
+    /// `ok` when a read of the store answered within the last few seconds, else
+    /// `unavailable` (with 503; `detail` says why).
+    #[schema(schema_with = store_words)]
+    pub store: &'static str,
+    /// The store's reader threads (every read of a request runs on them).
+    pub reads: HealthReads,
+}
+
+fn store_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    registry::apidoc::words(
+        &["ok", "unavailable"],
+        "`ok` (a read of the store answered within the last few seconds) or `unavailable` \
+         (reads fail or hang; the answer is a 503)",
+    )
+    .into()
+}
+
+/// The store's reader pool, in `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthReads {
+    /// Reader threads.
+    pub threads: usize,
+    /// Reads waiting for a reader now.
+    pub queue: usize,
+    /// Reads that may wait; past it a request is answered 503 with `Retry-After`.
+    pub queue_max: usize,
+    /// Requests refused so far because the queue was full.
+    pub shed: u64,
+    /// Requests whose read did not answer in time so far.
+    pub timed_out: u64,
+    /// How long the health probe's last read of the store took, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_ms: Option<f64>,
 }
 
 fn status_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {

@@ -13,7 +13,7 @@
 //! [`PER_CLIENT_BURST`]) and photos per client ([`PHOTOS_PER_CLIENT_PER_HOUR`]).
 
 use crate::limit::RateLimit;
-use crate::{blocking, check_json_type, parse_json, query, AppState, Problem};
+use crate::{check_json_type, parse_json, query, AppState, Problem};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -177,9 +177,7 @@ pub(crate) async fn create(
     // complaint refused by the registry's checks does count: no free probing.
     let req: NewComplaint = if body.len() > crate::BODY_INLINE_MAX {
         let b = body.clone();
-        tokio::task::spawn_blocking(move || parse_json::<NewComplaint>(&b))
-            .await
-            .map_err(|_| Problem::bad_request("cannot parse the body"))??
+        s.lane.run(move || parse_json::<NewComplaint>(&b)).await??
     } else {
         parse_json(&body)?
     };
@@ -210,7 +208,8 @@ pub(crate) async fn create(
     let checker = crate::public_checker(&s, &ext);
     let reg = s.registry.clone();
     // A complaint the registry refuses is malformed input: 400, as verification's.
-    let c = blocking(move || reg.complain(req, tag, checker))
+    let c = s
+        .blocking(move || reg.complain(req, tag, checker))
         .await
         .map_err(crate::malformed_code)?;
     Ok((
@@ -296,7 +295,8 @@ pub(crate) async fn list(
         limit: q.limit.unwrap_or(100),
     };
     let reg = s.registry.clone();
-    let page = blocking(move || reg.complaints(&p, &f))
+    let page = s
+        .read(move || reg.complaints(&p, &f))
         .await
         .map_err(crate::malformed_code)?;
     Ok(Json(page).into_response())
@@ -330,7 +330,7 @@ pub(crate) async fn photo(
     let id = uuid::Uuid::parse_str(&id)
         .map_err(|_| Problem::bad_request("the complaint id must be a UUID"))?;
     let reg = s.registry.clone();
-    let (media_type, bytes) = blocking(move || reg.complaint_photo(&p, &id)).await?;
+    let (media_type, bytes) = s.read(move || reg.complaint_photo(&p, &id)).await?;
     Ok((
         [
             (header::CONTENT_TYPE, media_type),

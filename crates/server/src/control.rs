@@ -3,7 +3,7 @@
 //! scores (`GET /api/v1/risk/participants`). The engine itself is the `risk` crate, a
 //! projection of the registry's feed started with the router and stopped with it.
 
-use crate::{blocking, query, AppState, Problem, Target};
+use crate::{query, AppState, Problem, Target};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -322,10 +322,13 @@ pub(crate) async fn alerts(
     let reg = s.registry.clone();
     let participant = match q.participant {
         Some(tin) => Some(
-            reg.participant_by_tin(&tin)
-                .map_err(Problem::from)?
-                .ok_or_else(|| Problem::not_found(format!("no participant {tin}")))?
-                .id,
+            s.read({
+                let tin = tin.clone();
+                move || reg.participant_by_tin(&tin)
+            })
+            .await?
+            .ok_or_else(|| Problem::not_found(format!("no participant {tin}")))?
+            .id,
         ),
         None => None,
     };
@@ -338,18 +341,20 @@ pub(crate) async fn alerts(
         limit,
     };
     let risk = s.control.risk.clone();
-    let page = blocking(move || {
-        let r = risk.read();
-        let found = r.alerts(&filter);
-        let next = (found.len() == limit)
-            .then(|| found.last().map(|a| a.id))
-            .flatten();
-        Ok(AlertPage {
-            alerts: found.iter().map(|a| view(&reg, a)).collect(),
-            next,
+    let reg = s.registry.clone();
+    let page = s
+        .read(move || {
+            let r = risk.read();
+            let found = r.alerts(&filter);
+            let next = (found.len() == limit)
+                .then(|| found.last().map(|a| a.id))
+                .flatten();
+            Ok(AlertPage {
+                alerts: found.iter().map(|a| view(&reg, a)).collect(),
+                next,
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(Json(page).into_response())
 }
 
@@ -448,21 +453,23 @@ pub(crate) async fn ack(
         Some(_) => {}
     }
     let reg = s.registry.clone();
-    blocking(move || reg.ack_alert(&p, id, &b.note, signed)).await?;
+    s.blocking(move || reg.ack_alert(&p, id, &b.note, signed))
+        .await?;
     let head = s.registry.feed_signal().head();
     let control = s.control.clone();
     let reg = s.registry.clone();
-    let answer = blocking(move || {
-        if let Some(f) = &control.follower {
-            f.wait_applied(head, std::time::Duration::from_millis(ACK_APPLIED_WAIT_MS));
-        }
-        let r = control.risk.read();
-        let a = r
-            .alert(id)
-            .ok_or_else(|| Error::NotFound(format!("no alert {id}")))?;
-        Ok(view(&reg, a))
-    })
-    .await?;
+    let answer = s
+        .blocking(move || {
+            if let Some(f) = &control.follower {
+                f.wait_applied(head, std::time::Duration::from_millis(ACK_APPLIED_WAIT_MS));
+            }
+            let r = control.risk.read();
+            let a = r
+                .alert(id)
+                .ok_or_else(|| Error::NotFound(format!("no alert {id}")))?;
+            Ok(view(&reg, a))
+        })
+        .await?;
     Ok(Json(answer).into_response())
 }
 
@@ -529,23 +536,24 @@ pub(crate) async fn scores(
     }
     let scores = s.control.risk.read().scores(limit);
     let reg = s.registry.clone();
-    let list = blocking(move || {
-        Ok(ScoreList {
-            participants: scores
-                .into_iter()
-                .filter_map(|sc| {
-                    let p = reg.participant(sc.participant).ok().flatten()?;
-                    Some(ScoreView {
-                        tin: p.tin,
-                        name: p.name,
-                        region: p.region,
-                        score: sc.score,
-                        reasons: sc.reasons,
+    let list = s
+        .read(move || {
+            Ok(ScoreList {
+                participants: scores
+                    .into_iter()
+                    .filter_map(|sc| {
+                        let p = reg.participant(sc.participant).ok().flatten()?;
+                        Some(ScoreView {
+                            tin: p.tin,
+                            name: p.name,
+                            region: p.region,
+                            score: sc.score,
+                            reasons: sc.reasons,
+                        })
                     })
-                })
-                .collect(),
+                    .collect(),
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(Json(list).into_response())
 }

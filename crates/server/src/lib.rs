@@ -13,6 +13,7 @@ pub mod journal;
 pub mod limit;
 pub mod openapi;
 pub mod problem;
+pub mod reads;
 mod resolver;
 pub mod role;
 pub mod scan;
@@ -111,6 +112,9 @@ pub struct Config {
     /// This process's role on a store several processes share ([`role`]): `None` on a
     /// store only this process opens (it is the writer).
     pub role: Option<Arc<role::RoleState>>,
+    /// The store's pools: reader threads, their queue and timeout, and the slots for
+    /// writes and heavy work ([`reads`]; [`reads::ReadLimits::default`] unless told).
+    pub reads: reads::ReadLimits,
 }
 
 /// Who may read `/metrics` without the admin token unless told otherwise: this machine.
@@ -125,9 +129,6 @@ pub const CODE_TEXT_LEN_MAX: usize = 512;
 
 /// The default origin of the log's checkpoints.
 pub const LOG_ORIGIN_DEFAULT: &str = "tracemark.local/log";
-
-/// When the writer was last checked, and how long it took to answer (ms) or why not.
-type WriterCheck = (Instant, Result<f64, String>);
 
 /// Shared state of all handlers.
 #[derive(Clone)]
@@ -155,11 +156,14 @@ pub struct AppState {
     control: Arc<control::Control>,
     /// Who reads `/metrics` without the admin token.
     metrics_allow: Arc<[std::net::IpAddr]>,
-    /// The last health answer and when it was made: one check at a time, reused for
-    /// [`HEALTH_CACHE_MS`], so `/health` cannot flood the writer's queue.
-    health: Arc<tokio::sync::Mutex<Option<WriterCheck>>>,
     /// Writer or reader of a shared store (`None`: the only process, the writer).
     role: Option<Arc<role::RoleState>>,
+    /// Reads the store and the writer in the background for `/health`.
+    health: Arc<reads::HealthProbe>,
+    /// The reader threads every store read of a request runs on.
+    reads: Arc<reads::ReadPool>,
+    /// Writes and heavy work on tokio's blocking pool, bounded.
+    lane: Arc<reads::BlockingLane>,
     /// The analytics projection (see [`Config::analytics`]).
     analytics: Option<::analytics::Handle>,
     /// The till check's per-participant buckets and blocking-pool slots.
@@ -215,6 +219,18 @@ fn describe_metrics() {
     describe_counter!(
         "tracemark_http_requests_timed_out_total",
         "Requests ended by a timeout (headers, body or answer)."
+    );
+    describe_counter!(
+        "tracemark_store_reads_shed_total",
+        "Requests answered 503 because the store's reader queue was full."
+    );
+    describe_counter!(
+        "tracemark_store_reads_timed_out_total",
+        "Requests answered 503 because their store read did not answer in time."
+    );
+    describe_counter!(
+        "tracemark_blocking_jobs_shed_total",
+        "Writes and heavy reads answered 503 because no slot on the blocking pool came in time."
     );
     metrics::describe_gauge!(
         "tracemark_http_requests_in_flight",
@@ -275,6 +291,13 @@ pub fn router(registry: Registry, config: Config) -> Router {
     // The projections follow the feed for the router's life (stopped, with a last write
     // of their rows, when the last clone of the state goes).
     let control = Arc::new(control::Control::start(&registry, config.analytics.clone()));
+    let probe = reads::HealthProbe::start(
+        registry.clone(),
+        std::time::Duration::from_millis(HEALTH_WRITER_TIMEOUT_MS),
+    )
+    .expect("cannot start the health probe's threads");
+    let read_pool =
+        reads::ReadPool::start(config.reads).expect("cannot start the store's reader threads");
     let state = AppState {
         log: Arc::new(LogSigner {
             key: config.log_key,
@@ -285,15 +308,20 @@ pub fn router(registry: Registry, config: Config) -> Router {
         journal,
         created_not_before,
         public_url: config.public_url.clone().map(Arc::new),
-        health: Arc::new(tokio::sync::Mutex::new(None)),
         role: config.role.clone(),
+        health: Arc::new(probe),
+        reads: Arc::new(read_pool),
+        lane: Arc::new(reads::BlockingLane::new(&config.reads)),
         control: control.clone(),
         metrics_allow: config.metrics_allow.clone().into(),
         analytics: control.analytics.clone(),
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
         image_limits: Arc::new(scan::ImageLimits::new(config.decoder.clone())),
-        till: Arc::new(till::TillLimits::new(config.till_quota)),
+        till: Arc::new(till::TillLimits::with_slots(
+            config.till_quota,
+            (config.reads.threads / 2).clamp(1, till::TILL_CHECKS_IN_FLIGHT_MAX),
+        )),
         client_secret: blake3::derive_key(
             "tracemark 2026 complainant address tag",
             &config.token_key,
@@ -347,10 +375,6 @@ pub fn router(registry: Registry, config: Config) -> Router {
             post(query_codes).layer(limit(BODY_QUERY_MAX)),
         )
         .route(
-            "/api/v1/pos/check",
-            post(pos_check).layer(limit(BODY_QUERY_MAX)),
-        )
-        .route(
             "/api/v1/blocks",
             post(create_block)
                 .get(list_blocks)
@@ -372,6 +396,14 @@ pub fn router(registry: Registry, config: Config) -> Router {
             state.clone(),
             require_participant,
         ));
+    // The till check: the token is checked (its MAC and expiry) before the body is read;
+    // the participant is read with the check itself, one hand-off to the readers.
+    let till = Router::new()
+        .route(
+            "/api/v1/pos/check",
+            post(pos_check).layer(limit(BODY_QUERY_MAX)),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     // The operator's requests: the admin token is checked before the body is read.
     let admin = Router::new()
         .route("/api/v1/participants", post(register_participant))
@@ -412,6 +444,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/analytics/flows", get(analytics::flows))
         .merge(public)
         .merge(with_bodies)
+        .merge(till)
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -500,9 +533,28 @@ async fn require_admin(State(s): State<AppState>, req: Request, next: Next) -> R
     .into_response()
 }
 
+/// Refuses a request without a participant's token that checks out (its MAC and expiry:
+/// no store read) before its body is read; the handler checks the participant.
+async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match s.token_claims(req.headers()) {
+        Ok(_) => next.run(req).await,
+        Err(p) => p.into_response(),
+    }
+}
+
+tokio::task_local! {
+    /// The participant [`require_participant`] signed in for this request, with its bearer
+    /// token: the handler's own token check reuses it instead of reading the participant
+    /// again (one hand-off to the reader threads per request, not two).
+    static SIGNED_IN: (String, Participant);
+}
+
 async fn require_participant(State(s): State<AppState>, req: Request, next: Next) -> Response {
     match s.caller(req.headers()).await {
-        Ok(_) => next.run(req).await,
+        Ok(p) => {
+            let token = bearer(req.headers()).unwrap_or_default().to_string();
+            SIGNED_IN.scope((token, p), next.run(req)).await
+        }
         Err(p) => p.into_response(),
     }
 }
@@ -587,28 +639,6 @@ async fn problem_doc(Path(slug): Path<String>) -> Response {
 }
 
 // ---- helpers ----
-
-/// Runs a short registry read (point look-ups in memory or the block cache) right on the
-/// async thread: the hot paths (verify, the till check, token checks) would spend more on a
-/// hand-off to the blocking pool than on the work itself.
-fn fast<T>(f: impl FnOnce() -> registry::Result<T>) -> Result<T, Problem> {
-    f().map_err(Problem::from)
-}
-
-/// Runs blocking registry work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> registry::Result<T> + Send + 'static,
-) -> Result<T, Problem> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(Problem::from),
-        Err(_) => Err(Problem::new(
-            500,
-            "internal",
-            "Internal error",
-            "a bug: nothing was changed",
-        )),
-    }
-}
 
 fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
     body.map_err(|e| {
@@ -718,8 +748,28 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 impl AppState {
-    /// The signed-in participant.
-    async fn caller(&self, headers: &HeaderMap) -> Result<Participant, Problem> {
+    /// Runs a registry read on the store's reader threads ([`reads::ReadPool`]), never on
+    /// the async thread: 503 `busy` with `Retry-After` when they are saturated.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> registry::Result<T> + Send + 'static,
+    ) -> Result<T, Problem> {
+        self.reads.run(f).await?.map_err(Problem::from)
+    }
+
+    /// Runs a write (which waits for the writer's commit) or heavy work on tokio's blocking
+    /// pool, within [`reads::ReadLimits::blocking_max`] at once.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> registry::Result<T> + Send + 'static,
+    ) -> Result<T, Problem> {
+        self.lane.run(f).await?.map_err(Problem::from)
+    }
+
+    /// A participant's bearer token, checked without the store (its MAC and expiry, not
+    /// the admin token): the token, the participant's id, the key epoch and token
+    /// generation it was issued under, and the time checked.
+    fn token_claims<'h>(&self, headers: &'h HeaderMap) -> Result<Claims<'h>, Problem> {
         let token = bearer(headers).ok_or_else(|| {
             // Say what came, not only what is expected: a token without its scheme is the
             // commonest slip.
@@ -749,27 +799,28 @@ impl AppState {
         }
         let now = self.registry.now();
         let (id, epoch, generation) = self.auth.check_token(token, now)?;
+        Ok(Claims {
+            token,
+            grant: Grant {
+                id,
+                epoch,
+                generation,
+                now,
+            },
+        })
+    }
+
+    /// The signed-in participant.
+    async fn caller(&self, headers: &HeaderMap) -> Result<Participant, Problem> {
+        let c = self.token_claims(headers)?;
+        // Checked already for this request, before its body was read.
+        if let Ok(Some(p)) = SIGNED_IN.try_with(|(t, p)| (t == c.token).then(|| p.clone())) {
+            return Ok(p);
+        }
         let reg = self.registry.clone();
-        let p = fast(move || reg.participant(id))?
-            .ok_or_else(|| Problem::unauthorized("the token's participant no longer exists"))?;
-        if let Some(why) = &p.suspended {
-            return Err(Problem::unauthorized(format!(
-                "participant {} is suspended ({why}); ask the operator",
-                p.tin
-            )));
-        }
-        if generation != p.token_generation {
-            return Err(Problem::unauthorized(
-                "this token was issued before the participant's suspension or reinstatement; \
-                 sign in again",
-            ));
-        }
-        if p.key_epoch_at(now) != epoch {
-            return Err(Problem::unauthorized(
-                "your key was rotated since this token was issued; sign in again with the new key",
-            ));
-        }
-        Ok(p)
+        let id = c.grant.id;
+        let p = self.read(move || reg.participant(id)).await?;
+        c.grant.admit(p)
     }
 
     /// The signed-in participant whose RFC 9421 signature covers this request exactly:
@@ -880,9 +931,7 @@ impl AppState {
         if body.len() > BODY_INLINE_MAX {
             // Hashing megabytes would hold an async thread (and every request queued on it).
             let (d, b) = (digest.to_string(), body.to_vec());
-            tokio::task::spawn_blocking(move || httpsig::check_digest(&d, &b))
-                .await
-                .map_err(|_| Problem::from(Error::Unavailable("digest check failed".into())))?
+            self.lane.run(move || httpsig::check_digest(&d, &b)).await?
         } else {
             httpsig::check_digest(digest, body)
         }
@@ -926,17 +975,14 @@ impl AppState {
         let Some(j) = self.journal.clone() else {
             return Ok(());
         };
-        match tokio::task::spawn_blocking(move || j.append(r)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
+        match self.lane.run(move || j.append(r)).await? {
+            Ok(()) => Ok(()),
+            Err(e) => {
                 tracing::error!("nonce journal: {e}");
                 Err(Problem::from(Error::Unavailable(
                     "the registry cannot record this signature's nonce now; retry shortly".into(),
                 )))
             }
-            Err(_) => Err(Problem::from(Error::Unavailable(
-                "the registry cannot record this signature's nonce now; retry shortly".into(),
-            ))),
         }
     }
 
@@ -1026,6 +1072,50 @@ fn malformed_code(p: Problem) -> Problem {
     b
 }
 
+/// A participant's bearer token, checked without the store ([`AppState::token_claims`]).
+struct Claims<'h> {
+    token: &'h str,
+    grant: Grant,
+}
+
+/// What a token grants: its participant's id, the key epoch and token generation it was
+/// issued under, and the time it was checked.
+#[derive(Clone, Copy)]
+struct Grant {
+    id: registry::model::ParticipantId,
+    epoch: u32,
+    generation: u32,
+    now: u64,
+}
+
+impl Grant {
+    /// The token's participant as the store has it (`p`), if it may still use the token:
+    /// it exists, is not suspended, and neither its token generation nor its key changed
+    /// since the token was issued.
+    fn admit(&self, p: Option<Participant>) -> Result<Participant, Problem> {
+        let p =
+            p.ok_or_else(|| Problem::unauthorized("the token's participant no longer exists"))?;
+        if let Some(why) = &p.suspended {
+            return Err(Problem::unauthorized(format!(
+                "participant {} is suspended ({why}); ask the operator",
+                p.tin
+            )));
+        }
+        if self.generation != p.token_generation {
+            return Err(Problem::unauthorized(
+                "this token was issued before the participant's suspension or reinstatement; \
+                 sign in again",
+            ));
+        }
+        if p.key_epoch_at(self.now) != self.epoch {
+            return Err(Problem::unauthorized(
+                "your key was rotated since this token was issued; sign in again with the new key",
+            ));
+        }
+        Ok(p)
+    }
+}
+
 /// What a request signature covers besides the body.
 struct Target {
     method: Method,
@@ -1067,18 +1157,16 @@ async fn index() -> axum::response::Html<&'static str> {
 /// How long `/health` waits for an empty job to pass through the writer.
 pub const HEALTH_WRITER_TIMEOUT_MS: u64 = 2_000;
 
-/// Health that tells the truth: `ok` only when an empty job went through the single writer
-/// just now (a stopped, stuck or hopelessly queued writer answers 503), with the writer's
-/// panic and restart counts.
-/// How long a health answer is reused.
-pub const HEALTH_CACHE_MS: u64 = 1_000;
+/// How often the health probe checks the writer and reads the store (see
+/// [`reads::HEALTH_PROBE_PERIOD`]), in milliseconds.
+pub const HEALTH_CACHE_MS: u64 = reads::HEALTH_PROBE_PERIOD.as_millis() as u64;
 
 #[utoipa::path(
     get,
     path = "/health",
     tag = "meta",
     summary = "Liveness, documents accepted and the head of the document hash chain",
-    description = "Access: public. `ok` only when an empty job went through the single writer just now (a stopped, stuck or hopelessly queued writer answers 503; the check is reused for a second), with the writer's panic and restart counts.",
+    description = "Access: public. `ok` only when, within the last few seconds, an empty job went through the single writer and a read of the store answered (a stopped, stuck or hopelessly queued writer, or a store whose reads fail or hang, answers 503 with `store` `unavailable`); both are probed every second in the background, so `/health` itself never waits on the store. With the writer's panic and restart counts and the store's reader pool.",
     security(()),
     responses(
         (status = 200, description = "Healthy", body = crate::answers::Health),
@@ -1087,32 +1175,23 @@ pub const HEALTH_CACHE_MS: u64 = 1_000;
 )]
 async fn health(State(s): State<AppState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
-    // The writer check is made once at a time and reused for a second: `/health` cannot
-    // flood the writer's queue or the blocking pool. The counts are read fresh.
-    let took = {
-        let mut cached = s.health.lock().await;
-        match cached.as_ref() {
-            Some((at, ok)) if at.elapsed() < std::time::Duration::from_millis(HEALTH_CACHE_MS) => {
-                ok.clone()
-            }
-            _ => {
-                let reg = s.registry.clone();
-                let took = blocking(move || {
-                    Ok(reg
-                        .writer_check(std::time::Duration::from_millis(HEALTH_WRITER_TIMEOUT_MS))
-                        .map(|t| t.as_secs_f64() * 1e3)
-                        .map_err(|e| e.to_string()))
-                })
-                .await
-                .unwrap_or_else(|p| Err(p.detail));
-                *cached = Some((Instant::now(), took.clone()));
-                took
-            }
+    // Found by the probe's threads; here only read (a stale finding means a stuck read or
+    // writer). The counts are read fresh.
+    let (store, writer) = s.health.latest(s.registry.feed_signal().head()).await;
+    fn fresh<T>(p: Option<reads::Probed<T>>, what: &str) -> Result<(f64, T), String> {
+        match p {
+            None => Err(format!("{what} has not answered since the start")),
+            Some(p) if p.at.elapsed() > reads::HEALTH_STALE => Err(format!(
+                "{what} has not answered for {:.1} s",
+                p.at.elapsed().as_secs_f64()
+            )),
+            Some(p) => p.found,
         }
-    };
-    let reg = s.registry.clone();
-    let head = blocking(move || reg.log_head()).await;
+    }
+    let took = fresh(writer, "the writer");
+    let head = fresh(store, "a read of the store");
     let w = s.registry.writer_stats();
+    let pool = &s.reads;
     let mut body = answers::Health {
         status: "ok",
         documents: None,
@@ -1134,13 +1213,23 @@ async fn health(State(s): State<AppState>) -> Response {
             risk_engine: s.control.progress().is_some(),
             analytics: s.control.analytics.is_some(),
         },
+        store: if head.is_ok() { "ok" } else { "unavailable" },
+        reads: answers::HealthReads {
+            threads: pool.limits().threads,
+            queue: pool.queued(),
+            queue_max: pool.limits().queue_max,
+            shed: pool.stats.shed.load(Relaxed),
+            timed_out: pool.stats.timed_out.load(Relaxed),
+            answered_ms: None,
+        },
     };
-    if let Ok((docs, chain)) = &head {
+    if let Ok((ms, (docs, chain))) = &head {
         body.documents = Some(*docs);
         body.chain_head = Some(answers::chain_hex(chain));
+        body.reads.answered_ms = Some(*ms);
     }
     match (took, head) {
-        (Ok(ms), Ok(_)) => {
+        (Ok((ms, ())), Ok(_)) => {
             body.writer.answered_ms = Some(ms);
             let down: Vec<&str> = [
                 (!body.projections.risk_engine).then_some("the risk engine"),
@@ -1160,14 +1249,9 @@ async fn health(State(s): State<AppState>) -> Response {
             }
             Json(body).into_response()
         }
-        (Err(e), _) => {
+        (Err(e), _) | (_, Err(e)) => {
             body.status = "unavailable";
             body.detail = Some(e);
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-        }
-        (_, Err(p)) => {
-            body.status = "unavailable";
-            body.detail = Some(p.detail);
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
@@ -1264,6 +1348,16 @@ async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
         "# HELP tracemark_writer_queue Jobs waiting for the writer.\n# TYPE tracemark_writer_queue gauge\ntracemark_writer_queue {}\n",
         s.registry.writer_queue()
     );
+    let _ = write!(
+        text,
+        "# HELP tracemark_store_reads_queued Store reads waiting for a reader thread.\n# TYPE tracemark_store_reads_queued gauge\ntracemark_store_reads_queued {}\n",
+        s.reads.queued()
+    );
+    let _ = write!(
+        text,
+        "# HELP tracemark_blocking_jobs_in_flight Writes and heavy reads holding a slot on the blocking pool.\n# TYPE tracemark_blocking_jobs_in_flight gauge\ntracemark_blocking_jobs_in_flight {}\n",
+        s.lane.in_flight()
+    );
     let head = s.registry.feed_signal().head();
     let _ = write!(
         text,
@@ -1347,25 +1441,26 @@ struct LogSigner {
 async fn log_checkpoint(State(s): State<AppState>) -> Result<Response, Problem> {
     let reg = s.registry.clone();
     let signer = s.log.clone();
-    let note = blocking(move || {
-        let size = reg.log_size()?;
-        if let Some((n, note)) = signer.last.lock().as_ref() {
-            if *n == size {
-                return Ok(note.clone());
+    let note = s
+        .read(move || {
+            let size = reg.log_size()?;
+            if let Some((n, note)) = signer.last.lock().as_ref() {
+                if *n == size {
+                    return Ok(note.clone());
+                }
             }
-        }
-        let root = reg.log_root(size)?;
-        let note = tlog::Checkpoint {
-            origin: signer.origin.clone(),
-            size,
-            root,
-        }
-        .sign(&signer.key, &signer.origin)
-        .map_err(|e| Error::Unavailable(format!("signing the checkpoint: {e}")))?;
-        *signer.last.lock() = Some((size, note.clone()));
-        Ok(note)
-    })
-    .await?;
+            let root = reg.log_root(size)?;
+            let note = tlog::Checkpoint {
+                origin: signer.origin.clone(),
+                size,
+                root,
+            }
+            .sign(&signer.key, &signer.origin)
+            .map_err(|e| Error::Unavailable(format!("signing the checkpoint: {e}")))?;
+            *signer.last.lock() = Some((size, note.clone()));
+            Ok(note)
+        })
+        .await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
@@ -1402,7 +1497,7 @@ async fn log_entry(
         .parse()
         .map_err(|_| Problem::not_found(format!("no log entry {index}")))?;
     let reg = s.registry.clone();
-    let leaf = blocking(move || reg.log_leaf(index)).await?;
+    let leaf = s.read(move || reg.log_leaf(index)).await?;
     // The regulator reads every entry; a participant the entries of its own changes. A
     // leaf that would reveal a crypto tail (a block naming codes as scanned; a document's
     // BLAKE3 over one or two short tails) is its author's alone: a token never reveals a
@@ -1415,7 +1510,7 @@ async fn log_entry(
         }
         if let Some(l) = decoded.filter(|_| !own) {
             let reg = s.registry.clone();
-            if blocking(move || reg.leaf_reveals_tails(&l)).await? {
+            if s.read(move || reg.leaf_reveals_tails(&l)).await? {
                 return Err(Problem::from(Error::Forbidden(format!(
                     "log entry {index} holds codes with their crypto tails, or names by its \
                      hash a document whose few short tails (AI 93) a search of that hash would \
@@ -1467,7 +1562,8 @@ async fn log_inclusion(
 ) -> Result<Response, Problem> {
     let q: InclusionQuery = query(q)?;
     let reg = s.registry.clone();
-    let proof = blocking(move || reg.log_inclusion(q.index, q.size))
+    let proof = s
+        .read(move || reg.log_inclusion(q.index, q.size))
         .await
         .map_err(malformed_code)?;
     Ok(Json(answers::InclusionProof {
@@ -1510,7 +1606,8 @@ async fn log_consistency(
 ) -> Result<Response, Problem> {
     let q: ConsistencyQuery = query(q)?;
     let reg = s.registry.clone();
-    let proof = blocking(move || reg.log_consistency(q.from, q.to))
+    let proof = s
+        .read(move || reg.log_consistency(q.from, q.to))
         .await
         .map_err(malformed_code)?;
     Ok(Json(answers::ConsistencyProof {
@@ -1561,7 +1658,9 @@ async fn register_participant(
     let req: NewParticipant = parse_json(&body_bytes(body)?)?;
     s.not_the_log_key(&req.public_key)?;
     let reg = s.registry.clone();
-    let (p, cards_moved) = blocking(move || reg.register_participant_moving(req)).await?;
+    let (p, cards_moved) = s
+        .blocking(move || reg.register_participant_moving(req))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(answers::CreatedParticipant {
@@ -1603,7 +1702,7 @@ async fn get_participant(
     };
     let reg = s.registry.clone();
     let t = tin.clone();
-    let p = blocking(move || reg.participant_by_tin(&t)).await?;
+    let p = s.read(move || reg.participant_by_tin(&t)).await?;
     match (p, caller) {
         (Some(p), None) => Ok(Json(answers::ParticipantView::from(&p)).into_response()),
         (Some(p), Some(c)) if c.id == p.id || c.has(Role::Regulator) => {
@@ -1711,7 +1810,8 @@ async fn token(
     let challenge = s.auth.open_challenge(&req.challenge_id, now)?;
     let (tin, data) = (challenge.tin.clone(), challenge.data.clone());
     let reg = s.registry.clone();
-    let p = blocking(move || reg.participant_by_tin(&tin))
+    let p = s
+        .read(move || reg.participant_by_tin(&tin))
         .await?
         // Said as a wrong signature is: the answer does not tell whether the TIN exists.
         .ok_or_else(|| Problem::unauthorized(crate::auth::SIGNATURE_DOES_NOT_VERIFY))?;
@@ -1778,7 +1878,9 @@ async fn put_product(
         .signed_json(&Target { method, uri }, &headers, body)
         .await?;
     let reg = s.registry.clone();
-    let product = blocking(move || reg.put_product_signed(&p, req, signed)).await?;
+    let product = s
+        .blocking(move || reg.put_product_signed(&p, req, signed))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(registry::ProductCard::from(&product)),
@@ -1808,12 +1910,13 @@ async fn get_product(
     Path(gtin): Path<String>,
 ) -> Result<Response, Problem> {
     let reg = s.registry.clone();
-    let product = blocking(move || {
-        let g = registry::parse_gtin(&gtin)?;
-        reg.product(g)?
-            .ok_or_else(|| Error::NotFound(format!("no product {g:014}")))
-    })
-    .await?;
+    let product = s
+        .read(move || {
+            let g = registry::parse_gtin(&gtin)?;
+            reg.product(g)?
+                .ok_or_else(|| Error::NotFound(format!("no product {g:014}")))
+        })
+        .await?;
     Ok(Json(registry::ProductCard::from(&product)).into_response())
 }
 
@@ -1852,7 +1955,9 @@ async fn create_order(
         .signed_json(&Target { method, uri }, &headers, body)
         .await?;
     let reg = s.registry.clone();
-    let o = blocking(move || reg.create_order_signed(&p, req, signed)).await?;
+    let o = s
+        .blocking(move || reg.create_order_signed(&p, req, signed))
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/api/v1/orders/{}", o.id))],
@@ -1890,7 +1995,7 @@ async fn get_order(
     let p = s.caller(&headers).await?;
     let id = parse_uuid(&id)?;
     let reg = s.registry.clone();
-    let o = blocking(move || reg.order(&p, &id)).await?;
+    let o = s.read(move || reg.order(&p, &id)).await?;
     Ok(Json(answers::OrderView::from(&o)).into_response())
 }
 
@@ -1941,9 +2046,9 @@ async fn order_codes(
     let id = parse_uuid(&id)?;
     let q: PageQuery = query(q)?;
     let reg = s.registry.clone();
-    let page =
-        blocking(move || reg.order_codes(&p, &id, q.offset.unwrap_or(0), q.limit.unwrap_or(1_000)))
-            .await?;
+    let page = s
+        .read(move || reg.order_codes(&p, &id, q.offset.unwrap_or(0), q.limit.unwrap_or(1_000)))
+        .await?;
     Ok(Json(page).into_response())
 }
 
@@ -1984,7 +2089,9 @@ async fn close_order(
         request,
         body: body.to_vec(),
     };
-    let o = blocking(move || reg.close_order_signed(&p, &id, signed)).await?;
+    let o = s
+        .blocking(move || reg.close_order_signed(&p, &id, signed))
+        .await?;
     Ok(Json(answers::OrderView::from(&o)).into_response())
 }
 
@@ -2026,7 +2133,7 @@ async fn submit_document(
     // The document is read (JSON, every code parsed) on the blocking pool: a 16 MiB body
     // must not hold an async thread that verification requests are waiting on.
     let reg = s.registry.clone();
-    blocking(move || {
+    s.blocking(move || {
         reg.submit_document_then(&p, body.to_vec(), sig, move |r| {
             let _ = tx.send(r);
         })
@@ -2087,11 +2194,12 @@ async fn get_document(
     let id = parse_uuid(&id)?;
     let reg = s.registry.clone();
     // Parsing and redacting up to 30,000 codes is CPU work: on the blocking pool.
-    let record = blocking(move || {
-        reg.document_view(&p, &id, signed)
-            .map(|v| answers::DocumentRecord::from(&v))
-    })
-    .await?;
+    let record = s
+        .read(move || {
+            reg.document_view(&p, &id, signed)
+                .map(|v| answers::DocumentRecord::from(&v))
+        })
+        .await?;
     Ok(Json(record).into_response())
 }
 
@@ -2123,7 +2231,7 @@ async fn get_code(
     // `Path` has percent-decoded the code once already; decoding again would turn a
     // serial's `%41` (CSET 82 allows `%`) into `A` and break encoded Digital Links.
     let reg = s.registry.clone();
-    let info = blocking(move || reg.code_info(&p, &code)).await?;
+    let info = s.read(move || reg.code_info(&p, &code)).await?;
     Ok(Json(info).into_response())
 }
 
@@ -2168,7 +2276,7 @@ async fn query_codes(
         .caller_json(&Target { method, uri }, &headers, body)
         .await?;
     let reg = s.registry.clone();
-    let codes = blocking(move || reg.query_codes(&p, &req.codes)).await?;
+    let codes = s.read(move || reg.query_codes(&p, &req.codes)).await?;
     Ok(Json(answers::CodesAnswer { codes }).into_response())
 }
 
@@ -2206,7 +2314,7 @@ async fn inventory(
     let p = s.caller(&headers).await?;
     let q: InventoryQuery = query(q)?;
     let reg = s.registry.clone();
-    let inv = blocking(move || reg.inventory(&p, &q.gtin)).await?;
+    let inv = s.read(move || reg.inventory(&p, &q.gtin)).await?;
     Ok(Json(inv).into_response())
 }
 
@@ -2312,8 +2420,10 @@ async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Pro
     }
     let place = near(q.near.as_deref())?;
     let reg = s.registry.clone();
-    let ans =
-        fast(move || reg.verify_from(&q.code, checker, place, net)).map_err(malformed_code)?;
+    let ans = s
+        .read(move || reg.verify_from(&q.code, checker, place, net))
+        .await
+        .map_err(malformed_code)?;
     Ok(Json(ans).into_response())
 }
 
@@ -2358,40 +2468,54 @@ async fn pos_check(
 ) -> Result<Response, Problem> {
     // Per participant: a shop has so many tills (`till`), and one retailer's flood must
     // not slow everyone's verification nor fill the feed. The checks' bucket first, for
-    // the price of a token check: a flood is refused before its body is parsed.
-    let who = s.caller(&headers).await?;
-    if let Err(refused) = s.till.take_check(who.id) {
+    // the price of a token's MAC: a flood is refused before its body is parsed.
+    let c = s.token_claims(&headers)?;
+    let grant = c.grant;
+    if let Err(refused) = s.till.take_check(grant.id) {
         return Ok(till::too_many(refused));
     }
-    let p = who;
-    let req: PosBody = s
-        .json_of(&p, &Target { method, uri }, &headers, body)
-        .await?;
-    if let Err(refused) = s.till.take_codes(p.id, req.codes.len()) {
-        return Ok(till::too_many(refused));
-    }
-    // A receipt's few codes: point reads, here (as verify does).
-    if req.codes.len() <= till::TILL_INLINE_CODES_MAX {
-        let (id, results) = fast(|| s.registry.pos_check(&p, &req.codes))?;
-        return Ok(Json(answers::PosAnswer {
-            request_id: id,
-            results,
-        })
-        .into_response());
-    }
-    // Up to 1,000 codes read from the store: on the blocking pool, a few at a time, so
-    // the async threads stay free for verification and sign-in.
-    let slot = match s.till.slot().await {
-        Ok(slot) => slot,
-        Err(problem) => {
-            let mut r = problem.into_response();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            return Ok(r);
+    // A signed check needs the participant's key first; an unsigned one (the tills') is
+    // checked with its participant in one read.
+    let signer = if headers.contains_key("signature-input") {
+        Some(s.caller(&headers).await?)
+    } else {
+        None
+    };
+    let req: PosBody = match &signer {
+        Some(p) => {
+            s.json_of(p, &Target { method, uri }, &headers, body)
+                .await?
+        }
+        None => {
+            check_json_type(&headers)?;
+            parse_json(&body_bytes(body)?)?
         }
     };
+    if let Err(refused) = s.till.take_codes(grant.id, req.codes.len()) {
+        return Ok(till::too_many(refused));
+    }
+    // Up to 1,000 codes read from the store: on the reader threads like every read; a
+    // large check holds one of the till's few slots, so that a flood of them leaves most
+    // readers to verification and sign-in.
+    let slot = if req.codes.len() > till::TILL_SMALL_CODES_MAX {
+        match s.till.slot().await {
+            Ok(slot) => Some(slot),
+            Err(problem) => return Ok(problem.into_response()),
+        }
+    } else {
+        None
+    };
     let reg = s.registry.clone();
-    let (id, results) = blocking(move || reg.pos_check(&p, &req.codes)).await?;
+    let (id, results) = s
+        .reads
+        .run(move || {
+            let p = match signer {
+                Some(p) => p,
+                None => grant.admit(reg.participant(grant.id).map_err(Problem::from)?)?,
+            };
+            reg.pos_check(&p, &req.codes).map_err(Problem::from)
+        })
+        .await??;
     drop(slot);
     Ok(Json(answers::PosAnswer {
         request_id: id,
@@ -2434,7 +2558,9 @@ async fn create_block(
         .signed_json(&Target { method, uri }, &headers, body)
         .await?;
     let reg = s.registry.clone();
-    let b = blocking(move || reg.create_block_signed(&p, req, signed)).await?;
+    let b = s
+        .blocking(move || reg.create_block_signed(&p, req, signed))
+        .await?;
     Ok((StatusCode::CREATED, Json(b)).into_response())
 }
 
@@ -2460,7 +2586,7 @@ async fn list_blocks(State(s): State<AppState>, headers: HeaderMap) -> Result<Re
         )));
     }
     let reg = s.registry.clone();
-    let blocks = blocking(move || reg.blocks()).await?;
+    let blocks = s.read(move || reg.blocks()).await?;
     Ok(Json(answers::BlockList { blocks }).into_response())
 }
 
@@ -2504,7 +2630,9 @@ async fn lift_block(
         request,
         body: body.to_vec(),
     };
-    let b = blocking(move || reg.lift_block_signed(&p, id, signed)).await?;
+    let b = s
+        .blocking(move || reg.lift_block_signed(&p, id, signed))
+        .await?;
     Ok(Json(b).into_response())
 }
 
@@ -2584,7 +2712,7 @@ async fn add_key(
     let req: registry::NewKey = admin_json(&s, &headers, body).await?;
     s.not_the_log_key(&req.public_key)?;
     let reg = s.registry.clone();
-    let p = blocking(move || reg.add_key(&tin, req)).await?;
+    let p = s.blocking(move || reg.add_key(&tin, req)).await?;
     Ok((
         StatusCode::CREATED,
         Json(answers::ParticipantView::from(&p)),
@@ -2623,7 +2751,7 @@ async fn suspend(
 ) -> Result<Response, Problem> {
     let req: SuspendBody = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
-    let p = blocking(move || reg.suspend(&tin, &req.reason)).await?;
+    let p = s.blocking(move || reg.suspend(&tin, &req.reason)).await?;
     Ok(Json(answers::ParticipantView::from(&p)).into_response())
 }
 
@@ -2659,7 +2787,7 @@ async fn reinstate(
     // No body, `{}` or `null` (the document's `Option<Empty>`).
     let _: Option<Empty> = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
-    let p = blocking(move || reg.reinstate(&tin)).await?;
+    let p = s.blocking(move || reg.reinstate(&tin)).await?;
     Ok(Json(answers::ParticipantView::from(&p)).into_response())
 }
 
@@ -2695,7 +2823,9 @@ async fn add_prefixes(
 ) -> Result<Response, Problem> {
     let req: PrefixesBody = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
-    let (p, cards_moved) = blocking(move || reg.add_prefixes(&tin, &req.gs1_prefixes)).await?;
+    let (p, cards_moved) = s
+        .blocking(move || reg.add_prefixes(&tin, &req.gs1_prefixes))
+        .await?;
     let mut view = answers::ParticipantView::from(&p);
     view.cards_moved = cards_moved;
     Ok(Json(view).into_response())
@@ -2733,6 +2863,6 @@ async fn transfer_product(
 ) -> Result<Response, Problem> {
     let req: registry::NewCardTransfer = admin_json(&s, &headers, body).await?;
     let reg = s.registry.clone();
-    let m = blocking(move || reg.transfer_product(&gtin, req)).await?;
+    let m = s.blocking(move || reg.transfer_product(&gtin, req)).await?;
     Ok(Json(m).into_response())
 }

@@ -22,6 +22,10 @@ pub struct Problem {
     /// Every bad code of a refused document, with a stable reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<CodeError>,
+    /// Seconds to wait before retrying, sent as `Retry-After` (not in the body). Every 503
+    /// carries one (1 s when not set).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -33,6 +37,7 @@ impl Problem {
             status,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -72,12 +77,13 @@ impl IntoResponse for Problem {
             body,
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            // Every 503 says when to come back (a caller that knows better sets its own).
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
-            );
+        let retry = match self.retry_after {
+            Some(s) => Some(s),
+            None => (status == StatusCode::SERVICE_UNAVAILABLE).then_some(1),
+        };
+        if let Some(s) = retry {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
         }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
@@ -88,10 +94,6 @@ impl IntoResponse for Problem {
         r
     }
 }
-
-/// Seconds a 503 tells the client to wait (`Retry-After`) unless its maker says otherwise:
-/// a store that went away is usually back, or a reader has taken over, within seconds.
-pub const UNAVAILABLE_RETRY_AFTER: &str = "2";
 
 /// The problem kinds, for `GET /problems/{slug}` and the OpenAPI document.
 pub const KINDS: &[(&str, u16, &str)] = &[
@@ -111,5 +113,5 @@ pub const KINDS: &[(&str, u16, &str)] = &[
     ("internal", 500, "A bug: reported and logged; nothing was changed."),
     ("unavailable", 503, "The store failed; nothing was changed; retry."),
     ("not-writer", 503, "This server reads the registry's shared database but does not hold the writer's lease: send the change to the writer named in `writer` (when known), or retry after `Retry-After` seconds (a reader takes over a dead writer's lease within seconds). Nothing was changed."),
-    ("busy", 503, "The server is at its connection limit, or could not answer in time; retry shortly. A request that timed out may have taken effect: resend the same one (documents are idempotent by id)."),
+    ("busy", 503, "The server is at its connection limit, its store's readers or write slots are saturated, or it could not answer in time; retry after `Retry-After` seconds. A request that timed out may have taken effect: resend the same one (documents are idempotent by id)."),
 ];

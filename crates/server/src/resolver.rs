@@ -175,7 +175,7 @@ pub async fn resolve(
     }
     let reg = s.registry.clone();
     let asked = link.clone();
-    let ans = match crate::fast(move || reg.verify_as(&asked, checker)) {
+    let ans = match s.read(move || reg.verify_as(&asked, checker)).await {
         Ok(a) => a,
         Err(p) => return p.into_response(),
     };

@@ -629,7 +629,8 @@ pub(crate) async fn verify_image(
         .map_err(|e| Problem::bad_request(format!("the code read cannot be linked: {e}")))?;
     let checker = crate::public_checker(&s, &ext);
     let reg = s.registry.clone();
-    let verification = crate::blocking(move || reg.verify_as(&code, checker))
+    let verification = s
+        .read(move || reg.verify_as(&code, checker))
         .await
         .map_err(crate::malformed_code)?;
     Ok(Json(ImageAnswer {
@@ -745,30 +746,31 @@ pub(crate) async fn order_labels(
     .map_err(|_| Problem::new(503, "busy", "Busy", "every renderer is busy; retry shortly"))?
     .map_err(|_| Problem::new(503, "busy", "Busy", "the renderers are shut down"))?;
     let reg = s.registry.clone();
-    let (pdf, next) = crate::blocking(move || {
-        let _permit = permit;
-        let _turn = turn;
-        let page = reg.order_codes(&p, &id, offset, limit)?;
-        if page.codes.is_empty() {
-            return Err(registry::Error::invalid(format!(
-                "the order has no codes from offset {offset}"
-            )));
-        }
-        let layout = labels::sheet::Layout::default();
-        let total = reg.order(&p, &id)?.quantity as usize;
-        let title = format!("Tracemark order {id}");
-        // A part that starts on a page boundary is numbered as a page of the whole order's
-        // sheet ("page 3 of 250"); any other offset is a sheet of its own.
-        let pdf = if (offset as usize).is_multiple_of(layout.per_page()) {
-            labels::sheet::pdf_part(&title, &page.codes, offset as usize, total, &layout)
-        } else {
-            labels::sheet::pdf(&title, &page.codes, &layout)
-        }
-        .map_err(|e| registry::Error::invalid(format!("cannot print: {e}")))?;
-        Ok((pdf, page.next_offset))
-    })
-    .await
-    .map_err(crate::malformed_code)?;
+    let (pdf, next) = s
+        .blocking(move || {
+            let _permit = permit;
+            let _turn = turn;
+            let page = reg.order_codes(&p, &id, offset, limit)?;
+            if page.codes.is_empty() {
+                return Err(registry::Error::invalid(format!(
+                    "the order has no codes from offset {offset}"
+                )));
+            }
+            let layout = labels::sheet::Layout::default();
+            let total = reg.order(&p, &id)?.quantity as usize;
+            let title = format!("Tracemark order {id}");
+            // A part that starts on a page boundary is numbered as a page of the whole order's
+            // sheet ("page 3 of 250"); any other offset is a sheet of its own.
+            let pdf = if (offset as usize).is_multiple_of(layout.per_page()) {
+                labels::sheet::pdf_part(&title, &page.codes, offset as usize, total, &layout)
+            } else {
+                labels::sheet::pdf(&title, &page.codes, &layout)
+            }
+            .map_err(|e| registry::Error::invalid(format!("cannot print: {e}")))?;
+            Ok((pdf, page.next_offset))
+        })
+        .await
+        .map_err(crate::malformed_code)?;
     let mut r = (
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),

@@ -6,9 +6,11 @@
 //! known number of tills, so a participant gets a bucket of checks and a bucket of codes
 //! (GCRA on `governor`, keyed by the participant: participants are registered, so the
 //! table is bounded by their number), and a 429 with `Retry-After` beyond them. The check
-//! itself runs on the blocking pool, at most [`TILL_CHECKS_IN_FLIGHT_MAX`] at once; a
-//! request waits for a slot at most [`TILL_QUEUE_WAIT`] (503 with `Retry-After` after that),
-//! so a burst of checks queues instead of holding the async threads that answer `verify`.
+//! itself runs on the store's reader threads (`crate::reads`), as every read does; a check
+//! of more than [`TILL_SMALL_CODES_MAX`] codes also holds one of a few slots (at most
+//! [`TILL_CHECKS_IN_FLIGHT_MAX`], and half the readers), waiting for one at most
+//! [`TILL_QUEUE_WAIT`] (503 with `Retry-After` after that), so a burst of large checks
+//! queues instead of taking every reader that `verify` needs.
 
 use crate::problem::Problem;
 use governor::clock::{Clock, DefaultClock};
@@ -30,16 +32,15 @@ pub const TILL_CODES_PER_SEC: u32 = 200;
 /// Codes one participant may ask about at once: two full checks of 1,000 codes (a goods
 /// receipt checked at the back door), so one full check always fits.
 pub const TILL_CODES_BURST: u32 = 2_000;
-/// Till checks answered at once on the blocking pool, everyone together: each reads up to
-/// 1,000 codes from the store; more at once only queue for the same two or four cores.
+/// Large till checks (over [`TILL_SMALL_CODES_MAX`] codes) answered at once, everyone
+/// together: each reads up to 1,000 codes from the store; more at once only queue for the
+/// same two or four cores. Also at most half the store's reader threads
+/// (`crate::reads::ReadLimits::threads`).
 pub const TILL_CHECKS_IN_FLIGHT_MAX: usize = 8;
-/// A check of at most this many codes (a receipt's few items) is answered on the async
-/// thread, as a verification is: a few point reads, microseconds, and the per-participant
-/// limit above bounds how many a shop sends. Larger checks (up to 1,000 codes, a
-/// millisecond or more of reads) go to the blocking pool, [`TILL_CHECKS_IN_FLIGHT_MAX`] at
-/// a time, so that no flood of them holds the async threads. Handing a 1-code check to the
-/// pool cost a quarter of the till check's rate (`tracemark bench --only http`).
-pub const TILL_INLINE_CODES_MAX: usize = 8;
+/// A check of at most this many codes (a receipt's few items) takes no slot: a few point
+/// reads, like a verification, and the per-participant limit above bounds how many a shop
+/// sends. Larger checks (up to 1,000 codes, a millisecond or more of reads) wait for a slot.
+pub const TILL_SMALL_CODES_MAX: usize = 8;
 /// How long a till check waits for a slot before it is answered 503 (a till retries): the
 /// checks ahead of it take milliseconds each, so a wait this long means an overload.
 pub const TILL_QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -74,7 +75,7 @@ type Limiter = RateLimiter<
     governor::middleware::NoOpMiddleware<<DefaultClock as Clock>::Instant>,
 >;
 
-/// The till check's per-participant buckets and its slots on the blocking pool.
+/// The till check's per-participant buckets and the large checks' slots.
 pub struct TillLimits {
     quota: Option<(TillQuota, Limiter, Limiter)>,
     clock: DefaultClock,
@@ -89,8 +90,13 @@ fn quota(per_sec: u32, burst: u32) -> Quota {
 
 impl TillLimits {
     /// Limits with `quota` per participant; `None`: no per-participant limit (the bench
-    /// measures the check itself), slots still bounded.
+    /// measures the check itself), slots still bounded ([`TILL_CHECKS_IN_FLIGHT_MAX`]).
     pub fn new(quota_of: Option<TillQuota>) -> TillLimits {
+        TillLimits::with_slots(quota_of, TILL_CHECKS_IN_FLIGHT_MAX)
+    }
+
+    /// [`TillLimits::new`] with `slots` large checks at once (at least one).
+    pub fn with_slots(quota_of: Option<TillQuota>, slots: usize) -> TillLimits {
         let clock = DefaultClock::default();
         TillLimits {
             quota: quota_of.map(|q| {
@@ -107,7 +113,7 @@ impl TillLimits {
                 )
             }),
             clock,
-            slots: tokio::sync::Semaphore::new(TILL_CHECKS_IN_FLIGHT_MAX),
+            slots: tokio::sync::Semaphore::new(slots.max(1)),
         }
     }
 
@@ -151,7 +157,7 @@ impl TillLimits {
         }
     }
 
-    /// Waits for a slot on the blocking pool (at most [`TILL_QUEUE_WAIT`]).
+    /// Waits for a large check's slot (at most [`TILL_QUEUE_WAIT`]).
     pub async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Problem> {
         match tokio::time::timeout(TILL_QUEUE_WAIT, self.slots.acquire()).await {
             Ok(Ok(p)) => Ok(p),

@@ -327,6 +327,7 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
             public_url: None,
             nonce_journal,
             role,
+            reads: server::reads::ReadLimits::default(),
         },
         admin_token_file,
         admin_token_new: new_token,

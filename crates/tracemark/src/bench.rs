@@ -350,6 +350,7 @@ fn serve(b: &Bed, rt: &tokio::runtime::Runtime) -> Result<String> {
         public_url: None,
         nonce_journal: Some(b._dir.0.join("nonces")),
         role: None,
+        reads: server::reads::ReadLimits::default(),
     };
     rt.spawn(crate::app::serve(listener, reg, config));
     Ok(format!("http://{addr}"))
