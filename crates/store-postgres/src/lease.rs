@@ -32,6 +32,9 @@ pub struct LeaseHolder {
     pub expired: bool,
 }
 
+/// A recorded nonce: (participant, kind, hash, at).
+pub type NonceRow = (u32, u8, [u8; 16], u64);
+
 /// This process's part in the lease.
 #[derive(Clone, Debug, Default)]
 pub(crate) enum Fence {
@@ -209,7 +212,7 @@ impl PgStore {
     }
 
     /// The nonces recorded at or after `since`: (participant, kind, hash, at).
-    pub fn nonces_since(&self, since: u64) -> StoreResult<Vec<(u32, u8, [u8; 16], u64)>> {
+    pub fn nonces_since(&self, since: u64) -> StoreResult<Vec<NonceRow>> {
         let rows = self.query(
             "SELECT participant, kind, hash, at FROM nonces WHERE at >= $1",
             vec![Box::new(since as i64)],
