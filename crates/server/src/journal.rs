@@ -15,6 +15,28 @@ use parking_lot::{Condvar, Mutex};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Where used nonces are made durable: this module's files ([`Journal`], one process's),
+/// or a database every process serving it shares (`serve --postgres`: a replay sent to any
+/// of them is caught).
+pub trait NonceStore: Send + Sync {
+    /// Records `r` durably before returning; `Ok(false)` when it was recorded before (a
+    /// replay another process saw first).
+    fn record(&self, r: Record) -> std::io::Result<bool>;
+    /// The records from `since` on (Unix seconds), to remember at a start.
+    fn since(&self, since: u64) -> std::io::Result<Vec<Record>>;
+}
+
+impl NonceStore for Journal {
+    fn record(&self, r: Record) -> std::io::Result<bool> {
+        self.append(r).map(|()| true)
+    }
+
+    /// Nothing: [`Journal::open`] hands its records over once.
+    fn since(&self, _since: u64) -> std::io::Result<Vec<Record>> {
+        Ok(Vec::new())
+    }
+}
+
 /// Bytes of one record: kind (1), participant (4), time (8), hash (16).
 pub const RECORD_LEN: usize = 1 + 4 + 8 + 16;
 
@@ -38,6 +60,17 @@ pub struct Record {
     pub at: u64,
     /// The nonce's or challenge's 16 bytes.
     pub hash: [u8; 16],
+}
+
+impl Kind {
+    /// The kind of a stored byte.
+    pub fn from_u8(b: u8) -> Option<Kind> {
+        match b {
+            0 => Some(Kind::RequestNonce),
+            1 => Some(Kind::Challenge),
+            _ => None,
+        }
+    }
 }
 
 impl Record {

@@ -109,6 +109,9 @@ pub struct Config {
     /// signatures and used sign-in challenges, durable before the request is acted on and
     /// reloaded on a start. `None`: remembered in memory only (a restart forgets them).
     pub nonce_journal: Option<std::path::PathBuf>,
+    /// A nonce store every process serving one database shares (`serve --postgres`), used
+    /// instead of [`Config::nonce_journal`] when set.
+    pub nonce_store: Option<Arc<dyn journal::NonceStore>>,
     /// This process's role on a store several processes share ([`role`]): `None` on a
     /// store only this process opens (it is the writer).
     pub role: Option<Arc<role::RoleState>>,
@@ -144,7 +147,7 @@ pub struct AppState {
     client_secret: [u8; 32],
     nonces: Arc<Nonces>,
     /// Where verified nonces and used challenges are made durable (see [`Config::nonce_journal`]).
-    journal: Option<Arc<journal::Journal>>,
+    journal: Option<Arc<dyn journal::NonceStore>>,
     /// Signatures `created` before this are refused: the start's time when a journal was
     /// asked for and could not be opened (the nonces seen before the start are unknown),
     /// else 0.
@@ -257,20 +260,34 @@ pub fn router(registry: Registry, config: Config) -> Router {
     // Every nonce and used challenge of the last window, whatever the request's outcome
     // was (a refused document's nonce is in no log leaf): from the journal.
     let auth = Auth::new(config.token_key);
-    let journal = config.nonce_journal.as_ref().and_then(|dir| {
+    let remember = |records: Vec<journal::Record>| {
+        for r in records {
+            let _ = match r.kind {
+                journal::Kind::RequestNonce => nonces.take_hash(r.participant, r.hash, r.at),
+                journal::Kind::Challenge => auth.use_challenge(r.participant, &r.hash, r.at),
+            };
+        }
+    };
+    let shared = config.nonce_store.clone().and_then(|store| {
+        match store.since(started_at.saturating_sub(auth::NONCE_TTL_SECS)) {
+            Ok(records) => {
+                remember(records);
+                Some(store)
+            }
+            Err(e) => {
+                tracing::error!(
+                    "cannot read the shared nonces: {e}; signatures created before this start are refused"
+                );
+                None
+            }
+        }
+    });
+    let journal: Option<Arc<dyn journal::NonceStore>> = shared.or_else(|| {
+        config.nonce_journal.as_ref().and_then(|dir| {
         match journal::Journal::open(dir, auth::NONCE_TTL_SECS, started_at) {
             Ok((j, records)) => {
-                for r in records {
-                    let _ = match r.kind {
-                        journal::Kind::RequestNonce => {
-                            nonces.take_hash(r.participant, r.hash, r.at)
-                        }
-                        journal::Kind::Challenge => {
-                            auth.use_challenge(r.participant, &r.hash, r.at)
-                        }
-                    };
-                }
-                Some(Arc::new(j))
+                remember(records);
+                Some(Arc::new(j) as Arc<dyn journal::NonceStore>)
             }
             Err(e) => {
                 // Serving without it would forget nonces on the next restart: say so loudly,
@@ -282,12 +299,14 @@ pub fn router(registry: Registry, config: Config) -> Router {
                 None
             }
         }
+        })
     });
-    let created_not_before = if config.nonce_journal.is_some() && journal.is_none() {
-        started_at
-    } else {
-        0
-    };
+    let created_not_before =
+        if (config.nonce_journal.is_some() || config.nonce_store.is_some()) && journal.is_none() {
+            started_at
+        } else {
+            0
+        };
     // The projections follow the feed for the router's life (stopped, with a last write
     // of their rows, when the last clone of the state goes).
     let control = Arc::new(control::Control::start(&registry, config.analytics.clone()));
@@ -975,8 +994,12 @@ impl AppState {
         let Some(j) = self.journal.clone() else {
             return Ok(());
         };
-        match self.lane.run(move || j.append(r)).await? {
-            Ok(()) => Ok(()),
+        match self.lane.run(move || j.record(r)).await? {
+            Ok(true) => Ok(()),
+            // Another process serving the same database saw it first.
+            Ok(false) => Err(sig_problem(
+                "this signature's nonce was used before (a replayed request); sign afresh",
+            )),
             Err(e) => {
                 tracing::error!("nonce journal: {e}");
                 Err(Problem::from(Error::Unavailable(

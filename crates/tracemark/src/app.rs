@@ -326,6 +326,9 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
             till_quota: Some(server::till::TillQuota::DEFAULT),
             public_url: None,
             nonce_journal,
+            nonce_store: pg.as_ref().map(|pg| {
+                Arc::new(SharedNonces(pg.clone())) as Arc<dyn server::journal::NonceStore>
+            }),
             role,
             reads: server::reads::ReadLimits::default(),
         },
@@ -348,6 +351,34 @@ pub fn start_lease(opened: &Opened, address: String) -> Result<Option<crate::lea
             address,
         ))?)),
         _ => Ok(None),
+    }
+}
+
+/// The nonces of a database every serving process shares (`store_postgres`'s `nonces`).
+struct SharedNonces(Arc<store_postgres::PgStore>);
+
+impl server::journal::NonceStore for SharedNonces {
+    fn record(&self, r: server::journal::Record) -> std::io::Result<bool> {
+        self.0
+            .nonce_record(r.participant, r.kind as u8, r.hash, r.at)
+            .map_err(std::io::Error::other)
+    }
+
+    fn since(&self, since: u64) -> std::io::Result<Vec<server::journal::Record>> {
+        Ok(self
+            .0
+            .nonces_since(since)
+            .map_err(std::io::Error::other)?
+            .into_iter()
+            .filter_map(|(participant, kind, hash, at)| {
+                Some(server::journal::Record {
+                    kind: server::journal::Kind::from_u8(kind)?,
+                    participant,
+                    at,
+                    hash,
+                })
+            })
+            .collect())
     }
 }
 

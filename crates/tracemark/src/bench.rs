@@ -349,6 +349,7 @@ fn serve(b: &Bed, rt: &tokio::runtime::Runtime) -> Result<String> {
         till_quota: None,
         public_url: None,
         nonce_journal: Some(b._dir.0.join("nonces")),
+        nonce_store: None,
         role: None,
         reads: server::reads::ReadLimits::default(),
     };

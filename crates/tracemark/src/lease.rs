@@ -26,6 +26,8 @@ use store_postgres::PgStore;
 pub const LEASE_TTL: Duration = Duration::from_secs(6);
 /// How often the holder renews it and the readers try to take it.
 pub const LEASE_RENEW: Duration = Duration::from_secs(1);
+/// The writer deletes nonces older than two signature windows every this many turns.
+pub const NONCES_FORGET_EVERY: u64 = 60;
 /// Longest wait for the writer to reload its counters when this process takes over.
 pub const TAKE_OVER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -40,6 +42,8 @@ pub struct LeaseLoop {
     held_at: Option<Instant>,
     /// The feed head last seen by a reader's refresh.
     seen_head: Option<u64>,
+    /// Turns taken as the writer.
+    turns: u64,
 }
 
 impl LeaseLoop {
@@ -62,6 +66,7 @@ impl LeaseLoop {
             address,
             held_at: None,
             seen_head: None,
+            turns: 0,
         }
     }
 
@@ -71,6 +76,17 @@ impl LeaseLoop {
         match self.pg.lease_try(&self.holder, &self.address, LEASE_TTL) {
             Ok(true) => {
                 self.held_at = Some(Instant::now());
+                self.turns += 1;
+                if self.turns % NONCES_FORGET_EVERY == 0 {
+                    // The shared nonces outside every signature's window go.
+                    let before = self
+                        .registry
+                        .now()
+                        .saturating_sub(2 * server::auth::NONCE_TTL_SECS);
+                    if let Err(e) = self.pg.nonces_forget(before) {
+                        tracing::warn!("cannot forget old nonces: {e}");
+                    }
+                }
                 if !self.role.is_writer() {
                     match self.registry.take_over(TAKE_OVER_TIMEOUT) {
                         Ok(()) => {
