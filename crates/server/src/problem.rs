@@ -25,7 +25,7 @@ pub struct Problem {
     /// Seconds to wait before retrying, sent as `Retry-After` (not in the body). Every 503
     /// carries one (1 s when not set).
     #[serde(skip)]
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
 }
 
 impl Problem {

@@ -49,7 +49,7 @@ pub const READ_QUEUE_MAX: usize = 1_024;
 /// `Retry-After` (the read, if still queued, is skipped).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// `Retry-After` (seconds) on a read refused for a full queue or a timeout.
-pub const READ_RETRY_AFTER_SECS: u64 = 1;
+pub const READ_RETRY_AFTER_SECS: u32 = 1;
 /// Writes (each waits for the writer's group commit) and heavy reads on tokio's blocking
 /// pool at once: enough to fill the writer's batches, far below the pool's 512 threads.
 pub const BLOCKING_IN_FLIGHT_MAX: usize = 128;
@@ -400,7 +400,7 @@ fn spawn_probe<T: Send + Sync + 'static>(
             }));
             let mut c = ctl.0.lock();
             let until = started + HEALTH_PROBE_PERIOD;
-            while !c.stopped && !(on_demand && c.wanted) && Instant::now() < until {
+            while !(c.stopped || on_demand && c.wanted) && Instant::now() < until {
                 ctl.1.wait_until(&mut c, until);
             }
             if c.stopped {

@@ -77,7 +77,7 @@ impl LeaseLoop {
             Ok(true) => {
                 self.held_at = Some(Instant::now());
                 self.turns += 1;
-                if self.turns % NONCES_FORGET_EVERY == 0 {
+                if self.turns.is_multiple_of(NONCES_FORGET_EVERY) {
                     // The shared nonces outside every signature's window go.
                     let before = self
                         .registry

@@ -223,6 +223,8 @@ fn config(reads: Option<(usize, usize, Duration)>) -> server::Config {
         till_quota: None,
         public_url: None,
         nonce_journal: None,
+        nonce_store: None,
+        role: None,
         reads: limits,
     }
 }
