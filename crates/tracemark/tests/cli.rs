@@ -64,11 +64,26 @@ fn tracemark_backtrace_on(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn mistakes_at_run_time_say_what_to_do_in_one_line_without_a_backtrace() {
-    // The PostgreSQL engine is not here: said in words, exit 1, no stack.
-    let (code, err) = tracemark_backtrace_on(&["serve", "--postgres", "postgres://x"]);
+    // A database that is not there: said in words (which one, password hidden), exit 1,
+    // no stack, within the connect timeout.
+    let (code, err) = tracemark_backtrace_on(&[
+        "serve",
+        "--postgres",
+        "postgres://someone:secret@127.0.0.1:1/registry",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.starts_with("tracemark: "), "{err}");
-    assert!(err.contains("--data DIR"), "{err}");
+    assert!(
+        err.contains("cannot open the registry's database postgres://someone:***@127.0.0.1:1/registry"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "the password shown: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    // Both homes, or none: said so.
+    let (code, err) = tracemark_backtrace_on(&["audit"]);
+    assert_eq!(code, 2, "{err}");
     assert!(
         !err.contains("backtrace") && !err.contains("Backtrace"),
         "{err}"
