@@ -1154,7 +1154,7 @@ pub const HEALTH_CACHE_MS: u64 = reads::HEALTH_PROBE_PERIOD.as_millis() as u64;
     path = "/health",
     tag = "meta",
     summary = "Liveness, documents accepted and the head of the document hash chain",
-    description = "Access: public. `ok` only when, within the last few seconds, an empty job went through the single writer and a read of the store answered (a stopped, stuck or hopelessly queued writer, or a store whose reads fail or hang, answers 503 with `store` `unavailable`); both are probed every second in the background, so `/health` itself never waits on the store. With the writer's panic and restart counts and the store's reader pool.",
+    description = "Access: public. `ok` only when, within the last few seconds, an empty job went through the single writer and a read of the store answered (a stopped, stuck or hopelessly queued writer, or a store whose reads fail or hang, answers 503; `store` says whether the store's reads answer); both are probed every second in the background by threads of their own, so `/health` never reads the store itself; after a commit it waits, at most a second, for their fresh read of the head, so `documents` counts every acknowledged document. With the writer's panic and restart counts and the store's reader pool.",
     security(()),
     responses(
         (status = 200, description = "Healthy", body = crate::answers::Health),
