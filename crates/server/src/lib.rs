@@ -2453,9 +2453,7 @@ async fn pos_check(
     // the price of a token's MAC: a flood is refused before its body is parsed.
     let c = s.token_claims(&headers)?;
     let grant = c.grant;
-    if let Err(refused) = s.till.take_check(grant.id) {
-        return Ok(till::too_many(refused));
-    }
+    s.till.take_check(grant.id)?;
     // A signed check needs the participant's key first; an unsigned one (the tills') is
     // checked with its participant in one read.
     let signer = if headers.contains_key("signature-input") {
@@ -2473,9 +2471,7 @@ async fn pos_check(
             parse_json(&body_bytes(body)?)?
         }
     };
-    if let Err(refused) = s.till.take_codes(grant.id, req.codes.len()) {
-        return Ok(till::too_many(refused));
-    }
+    s.till.take_codes(grant.id, req.codes.len())?;
     // Up to 1,000 codes read from the store: on the reader threads like every read; a
     // large check holds one of the till's few slots, so that a flood of them leaves most
     // readers to verification and sign-in.

@@ -400,7 +400,7 @@ fn spawn_probe<T: Send + Sync + 'static>(
             }));
             let mut c = ctl.0.lock();
             let until = started + HEALTH_PROBE_PERIOD;
-            while !c.stopped && !(on_demand && c.wanted) && Instant::now() < until {
+            while !(c.stopped || on_demand && c.wanted) && Instant::now() < until {
                 ctl.1.wait_until(&mut c, until);
             }
             if c.stopped {
