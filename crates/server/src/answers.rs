@@ -17,7 +17,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `GET /health`: `ok` only when an empty job just went through the single writer.
+/// `GET /health`: `ok` only when an empty job went through the single writer and a read of
+/// the store answered within the last few seconds (both probed in the background).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// `ok`, `degraded` (a projection is not running) or `unavailable` (with 503).

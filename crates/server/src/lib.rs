@@ -1189,7 +1189,7 @@ pub const HEALTH_CACHE_MS: u64 = reads::HEALTH_PROBE_PERIOD.as_millis() as u64;
     path = "/health",
     tag = "meta",
     summary = "Liveness, documents accepted and the head of the document hash chain",
-    description = "Access: public. `ok` only when, within the last few seconds, an empty job went through the single writer and a read of the store answered (a stopped, stuck or hopelessly queued writer, or a store whose reads fail or hang, answers 503 with `store` `unavailable`); both are probed every second in the background, so `/health` itself never waits on the store. With the writer's panic and restart counts and the store's reader pool.",
+    description = "Access: public. `ok` only when, within the last few seconds, an empty job went through the single writer and a read of the store answered (a stopped, stuck or hopelessly queued writer, or a store whose reads fail or hang, answers 503; `store` says whether the store's reads answer); both are probed every second in the background by threads of their own, so `/health` never reads the store itself; after a commit it waits, at most a second, for their fresh read of the head, so `documents` counts every acknowledged document. With the writer's panic and restart counts and the store's reader pool.",
     security(()),
     responses(
         (status = 200, description = "Healthy", body = crate::answers::Health),
@@ -2494,9 +2494,7 @@ async fn pos_check(
     // the price of a token's MAC: a flood is refused before its body is parsed.
     let c = s.token_claims(&headers)?;
     let grant = c.grant;
-    if let Err(refused) = s.till.take_check(grant.id) {
-        return Ok(till::too_many(refused));
-    }
+    s.till.take_check(grant.id)?;
     // A signed check needs the participant's key first; an unsigned one (the tills') is
     // checked with its participant in one read.
     let signer = if headers.contains_key("signature-input") {
@@ -2514,9 +2512,7 @@ async fn pos_check(
             parse_json(&body_bytes(body)?)?
         }
     };
-    if let Err(refused) = s.till.take_codes(grant.id, req.codes.len()) {
-        return Ok(till::too_many(refused));
-    }
+    s.till.take_codes(grant.id, req.codes.len())?;
     // Up to 1,000 codes read from the store: on the reader threads like every read; a
     // large check holds one of the till's few slots, so that a flood of them leaves most
     // readers to verification and sign-in.

@@ -80,7 +80,7 @@ pub struct ReadLimits {
 }
 
 impl ReadLimits {
-    /// Twice the cores plus [`READ_THREADS_EXTRA`] (10 on two cores).
+    /// Twice the cores plus [`READ_THREADS_EXTRA`] (8 on two cores).
     pub fn default_threads() -> usize {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         2 * cores + READ_THREADS_EXTRA

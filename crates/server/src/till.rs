@@ -118,8 +118,8 @@ impl TillLimits {
     }
 
     /// Takes one check from `who`'s bucket of checks, or the 429 problem with the seconds
-    /// to wait.
-    pub fn take_check(&self, who: ParticipantId) -> Result<(), (Problem, u64)> {
+    /// to wait (its `retry_after`).
+    pub fn take_check(&self, who: ParticipantId) -> Result<(), Problem> {
         let Some((q, checks, _)) = &self.quota else {
             return Ok(());
         };
@@ -135,8 +135,8 @@ impl TillLimits {
     }
 
     /// Takes `codes` codes from `who`'s bucket of codes, or the 429 problem with the
-    /// seconds to wait.
-    pub fn take_codes(&self, who: ParticipantId, codes: usize) -> Result<(), (Problem, u64)> {
+    /// seconds to wait (its `retry_after`).
+    pub fn take_codes(&self, who: ParticipantId, codes: usize) -> Result<(), Problem> {
         let Some((q, _, bucket)) = &self.quota else {
             return Ok(());
         };
@@ -174,29 +174,17 @@ impl TillLimits {
     }
 }
 
-/// A 429 problem saying `what` and when to retry, with those seconds.
-fn refused(wait: Duration, what: String) -> (Problem, u64) {
+/// A 429 problem saying `what` and when to retry, its `Retry-After` those seconds.
+fn refused(wait: Duration, what: String) -> Problem {
     let s = retry_after_s(wait);
-    (
-        Problem::new(
-            429,
-            "too-many",
-            "Too many requests",
-            format!("{what}; retry in {s} s"),
-        ),
-        s,
-    )
-}
-
-/// The 429 answer with its `Retry-After`.
-pub fn too_many((problem, wait_s): (Problem, u64)) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let mut r = problem.into_response();
-    r.headers_mut().insert(
-        axum::http::header::RETRY_AFTER,
-        axum::http::HeaderValue::from(wait_s),
+    let mut p = Problem::new(
+        429,
+        "too-many",
+        "Too many requests",
+        format!("{what}; retry in {s} s"),
     );
-    r
+    p.retry_after = Some(s);
+    p
 }
 
 /// Whole seconds to wait, rounded up, at least 1 (`Retry-After` has whole seconds).
@@ -218,15 +206,15 @@ mod tests {
             (TILL_CHECKS_BURST as usize..TILL_CHECKS_BURST as usize + 3).contains(&ok),
             "{ok}"
         );
-        let (p, s) = l.take_check(1).expect_err("over the burst");
-        assert_eq!((p.status, s), (429, 1));
+        let p = l.take_check(1).expect_err("over the burst");
+        assert_eq!((p.status, p.retry_after), (429, Some(1)));
         assert!(p.detail.contains("till checks a second"), "{}", p.detail);
         assert!(l.take_check(2).is_ok(), "another participant is untouched");
         // Codes: two full checks, then the third waits.
         assert!(l.take_codes(3, 1_000).is_ok() && l.take_codes(3, 1_000).is_ok());
-        let (p, s) = l.take_codes(3, 1_000).expect_err("over the codes' burst");
+        let p = l.take_codes(3, 1_000).expect_err("over the codes' burst");
         assert!(p.detail.contains("codes a second"), "{}", p.detail);
-        assert!(s >= 1);
+        assert!(p.retry_after >= Some(1));
         let unlimited = TillLimits::new(None);
         assert!(unlimited.take_check(3).is_ok() && unlimited.take_codes(3, 1_000).is_ok());
     }

@@ -300,23 +300,9 @@ const CROWD: usize = 64;
 #[test]
 fn a_slow_store_does_not_slow_what_needs_none() {
     let s = start(None);
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    client_rt.block_on(async {
+    client_runtime().block_on(async {
         let probe = client_from(3, 1);
-        // The server is up and its health probe has read the slow store once.
-        wait_for(
-            "/health to answer ok",
-            Duration::from_secs(30),
-            async || {
-                matches!(probe.get(format!("{}/health", s.base)).send().await,
-                Ok(r) if r.status() == 200)
-            },
-        )
-        .await;
+        healthy(&probe, &s.base).await;
         // A verification takes at least a read of the store.
         let t = Instant::now();
         let r = probe
@@ -439,59 +425,85 @@ fn a_slow_store_does_not_slow_what_needs_none() {
     });
 }
 
+/// A client's runtime: two workers, as many as the server's on this machine.
+fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Waits (at most 30 s) for `/health` to answer 200: the server is up and its health
+/// probe has read the slow store.
+async fn healthy(probe: &reqwest::Client, base: &str) {
+    wait_for("/health to answer ok", Duration::from_secs(30), async || {
+        matches!(probe.get(format!("{base}/health")).send().await, Ok(r) if r.status() == 200)
+    })
+    .await;
+}
+
+/// One answer of a crowd: status, `Retry-After`, `Content-Type`, body, time taken.
+type Answer = (u16, Option<String>, String, serde_json::Value, Duration);
+
+/// Sends `n` verifications at once, from addresses 127.0.`net`.1–8, and returns their
+/// answers.
+async fn crowd_at_once(base: &str, n: u64, net: u8) -> Vec<Answer> {
+    let mut crowd = Vec::new();
+    for i in 0..n {
+        let c = client_from(net, 1 + (i % 8) as u8);
+        let url = format!("{base}{}", made_up_link(i));
+        crowd.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = c
+                .get(url)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .expect("verify");
+            let header = |name: &str| {
+                r.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let (retry, ct) = (header("retry-after"), header("content-type"));
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.expect("json");
+            (status, retry, ct.unwrap_or_default(), body, t.elapsed())
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in crowd {
+        answers.push(t.await.expect("task"));
+    }
+    answers
+}
+
+/// Asserts a 503 `busy` problem told to come back in a second, given at once.
+fn assert_busy((status, retry, ct, body, took): &Answer, detail: &str) {
+    assert_eq!(*status, 503, "{body}");
+    assert_eq!(retry.as_deref(), Some("1"), "{body}");
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(body["type"], "/problems/busy", "{body}");
+    assert_eq!(body["status"], 503);
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains(detail),
+        "{body}"
+    );
+    // Not after waiting for the reads ahead of it (50 ms each) without end.
+    assert!(*took < Duration::from_secs(2), "answered after {took:?}");
+}
+
 #[test]
 fn past_the_readers_queue_requests_are_told_to_come_back_and_the_server_recovers() {
     // Two readers, four reads waiting: a crowd of 32 gets 503 with Retry-After at once for
     // all but six, instead of waiting without end.
     let s = start(Some((2, 4, Duration::from_secs(30))));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    client_runtime().block_on(async {
         let probe = client_from(3, 2);
-        wait_for(
-            "/health to answer ok",
-            Duration::from_secs(30),
-            async || {
-                matches!(probe.get(format!("{}/health", s.base)).send().await,
-                Ok(r) if r.status() == 200)
-            },
-        )
-        .await;
-        let mut crowd = Vec::new();
-        for i in 0..32u64 {
-            let c = client_from(4, 1 + (i % 8) as u8);
-            let url = format!("{}{}", s.base, made_up_link(i));
-            crowd.push(tokio::spawn(async move {
-                let t = Instant::now();
-                let r = c
-                    .get(url)
-                    .header("accept", "application/json")
-                    .send()
-                    .await
-                    .expect("verify");
-                let retry = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let ct = r
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                let status = r.status().as_u16();
-                let body: serde_json::Value = r.json().await.expect("json");
-                (status, retry, ct, body, t.elapsed())
-            }));
-        }
-        let mut answers = Vec::new();
-        for t in crowd {
-            answers.push(t.await.expect("task"));
-        }
+        healthy(&probe, &s.base).await;
+        let answers = crowd_at_once(&s.base, 32, 4).await;
         let shed: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
         let ok = answers.iter().filter(|a| a.0 == 200).count();
         eprintln!(
@@ -501,13 +513,8 @@ fn past_the_readers_queue_requests_are_told_to_come_back_and_the_server_recovers
         assert_eq!(ok + shed.len(), 32, "only 200 or 503: {answers:?}");
         assert!(ok >= 6, "those the pool took were answered: {ok}");
         assert!(shed.len() >= 16, "most were shed: {}", shed.len());
-        for (_, retry, ct, body, took) in shed {
-            assert_eq!(retry.as_deref(), Some("1"), "{body}");
-            assert_eq!(ct, "application/problem+json");
-            assert_eq!(body["type"], "/problems/busy", "{body}");
-            assert_eq!(body["status"], 503);
-            // Told at once, not after waiting for the reads ahead of it (≥ 50 ms each).
-            assert!(*took < Duration::from_secs(2), "shed after {took:?}");
+        for a in shed {
+            assert_busy(a, "readers are saturated");
         }
         // It recovers: once the crowd is gone, a verification is answered again.
         let r = probe
@@ -536,62 +543,21 @@ fn a_read_not_answered_in_time_is_a_503_and_health_tells_of_a_failing_store() {
     // One reader, 200 ms to answer: of eight reads queued at once the last ones cannot be
     // reached in time (50 ms each) and are answered 503 with Retry-After after 200 ms.
     let s = start(Some((1, 64, Duration::from_millis(200))));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    client_runtime().block_on(async {
         let probe = client_from(3, 3);
-        wait_for(
-            "/health to answer ok",
-            Duration::from_secs(30),
-            async || {
-                matches!(probe.get(format!("{}/health", s.base)).send().await,
-                Ok(r) if r.status() == 200)
-            },
-        )
-        .await;
-        let mut crowd = Vec::new();
-        for i in 0..8u64 {
-            let c = client_from(5, 1 + i as u8);
-            let url = format!("{}{}", s.base, made_up_link(i));
-            crowd.push(tokio::spawn(async move {
-                let t = Instant::now();
-                let r = c
-                    .get(url)
-                    .header("accept", "application/json")
-                    .send()
-                    .await
-                    .expect("verify");
-                let retry = r.headers().contains_key("retry-after");
-                let status = r.status().as_u16();
-                let body: serde_json::Value = r.json().await.expect("json");
-                (status, retry, body, t.elapsed())
-            }));
+        healthy(&probe, &s.base).await;
+        let answers = crowd_at_once(&s.base, 8, 5).await;
+        let timed_out: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+        for a in &answers {
+            assert!(a.0 == 200 || a.0 == 503, "{a:?}");
         }
-        let mut timed_out = 0;
-        for t in crowd {
-            let (status, retry, body, took) = t.await.expect("task");
-            if status == 503 {
-                timed_out += 1;
-                assert!(retry, "{body}");
-                assert_eq!(body["type"], "/problems/busy", "{body}");
-                assert!(
-                    body["detail"]
-                        .as_str()
-                        .unwrap_or("")
-                        .contains("did not answer within"),
-                    "{body}"
-                );
-                assert!(took < Duration::from_secs(2), "{took:?}");
-            } else {
-                assert_eq!(status, 200, "{body}");
-            }
+        for a in &timed_out {
+            assert_busy(a, "did not answer within");
         }
         assert!(
-            timed_out >= 2,
-            "reads not reached in time were refused: {timed_out}"
+            timed_out.len() >= 2,
+            "reads not reached in time were refused: {}",
+            timed_out.len()
         );
 
         // The store's reads fail: /health says so within seconds (it reads nothing itself).
