@@ -183,7 +183,7 @@ fn refused(wait: Duration, what: String) -> Problem {
         "Too many requests",
         format!("{what}; retry in {s} s"),
     );
-    p.retry_after = Some(s);
+    p.retry_after = Some(u32::try_from(s).unwrap_or(u32::MAX));
     p
 }
 

@@ -76,7 +76,9 @@ fn mistakes_at_run_time_say_what_to_do_in_one_line_without_a_backtrace() {
     assert_eq!(code, 1, "{err}");
     assert!(err.starts_with("tracemark: "), "{err}");
     assert!(
-        err.contains("cannot open the registry's database postgres://someone:***@127.0.0.1:1/registry"),
+        err.contains(
+            "cannot open the registry's database postgres://someone:***@127.0.0.1:1/registry"
+        ),
         "{err}"
     );
     assert!(!err.contains("secret"), "the password shown: {err}");
