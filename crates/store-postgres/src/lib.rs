@@ -51,6 +51,7 @@
 //! for an ordered range).
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod lease;
 pub mod migrations;
 #[cfg(feature = "testing")]
