@@ -132,19 +132,11 @@ impl PgStore {
                             .map_err(pg)?;
                     }
                     w.finish().await.map_err(pg)?;
-                    let sink = tx
-                        .copy_in("COPY events (code, seq, event) FROM STDIN (FORMAT binary)")
-                        .await
-                        .map_err(pg)?;
-                    let w = BinaryCopyInWriter::new(sink, &[Type::BYTEA, Type::INT4, Type::BYTEA]);
-                    let mut w = std::pin::pin!(w);
-                    for k in &keys {
-                        w.as_mut()
-                            .write(&[k, &0i32, &event.as_slice()])
-                            .await
-                            .map_err(pg)?;
-                    }
-                    w.finish().await.map_err(pg)?;
+                    crate::copy_events(
+                        &tx,
+                        keys.iter().map(|k| (k.as_slice(), 0, event.as_slice())),
+                    )
+                    .await?;
                     tx.commit().await.map_err(pg)
                 })
             })?;

@@ -39,10 +39,15 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0003_schema.sql"),
         citus: include_str!("sql/0003_citus.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("sql/0004_schema.sql"),
+        citus: include_str!("sql/0004_citus.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
