@@ -68,7 +68,8 @@ struct Figures {
 fn engine_name(e: &Engine) -> String {
     match e {
         Engine::Postgres { version } => format!("PostgreSQL {version}"),
-        Engine::Citus { version, workers } => format!("Citus {version}, {workers} workers"),
+        // `version` names Citus and PostgreSQL already.
+        Engine::Citus { version, workers } => format!("{version}, {workers} workers"),
     }
 }
 
