@@ -57,6 +57,7 @@
 //! ([`partitions`]); old ones can be moved, backed up once, or detached and archived.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod lease;
 pub mod migrations;
 pub mod partitions;
@@ -858,6 +859,23 @@ impl Store for PgStore {
 /// A `bytea` column's value.
 type Bytes = Vec<u8>;
 
+/// Appends `(code, seq, event)` rows to `events` by binary `COPY` within `tx`.
+async fn copy_events<'a>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: impl Iterator<Item = (&'a [u8], i32, &'a [u8])>,
+) -> StoreResult<()> {
+    let sink = tx
+        .copy_in("COPY events (code, seq, event) FROM STDIN (FORMAT binary)")
+        .await
+        .map_err(pg)?;
+    let w = BinaryCopyInWriter::new(sink, &[Type::BYTEA, Type::INT4, Type::BYTEA]);
+    let mut w = std::pin::pin!(w);
+    for (k, seq, e) in rows {
+        w.as_mut().write(&[&k, &seq, &e]).await.map_err(pg)?;
+    }
+    w.finish().await.map(drop).map_err(pg)
+}
+
 /// A [`WriteSet`] as owned columns, encoded on the caller's thread (the writer), ready to
 /// cross to the store's runtime: one array per column, one statement per table.
 #[derive(Default)]
@@ -1014,19 +1032,13 @@ impl Rows {
         lease::check_fence(&tx, &fence).await?;
         if !self.events.is_empty() {
             // Append-only: binary COPY, the cheapest way in.
-            let sink = tx
-                .copy_in("COPY events (code, seq, event) FROM STDIN (FORMAT binary)")
-                .await
-                .map_err(pg)?;
-            let w = BinaryCopyInWriter::new(sink, &[Type::BYTEA, Type::INT4, Type::BYTEA]);
-            let mut w = std::pin::pin!(w);
-            for (k, seq, e) in &self.events {
-                w.as_mut()
-                    .write(&[k, seq, &e.as_slice()])
-                    .await
-                    .map_err(pg)?;
-            }
-            w.finish().await.map_err(pg)?;
+            copy_events(
+                &tx,
+                self.events
+                    .iter()
+                    .map(|(k, seq, e)| (k.as_slice(), *seq, e.as_slice())),
+            )
+            .await?;
         }
         // One statement per table with rows, each over whole columns (`unnest`), prepared
         // once per connection. In order: links removed after links added (in a batch the

@@ -49,10 +49,15 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0005_schema.sql"),
         citus: include_str!("sql/0005_citus.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("sql/0006_schema.sql"),
+        citus: include_str!("sql/0006_citus.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

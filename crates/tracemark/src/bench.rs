@@ -83,9 +83,27 @@ fn human(v: f64) -> String {
     }
 }
 
+/// Every row [`report`] printed in this process, by name: its median (the PostgreSQL
+/// section sets its rows beside the embedded ones).
+static REPORTED: std::sync::Mutex<Vec<(String, f64)>> = std::sync::Mutex::new(Vec::new());
+
+/// The median [`report`] printed for the row `name`, if it did.
+pub(crate) fn reported(name: &str) -> Option<f64> {
+    REPORTED
+        .lock()
+        .ok()?
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+}
+
 pub(crate) fn report(name: &str, unit: &str, runs: &[f64], target: &str) {
     if runs.is_empty() {
         return;
+    }
+    if let Ok(mut r) = REPORTED.lock() {
+        r.push((name.to_string(), median(runs.to_vec())));
     }
     println!(
         "{name:<46} {:>10} {unit:<14} {:<34} {target}",
@@ -109,7 +127,14 @@ pub(crate) fn bed() -> Result<Bed> {
 
 /// A bench's data directory: removed when the process ends, not when its bed is dropped
 /// (the writer thread and fjall's workers may still hold it for a moment).
-struct Scratch(std::path::PathBuf);
+pub(crate) struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    /// A new scratch directory.
+    pub(crate) fn new() -> Result<Scratch> {
+        Ok(Scratch(tempfile::tempdir()?.keep()))
+    }
+}
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -142,6 +167,12 @@ fn bed_with(state_cache: usize) -> Result<Bed> {
         .map_err(|e| anyhow!("{e}"))?;
     let reg = Registry::open_with(Arc::new(store), keyring, clock, state_cache)
         .map_err(|e| anyhow!("{e}"))?;
+    populate(reg, Scratch(dir.keep()))
+}
+
+/// A bed over `reg`, an empty registry (the producer, the retailer and the product
+/// registered here); `dir` is its scratch directory.
+pub(crate) fn populate(reg: Registry, dir: Scratch) -> Result<Bed> {
     let key = |seed: u8| {
         use base64::Engine;
         let k = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
@@ -186,7 +217,7 @@ fn bed_with(state_cache: usize) -> Result<Bed> {
         producer,
         retailer,
         gtin: g,
-        _dir: Scratch(dir.keep()),
+        _dir: dir,
     })
 }
 
@@ -239,8 +270,23 @@ impl Bed {
     }
 
     /// Submits documents of `DOC_CODES` codes, `in_flight` at a time; code-events/s.
-    fn ingest(&self, docs: Vec<Vec<u8>>, in_flight: usize) -> Result<f64> {
+    pub(crate) fn ingest(&self, docs: Vec<Vec<u8>>, in_flight: usize) -> Result<f64> {
         self.ingest_as(&self.producer, docs, in_flight)
+    }
+
+    /// `codes` applied, then introduced, in documents of [`DOC_CODES`], 64 in flight:
+    /// code-events/s of each.
+    pub(crate) fn apply_and_introduce(&self, codes: &[String]) -> Result<(f64, f64)> {
+        let apply = self.ingest(doc_bodies("apply", codes, json!({})), 64)?;
+        let introduce = self.ingest(
+            doc_bodies(
+                "introduce",
+                codes,
+                json!({"production_date": "2026-11-01", "expiry_date": "2030-01-01"}),
+            ),
+            64,
+        )?;
+        Ok((apply, introduce))
     }
 
     /// [`Bed::ingest`] as `actor`.
@@ -333,9 +379,6 @@ fn raw_engine(n: usize) -> Result<f64> {
 /// its data directory: every signed request's nonce durable before it is acted on);
 /// returns the base URL.
 fn serve(b: &Bed, rt: &tokio::runtime::Runtime) -> Result<String> {
-    let reg = b.reg.clone();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let addr = listener.local_addr()?;
     let config = server::Config {
         admin_token: "bench-admin".into(),
         token_key: [3; 32],
@@ -353,7 +396,31 @@ fn serve(b: &Bed, rt: &tokio::runtime::Runtime) -> Result<String> {
         role: None,
         reads: server::reads::ReadLimits::default(),
     };
-    rt.spawn(crate::app::serve(listener, reg, config));
+    serve_registry(b.reg.clone(), config, rt, None)
+}
+
+/// Serves `reg` with `config` on a free loopback port, within the default serving limits,
+/// until `stop` resolves (or for the process's life); returns the base URL.
+pub(crate) fn serve_registry(
+    reg: Registry,
+    config: server::Config,
+    rt: &tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> Result<String> {
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    match stop {
+        None => drop(rt.spawn(crate::app::serve(listener, reg, config))),
+        Some(stop) => drop(rt.spawn(crate::app::serve_until(
+            listener,
+            reg,
+            config,
+            server::serve::Limits::default(),
+            async move {
+                let _ = stop.await;
+            },
+        ))),
+    }
     Ok(format!("http://{addr}"))
 }
 
@@ -485,7 +552,8 @@ fn trust_rows(runs: usize) -> Result<()> {
 }
 
 /// Builds the `i`-th request of a load run.
-type MakeRequest = Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>;
+pub(crate) type MakeRequest =
+    Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>;
 
 /// Connections of a load run per client address: within the server's share of requests
 /// without sign-in per address (`server::serve::ANONYMOUS_PER_CLIENT_MAX`), as the phones
@@ -495,7 +563,7 @@ const LOAD_CONNECTIONS_PER_ADDRESS: usize = 8;
 
 /// Closed-loop HTTP load: `concurrency` connections each sending requests made by `req`
 /// until `total` are done. Returns (requests/s, p50 ms, p99 ms).
-fn http_load(
+pub(crate) fn http_load(
     rt: &tokio::runtime::Runtime,
     concurrency: usize,
     total: u64,
@@ -573,9 +641,30 @@ pub const PARTS: &[&str] = &[
     "http",
 ];
 
-/// Runs the suite and prints its figures.
-pub fn run(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
-    let r = run_suite(quick, runs, only);
+/// Runs the suite and prints its figures; then, for each URL of `postgres` (a PostgreSQL
+/// server or a Citus coordinator), the parts that run there too
+/// ([`crate::bench_postgres::PARTS`]), beside the embedded figures.
+pub fn run(quick: bool, runs: usize, only: Option<&str>, postgres: &[String]) -> Result<()> {
+    let r = run_suite(quick, runs, only).and_then(|()| {
+        if postgres.is_empty() {
+            return Ok(());
+        }
+        let want = |part: &str| only.is_none_or(|o| o == part);
+        if !crate::bench_postgres::PARTS.iter().any(|p| want(p)) {
+            println!(
+                "
+(--postgres: the part {only:?} runs on the embedded store only)"
+            );
+            return Ok(());
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        for url in postgres {
+            crate::bench_postgres::rows(url, quick, runs, &want, &rt)?;
+        }
+        Ok(())
+    });
     clean_scratch();
     r
 }
@@ -662,15 +751,9 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
             continue;
         }
         let codes = b.codes(&order, s.ingest_codes.min(s.emit_mac))?;
-        apply.push(b.ingest(doc_bodies("apply", &codes, json!({})), 64)?);
-        introduce.push(b.ingest(
-            doc_bodies(
-                "introduce",
-                &codes,
-                json!({"production_date": "2026-11-01", "expiry_date": "2030-01-01"}),
-            ),
-            64,
-        )?);
+        let (a, i) = b.apply_and_introduce(&codes)?;
+        apply.push(a);
+        introduce.push(i);
         {
             // The same, every state read from the store (no writer cache): codes whose
             // previous document is long past.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bench;
 pub mod bench_analytics;
 mod bench_control;
+pub mod bench_postgres;
 pub mod client;
 pub mod demo;
 pub mod export;

@@ -193,6 +193,11 @@ enum Command {
         /// with 10 M sales) or export (Parquet rows written from an economy's feed).
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(tracemark::bench::PARTS))]
         only: Option<String>,
+        /// Also run raw, emit, ingest and http on this PostgreSQL server or Citus
+        /// coordinator (repeat for several), each run in a schema of its own (dropped
+        /// after), and print them beside the embedded figures.
+        #[arg(long = "postgres", value_name = "URL")]
+        postgres: Vec<String>,
     },
 }
 
@@ -439,8 +444,11 @@ fn run(cli: Cli) -> Result<()> {
             tracemark::scan::run(&file, json, &mut std::io::stdout().lock())?;
             Ok(())
         }
-        Command::Bench { quick, runs, only } => {
-            tracemark::bench::run(quick, runs.max(1), only.as_deref())
-        }
+        Command::Bench {
+            quick,
+            runs,
+            only,
+            postgres,
+        } => tracemark::bench::run(quick, runs.max(1), only.as_deref(), &postgres),
     }
 }
