@@ -251,6 +251,17 @@ pub(crate) struct Inner {
     reader: std::sync::atomic::AtomicBool,
 }
 
+/// GS1 company prefix → the participant holding it, from the stored participants.
+fn prefixes_of(store: &dyn Store) -> Result<std::collections::BTreeMap<String, ParticipantId>> {
+    let mut prefixes = std::collections::BTreeMap::new();
+    for p in store.participants()? {
+        for x in &p.gs1_prefixes {
+            prefixes.insert(x.clone(), p.id);
+        }
+    }
+    Ok(prefixes)
+}
+
 /// The registry. Cheap to clone; all clones share one writer.
 #[derive(Clone)]
 pub struct Registry {
@@ -305,12 +316,7 @@ impl Registry {
     pub fn refresh(&self) -> Result<u64> {
         let store = &self.inner.store;
         let blocks = BlockIndex::from_blocks(&store.blocks()?);
-        let mut prefixes = std::collections::BTreeMap::new();
-        for p in store.participants()? {
-            for x in &p.gs1_prefixes {
-                prefixes.insert(x.clone(), p.id);
-            }
-        }
+        let prefixes = prefixes_of(&**store)?;
         let head = store.counter("feed_seq")?.max(1) - 1;
         *self.inner.blocks.write() = blocks;
         *self.inner.prefixes.write() = prefixes;
@@ -345,12 +351,7 @@ impl Registry {
     ) -> Result<Registry> {
         let state = WriterState::load(&*store)?;
         let blocks = BlockIndex::from_blocks(&store.blocks()?);
-        let mut prefixes = std::collections::BTreeMap::new();
-        for p in store.participants()? {
-            for x in &p.gs1_prefixes {
-                prefixes.insert(x.clone(), p.id);
-            }
-        }
+        let prefixes = prefixes_of(&*store)?;
         let (tx, rx) = crossbeam_channel::bounded::<Job<dyn Store>>(WRITER_QUEUE_MAX);
         let (bulk_tx, bulk_rx) =
             crossbeam_channel::bounded::<Job<dyn Store>>(emission::EMISSION_WORKERS);

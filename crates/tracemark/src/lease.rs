@@ -40,8 +40,6 @@ pub struct LeaseLoop {
     address: String,
     /// When the lease was last taken or renewed (this process's clock).
     held_at: Option<Instant>,
-    /// The feed head last seen by a reader's refresh.
-    seen_head: Option<u64>,
     /// Turns taken as the writer.
     turns: u64,
 }
@@ -65,7 +63,6 @@ impl LeaseLoop {
             holder,
             address,
             held_at: None,
-            seen_head: None,
             turns: 0,
         }
     }
@@ -129,9 +126,8 @@ impl LeaseLoop {
             Ok(h) => self.role.set_writer_address(h.and_then(|h| h.address)),
             Err(e) => tracing::warn!("cannot read the writer's lease: {e}"),
         }
-        match self.registry.refresh() {
-            Ok(head) => self.seen_head = Some(head),
-            Err(e) => tracing::warn!("cannot follow the writer: {e}"),
+        if let Err(e) = self.registry.refresh() {
+            tracing::warn!("cannot follow the writer: {e}");
         }
     }
 
