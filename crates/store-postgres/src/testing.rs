@@ -15,15 +15,43 @@ use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-/// A cluster this process started: its URLs, and the pipe whose closing stops it.
-struct Cluster {
-    postgres: String,
-    citus: Option<String>,
+/// A cluster this process started: its URLs, its directory, and the pipe whose closing
+/// stops it.
+pub struct Cluster {
+    /// The plain PostgreSQL database's URL.
+    pub postgres: String,
+    /// The Citus coordinator's URL, when started with Citus.
+    pub citus: Option<String>,
+    /// The cluster's directory (for `scripts/pg-cluster down|up|stop DIR`).
+    pub dir: String,
     _watch: Mutex<ChildStdin>,
 }
 
 static PLAIN: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static CITUS: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static OWN: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+/// A plain cluster of this test process alone, even when `TRACEMARK_TEST_POSTGRES` is set:
+/// for a test that stops and starts the database under a server (the shared one serves
+/// other tests meanwhile). Panics if none can be started.
+pub fn own_cluster() -> &'static Cluster {
+    match OWN.get_or_init(|| start(false)) {
+        Ok(c) => c,
+        Err(e) => panic!("no PostgreSQL cluster of this test's own: {e}"),
+    }
+}
+
+/// Runs `scripts/pg-cluster CMD DIR` on [`own_cluster`]: `down` stops its servers as a
+/// crash would, `up` starts them again. Panics if it fails.
+pub fn own_cluster_do(cmd: &str) {
+    let script = repo_root().join("scripts/pg-cluster");
+    let status = Command::new("bash")
+        .arg(&script)
+        .args([cmd, &own_cluster().dir])
+        .status()
+        .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    assert!(status.success(), "scripts/pg-cluster {cmd} failed");
+}
 
 /// The repository's root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
@@ -54,7 +82,7 @@ fn start(citus: bool) -> Result<Cluster, String> {
         .map_err(|e| format!("{}: {e}", script.display()))?;
     let stdin = child.stdin.take().ok_or("no stdin")?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (mut postgres, mut citus_url) = (None, None);
+    let (mut postgres, mut citus_url, mut dir) = (None, None, None);
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| e.to_string())?;
         if line == "ready" {
@@ -66,6 +94,9 @@ fn start(citus: bool) -> Result<Cluster, String> {
         if let Some(v) = line.strip_prefix("export TRACEMARK_TEST_CITUS=") {
             citus_url = Some(v.to_string());
         }
+        if let Some(v) = line.strip_prefix("export TRACEMARK_PG_CLUSTER_DIR=") {
+            dir = Some(v.to_string());
+        }
     }
     // The script keeps running (the watch); it is never waited for.
     std::mem::forget(child);
@@ -73,6 +104,7 @@ fn start(citus: bool) -> Result<Cluster, String> {
     Ok(Cluster {
         postgres,
         citus: citus_url,
+        dir: dir.ok_or("scripts/pg-cluster did not name its directory")?,
         _watch: Mutex::new(stdin),
     })
 }
