@@ -186,7 +186,7 @@ pub fn redact_url(url: &str) -> String {
 /// Where secrets are kept: files in a data directory, or a table of the database.
 enum Secrets<'a> {
     Dir(&'a Path),
-    Db(&'a store_postgres::PgStore),
+    Db(Arc<store_postgres::PgStore>),
 }
 
 impl Secrets<'_> {
@@ -230,7 +230,7 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
 /// Opens (creating if new) a registry's home: the data directory's store and secret files,
 /// or the database (its schema created or migrated at connect) and the secrets in it.
 pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
-    let pg = match home {
+    let secrets = match home {
         Home::Dir(dir) => {
             if let Some(was) = make_data_dir(dir)? {
                 tracing::warn!(
@@ -239,20 +239,19 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
                     dir.display()
                 );
             }
-            None
+            Secrets::Dir(dir)
         }
-        Home::Postgres(url) => Some(Arc::new(connect_postgres(url)?)),
+        Home::Postgres(url) => Secrets::Db(Arc::new(connect_postgres(url)?)),
     };
-    let secrets = match (home, &pg) {
-        (_, Some(pg)) => Secrets::Db(pg),
-        (Home::Dir(dir), None) => Secrets::Dir(dir),
-        (Home::Postgres(_), None) => unreachable!("connected above"),
+    let pg = match &secrets {
+        Secrets::Db(pg) => Some(pg.clone()),
+        Secrets::Dir(_) => None,
     };
     let now = clock();
-    let keyring = match (home, &pg) {
-        (Home::Dir(dir), None) => issuance::Keyring::load_or_create(&dir.join("keys.json"), now)
+    let keyring = match &secrets {
+        Secrets::Dir(dir) => issuance::Keyring::load_or_create(&dir.join("keys.json"), now)
             .map_err(|e| anyhow::anyhow!("issuing keys in {}: {e}", dir.display()))?,
-        _ => {
+        Secrets::Db(_) => {
             let make = || {
                 issuance::Keyring::generate(now)
                     .to_json()
@@ -293,16 +292,15 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
         .try_into()
         .map_err(|_| anyhow::anyhow!("log.key is not 32 bytes"))?;
     let log_origin = log_origin();
-    let (store, nonce_journal): (Arc<dyn registry::Store>, _) = match (home, &pg) {
-        (Home::Dir(dir), None) => (
+    let (store, nonce_journal): (Arc<dyn registry::Store>, _) = match &secrets {
+        Secrets::Dir(dir) => (
             Arc::new(
                 store_fjall::FjallStore::open(&dir.join("store"))
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
             ),
             Some(dir.join("nonces")),
         ),
-        (_, Some(pg)) => (pg.clone(), None),
-        (Home::Postgres(_), None) => unreachable!("connected above"),
+        Secrets::Db(pg) => (pg.clone(), None),
     };
     let role = pg.as_ref().map(|_| server::role::RoleState::reader());
     let registry = if role.is_some() {
