@@ -551,9 +551,9 @@ fn trust_rows(runs: usize) -> Result<()> {
     Ok(())
 }
 
-/// Builds the `i`-th request of a load run.
-pub(crate) type MakeRequest =
-    Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>;
+/// Builds the `i`-th request of a load run: its bytes on the wire ([`get_request`],
+/// [`post_json_request`]).
+pub(crate) type MakeRequest = Arc<dyn Fn(u64) -> Vec<u8> + Send + Sync>;
 
 /// Connections of a load run per client address: within the server's share of requests
 /// without sign-in per address (`server::serve::ANONYMOUS_PER_CLIENT_MAX`), as the phones
@@ -561,56 +561,129 @@ pub(crate) type MakeRequest =
 /// its own loopback address (127.0.2.1, 127.0.2.2, …: all of 127.0.0.0/8 is local there).
 const LOAD_CONNECTIONS_PER_ADDRESS: usize = 8;
 
-/// Closed-loop HTTP load: `concurrency` connections each sending requests made by `req`
-/// until `total` are done. Returns (requests/s, p50 ms, p99 ms).
+/// Longest a load run's response may be (headers and body).
+const LOAD_RESPONSE_MAX: usize = 1 << 20;
+
+/// An HTTP/1.1 `GET` of `path` on `base` (`http://host:port`) asking for `accept`.
+pub(crate) fn get_request(base: &str, path: &str, accept: &str) -> Vec<u8> {
+    let host = base.trim_start_matches("http://");
+    format!("GET {path} HTTP/1.1\r\nhost: {host}\r\naccept: {accept}\r\n\r\n").into_bytes()
+}
+
+/// An HTTP/1.1 `POST` of the JSON `body` to `path` on `base` with a bearer `token`.
+pub(crate) fn post_json_request(base: &str, path: &str, token: &str, body: &[u8]) -> Vec<u8> {
+    let host = base.trim_start_matches("http://");
+    let mut r = format!(
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+/// Reads one response from `conn` into `buf` (whatever follows it stays there): its status.
+/// Bodies must come with `content-length` (the server's always do).
+async fn read_response(conn: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Result<u16> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(head) = resp.parse(buf)? {
+            let status = resp.code.unwrap_or(0);
+            let mut length: Option<usize> = None;
+            for h in resp.headers.iter() {
+                if h.name.eq_ignore_ascii_case("content-length") {
+                    length = std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.parse().ok());
+                } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                    bail!("a chunked response: the load generator reads content-length only");
+                }
+            }
+            let total =
+                head + length.ok_or_else(|| anyhow!("a response without content-length"))?;
+            if total > LOAD_RESPONSE_MAX {
+                bail!("a response of {total} bytes");
+            }
+            while buf.len() < total {
+                if conn.read_buf(buf).await? == 0 {
+                    bail!("the server closed the connection");
+                }
+            }
+            buf.drain(..total);
+            return Ok(status);
+        }
+        if buf.len() > LOAD_RESPONSE_MAX {
+            bail!("a response's headers past {LOAD_RESPONSE_MAX} bytes");
+        }
+        if conn.read_buf(buf).await? == 0 {
+            bail!("the server closed the connection");
+        }
+    }
+}
+
+/// Closed-loop HTTP load on `base` (`http://127.0.0.1:port`): `concurrency` keep-alive
+/// connections each sending requests made by `req` until `total` are done; every answer
+/// must be a 2xx. Returns (requests/s, p50 ms, p99 ms).
+///
+/// The generator runs on the same cores as the server it measures, so it is as lean as a
+/// load generator can be (what `wrk` does): each request's bytes written, the response's
+/// head parsed with `httparse` and its body skipped by length, one connection per task
+/// and no client library's pool, URL parsing or header maps in between.
 pub(crate) fn http_load(
     rt: &tokio::runtime::Runtime,
+    base: &str,
     concurrency: usize,
     total: u64,
     req: MakeRequest,
 ) -> Result<(f64, f64, f64)> {
-    let clients = (0..concurrency.div_ceil(LOAD_CONNECTIONS_PER_ADDRESS))
-        .map(|k| {
-            let b = reqwest::Client::builder().pool_max_idle_per_host(LOAD_CONNECTIONS_PER_ADDRESS);
-            #[cfg(target_os = "linux")]
-            let b = b.local_address(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
-                127,
-                0,
-                2,
-                1 + (k % 250) as u8,
-            )));
-            #[cfg(not(target_os = "linux"))]
-            let _ = k;
-            b.build()
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .parse()
+        .map_err(|e| anyhow!("the load's address {base}: {e}"))?;
     let next = Arc::new(AtomicU64::new(0));
     let t = Instant::now();
     let hist = rt.block_on(async {
         let mut tasks = Vec::new();
         for i in 0..concurrency {
-            let client = clients[i / LOAD_CONNECTIONS_PER_ADDRESS].clone();
             let next = next.clone();
             let req = req.clone();
             tasks.push(tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let socket = tokio::net::TcpSocket::new_v4()?;
+                #[cfg(target_os = "linux")]
+                socket.bind(std::net::SocketAddr::from((
+                    [
+                        127,
+                        0,
+                        2,
+                        1 + ((i / LOAD_CONNECTIONS_PER_ADDRESS) % 250) as u8,
+                    ],
+                    0,
+                )))?;
+                #[cfg(not(target_os = "linux"))]
+                let _ = i;
+                let mut conn = socket.connect(addr).await?;
+                conn.set_nodelay(true)?;
+                let mut buf = Vec::with_capacity(16 * 1024);
                 let mut h = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= total {
                         break;
                     }
+                    let request = req(i);
                     let s = Instant::now();
-                    let r = req(&client, i).send().await;
-                    match r {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes().await;
-                        }
-                        Ok(r) => return Err(anyhow!("HTTP {}", r.status())),
-                        Err(e) => return Err(anyhow!("{e}")),
+                    conn.write_all(&request).await?;
+                    let status = read_response(&mut conn, &mut buf).await?;
+                    if !(200..300).contains(&status) {
+                        bail!("HTTP {status}");
                     }
                     let _ = h.record(s.elapsed().as_micros() as u64);
                 }
-                Ok(h)
+                Ok::<_, anyhow::Error>(h)
             }));
         }
         let mut all = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
@@ -867,12 +940,12 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
         let v_ids = ids.clone();
         let (rps, p50, p99) = http_load(
             &rt,
+            &base,
             64,
             s.verify_requests,
-            Arc::new(move |c, i| {
+            Arc::new(move |i| {
                 let path = &v_ids[((i * 7919) % v_ids.len() as u64) as usize];
-                c.get(format!("{verify_base}{path}"))
-                    .header("accept", "application/json")
+                get_request(&verify_base, path, "application/json")
             }),
         )?;
         verify_http.push(rps);
@@ -885,13 +958,13 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
         let pos_base = base.clone();
         let (rps, p50, p99) = http_load(
             &rt,
+            &base,
             64,
             s.verify_requests,
-            Arc::new(move |c, i| {
+            Arc::new(move |i| {
                 let code = &full[((i * 7919) % full.len() as u64) as usize];
-                c.post(format!("{pos_base}/api/v1/pos/check"))
-                    .bearer_auth(&token)
-                    .json(&json!({"codes": [code]}))
+                let body = serde_json::to_vec(&json!({"codes": [code]})).expect("JSON");
+                post_json_request(&pos_base, "/api/v1/pos/check", &token, &body)
             }),
         )?;
         pos_http.push(rps);
@@ -1157,4 +1230,81 @@ fn consumer_rows(runs: usize, rt: &tokio::runtime::Runtime) -> Result<()> {
         "",
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers each request with `answers` in turn, each written in two
+    /// pieces (a client must read across them), and closes after the last.
+    async fn pieces_server(answers: Vec<&'static str>) -> std::net::SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut buf = [0u8; 4096];
+            for a in answers {
+                let _ = s.read(&mut buf).await.expect("read");
+                let (x, y) = a.split_at(a.len() / 2);
+                s.write_all(x.as_bytes()).await.expect("write");
+                s.flush().await.expect("flush");
+                tokio::task::yield_now().await;
+                s.write_all(y.as_bytes()).await.expect("write");
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn the_load_generator_reads_responses_by_length() {
+        let addr = pieces_server(vec![
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ])
+        .await;
+        let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut buf = Vec::new();
+        let base = format!("http://{addr}");
+        for (want, req) in [
+            (200, get_request(&base, "/a", "application/json")),
+            (404, post_json_request(&base, "/b", "t", b"{}")),
+        ] {
+            c.write_all(&req).await.expect("send");
+            assert_eq!(read_response(&mut c, &mut buf).await.expect("read"), want);
+            assert!(buf.is_empty(), "nothing left over: {buf:?}");
+        }
+        c.write_all(&get_request(&base, "/c", "*/*"))
+            .await
+            .expect("send");
+        let e = read_response(&mut c, &mut buf).await.expect_err("chunked");
+        assert!(e.to_string().contains("chunked"), "{e}");
+    }
+
+    #[test]
+    fn requests_are_well_formed() {
+        let r = post_json_request(
+            "http://127.0.0.1:9",
+            "/api/v1/pos/check",
+            "tok",
+            b"{\"a\":1}",
+        );
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut req = httparse::Request::new(&mut headers);
+        let head = match req.parse(&r).expect("parse") {
+            httparse::Status::Complete(n) => n,
+            httparse::Status::Partial => panic!("partial"),
+        };
+        assert_eq!(req.method, Some("POST"));
+        assert_eq!(req.path, Some("/api/v1/pos/check"));
+        assert_eq!(&r[head..], b"{\"a\":1}");
+        assert!(req
+            .headers
+            .iter()
+            .any(|h| h.name == "authorization" && h.value == b"Bearer tok"));
+    }
 }

@@ -11,7 +11,10 @@
 //! `synchronous_commit` and the other settings that matter.
 
 use crate::app::Home;
-use crate::bench::{http_load, median, populate, report, reported, serve_registry, Bed, Scratch};
+use crate::bench::{
+    get_request, http_load, median, populate, post_json_request, report, reported, serve_registry,
+    Bed, Scratch,
+};
 use crate::client::Client;
 use anyhow::{anyhow, bail, Result};
 use serde_json::json;
@@ -185,26 +188,26 @@ fn http_pair(
     let b = base.to_string();
     let verify = http_load(
         rt,
+        base,
         64,
         requests,
-        Arc::new(move |c, i| {
+        Arc::new(move |i| {
             // A random stored code each time (a multiplicative hash of the request's number).
             let path = &ids[(i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % ids.len() as u64) as usize];
-            c.get(format!("{b}{path}"))
-                .header("accept", "application/json")
+            get_request(&b, path, "application/json")
         }),
     )?;
     let (b, token, codes) = (base.to_string(), token.to_string(), codes.clone());
     let till = http_load(
         rt,
+        base,
         64,
         requests,
-        Arc::new(move |c, i| {
+        Arc::new(move |i| {
             let code =
                 &codes[(i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % codes.len() as u64) as usize];
-            c.post(format!("{b}/api/v1/pos/check"))
-                .bearer_auth(&token)
-                .json(&json!({"codes": [code]}))
+            let body = serde_json::to_vec(&json!({"codes": [code]})).expect("JSON");
+            post_json_request(&b, "/api/v1/pos/check", &token, &body)
         }),
     )?;
     Ok([verify, till])
