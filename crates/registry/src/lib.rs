@@ -242,6 +242,8 @@ pub(crate) struct Inner {
     /// Facts from reads (till checks, verifications, failed tail checks) waiting for the
     /// writer's next commit.
     pub(crate) facts: Arc<feed::FactBuffer>,
+    /// A reading process's facts, waiting for [`Registry::send_facts`].
+    outbox: feed::FactBuffer,
     /// Wakes projections after every commit that appended to the feed.
     feed_signal: Arc<feed::FeedSignal>,
     /// Makes the writer reload its counters before its next batch ([`tx::Feed::reload`]).
@@ -250,6 +252,9 @@ pub(crate) struct Inner {
     /// facts from its reads are then dropped (counted), since it cannot commit them.
     reader: std::sync::atomic::AtomicBool,
 }
+
+/// Facts the writer takes from the store's inbox in one commit ([`Registry::take_inbox`]).
+pub const INBOX_TAKE_MAX: usize = 10_000;
 
 /// GS1 company prefix → the participant holding it, from the stored participants.
 fn prefixes_of(store: &dyn Store) -> Result<std::collections::BTreeMap<String, ParticipantId>> {
@@ -418,6 +423,7 @@ impl Registry {
                 stats,
                 tail_guard: tailguard::TailGuard::default(),
                 facts,
+                outbox: feed::FactBuffer::default(),
                 feed_signal,
                 writer_reload,
                 reader: std::sync::atomic::AtomicBool::new(false),
@@ -465,12 +471,9 @@ impl Registry {
     /// [`feed::FACTS_PENDING_MAX`] wait already.
     pub(crate) fn note(&self, fact: feed::Fact) {
         if self.inner.reader.load(std::sync::atomic::Ordering::Relaxed) {
-            // A reader cannot commit: its facts are counted as dropped. (Next: hand them
-            // to the writer through the database.)
-            self.inner
-                .facts
-                .dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // A reader cannot commit: its facts wait for the store's inbox
+            // ([`Registry::send_facts`]), where the writer takes them.
+            self.inner.outbox.push(fact);
             return;
         }
         let was_empty = self.inner.facts.is_empty();
@@ -484,6 +487,55 @@ impl Registry {
             });
             let _ = self.inner.jobs.try_send(job);
         }
+    }
+
+    /// A reading process's facts (verifications, till checks, failed tail checks) to the
+    /// store's inbox, for the writer to append to the feed ([`Registry::take_inbox`]).
+    /// Returns how many went; those the inbox refused (full) or that could not be sent are
+    /// counted as dropped ([`Registry::facts_dropped`]). Call it now and then (every
+    /// second); it does nothing in a writing process.
+    pub fn send_facts(&self) -> Result<usize> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let facts = self.inner.outbox.take();
+        if facts.is_empty() {
+            return Ok(0);
+        }
+        let encoded: Vec<Vec<u8>> = facts.iter().map(|f| feed::encode(0, f)).collect();
+        let dropped = &self.inner.facts.dropped;
+        match self.inner.store.inbox_put(&encoded) {
+            Ok(kept) => {
+                dropped.fetch_add((encoded.len() - kept.min(encoded.len())) as u64, Relaxed);
+                Ok(kept)
+            }
+            Err(e) => {
+                dropped.fetch_add(encoded.len() as u64, Relaxed);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The writer takes the oldest facts of the store's inbox (readers' verifications and
+    /// till checks, [`Registry::send_facts`]) into the feed, and removes them from the
+    /// inbox in the same commit. Returns how many. Call it now and then (every second) in
+    /// the writing process of a shared store.
+    pub fn take_inbox(&self) -> Result<usize> {
+        self.write(|tx| {
+            let rows = tx.store().inbox_take(INBOX_TAKE_MAX)?;
+            let Some(&(upto, _)) = rows.last() else {
+                return Ok(0);
+            };
+            let mut n = 0;
+            for (_, bytes) in &rows {
+                // A record this version cannot read (a newer reader's) is skipped, as the
+                // feed's readers skip one.
+                if let Some((_, fact)) = feed::decode(bytes) {
+                    tx.record(&fact);
+                    n += 1;
+                }
+            }
+            tx.inbox_taken(upto);
+            Ok(n)
+        })
     }
 
     /// Committed feed entries after `after`, at most `limit` (unreadable records skipped).

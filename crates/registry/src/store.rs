@@ -119,6 +119,9 @@ pub struct WriteSet {
     /// The Merkle tree's new stored hashes (each leaf's hash and each completed perfect
     /// subtree's, see the `tlog` crate): append-only, never rewritten.
     pub log_hashes: Vec<(tlog::NodeId, tlog::Hash)>,
+    /// The facts of the store's inbox up to this id ([`Store::inbox_take`]) are in `feed`:
+    /// the commit removes them from the inbox, so each reaches the feed exactly once.
+    pub inbox_upto: Option<u64>,
 }
 
 impl WriteSet {
@@ -143,6 +146,7 @@ impl WriteSet {
             && self.complaint_photos.is_empty()
             && self.log_leaves.is_empty()
             && self.feed.is_empty()
+            && self.inbox_upto.is_none()
     }
 }
 
@@ -225,6 +229,24 @@ pub trait Store: Send + Sync + 'static {
     /// Feed entries (`crate::feed`) with sequence numbers above `after`, in order, at most
     /// `limit`: (sequence number, encoded fact).
     fn feed(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>>;
+    /// Hands facts from reads in a process that does not write (a reader of a store other
+    /// processes share) to the writer: appended to the store's inbox, each an encoded
+    /// fact (`crate::feed::encode`). Returns how many were kept: none when the inbox is
+    /// full (the writer away), a bound of the engine's. An engine only one process uses
+    /// has no inbox and refuses.
+    fn inbox_put(&self, facts: &[Vec<u8>]) -> StoreResult<usize> {
+        let _ = facts;
+        Err(StoreError::new(
+            "this store has no inbox: only one process uses it",
+        ))
+    }
+    /// The oldest facts of the inbox ([`Store::inbox_put`]), at most `limit`, with their
+    /// ids in order. They stay until a commit whose set names the last id
+    /// ([`WriteSet::inbox_upto`]). Empty for an engine without an inbox.
+    fn inbox_take(&self, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let _ = limit;
+        Ok(Vec::new())
+    }
     /// A projection's checkpoint: the last feed sequence number whose effects its stored
     /// rows hold (0: none).
     fn projection_checkpoint(&self, name: &str) -> StoreResult<u64>;

@@ -522,6 +522,11 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         index
     }
 
+    /// The store's inbox up to `upto` went into this set's feed ([`WriteSet::inbox_upto`]).
+    pub fn inbox_taken(&mut self, upto: u64) {
+        self.set.inbox_upto = Some(self.set.inbox_upto.map_or(upto, |u| u.max(upto)));
+    }
+
     /// Appends a fact to the feed, in this batch's commit.
     pub fn record(&mut self, fact: &crate::feed::Fact) {
         let seq = self.state.next_feed;

@@ -85,6 +85,10 @@ use uuid::Uuid;
 
 pub use migrations::SCHEMA_VERSION;
 
+/// Facts the inbox holds at most ([`Store::inbox_put`]): beyond it (the writer away for
+/// long), readers' facts are dropped and counted rather than kept without bound.
+pub const INBOX_ROWS_MAX: usize = 100_000;
+
 /// Limits of a [`PgStore`].
 #[derive(Clone, Debug)]
 pub struct PgOptions {
@@ -804,6 +808,29 @@ impl Store for PgStore {
         self.call(move |c| Box::pin(rows.write(c, fence)))
     }
 
+    fn inbox_put(&self, facts: &[Vec<u8>]) -> StoreResult<usize> {
+        if facts.is_empty() {
+            return Ok(0);
+        }
+        // All or none: the count is cheap while the writer keeps the inbox near empty, and
+        // a full inbox (the writer away) must not grow without bound.
+        let rows = self.query(
+            "INSERT INTO fact_inbox (fact) \
+             SELECT f FROM unnest($1::bytea[]) WITH ORDINALITY AS t(f, n) \
+             WHERE (SELECT count(*) FROM fact_inbox) < $2 ORDER BY n RETURNING 1",
+            vec![Box::new(facts.to_vec()), Box::new(limit(INBOX_ROWS_MAX))],
+        )?;
+        Ok(rows.len())
+    }
+
+    fn inbox_take(&self, limit_to: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        self.all(
+            "SELECT id, fact FROM fact_inbox ORDER BY id LIMIT $1",
+            vec![Box::new(limit(limit_to))],
+            |r| Ok((u(get::<i64>(r, 0)?), get(r, 1)?)),
+        )
+    }
+
     fn code_states_after(
         &self,
         after: Option<&CodeKey>,
@@ -901,11 +928,16 @@ struct Rows {
     feed: (Vec<i64>, Vec<Vec<u8>>),
     log_leaves: (Vec<i64>, Vec<Vec<u8>>),
     log_hashes: (Vec<i16>, Vec<i64>, Vec<Vec<u8>>),
+    /// The inbox's facts up to this id are in `feed`: deleted in the same transaction.
+    inbox_upto: Option<i64>,
 }
 
 impl Rows {
     fn of(set: &WriteSet) -> StoreResult<Rows> {
-        let mut r = Rows::default();
+        let mut r = Rows {
+            inbox_upto: set.inbox_upto.map(i),
+            ..Rows::default()
+        };
         for p in last_wins(set.participants.iter().collect(), |p| p.id) {
             r.participants.0.push(i64::from(p.id));
             r.participants.1.push(p.tin.clone());
@@ -1235,6 +1267,13 @@ impl Rows {
                 let s = tx.prepare_cached(sql).await.map_err(pg)?;
                 tx.execute(&s, params).await.map_err(pg)?;
             }
+        }
+        if let Some(upto) = self.inbox_upto {
+            let s = tx
+                .prepare_cached("DELETE FROM fact_inbox WHERE id <= $1")
+                .await
+                .map_err(pg)?;
+            tx.execute(&s, &[&upto]).await.map_err(pg)?;
         }
         tx.commit().await.map_err(pg)
     }

@@ -54,10 +54,15 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0006_schema.sql"),
         citus: include_str!("sql/0006_citus.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("sql/0007_schema.sql"),
+        citus: include_str!("sql/0007_citus.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

@@ -314,3 +314,52 @@ fn statements_are_bounded_by_the_statement_timeout() {
         .commit(&some_writes(1))
         .expect("commit once the lock is gone");
 }
+
+#[test]
+fn the_fact_inbox_hands_each_fact_to_one_commit() {
+    let url = fresh();
+    let reader = PgStore::connect(&url).expect("reader's store");
+    let writer = PgStore::connect(&url).expect("writer's store");
+    assert_eq!(writer.inbox_take(10).expect("take"), vec![]);
+    let facts: Vec<Vec<u8>> = (0..5u8).map(|n| vec![n; 3]).collect();
+    assert_eq!(reader.inbox_put(&facts[..3]).expect("put"), 3);
+    assert_eq!(reader.inbox_put(&facts[3..]).expect("put"), 2);
+    let taken = writer.inbox_take(4).expect("take");
+    assert_eq!(
+        taken.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+        facts[..4].to_vec(),
+        "the oldest first"
+    );
+    // Taken but not committed: still there for the next take.
+    assert_eq!(writer.inbox_take(10).expect("take").len(), 5);
+    // The commit that appends them to the feed removes them, and only them.
+    let upto = taken.last().map(|(id, _)| *id);
+    let mut set = some_writes(1);
+    set.inbox_upto = upto;
+    writer.commit(&set).expect("commit");
+    let left = writer.inbox_take(10).expect("take");
+    assert_eq!(
+        left.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+        facts[4..].to_vec()
+    );
+    // A commit that fails removes nothing: this one repeats a committed event (the same
+    // code and sequence number), which the events' primary key refuses.
+    let mut bad = some_writes(2);
+    bad.inbox_upto = left.last().map(|(id, _)| *id);
+    assert!(writer.commit(&bad).is_err());
+    assert_eq!(writer.inbox_take(10).expect("take").len(), 1);
+}
+
+#[test]
+fn a_full_inbox_refuses_more() {
+    let url = fresh();
+    let store = PgStore::connect(&url).expect("store");
+    let batch: Vec<Vec<u8>> = vec![b"f".to_vec(); 10_000];
+    let mut kept = 0;
+    while kept < store_postgres::INBOX_ROWS_MAX {
+        let n = store.inbox_put(&batch).expect("put");
+        assert_eq!(n, batch.len(), "all of a batch or none");
+        kept += n;
+    }
+    assert_eq!(store.inbox_put(&batch).expect("put when full"), 0);
+}

@@ -8,6 +8,11 @@
 //! refuse changes with 503 `/problems/not-writer` naming the writer, and follow the store
 //! ([`registry::Registry::refresh`]) so that their caches and projections stay true.
 //!
+//! The facts a reader's reads make (a code verified, a till check, a failed tail check)
+//! go to the database's inbox each turn ([`registry::Registry::send_facts`]); the writer
+//! moves them into the feed each turn ([`registry::Registry::take_inbox`]), so the risk
+//! engine sees every process's traffic, a second or two late.
+//!
 //! When the writer dies its lease runs out and the first reader to try takes it: it has
 //! its writer reload the counters from the database ([`registry::Registry::take_over`])
 //! and becomes the writer, within [`LEASE_TTL`] + [`LEASE_RENEW`] of the death. A writer
@@ -84,7 +89,12 @@ impl LeaseLoop {
                         tracing::warn!("cannot forget old nonces: {e}");
                     }
                 }
-                if !self.role.is_writer() {
+                if self.role.is_writer() {
+                    // The readers' verifications and till checks into the feed.
+                    if let Err(e) = self.registry.take_inbox() {
+                        tracing::warn!("cannot take the readers' facts into the feed: {e}");
+                    }
+                } else {
                     match self.registry.take_over(TAKE_OVER_TIMEOUT) {
                         Ok(()) => {
                             self.role.set_writer(true);
@@ -128,6 +138,9 @@ impl LeaseLoop {
         }
         if let Err(e) = self.registry.refresh() {
             tracing::warn!("cannot follow the writer: {e}");
+        }
+        if let Err(e) = self.registry.send_facts() {
+            tracing::warn!("cannot hand this reader's facts to the writer: {e}");
         }
     }
 

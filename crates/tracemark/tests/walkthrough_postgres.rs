@@ -2,7 +2,8 @@
 //! retailer → sale, a refused repeat sale, a `sold` verdict) against `tracemark serve
 //! --postgres` on plain PostgreSQL and on a Citus coordinator with two workers, each with a
 //! second process on the same database as a reader: it refuses changes naming the writer,
-//! answers reads with what the writer wrote, and takes over when the writer is killed.
+//! answers reads with what the writer wrote, hands its verifications to the writer's feed,
+//! and takes over when the writer is killed.
 
 #[path = "support/process.rs"]
 mod process;
@@ -32,6 +33,8 @@ fn walk(url: &str) {
         .and_then(|l| l.split_whitespace().next())
         .map(|rest| format!("/01/{rest}"))
         .expect("the walk-through's Digital Link request");
+    let db = store_postgres::PgStore::connect(url).expect("the database");
+    let head = registry::Store::counter(&db, "feed_seq").expect("feed head");
     let http = reqwest::blocking::Client::new();
     let v: Value = http
         .get(format!("{}{link}", reader.base))
@@ -41,6 +44,42 @@ fn walk(url: &str) {
         .json()
         .expect("JSON");
     assert_eq!(v["verdict"], "sold", "the reader's answer for {link}: {v}");
+    // A verification on the reader, from a place of its own, reaches the writer's feed
+    // (through the database's inbox), for the risk engine, within a few seconds.
+    let v: Value = http
+        .get(format!("{}/api/v1/verify", reader.base))
+        .query(&[
+            ("code", format!("https://id.gs1.org{link}").as_str()),
+            ("near", "12.3,45.6"),
+        ])
+        .send()
+        .expect("verify on the reader")
+        .json()
+        .expect("JSON");
+    assert_eq!(
+        v["verdict"], "sold",
+        "the reader's verification of {link}: {v}"
+    );
+    let place = registry::feed::Place::from_degrees(12.3, 45.6);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let entries = registry::Store::feed(&db, head.saturating_sub(1), 10_000).expect("feed");
+        let seen = entries.iter().any(|(_, b)| {
+            matches!(
+                registry::feed::decode(b),
+                Some((_, registry::feed::Fact::Verified(f))) if f.place == place
+            )
+        });
+        if seen {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader's verification never reached the feed ({} entries after {head})",
+            entries.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     // A change sent to the reader: 503, naming the writer.
     let r = http
         .post(format!("{}/api/v1/participants", reader.base))
