@@ -242,6 +242,8 @@ pub(crate) struct Inner {
     /// Facts from reads (till checks, verifications, failed tail checks) waiting for the
     /// writer's next commit.
     pub(crate) facts: Arc<feed::FactBuffer>,
+    /// The thread that wakes the writer for facts from reads ([`wake_for_facts`]).
+    facts_waker: std::sync::OnceLock<std::thread::Thread>,
     /// A reading process's facts, waiting for [`Registry::send_facts`].
     outbox: feed::FactBuffer,
     /// Wakes projections after every commit that appended to the feed.
@@ -252,6 +254,9 @@ pub(crate) struct Inner {
     /// facts from its reads are then dropped (counted), since it cannot commit them.
     reader: std::sync::atomic::AtomicBool,
 }
+
+/// Facts from reads wake the writer at most this often ([`wake_for_facts`]).
+pub const FACTS_WAKE_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Facts the writer takes from the store's inbox in one commit ([`Registry::take_inbox`]).
 pub const INBOX_TAKE_MAX: usize = 10_000;
@@ -424,12 +429,19 @@ impl Registry {
                 tail_guard: tailguard::TailGuard::default(),
                 facts,
                 outbox: feed::FactBuffer::default(),
+                facts_waker: std::sync::OnceLock::new(),
                 feed_signal,
                 writer_reload,
                 reader: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         emission::start(&reg.inner.emitter, Arc::downgrade(&reg.inner));
+        let weak = Arc::downgrade(&reg.inner);
+        let waker = std::thread::Builder::new()
+            .name("tracemark-facts".into())
+            .spawn(move || wake_for_facts(weak))
+            .map_err(|e| Error::Unavailable(format!("cannot start the facts' waker: {e}")))?;
+        let _ = reg.inner.facts_waker.set(waker.thread().clone());
         Ok(reg)
     }
 
@@ -479,13 +491,10 @@ impl Registry {
         let was_empty = self.inner.facts.is_empty();
         self.inner.facts.push(fact);
         if was_empty {
-            // Wake an idle writer: it drains the buffer with every batch, and an empty job
-            // makes one. When the queue is full the writer is busy and drains it anyway.
-            let job: Job<dyn Store> = Box::new(|_| {
-                let c: Completion = Box::new(|_| {});
-                c
-            });
-            let _ = self.inner.jobs.try_send(job);
+            // The facts' waker wakes the writer for them (see `wake_for_facts`).
+            if let Some(t) = self.inner.facts_waker.get() {
+                t.unpark();
+            }
         }
     }
 
@@ -1704,6 +1713,37 @@ impl Registry {
 
 /// Most jobs waiting for the writer; past it, submitters wait (back-pressure).
 pub const WRITER_QUEUE_MAX: usize = 65_536;
+
+/// Wakes the writer for the facts reads noted (`Registry::note`), at most every
+/// [`FACTS_WAKE_EVERY`]: the writer drains them with every batch, and an empty job makes
+/// one. Nobody waits for these facts, so under a load of reads they go in a few commits a
+/// second, not in one commit after another (on a network engine each commit is a durable
+/// transaction, taken from the reads' share of the cores); a document's batch takes the
+/// facts noted before it first in any case. Parked while no fact waits; ends within a
+/// second of the registry's end.
+fn wake_for_facts(inner: std::sync::Weak<Inner>) {
+    let mut last: Option<std::time::Instant> = None;
+    loop {
+        let Some(i) = inner.upgrade() else { return };
+        if i.facts.is_empty() {
+            drop(i);
+            std::thread::park_timeout(std::time::Duration::from_secs(1));
+            continue;
+        }
+        if let Some(wait) = last.and_then(|l| FACTS_WAKE_EVERY.checked_sub(l.elapsed())) {
+            drop(i);
+            std::thread::sleep(wait);
+            continue;
+        }
+        let job: Job<dyn Store> = Box::new(|_| {
+            let c: Completion = Box::new(|_| {});
+            c
+        });
+        // When the queue is full the writer is busy and drains the facts anyway.
+        let _ = i.jobs.try_send(job);
+        last = Some(std::time::Instant::now());
+    }
+}
 
 impl Drop for Inner {
     fn drop(&mut self) {
