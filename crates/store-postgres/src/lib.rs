@@ -951,6 +951,10 @@ async fn copy_events<'a>(
     w.finish().await.map(drop).map_err(pg)
 }
 
+/// An event of a [`Rows`]: code, seq, event, and the state it left when it is its code's
+/// last in the set.
+type OwnedEvent = (Bytes, i32, [u8; CodeEvent::ENCODED_LEN], Option<Bytes>);
+
 /// A row of `events` as [`copy_events`] writes it: code, seq, sub, event, state.
 type EventRow<'a> = (&'a [u8], i32, i16, Option<&'a [u8]>, Option<&'a [u8]>);
 
@@ -964,7 +968,7 @@ struct Rows {
     /// -1, state), upserted as `sub` 1 rows.
     states: (Vec<Vec<u8>>, Vec<i32>, Vec<Vec<u8>>),
     /// Events, each with the state it left when it is its code's last in the set.
-    events: Vec<(Vec<u8>, i32, [u8; CodeEvent::ENCODED_LEN], Option<Vec<u8>>)>,
+    events: Vec<OwnedEvent>,
     links_added: (Vec<Vec<u8>>, Vec<Vec<u8>>),
     links_removed: (Vec<Vec<u8>>, Vec<Vec<u8>>),
     documents: (Vec<Uuid>, Vec<i64>, Vec<Bytes>, Vec<Bytes>),
