@@ -59,10 +59,15 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0007_schema.sql"),
         citus: include_str!("sql/0007_citus.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("sql/0008_schema.sql"),
+        citus: include_str!("sql/0008_citus.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

@@ -173,6 +173,32 @@ pub fn emit_event(doc_seq: u64, prev: u64) -> registry::model::CodeEvent {
     }
 }
 
+/// SQL that writes events and code states as schemas before version 8 stored them
+/// (`events (code, seq, event)`, `codes (code, state)`), which this build's commit cannot
+/// write: for tests of the migrations.
+pub fn pre_v8_sql(
+    events: &[(registry::model::CodeKey, u32, registry::model::CodeEvent)],
+    codes: &[(registry::model::CodeKey, registry::model::CodeState)],
+) -> String {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut sql = String::new();
+    for (k, seq, e) in events {
+        sql += &format!(
+            "INSERT INTO events (code, seq, event) VALUES ('\\x{}', {seq}, '\\x{}');",
+            hex(k.as_bytes()),
+            hex(&e.encode())
+        );
+    }
+    for (k, st) in codes {
+        sql += &format!(
+            "INSERT INTO codes (code, state) VALUES ('\\x{}', '\\x{}');",
+            hex(k.as_bytes()),
+            hex(&st.to_vec())
+        );
+    }
+    sql
+}
+
 /// `url` with `options=-c search_path=SCHEMA` (the other parameters kept).
 pub fn with_search_path(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };

@@ -3,7 +3,7 @@
 //! inside a tokio runtime, and bounded waits. Each test on a fresh schema of the test
 //! server (`store_postgres::testing::server`).
 
-use registry::model::{Bucket, CodeEvent, CodeKey, Status};
+use registry::model::{Bucket, CodeEvent, CodeKey, CodeState, Status};
 use registry::store::{Store, WriteSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,7 +40,23 @@ fn an_older_schema_is_migrated_and_keeps_its_data() {
     let url = fresh();
     let old = PgStore::connect_at_version(&url, 1).expect("a version-1 database");
     assert_eq!(old.schema_version().expect("version"), 1);
-    old.commit(&some_writes(1)).expect("commit at version 1");
+    // Events and states as version 1 stored them (this build's commit writes version 8's
+    // layout): a code with an event and its state, a code with a state only.
+    let mut w = some_writes(1);
+    let events = std::mem::take(&mut w.events);
+    old.commit(&w).expect("commit at version 1");
+    let (abc, emitted) = (
+        CodeKey::unit(4_600_000_000_017, b"ABC"),
+        CodeKey::unit(4_600_000_000_017, b"NEW"),
+    );
+    let mut applied = CodeState::new(Status::Applied, 1, 5);
+    applied.events = 1;
+    let fresh_state = CodeState::new(Status::Emitted, 1, 4);
+    testing::execute(
+        &url,
+        &testing::pre_v8_sql(&events, &[(abc, applied), (emitted, fresh_state)]),
+    )
+    .expect("version-1 events and states");
     // Version 1 has no secrets table.
     assert!(old.secret("k", &|| vec![1]).is_err());
     drop(old);
@@ -57,6 +73,36 @@ fn an_older_schema_is_migrated_and_keeps_its_data() {
             .events(&CodeKey::unit(4_600_000_000_017, b"ABC"))
             .expect("events"),
         vec![event(1, 0)]
+    );
+    assert_eq!(
+        store.codes(&[abc, emitted]).expect("states"),
+        vec![Some(applied), Some(fresh_state)]
+    );
+    assert_eq!(
+        store.code_states_after(None, 10).expect("scan"),
+        vec![(abc, applied), (emitted, fresh_state)]
+    );
+    // New states after the migrated ones: an event's, a state without one.
+    let mut next = applied;
+    next.events = 2;
+    next.status = Status::Introduced;
+    let mut later = fresh_state;
+    later.owner = 2;
+    store
+        .commit(&WriteSet {
+            codes: vec![(abc, next), (emitted, later)],
+            events: vec![(abc, 1, event(2, 1))],
+            ..WriteSet::default()
+        })
+        .expect("commit after the migration");
+    assert_eq!(
+        store.codes(&[emitted, abc]).expect("states"),
+        vec![Some(later), Some(next)]
+    );
+    assert_eq!(store.codes(&[abc]).expect("state"), vec![Some(next)]);
+    assert_eq!(
+        store.events(&abc).expect("events"),
+        vec![event(1, 0), event(2, 1)]
     );
     assert_eq!(store.secret("k", &|| vec![7]).expect("secret"), vec![7]);
     // A second connect finds nothing to do.

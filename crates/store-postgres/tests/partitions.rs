@@ -76,8 +76,10 @@ fn a_version_3_database_keeps_its_data(url: &str) {
     for (seq, key) in OLD {
         let mut w = writes(seq, key, key);
         w.documents.clear();
+        let events = std::mem::take(&mut w.events);
         old.commit(&w).expect("commit at version 3");
         testing::execute(url, &v3_document_sql(&doc(seq))).expect("a version-3 document");
+        testing::execute(url, &testing::pre_v8_sql(&events, &[])).expect("version-3 events");
     }
     drop(old);
 
