@@ -255,7 +255,8 @@ pub(crate) struct Inner {
     reader: std::sync::atomic::AtomicBool,
 }
 
-/// Facts from reads wake the writer at most this often ([`wake_for_facts`]).
+/// Facts from reads wake the writer at most this often: under a load of reads they go
+/// in a few commits a second, not in one durable transaction after another.
 pub const FACTS_WAKE_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Facts the writer takes from the store's inbox in one commit ([`Registry::take_inbox`]).
