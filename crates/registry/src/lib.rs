@@ -526,7 +526,8 @@ impl Registry {
 
     /// The writer takes the oldest facts of the store's inbox (readers' verifications and
     /// till checks, [`Registry::send_facts`]) into the feed, and removes them from the
-    /// inbox in the same commit. Returns how many. Call it now and then (every second) in
+    /// inbox in the same commit. Returns how many went into the feed: only verifications,
+    /// till checks and failed tail checks do (anything else is removed unrecorded). Call it now and then (every second) in
     /// the writing process of a shared store.
     pub fn take_inbox(&self) -> Result<usize> {
         self.write(|tx| {
@@ -536,9 +537,17 @@ impl Registry {
             };
             let mut n = 0;
             for (_, bytes) in &rows {
-                // A record this version cannot read (a newer reader's) is skipped, as the
-                // feed's readers skip one.
-                if let Some((_, fact)) = feed::decode(bytes) {
+                // Only what a reader's reads make: a row of any other kind (a document, a
+                // block) did not come from `send_facts` and never reaches the feed. A
+                // record this version cannot read (a newer reader's) is skipped too, as
+                // the feed's readers skip one.
+                if let Some((
+                    _,
+                    fact @ (feed::Fact::Verified(_)
+                    | feed::Fact::TillCheck(_)
+                    | feed::Fact::TailFailed(_)),
+                )) = feed::decode(bytes)
+                {
                     tx.record(&fact);
                     n += 1;
                 }

@@ -843,12 +843,17 @@ impl Store for PgStore {
             return Ok(0);
         }
         // All or none: the count is cheap while the writer keeps the inbox near empty, and
-        // a full inbox (the writer away) must not grow without bound.
+        // a full inbox (the writer away) must not grow without bound. (Readers inserting at
+        // the same moment each see the count before the others' rows.)
         let rows = self.query(
             "INSERT INTO fact_inbox (fact) \
              SELECT f FROM unnest($1::bytea[]) WITH ORDINALITY AS t(f, n) \
-             WHERE (SELECT count(*) FROM fact_inbox) < $2 ORDER BY n RETURNING 1",
-            vec![Box::new(facts.to_vec()), Box::new(limit(INBOX_ROWS_MAX))],
+             WHERE (SELECT count(*) FROM fact_inbox) + $3 <= $2 ORDER BY n RETURNING 1",
+            vec![
+                Box::new(facts.to_vec()),
+                Box::new(limit(INBOX_ROWS_MAX)),
+                Box::new(limit(facts.len())),
+            ],
         )?;
         Ok(rows.len())
     }

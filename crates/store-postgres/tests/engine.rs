@@ -407,5 +407,51 @@ fn a_full_inbox_refuses_more() {
         assert_eq!(n, batch.len(), "all of a batch or none");
         kept += n;
     }
+    assert_eq!(kept, store_postgres::INBOX_ROWS_MAX);
     assert_eq!(store.inbox_put(&batch).expect("put when full"), 0);
+    // Not one over the bound either.
+    assert_eq!(store.inbox_put(&batch[..1]).expect("put one"), 0);
+    assert_eq!(
+        store.inbox_take(usize::MAX).expect("take").len(),
+        store_postgres::INBOX_ROWS_MAX
+    );
+}
+
+#[test]
+fn the_writer_takes_only_read_facts_from_the_inbox() {
+    use registry::feed::{self, BlockFact, Fact, FactKey, TailFailedFact, Who};
+    let url = fresh();
+    let store = Arc::new(PgStore::connect(&url).expect("store"));
+    let w = registry::conformance::World::open(store.clone());
+    let read = Fact::TailFailed(TailFailedFact {
+        at: 1,
+        who: Who::Client(7),
+        key: FactKey(CodeKey::unit(4_600_000_000_017, b"ABC")),
+        via: "verify".into(),
+        holder: false,
+    });
+    // What no reader makes: a row someone put there by hand.
+    let forged = Fact::Block(BlockFact {
+        id: 1,
+        lifted: true,
+        at: 1,
+        actor: 1,
+    });
+    let head = store.counter("feed_seq").expect("head").max(1) - 1;
+    let rows = [feed::encode(0, &forged), feed::encode(0, &read)];
+    assert_eq!(store.inbox_put(&rows).expect("put"), 2);
+    assert_eq!(w.reg.take_inbox().expect("take"), 1);
+    let facts: Vec<Fact> = w
+        .reg
+        .feed(head, 100)
+        .expect("feed")
+        .into_iter()
+        .map(|e| e.fact)
+        .collect();
+    assert!(facts.contains(&read), "{facts:?}");
+    assert!(
+        !facts.iter().any(|f| matches!(f, Fact::Block(_))),
+        "{facts:?}"
+    );
+    assert_eq!(store.inbox_take(10).expect("take"), vec![], "both removed");
 }
