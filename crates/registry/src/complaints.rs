@@ -331,7 +331,13 @@ impl Registry {
                 .as_ref()
                 .is_some_and(|a| a.tail_checked && a.verdict != "forged");
             verdict = answer.map(|a| a.verdict.to_string());
-            if let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() {
+            if let Some(st) = self
+                .inner
+                .ranges
+                .states(&*self.inner.store, &[parsed.key])?
+                .pop()
+                .flatten()
+            {
                 shop_tin = self.shop_of(st.owner)?;
                 shop_id = shop_tin.as_ref().map(|_| st.owner);
             }

@@ -1055,6 +1055,125 @@ fn operator_serials_are_distinct(w: &World) {
     assert_eq!(w.inv(&w.producer, &w.gtin, "EMITTED"), (1000, 0, 0));
 }
 
+/// An order of operator serials with MAC or short tails is stored as ranges: no code has a
+/// state record of its own until its first change, and every read treats both forms the
+/// same (status, verdict, inventory, a self-made serial meeting a ranged code).
+fn emitted_codes_are_ranges_until_touched(w: &World) {
+    use crate::model::CodeKey;
+    let codes = w.order(&w.producer, &w.gtin, 300, "mac");
+    let keys: Vec<CodeKey> = codes
+        .iter()
+        .map(|c| crate::code_key(&id(c)).expect("key"))
+        .collect();
+    let store = w.reg.store().clone();
+    assert!(
+        store
+            .codes(&keys)
+            .expect("codes")
+            .iter()
+            .all(Option::is_none),
+        "an untouched ranged code has no state of its own"
+    );
+    let gtin: u64 = w.gtin.parse().expect("gtin");
+    let ranges = store.code_ranges_after(None, 10).expect("ranges");
+    assert_eq!(ranges.len(), 1, "{ranges:?}");
+    assert_eq!((ranges[0].gtin, ranges[0].count), (gtin, 300));
+    assert_eq!(ranges[0].owner, w.producer.id);
+    assert_eq!(w.status(&codes[7]), "EMITTED");
+    assert_eq!(w.inv(&w.producer, &w.gtin, "EMITTED"), (300, 0, 0));
+    assert_eq!(w.verdict(&tampered(&codes[8])), "forged");
+    w.apply(&w.producer, &codes[..100]);
+    let after = store.codes(&keys).expect("codes");
+    assert!(after[..100].iter().all(Option::is_some));
+    assert!(after[100..].iter().all(Option::is_none));
+    assert_eq!(w.status(&codes[0]), "APPLIED");
+    assert_eq!(w.status(&codes[100]), "EMITTED");
+    assert_eq!(w.inv(&w.producer, &w.gtin, "EMITTED"), (200, 0, 0));
+    assert_eq!(w.inv(&w.producer, &w.gtin, "APPLIED"), (100, 0, 0));
+    // A self-made serial that an untouched ranged code holds is taken.
+    let taken = id(&codes[150])[18..].to_string();
+    let o = w
+        .reg
+        .create_order(
+            &w.producer,
+            NewOrder {
+                gtin: w.gtin.clone(),
+                quantity: 1,
+                serial_type: SerialType::SelfMade,
+                serials: Some(vec![taken]),
+                tail: "mac".into(),
+            },
+        )
+        .expect("order");
+    assert_eq!(w.wait_order(&w.producer, o.id), OrderStatus::Rejected);
+    // Short tails are ranged too; signature tails are not (each is its own state).
+    let short = w.order(&w.producer, &w.milk, 5, "short");
+    assert_eq!(w.status(&short[4]), "EMITTED");
+    w.apply(&w.producer, &short);
+    assert_eq!(w.status(&short[4]), "APPLIED");
+    let signed = w.order(&w.producer, &w.milk, 3, "signature");
+    let k = crate::code_key(&id(&signed[0])).expect("key");
+    assert!(store.codes(&[k]).expect("codes")[0].is_some());
+    assert_eq!(store.code_ranges_after(None, 10).expect("ranges").len(), 2);
+}
+
+/// The store's ranges: found by any counter they hold, not by one outside, in key order
+/// page by page.
+fn store_finds_a_range_by_any_counter(w: &World) {
+    use crate::model::{CodeRange, TailKind as T};
+    let store = w.reg.store().clone();
+    let range = |gtin: u64, len: u8, lo: u64, count: u32| CodeRange {
+        gtin,
+        serial_len: len,
+        counter_lo: lo,
+        count,
+        owner: 7,
+        tail: T::Mac,
+        key_index: 1,
+        at: START,
+        order: uuid::Uuid::from_u128(u128::from(lo) + 1),
+    };
+    let g = 99_999_999_999_990;
+    let rs = vec![
+        range(g, 13, 0, 10),
+        range(g, 13, 10, 5),
+        range(g, 13, 100, 1),
+        range(g, 6, 0, 1_000),
+        range(g + 1, 13, 0, 1),
+    ];
+    store
+        .commit(&crate::store::WriteSet {
+            ranges: rs.clone(),
+            ..Default::default()
+        })
+        .expect("commit");
+    let at = |len: u8, c: u64| store.code_range(g, len, c).expect("read");
+    assert_eq!(at(13, 0), Some(rs[0]));
+    assert_eq!(at(13, 9), Some(rs[0]));
+    assert_eq!(at(13, 10), Some(rs[1]));
+    assert_eq!(at(13, 14), Some(rs[1]));
+    assert_eq!(at(13, 15), None, "past a range's end");
+    assert_eq!(at(13, 99), None);
+    assert_eq!(at(13, 100), Some(rs[2]));
+    assert_eq!(at(13, 101), None);
+    assert_eq!(at(13, u64::MAX), None);
+    assert_eq!(at(6, 999), Some(rs[3]));
+    assert_eq!(at(7, 0), None, "another serial length");
+    assert_eq!(store.code_range(g + 1, 13, 0).expect("read"), Some(rs[4]));
+    assert_eq!(store.code_range(g - 1, 13, 0).expect("read"), None);
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.code_ranges_after(after, 2).expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.storage_key());
+        all.extend(page);
+    }
+    let mut want = rs.clone();
+    want.sort_by_key(CodeRange::storage_key);
+    assert_eq!(all, want);
+}
+
 // ----------------------------------------------------- refusals (a code's life)
 
 fn apply_unknown_code(w: &World) {
@@ -2890,6 +3009,8 @@ suite![
     sell_with_stale_receipt_refused,
     reading_a_code_with_a_forged_tail_says_so,
     operator_serials_are_distinct,
+    emitted_codes_are_ranges_until_touched,
+    store_finds_a_range_by_any_counter,
     // refusals
     apply_unknown_code,
     apply_bad_check_digit,

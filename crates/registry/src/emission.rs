@@ -153,9 +153,9 @@ fn work(em: &Emitter, reg: &Weak<crate::Inner>) {
                     finish(em, &registry, done);
                 }
                 match chunk {
-                    Ok(Some(codes)) => {
-                        let n = codes.len() as u32;
-                        match registry.submit_chunk(&order, codes) {
+                    Ok(Some(chunk)) => {
+                        let n = chunk.count;
+                        match registry.submit_chunk(&order, chunk) {
                             Ok(rx) => {
                                 let mut ahead = order.clone();
                                 ahead.produced += n;

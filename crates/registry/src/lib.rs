@@ -21,6 +21,7 @@ pub mod model;
 mod orders;
 pub mod project;
 mod queries;
+pub mod ranges;
 pub mod redact;
 pub mod regions;
 pub mod store;
@@ -230,7 +231,9 @@ pub(crate) struct Inner {
     /// The writer's bulk lane (emission chunks), behind `jobs`.
     bulk: crossbeam_channel::Sender<Job<dyn Store>>,
     emitter: Arc<emission::Emitter>,
-    pub(crate) keyring: RwLock<issuance::Keyring>,
+    pub(crate) keyring: Arc<RwLock<issuance::Keyring>>,
+    /// Derives the states of codes emitted as ranges ([`ranges`]).
+    pub(crate) ranges: ranges::Ranges,
     pub(crate) blocks: RwLock<BlockIndex>,
     products: RwLock<HashMap<u64, Product>>,
     participants: RwLock<HashMap<ParticipantId, Participant>>,
@@ -363,6 +366,9 @@ impl Registry {
         let state = WriterState::load(&*store)?;
         let blocks = BlockIndex::from_blocks(&store.blocks()?);
         let prefixes = prefixes_of(&*store)?;
+        let keyring = Arc::new(RwLock::new(keyring));
+        let ranges = ranges::Ranges::new(keyring.clone());
+        let writer_ranges = ranges.clone();
         let (tx, rx) = crossbeam_channel::bounded::<Job<dyn Store>>(WRITER_QUEUE_MAX);
         let (bulk_tx, bulk_rx) =
             crossbeam_channel::bounded::<Job<dyn Store>>(emission::EMISSION_WORKERS);
@@ -391,6 +397,7 @@ impl Registry {
                             state_cache,
                             writer_stats.clone(),
                             tx::Feed {
+                                ranges: Some(writer_ranges.clone()),
                                 facts: writer_facts.clone(),
                                 signal: writer_signal.clone(),
                                 reload: reload.clone(),
@@ -420,7 +427,8 @@ impl Registry {
                 jobs: tx,
                 bulk: bulk_tx,
                 emitter: Arc::new(emission::Emitter::default()),
-                keyring: RwLock::new(keyring),
+                keyring,
+                ranges,
                 blocks: RwLock::new(blocks),
                 products: RwLock::new(HashMap::new()),
                 participants: RwLock::new(HashMap::new()),

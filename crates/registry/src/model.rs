@@ -994,6 +994,111 @@ pub struct Order {
     pub error: Option<String>,
 }
 
+/// Codes emitted as a range: the operator serials of counters `counter_lo ..
+/// counter_lo + count` of one GTIN at one serial length, issued together by one emission
+/// chunk of an order.
+///
+/// A code nobody has touched yet has no state record of its own: its state is derived from
+/// its range (`registry::ranges`: the serial maps back to its counter through the issuing
+/// permutation, the tail's fingerprint is recomputed with the issuing key) until the first
+/// change writes one. Both forms read the same through the registry. One record of
+/// [`CodeRange::ENCODED_LEN`] bytes stands for up to [`crate::orders::RANGE_CHUNK`] codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeRange {
+    /// The GTIN (14 digits as a number).
+    pub gtin: u64,
+    /// The serials' length.
+    pub serial_len: u8,
+    /// The first counter.
+    pub counter_lo: u64,
+    /// How many codes.
+    pub count: u32,
+    /// Who ordered them (owner and producer of every code of the range).
+    pub owner: ParticipantId,
+    /// Their tails' kind (never a signature: see `registry::ranges::ranged`).
+    pub tail: TailKind,
+    /// Index of the issuing key.
+    pub key_index: u16,
+    /// When they were emitted (Unix seconds).
+    pub at: u64,
+    /// The order they belong to.
+    pub order: uuid::Uuid,
+}
+
+impl CodeRange {
+    /// Size of the binary record, its version byte included.
+    pub const ENCODED_LEN: usize = 53;
+    /// The record format written now (the first byte).
+    pub const VERSION: u8 = 1;
+
+    /// Whether the range holds counter `c`.
+    pub fn contains(&self, c: u64) -> bool {
+        c >= self.counter_lo && c - self.counter_lo < u64::from(self.count)
+    }
+
+    /// The state every code of the range has until its first change, but for the tail's
+    /// fingerprint (which is each code's own).
+    pub fn state(&self) -> CodeState {
+        let mut st = CodeState::new(Status::Emitted, self.owner, self.at);
+        st.tail = self.tail;
+        st.key_index = self.key_index;
+        st
+    }
+
+    /// The storage key of the range: GTIN (u64 BE) ‖ serial length ‖ first counter (u64 BE),
+    /// so that the range holding a counter is the last key at or before (GTIN, length,
+    /// counter).
+    pub fn key(gtin: u64, serial_len: u8, counter: u64) -> [u8; 17] {
+        let mut k = [0u8; 17];
+        k[..8].copy_from_slice(&gtin.to_be_bytes());
+        k[8] = serial_len;
+        k[9..].copy_from_slice(&counter.to_be_bytes());
+        k
+    }
+
+    /// This range's storage key ([`CodeRange::key`]).
+    pub fn storage_key(&self) -> [u8; 17] {
+        Self::key(self.gtin, self.serial_len, self.counter_lo)
+    }
+
+    /// The binary record: version ‖ GTIN ‖ length ‖ first counter ‖ count ‖ owner ‖ tail ‖
+    /// key index ‖ time ‖ order id (little-endian numbers).
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut o = [0u8; Self::ENCODED_LEN];
+        o[0] = Self::VERSION;
+        o[1..9].copy_from_slice(&self.gtin.to_le_bytes());
+        o[9] = self.serial_len;
+        o[10..18].copy_from_slice(&self.counter_lo.to_le_bytes());
+        o[18..22].copy_from_slice(&self.count.to_le_bytes());
+        o[22..26].copy_from_slice(&self.owner.to_le_bytes());
+        o[26] = self.tail as u8;
+        o[27..29].copy_from_slice(&self.key_index.to_le_bytes());
+        o[29..37].copy_from_slice(&self.at.to_le_bytes());
+        o[37..53].copy_from_slice(self.order.as_bytes());
+        o
+    }
+
+    /// Decodes [`CodeRange::encode`]; `None` if malformed or of an unknown version.
+    pub fn decode(b: &[u8]) -> Option<CodeRange> {
+        if b.len() != Self::ENCODED_LEN || b[0] != Self::VERSION {
+            return None;
+        }
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or([0; 4]));
+        Some(CodeRange {
+            gtin: u64_at(1),
+            serial_len: b[9],
+            counter_lo: u64_at(10),
+            count: u32_at(18),
+            owner: u32_at(22),
+            tail: TailKind::from_u8(b[26])?,
+            key_index: u16::from_le_bytes([b[27], b[28]]),
+            at: u64_at(29),
+            order: uuid::Uuid::from_slice(&b[37..53]).ok()?,
+        })
+    }
+}
+
 /// A regulator's block (or recall).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Block {

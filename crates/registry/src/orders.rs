@@ -24,6 +24,38 @@ pub const ORDER_CHUNK: u32 = 10_000;
 /// Most codes in one page of an order's codes.
 pub const ORDER_PAGE_MAX: u32 = 10_000;
 
+/// One emission chunk of an order, computed outside the writer ([`Registry::make_chunk`]).
+pub(crate) struct Chunk {
+    /// How many codes.
+    pub(crate) count: u32,
+    /// Codes stored one by one: key, text (empty), tail fingerprint. Empty for a range.
+    codes: Vec<(CodeKey, String, u64)>,
+    /// Whether the chunk is stored as one [`crate::model::CodeRange`].
+    ranged: bool,
+    /// BLAKE3 of the chunk's code keys in counter order (the log leaf's `codes_blake3`).
+    blake3: [u8; 32],
+}
+
+/// The keys of a ranged order's codes `from .. from + n`, in counter order (the rare
+/// look-up of a chunk against a GTIN's self-made serials; the writer does no other).
+fn range_keys(kr: &issuance::Keyring, order: &Order, from: u32, n: u32) -> Result<Vec<CodeKey>> {
+    let gtin: u64 = order.gtin.parse().map_err(|_| Error::invalid("bad GTIN"))?;
+    let len =
+        SerialLen::new(usize::from(order.serial_len)).map_err(|e| Error::invalid(e.to_string()))?;
+    let seq = kr
+        .serials()
+        .sequence(gtin, len)
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    let first = order.counter_start + u64::from(from);
+    (first..first + u64::from(n))
+        .map(|c| {
+            seq.serial(c)
+                .map(|s| CodeKey::unit(gtin, s.as_str().as_bytes()))
+                .map_err(|e| Error::invalid(e.to_string()))
+        })
+        .collect()
+}
+
 /// A code order as submitted (`POST /api/v1/orders`).
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -54,14 +86,7 @@ pub struct OrderCodes {
     pub next_offset: Option<u32>,
 }
 
-fn issuance_kind(t: TailKind) -> Option<issuance::TailKind> {
-    match t {
-        TailKind::Mac => Some(issuance::TailKind::Mac),
-        TailKind::Signature => Some(issuance::TailKind::Signature),
-        TailKind::Short => Some(issuance::TailKind::Short),
-        TailKind::None => None,
-    }
-}
+use crate::ranges::issuance_kind;
 
 fn valid_serial(s: &str) -> bool {
     !s.is_empty()
@@ -340,14 +365,53 @@ impl Registry {
         Ok(out)
     }
 
-    /// The next chunk of an order's codes (key, text, tail fingerprint), computed outside the
-    /// writer; `None` when the order is complete.
-    pub(crate) fn make_chunk(&self, order: &Order) -> Result<Option<Vec<(CodeKey, String, u64)>>> {
+    /// The next chunk of an order's codes, computed outside the writer; `None` when the
+    /// order is complete. A ranged order's chunk ([`crate::ranges`]) is up to
+    /// [`crate::ranges::RANGE_CHUNK`] codes of which only the keys' BLAKE3 is computed
+    /// (for the log leaf); another's is [`ORDER_CHUNK`] codes with their tails'
+    /// fingerprints, each stored as a state.
+    pub(crate) fn make_chunk(&self, order: &Order) -> Result<Option<Chunk>> {
         if order.produced >= order.quantity {
             return Ok(None);
         }
-        let n = ORDER_CHUNK.min(order.quantity - order.produced);
-        Ok(Some(self.make_codes(order, order.produced, n, false)?))
+        let left = order.quantity - order.produced;
+        if crate::ranges::ranged(order) {
+            let n = crate::ranges::RANGE_CHUNK.min(left);
+            let gtin: u64 = order.gtin.parse().map_err(|_| Error::invalid("bad GTIN"))?;
+            let len = SerialLen::new(usize::from(order.serial_len))
+                .map_err(|e| Error::invalid(e.to_string()))?;
+            let seq = self
+                .inner
+                .keyring
+                .read()
+                .serials()
+                .sequence(gtin, len)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+            let first = order.counter_start + u64::from(order.produced);
+            let mut h = blake3::Hasher::new();
+            for c in first..first + u64::from(n) {
+                let s = seq.serial(c).map_err(|e| Error::invalid(e.to_string()))?;
+                h.update(CodeKey::unit(gtin, s.as_str().as_bytes()).as_bytes());
+            }
+            return Ok(Some(Chunk {
+                count: n,
+                codes: Vec::new(),
+                ranged: true,
+                blake3: *h.finalize().as_bytes(),
+            }));
+        }
+        let n = ORDER_CHUNK.min(left);
+        let codes = self.make_codes(order, order.produced, n, false)?;
+        let mut h = blake3::Hasher::new();
+        for (k, _, _) in &codes {
+            h.update(k.as_bytes());
+        }
+        Ok(Some(Chunk {
+            count: n,
+            codes,
+            ranged: false,
+            blake3: *h.finalize().as_bytes(),
+        }))
     }
 
     /// Hands a computed chunk to the writer's bulk lane; the receiver gets the order's
@@ -357,16 +421,17 @@ impl Registry {
     pub(crate) fn submit_chunk(
         &self,
         order: &Order,
-        codes: Vec<(CodeKey, String, u64)>,
+        chunk: Chunk,
     ) -> Result<crossbeam_channel::Receiver<Result<Option<Order>>>> {
         let produced = order.produced;
-        let n = codes.len() as u32;
+        let n = chunk.count;
         let mut o = order.clone();
         let owner = order.participant;
         let tail = order.tail;
         let key_index = order.key_index;
         let self_made = order.serial_type == SerialType::SelfMade;
         let self_made_name = format!("self_made:{}", order.gtin);
+        let keyring = self.inner.keyring.clone();
         let (reply, wait) = crossbeam_channel::bounded(1);
         self.write_bulk_then(
             move |tx| {
@@ -376,18 +441,30 @@ impl Registry {
                 {
                     return Ok(None);
                 }
+                let Chunk {
+                    codes,
+                    ranged,
+                    blake3,
+                    ..
+                } = chunk;
                 // Operator serials are a permutation of a counter: unique by
                 // construction. Only self-made serials (this order's, or earlier ones
                 // of the GTIN that an operator serial could meet) need the look-up.
                 if self_made || tx.counter(&self_made_name)? > 0 {
-                    let keys: Vec<CodeKey> = codes.iter().map(|c| c.0).collect();
-                    tx.load(&keys)?;
-                    let mut dup = Vec::new();
-                    for k in &keys {
-                        if tx.code(k)?.is_some() {
-                            dup.push(k.to_string());
-                        }
-                    }
+                    let keys: Vec<CodeKey> = if ranged {
+                        range_keys(&keyring.read(), &o, produced, n)?
+                    } else {
+                        codes.iter().map(|c| c.0).collect()
+                    };
+                    // Read without keeping them in the overlay: a later job of the batch
+                    // must find a ranged code in its range, not as the unknown read here.
+                    let states = tx.peek(&keys)?;
+                    let dup: Vec<String> = keys
+                        .iter()
+                        .zip(&states)
+                        .filter(|(_, s)| s.is_some())
+                        .map(|(k, _)| k.to_string())
+                        .collect();
                     if !dup.is_empty() {
                         // Serials already taken: the order stops here, what was made
                         // stays (EMITTED codes expire unused).
@@ -403,25 +480,37 @@ impl Registry {
                     }
                 }
                 let now = tx.now;
-                let mut h = blake3::Hasher::new();
-                for (k, _, _) in &codes {
-                    h.update(k.as_bytes());
+                let mut leaf = serde_json::json!({
+                    "order_id": o.id, "first": produced, "count": n,
+                    "codes_blake3": crate::log::hex(&blake3),
+                });
+                if ranged {
+                    // The form is in the leaf, so that a replay stores what was stored.
+                    leaf["form"] = "range".into();
                 }
-                tx.append_log(
-                    crate::log::LeafKind::Emission,
-                    0,
-                    &serde_json::json!({
-                        "order_id": o.id, "first": produced, "count": n,
-                        "codes_blake3": crate::log::hex(h.finalize().as_bytes()),
-                    }),
-                );
-                tx.reserve(codes.len());
-                for (k, _, fp) in &codes {
-                    let mut st = CodeState::new(Status::Emitted, owner, now);
-                    st.tail = tail;
-                    st.key_index = key_index;
-                    st.tail_fp = *fp;
-                    tx.put_new_code(*k, st);
+                tx.append_log(crate::log::LeafKind::Emission, 0, &leaf);
+                if ranged {
+                    let gtin: u64 = o.gtin.parse().map_err(|_| Error::invalid("bad GTIN"))?;
+                    tx.put_range(crate::model::CodeRange {
+                        gtin,
+                        serial_len: o.serial_len,
+                        counter_lo: o.counter_start + u64::from(produced),
+                        count: n,
+                        owner,
+                        tail,
+                        key_index,
+                        at: now,
+                        order: o.id,
+                    });
+                } else {
+                    tx.reserve(codes.len());
+                    for (k, _, fp) in &codes {
+                        let mut st = CodeState::new(Status::Emitted, owner, now);
+                        st.tail = tail;
+                        st.key_index = key_index;
+                        st.tail_fp = *fp;
+                        tx.put_new_code(*k, st);
+                    }
                 }
                 o.produced = produced + n;
                 if o.produced == o.quantity {

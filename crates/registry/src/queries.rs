@@ -294,7 +294,12 @@ impl Registry {
                 reason: r,
             }],
         })?;
-        let st = self.inner.store.codes(&[parsed.key])?.pop().flatten();
+        let st = self
+            .inner
+            .ranges
+            .states(&*self.inner.store, &[parsed.key])?
+            .pop()
+            .flatten();
         match st {
             Some(st) if visible(actor, &st) => {
                 // A code read with a tail that is not the one issued is a forgery: say so
@@ -414,7 +419,7 @@ impl Registry {
             .iter()
             .filter_map(|p| p.as_ref().ok().map(|p| p.key))
             .collect();
-        let states = self.inner.store.codes(&keys)?;
+        let states = self.inner.ranges.states(&*self.inner.store, &keys)?;
         let mut states = states.into_iter();
         let mut out = Vec::with_capacity(codes.len());
         for (text, p) in codes.iter().zip(parsed) {
@@ -580,7 +585,13 @@ impl Registry {
             }],
         })?;
         ans.code = parsed.key.to_string();
-        let Some(st) = self.inner.store.codes(&[parsed.key])?.pop().flatten() else {
+        let Some(st) = self
+            .inner
+            .ranges
+            .states(&*self.inner.store, &[parsed.key])?
+            .pop()
+            .flatten()
+        else {
             return Ok(ans);
         };
         // Recorded only for codes the registry issued: anyone can make up a million codes
@@ -671,7 +682,11 @@ impl Registry {
             .iter()
             .filter_map(|p| p.as_ref().ok().map(|p| p.key))
             .collect();
-        let mut states = self.inner.store.codes(&keys)?.into_iter();
+        let mut states = self
+            .inner
+            .ranges
+            .states(&*self.inner.store, &keys)?
+            .into_iter();
         let blocks = self.inner.blocks.read().clone();
         let mut out = Vec::with_capacity(items.len());
         let mut checked = Vec::with_capacity(items.len());

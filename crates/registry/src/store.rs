@@ -8,8 +8,8 @@
 //! by the code) is enough.
 
 use crate::model::{
-    Block, Bucket, CodeEvent, CodeKey, CodeState, Order, Participant, ParticipantId, Product,
-    StoredDocument,
+    Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
+    Product, StoredDocument,
 };
 use uuid::Uuid;
 
@@ -79,6 +79,9 @@ pub struct WriteSet {
     pub products: Vec<Product>,
     /// Code states to write (insert or overwrite).
     pub codes: Vec<(CodeKey, CodeState)>,
+    /// Ranges of emitted codes, new ([`CodeRange`]): never rewritten; a code of a range
+    /// gets a state of its own in `codes` at its first change.
+    pub ranges: Vec<CodeRange>,
     /// Events to append: (code, sequence number within the code's history, event). A code's
     /// events have consecutive sequence numbers from 0; each names the previous event's
     /// document (`prev`) and the code's state names the last (`last_event`), so an engine
@@ -130,6 +133,7 @@ impl WriteSet {
         self.participants.is_empty()
             && self.products.is_empty()
             && self.codes.is_empty()
+            && self.ranges.is_empty()
             && self.events.is_empty()
             && self.links_added.is_empty()
             && self.links_removed.is_empty()
@@ -285,6 +289,21 @@ pub trait Store: Send + Sync + 'static {
             "this storage engine cannot list its code states (needed by the audit)",
         ))
     }
+
+    /// The range of emitted codes ([`CodeRange`]) of `gtin` at serial length `serial_len`
+    /// that holds `counter`, if any: the one with the greatest first counter at or below
+    /// `counter`, if it reaches that far.
+    fn code_range(&self, gtin: u64, serial_len: u8, counter: u64)
+        -> StoreResult<Option<CodeRange>>;
+
+    /// Every range of emitted codes, in pages: those after the storage key `after`
+    /// ([`CodeRange::key`]: GTIN, serial length, first counter) in key order, at most
+    /// `limit`. For the audit, as [`Store::code_states_after`].
+    fn code_ranges_after(
+        &self,
+        after: Option<[u8; 17]>,
+        limit: usize,
+    ) -> StoreResult<Vec<CodeRange>>;
 
     /// Every inventory counter, in pages: those after `after` in (owner, GTIN, bucket)
     /// order, at most `limit`: (owner, GTIN, bucket, count). For the audit, like

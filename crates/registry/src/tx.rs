@@ -100,6 +100,8 @@ impl Slot {
 pub struct Tx<'a, S: Store + ?Sized> {
     store: &'a S,
     cache: Option<&'a StateCache>,
+    /// Derives ranged codes' states ([`crate::ranges`]) for codes without one in the store.
+    ranges: Option<&'a crate::ranges::Ranges>,
     /// Wall clock of the batch (Unix seconds).
     pub now: u64,
     /// Writer counters (sequence numbers, chain head).
@@ -124,6 +126,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         Tx {
             store,
             cache: None,
+            ranges: None,
             now,
             state,
             codes: HashMap::default(),
@@ -144,6 +147,13 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         let mut tx = Tx::new(store, now, state);
         tx.cache = Some(cache);
         tx
+    }
+
+    /// Reads codes without a state of their own from their ranges ([`crate::ranges`]), as
+    /// the registry does; without it a ranged code reads as unknown.
+    pub fn with_ranges(mut self, ranges: &'a crate::ranges::Ranges) -> Self {
+        self.ranges = Some(ranges);
+        self
     }
 
     /// The committed store under the overlay (for data no job of a batch changes).
@@ -180,11 +190,44 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         if missing.is_empty() {
             return Ok(());
         }
-        let states = self.store.codes(&missing)?;
+        let mut states = self.store.codes(&missing)?;
+        if let Some(r) = self.ranges {
+            r.fill(self.store, &self.set.ranges, &missing, &mut states)?;
+        }
         for (k, s) in missing.into_iter().zip(states) {
             self.codes.insert(k, Slot::read(s));
         }
         Ok(())
+    }
+
+    /// The current states of `keys` (overlay, then cache, then store and ranges) without
+    /// keeping what it read in the overlay.
+    pub fn peek(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
+        let mut out: Vec<Option<CodeState>> = Vec::with_capacity(keys.len());
+        let mut missing: Vec<(usize, CodeKey)> = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            match self.codes.get(k) {
+                Some(s) => out.push(s.state),
+                None => {
+                    out.push(self.cache.and_then(|c| c.get(k)));
+                    if out[i].is_none() {
+                        missing.push((i, *k));
+                    }
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let mk: Vec<CodeKey> = missing.iter().map(|m| m.1).collect();
+        let mut states = self.store.codes(&mk)?;
+        if let Some(r) = self.ranges {
+            r.fill(self.store, &self.set.ranges, &mk, &mut states)?;
+        }
+        for ((i, _), s) in missing.into_iter().zip(states) {
+            out[i] = s;
+        }
+        Ok(out)
     }
 
     /// The current state of a code (overlay, then store).
@@ -249,6 +292,19 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
                 *self.inventory.entry((p, gtin, b)).or_default() += 1;
             }
         }
+    }
+
+    /// Records a range of emitted codes ([`crate::ranges`]): one record, and the inventory
+    /// counters of its codes' state. Its codes must be new (operator serials are unique by
+    /// construction); the overlay does not hold them (a later job of the batch reads them
+    /// from the range only after the commit, so a range is the last thing its job writes of
+    /// them).
+    pub fn put_range(&mut self, range: crate::model::CodeRange) {
+        let st = range.state();
+        for (p, b) in buckets(&st) {
+            *self.inventory.entry((p, range.gtin, b)).or_default() += i64::from(range.count);
+        }
+        self.set.ranges.push(range);
     }
 
     /// Writes a code's new state and appends an event to its history.
@@ -663,8 +719,12 @@ pub type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 pub type Job<S> = Box<dyn for<'a> FnOnce(&mut Tx<'a, S>) -> Completion + Send>;
 
 /// What the writer shares with the rest of the registry: facts from reads to commit, the
-/// feed signal it moves, and the flag that makes it reload its counters.
+/// feed signal it moves, the flag that makes it reload its counters, and the derivation of
+/// ranged codes' states.
 pub struct Feed {
+    /// Derives the states of codes emitted as ranges (`None`: a store without ranges, for
+    /// tests of the writer alone).
+    pub ranges: Option<crate::ranges::Ranges>,
     /// Facts from reads waiting for a commit.
     pub facts: Arc<crate::feed::FactBuffer>,
     /// Moved after each commit that appended to the feed.
@@ -722,6 +782,7 @@ pub fn run_writer<S: Store + ?Sized>(
             }
         }
         let mut tx = Tx::with_cache(&*store, &cache, clock(), state.clone());
+        tx.ranges = feed.ranges.as_ref();
         // Facts from reads come first: each was noted before any job of this batch was
         // sent (a till check is answered before the sale naming it is submitted), so the
         // feed keeps the order in which things happened. Kept until the batch commits.
@@ -1051,6 +1112,21 @@ mod tests {
         }
         fn commit(&self, _: &WriteSet) -> StoreResult<()> {
             Ok(())
+        }
+        fn code_range(
+            &self,
+            _: u64,
+            _: u8,
+            _: u64,
+        ) -> StoreResult<Option<crate::model::CodeRange>> {
+            Ok(None)
+        }
+        fn code_ranges_after(
+            &self,
+            _: Option<[u8; 17]>,
+            _: usize,
+        ) -> StoreResult<Vec<crate::model::CodeRange>> {
+            Ok(Vec::new())
         }
     }
 

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `codes` | spread(code) ‖ code key | [`CodeState`] binary |
 //! | `events` | doc seq (low u32 BE ‖ high u32 BE) ‖ first entry's key | a chunk of ≤ 1,024 of the document's events (see [`event_chunks`]) |
+//! | `ranges` | GTIN (u64 BE) ‖ serial length ‖ first counter (u64 BE) | [`registry::model::CodeRange`] binary: codes emitted and not touched since |
 //! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
 //!
 //! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits).
@@ -35,8 +36,8 @@
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use registry::model::{
-    Block, Bucket, CodeEvent, CodeKey, CodeState, Order, Participant, ParticipantId, Product,
-    StoredDocument,
+    Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
+    Product, StoredDocument,
 };
 use registry::store::{Store, StoreError, StoreResult, WriteSet};
 use std::collections::HashMap;
@@ -52,6 +53,7 @@ pub use registry::store::RECORD_VERSION;
 pub struct FjallStore {
     db: Database,
     codes: Keyspace,
+    ranges: Keyspace,
     events: Keyspace,
     links: Keyspace,
     docs: Keyspace,
@@ -255,6 +257,7 @@ impl FjallStore {
         };
         let store = FjallStore {
             codes: ks("codes")?,
+            ranges: ks("ranges")?,
             events: ks("events")?,
             links: ks("links")?,
             docs: ks("docs")?,
@@ -675,6 +678,44 @@ impl Store for FjallStore {
         Ok(out)
     }
 
+    fn code_range(
+        &self,
+        gtin: u64,
+        serial_len: u8,
+        counter: u64,
+    ) -> StoreResult<Option<CodeRange>> {
+        let lo = CodeRange::key(gtin, serial_len, 0);
+        let hi = CodeRange::key(gtin, serial_len, counter);
+        let Some(g) = self.ranges.range(lo..=hi).next_back() else {
+            return Ok(None);
+        };
+        let (_, v) = g.into_inner().map_err(err)?;
+        let r = CodeRange::decode(&v).ok_or_else(|| err("a corrupt code range"))?;
+        Ok(r.contains(counter).then_some(r))
+    }
+
+    fn code_ranges_after(
+        &self,
+        after: Option<[u8; 17]>,
+        limit: usize,
+    ) -> StoreResult<Vec<CodeRange>> {
+        use std::ops::Bound;
+        let from = match after {
+            Some(k) => Bound::Excluded(k.to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for g in self
+            .ranges
+            .range::<Vec<u8>, _>((from, Bound::Unbounded))
+            .take(limit)
+        {
+            let (_, v) = g.into_inner().map_err(err)?;
+            out.push(CodeRange::decode(&v).ok_or_else(|| err("a corrupt code range"))?);
+        }
+        Ok(out)
+    }
+
     fn inventory_after(
         &self,
         after: Option<(ParticipantId, u64, Bucket)>,
@@ -723,6 +764,9 @@ impl Store for FjallStore {
         for p in &set.products {
             let g: u64 = p.gtin.parse().map_err(err)?;
             b.insert(&self.products, g.to_be_bytes(), Self::record(p)?);
+        }
+        for r in &set.ranges {
+            b.insert(&self.ranges, r.storage_key(), r.encode());
         }
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
         // In key order: consecutive memtable inserts then walk the same upper levels of the

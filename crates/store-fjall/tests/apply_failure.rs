@@ -126,6 +126,21 @@ impl Store for Flaky {
     fn commit(&self, set: &WriteSet) -> StoreResult<()> {
         self.inner.commit(set)
     }
+    fn code_range(
+        &self,
+        gtin: u64,
+        serial_len: u8,
+        counter: u64,
+    ) -> StoreResult<Option<registry::model::CodeRange>> {
+        self.inner.code_range(gtin, serial_len, counter)
+    }
+    fn code_ranges_after(
+        &self,
+        after: Option<[u8; 17]>,
+        limit: usize,
+    ) -> StoreResult<Vec<registry::model::CodeRange>> {
+        self.inner.code_ranges_after(after, limit)
+    }
 }
 
 #[test]

@@ -72,8 +72,8 @@ pub mod testing;
 
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod};
 use registry::model::{
-    Block, Bucket, CodeEvent, CodeKey, CodeState, Order, Participant, ParticipantId, Product,
-    StoredDocument,
+    Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
+    Product, StoredDocument,
 };
 use registry::store::{
     decode_document, decode_record, encode_document_meta, encode_record, encode_refusal, Store,
@@ -896,6 +896,34 @@ impl Store for PgStore {
         }
     }
 
+    fn code_range(
+        &self,
+        gtin: u64,
+        serial_len: u8,
+        counter: u64,
+    ) -> StoreResult<Option<CodeRange>> {
+        let rows = self.all(
+            "SELECT record FROM code_ranges WHERE k >= $1 AND k <= $2 ORDER BY k DESC LIMIT 1",
+            vec![
+                Box::new(CodeRange::key(gtin, serial_len, 0).to_vec()),
+                Box::new(CodeRange::key(gtin, serial_len, counter).to_vec()),
+            ],
+            |r| CodeRange::decode(get(r, 0)?).ok_or_else(|| err("a corrupt code range")),
+        )?;
+        Ok(rows.into_iter().next().filter(|r| r.contains(counter)))
+    }
+
+    fn code_ranges_after(&self, after: Option<[u8; 17]>, n: usize) -> StoreResult<Vec<CodeRange>> {
+        self.all(
+            "SELECT record FROM code_ranges WHERE k > $1 ORDER BY k LIMIT $2",
+            vec![
+                Box::new(after.map_or_else(Vec::new, |k| k.to_vec())),
+                Box::new(limit(n)),
+            ],
+            |r| CodeRange::decode(get(r, 0)?).ok_or_else(|| err("a corrupt code range")),
+        )
+    }
+
     fn inventory_after(
         &self,
         after: Option<(ParticipantId, u64, Bucket)>,
@@ -974,6 +1002,8 @@ struct Rows {
     states: (Vec<Vec<u8>>, Vec<i32>, Vec<Vec<u8>>),
     /// Events, each with the state it left when it is its code's last in the set.
     events: Vec<OwnedEvent>,
+    /// Ranges of emitted codes: storage key, record.
+    ranges: (Vec<Vec<u8>>, Vec<Vec<u8>>),
     links_added: (Vec<Vec<u8>>, Vec<Vec<u8>>),
     links_removed: (Vec<Vec<u8>>, Vec<Vec<u8>>),
     documents: (Vec<Uuid>, Vec<i64>, Vec<Bytes>, Vec<Bytes>),
@@ -1048,6 +1078,10 @@ impl Rows {
         // group commit ~200 → ~110–160 ms).
         r.events
             .sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        for rg in &set.ranges {
+            r.ranges.0.push(rg.storage_key().to_vec());
+            r.ranges.1.push(rg.encode().to_vec());
+        }
         for (p, c) in &set.links_added {
             r.links_added.0.push(p.as_bytes().to_vec());
             r.links_added.1.push(c.as_bytes().to_vec());
@@ -1166,7 +1200,14 @@ impl Rows {
         // One statement per table with rows, each over whole columns (`unnest`), prepared
         // once per connection. In order: links removed after links added (in a batch the
         // last word wins).
-        let statements: [(usize, &str, &[&(dyn ToSql + Sync)]); 21] = [
+        let statements: [(usize, &str, &[&(dyn ToSql + Sync)]); 22] = [
+            (
+                self.ranges.0.len(),
+                "INSERT INTO code_ranges (k, record) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                 ON CONFLICT (k) DO UPDATE SET record = excluded.record",
+                &[&self.ranges.0, &self.ranges.1],
+            ),
             (
                 self.participants.0.len(),
                 "INSERT INTO participants (id, tin, record) \

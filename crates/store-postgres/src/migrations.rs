@@ -64,10 +64,15 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0008_schema.sql"),
         citus: include_str!("sql/0008_citus.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("sql/0009_schema.sql"),
+        citus: include_str!("sql/0009_citus.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

@@ -497,6 +497,9 @@ pub struct StateReport {
     pub codes: u64,
     /// Inventory counters compared.
     pub inventory: u64,
+    /// Ranges of emitted codes compared ([`registry::ranges`]): each stands for its codes,
+    /// whose states are derived from it until their first change.
+    pub ranges: u64,
     /// Time spent replaying, seconds.
     pub replay_secs: f64,
     /// Time spent comparing, seconds.
@@ -567,6 +570,7 @@ pub fn audit_state(
     c.blocks()?;
     c.documents()?;
     s.codes = c.codes()?;
+    s.ranges = c.ranges()?;
     s.inventory = c.inventory()?;
     s.compare_secs = started.elapsed().as_secs_f64();
     Ok(s)
@@ -1024,6 +1028,40 @@ impl Compare<'_> {
             }
         }
         Ok(n)
+    }
+
+    /// Every range of emitted codes against the replay: the same ranges, field by field.
+    /// (A ranged code's state is a function of its range and the keys, which the replay
+    /// recomputed; a code changed since has a state of its own, compared above.)
+    fn ranges(&mut self) -> Result<u64> {
+        let (mut a_after, mut b_after) = (None, None);
+        let mut n = 0u64;
+        loop {
+            let a = self.store.code_ranges_after(a_after, STATE_PAGE)?;
+            let b = self.scratch.code_ranges_after(b_after, STATE_PAGE)?;
+            a_after = a.last().map(|r| r.storage_key());
+            b_after = b.last().map(|r| r.storage_key());
+            for (x, y) in a.iter().zip(&b) {
+                if x != y {
+                    self.problem(format!(
+                        "range of emitted codes: stored {x:?}, recomputed {y:?}"
+                    ));
+                    return Ok(n);
+                }
+                n += 1;
+            }
+            if a.len() != b.len() {
+                self.problem(format!(
+                    "{} ranges of emitted codes are stored past the {n} compared; the log makes {}",
+                    a.len() - a.len().min(b.len()),
+                    b.len() - b.len().min(a.len())
+                ));
+                return Ok(n);
+            }
+            if a.is_empty() {
+                return Ok(n);
+            }
+        }
     }
 
     /// Every inventory counter against the replay (zero counters are absent ones).

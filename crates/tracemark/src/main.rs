@@ -277,11 +277,12 @@ fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("the replay's temporary store: {e}"))?;
             let s = tracemark::audit::audit_state(&*store, &replayed, keyring, &mut r)?;
             println!(
-                "tracemark audit: state replayed from {} log records ({} unsigned, taken as stored) in {:.1} s; {} codes and {} inventory counters compared in {:.1} s: {:.0} codes/s",
+                "tracemark audit: state replayed from {} log records ({} unsigned, taken as stored) in {:.1} s; {} code states, {} ranges of emitted codes and {} inventory counters compared in {:.1} s: {:.0} codes/s",
                 s.replayed,
                 s.unsigned,
                 s.replay_secs,
                 s.codes,
+                s.ranges,
                 s.inventory,
                 s.compare_secs,
                 s.codes_per_sec()

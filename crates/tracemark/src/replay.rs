@@ -27,6 +27,7 @@
 //! of codes it changed and its hash-chain link, an emission's leaf the BLAKE3 of its codes.
 
 use anyhow::{anyhow, Context, Result};
+use parking_lot::RwLock;
 use registry::blocks::BlockIndex;
 use registry::log::{self, Leaf, LeafKind};
 use registry::model::{
@@ -37,6 +38,7 @@ use registry::tx::{Tx, WriterState};
 use registry::Store;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Shortest and longest GS1 company prefix (as `registry::PREFIX_LEN_MIN`/`MAX`).
 const PREFIX_LEN: std::ops::RangeInclusive<usize> =
@@ -49,7 +51,9 @@ pub type Problem = String;
 /// A replay in progress over a scratch store (empty at the start).
 pub struct Replay<'s> {
     scratch: &'s dyn Store,
-    keyring: issuance::Keyring,
+    keyring: Arc<RwLock<issuance::Keyring>>,
+    /// Reads ranged codes' states as the registry does ([`registry::ranges`]).
+    ranges: registry::ranges::Ranges,
     state: WriterState,
     blocks: BlockIndex,
     prefixes: BTreeMap<String, ParticipantId>,
@@ -70,8 +74,10 @@ impl<'s> Replay<'s> {
         if scratch.counter("log_size")? != 0 {
             return Err(anyhow!("the scratch store for the replay is not empty"));
         }
+        let keyring = Arc::new(RwLock::new(keyring));
         Ok(Replay {
             scratch,
+            ranges: registry::ranges::Ranges::new(keyring.clone()),
             keyring,
             state: WriterState::load(scratch)?,
             blocks: BlockIndex::default(),
@@ -96,7 +102,7 @@ impl<'s> Replay<'s> {
         bytes: &[u8],
         leaf: &Leaf,
     ) -> Result<std::result::Result<(), Problem>> {
-        let mut tx = Tx::new(self.scratch, leaf.at, self.state.clone());
+        let mut tx = Tx::new(self.scratch, leaf.at, self.state.clone()).with_ranges(&self.ranges);
         let outcome = match leaf.kind {
             LeafKind::Document => {
                 let first = self.document(&mut tx, audited, leaf, &self.blocks)?;
@@ -104,7 +110,8 @@ impl<'s> Replay<'s> {
                     // The live registry counts a block in once its batch is committed: a
                     // document of the same batch was judged without it. Judged so again.
                     (Err(_), Some(without)) => {
-                        tx = Tx::new(self.scratch, leaf.at, self.state.clone());
+                        tx = Tx::new(self.scratch, leaf.at, self.state.clone())
+                            .with_ranges(&self.ranges);
                         self.document(&mut tx, audited, leaf, &without)?
                     }
                     _ => first,
@@ -452,17 +459,44 @@ impl<'s> Replay<'s> {
         for (k, _) in &codes {
             h.update(k.as_bytes());
         }
-        tx.append_log(
-            LeafKind::Emission,
-            0,
-            &serde_json::json!({
-                "order_id": o.id, "first": first, "count": count,
-                "codes_blake3": log::hex(h.finalize().as_bytes()),
-            }),
-        );
+        let ranged = p["form"].as_str() == Some("range");
+        // (A chunk of a rangeable order may be recorded one by one: so were all before
+        // ranges.)
+        if ranged && !registry::ranges::ranged(&o) {
+            return Ok(Err(format!(
+                "order {id}: emission recorded as a range, but its codes are stored one by one"
+            )));
+        }
+        let mut record = serde_json::json!({
+            "order_id": o.id, "first": first, "count": count,
+            "codes_blake3": log::hex(h.finalize().as_bytes()),
+        });
+        if ranged {
+            record["form"] = "range".into();
+        }
+        tx.append_log(LeafKind::Emission, 0, &record);
         let keys: Vec<CodeKey> = codes.iter().map(|c| c.0).collect();
-        tx.load(&keys)?;
-        for (k, fp) in &codes {
+        if ranged {
+            let states = tx.peek(&keys)?;
+            if let Some((k, _)) = keys.iter().zip(&states).find(|(_, s)| s.is_some()) {
+                return Ok(Err(format!("order {id}: its code {k} exists already")));
+            }
+            tx.put_range(registry::model::CodeRange {
+                gtin: o.gtin.parse().context("the order's GTIN")?,
+                serial_len: o.serial_len,
+                counter_lo: o.counter_start + u64::from(first),
+                count,
+                owner: o.participant,
+                tail: o.tail,
+                key_index: o.key_index,
+                at: leaf.at,
+                order: o.id,
+            });
+        }
+        if !ranged {
+            tx.load(&keys)?;
+        }
+        for (k, fp) in codes.iter().filter(|_| !ranged) {
             if tx.code(k)?.is_some() {
                 return Ok(Err(format!("order {id}: its code {k} exists already")));
             }
@@ -494,7 +528,10 @@ impl<'s> Replay<'s> {
         let mut out = Vec::with_capacity(n as usize);
         let mut issue = |serial: &str| -> Result<()> {
             let id = issuance::IdCode::new(gtin, serial)?;
-            let tail = self.keyring.issue_tail_with(&kid, kind, id.as_str())?;
+            let tail = self
+                .keyring
+                .read()
+                .issue_tail_with(&kid, kind, id.as_str())?;
             out.push((CodeKey::unit(gtin, serial.as_bytes()), tail.fingerprint()));
             Ok(())
         };
@@ -506,7 +543,7 @@ impl<'s> Replay<'s> {
             }
             SerialType::Operator => {
                 let len = issuance::SerialLen::new(usize::from(order.serial_len))?;
-                let seq = self.keyring.serials().sequence(gtin, len)?;
+                let seq = self.keyring.read().serials().sequence(gtin, len)?;
                 for i in from..from + n {
                     let s = seq.serial(order.counter_start + u64::from(i))?;
                     issue(s.as_str())?;

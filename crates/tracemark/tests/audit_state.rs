@@ -386,6 +386,31 @@ fn a_sold_code_unsold_in_the_store_is_found() {
 }
 
 #[test]
+fn a_range_of_emitted_codes_given_to_another_owner_is_found() {
+    let m = made();
+    let t = tampered(m.dir.path(), |s| {
+        let mut r = s
+            .code_ranges_after(None, 1)
+            .expect("ranges")
+            .pop()
+            .expect("the orders' codes are stored as ranges");
+        r.owner += 1;
+        s.commit(&WriteSet {
+            ranges: vec![r],
+            ..WriteSet::default()
+        })
+        .expect("commit");
+    });
+    let (ok, out) = audit(t.path());
+    assert!(!ok, "the range given away passed the audit:\n{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("MISMATCH") && l.contains("range of emitted codes")),
+        "the difference names the range:\n{out}"
+    );
+}
+
+#[test]
 fn a_batch_block_moved_to_another_batch_is_found() {
     let m = made();
     let t = tampered(m.dir.path(), |s| {

@@ -192,6 +192,23 @@ impl Store for SlowStore {
         self.read()?;
         self.inner.inventory_after(after, limit)
     }
+    fn code_range(
+        &self,
+        gtin: u64,
+        serial_len: u8,
+        counter: u64,
+    ) -> StoreResult<Option<registry::model::CodeRange>> {
+        self.read()?;
+        self.inner.code_range(gtin, serial_len, counter)
+    }
+    fn code_ranges_after(
+        &self,
+        after: Option<[u8; 17]>,
+        limit: usize,
+    ) -> StoreResult<Vec<registry::model::CodeRange>> {
+        self.read()?;
+        self.inner.code_ranges_after(after, limit)
+    }
 }
 
 /// A registry on a slow store, served over HTTP on a free loopback port.
