@@ -1002,7 +1002,7 @@ pub struct Order {
 /// its range (`registry::ranges`: the serial maps back to its counter through the issuing
 /// permutation, the tail's fingerprint is recomputed with the issuing key) until the first
 /// change writes one. Both forms read the same through the registry. One record of
-/// [`CodeRange::ENCODED_LEN`] bytes stands for up to [`crate::orders::RANGE_CHUNK`] codes.
+/// [`CodeRange::ENCODED_LEN`] bytes stands for up to [`crate::ranges::RANGE_CHUNK`] codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CodeRange {
     /// The GTIN (14 digits as a number).
