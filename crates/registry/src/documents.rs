@@ -182,6 +182,29 @@ pub struct Prepared {
     pub body_hash: [u8; 32],
     /// The signed request it came in.
     pub request: SignedRequest,
+    /// Its codes' states read ahead of the writer, if they were ([`crate::tx::Prefetched`]).
+    pub prefetched: Option<crate::tx::Prefetched>,
+}
+
+impl RawDocument {
+    /// The keys of every well-formed code the document names (listed, parent, children,
+    /// parents, rejected, replacements), for reading their states ahead of the writer.
+    pub fn listed_keys(&self) -> Vec<CodeKey> {
+        let lists = [
+            &self.codes,
+            &self.children,
+            &self.parents,
+            &self.reject,
+            &self.replacements,
+        ];
+        lists
+            .into_iter()
+            .flatten()
+            .flatten()
+            .chain(self.parent.iter())
+            .filter_map(|c| c.parsed.as_ref().ok().map(|p| p.key))
+            .collect()
+    }
 }
 
 /// Reads a document: JSON, codes, hash. A malformed one is a 400 naming what is wrong.
@@ -193,6 +216,7 @@ pub fn prepare(body: Vec<u8>, request: SignedRequest) -> Result<Prepared> {
         body,
         body_hash,
         request,
+        prefetched: None,
     })
 }
 
@@ -375,7 +399,11 @@ pub fn submit<S: Store + ?Sized>(
         body,
         body_hash,
         request,
+        prefetched,
     } = doc;
+    if let Some(p) = prefetched {
+        tx.prefetched(p);
+    }
     let body = &body[..];
     if let Some(existing) = tx.document(&raw.id)? {
         if existing.body_hash == body_hash && existing.participant == ctx.actor.id {

@@ -234,6 +234,11 @@ pub(crate) struct Inner {
     pub(crate) keyring: Arc<RwLock<issuance::Keyring>>,
     /// Derives the states of codes emitted as ranges ([`ranges`]).
     pub(crate) ranges: ranges::Ranges,
+    /// The writer's state cache's epoch ([`tx::StateCache::epoch`]).
+    cache_epoch: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether documents' states are read before they reach the writer (the writer has a
+    /// cache, without which a read ahead cannot be trusted).
+    prefetch: bool,
     pub(crate) blocks: RwLock<BlockIndex>,
     products: RwLock<HashMap<u64, Product>>,
     participants: RwLock<HashMap<ParticipantId, Participant>>,
@@ -369,6 +374,8 @@ impl Registry {
         let keyring = Arc::new(RwLock::new(keyring));
         let ranges = ranges::Ranges::new(keyring.clone());
         let writer_ranges = ranges.clone();
+        let cache_epoch = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let writer_epoch = cache_epoch.clone();
         let (tx, rx) = crossbeam_channel::bounded::<Job<dyn Store>>(WRITER_QUEUE_MAX);
         let (bulk_tx, bulk_rx) =
             crossbeam_channel::bounded::<Job<dyn Store>>(emission::EMISSION_WORKERS);
@@ -398,6 +405,7 @@ impl Registry {
                             writer_stats.clone(),
                             tx::Feed {
                                 ranges: Some(writer_ranges.clone()),
+                                cache_epoch: writer_epoch.clone(),
                                 facts: writer_facts.clone(),
                                 signal: writer_signal.clone(),
                                 reload: reload.clone(),
@@ -429,6 +437,8 @@ impl Registry {
                 emitter: Arc::new(emission::Emitter::default()),
                 keyring,
                 ranges,
+                cache_epoch,
+                prefetch: state_cache > 0,
                 blocks: RwLock::new(blocks),
                 products: RwLock::new(HashMap::new()),
                 participants: RwLock::new(HashMap::new()),
@@ -1282,7 +1292,8 @@ impl Registry {
         body: Vec<u8>,
         request: model::SignedRequest,
     ) -> Result<DocAnswer> {
-        let doc = documents::prepare(body, request)?;
+        let mut doc = documents::prepare(body, request)?;
+        self.prefetch(&mut doc);
         let reg = self.clone();
         let actor = actor.clone();
         self.write(move |tx| reg.run_document(tx, &actor, doc))
@@ -1297,10 +1308,39 @@ impl Registry {
         request: model::SignedRequest,
         done: impl FnOnce(Result<DocAnswer>) + Send + 'static,
     ) -> Result<()> {
-        let doc = documents::prepare(body, request)?;
+        let mut doc = documents::prepare(body, request)?;
+        self.prefetch(&mut doc);
         let reg = self.clone();
         let actor = actor.clone();
         self.write_then(move |tx| reg.run_document(tx, &actor, doc), done)
+    }
+
+    /// Reads the states of a document's listed codes on the calling thread, in one sorted
+    /// multi-get (ranged codes derived), for the writer to take if still good
+    /// ([`tx::Tx::prefetched`]): the look-ups that limit ingest when the writer's cache
+    /// does not hold the codes then run beside the writer, on the threads that parse. A
+    /// failed read is left to the writer.
+    fn prefetch(&self, doc: &mut documents::Prepared) {
+        if !self.inner.prefetch {
+            return;
+        }
+        let mut keys = doc.raw.listed_keys();
+        if keys.is_empty() {
+            return;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let epoch = self
+            .inner
+            .cache_epoch
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if let Ok(states) = self.inner.ranges.states(&*self.inner.store, &keys) {
+            doc.prefetched = Some(tx::Prefetched {
+                epoch,
+                keys,
+                states,
+            });
+        }
     }
 
     fn run_document(

@@ -77,6 +77,19 @@ impl WriterState {
     }
 }
 
+/// States of a document's codes read before its job reached the writer, on the thread
+/// that parsed it ([`crate::Registry`]'s document submission): the store's look-ups (and
+/// ranged codes' derivation) then run beside the writer instead of in it.
+#[derive(Debug)]
+pub struct Prefetched {
+    /// The writer's cache epoch read before the states were ([`StateCache::epoch`]).
+    pub epoch: u64,
+    /// The codes.
+    pub keys: Vec<CodeKey>,
+    /// Their states as read, one per key.
+    pub states: Vec<Option<CodeState>>,
+}
+
 /// A code in the overlay: its current state (`None`: unknown) and whether the batch wrote it.
 #[derive(Clone, Copy)]
 struct Slot {
@@ -198,6 +211,23 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             self.codes.insert(k, Slot::read(s));
         }
         Ok(())
+    }
+
+    /// Takes states read ahead of the job ([`Prefetched`]) into the overlay, when they
+    /// are still good: only if the writer's cache has forgotten nothing since they were
+    /// read (its epoch stands where it stood), so that every state committed since is in
+    /// the cache, which comes first. A code of the overlay or the cache keeps what it has
+    /// there; otherwise its committed state is what was read. Ignored without a cache.
+    pub fn prefetched(&mut self, p: Prefetched) {
+        let Some(cache) = self.cache.filter(|c| c.enabled() && c.epoch() == p.epoch) else {
+            return;
+        };
+        for (k, st) in p.keys.into_iter().zip(p.states) {
+            if self.codes.contains_key(&k) || cache.get(&k).is_some() {
+                continue;
+            }
+            self.codes.insert(k, Slot::read(st));
+        }
     }
 
     /// The current states of `keys` (overlay, then cache, then store and ranges) without
@@ -725,6 +755,8 @@ pub struct Feed {
     /// Derives the states of codes emitted as ranges (`None`: a store without ranges, for
     /// tests of the writer alone).
     pub ranges: Option<crate::ranges::Ranges>,
+    /// The writer's state cache's epoch ([`StateCache::epoch`]), for [`Prefetched`] reads.
+    pub cache_epoch: Arc<std::sync::atomic::AtomicU64>,
     /// Facts from reads waiting for a commit.
     pub facts: Arc<crate::feed::FactBuffer>,
     /// Moved after each commit that appended to the feed.
@@ -753,7 +785,7 @@ pub fn run_writer<S: Store + ?Sized>(
     feed: Feed,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
-    let mut cache = StateCache::new(cache_capacity);
+    let mut cache = StateCache::sharing(cache_capacity, feed.cache_epoch.clone());
     // Facts from reads taken for a batch that then failed: recorded with the next one.
     let mut carried: Vec<crate::feed::Fact> = Vec::new();
     loop {
@@ -958,6 +990,10 @@ pub struct StateCache {
     young: HashMap<CodeKey, CodeState>,
     old: HashMap<CodeKey, CodeState>,
     capacity: usize,
+    /// Moves whenever the cache forgets states (a generation dropped, cleared, made anew):
+    /// while it stands still, every state committed since holds in the cache, which is
+    /// what makes a [`Prefetched`] read still good (see [`Tx::prefetched`]).
+    epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StateCache {
@@ -966,11 +1002,29 @@ impl StateCache {
 
     /// A cache of at most `capacity` states.
     pub fn new(capacity: usize) -> StateCache {
+        Self::sharing(capacity, Arc::default())
+    }
+
+    /// A cache of at most `capacity` states whose epoch ([`StateCache::epoch`]) is
+    /// `epoch`, which others read (the registry's prefetching threads); moved on.
+    pub fn sharing(capacity: usize, epoch: Arc<std::sync::atomic::AtomicU64>) -> StateCache {
+        epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         StateCache {
             young: HashMap::default(),
             old: HashMap::default(),
             capacity,
+            epoch,
         }
+    }
+
+    /// The cache's epoch: it moves whenever the cache forgets states.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the cache holds anything (a capacity above 0).
+    pub fn enabled(&self) -> bool {
+        self.capacity > 0
     }
 
     /// `TRACEMARK_STATE_CACHE` (entries; 0 disables) or the default.
@@ -992,6 +1046,7 @@ impl StateCache {
             return;
         }
         if self.young.len() >= self.capacity / 2 {
+            self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.old = std::mem::take(&mut self.young);
         }
         self.young.insert(k, st);
@@ -999,6 +1054,7 @@ impl StateCache {
 
     /// Forgets everything.
     pub fn clear(&mut self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.young.clear();
         self.old.clear();
     }
@@ -1154,6 +1210,60 @@ mod tests {
         assert!(
             took < std::time::Duration::from_secs(10),
             "{n} links and unlinks took {took:?}"
+        );
+    }
+
+    /// A read ahead is taken only while the cache has forgotten nothing since it was made,
+    /// and never over what the cache or the overlay holds.
+    #[test]
+    fn a_read_ahead_is_taken_only_while_the_cache_forgot_nothing() {
+        let store = Empty;
+        let key = |i: u32| CodeKey::unit(4_600_000_000_001, format!("{i:08}").as_bytes());
+        let state = |owner: u32| CodeState::new(crate::model::Status::Applied, owner, 0);
+        let mut cache = StateCache::new(4);
+        cache.put(key(1), state(1));
+        let ahead = |epoch: u64| Prefetched {
+            epoch,
+            keys: vec![key(1), key(2)],
+            states: vec![Some(state(9)), Some(state(9))],
+        };
+        let e = cache.epoch();
+        {
+            let mut tx = Tx::with_cache(&store, &cache, 0, WriterState::default());
+            tx.prefetched(ahead(e));
+            assert_eq!(
+                tx.code(&key(1)).expect("read").map(|s| s.owner),
+                Some(1),
+                "the cache is newer"
+            );
+            assert_eq!(
+                tx.code(&key(2)).expect("read").map(|s| s.owner),
+                Some(9),
+                "taken"
+            );
+        }
+        // Two more puts drop a generation: the epoch moves, the read ahead is stale.
+        cache.put(key(3), state(3));
+        cache.put(key(4), state(4));
+        assert_ne!(cache.epoch(), e);
+        let mut tx = Tx::with_cache(&store, &cache, 0, WriterState::default());
+        tx.prefetched(ahead(e));
+        assert_eq!(
+            tx.code(&key(2)).expect("read"),
+            None,
+            "stale: the store is asked"
+        );
+        drop(tx);
+        let e = cache.epoch();
+        cache.clear();
+        assert_ne!(cache.epoch(), e, "clearing moves the epoch");
+        let none = StateCache::new(0);
+        let mut tx = Tx::with_cache(&store, &none, 0, WriterState::default());
+        tx.prefetched(ahead(none.epoch()));
+        assert_eq!(
+            tx.code(&key(2)).expect("read"),
+            None,
+            "no cache, no read ahead"
         );
     }
 }
