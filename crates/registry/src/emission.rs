@@ -208,17 +208,45 @@ fn finish(
 /// normal thread; alone, they run at full speed.
 pub const EMISSION_NICE: i32 = 10;
 
+/// Niceness of the threads that parse documents, follow the feed (projections) and do
+/// other heavy work behind requests: public answers (verify, the till check: the reader
+/// pool and the async workers, niceness 0) come first when the cores are contended, and
+/// ingest takes what they leave (about three quarters of a contended core at niceness 5).
+pub const BACKGROUND_NICE: i32 = 5;
+
 /// Lowers the calling thread's scheduling priority to [`EMISSION_NICE`] (Linux: niceness is
 /// per thread).
 fn lower_priority() {
+    set_thread_nice(EMISSION_NICE);
+}
+
+/// Sets the calling thread's niceness (Linux: niceness is per thread; elsewhere nothing).
+/// Lowering is always allowed; a failure is logged and changes nothing.
+pub fn set_thread_nice(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        if libc::setpriority(libc::PRIO_PROCESS, tid, EMISSION_NICE) != 0 {
-            tracing::warn!("cannot lower the emission worker's priority");
+        if libc::setpriority(libc::PRIO_PROCESS, tid, nice) != 0 {
+            tracing::warn!("cannot set a thread's niceness to {nice}");
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
+/// [`set_thread_nice`] to [`BACKGROUND_NICE`], once per thread (a pool's thread runs many
+/// jobs; the system call is made for its first).
+pub fn background_thread() {
+    thread_local! {
+        static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    DONE.with(|d| {
+        if !d.get() {
+            d.set(true);
+            set_thread_nice(BACKGROUND_NICE);
+        }
+    });
 }
 
 #[cfg(test)]

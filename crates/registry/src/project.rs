@@ -163,7 +163,11 @@ pub fn follow<P: Projection>(reg: &Registry, proj: Arc<RwLock<P>>) -> StoreResul
     let (reg, t_stop, t_progress) = (reg.clone(), stop.clone(), progress.clone());
     let thread = std::thread::Builder::new()
         .name(format!("tracemark-{name}"))
-        .spawn(move || run(reg, proj, name, t_stop, t_progress))
+        .spawn(move || {
+            // Behind public answers when the cores are contended (it catches up after).
+            crate::emission::background_thread();
+            run(reg, proj, name, t_stop, t_progress)
+        })
         .map_err(crate::store::StoreError::new)?;
     Ok(Follower {
         stop,

@@ -263,6 +263,9 @@ impl BlockingLane {
         };
         match tokio::task::spawn_blocking(move || {
             let _slot = slot;
+            // Writes and heavy work yield to the reader pool and the async workers when the
+            // cores are contended: a verification does not wait behind a document's parsing.
+            registry::emission::background_thread();
             f()
         })
         .await
