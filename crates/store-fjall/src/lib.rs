@@ -6,12 +6,19 @@
 //!
 //! | keyspace | key | value |
 //! |---|---|---|
-//! | `codes` | spread(code) ‖ code key | [`CodeState`] binary |
+//! | `codes` | placed: block(code) ‖ 2 ‖ GTIN (7 bytes) ‖ serial length ‖ counter (u64 BE); else spread(code) ‖ code key | [`CodeState`] binary |
 //! | `events` | doc seq (low u32 BE ‖ high u32 BE) ‖ first entry's key | a chunk of ≤ 1,024 of the document's events (see [`event_chunks`]) |
 //! | `ranges` | GTIN (u64 BE) ‖ serial length ‖ first counter (u64 BE) | [`registry::model::CodeRange`] binary: codes emitted and not touched since |
 //! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
 //!
-//! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits).
+//! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits). A store
+//! opened with a [`Placement`] (the issuing keyring's serial permutation) keeps the
+//! states of codes whose serial maps back to a counter — operator serials, and any
+//! alphanumeric serial short enough — in counter order: `block` is 4 bytes of a hash of
+//! (GTIN, length, counter ÷ 1,024), so one order's codes sit together in runs of 1,024
+//! (a document's states are a few blocks on disk, not a block each; neighbours' alike
+//! states compress together) while runs spread over the keyspace (the memtable's inline
+//! key prefix still tells runs apart).
 //! | `docs` | document UUID | metadata length (u32 LE) ‖ version byte ‖ JSON metadata ‖ body |
 //! | `doc_seq` | seq (u64 BE) | document UUID ‖ log index (u64 BE) |
 //! | `shipments` | ship doc UUID | accept doc UUID |
@@ -78,6 +85,11 @@ pub struct FjallStore {
     projections: Keyspace,
     refusal_seq: AtomicU64,
     durable: bool,
+    /// Where codes' states go ([`Placement`]); `None`: spread, for a store opened without
+    /// the keyring (which then refuses to read or write states if they are placed).
+    placement: Option<Placement>,
+    /// Whether the stored states are placed (and this store cannot place them).
+    unplaceable: bool,
 }
 
 /// Block cache size: `TRACEMARK_CACHE_MB` if set, else a quarter of physical memory
@@ -130,9 +142,109 @@ fn spread(k: &CodeKey) -> [u8; 4] {
     ((h ^ (h >> 32)) as u32).to_be_bytes()
 }
 
-/// The storage key of a code's state: spread prefix ‖ code key.
+/// The storage key of a code's state without a [`Placement`]: spread prefix ‖ code key.
 pub fn state_key(k: &CodeKey) -> Vec<u8> {
     cat(&[&spread(k), k.as_bytes()])
+}
+
+/// The fifth byte of a placed state key (a code key's first byte, its tag, is 0 or 1).
+const PLACED: u8 = 2;
+/// Codes per run of a placed key's block prefix.
+const RUN: u64 = 1_024;
+/// The `meta` counter that says the codes' states are placed ([`Placement`]): 2.
+const LAYOUT: &str = "code_layout";
+
+/// Where codes' states are stored: in counter order, for codes whose serial the issuing
+/// permutation maps back to a counter (see the [crate documentation](crate)).
+#[derive(Clone, Debug)]
+pub struct Placement {
+    serials: issuance::SerialGenerator,
+}
+
+impl Placement {
+    /// Placement by the keyring's serial permutation.
+    pub fn new(serials: issuance::SerialGenerator) -> Placement {
+        Placement { serials }
+    }
+
+    /// (GTIN, serial length, counter) of a code whose serial maps back to a counter.
+    fn counter(&self, k: &CodeKey, seqs: &mut Seqs) -> Option<(u64, u8, u64)> {
+        let (g, s) = (k.gtin()?, k.serial()?);
+        let len = s.len() as u8;
+        let seq = seqs.get(&self.serials, g, len)?;
+        seq.counter(s).ok().map(|c| (g, len, c))
+    }
+
+    /// The state key of `k`: placed when its serial maps back to a counter, else spread.
+    fn key(&self, k: &CodeKey, seqs: &mut Seqs) -> Vec<u8> {
+        match self.counter(k, seqs) {
+            Some((g, len, c)) => placed_key(g, len, c),
+            None => state_key(k),
+        }
+    }
+
+    /// The code of a stored state key (either form).
+    fn code(&self, key: &[u8], seqs: &mut Seqs) -> Option<CodeKey> {
+        if key.get(4) != Some(&PLACED) {
+            return CodeKey::from_bytes(key.get(4..)?);
+        }
+        let b = key.get(5..21)?;
+        let mut g = [0u8; 8];
+        g[1..].copy_from_slice(&b[..7]);
+        let (g, len) = (u64::from_be_bytes(g), b[7]);
+        let c = u64::from_be_bytes(b[8..16].try_into().ok()?);
+        let serial = seqs.get(&self.serials, g, len)?.serial(c).ok()?;
+        Some(CodeKey::unit(g, serial.as_str().as_bytes()))
+    }
+}
+
+/// A placed state key: block ‖ 2 ‖ GTIN (7 bytes) ‖ length ‖ counter (u64 BE).
+fn placed_key(g: u64, len: u8, c: u64) -> Vec<u8> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in g
+        .to_be_bytes()
+        .into_iter()
+        .chain([len])
+        .chain((c / RUN).to_be_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut k = Vec::with_capacity(21);
+    k.extend_from_slice(&((h ^ (h >> 32)) as u32).to_be_bytes());
+    k.push(PLACED);
+    k.extend_from_slice(&g.to_be_bytes()[1..]);
+    k.push(len);
+    k.extend_from_slice(&c.to_be_bytes());
+    k
+}
+
+/// Serial sequences set up per (GTIN, length) while placing many keys (a set-up costs
+/// twenty SipHash rounds; a batch's codes share a few).
+#[derive(Default)]
+struct Seqs(Vec<(u64, u8, issuance::SerialSequence)>);
+
+impl Seqs {
+    fn get(
+        &mut self,
+        serials: &issuance::SerialGenerator,
+        g: u64,
+        len: u8,
+    ) -> Option<&issuance::SerialSequence> {
+        let i = match self.0.iter().position(|s| s.0 == g && s.1 == len) {
+            Some(i) => i,
+            None => {
+                let l = issuance::SerialLen::new(usize::from(len)).ok()?;
+                let seq = serials.sequence(g, l).ok()?;
+                if self.0.len() >= 64 {
+                    self.0.clear();
+                }
+                self.0.push((g, len, seq));
+                self.0.len() - 1
+            }
+        };
+        Some(&self.0[i].2)
+    }
 }
 
 /// The scan prefix of everything filed under a code (events, children): spread prefix ‖
@@ -229,6 +341,24 @@ impl FjallStore {
     /// The block cache gets a quarter of the machine's memory ([`cache_bytes`]): the state
     /// look-up, not the write, is what limits ingest, and a cached block is ~100× cheaper.
     pub fn open_with(dir: &Path, durable: bool) -> StoreResult<FjallStore> {
+        Self::open_placed(dir, durable, None)
+    }
+
+    /// Opens the store with codes' states placed in counter order by the keyring's serial
+    /// permutation ([`Placement`]), as `serve` does; every commit is fsynced. A store whose
+    /// states were spread (written before placement, or without it) has them moved once,
+    /// here, in batches (resumable: a state moved is not moved again).
+    pub fn open_with_placement(dir: &Path, placement: Placement) -> StoreResult<FjallStore> {
+        Self::open_placed(dir, true, Some(placement))
+    }
+
+    /// Opens the store; see [`FjallStore::open_with`] and
+    /// [`FjallStore::open_with_placement`].
+    pub fn open_placed(
+        dir: &Path,
+        durable: bool,
+        placement: Option<Placement>,
+    ) -> StoreResult<FjallStore> {
         std::fs::create_dir_all(dir).map_err(err)?;
         let db = Database::builder(dir)
             .cache_size(cache_bytes())
@@ -283,7 +413,16 @@ impl FjallStore {
             refusal_seq: AtomicU64::new(0),
             db,
             durable,
+            placement,
+            unplaceable: false,
         };
+        let mut store = store;
+        let placed = store.counter(LAYOUT)? == 2;
+        match (&store.placement, placed) {
+            (Some(_), false) => store.place_states()?,
+            (None, true) => store.unplaceable = true,
+            _ => {}
+        }
         let last = store
             .refusals
             .last_key_value()
@@ -293,6 +432,78 @@ impl FjallStore {
             .map_or(0, u64::from_be_bytes);
         store.refusal_seq.store(last, Ordering::SeqCst);
         Ok(store)
+    }
+
+    /// Moves every spread state whose code can be placed to its placed key, then marks
+    /// the store placed. Batches of 100,000; a state already moved is skipped, so an
+    /// interrupted move resumes.
+    fn place_states(&self) -> StoreResult<()> {
+        let Some(p) = &self.placement else {
+            return Ok(());
+        };
+        let mut seqs = Seqs::default();
+        let mut from: Option<Vec<u8>> = None;
+        let mut moved = 0u64;
+        loop {
+            use std::ops::Bound;
+            let lower = from.clone().map_or(Bound::Unbounded, Bound::Excluded);
+            let mut page = Vec::new();
+            for g in self
+                .codes
+                .range::<Vec<u8>, _>((lower, Bound::Unbounded))
+                .take(100_000)
+            {
+                let (k, v) = g.into_inner().map_err(err)?;
+                page.push((k.to_vec(), v.to_vec()));
+            }
+            let Some(last) = page.last() else { break };
+            from = Some(last.0.clone());
+            let mut b = self.db.batch().durability(Some(PersistMode::SyncAll));
+            for (k, v) in &page {
+                if k.get(4) == Some(&PLACED) {
+                    continue;
+                }
+                let Some(code) = k.get(4..).and_then(CodeKey::from_bytes) else {
+                    return Err(err("a corrupt code key"));
+                };
+                let placed = p.key(&code, &mut seqs);
+                if placed != *k {
+                    b.insert(&self.codes, placed, v.as_slice());
+                    b.remove(&self.codes, k.as_slice());
+                    moved += 1;
+                }
+            }
+            b.commit().map_err(err)?;
+        }
+        let mut b = self.db.batch().durability(Some(PersistMode::SyncAll));
+        b.insert(&self.meta, LAYOUT.as_bytes(), 2u64.to_le_bytes());
+        b.commit().map_err(err)?;
+        if moved > 0 {
+            eprintln!("store: {moved} code states moved to their placed keys");
+        }
+        Ok(())
+    }
+
+    /// The state key of `k` in this store's layout.
+    fn key_of(&self, k: &CodeKey, seqs: &mut Seqs) -> StoreResult<Vec<u8>> {
+        if self.unplaceable {
+            return Err(err(
+                "this store's code states are placed by the issuing keyring's serial \
+                 permutation: open it with the keyring (FjallStore::open_with_placement)",
+            ));
+        }
+        Ok(match &self.placement {
+            Some(p) => p.key(k, seqs),
+            None => state_key(k),
+        })
+    }
+
+    /// The code of a stored state key.
+    fn code_of(&self, key: &[u8], seqs: &mut Seqs) -> Option<CodeKey> {
+        match &self.placement {
+            Some(p) => p.code(key, seqs),
+            None => CodeKey::from_bytes(key.get(4..)?),
+        }
     }
 
     /// Decodes a JSON record (see [`registry::store::decode_record`]).
@@ -379,13 +590,16 @@ impl Store for FjallStore {
     }
 
     fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
+        let mut seqs = Seqs::default();
         keys.iter()
-            .map(|k| match self.codes.get(state_key(k)).map_err(err)? {
-                None => Ok(None),
-                Some(v) => CodeState::decode(&v)
-                    .map(Some)
-                    .ok_or_else(|| err(format!("corrupt state of {k}"))),
-            })
+            .map(
+                |k| match self.codes.get(self.key_of(k, &mut seqs)?).map_err(err)? {
+                    None => Ok(None),
+                    Some(v) => CodeState::decode(&v)
+                        .map(Some)
+                        .ok_or_else(|| err(format!("corrupt state of {k}"))),
+                },
+            )
             .collect()
     }
 
@@ -656,11 +870,16 @@ impl Store for FjallStore {
         limit: usize,
     ) -> StoreResult<Vec<(CodeKey, CodeState)>> {
         use std::ops::Bound;
-        // Key order is spread order: every code once, in an order fixed between writes.
+        // Key order is the layout's (placed runs, spread codes): every code once, in an
+        // order fixed between writes.
+        let mut seqs = Seqs::default();
         let from = match after {
-            Some(k) => Bound::Excluded(state_key(k)),
+            Some(k) => Bound::Excluded(self.key_of(k, &mut seqs)?),
             None => Bound::Unbounded,
         };
+        if self.unplaceable {
+            self.key_of(&CodeKey::sscc(0), &mut seqs)?;
+        }
         let mut out = Vec::with_capacity(limit.min(65_536));
         for g in self
             .codes
@@ -668,9 +887,8 @@ impl Store for FjallStore {
             .take(limit)
         {
             let (k, v) = g.into_inner().map_err(err)?;
-            let key = k
-                .get(4..)
-                .and_then(CodeKey::from_bytes)
+            let key = self
+                .code_of(&k, &mut seqs)
                 .ok_or_else(|| err("a corrupt code key"))?;
             let st = CodeState::decode(&v).ok_or_else(|| err(format!("corrupt state of {key}")))?;
             out.push((key, st));
@@ -771,8 +989,12 @@ impl Store for FjallStore {
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
         // In key order: consecutive memtable inserts then walk the same upper levels of the
         // skiplist (cache-hot) instead of a random path each.
-        let mut states: Vec<(Vec<u8>, &CodeState)> =
-            set.codes.iter().map(|(k, st)| (state_key(k), st)).collect();
+        let mut seqs = Seqs::default();
+        let mut states: Vec<(Vec<u8>, &CodeState)> = set
+            .codes
+            .iter()
+            .map(|(k, st)| Ok((self.key_of(k, &mut seqs)?, st)))
+            .collect::<StoreResult<_>>()?;
         states.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (key, st) in states {
             let n = st.encode(&mut buf);

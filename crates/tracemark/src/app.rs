@@ -295,8 +295,11 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
     let (store, nonce_journal): (Arc<dyn registry::Store>, _) = match &secrets {
         Secrets::Dir(dir) => (
             Arc::new(
-                store_fjall::FjallStore::open(&dir.join("store"))
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                store_fjall::FjallStore::open_with_placement(
+                    &dir.join("store"),
+                    store_fjall::Placement::new(keyring.serials().clone()),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
             ),
             Some(dir.join("nonces")),
         ),

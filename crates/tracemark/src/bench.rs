@@ -158,10 +158,14 @@ fn clean_scratch() {
 /// store, as for codes whose last document is long past).
 fn bed_with(state_cache: usize) -> Result<Bed> {
     let dir = tempfile::tempdir()?;
-    let store = store_fjall::FjallStore::open(dir.path()).map_err(|e| anyhow!("{e}"))?;
     let clock = registry::system_clock();
     // Kept beside the store as `serve` keeps it: the audit's replay recomputes codes with it.
     let keyring = issuance::Keyring::generate(clock());
+    let store = store_fjall::FjallStore::open_with_placement(
+        dir.path(),
+        store_fjall::Placement::new(keyring.serials().clone()),
+    )
+    .map_err(|e| anyhow!("{e}"))?;
     keyring
         .save(&dir.path().join("keys.json"))
         .map_err(|e| anyhow!("{e}"))?;

@@ -104,8 +104,13 @@ pub fn open_store(data: &Path) -> Result<store_fjall::FjallStore> {
             dir.display()
         );
     }
+    // Codes' states are placed by the issuing keys' serial permutation: with the keys
+    // beside the store it reads them; without (the feed alone is read) it opens unplaced.
+    let placement = issuance::Keyring::load(&data.join("keys.json"))
+        .ok()
+        .map(|k| store_fjall::Placement::new(k.serials().clone()));
     // A store in use says so itself (a running registry holds its lock).
-    store_fjall::FjallStore::open(&dir)
+    store_fjall::FjallStore::open_placed(&dir, true, placement)
         .map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", data.display()))
 }
 
