@@ -975,6 +975,11 @@ impl Store for FjallStore {
         if self.durable {
             b = b.durability(Some(PersistMode::SyncAll));
         }
+        // Plain reads (`get`) see a batch's items as they are inserted, one by one (fjall
+        // publishes the batch's sequence number for snapshots only): so what others point
+        // at goes in first — events before the states naming them, codes' states and
+        // ranges before the orders counting them, everything before the counters (log
+        // size, document and feed sequences) that readers start from.
         for p in &set.participants {
             b.insert(&self.participants, p.id.to_be_bytes(), Self::record(p)?);
             b.insert(&self.tins, p.tin.as_bytes(), p.id.to_be_bytes());
@@ -985,20 +990,6 @@ impl Store for FjallStore {
         }
         for r in &set.ranges {
             b.insert(&self.ranges, r.storage_key(), r.encode());
-        }
-        let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
-        // In key order: consecutive memtable inserts then walk the same upper levels of the
-        // skiplist (cache-hot) instead of a random path each.
-        let mut seqs = Seqs::default();
-        let mut states: Vec<(Vec<u8>, &CodeState)> = set
-            .codes
-            .iter()
-            .map(|(k, st)| Ok((self.key_of(k, &mut seqs)?, st)))
-            .collect::<StoreResult<_>>()?;
-        states.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (key, st) in states {
-            let n = st.encode(&mut buf);
-            b.insert(&self.codes, key, &buf[..n]);
         }
         for (key, value) in event_chunks(
             set.events
@@ -1023,14 +1014,6 @@ impl Store for FjallStore {
         }
         for (s, a) in &set.shipments_closed {
             b.insert(&self.shipments, s.as_bytes(), a.as_bytes());
-        }
-        for o in &set.orders {
-            b.insert(&self.orders, o.id.as_bytes(), Self::record(o)?);
-            b.insert(
-                &self.orders_by,
-                cat(&[&o.participant.to_be_bytes(), o.id.as_bytes()]),
-                [],
-            );
         }
         for (id, first, serials) in &set.order_serials {
             for (i, s) in serials.iter().enumerate() {
@@ -1078,9 +1061,6 @@ impl Store for FjallStore {
                 b.insert(&self.inventory, k, (cur + d).to_le_bytes());
             }
         }
-        for (name, v) in &set.counters {
-            b.insert(&self.meta, name.as_bytes(), v.to_le_bytes());
-        }
         for (i, leaf) in &set.log_leaves {
             b.insert(&self.log, i.to_be_bytes(), leaf);
         }
@@ -1098,6 +1078,31 @@ impl Store for FjallStore {
                 rseq.to_be_bytes(),
                 registry::store::encode_refusal(*p, *at, summary)?,
             );
+        }
+        let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
+        // In key order: consecutive memtable inserts then walk the same upper levels of the
+        // skiplist (cache-hot) instead of a random path each.
+        let mut seqs = Seqs::default();
+        let mut states: Vec<(Vec<u8>, &CodeState)> = set
+            .codes
+            .iter()
+            .map(|(k, st)| Ok((self.key_of(k, &mut seqs)?, st)))
+            .collect::<StoreResult<_>>()?;
+        states.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, st) in states {
+            let n = st.encode(&mut buf);
+            b.insert(&self.codes, key, &buf[..n]);
+        }
+        for o in &set.orders {
+            b.insert(&self.orders, o.id.as_bytes(), Self::record(o)?);
+            b.insert(
+                &self.orders_by,
+                cat(&[&o.participant.to_be_bytes(), o.id.as_bytes()]),
+                [],
+            );
+        }
+        for (name, v) in &set.counters {
+            b.insert(&self.meta, name.as_bytes(), v.to_le_bytes());
         }
         b.commit().map_err(err)?;
         self.refusal_seq.store(rseq, Ordering::SeqCst);
