@@ -55,6 +55,11 @@ enum Command {
         /// tag="<this URL>"), so a request signed for one deployment is refused by another.
         #[arg(long, value_name = "URL", value_parser = server::httpsig::PublicUrl::parse)]
         public_url: Option<server::httpsig::PublicUrl>,
+        /// No per-participant limit on till checks (by default 20 checks and 200 codes a
+        /// second, bursts of 40 and 2,000): for a fiscal data operator checking for many
+        /// tills under one TIN, and for `bench --scale`, which measures the check itself.
+        #[arg(long)]
+        till_unlimited: bool,
     },
     /// Start a registry with a simulated economy flowing through it (producers, importers,
     /// wholesalers, shops, shoppers and planted offenders, through the public API); prints
@@ -345,6 +350,7 @@ fn run(cli: Cli) -> Result<()> {
             connections_max,
             metrics_allow,
             public_url,
+            till_unlimited,
         } => {
             let home = Home::from_flags(data, postgres)?;
             // The address first: a port in use leaves no new data directory behind.
@@ -352,6 +358,9 @@ fn run(cli: Cli) -> Result<()> {
             let mut opened = tracemark::app::open_home(&home, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             opened.config.metrics_allow = metrics_allow;
+            if till_unlimited {
+                opened.config.till_quota = None;
+            }
             let address = match &public_url {
                 Some(u) => u.url.clone(),
                 None => format!("http://{}", listener.local_addr()?),
