@@ -22,7 +22,8 @@ struct Sizes {
     raw_puts: usize,
 }
 
-fn machine() -> String {
+/// The machine a bench runs on: CPU, cores, memory, kernel, and the build's profile.
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -643,68 +644,288 @@ pub(crate) fn http_load(
     total: u64,
     req: MakeRequest,
 ) -> Result<(f64, f64, f64)> {
+    let windows = Arc::new(Windows::new(Duration::MAX));
+    let secs = load(
+        rt,
+        base,
+        &LoadSpec {
+            concurrency,
+            stop: LoadStop::Requests(total),
+            pace: None,
+            source: 2,
+        },
+        req,
+        &windows,
+    )?;
+    let all = windows.total();
+    if let Some(e) = all.first_error {
+        bail!("{e}");
+    }
+    Ok((total as f64 / secs, all.p(0.5), all.p(0.99)))
+}
+
+/// When a load run ends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LoadStop {
+    /// After this many requests (answered or failed).
+    Requests(u64),
+    /// At this instant (requests in flight then are finished and counted).
+    At(Instant),
+}
+
+/// A load run's shape.
+#[derive(Clone, Debug)]
+pub(crate) struct LoadSpec {
+    /// Connections, each one request at a time.
+    pub(crate) concurrency: usize,
+    /// When it ends.
+    pub(crate) stop: LoadStop,
+    /// At most one request per connection each `pace` (`None`: closed loop, as fast as
+    /// answers come).
+    pub(crate) pace: Option<Duration>,
+    /// The third byte of the loopback addresses the connections leave from (127.0.S.x):
+    /// two loads running at once are told apart as two crowds of clients.
+    pub(crate) source: u8,
+}
+
+/// The answers of a load run in windows of time (one window when its width is
+/// `Duration::MAX`): each connection adds its counts and latencies to the window of the
+/// moment it got them when it passes into the next window, and at its end, so a window is
+/// complete a moment after it closed (a closed loop's next answer, a paced one's next tick).
+pub(crate) struct Windows {
+    start: Instant,
+    width: Duration,
+    done: std::sync::Mutex<Vec<Window>>,
+}
+
+/// One window's answers.
+#[derive(Clone)]
+pub(crate) struct Window {
+    /// 2xx answers.
+    pub(crate) ok: u64,
+    /// Other answers and failed connections.
+    pub(crate) errors: u64,
+    /// The first error's words.
+    pub(crate) first_error: Option<String>,
+    /// Latencies of the 2xx answers, µs.
+    pub(crate) hist: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for Window {
+    fn default() -> Window {
+        Window {
+            ok: 0,
+            errors: 0,
+            first_error: None,
+            hist: hdrhistogram::Histogram::<u64>::new(3).expect("histogram"),
+        }
+    }
+}
+
+impl Window {
+    /// Adds `other`'s answers to these.
+    pub(crate) fn add(&mut self, other: &Window) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
+        let _ = self.hist.add(&other.hist);
+    }
+
+    /// The latency at quantile `q`, ms (0 without answers).
+    pub(crate) fn p(&self, q: f64) -> f64 {
+        if self.hist.is_empty() {
+            return 0.0;
+        }
+        self.hist.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+impl Windows {
+    /// Windows of `width` from now.
+    pub(crate) fn new(width: Duration) -> Windows {
+        Windows {
+            start: Instant::now(),
+            width,
+            done: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The window of the instant `t`.
+    fn index(&self, t: Instant) -> usize {
+        let e = t.saturating_duration_since(self.start);
+        if self.width == Duration::MAX {
+            return 0;
+        }
+        (e.as_nanos() / self.width.as_nanos().max(1)) as usize
+    }
+
+    fn merge(&self, i: usize, w: &Window) {
+        if let Ok(mut d) = self.done.lock() {
+            if d.len() <= i {
+                d.resize_with(i + 1, Window::default);
+            }
+            d[i].add(w);
+        }
+    }
+
+    /// The `i`-th window as its connections have reported it so far.
+    pub(crate) fn window(&self, i: usize) -> Window {
+        self.done
+            .lock()
+            .ok()
+            .and_then(|d| d.get(i).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Every window together.
+    pub(crate) fn total(&self) -> Window {
+        let mut all = Window::default();
+        if let Ok(d) = self.done.lock() {
+            for w in d.iter() {
+                all.add(w);
+            }
+        }
+        all
+    }
+}
+
+/// Runs the load `spec` on `base` with requests made by `req`, its answers into `windows`;
+/// returns its duration in seconds. Answers other than 2xx and broken connections are
+/// counted as errors (a broken connection is opened again after 50 ms), never retried.
+pub(crate) fn load(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    spec: &LoadSpec,
+    req: MakeRequest,
+    windows: &Arc<Windows>,
+) -> Result<f64> {
     let addr: std::net::SocketAddr = base
         .trim_start_matches("http://")
         .parse()
         .map_err(|e| anyhow!("the load's address {base}: {e}"))?;
     let next = Arc::new(AtomicU64::new(0));
     let t = Instant::now();
-    let hist = rt.block_on(async {
+    rt.block_on(async {
         let mut tasks = Vec::new();
-        for i in 0..concurrency {
-            let next = next.clone();
-            let req = req.clone();
+        for i in 0..spec.concurrency {
+            let (next, req, spec, windows) =
+                (next.clone(), req.clone(), spec.clone(), windows.clone());
             tasks.push(tokio::spawn(async move {
-                use tokio::io::AsyncWriteExt;
-                let socket = tokio::net::TcpSocket::new_v4()?;
-                #[cfg(target_os = "linux")]
-                socket.bind(std::net::SocketAddr::from((
-                    [
-                        127,
-                        0,
-                        2,
-                        1 + ((i / LOAD_CONNECTIONS_PER_ADDRESS) % 250) as u8,
-                    ],
-                    0,
-                )))?;
-                #[cfg(not(target_os = "linux"))]
-                let _ = i;
-                let mut conn = socket.connect(addr).await?;
-                conn.set_nodelay(true)?;
-                let mut buf = Vec::with_capacity(16 * 1024);
-                let mut h = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        break;
-                    }
-                    let request = req(i);
-                    let s = Instant::now();
-                    conn.write_all(&request).await?;
-                    let status = read_response(&mut conn, &mut buf).await?;
-                    if !(200..300).contains(&status) {
-                        bail!("HTTP {status}");
-                    }
-                    let _ = h.record(s.elapsed().as_micros() as u64);
-                }
-                Ok::<_, anyhow::Error>(h)
+                connection(addr, i, &spec, &next, &req, &windows).await
             }));
         }
-        let mut all = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
         for t in tasks {
-            let h = t.await.map_err(|e| anyhow!("{e}"))??;
-            all.add(h).map_err(|e| anyhow!("{e}"))?;
+            t.await.map_err(|e| anyhow!("{e}"))?;
         }
-        Ok::<_, anyhow::Error>(all)
+        Ok::<_, anyhow::Error>(())
     })?;
-    let secs = t.elapsed().as_secs_f64();
-    Ok((
-        total as f64 / secs,
-        hist.value_at_quantile(0.5) as f64 / 1000.0,
-        hist.value_at_quantile(0.99) as f64 / 1000.0,
-    ))
+    Ok(t.elapsed().as_secs_f64())
 }
 
+/// Opens connection `i` of a load from its loopback address (127.0.S.x, eight
+/// connections per address).
+async fn connect(
+    addr: std::net::SocketAddr,
+    i: usize,
+    source: u8,
+) -> Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    #[cfg(target_os = "linux")]
+    socket.bind(std::net::SocketAddr::from((
+        [
+            127,
+            0,
+            source,
+            1 + ((i / LOAD_CONNECTIONS_PER_ADDRESS) % 250) as u8,
+        ],
+        0,
+    )))?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = (i, source);
+    let conn = socket.connect(addr).await?;
+    conn.set_nodelay(true)?;
+    Ok(conn)
+}
+
+/// One connection of a load: requests until the load ends, answers into `windows`.
+async fn connection(
+    addr: std::net::SocketAddr,
+    i: usize,
+    spec: &LoadSpec,
+    next: &AtomicU64,
+    req: &MakeRequest,
+    windows: &Windows,
+) {
+    use tokio::io::AsyncWriteExt;
+    let mut conn: Option<tokio::net::TcpStream> = None;
+    let mut buf = Vec::with_capacity(16 * 1024);
+    let mut current = Window::default();
+    let mut at = windows.index(Instant::now());
+    let mut due = Instant::now();
+    loop {
+        let n = match spec.stop {
+            LoadStop::Requests(total) => {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                n
+            }
+            LoadStop::At(end) => {
+                if Instant::now() >= end {
+                    break;
+                }
+                next.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+        if let Some(pace) = spec.pace {
+            // Never in bursts to catch up: a slow answer delays the next request.
+            tokio::time::sleep_until(due.into()).await;
+            due = due.max(Instant::now()) + pace;
+        }
+        let s = Instant::now();
+        let outcome: Result<u16> = async {
+            if conn.is_none() {
+                conn = Some(connect(addr, i, spec.source).await?);
+            }
+            let c = conn.as_mut().ok_or_else(|| anyhow!("no connection"))?;
+            c.write_all(&req(n)).await?;
+            read_response(c, &mut buf).await
+        }
+        .await;
+        let done = Instant::now();
+        let w = windows.index(done);
+        if w != at {
+            windows.merge(at, &current);
+            current = Window::default();
+            at = w;
+        }
+        match outcome {
+            Ok(status) if (200..300).contains(&status) => {
+                current.ok += 1;
+                let _ = current
+                    .hist
+                    .record(done.duration_since(s).as_micros() as u64);
+            }
+            Ok(status) => {
+                current.errors += 1;
+                current
+                    .first_error
+                    .get_or_insert_with(|| format!("HTTP {status}"));
+            }
+            Err(e) => {
+                current.errors += 1;
+                current.first_error.get_or_insert_with(|| e.to_string());
+                conn = None;
+                buf.clear();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    windows.merge(at, &current);
+}
 /// The parts `--only` chooses, in the order the suite runs them.
 pub const PARTS: &[&str] = &[
     "raw",
@@ -1287,6 +1508,41 @@ mod tests {
             .expect("send");
         let e = read_response(&mut c, &mut buf).await.expect_err("chunked");
         assert!(e.to_string().contains("chunked"), "{e}");
+    }
+
+    #[test]
+    fn the_load_generator_counts_errors_instead_of_stopping() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let addr = rt.block_on(pieces_server(vec![
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n",
+        ]));
+        let base = format!("http://{addr}");
+        let b = base.clone();
+        let windows = Arc::new(Windows::new(Duration::MAX));
+        load(
+            &rt,
+            &base,
+            &LoadSpec {
+                concurrency: 1,
+                stop: LoadStop::Requests(3),
+                pace: Some(Duration::from_millis(5)),
+                source: 2,
+            },
+            Arc::new(move |_| get_request(&b, "/x", "*/*")),
+            &windows,
+        )
+        .expect("load");
+        let w = windows.total();
+        assert_eq!((w.ok, w.errors), (2, 1));
+        assert_eq!(w.first_error.as_deref(), Some("HTTP 503"));
+        assert_eq!(w.hist.len(), 2);
+        assert!(w.p(1.0) >= w.p(0.5));
     }
 
     #[test]

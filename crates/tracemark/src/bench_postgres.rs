@@ -68,7 +68,7 @@ struct Figures {
 }
 
 /// What a run's registry is, for the header and the row names.
-fn engine_name(e: &Engine) -> String {
+pub(crate) fn engine_name(e: &Engine) -> String {
     match e {
         Engine::Postgres { version } => format!("PostgreSQL {version}"),
         // `version` names Citus and PostgreSQL already.
@@ -82,14 +82,16 @@ fn schema_name(n: usize) -> String {
 }
 
 /// A bench schema, dropped with this guard (whatever happened in between).
-struct Schema {
+pub(crate) struct Schema {
     server: String,
     name: String,
-    url: String,
+    /// The server's URL pointing at the schema (its `search_path`).
+    pub(crate) url: String,
 }
 
 impl Schema {
-    fn create(server: &str, n: usize) -> Result<Schema> {
+    /// Creates this process's `n`-th bench schema on the server of `server` (a URL).
+    pub(crate) fn create(server: &str, n: usize) -> Result<Schema> {
         let name = schema_name(n);
         let url =
             store_postgres::bench::create_schema(server, &name).map_err(|e| anyhow!("{e}"))?;
@@ -98,6 +100,15 @@ impl Schema {
             name,
             url,
         })
+    }
+}
+
+impl Schema {
+    /// Keeps the schema (not dropped with the guard); returns its name.
+    pub(crate) fn keep(self) -> String {
+        let name = self.name.clone();
+        std::mem::forget(self);
+        name
     }
 }
 

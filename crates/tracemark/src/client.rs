@@ -305,6 +305,28 @@ impl Client {
         n: u32,
         tail: &str,
     ) -> Result<Vec<String>> {
+        let id = self.order(actor, gtin, n, tail)?;
+        self.wait_order(
+            actor,
+            &id,
+            Duration::from_millis(20),
+            Duration::from_secs(600),
+        )?;
+        let mut codes = Vec::with_capacity(n as usize);
+        let mut offset = Some(0);
+        while let Some(o) = offset {
+            let (page, next) = self.order_page(actor, &id, o)?;
+            codes.extend(page);
+            offset = next;
+        }
+        let _ = self.close_order(actor, &id);
+        Ok(codes)
+    }
+
+    /// Orders `n` codes of `gtin` with operator serials and `tail` (`mac`, `signature`,
+    /// `short`); returns the order's id once the registry accepted it (202). Emission runs
+    /// behind it: see [`Client::wait_order`].
+    pub fn order(&self, actor: &Actor, gtin: &str, n: u32, tail: &str) -> Result<String> {
         let (status, o) = self.post_signed(
             actor,
             "/api/v1/orders",
@@ -313,41 +335,64 @@ impl Client {
         if status != 202 {
             bail!("order: {status} {o}");
         }
-        let id = o["order_id"]
+        Ok(o["order_id"]
             .as_str()
             .ok_or_else(|| anyhow!("no order id"))?
-            .to_string();
+            .to_string())
+    }
+
+    /// Waits until the order `id` is `ready` (every code stored), asking every `poll`;
+    /// an error when it ends otherwise or is still pending after `timeout`.
+    pub fn wait_order(
+        &self,
+        actor: &Actor,
+        id: &str,
+        poll: Duration,
+        timeout: Duration,
+    ) -> Result<()> {
         let start = Instant::now();
         loop {
             let (_, o) = self.get(Some(actor), &format!("/api/v1/orders/{id}"))?;
             match o["status"].as_str() {
-                Some("ready") => break,
-                Some("pending") if start.elapsed() < Duration::from_secs(600) => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
+                Some("ready") => return Ok(()),
+                Some("pending") if start.elapsed() < timeout => std::thread::sleep(poll),
                 _ => bail!("order {id}: {o}"),
             }
         }
-        let mut codes = Vec::with_capacity(n as usize);
-        let mut offset = 0;
-        loop {
-            let (status, page) = self.get_signed(
-                actor,
-                &format!("/api/v1/orders/{id}/codes?offset={offset}&limit=10000"),
-            )?;
-            if status != 200 {
-                bail!("order codes: {status} {page}");
-            }
-            for c in page["codes"].as_array().into_iter().flatten() {
-                codes.push(c.as_str().unwrap_or_default().to_string());
-            }
-            match page["next_offset"].as_u64() {
-                Some(n) => offset = n,
-                None => break,
-            }
+    }
+
+    /// One page (up to 10,000) of a ready order's full codes from `offset` (a signed read:
+    /// it reveals the tails), and the next page's offset (`None` after the last).
+    pub fn order_page(
+        &self,
+        actor: &Actor,
+        id: &str,
+        offset: u64,
+    ) -> Result<(Vec<String>, Option<u64>)> {
+        let (status, page) = self.get_signed(
+            actor,
+            &format!("/api/v1/orders/{id}/codes?offset={offset}&limit=10000"),
+        )?;
+        if status != 200 {
+            bail!("order codes: {status} {page}");
         }
-        let _ = self.post_signed(actor, &format!("/api/v1/orders/{id}/close"), &json!({}));
-        Ok(codes)
+        let codes = page["codes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c.as_str().unwrap_or_default().to_string())
+            .collect();
+        Ok((codes, page["next_offset"].as_u64()))
+    }
+
+    /// Closes the order `id` (a producer may hold a bounded number of active orders).
+    pub fn close_order(&self, actor: &Actor, id: &str) -> Result<()> {
+        let (status, v) =
+            self.post_signed(actor, &format!("/api/v1/orders/{id}/close"), &json!({}))?;
+        if !(200..300).contains(&status) {
+            bail!("closing order {id}: {status} {v}");
+        }
+        Ok(())
     }
 }
 

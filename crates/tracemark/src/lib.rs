@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bench_analytics;
 mod bench_control;
 pub mod bench_postgres;
+pub mod bench_scale;
 pub mod client;
 pub mod demo;
 pub mod export;

@@ -55,6 +55,11 @@ enum Command {
         /// tag="<this URL>"), so a request signed for one deployment is refused by another.
         #[arg(long, value_name = "URL", value_parser = server::httpsig::PublicUrl::parse)]
         public_url: Option<server::httpsig::PublicUrl>,
+        /// No per-participant limit on till checks (by default 20 checks and 200 codes a
+        /// second, bursts of 40 and 2,000): for a fiscal data operator checking for many
+        /// tills under one TIN, and for `bench --scale`, which measures the check itself.
+        #[arg(long)]
+        till_unlimited: bool,
     },
     /// Start a registry with a simulated economy flowing through it (producers, importers,
     /// wholesalers, shops, shoppers and planted offenders, through the public API); prints
@@ -198,6 +203,32 @@ enum Command {
         /// after), and print them beside the embedded figures.
         #[arg(long = "postgres", value_name = "URL")]
         postgres: Vec<String>,
+        /// The scale suite instead: one registry (a `tracemark serve` process, driven over
+        /// HTTP) grown to each size in millions of codes — 1,10,100, or fractions such as
+        /// 0.2,0.5 for a quick look — measuring ingest (cached and not), verify and the
+        /// till check, emission, bytes per code, memory and start-up at each; prints a
+        /// table and writes scale.md and scale.svg (see --scale-out). With --postgres URL
+        /// the registry runs on that server instead of the embedded store.
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        scale: Vec<f64>,
+        /// Mixed load for MINUTES (after the --scale sizes, or on a registry grown to 2 M
+        /// codes): a producer ordering, four clients applying and introducing, a shop's
+        /// till checks and 16 connections verifying; one line a minute (ingest, verify
+        /// p99, resident memory), written to soak.md.
+        #[arg(long, value_name = "MINUTES")]
+        soak: Option<f64>,
+        /// Where --scale and --soak make their scratch directory (the registry's data and
+        /// log; removed at the end unless --keep). Default: the system's temporary
+        /// directory. 100 M codes take about 20 GB.
+        #[arg(long, value_name = "DIR")]
+        scale_dir: Option<PathBuf>,
+        /// Keep the scratch directory (and the PostgreSQL schema) of --scale and --soak.
+        #[arg(long)]
+        keep: bool,
+        /// Where --scale writes scale.md and scale.svg and --soak soak.md. Default: docs/
+        /// when the current directory has one (a checkout), else the current directory.
+        #[arg(long, value_name = "DIR")]
+        scale_out: Option<PathBuf>,
     },
 }
 
@@ -346,6 +377,7 @@ fn run(cli: Cli) -> Result<()> {
             connections_max,
             metrics_allow,
             public_url,
+            till_unlimited,
         } => {
             let home = Home::from_flags(data, postgres)?;
             // The address first: a port in use leaves no new data directory behind.
@@ -353,6 +385,9 @@ fn run(cli: Cli) -> Result<()> {
             let mut opened = tracemark::app::open_home(&home, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             opened.config.metrics_allow = metrics_allow;
+            if till_unlimited {
+                opened.config.till_quota = None;
+            }
             let address = match &public_url {
                 Some(u) => u.url.clone(),
                 None => format!("http://{}", listener.local_addr()?),
@@ -450,6 +485,49 @@ fn run(cli: Cli) -> Result<()> {
             runs,
             only,
             postgres,
-        } => tracemark::bench::run(quick, runs.max(1), only.as_deref(), &postgres),
+            scale,
+            soak,
+            scale_dir,
+            keep,
+            scale_out,
+        } => {
+            if scale.is_empty() && soak.is_none() {
+                return tracemark::bench::run(quick, runs.max(1), only.as_deref(), &postgres);
+            }
+            if postgres.len() > 1 {
+                bail!("--scale and --soak run on one engine: give one --postgres URL at most");
+            }
+            if quick || only.is_some() {
+                bail!("--quick and --only choose parts of the suite, not of --scale or --soak");
+            }
+            let out = scale_out.unwrap_or_else(|| {
+                let docs = PathBuf::from("docs");
+                if docs.is_dir() {
+                    docs
+                } else {
+                    PathBuf::from(".")
+                }
+            });
+            tracemark::bench_scale::run(&tracemark::bench_scale::Options {
+                sizes: scale,
+                soak_minutes: soak,
+                postgres: postgres.into_iter().next(),
+                dir: scale_dir,
+                keep,
+                out,
+                command: std::env::args()
+                    .enumerate()
+                    // A database URL's password stays out of the report.
+                    .map(|(i, a)| {
+                        if i == 0 {
+                            "tracemark".to_string()
+                        } else {
+                            tracemark::app::redact_url(&a)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            })
+        }
     }
 }

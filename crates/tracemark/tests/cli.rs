@@ -143,3 +143,52 @@ fn mistakes_at_run_time_say_what_to_do_in_one_line_without_a_backtrace() {
     let _ = first.kill();
     let _ = first.wait();
 }
+
+/// `bench --scale` end to end on a tiny registry (5,000 codes; a debug build's figures
+/// mean nothing): a `serve` child grown through orders, documents and sales, measured,
+/// killed and restarted; every row filled, no HTTP error, the report files written and
+/// the scratch directory gone.
+#[test]
+fn bench_scale_grows_measures_and_cleans_up() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let (code, text) = tracemark(&[
+        "bench",
+        "--scale",
+        "0.005",
+        "--scale-out",
+        &out.path().display().to_string(),
+        "--scale-dir",
+        &scratch.path().display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let md = std::fs::read_to_string(out.path().join("scale.md")).expect("scale.md");
+    assert!(md.contains("**Sample run**"), "{md}");
+    assert!(md.contains("| | 0.005 M | target |"), "{md}");
+    assert!(md.contains("| codes stored | 5.0 k |"), "{md}");
+    assert!(
+        !md.contains("errors"),
+        "an HTTP error in the run:\n{md}\n{text}"
+    );
+    for row in [
+        "ingest, uncached",
+        "verify over HTTP",
+        "start-up after kill -9",
+    ] {
+        let line = md.lines().find(|l| l.starts_with(&format!("| {row}")));
+        let line = line.unwrap_or_else(|| panic!("no row {row}:\n{md}"));
+        assert!(
+            !line.contains("| 0 |") && !line.contains("| 0.00 |"),
+            "{line}"
+        );
+    }
+    let svg = std::fs::read_to_string(out.path().join("scale.svg")).expect("scale.svg");
+    assert!(
+        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+        "{svg}"
+    );
+    let left: Vec<_> = std::fs::read_dir(scratch.path())
+        .expect("scratch")
+        .collect();
+    assert!(left.is_empty(), "the scratch directory was left: {left:?}");
+}
