@@ -131,6 +131,9 @@ pub struct Tx<'a, S: Store + ?Sized> {
     /// collecting).
     units: Option<Vec<crate::feed::UnitChange>>,
     set: WriteSet,
+    /// Code states this overlay read from the store itself, took read ahead, and found read
+    /// ahead but stale ([`Tx::prefetched`]).
+    pub reads: [u64; 3],
 }
 
 impl<'a, S: Store + ?Sized> Tx<'a, S> {
@@ -152,6 +155,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             inventory: HashMap::default(),
             units: None,
             set: WriteSet::default(),
+            reads: [0; 3],
         }
     }
 
@@ -203,6 +207,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         if missing.is_empty() {
             return Ok(());
         }
+        self.reads[0] += missing.len() as u64;
         let mut states = self.store.codes(&missing)?;
         if let Some(r) = self.ranges {
             r.fill(self.store, &self.set.ranges, &missing, &mut states)?;
@@ -220,12 +225,14 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     /// there; otherwise its committed state is what was read. Ignored without a cache.
     pub fn prefetched(&mut self, p: Prefetched) {
         let Some(cache) = self.cache.filter(|c| c.enabled() && c.epoch() == p.epoch) else {
+            self.reads[2] += p.keys.len() as u64;
             return;
         };
         for (k, st) in p.keys.into_iter().zip(p.states) {
             if self.codes.contains_key(&k) || cache.get(&k).is_some() {
                 continue;
             }
+            self.reads[1] += 1;
             self.codes.insert(k, Slot::read(st));
         }
     }
@@ -885,6 +892,9 @@ pub fn run_writer<S: Store + ?Sized>(
             }
             continue;
         }
+        stats.store_reads.fetch_add(tx.reads[0], Relaxed);
+        stats.read_ahead.fetch_add(tx.reads[1], Relaxed);
+        stats.read_ahead_stale.fetch_add(tx.reads[2], Relaxed);
         let (set, new_state) = tx.finish();
         let started = std::time::Instant::now();
         let result = if set.is_empty() {
@@ -978,6 +988,13 @@ pub struct WriterStats {
     pub commit_micros: std::sync::atomic::AtomicU64,
     /// Commits the store refused (each failed its whole batch).
     pub commit_failures: std::sync::atomic::AtomicU64,
+    /// Code states the writer read from the store itself (neither in its cache nor read
+    /// ahead).
+    pub store_reads: std::sync::atomic::AtomicU64,
+    /// Code states read ahead of the writer and taken ([`Tx::prefetched`]).
+    pub read_ahead: std::sync::atomic::AtomicU64,
+    /// Code states read ahead but not taken: the cache had forgotten states since.
+    pub read_ahead_stale: std::sync::atomic::AtomicU64,
 }
 
 /// The writer's cache of committed code states: the state look-up is what limits ingest,

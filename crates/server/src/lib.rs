@@ -1351,6 +1351,21 @@ async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
             w.commit_micros.load(Relaxed) as f64 / 1e6,
         ),
         (
+            "tracemark_writer_store_reads_total",
+            "Code states the writer read from the store itself (not cached, not read ahead).",
+            w.store_reads.load(Relaxed) as f64,
+        ),
+        (
+            "tracemark_writer_read_ahead_total",
+            "Code states read ahead of the writer by the threads that parse documents, and taken.",
+            w.read_ahead.load(Relaxed) as f64,
+        ),
+        (
+            "tracemark_writer_read_ahead_stale_total",
+            "Code states read ahead but not taken (the writer's cache forgot states since).",
+            w.read_ahead_stale.load(Relaxed) as f64,
+        ),
+        (
             "tracemark_writer_commit_failures_total",
             "Commits the store refused.",
             w.commit_failures.load(Relaxed) as f64,

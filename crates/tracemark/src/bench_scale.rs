@@ -1132,6 +1132,24 @@ impl<'r> Scaled<'r> {
         ))
     }
 
+    /// The writer's code reads from `/metrics`: from the store itself, read ahead and
+    /// taken, read ahead and stale.
+    fn read_metrics(&self) -> Option<[f64; 3]> {
+        let (status, v) = self.client.get(None, "/metrics").ok()?;
+        let text = v.as_str().filter(|_| status == 200)?;
+        let metric = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        Some([
+            metric("tracemark_writer_store_reads_total")?,
+            metric("tracemark_writer_read_ahead_total")?,
+            metric("tracemark_writer_read_ahead_stale_total")?,
+        ])
+    }
+
     /// `introduce` documents of `codes` (applied, not introduced), [`INGEST_CLIENTS`] at once.
     fn measure_ingest(&self, codes: Vec<String>) -> Result<Ingest> {
         let tally = Tally::default();
@@ -1147,6 +1165,7 @@ impl<'r> Scaled<'r> {
         drop(codes);
         let queue = Mutex::new(jobs);
         let before = self.writer_metrics();
+        let reads_before = self.read_metrics();
         let t = Instant::now();
         std::thread::scope(|sc| {
             for _ in 0..INGEST_CLIENTS {
@@ -1161,6 +1180,14 @@ impl<'r> Scaled<'r> {
         });
         let secs = t.elapsed().as_secs_f64();
         let after = self.writer_metrics();
+        if let (Some(b), Some(a)) = (&reads_before, self.read_metrics()) {
+            println!(
+                "scale:   the writer's code reads: {:.0} from the store itself, {:.0} read ahead, {:.0} read ahead but stale",
+                a[0] - b[0],
+                a[1] - b[1],
+                a[2] - b[2]
+            );
+        }
         let (commit_share, codes_per_commit) = match (before, after) {
             (Some(b), Some(a)) if a.1 > b.1 => {
                 (Some((a.0 - b.0) / secs), Some((a.2 - b.2) / (a.1 - b.1)))
