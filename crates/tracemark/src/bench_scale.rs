@@ -1903,8 +1903,13 @@ pub fn scale_svg(r: &ScaleReport) -> String {
         r#"<text x="{LEFT}" y="24" font-size="14" font-weight="bold">{}</text>"#,
         xml(&title)
     );
+    let sample = if r.sizes.last().is_none_or(|l| l.millions < 1.0) {
+        "sample run (below 1 M codes) · "
+    } else {
+        ""
+    };
     let sub = format!(
-        "{} · {} · {}",
+        "{sample}{} · {} · {}",
         r.header.engine, r.header.date, r.header.commit
     );
     let _ = writeln!(
@@ -2273,10 +2278,12 @@ mod tests {
         assert!(svg.contains(">100 M</text>"));
         // Escaped, not raw.
         assert!(svg.contains("PostgreSQL 16 &lt;test&gt; &amp; co"), "{svg}");
+        assert!(!svg.contains("sample run"), "{svg}");
         // One size only, and none: still a chart.
         for r in [report(vec![figures(0.2, 1.0)]), report(Vec::new())] {
             let svg = scale_svg(&r);
             well_formed(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+            assert!(svg.contains("sample run (below 1 M codes)"), "{svg}");
             assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
         }
         assert!(well_formed("<a><b x=\"1\"/></a>").is_ok());
