@@ -144,18 +144,20 @@ fn mistakes_at_run_time_say_what_to_do_in_one_line_without_a_backtrace() {
     let _ = first.wait();
 }
 
-/// `bench --scale` end to end on a tiny registry (5,000 codes; a debug build's figures
-/// mean nothing): a `serve` child grown through orders, documents and sales, measured,
-/// killed and restarted; every row filled, no HTTP error, the report files written and
-/// the scratch directory gone.
+/// `bench --scale` and `--soak` end to end on a tiny registry (5,000 codes, a 6-second
+/// soak; a debug build's figures mean nothing): a `serve` child grown through orders,
+/// documents and sales, measured, killed and restarted, then loaded; every row filled, no
+/// HTTP error, the report files written and the scratch directory gone.
 #[test]
-fn bench_scale_grows_measures_and_cleans_up() {
+fn bench_scale_and_soak_grow_measure_and_clean_up() {
     let out = tempfile::tempdir().expect("tempdir");
     let scratch = tempfile::tempdir().expect("tempdir");
     let (code, text) = tracemark(&[
         "bench",
         "--scale",
         "0.005",
+        "--soak",
+        "0.1",
         "--scale-out",
         &out.path().display().to_string(),
         "--scale-dir",
@@ -187,6 +189,11 @@ fn bench_scale_grows_measures_and_cleans_up() {
         svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
         "{svg}"
     );
+    let soak = std::fs::read_to_string(out.path().join("soak.md")).expect("soak.md");
+    let minute = soak.lines().find(|l| l.starts_with("| 1 |"));
+    let minute = minute.unwrap_or_else(|| panic!("no minute in soak.md:\n{soak}"));
+    // Docs, verify and till errors: none.
+    assert!(minute.contains("| 0 · 0 · 0 |"), "{minute}");
     let left: Vec<_> = std::fs::read_dir(scratch.path())
         .expect("scratch")
         .collect();
