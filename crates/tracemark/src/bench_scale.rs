@@ -1117,16 +1117,16 @@ impl<'r> Scaled<'r> {
         }
     }
 
+    /// The server's `/metrics` text (the admin token's).
+    fn metrics_text(&self) -> Option<String> {
+        let (status, v) = self.client.get(None, "/metrics").ok()?;
+        v.as_str().filter(|_| status == 200).map(String::from)
+    }
+
     /// The writer's (commit seconds, group commits, codes written) from `/metrics`.
     fn writer_metrics(&self) -> Option<(f64, f64, f64)> {
-        let (status, v) = self.client.get(None, "/metrics").ok()?;
-        let text = v.as_str().filter(|_| status == 200)?;
-        let metric = |name: &str| {
-            text.lines()
-                .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        };
+        let text = self.metrics_text()?;
+        let metric = |name: &str| metric_value(&text, name);
         Some((
             metric("tracemark_writer_commit_seconds_total")?,
             metric("tracemark_writer_batches_total")?,
@@ -1137,14 +1137,8 @@ impl<'r> Scaled<'r> {
     /// The writer's code reads from `/metrics`: from the store itself, read ahead and
     /// taken, read ahead and stale.
     fn read_metrics(&self) -> Option<[f64; 3]> {
-        let (status, v) = self.client.get(None, "/metrics").ok()?;
-        let text = v.as_str().filter(|_| status == 200)?;
-        let metric = |name: &str| {
-            text.lines()
-                .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        };
+        let text = self.metrics_text()?;
+        let metric = |name: &str| metric_value(&text, name);
         Some([
             metric("tracemark_writer_store_reads_total")?,
             metric("tracemark_writer_read_ahead_total")?,
@@ -2118,6 +2112,14 @@ pub fn soak_markdown(r: &SoakReport) -> String {
         );
     }
     s
+}
+
+/// A counter's value in Prometheus text (`name value` on a line of its own).
+fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
 }
 
 #[cfg(test)]
