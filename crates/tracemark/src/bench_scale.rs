@@ -4,7 +4,7 @@
 //! The registry under test is a real `tracemark serve` child process (this executable:
 //! `serve --data DIR`, or `serve --postgres URL` on a schema of its own), driven over HTTP
 //! by the project's signing client ([`crate::client`]) and the bench's lean load generator
-//! ([`crate::bench::load`]), as a producer's ERP, a wholesaler, a shop and phones drive it.
+//! (`bench::load`), as a producer's ERP, a wholesaler, a shop and phones drive it.
 //!
 //! **Scale.** One registry grows through the paths a country uses: a producer orders codes
 //! (orders of up to [`ORDER_CODES`], MAC tails), the codes are fetched page by page and
