@@ -36,7 +36,7 @@ pub mod tail;
 pub use keyring::{
     Algorithm, IssuedCode, KeyInfo, Keyring, PublicKeyInfo, PublicKeySet, KEYRING_FORMAT, KEYS_MAX,
 };
-pub use serial::{Serial, SerialGenerator, SerialLen, SerialSequence};
+pub use serial::{Sequences, Serial, SerialGenerator, SerialLen, SerialSequence};
 pub use tail::{tail_fingerprint, IdCode, Kid, Tail, TailKind, GS};
 
 /// What can go wrong while issuing, verifying or storing keys.

@@ -257,6 +257,41 @@ impl SerialGenerator {
     }
 }
 
+/// Sequences set up per (GTIN, serial length) while mapping many serials of a few GTINs
+/// (a set-up costs twenty SipHash rounds): a small cache, forgotten whole past
+/// [`Sequences::MAX`] entries.
+#[derive(Default)]
+pub struct Sequences(Vec<(u64, u8, SerialSequence)>);
+
+impl Sequences {
+    /// Entries kept before the cache starts over.
+    pub const MAX: usize = 64;
+
+    /// The sequence of `gtin` at length `len` under `serials`; `None` when the length or
+    /// the GTIN is out of range.
+    pub fn get(
+        &mut self,
+        serials: &SerialGenerator,
+        gtin: u64,
+        len: u8,
+    ) -> Option<&SerialSequence> {
+        let i = match self.0.iter().position(|s| s.0 == gtin && s.1 == len) {
+            Some(i) => i,
+            None => {
+                let seq = serials
+                    .sequence(gtin, SerialLen::new(usize::from(len)).ok()?)
+                    .ok()?;
+                if self.0.len() >= Self::MAX {
+                    self.0.clear();
+                }
+                self.0.push((gtin, len, seq));
+                self.0.len() - 1
+            }
+        };
+        Some(&self.0[i].2)
+    }
+}
+
 /// The serials of one GTIN at one length (see [`SerialGenerator::sequence`]).
 #[derive(Clone)]
 pub struct SerialSequence {

@@ -36,24 +36,24 @@ pub(crate) struct Chunk {
     blake3: [u8; 32],
 }
 
-/// The keys of a ranged order's codes `from .. from + n`, in counter order (the rare
-/// look-up of a chunk against a GTIN's self-made serials; the writer does no other).
-fn range_keys(kr: &issuance::Keyring, order: &Order, from: u32, n: u32) -> Result<Vec<CodeKey>> {
+/// The keys of a ranged order's codes `from .. from + n`, in counter order
+/// ([`crate::ranges::range_keys`]).
+fn range_keys(
+    kr: &issuance::Keyring,
+    order: &Order,
+    from: u32,
+    n: u32,
+) -> Result<impl Iterator<Item = Result<CodeKey>>> {
     let gtin: u64 = order.gtin.parse().map_err(|_| Error::invalid("bad GTIN"))?;
-    let len =
-        SerialLen::new(usize::from(order.serial_len)).map_err(|e| Error::invalid(e.to_string()))?;
-    let seq = kr
-        .serials()
-        .sequence(gtin, len)
-        .map_err(|e| Error::invalid(e.to_string()))?;
-    let first = order.counter_start + u64::from(from);
-    (first..first + u64::from(n))
-        .map(|c| {
-            seq.serial(c)
-                .map(|s| CodeKey::unit(gtin, s.as_str().as_bytes()))
-                .map_err(|e| Error::invalid(e.to_string()))
-        })
-        .collect()
+    let keys = crate::ranges::range_keys(
+        kr.serials(),
+        gtin,
+        order.serial_len,
+        order.counter_start + u64::from(from),
+        n,
+    )
+    .map_err(|e| Error::invalid(e.to_string()))?;
+    Ok(keys.map(|k| k.map_err(|e| Error::invalid(e.to_string()))))
 }
 
 /// A code order as submitted (`POST /api/v1/orders`).
@@ -377,21 +377,10 @@ impl Registry {
         let left = order.quantity - order.produced;
         if crate::ranges::ranged(order) {
             let n = crate::ranges::RANGE_CHUNK.min(left);
-            let gtin: u64 = order.gtin.parse().map_err(|_| Error::invalid("bad GTIN"))?;
-            let len = SerialLen::new(usize::from(order.serial_len))
-                .map_err(|e| Error::invalid(e.to_string()))?;
-            let seq = self
-                .inner
-                .keyring
-                .read()
-                .serials()
-                .sequence(gtin, len)
-                .map_err(|e| Error::invalid(e.to_string()))?;
-            let first = order.counter_start + u64::from(order.produced);
             let mut h = blake3::Hasher::new();
-            for c in first..first + u64::from(n) {
-                let s = seq.serial(c).map_err(|e| Error::invalid(e.to_string()))?;
-                h.update(CodeKey::unit(gtin, s.as_str().as_bytes()).as_bytes());
+            let keys = range_keys(&self.inner.keyring.read(), order, order.produced, n)?;
+            for k in keys {
+                h.update(k?.as_bytes());
             }
             return Ok(Some(Chunk {
                 count: n,
@@ -452,7 +441,7 @@ impl Registry {
                 // of the GTIN that an operator serial could meet) need the look-up.
                 if self_made || tx.counter(&self_made_name)? > 0 {
                     let keys: Vec<CodeKey> = if ranged {
-                        range_keys(&keyring.read(), &o, produced, n)?
+                        range_keys(&keyring.read(), &o, produced, n)?.collect::<Result<_>>()?
                     } else {
                         codes.iter().map(|c| c.0).collect()
                     };

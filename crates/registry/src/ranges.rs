@@ -36,8 +36,28 @@ pub fn ranged(order: &Order) -> bool {
         && matches!(order.tail, TailKind::Mac | TailKind::Short)
 }
 
+/// The keys of the operator serials of counters `counter_lo .. counter_lo + n` of `gtin` at
+/// serial length `serial_len`, in counter order: a ranged emission chunk's codes (its log
+/// leaf hashes them), computed without their tails.
+pub fn range_keys(
+    serials: &issuance::SerialGenerator,
+    gtin: u64,
+    serial_len: u8,
+    counter_lo: u64,
+    n: u32,
+) -> Result<impl Iterator<Item = Result<CodeKey, issuance::IssuanceError>>, issuance::IssuanceError>
+{
+    let seq = serials.sequence(gtin, issuance::SerialLen::new(usize::from(serial_len))?)?;
+    Ok(
+        (counter_lo..counter_lo.saturating_add(u64::from(n))).map(move |c| {
+            seq.serial(c)
+                .map(|s| CodeKey::unit(gtin, s.as_str().as_bytes()))
+        }),
+    )
+}
+
 /// The issuance crate's tail kind for a stored one (`None` for no tail).
-pub(crate) fn issuance_kind(t: TailKind) -> Option<issuance::TailKind> {
+pub fn issuance_kind(t: TailKind) -> Option<issuance::TailKind> {
     match t {
         TailKind::Mac => Some(issuance::TailKind::Mac),
         TailKind::Signature => Some(issuance::TailKind::Signature),
@@ -90,7 +110,7 @@ impl Ranges {
             return Ok(());
         }
         let kr = self.keyring.read();
-        let mut sequences: Vec<(u64, u8, issuance::SerialSequence)> = Vec::new();
+        let mut sequences = issuance::Sequences::default();
         let mut recent: Vec<CodeRange> = Vec::new();
         for (k, st) in keys.iter().zip(states.iter_mut()) {
             if st.is_some() {
@@ -99,19 +119,9 @@ impl Ranges {
             let (Some(gtin), Some(serial)) = (k.gtin(), k.serial()) else {
                 continue;
             };
-            let Ok(len) = issuance::SerialLen::new(serial.len()) else {
-                continue;
-            };
             let len8 = serial.len() as u8;
-            let seq = match sequences.iter().position(|s| s.0 == gtin && s.1 == len8) {
-                Some(i) => &sequences[i].2,
-                None => {
-                    let Ok(s) = kr.serials().sequence(gtin, len) else {
-                        continue;
-                    };
-                    sequences.push((gtin, len8, s));
-                    &sequences[sequences.len() - 1].2
-                }
+            let Some(seq) = sequences.get(kr.serials(), gtin, len8) else {
+                continue;
             };
             let Ok(counter) = seq.counter(serial) else {
                 continue;

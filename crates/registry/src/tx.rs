@@ -208,14 +208,21 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             return Ok(());
         }
         self.reads[0] += missing.len() as u64;
-        let mut states = self.store.codes(&missing)?;
-        if let Some(r) = self.ranges {
-            r.fill(self.store, &self.set.ranges, &missing, &mut states)?;
-        }
+        let states = self.committed(&missing)?;
         for (k, s) in missing.into_iter().zip(states) {
             self.codes.insert(k, Slot::read(s));
         }
         Ok(())
+    }
+
+    /// The states of `keys` under the overlay: the store's, then those derived from their
+    /// ranges (this batch's included) for codes without one.
+    fn committed(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
+        let mut states = self.store.codes(keys)?;
+        if let Some(r) = self.ranges {
+            r.fill(self.store, &self.set.ranges, keys, &mut states)?;
+        }
+        Ok(states)
     }
 
     /// Takes states read ahead of the job ([`Prefetched`]) into the overlay, when they
@@ -257,10 +264,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             return Ok(out);
         }
         let mk: Vec<CodeKey> = missing.iter().map(|m| m.1).collect();
-        let mut states = self.store.codes(&mk)?;
-        if let Some(r) = self.ranges {
-            r.fill(self.store, &self.set.ranges, &mk, &mut states)?;
-        }
+        let states = self.committed(&mk)?;
         for ((i, _), s) in missing.into_iter().zip(states) {
             out[i] = s;
         }

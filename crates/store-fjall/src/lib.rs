@@ -222,33 +222,8 @@ fn placed_key(g: u64, len: u8, c: u64) -> Vec<u8> {
     k
 }
 
-/// Serial sequences set up per (GTIN, length) while placing many keys (a set-up costs
-/// twenty SipHash rounds; a batch's codes share a few).
-#[derive(Default)]
-struct Seqs(Vec<(u64, u8, issuance::SerialSequence)>);
-
-impl Seqs {
-    fn get(
-        &mut self,
-        serials: &issuance::SerialGenerator,
-        g: u64,
-        len: u8,
-    ) -> Option<&issuance::SerialSequence> {
-        let i = match self.0.iter().position(|s| s.0 == g && s.1 == len) {
-            Some(i) => i,
-            None => {
-                let l = issuance::SerialLen::new(usize::from(len)).ok()?;
-                let seq = serials.sequence(g, l).ok()?;
-                if self.0.len() >= 64 {
-                    self.0.clear();
-                }
-                self.0.push((g, len, seq));
-                self.0.len() - 1
-            }
-        };
-        Some(&self.0[i].2)
-    }
-}
+/// Serial sequences per (GTIN, length) while placing many keys.
+type Seqs = issuance::Sequences;
 
 /// The scan prefix of everything filed under a code (events, children): spread prefix ‖
 /// length-prefixed code key.

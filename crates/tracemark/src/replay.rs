@@ -447,7 +447,22 @@ impl<'s> Replay<'s> {
                 o.produced, o.status
             )));
         }
-        let codes = match self.codes_of(&o, first, count) {
+        let ranged = p["form"].as_str() == Some("range");
+        // (A chunk of a rangeable order may be recorded one by one: so were all before
+        // ranges.)
+        if ranged && !registry::ranges::ranged(&o) {
+            return Ok(Err(format!(
+                "order {id}: emission recorded as a range, but its codes are stored one by one"
+            )));
+        }
+        // A range's codes are recomputed without their tails (the leaf hashes keys only;
+        // its codes' tails are derived when read); codes stored one by one with them.
+        let codes = if ranged {
+            self.range_codes(&o, first, count)
+        } else {
+            self.codes_of(&o, first, count)
+        };
+        let codes = match codes {
             Ok(c) => c,
             Err(e) => {
                 return Ok(Err(format!(
@@ -458,14 +473,6 @@ impl<'s> Replay<'s> {
         let mut h = blake3::Hasher::new();
         for (k, _) in &codes {
             h.update(k.as_bytes());
-        }
-        let ranged = p["form"].as_str() == Some("range");
-        // (A chunk of a rangeable order may be recorded one by one: so were all before
-        // ranges.)
-        if ranged && !registry::ranges::ranged(&o) {
-            return Ok(Err(format!(
-                "order {id}: emission recorded as a range, but its codes are stored one by one"
-            )));
         }
         let mut record = serde_json::json!({
             "order_id": o.id, "first": first, "count": count,
@@ -514,16 +521,27 @@ impl<'s> Replay<'s> {
         Ok(Ok(()))
     }
 
+    /// Codes `from .. from + n` of a ranged order, as the registry hashes them for the leaf
+    /// (`registry::ranges::range_keys`); no fingerprints (0).
+    fn range_codes(&self, order: &Order, from: u32, n: u32) -> Result<Vec<(CodeKey, u64)>> {
+        let gtin: u64 = order.gtin.parse().context("the order's GTIN")?;
+        registry::ranges::range_keys(
+            self.keyring.read().serials(),
+            gtin,
+            order.serial_len,
+            order.counter_start + u64::from(from),
+            n,
+        )?
+        .map(|k| Ok((k?, 0)))
+        .collect()
+    }
+
     /// Codes `from .. from + n` of an order with their tails' fingerprints, as the registry
     /// makes them (`orders.rs`, `make_codes`).
     fn codes_of(&self, order: &Order, from: u32, n: u32) -> Result<Vec<(CodeKey, u64)>> {
         let gtin: u64 = order.gtin.parse().context("the order's GTIN")?;
-        let kind = match order.tail {
-            TailKind::Mac => issuance::TailKind::Mac,
-            TailKind::Signature => issuance::TailKind::Signature,
-            TailKind::Short => issuance::TailKind::Short,
-            TailKind::None => return Err(anyhow!("an order without a tail")),
-        };
+        let kind = registry::ranges::issuance_kind(order.tail)
+            .ok_or_else(|| anyhow!("an order without a tail"))?;
         let kid = format!("{:04}", order.key_index);
         let mut out = Vec::with_capacity(n as usize);
         let mut issue = |serial: &str| -> Result<()> {
