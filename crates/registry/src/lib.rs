@@ -17,6 +17,7 @@ pub mod emission;
 pub mod error;
 pub mod feed;
 pub mod log;
+pub mod memory;
 pub mod model;
 mod orders;
 pub mod project;

@@ -318,4 +318,24 @@ pub trait Store: Send + Sync + 'static {
             "this storage engine cannot list its inventory counters (needed by the audit)",
         ))
     }
+
+    /// The engine's own gauges for `/metrics` (its caches, memtables, compactions): what
+    /// an operator watches to see the memory bound hold and the engine keep up. None by
+    /// default.
+    fn engine_gauges(&self) -> Vec<EngineGauge> {
+        Vec::new()
+    }
+}
+
+/// One of an engine's gauges ([`Store::engine_gauges`]), exported as `tracemark_store_*`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineGauge {
+    /// The metric's name after `tracemark_store_`.
+    pub name: &'static str,
+    /// Its `# HELP` text.
+    pub help: &'static str,
+    /// A counter (only grows) rather than a gauge.
+    pub counter: bool,
+    /// Its value.
+    pub value: f64,
 }

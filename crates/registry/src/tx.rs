@@ -1006,7 +1006,7 @@ pub struct WriterStats {
 ///
 /// Two generations of a hash map: when the young one is full it becomes the old one and
 /// the previous old one is dropped, so recently used states stay and memory is bounded by
-/// `capacity` entries (~150 bytes each).
+/// `capacity` entries ([`crate::memory::state_cache_bytes`]).
 pub struct StateCache {
     young: HashMap<CodeKey, CodeState>,
     old: HashMap<CodeKey, CodeState>,
@@ -1048,12 +1048,11 @@ impl StateCache {
         self.capacity > 0
     }
 
-    /// `TRACEMARK_STATE_CACHE` (entries; 0 disables) or the default.
+    /// The capacity the memory budget gives ([`crate::memory::Budget::from_env`]):
+    /// `TRACEMARK_STATE_CACHE` (entries; 0 disables) if set, else the default unless
+    /// `TRACEMARK_MEMORY_MB` is too small for it.
     pub fn capacity_from_env() -> usize {
-        std::env::var("TRACEMARK_STATE_CACHE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(Self::CAPACITY_DEFAULT)
+        crate::memory::Budget::from_env().state_cache_entries
     }
 
     /// A cached state.

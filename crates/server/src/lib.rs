@@ -1392,6 +1392,20 @@ async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
         );
     }
+    for g in s.registry.store().engine_gauges() {
+        let (name, help, kind) = (g.name, g.help, if g.counter { "counter" } else { "gauge" });
+        let _ = write!(
+            text,
+            "# HELP tracemark_store_{name} {help}\n# TYPE tracemark_store_{name} {kind}\ntracemark_store_{name} {}\n",
+            g.value
+        );
+    }
+    let budget = registry::memory::Budget::from_env();
+    let _ = write!(
+        text,
+        "# HELP tracemark_memory_budget_bytes The bound on resident memory (TRACEMARK_MEMORY_MB) the caches are sized from.\n# TYPE tracemark_memory_budget_bytes gauge\ntracemark_memory_budget_bytes {}\n# HELP tracemark_writer_state_cache_capacity States the writer's cache holds at most.\n# TYPE tracemark_writer_state_cache_capacity gauge\ntracemark_writer_state_cache_capacity {}\n",
+        budget.total, budget.state_cache_entries
+    );
     let _ = write!(
         text,
         "# HELP tracemark_writer_queue Jobs waiting for the writer.\n# TYPE tracemark_writer_queue gauge\ntracemark_writer_queue {}\n",

@@ -46,7 +46,7 @@ use registry::model::{
     Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
     Product, StoredDocument,
 };
-use registry::store::{Store, StoreError, StoreResult, WriteSet};
+use registry::store::{EngineGauge, Store, StoreError, StoreResult, WriteSet};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,28 +92,11 @@ pub struct FjallStore {
     unplaceable: bool,
 }
 
-/// Block cache size: `TRACEMARK_CACHE_MB` if set, else a quarter of physical memory
-/// (at least 64 MiB).
+/// Block cache size: the memory budget's ([`registry::memory::Budget`]:
+/// `TRACEMARK_CACHE_MB` if set, else what `TRACEMARK_MEMORY_MB`, by default a quarter of
+/// the machine's memory, leaves after the state cache, the memtables and the rest).
 pub fn cache_bytes() -> u64 {
-    if let Some(mb) = std::env::var("TRACEMARK_CACHE_MB")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        return mb.max(16) * 1024 * 1024;
-    }
-    let total_kb = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| {
-                    l.split_whitespace()
-                        .nth(1)
-                        .and_then(|v| v.parse::<u64>().ok())
-                })
-        })
-        .unwrap_or(1024 * 1024);
-    (total_kb * 1024 / 4).max(64 * 1024 * 1024)
+    registry::memory::Budget::from_env().block_cache
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -316,7 +299,7 @@ impl FjallStore {
     /// Opens the store; `durable = false` skips the fsync per commit (benchmarks of the
     /// engine's ceiling only: an acknowledged write may then be lost on a crash).
     ///
-    /// The block cache gets a quarter of the machine's memory ([`cache_bytes`]): the state
+    /// The block cache gets what the memory budget gives it ([`cache_bytes`]): the state
     /// look-up, not the write, is what limits ingest, and a cached block is ~100× cheaper.
     pub fn open_with(dir: &Path, durable: bool) -> StoreResult<FjallStore> {
         Self::open_placed(dir, durable, None)
@@ -338,8 +321,10 @@ impl FjallStore {
         placement: Option<Placement>,
     ) -> StoreResult<FjallStore> {
         std::fs::create_dir_all(dir).map_err(err)?;
+        let budget = registry::memory::Budget::from_env();
         let db = Database::builder(dir)
-            .cache_size(cache_bytes())
+            .cache_size(budget.block_cache)
+            .max_journaling_size(budget.journal)
             .open()
             .map_err(|e| match e {
                 fjall::Error::Locked => StoreError::new(format!(
@@ -960,6 +945,69 @@ impl Store for FjallStore {
             out.push((o, gt, b, n));
         }
         Ok(out)
+    }
+
+    fn engine_gauges(&self) -> Vec<EngineGauge> {
+        let g = |name, help, value: f64| EngineGauge {
+            name,
+            help,
+            counter: false,
+            value,
+        };
+        vec![
+            g(
+                "block_cache_bytes",
+                "Bytes in fjall's block cache.",
+                self.db.cache_size() as f64,
+            ),
+            g(
+                "block_cache_capacity_bytes",
+                "fjall's block cache capacity (the memory budget's share).",
+                self.db.cache_capacity() as f64,
+            ),
+            g(
+                "write_buffer_bytes",
+                "Bytes in fjall's memtables, active and sealed.",
+                self.db.write_buffer_size() as f64,
+            ),
+            g(
+                "journals",
+                "fjall's journal files (the memtables not yet flushed hold their writes).",
+                self.db.journal_count() as f64,
+            ),
+            g(
+                "flushes_waiting",
+                "Sealed memtables waiting to be flushed.",
+                self.db.outstanding_flushes() as f64,
+            ),
+            g(
+                "compactions_running",
+                "Compactions running now.",
+                self.db.active_compactions() as f64,
+            ),
+            EngineGauge {
+                name: "compactions_total",
+                help: "Compactions completed since start.",
+                counter: true,
+                value: self.db.compactions_completed() as f64,
+            },
+            EngineGauge {
+                name: "compaction_seconds_total",
+                help: "Time spent compacting since start.",
+                counter: true,
+                value: self.db.time_compacting().as_secs_f64(),
+            },
+            g(
+                "code_state_l0_tables",
+                "Tables in level 0 of the code states' keyspace (each one more place a read looks).",
+                self.codes.l0_table_count() as f64,
+            ),
+            g(
+                "code_state_tables",
+                "Tables of the code states' keyspace.",
+                self.codes.table_count() as f64,
+            ),
+        ]
     }
 
     fn commit(&self, set: &WriteSet) -> StoreResult<()> {

@@ -76,6 +76,8 @@ pub const MEASURE_CODES_MAX: u64 = 500_000;
 pub const LOAD_CONNECTIONS: usize = 64;
 /// Requests of each verify and till-check load: below 100 k codes, below 1 M, from 1 M on.
 pub const LOAD_REQUESTS: [u64; 3] = [10_000, 30_000, 100_000];
+/// The longest wait for the store's compactions after a size's growth, seconds.
+pub const SETTLE_MAX_S: f64 = 600.0;
 /// The writer's state cache by default (`registry::tx::StateCache::CAPACITY_DEFAULT`).
 pub const STATE_CACHE_DEFAULT: u64 = registry::tx::StateCache::CAPACITY_DEFAULT as u64;
 /// The soak's base when no `--scale` size was grown first, in codes.
@@ -130,6 +132,9 @@ pub struct Ingest {
     pub commit_share: Option<f64>,
     /// Codes written per group commit, if known.
     pub codes_per_commit: Option<f64>,
+    /// The store's compaction time over the measurement's (a share of one core; the
+    /// embedded store's `/metrics`), if known.
+    pub compaction_share: Option<f64>,
 }
 
 /// One HTTP load's figures.
@@ -166,6 +171,9 @@ pub struct SizeFigures {
     pub growth_rate: f64,
     /// Documents refused or failed while growing.
     pub growth_errors: u64,
+    /// Seconds waited after growing for the store's flushes and compactions to finish
+    /// (at most [`SETTLE_MAX_S`]), before the measurements.
+    pub settle_s: f64,
     /// Ingest on codes the writer's cache does not hold.
     pub uncached: Ingest,
     /// Ingest on codes it holds.
@@ -739,7 +747,21 @@ impl<'r> Scaled<'r> {
         let (server, _) = spec.start(cache, None)?;
         let client = Client::new(&server.base)?;
         let engine = match &spec.pg {
-            None => "embedded (fjall)".to_string(),
+            None => {
+                let b = registry::memory::Budget::from_env();
+                format!(
+                    "embedded (fjall); memory bound {} MiB (`{}`{}): block cache {} MiB, journal {} MiB",
+                    b.total >> 20,
+                    registry::memory::MEMORY_ENV,
+                    if std::env::var_os(registry::memory::MEMORY_ENV).is_some() {
+                        ""
+                    } else {
+                        " unset: a quarter of memory"
+                    },
+                    b.block_cache >> 20,
+                    b.journal >> 20
+                )
+            }
             Some(url) => {
                 crate::bench_postgres::engine_name(crate::app::connect_postgres(url)?.engine())
             }
@@ -848,6 +870,8 @@ impl<'r> Scaled<'r> {
             emission: bench::median(g.emission),
             ..SizeFigures::default()
         };
+        eprintln!("scale: waiting for the store's flushes and compactions");
+        f.settle_s = self.settle();
         eprintln!("scale: ingest on codes just applied (cached)");
         f.cached = self.measure_ingest(new)?;
         eprintln!("scale: ingest on codes applied at the start of the size (not cached)");
@@ -1146,6 +1170,39 @@ impl<'r> Scaled<'r> {
         ])
     }
 
+    /// The store's (compactions running, flushes waiting, compaction seconds so far) from
+    /// `/metrics` (the embedded store's; `None` for PostgreSQL).
+    fn store_metrics(&self) -> Option<(f64, f64, f64)> {
+        let text = self.metrics_text()?;
+        let metric = |name: &str| metric_value(&text, name);
+        Some((
+            metric("tracemark_store_compactions_running")?,
+            metric("tracemark_store_flushes_waiting")?,
+            metric("tracemark_store_compaction_seconds_total")?,
+        ))
+    }
+
+    /// Waits until the store has no compaction running and no flush waiting, seen twice
+    /// in a row, or [`SETTLE_MAX_S`]: the growth's write burst leaves compaction debt
+    /// behind it, which would otherwise be measured as the next measurement's cost.
+    /// Seconds waited.
+    fn settle(&self) -> f64 {
+        let t = Instant::now();
+        let mut quiet = 0;
+        while t.elapsed().as_secs_f64() < SETTLE_MAX_S {
+            match self.store_metrics() {
+                None => return 0.0,
+                Some((running, waiting, _)) if running == 0.0 && waiting == 0.0 => quiet += 1,
+                Some(_) => quiet = 0,
+            }
+            if quiet >= 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        t.elapsed().as_secs_f64()
+    }
+
     /// `introduce` documents of `codes` (applied, not introduced), [`INGEST_CLIENTS`] at once.
     fn measure_ingest(&self, codes: Vec<String>) -> Result<Ingest> {
         let tally = Tally::default();
@@ -1162,6 +1219,7 @@ impl<'r> Scaled<'r> {
         let queue = Mutex::new(jobs);
         let before = self.writer_metrics();
         let reads_before = self.read_metrics();
+        let store_before = self.store_metrics();
         let t = Instant::now();
         std::thread::scope(|sc| {
             for _ in 0..INGEST_CLIENTS {
@@ -1176,6 +1234,10 @@ impl<'r> Scaled<'r> {
         });
         let secs = t.elapsed().as_secs_f64();
         let after = self.writer_metrics();
+        let compaction_share = match (store_before, self.store_metrics()) {
+            (Some(b), Some(a)) => Some((a.2 - b.2) / secs),
+            _ => None,
+        };
         if let (Some(b), Some(a)) = (&reads_before, self.read_metrics()) {
             println!(
                 "scale:   the writer's code reads: {:.0} from the store itself, {:.0} read ahead, {:.0} read ahead but stale",
@@ -1196,6 +1258,7 @@ impl<'r> Scaled<'r> {
             errors: tally.errors.load(Ordering::Relaxed),
             commit_share,
             codes_per_commit,
+            compaction_share,
         })
     }
 
@@ -1695,9 +1758,15 @@ pub fn scale_markdown(r: &ScaleReport) -> String {
         }
         c
     };
-    let writer = |i: &Ingest| match (i.commit_share, i.codes_per_commit) {
-        (Some(share), Some(per)) => format!("{:.0} % · {}", share * 100.0, human(per)),
-        _ => "–".into(),
+    let writer = |i: &Ingest| {
+        let mut c = match (i.commit_share, i.codes_per_commit) {
+            (Some(share), Some(per)) => format!("{:.0} % · {}", share * 100.0, human(per)),
+            _ => "–".into(),
+        };
+        if let Some(x) = i.compaction_share {
+            let _ = write!(c, " · {:.0} %", x * 100.0);
+        }
+        c
     };
     let rate_cell = |l: &Load| {
         let mut c = human(l.rate);
@@ -1733,7 +1802,7 @@ pub fn scale_markdown(r: &ScaleReport) -> String {
             "≥ 150 k; within 25 % of 1 M",
         ),
         (
-            "  writer: commit share · codes per commit",
+            "  writer's commit share · codes per commit · store's compaction share",
             Box::new(move |f| writer(&f.uncached)),
             "",
         ),
@@ -1743,7 +1812,7 @@ pub fn scale_markdown(r: &ScaleReport) -> String {
             "no lower than at 1 M",
         ),
         (
-            "  writer: commit share · codes per commit",
+            "  writer's commit share · codes per commit · store's compaction share",
             Box::new(move |f| writer(&f.cached)),
             "",
         ),
@@ -1756,6 +1825,11 @@ pub fn scale_markdown(r: &ScaleReport) -> String {
                 }
                 c
             }),
+            "",
+        ),
+        (
+            "  then waited for the store's compactions (s)",
+            Box::new(|f| format!("{:.0}", f.settle_s)),
             "",
         ),
         (
@@ -2140,6 +2214,7 @@ mod tests {
                 errors: 0,
                 commit_share: Some(0.5),
                 codes_per_commit: Some(8_000.0),
+                compaction_share: Some(0.25),
             },
             cached: Ingest {
                 codes: 500_000,
@@ -2147,6 +2222,7 @@ mod tests {
                 errors: 2,
                 commit_share: None,
                 codes_per_commit: None,
+                compaction_share: None,
             },
             verify: Load {
                 ok: 100_000,
