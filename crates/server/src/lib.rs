@@ -209,6 +209,10 @@ fn describe_metrics() {
         "tracemark_http_request_duration_seconds",
         "Time to answer an HTTP request, by route pattern."
     );
+    describe_counter!(
+        "tracemark_http_slow_requests_total",
+        "HTTP requests answered in more than 5 ms (the public answers' p99 budget), by route pattern."
+    );
     describe_counter!("tracemark_documents_accepted_total", "Documents accepted.");
     describe_counter!(
         "tracemark_documents_refused_total",
@@ -624,8 +628,14 @@ async fn observe(State(_): State<AppState>, req: Request, next: Next) -> Respons
     let status = resp.status().as_u16().to_string();
     metrics::counter!("tracemark_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
+    let took = start.elapsed();
+    if took > reads::SLOW_READ {
+        // Past the public answers' p99 budget: counted apart, so a minute's stalls show.
+        metrics::counter!("tracemark_http_slow_requests_total", "route" => route.clone())
+            .increment(1);
+    }
     metrics::histogram!("tracemark_http_request_duration_seconds", "route" => route)
-        .record(start.elapsed().as_secs_f64());
+        .record(took.as_secs_f64());
     resp
 }
 
@@ -1369,6 +1379,31 @@ async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
             "tracemark_writer_commit_failures_total",
             "Commits the store refused.",
             w.commit_failures.load(Relaxed) as f64,
+        ),
+        (
+            "tracemark_store_reads_total",
+            "Reads run on the reader pool.",
+            s.reads.stats.reads.load(Relaxed) as f64,
+        ),
+        (
+            "tracemark_store_read_wait_seconds_total",
+            "Time reads waited for a reader thread.",
+            s.reads.stats.wait_micros.load(Relaxed) as f64 / 1e6,
+        ),
+        (
+            "tracemark_store_read_run_seconds_total",
+            "Time reads ran on a reader thread.",
+            s.reads.stats.run_micros.load(Relaxed) as f64 / 1e6,
+        ),
+        (
+            "tracemark_store_read_slow_waits_total",
+            "Reads that waited more than 5 ms for a reader thread.",
+            s.reads.stats.slow_waits.load(Relaxed) as f64,
+        ),
+        (
+            "tracemark_store_read_slow_runs_total",
+            "Reads that ran more than 5 ms.",
+            s.reads.stats.slow_runs.load(Relaxed) as f64,
         ),
         (
             "tracemark_feed_facts_dropped_total",

@@ -126,7 +126,22 @@ pub struct PoolStats {
     pub timed_out: AtomicU64,
     /// Jobs skipped because their request had given up before a reader reached them.
     pub skipped: AtomicU64,
+    /// Reads run, and their time waiting for a reader and running, in microseconds.
+    pub reads: AtomicU64,
+    /// See [`PoolStats::reads`].
+    pub wait_micros: AtomicU64,
+    /// See [`PoolStats::reads`].
+    pub run_micros: AtomicU64,
+    /// Reads that waited longer than [`SLOW_READ`] for a reader (the pool or the cores
+    /// were saturated).
+    pub slow_waits: AtomicU64,
+    /// Reads that ran longer than [`SLOW_READ`] (the store, or the thread descheduled).
+    pub slow_runs: AtomicU64,
 }
+
+/// A read's wait or run past this is counted slow ([`PoolStats::slow_waits`],
+/// [`PoolStats::slow_runs`]): the public answers' p99 budget is 5 ms.
+pub const SLOW_READ: Duration = Duration::from_millis(5);
 
 /// Long-lived reader threads fed by a bounded channel (see the module's text).
 pub struct ReadPool {
@@ -177,16 +192,34 @@ impl ReadPool {
     ) -> Result<T, Problem> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let stats = self.stats.clone();
+        let queued = Instant::now();
         let job: Job = Box::new(move || {
             // A request that gave up (timed out, or its client left) is not worth a read.
             if tx.is_closed() {
                 stats.skipped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            if let Ok(v) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                let _ = tx.send(v);
-            } else {
-                tracing::error!("a read panicked");
+            let started = Instant::now();
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let (wait, run) = (started - queued, started.elapsed());
+            stats.reads.fetch_add(1, Ordering::Relaxed);
+            stats
+                .wait_micros
+                .fetch_add(wait.as_micros() as u64, Ordering::Relaxed);
+            stats
+                .run_micros
+                .fetch_add(run.as_micros() as u64, Ordering::Relaxed);
+            if wait > SLOW_READ {
+                stats.slow_waits.fetch_add(1, Ordering::Relaxed);
+            }
+            if run > SLOW_READ {
+                stats.slow_runs.fetch_add(1, Ordering::Relaxed);
+            }
+            match out {
+                Ok(v) => {
+                    let _ = tx.send(v);
+                }
+                Err(_) => tracing::error!("a read panicked"),
             }
         });
         if let Err(e) = self.jobs.try_send(job) {

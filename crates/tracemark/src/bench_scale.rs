@@ -243,6 +243,81 @@ pub struct SoakMinute {
     pub disk_bytes: u64,
     /// Codes stored at the minute's end.
     pub codes: u64,
+    /// As the server saw the minute (its `/metrics`), if known.
+    pub server: Option<ServerMinute>,
+}
+
+/// A soak minute as the server saw it: its own timings, apart from the load generator's
+/// (which shares the cores and its own runtime's queues).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServerMinute {
+    /// Verifications answered (Digital Link routes), and those that took over 5 ms.
+    pub verify: (u64, u64),
+    /// Till checks answered, and those that took over 5 ms.
+    pub till: (u64, u64),
+    /// Reader-pool reads, those that waited over 5 ms for a reader, those that ran over 5 ms.
+    pub reads: (u64, u64, u64),
+}
+
+impl ServerMinute {
+    /// The counters now, from `/metrics` text (totals since the server's start).
+    fn read(text: &str) -> ServerMinute {
+        let sum = |metric: &str, route: &dyn Fn(&str) -> bool| -> u64 {
+            text.lines()
+                .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with('{'))
+                .filter(|l| {
+                    l.split("route=\"")
+                        .nth(1)
+                        .and_then(|r| r.split('"').next())
+                        .is_some_and(route)
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>() as u64
+        };
+        let verify = |r: &str| r.starts_with("/01/");
+        let till = |r: &str| r == "/api/v1/pos/check";
+        let (all, slow) = (
+            "tracemark_http_requests_total",
+            "tracemark_http_slow_requests_total",
+        );
+        let m = |name: &str| metric_value(text, name).unwrap_or(0.0) as u64;
+        ServerMinute {
+            verify: (sum(all, &verify), sum(slow, &verify)),
+            till: (sum(all, &till), sum(slow, &till)),
+            reads: (
+                m("tracemark_store_reads_total"),
+                m("tracemark_store_read_slow_waits_total"),
+                m("tracemark_store_read_slow_runs_total"),
+            ),
+        }
+    }
+
+    /// What happened between `before` and `self`.
+    fn since(&self, before: &ServerMinute) -> ServerMinute {
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        ServerMinute {
+            verify: (
+                d(self.verify.0, before.verify.0),
+                d(self.verify.1, before.verify.1),
+            ),
+            till: (d(self.till.0, before.till.0), d(self.till.1, before.till.1)),
+            reads: (
+                d(self.reads.0, before.reads.0),
+                d(self.reads.1, before.reads.1),
+                d(self.reads.2, before.reads.2),
+            ),
+        }
+    }
+
+    /// "slow of all (share)" for one of the pairs.
+    fn cell(p: (u64, u64)) -> String {
+        format!(
+            "{} of {} ({:.2} %)",
+            p.1,
+            human(p.0 as f64),
+            p.1 as f64 * 100.0 / p.0.max(1) as f64
+        )
+    }
 }
 
 /// The soak's figures.
@@ -1414,6 +1489,11 @@ impl<'r> Scaled<'r> {
             for _ in 0..SOAK_CLIENTS {
                 let jobs_rx = &jobs_rx;
                 sc.spawn(move || {
+                    // The ingest clients stand for ERPs on other machines: here they share
+                    // the two cores with the server and with the clients that measure
+                    // verify and the till, which they must not delay (their own
+                    // signing and JSON), so they yield as the server's parsing does.
+                    registry::emission::background_thread();
                     while !stop.load(Ordering::Relaxed) {
                         let job = match jobs_rx
                             .lock()
@@ -1451,8 +1531,13 @@ impl<'r> Scaled<'r> {
             });
             let b = base.clone();
             let till = sc.spawn(move || {
+                // Its own runtime: paced requests on the verifiers' busy runtime would wait
+                // behind their answers' handling, and that wait would count as the till's.
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
                 load(
-                    this.rt,
+                    &rt,
                     &b,
                     &LoadSpec {
                         concurrency: 2,
@@ -1466,12 +1551,19 @@ impl<'r> Scaled<'r> {
             });
             // One line a minute, a moment after the minute closed (each connection adds
             // its answers to the window when its next answer comes).
+            let mut server_seen = this.metrics_text().map(|t| ServerMinute::read(&t));
             for k in 0..n_windows {
                 let w_end = (start + width * (k as u32 + 1)).min(end);
                 let secs = (w_end - (start + width * k as u32)).as_secs_f64();
                 std::thread::sleep(w_end.saturating_duration_since(Instant::now()));
                 let (rss, _) = this.server.memory();
                 let disk = this.spec.store_bytes().unwrap_or(0);
+                let seen = this.metrics_text().map(|t| ServerMinute::read(&t));
+                let server = match (&seen, &server_seen) {
+                    (Some(now), Some(before)) => Some(now.since(before)),
+                    _ => None,
+                };
+                server_seen = seen;
                 if k + 1 == n_windows {
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -1486,6 +1578,7 @@ impl<'r> Scaled<'r> {
                     rss_mb: rss,
                     disk_bytes: disk,
                     codes: base_codes + emitted.load(Ordering::Relaxed),
+                    server,
                 };
                 println!("{}", soak_line(k + 1, &row));
                 rows.push(row);
@@ -1597,7 +1690,7 @@ fn size_line(f: &SizeFigures) -> String {
 /// One line of the soak.
 fn soak_line(minute: usize, m: &SoakMinute) -> String {
     format!(
-        "minute {minute}: ingest {} code-events/s ({} errors), {} orders done; verify {}/s p50 {:.2} p99 {:.2} max {:.0} ms ({} errors); till {}/s p50 {:.2} p99 {:.2} max {:.0} ms ({} errors); RSS {:.0} MB; store {:.2} GB; {} codes",
+        "minute {minute}: ingest {} code-events/s ({} errors), {} orders done; verify {}/s p50 {:.2} p99 {:.2} max {:.0} ms ({} errors); till {}/s p50 {:.2} p99 {:.2} max {:.0} ms ({} errors); RSS {:.0} MB; store {:.2} GB; {} codes{}",
         human(m.ingest),
         m.doc_errors,
         m.orders,
@@ -1613,7 +1706,17 @@ fn soak_line(minute: usize, m: &SoakMinute) -> String {
         m.till.errors,
         m.rss_mb,
         m.disk_bytes as f64 / 1e9,
-        human(m.codes as f64)
+        human(m.codes as f64),
+        match &m.server {
+            Some(sv) => format!(
+                "; server: verify over 5 ms {}, till {}; reads waited over 5 ms {}, ran over 5 ms {}",
+                ServerMinute::cell(sv.verify),
+                ServerMinute::cell(sv.till),
+                ServerMinute::cell((sv.reads.0, sv.reads.1)),
+                ServerMinute::cell((sv.reads.0, sv.reads.2))
+            ),
+            None => String::new(),
+        }
     )
 }
 
@@ -2128,21 +2231,24 @@ pub fn soak_markdown(r: &SoakReport) -> String {
     );
     let _ = writeln!(
         s,
-        "- latencies as the clients saw them; verify is a closed loop (a stall of the server delays only the requests in flight: see its max), the till checks are paced (each request on time, so a stall shows in their p99)"
+        "- latencies as the clients saw them; verify is a closed loop (a stall of the server delays only the requests in flight: see its max), the till checks are paced (each request on time, so a stall shows in their p99); the last column is the server's own count of requests answered in over 5 ms (below 1 %: its p99 ≤ 5 ms), apart from the load generator, which shares the cores"
     );
     let _ = writeln!(
         s,
-        "- resident memory holds the store's block cache (a quarter of memory by default, `TRACEMARK_CACHE_MB`) and the writer's state cache (4 M states) as they fill: it is flat once they are full; the store's bytes grow with the codes\n"
+        "- resident memory holds the store's block cache, its memtables and the writer's state cache, sized from one bound (`TRACEMARK_MEMORY_MB`, by default a quarter of memory), as they fill: it is flat once they are full; the store's bytes grow with the codes\n"
     );
     let _ = writeln!(
         s,
-        "| minute | ingest (code-events/s) | orders done | verify (req/s) | verify p50 · p99 · max (ms) | till p50 · p99 · max (ms) | errors: docs · verify · till | VmRSS (MB) | store (GB) | codes |"
+        "| minute | ingest (code-events/s) | orders done | verify (req/s) | verify p50 · p99 · max (ms) | till p50 · p99 · max (ms) | errors: docs · verify · till | VmRSS (MB) | store (GB) | codes | server: verify · till over 5 ms |"
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for (i, m) in r.minutes.iter().enumerate() {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.2} · {:.2} · {:.0} | {:.2} · {:.2} · {:.0} | {} · {} · {} | {:.0} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {:.2} · {:.2} · {:.0} | {:.2} · {:.2} · {:.0} | {} · {} · {} | {:.0} | {:.2} | {} | {} |",
             i + 1,
             human(m.ingest),
             m.orders,
@@ -2158,7 +2264,15 @@ pub fn soak_markdown(r: &SoakReport) -> String {
             m.till.errors,
             m.rss_mb,
             m.disk_bytes as f64 / 1e9,
-            human(m.codes as f64)
+            human(m.codes as f64),
+            match &m.server {
+                Some(sv) => format!(
+                    "{:.2} % · {:.2} %",
+                    sv.verify.1 as f64 * 100.0 / sv.verify.0.max(1) as f64,
+                    sv.till.1 as f64 * 100.0 / sv.till.0.max(1) as f64
+                ),
+                None => "–".into(),
+            }
         );
     }
     if let (Some(first), Some(last), true) =
@@ -2208,6 +2322,7 @@ mod tests {
             uncached_sure: true,
             growth_rate: 200_000.0 * k,
             growth_errors: 0,
+            settle_s: 12.0,
             uncached: Ingest {
                 codes: 500_000,
                 rate: 160_000.0 * k,
@@ -2398,6 +2513,31 @@ mod tests {
     }
 
     #[test]
+    fn the_server_minute_is_read_from_metrics_text() {
+        let text = |v: u64, slow: u64, reads: u64| {
+            format!(
+                "tracemark_http_requests_total{{route=\"/01/{{gtin}}/21/{{serial}}\",method=\"GET\",status=\"200\"}} {v}\n\
+                 tracemark_http_requests_total{{route=\"/01/{{gtin}}/21/{{serial}}\",method=\"GET\",status=\"404\"}} 1\n\
+                 tracemark_http_requests_total{{route=\"/api/v1/pos/check\",method=\"POST\",status=\"200\"}} 10\n\
+                 tracemark_http_requests_total{{route=\"/api/v1/documents\",method=\"POST\",status=\"200\"}} 99\n\
+                 tracemark_http_slow_requests_total{{route=\"/01/{{gtin}}/21/{{serial}}\"}} {slow}\n\
+                 tracemark_store_reads_total {reads}\n\
+                 tracemark_store_read_slow_waits_total 2\n\
+                 tracemark_store_read_slow_runs_total 1\n"
+            )
+        };
+        let a = ServerMinute::read(&text(100, 3, 500));
+        assert_eq!(a.verify, (101, 3));
+        assert_eq!(a.till, (10, 0));
+        assert_eq!(a.reads, (500, 2, 1));
+        let b = ServerMinute::read(&text(1_100, 13, 2_500));
+        let d = b.since(&a);
+        assert_eq!(d.verify, (1_000, 10));
+        assert_eq!(d.reads, (2_000, 0, 0));
+        assert_eq!(ServerMinute::cell(d.verify), "10 of 1.0 k (1.00 %)");
+    }
+
+    #[test]
     fn the_soak_table_has_a_row_per_minute_and_the_drift() {
         let minute = |ingest: f64, p99: f64, rss: f64| SoakMinute {
             secs: 60.0,
@@ -2416,6 +2556,11 @@ mod tests {
             rss_mb: rss,
             disk_bytes: 2_500_000_000,
             codes: 3_000_000,
+            server: Some(ServerMinute {
+                verify: (60_000, 60),
+                till: (960, 0),
+                reads: (61_000, 5, 1),
+            }),
         };
         let r = SoakReport {
             header: report(Vec::new()).header,
@@ -2429,7 +2574,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| 1 | 100.0 k | 2 | 1.0 k | 1.00 · 5.00 · 250 | 0.00 · 0.00 · 0 | 0 · 1 · 0 | 800 | 2.50 | 3 M |"),
+            md.contains("| 1 | 100.0 k | 2 | 1.0 k | 1.00 · 5.00 · 250 | 0.00 · 0.00 · 0 | 0 · 1 · 0 | 800 | 2.50 | 3 M | 0.10 % · 0.00 % |"),
             "{md}"
         );
         assert!(md.contains("| 2 | 90.0 k |"), "{md}");
