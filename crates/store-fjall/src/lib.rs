@@ -99,6 +99,27 @@ pub fn cache_bytes() -> u64 {
     registry::memory::Budget::from_env().block_cache
 }
 
+/// fjall's background workers (flushes and compactions): `TRACEMARK_STORE_WORKERS` if set,
+/// else [`WORKERS_DEFAULT`].
+///
+/// One by default, not fjall's one per core: with two or more, fjall 3.1's worker 0
+/// hands every compaction request it receives back to the queue for another worker
+/// (`worker_pool.rs`: "let one worker prioritize flushing"), and while the others are
+/// busy with a long compaction it receives the same request again at once: it spins a
+/// core for as long as the compaction lasts. At 30 M codes that was a fifth of the
+/// server's CPU (perf: `worker_tick` and `flume::Shared::send`), taken from ingest and
+/// from reads. One worker runs flushes and compactions in turn.
+pub fn workers() -> usize {
+    std::env::var("TRACEMARK_STORE_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(WORKERS_DEFAULT)
+}
+
+/// fjall's background workers by default (see [`workers`]).
+pub const WORKERS_DEFAULT: usize = 1;
+
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)
 }
@@ -325,6 +346,7 @@ impl FjallStore {
         let db = Database::builder(dir)
             .cache_size(budget.block_cache)
             .max_journaling_size(budget.journal)
+            .worker_threads(workers())
             .open()
             .map_err(|e| match e {
                 fjall::Error::Locked => StoreError::new(format!(
