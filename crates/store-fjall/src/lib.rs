@@ -99,26 +99,31 @@ pub fn cache_bytes() -> u64 {
     registry::memory::Budget::from_env().block_cache
 }
 
-/// fjall's background workers (flushes and compactions): `TRACEMARK_STORE_WORKERS` if set,
-/// else [`WORKERS_DEFAULT`].
+/// fjall's background workers (flushes and compactions): `TRACEMARK_STORE_WORKERS` if set
+/// (at least [`WORKERS_MIN`]), else fjall's own default (one per core, at most four).
 ///
-/// One by default, not fjall's one per core: with two or more, fjall 3.1's worker 0
-/// hands every compaction request it receives back to the queue for another worker
-/// (`worker_pool.rs`: "let one worker prioritize flushing"), and while the others are
-/// busy with a long compaction it receives the same request again at once: it spins a
-/// core for as long as the compaction lasts. At 30 M codes that was a fifth of the
-/// server's CPU (perf: `worker_tick` and `flume::Shared::send`), taken from ingest and
-/// from reads. One worker runs flushes and compactions in turn.
+/// Two fjall 3.1 behaviours bound the choice (`worker_pool.rs`), both seen here:
+/// - with one worker, the worker can block sending to its own full message queue, which
+///   only it reads: flushes stop and the memtables grow without end (16 GB in seven
+///   minutes of ingest at 30 M codes), so one is refused;
+/// - with two or more, worker 0 hands every compaction request it receives back to the
+///   queue (to stay free for flushes), and while the others compact it receives it again
+///   at once: it spins for as long as a compaction lasts (a fifth of the server's CPU in
+///   a profile at 30 M codes). A cost to take up with fjall upstream, not to patch here.
 pub fn workers() -> usize {
     std::env::var("TRACEMARK_STORE_WORKERS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n >= 1)
-        .unwrap_or(WORKERS_DEFAULT)
+        .map(|n| n.max(WORKERS_MIN))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(WORKERS_MIN, usize::from)
+                .clamp(WORKERS_MIN, 4)
+        })
 }
 
-/// fjall's background workers by default (see [`workers`]).
-pub const WORKERS_DEFAULT: usize = 1;
+/// The fewest fjall background workers (see [`workers`]).
+pub const WORKERS_MIN: usize = 2;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)
