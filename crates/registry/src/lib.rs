@@ -20,6 +20,7 @@ pub mod log;
 pub mod memory;
 pub mod model;
 mod orders;
+pub mod placement;
 pub mod project;
 mod queries;
 pub mod ranges;

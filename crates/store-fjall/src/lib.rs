@@ -10,15 +10,6 @@
 //! | `events` | doc seq (low u32 BE ‖ high u32 BE) ‖ first entry's key | a chunk of ≤ 1,024 of the document's events (see [`event_chunks`]) |
 //! | `ranges` | GTIN (u64 BE) ‖ serial length ‖ first counter (u64 BE) | [`registry::model::CodeRange`] binary: codes emitted and not touched since |
 //! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
-//!
-//! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits). A store
-//! opened with a [`Placement`] (the issuing keyring's serial permutation) keeps the
-//! states of codes whose serial maps back to a counter — operator serials, and any
-//! alphanumeric serial short enough — in counter order: `block` is 4 bytes of a hash of
-//! (GTIN, length, counter ÷ 1,024), so one order's codes sit together in runs of 1,024
-//! (a document's states are a few blocks on disk, not a block each; neighbours' alike
-//! states compress together) while runs spread over the keyspace (the memtable's inline
-//! key prefix still tells runs apart).
 //! | `docs` | document UUID | metadata length (u32 LE) ‖ version byte ‖ JSON metadata ‖ body |
 //! | `doc_seq` | seq (u64 BE) | document UUID ‖ log index (u64 BE) |
 //! | `shipments` | ship doc UUID | accept doc UUID |
@@ -39,6 +30,17 @@
 //! | `log_hashes` | `tlog::NodeId::key()` (level ‖ index u64 BE) | 32-byte hash |
 //! | `feed` | feed seq (u64 BE) | `registry::feed` record (version byte ‖ postcard) |
 //! | `projections` | name ‖ 0x00 ‖ row key; name ‖ 0x01 for the checkpoint | row bytes; checkpoint u64 LE |
+//!
+//! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits). A store
+//! opened with a [`Placement`] (the issuing keyring's serial permutation) keeps the
+//! states of codes whose serial maps back to a counter — operator serials, and any
+//! alphanumeric serial short enough — in counter order: `block` is 4 bytes of a hash of
+//! (GTIN, length, counter ÷ 1,024), so one order's codes sit together in runs of 1,024
+//! (a document's states are a few blocks on disk, not a block each; neighbours' alike
+//! states compress together) while runs spread over the keyspace (the memtable's inline
+//! key prefix still tells runs apart). Both hashes, the keys and the placement are
+//! [`registry::placement`]'s: the key design the PostgreSQL engine shares (there `block`
+//! is a code's *place*, first in its rows' keys and Citus's distribution column).
 #![deny(missing_docs)]
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
@@ -46,6 +48,7 @@ use registry::model::{
     Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
     Product, StoredDocument,
 };
+use registry::placement;
 use registry::store::{EngineGauge, Store, StoreError, StoreResult, WriteSet};
 use std::collections::HashMap;
 use std::path::Path;
@@ -137,102 +140,37 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
     v
 }
 
-/// Four bytes of FNV-1a over a code key: the first bytes of every code-keyed storage key.
+/// Four bytes of FNV-1a over a code key ([`registry::placement::spread`]): the first
+/// bytes of every code-keyed storage key.
 ///
 /// Codes of one GTIN share their first 8 key bytes, and fjall's keys compare a 4-byte inline
 /// prefix before dereferencing: without a spread prefix every memtable comparison chased a
 /// pointer and `memcmp` took a third of ingest time. The hash also spreads keys evenly.
 fn spread(k: &CodeKey) -> [u8; 4] {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in k.as_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    ((h ^ (h >> 32)) as u32).to_be_bytes()
+    placement::spread(k).to_be_bytes()
 }
 
-/// The storage key of a code's state without a [`Placement`]: spread prefix ‖ code key.
+/// The storage key of a code's state without a [`Placement`]: spread prefix ‖ code key
+/// ([`registry::placement::spread_key`]).
 pub fn state_key(k: &CodeKey) -> Vec<u8> {
-    cat(&[&spread(k), k.as_bytes()])
+    placement::spread_key(k)
 }
 
 /// Keyspaces compressed at every level (see `FjallStore::open_placed`).
 const BIG: &[&str] = &["codes", "events", "docs", "feed", "log", "refusals"];
 
 /// The fifth byte of a placed state key (a code key's first byte, its tag, is 0 or 1).
-const PLACED: u8 = 2;
-/// Codes per run of a placed key's block prefix.
-const RUN: u64 = 1_024;
+const PLACED: u8 = placement::PLACED;
 /// The `meta` counter that says the codes' states are placed ([`Placement`]): 2.
 const LAYOUT: &str = "code_layout";
 
 /// Where codes' states are stored: in counter order, for codes whose serial the issuing
-/// permutation maps back to a counter (see the [crate documentation](crate)).
-#[derive(Clone, Debug)]
-pub struct Placement {
-    serials: issuance::SerialGenerator,
-}
-
-impl Placement {
-    /// Placement by the keyring's serial permutation.
-    pub fn new(serials: issuance::SerialGenerator) -> Placement {
-        Placement { serials }
-    }
-
-    /// (GTIN, serial length, counter) of a code whose serial maps back to a counter.
-    fn counter(&self, k: &CodeKey, seqs: &mut Seqs) -> Option<(u64, u8, u64)> {
-        let (g, s) = (k.gtin()?, k.serial()?);
-        let len = s.len() as u8;
-        let seq = seqs.get(&self.serials, g, len)?;
-        seq.counter(s).ok().map(|c| (g, len, c))
-    }
-
-    /// The state key of `k`: placed when its serial maps back to a counter, else spread.
-    fn key(&self, k: &CodeKey, seqs: &mut Seqs) -> Vec<u8> {
-        match self.counter(k, seqs) {
-            Some((g, len, c)) => placed_key(g, len, c),
-            None => state_key(k),
-        }
-    }
-
-    /// The code of a stored state key (either form).
-    fn code(&self, key: &[u8], seqs: &mut Seqs) -> Option<CodeKey> {
-        if key.get(4) != Some(&PLACED) {
-            return CodeKey::from_bytes(key.get(4..)?);
-        }
-        let b = key.get(5..21)?;
-        let mut g = [0u8; 8];
-        g[1..].copy_from_slice(&b[..7]);
-        let (g, len) = (u64::from_be_bytes(g), b[7]);
-        let c = u64::from_be_bytes(b[8..16].try_into().ok()?);
-        let serial = seqs.get(&self.serials, g, len)?.serial(c).ok()?;
-        Some(CodeKey::unit(g, serial.as_str().as_bytes()))
-    }
-}
-
-/// A placed state key: block ‖ 2 ‖ GTIN (7 bytes) ‖ length ‖ counter (u64 BE).
-fn placed_key(g: u64, len: u8, c: u64) -> Vec<u8> {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in g
-        .to_be_bytes()
-        .into_iter()
-        .chain([len])
-        .chain((c / RUN).to_be_bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut k = Vec::with_capacity(21);
-    k.extend_from_slice(&((h ^ (h >> 32)) as u32).to_be_bytes());
-    k.push(PLACED);
-    k.extend_from_slice(&g.to_be_bytes()[1..]);
-    k.push(len);
-    k.extend_from_slice(&c.to_be_bytes());
-    k
-}
+/// permutation maps back to a counter (see the [crate documentation](crate)). The key
+/// design both engines share: [`registry::placement`].
+pub use registry::placement::Placement;
 
 /// Serial sequences per (GTIN, length) while placing many keys.
-type Seqs = issuance::Sequences;
+type Seqs = placement::Sequences;
 
 /// The scan prefix of everything filed under a code (events, children): spread prefix ‖
 /// length-prefixed code key.

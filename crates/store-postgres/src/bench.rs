@@ -107,11 +107,15 @@ impl PgStore {
         let mut i = 0u64;
         while i < codes {
             let n = per_commit.min(codes - i);
-            // Keys made on the calling thread, as the writer encodes its rows.
-            let mut keys: Vec<Vec<u8>> = (i..i + n)
-                .map(|k| ceiling_key(k).as_bytes().to_vec())
-                .collect();
-            // The writer's states come sorted by key (the embedded engine's batch order).
+            // Keys made and placed on the calling thread, as the writer encodes its rows.
+            let mut places = self.places();
+            let mut keys: Vec<(i32, Vec<u8>)> = (i..i + n)
+                .map(|k| {
+                    let k = ceiling_key(k);
+                    Ok((places.of(&k)?, k.as_bytes().to_vec()))
+                })
+                .collect::<StoreResult<_>>()?;
+            // The writer's rows come sorted by key (place, code).
             keys.sort_unstable();
             i += n;
             self.call(move |c| {
@@ -119,10 +123,10 @@ impl PgStore {
                     let tx = c.transaction().await.map_err(pg)?;
                     crate::copy_events(
                         &tx,
-                        keys.iter().flat_map(|k| {
+                        keys.iter().flat_map(|(p, k)| {
                             [
-                                (k.as_slice(), -1, 1, None, Some(state.as_slice())),
-                                (k.as_slice(), 0, 0, Some(event.as_slice()), None),
+                                (*p, k.as_slice(), -1, 1, None, Some(state.as_slice())),
+                                (*p, k.as_slice(), 0, 0, Some(event.as_slice()), None),
                             ]
                         }),
                     )

@@ -21,9 +21,10 @@
 //!
 //! | table | key | value | Citus |
 //! |---|---|---|---|
-//! | `events` | (code (`CodeKey::as_bytes`), seq, sub), newest first | `event`: [`CodeEvent`] binary; `state`: [`CodeState`] binary | distributed by `code` |
-//! | `links` | (parent, child) | — | by `parent`, co-located with `events` |
-//! | `block_codes` | (block, code) | — | by `code`, co-located with `events` |
+//! | `events` | (place, code (`CodeKey::as_bytes`), seq, sub), newest first | `event`: [`CodeEvent`] binary; `state`: [`CodeState`] binary | distributed by `place` |
+//! | `links` | (parent's place, parent, child) | — | by `place`, co-located with `events` |
+//! | `block_codes` | (block, code's place, code) | — | by `place`, co-located with `events` |
+//! | `code_ranges` | GTIN ‖ serial length ‖ first counter | [`CodeRange`] binary | coordinator |
 //! | `participants` | id | `tin`, `record` (version byte ‖ JSON) | reference |
 //! | `products` | GTIN | `record` | reference |
 //! | `blocks` | id | `record` | reference |
@@ -46,6 +47,23 @@
 //! | `secrets` | name | `value` | reference |
 //! | `tracemark_schema` | — | `version` | coordinator |
 //! | `tracemark_partitions` | table | `width`, `upto` (its last partition's end) | coordinator |
+//! | `tracemark_placement` | — | `fingerprint` of the keyring that placed the code rows (NULL: spread) | coordinator |
+//! | `tracemark_code_places` | code | `place` (the migration's map; empty otherwise) | reference |
+//!
+//! A code's **place** (schema 10, `src/sql/0010_schema.sql`) is the key design the
+//! embedded engine shares, `registry::placement`: for a code whose serial the issuing
+//! keyring's permutation maps back to a counter, a hash of its run of 1,024 consecutive
+//! counters (GTIN, serial length, counter ÷ 1,024); for any other code (long self-made
+//! serials, SSCCs), a hash of its key. Stored as `integer` (the `u32` bit for bit), it
+//! comes first in every key of the code-keyed tables, and every query on them names it
+//! (`WHERE place = $1 AND code = $2`; many codes: arrays of (place, code)): a document of
+//! an order's consecutive codes reads and writes one or two ranges of the index, and on
+//! Citus one or two shards, not one leaf — and one shard — per code. So a [`PgStore`]
+//! needs the keyring's [`Placement`] at connect ([`PgStore::connect_placed`],
+//! [`PgStore::connect_keyed`] when the keys live in the database); one connected without
+//! it places every code spread and refuses code rows a keyring placed. Rows of an older
+//! schema, or placed spread, are put at their places in the connect's migration
+//! (`src/placing.rs`).
 //!
 //! `events` is a code's history and its state at once (schema 8, `src/sql/0008_schema.sql`):
 //! each event row carries the state it left, a state written without an event gets a row
@@ -67,6 +85,7 @@ pub mod bench;
 pub mod lease;
 pub mod migrations;
 pub mod partitions;
+mod placing;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -75,6 +94,7 @@ use registry::model::{
     Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
     Product, StoredDocument,
 };
+use registry::placement::{self, Placement, Sequences};
 use registry::store::{
     decode_document, decode_record, encode_document_meta, encode_record, encode_refusal, Store,
     StoreError, StoreResult, WriteSet,
@@ -90,7 +110,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
-pub use migrations::SCHEMA_VERSION;
+pub use migrations::{PLACED_SINCE, SCHEMA_VERSION};
 
 /// Facts the inbox holds at most ([`Store::inbox_put`]): beyond it (the writer away for
 /// long), readers' facts are dropped and counted rather than kept without bound.
@@ -107,6 +127,9 @@ pub struct PgOptions {
     /// Longest a statement may run on the server (`statement_timeout`), and a call's
     /// wait for a pooled connection.
     pub statement_timeout: Duration,
+    /// Longest a connect's migration may take, each of its statements included: placing
+    /// the code rows of a large registry (schema 10, `src/placing.rs`) is one long transaction.
+    pub migration_timeout: Duration,
 }
 
 impl Default for PgOptions {
@@ -115,6 +138,7 @@ impl Default for PgOptions {
             pool_size: 16,
             connect_timeout: Duration::from_secs(10),
             statement_timeout: Duration::from_secs(30),
+            migration_timeout: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -148,6 +172,42 @@ pub struct PgStore {
     fence: std::sync::Mutex<lease::Fence>,
     /// The time-partitioned tables' ends, as last read ([`partitions`]).
     ends: std::sync::Mutex<partitions::Ends>,
+    /// Where codes' rows go (`registry::placement`); `None`: spread, for a store opened
+    /// without the keyring (which then refuses code rows placed by one).
+    placement: Option<Placement>,
+    /// Whether the code rows are placed by a keyring this store was not given.
+    unplaceable: bool,
+    /// A connect's migration's bound ([`PgOptions::migration_timeout`]).
+    migration_timeout: Duration,
+}
+
+/// Places codes for one call: the store's placement (spread without one), the serial
+/// sequences cached from code to code.
+struct Places<'a> {
+    placement: Option<&'a Placement>,
+    seqs: Sequences,
+    /// The store is unplaceable: every code refused.
+    refuse: bool,
+}
+
+impl Places<'_> {
+    /// The place of `k`, as stored (`u32` bit for bit in an `integer`).
+    fn of(&mut self, k: &CodeKey) -> StoreResult<i32> {
+        self.check()?;
+        Ok(placement::place_of(self.placement, k, &mut self.seqs) as i32)
+    }
+
+    /// Fails when the store may not read or write code rows.
+    fn check(&self) -> StoreResult<()> {
+        if self.refuse {
+            return Err(err(
+                "this database's code rows are placed by the issuing keyring's serial \
+                 permutation: connect with the keyring (PgStore::connect_placed, \
+                 PgStore::connect_keyed)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A connection's future, boxed so a closure over a borrowed client can return it.
@@ -247,24 +307,90 @@ impl PgStore {
     /// respected), creates the schema on an empty database or applies the missing
     /// migrations to an older one (one transaction, under an advisory lock), and on a
     /// Citus coordinator distributes the tables it creates.
+    ///
+    /// Without a keyring: codes' rows are placed spread (`registry::placement`), and code
+    /// rows placed by a keyring are refused (see [`PgStore::connect_placed`]). For tests
+    /// and tools that read no code; the registry connects with its keyring.
     pub fn connect_with(url: &str, opts: PgOptions) -> StoreResult<PgStore> {
         let mut store = Self::open(url, opts)?;
-        store.engine = store.call(|c| Box::pin(migrations::migrate(c, SCHEMA_VERSION)))?;
+        store.migrate_to(SCHEMA_VERSION, None)?;
+        store.load_partition_ends()?;
+        Ok(store)
+    }
+
+    /// Connects as [`PgStore::connect_with`], with codes' rows placed by `placement` (the
+    /// issuing keyring's serial permutation: `registry::placement`): a run of an order's
+    /// consecutive codes shares one place, so a document's codes are one index range and,
+    /// on Citus, one shard. A database whose code rows are older than schema 10 gets them
+    /// copied under their places, and one whose rows were placed spread (by a store
+    /// without a keyring) has them moved, once, here, in the migration's transaction.
+    pub fn connect_placed(
+        url: &str,
+        opts: PgOptions,
+        placement: Placement,
+    ) -> StoreResult<PgStore> {
+        let mut store = Self::open(url, opts)?;
+        store.migrate_to(SCHEMA_VERSION, Some(placement))?;
+        store.load_partition_ends()?;
+        Ok(store)
+    }
+
+    /// Connects as [`PgStore::connect_placed`] with the placement `keys` answers, for a
+    /// registry whose keyring lives in the database itself (`secrets`): the schema is
+    /// brought up to the tables `keys` may read or write ([`PLACED_SINCE`] - 1), `keys`
+    /// is called with the store, then the code rows are placed with its answer (`None`:
+    /// spread, as [`PgStore::connect_with`]).
+    pub fn connect_keyed(
+        url: &str,
+        opts: PgOptions,
+        keys: &dyn Fn(&PgStore) -> StoreResult<Option<Placement>>,
+    ) -> StoreResult<PgStore> {
+        let mut store = Self::open(url, opts)?;
+        store.migrate_to(PLACED_SINCE - 1, None)?;
+        let placement = keys(&store)?;
+        store.migrate_to(SCHEMA_VERSION, placement)?;
         store.load_partition_ends()?;
         Ok(store)
     }
 
     /// Connects and brings the schema only to version `upto` (tests of migrations build
     /// an older database with it). Not for serving: the store's methods expect
-    /// [`SCHEMA_VERSION`].
+    /// [`SCHEMA_VERSION`] (below 10, a commit cannot write code rows).
     #[doc(hidden)]
     pub fn connect_at_version(url: &str, upto: u32) -> StoreResult<PgStore> {
         let mut store = Self::open(url, PgOptions::default())?;
-        store.engine = store.call(move |c| Box::pin(migrations::migrate(c, upto)))?;
+        store.migrate_to(upto, None)?;
         if upto >= 4 {
             store.load_partition_ends()?;
         }
         Ok(store)
+    }
+
+    /// Runs the migrations up to `upto` with codes placed by `placement`, which the store
+    /// keeps.
+    fn migrate_to(&mut self, upto: u32, placement: Option<Placement>) -> StoreResult<()> {
+        let (timeout, p) = (self.migration_timeout, placement.clone());
+        let m = self.call_within(timeout, move |c| {
+            Box::pin(migrations::migrate(c, upto, p, timeout))
+        })?;
+        self.engine = m.engine;
+        self.unplaceable = m.unplaceable;
+        self.placement = placement;
+        Ok(())
+    }
+
+    /// The placement of codes' rows this store was given (`None`: spread).
+    pub fn placement(&self) -> Option<&Placement> {
+        self.placement.as_ref()
+    }
+
+    /// Places codes for one call (refusing them when the store is unplaceable).
+    fn places(&self) -> Places<'_> {
+        Places {
+            placement: self.placement.as_ref(),
+            seqs: Sequences::default(),
+            refuse: self.unplaceable,
+        }
     }
 
     /// The runtime and the pool, no connection yet.
@@ -314,6 +440,9 @@ impl PgStore {
             deadline: opts.connect_timeout + opts.statement_timeout * 3,
             fence: std::sync::Mutex::new(lease::Fence::Off),
             ends: std::sync::Mutex::default(),
+            placement: None,
+            unplaceable: false,
+            migration_timeout: opts.migration_timeout,
         })
     }
 
@@ -365,9 +494,17 @@ impl PgStore {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut ClientWrapper) -> Fut<'c, T> + Send + 'static,
     {
+        self.call_within(self.deadline, f)
+    }
+
+    /// [`PgStore::call`] with a deadline of its own.
+    fn call_within<T, F>(&self, deadline: Duration, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut ClientWrapper) -> Fut<'c, T> + Send + 'static,
+    {
         let rt = self.rt.as_ref().ok_or_else(|| err("the store is closed"))?;
         let pool = self.pool.clone();
-        let deadline = self.deadline;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         rt.spawn(async move {
             let work = async {
@@ -494,33 +631,49 @@ impl Store for PgStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let asked: Vec<Vec<u8>> = col(keys, |k| k.as_bytes().to_vec());
+        let mut places = self.places();
+        let mut asked: Vec<(i32, Vec<u8>)> = keys
+            .iter()
+            .map(|k| Ok((places.of(k)?, k.as_bytes().to_vec())))
+            .collect::<StoreResult<_>>()?;
         // The newest row with a state of each code (see `Rows::of`): one probe in
         // `events_newest_first` per key, whose first row is nearly always the one.
-        let rows = if let [one] = &asked[..] {
+        let rows = if let [(place, code)] = &asked[..] {
             // One code (verify, the till): the first row of one probe; on Citus one shard.
             self.query(
-                "SELECT code, state FROM events WHERE code = $1 AND state IS NOT NULL \
+                "SELECT code, state FROM events \
+                 WHERE place = $1 AND code = $2 AND state IS NOT NULL \
                  ORDER BY seq DESC, sub DESC LIMIT 1",
-                vec![Box::new(one.clone())],
-            )?
-        } else if matches!(self.engine, Engine::Citus { .. }) {
-            // Citus cannot push a LIMIT down a lateral join with `unnest`: each key's rows
-            // (a code has a few), the newest kept, shard by shard.
-            self.query(
-                "SELECT DISTINCT ON (code) code, state FROM events \
-                 WHERE code = ANY($1) AND state IS NOT NULL ORDER BY code, seq DESC, sub DESC",
-                vec![Box::new(asked)],
+                vec![Box::new(*place), Box::new(code.clone())],
             )?
         } else {
-            // A probe per key that stops at its first row with a state.
-            self.query(
-                "SELECT k.code, s.state FROM unnest($1::bytea[]) AS k(code) \
-                 CROSS JOIN LATERAL (SELECT state FROM events e \
-                   WHERE e.code = k.code AND e.state IS NOT NULL \
-                   ORDER BY e.seq DESC, e.sub DESC LIMIT 1) AS s",
-                vec![Box::new(asked)],
-            )?
+            // In key order: a document's consecutive codes share a place, so the probes
+            // walk one range of the index (and, on Citus, a shard or two).
+            asked.sort_unstable();
+            asked.dedup();
+            let (p, c): (Vec<i32>, Vec<Vec<u8>>) = asked.into_iter().unzip();
+            if matches!(self.engine, Engine::Citus { .. }) {
+                // Citus cannot push a LIMIT down a lateral join with `unnest`: each key's
+                // rows (a code has a few), the newest kept, on the shards of the places
+                // asked only.
+                self.query(
+                    "SELECT DISTINCT ON (e.place, e.code) e.code, e.state FROM events e \
+                     JOIN unnest($1::integer[], $2::bytea[]) AS k(place, code) \
+                       ON e.place = k.place AND e.code = k.code \
+                     WHERE e.place = ANY($1) AND e.state IS NOT NULL \
+                     ORDER BY e.place, e.code, e.seq DESC, e.sub DESC",
+                    vec![Box::new(p), Box::new(c)],
+                )?
+            } else {
+                // A probe per key that stops at its first row with a state.
+                self.query(
+                    "SELECT k.code, s.state FROM unnest($1::integer[], $2::bytea[]) AS k(place, code) \
+                     CROSS JOIN LATERAL (SELECT state FROM events e \
+                       WHERE e.place = k.place AND e.code = k.code AND e.state IS NOT NULL \
+                       ORDER BY e.seq DESC, e.sub DESC LIMIT 1) AS s",
+                    vec![Box::new(p), Box::new(c)],
+                )?
+            }
         };
         let mut found: HashMap<&[u8], &[u8]> = HashMap::with_capacity(rows.len());
         for r in &rows {
@@ -537,9 +690,10 @@ impl Store for PgStore {
     }
 
     fn events(&self, key: &CodeKey) -> StoreResult<Vec<CodeEvent>> {
+        let place = self.places().of(key)?;
         self.all(
-            "SELECT event FROM events WHERE code = $1 AND sub = 0 ORDER BY seq",
-            vec![Box::new(key.as_bytes().to_vec())],
+            "SELECT event FROM events WHERE place = $1 AND code = $2 AND sub = 0 ORDER BY seq",
+            vec![Box::new(place), Box::new(key.as_bytes().to_vec())],
             |r| {
                 CodeEvent::decode(get(r, 0)?)
                     .ok_or_else(|| err(format!("a corrupt event of {key}")))
@@ -549,9 +703,11 @@ impl Store for PgStore {
 
     fn children(&self, parent: &CodeKey) -> StoreResult<Vec<CodeKey>> {
         // The embedded engine's order: length-prefixed keys.
+        let place = self.places().of(parent)?;
         self.all(
-            "SELECT child FROM links WHERE parent = $1 ORDER BY octet_length(child), child",
-            vec![Box::new(parent.as_bytes().to_vec())],
+            "SELECT child FROM links WHERE place = $1 AND parent = $2 \
+             ORDER BY octet_length(child), child",
+            vec![Box::new(place), Box::new(parent.as_bytes().to_vec())],
             |r| code_key(get(r, 0)?),
         )
     }
@@ -834,7 +990,7 @@ impl Store for PgStore {
         }
         let fence = lease::fence_for_commit(&self.fence_now())?;
         self.make_room(set)?;
-        let rows = Rows::of(set)?;
+        let rows = Rows::of(set, &mut self.places())?;
         self.call(move |c| Box::pin(rows.write(c, fence)))
     }
 
@@ -877,20 +1033,29 @@ impl Store for PgStore {
                 .ok_or_else(|| err(format!("corrupt state of {key}")))?;
             Ok((key, st))
         };
+        let mut places = self.places();
         match after {
-            // In the order of `events_newest_first`: each code's newest row with a state
-            // comes first among its rows.
-            None => self.all(
-                "SELECT DISTINCT ON (code) code, state FROM events WHERE state IS NOT NULL \
-                 ORDER BY code, seq DESC, sub DESC LIMIT $1",
-                vec![Box::new(limit(n))],
-                decode,
-            ),
+            // In the order of `events_newest_first` (place, code): each code's newest row
+            // with a state comes first among its rows.
+            None => {
+                places.check()?;
+                self.all(
+                    "SELECT DISTINCT ON (place, code) code, state FROM events \
+                     WHERE state IS NOT NULL \
+                     ORDER BY place, code, seq DESC, sub DESC LIMIT $1",
+                    vec![Box::new(limit(n))],
+                    decode,
+                )
+            }
             Some(k) => self.all(
-                "SELECT DISTINCT ON (code) code, state FROM events \
-                 WHERE code > $1 AND state IS NOT NULL \
-                 ORDER BY code, seq DESC, sub DESC LIMIT $2",
-                vec![Box::new(k.as_bytes().to_vec()), Box::new(limit(n))],
+                "SELECT DISTINCT ON (place, code) code, state FROM events \
+                 WHERE (place, code) > ($1, $2) AND state IS NOT NULL \
+                 ORDER BY place, code, seq DESC, sub DESC LIMIT $3",
+                vec![
+                    Box::new(places.of(k)?),
+                    Box::new(k.as_bytes().to_vec()),
+                    Box::new(limit(n)),
+                ],
                 decode,
             ),
         }
@@ -954,19 +1119,20 @@ impl Store for PgStore {
 /// A `bytea` column's value.
 type Bytes = Vec<u8>;
 
-/// Appends `(code, seq, sub, event, state)` rows to `events` by binary `COPY` within
-/// `tx`: a state-only row has `sub` 1 and no event.
+/// Appends `(place, code, seq, sub, event, state)` rows to `events` by binary `COPY`
+/// within `tx`: a state-only row has `sub` 1 and no event.
 async fn copy_events<'a>(
     tx: &deadpool_postgres::Transaction<'_>,
     rows: impl Iterator<Item = EventRow<'a>>,
 ) -> StoreResult<()> {
     let sink = tx
-        .copy_in("COPY events (code, seq, sub, event, state) FROM STDIN (FORMAT binary)")
+        .copy_in("COPY events (place, code, seq, sub, event, state) FROM STDIN (FORMAT binary)")
         .await
         .map_err(pg)?;
     let w = BinaryCopyInWriter::new(
         sink,
         &[
+            Type::INT4,
             Type::BYTEA,
             Type::INT4,
             Type::INT2,
@@ -975,21 +1141,21 @@ async fn copy_events<'a>(
         ],
     );
     let mut w = std::pin::pin!(w);
-    for (k, seq, sub, e, st) in rows {
+    for (place, k, seq, sub, e, st) in rows {
         w.as_mut()
-            .write(&[&k, &seq, &sub, &e, &st])
+            .write(&[&place, &k, &seq, &sub, &e, &st])
             .await
             .map_err(pg)?;
     }
     w.finish().await.map(drop).map_err(pg)
 }
 
-/// An event of a [`Rows`]: code, seq, event, and the state it left when it is its code's
-/// last in the set.
-type OwnedEvent = (Bytes, i32, [u8; CodeEvent::ENCODED_LEN], Option<Bytes>);
+/// An event of a [`Rows`]: place, code, seq, event, and the state it left when it is its
+/// code's last in the set.
+type OwnedEvent = (i32, Bytes, i32, [u8; CodeEvent::ENCODED_LEN], Option<Bytes>);
 
-/// A row of `events` as [`copy_events`] writes it: code, seq, sub, event, state.
-type EventRow<'a> = (&'a [u8], i32, i16, Option<&'a [u8]>, Option<&'a [u8]>);
+/// A row of `events` as [`copy_events`] writes it: place, code, seq, sub, event, state.
+type EventRow<'a> = (i32, &'a [u8], i32, i16, Option<&'a [u8]>, Option<&'a [u8]>);
 
 /// A [`WriteSet`] as owned columns, encoded on the caller's thread (the writer), ready to
 /// cross to the store's runtime: one array per column, one statement per table.
@@ -997,22 +1163,24 @@ type EventRow<'a> = (&'a [u8], i32, i16, Option<&'a [u8]>, Option<&'a [u8]>);
 struct Rows {
     participants: (Vec<i64>, Vec<String>, Vec<Vec<u8>>),
     products: (Vec<i64>, Vec<Vec<u8>>),
-    /// States written without an event in this set: (code, its last event's number or
-    /// -1, state), upserted as `sub` 1 rows.
-    states: (Vec<Vec<u8>>, Vec<i32>, Vec<Vec<u8>>),
+    /// States written without an event in this set: (place, code, its last event's
+    /// number or -1, state), upserted as `sub` 1 rows.
+    states: (Vec<i32>, Vec<Bytes>, Vec<i32>, Vec<Bytes>),
     /// Events, each with the state it left when it is its code's last in the set.
     events: Vec<OwnedEvent>,
     /// Ranges of emitted codes: storage key, record.
     ranges: (Vec<Vec<u8>>, Vec<Vec<u8>>),
-    links_added: (Vec<Vec<u8>>, Vec<Vec<u8>>),
-    links_removed: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    /// Links: the parent's place, parent, child.
+    links_added: (Vec<i32>, Vec<Vec<u8>>, Vec<Vec<u8>>),
+    links_removed: (Vec<i32>, Vec<Vec<u8>>, Vec<Vec<u8>>),
     documents: (Vec<Uuid>, Vec<i64>, Vec<Bytes>, Vec<Bytes>),
     document_seqs: (Vec<i64>, Vec<Uuid>, Vec<Option<i64>>),
     shipments: (Vec<Uuid>, Vec<Uuid>),
     orders: (Vec<Uuid>, Vec<i64>, Vec<Vec<u8>>),
     order_serials: (Vec<Uuid>, Vec<i64>, Vec<String>),
     blocks: (Vec<i64>, Vec<Vec<u8>>),
-    block_codes: (Vec<i64>, Vec<Vec<u8>>),
+    /// Block entries: block, the code's place, code.
+    block_codes: (Vec<i64>, Vec<i32>, Vec<Vec<u8>>),
     inventory: (Vec<i64>, Vec<i64>, Vec<i16>, Vec<i64>),
     counters: (Vec<String>, Vec<i64>),
     refusals: Vec<Vec<u8>>,
@@ -1026,7 +1194,8 @@ struct Rows {
 }
 
 impl Rows {
-    fn of(set: &WriteSet) -> StoreResult<Rows> {
+    /// The rows of `set`, each code's under its place.
+    fn of(set: &WriteSet, places: &mut Places<'_>) -> StoreResult<Rows> {
         let mut r = Rows {
             inbox_upto: set.inbox_upto.map(i),
             ..Rows::default()
@@ -1048,7 +1217,7 @@ impl Rows {
             let seq = i32::try_from(*seq).map_err(|_| err("an event number beyond 2^31"))?;
             last.insert(*k, r.events.len());
             r.events
-                .push((k.as_bytes().to_vec(), seq, e.encode(), None));
+                .push((places.of(k)?, k.as_bytes().to_vec(), seq, e.encode(), None));
         }
         // A state goes into the row of the event that left it (the writer's state counts
         // its code's events: `CodeState::events` is that event's number + 1), appended by
@@ -1056,39 +1225,47 @@ impl Rows {
         // the code's last event (`seq` = events - 1), upserted. Either way it is the
         // code's newest row with a state.
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
-        let mut states = last_wins(set.codes.iter().collect(), |(k, _)| *k);
+        let mut states: Vec<(i32, &CodeKey, &CodeState)> =
+            last_wins(set.codes.iter().collect(), |(k, _)| *k)
+                .into_iter()
+                .map(|(k, st)| Ok((places.of(k)?, k, st)))
+                .collect::<StoreResult<_>>()?;
         // In key order, as the events below (emission's upsert is all of them).
-        states.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (k, st) in states {
+        states.sort_unstable_by(|a, b| (a.0, a.1.as_bytes()).cmp(&(b.0, b.1.as_bytes())));
+        for (place, k, st) in states {
             let n = st.encode(&mut buf);
             let after = i64::from(st.events) - 1;
             match last.get(k).map(|&at| &mut r.events[at]) {
-                Some(row) if i64::from(row.1) == after => row.3 = Some(buf[..n].to_vec()),
+                Some(row) if i64::from(row.2) == after => row.4 = Some(buf[..n].to_vec()),
                 _ => {
                     let seq =
                         i32::try_from(after).map_err(|_| err("an event count beyond 2^31"))?;
-                    r.states.0.push(k.as_bytes().to_vec());
-                    r.states.1.push(seq);
-                    r.states.2.push(buf[..n].to_vec());
+                    r.states.0.push(place);
+                    r.states.1.push(k.as_bytes().to_vec());
+                    r.states.2.push(seq);
+                    r.states.3.push(buf[..n].to_vec());
                 }
             }
         }
-        // In key order: the index takes them in one sweep, leaf after leaf, where document
-        // order would land each row on a random leaf (measured: the COPY of a 50,000-code
-        // group commit ~200 → ~110–160 ms).
+        // In key order (place, code, seq): the index takes them in one sweep, leaf after
+        // leaf, where document order would land each row on a random leaf (measured: the
+        // COPY of a 50,000-code group commit ~200 → ~110–160 ms); a document's codes of
+        // one run are one stretch of it.
         r.events
-            .sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+            .sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
         for rg in &set.ranges {
             r.ranges.0.push(rg.storage_key().to_vec());
             r.ranges.1.push(rg.encode().to_vec());
         }
         for (p, c) in &set.links_added {
-            r.links_added.0.push(p.as_bytes().to_vec());
-            r.links_added.1.push(c.as_bytes().to_vec());
+            r.links_added.0.push(places.of(p)?);
+            r.links_added.1.push(p.as_bytes().to_vec());
+            r.links_added.2.push(c.as_bytes().to_vec());
         }
         for (p, c) in &set.links_removed {
-            r.links_removed.0.push(p.as_bytes().to_vec());
-            r.links_removed.1.push(c.as_bytes().to_vec());
+            r.links_removed.0.push(places.of(p)?);
+            r.links_removed.1.push(p.as_bytes().to_vec());
+            r.links_removed.2.push(c.as_bytes().to_vec());
         }
         for d in last_wins(set.documents.iter().collect(), |d| d.id) {
             r.documents.0.push(d.id);
@@ -1131,7 +1308,8 @@ impl Rows {
         }
         for (b, k) in &set.block_codes {
             r.block_codes.0.push(i(*b));
-            r.block_codes.1.push(k.as_bytes().to_vec());
+            r.block_codes.1.push(places.of(k)?);
+            r.block_codes.2.push(k.as_bytes().to_vec());
         }
         // Deltas summed per counter first: one counter may move twice in a set.
         let mut sums: Vec<((ParticipantId, u64, u8), i64)> = Vec::new();
@@ -1191,8 +1369,15 @@ impl Rows {
             // Append-only, states with them: binary COPY, the cheapest way in.
             copy_events(
                 &tx,
-                self.events.iter().map(|(k, seq, e, st)| {
-                    (k.as_slice(), *seq, 0, Some(e.as_slice()), st.as_deref())
+                self.events.iter().map(|(place, k, seq, e, st)| {
+                    (
+                        *place,
+                        k.as_slice(),
+                        *seq,
+                        0,
+                        Some(e.as_slice()),
+                        st.as_deref(),
+                    )
                 }),
             )
             .await?;
@@ -1230,25 +1415,41 @@ impl Rows {
             ),
             (
                 self.states.0.len(),
-                "INSERT INTO events (code, seq, sub, state) \
-                 SELECT c, s, 1, st FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) \
-                 AS t(c, s, st) \
-                 ON CONFLICT (code, seq, sub) \
+                "INSERT INTO events (place, code, seq, sub, state) \
+                 SELECT p, c, s, 1, st \
+                 FROM unnest($1::integer[], $2::bytea[], $3::integer[], $4::bytea[]) \
+                 AS t(p, c, s, st) \
+                 ON CONFLICT (place, code, seq, sub) \
                  DO UPDATE SET state = excluded.state",
-                &[&self.states.0, &self.states.1, &self.states.2],
+                &[
+                    &self.states.0,
+                    &self.states.1,
+                    &self.states.2,
+                    &self.states.3,
+                ],
             ),
             (
                 self.links_added.0.len(),
-                "INSERT INTO links (parent, child) \
-                 SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                "INSERT INTO links (place, parent, child) \
+                 SELECT * FROM unnest($1::integer[], $2::bytea[], $3::bytea[]) \
                  ON CONFLICT DO NOTHING",
-                &[&self.links_added.0, &self.links_added.1],
+                &[
+                    &self.links_added.0,
+                    &self.links_added.1,
+                    &self.links_added.2,
+                ],
             ),
             (
                 self.links_removed.0.len(),
-                "DELETE FROM links USING unnest($1::bytea[], $2::bytea[]) AS r(parent, child) \
-                 WHERE links.parent = r.parent AND links.child = r.child",
-                &[&self.links_removed.0, &self.links_removed.1],
+                "DELETE FROM links \
+                 USING unnest($1::integer[], $2::bytea[], $3::bytea[]) AS r(place, parent, child) \
+                 WHERE links.place = ANY($1) AND links.place = r.place \
+                   AND links.parent = r.parent AND links.child = r.child",
+                &[
+                    &self.links_removed.0,
+                    &self.links_removed.1,
+                    &self.links_removed.2,
+                ],
             ),
             (
                 self.documents.0.len(),
@@ -1321,10 +1522,14 @@ impl Rows {
             ),
             (
                 self.block_codes.0.len(),
-                "INSERT INTO block_codes (block, code) \
-                 SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
+                "INSERT INTO block_codes (block, place, code) \
+                 SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bytea[]) \
                  ON CONFLICT DO NOTHING",
-                &[&self.block_codes.0, &self.block_codes.1],
+                &[
+                    &self.block_codes.0,
+                    &self.block_codes.1,
+                    &self.block_codes.2,
+                ],
             ),
             (
                 self.inventory.0.len(),

@@ -5,10 +5,15 @@
 //! The migration runs at every connect ([`crate::PgStore::connect_with`]), in one transaction under an advisory lock (two
 //! processes starting at once take turns; the second finds the work done): an empty
 //! database gets every migration, an older one those above its version, a newer one is
-//! refused (an older build must not write a schema it does not know).
+//! refused (an older build must not write a schema it does not know). From version 10 on
+//! the same transaction places the code rows (`src/placing.rs`): SQL cannot compute a
+//! code's place, so that step of migration 10, and the layout check of every connect, is
+//! Rust.
 
-use crate::{pg, Engine};
+use crate::{pg, placing, Engine};
+use registry::placement::Placement;
 use registry::store::{StoreError, StoreResult};
+use std::time::Duration;
 
 /// One step of the schema.
 #[derive(Debug)]
@@ -20,6 +25,10 @@ pub struct Migration {
     /// What the step adds on a Citus coordinator, run after [`Migration::sql`]:
     /// `create_distributed_table` / `create_reference_table` for its new tables.
     pub citus: &'static str,
+    /// Whether the store then copies the code rows of the tables the step renamed `*_v9`
+    /// into its new ones, with their places (version 10: SQL cannot compute a place;
+    /// `src/placing.rs`).
+    pub places: bool,
 }
 
 /// Every migration, in order; the last one's version is [`SCHEMA_VERSION`].
@@ -28,65 +37,101 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         sql: include_str!("sql/0001_schema.sql"),
         citus: include_str!("sql/0001_citus.sql"),
+        places: false,
     },
     Migration {
         version: 2,
         sql: include_str!("sql/0002_schema.sql"),
         citus: include_str!("sql/0002_citus.sql"),
+        places: false,
     },
     Migration {
         version: 3,
         sql: include_str!("sql/0003_schema.sql"),
         citus: include_str!("sql/0003_citus.sql"),
+        places: false,
     },
     Migration {
         version: 4,
         sql: include_str!("sql/0004_schema.sql"),
         citus: include_str!("sql/0004_citus.sql"),
+        places: false,
     },
     Migration {
         version: 5,
         sql: include_str!("sql/0005_schema.sql"),
         citus: include_str!("sql/0005_citus.sql"),
+        places: false,
     },
     Migration {
         version: 6,
         sql: include_str!("sql/0006_schema.sql"),
         citus: include_str!("sql/0006_citus.sql"),
+        places: false,
     },
     Migration {
         version: 7,
         sql: include_str!("sql/0007_schema.sql"),
         citus: include_str!("sql/0007_citus.sql"),
+        places: false,
     },
     Migration {
         version: 8,
         sql: include_str!("sql/0008_schema.sql"),
         citus: include_str!("sql/0008_citus.sql"),
+        places: false,
     },
     Migration {
         version: 9,
         sql: include_str!("sql/0009_schema.sql"),
         citus: include_str!("sql/0009_citus.sql"),
+        places: false,
+    },
+    Migration {
+        version: 10,
+        sql: include_str!("sql/0010_schema.sql"),
+        citus: include_str!("sql/0010_citus.sql"),
+        places: true,
     },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
+
+/// The first version whose code rows carry their place (`registry::placement`): the
+/// store needs its placement from here on.
+pub const PLACED_SINCE: u32 = 10;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
 /// The table that records the schema's version (one row).
 pub const VERSION_TABLE: &str = "tracemark_schema";
 
+/// What a migration found: the engine, and whether the code rows are placed by a keyring
+/// the store was not given (it then refuses code reads and writes).
+pub(crate) struct Migrated {
+    pub engine: Engine,
+    pub unplaceable: bool,
+}
+
 /// Brings the schema of the connection's `search_path` to [`SCHEMA_VERSION`], in one
-/// transaction; returns the engine it found. `upto` stops early (tests build an older
-/// schema with it).
+/// transaction, with the code rows placed by `placement` (spread without one); returns
+/// the engine it found. `upto` stops early (tests build an older schema with it; a
+/// store reads its keys before the code rows are placed). `timeout` bounds every
+/// statement of it (placing a large registry's rows takes long).
 pub(crate) async fn migrate(
     client: &mut deadpool_postgres::ClientWrapper,
     upto: u32,
-) -> StoreResult<Engine> {
+    placement: Option<Placement>,
+    timeout: Duration,
+) -> StoreResult<Migrated> {
     let tx = client.transaction().await.map_err(pg)?;
+    tx.batch_execute(&format!(
+        "SET LOCAL statement_timeout = {}",
+        timeout.as_millis().max(1)
+    ))
+    .await
+    .map_err(pg)?;
     // One lock per schema (tests run many schemas in one database at once).
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext('tracemark schema ' || coalesce(current_schema(), '')))",
@@ -150,6 +195,13 @@ pub(crate) async fn migrate(
                 })?;
             }
         }
+        if m.places {
+            placing::copy_v9(&tx, placement.as_ref())
+                .await
+                .map_err(|e| {
+                    StoreError::new(format!("schema migration {} (places): {}", m.version, e.0))
+                })?;
+        }
         reached = m.version;
     }
     if reached != current {
@@ -159,8 +211,16 @@ pub(crate) async fn migrate(
         .await
         .map_err(pg)?;
     }
+    let unplaceable = if upto >= PLACED_SINCE && reached >= PLACED_SINCE {
+        placing::check(&tx, placement.as_ref(), citus).await?
+    } else {
+        false
+    };
     tx.commit().await.map_err(pg)?;
-    Ok(engine)
+    Ok(Migrated {
+        engine,
+        unplaceable,
+    })
 }
 
 /// The statements of a migration's SQL, each with the comments before it: split at each

@@ -199,6 +199,70 @@ pub fn pre_v8_sql(
     sql
 }
 
+/// The placement the tests connect with (`PgStore::connect_placed`): a serial permutation
+/// of a fixed test key.
+pub fn placement() -> registry::placement::Placement {
+    registry::placement::Placement::new(issuance::SerialGenerator::new([7; 32]))
+}
+
+/// SQL that writes code rows as schema 9 stored them (`events (code, seq, sub, event,
+/// state)`, `links (parent, child)`, `block_codes (block, code)`: no place), which this
+/// build's commit cannot write: for tests of migration 10. As schema 9's commit did, a
+/// state goes into the row of its code's event it follows (`CodeState::events` = that
+/// event's number + 1), else into a row of its own (`sub` 1) after the code's last event.
+pub fn v9_sql(
+    events: &[(registry::model::CodeKey, u32, registry::model::CodeEvent)],
+    codes: &[(registry::model::CodeKey, registry::model::CodeState)],
+    links: &[(registry::model::CodeKey, registry::model::CodeKey)],
+    blocks: &[(u64, registry::model::CodeKey)],
+) -> String {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut sql = String::new();
+    for (k, seq, e) in events {
+        let state = codes
+            .iter()
+            .find(|(c, st)| c == k && i64::from(st.events) - 1 == i64::from(*seq))
+            .map_or("NULL".to_string(), |(_, st)| {
+                format!("'\\x{}'", hex(&st.to_vec()))
+            });
+        sql += &format!(
+            "INSERT INTO events (code, seq, sub, event, state) \
+             VALUES ('\\x{}', {seq}, 0, '\\x{}', {state});",
+            hex(k.as_bytes()),
+            hex(&e.encode())
+        );
+    }
+    for (k, st) in codes {
+        let after = i64::from(st.events) - 1;
+        if events
+            .iter()
+            .any(|(c, seq, _)| c == k && i64::from(*seq) == after)
+        {
+            continue;
+        }
+        sql += &format!(
+            "INSERT INTO events (code, seq, sub, state) VALUES ('\\x{}', {after}, 1, '\\x{}');",
+            hex(k.as_bytes()),
+            hex(&st.to_vec())
+        );
+    }
+    for (p, c) in links {
+        sql += &format!(
+            "INSERT INTO links (parent, child) VALUES ('\\x{}', '\\x{}');",
+            hex(p.as_bytes()),
+            hex(c.as_bytes())
+        );
+    }
+    for (b, k) in blocks {
+        sql += &format!(
+            "INSERT INTO block_codes (block, code) VALUES ({}, '\\x{}');",
+            *b as i64,
+            hex(k.as_bytes())
+        );
+    }
+    sql
+}
+
 /// `url` with `options=-c search_path=SCHEMA` (the other parameters kept).
 pub fn with_search_path(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };

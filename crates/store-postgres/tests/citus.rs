@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use store_postgres::testing;
-use store_postgres::{Engine, PgStore};
+use store_postgres::{Engine, PgOptions, PgStore};
 
 #[test]
 fn schema_is_distributed_as_designed() {
@@ -53,11 +53,15 @@ fn schema_is_distributed_as_designed() {
         assert_eq!(method, "n", "{t} should be a reference table");
     };
     let colocation = |t: &str| tables[t].2.clone();
-    // `events` holds the codes' states too (schema 8: `codes` is gone).
+    // `events` holds the codes' states too (schema 8: `codes` is gone); the code-keyed
+    // tables are distributed by the code's place (schema 10), the old ones gone.
     assert!(!tables.contains_key("codes"), "codes is gone: {tables:?}");
-    dist("events", "code");
-    dist("links", "parent");
-    dist("block_codes", "code");
+    for t in ["events_v9", "links_v9", "block_codes_v9"] {
+        assert!(!tables.contains_key(t), "{t} is gone: {tables:?}");
+    }
+    dist("events", "place");
+    dist("links", "place");
+    dist("block_codes", "place");
     for t in ["links", "block_codes"] {
         assert_eq!(
             colocation(t),
@@ -94,7 +98,13 @@ fn schema_is_distributed_as_designed() {
         colocation("projection_checkpoints"),
         colocation("projection_rows")
     );
-    for t in ["participants", "products", "blocks", "secrets"] {
+    for t in [
+        "participants",
+        "products",
+        "blocks",
+        "secrets",
+        "tracemark_code_places",
+    ] {
         reference(t);
     }
     // The writer's sequential tables stay plain tables on the coordinator.
@@ -106,6 +116,7 @@ fn schema_is_distributed_as_designed() {
         "log_hashes",
         "tracemark_schema",
         "tracemark_partitions",
+        "tracemark_placement",
     ] {
         assert!(
             !tables.contains_key(t),
@@ -146,9 +157,11 @@ fn schema_is_distributed_as_designed() {
     );
 }
 
+/// The store as the registry connects it: codes' rows placed by a keyring.
 fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
     let url = testing::fresh_schema(testing::citus().expect("a Citus cluster"));
-    let store = PgStore::connect(&url).expect("connect to the coordinator");
+    let store = PgStore::connect_placed(&url, PgOptions::default(), testing::placement())
+        .expect("connect to the coordinator");
     assert!(matches!(store.engine(), Engine::Citus { .. }));
     (
         Arc::new(store) as Arc<dyn registry::Store>,

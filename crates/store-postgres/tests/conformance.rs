@@ -5,9 +5,16 @@
 
 use std::sync::Arc;
 
+/// The store as the registry connects it: codes' rows placed by a serial permutation
+/// (another key than the registry's: any key places every code somewhere).
 fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
     let url = store_postgres::testing::fresh_schema(store_postgres::testing::server());
-    let store = store_postgres::PgStore::connect(&url).expect("connect to PostgreSQL");
+    let store = store_postgres::PgStore::connect_placed(
+        &url,
+        store_postgres::PgOptions::default(),
+        store_postgres::testing::placement(),
+    )
+    .expect("connect to PostgreSQL");
     (
         Arc::new(store) as Arc<dyn registry::Store>,
         Box::new(()) as Box<dyn std::any::Any>,
@@ -15,6 +22,22 @@ fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
 }
 
 registry::conformance_tests!(make_store);
+
+/// The same suite on a store connected without a keyring (every code's rows spread).
+mod spread {
+    use std::sync::Arc;
+
+    fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
+        let url = store_postgres::testing::fresh_schema(store_postgres::testing::server());
+        let store = store_postgres::PgStore::connect(&url).expect("connect to PostgreSQL");
+        (
+            Arc::new(store) as Arc<dyn registry::Store>,
+            Box::new(()) as Box<dyn std::any::Any>,
+        )
+    }
+
+    registry::conformance_tests!(make_store);
+}
 
 /// The same suite through `run_all`, as the Citus test calls it (opt-in, it repeats every
 /// test above): `CONFORMANCE_RUN_ALL=1`.

@@ -230,6 +230,10 @@ pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
 /// Opens (creating if new) a registry's home: the data directory's store and secret files,
 /// or the database (its schema created or migrated at connect) and the secrets in it.
 pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
+    let now = clock();
+    // On a database the issuing keys are read (made, on a new one) at connect: the codes'
+    // rows are placed by their serial permutation.
+    let mut db_keyring = None;
     let secrets = match home {
         Home::Dir(dir) => {
             if let Some(was) = make_data_dir(dir)? {
@@ -241,27 +245,27 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
             }
             Secrets::Dir(dir)
         }
-        Home::Postgres(url) => Secrets::Db(Arc::new(connect_postgres(url)?)),
-    };
-    let pg = match &secrets {
-        Secrets::Db(pg) => Some(pg.clone()),
-        Secrets::Dir(_) => None,
-    };
-    let now = clock();
-    let keyring = match &secrets {
-        Secrets::Dir(dir) => issuance::Keyring::load_or_create(&dir.join("keys.json"), now)
-            .map_err(|e| anyhow::anyhow!("issuing keys in {}: {e}", dir.display()))?,
-        Secrets::Db(_) => {
+        Home::Postgres(url) => {
             let make = || {
                 issuance::Keyring::generate(now)
                     .to_json()
                     .map(String::into_bytes)
                     .unwrap_or_default()
             };
-            let (json, _) = secrets.get_or_make("keys.json", &make)?;
-            issuance::Keyring::from_json(std::str::from_utf8(&json)?)
-                .map_err(|e| anyhow::anyhow!("the issuing keys in the database: {e}"))?
+            let (pg, keyring) = connect_postgres_keyed(url, Some(&make))?;
+            db_keyring = keyring;
+            Secrets::Db(Arc::new(pg))
         }
+    };
+    let pg = match &secrets {
+        Secrets::Db(pg) => Some(pg.clone()),
+        Secrets::Dir(_) => None,
+    };
+    let keyring = match &secrets {
+        Secrets::Dir(dir) => issuance::Keyring::load_or_create(&dir.join("keys.json"), now)
+            .map_err(|e| anyhow::anyhow!("issuing keys in {}: {e}", dir.display()))?,
+        Secrets::Db(_) => db_keyring
+            .ok_or_else(|| anyhow::anyhow!("the database gave no issuing keys (keys.json)"))?,
     };
     let (token_key, _) = secrets.get_or_make("auth.key", &random_key)?;
     let token_key: [u8; 32] = token_key
@@ -383,14 +387,48 @@ impl server::journal::NonceStore for SharedNonces {
     }
 }
 
-/// Connects to the database of `--postgres URL`, creating or migrating its schema.
+/// Connects to the database of `--postgres URL`, creating or migrating its schema, with
+/// codes' rows placed by the issuing keys stored in it (`registry::placement`; a database
+/// without keys holds no registry yet, and is connected without them).
 pub fn connect_postgres(url: &str) -> Result<store_postgres::PgStore> {
-    store_postgres::PgStore::connect(url).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the registry's database {}: {e}",
-            redact_url(url)
-        )
-    })
+    connect_postgres_keyed(url, None).map(|(pg, _)| pg)
+}
+
+/// [`connect_postgres`], the issuing keys made by `make` and stored first when the
+/// database has none (`serve`, `demo`: a new registry); answers the keyring read.
+///
+/// The keys live in the database (`secrets`), and the store needs their serial
+/// permutation before it places code rows (schema 10 migrates older rows at connect): so
+/// the store reads them in the middle of its connect (`PgStore::connect_keyed`).
+fn connect_postgres_keyed(
+    url: &str,
+    make: Option<&dyn Fn() -> Vec<u8>>,
+) -> Result<(store_postgres::PgStore, Option<issuance::Keyring>)> {
+    use registry::store::StoreError;
+    let keyring = std::cell::RefCell::new(None);
+    let keys = |pg: &store_postgres::PgStore| {
+        let json = match make {
+            Some(make) => Some(pg.secret("keys.json", make)?),
+            None => pg.secret_get("keys.json")?,
+        };
+        let Some(json) = json else { return Ok(None) };
+        let k = std::str::from_utf8(&json)
+            .map_err(StoreError::new)
+            .and_then(|j| issuance::Keyring::from_json(j).map_err(StoreError::new))
+            .map_err(|e| StoreError::new(format!("the issuing keys in the database: {e}")))?;
+        let placement = registry::placement::Placement::new(k.serials().clone());
+        *keyring.borrow_mut() = Some(k);
+        Ok(Some(placement))
+    };
+    let pg =
+        store_postgres::PgStore::connect_keyed(url, store_postgres::PgOptions::default(), &keys)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the registry's database {}: {e}",
+                    redact_url(url)
+                )
+            })?;
+    Ok((pg, keyring.into_inner()))
 }
 
 /// The photo decoder program: `TRACEMARK_DECODER` if set, else this executable when it is

@@ -1,0 +1,190 @@
+//! Code rows put at their places (schema 10, `src/sql/0010_schema.sql`): the step of the
+//! migration SQL cannot do, and the layout check of every connect.
+//!
+//! A code's place comes from `registry::placement` (the key design the embedded engine
+//! shares): its run's hash when the issuing keyring's serial permutation maps its serial
+//! back to a counter, the spread hash of its key otherwise (and for every code when the
+//! store has no [`Placement`]). Computing it needs the keyring, so the store writes the
+//! places of the codes to move into `tracemark_code_places` (read through a cursor,
+//! written by binary `COPY`, [`BATCH`] at a time) and the rows follow by one
+//! `INSERT … SELECT … JOIN tracemark_code_places` per table, on the server (on Citus
+//! distributed: the rows never pass through the registry). Everything runs in the
+//! migration's transaction, under its advisory lock: all or nothing.
+//!
+//! `tracemark_placement.fingerprint` records the layout: the placing keyring's
+//! [`Placement::fingerprint`], or NULL for rows placed spread (by a store without a
+//! keyring). At every connect of schema 10 ([`check`]): a store with a keyring on spread
+//! rows moves the codes it places elsewhere, once, and records its fingerprint; a store
+//! without one on placed rows is *unplaceable* (it refuses code reads and writes); a store
+//! with another keyring is refused.
+
+use crate::{err, pg};
+use deadpool_postgres::Transaction;
+use registry::model::CodeKey;
+use registry::placement::{self, Placement, Sequences};
+use registry::store::StoreResult;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+
+/// Codes read and placed at a time.
+pub const BATCH: i32 = 10_000;
+
+/// Schema 10's copy of the version-9 rows (the tables 0010_schema.sql renamed `*_v9`)
+/// into the new tables, each row under its code's place; then the old tables go.
+const COPY_V9: &[&str] = &[
+    "INSERT INTO events (place, code, seq, sub, event, state) \
+     SELECT m.place, e.code, e.seq, e.sub, e.event, e.state \
+     FROM events_v9 e JOIN tracemark_code_places m ON m.code = e.code",
+    "INSERT INTO links (place, parent, child) \
+     SELECT m.place, l.parent, l.child \
+     FROM links_v9 l JOIN tracemark_code_places m ON m.code = l.parent",
+    "INSERT INTO block_codes (block, place, code) \
+     SELECT b.block, m.place, b.code \
+     FROM block_codes_v9 b JOIN tracemark_code_places m ON m.code = b.code",
+    "TRUNCATE tracemark_code_places",
+    "DROP TABLE events_v9, links_v9, block_codes_v9",
+];
+
+/// Every code of the version-9 tables, once.
+const CODES_V9: &str = "SELECT code FROM events_v9 \
+     UNION SELECT parent FROM links_v9 UNION SELECT code FROM block_codes_v9";
+
+/// Spread rows of the codes in `tracemark_code_places` moved to their places: a copy at
+/// the new place, then the rows elsewhere deleted (on Citus `place` is the distribution
+/// column, which no `UPDATE` may change).
+const MOVE: &[&str] = &[
+    "INSERT INTO events (place, code, seq, sub, event, state) \
+     SELECT m.place, e.code, e.seq, e.sub, e.event, e.state \
+     FROM events e JOIN tracemark_code_places m ON m.code = e.code AND m.place <> e.place",
+    "DELETE FROM events e USING tracemark_code_places m \
+     WHERE e.code = m.code AND e.place <> m.place",
+    "INSERT INTO links (place, parent, child) \
+     SELECT m.place, l.parent, l.child \
+     FROM links l JOIN tracemark_code_places m ON m.code = l.parent AND m.place <> l.place",
+    "DELETE FROM links l USING tracemark_code_places m \
+     WHERE l.parent = m.code AND l.place <> m.place",
+    "INSERT INTO block_codes (block, place, code) \
+     SELECT b.block, m.place, b.code \
+     FROM block_codes b JOIN tracemark_code_places m ON m.code = b.code AND m.place <> b.place",
+    "DELETE FROM block_codes b USING tracemark_code_places m \
+     WHERE b.code = m.code AND b.place <> m.place",
+    "TRUNCATE tracemark_code_places",
+];
+
+/// Every code of the placed tables, once.
+const CODES: &str = "SELECT code FROM events \
+     UNION SELECT parent FROM links UNION SELECT code FROM block_codes";
+
+/// Writes every code `codes_sql` answers into `tracemark_code_places` with its place
+/// under `placement` (spread without one); `moved_only`: only the codes whose place is not
+/// their spread one. Answers how many it wrote.
+async fn map_codes(
+    tx: &Transaction<'_>,
+    codes_sql: &str,
+    placement: Option<&Placement>,
+    moved_only: bool,
+) -> StoreResult<u64> {
+    let stmt = tx.prepare(codes_sql).await.map_err(pg)?;
+    let portal = tx.bind(&stmt, &[]).await.map_err(pg)?;
+    let mut seqs = Sequences::default();
+    let mut n = 0u64;
+    loop {
+        let rows = tx.query_portal(&portal, BATCH).await.map_err(pg)?;
+        let mut batch: Vec<(&[u8], i32)> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let code: &[u8] = r.try_get(0).map_err(pg)?;
+            let k = CodeKey::from_bytes(code).ok_or_else(|| err("a corrupt code key"))?;
+            let place = placement::place_of(placement, &k, &mut seqs);
+            if !(moved_only && place == placement::spread(&k)) {
+                batch.push((code, place as i32));
+            }
+        }
+        if !batch.is_empty() {
+            let sink = tx
+                .copy_in("COPY tracemark_code_places (code, place) FROM STDIN (FORMAT binary)")
+                .await
+                .map_err(pg)?;
+            let w = BinaryCopyInWriter::new(sink, &[Type::BYTEA, Type::INT4]);
+            let mut w = std::pin::pin!(w);
+            for (code, place) in &batch {
+                w.as_mut().write(&[code, place]).await.map_err(pg)?;
+            }
+            w.finish().await.map_err(pg)?;
+            n += batch.len() as u64;
+        }
+        if rows.len() < BATCH as usize {
+            return Ok(n);
+        }
+    }
+}
+
+async fn run(tx: &Transaction<'_>, statements: &[&str]) -> StoreResult<()> {
+    for s in statements {
+        tx.batch_execute(s).await.map_err(pg)?;
+    }
+    Ok(())
+}
+
+async fn set_fingerprint(tx: &Transaction<'_>, placement: Option<&Placement>) -> StoreResult<()> {
+    let fp = placement.map(|p| p.fingerprint().to_vec());
+    tx.execute("UPDATE tracemark_placement SET fingerprint = $1", &[&fp])
+        .await
+        .map(drop)
+        .map_err(pg)
+}
+
+/// Schema 10's step after its SQL: the version-9 rows copied under their places (spread
+/// without a `placement`), the old tables dropped, the layout recorded.
+pub(crate) async fn copy_v9(
+    tx: &Transaction<'_>,
+    placement: Option<&Placement>,
+) -> StoreResult<()> {
+    let n = map_codes(tx, CODES_V9, placement, false).await?;
+    run(tx, COPY_V9).await?;
+    set_fingerprint(tx, placement).await?;
+    if n > 0 {
+        eprintln!("store: the rows of {n} codes copied under their places (schema 10)");
+    }
+    Ok(())
+}
+
+/// The layout check of a connect at schema 10 (see the [module documentation](self)):
+/// answers whether the store is unplaceable (placed rows, no keyring); moves spread rows
+/// once when the store has a keyring.
+pub(crate) async fn check(
+    tx: &Transaction<'_>,
+    placement: Option<&Placement>,
+    citus: bool,
+) -> StoreResult<bool> {
+    let fp: Option<Vec<u8>> = tx
+        .query_one("SELECT fingerprint FROM tracemark_placement LIMIT 1", &[])
+        .await
+        .map_err(pg)?
+        .try_get(0)
+        .map_err(pg)?;
+    match (placement, fp) {
+        (None, None) => Ok(false),
+        (None, Some(_)) => Ok(true),
+        (Some(p), Some(fp)) if fp == p.fingerprint() => Ok(false),
+        (Some(_), Some(_)) => Err(err(
+            "this database's code rows are placed by another keyring's serial permutation \
+             than the one this store was given: connect with the issuing keys stored in it",
+        )),
+        (Some(p), None) => {
+            if citus {
+                // As the migrations: the reference table's writes and the distributed
+                // inserts over one connection per node.
+                tx.batch_execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+                    .await
+                    .map_err(pg)?;
+            }
+            let n = map_codes(tx, CODES, Some(p), true).await?;
+            if n > 0 {
+                run(tx, MOVE).await?;
+                eprintln!("store: the rows of {n} codes moved to their placed places");
+            }
+            set_fingerprint(tx, Some(p)).await?;
+            Ok(false)
+        }
+    }
+}

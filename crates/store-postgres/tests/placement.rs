@@ -1,0 +1,362 @@
+//! Placement (schema 10, `registry::placement`): code rows keyed by their place, on
+//! plain PostgreSQL and on Citus. A schema-9 database's code rows are copied under their
+//! places and read back the same; a document's consecutive codes share a place (one
+//! index range, one shard); rows written spread move once when a keyring comes; a store
+//! without the keyring, or with another, refuses placed rows.
+
+use registry::model::{Block, CodeEvent, CodeKey, CodeState, Status};
+use registry::placement::{self, Placement, Sequences};
+use registry::store::{Store, WriteSet};
+use store_postgres::{testing, PgOptions, PgStore, SCHEMA_VERSION};
+
+const GTIN: u64 = 4_601_234_567_891;
+
+fn placed(url: &str) -> PgStore {
+    PgStore::connect_placed(url, PgOptions::default(), testing::placement()).expect("connect")
+}
+
+/// Operator serials of counters `from..to` under the tests' keyring (placed), at length 13.
+fn serials(from: u64, to: u64) -> Vec<CodeKey> {
+    let serials = issuance::SerialGenerator::new([7; 32]);
+    let len = issuance::SerialLen::new(13).expect("len");
+    (from..to)
+        .map(|c| {
+            let s = serials.serial(GTIN, c, len).expect("serial");
+            CodeKey::unit(GTIN, s.as_str().as_bytes())
+        })
+        .collect()
+}
+
+fn state(i: usize, events: u32) -> CodeState {
+    let mut st = CodeState::new(Status::Applied, 1 + i as u32 % 7, 1_764_000_000);
+    st.tail_fp = i as u64;
+    st.events = events;
+    st
+}
+
+fn event(doc_seq: u64, prev: u64) -> CodeEvent {
+    testing::emit_event(doc_seq, prev)
+}
+
+/// Every state through `code_states_after`, in pages of 700, sorted by key.
+fn all(store: &PgStore) -> Vec<(CodeKey, CodeState)> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.code_states_after(after.as_ref(), 700).expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.0);
+        out.extend(page);
+    }
+    let n = out.len();
+    out.sort_by_key(|(k, _)| *k);
+    out.dedup_by_key(|(k, _)| *k);
+    assert_eq!(out.len(), n, "each state once in the scan");
+    out
+}
+
+/// The places of `codes` as stored in `table`'s `column`.
+fn stored_places(url: &str, table: &str, column: &str, codes: &[CodeKey]) -> Vec<i64> {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let list: Vec<String> = codes
+        .iter()
+        .map(|k| format!("'\\x{}'::bytea", hex(k.as_bytes())))
+        .collect();
+    testing::query(
+        url,
+        &format!(
+            "SELECT DISTINCT place FROM {table} WHERE {column} IN ({}) ORDER BY 1",
+            list.join(", ")
+        ),
+    )
+    .expect("places")
+    .into_iter()
+    .map(|r| r[0].as_deref().expect("place").parse().expect("a number"))
+    .collect()
+}
+
+fn place(k: &CodeKey) -> i64 {
+    i64::from(testing::placement().place(k, &mut Sequences::default()) as i32)
+}
+
+/// A schema-9 database with code rows of every kind (placed serials across two runs with
+/// events and states in both of schema 9's forms, a self-made serial, an SSCC package with
+/// its contents, codes blocked one by one), migrated to 10 by a store with the keyring.
+fn schema_9_rows_read_back_the_same_at_10(url: &str) {
+    let old = PgStore::connect_at_version(url, 9).expect("a version-9 database");
+    assert_eq!(old.schema_version().expect("version"), 9);
+    let mut units = serials(0, 1_500);
+    let self_made = CodeKey::unit(GTIN, b"A-SELF-MADE-SERIAL!");
+    units.push(self_made);
+    let sscc = CodeKey::sscc(146_012_345_000_000_017);
+    // Two events for the first 300 codes (the state in the last event's row), one event
+    // for the next 300 with a state written after it (a `sub` 1 row), states alone after.
+    let mut events = Vec::new();
+    let mut states = Vec::new();
+    for (i, k) in units.iter().enumerate() {
+        let n = match i {
+            0..300 => 2,
+            300..600 => 1,
+            _ => 0,
+        };
+        for seq in 0..n {
+            events.push((*k, seq, event(1 + u64::from(seq), u64::from(seq))));
+        }
+        states.push((*k, state(i, n)));
+    }
+    states.push((sscc, state(9_999, 0)));
+    let mut links: Vec<(CodeKey, CodeKey)> =
+        units[1_000..1_040].iter().map(|c| (sscc, *c)).collect();
+    links.push((units[0], units[1]));
+    let blocked: Vec<(u64, CodeKey)> = [0usize, 700, 1_200, 1_500]
+        .iter()
+        .map(|&i| (7, units[i]))
+        .collect();
+    // The registry's other rows through the store, the code rows as schema 9 wrote them.
+    old.commit(&WriteSet {
+        blocks: vec![Block {
+            id: 7,
+            gtin: None,
+            batch: None,
+            codes: 4,
+            reason: "recall".into(),
+            participant: 1,
+            created_at: 1_764_000_000,
+            lifted_at: None,
+        }],
+        counters: vec![("doc_seq".into(), 2)],
+        ..WriteSet::default()
+    })
+    .expect("commit at version 9");
+    testing::execute(url, &testing::v9_sql(&events, &states, &links, &blocked))
+        .expect("version-9 code rows");
+    drop(old);
+
+    let store = placed(url);
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(store.counter("doc_seq").expect("counter"), 2);
+    let keys: Vec<CodeKey> = states.iter().map(|(k, _)| *k).collect();
+    let want: Vec<Option<CodeState>> = states.iter().map(|(_, s)| Some(*s)).collect();
+    assert_eq!(store.codes(&keys).expect("states"), want, "every state");
+    for (k, st) in &states[..1] {
+        assert_eq!(store.codes(&[*k]).expect("one state"), vec![Some(*st)]);
+    }
+    let mut sorted = states.clone();
+    sorted.sort_by_key(|(k, _)| *k);
+    assert_eq!(all(&store), sorted, "the scan");
+    for k in [units[0], units[299], units[300], units[599], self_made] {
+        let want: Vec<CodeEvent> = events
+            .iter()
+            .filter(|(c, _, _)| *c == k)
+            .map(|(_, _, e)| *e)
+            .collect();
+        assert_eq!(store.events(&k).expect("events"), want, "{k}");
+    }
+    assert!(store.events(&units[900]).expect("events").is_empty());
+    let mut contents: Vec<CodeKey> = units[1_000..1_040].to_vec();
+    contents.sort_by_key(|k| (k.as_bytes().len(), k.as_bytes().to_vec()));
+    assert_eq!(store.children(&sscc).expect("children"), contents);
+    assert_eq!(store.children(&units[0]).expect("children"), vec![units[1]]);
+    let mut blocked_codes: Vec<CodeKey> = blocked.iter().map(|(_, k)| *k).collect();
+    blocked_codes.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(store.block_codes(7).expect("block codes"), blocked_codes);
+    // Each row under its code's place: a run shares one, the others are spread.
+    assert_eq!(
+        stored_places(url, "events", "code", &units[..1_024]),
+        vec![place(&units[0])]
+    );
+    assert_eq!(
+        stored_places(url, "events", "code", &[self_made]),
+        vec![i64::from(placement::spread(&self_made) as i32)]
+    );
+    assert_eq!(
+        stored_places(url, "links", "parent", &[sscc]),
+        vec![i64::from(placement::spread(&sscc) as i32)]
+    );
+    assert_eq!(
+        stored_places(url, "block_codes", "code", &[units[700]]),
+        vec![place(&units[700])]
+    );
+    let left = testing::query(
+        url,
+        "SELECT count(*) FROM pg_class WHERE relname IN ('events_v9', 'links_v9', 'block_codes_v9') \
+         AND relnamespace = current_schema()::regnamespace",
+    )
+    .expect("pg_class");
+    assert_eq!(left[0][0].as_deref(), Some("0"), "the old tables are gone");
+    let map = testing::query(url, "SELECT count(*) FROM tracemark_code_places").expect("map");
+    assert_eq!(map[0][0].as_deref(), Some("0"), "the map is emptied");
+
+    // Written placed from now on: a new event and state, a link removed, a new block entry.
+    let mut next = state(0, 3);
+    next.status = Status::Introduced;
+    store
+        .commit(&WriteSet {
+            codes: vec![(units[0], next)],
+            events: vec![(units[0], 2, event(3, 2))],
+            links_removed: vec![(sscc, units[1_000])],
+            block_codes: vec![(7, units[1_300])],
+            ..WriteSet::default()
+        })
+        .expect("commit after the migration");
+    assert_eq!(store.codes(&units[..1]).expect("state"), vec![Some(next)]);
+    assert_eq!(store.events(&units[0]).expect("events").len(), 3);
+    assert_eq!(store.children(&sscc).expect("children").len(), 39);
+    assert_eq!(store.block_codes(7).expect("block codes").len(), 5);
+    drop(store);
+
+    // Connected again: nothing to do. Without the keyring, or with another: refused.
+    let again = placed(url);
+    assert_eq!(again.codes(&keys).expect("again").len(), keys.len());
+    drop(again);
+    let bare = PgStore::connect(url).expect("connect without the keyring");
+    let e = bare
+        .codes(&keys[..1])
+        .expect_err("placed rows read without the keyring");
+    assert!(e.to_string().contains("keyring"), "{e}");
+    assert!(bare.code_states_after(None, 10).is_err());
+    assert!(bare.events(&keys[0]).is_err());
+    assert!(bare
+        .commit(&WriteSet {
+            codes: vec![(keys[0], next)],
+            ..WriteSet::default()
+        })
+        .is_err());
+    assert_eq!(bare.counter("doc_seq").expect("other reads go on"), 2);
+    let other = Placement::new(issuance::SerialGenerator::new([8; 32]));
+    let e = PgStore::connect_placed(url, PgOptions::default(), other)
+        .err()
+        .expect("another keyring refused");
+    assert!(e.to_string().contains("another keyring"), "{e}");
+}
+
+/// A producer's document of 1,000 consecutive codes of one order: at most two places
+/// (one per run of 1,024 it touches), so one or two index ranges and, on Citus, shards.
+fn a_documents_consecutive_codes_share_a_place(url: &str, citus: bool) {
+    let store = placed(url);
+    let doc = serials(3_000, 4_000);
+    store
+        .commit(&WriteSet {
+            codes: doc
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (*k, state(i, 1)))
+                .collect(),
+            events: doc.iter().map(|k| (*k, 0, event(5, 0))).collect(),
+            ..WriteSet::default()
+        })
+        .expect("commit");
+    // Counters 3,000..3,071 and 3,072..3,999: two runs.
+    let places = stored_places(url, "events", "code", &doc);
+    assert_eq!(places.len(), 2, "{places:?}");
+    assert_eq!(
+        places,
+        {
+            let mut p = vec![place(&doc[0]), place(&doc[999])];
+            p.sort_unstable();
+            p
+        },
+        "each code under its run's place"
+    );
+    assert_eq!(
+        stored_places(url, "events", "code", &doc[72..]),
+        vec![place(&doc[72])],
+        "counters 3,072..3,999 share one place"
+    );
+    let read = store.codes(&doc).expect("read");
+    assert!(read.iter().all(Option::is_some));
+    if citus {
+        let shards = testing::query(
+            url,
+            "SELECT count(DISTINCT get_shard_id_for_distribution_column('events', place)) \
+             FROM events",
+        )
+        .expect("shards");
+        let n: u32 = shards[0][0].as_deref().expect("n").parse().expect("n");
+        assert!(n <= 2, "the document's rows on {n} shards");
+    }
+}
+
+/// Rows written spread (a store without the keyring) move to their places once, when a
+/// store with the keyring connects, and read the same.
+fn spread_rows_move_once_when_the_keyring_comes(url: &str) {
+    let bare = PgStore::connect(url).expect("connect without the keyring");
+    let units = serials(0, 1_100);
+    let sscc = CodeKey::sscc(146_012_345_000_000_024);
+    let states: Vec<(CodeKey, CodeState)> = units
+        .iter()
+        .chain([&sscc])
+        .enumerate()
+        .map(|(i, k)| (*k, state(i, 1)))
+        .collect();
+    bare.commit(&WriteSet {
+        codes: states.clone(),
+        events: states.iter().map(|(k, _)| (*k, 0, event(1, 0))).collect(),
+        links_added: units[..10].iter().map(|c| (sscc, *c)).collect(),
+        block_codes: vec![(3, units[5]), (3, sscc)],
+        ..WriteSet::default()
+    })
+    .expect("commit spread");
+    assert!(stored_places(url, "events", "code", &units[..1_024]).len() > 100);
+    drop(bare);
+    let store = placed(url);
+    let keys: Vec<CodeKey> = states.iter().map(|(k, _)| *k).collect();
+    let want: Vec<Option<CodeState>> = states.iter().map(|(_, s)| Some(*s)).collect();
+    assert_eq!(store.codes(&keys).expect("states"), want);
+    assert_eq!(store.events(&units[7]).expect("events"), vec![event(1, 0)]);
+    assert_eq!(store.children(&sscc).expect("children").len(), 10);
+    assert_eq!(store.block_codes(3).expect("blocks").len(), 2);
+    let mut sorted = states.clone();
+    sorted.sort_by_key(|(k, _)| *k);
+    assert_eq!(all(&store), sorted, "every state once");
+    assert_eq!(
+        stored_places(url, "events", "code", &units[..1_024]),
+        vec![place(&units[0])]
+    );
+    assert_eq!(
+        stored_places(url, "block_codes", "code", &units[5..6]),
+        vec![place(&units[5])]
+    );
+    let rows = testing::query(url, "SELECT count(*) FROM events").expect("count");
+    assert_eq!(
+        rows[0][0].as_deref(),
+        Some(states.len().to_string().as_str()),
+        "no row twice: a row per code (its event, with the state it left)"
+    );
+}
+
+#[test]
+fn schema_9_rows_read_back_the_same_at_10_on_postgres() {
+    schema_9_rows_read_back_the_same_at_10(&testing::fresh_schema(testing::server()));
+}
+
+#[test]
+fn schema_9_rows_read_back_the_same_at_10_on_citus() {
+    if let Some(c) = testing::citus_or_skip() {
+        schema_9_rows_read_back_the_same_at_10(&testing::fresh_schema(c));
+    }
+}
+
+#[test]
+fn a_documents_consecutive_codes_share_a_place_on_postgres() {
+    a_documents_consecutive_codes_share_a_place(&testing::fresh_schema(testing::server()), false);
+}
+
+#[test]
+fn a_documents_consecutive_codes_share_a_place_on_citus() {
+    if let Some(c) = testing::citus_or_skip() {
+        a_documents_consecutive_codes_share_a_place(&testing::fresh_schema(c), true);
+    }
+}
+
+#[test]
+fn spread_rows_move_once_when_the_keyring_comes_on_postgres() {
+    spread_rows_move_once_when_the_keyring_comes(&testing::fresh_schema(testing::server()));
+}
+
+#[test]
+fn spread_rows_move_once_when_the_keyring_comes_on_citus() {
+    if let Some(c) = testing::citus_or_skip() {
+        spread_rows_move_once_when_the_keyring_comes(&testing::fresh_schema(c));
+    }
+}
