@@ -526,6 +526,89 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, Fact)> {
     }
 }
 
+/// A fact's kind (its [`Fact`] variant), as [`peek`] reads it from a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FactKind {
+    /// [`Fact::Document`].
+    Document,
+    /// [`Fact::Refused`].
+    Refused,
+    /// [`Fact::TillCheck`].
+    TillCheck,
+    /// [`Fact::Verified`].
+    Verified,
+    /// [`Fact::TailFailed`].
+    TailFailed,
+    /// [`Fact::Complaint`].
+    Complaint,
+    /// [`Fact::Block`].
+    Block,
+    /// [`Fact::Ack`].
+    Ack,
+    /// [`Fact::CardOwner`].
+    CardOwner,
+    /// [`Fact::LateSale`].
+    LateSale,
+}
+
+impl FactKind {
+    /// In [`Fact`]'s order: postcard writes the variant's index.
+    const ALL: [FactKind; 10] = [
+        FactKind::Document,
+        FactKind::Refused,
+        FactKind::TillCheck,
+        FactKind::Verified,
+        FactKind::TailFailed,
+        FactKind::Complaint,
+        FactKind::Block,
+        FactKind::Ack,
+        FactKind::CardOwner,
+        FactKind::LateSale,
+    ];
+}
+
+/// A record's commit time and fact kind, read without decoding the fact: postcard writes
+/// the time and then the variant's index as varints, ahead of the fact's fields. A
+/// document's fact holds a change per code (a thousand and more) and is most of the
+/// feed; a reader that wants other kinds (the risk engine rebuilding its window of till
+/// checks at start) skips them for the price of two varints. `None`: not a record of a
+/// known version (then [`decode`] says no as well).
+pub fn peek(bytes: &[u8]) -> Option<(u64, FactKind)> {
+    let (&v, rest) = bytes.split_first()?;
+    if v != FEED_VERSION && v != v1::VERSION {
+        return None;
+    }
+    let (at, rest) = varint(rest)?;
+    let (kind, _) = varint(rest)?;
+    let kind = *FactKind::ALL.get(usize::try_from(kind).ok()?)?;
+    // Version 1 had the first eight kinds only.
+    (v == FEED_VERSION
+        || matches!(
+            kind,
+            FactKind::Document
+                | FactKind::Refused
+                | FactKind::TillCheck
+                | FactKind::Verified
+                | FactKind::TailFailed
+                | FactKind::Complaint
+                | FactKind::Block
+                | FactKind::Ack
+        ))
+    .then_some((at, kind))
+}
+
+/// A postcard (LEB128) unsigned varint of at most 64 bits and what follows it.
+fn varint(b: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v: u64 = 0;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, &b[i + 1..]));
+        }
+    }
+    None
+}
+
 /// The first record format, read alongside the current one: verifications without the
 /// scanner's network, complaints without the tail flag (read as `None` and `false`: what
 /// the registry then knew).
@@ -928,11 +1011,21 @@ mod tests {
                 total: 1,
             }),
         ];
+        let mut kinds = Vec::new();
         for f in facts {
             let bytes = encode(1_700_000_000, &f);
             assert_eq!(bytes[0], FEED_VERSION);
+            // The kind read without decoding is the fact's own.
+            let (at, kind) = peek(&bytes).expect("a kind");
+            assert_eq!(at, 1_700_000_000);
+            assert_eq!(kind, FactKind::ALL[kinds.len()], "{f:?}");
+            kinds.push(kind);
             assert_eq!(decode(&bytes), Some((1_700_000_000, f)));
         }
+        // Every kind, in order (a new variant needs its FactKind).
+        assert_eq!(kinds, FactKind::ALL.to_vec());
+        assert_eq!(peek(&[9, 0, 0]), None);
+        assert_eq!(peek(&[FEED_VERSION]), None);
         assert_eq!(
             decode(&[2, 0, 0]),
             None,

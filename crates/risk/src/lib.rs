@@ -1275,6 +1275,14 @@ impl Projection for Risk {
         (self.warm_mark != u64::MAX && self.warm_mark != 0).then_some(self.warm_mark)
     }
 
+    fn warm_kinds(&self) -> Option<&'static [registry::feed::FactKind]> {
+        Some(&[registry::feed::FactKind::TillCheck])
+    }
+
+    fn warm_time(&mut self, at: u64) {
+        self.last_at = self.last_at.max(at);
+    }
+
     fn warm(&mut self, e: &FeedEntry, _: &Registry) {
         self.last_at = self.last_at.max(e.at);
         if let Fact::TillCheck(t) = &e.fact {
