@@ -2106,9 +2106,11 @@ pub fn scale_svg(r: &ScaleReport) -> String {
     } else {
         ""
     };
+    // The engine's name only (its settings are in the table's header): the line fits.
+    let engine = r.header.engine.split(';').next().unwrap_or_default();
     let sub = format!(
-        "{sample}{} · {} · {}",
-        r.header.engine, r.header.date, r.header.commit
+        "{sample}{engine} · {} · {}",
+        r.header.date, r.header.commit
     );
     let _ = writeln!(
         s,
