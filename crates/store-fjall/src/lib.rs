@@ -103,16 +103,20 @@ pub fn cache_bytes() -> u64 {
 }
 
 /// fjall's background workers (flushes and compactions): `TRACEMARK_STORE_WORKERS` if set
-/// (at least [`WORKERS_MIN`]), else fjall's own default (one per core, at most four).
+/// (at least [`WORKERS_MIN`]), else one per core, at least [`WORKERS_DEFAULT_MIN`] and at
+/// most four.
 ///
 /// Two fjall 3.1 behaviours bound the choice (`worker_pool.rs`), both seen here:
 /// - with one worker, the worker can block sending to its own full message queue, which
 ///   only it reads: flushes stop and the memtables grow without end (16 GB in seven
 ///   minutes of ingest at 30 M codes), so one is refused;
-/// - with two or more, worker 0 hands every compaction request it receives back to the
-///   queue (to stay free for flushes), and while the others compact it receives it again
-///   at once: it spins for as long as a compaction lasts (a fifth of the server's CPU in
-///   a profile at 30 M codes). A cost to take up with fjall upstream, not to patch here.
+/// - worker 0 hands every compaction request it receives back to the queue (to stay free
+///   for flushes); with two workers, while worker 1 compacts, worker 0 receives the same
+///   request again at once and spins for as long as the compaction lasts: 11 % of the
+///   server's samples while growing from 5 M to 10 M codes, 12–15 % at 50 M and in the soak
+///   at 100 M. With a third, a request handed back finds an idle worker: 2.6 % at 5–10 M
+///   (`perf`, docs/performance.md), ingest while growing as fast or faster. A cost to take
+///   up with fjall upstream.
 pub fn workers() -> usize {
     std::env::var("TRACEMARK_STORE_WORKERS")
         .ok()
@@ -120,13 +124,15 @@ pub fn workers() -> usize {
         .map(|n| n.max(WORKERS_MIN))
         .unwrap_or_else(|| {
             std::thread::available_parallelism()
-                .map_or(WORKERS_MIN, usize::from)
-                .clamp(WORKERS_MIN, 4)
+                .map_or(WORKERS_DEFAULT_MIN, usize::from)
+                .clamp(WORKERS_DEFAULT_MIN, 4)
         })
 }
 
 /// The fewest fjall background workers (see [`workers`]).
 pub const WORKERS_MIN: usize = 2;
+/// The fewest by default: three, so that worker 0 does not spin (see [`workers`]).
+pub const WORKERS_DEFAULT_MIN: usize = 3;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)

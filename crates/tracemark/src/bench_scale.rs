@@ -2108,10 +2108,7 @@ pub fn scale_svg(r: &ScaleReport) -> String {
     };
     // The engine's name only (its settings are in the table's header): the line fits.
     let engine = r.header.engine.split(';').next().unwrap_or_default();
-    let sub = format!(
-        "{sample}{engine} · {} · {}",
-        r.header.date, r.header.commit
-    );
+    let sub = format!("{sample}{engine} · {} · {}", r.header.date, r.header.commit);
     let _ = writeln!(
         s,
         r##"<text x="{LEFT}" y="40" fill="#666">{}</text>"##,
