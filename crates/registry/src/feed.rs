@@ -575,26 +575,15 @@ impl FactKind {
 /// known version (then [`decode`] says no as well).
 pub fn peek(bytes: &[u8]) -> Option<(u64, FactKind)> {
     let (&v, rest) = bytes.split_first()?;
-    if v != FEED_VERSION && v != v1::VERSION {
-        return None;
-    }
+    // Version 1 had the first eight kinds only.
+    let kinds = match v {
+        FEED_VERSION => &FactKind::ALL[..],
+        v1::VERSION => &FactKind::ALL[..8],
+        _ => return None,
+    };
     let (at, rest) = varint(rest)?;
     let (kind, _) = varint(rest)?;
-    let kind = *FactKind::ALL.get(usize::try_from(kind).ok()?)?;
-    // Version 1 had the first eight kinds only.
-    (v == FEED_VERSION
-        || matches!(
-            kind,
-            FactKind::Document
-                | FactKind::Refused
-                | FactKind::TillCheck
-                | FactKind::Verified
-                | FactKind::TailFailed
-                | FactKind::Complaint
-                | FactKind::Block
-                | FactKind::Ack
-        ))
-    .then_some((at, kind))
+    Some((at, *kinds.get(usize::try_from(kind).ok()?)?))
 }
 
 /// A postcard (LEB128) unsigned varint of at most 64 bits and what follows it.

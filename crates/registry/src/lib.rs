@@ -238,9 +238,10 @@ pub(crate) struct Inner {
     pub(crate) ranges: ranges::Ranges,
     /// The writer's state cache's epoch ([`tx::StateCache::epoch`]).
     cache_epoch: Arc<std::sync::atomic::AtomicU64>,
-    /// Whether documents' states are read before they reach the writer (the writer has a
-    /// cache, without which a read ahead cannot be trusted).
-    prefetch: bool,
+    /// The writer's state cache's capacity (states). Documents' states are read before
+    /// they reach the writer only when it is above 0: without a cache a read ahead cannot
+    /// be trusted.
+    state_cache: usize,
     pub(crate) blocks: RwLock<BlockIndex>,
     products: RwLock<HashMap<u64, Product>>,
     participants: RwLock<HashMap<ParticipantId, Participant>>,
@@ -440,7 +441,7 @@ impl Registry {
                 keyring,
                 ranges,
                 cache_epoch,
-                prefetch: state_cache > 0,
+                state_cache,
                 blocks: RwLock::new(blocks),
                 products: RwLock::new(HashMap::new()),
                 participants: RwLock::new(HashMap::new()),
@@ -469,6 +470,11 @@ impl Registry {
     /// The current time (Unix seconds).
     pub fn now(&self) -> u64 {
         (self.inner.clock)()
+    }
+
+    /// The writer's state cache's capacity (states; 0: none), as the registry was opened.
+    pub fn state_cache_capacity(&self) -> usize {
+        self.inner.state_cache
     }
 
     /// The writer's counters.
@@ -1323,7 +1329,7 @@ impl Registry {
     /// does not hold the codes then run beside the writer, on the threads that parse. A
     /// failed read is left to the writer.
     fn prefetch(&self, doc: &mut documents::Prepared) {
-        if !self.inner.prefetch {
+        if self.inner.state_cache == 0 {
             return;
         }
         let mut keys = doc.raw.listed_keys();

@@ -182,6 +182,8 @@ pub struct AppInner {
     analytics: Option<::analytics::Handle>,
     /// The till check's per-participant buckets and blocking-pool slots.
     till: Arc<till::TillLimits>,
+    /// The memory bound the caches were sized from (bytes), read once at start.
+    memory_budget: u64,
 }
 
 fn metrics_handle() -> PrometheusHandle {
@@ -346,6 +348,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         health: Arc::new(probe),
         reads: Arc::new(read_pool),
         lane: Arc::new(reads::BlockingLane::new(&config.reads)),
+        memory_budget: registry::memory::Budget::from_env().total,
         control: control.clone(),
         metrics_allow: config.metrics_allow.clone().into(),
         analytics: control.analytics.clone(),
@@ -1421,25 +1424,30 @@ async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
             s.registry.till_checks_unrecorded() as f64,
         ),
     ];
-    for (name, help, v) in counters {
+    // One metric in the text exposition format.
+    let mut metric = |name: &str, help: &str, kind: &str, v: f64| {
         let _ = write!(
             text,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
         );
+    };
+    for (name, help, v) in counters {
+        metric(name, help, "counter", v);
     }
     for g in s.registry.store().engine_gauges() {
-        let (name, help, kind) = (g.name, g.help, if g.counter { "counter" } else { "gauge" });
-        let _ = write!(
-            text,
-            "# HELP tracemark_store_{name} {help}\n# TYPE tracemark_store_{name} {kind}\ntracemark_store_{name} {}\n",
-            g.value
+        let kind = if g.counter { "counter" } else { "gauge" };
+        metric(
+            &format!("tracemark_store_{}", g.name),
+            g.help,
+            kind,
+            g.value,
         );
     }
-    let budget = registry::memory::Budget::from_env();
     let _ = write!(
         text,
         "# HELP tracemark_memory_budget_bytes The bound on resident memory (TRACEMARK_MEMORY_MB) the caches are sized from.\n# TYPE tracemark_memory_budget_bytes gauge\ntracemark_memory_budget_bytes {}\n# HELP tracemark_writer_state_cache_capacity States the writer's cache holds at most.\n# TYPE tracemark_writer_state_cache_capacity gauge\ntracemark_writer_state_cache_capacity {}\n",
-        budget.total, budget.state_cache_entries
+        s.memory_budget,
+        s.registry.state_cache_capacity()
     );
     let _ = write!(
         text,

@@ -95,13 +95,6 @@ pub struct FjallStore {
     unplaceable: bool,
 }
 
-/// Block cache size: the memory budget's ([`registry::memory::Budget`]:
-/// `TRACEMARK_CACHE_MB` if set, else what `TRACEMARK_MEMORY_MB`, by default a quarter of
-/// the machine's memory, leaves after the state cache, the memtables and the rest).
-pub fn cache_bytes() -> u64 {
-    registry::memory::Budget::from_env().block_cache
-}
-
 /// fjall's background workers (flushes and compactions): `TRACEMARK_STORE_WORKERS` if set
 /// (at least [`WORKERS_MIN`]), else one per core, at least [`WORKERS_DEFAULT_MIN`] and at
 /// most four.
@@ -269,7 +262,7 @@ impl FjallStore {
     /// Opens the store; `durable = false` skips the fsync per commit (benchmarks of the
     /// engine's ceiling only: an acknowledged write may then be lost on a crash).
     ///
-    /// The block cache gets what the memory budget gives it ([`cache_bytes`]): the state
+    /// The block cache gets what the memory budget gives it ([`registry::memory::Budget`]): the state
     /// look-up, not the write, is what limits ingest, and a cached block is ~100× cheaper.
     pub fn open_with(dir: &Path, durable: bool) -> StoreResult<FjallStore> {
         Self::open_placed(dir, durable, None)
@@ -925,6 +918,10 @@ impl Store for FjallStore {
             counter: false,
             value,
         };
+        let counter = |name, help, value: f64| EngineGauge {
+            counter: true,
+            ..g(name, help, value)
+        };
         vec![
             g(
                 "block_cache_bytes",
@@ -956,18 +953,16 @@ impl Store for FjallStore {
                 "Compactions running now.",
                 self.db.active_compactions() as f64,
             ),
-            EngineGauge {
-                name: "compactions_total",
-                help: "Compactions completed since start.",
-                counter: true,
-                value: self.db.compactions_completed() as f64,
-            },
-            EngineGauge {
-                name: "compaction_seconds_total",
-                help: "Time spent compacting since start.",
-                counter: true,
-                value: self.db.time_compacting().as_secs_f64(),
-            },
+            counter(
+                "compactions_total",
+                "Compactions completed since start.",
+                self.db.compactions_completed() as f64,
+            ),
+            counter(
+                "compaction_seconds_total",
+                "Time spent compacting since start.",
+                self.db.time_compacting().as_secs_f64(),
+            ),
             g(
                 "code_state_l0_tables",
                 "Tables in level 0 of the code states' keyspace (each one more place a read looks).",

@@ -530,4 +530,37 @@ fn made_up_methods_grow_neither_metrics_nor_memory() {
         grew_kb < 4 * 1024,
         "RSS grew {grew_kb} kB over 3,000 made-up methods"
     );
+    // The memory bound and what it sizes are on show, each with its help line, and the
+    // slow-request counter is labelled by route only (no method, no client's words).
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+    };
+    let budget = registry::memory::Budget::from_env();
+    assert_eq!(value("tracemark_memory_budget_bytes"), budget.total as f64);
+    assert_eq!(
+        value("tracemark_writer_state_cache_capacity"),
+        budget.state_cache_entries as f64
+    );
+    assert_eq!(
+        value("tracemark_store_block_cache_capacity_bytes"),
+        budget.block_cache as f64
+    );
+    for name in [
+        "tracemark_store_write_buffer_bytes",
+        "tracemark_store_compactions_total",
+        "tracemark_store_reads_total",
+        "tracemark_store_read_slow_runs_total",
+    ] {
+        value(name);
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "{name} has no help"
+        );
+    }
+    assert!(text
+        .lines()
+        .filter(|l| l.starts_with("tracemark_http_slow_requests_total{"))
+        .all(|l| l.contains("route=\"") && !l.contains("method=")));
 }
