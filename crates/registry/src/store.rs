@@ -278,7 +278,10 @@ pub trait Store: Send + Sync + 'static {
     /// engine's own scan order (any total order on keys that stays fixed while nothing is
     /// written: fjall's is hash-spread, an SQL engine's the key's), at most `limit`. For the
     /// audit, which compares every stored state with the one the log recomputes; an engine
-    /// without it cannot be audited (the default says so).
+    /// without it cannot be audited (the default says so). A state stored anywhere but
+    /// where [`Store::codes`] looks its code up (a row moved or edited to another key or
+    /// place) is an error naming the code and both, not a state listed: listed, it would
+    /// pass the audit while verify calls the code unknown.
     fn code_states_after(
         &self,
         after: Option<&CodeKey>,

@@ -831,6 +831,17 @@ impl Store for FjallStore {
             let key = self
                 .code_of(&k, &mut seqs)
                 .ok_or_else(|| err("a corrupt code key"))?;
+            // Under the key a look-up of its code reads (`Store::codes`): a state moved or
+            // edited to another key would pass the audit and yet read as unknown.
+            let want = self.key_of(&key, &mut seqs)?;
+            if want[..] != k[..] {
+                return Err(err(format!(
+                    "the state of {key} is stored under key {} but is looked up under key {}: \
+                     moved or edited",
+                    registry::log::hex(&k),
+                    registry::log::hex(&want)
+                )));
+            }
             let st = CodeState::decode(&v).ok_or_else(|| err(format!("corrupt state of {key}")))?;
             out.push((key, st));
         }

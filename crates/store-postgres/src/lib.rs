@@ -1027,28 +1027,21 @@ impl Store for PgStore {
         after: Option<&CodeKey>,
         n: usize,
     ) -> StoreResult<Vec<(CodeKey, CodeState)>> {
-        let decode = |r: &Row| {
-            let key = code_key(get(r, 0)?)?;
-            let st = CodeState::decode(get(r, 1)?)
-                .ok_or_else(|| err(format!("corrupt state of {key}")))?;
-            Ok((key, st))
-        };
         let mut places = self.places();
-        match after {
+        let rows = match after {
             // In the order of `events_newest_first` (place, code): each code's newest row
             // with a state comes first among its rows.
             None => {
                 places.check()?;
-                self.all(
-                    "SELECT DISTINCT ON (place, code) code, state FROM events \
+                self.query(
+                    "SELECT DISTINCT ON (place, code) place, code, state FROM events \
                      WHERE state IS NOT NULL \
                      ORDER BY place, code, seq DESC, sub DESC LIMIT $1",
                     vec![Box::new(limit(n))],
-                    decode,
-                )
+                )?
             }
-            Some(k) => self.all(
-                "SELECT DISTINCT ON (place, code) code, state FROM events \
+            Some(k) => self.query(
+                "SELECT DISTINCT ON (place, code) place, code, state FROM events \
                  WHERE (place, code) > ($1, $2) AND state IS NOT NULL \
                  ORDER BY place, code, seq DESC, sub DESC LIMIT $3",
                 vec![
@@ -1056,9 +1049,25 @@ impl Store for PgStore {
                     Box::new(k.as_bytes().to_vec()),
                     Box::new(limit(n)),
                 ],
-                decode,
-            ),
-        }
+            )?,
+        };
+        rows.iter()
+            .map(|r| {
+                let key = code_key(get(r, 1)?)?;
+                // Under the place a look-up of its code reads (`Store::codes`): a row moved
+                // or edited to another place would pass the audit and yet read as unknown.
+                let (stored, want) = (get::<i32>(r, 0)?, places.of(&key)?);
+                if stored != want {
+                    return Err(err(format!(
+                        "the state of {key} is stored under place {stored} but is looked up \
+                         under place {want}: moved or edited"
+                    )));
+                }
+                let st = CodeState::decode(get(r, 2)?)
+                    .ok_or_else(|| err(format!("corrupt state of {key}")))?;
+                Ok((key, st))
+            })
+            .collect()
     }
 
     fn code_range(

@@ -955,7 +955,11 @@ impl Compare<'_> {
             if self.full() {
                 return Ok(n);
             }
-            let page = self.store.code_states_after(after.as_ref(), STATE_PAGE)?;
+            // A state stored where a look-up of its code would not find it fails here.
+            let page = self
+                .store
+                .code_states_after(after.as_ref(), STATE_PAGE)
+                .context("state: scanning the stored code states")?;
             let Some(last) = page.last() else { break };
             after = Some(last.0);
             let keys: Vec<CodeKey> = page.iter().map(|(k, _)| *k).collect();

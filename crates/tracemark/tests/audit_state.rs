@@ -587,3 +587,45 @@ fn a_moved_product_card_given_back_in_the_store_is_found() {
     assert!(!ok, "a card given back to the importer is found:\n{out}");
     assert!(out.contains(&format!("{g:014}")), "{out}");
 }
+
+/// The sold code's state moved from its placed key to its spread key by fjall itself (the
+/// `Store` trait writes every state at its key): verify would call the code unknown, so the
+/// audit, clean on the same copy before, must fail naming the code and both keys.
+#[test]
+fn a_state_moved_to_another_key_is_found() {
+    let m = made();
+    let key = registry::code_key(&m.sold).expect("key");
+    let t = tampered(m.dir.path(), |_| {});
+    let (ok, out) = audit(t.path());
+    assert!(ok, "the copy audits clean before the move:\n{out}");
+    let keys = issuance::Keyring::load(&t.path().join("keys.json")).expect("keys");
+    let at = registry::placement::Placement::new(keys.serials().clone())
+        .key(&key, &mut registry::placement::Sequences::default());
+    let to = store_fjall::state_key(&key);
+    assert_ne!(at, to, "an operator serial is placed");
+    {
+        let db = fjall::Database::builder(t.path().join("store"))
+            .open()
+            .expect("fjall");
+        let ks = db
+            .keyspace("codes", fjall::KeyspaceCreateOptions::default)
+            .expect("codes");
+        let v = ks.get(&at).expect("get").expect("the sold code's state");
+        let mut b = db.batch().durability(Some(fjall::PersistMode::SyncAll));
+        b.remove(&ks, at.as_slice());
+        b.insert(&ks, to.as_slice(), v.to_vec());
+        b.commit().expect("move");
+    }
+    let (ok, out) = audit(t.path());
+    assert!(!ok, "the moved state passed the audit:\n{out}");
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let said = out
+        .lines()
+        .find(|l| l.contains("stored under key"))
+        .unwrap_or_default();
+    assert!(
+        said.contains(&m.sold) && said.contains(&hex(&at)) && said.contains(&hex(&to)),
+        "the audit names the code and both keys:\n{out}"
+    );
+    eprintln!("moved state: exit 1; {said}");
+}
