@@ -3082,6 +3082,7 @@ suite![
     projection_follows_and_resumes_from_its_checkpoint,
     // what `tracemark audit` reads
     states_and_inventory_scan_in_pages,
+    many_codes_read_at_once_as_one_by_one,
 ];
 
 fn complaint(code: Option<&str>, kind: &str, text: &str) -> crate::complaints::NewComplaint {
@@ -3693,6 +3694,56 @@ fn projection_follows_and_resumes_from_its_checkpoint(w: &World) {
     assert!(f2.wait_applied(head2, std::time::Duration::from_secs(5)));
     assert_eq!(p2.read().sold, 5, "nothing missed, nothing counted twice");
     assert_eq!(p2.read().facts, head2, "every fact applied exactly once");
+}
+
+/// `Store::codes` of many keys at once — in any order, some twice, some without a state
+/// (emitted only, or never issued) — answers each as a read of that key alone, in the order
+/// asked (an engine may read a run of neighbouring keys in one scan).
+fn many_codes_read_at_once_as_one_by_one(w: &World) {
+    let g = &w.gtin;
+    let c = w.order(&w.producer, g, 300, "mac");
+    // Every code but each seventh gets a state of its own; the rest stay in their range.
+    let applied: Vec<String> = c
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 7 != 3)
+        .map(|(_, code)| code.clone())
+        .collect();
+    w.apply(&w.producer, &applied);
+    w.introduce(&applied[..40], None, None);
+    let mut keys: Vec<crate::model::CodeKey> = c
+        .iter()
+        .map(|code| crate::code_key(code).expect("key"))
+        .collect();
+    keys.push(crate::code_key(&format!("01{g}21NEVERISSUED1")).expect("key"));
+    keys.extend_from_slice(&keys[10..20].to_vec());
+    // A fixed shuffle: reversed halves, interleaved.
+    let half = keys.len() / 2;
+    let (a, b) = keys.split_at(half);
+    let mut mixed: Vec<crate::model::CodeKey> = Vec::with_capacity(keys.len());
+    for i in 0..half.max(keys.len() - half) {
+        if let Some(k) = b.get(b.len().wrapping_sub(1 + i)) {
+            mixed.push(*k);
+        }
+        if let Some(k) = a.get(i) {
+            mixed.push(*k);
+        }
+    }
+    for ks in [&keys, &mixed] {
+        let store = w.reg.store();
+        let got = store.codes(ks).expect("read");
+        assert_eq!(got.len(), ks.len(), "one answer per key");
+        for (k, st) in ks.iter().zip(&got) {
+            let alone = store.codes(std::slice::from_ref(k)).expect("read one")[0];
+            assert_eq!(st, &alone, "{k}: read with others as alone");
+        }
+        let with_state = got.iter().filter(|s| s.is_some()).count();
+        assert!(
+            with_state >= applied.len(),
+            "every applied code has a state ({with_state} of {})",
+            ks.len()
+        );
+    }
 }
 
 /// `Store::code_states_after` and `Store::inventory_after` (the audit's scans): every state

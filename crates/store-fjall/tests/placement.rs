@@ -186,3 +186,52 @@ fn a_state_moved_to_another_key_fails_the_scan() {
         move_raw(dir.path(), &to, &at);
     }
 }
+
+/// Many states read at once: dense runs of counters (read with one scan each), sparse
+/// ones, codes without a state inside a run, keys asked twice, spread codes — each answer
+/// is what a read of that key alone gives.
+#[test]
+fn many_states_read_at_once_as_one_by_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = FjallStore::open_with_placement(dir.path(), placement()).expect("placed");
+    let keys = codes();
+    // Every state but each fifth, and none past counter 2,000.
+    let stored: Vec<(CodeKey, CodeState)> = keys
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 5 != 2 && !(2_000..2_500).contains(i))
+        .map(|(i, k)| (*k, state(i)))
+        .collect();
+    s.commit(&WriteSet {
+        codes: stored.clone(),
+        ..WriteSet::default()
+    })
+    .expect("commit");
+    let mut asks: Vec<Vec<CodeKey>> = vec![
+        keys.clone(),
+        keys.iter().rev().copied().collect(),
+        keys.iter().step_by(37).copied().collect(),
+        keys[1_990..2_010].to_vec(),
+        keys[..9].iter().chain(&keys[..9]).copied().collect(),
+    ];
+    // Two dense runs interleaved, with the spread codes between.
+    let mut mixed = Vec::new();
+    for i in 0..300 {
+        mixed.push(keys[i]);
+        mixed.push(keys[1_500 + i]);
+        if i == 150 {
+            mixed.extend_from_slice(&keys[2_500..]);
+        }
+    }
+    asks.push(mixed);
+    for ask in &asks {
+        let got = s.codes(ask).expect("read");
+        assert_eq!(got.len(), ask.len());
+        for (k, g) in ask.iter().zip(&got) {
+            let alone = s.codes(std::slice::from_ref(k)).expect("alone")[0];
+            assert_eq!(g, &alone, "{k}");
+            let want = stored.iter().find(|(x, _)| x == k).map(|(_, st)| *st);
+            assert_eq!(*g, want, "{k}");
+        }
+    }
+}
