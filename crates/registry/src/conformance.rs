@@ -3716,7 +3716,7 @@ fn many_codes_read_at_once_as_one_by_one(w: &World) {
         .map(|code| crate::code_key(code).expect("key"))
         .collect();
     keys.push(crate::code_key(&format!("01{g}21NEVERISSUED1")).expect("key"));
-    keys.extend_from_slice(&keys[10..20].to_vec());
+    keys.extend_from_within(10..20);
     // A fixed shuffle: reversed halves, interleaved.
     let half = keys.len() / 2;
     let (a, b) = keys.split_at(half);
