@@ -973,11 +973,11 @@ impl<'r> Scaled<'r> {
         f.cached = self.measure_ingest(new)?;
         eprintln!("scale: ingest on codes applied at the start of the size (not cached)");
         f.uncached = self.measure_ingest(old)?;
+        eprintln!("scale: waiting for the store's flushes and compactions");
+        f.settle_reads_s = self.settle();
         eprintln!("scale: verify and till check over HTTP");
         let n = LOAD_REQUESTS
             [usize::from(self.codes >= 100_000) + usize::from(self.codes >= 1_000_000)];
-        eprintln!("scale: waiting for the store's flushes and compactions");
-        f.settle_reads_s = self.settle();
         (f.verify, f.till) = self.verify_and_till(n)?;
         eprintln!(
             "scale: verify and till check paced at {} requests/s",
