@@ -380,6 +380,66 @@ fn raw_engine(n: usize) -> Result<f64> {
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
+/// States in the raw state-read rows.
+const STATE_READ_CODES: u64 = 500_000;
+
+/// Reads a document's states from a placed fjall store of [`STATE_READ_CODES`] states of one
+/// order: 1,000 consecutive codes in one `Store::codes` call (a dense run: one range scan)
+/// and the same codes one call each (a point read each). States a second, (run, one by one).
+fn raw_state_reads(docs: usize) -> Result<(f64, f64)> {
+    use registry::model::{CodeKey, CodeState, Status};
+    use registry::Store;
+    let dir = tempfile::tempdir()?;
+    let serials = issuance::SerialGenerator::new([5; 32]);
+    let store = store_fjall::FjallStore::open_placed(
+        dir.path(),
+        false,
+        Some(store_fjall::Placement::new(serials.clone())),
+    )?;
+    let len = issuance::SerialLen::new(13).map_err(|e| anyhow!("{e}"))?;
+    let gtin = 4_650_117_240_163;
+    let key = |c: u64| -> Result<CodeKey> {
+        let s = serials.serial(gtin, c, len).map_err(|e| anyhow!("{e}"))?;
+        Ok(CodeKey::unit(gtin, s.as_str().as_bytes()))
+    };
+    for first in (0..STATE_READ_CODES).step_by(DOC_CODES * 10) {
+        let mut codes = Vec::with_capacity(DOC_CODES * 10);
+        for c in first..(first + DOC_CODES as u64 * 10).min(STATE_READ_CODES) {
+            codes.push((key(c)?, CodeState::new(Status::Applied, 1, 1_764_000_000)));
+        }
+        store.commit(&registry::WriteSet {
+            codes,
+            ..registry::WriteSet::default()
+        })?;
+    }
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut doc = || -> Result<Vec<CodeKey>> {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let first = x % (STATE_READ_CODES - DOC_CODES as u64);
+        (first..first + DOC_CODES as u64).map(&key).collect()
+    };
+    let (mut run_s, mut one_s) = (0.0, 0.0);
+    for _ in 0..docs {
+        let keys = doc()?;
+        let t = Instant::now();
+        let got = store.codes(&keys)?;
+        run_s += t.elapsed().as_secs_f64();
+        if got.iter().any(Option::is_none) {
+            bail!("a state is missing");
+        }
+        let keys = doc()?;
+        let t = Instant::now();
+        for k in &keys {
+            store.codes(std::slice::from_ref(k))?;
+        }
+        one_s += t.elapsed().as_secs_f64();
+    }
+    let n = (docs * DOC_CODES) as f64;
+    Ok((n / run_s, n / one_s))
+}
+
 /// Serves the bed's registry on a free loopback port as `serve` does (the nonce journal in
 /// its data directory: every signed request's nonce durable before it is acted on);
 /// returns the base URL.
@@ -1005,6 +1065,24 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
             "codes/s",
             &raw,
             "(the ceiling)",
+        );
+        let (mut run, mut one) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let (r, o) = raw_state_reads(if quick { 50 } else { 400 })?;
+            run.push(r);
+            one.push(o);
+        }
+        report(
+            "state reads: a document's 1,000 codes at once",
+            "states/s",
+            &run,
+            "(one range scan a dense run)",
+        );
+        report(
+            "state reads: the same codes one by one",
+            "states/s",
+            &one,
+            "(a point read each)",
         );
     }
     if want("trust") {
