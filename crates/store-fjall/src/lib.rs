@@ -253,11 +253,11 @@ fn prefixed(k: &CodeKey) -> Vec<u8> {
     b[..n].to_vec()
 }
 
-/// Fewest states of one dense run ([`dense_run`]) read with one range scan instead of
-/// point reads. A point read looks up every level (filter, index, block): ~2.3 µs at 195 M
-/// codes against ~0.6 µs a state for a run's scan (docs/performance.md; `tracemark bench
-/// --only raw` has the rows), and a document's codes are usually consecutive counters of
-/// one order.
+/// Fewest states of one dense run (one place's counters, at most four stored keys passed
+/// per key asked) read with one range scan instead of point reads. A point read looks up
+/// every level (filter, index, block): ~2.3 µs at 195 M codes against ~0.6 µs a state for
+/// a run's scan (docs/performance.md; `tracemark bench --only raw` has the rows), and a
+/// document's codes are usually consecutive counters of one order.
 pub const SCAN_RUN_MIN: usize = 8;
 
 /// At most this many stored keys a scan may pass per state asked for: a run sparser than
