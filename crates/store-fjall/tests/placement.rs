@@ -35,6 +35,19 @@ fn state(i: usize) -> CodeState {
     st
 }
 
+/// Commits state `i` for the `i`-th of `keys`.
+fn write_states(s: &FjallStore, keys: &[CodeKey]) {
+    s.commit(&WriteSet {
+        codes: keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, state(i)))
+            .collect(),
+        ..WriteSet::default()
+    })
+    .expect("commit");
+}
+
 fn all(store: &FjallStore) -> Vec<(CodeKey, CodeState)> {
     let mut out = Vec::new();
     let mut after = None;
@@ -101,15 +114,7 @@ fn an_orders_states_sit_together_in_runs() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = FjallStore::open_with_placement(dir.path(), placement()).expect("placed");
     let keys = codes();
-    s.commit(&WriteSet {
-        codes: keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (*k, state(i)))
-            .collect(),
-        ..WriteSet::default()
-    })
-    .expect("commit");
+    write_states(&s, &keys);
     // In scan order, counters 0..1,024 come as one run, in counter order.
     let scan = s.code_states_after(None, usize::MAX).expect("scan");
     let pos = |k: &CodeKey| scan.iter().position(|(x, _)| x == k).expect("scanned");
@@ -143,15 +148,7 @@ fn a_state_moved_to_another_key_fails_the_scan() {
     let keys = codes();
     {
         let s = FjallStore::open_with_placement(dir.path(), placement()).expect("placed");
-        s.commit(&WriteSet {
-            codes: keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| (*k, state(i)))
-                .collect(),
-            ..WriteSet::default()
-        })
-        .expect("commit");
+        write_states(&s, &keys);
     }
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let (placed, sscc) = (keys[5], keys[keys.len() - 1]);

@@ -1872,6 +1872,17 @@ fn targets(r: &ScaleReport) -> Vec<(String, bool)> {
     t
 }
 
+/// A load's p50 · p99 · max (ms) · compaction share, as a table's cell.
+fn latency_cell(l: &Load) -> String {
+    format!(
+        "{:.2} · {:.2} · {:.0} · {}",
+        l.p50_ms,
+        l.p99_ms,
+        l.max_ms,
+        share(l.compaction_share)
+    )
+}
+
 /// A share of one core as a table's cell (`–` when not measured).
 fn share(x: Option<f64>) -> String {
     x.map_or_else(|| "–".into(), |x| format!("{:.0} %", x * 100.0))
@@ -2028,28 +2039,12 @@ pub fn scale_markdown(r: &ScaleReport) -> String {
         ),
         (
             "  closed loop: p50 · p99 · max (ms) · store's compaction share",
-            Box::new(|f| {
-                format!(
-                    "{:.2} · {:.2} · {:.0} · {}",
-                    f.verify.p50_ms,
-                    f.verify.p99_ms,
-                    f.verify.max_ms,
-                    share(f.verify.compaction_share)
-                )
-            }),
+            Box::new(|f| latency_cell(&f.verify)),
             "",
         ),
         (
             &paced_row,
-            Box::new(|f| {
-                format!(
-                    "{:.2} · {:.2} · {:.0} · {}",
-                    f.verify_paced.p50_ms,
-                    f.verify_paced.p99_ms,
-                    f.verify_paced.max_ms,
-                    share(f.verify_paced.compaction_share)
-                )
-            }),
+            Box::new(|f| latency_cell(&f.verify_paced)),
             "p99 ≤ 5 ms",
         ),
         (
@@ -2059,28 +2054,12 @@ pub fn scale_markdown(r: &ScaleReport) -> String {
         ),
         (
             "  closed loop: p50 · p99 · max (ms) · store's compaction share",
-            Box::new(|f| {
-                format!(
-                    "{:.2} · {:.2} · {:.0} · {}",
-                    f.till.p50_ms,
-                    f.till.p99_ms,
-                    f.till.max_ms,
-                    share(f.till.compaction_share)
-                )
-            }),
+            Box::new(|f| latency_cell(&f.till)),
             "",
         ),
         (
             &paced_row,
-            Box::new(|f| {
-                format!(
-                    "{:.2} · {:.2} · {:.0} · {}",
-                    f.till_paced.p50_ms,
-                    f.till_paced.p99_ms,
-                    f.till_paced.max_ms,
-                    share(f.till_paced.compaction_share)
-                )
-            }),
+            Box::new(|f| latency_cell(&f.till_paced)),
             "p99 ≤ 5 ms",
         ),
         (
