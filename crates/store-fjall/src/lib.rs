@@ -282,7 +282,9 @@ fn dense_run(stored: &[Vec<u8>], order: &[usize]) -> usize {
         let k = &stored[x];
         match counter(k) {
             Some(c) if k[..PREFIX] == first[..PREFIX] => {
-                if (c - c0 + 1) > (n as u64 + 1) * SCAN_SPAN_PER_KEY {
+                // Saturating: any counter a serial maps back to is a key, u64::MAX too.
+                let span = c.saturating_sub(c0).saturating_add(1);
+                if span > (n as u64 + 1).saturating_mul(SCAN_SPAN_PER_KEY) {
                     break;
                 }
                 n += 1;
@@ -1216,5 +1218,26 @@ impl Store for FjallStore {
         b.commit().map_err(err)?;
         self.refusal_seq.store(rseq, Ordering::SeqCst);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_dense_by_its_counters_and_never_overflows() {
+        let k = |c| placement::placed_key(4_601_234_567_891, 13, c);
+        let run: Vec<Vec<u8>> = (0..10).map(k).collect();
+        let order: Vec<usize> = (0..10).collect();
+        assert_eq!(dense_run(&run, &order), 10, "ten consecutive counters");
+        let sparse: Vec<Vec<u8>> = (0..10).map(|c| k(c * 100)).collect();
+        assert_eq!(dense_run(&sparse, &order), 1, "every hundredth counter");
+        // Counters 0 and u64::MAX under one prefix (a place's hash collision, which anyone
+        // can search for with made-up serials): sparse, not a span that wraps to 0.
+        let a = k(0);
+        let mut b = k(u64::MAX);
+        b[..13].copy_from_slice(&a[..13]);
+        assert_eq!(dense_run(&[a, b], &[0, 1]), 1);
     }
 }
