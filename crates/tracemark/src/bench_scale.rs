@@ -978,12 +978,17 @@ impl<'r> Scaled<'r> {
         eprintln!("scale: verify and till check over HTTP");
         let n = LOAD_REQUESTS
             [usize::from(self.codes >= 100_000) + usize::from(self.codes >= 1_000_000)];
-        (f.verify, f.till) = self.verify_and_till(n)?;
+        (f.verify, f.till) = self.verify_and_till(n, None)?;
         eprintln!(
             "scale: verify and till check paced at {} requests/s",
             human(LATENCY_RATE as f64)
         );
-        (f.verify_paced, f.till_paced) = self.paced_verify_and_till()?;
+        (f.verify_paced, f.till_paced) = self.verify_and_till(
+            LATENCY_RATE * LATENCY_SECS,
+            Some(Duration::from_secs_f64(
+                LOAD_CONNECTIONS as f64 / LATENCY_RATE as f64,
+            )),
+        )?;
         (f.rss_mb, f.hwm_mb) = self.server.memory();
         eprintln!("scale: kill -9, start; SIGTERM, start");
         let probe = self.probe();
@@ -1367,13 +1372,15 @@ impl<'r> Scaled<'r> {
     }
 
     /// Verify (Digital Link, JSON) and the till check (one code, the shop's) over HTTP,
-    /// [`LOAD_CONNECTIONS`] connections, `n` requests each, on random sampled codes.
-    fn verify_and_till(&self, n: u64) -> Result<(Load, Load)> {
+    /// [`LOAD_CONNECTIONS`] connections, `n` requests each, on random sampled codes: a
+    /// closed loop (`pace` None: the rate), or each connection paced (the latency at a load
+    /// the registry carries: [`LATENCY_RATE`]).
+    fn verify_and_till(&self, n: u64, pace: Option<Duration>) -> Result<(Load, Load)> {
         let base = self.server.base.clone();
         let spec = LoadSpec {
             concurrency: LOAD_CONNECTIONS,
             stop: LoadStop::Requests(n),
-            pace: None,
+            pace,
             source: 2,
         };
         let verify = self.run_load(&spec, self.verify_requests(&base))?;
@@ -1410,24 +1417,6 @@ impl<'r> Scaled<'r> {
                 &bodies[pick(i, bodies.len())],
             )
         })
-    }
-
-    /// Verify and the till check, each paced at [`LATENCY_RATE`] requests a second over
-    /// [`LOAD_CONNECTIONS`] connections for [`LATENCY_SECS`]: their latency at a load the
-    /// registry carries.
-    fn paced_verify_and_till(&self) -> Result<(Load, Load)> {
-        let base = self.server.base.clone();
-        let spec = LoadSpec {
-            concurrency: LOAD_CONNECTIONS,
-            stop: LoadStop::Requests(LATENCY_RATE * LATENCY_SECS),
-            pace: Some(Duration::from_secs_f64(
-                LOAD_CONNECTIONS as f64 / LATENCY_RATE as f64,
-            )),
-            source: 2,
-        };
-        let verify = self.run_load(&spec, self.verify_requests(&base))?;
-        let till = self.run_load(&spec, self.till_requests(&base))?;
-        Ok((verify, till))
     }
 
     fn run_load(&self, spec: &LoadSpec, req: MakeRequest) -> Result<Load> {
