@@ -5,11 +5,18 @@
 //! tree waited for it: the till check's tail in the soak. The vendored lsm-tree
 //! (vendor/lsm-tree/TRACEMARK.md) lets a read take the latest published version instead.
 //! This test holds the lock as such a writer does and reads meanwhile. Without the patch
-//! the reads would wait until the holder gives up, and the test fails.
+//! the reads would wait until the holder gives up, and the test fails. Snapshot reads must
+//! still wait (the database's visible seqno can pass a version still being installed), and
+//! the second test checks that they do.
 
-use fjall::{AnyTree, Database, KeyspaceCreateOptions};
+use fjall::{AnyTree, Database, KeyspaceCreateOptions, Readable};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
+
+/// How long the snapshot test holds the lock before it lets go (the read must not return
+/// sooner).
+const SNAPSHOT_HOLD: Duration = Duration::from_millis(300);
 
 /// How long the holder keeps the lock at most while waiting for the reads (generous: a
 /// busy machine).
@@ -61,4 +68,37 @@ fn reads_go_on_while_a_version_is_being_installed() {
         read_while_held,
         "the reads waited for the version history's write lock"
     );
+}
+
+#[test]
+fn a_snapshot_read_waits_for_the_install() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Database::builder(dir.path()).open().expect("open");
+    let ks = db
+        .keyspace("codes", KeyspaceCreateOptions::default)
+        .expect("keyspace");
+    ks.insert(b"k", b"v").expect("insert");
+    let snapshot = db.snapshot();
+    let AnyTree::Standard(tree) = &ks.tree else {
+        panic!("the code table is a standard tree");
+    };
+    let released = AtomicBool::new(false);
+    let (held_tx, held_rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        let released = &released;
+        s.spawn(move || {
+            tree.with_version_history_locked(|| {
+                held_tx.send(()).expect("signal");
+                std::thread::sleep(SNAPSHOT_HOLD);
+                released.store(true, Ordering::SeqCst);
+            })
+        });
+        held_rx.recv().expect("the holder took the lock");
+        let v = snapshot.get(&ks, b"k").expect("snapshot get");
+        assert_eq!(v.as_deref(), Some(&b"v"[..]));
+        assert!(
+            released.load(Ordering::SeqCst),
+            "a snapshot read took the published version instead of waiting for the lock"
+        );
+    });
 }

@@ -766,19 +766,21 @@ impl Tree {
         f()
     }
 
-    /// Tracemark patch: the super version a read at `seqno` uses, without waiting for a
-    /// writer of the version history (a flush or compaction persisting the next version,
-    /// fsyncs included, under the write lock) when the latest version is the one it would
-    /// get anyway ([`crate::version::Published`]).
+    /// Tracemark patch: the super version a read at `seqno` uses. A read of the latest data
+    /// (`SeqNo::MAX`, no snapshot) does not wait for a writer of the version history (a
+    /// flush or compaction persisting the next version, fsyncs included, under the write
+    /// lock): it takes the latest published version ([`crate::version::Published`]), the
+    /// one it would have read just before the writer took the lock. Snapshot reads wait as
+    /// before.
     pub(crate) fn super_version_for(&self, seqno: SeqNo) -> SuperVersion {
         match self.version_history.try_read() {
             Ok(history) => return history.get_version_for_snapshot(seqno),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                if let Some(latest) = self.published.for_snapshot(seqno) {
+            Err(std::sync::TryLockError::WouldBlock) if seqno == SeqNo::MAX => {
+                if let Some(latest) = self.published.latest() {
                     return latest;
                 }
             }
-            Err(std::sync::TryLockError::Poisoned(_)) => {}
+            Err(_) => {}
         }
         #[expect(clippy::expect_used, reason = "lock is expected to not be poisoned")]
         self.version_history

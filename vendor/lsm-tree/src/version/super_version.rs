@@ -35,22 +35,22 @@ pub struct SuperVersions(VecDeque<SuperVersion>, Published);
 /// Tracemark patch: the latest super version, readable without the version history's
 /// lock. A flush or compaction persists the next version (several fsyncs) while holding
 /// that lock for writing, and a point read or a range waiting for it stalled for tens of
-/// milliseconds under write load. A reader that would wait takes this copy instead when
-/// it is the version its snapshot would get (see `Tree::super_version_for`). It is set
-/// under the write lock on every change of the latest version, so a reader never sees
-/// an older one than it would have before the writer took the lock.
+/// milliseconds under write load. A read of the latest data (no snapshot: `SeqNo::MAX`)
+/// that would wait takes this copy instead (see `Tree::super_version_for`). It is set
+/// under the write lock on every change of the latest version, so such a read sees the
+/// tree as it was just before the writer took the lock: the version being installed is not
+/// there yet. Snapshot reads still wait: the database's visible seqno can pass the seqno of
+/// a version still being installed (writes to other trees move it), so a snapshot could
+/// otherwise read the old version first and the new one after.
 #[derive(Clone, Default)]
 pub struct Published(Arc<Mutex<Option<SuperVersion>>>);
 
 impl Published {
-    /// The latest super version, if it is the one a snapshot at `seqno` reads.
-    pub fn for_snapshot(&self, seqno: SeqNo) -> Option<SuperVersion> {
+    /// The latest super version.
+    pub fn latest(&self) -> Option<SuperVersion> {
         #[expect(clippy::expect_used, reason = "lock is expected to not be poisoned")]
         let latest = self.0.lock().expect("lock is poisoned");
-        latest
-            .as_ref()
-            .filter(|v| seqno != 0 && v.seqno < seqno)
-            .cloned()
+        latest.clone()
     }
 
     fn set(&self, latest: Option<&SuperVersion>) {
