@@ -491,7 +491,8 @@ pub fn state_cache_for(codes: u64) -> u64 {
     (codes / 2).clamp(1_000, STATE_CACHE_DEFAULT)
 }
 
-/// `git describe --always --dirty` of the current directory, or `unknown`.
+/// `git describe --always --dirty` of the current directory; outside a repository, the
+/// commit the binary was built from (`build.rs`); else `unknown`.
 fn commit() -> String {
     Command::new("git")
         .args(["describe", "--always", "--dirty"])
@@ -502,6 +503,7 @@ fn commit() -> String {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
+        .or_else(|| option_env!("TRACEMARK_BUILD_COMMIT").map(|c| format!("{c} (built from)")))
         .unwrap_or_else(|| "unknown".into())
 }
 
