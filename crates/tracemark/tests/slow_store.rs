@@ -528,7 +528,10 @@ fn past_the_readers_queue_requests_are_told_to_come_back_and_the_server_recovers
             shed.len()
         );
         assert_eq!(ok + shed.len(), 32, "only 200 or 503: {answers:?}");
-        assert!(ok >= 6, "those the pool took were answered: {ok}");
+        // The pool takes six (two running, four waiting); a read of the server's own can
+        // hold a slot at that moment (a CI run once saw 5 answered and 27 shed), so at least
+        // the queue's four.
+        assert!(ok >= 4, "those the pool took were answered: {ok}");
         assert!(shed.len() >= 16, "most were shed: {}", shed.len());
         for a in shed {
             assert_busy(a, "readers are saturated");
