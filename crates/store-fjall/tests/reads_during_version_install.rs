@@ -9,7 +9,7 @@
 //! still wait (the database's visible seqno can pass a version still being installed), and
 //! the second test checks that they do.
 
-use fjall::{AnyTree, Database, KeyspaceCreateOptions, Readable};
+use fjall::{AnyTree, Database, Keyspace, KeyspaceCreateOptions, Readable};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -22,13 +22,19 @@ const SNAPSHOT_HOLD: Duration = Duration::from_millis(300);
 /// busy machine).
 const HOLD_MAX: Duration = Duration::from_secs(60);
 
-#[test]
-fn reads_go_on_while_a_version_is_being_installed() {
+/// A database in a temporary directory (kept while the first item lives) with one table.
+fn code_table() -> (tempfile::TempDir, Database, Keyspace) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Database::builder(dir.path()).open().expect("open");
     let ks = db
         .keyspace("codes", KeyspaceCreateOptions::default)
         .expect("keyspace");
+    (dir, db, ks)
+}
+
+#[test]
+fn reads_go_on_while_a_version_is_being_installed() {
+    let (_dir, _db, ks) = code_table();
     for i in 0u32..100 {
         ks.insert(i.to_be_bytes(), b"state").expect("insert");
     }
@@ -72,11 +78,7 @@ fn reads_go_on_while_a_version_is_being_installed() {
 
 #[test]
 fn a_snapshot_read_waits_for_the_install() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Database::builder(dir.path()).open().expect("open");
-    let ks = db
-        .keyspace("codes", KeyspaceCreateOptions::default)
-        .expect("keyspace");
+    let (_dir, db, ks) = code_table();
     ks.insert(b"k", b"v").expect("insert");
     let snapshot = db.snapshot();
     let AnyTree::Standard(tree) = &ks.tree else {

@@ -515,7 +515,7 @@ fn assert_busy((status, retry, ct, body, took): &Answer, detail: &str) {
 #[test]
 fn past_the_readers_queue_requests_are_told_to_come_back_and_the_server_recovers() {
     // Two readers, four reads waiting: a crowd of 32 gets 503 with Retry-After at once for
-    // all but six, instead of waiting without end.
+    // all but the few the pool took, instead of waiting without end.
     let s = start(Some((2, 4, Duration::from_secs(30))));
     client_runtime().block_on(async {
         let probe = client_from(3, 2);
@@ -528,9 +528,9 @@ fn past_the_readers_queue_requests_are_told_to_come_back_and_the_server_recovers
             shed.len()
         );
         assert_eq!(ok + shed.len(), 32, "only 200 or 503: {answers:?}");
-        // The pool takes six (two running, four waiting); a read of the server's own can
-        // hold a slot at that moment (a CI run once saw 5 answered and 27 shed), so at least
-        // the queue's four.
+        // The queue holds four; the two readers take theirs out of it as they wake, so a
+        // crowd faster than their wake-up fills it before they do (a CI run saw 5 answered
+        // and 27 shed): at least the queue's four, up to six and the odd late arrival.
         assert!(ok >= 4, "those the pool took were answered: {ok}");
         assert!(shed.len() >= 16, "most were shed: {}", shed.len());
         for a in shed {
