@@ -1,5 +1,5 @@
 //! Support for `tracemark bench --postgres URL`: a schema of its own per measurement, the
-//! engine's ceiling (binary `COPY` of the rows a group commit writes, nothing else) and
+//! engine's ceiling (a group commit's code rows, nothing else) and
 //! the bytes the tables take on disk.
 //!
 //! A bench schema is made with [`create_schema`] and removed with [`drop_schema`]; the
@@ -8,8 +8,8 @@
 //! coordinator, as for any schema).
 
 use crate::{err, pg, PgOptions, PgStore};
-use registry::model::{CodeEvent, CodeKey, CodeState};
-use registry::store::StoreResult;
+use registry::model::{CodeEvent, CodeKey, CodeState, DocType, Status};
+use registry::store::{Store, StoreResult, WriteSet};
 use std::time::Instant;
 
 /// A GTIN for the ceiling's codes (any 14-digit number: only the key's bytes matter).
@@ -93,47 +93,37 @@ fn ceiling_key(i: u64) -> CodeKey {
 }
 
 impl PgStore {
-    /// The engine's ceiling: `codes` new codes written as a group commit writes them, a
-    /// state row and an event row each (as emission and then a first document leave a
-    /// code: a state-only row and an event row of `events`, schema 8), `per_commit` codes
-    /// per transaction, by binary `COPY` (no `ON CONFLICT`, no other table), committed
-    /// durably (`synchronous_commit` as the server has it: on by default). Answers codes
-    /// per second. Run it on a bench schema of its own ([`create_schema`]): the rows stay.
+    /// The engine's ceiling: `codes` new codes written as a group commit writes a
+    /// document's codes (schema 11: each code's state merged into its page, its event
+    /// appended to its page's run), `per_commit` codes per transaction, through
+    /// [`Store::commit`] with nothing else in the set, committed durably
+    /// (`synchronous_commit` as the server has it: on by default). Answers codes per
+    /// second. Run it on a bench schema of its own ([`create_schema`]): the rows stay.
     pub fn copy_ceiling(&self, codes: u64, per_commit: u64) -> StoreResult<f64> {
-        let state = [7u8; CodeState::FIXED_LEN];
-        let event = [9u8; CodeEvent::ENCODED_LEN];
+        let state = CodeState::new(Status::Applied, 1, 1_700_000_000);
         let per_commit = per_commit.max(1);
         let t = Instant::now();
         let mut i = 0u64;
         while i < codes {
             let n = per_commit.min(codes - i);
-            // Keys made and placed on the calling thread, as the writer encodes its rows.
-            let mut places = self.places();
-            let mut keys: Vec<(i32, Vec<u8>)> = (i..i + n)
-                .map(|k| {
-                    let k = ceiling_key(k);
-                    Ok((places.of(&k)?, k.as_bytes().to_vec()))
-                })
-                .collect::<StoreResult<_>>()?;
-            // The writer's rows come sorted by key (place, code).
-            keys.sort_unstable();
+            let mut set = WriteSet::default();
+            for k in i..i + n {
+                let key = ceiling_key(k);
+                let event = CodeEvent {
+                    doc_seq: k + 1,
+                    at: 1_700_000_000,
+                    doc_type: DocType::Apply,
+                    status: Status::Applied,
+                    reason: None,
+                    owner: 1,
+                    actor: 1,
+                    prev: 0,
+                };
+                set.codes.push((key, state));
+                set.events.push((key, 0, event));
+            }
             i += n;
-            self.call(move |c| {
-                Box::pin(async move {
-                    let tx = c.transaction().await.map_err(pg)?;
-                    crate::copy_events(
-                        &tx,
-                        keys.iter().flat_map(|(p, k)| {
-                            [
-                                (*p, k.as_slice(), -1, 1, None, Some(state.as_slice())),
-                                (*p, k.as_slice(), 0, 0, Some(event.as_slice()), None),
-                            ]
-                        }),
-                    )
-                    .await?;
-                    tx.commit().await.map_err(pg)
-                })
-            })?;
+            self.commit(&set)?;
         }
         Ok(codes as f64 / t.elapsed().as_secs_f64())
     }
@@ -173,11 +163,11 @@ impl PgStore {
         )
     }
 
-    /// The codes stored (those with a state in `events`).
+    /// The codes stored (those with a state of their own: entries of `code_pages`).
     pub fn codes_stored(&self) -> StoreResult<u64> {
         Ok(self
             .one(
-                "SELECT count(DISTINCT code) FROM events WHERE state IS NOT NULL",
+                "SELECT coalesce(sum(cardinality(codes)), 0)::bigint FROM code_pages",
                 vec![],
                 |r| crate::get::<i64>(r, 0).map(crate::u),
             )?

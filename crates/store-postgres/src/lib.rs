@@ -21,9 +21,10 @@
 //!
 //! | table | key | value | Citus |
 //! |---|---|---|---|
-//! | `events` | (place, code (`CodeKey::as_bytes`), seq, sub), newest first | `event`: [`CodeEvent`] binary; `state`: [`CodeState`] binary | distributed by `place` |
-//! | `links` | (parent's place, parent, child) | — | by `place`, co-located with `events` |
-//! | `block_codes` | (block, code's place, code) | — | by `place`, co-located with `events` |
+//! | `code_pages` | (place, [`slot`]): a page of ~64 codes | `codes` (sorted `CodeKey::as_bytes`), `states` ([`CodeState`] binary), parallel arrays | distributed by `place` |
+//! | `code_events` | (place, slot, gen), not unique: a page's run per commit | `codes`, `seqs`, `events` ([`CodeEvent`] binary), parallel arrays | by `place`, co-located with `code_pages` |
+//! | `links` | (parent's place, parent, child) | — | by `place`, co-located with `code_pages` |
+//! | `block_codes` | (block, code's place, code) | — | by `place`, co-located with `code_pages` |
 //! | `code_ranges` | GTIN ‖ serial length ‖ first counter | [`CodeRange`] binary | coordinator |
 //! | `participants` | id | `tin`, `record` (version byte ‖ JSON) | reference |
 //! | `products` | GTIN | `record` | reference |
@@ -65,12 +66,15 @@
 //! schema, or placed spread, are put at their places in the connect's migration
 //! (`src/placing.rs`).
 //!
-//! `events` is a code's history and its state at once (schema 8, `src/sql/0008_schema.sql`):
-//! each event row carries the state it left, a state written without an event gets a row
-//! of its own (`sub` 1) after the code's last event, and the current state is the newest
-//! row with a state. A commit thus only appends a code's new state, in the binary `COPY`
-//! of its events, where rewriting a state row in place cost more than half of a group
-//! commit (docs/performance.md).
+//! A code's state and history are **packed by page** (schema 11,
+//! `src/sql/0011_schema.sql`): a page is (place, [`slot`]), ~64 codes of a run, its states
+//! one row of `code_pages` (parallel arrays, compressed in line by the server once over
+//! ~2 kB), its events one row of `code_events` per commit that touched it. A look-up is
+//! one index probe and an `array_position`; a commit merges its states into their pages on
+//! the server ([`MERGE_PAGES`]: one statement) and appends one run per page
+//! ([`APPEND_RUNS`]). Until schema 10 every event was a row carrying the state it left
+//! (`events`, schema 8): ~630 of the ~780 bytes a code the scale run measured
+//! (docs/scale-postgres.md).
 //!
 //! "Coordinator": a plain table on the coordinator, written by the single writer in
 //! every commit and read in sequence ranges (no two-phase round trip for it, no fan-out
@@ -105,8 +109,7 @@ use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
 use std::time::Duration;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
@@ -197,6 +200,11 @@ impl Places<'_> {
         Ok(placement::place_of(self.placement, k, &mut self.seqs) as i32)
     }
 
+    /// The page of `k` (schema 11): its place and [`slot`].
+    fn page(&mut self, k: &CodeKey) -> StoreResult<(i32, i16)> {
+        Ok((self.of(k)?, slot(k.as_bytes())))
+    }
+
     /// Fails when the store may not read or write code rows.
     fn check(&self) -> StoreResult<()> {
         if self.refuse {
@@ -208,6 +216,17 @@ impl Places<'_> {
         }
         Ok(())
     }
+}
+
+/// Pages in one place (`src/sql/0011_schema.sql`).
+pub const SLOTS: u8 = 16;
+
+/// The slot of a code in its place: the low 4 bits of the first byte of SHA-256 of its
+/// key, so that SQL computes it alike (`get_byte(sha256(code), 0) & 15`) and a run of
+/// 1,024 codes spreads over [`SLOTS`] pages of ~64.
+pub fn slot(code: &[u8]) -> i16 {
+    use sha2::Digest;
+    i16::from(sha2::Sha256::digest(code)[0] & (SLOTS - 1))
 }
 
 /// A connection's future, boxed so a closure over a borrowed client can return it.
@@ -632,52 +651,50 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let mut places = self.places();
-        let mut asked: Vec<(i32, Vec<u8>)> = keys
-            .iter()
-            .map(|k| Ok((places.of(k)?, k.as_bytes().to_vec())))
-            .collect::<StoreResult<_>>()?;
-        // The newest row with a state of each code (see `Rows::of`): one probe in
-        // `events_newest_first` per key, whose first row is nearly always the one.
-        let rows = if let [(place, code)] = &asked[..] {
-            // One code (verify, the till): the first row of one probe; on Citus one shard.
+        // Each code's entry in its page (schema 11): one index probe per page.
+        let rows = if let [k] = keys {
+            // One code (verify, the till): one row, the state picked out on the server;
+            // on Citus one shard.
+            let (place, slot) = places.page(k)?;
             self.query(
-                "SELECT code, state FROM events \
-                 WHERE place = $1 AND code = $2 AND state IS NOT NULL \
-                 ORDER BY seq DESC, sub DESC LIMIT 1",
-                vec![Box::new(*place), Box::new(code.clone())],
+                "SELECT $3::bytea, states[array_position(codes, $3::bytea)] FROM code_pages \
+                 WHERE place = $1 AND slot = $2",
+                vec![
+                    Box::new(place),
+                    Box::new(slot),
+                    Box::new(k.as_bytes().to_vec()),
+                ],
             )?
         } else {
-            // In key order: a document's consecutive codes share a place, so the probes
-            // walk one range of the index (and, on Citus, a shard or two).
-            asked.sort_unstable();
-            asked.dedup();
-            let (p, c): (Vec<i32>, Vec<Vec<u8>>) = asked.into_iter().unzip();
-            if matches!(self.engine, Engine::Citus { .. }) {
-                // Citus cannot push a LIMIT down a lateral join with `unnest`: each key's
-                // rows (a code has a few), the newest kept, on the shards of the places
-                // asked only.
-                self.query(
-                    "SELECT DISTINCT ON (e.place, e.code) e.code, e.state FROM events e \
-                     JOIN unnest($1::integer[], $2::bytea[]) AS k(place, code) \
-                       ON e.place = k.place AND e.code = k.code \
-                     WHERE e.place = ANY($1) AND e.state IS NOT NULL \
-                     ORDER BY e.place, e.code, e.seq DESC, e.sub DESC",
-                    vec![Box::new(p), Box::new(c)],
-                )?
+            // A document's consecutive codes share a place: ~16 pages for 1,000 codes.
+            let mut pages: Vec<(i32, i16)> = keys
+                .iter()
+                .map(|k| places.page(k))
+                .collect::<StoreResult<_>>()?;
+            pages.sort_unstable();
+            pages.dedup();
+            let (p, sl): (Vec<i32>, Vec<i16>) = pages.into_iter().unzip();
+            let codes: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+            let sql = if matches!(self.engine, Engine::Citus { .. }) {
+                // `place = ANY` prunes the shards to those of the places asked.
+                "SELECT o.code, o.state FROM unnest($1::integer[], $2::smallint[]) AS t(place, slot) \
+                 JOIN code_pages p ON p.place = t.place AND p.slot = t.slot \
+                 CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
+                 WHERE p.place = ANY($1) AND o.code = ANY($3)"
             } else {
-                // A probe per key that stops at its first row with a state.
-                self.query(
-                    "SELECT k.code, s.state FROM unnest($1::integer[], $2::bytea[]) AS k(place, code) \
-                     CROSS JOIN LATERAL (SELECT state FROM events e \
-                       WHERE e.place = k.place AND e.code = k.code AND e.state IS NOT NULL \
-                       ORDER BY e.seq DESC, e.sub DESC LIMIT 1) AS s",
-                    vec![Box::new(p), Box::new(c)],
-                )?
-            }
+                // A probe per page (an `ANY` on place alone would read its 16 pages).
+                "SELECT o.code, o.state FROM unnest($1::integer[], $2::smallint[]) AS t(place, slot) \
+                 JOIN code_pages p ON p.place = t.place AND p.slot = t.slot \
+                 CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
+                 WHERE o.code = ANY($3)"
+            };
+            self.query(sql, vec![Box::new(p), Box::new(sl), Box::new(codes)])?
         };
         let mut found: HashMap<&[u8], &[u8]> = HashMap::with_capacity(rows.len());
         for r in &rows {
-            found.insert(get(r, 0)?, get(r, 1)?);
+            if let Some(state) = get::<Option<&[u8]>>(r, 1)? {
+                found.insert(get(r, 0)?, state);
+            }
         }
         keys.iter()
             .map(|k| match found.get(k.as_bytes()) {
@@ -690,10 +707,17 @@ impl Store for PgStore {
     }
 
     fn events(&self, key: &CodeKey) -> StoreResult<Vec<CodeEvent>> {
-        let place = self.places().of(key)?;
+        let (place, slot) = self.places().page(key)?;
+        // The page's runs, filtered: a handful of rows (one per commit that touched it).
         self.all(
-            "SELECT event FROM events WHERE place = $1 AND code = $2 AND sub = 0 ORDER BY seq",
-            vec![Box::new(place), Box::new(key.as_bytes().to_vec())],
+            "SELECT o.event FROM code_events r \
+             CROSS JOIN LATERAL unnest(r.codes, r.seqs, r.events) AS o(code, seq, event) \
+             WHERE r.place = $1 AND r.slot = $2 AND o.code = $3 ORDER BY o.seq",
+            vec![
+                Box::new(place),
+                Box::new(slot),
+                Box::new(key.as_bytes().to_vec()),
+            ],
             |r| {
                 CodeEvent::decode(get(r, 0)?)
                     .ok_or_else(|| err(format!("a corrupt event of {key}")))
@@ -990,7 +1014,8 @@ impl Store for PgStore {
         }
         let fence = lease::fence_for_commit(&self.fence_now())?;
         self.make_room(set)?;
-        let rows = Rows::of(set, &mut self.places())?;
+        let citus = matches!(self.engine, Engine::Citus { .. });
+        let rows = Rows::of(set, &mut self.places(), citus)?;
         self.call(move |c| Box::pin(rows.write(c, fence)))
     }
 
@@ -1028,42 +1053,48 @@ impl Store for PgStore {
         n: usize,
     ) -> StoreResult<Vec<(CodeKey, CodeState)>> {
         let mut places = self.places();
+        // In the order of the pages' key, then of the codes within a page (stored sorted).
         let rows = match after {
-            // In the order of `events_newest_first` (place, code): each code's newest row
-            // with a state comes first among its rows.
             None => {
                 places.check()?;
                 self.query(
-                    "SELECT DISTINCT ON (place, code) place, code, state FROM events \
-                     WHERE state IS NOT NULL \
-                     ORDER BY place, code, seq DESC, sub DESC LIMIT $1",
+                    "SELECT p.place, p.slot, o.code, o.state FROM code_pages p \
+                     CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
+                     ORDER BY p.place, p.slot, o.code LIMIT $1",
                     vec![Box::new(limit(n))],
                 )?
             }
-            Some(k) => self.query(
-                "SELECT DISTINCT ON (place, code) place, code, state FROM events \
-                 WHERE (place, code) > ($1, $2) AND state IS NOT NULL \
-                 ORDER BY place, code, seq DESC, sub DESC LIMIT $3",
-                vec![
-                    Box::new(places.of(k)?),
-                    Box::new(k.as_bytes().to_vec()),
-                    Box::new(limit(n)),
-                ],
-            )?,
+            Some(k) => {
+                let (place, slot) = places.page(k)?;
+                self.query(
+                    "SELECT p.place, p.slot, o.code, o.state FROM code_pages p \
+                     CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
+                     WHERE (p.place, p.slot) >= ($1, $2) AND (p.place, p.slot, o.code) > ($1, $2, $3) \
+                     ORDER BY p.place, p.slot, o.code LIMIT $4",
+                    vec![
+                        Box::new(place),
+                        Box::new(slot),
+                        Box::new(k.as_bytes().to_vec()),
+                        Box::new(limit(n)),
+                    ],
+                )?
+            }
         };
         rows.iter()
             .map(|r| {
-                let key = code_key(get(r, 1)?)?;
-                // Under the place a look-up of its code reads (`Store::codes`): a row moved
-                // or edited to another place would pass the audit and yet read as unknown.
-                let (stored, want) = (get::<i32>(r, 0)?, places.of(&key)?);
+                let key = code_key(get(r, 2)?)?;
+                // In the page a look-up of its code reads (`Store::codes`): an entry moved
+                // or edited to another page would pass the audit and yet read as unknown.
+                let stored = (get::<i32>(r, 0)?, get::<i16>(r, 1)?);
+                let want = places.page(&key)?;
                 if stored != want {
                     return Err(err(format!(
-                        "the state of {key} is stored under place {stored} but is looked up \
-                         under place {want}: moved or edited"
+                        "the state of {key} is stored under place {}, slot {}, but is looked \
+                         up under place {}, slot {}: moved or edited",
+                        stored.0, stored.1, want.0, want.1
                     )));
                 }
-                let st = CodeState::decode(get(r, 2)?)
+                let st = CodeState::decode(get(r, 3)?)
                     .ok_or_else(|| err(format!("corrupt state of {key}")))?;
                 Ok((key, st))
             })
@@ -1128,43 +1159,65 @@ impl Store for PgStore {
 /// A `bytea` column's value.
 type Bytes = Vec<u8>;
 
-/// Appends `(place, code, seq, sub, event, state)` rows to `events` by binary `COPY`
-/// within `tx`: a state-only row has `sub` 1 and no event.
-async fn copy_events<'a>(
-    tx: &deadpool_postgres::Transaction<'_>,
-    rows: impl Iterator<Item = EventRow<'a>>,
-) -> StoreResult<()> {
-    let sink = tx
-        .copy_in("COPY events (place, code, seq, sub, event, state) FROM STDIN (FORMAT binary)")
-        .await
-        .map_err(pg)?;
-    let w = BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::INT4,
-            Type::BYTEA,
-            Type::INT4,
-            Type::INT2,
-            Type::BYTEA,
-            Type::BYTEA,
-        ],
-    );
-    let mut w = std::pin::pin!(w);
-    for (place, k, seq, sub, e, st) in rows {
-        w.as_mut()
-            .write(&[&place, &k, &seq, &sub, &e, &st])
-            .await
-            .map_err(pg)?;
-    }
-    w.finish().await.map(drop).map_err(pg)
-}
+/// The columns of `code_pages` entries to merge, one per code: place, slot, code, state.
+pub(crate) type StateColumns = (Vec<i32>, Vec<i16>, Vec<Bytes>, Vec<Bytes>);
 
-/// An event of a [`Rows`]: place, code, seq, event, and the state it left when it is its
-/// code's last in the set.
-type OwnedEvent = (i32, Bytes, i32, [u8; CodeEvent::ENCODED_LEN], Option<Bytes>);
+/// The columns of `code_events` runs to append, one entry per event: place, slot, gen,
+/// code, seq, event.
+pub(crate) type EventColumns = (
+    Vec<i32>,
+    Vec<i16>,
+    Vec<i64>,
+    Vec<Bytes>,
+    Vec<i32>,
+    Vec<Bytes>,
+);
 
-/// A row of `events` as [`copy_events`] writes it: place, code, seq, sub, event, state.
-type EventRow<'a> = (i32, &'a [u8], i32, i16, Option<&'a [u8]>, Option<&'a [u8]>);
+/// A commit's states merged into their pages (schema 11): the new entries ($1–$4: place,
+/// slot, code, state) and the pages' current ones (read through $5–$6, the pages once),
+/// the new winning for a code in both, regrouped as each page's sorted arrays. One
+/// statement, so a page is read and rewritten on the server, never sent to the registry.
+pub(crate) const MERGE_PAGES: &str = "INSERT INTO code_pages (place, slot, codes, states) \
+     SELECT place, slot, array_agg(code ORDER BY code), array_agg(state ORDER BY code) \
+     FROM (SELECT DISTINCT ON (place, slot, code) place, slot, code, state FROM ( \
+         SELECT n.place, n.slot, n.code, n.state, 0 AS old \
+         FROM unnest($1::integer[], $2::smallint[], $3::bytea[], $4::bytea[]) \
+           AS n(place, slot, code, state) \
+         UNION ALL \
+         SELECT p.place, p.slot, o.code, o.state, 1 \
+         FROM unnest($5::integer[], $6::smallint[]) AS t(place, slot) \
+         JOIN code_pages p ON p.place = t.place AND p.slot = t.slot \
+         CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
+       ) x ORDER BY place, slot, code, old) y \
+     GROUP BY place, slot \
+     ON CONFLICT (place, slot) DO UPDATE SET codes = excluded.codes, states = excluded.states";
+
+/// [`MERGE_PAGES`] on Citus: the pages read on the shards of their places only.
+pub(crate) const MERGE_PAGES_CITUS: &str = "INSERT INTO code_pages (place, slot, codes, states) \
+     SELECT place, slot, array_agg(code ORDER BY code), array_agg(state ORDER BY code) \
+     FROM (SELECT DISTINCT ON (place, slot, code) place, slot, code, state FROM ( \
+         SELECT n.place, n.slot, n.code, n.state, 0 AS old \
+         FROM unnest($1::integer[], $2::smallint[], $3::bytea[], $4::bytea[]) \
+           AS n(place, slot, code, state) \
+         UNION ALL \
+         SELECT p.place, p.slot, o.code, o.state, 1 \
+         FROM unnest($5::integer[], $6::smallint[]) AS t(place, slot) \
+         JOIN code_pages p ON p.place = t.place AND p.slot = t.slot \
+         CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
+         WHERE p.place = ANY($5) \
+       ) x ORDER BY place, slot, code, old) y \
+     GROUP BY place, slot \
+     ON CONFLICT (place, slot) DO UPDATE SET codes = excluded.codes, states = excluded.states";
+
+/// A commit's events appended as runs (schema 11): one row per page and `gen`, its
+/// entries sorted by (code, seq). Parameters: the columns of [`EventColumns`].
+pub(crate) const APPEND_RUNS: &str =
+    "INSERT INTO code_events (place, slot, gen, codes, seqs, events) \
+     SELECT place, slot, gen, array_agg(code ORDER BY code, seq), \
+            array_agg(seq ORDER BY code, seq), array_agg(event ORDER BY code, seq) \
+     FROM unnest($1::integer[], $2::smallint[], $3::bigint[], $4::bytea[], \
+                 $5::integer[], $6::bytea[]) AS e(place, slot, gen, code, seq, event) \
+     GROUP BY place, slot, gen";
 
 /// A [`WriteSet`] as owned columns, encoded on the caller's thread (the writer), ready to
 /// cross to the store's runtime: one array per column, one statement per table.
@@ -1172,11 +1225,15 @@ type EventRow<'a> = (i32, &'a [u8], i32, i16, Option<&'a [u8]>, Option<&'a [u8]>
 struct Rows {
     participants: (Vec<i64>, Vec<String>, Vec<Vec<u8>>),
     products: (Vec<i64>, Vec<Vec<u8>>),
-    /// States written without an event in this set: (place, code, its last event's
-    /// number or -1, state), upserted as `sub` 1 rows.
-    states: (Vec<i32>, Vec<Bytes>, Vec<i32>, Vec<Bytes>),
-    /// Events, each with the state it left when it is its code's last in the set.
-    events: Vec<OwnedEvent>,
+    /// Whether the store is on Citus (its statements name the shards to read).
+    citus: bool,
+    /// States to merge into their pages: place, slot, code, state (a code once).
+    states: StateColumns,
+    /// The pages those states are in, each once: place, slot.
+    pages: (Vec<i32>, Vec<i16>),
+    /// Events, appended as one run per page: place, slot, the run's `gen` (the largest
+    /// document number of the set's events in that page), code, seq, event.
+    events: EventColumns,
     /// Ranges of emitted codes: storage key, record.
     ranges: (Vec<Vec<u8>>, Vec<Vec<u8>>),
     /// Links: the parent's place, parent, child.
@@ -1204,8 +1261,9 @@ struct Rows {
 
 impl Rows {
     /// The rows of `set`, each code's under its place.
-    fn of(set: &WriteSet, places: &mut Places<'_>) -> StoreResult<Rows> {
+    fn of(set: &WriteSet, places: &mut Places<'_>, citus: bool) -> StoreResult<Rows> {
         let mut r = Rows {
+            citus,
             inbox_upto: set.inbox_upto.map(i),
             ..Rows::default()
         };
@@ -1218,50 +1276,42 @@ impl Rows {
             r.products.0.push(i(p.gtin.parse::<u64>().map_err(err)?));
             r.products.1.push(encode_record(p)?);
         }
-        r.events.reserve(set.events.len());
-        // Each code's last event in the set, by the row it will be.
-        let mut last: FxHashMap<CodeKey, usize> =
-            FxHashMap::with_capacity_and_hasher(set.events.len(), Default::default());
+        // Events: one run per page touched (grouped on the server), tagged with the
+        // largest document number among the page's events in this set.
+        let mut gens: FxHashMap<(i32, i16), u64> = FxHashMap::default();
+        let mut pending = Vec::with_capacity(set.events.len());
         for (k, seq, e) in &set.events {
             let seq = i32::try_from(*seq).map_err(|_| err("an event number beyond 2^31"))?;
-            last.insert(*k, r.events.len());
-            r.events
-                .push((places.of(k)?, k.as_bytes().to_vec(), seq, e.encode(), None));
+            let page = places.page(k)?;
+            let g = gens.entry(page).or_default();
+            *g = (*g).max(e.doc_seq);
+            pending.push((page, k, seq, e.encode()));
         }
-        // A state goes into the row of the event that left it (the writer's state counts
-        // its code's events: `CodeState::events` is that event's number + 1), appended by
-        // the events' COPY; a state no event of the set left is a row of its own after
-        // the code's last event (`seq` = events - 1), upserted. Either way it is the
-        // code's newest row with a state.
+        for ((place, slot), k, seq, e) in pending {
+            let ev = &mut r.events;
+            ev.0.push(place);
+            ev.1.push(slot);
+            ev.2.push(i(gens[&(place, slot)]));
+            ev.3.push(k.as_bytes().to_vec());
+            ev.4.push(seq);
+            ev.5.push(e.to_vec());
+        }
+        // States: merged into their pages on the server (the last write of a code wins).
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
-        let mut states: Vec<(i32, &CodeKey, &CodeState)> =
-            last_wins(set.codes.iter().collect(), |(k, _)| *k)
-                .into_iter()
-                .map(|(k, st)| Ok((places.of(k)?, k, st)))
-                .collect::<StoreResult<_>>()?;
-        // In key order, as the events below (emission's upsert is all of them).
-        states.sort_unstable_by(|a, b| (a.0, a.1.as_bytes()).cmp(&(b.0, b.1.as_bytes())));
-        for (place, k, st) in states {
+        let mut pages: Vec<(i32, i16)> = Vec::new();
+        for (k, st) in last_wins(set.codes.iter().collect(), |(k, _)| *k) {
+            let (place, slot) = places.page(k)?;
             let n = st.encode(&mut buf);
-            let after = i64::from(st.events) - 1;
-            match last.get(k).map(|&at| &mut r.events[at]) {
-                Some(row) if i64::from(row.2) == after => row.4 = Some(buf[..n].to_vec()),
-                _ => {
-                    let seq =
-                        i32::try_from(after).map_err(|_| err("an event count beyond 2^31"))?;
-                    r.states.0.push(place);
-                    r.states.1.push(k.as_bytes().to_vec());
-                    r.states.2.push(seq);
-                    r.states.3.push(buf[..n].to_vec());
-                }
-            }
+            r.states.0.push(place);
+            r.states.1.push(slot);
+            r.states.2.push(k.as_bytes().to_vec());
+            r.states.3.push(buf[..n].to_vec());
+            pages.push((place, slot));
         }
-        // In key order (place, code, seq): the index takes them in one sweep, leaf after
-        // leaf, where document order would land each row on a random leaf (measured: the
-        // COPY of a 50,000-code group commit ~200 → ~110–160 ms); a document's codes of
-        // one run are one stretch of it.
-        r.events
-            .sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+        // In key order: the probes walk the index in one sweep.
+        pages.sort_unstable();
+        pages.dedup();
+        (r.pages.0, r.pages.1) = pages.into_iter().unzip();
         for rg in &set.ranges {
             r.ranges.0.push(rg.storage_key().to_vec());
             r.ranges.1.push(rg.encode().to_vec());
@@ -1374,27 +1424,10 @@ impl Rows {
     async fn write(self, c: &mut ClientWrapper, fence: Option<(String, i64)>) -> StoreResult<()> {
         let tx = c.transaction().await.map_err(pg)?;
         lease::check_fence(&tx, &fence).await?;
-        if !self.events.is_empty() {
-            // Append-only, states with them: binary COPY, the cheapest way in.
-            copy_events(
-                &tx,
-                self.events.iter().map(|(place, k, seq, e, st)| {
-                    (
-                        *place,
-                        k.as_slice(),
-                        *seq,
-                        0,
-                        Some(e.as_slice()),
-                        st.as_deref(),
-                    )
-                }),
-            )
-            .await?;
-        }
         // One statement per table with rows, each over whole columns (`unnest`), prepared
         // once per connection. In order: links removed after links added (in a batch the
         // last word wins).
-        let statements: [(usize, &str, &[&(dyn ToSql + Sync)]); 22] = [
+        let statements: [(usize, &str, &[&(dyn ToSql + Sync)]); 23] = [
             (
                 self.ranges.0.len(),
                 "INSERT INTO code_ranges (k, record) \
@@ -1424,17 +1457,30 @@ impl Rows {
             ),
             (
                 self.states.0.len(),
-                "INSERT INTO events (place, code, seq, sub, state) \
-                 SELECT p, c, s, 1, st \
-                 FROM unnest($1::integer[], $2::bytea[], $3::integer[], $4::bytea[]) \
-                 AS t(p, c, s, st) \
-                 ON CONFLICT (place, code, seq, sub) \
-                 DO UPDATE SET state = excluded.state",
+                if self.citus {
+                    MERGE_PAGES_CITUS
+                } else {
+                    MERGE_PAGES
+                },
                 &[
                     &self.states.0,
                     &self.states.1,
                     &self.states.2,
                     &self.states.3,
+                    &self.pages.0,
+                    &self.pages.1,
+                ],
+            ),
+            (
+                self.events.0.len(),
+                APPEND_RUNS,
+                &[
+                    &self.events.0,
+                    &self.events.1,
+                    &self.events.2,
+                    &self.events.3,
+                    &self.events.4,
+                    &self.events.5,
                 ],
             ),
             (

@@ -29,6 +29,10 @@ pub struct Migration {
     /// into its new ones, with their places (version 10: SQL cannot compute a place;
     /// `src/placing.rs`).
     pub places: bool,
+    /// SQL run last, after the Citus layout and on both engines: copies rows into tables
+    /// the step made (on Citus already distributed, so the rows go straight to the
+    /// shards); empty for none.
+    pub copy: &'static str,
 }
 
 /// Every migration, in order; the last one's version is [`SCHEMA_VERSION`].
@@ -38,69 +42,90 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0001_schema.sql"),
         citus: include_str!("sql/0001_citus.sql"),
         places: false,
+        copy: "",
     },
     Migration {
         version: 2,
         sql: include_str!("sql/0002_schema.sql"),
         citus: include_str!("sql/0002_citus.sql"),
         places: false,
+        copy: "",
     },
     Migration {
         version: 3,
         sql: include_str!("sql/0003_schema.sql"),
         citus: include_str!("sql/0003_citus.sql"),
         places: false,
+        copy: "",
     },
     Migration {
         version: 4,
         sql: include_str!("sql/0004_schema.sql"),
         citus: include_str!("sql/0004_citus.sql"),
         places: false,
+        copy: "",
     },
     Migration {
         version: 5,
         sql: include_str!("sql/0005_schema.sql"),
         citus: include_str!("sql/0005_citus.sql"),
         places: false,
+        copy: "",
     },
     Migration {
         version: 6,
         sql: include_str!("sql/0006_schema.sql"),
         citus: include_str!("sql/0006_citus.sql"),
         places: false,
+        copy: "",
     },
     Migration {
         version: 7,
         sql: include_str!("sql/0007_schema.sql"),
         citus: include_str!("sql/0007_citus.sql"),
         places: false,
+        copy: "",
     },
     Migration {
         version: 8,
         sql: include_str!("sql/0008_schema.sql"),
         citus: include_str!("sql/0008_citus.sql"),
         places: false,
+        copy: "",
     },
     Migration {
         version: 9,
         sql: include_str!("sql/0009_schema.sql"),
         citus: include_str!("sql/0009_citus.sql"),
         places: false,
+        copy: "",
     },
     Migration {
         version: 10,
         sql: include_str!("sql/0010_schema.sql"),
         citus: include_str!("sql/0010_citus.sql"),
         places: true,
+        copy: "",
+    },
+    Migration {
+        version: 11,
+        sql: include_str!("sql/0011_schema.sql"),
+        citus: include_str!("sql/0011_citus.sql"),
+        places: false,
+        copy: include_str!("sql/0011_copy.sql"),
     },
 ];
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 
 /// The first version whose code rows carry their place (`registry::placement`): the
 /// store needs its placement from here on.
 pub const PLACED_SINCE: u32 = 10;
+
+/// The version from which a code's rows are packed by page (`code_pages`, `code_events`:
+/// `src/sql/0011_schema.sql`).
+pub const PACKED_SINCE: u32 = 11;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
@@ -163,6 +188,17 @@ pub(crate) async fn migrate(
     }
     let citus = matches!(engine, Engine::Citus { .. });
     if citus && current < upto {
+        // One migration at a time on a cluster, whatever its schema: Citus's own locks
+        // (the extension's, the colocation groups', the shards' placements) are taken in
+        // different orders by two schemas' migrations at once, which deadlocked (seen in
+        // the tests, whose schemas migrate side by side). Taken after the schema's own
+        // lock, by every migration in the same order.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('tracemark citus migration'))",
+            &[],
+        )
+        .await
+        .map_err(pg)?;
         // Citus propagates a function (0004's `tracemark_extend_partitions`) to every node
         // over one connection per node, which it cannot do after a parallel operation on
         // a distributed table in the same transaction (0001's distribution, 0004's copy):
@@ -202,6 +238,15 @@ pub(crate) async fn migrate(
                     StoreError::new(format!("schema migration {} (places): {}", m.version, e.0))
                 })?;
         }
+        for stmt in statements(m.copy) {
+            tx.batch_execute(stmt).await.map_err(|e| {
+                StoreError::new(format!(
+                    "schema migration {} (copy): {}",
+                    m.version,
+                    pg(e).0
+                ))
+            })?;
+        }
         reached = m.version;
     }
     if reached != current {
@@ -212,7 +257,7 @@ pub(crate) async fn migrate(
         .map_err(pg)?;
     }
     let unplaceable = if upto >= PLACED_SINCE && reached >= PLACED_SINCE {
-        placing::check(&tx, placement.as_ref(), citus).await?
+        placing::check(&tx, placement.as_ref(), citus, reached >= PACKED_SINCE).await?
     } else {
         false
     };

@@ -71,9 +71,208 @@ const MOVE: &[&str] = &[
     "TRUNCATE tracemark_code_places",
 ];
 
-/// Every code of the placed tables, once.
+/// Every code of the placed tables, once (schema 10).
 const CODES: &str = "SELECT code FROM events \
      UNION SELECT parent FROM links UNION SELECT code FROM block_codes";
+
+/// The package contents and block entries of the codes in `tracemark_code_places` moved
+/// to their places (schema 11: the pages and runs are moved by [`move_packed`]).
+const MOVE_PACKED: &[&str] = &[
+    "INSERT INTO links (place, parent, child) \
+     SELECT m.place, l.parent, l.child \
+     FROM links l JOIN tracemark_code_places m ON m.code = l.parent AND m.place <> l.place",
+    "DELETE FROM links l USING tracemark_code_places m \
+     WHERE l.parent = m.code AND l.place <> m.place",
+    "INSERT INTO block_codes (block, place, code) \
+     SELECT b.block, m.place, b.code \
+     FROM block_codes b JOIN tracemark_code_places m ON m.code = b.code AND m.place <> b.place",
+    "DELETE FROM block_codes b USING tracemark_code_places m \
+     WHERE b.code = m.code AND b.place <> m.place",
+    "TRUNCATE tracemark_code_places",
+];
+
+/// Every code of the packed tables, once (schema 11).
+const CODES_PACKED: &str = "SELECT unnest(codes) FROM code_pages \
+     UNION SELECT unnest(codes) FROM code_events \
+     UNION SELECT parent FROM links UNION SELECT code FROM block_codes";
+
+/// Page keys read at a time by [`move_packed`].
+const PAGES: i64 = 500;
+
+/// Schema 11's move of spread entries to their places: every page of `code_pages` and
+/// `code_events`, [`PAGES`] page keys at a time in key order, read; a page with entries
+/// whose place under `placement` is another is deleted and its entries written again,
+/// each in its own page, by the commit's own statements ([`crate::MERGE_PAGES`] merges
+/// into a destination page's entries; runs keep their `gen`). Each batch is a fresh
+/// statement, so it sees the entries earlier batches moved in (already in place: kept).
+/// In Rust because a page's arrays are regrouped entry by entry, which the SQL of the
+/// unpacked tables' `MOVE` cannot say in a way Citus runs on its shards.
+async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -> StoreResult<()> {
+    let mut seqs = Sequences::default();
+    let mut place_of = |code: &[u8]| -> StoreResult<i32> {
+        let k = CodeKey::from_bytes(code).ok_or_else(|| err("a corrupt code key"))?;
+        Ok(placement::place_of(Some(placement), &k, &mut seqs) as i32)
+    };
+    let merge = if citus {
+        crate::MERGE_PAGES_CITUS
+    } else {
+        crate::MERGE_PAGES
+    };
+    let mut after = (i32::MIN, i16::MIN);
+    let mut first = true;
+    loop {
+        let rows = tx
+            .query(
+                "SELECT place, slot, codes, states FROM code_pages \
+                 WHERE $3 OR (place, slot) > ($1, $2) ORDER BY place, slot LIMIT $4",
+                &[&after.0, &after.1, &first, &PAGES],
+            )
+            .await
+            .map_err(pg)?;
+        first = false;
+        let Some(last) = rows.last() else { break };
+        after = (last.try_get(0).map_err(pg)?, last.try_get(1).map_err(pg)?);
+        let mut entries: crate::StateColumns = Default::default();
+        let mut gone: Vec<(i32, i16)> = Vec::new();
+        for r in &rows {
+            let (place, slot): (i32, i16) = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
+            let codes: Vec<Vec<u8>> = r.try_get(2).map_err(pg)?;
+            let states: Vec<Vec<u8>> = r.try_get(3).map_err(pg)?;
+            let to: Vec<i32> = codes
+                .iter()
+                .map(|c| place_of(c))
+                .collect::<StoreResult<_>>()?;
+            if to.iter().all(|&p| p == place) {
+                continue;
+            }
+            gone.push((place, slot));
+            for ((c, st), p) in codes.into_iter().zip(states).zip(to) {
+                entries.0.push(p);
+                entries.1.push(crate::slot(&c));
+                entries.2.push(c);
+                entries.3.push(st);
+            }
+        }
+        if gone.is_empty() {
+            continue;
+        }
+        for (place, slot) in &gone {
+            tx.execute(
+                "DELETE FROM code_pages WHERE place = $1 AND slot = $2",
+                &[place, slot],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        let mut pages: Vec<(i32, i16)> = entries
+            .0
+            .iter()
+            .copied()
+            .zip(entries.1.iter().copied())
+            .collect();
+        pages.sort_unstable();
+        pages.dedup();
+        let (pp, ps): (Vec<i32>, Vec<i16>) = pages.into_iter().unzip();
+        tx.execute(
+            merge,
+            &[&entries.0, &entries.1, &entries.2, &entries.3, &pp, &ps],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    // Runs: several rows per page; a batch is every row of PAGES page keys.
+    let mut after = (i32::MIN, i16::MIN);
+    let mut first = true;
+    loop {
+        let keys = tx
+            .query(
+                "SELECT DISTINCT place, slot FROM code_events \
+                 WHERE $3 OR (place, slot) > ($1, $2) ORDER BY place, slot LIMIT $4",
+                &[&after.0, &after.1, &first, &PAGES],
+            )
+            .await
+            .map_err(pg)?;
+        let Some(last) = keys.last() else { break };
+        let upto: (i32, i16) = (last.try_get(0).map_err(pg)?, last.try_get(1).map_err(pg)?);
+        let rows = tx
+            .query(
+                "SELECT place, slot, gen, codes, seqs, events FROM code_events \
+                 WHERE ($5 OR (place, slot) > ($1, $2)) AND (place, slot) <= ($3, $4) \
+                 ORDER BY place, slot, gen",
+                &[&after.0, &after.1, &upto.0, &upto.1, &first],
+            )
+            .await
+            .map_err(pg)?;
+        first = false;
+        after = upto;
+        let mut runs: crate::EventColumns = Default::default();
+        let mut moved: Vec<(i32, i16)> = Vec::new();
+        let mut page: Vec<&tokio_postgres::Row> = Vec::new();
+        // Rows grouped by page (they come in page order).
+        let mut groups: Vec<Vec<&tokio_postgres::Row>> = Vec::new();
+        for r in &rows {
+            let key: (i32, i16) = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
+            if let Some(p) = page.first() {
+                let pk: (i32, i16) = (p.try_get(0).map_err(pg)?, p.try_get(1).map_err(pg)?);
+                if pk != key {
+                    groups.push(std::mem::take(&mut page));
+                }
+            }
+            page.push(r);
+        }
+        if !page.is_empty() {
+            groups.push(page);
+        }
+        for group in groups {
+            let mut cols: crate::EventColumns = Default::default();
+            let mut any = false;
+            let mut key = (0, 0);
+            for r in group {
+                key = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
+                let gen: i64 = r.try_get(2).map_err(pg)?;
+                let codes: Vec<Vec<u8>> = r.try_get(3).map_err(pg)?;
+                let seqs: Vec<i32> = r.try_get(4).map_err(pg)?;
+                let events: Vec<Vec<u8>> = r.try_get(5).map_err(pg)?;
+                for ((c, seq), e) in codes.into_iter().zip(seqs).zip(events) {
+                    let p = place_of(&c)?;
+                    any |= p != key.0;
+                    cols.0.push(p);
+                    cols.1.push(crate::slot(&c));
+                    cols.2.push(gen);
+                    cols.3.push(c);
+                    cols.4.push(seq);
+                    cols.5.push(e);
+                }
+            }
+            if any {
+                moved.push(key);
+                runs.0.extend(cols.0);
+                runs.1.extend(cols.1);
+                runs.2.extend(cols.2);
+                runs.3.extend(cols.3);
+                runs.4.extend(cols.4);
+                runs.5.extend(cols.5);
+            }
+        }
+        for (place, slot) in &moved {
+            tx.execute(
+                "DELETE FROM code_events WHERE place = $1 AND slot = $2",
+                &[place, slot],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        if !runs.0.is_empty() {
+            tx.execute(
+                crate::APPEND_RUNS,
+                &[&runs.0, &runs.1, &runs.2, &runs.3, &runs.4, &runs.5],
+            )
+            .await
+            .map_err(pg)?;
+        }
+    }
+    Ok(())
+}
 
 /// Writes every code `codes_sql` answers into `tracemark_code_places` with its place
 /// under `placement` (spread without one); `moved_only`: only the codes whose place is not
@@ -155,6 +354,7 @@ pub(crate) async fn check(
     tx: &Transaction<'_>,
     placement: Option<&Placement>,
     citus: bool,
+    packed: bool,
 ) -> StoreResult<bool> {
     let fp: Option<Vec<u8>> = tx
         .query_one("SELECT fingerprint FROM tracemark_placement LIMIT 1", &[])
@@ -178,9 +378,15 @@ pub(crate) async fn check(
                     .await
                     .map_err(pg)?;
             }
-            let n = map_codes(tx, CODES, Some(p), true).await?;
+            let codes = if packed { CODES_PACKED } else { CODES };
+            let n = map_codes(tx, codes, Some(p), true).await?;
             if n > 0 {
-                run(tx, MOVE).await?;
+                if packed {
+                    run(tx, MOVE_PACKED).await?;
+                    move_packed(tx, p, citus).await?;
+                } else {
+                    run(tx, MOVE).await?;
+                }
                 eprintln!("store: the rows of {n} codes moved to their placed places");
             }
             set_fingerprint(tx, Some(p)).await?;

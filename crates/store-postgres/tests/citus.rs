@@ -53,20 +53,20 @@ fn schema_is_distributed_as_designed() {
         assert_eq!(method, "n", "{t} should be a reference table");
     };
     let colocation = |t: &str| tables[t].2.clone();
-    // `events` holds the codes' states too (schema 8: `codes` is gone); the code-keyed
-    // tables are distributed by the code's place (schema 10), the old ones gone.
-    assert!(!tables.contains_key("codes"), "codes is gone: {tables:?}");
-    for t in ["events_v9", "links_v9", "block_codes_v9"] {
+    // The code-keyed tables are distributed by the code's place (schema 10), states and
+    // events packed by page (schema 11); the old ones gone.
+    for t in ["codes", "events", "events_v9", "links_v9", "block_codes_v9"] {
         assert!(!tables.contains_key(t), "{t} is gone: {tables:?}");
     }
-    dist("events", "place");
+    dist("code_pages", "place");
+    dist("code_events", "place");
     dist("links", "place");
     dist("block_codes", "place");
-    for t in ["links", "block_codes"] {
+    for t in ["code_events", "links", "block_codes"] {
         assert_eq!(
             colocation(t),
-            colocation("events"),
-            "{t} co-located with events"
+            colocation("code_pages"),
+            "{t} co-located with code_pages"
         );
     }
     dist("documents", "id");
@@ -147,13 +147,13 @@ fn schema_is_distributed_as_designed() {
     // Shards really are on the workers.
     let placed = testing::query(
         &url,
-        "SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 'events'::regclass",
+        "SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 'code_pages'::regclass",
     )
     .expect("citus_shards");
     assert_eq!(
         placed[0][0].as_deref(),
         Some("2"),
-        "events' shards on both workers"
+        "code_pages' shards on both workers"
     );
 }
 

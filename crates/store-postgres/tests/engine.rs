@@ -170,12 +170,23 @@ fn a_commit_that_fails_midway_leaves_nothing() {
         store.inventory(1, 4_600_000_000_017).expect("inventory"),
         vec![(Bucket::Status(Status::Emitted), 1)]
     );
-    // A duplicate event (the events' primary key) fails the same way.
-    let mut dup = some_writes(2);
-    dup.feed = vec![(2, b"two".to_vec())];
-    assert!(
-        store.commit(&dup).is_err(),
-        "a duplicate event was accepted"
+    // A state merged into its page, then the same failure: the page is as it was.
+    let abc = CodeKey::unit(4_600_000_000_017, b"ABC");
+    let mut first = some_writes(1);
+    first.events.clear();
+    first.codes = vec![(abc, CodeState::new(Status::Applied, 1, 1))];
+    first.feed.clear();
+    first.inventory.clear();
+    store.commit(&first).expect("a state");
+    let mut bad = some_writes(2);
+    bad.feed = vec![(2, b"two".to_vec())];
+    bad.codes = vec![(abc, CodeState::new(Status::Retired, 9, 9))];
+    bad.counters.push(("bad\0name".into(), 9));
+    assert!(store.commit(&bad).is_err(), "the bad set was accepted");
+    assert_eq!(
+        store.codes(&[abc]).expect("read"),
+        vec![Some(CodeState::new(Status::Applied, 1, 1))],
+        "the page is as it was"
     );
     assert_eq!(store.feed(0, 10).expect("feed").len(), 1);
     // The store carries on.
@@ -234,7 +245,7 @@ fn a_commit_cut_off_by_a_killed_connection_leaves_nothing() {
             "a commit whose connection was killed reported success"
         );
         assert_eq!(store.counter("doc_seq").expect("counter"), 0);
-        let rows = testing::query(&url, "SELECT count(*) FROM events").expect("count");
+        let rows = testing::query(&url, "SELECT count(*) FROM code_events").expect("count");
         assert_eq!(rows[0][0].as_deref(), Some("0"), "half a commit is stored");
     } else {
         eprintln!("note: the commit finished before its connection could be killed");
@@ -388,9 +399,10 @@ fn the_fact_inbox_hands_each_fact_to_one_commit() {
         left.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
         facts[4..].to_vec()
     );
-    // A commit that fails removes nothing: this one repeats a committed event (the same
-    // code and sequence number), which the events' primary key refuses.
+    // A commit that fails removes nothing: this one names a counter PostgreSQL cannot
+    // store (a NUL byte), after its facts and events are written.
     let mut bad = some_writes(2);
+    bad.counters.push(("bad\0name".into(), 9));
     bad.inbox_upto = left.last().map(|(id, _)| *id);
     assert!(writer.commit(&bad).is_err());
     assert_eq!(writer.inbox_take(10).expect("take").len(), 1);

@@ -56,6 +56,12 @@ fn all(store: &PgStore) -> Vec<(CodeKey, CodeState)> {
 }
 
 /// The places of `codes` as stored in `table`'s `column`.
+/// Every code's entry in its page (schema 11), for [`stored_places`].
+const PAGES: &str = "code_pages CROSS JOIN LATERAL unnest(codes) AS u(code)";
+
+/// Every code's events in its page's runs (schema 11), for [`stored_places`].
+const RUNS: &str = "code_events CROSS JOIN LATERAL unnest(codes) AS u(code)";
+
 fn stored_places(url: &str, table: &str, column: &str, codes: &[CodeKey]) -> Vec<i64> {
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let list: Vec<String> = codes
@@ -162,11 +168,16 @@ fn schema_9_rows_read_back_the_same_at_10(url: &str) {
     assert_eq!(store.block_codes(7).expect("block codes"), blocked_codes);
     // Each row under its code's place: a run shares one, the others are spread.
     assert_eq!(
-        stored_places(url, "events", "code", &units[..1_024]),
+        stored_places(url, PAGES, "u.code", &units[..1_024]),
         vec![place(&units[0])]
     );
     assert_eq!(
-        stored_places(url, "events", "code", &[self_made]),
+        stored_places(url, RUNS, "u.code", &units[..1_024]),
+        vec![place(&units[0])],
+        "the events of a run's codes under the run's place"
+    );
+    assert_eq!(
+        stored_places(url, PAGES, "u.code", &[self_made]),
         vec![i64::from(placement::spread(&self_made) as i32)]
     );
     assert_eq!(
@@ -247,7 +258,7 @@ fn a_documents_consecutive_codes_share_a_place(url: &str, citus: bool) {
         })
         .expect("commit");
     // Counters 3,000..3,071 and 3,072..3,999: two runs.
-    let places = stored_places(url, "events", "code", &doc);
+    let places = stored_places(url, PAGES, "u.code", &doc);
     assert_eq!(places.len(), 2, "{places:?}");
     assert_eq!(
         places,
@@ -259,17 +270,27 @@ fn a_documents_consecutive_codes_share_a_place(url: &str, citus: bool) {
         "each code under its run's place"
     );
     assert_eq!(
-        stored_places(url, "events", "code", &doc[72..]),
+        stored_places(url, PAGES, "u.code", &doc[72..]),
         vec![place(&doc[72])],
         "counters 3,072..3,999 share one place"
     );
     let read = store.codes(&doc).expect("read");
     assert!(read.iter().all(Option::is_some));
+    // Packed (schema 11): a row per page (16 a place) for the states, and one per page
+    // for the events, not a row per code.
+    for table in ["code_pages", "code_events"] {
+        let rows = testing::query(url, &format!("SELECT count(*) FROM {table}")).expect("rows");
+        let n: u32 = rows[0][0].as_deref().expect("n").parse().expect("n");
+        assert!(
+            (17..=32).contains(&n),
+            "the document's 1,000 codes are {n} rows of {table}"
+        );
+    }
     if citus {
         let shards = testing::query(
             url,
-            "SELECT count(DISTINCT get_shard_id_for_distribution_column('events', place)) \
-             FROM events",
+            "SELECT count(DISTINCT get_shard_id_for_distribution_column('code_pages', place)) \
+             FROM code_pages",
         )
         .expect("shards");
         let n: u32 = shards[0][0].as_deref().expect("n").parse().expect("n");
@@ -297,7 +318,7 @@ fn spread_rows_move_once_when_the_keyring_comes(url: &str) {
         ..WriteSet::default()
     })
     .expect("commit spread");
-    assert!(stored_places(url, "events", "code", &units[..1_024]).len() > 100);
+    assert!(stored_places(url, PAGES, "u.code", &units[..1_024]).len() > 100);
     drop(bare);
     let store = placed(url);
     let keys: Vec<CodeKey> = states.iter().map(|(k, _)| *k).collect();
@@ -310,19 +331,22 @@ fn spread_rows_move_once_when_the_keyring_comes(url: &str) {
     sorted.sort_by_key(|(k, _)| *k);
     assert_eq!(all(&store), sorted, "every state once");
     assert_eq!(
-        stored_places(url, "events", "code", &units[..1_024]),
+        stored_places(url, PAGES, "u.code", &units[..1_024]),
         vec![place(&units[0])]
     );
     assert_eq!(
         stored_places(url, "block_codes", "code", &units[5..6]),
         vec![place(&units[5])]
     );
-    let rows = testing::query(url, "SELECT count(*) FROM events").expect("count");
-    assert_eq!(
-        rows[0][0].as_deref(),
-        Some(states.len().to_string().as_str()),
-        "no row twice: a row per code (its event, with the state it left)"
-    );
+    for table in ["code_pages", "code_events"] {
+        let rows = testing::query(url, &format!("SELECT sum(cardinality(codes)) FROM {table}"))
+            .expect("count");
+        assert_eq!(
+            rows[0][0].as_deref(),
+            Some(states.len().to_string().as_str()),
+            "no entry twice in {table}: one per code (its state, its event)"
+        );
+    }
 }
 
 /// A code's rows moved to another place (by SQL; Citus does not update a distribution
@@ -350,10 +374,16 @@ fn a_state_moved_to_another_place_fails_the_scan(url: &str) {
     testing::execute(
         url,
         &format!(
-            "INSERT INTO events (place, code, seq, sub, event, state) \
-             SELECT {to}, code, seq, sub, event, state FROM events \
-             WHERE place = {at} AND code = '\\x{code}'; \
-             DELETE FROM events WHERE place = {at} AND code = '\\x{code}'"
+            "INSERT INTO code_pages (place, slot, codes, states) \
+             SELECT {to}, slot, ARRAY[u.c], ARRAY[u.s] \
+             FROM code_pages, unnest(codes, states) AS u(c, s) \
+             WHERE place = {at} AND u.c = '\\x{code}'; \
+             UPDATE code_pages p SET codes = f.codes, states = f.states \
+             FROM (SELECT place, slot, array_agg(u.c ORDER BY u.c), array_agg(u.s ORDER BY u.c) \
+                   FROM code_pages, unnest(codes, states) AS u(c, s) \
+                   WHERE place = {at} AND u.c <> '\\x{code}' GROUP BY place, slot) \
+               AS f(place, slot, codes, states) \
+             WHERE p.place = {at} AND p.place = f.place AND p.slot = f.slot"
         ),
     )
     .expect("move");
@@ -369,8 +399,8 @@ fn a_state_moved_to_another_place_fails_the_scan(url: &str) {
         .to_string();
     assert!(
         e.contains(&k.to_string())
-            && e.contains(&format!("place {to} "))
-            && e.contains(&format!("place {at}:")),
+            && e.contains(&format!("place {to}, "))
+            && e.contains(&format!("place {at}, ")),
         "{e}"
     );
 }
