@@ -70,9 +70,9 @@
 //! `src/sql/0011_schema.sql`): a page is (place, [`slot`]), ~64 codes of a run, its states
 //! one row of `code_pages` (parallel arrays, compressed in line by the server once over
 //! ~2 kB), its events one row of `code_events` per commit that touched it. A look-up is
-//! one index probe and an `array_position`; a commit merges its states into their pages on
-//! the server ([`MERGE_PAGES`]: one statement) and appends one run per page
-//! ([`APPEND_RUNS`]). Until schema 10 every event was a row carrying the state it left
+//! one index probe and an `array_position`; a commit reads the pages it touches whole,
+//! merges its states into them and writes them back, and appends one run per page, both
+//! by binary `COPY` (`src/pages.rs`). Until schema 10 every event was a row carrying the state it left
 //! (`events`, schema 8): ~630 of the ~780 bytes a code the scale run measured
 //! (docs/scale-postgres.md).
 //!
@@ -88,6 +88,7 @@
 pub mod bench;
 pub mod lease;
 pub mod migrations;
+mod pages;
 pub mod partitions;
 mod placing;
 #[cfg(feature = "testing")]
@@ -657,8 +658,8 @@ impl Store for PgStore {
             // on Citus one shard.
             let (place, slot) = places.page(k)?;
             self.query(
-                "SELECT $3::bytea, states[array_position(codes, $3::bytea)] FROM code_pages \
-                 WHERE place = $1 AND slot = $2",
+                "SELECT ARRAY[$3::bytea], ARRAY[states[array_position(codes, $3::bytea)]] \
+                 FROM code_pages WHERE place = $1 AND slot = $2",
                 vec![
                     Box::new(place),
                     Box::new(slot),
@@ -666,7 +667,10 @@ impl Store for PgStore {
                 ],
             )?
         } else {
-            // A document's consecutive codes share a place: ~16 pages for 1,000 codes.
+            // A document's consecutive codes share a place: ~16 pages for 1,000 codes,
+            // read whole and the codes picked out here (a filter `code = ANY($keys)` on
+            // the server compares every entry with every key: measured 20 ms for a
+            // 1,000-code document, against 0.1 ms for its 31 pages).
             let mut pages: Vec<(i32, i16)> = keys
                 .iter()
                 .map(|k| places.page(k))
@@ -674,27 +678,32 @@ impl Store for PgStore {
             pages.sort_unstable();
             pages.dedup();
             let (p, sl): (Vec<i32>, Vec<i16>) = pages.into_iter().unzip();
-            let codes: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
             let sql = if matches!(self.engine, Engine::Citus { .. }) {
                 // `place = ANY` prunes the shards to those of the places asked.
-                "SELECT o.code, o.state FROM unnest($1::integer[], $2::smallint[]) AS t(place, slot) \
+                "SELECT p.codes, p.states FROM unnest($1::integer[], $2::smallint[]) AS t(place, slot) \
                  JOIN code_pages p ON p.place = t.place AND p.slot = t.slot \
-                 CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
-                 WHERE p.place = ANY($1) AND o.code = ANY($3)"
+                 WHERE p.place = ANY($1)"
             } else {
                 // A probe per page (an `ANY` on place alone would read its 16 pages).
-                "SELECT o.code, o.state FROM unnest($1::integer[], $2::smallint[]) AS t(place, slot) \
-                 JOIN code_pages p ON p.place = t.place AND p.slot = t.slot \
-                 CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
-                 WHERE o.code = ANY($3)"
+                "SELECT p.codes, p.states FROM unnest($1::integer[], $2::smallint[]) AS t(place, slot) \
+                 JOIN code_pages p ON p.place = t.place AND p.slot = t.slot"
             };
-            self.query(sql, vec![Box::new(p), Box::new(sl), Box::new(codes)])?
+            self.query(sql, vec![Box::new(p), Box::new(sl)])?
         };
-        let mut found: HashMap<&[u8], &[u8]> = HashMap::with_capacity(rows.len());
+        let mut found: HashMap<&[u8], &[u8]> = HashMap::with_capacity(keys.len());
         for r in &rows {
-            if let Some(state) = get::<Option<&[u8]>>(r, 1)? {
-                found.insert(get(r, 0)?, state);
+            let codes: Vec<&[u8]> = get(r, 0)?;
+            let states: Vec<Option<&[u8]>> = get(r, 1)?;
+            if codes.len() != states.len() {
+                return Err(err("a corrupt page: as many codes as states expected"));
             }
+            // A missing code's state is NULL (the one-code look-up's `array_position`).
+            found.extend(
+                codes
+                    .into_iter()
+                    .zip(states)
+                    .filter_map(|(c, st)| Some((c, st?))),
+            );
         }
         keys.iter()
             .map(|k| match found.get(k.as_bytes()) {
@@ -1157,67 +1166,7 @@ impl Store for PgStore {
 }
 
 /// A `bytea` column's value.
-type Bytes = Vec<u8>;
-
-/// The columns of `code_pages` entries to merge, one per code: place, slot, code, state.
-pub(crate) type StateColumns = (Vec<i32>, Vec<i16>, Vec<Bytes>, Vec<Bytes>);
-
-/// The columns of `code_events` runs to append, one entry per event: place, slot, gen,
-/// code, seq, event.
-pub(crate) type EventColumns = (
-    Vec<i32>,
-    Vec<i16>,
-    Vec<i64>,
-    Vec<Bytes>,
-    Vec<i32>,
-    Vec<Bytes>,
-);
-
-/// A commit's states merged into their pages (schema 11): the new entries ($1–$4: place,
-/// slot, code, state) and the pages' current ones (read through $5–$6, the pages once),
-/// the new winning for a code in both, regrouped as each page's sorted arrays. One
-/// statement, so a page is read and rewritten on the server, never sent to the registry.
-pub(crate) const MERGE_PAGES: &str = "INSERT INTO code_pages (place, slot, codes, states) \
-     SELECT place, slot, array_agg(code ORDER BY code), array_agg(state ORDER BY code) \
-     FROM (SELECT DISTINCT ON (place, slot, code) place, slot, code, state FROM ( \
-         SELECT n.place, n.slot, n.code, n.state, 0 AS old \
-         FROM unnest($1::integer[], $2::smallint[], $3::bytea[], $4::bytea[]) \
-           AS n(place, slot, code, state) \
-         UNION ALL \
-         SELECT p.place, p.slot, o.code, o.state, 1 \
-         FROM unnest($5::integer[], $6::smallint[]) AS t(place, slot) \
-         JOIN code_pages p ON p.place = t.place AND p.slot = t.slot \
-         CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
-       ) x ORDER BY place, slot, code, old) y \
-     GROUP BY place, slot \
-     ON CONFLICT (place, slot) DO UPDATE SET codes = excluded.codes, states = excluded.states";
-
-/// [`MERGE_PAGES`] on Citus: the pages read on the shards of their places only.
-pub(crate) const MERGE_PAGES_CITUS: &str = "INSERT INTO code_pages (place, slot, codes, states) \
-     SELECT place, slot, array_agg(code ORDER BY code), array_agg(state ORDER BY code) \
-     FROM (SELECT DISTINCT ON (place, slot, code) place, slot, code, state FROM ( \
-         SELECT n.place, n.slot, n.code, n.state, 0 AS old \
-         FROM unnest($1::integer[], $2::smallint[], $3::bytea[], $4::bytea[]) \
-           AS n(place, slot, code, state) \
-         UNION ALL \
-         SELECT p.place, p.slot, o.code, o.state, 1 \
-         FROM unnest($5::integer[], $6::smallint[]) AS t(place, slot) \
-         JOIN code_pages p ON p.place = t.place AND p.slot = t.slot \
-         CROSS JOIN LATERAL unnest(p.codes, p.states) AS o(code, state) \
-         WHERE p.place = ANY($5) \
-       ) x ORDER BY place, slot, code, old) y \
-     GROUP BY place, slot \
-     ON CONFLICT (place, slot) DO UPDATE SET codes = excluded.codes, states = excluded.states";
-
-/// A commit's events appended as runs (schema 11): one row per page and `gen`, its
-/// entries sorted by (code, seq). Parameters: the columns of [`EventColumns`].
-pub(crate) const APPEND_RUNS: &str =
-    "INSERT INTO code_events (place, slot, gen, codes, seqs, events) \
-     SELECT place, slot, gen, array_agg(code ORDER BY code, seq), \
-            array_agg(seq ORDER BY code, seq), array_agg(event ORDER BY code, seq) \
-     FROM unnest($1::integer[], $2::smallint[], $3::bigint[], $4::bytea[], \
-                 $5::integer[], $6::bytea[]) AS e(place, slot, gen, code, seq, event) \
-     GROUP BY place, slot, gen";
+pub(crate) type Bytes = Vec<u8>;
 
 /// A [`WriteSet`] as owned columns, encoded on the caller's thread (the writer), ready to
 /// cross to the store's runtime: one array per column, one statement per table.
@@ -1227,13 +1176,11 @@ struct Rows {
     products: (Vec<i64>, Vec<Vec<u8>>),
     /// Whether the store is on Citus (its statements name the shards to read).
     citus: bool,
-    /// States to merge into their pages: place, slot, code, state (a code once).
-    states: StateColumns,
-    /// The pages those states are in, each once: place, slot.
-    pages: (Vec<i32>, Vec<i16>),
-    /// Events, appended as one run per page: place, slot, the run's `gen` (the largest
-    /// document number of the set's events in that page), code, seq, event.
-    events: EventColumns,
+    /// States to merge into their pages, by page (a code once, the last write of it).
+    states: pages::PageEntries,
+    /// Events, appended as one run per page: its `gen` is the largest document number of
+    /// the set's events in that page.
+    runs: Vec<pages::Run>,
     /// Ranges of emitted codes: storage key, record.
     ranges: (Vec<Vec<u8>>, Vec<Vec<u8>>),
     /// Links: the parent's place, parent, child.
@@ -1276,8 +1223,8 @@ impl Rows {
             r.products.0.push(i(p.gtin.parse::<u64>().map_err(err)?));
             r.products.1.push(encode_record(p)?);
         }
-        // Events: one run per page touched (grouped on the server), tagged with the
-        // largest document number among the page's events in this set.
+        // Events: one run per page touched, tagged with the largest document number
+        // among the page's events in this set.
         let mut gens: FxHashMap<(i32, i16), u64> = FxHashMap::default();
         let mut pending = Vec::with_capacity(set.events.len());
         for (k, seq, e) in &set.events {
@@ -1287,31 +1234,27 @@ impl Rows {
             *g = (*g).max(e.doc_seq);
             pending.push((page, k, seq, e.encode()));
         }
-        for ((place, slot), k, seq, e) in pending {
-            let ev = &mut r.events;
-            ev.0.push(place);
-            ev.1.push(slot);
-            ev.2.push(i(gens[&(place, slot)]));
-            ev.3.push(k.as_bytes().to_vec());
-            ev.4.push(seq);
-            ev.5.push(e.to_vec());
-        }
-        // States: merged into their pages on the server (the last write of a code wins).
+        r.runs = pages::runs_of(
+            pending
+                .into_iter()
+                .map(|((place, slot), k, seq, e)| {
+                    let gen = i(gens[&(place, slot)]);
+                    (place, slot, gen, k.as_bytes().to_vec(), seq, e.to_vec())
+                })
+                .collect(),
+        );
+        // States: merged into their pages at the commit (the last write of a code wins).
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
-        let mut pages: Vec<(i32, i16)> = Vec::new();
         for (k, st) in last_wins(set.codes.iter().collect(), |(k, _)| *k) {
-            let (place, slot) = places.page(k)?;
             let n = st.encode(&mut buf);
-            r.states.0.push(place);
-            r.states.1.push(slot);
-            r.states.2.push(k.as_bytes().to_vec());
-            r.states.3.push(buf[..n].to_vec());
-            pages.push((place, slot));
+            r.states
+                .entry(places.page(k)?)
+                .or_default()
+                .push((k.as_bytes().to_vec(), buf[..n].to_vec()));
         }
-        // In key order: the probes walk the index in one sweep.
-        pages.sort_unstable();
-        pages.dedup();
-        (r.pages.0, r.pages.1) = pages.into_iter().unzip();
+        for entries in r.states.values_mut() {
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
         for rg in &set.ranges {
             r.ranges.0.push(rg.storage_key().to_vec());
             r.ranges.1.push(rg.encode().to_vec());
@@ -1424,10 +1367,13 @@ impl Rows {
     async fn write(self, c: &mut ClientWrapper, fence: Option<(String, i64)>) -> StoreResult<()> {
         let tx = c.transaction().await.map_err(pg)?;
         lease::check_fence(&tx, &fence).await?;
+        // The code rows: pages merged and rewritten, runs appended, both by binary COPY.
+        pages::write_pages(&tx, self.states, self.citus).await?;
+        pages::copy_runs(&tx, &self.runs).await?;
         // One statement per table with rows, each over whole columns (`unnest`), prepared
         // once per connection. In order: links removed after links added (in a batch the
         // last word wins).
-        let statements: [(usize, &str, &[&(dyn ToSql + Sync)]); 23] = [
+        let statements: [(usize, &str, &[&(dyn ToSql + Sync)]); 21] = [
             (
                 self.ranges.0.len(),
                 "INSERT INTO code_ranges (k, record) \
@@ -1454,34 +1400,6 @@ impl Rows {
                  ON CONFLICT (gtin) \
                  DO UPDATE SET record = excluded.record",
                 &[&self.products.0, &self.products.1],
-            ),
-            (
-                self.states.0.len(),
-                if self.citus {
-                    MERGE_PAGES_CITUS
-                } else {
-                    MERGE_PAGES
-                },
-                &[
-                    &self.states.0,
-                    &self.states.1,
-                    &self.states.2,
-                    &self.states.3,
-                    &self.pages.0,
-                    &self.pages.1,
-                ],
-            ),
-            (
-                self.events.0.len(),
-                APPEND_RUNS,
-                &[
-                    &self.events.0,
-                    &self.events.1,
-                    &self.events.2,
-                    &self.events.3,
-                    &self.events.4,
-                    &self.events.5,
-                ],
             ),
             (
                 self.links_added.0.len(),

@@ -18,11 +18,13 @@
 //! without one on placed rows is *unplaceable* (it refuses code reads and writes); a store
 //! with another keyring is refused.
 
+use crate::pages::{Page, PageEntries};
 use crate::{err, pg};
 use deadpool_postgres::Transaction;
 use registry::model::CodeKey;
 use registry::placement::{self, Placement, Sequences};
 use registry::store::StoreResult;
+use std::collections::BTreeMap;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
@@ -102,21 +104,16 @@ const PAGES: i64 = 500;
 /// Schema 11's move of spread entries to their places: every page of `code_pages` and
 /// `code_events`, [`PAGES`] page keys at a time in key order, read; a page with entries
 /// whose place under `placement` is another is deleted and its entries written again,
-/// each in its own page, by the commit's own statements ([`crate::MERGE_PAGES`] merges
-/// into a destination page's entries; runs keep their `gen`). Each batch is a fresh
-/// statement, so it sees the entries earlier batches moved in (already in place: kept).
-/// In Rust because a page's arrays are regrouped entry by entry, which the SQL of the
-/// unpacked tables' `MOVE` cannot say in a way Citus runs on its shards.
+/// each in its own page, as a commit writes them (`src/pages.rs`: merged into a
+/// destination page's entries; runs keep their `gen`). Each batch is a fresh statement, so
+/// it sees the entries earlier batches moved in (already in place: kept). In Rust because
+/// a page's arrays are regrouped entry by entry, which the unpacked tables' `MOVE` SQL
+/// cannot say in a way Citus runs on its shards.
 async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -> StoreResult<()> {
     let mut seqs = Sequences::default();
     let mut place_of = |code: &[u8]| -> StoreResult<i32> {
         let k = CodeKey::from_bytes(code).ok_or_else(|| err("a corrupt code key"))?;
         Ok(placement::place_of(Some(placement), &k, &mut seqs) as i32)
-    };
-    let merge = if citus {
-        crate::MERGE_PAGES_CITUS
-    } else {
-        crate::MERGE_PAGES
     };
     let mut after = (i32::MIN, i16::MIN);
     let mut first = true;
@@ -132,25 +129,25 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
         first = false;
         let Some(last) = rows.last() else { break };
         after = (last.try_get(0).map_err(pg)?, last.try_get(1).map_err(pg)?);
-        let mut entries: crate::StateColumns = Default::default();
-        let mut gone: Vec<(i32, i16)> = Vec::new();
+        let mut entries = PageEntries::new();
+        let mut gone: Vec<Page> = Vec::new();
         for r in &rows {
-            let (place, slot): (i32, i16) = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
+            let page: Page = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
             let codes: Vec<Vec<u8>> = r.try_get(2).map_err(pg)?;
             let states: Vec<Vec<u8>> = r.try_get(3).map_err(pg)?;
             let to: Vec<i32> = codes
                 .iter()
                 .map(|c| place_of(c))
                 .collect::<StoreResult<_>>()?;
-            if to.iter().all(|&p| p == place) {
+            if to.iter().all(|&p| p == page.0) {
                 continue;
             }
-            gone.push((place, slot));
+            gone.push(page);
             for ((c, st), p) in codes.into_iter().zip(states).zip(to) {
-                entries.0.push(p);
-                entries.1.push(crate::slot(&c));
-                entries.2.push(c);
-                entries.3.push(st);
+                entries
+                    .entry((p, crate::slot(&c)))
+                    .or_default()
+                    .push((c, st));
             }
         }
         if gone.is_empty() {
@@ -164,21 +161,10 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
             .await
             .map_err(pg)?;
         }
-        let mut pages: Vec<(i32, i16)> = entries
-            .0
-            .iter()
-            .copied()
-            .zip(entries.1.iter().copied())
-            .collect();
-        pages.sort_unstable();
-        pages.dedup();
-        let (pp, ps): (Vec<i32>, Vec<i16>) = pages.into_iter().unzip();
-        tx.execute(
-            merge,
-            &[&entries.0, &entries.1, &entries.2, &entries.3, &pp, &ps],
-        )
-        .await
-        .map_err(pg)?;
+        for list in entries.values_mut() {
+            list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+        crate::pages::write_pages(tx, entries, citus).await?;
     }
     // Runs: several rows per page; a batch is every row of PAGES page keys.
     let mut after = (i32::MIN, i16::MIN);
@@ -193,7 +179,7 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
             .await
             .map_err(pg)?;
         let Some(last) = keys.last() else { break };
-        let upto: (i32, i16) = (last.try_get(0).map_err(pg)?, last.try_get(1).map_err(pg)?);
+        let upto: Page = (last.try_get(0).map_err(pg)?, last.try_get(1).map_err(pg)?);
         let rows = tx
             .query(
                 "SELECT place, slot, gen, codes, seqs, events FROM code_events \
@@ -205,74 +191,40 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
             .map_err(pg)?;
         first = false;
         after = upto;
-        let mut runs: crate::EventColumns = Default::default();
-        let mut moved: Vec<(i32, i16)> = Vec::new();
-        let mut page: Vec<&tokio_postgres::Row> = Vec::new();
-        // Rows grouped by page (they come in page order).
-        let mut groups: Vec<Vec<&tokio_postgres::Row>> = Vec::new();
+        // Every entry of the batch's pages, under its place; the pages with a moved one.
+        let mut by_page: BTreeMap<Page, (bool, Vec<Event>)> = BTreeMap::new();
         for r in &rows {
-            let key: (i32, i16) = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
-            if let Some(p) = page.first() {
-                let pk: (i32, i16) = (p.try_get(0).map_err(pg)?, p.try_get(1).map_err(pg)?);
-                if pk != key {
-                    groups.push(std::mem::take(&mut page));
-                }
-            }
-            page.push(r);
-        }
-        if !page.is_empty() {
-            groups.push(page);
-        }
-        for group in groups {
-            let mut cols: crate::EventColumns = Default::default();
-            let mut any = false;
-            let mut key = (0, 0);
-            for r in group {
-                key = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
-                let gen: i64 = r.try_get(2).map_err(pg)?;
-                let codes: Vec<Vec<u8>> = r.try_get(3).map_err(pg)?;
-                let seqs: Vec<i32> = r.try_get(4).map_err(pg)?;
-                let events: Vec<Vec<u8>> = r.try_get(5).map_err(pg)?;
-                for ((c, seq), e) in codes.into_iter().zip(seqs).zip(events) {
-                    let p = place_of(&c)?;
-                    any |= p != key.0;
-                    cols.0.push(p);
-                    cols.1.push(crate::slot(&c));
-                    cols.2.push(gen);
-                    cols.3.push(c);
-                    cols.4.push(seq);
-                    cols.5.push(e);
-                }
-            }
-            if any {
-                moved.push(key);
-                runs.0.extend(cols.0);
-                runs.1.extend(cols.1);
-                runs.2.extend(cols.2);
-                runs.3.extend(cols.3);
-                runs.4.extend(cols.4);
-                runs.5.extend(cols.5);
+            let page: Page = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
+            let gen: i64 = r.try_get(2).map_err(pg)?;
+            let codes: Vec<Vec<u8>> = r.try_get(3).map_err(pg)?;
+            let seqs: Vec<i32> = r.try_get(4).map_err(pg)?;
+            let events: Vec<Vec<u8>> = r.try_get(5).map_err(pg)?;
+            let (moved, list) = by_page.entry(page).or_default();
+            for ((c, seq), e) in codes.into_iter().zip(seqs).zip(events) {
+                let p = place_of(&c)?;
+                *moved |= p != page.0;
+                list.push((p, crate::slot(&c), gen, c, seq, e));
             }
         }
-        for (place, slot) in &moved {
-            tx.execute(
-                "DELETE FROM code_events WHERE place = $1 AND slot = $2",
-                &[place, slot],
-            )
-            .await
-            .map_err(pg)?;
+        let mut again: Vec<Event> = Vec::new();
+        for ((place, slot), (moved, list)) in by_page {
+            if moved {
+                tx.execute(
+                    "DELETE FROM code_events WHERE place = $1 AND slot = $2",
+                    &[&place, &slot],
+                )
+                .await
+                .map_err(pg)?;
+                again.extend(list);
+            }
         }
-        if !runs.0.is_empty() {
-            tx.execute(
-                crate::APPEND_RUNS,
-                &[&runs.0, &runs.1, &runs.2, &runs.3, &runs.4, &runs.5],
-            )
-            .await
-            .map_err(pg)?;
-        }
+        crate::pages::copy_runs(tx, &crate::pages::runs_of(again)).await?;
     }
     Ok(())
 }
+
+/// An event of a run, under its (new) place: place, slot, gen, code, seq, event.
+type Event = (i32, i16, i64, Vec<u8>, i32, Vec<u8>);
 
 /// Writes every code `codes_sql` answers into `tracemark_code_places` with its place
 /// under `placement` (spread without one); `moved_only`: only the codes whose place is not
