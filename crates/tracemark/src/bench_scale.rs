@@ -630,12 +630,19 @@ impl ServerSpec {
     fn store_bytes(&self) -> Result<u64> {
         match (&self.data, &self.pg) {
             (Some(d), _) => dir_bytes(d),
-            (None, Some(url)) => Ok(crate::app::connect_postgres(url)?
-                .table_bytes()
-                .map_err(|e| anyhow!("{e}"))?
-                .iter()
-                .map(|(_, b)| *b)
-                .sum()),
+            (None, Some(url)) => {
+                let tables = crate::app::connect_postgres(url)?
+                    .table_bytes()
+                    .map_err(|e| anyhow!("{e}"))?;
+                // Where the bytes are: the largest tables (with their indexes and TOAST).
+                let top: Vec<String> = tables
+                    .iter()
+                    .take(6)
+                    .map(|(t, b)| format!("{t} {:.0} MB", *b as f64 / 1e6))
+                    .collect();
+                eprintln!("scale:   the largest tables: {}", top.join(", "));
+                Ok(tables.iter().map(|(_, b)| *b).sum())
+            }
             (None, None) => Ok(0),
         }
     }
