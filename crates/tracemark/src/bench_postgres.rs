@@ -418,7 +418,7 @@ pub fn rows(
     let raw = |k: usize| f.raw.get(k).cloned().unwrap_or_default();
     for (k, per) in CEILING_BATCHES.iter().enumerate() {
         report(
-            &tag(&format!("raw: COPY states+events, {per} codes/commit")),
+            &tag(&format!("raw: code rows alone (pages + runs), {per} codes/commit")),
             "codes/s",
             &raw(k),
             if k == 0 { "(the ceiling)" } else { "" },
@@ -496,7 +496,7 @@ pub fn rows(
     if ceiling.is_finite() {
         let ratio = |v: &[f64]| median(v.to_vec()) / ceiling;
         println!(
-            "\n{engine}: ÷ best COPY ceiling ({:.0} k codes/s): apply {:.2}, introduce {:.2}, \
+            "\n{engine}: ÷ best ceiling, the code rows alone ({:.0} k codes/s): apply {:.2}, introduce {:.2}, \
              emission {:.2} — targets ≥ 0.50 (and ingest ≥ 100 k code-events/s)",
             ceiling / 1e3,
             ratio(&f.apply),
