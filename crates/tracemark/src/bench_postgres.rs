@@ -418,7 +418,9 @@ pub fn rows(
     let raw = |k: usize| f.raw.get(k).cloned().unwrap_or_default();
     for (k, per) in CEILING_BATCHES.iter().enumerate() {
         report(
-            &tag(&format!("raw: code rows alone (pages + runs), {per} codes/commit")),
+            &tag(&format!(
+                "raw: code rows alone (pages + runs), {per} codes/commit"
+            )),
             "codes/s",
             &raw(k),
             if k == 0 { "(the ceiling)" } else { "" },

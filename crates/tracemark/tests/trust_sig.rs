@@ -939,6 +939,28 @@ fn a_refused_signed_document_does_not_replay_after_a_restart() {
     );
     assert_eq!(st, 422, "refused first: {v}");
     let first = st;
+    // And an accepted one: a product card, signed and stored (its leaf in the log).
+    let card = serde_json::to_vec(&json!({
+        "gtin": gtin(460_999_300_001), "name": "Boots", "product_group": "shoes",
+    }))
+    .expect("json");
+    let (d, i, sg) = tracemark::client::sign_request(&shop, "POST", "/api/v1/products", &card);
+    let card_headers: Vec<(String, String)> = vec![
+        ("authorization".into(), format!("Bearer {}", shop.token)),
+        ("content-type".into(), "application/json".into()),
+        ("content-digest".into(), d),
+        ("signature-input".into(), i),
+        ("signature".into(), sg),
+    ];
+    let (st, v) = send(
+        &http,
+        &srv.base,
+        "POST",
+        "/api/v1/products",
+        &card_headers,
+        &card,
+    );
+    assert_eq!(st, 201, "the card is stored: {v}");
     // Killed (as a crash would) and started again on the same directory.
     drop(srv);
     let t = Instant::now();
@@ -954,6 +976,17 @@ fn a_refused_signed_document_does_not_replay_after_a_restart() {
     );
     assert_eq!(st, 401, "the replay after the restart: {v}");
     assert!(v["detail"].as_str().unwrap_or("").contains("nonce"), "{v}");
+    // The accepted one's replay too: its nonce comes back from the journal (the log is
+    // not read for nonces when the journal was there before the start).
+    let (st, v) = send(
+        &http,
+        &srv.base,
+        "POST",
+        "/api/v1/products",
+        &card_headers,
+        &card,
+    );
+    assert_eq!(st, 401, "the accepted card's replay after the restart: {v}");
     // The same document freshly signed is judged again as before: the server works.
     let (st2, v2) = c
         .post_signed_bytes(&shop, "/api/v1/documents", doc.clone())
