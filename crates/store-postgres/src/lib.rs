@@ -658,7 +658,7 @@ impl Store for PgStore {
             // on Citus one shard.
             let (place, slot) = places.page(k)?;
             self.query(
-                "SELECT ARRAY[$3::bytea], ARRAY[states[array_position(codes, $3::bytea)]] \
+                "SELECT place, slot, ARRAY[$3::bytea], ARRAY[states[array_position(codes, $3::bytea)]] \
                  FROM code_pages WHERE place = $1 AND slot = $2",
                 vec![
                     Box::new(place),
@@ -679,21 +679,17 @@ impl Store for PgStore {
             pages.dedup();
             let (p, sl): (Vec<i32>, Vec<i16>) = pages.into_iter().unzip();
             let sql = if matches!(self.engine, Engine::Citus { .. }) {
-                // `place = ANY` prunes the shards to those of the places asked.
-                "SELECT p.codes, p.states FROM unnest($1::integer[], $2::smallint[]) AS t(place, slot) \
-                 JOIN code_pages p ON p.place = t.place AND p.slot = t.slot \
-                 WHERE p.place = ANY($1)"
+                pages::READ_PAGES_CITUS
             } else {
-                // A probe per page (an `ANY` on place alone would read its 16 pages).
-                "SELECT p.codes, p.states FROM unnest($1::integer[], $2::smallint[]) AS t(place, slot) \
-                 JOIN code_pages p ON p.place = t.place AND p.slot = t.slot"
+                pages::READ_PAGES
             };
             self.query(sql, vec![Box::new(p), Box::new(sl)])?
         };
         let mut found: HashMap<&[u8], &[u8]> = HashMap::with_capacity(keys.len());
+        // Rows as `pages::READ_PAGES` answers them: place, slot, codes, states.
         for r in &rows {
-            let codes: Vec<&[u8]> = get(r, 0)?;
-            let states: Vec<Option<&[u8]>> = get(r, 1)?;
+            let codes: Vec<&[u8]> = get(r, 2)?;
+            let states: Vec<Option<&[u8]>> = get(r, 3)?;
             if codes.len() != states.len() {
                 return Err(err("a corrupt page: as many codes as states expected"));
             }
@@ -1223,16 +1219,28 @@ impl Rows {
             r.products.0.push(i(p.gtin.parse::<u64>().map_err(err)?));
             r.products.1.push(encode_record(p)?);
         }
+        // A code's page, computed once per set (a SHA-256 and a place each): its events and
+        // its state name the same page.
+        let mut pages_of: FxHashMap<CodeKey, (i32, i16)> =
+            FxHashMap::with_capacity_and_hasher(set.codes.len(), Default::default());
+        let mut page = |k: &CodeKey| -> StoreResult<(i32, i16)> {
+            if let Some(p) = pages_of.get(k) {
+                return Ok(*p);
+            }
+            let p = places.page(k)?;
+            pages_of.insert(*k, p);
+            Ok(p)
+        };
         // Events: one run per page touched, tagged with the largest document number
         // among the page's events in this set.
         let mut gens: FxHashMap<(i32, i16), u64> = FxHashMap::default();
         let mut pending = Vec::with_capacity(set.events.len());
         for (k, seq, e) in &set.events {
             let seq = i32::try_from(*seq).map_err(|_| err("an event number beyond 2^31"))?;
-            let page = places.page(k)?;
-            let g = gens.entry(page).or_default();
+            let p = page(k)?;
+            let g = gens.entry(p).or_default();
             *g = (*g).max(e.doc_seq);
-            pending.push((page, k, seq, e.encode()));
+            pending.push((p, k, seq, e.encode()));
         }
         r.runs = pages::runs_of(
             pending
@@ -1245,16 +1253,15 @@ impl Rows {
         );
         // States: merged into their pages at the commit (the last write of a code wins).
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
-        for (k, st) in last_wins(set.codes.iter().collect(), |(k, _)| *k) {
-            let n = st.encode(&mut buf);
-            r.states
-                .entry(places.page(k)?)
-                .or_default()
-                .push((k.as_bytes().to_vec(), buf[..n].to_vec()));
-        }
-        for entries in r.states.values_mut() {
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        }
+        r.states = pages::group(
+            last_wins(set.codes.iter().collect(), |(k, _)| *k)
+                .into_iter()
+                .map(|(k, st)| {
+                    let n = st.encode(&mut buf);
+                    Ok((page(k)?, k.as_bytes().to_vec(), buf[..n].to_vec()))
+                })
+                .collect::<StoreResult<Vec<_>>>()?,
+        );
         for rg in &set.ranges {
             r.ranges.0.push(rg.storage_key().to_vec());
             r.ranges.1.push(rg.encode().to_vec());

@@ -212,24 +212,9 @@ pub(crate) async fn migrate(
         .iter()
         .filter(|m| m.version > current && m.version <= upto)
     {
-        // Statement by statement: Citus propagates some DDL (renames of distributed
-        // tables among them) by the text of the query, which it cannot do when that text
-        // holds several statements.
-        for stmt in statements(m.sql) {
-            tx.batch_execute(stmt).await.map_err(|e| {
-                StoreError::new(format!("schema migration {}: {}", m.version, pg(e).0))
-            })?;
-        }
+        run_part(&tx, m.version, "", m.sql).await?;
         if citus {
-            for stmt in statements(m.citus) {
-                tx.batch_execute(stmt).await.map_err(|e| {
-                    StoreError::new(format!(
-                        "schema migration {} (Citus layout): {}",
-                        m.version,
-                        pg(e).0
-                    ))
-                })?;
-            }
+            run_part(&tx, m.version, " (Citus layout)", m.citus).await?;
         }
         if m.places {
             placing::copy_v9(&tx, placement.as_ref())
@@ -238,15 +223,7 @@ pub(crate) async fn migrate(
                     StoreError::new(format!("schema migration {} (places): {}", m.version, e.0))
                 })?;
         }
-        for stmt in statements(m.copy) {
-            tx.batch_execute(stmt).await.map_err(|e| {
-                StoreError::new(format!(
-                    "schema migration {} (copy): {}",
-                    m.version,
-                    pg(e).0
-                ))
-            })?;
-        }
+        run_part(&tx, m.version, " (copy)", m.copy).await?;
         reached = m.version;
     }
     if reached != current {
@@ -266,6 +243,23 @@ pub(crate) async fn migrate(
         engine,
         unplaceable,
     })
+}
+
+/// Runs one part of migration `version` (`part` names it in an error: "", " (copy)"…),
+/// statement by statement: Citus propagates some DDL (renames of distributed tables among
+/// them) by the text of the query, which it cannot do when that text holds several.
+async fn run_part(
+    tx: &deadpool_postgres::Transaction<'_>,
+    version: u32,
+    part: &str,
+    sql: &str,
+) -> StoreResult<()> {
+    for stmt in statements(sql) {
+        tx.batch_execute(stmt).await.map_err(|e| {
+            StoreError::new(format!("schema migration {version}{part}: {}", pg(e).0))
+        })?;
+    }
+    Ok(())
 }
 
 /// The statements of a migration's SQL, each with the comments before it: split at each

@@ -40,6 +40,75 @@ const DELETE_PAGES: &str = "DELETE FROM code_pages p \
 const DELETE_PAGES_CITUS: &str = "DELETE FROM code_pages \
      WHERE place = ANY($1) AND ((place::bigint << 16) | (slot::bigint & 65535)) = ANY($2)";
 
+/// [`DELETE_PAGES`] for the runs of `code_events`.
+const DELETE_RUNS: &str = "DELETE FROM code_events r \
+     USING unnest($1::integer[], $2::smallint[]) AS t(place, slot) \
+     WHERE r.place = t.place AND r.slot = t.slot";
+
+/// [`DELETE_PAGES_CITUS`] for the runs of `code_events`.
+const DELETE_RUNS_CITUS: &str = "DELETE FROM code_events \
+     WHERE place = ANY($1) AND ((place::bigint << 16) | (slot::bigint & 65535)) = ANY($2)";
+
+/// Entries (page, code, state) by page, each page's sorted by code. The caller gives each
+/// code once.
+pub(crate) fn group(entries: Vec<(Page, Bytes, Bytes)>) -> PageEntries {
+    let mut pages = PageEntries::new();
+    for (page, code, state) in entries {
+        pages.entry(page).or_default().push((code, state));
+    }
+    for list in pages.values_mut() {
+        list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    }
+    pages
+}
+
+/// Deletes the rows of `pages` from `table` (`code_pages` or `code_events`: every run of
+/// each page), one statement.
+pub(crate) async fn delete_pages(
+    tx: &deadpool_postgres::Transaction<'_>,
+    table: Table,
+    pages: &[Page],
+    citus: bool,
+) -> StoreResult<()> {
+    if pages.is_empty() {
+        return Ok(());
+    }
+    let (places, slots): (Vec<i32>, Vec<i16>) = pages.iter().copied().unzip();
+    if citus {
+        let keys: Vec<i64> = pages
+            .iter()
+            .map(|&(p, s)| (i64::from(p) << 16) | (i64::from(s) & 0xffff))
+            .collect();
+        let del = tx
+            .prepare_cached(match table {
+                Table::Pages => DELETE_PAGES_CITUS,
+                Table::Runs => DELETE_RUNS_CITUS,
+            })
+            .await
+            .map_err(pg)?;
+        tx.execute(&del, &[&places, &keys]).await.map_err(pg)?;
+    } else {
+        let del = tx
+            .prepare_cached(match table {
+                Table::Pages => DELETE_PAGES,
+                Table::Runs => DELETE_RUNS,
+            })
+            .await
+            .map_err(pg)?;
+        tx.execute(&del, &[&places, &slots]).await.map_err(pg)?;
+    }
+    Ok(())
+}
+
+/// The packed code tables, for [`delete_pages`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Table {
+    /// `code_pages`.
+    Pages,
+    /// `code_events`.
+    Runs,
+}
+
 /// A run of `code_events`: a page's events of one commit (`gen`), sorted by (code, seq).
 #[derive(Debug, Default)]
 pub(crate) struct Run {
@@ -138,20 +207,8 @@ pub(crate) async fn write_pages(
         }
         old.insert(page, (codes, states));
     }
-    if !old.is_empty() {
-        let (dp, ds): (Vec<i32>, Vec<i16>) = old.keys().copied().unzip();
-        if citus {
-            let keys: Vec<i64> = old
-                .keys()
-                .map(|&(p, s)| (i64::from(p) << 16) | (i64::from(s) & 0xffff))
-                .collect();
-            let del = tx.prepare_cached(DELETE_PAGES_CITUS).await.map_err(pg)?;
-            tx.execute(&del, &[&dp, &keys]).await.map_err(pg)?;
-        } else {
-            let del = tx.prepare_cached(DELETE_PAGES).await.map_err(pg)?;
-            tx.execute(&del, &[&dp, &ds]).await.map_err(pg)?;
-        }
-    }
+    let gone: Vec<Page> = old.keys().copied().collect();
+    delete_pages(tx, Table::Pages, &gone, citus).await?;
     let sink = tx
         .copy_in("COPY code_pages (place, slot, codes, states) FROM STDIN (FORMAT binary)")
         .await

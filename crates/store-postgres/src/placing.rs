@@ -18,7 +18,7 @@
 //! without one on placed rows is *unplaceable* (it refuses code reads and writes); a store
 //! with another keyring is refused.
 
-use crate::pages::{Page, PageEntries};
+use crate::pages::{copy_runs, delete_pages, group, runs_of, write_pages, Page, Table};
 use crate::{err, pg};
 use deadpool_postgres::Transaction;
 use registry::model::CodeKey;
@@ -51,26 +51,15 @@ const COPY_V9: &[&str] = &[
 const CODES_V9: &str = "SELECT code FROM events_v9 \
      UNION SELECT parent FROM links_v9 UNION SELECT code FROM block_codes_v9";
 
-/// Spread rows of the codes in `tracemark_code_places` moved to their places: a copy at
-/// the new place, then the rows elsewhere deleted (on Citus `place` is the distribution
-/// column, which no `UPDATE` may change).
-const MOVE: &[&str] = &[
+/// Spread event rows (schema 10) of the codes in `tracemark_code_places` moved to their
+/// places: a copy at the new place, then the rows elsewhere deleted (on Citus `place` is
+/// the distribution column, which no `UPDATE` may change). [`MOVE_LINKS`] follows.
+const MOVE_EVENTS: &[&str] = &[
     "INSERT INTO events (place, code, seq, sub, event, state) \
      SELECT m.place, e.code, e.seq, e.sub, e.event, e.state \
      FROM events e JOIN tracemark_code_places m ON m.code = e.code AND m.place <> e.place",
     "DELETE FROM events e USING tracemark_code_places m \
      WHERE e.code = m.code AND e.place <> m.place",
-    "INSERT INTO links (place, parent, child) \
-     SELECT m.place, l.parent, l.child \
-     FROM links l JOIN tracemark_code_places m ON m.code = l.parent AND m.place <> l.place",
-    "DELETE FROM links l USING tracemark_code_places m \
-     WHERE l.parent = m.code AND l.place <> m.place",
-    "INSERT INTO block_codes (block, place, code) \
-     SELECT b.block, m.place, b.code \
-     FROM block_codes b JOIN tracemark_code_places m ON m.code = b.code AND m.place <> b.place",
-    "DELETE FROM block_codes b USING tracemark_code_places m \
-     WHERE b.code = m.code AND b.place <> m.place",
-    "TRUNCATE tracemark_code_places",
 ];
 
 /// Every code of the placed tables, once (schema 10).
@@ -78,8 +67,9 @@ const CODES: &str = "SELECT code FROM events \
      UNION SELECT parent FROM links UNION SELECT code FROM block_codes";
 
 /// The package contents and block entries of the codes in `tracemark_code_places` moved
-/// to their places (schema 11: the pages and runs are moved by [`move_packed`]).
-const MOVE_PACKED: &[&str] = &[
+/// to their places, the same way, then the map emptied: after [`MOVE_EVENTS`] at schema
+/// 10; at 11 the pages and runs are moved by [`move_packed`].
+const MOVE_LINKS: &[&str] = &[
     "INSERT INTO links (place, parent, child) \
      SELECT m.place, l.parent, l.child \
      FROM links l JOIN tracemark_code_places m ON m.code = l.parent AND m.place <> l.place",
@@ -107,7 +97,7 @@ const PAGES: i64 = 500;
 /// each in its own page, as a commit writes them (`src/pages.rs`: merged into a
 /// destination page's entries; runs keep their `gen`). Each batch is a fresh statement, so
 /// it sees the entries earlier batches moved in (already in place: kept). In Rust because
-/// a page's arrays are regrouped entry by entry, which the unpacked tables' `MOVE` SQL
+/// a page's arrays are regrouped entry by entry, which the unpacked tables' `MOVE_EVENTS` SQL
 /// cannot say in a way Citus runs on its shards.
 async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -> StoreResult<()> {
     let mut seqs = Sequences::default();
@@ -129,7 +119,7 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
         first = false;
         let Some(last) = rows.last() else { break };
         after = (last.try_get(0).map_err(pg)?, last.try_get(1).map_err(pg)?);
-        let mut entries = PageEntries::new();
+        let mut entries: Vec<(Page, Vec<u8>, Vec<u8>)> = Vec::new();
         let mut gone: Vec<Page> = Vec::new();
         for r in &rows {
             let page: Page = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
@@ -144,27 +134,13 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
             }
             gone.push(page);
             for ((c, st), p) in codes.into_iter().zip(states).zip(to) {
-                entries
-                    .entry((p, crate::slot(&c)))
-                    .or_default()
-                    .push((c, st));
+                entries.push(((p, crate::slot(&c)), c, st));
             }
         }
-        if gone.is_empty() {
-            continue;
-        }
-        for (place, slot) in &gone {
-            tx.execute(
-                "DELETE FROM code_pages WHERE place = $1 AND slot = $2",
-                &[place, slot],
-            )
-            .await
-            .map_err(pg)?;
-        }
-        for list in entries.values_mut() {
-            list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        }
-        crate::pages::write_pages(tx, entries, citus).await?;
+        // The pages left, then their entries written again (merged into their
+        // destinations' as a commit merges).
+        delete_pages(tx, Table::Pages, &gone, citus).await?;
+        write_pages(tx, group(entries), citus).await?;
     }
     // Runs: several rows per page; a batch is every row of PAGES page keys.
     let mut after = (i32::MIN, i16::MIN);
@@ -207,18 +183,15 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
             }
         }
         let mut again: Vec<Event> = Vec::new();
-        for ((place, slot), (moved, list)) in by_page {
+        let mut gone: Vec<Page> = Vec::new();
+        for (page, (moved, list)) in by_page {
             if moved {
-                tx.execute(
-                    "DELETE FROM code_events WHERE place = $1 AND slot = $2",
-                    &[&place, &slot],
-                )
-                .await
-                .map_err(pg)?;
+                gone.push(page);
                 again.extend(list);
             }
         }
-        crate::pages::copy_runs(tx, &crate::pages::runs_of(again)).await?;
+        delete_pages(tx, Table::Runs, &gone, citus).await?;
+        copy_runs(tx, &runs_of(again)).await?;
     }
     Ok(())
 }
@@ -334,11 +307,11 @@ pub(crate) async fn check(
             let n = map_codes(tx, codes, Some(p), true).await?;
             if n > 0 {
                 if packed {
-                    run(tx, MOVE_PACKED).await?;
                     move_packed(tx, p, citus).await?;
                 } else {
-                    run(tx, MOVE).await?;
+                    run(tx, MOVE_EVENTS).await?;
                 }
+                run(tx, MOVE_LINKS).await?;
                 eprintln!("store: the rows of {n} codes moved to their placed places");
             }
             set_fingerprint(tx, Some(p)).await?;

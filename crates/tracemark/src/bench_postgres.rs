@@ -23,6 +23,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use store_postgres::{Engine, PgStore};
 
+/// The six largest of `tables` (name, bytes; largest first, as `PgStore::table_bytes`
+/// answers them), for a report: "code_events 9166.2 MB, …".
+pub(crate) fn largest_tables(tables: &[(String, u64)]) -> String {
+    let top: Vec<String> = tables
+        .iter()
+        .take(6)
+        .map(|(t, b)| format!("{t} {:.1} MB", *b as f64 / 1e6))
+        .collect();
+    top.join(", ")
+}
+
 /// The parts of the suite that run on PostgreSQL too.
 pub const PARTS: &[&str] = &["raw", "emit", "ingest", "http"];
 
@@ -465,12 +476,7 @@ pub fn rows(
         "",
     );
     if !tables.is_empty() {
-        let top: Vec<String> = tables
-            .iter()
-            .take(6)
-            .map(|(t, b)| format!("{t} {:.1} MB", *b as f64 / 1e6))
-            .collect();
-        println!("  last run, largest tables: {}", top.join(", "));
+        println!("  last run, largest tables: {}", largest_tables(&tables));
     }
     let names = [
         "verify over HTTP, writer, 64 conns",

@@ -635,12 +635,10 @@ impl ServerSpec {
                     .table_bytes()
                     .map_err(|e| anyhow!("{e}"))?;
                 // Where the bytes are: the largest tables (with their indexes and TOAST).
-                let top: Vec<String> = tables
-                    .iter()
-                    .take(6)
-                    .map(|(t, b)| format!("{t} {:.0} MB", *b as f64 / 1e6))
-                    .collect();
-                eprintln!("scale:   the largest tables: {}", top.join(", "));
+                eprintln!(
+                    "scale:   the largest tables: {}",
+                    crate::bench_postgres::largest_tables(&tables)
+                );
                 Ok(tables.iter().map(|(_, b)| *b).sum())
             }
             (None, None) => Ok(0),

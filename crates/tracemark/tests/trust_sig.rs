@@ -897,6 +897,23 @@ impl Drop for Child {
     }
 }
 
+/// The headers of a signed JSON `POST` of `body` to `path` by `who`, to send (and replay)
+/// as captured.
+fn signed_post_headers(
+    who: &tracemark::client::Actor,
+    path: &str,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let (d, i, sg) = tracemark::client::sign_request(who, "POST", path, body);
+    vec![
+        ("authorization".into(), format!("Bearer {}", who.token)),
+        ("content-type".into(), "application/json".into()),
+        ("content-digest".into(), d),
+        ("signature-input".into(), i),
+        ("signature".into(), sg),
+    ]
+}
+
 #[test]
 fn a_refused_signed_document_does_not_replay_after_a_restart() {
     let dir = tempfile::tempdir().expect("dir");
@@ -920,14 +937,7 @@ fn a_refused_signed_document_does_not_replay_after_a_restart() {
         "codes": [format!("01{}21UNKNOWN0001", gtin(460_999_300_001))],
     }))
     .expect("json");
-    let (d, i, sg) = tracemark::client::sign_request(&shop, "POST", "/api/v1/documents", &doc);
-    let headers: Vec<(String, String)> = vec![
-        ("authorization".into(), format!("Bearer {}", shop.token)),
-        ("content-type".into(), "application/json".into()),
-        ("content-digest".into(), d),
-        ("signature-input".into(), i),
-        ("signature".into(), sg),
-    ];
+    let headers = signed_post_headers(&shop, "/api/v1/documents", &doc);
     let http = reqwest::blocking::Client::new();
     let (st, v) = send(
         &http,
@@ -944,14 +954,7 @@ fn a_refused_signed_document_does_not_replay_after_a_restart() {
         "gtin": gtin(460_999_300_001), "name": "Boots", "product_group": "shoes",
     }))
     .expect("json");
-    let (d, i, sg) = tracemark::client::sign_request(&shop, "POST", "/api/v1/products", &card);
-    let card_headers: Vec<(String, String)> = vec![
-        ("authorization".into(), format!("Bearer {}", shop.token)),
-        ("content-type".into(), "application/json".into()),
-        ("content-digest".into(), d),
-        ("signature-input".into(), i),
-        ("signature".into(), sg),
-    ];
+    let card_headers = signed_post_headers(&shop, "/api/v1/products", &card);
     let (st, v) = send(
         &http,
         &srv.base,
