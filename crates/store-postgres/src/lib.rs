@@ -181,6 +181,8 @@ pub struct PgStore {
     placement: Option<Placement>,
     /// Whether the code rows are placed by a keyring this store was not given.
     unplaceable: bool,
+    /// The database's page salt ([`slot`]; zeros below schema 12).
+    salt: [u8; 16],
     /// A connect's migration's bound ([`PgOptions::migration_timeout`]).
     migration_timeout: Duration,
 }
@@ -192,6 +194,8 @@ struct Places<'a> {
     seqs: Sequences,
     /// The store is unplaceable: every code refused.
     refuse: bool,
+    /// The database's page salt ([`slot`]).
+    salt: [u8; 16],
 }
 
 impl Places<'_> {
@@ -201,9 +205,10 @@ impl Places<'_> {
         Ok(placement::place_of(self.placement, k, &mut self.seqs) as i32)
     }
 
-    /// The page of `k` (schema 11): its place and [`slot`].
+    /// The page of `k` (schema 12): its place and [`slot`].
     fn page(&mut self, k: &CodeKey) -> StoreResult<(i32, i16)> {
-        Ok((self.of(k)?, slot(k.as_bytes())))
+        let place = self.of(k)?;
+        Ok((place, slot(k.as_bytes(), place, &self.salt)))
     }
 
     /// Fails when the store may not read or write code rows.
@@ -219,15 +224,46 @@ impl Places<'_> {
     }
 }
 
-/// Pages in one place (`src/sql/0011_schema.sql`).
+/// Pages a run's codes are spread over (`src/sql/0011_schema.sql`).
 pub const SLOTS: u8 = 16;
 
-/// The slot of a code in its place: the low 4 bits of the first byte of SHA-256 of its
-/// key, so that SQL computes it alike (`get_byte(sha256(code), 0) & 15`) and a run of
-/// 1,024 codes spreads over [`SLOTS`] pages of ~64.
-pub fn slot(code: &[u8]) -> i16 {
+/// The first slot of a spread code's page (`src/sql/0012_schema.sql`): slots
+/// `SPREAD_SLOT..SPREAD_SLOT + SPREAD_SLOTS` hold spread codes only.
+pub const SPREAD_SLOT: i16 = 16;
+
+/// How many slots a spread code's place has (14 bits).
+pub const SPREAD_SLOTS: i16 = 1 << 14;
+
+/// The slot of a code in its place `place` (schema 12):
+///
+/// - a **placed** code (its place a run's: `registry::placement`) takes the low 4 bits of
+///   the first byte of SHA-256 of its key, so a run of 1,024 codes spreads over [`SLOTS`]
+///   pages of ~64 (SQL computes it alike: `get_byte(sha256(code), 0) & 15`);
+/// - a **spread** code (its place the hash of its own key: an SSCC, a long self-made
+///   serial, every code of a store without a keyring) takes one of [`SPREAD_SLOTS`] slots
+///   from SHA-256 of the database's page salt (`secrets`, made at migration 12) and its
+///   key.
+///
+/// Why the salt: whoever chooses a spread code's key chooses its place (a 32-bit FNV hash
+/// anyone can compute and collide), and would choose its slot too if it were the key's
+/// SHA-256. A wholesaler forming SSCCs, or a producer ordering self-made serials, could
+/// then pile codes without end into one page, a victim's, which every commit touching it
+/// reads and writes whole and every look-up in it decompresses. With the salt unknown
+/// outside the database, codes crafted to share a place still scatter over 16,384 pages:
+/// a page's size no longer depends on what a client chooses.
+pub fn slot(code: &[u8], place: i32, salt: &[u8; 16]) -> i16 {
     use sha2::Digest;
-    i16::from(sha2::Sha256::digest(code)[0] & (SLOTS - 1))
+    let spread = registry::model::CodeKey::from_bytes(code)
+        .is_some_and(|k| registry::placement::spread(&k) as i32 == place);
+    if spread {
+        let h = sha2::Sha256::new()
+            .chain_update(salt)
+            .chain_update(code)
+            .finalize();
+        SPREAD_SLOT + (i16::from_be_bytes([h[0], h[1]]) & (SPREAD_SLOTS - 1))
+    } else {
+        i16::from(sha2::Sha256::digest(code)[0] & (SLOTS - 1))
+    }
 }
 
 /// A connection's future, boxed so a closure over a borrowed client can return it.
@@ -395,6 +431,7 @@ impl PgStore {
         })?;
         self.engine = m.engine;
         self.unplaceable = m.unplaceable;
+        self.salt = m.salt;
         self.placement = placement;
         Ok(())
     }
@@ -410,6 +447,7 @@ impl PgStore {
             placement: self.placement.as_ref(),
             seqs: Sequences::default(),
             refuse: self.unplaceable,
+            salt: self.salt,
         }
     }
 
@@ -462,6 +500,7 @@ impl PgStore {
             ends: std::sync::Mutex::default(),
             placement: None,
             unplaceable: false,
+            salt: [0; 16],
             migration_timeout: opts.migration_timeout,
         })
     }

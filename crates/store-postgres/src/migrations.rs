@@ -25,10 +25,9 @@ pub struct Migration {
     /// What the step adds on a Citus coordinator, run after [`Migration::sql`]:
     /// `create_distributed_table` / `create_reference_table` for its new tables.
     pub citus: &'static str,
-    /// Whether the store then copies the code rows of the tables the step renamed `*_v9`
-    /// into its new ones, with their places (version 10: SQL cannot compute a place;
-    /// `src/placing.rs`).
-    pub places: bool,
+    /// What the store then does in Rust, in the same transaction (`src/placing.rs`):
+    /// what SQL cannot compute (a place, a salted slot).
+    pub step: Step,
     /// SQL run last, after the Citus layout and on both engines: copies rows into tables
     /// the step made (on Citus already distributed, so the rows go straight to the
     /// shards); empty for none.
@@ -41,83 +40,103 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         sql: include_str!("sql/0001_schema.sql"),
         citus: include_str!("sql/0001_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: "",
     },
     Migration {
         version: 2,
         sql: include_str!("sql/0002_schema.sql"),
         citus: include_str!("sql/0002_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: "",
     },
     Migration {
         version: 3,
         sql: include_str!("sql/0003_schema.sql"),
         citus: include_str!("sql/0003_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: "",
     },
     Migration {
         version: 4,
         sql: include_str!("sql/0004_schema.sql"),
         citus: include_str!("sql/0004_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: "",
     },
     Migration {
         version: 5,
         sql: include_str!("sql/0005_schema.sql"),
         citus: include_str!("sql/0005_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: "",
     },
     Migration {
         version: 6,
         sql: include_str!("sql/0006_schema.sql"),
         citus: include_str!("sql/0006_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: "",
     },
     Migration {
         version: 7,
         sql: include_str!("sql/0007_schema.sql"),
         citus: include_str!("sql/0007_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: "",
     },
     Migration {
         version: 8,
         sql: include_str!("sql/0008_schema.sql"),
         citus: include_str!("sql/0008_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: "",
     },
     Migration {
         version: 9,
         sql: include_str!("sql/0009_schema.sql"),
         citus: include_str!("sql/0009_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: "",
     },
     Migration {
         version: 10,
         sql: include_str!("sql/0010_schema.sql"),
         citus: include_str!("sql/0010_citus.sql"),
-        places: true,
+        step: Step::Places,
         copy: "",
     },
     Migration {
         version: 11,
         sql: include_str!("sql/0011_schema.sql"),
         citus: include_str!("sql/0011_citus.sql"),
-        places: false,
+        step: Step::None,
         copy: include_str!("sql/0011_copy.sql"),
+    },
+    Migration {
+        version: 12,
+        sql: include_str!("sql/0012_schema.sql"),
+        citus: "",
+        step: Step::SaltPages,
+        copy: "",
     },
 ];
 
+/// A migration's step in Rust ([`Migration::step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// None.
+    None,
+    /// Version 10: the code rows of the tables the step renamed `*_v9` copied into its
+    /// new ones, with their places.
+    Places,
+    /// Version 12: the page salt made, and spread codes' entries moved to their salted
+    /// slots (`crate::slot`).
+    SaltPages,
+}
+
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 12;
 
 /// The first version whose code rows carry their place (`registry::placement`): the
 /// store needs its placement from here on.
@@ -127,16 +146,21 @@ pub const PLACED_SINCE: u32 = 10;
 /// `src/sql/0011_schema.sql`).
 pub const PACKED_SINCE: u32 = 11;
 
+/// The version from which spread codes' slots are salted (`crate::slot`).
+pub const SALTED_SINCE: u32 = 12;
+
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
 /// The table that records the schema's version (one row).
 pub const VERSION_TABLE: &str = "tracemark_schema";
 
-/// What a migration found: the engine, and whether the code rows are placed by a keyring
-/// the store was not given (it then refuses code reads and writes).
+/// What a migration found: the engine, whether the code rows are placed by a keyring the
+/// store was not given (it then refuses code reads and writes), and the page salt (zeros
+/// below version 12).
 pub(crate) struct Migrated {
     pub engine: Engine,
     pub unplaceable: bool,
+    pub salt: [u8; 16],
 }
 
 /// Brings the schema of the connection's `search_path` to [`SCHEMA_VERSION`], in one
@@ -216,13 +240,12 @@ pub(crate) async fn migrate(
         if citus {
             run_part(&tx, m.version, " (Citus layout)", m.citus).await?;
         }
-        if m.places {
-            placing::copy_v9(&tx, placement.as_ref())
-                .await
-                .map_err(|e| {
-                    StoreError::new(format!("schema migration {} (places): {}", m.version, e.0))
-                })?;
-        }
+        let step = match m.step {
+            Step::None => Ok(()),
+            Step::Places => placing::copy_v9(&tx, placement.as_ref()).await,
+            Step::SaltPages => placing::salt_pages(&tx, citus).await.map(drop),
+        };
+        step.map_err(|e| StoreError::new(format!("schema migration {}: {}", m.version, e.0)))?;
         run_part(&tx, m.version, " (copy)", m.copy).await?;
         reached = m.version;
     }
@@ -233,8 +256,22 @@ pub(crate) async fn migrate(
         .await
         .map_err(pg)?;
     }
+    let salt = if reached >= SALTED_SINCE {
+        placing::read_salt(&tx)
+            .await?
+            .ok_or_else(|| StoreError::new("the database has no page salt (secrets)"))?
+    } else {
+        [0; 16]
+    };
     let unplaceable = if upto >= PLACED_SINCE && reached >= PLACED_SINCE {
-        placing::check(&tx, placement.as_ref(), citus, reached >= PACKED_SINCE).await?
+        placing::check(
+            &tx,
+            placement.as_ref(),
+            citus,
+            reached >= PACKED_SINCE,
+            &salt,
+        )
+        .await?
     } else {
         false
     };
@@ -242,6 +279,7 @@ pub(crate) async fn migrate(
     Ok(Migrated {
         engine,
         unplaceable,
+        salt,
     })
 }
 

@@ -88,23 +88,73 @@ const CODES_PACKED: &str = "SELECT unnest(codes) FROM code_pages \
      UNION SELECT unnest(codes) FROM code_events \
      UNION SELECT parent FROM links UNION SELECT code FROM block_codes";
 
-/// Page keys read at a time by [`move_packed`].
+/// Page keys read at a time by [`repage`].
 const PAGES: i64 = 500;
 
-/// Schema 11's move of spread entries to their places: every page of `code_pages` and
-/// `code_events`, [`PAGES`] page keys at a time in key order, read; a page with entries
-/// whose place under `placement` is another is deleted and its entries written again,
-/// each in its own page, as a commit writes them (`src/pages.rs`: merged into a
-/// destination page's entries; runs keep their `gen`). Each batch is a fresh statement, so
-/// it sees the entries earlier batches moved in (already in place: kept). In Rust because
-/// a page's arrays are regrouped entry by entry, which the unpacked tables' `MOVE_EVENTS` SQL
-/// cannot say in a way Citus runs on its shards.
-async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -> StoreResult<()> {
+/// A code's page (place, slot) after a move, from its key and the place it is stored at.
+type PageOf<'a> = dyn FnMut(&[u8], i32) -> StoreResult<Page> + Send + 'a;
+
+/// Schema 11's move of spread entries to their places when a keyring arrives: [`repage`]
+/// with each code's place under `placement` and its slot there.
+async fn move_packed(
+    tx: &Transaction<'_>,
+    placement: &Placement,
+    salt: &[u8; 16],
+    citus: bool,
+) -> StoreResult<()> {
     let mut seqs = Sequences::default();
-    let mut place_of = |code: &[u8]| -> StoreResult<i32> {
+    let mut page_of = |code: &[u8], _: i32| -> StoreResult<Page> {
         let k = CodeKey::from_bytes(code).ok_or_else(|| err("a corrupt code key"))?;
-        Ok(placement::place_of(Some(placement), &k, &mut seqs) as i32)
+        let place = placement::place_of(Some(placement), &k, &mut seqs) as i32;
+        Ok((place, crate::slot(code, place, salt)))
     };
+    repage(tx, &mut page_of, citus).await
+}
+
+/// Schema 12's step (`src/sql/0012_schema.sql`): the database's page salt made (16 random
+/// bytes in `secrets`, kept if there), then every spread code's entries moved to their
+/// salted slots in the same place ([`crate::slot`]). Answers the salt.
+pub(crate) async fn salt_pages(tx: &Transaction<'_>, citus: bool) -> StoreResult<[u8; 16]> {
+    let fresh = uuid::Uuid::new_v4().into_bytes().to_vec();
+    tx.execute(
+        "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        &[&SALT, &fresh],
+    )
+    .await
+    .map_err(pg)?;
+    let salt = read_salt(tx)
+        .await?
+        .ok_or_else(|| err("the page salt was not stored"))?;
+    let mut page_of = |code: &[u8], place: i32| Ok((place, crate::slot(code, place, &salt)));
+    repage(tx, &mut page_of, citus).await?;
+    Ok(salt)
+}
+
+/// The name of the page salt in `secrets`.
+const SALT: &str = "store.page_salt";
+
+/// The database's page salt, if made (schema 12 on).
+pub(crate) async fn read_salt(tx: &Transaction<'_>) -> StoreResult<Option<[u8; 16]>> {
+    let row = tx
+        .query_opt("SELECT value FROM secrets WHERE name = $1", &[&SALT])
+        .await
+        .map_err(pg)?;
+    let Some(row) = row else { return Ok(None) };
+    let v: Vec<u8> = row.try_get(0).map_err(pg)?;
+    v.try_into()
+        .map(Some)
+        .map_err(|_| err("the page salt is not 16 bytes"))
+}
+
+/// Every page of `code_pages` and `code_events`, [`PAGES`] page keys at a time in key
+/// order, read; a page with entries whose page under `page_of` is another is deleted and
+/// its entries written again, each in its own page, as a commit writes them
+/// (`src/pages.rs`: merged into a destination page's entries; runs keep their `gen`).
+/// Each batch is a fresh statement, so it sees the entries earlier batches moved in
+/// (already in place: kept). In Rust because a page's arrays are regrouped entry by
+/// entry, which the unpacked tables' `MOVE_EVENTS` SQL cannot say in a way Citus runs on
+/// its shards.
+async fn repage(tx: &Transaction<'_>, page_of: &mut PageOf<'_>, citus: bool) -> StoreResult<()> {
     let mut after = (i32::MIN, i16::MIN);
     let mut first = true;
     loop {
@@ -125,16 +175,16 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
             let page: Page = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
             let codes: Vec<Vec<u8>> = r.try_get(2).map_err(pg)?;
             let states: Vec<Vec<u8>> = r.try_get(3).map_err(pg)?;
-            let to: Vec<i32> = codes
+            let to: Vec<Page> = codes
                 .iter()
-                .map(|c| place_of(c))
+                .map(|c| page_of(c, page.0))
                 .collect::<StoreResult<_>>()?;
-            if to.iter().all(|&p| p == page.0) {
+            if to.iter().all(|&p| p == page) {
                 continue;
             }
             gone.push(page);
             for ((c, st), p) in codes.into_iter().zip(states).zip(to) {
-                entries.push(((p, crate::slot(&c)), c, st));
+                entries.push((p, c, st));
             }
         }
         // The pages left, then their entries written again (merged into their
@@ -167,7 +217,7 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
             .map_err(pg)?;
         first = false;
         after = upto;
-        // Every entry of the batch's pages, under its place; the pages with a moved one.
+        // Every entry of the batch's pages, under its page; the pages with a moved one.
         let mut by_page: BTreeMap<Page, (bool, Vec<Event>)> = BTreeMap::new();
         for r in &rows {
             let page: Page = (r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?);
@@ -177,9 +227,9 @@ async fn move_packed(tx: &Transaction<'_>, placement: &Placement, citus: bool) -
             let events: Vec<Vec<u8>> = r.try_get(5).map_err(pg)?;
             let (moved, list) = by_page.entry(page).or_default();
             for ((c, seq), e) in codes.into_iter().zip(seqs).zip(events) {
-                let p = place_of(&c)?;
-                *moved |= p != page.0;
-                list.push((p, crate::slot(&c), gen, c, seq, e));
+                let to = page_of(&c, page.0)?;
+                *moved |= to != page;
+                list.push((to.0, to.1, gen, c, seq, e));
             }
         }
         let mut again: Vec<Event> = Vec::new();
@@ -280,6 +330,7 @@ pub(crate) async fn check(
     placement: Option<&Placement>,
     citus: bool,
     packed: bool,
+    salt: &[u8; 16],
 ) -> StoreResult<bool> {
     let fp: Option<Vec<u8>> = tx
         .query_one("SELECT fingerprint FROM tracemark_placement LIMIT 1", &[])
@@ -307,7 +358,7 @@ pub(crate) async fn check(
             let n = map_codes(tx, codes, Some(p), true).await?;
             if n > 0 {
                 if packed {
-                    move_packed(tx, p, citus).await?;
+                    move_packed(tx, p, salt, citus).await?;
                 } else {
                     run(tx, MOVE_EVENTS).await?;
                 }

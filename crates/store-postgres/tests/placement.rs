@@ -2,7 +2,9 @@
 //! plain PostgreSQL and on Citus. A schema-9 database's code rows are copied under their
 //! places and read back the same; a document's consecutive codes share a place (one
 //! index range, one shard); rows written spread move once when a keyring comes; a store
-//! without the keyring, or with another, refuses placed rows.
+//! without the keyring, or with another, refuses placed rows. Spread codes crafted to
+//! share a place scatter over its salted slots (schema 12), and a schema-11 database's
+//! spread entries move to them.
 
 use registry::model::{Block, CodeEvent, CodeKey, CodeState, Status};
 use registry::placement::{self, Placement, Sequences};
@@ -403,6 +405,200 @@ fn a_state_moved_to_another_place_fails_the_scan(url: &str) {
             && e.contains(&format!("place {at}, ")),
         "{e}"
     );
+}
+
+/// 32 SSCCs whose code keys share one spread place: a folded 32-bit FNV-1a collision,
+/// found by brute force over the low four bytes of the number (~4 × 10⁹ hashes a code,
+/// ~10 s on one core: what an attacker's laptop does in minutes). Checked below.
+const CRAFTED: [u64; 32] = [
+    46_012_345_000_000_000,
+    46_012_346_513_028_655,
+    46_012_351_358_736_060,
+    46_012_348_629_348_832,
+    46_012_353_506_706_941,
+    46_012_349_293_328_938,
+    46_012_355_358_911_451,
+    46_012_355_987_467_823,
+    46_012_361_846_541_463,
+    46_012_357_674_503_443,
+    46_012_358_015_596_316,
+    46_012_368_499_861_187,
+    46_012_377_941_402_426,
+    46_012_378_148_306_185,
+    46_012_404_104_524_485,
+    46_012_407_450_710_322,
+    46_012_414_357_888_207,
+    46_012_416_623_038_192,
+    46_012_416_968_829_695,
+    46_012_430_114_985_629,
+    46_012_436_734_129_092,
+    46_012_448_699_655_407,
+    46_012_453_225_463_089,
+    46_012_455_400_249_625,
+    46_012_467_592_105_444,
+    46_012_472_406_034_810,
+    46_012_469_139_609_308,
+    46_012_473_920_276_274,
+    46_012_481_082_286_135,
+    46_012_478_422_075_836,
+    46_012_486_076_014_503,
+    46_012_495_791_068_301,
+];
+
+/// The crafted SSCCs' keys, each checked to share the first one's spread place.
+fn crafted() -> Vec<CodeKey> {
+    let keys: Vec<CodeKey> = CRAFTED.iter().map(|n| CodeKey::sscc(*n)).collect();
+    for k in &keys {
+        assert_eq!(
+            placement::spread(k),
+            placement::spread(&keys[0]),
+            "{k} collides"
+        );
+    }
+    keys
+}
+
+/// Per page of `place` in `table`: (rows, the most codes one row holds).
+fn pages_at(url: &str, table: &str, place: i64) -> (i64, i64) {
+    let r = testing::query(
+        url,
+        &format!("SELECT count(*), max(cardinality(codes)) FROM {table} WHERE place = {place}"),
+    )
+    .expect("pages");
+    let n = |i: usize| {
+        r[0][i]
+            .as_deref()
+            .expect("a number")
+            .parse()
+            .expect("a number")
+    };
+    (n(0), n(1))
+}
+
+/// A wholesaler's or a producer's crafted collisions (an attacker's review of schema 11):
+/// 32 spread codes sharing one place. At 11 their page was one of that place's 16 slots,
+/// from SHA-256 of the key, which the attacker grinds too, so they could pile into one
+/// page without end (32 codes shared ≤ 16 pages); now they scatter over the place's
+/// 16,384 salted slots (≥ 28 pages and ≤ 3 codes a page: the chance of less is ~10⁻⁸), in
+/// the states' pages and the events' runs alike, and read back.
+fn crafted_spread_codes_scatter_over_pages(url: &str) -> Vec<i16> {
+    let store = placed(url);
+    let keys = crafted();
+    let place = i64::from(placement::spread(&keys[0]) as i32);
+    assert_eq!(place, self::place(&keys[0]), "an SSCC is spread");
+    for round in 1..=2u32 {
+        let states: Vec<(CodeKey, CodeState)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, state(i, round)))
+            .collect();
+        store
+            .commit(&WriteSet {
+                codes: states,
+                events: keys
+                    .iter()
+                    .map(|k| (*k, round - 1, event(u64::from(round), 0)))
+                    .collect(),
+                ..WriteSet::default()
+            })
+            .expect("commit");
+    }
+    let (pages, most) = pages_at(url, "code_pages", place);
+    assert!(most <= 3, "at most 3 codes a page, not {most}");
+    assert!(pages >= 28, "32 codes over {pages} pages");
+    let (runs, most) = pages_at(url, "code_events", place);
+    assert!(most <= 3, "at most 3 codes a run, not {most}");
+    assert!(runs >= 56, "two commits of 32 codes in {runs} runs");
+    let want: Vec<Option<CodeState>> = (0..keys.len()).map(|i| Some(state(i, 2))).collect();
+    assert_eq!(store.codes(&keys).expect("states"), want);
+    assert_eq!(
+        store.events(&keys[9]).expect("events"),
+        vec![event(1, 0), event(2, 0)]
+    );
+    let slots = testing::query(
+        url,
+        &format!("SELECT slot FROM code_pages WHERE place = {place} ORDER BY slot"),
+    )
+    .expect("slots");
+    slots
+        .iter()
+        .map(|r| r[0].as_deref().expect("slot").parse().expect("a number"))
+        .collect()
+}
+
+/// A schema-11 database (spread entries in slots of another salt, as a build before 12
+/// left them in others) brought to 12: its spread codes' entries move to their salted
+/// slots, placed codes' stay, and everything reads back the same, each entry once.
+fn schema_11_spread_entries_move_to_their_salted_slots(url: &str) {
+    let old = PgStore::connect_at_version(url, 11).expect("a version-11 database");
+    let keys = crafted();
+    let states: Vec<(CodeKey, CodeState)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (*k, state(i, 1)))
+        .collect();
+    old.commit(&WriteSet {
+        codes: states.clone(),
+        events: keys.iter().map(|k| (*k, 0, event(1, 0))).collect(),
+        ..WriteSet::default()
+    })
+    .expect("commit at 11");
+    drop(old);
+    let place = i64::from(placement::spread(&keys[0]) as i32);
+    let before = testing::query(
+        url,
+        &format!("SELECT slot FROM code_pages WHERE place = {place} ORDER BY slot"),
+    )
+    .expect("slots");
+    let store = PgStore::connect(url).expect("connect migrates to 12");
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    let after = testing::query(
+        url,
+        &format!("SELECT slot FROM code_pages WHERE place = {place} ORDER BY slot"),
+    )
+    .expect("slots");
+    assert_ne!(
+        before, after,
+        "the entries moved to the database's salted slots"
+    );
+    let want: Vec<Option<CodeState>> = states.iter().map(|(_, s)| Some(*s)).collect();
+    assert_eq!(store.codes(&keys).expect("states"), want);
+    assert_eq!(store.events(&keys[3]).expect("events"), vec![event(1, 0)]);
+    for table in ["code_pages", "code_events"] {
+        let rows = testing::query(url, &format!("SELECT sum(cardinality(codes)) FROM {table}"))
+            .expect("count");
+        assert_eq!(
+            rows[0][0].as_deref(),
+            Some("32"),
+            "each entry once in {table}"
+        );
+    }
+}
+
+#[test]
+fn crafted_spread_codes_scatter_over_pages_on_postgres() {
+    let a = crafted_spread_codes_scatter_over_pages(&testing::fresh_schema(testing::server()));
+    let b = crafted_spread_codes_scatter_over_pages(&testing::fresh_schema(testing::server()));
+    assert_ne!(a, b, "each database salts its pages its own way");
+}
+
+#[test]
+fn crafted_spread_codes_scatter_over_pages_on_citus() {
+    if let Some(c) = testing::citus_or_skip() {
+        crafted_spread_codes_scatter_over_pages(&testing::fresh_schema(c));
+    }
+}
+
+#[test]
+fn schema_11_spread_entries_move_to_their_salted_slots_on_postgres() {
+    schema_11_spread_entries_move_to_their_salted_slots(&testing::fresh_schema(testing::server()));
+}
+
+#[test]
+fn schema_11_spread_entries_move_to_their_salted_slots_on_citus() {
+    if let Some(c) = testing::citus_or_skip() {
+        schema_11_spread_entries_move_to_their_salted_slots(&testing::fresh_schema(c));
+    }
 }
 
 #[test]

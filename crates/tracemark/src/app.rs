@@ -296,6 +296,7 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
         .try_into()
         .map_err(|_| anyhow::anyhow!("log.key is not 32 bytes"))?;
     let log_origin = log_origin();
+    let t0 = std::time::Instant::now();
     let (store, nonce_journal): (Arc<dyn registry::Store>, _) = match &secrets {
         Secrets::Dir(dir) => (
             Arc::new(
@@ -309,6 +310,7 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
         ),
         Secrets::Db(pg) => (pg.clone(), None),
     };
+    let t_store = t0.elapsed();
     let role = pg.as_ref().map(|_| server::role::RoleState::reader());
     let registry = if role.is_some() {
         // Readers until the lease loop takes the writer's lease (`serve` starts it).
@@ -317,6 +319,12 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
         Registry::open(store, keyring, clock)
     }
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // What a start spends where (the projections log their own load after this).
+    tracing::info!(
+        "store opened in {:.2} s, registry in {:.2} s",
+        t_store.as_secs_f64(),
+        (t0.elapsed() - t_store).as_secs_f64()
+    );
     Ok(Opened {
         registry,
         config: server::Config {

@@ -569,7 +569,11 @@ impl ServerSpec {
             // soak's shop keeps within it anyway).
             .arg("--till-unlimited")
             .env("TRACEMARK_ADMIN_TOKEN", &self.admin)
-            .env("RUST_LOG", "warn")
+            // Warnings, and where a start spends its time (the start-up rows).
+            .env(
+                "RUST_LOG",
+                "warn,registry::project=info,tracemark::app=info",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);

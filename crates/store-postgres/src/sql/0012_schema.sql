@@ -1,0 +1,18 @@
+-- Schema version 12: spread codes' pages salted (issue 16, an attacker's review of 11).
+--
+-- No table changes; the step is the store's, in Rust (src/placing.rs, `salt_pages`), in
+-- this migration's transaction:
+--
+-- * `secrets` gets `store.page_salt`, 16 random bytes made once per database;
+-- * a spread code (its place the 32-bit FNV hash of its own key: an SSCC, a long
+--   self-made serial) moves to slot 16 + the low 14 bits of SHA-256(salt ‖ key) of its
+--   place; placed codes (a run's place) keep `get_byte(sha256(code), 0) & 15`.
+--
+-- Why: whoever picks a spread code's key picks its place and, at 11, its slot, and FNV
+-- collisions cost nothing to find. A wholesaler forming SSCCs outside every held prefix,
+-- or a producer ordering self-made serials, could pile codes into one page — a victim's
+-- run — which every commit touching it reads and rewrites whole and every look-up in it
+-- decompresses. Without the salt, which never leaves the database, such codes scatter
+-- over 16,384 pages of their place.
+--
+-- An older build must not write this layout: the version says so.
