@@ -22,7 +22,7 @@
 //! | table | key | value | Citus |
 //! |---|---|---|---|
 //! | `code_pages` | (place, [`slot`]): a page of ~64 codes | `codes` (sorted `CodeKey::as_bytes`), `states` ([`CodeState`] binary), parallel arrays | distributed by `place` |
-//! | `code_events` | (place, slot, gen), not unique: a page's run per commit | `codes`, `seqs`, `events` ([`CodeEvent`] binary), parallel arrays | by `place`, co-located with `code_pages` |
+//! | `code_events` | (place, slot, gen), not unique: a page's run per commit | `codes`, `seqs` (parallel arrays), `events` ([`CodeEvent`] binary: each distinct one once, `idx` naming each entry's) | by `place`, co-located with `code_pages` |
 //! | `links` | (parent's place, parent, child) | — | by `place`, co-located with `code_pages` |
 //! | `block_codes` | (block, code's place, code) | — | by `place`, co-located with `code_pages` |
 //! | `code_ranges` | GTIN ‖ serial length ‖ first counter | [`CodeRange`] binary | coordinator |
@@ -754,8 +754,11 @@ impl Store for PgStore {
         let (place, slot) = self.places().page(key)?;
         // The page's runs, filtered: a handful of rows (one per commit that touched it).
         self.all(
-            "SELECT o.event FROM code_events r \
-             CROSS JOIN LATERAL unnest(r.codes, r.seqs, r.events) AS o(code, seq, event) \
+            // An entry's event: named by its byte of `idx` (schema 12), or parallel.
+            "SELECT CASE WHEN r.idx IS NULL THEN r.events[o.n] \
+                    ELSE r.events[get_byte(r.idx, o.n::integer - 1) + 1] END \
+             FROM code_events r \
+             CROSS JOIN LATERAL unnest(r.codes, r.seqs) WITH ORDINALITY AS o(code, seq, n) \
              WHERE r.place = $1 AND r.slot = $2 AND o.code = $3 ORDER BY o.seq",
             vec![
                 Box::new(place),

@@ -110,6 +110,12 @@ pub(crate) enum Table {
 }
 
 /// A run of `code_events`: a page's events of one commit (`gen`), sorted by (code, seq).
+///
+/// Its events are kept once each (schema 12): `events` holds the run's distinct events
+/// and `idx` names each entry's, one byte an entry (a run's ~64 codes changed by one
+/// document share their event but for a few: 1 byte an entry instead of 36 and the
+/// array's 4-byte length). A run of more than [`DICTIONARY_MAX`] distinct events, and
+/// every run written before 12, has no `idx`: its `events` are parallel to its codes.
 #[derive(Debug, Default)]
 pub(crate) struct Run {
     pub place: i32,
@@ -118,10 +124,66 @@ pub(crate) struct Run {
     pub codes: Vec<Bytes>,
     pub seqs: Vec<i32>,
     pub events: Vec<Bytes>,
+    pub idx: Option<Vec<u8>>,
+}
+
+/// The most distinct events a run's dictionary holds (an index is one byte).
+pub(crate) const DICTIONARY_MAX: usize = 256;
+
+impl Run {
+    /// Keeps each distinct event once, with an index per entry (see [`Run`]); a run past
+    /// [`DICTIONARY_MAX`] distinct events stays parallel.
+    fn dictionary(&mut self) {
+        let mut distinct: Vec<Bytes> = Vec::new();
+        let mut idx = Vec::with_capacity(self.events.len());
+        for e in &self.events {
+            // Linear: a run has a handful of distinct events, most often one.
+            let i = match distinct.iter().rposition(|d| d == e) {
+                Some(i) => i,
+                None if distinct.len() < DICTIONARY_MAX => {
+                    distinct.push(e.clone());
+                    distinct.len() - 1
+                }
+                None => return,
+            };
+            idx.push(i as u8);
+        }
+        self.events = distinct;
+        self.idx = Some(idx);
+    }
+
+    /// Entry `i`'s event, either form.
+    pub(crate) fn event(&self, i: usize) -> Option<&Bytes> {
+        match &self.idx {
+            Some(idx) => self.events.get(usize::from(*idx.get(i)?)),
+            None => self.events.get(i),
+        }
+    }
+}
+
+/// One entry of each run's events, either form: `events` and `idx` as read from a row of
+/// `code_events`, answered parallel to its `n` codes.
+pub(crate) fn expand(
+    events: Vec<Bytes>,
+    idx: Option<Vec<u8>>,
+    n: usize,
+) -> StoreResult<Vec<Bytes>> {
+    let run = Run {
+        events,
+        idx,
+        ..Run::default()
+    };
+    (0..n)
+        .map(|i| {
+            run.event(i)
+                .cloned()
+                .ok_or_else(|| crate::err("a corrupt run: an entry without its event"))
+        })
+        .collect()
 }
 
 /// Events (place, slot, gen, code, seq, event) grouped into runs, one per (place, slot,
-/// gen), each sorted by (code, seq), in key order.
+/// gen), each sorted by (code, seq), in key order, each event kept once ([`Run`]).
 pub(crate) fn runs_of(mut events: Vec<(i32, i16, i64, Bytes, i32, Bytes)>) -> Vec<Run> {
     events.sort_unstable_by(|a, b| (a.0, a.1, a.2, &a.3, a.4).cmp(&(b.0, b.1, b.2, &b.3, b.4)));
     let mut runs: Vec<Run> = Vec::new();
@@ -140,6 +202,9 @@ pub(crate) fn runs_of(mut events: Vec<(i32, i16, i64, Bytes, i32, Bytes)>) -> Ve
         r.seqs.push(seq);
         r.events.push(event);
     }
+    for r in &mut runs {
+        r.dictionary();
+    }
     runs
 }
 
@@ -153,7 +218,7 @@ pub(crate) async fn copy_runs(
     }
     let sink = tx
         .copy_in(
-            "COPY code_events (place, slot, gen, codes, seqs, events) FROM STDIN (FORMAT binary)",
+            "COPY code_events (place, slot, gen, codes, seqs, events, idx) FROM STDIN (FORMAT binary)",
         )
         .await
         .map_err(pg)?;
@@ -166,12 +231,15 @@ pub(crate) async fn copy_runs(
             Type::BYTEA_ARRAY,
             Type::INT4_ARRAY,
             Type::BYTEA_ARRAY,
+            Type::BYTEA,
         ],
     );
     let mut w = std::pin::pin!(w);
     for r in runs {
         w.as_mut()
-            .write(&[&r.place, &r.slot, &r.gen, &r.codes, &r.seqs, &r.events])
+            .write(&[
+                &r.place, &r.slot, &r.gen, &r.codes, &r.seqs, &r.events, &r.idx,
+            ])
             .await
             .map_err(pg)?;
     }
@@ -304,5 +372,46 @@ mod tests {
             vec![b"a".to_vec(), b"b".to_vec(), b"b".to_vec()]
         );
         assert_eq!(runs[1].seqs, vec![3, 0, 1]);
+        // Each distinct event once, an index an entry.
+        assert_eq!(runs[1].events, vec![vec![3u8], vec![0], vec![1]]);
+        assert_eq!(runs[1].idx, Some(vec![0, 1, 2]));
+    }
+
+    #[test]
+    fn a_runs_events_are_kept_once_and_read_back_in_either_form() {
+        let ev = |c: u8, e: u8| (1, 0i16, 5, vec![c], i32::from(c), vec![e; 36]);
+        let runs = runs_of((0..64).map(|c| ev(c, c % 2)).collect());
+        assert_eq!(runs.len(), 1);
+        let r = &runs[0];
+        assert_eq!(r.events.len(), 2, "two distinct events");
+        assert_eq!(r.idx.as_ref().map(Vec::len), Some(64));
+        let all = expand(r.events.clone(), r.idx.clone(), 64).expect("expand");
+        assert!(all
+            .iter()
+            .enumerate()
+            .all(|(c, e)| *e == vec![c as u8 % 2; 36]));
+        // A run written before schema 12: parallel, no index.
+        let old: Vec<Bytes> = (0..3).map(|c| vec![c; 36]).collect();
+        assert_eq!(expand(old.clone(), None, 3).expect("expand"), old);
+        assert!(
+            expand(old, Some(vec![0, 9]), 2).is_err(),
+            "an index past the events"
+        );
+        // More distinct events than an index byte names: parallel.
+        let wide = runs_of(
+            (0..300u16)
+                .map(|c| {
+                    (
+                        1,
+                        0i16,
+                        5,
+                        c.to_be_bytes().to_vec(),
+                        0,
+                        c.to_be_bytes().to_vec(),
+                    )
+                })
+                .collect(),
+        );
+        assert_eq!((wide[0].events.len(), wide[0].idx.is_none()), (300, true));
     }
 }

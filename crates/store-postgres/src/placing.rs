@@ -208,7 +208,7 @@ async fn repage(tx: &Transaction<'_>, page_of: &mut PageOf<'_>, citus: bool) -> 
         let upto: Page = (last.try_get(0).map_err(pg)?, last.try_get(1).map_err(pg)?);
         let rows = tx
             .query(
-                "SELECT place, slot, gen, codes, seqs, events FROM code_events \
+                "SELECT place, slot, gen, codes, seqs, events, idx FROM code_events \
                  WHERE ($5 OR (place, slot) > ($1, $2)) AND (place, slot) <= ($3, $4) \
                  ORDER BY place, slot, gen",
                 &[&after.0, &after.1, &upto.0, &upto.1, &first],
@@ -224,7 +224,11 @@ async fn repage(tx: &Transaction<'_>, page_of: &mut PageOf<'_>, citus: bool) -> 
             let gen: i64 = r.try_get(2).map_err(pg)?;
             let codes: Vec<Vec<u8>> = r.try_get(3).map_err(pg)?;
             let seqs: Vec<i32> = r.try_get(4).map_err(pg)?;
-            let events: Vec<Vec<u8>> = r.try_get(5).map_err(pg)?;
+            let events = crate::pages::expand(
+                r.try_get(5).map_err(pg)?,
+                r.try_get(6).map_err(pg)?,
+                codes.len(),
+            )?;
             let (moved, list) = by_page.entry(page).or_default();
             for ((c, seq), e) in codes.into_iter().zip(seqs).zip(events) {
                 let to = page_of(&c, page.0)?;

@@ -321,3 +321,34 @@ pub fn query(url: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>, String> {
 pub fn execute(url: &str, sql: &str) -> Result<(), String> {
     query(url, sql).map(drop)
 }
+
+/// Runs `statements` one query each, in order, on one connection (a temporary table
+/// lives on from one to the next; Citus propagates DDL by a query's text, which it
+/// cannot do when that text holds several statements).
+pub fn execute_each(url: &str, statements: &[&str]) -> Result<(), String> {
+    let (url, sql): (String, Vec<String>) = (
+        url.to_string(),
+        statements.iter().map(|s| s.to_string()).collect(),
+    );
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            for s in &sql {
+                client
+                    .batch_execute(s)
+                    .await
+                    .map_err(|e| format!("{s}: {}", crate::pg(e).0))?;
+            }
+            Ok(())
+        })
+    })
+    .join()
+    .map_err(|_| "the statements' thread panicked".to_string())?
+}

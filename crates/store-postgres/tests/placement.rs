@@ -526,31 +526,64 @@ fn crafted_spread_codes_scatter_over_pages(url: &str) -> Vec<i16> {
         .collect()
 }
 
-/// A schema-11 database (spread entries in slots of another salt, as a build before 12
-/// left them in others) brought to 12: its spread codes' entries move to their salted
-/// slots, placed codes' stay, and everything reads back the same, each entry once.
+/// Schema 11's layout rebuilt by SQL from this build's rows: every entry at 11's slot
+/// (`get_byte(sha256(code), 0) & 15`), runs with each entry's event (no `idx`), no page
+/// salt, version 11. Statement by statement (Citus propagates DDL by a query's text).
+const BACK_TO_11: &[&str] = &[
+    "CREATE TEMP TABLE e11 AS SELECT place, u.c, u.s FROM code_pages, unnest(codes, states) AS u(c, s)",
+    "DELETE FROM code_pages",
+    "INSERT INTO code_pages (place, slot, codes, states) \
+     SELECT place, (get_byte(sha256(c), 0) & 15)::smallint, array_agg(c ORDER BY c), array_agg(s ORDER BY c) \
+     FROM e11 GROUP BY 1, 2",
+    "CREATE TEMP TABLE r11 AS SELECT place, gen, o.c, o.q, \
+     CASE WHEN idx IS NULL THEN events[o.n] ELSE events[get_byte(idx, o.n::integer - 1) + 1] END AS ev \
+     FROM code_events, unnest(codes, seqs) WITH ORDINALITY AS o(c, q, n)",
+    "DELETE FROM code_events",
+    "ALTER TABLE code_events DROP COLUMN idx",
+    "INSERT INTO code_events (place, slot, gen, codes, seqs, events) \
+     SELECT place, (get_byte(sha256(c), 0) & 15)::smallint, gen, array_agg(c ORDER BY c, q), \
+     array_agg(q ORDER BY c, q), array_agg(ev ORDER BY c, q) FROM r11 GROUP BY 1, 2, 3",
+    "DELETE FROM secrets WHERE name = 'store.page_salt'",
+    "UPDATE tracemark_schema SET version = 11",
+];
+
+/// A schema-11 database (its spread codes in 11's slots, its runs' events one an entry)
+/// brought to 12: the spread codes' entries move to their salted slots, and everything
+/// reads back the same, each entry once.
 fn schema_11_spread_entries_move_to_their_salted_slots(url: &str) {
-    let old = PgStore::connect_at_version(url, 11).expect("a version-11 database");
-    let keys = crafted();
+    let now = placed(url);
+    // The crafted spread codes, and placed ones whose runs stay as 11 wrote them.
+    let mut keys = crafted();
+    keys.extend(serials(0, 100));
     let states: Vec<(CodeKey, CodeState)> = keys
         .iter()
         .enumerate()
         .map(|(i, k)| (*k, state(i, 1)))
         .collect();
-    old.commit(&WriteSet {
+    now.commit(&WriteSet {
         codes: states.clone(),
         events: keys.iter().map(|k| (*k, 0, event(1, 0))).collect(),
         ..WriteSet::default()
     })
-    .expect("commit at 11");
-    drop(old);
+    .expect("commit");
+    drop(now);
+    testing::execute_each(url, BACK_TO_11).expect("back to schema 11");
     let place = i64::from(placement::spread(&keys[0]) as i32);
     let before = testing::query(
         url,
         &format!("SELECT slot FROM code_pages WHERE place = {place} ORDER BY slot"),
     )
     .expect("slots");
-    let store = PgStore::connect(url).expect("connect migrates to 12");
+    assert!(
+        before.iter().all(|r| r[0]
+            .as_deref()
+            .expect("slot")
+            .parse::<i16>()
+            .expect("a number")
+            < 16),
+        "at 11's slots"
+    );
+    let store = placed(url);
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
     let after = testing::query(
         url,
@@ -564,12 +597,20 @@ fn schema_11_spread_entries_move_to_their_salted_slots(url: &str) {
     let want: Vec<Option<CodeState>> = states.iter().map(|(_, s)| Some(*s)).collect();
     assert_eq!(store.codes(&keys).expect("states"), want);
     assert_eq!(store.events(&keys[3]).expect("events"), vec![event(1, 0)]);
+    let old_runs =
+        testing::query(url, "SELECT count(*) FROM code_events WHERE idx IS NULL").expect("runs");
+    assert_ne!(
+        old_runs[0][0].as_deref(),
+        Some("0"),
+        "placed codes' runs as 11 wrote them"
+    );
+    assert_eq!(store.events(&keys[40]).expect("events"), vec![event(1, 0)]);
     for table in ["code_pages", "code_events"] {
         let rows = testing::query(url, &format!("SELECT sum(cardinality(codes)) FROM {table}"))
             .expect("count");
         assert_eq!(
             rows[0][0].as_deref(),
-            Some("32"),
+            Some("132"),
             "each entry once in {table}"
         );
     }

@@ -428,6 +428,7 @@ fn connect_postgres_keyed(
         *keyring.borrow_mut() = Some(k);
         Ok(Some(placement))
     };
+    let t0 = std::time::Instant::now();
     let pg =
         store_postgres::PgStore::connect_keyed(url, store_postgres::PgOptions::default(), &keys)
             .map_err(|e| {
@@ -436,6 +437,10 @@ fn connect_postgres_keyed(
                     redact_url(url)
                 )
             })?;
+    tracing::info!(
+        "connected to the database (its schema checked) in {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
     Ok((pg, keyring.into_inner()))
 }
 

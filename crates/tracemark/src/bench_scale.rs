@@ -572,7 +572,7 @@ impl ServerSpec {
             // Warnings, and where a start spends its time (the start-up rows).
             .env(
                 "RUST_LOG",
-                "warn,registry::project=info,tracemark::app=info",
+                "warn,registry::project=info,tracemark::app=info,tracemark::lease=info",
             )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -597,6 +597,7 @@ impl ServerSpec {
             );
         };
         let base = format!("http://{addr}");
+        let listening = t.elapsed().as_secs_f64();
         // Whatever else it prints, read so it never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut sink = String::new();
@@ -627,7 +628,11 @@ impl ServerSpec {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Ok((server, t.elapsed().as_secs_f64()))
+        let answered = t.elapsed().as_secs_f64();
+        eprintln!(
+            "scale: the server listened after {listening:.2} s and answered after {answered:.2} s"
+        );
+        Ok((server, answered))
     }
 
     /// Bytes on disk of the store: the data directory's blocks, or the schema's tables.

@@ -95,11 +95,15 @@ impl LeaseLoop {
                         tracing::warn!("cannot take the readers' facts into the feed: {e}");
                     }
                 } else {
+                    let t0 = Instant::now();
                     match self.registry.take_over(TAKE_OVER_TIMEOUT) {
                         Ok(()) => {
                             self.role.set_writer(true);
                             self.role.set_writer_address(Some(self.address.clone()));
-                            tracing::info!("took the writer's lease: this process now writes");
+                            tracing::info!(
+                                "took the writer's lease: this process now writes (took over in {:.2} s)",
+                                t0.elapsed().as_secs_f64()
+                            );
                         }
                         Err(e) => tracing::error!(
                             "holding the writer's lease but cannot take over writing yet: {e}"

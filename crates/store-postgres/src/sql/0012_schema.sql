@@ -1,7 +1,8 @@
--- Schema version 12: spread codes' pages salted (issue 16, an attacker's review of 11).
+-- Schema version 12: spread codes' pages salted (issue 16, an attacker's review of 11), and
+-- a run's events kept once each.
 --
--- No table changes; the step is the store's, in Rust (src/placing.rs, `salt_pages`), in
--- this migration's transaction:
+-- 1. Salted pages. The step is the store's, in Rust (src/placing.rs, `salt_pages`), in
+-- this migration's transaction, after the SQL below:
 --
 -- * `secrets` gets `store.page_salt`, 16 random bytes made once per database;
 -- * a spread code (its place the 32-bit FNV hash of its own key: an SSCC, a long
@@ -16,3 +17,15 @@
 -- over 16,384 pages of their place.
 --
 -- An older build must not write this layout: the version says so.
+--
+-- 2. A run's events kept once each (issue 16: bytes a code at 100 M).
+--
+-- A run of `code_events` is a page's events of one commit: ~64 codes of one run of an
+-- order, changed by one document, so their events are mostly one and the same (document,
+-- type, status, owner, time, previous document). At 11 each entry carried its own copy
+-- (36 bytes and the array's 4-byte length): the runs were 92 of the 227 bytes a code at
+-- 100 M (docs/scale-postgres.md). From 12 on `events` holds a run's distinct events and
+-- `idx` names each entry's, one byte an entry (`get_byte(idx, n - 1) + 1`, n the entry's
+-- 1-based position). A run with more than 256 distinct events, and every run written
+-- before 12, has no `idx`: its `events` stay parallel to its codes, and read as before.
+ALTER TABLE code_events ADD COLUMN idx bytea;
