@@ -29,3 +29,10 @@
 -- 1-based position). A run with more than 256 distinct events, and every run written
 -- before 12, has no `idx`: its `events` stay parallel to its codes, and read as before.
 ALTER TABLE code_events ADD COLUMN idx bytea;
+--
+-- 3. Small packed rows compressed too. PostgreSQL compresses a row's `MAIN` columns in
+-- line only once the row passes `toast_tuple_target`, 2 kB by default; a run of a
+-- document that ends inside a run of 1,024 codes holds fewer than ~30 entries, and a
+-- receipt's codes a handful, and stayed raw. From 128 bytes on they are compressed.
+ALTER TABLE code_events SET (toast_tuple_target = 128);
+ALTER TABLE code_pages SET (toast_tuple_target = 128);
