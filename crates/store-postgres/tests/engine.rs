@@ -29,10 +29,32 @@ fn some_writes(seq: u64) -> WriteSet {
 
 #[test]
 fn a_fresh_database_gets_the_whole_schema() {
-    let store = PgStore::connect(&fresh()).expect("connect");
+    let url = fresh();
+    let store = PgStore::connect(&url).expect("connect");
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
     assert!(matches!(store.engine(), Engine::Postgres { .. }));
     store.ping().expect("ping");
+    // The packed rows' arrays stay in their row (schema 12: compressed there from 128
+    // bytes on, never moved to the TOAST table while the row fits a page).
+    let storage = testing::query(
+        &url,
+        "SELECT string_agg(attname || ' ' || attstorage::text, ', ' ORDER BY attname) \
+         FROM pg_attribute WHERE attrelid = 'code_events'::regclass AND attnum > 0 \
+         AND atttypid = ANY ('{bytea,_bytea,_int4}'::regtype[])",
+    )
+    .expect("storage");
+    assert_eq!(
+        storage[0][0].as_deref(),
+        Some("codes m, events m, idx m, seqs m")
+    );
+    let target = testing::query(
+        &url,
+        "SELECT reloptions FROM pg_class WHERE oid = 'code_events'::regclass",
+    )
+    .expect("options");
+    assert!(target[0][0]
+        .as_deref()
+        .is_some_and(|o| o.contains("toast_tuple_target=128")));
 }
 
 #[test]

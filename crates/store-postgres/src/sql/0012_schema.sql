@@ -34,5 +34,26 @@ ALTER TABLE code_events ADD COLUMN idx bytea;
 -- line only once the row passes `toast_tuple_target`, 2 kB by default; a run of a
 -- document that ends inside a run of 1,024 codes holds fewer than ~30 entries, and a
 -- receipt's codes a handful, and stayed raw. From 128 bytes on they are compressed.
+-- `seqs` and `idx` are stored `MAIN` as the other arrays are: under the default
+-- (`EXTENDED`) a row still over the target after its compressible columns were
+-- compressed has them moved out of line to the TOAST table (at 11, a large run's `seqs`
+-- went there: a TOAST row, and a TOAST read in every history read of it); `MAIN` columns
+-- leave the row only when it would not fit in a heap page.
+-- Not on Citus, which runs no `SET STORAGE` on a distributed table (setting it shard by
+-- shard, `run_command_on_shards`, waits forever on the locks this migration's own
+-- `ADD COLUMN` holds on the shards): there the two columns stay `EXTENDED`.
+DO $$
+BEGIN
+    -- (plpgsql plans each condition when it reaches it: the second names Citus's table.)
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        IF EXISTS (SELECT 1 FROM pg_dist_partition
+                   WHERE logicalrelid = 'code_events'::regclass) THEN
+            RETURN;
+        END IF;
+    END IF;
+    ALTER TABLE code_events ALTER COLUMN seqs SET STORAGE MAIN,
+                            ALTER COLUMN idx SET STORAGE MAIN;
+END
+$$;
 ALTER TABLE code_events SET (toast_tuple_target = 128);
 ALTER TABLE code_pages SET (toast_tuple_target = 128);
