@@ -11,7 +11,7 @@
 use crate::{pg, Bytes, StoreResult};
 use std::collections::BTreeMap;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 /// A page's key: place, slot.
 pub(crate) type Page = (i32, i16);
@@ -74,29 +74,23 @@ pub(crate) async fn delete_pages(
         return Ok(());
     }
     let (places, slots): (Vec<i32>, Vec<i16>) = pages.iter().copied().unzip();
-    if citus {
-        let keys: Vec<i64> = pages
+    // On Citus each page's (place, slot) as one number: it runs no join with a function
+    // in a `DELETE`.
+    let keys: Vec<i64> = match citus {
+        true => pages
             .iter()
             .map(|&(p, s)| (i64::from(p) << 16) | (i64::from(s) & 0xffff))
-            .collect();
-        let del = tx
-            .prepare_cached(match table {
-                Table::Pages => DELETE_PAGES_CITUS,
-                Table::Runs => DELETE_RUNS_CITUS,
-            })
-            .await
-            .map_err(pg)?;
-        tx.execute(&del, &[&places, &keys]).await.map_err(pg)?;
-    } else {
-        let del = tx
-            .prepare_cached(match table {
-                Table::Pages => DELETE_PAGES,
-                Table::Runs => DELETE_RUNS,
-            })
-            .await
-            .map_err(pg)?;
-        tx.execute(&del, &[&places, &slots]).await.map_err(pg)?;
-    }
+            .collect(),
+        false => Vec::new(),
+    };
+    let (sql, second): (&str, &(dyn ToSql + Sync)) = match (table, citus) {
+        (Table::Pages, false) => (DELETE_PAGES, &slots),
+        (Table::Runs, false) => (DELETE_RUNS, &slots),
+        (Table::Pages, true) => (DELETE_PAGES_CITUS, &keys),
+        (Table::Runs, true) => (DELETE_RUNS_CITUS, &keys),
+    };
+    let del = tx.prepare_cached(sql).await.map_err(pg)?;
+    tx.execute(&del, &[&places, second]).await.map_err(pg)?;
     Ok(())
 }
 

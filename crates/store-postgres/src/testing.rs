@@ -289,32 +289,7 @@ pub fn fresh_schema(url: &str) -> String {
 /// Runs SQL statements on `url` (its own connection, on its own thread: callable
 /// anywhere), and returns the rows they answer, as text.
 pub fn query(url: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>, String> {
-    let (url, sql) = (url.to_string(), sql.to_string());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .map_err(|e| e.to_string())?;
-            tokio::spawn(conn);
-            let msgs = client
-                .simple_query(&sql)
-                .await
-                .map_err(|e| crate::pg(e).0)?;
-            let mut rows = Vec::new();
-            for m in msgs {
-                if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-                    rows.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
-                }
-            }
-            Ok(rows)
-        })
-    })
-    .join()
-    .map_err(|_| "the query thread panicked".to_string())?
+    session(url, &[sql])
 }
 
 /// Runs SQL statements on `url`, rows ignored.
@@ -326,10 +301,15 @@ pub fn execute(url: &str, sql: &str) -> Result<(), String> {
 /// lives on from one to the next; Citus propagates DDL by a query's text, which it
 /// cannot do when that text holds several statements).
 pub fn execute_each(url: &str, statements: &[&str]) -> Result<(), String> {
-    let (url, sql): (String, Vec<String>) = (
-        url.to_string(),
-        statements.iter().map(|s| s.to_string()).collect(),
-    );
+    session(url, statements).map(drop)
+}
+
+/// Sends each of `queries` (each one or more statements) as a simple query, in order, on
+/// one connection of its own, on a thread of its own; answers every row, as text. A
+/// failure names its query when there were several.
+fn session(url: &str, queries: &[&str]) -> Result<Vec<Vec<Option<String>>>, String> {
+    let url = url.to_string();
+    let queries: Vec<String> = queries.iter().map(|s| s.to_string()).collect();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -340,15 +320,24 @@ pub fn execute_each(url: &str, statements: &[&str]) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             tokio::spawn(conn);
-            for s in &sql {
-                client
-                    .batch_execute(s)
+            let mut rows = Vec::new();
+            for q in &queries {
+                let msgs = client
+                    .simple_query(q)
                     .await
-                    .map_err(|e| format!("{s}: {}", crate::pg(e).0))?;
+                    .map_err(|e| match queries.len() {
+                        1 => crate::pg(e).0,
+                        _ => format!("{q}: {}", crate::pg(e).0),
+                    })?;
+                for m in msgs {
+                    if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                        rows.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
+                    }
+                }
             }
-            Ok(())
+            Ok(rows)
         })
     })
     .join()
-    .map_err(|_| "the statements' thread panicked".to_string())?
+    .map_err(|_| "the query thread panicked".to_string())?
 }
