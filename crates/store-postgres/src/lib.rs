@@ -29,7 +29,7 @@
 //! | `participants` | id | `tin`, `record` (version byte ‖ JSON) | reference |
 //! | `products` | GTIN | `record` | reference |
 //! | `blocks` | id | `record` | reference |
-//! | `documents` | (id (UUID), seq); partitioned by range of `seq` | `meta` (JSON record without the body), `body` | by `id` |
+//! | `documents` | (id (UUID), seq); partitioned by range of `seq` | `meta` (JSON record without the body), `body`, `zstd` (the body compressed by the store: [`squeeze`]) | by `id` |
 //! | `document_ids` | id | `seq` (which partition holds it) | by `id`, co-located with `documents` |
 //! | `shipments` | ship doc id | `accept` doc id | by `ship`, co-located with `documents` |
 //! | `document_seqs` | seq | `id`, `log_index` | by `seq` |
@@ -42,7 +42,7 @@
 //! | `projection_checkpoints` | name | `checkpoint` | by `name`, co-located with the rows |
 //! | `counters` | name | `value` (u64) | coordinator |
 //! | `refusals` | seq | `record` | coordinator |
-//! | `feed` | seq; partitioned by range of `seq` | `fact` (`registry::feed` record) | coordinator |
+//! | `feed` | seq; partitioned by range of `seq` | `fact` (`registry::feed` record), `zstd` (compressed by the store: [`squeeze`]) | coordinator |
 //! | `log_leaves` | idx; partitioned by range of `idx` | `leaf` | coordinator |
 //! | `log_hashes` | (level, idx) | `hash` (32 bytes) | coordinator |
 //! | `secrets` | name | `value` | reference |
@@ -91,6 +91,7 @@ pub mod migrations;
 mod pages;
 pub mod partitions;
 mod placing;
+pub mod squeeze;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -787,10 +788,14 @@ impl Store for PgStore {
         // One probe in the id → seq map, then one in the one partition that seq falls in
         // (pruned at run time); on Citus both are co-located by id: one shard, one task.
         self.one(
-            "SELECT d.meta, d.body FROM document_ids i \
+            "SELECT d.meta, d.body, d.zstd FROM document_ids i \
              JOIN documents d ON d.id = i.id AND d.seq = i.seq WHERE i.id = $1",
             vec![Box::new(*id)],
-            |r| decode_document(get(r, 0)?, get(r, 1)?),
+            |r| {
+                let mut d = decode_document(get(r, 0)?, &[])?;
+                d.body = squeeze::unpack(get(r, 1)?, get(r, 2)?)?;
+                Ok(d)
+            },
         )
     }
 
@@ -958,9 +963,9 @@ impl Store for PgStore {
             return Ok(Vec::new());
         };
         self.all(
-            "SELECT seq, fact FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT seq, fact, zstd FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
             vec![Box::new(after), Box::new(limit(n))],
-            |r| Ok((u(get(r, 0)?), get(r, 1)?)),
+            |r| Ok((u(get(r, 0)?), squeeze::unpack(get(r, 1)?, get(r, 2)?)?)),
         )
     }
 
@@ -1206,6 +1211,9 @@ impl Store for PgStore {
 /// A `bytea` column's value.
 pub(crate) type Bytes = Vec<u8>;
 
+/// [`Rows`]' documents: ids, seqs, metas, bodies, whether each body is compressed.
+type DocumentRows = (Vec<Uuid>, Vec<i64>, Vec<Bytes>, Vec<Bytes>, Vec<bool>);
+
 /// A [`WriteSet`] as owned columns, encoded on the caller's thread (the writer), ready to
 /// cross to the store's runtime: one array per column, one statement per table.
 #[derive(Default)]
@@ -1224,7 +1232,8 @@ struct Rows {
     /// Links: the parent's place, parent, child.
     links_added: (Vec<i32>, Vec<Vec<u8>>, Vec<Vec<u8>>),
     links_removed: (Vec<i32>, Vec<Vec<u8>>, Vec<Vec<u8>>),
-    documents: (Vec<Uuid>, Vec<i64>, Vec<Bytes>, Vec<Bytes>),
+    /// Documents: id, seq, meta, body ([`squeeze::pack`]ed), whether compressed.
+    documents: DocumentRows,
     document_seqs: (Vec<i64>, Vec<Uuid>, Vec<Option<i64>>),
     shipments: (Vec<Uuid>, Vec<Uuid>),
     orders: (Vec<Uuid>, Vec<i64>, Vec<Vec<u8>>),
@@ -1237,7 +1246,8 @@ struct Rows {
     refusals: Vec<Vec<u8>>,
     complaints: (Vec<Uuid>, Vec<Vec<u8>>),
     photos: (Vec<Uuid>, Vec<Vec<u8>>),
-    feed: (Vec<i64>, Vec<Vec<u8>>),
+    /// The feed: seq, fact ([`squeeze::pack`]ed), whether compressed.
+    feed: (Vec<i64>, Vec<Vec<u8>>, Vec<bool>),
     log_leaves: (Vec<i64>, Vec<Vec<u8>>),
     log_hashes: (Vec<i16>, Vec<i64>, Vec<Vec<u8>>),
     /// The inbox's facts up to this id are in `feed`: deleted in the same transaction.
@@ -1322,7 +1332,9 @@ impl Rows {
             r.documents.0.push(d.id);
             r.documents.1.push(i(d.seq));
             r.documents.2.push(encode_document_meta(d)?);
-            r.documents.3.push(d.body.clone());
+            let (body, zstd) = squeeze::pack(&d.body);
+            r.documents.3.push(body);
+            r.documents.4.push(zstd);
         }
         for d in last_wins(set.documents.iter().collect(), |d| d.seq) {
             r.document_seqs.0.push(i(d.seq));
@@ -1398,7 +1410,9 @@ impl Rows {
         }
         for (seq, fact) in last_wins(set.feed.iter().collect(), |(s, _)| *s) {
             r.feed.0.push(i(*seq));
-            r.feed.1.push(fact.clone());
+            let (fact, zstd) = squeeze::pack(fact);
+            r.feed.1.push(fact);
+            r.feed.2.push(zstd);
         }
         for (idx, leaf) in last_wins(set.log_leaves.iter().collect(), |(n, _)| *n) {
             r.log_leaves.0.push(i(*idx));
@@ -1475,15 +1489,17 @@ impl Rows {
             ),
             (
                 self.documents.0.len(),
-                "INSERT INTO documents (id, seq, meta, body) \
-                 SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[], $4::bytea[]) \
+                "INSERT INTO documents (id, seq, meta, body, zstd) \
+                 SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[], $4::bytea[], \
+                                      $5::boolean[]) \
                  ON CONFLICT (id, seq) \
-                 DO UPDATE SET meta = excluded.meta, body = excluded.body",
+                 DO UPDATE SET meta = excluded.meta, body = excluded.body, zstd = excluded.zstd",
                 &[
                     &self.documents.0,
                     &self.documents.1,
                     &self.documents.2,
                     &self.documents.3,
+                    &self.documents.4,
                 ],
             ),
             (
@@ -1599,11 +1615,11 @@ impl Rows {
             ),
             (
                 self.feed.0.len(),
-                "INSERT INTO feed (seq, fact) \
-                 SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
+                "INSERT INTO feed (seq, fact, zstd) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::boolean[]) \
                  ON CONFLICT (seq) \
-                 DO UPDATE SET fact = excluded.fact",
-                &[&self.feed.0, &self.feed.1],
+                 DO UPDATE SET fact = excluded.fact, zstd = excluded.zstd",
+                &[&self.feed.0, &self.feed.1, &self.feed.2],
             ),
             (
                 self.log_leaves.0.len(),

@@ -120,6 +120,13 @@ pub const MIGRATIONS: &[Migration] = &[
         step: Step::SaltPages,
         copy: "",
     },
+    Migration {
+        version: 13,
+        sql: include_str!("sql/0013_schema.sql"),
+        citus: "",
+        step: Step::None,
+        copy: "",
+    },
 ];
 
 /// A migration's step in Rust ([`Migration::step`]).
@@ -136,7 +143,7 @@ pub enum Step {
 }
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 12;
+pub const SCHEMA_VERSION: u32 = 13;
 
 /// The first version whose code rows carry their place (`registry::placement`): the
 /// store needs its placement from here on.

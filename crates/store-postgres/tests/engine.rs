@@ -63,10 +63,14 @@ fn an_older_schema_is_migrated_and_keeps_its_data() {
     let old = PgStore::connect_at_version(&url, 1).expect("a version-1 database");
     assert_eq!(old.schema_version().expect("version"), 1);
     // Events and states as version 1 stored them (this build's commit writes version 8's
-    // layout): a code with an event and its state, a code with a state only.
+    // layout): a code with an event and its state, a code with a state only; the feed's
+    // fact likewise (from 13 on a row says whether it is compressed).
     let mut w = some_writes(1);
     let events = std::mem::take(&mut w.events);
+    w.feed.clear();
     old.commit(&w).expect("commit at version 1");
+    testing::execute(&url, "INSERT INTO feed (seq, fact) VALUES (1, 'fact')")
+        .expect("a version-1 fact");
     let (abc, emitted) = (
         CodeKey::unit(4_600_000_000_017, b"ABC"),
         CodeKey::unit(4_600_000_000_017, b"NEW"),
@@ -488,4 +492,81 @@ fn the_writer_takes_only_read_facts_from_the_inbox() {
         "{facts:?}"
     );
     assert_eq!(store.inbox_take(10).expect("take"), vec![], "both removed");
+}
+
+/// Schema 13: a long body and a long fact are stored compressed (`zstd`), short ones as
+/// they are, and both read back byte for byte; so does a body that does not compress.
+#[test]
+fn long_bodies_and_facts_are_stored_compressed_and_read_back_exact() {
+    use registry::model::{DocType, StoredDocument};
+    let url = fresh();
+    let store = PgStore::connect(&url).expect("connect");
+    let codes: Vec<String> = (0..1000)
+        .map(|n| format!("\"0104600000001001421S{:08x}\"", n * 2_654_435_761u64))
+        .collect();
+    let long = format!("{{\"codes\":[{}]}}", codes.join(",")).into_bytes();
+    // Bytes that do not compress (a SHA-256 chain), over the size from which it is tried.
+    let noise: Vec<u8> = (0u32..64)
+        .flat_map(|i| {
+            use sha2::Digest;
+            sha2::Sha256::digest(i.to_le_bytes())
+        })
+        .collect();
+    let doc = |n: u128, body: &[u8]| StoredDocument {
+        id: uuid::Uuid::from_u128(n),
+        seq: n as u64,
+        doc_type: DocType::Emit,
+        participant: 1,
+        received_at: 1_740_830_400,
+        codes: 1,
+        body_hash: [n as u8; 32],
+        chain: [7; 32],
+        signature: format!("sig{n}"),
+        request: Default::default(),
+        log_index: None,
+        body: body.to_vec(),
+    };
+    let docs = vec![doc(1, &long), doc(2, b"{\"n\":2}"), doc(3, &noise)];
+    store
+        .commit(&WriteSet {
+            documents: docs.clone(),
+            feed: vec![(1, long.clone()), (2, b"fact".to_vec()), (3, noise.clone())],
+            ..WriteSet::default()
+        })
+        .expect("commit");
+    for d in &docs {
+        assert_eq!(store.document(&d.id).expect("read").as_ref(), Some(d));
+    }
+    assert_eq!(
+        store.feed(0, 10).expect("feed"),
+        vec![(1, long.clone()), (2, b"fact".to_vec()), (3, noise.clone())]
+    );
+    let stored = |table: &str| {
+        let column = if table == "documents" { "body" } else { "fact" };
+        testing::query(
+            &url,
+            &format!("SELECT zstd, octet_length({column}) FROM {table} ORDER BY seq"),
+        )
+        .expect("rows")
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].as_deref() == Some("t"),
+                r[1].as_deref()
+                    .expect("a length")
+                    .parse::<usize>()
+                    .expect("n"),
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    for table in ["documents", "feed"] {
+        let rows = stored(table);
+        assert!(rows[0].0 && rows[0].1 < long.len() / 2, "{table}: {rows:?}");
+        assert_eq!(
+            rows[1..],
+            [(false, rows[1].1), (false, noise.len())],
+            "{table}"
+        );
+    }
 }

@@ -544,6 +544,8 @@ const BACK_TO_11: &[&str] = &[
      SELECT place, (get_byte(sha256(c), 0) & 15)::smallint, gen, array_agg(c ORDER BY c, q), \
      array_agg(q ORDER BY c, q), array_agg(ev ORDER BY c, q) FROM r11 GROUP BY 1, 2, 3",
     "DELETE FROM secrets WHERE name = 'store.page_salt'",
+    "ALTER TABLE documents DROP COLUMN zstd",
+    "ALTER TABLE feed DROP COLUMN zstd",
     "UPDATE tracemark_schema SET version = 11",
 ];
 
