@@ -3078,12 +3078,91 @@ suite![
     // the feed and projections
     feed_records_every_change_with_what_projections_need,
     feed_keeps_refusals_with_the_state_that_refused,
+    feed_of_kinds_hands_over_those_kinds_in_order,
     projection_rows_and_checkpoint_land_together,
     projection_follows_and_resumes_from_its_checkpoint,
     // what `tracemark audit` reads
     states_and_inventory_scan_in_pages,
     many_codes_read_at_once_as_one_by_one,
 ];
+
+/// `Store::feed_of_kinds`: every fact of the kinds asked, in order, within the bounds;
+/// what else a store hands over is not of those kinds only if it could not tell (a record
+/// of no known version).
+fn feed_of_kinds_hands_over_those_kinds_in_order(w: &World) {
+    use crate::feed::{peek, FactKind as K, FEED_VERSION};
+    let store = w.reg.store().clone();
+    let mut base = 0;
+    while let Some(&(last, _)) = store.feed(base, 1_000).expect("feed").last() {
+        base = last;
+    }
+    // Records as the feed writes them, far enough for `peek`: version, time, kind; then
+    // bytes standing for the fact.
+    let kinds = [
+        K::Document,
+        K::TillCheck,
+        K::Verified,
+        K::TillCheck,
+        K::Document,
+    ];
+    let mut feed: Vec<(u64, Vec<u8>)> = (0..3_000u64)
+        .map(|i| {
+            let kind = kinds[(i % 5) as usize];
+            let mut r = vec![FEED_VERSION, 100, kind.code()];
+            r.extend(std::iter::repeat_n(b'x', (i % 7) as usize * 100));
+            (base + 1 + i, r)
+        })
+        .collect();
+    // And one of a version no reader knows.
+    feed.push((base + 3_001, vec![0xEE, 1, 2, 3]));
+    store
+        .commit(&crate::store::WriteSet {
+            feed: feed.clone(),
+            ..Default::default()
+        })
+        .expect("commit");
+    let wanted = |after: u64, upto: u64| -> Vec<(u64, Vec<u8>)> {
+        feed.iter()
+            .filter(|(s, r)| {
+                *s > after
+                    && *s <= upto
+                    && peek(r).is_none_or(|(_, k)| k == K::TillCheck || k == K::Verified)
+            })
+            .cloned()
+            .collect()
+    };
+    let got = |after: u64, upto: u64, limit: usize| {
+        store
+            .feed_of_kinds(after, upto, limit, &[K::TillCheck, K::Verified])
+            .expect("feed of kinds")
+    };
+    // Whole, paged by the caller as a projection's start does.
+    let mut all = Vec::new();
+    let mut after = base;
+    loop {
+        let page = got(after, base + 3_001, 500);
+        assert!(page.len() <= 500);
+        let Some(&(last, _)) = page.last() else { break };
+        after = last;
+        all.extend(page);
+    }
+    assert_eq!(all, wanted(base, base + 3_001));
+    assert_eq!(
+        all.len(),
+        3 * 600 + 1,
+        "till checks, verifications, the unknown"
+    );
+    // Bounded on both sides.
+    assert_eq!(got(base + 10, base + 20, 100), wanted(base + 10, base + 20));
+    assert_eq!(got(base + 20, base + 20, 100), vec![]);
+    assert_eq!(got(base, base + 3_001, 3), wanted(base, base + 3_001)[..3]);
+    assert_eq!(
+        store
+            .feed_of_kinds(base, base + 3_001, 100, &[K::Ack])
+            .expect("none of that kind"),
+        vec![feed[3_000].clone()]
+    );
+}
 
 fn complaint(code: Option<&str>, kind: &str, text: &str) -> crate::complaints::NewComplaint {
     crate::complaints::NewComplaint {

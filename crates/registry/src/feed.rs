@@ -552,6 +552,14 @@ pub enum FactKind {
 }
 
 impl FactKind {
+    /// The kind's number: its variant's index in [`Fact`], as records carry it (stable:
+    /// variants are only ever added at the end). Stores that keep a fact's kind beside it
+    /// ([`crate::store::Store::feed_of_kinds`]) keep this.
+    pub fn code(self) -> u8 {
+        // `ALL` lists every kind once, in order; its length fits a u8.
+        FactKind::ALL.iter().position(|k| *k == self).unwrap_or(0) as u8
+    }
+
     /// In [`Fact`]'s order: postcard writes the variant's index.
     const ALL: [FactKind; 10] = [
         FactKind::Document,

@@ -233,6 +233,33 @@ pub trait Store: Send + Sync + 'static {
     /// Feed entries (`crate::feed`) with sequence numbers above `after`, in order, at most
     /// `limit`: (sequence number, encoded fact).
     fn feed(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>>;
+    /// Feed entries above `after` and up to `upto`, in order, at most `limit`, of which
+    /// every one whose kind ([`crate::feed::peek`]) is one of `kinds` (a store may return
+    /// others too: the caller peeks again). What a projection's start reads to rebuild a
+    /// window of one kind of fact, such as the risk engine's till checks, from a feed
+    /// whose bulk is documents' facts. The default reads every entry and peeks; a store
+    /// that keeps each fact's kind beside it finds them without reading the others.
+    fn feed_of_kinds(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+        kinds: &[crate::feed::FactKind],
+    ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        let mut after = after;
+        while after < upto && out.len() < limit {
+            let page = self.feed(after, limit.max(1))?;
+            let Some(&(last, _)) = page.last() else { break };
+            out.extend(page.into_iter().filter(|(seq, bytes)| {
+                *seq <= upto
+                    && crate::feed::peek(bytes).is_none_or(|(_, kind)| kinds.contains(&kind))
+            }));
+            after = last;
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
     /// Hands facts from reads in a process that does not write (a reader of a store other
     /// processes share) to the writer: appended to the store's inbox, each an encoded
     /// fact (`crate::feed::encode`). Returns how many were kept: none when the inbox is

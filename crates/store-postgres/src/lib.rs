@@ -42,7 +42,7 @@
 //! | `projection_checkpoints` | name | `checkpoint` | by `name`, co-located with the rows |
 //! | `counters` | name | `value` (u64) | coordinator |
 //! | `refusals` | seq | `record` | coordinator |
-//! | `feed` | seq; partitioned by range of `seq` | `fact` (`registry::feed` record), `zstd` (compressed by the store: [`squeeze`]) | coordinator |
+//! | `feed` | seq; partitioned by range of `seq` | `fact` (`registry::feed` record), `zstd` (compressed by the store: [`squeeze`]), `kind` (`registry::feed::FactKind::code`) | coordinator |
 //! | `log_leaves` | idx; partitioned by range of `idx` | `leaf` | coordinator |
 //! | `log_hashes` | (level, idx) | `hash` (32 bytes) | coordinator |
 //! | `secrets` | name | `value` | reference |
@@ -969,6 +969,35 @@ impl Store for PgStore {
         )
     }
 
+    fn feed_of_kinds(
+        &self,
+        after: u64,
+        upto: u64,
+        n: usize,
+        kinds: &[registry::feed::FactKind],
+    ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let (Ok(after), upto) = (
+            i64::try_from(after),
+            i64::try_from(upto).unwrap_or(i64::MAX),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let kinds: Vec<i16> = kinds.iter().map(|k| i16::from(k.code())).collect();
+        // The primary key's range, the other rows filtered by their `kind` in the heap:
+        // their facts (out of line when long) are not read. Rows of before 14 have none.
+        self.all(
+            "SELECT seq, fact, zstd FROM feed WHERE seq > $1 AND seq <= $2 \
+             AND (kind IS NULL OR kind = ANY($3)) ORDER BY seq LIMIT $4",
+            vec![
+                Box::new(after),
+                Box::new(upto),
+                Box::new(kinds),
+                Box::new(limit(n)),
+            ],
+            |r| Ok((u(get(r, 0)?), squeeze::unpack(get(r, 1)?, get(r, 2)?)?)),
+        )
+    }
+
     fn projection_checkpoint(&self, name: &str) -> StoreResult<u64> {
         Ok(self
             .one(
@@ -1214,6 +1243,10 @@ pub(crate) type Bytes = Vec<u8>;
 /// [`Rows`]' documents: ids, seqs, metas, bodies, whether each body is compressed.
 type DocumentRows = (Vec<Uuid>, Vec<i64>, Vec<Bytes>, Vec<Bytes>, Vec<bool>);
 
+/// [`Rows`]' feed: seqs, facts, whether each is compressed, each one's kind
+/// ([`registry::feed::FactKind::code`], `None` for a record no kind is read from).
+type FeedRows = (Vec<i64>, Vec<Bytes>, Vec<bool>, Vec<Option<i16>>);
+
 /// A [`WriteSet`] as owned columns, encoded on the caller's thread (the writer), ready to
 /// cross to the store's runtime: one array per column, one statement per table.
 #[derive(Default)]
@@ -1246,8 +1279,8 @@ struct Rows {
     refusals: Vec<Vec<u8>>,
     complaints: (Vec<Uuid>, Vec<Vec<u8>>),
     photos: (Vec<Uuid>, Vec<Vec<u8>>),
-    /// The feed: seq, fact ([`squeeze::pack`]ed), whether compressed.
-    feed: (Vec<i64>, Vec<Vec<u8>>, Vec<bool>),
+    /// The feed: seq, fact ([`squeeze::pack`]ed), whether compressed, its kind.
+    feed: FeedRows,
     log_leaves: (Vec<i64>, Vec<Vec<u8>>),
     log_hashes: (Vec<i16>, Vec<i64>, Vec<Vec<u8>>),
     /// The inbox's facts up to this id are in `feed`: deleted in the same transaction.
@@ -1410,6 +1443,9 @@ impl Rows {
         }
         for (seq, fact) in last_wins(set.feed.iter().collect(), |(s, _)| *s) {
             r.feed.0.push(i(*seq));
+            r.feed
+                .3
+                .push(registry::feed::peek(fact).map(|(_, k)| i16::from(k.code())));
             let (fact, zstd) = squeeze::pack(fact);
             r.feed.1.push(fact);
             r.feed.2.push(zstd);
@@ -1615,11 +1651,12 @@ impl Rows {
             ),
             (
                 self.feed.0.len(),
-                "INSERT INTO feed (seq, fact, zstd) \
-                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::boolean[]) \
+                "INSERT INTO feed (seq, fact, zstd, kind) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::boolean[], \
+                                      $4::smallint[]) \
                  ON CONFLICT (seq) \
-                 DO UPDATE SET fact = excluded.fact, zstd = excluded.zstd",
-                &[&self.feed.0, &self.feed.1, &self.feed.2],
+                 DO UPDATE SET fact = excluded.fact, zstd = excluded.zstd, kind = excluded.kind",
+                &[&self.feed.0, &self.feed.1, &self.feed.2, &self.feed.3],
             ),
             (
                 self.log_leaves.0.len(),

@@ -69,8 +69,13 @@ fn an_older_schema_is_migrated_and_keeps_its_data() {
     let events = std::mem::take(&mut w.events);
     w.feed.clear();
     old.commit(&w).expect("commit at version 1");
-    testing::execute(&url, "INSERT INTO feed (seq, fact) VALUES (1, 'fact')")
-        .expect("a version-1 fact");
+    // A record `registry::feed::peek` reads (version 2, time 100, kind 2: a till check),
+    // and bytes it cannot.
+    testing::execute(
+        &url,
+        "INSERT INTO feed (seq, fact) VALUES (1, 'fact'), (2, '\\x026402')",
+    )
+    .expect("version-1 facts");
     let (abc, emitted) = (
         CodeKey::unit(4_600_000_000_017, b"ABC"),
         CodeKey::unit(4_600_000_000_017, b"NEW"),
@@ -92,7 +97,17 @@ fn an_older_schema_is_migrated_and_keeps_its_data() {
     assert_eq!(store.counter("doc_seq").expect("counter"), 1);
     assert_eq!(
         store.feed(0, 10).expect("feed"),
-        vec![(1, b"fact".to_vec())]
+        vec![(1, b"fact".to_vec()), (2, vec![2, 100, 2])]
+    );
+    // Migration 14's step wrote the kind of the fact it could read.
+    let kinds = testing::query(&url, "SELECT kind FROM feed ORDER BY seq").expect("kinds");
+    assert_eq!(kinds, vec![vec![None], vec![Some("2".to_string())]]);
+    assert_eq!(
+        store
+            .feed_of_kinds(0, 2, 10, &[registry::feed::FactKind::Verified])
+            .expect("kinds"),
+        vec![(1, b"fact".to_vec())],
+        "a fact of no known kind is handed over, one of another kind is not"
     );
     assert_eq!(
         store

@@ -546,6 +546,7 @@ const BACK_TO_11: &[&str] = &[
     "DELETE FROM secrets WHERE name = 'store.page_salt'",
     "ALTER TABLE documents DROP COLUMN zstd",
     "ALTER TABLE feed DROP COLUMN zstd",
+    "ALTER TABLE feed DROP COLUMN kind",
     "UPDATE tracemark_schema SET version = 11",
 ];
 
