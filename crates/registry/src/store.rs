@@ -246,19 +246,7 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         kinds: &[crate::feed::FactKind],
     ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
-        let mut out = Vec::new();
-        let mut after = after;
-        while after < upto && out.len() < limit {
-            let page = self.feed(after, limit.max(1))?;
-            let Some(&(last, _)) = page.last() else { break };
-            out.extend(page.into_iter().filter(|(seq, bytes)| {
-                *seq <= upto
-                    && crate::feed::peek(bytes).is_none_or(|(_, kind)| kinds.contains(&kind))
-            }));
-            after = last;
-        }
-        out.truncate(limit);
-        Ok(out)
+        feed_of_kinds_by_peeking(self, after, upto, limit, kinds)
     }
     /// Hands facts from reads in a process that does not write (a reader of a store other
     /// processes share) to the writer: appended to the store's inbox, each an encoded
@@ -368,4 +356,28 @@ pub struct EngineGauge {
     pub counter: bool,
     /// Its value.
     pub value: f64,
+}
+
+/// [`Store::feed_of_kinds`] by reading every entry of the range and peeking at its kind:
+/// the trait's default, and what an engine with an index of kinds uses for the part of
+/// the feed written before it kept one.
+pub fn feed_of_kinds_by_peeking<S: Store + ?Sized>(
+    store: &S,
+    after: u64,
+    upto: u64,
+    limit: usize,
+    kinds: &[crate::feed::FactKind],
+) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut after = after;
+    while after < upto && out.len() < limit {
+        let page = store.feed(after, limit.max(1))?;
+        let Some(&(last, _)) = page.last() else { break };
+        out.extend(page.into_iter().filter(|(seq, bytes)| {
+            *seq <= upto && crate::feed::peek(bytes).is_none_or(|(_, kind)| kinds.contains(&kind))
+        }));
+        after = last;
+    }
+    out.truncate(limit);
+    Ok(out)
 }

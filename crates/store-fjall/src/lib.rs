@@ -29,6 +29,7 @@
 //! | `log` | leaf index (u64 BE) | leaf bytes (`registry::log`) |
 //! | `log_hashes` | `tlog::NodeId::key()` (level ‖ index u64 BE) | 32-byte hash |
 //! | `feed` | feed seq (u64 BE) | `registry::feed` record (version byte ‖ postcard) |
+//! | `feed_kinds` | fact kind (`FactKind::code`, 0xFF: unreadable) ‖ feed seq (u64 BE) | empty |
 //! | `projections` | name ‖ 0x00 ‖ row key; name ‖ 0x01 for the checkpoint | row bytes; checkpoint u64 LE |
 //!
 //! `spread` is 4 bytes of a hash of the code key (FNV-1a, folded to 32 bits). A store
@@ -85,6 +86,8 @@ pub struct FjallStore {
     complaints: Keyspace,
     complaint_photos: Keyspace,
     feed: Keyspace,
+    /// The feed's sequence numbers by kind (see [`FEED_KINDS_FROM`]).
+    feed_kinds: Keyspace,
     projections: Keyspace,
     refusal_seq: AtomicU64,
     durable: bool,
@@ -162,6 +165,32 @@ const BIG: &[&str] = &["codes", "events", "docs", "feed", "log", "refusals"];
 const PLACED: u8 = placement::PLACED;
 /// The `meta` counter that says the codes' states are placed ([`Placement`]): 2.
 const LAYOUT: &str = "code_layout";
+/// The `meta` counter holding the first feed sequence number `feed_kinds` indexes: facts
+/// written before a store kept the index are found by reading and peeking
+/// ([`registry::store::feed_of_kinds_by_peeking`]), not indexed at the first start (which
+/// would read the whole feed), and a projection's start reads only the recent feed.
+const FEED_KINDS_FROM: &str = "feed_kinds_from";
+/// `feed_kinds`' kind byte for a fact whose kind cannot be read (every caller gets those).
+const KIND_UNREADABLE: u8 = 0xFF;
+
+/// The last key of a keyspace keyed by a sequence number (u64 BE); 0 when empty.
+fn last_seq(ks: &Keyspace) -> StoreResult<u64> {
+    Ok(ks
+        .last_key_value()
+        .map(|g| g.key().map_err(err))
+        .transpose()?
+        .and_then(|k| <[u8; 8]>::try_from(&k[..]).ok())
+        .map_or(0, u64::from_be_bytes))
+}
+
+/// `feed_kinds`' key of a stored fact.
+fn feed_kind_key(seq: u64, fact: &[u8]) -> [u8; 9] {
+    let kind = registry::feed::peek(fact).map_or(KIND_UNREADABLE, |(_, k)| k.code());
+    let mut key = [0u8; 9];
+    key[0] = kind;
+    key[1..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
 
 /// Where codes' states are stored: in counter order, for codes whose serial the issuing
 /// permutation maps back to a counter (see the [crate documentation](crate)). The key
@@ -392,6 +421,7 @@ impl FjallStore {
             complaints: ks("complaints")?,
             complaint_photos: ks("complaint_photos")?,
             feed: ks("feed")?,
+            feed_kinds: ks("feed_kinds")?,
             projections: ks("projections")?,
             inventory: ks("inventory")?,
             meta: ks("meta")?,
@@ -411,14 +441,20 @@ impl FjallStore {
             (None, true) => store.unplaceable = true,
             _ => {}
         }
-        let last = store
-            .refusals
-            .last_key_value()
-            .map(|g| g.key().map_err(err))
-            .transpose()?
-            .and_then(|k| <[u8; 8]>::try_from(&k[..]).ok())
-            .map_or(0, u64::from_be_bytes);
-        store.refusal_seq.store(last, Ordering::SeqCst);
+        store
+            .refusal_seq
+            .store(last_seq(&store.refusals)?, Ordering::SeqCst);
+        if store.counter(FEED_KINDS_FROM)? == 0 {
+            // A new store, or one from before the index: it covers what comes next.
+            let head = last_seq(&store.feed)?;
+            let mut b = store.db.batch().durability(Some(PersistMode::SyncAll));
+            b.insert(
+                &store.meta,
+                FEED_KINDS_FROM.as_bytes(),
+                (head + 1).to_le_bytes(),
+            );
+            b.commit().map_err(err)?;
+        }
         Ok(store)
     }
 
@@ -840,6 +876,67 @@ impl Store for FjallStore {
         Ok(out)
     }
 
+    fn feed_of_kinds(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+        kinds: &[registry::feed::FactKind],
+    ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let from = self.counter(FEED_KINDS_FROM)?.max(1);
+        // The part before the index: read and peeked.
+        let mut out = if after < from - 1 {
+            registry::store::feed_of_kinds_by_peeking(
+                self,
+                after,
+                upto.min(from - 1),
+                limit,
+                kinds,
+            )?
+        } else {
+            Vec::new()
+        };
+        let lo = after.max(from - 1).saturating_add(1);
+        if out.len() >= limit || lo > upto {
+            return Ok(out);
+        }
+        let want = limit - out.len();
+        let mut seqs = Vec::new();
+        let codes = kinds.iter().map(|k| k.code()).chain([KIND_UNREADABLE]);
+        for kind in codes {
+            let key = |seq: u64| {
+                let mut k = [0u8; 9];
+                k[0] = kind;
+                k[1..].copy_from_slice(&seq.to_be_bytes());
+                k
+            };
+            for g in self.feed_kinds.range(key(lo)..=key(upto)).take(want) {
+                let k = g.key().map_err(err)?;
+                let seq = k
+                    .get(1..9)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| err("a feed_kinds key of the wrong length"))?;
+                seqs.push(seq);
+            }
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        for seq in seqs {
+            if out.len() >= limit {
+                break;
+            }
+            let Some(fact) = self.feed.get(seq.to_be_bytes()).map_err(err)? else {
+                continue;
+            };
+            // A fact rewritten since as another kind keeps its old entry: peeked again.
+            if registry::feed::peek(&fact).is_none_or(|(_, k)| kinds.contains(&k)) {
+                out.push((seq, fact.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
     fn projection_checkpoint(&self, name: &str) -> StoreResult<u64> {
         Ok(self
             .projections
@@ -1180,6 +1277,7 @@ impl Store for FjallStore {
         }
         for (seq, fact) in &set.feed {
             b.insert(&self.feed, seq.to_be_bytes(), fact);
+            b.insert(&self.feed_kinds, feed_kind_key(*seq, fact), []);
         }
         let mut rseq = self.refusal_seq.load(Ordering::SeqCst);
         for (p, at, summary) in &set.refusals {
@@ -1224,6 +1322,73 @@ impl Store for FjallStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store from before the index of kinds: the facts it held are read and peeked, the
+    /// ones written since found by the index, one ordered answer across the two.
+    #[test]
+    fn facts_from_before_the_index_of_kinds_are_found_too() {
+        use registry::feed::{peek, FactKind as K, FEED_VERSION};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fact = |i: u64| {
+            let kind = [K::Document, K::TillCheck, K::Document, K::Verified][(i % 4) as usize];
+            let mut r = vec![FEED_VERSION, 100, kind.code()];
+            r.extend(std::iter::repeat_n(b'x', (i % 5) as usize * 40));
+            (i, r)
+        };
+        let commit = |s: &FjallStore, range: std::ops::RangeInclusive<u64>| {
+            s.commit(&WriteSet {
+                feed: range.map(fact).collect(),
+                ..Default::default()
+            })
+            .expect("commit");
+        };
+        {
+            let s = FjallStore::open(dir.path()).expect("open");
+            assert_eq!(s.counter(FEED_KINDS_FROM).expect("counter"), 1);
+            commit(&s, 1..=600);
+            // As a store written before the index: no entries, no counter.
+            let mut b = s.db.batch();
+            for g in s.feed_kinds.iter() {
+                b.remove(&s.feed_kinds, g.key().expect("key").to_vec());
+            }
+            b.remove(&s.meta, FEED_KINDS_FROM.as_bytes());
+            b.commit().expect("commit");
+        }
+        let s = FjallStore::open(dir.path()).expect("reopen");
+        assert_eq!(s.counter(FEED_KINDS_FROM).expect("counter"), 601);
+        commit(&s, 601..=1_000);
+        let mut unreadable = fact(1_001);
+        unreadable.1[0] = 0xEE;
+        s.commit(&WriteSet {
+            feed: vec![unreadable.clone()],
+            ..Default::default()
+        })
+        .expect("commit");
+        let kinds = [K::TillCheck, K::Verified];
+        let wanted = |after: u64, upto: u64| -> Vec<(u64, Vec<u8>)> {
+            (after + 1..=upto.min(1_000))
+                .map(fact)
+                .filter(|(_, r)| peek(r).is_some_and(|(_, k)| kinds.contains(&k)))
+                .chain((after < 1_001 && upto >= 1_001).then(|| unreadable.clone()))
+                .collect()
+        };
+        for (after, upto, limit) in [
+            (0, 1_001, 10_000),
+            (0, 1_001, 7),
+            (590, 610, 100),
+            (598, 1_001, 3),
+            (600, 1_001, 10_000),
+            (700, 650, 100),
+            (0, 500, 10_000),
+        ] {
+            let got = s
+                .feed_of_kinds(after, upto, limit, &kinds)
+                .expect("feed of kinds");
+            let mut want = wanted(after, upto);
+            want.truncate(limit);
+            assert_eq!(got, want, "after {after}, up to {upto}, at most {limit}");
+        }
+    }
 
     #[test]
     fn a_run_is_dense_by_its_counters_and_never_overflows() {
