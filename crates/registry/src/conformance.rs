@@ -3081,6 +3081,8 @@ suite![
     feed_of_kinds_hands_over_those_kinds_in_order,
     projection_rows_and_checkpoint_land_together,
     projection_follows_and_resumes_from_its_checkpoint,
+    projection_that_panics_starts_again_from_its_checkpoint,
+    projection_waits_before_a_feed_entry_it_cannot_read,
     // what `tracemark audit` reads
     states_and_inventory_scan_in_pages,
     many_codes_read_at_once_as_one_by_one,
@@ -3773,6 +3775,144 @@ fn projection_follows_and_resumes_from_its_checkpoint(w: &World) {
     assert!(f2.wait_applied(head2, std::time::Duration::from_secs(5)));
     assert_eq!(p2.read().sold, 5, "nothing missed, nothing counted twice");
     assert_eq!(p2.read().facts, head2, "every fact applied exactly once");
+}
+
+/// [`CountSold`] that panics once, applying the fact at `panic_at` (a fresh one, as the
+/// follower makes after a panic, does not).
+#[derive(Default)]
+struct Flaky {
+    count: CountSold,
+    panic_at: Option<u64>,
+}
+
+impl crate::project::Projection for Flaky {
+    fn name(&self) -> &'static str {
+        "flaky"
+    }
+    fn load_row(&mut self, key: &[u8], value: &[u8]) -> std::result::Result<(), String> {
+        self.count.load_row(key, value)
+    }
+    fn apply(&mut self, e: &crate::feed::FeedEntry, reg: &Registry) {
+        if self.panic_at == Some(e.seq) {
+            panic!("a bug met at fact {}", e.seq);
+        }
+        self.count.apply(e, reg);
+    }
+    fn take_changes(&mut self) -> Vec<crate::project::RowChange> {
+        self.count.take_changes()
+    }
+}
+
+/// Polls `ok` until it holds or `secs` pass (generous: a busy machine); whether it held.
+fn eventually(secs: u64, mut ok: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if ok() {
+            return true;
+        }
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A panic in a projection's `apply` does not kill it: it is counted, and the projection
+/// starts again from its stored checkpoint with its memory rebuilt, so that nothing is
+/// missed and nothing counted twice.
+fn projection_that_panics_starts_again_from_its_checkpoint(w: &World) {
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::Arc;
+    let a = w.at_retailer(6);
+    w.sell(&w.retailer, &a[0..2]).expect("sell");
+    let first = w.reg.feed_signal().head();
+    let p = Arc::new(parking_lot::RwLock::new(Flaky {
+        panic_at: Some(first + 2),
+        ..Flaky::default()
+    }));
+    let f = crate::project::follow(&w.reg, p.clone()).expect("follow");
+    for i in 2..6 {
+        w.sell(&w.retailer, &a[i..i + 1]).expect("sell");
+    }
+    let head = w.reg.feed_signal().head();
+    assert!(
+        head >= first + 2,
+        "the sales' facts are past the one that panics"
+    );
+    assert!(
+        eventually(60, || f.progress.restarts.load(Relaxed) >= 1),
+        "the panic is counted as a restart"
+    );
+    assert!(
+        f.wait_applied(head, std::time::Duration::from_secs(60)),
+        "it runs again and follows the feed to its head"
+    );
+    assert_eq!(
+        p.read().count.sold,
+        6,
+        "nothing missed, nothing counted twice"
+    );
+    assert_eq!(
+        p.read().count.facts,
+        head,
+        "every fact applied exactly once"
+    );
+    assert_eq!(f.progress.failure(), None, "running again");
+}
+
+/// A feed entry the projection cannot read stops it just before that entry, failed (with
+/// the entry named), its checkpoint not past it; once the entry reads, it goes on.
+fn projection_waits_before_a_feed_entry_it_cannot_read(w: &World) {
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::Arc;
+    let a = w.at_retailer(4);
+    for i in 0..4 {
+        w.sell(&w.retailer, &a[i..i + 1]).expect("sell");
+    }
+    let head = w.reg.feed_signal().head();
+    let bad = head - 1;
+    let store = w.reg.store().clone();
+    let (seq, good) = store.feed(bad - 1, 1).expect("feed").remove(0);
+    assert_eq!(seq, bad);
+    let commit = |bytes: Vec<u8>| {
+        store
+            .commit(&crate::store::WriteSet {
+                feed: vec![(bad, bytes)],
+                ..Default::default()
+            })
+            .expect("commit")
+    };
+    commit(vec![0xEE, 1, 2, 3]);
+    let p = Arc::new(parking_lot::RwLock::new(CountSold::default()));
+    let f = crate::project::follow(&w.reg, p.clone()).expect("follow");
+    assert!(
+        eventually(60, || f.progress.failure().is_some()),
+        "the unreadable entry fails the projection"
+    );
+    let why = f.progress.failure().expect("failed");
+    assert!(why.contains(&format!("feed entry {bad} ")), "{why}");
+    assert!(
+        eventually(60, || f.progress.stored.load(Relaxed) == bad - 1),
+        "what came before it is stored"
+    );
+    assert_eq!(f.progress.applied.load(Relaxed), bad - 1);
+    assert_eq!(
+        store
+            .projection_checkpoint("count_sold")
+            .expect("checkpoint"),
+        bad - 1,
+        "the checkpoint is not past the entry"
+    );
+    assert!(f.progress.unreadable.load(Relaxed) >= 1);
+    // The entry reads again (as a newer version would read it): the projection goes on.
+    commit(good);
+    assert!(
+        f.wait_applied(head, std::time::Duration::from_secs(90)),
+        "it goes on after a back-off"
+    );
+    assert_eq!(f.progress.failure(), None);
+    assert_eq!(p.read().facts, head, "every fact applied exactly once");
+    assert_eq!(p.read().sold, 4);
 }
 
 /// `Store::codes` of many keys at once — in any order, some twice, some without a state

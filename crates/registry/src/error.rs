@@ -48,6 +48,10 @@ pub enum Error {
     /// The store failed; nothing was changed (503).
     #[error("registry temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The store's disk is full (or below its reserve); nothing was changed, and writes
+    /// resume when space returns (503, `Retry-After`).
+    #[error("the registry's disk is full; nothing was changed; retry later: {0}")]
+    StorageFull(String),
 }
 
 impl Error {
@@ -62,7 +66,7 @@ impl Error {
             Error::TooLarge(_) => 413,
             Error::Invalid { .. } => 422,
             Error::TooMany(_) => 429,
-            Error::Unavailable(_) => 503,
+            Error::Unavailable(_) | Error::StorageFull(_) => 503,
         }
     }
 
@@ -78,6 +82,7 @@ impl Error {
             Error::Invalid { .. } => "refused",
             Error::TooMany(_) => "too-many",
             Error::Unavailable(_) => "unavailable",
+            Error::StorageFull(_) => "storage-full",
         }
     }
 
@@ -93,6 +98,7 @@ impl Error {
             Error::Invalid { .. } => "Refused by the registry's rules",
             Error::TooMany(_) => "Too many",
             Error::Unavailable(_) => "Temporarily unavailable",
+            Error::StorageFull(_) => "Storage full",
         }
     }
 
@@ -105,9 +111,19 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The refusal a store failure makes: 503, `storage-full` when the disk is full.
+    pub fn from_store(e: &StoreError) -> Error {
+        match e.kind() {
+            crate::store::StoreErrorKind::Full => Error::StorageFull(e.message().to_string()),
+            _ => Error::Unavailable(e.message().to_string()),
+        }
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
-        Error::Unavailable(e.0)
+        Error::from_store(&e)
     }
 }
 

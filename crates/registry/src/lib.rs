@@ -15,6 +15,8 @@ pub mod conformance;
 pub mod documents;
 pub mod emission;
 pub mod error;
+#[cfg(feature = "conformance")]
+pub mod faults;
 pub mod feed;
 pub mod log;
 pub mod memory;
@@ -38,7 +40,7 @@ pub use queries::{
     CodeInfo, CodeStatus, HistoryEntry, Inventory, PosItem, PosResult, ProducerRef, ProductCard,
     VerifyAnswer, QUERY_CODES_MAX,
 };
-pub use store::{Store, StoreError, WriteSet};
+pub use store::{Store, StoreError, StoreErrorKind, WriteSet};
 
 use blocks::BlockIndex;
 use codes::PresentedTail;
@@ -480,6 +482,29 @@ impl Registry {
     /// The writer's counters.
     pub fn writer_stats(&self) -> &tx::WriterStats {
         &self.inner.stats
+    }
+
+    /// Calls `f` with the reason once the store loses durability
+    /// ([`tx::WriterStats::lost`]: the writer has stopped writing), on a thread of its own
+    /// that checks every 100 ms and ends with the registry. `serve` exits there.
+    pub fn on_store_lost(&self, f: impl FnOnce(&str) + Send + 'static) {
+        let stats = self.inner.stats.clone();
+        let watch = move || loop {
+            if let Some(why) = stats.lost.get() {
+                f(why);
+                return;
+            }
+            if Arc::strong_count(&stats) == 1 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("tracemark-lost".into())
+            .spawn(watch)
+        {
+            tracing::error!("cannot watch the store for a loss of durability: {e}");
+        }
     }
 
     /// Sends an empty job through the writer and waits for it: how long the writer took to
@@ -1825,7 +1850,7 @@ fn job_of<T: Send + 'static>(
         let r = f(tx);
         let c: Completion = Box::new(move |commit| match commit {
             Ok(()) => done(r),
-            Err(e) => done(Err(Error::Unavailable(e.0.clone()))),
+            Err(e) => done(Err(Error::from_store(e))),
         });
         c
     })

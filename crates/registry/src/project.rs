@@ -9,6 +9,15 @@
 //! durable with the changes) and nothing is counted twice (rows and checkpoint land
 //! together). Projections must therefore be deterministic functions of the feed: times
 //! come from facts, identifiers from feed sequence numbers, never from the clock.
+//!
+//! Supervised: a panic while applying a fact marks the projection failed (in
+//! [`Progress::failure`], `/health` and `/metrics`), and it starts again from its stored
+//! checkpoint after a back-off ([`RESTART_BACKOFF_MIN`], doubling up to
+//! [`RESTART_BACKOFF_MAX`]), its memory rebuilt from its rows and the feed. A feed entry
+//! it cannot read stops it just before that entry, failed likewise: its checkpoint never
+//! moves past a fact it did not apply, and it tries again after each back-off (a newer
+//! version reads it). One that falls more than [`BEHIND_MAX_SECS`] behind the feed says
+//! so ([`Progress::behind_secs`]).
 
 use crate::feed::{self, FeedEntry};
 use crate::store::StoreResult;
@@ -26,6 +35,18 @@ pub const FEED_PAGE_MAX: usize = 4_096;
 
 /// Rows read per store call while loading.
 pub const LOAD_PAGE_MAX: usize = 10_000;
+
+/// The first wait before a failed projection starts again; each failure in a row doubles
+/// it, up to [`RESTART_BACKOFF_MAX`].
+pub const RESTART_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The longest wait before a failed projection starts again.
+pub const RESTART_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A projection whose oldest fact not yet applied is older than this (seconds) is
+/// behind: `/health` says `degraded`, naming it. Its answers (alerts, analytics) are then
+/// that old.
+pub const BEHIND_MAX_SECS: u64 = 60;
 
 /// A row change: key, new value (`None`: deleted).
 pub type RowChange = (Vec<u8>, Option<Vec<u8>>);
@@ -60,17 +81,54 @@ pub trait Projection: Send + Sync + 'static {
     fn warm_time(&mut self, _at: u64) {}
 }
 
-/// How far a projection has got (for `/metrics` and tests).
+/// How far a projection has got, and whether it is failed (for `/health`, `/metrics` and
+/// tests).
 #[derive(Debug, Default)]
 pub struct Progress {
     /// The last feed sequence number applied (in memory).
     pub applied: AtomicU64,
     /// The last feed sequence number whose rows are stored.
     pub stored: AtomicU64,
-    /// Feed records this version could not read (skipped and counted).
+    /// Times a feed record this version could not read stopped the projection (it waits
+    /// before the record: see the module's documentation). Records before the checkpoint
+    /// that only rebuild memory are skipped and counted here too.
     pub unreadable: AtomicU64,
     /// Store failures while reading the feed or writing rows (retried).
     pub failures: AtomicU64,
+    /// Times the projection failed (a panic, an unreadable record) and started again.
+    pub restarts: AtomicU64,
+    /// Unix seconds up to which the projection is known to be current: the commit time of
+    /// the last fact it applied, or the last time it had applied the whole feed.
+    pub current_at: AtomicU64,
+    /// Why it is failed now (`None`: it runs).
+    failure: parking_lot::Mutex<Option<String>>,
+}
+
+impl Progress {
+    /// Why the projection is failed now (`None`: it runs; the reason stays until it has
+    /// applied a fact again).
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().clone()
+    }
+
+    fn set_failure(&self, why: Option<String>) {
+        *self.failure.lock() = why;
+    }
+
+    /// Feed entries committed up to `head` and not applied yet.
+    pub fn lag(&self, head: u64) -> u64 {
+        head.saturating_sub(self.applied.load(Relaxed))
+    }
+
+    /// How far behind the feed the projection is at `now` (Unix seconds), given the feed's
+    /// `head`: 0 when it has applied all of it, else the age of what it is known current
+    /// up to. Over [`BEHIND_MAX_SECS`] it is reported behind.
+    pub fn behind_secs(&self, head: u64, now: u64) -> u64 {
+        if self.lag(head) == 0 {
+            return 0;
+        }
+        now.saturating_sub(self.current_at.load(Relaxed))
+    }
 }
 
 /// A running projection: stops (after a last flush) when dropped or [`Follower::stop`]ped.
@@ -110,7 +168,21 @@ impl Drop for Follower {
     }
 }
 
-/// Decodes stored feed records; unreadable ones are skipped and counted.
+/// Decodes stored feed records up to the first this version cannot read: the entries
+/// before it, and its sequence number.
+fn decode_until_unreadable(raw: Vec<(u64, Vec<u8>)>) -> (Vec<FeedEntry>, Option<u64>) {
+    let mut out = Vec::with_capacity(raw.len());
+    for (seq, bytes) in raw {
+        match feed::decode(&bytes) {
+            Some((at, fact)) => out.push(FeedEntry { seq, at, fact }),
+            None => return (out, Some(seq)),
+        }
+    }
+    (out, None)
+}
+
+/// Decodes stored feed records before a projection's checkpoint (only to rebuild memory:
+/// their other effects are in its rows); unreadable ones are skipped and counted.
 fn decode(raw: Vec<(u64, Vec<u8>)>, progress: &Progress) -> Vec<FeedEntry> {
     raw.into_iter()
         .filter_map(|(seq, bytes)| match feed::decode(&bytes) {
@@ -125,10 +197,39 @@ fn decode(raw: Vec<(u64, Vec<u8>)>, progress: &Progress) -> Vec<FeedEntry> {
 }
 
 /// Loads `proj`'s stored rows, then follows the feed from its checkpoint on a thread of
-/// its own. `proj` is shared: readers take its read lock.
-pub fn follow<P: Projection>(reg: &Registry, proj: Arc<RwLock<P>>) -> StoreResult<Follower> {
-    let store = reg.store().clone();
+/// its own, supervised (see the module's documentation). `proj` is shared: readers take
+/// its read lock.
+pub fn follow<P: Projection + Default>(
+    reg: &Registry,
+    proj: Arc<RwLock<P>>,
+) -> StoreResult<Follower> {
     let name = proj.read().name();
+    let checkpoint = load(reg, &proj, name)?;
+    let progress = Arc::new(Progress::default());
+    progress.applied.store(checkpoint, Relaxed);
+    progress.stored.store(checkpoint, Relaxed);
+    progress.current_at.store(reg.now(), Relaxed);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (reg, t_stop, t_progress) = (reg.clone(), stop.clone(), progress.clone());
+    let thread = std::thread::Builder::new()
+        .name(format!("tracemark-{name}"))
+        .spawn(move || {
+            // Behind public answers when the cores are contended (it catches up after).
+            crate::emission::background_thread();
+            supervise(reg, proj, name, t_stop, t_progress)
+        })
+        .map_err(crate::store::StoreError::new)?;
+    Ok(Follower {
+        stop,
+        progress,
+        thread: Some(thread),
+    })
+}
+
+/// Loads `proj`'s stored rows and rebuilds its in-memory windows from the feed before its
+/// checkpoint; the checkpoint.
+fn load<P: Projection>(reg: &Registry, proj: &RwLock<P>, name: &'static str) -> StoreResult<u64> {
+    let store = reg.store().clone();
     let checkpoint = store.projection_checkpoint(name)?;
     {
         let t0 = std::time::Instant::now();
@@ -206,39 +307,129 @@ pub fn follow<P: Projection>(reg: &Registry, proj: Arc<RwLock<P>>) -> StoreResul
         // Loading is not a change.
         let _ = p.take_changes();
     }
-    let progress = Arc::new(Progress::default());
-    progress.applied.store(checkpoint, Relaxed);
-    progress.stored.store(checkpoint, Relaxed);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (reg, t_stop, t_progress) = (reg.clone(), stop.clone(), progress.clone());
-    let thread = std::thread::Builder::new()
-        .name(format!("tracemark-{name}"))
-        .spawn(move || {
-            // Behind public answers when the cores are contended (it catches up after).
-            crate::emission::background_thread();
-            run(reg, proj, name, t_stop, t_progress)
-        })
-        .map_err(crate::store::StoreError::new)?;
-    Ok(Follower {
-        stop,
-        progress,
-        thread: Some(thread),
-    })
+    Ok(checkpoint)
 }
 
-fn run<P: Projection>(
+/// Why a projection's run stopped short.
+enum Failure {
+    /// The feed entry at this sequence number is of a format this version cannot read.
+    Unreadable(u64),
+}
+
+/// A panic's message, as far as it is a string.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Sleeps `d` unless `stop` is set first (checked every 50 ms); whether it slept it all.
+fn sleep_unless(stop: &AtomicBool, d: std::time::Duration) -> bool {
+    let end = std::time::Instant::now() + d;
+    while !stop.load(Relaxed) {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(50)));
+    }
+    false
+}
+
+/// Runs the projection until stopped; a failure marks it failed and starts it again
+/// after a back-off: after a panic its memory is dropped and rebuilt from its stored rows
+/// (what it applied since is applied again), after an unreadable entry it goes on from
+/// where it stopped.
+fn supervise<P: Projection + Default>(
     reg: Registry,
     proj: Arc<RwLock<P>>,
     name: &'static str,
     stop: Arc<AtomicBool>,
     progress: Arc<Progress>,
 ) {
+    // Rows changed and not yet stored: kept across a start after an unreadable entry (the
+    // memory that made them is kept too), dropped with the memory after a panic.
+    let mut pending = std::collections::BTreeMap::new();
+    let mut backoff = RESTART_BACKOFF_MIN;
+    let mut reload = false;
+    loop {
+        if reload {
+            *proj.write() = P::default();
+            pending.clear();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(&reg, &proj, name)))
+            {
+                Ok(Ok(checkpoint)) => {
+                    progress.applied.store(checkpoint, Relaxed);
+                    progress.stored.store(checkpoint, Relaxed);
+                    reload = false;
+                }
+                Ok(Err(e)) => progress.set_failure(Some(format!("loading its rows: {e}"))),
+                Err(p) => progress.set_failure(Some(format!(
+                    "loading its rows panicked: {}",
+                    panic_message(&*p)
+                ))),
+            }
+        }
+        let before = progress.applied.load(Relaxed);
+        let outcome = if reload {
+            None
+        } else {
+            Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                || run(&reg, &proj, name, &stop, &progress, &mut pending),
+            )))
+        };
+        match outcome {
+            Some(Ok(Ok(()))) => return,
+            Some(Ok(Err(Failure::Unreadable(seq)))) => {
+                progress.unreadable.fetch_add(1, Relaxed);
+                progress.set_failure(Some(format!(
+                    "feed entry {seq} is of a format this version cannot read; waiting before it"
+                )));
+            }
+            Some(Err(p)) => {
+                reload = true;
+                progress.set_failure(Some(format!(
+                    "applying the feed after entry {} panicked: {}",
+                    progress.applied.load(Relaxed),
+                    panic_message(&*p)
+                )));
+            }
+            None => {}
+        }
+        progress.restarts.fetch_add(1, Relaxed);
+        if progress.applied.load(Relaxed) > before {
+            backoff = RESTART_BACKOFF_MIN;
+        }
+        tracing::error!(
+            "{name} failed ({}); starting again in {:.1} s",
+            progress.failure().unwrap_or_default(),
+            backoff.as_secs_f64()
+        );
+        if !sleep_unless(&stop, backoff) {
+            // Stopping: what was applied before the failure is stored by the next start.
+            return;
+        }
+        backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+    }
+}
+
+/// Follows the feed from `progress.applied` until stopped (`Ok`) or an entry cannot be
+/// read (stopped just before it, what came before stored). A panic while applying
+/// unwinds out of it, to [`supervise`].
+fn run<P: Projection>(
+    reg: &Registry,
+    proj: &RwLock<P>,
+    name: &'static str,
+    stop: &AtomicBool,
+    progress: &Progress,
+    pending: &mut std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+) -> Result<(), Failure> {
     let store = reg.store().clone();
     let signal = reg.feed_signal();
     let mut applied = progress.applied.load(Relaxed);
     let mut last_flush = std::time::Instant::now();
-    let mut dirty = false;
-    let mut pending: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = Default::default();
+    let mut dirty = !pending.is_empty();
     loop {
         let stopping = stop.load(Relaxed);
         let head = if stopping {
@@ -246,7 +437,8 @@ fn run<P: Projection>(
         } else {
             signal.wait_past(applied, std::time::Duration::from_millis(FLUSH_INTERVAL_MS))
         };
-        while applied < head {
+        let mut unreadable = None;
+        while applied < head && unreadable.is_none() {
             let raw = match store.feed(applied, FEED_PAGE_MAX) {
                 Ok(r) => r,
                 Err(e) => {
@@ -257,19 +449,34 @@ fn run<P: Projection>(
                 }
             };
             let Some(&(last, _)) = raw.last() else { break };
-            let entries = decode(raw, &progress);
+            let (entries, bad) = decode_until_unreadable(raw);
             {
                 let mut p = proj.write();
                 for e in &entries {
-                    p.apply(e, &reg);
+                    p.apply(e, reg);
                 }
             }
-            applied = last;
-            dirty = true;
-            progress.applied.store(applied, Relaxed);
+            if let Some(e) = entries.last() {
+                progress.current_at.fetch_max(e.at, Relaxed);
+            }
+            applied = match bad {
+                Some(seq) => seq - 1,
+                None => last,
+            };
+            unreadable = bad;
+            if !entries.is_empty() {
+                dirty = true;
+                progress.applied.store(applied, Relaxed);
+                if progress.failure.lock().is_some() {
+                    progress.set_failure(None);
+                }
+            }
+        }
+        if applied >= signal.head() {
+            progress.current_at.fetch_max(reg.now(), Relaxed);
         }
         let due = last_flush.elapsed().as_millis() as u64 >= FLUSH_INTERVAL_MS;
-        if dirty && (due || stopping) {
+        if dirty && (due || stopping || unreadable.is_some()) {
             // Merged with what a failed write left: the latest value of each row wins.
             pending.extend(proj.write().take_changes());
             let rows: Vec<RowChange> = pending
@@ -289,8 +496,11 @@ fn run<P: Projection>(
             }
             last_flush = std::time::Instant::now();
         }
+        if let Some(seq) = unreadable {
+            return Err(Failure::Unreadable(seq));
+        }
         if stopping {
-            break;
+            return Ok(());
         }
     }
 }

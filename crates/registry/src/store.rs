@@ -13,15 +13,82 @@ use crate::model::{
 };
 use uuid::Uuid;
 
-/// An engine failure (I/O, corruption). The registry answers 503 and changes nothing.
-#[derive(Debug, thiserror::Error)]
-#[error("storage: {0}")]
-pub struct StoreError(pub String);
+/// An engine failure (I/O, corruption, a full disk). The registry answers 503 and changes
+/// nothing. It keeps the engine's own error as its [`std::error::Error::source`] and says
+/// what the failure means for the process ([`StoreErrorKind`]).
+#[derive(Debug)]
+pub struct StoreError {
+    message: String,
+    kind: StoreErrorKind,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// What a store failure means for the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// This call failed and changed nothing; the next may succeed (a read or commit that
+    /// failed, a lost connection).
+    Failed,
+    /// The disk (the database's, or the data directory's) is full or nearly so: nothing
+    /// was changed, and writes succeed again when space returns (503 with `Retry-After`).
+    Full,
+    /// The store can no longer promise that what it acknowledged is durable, or that what
+    /// it holds in memory matches its disk (a failed fsync, a poisoned journal): the
+    /// process must stop taking writes and exit; a start recovers from the journal.
+    Lost,
+}
 
 impl StoreError {
-    /// Wraps any displayable error.
+    /// A failure of kind [`StoreErrorKind::Failed`] from any displayable error.
     pub fn new(e: impl std::fmt::Display) -> Self {
-        StoreError(e.to_string())
+        StoreError {
+            message: e.to_string(),
+            kind: StoreErrorKind::Failed,
+            source: None,
+        }
+    }
+
+    /// A failure of `kind` that keeps `source`, the engine's own error.
+    pub fn with_source(
+        kind: StoreErrorKind,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError {
+            message: message.into(),
+            kind,
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The same failure, of `kind`.
+    pub fn of_kind(mut self, kind: StoreErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// What it means for the registry.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// The message, without the `storage:` prefix of its display.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage: {}", self.message)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -342,6 +409,30 @@ pub trait Store: Send + Sync + 'static {
     /// default.
     fn engine_gauges(&self) -> Vec<EngineGauge> {
         Vec::new()
+    }
+
+    /// The free space of the disk the engine writes to, and the reserve under which it
+    /// refuses writes ([`StoreErrorKind::Full`]), for `/health`; `None` when the engine
+    /// does not manage a disk of its own (a database server's full disk comes back as
+    /// `Full` errors).
+    fn disk_space(&self) -> Option<DiskSpace> {
+        None
+    }
+}
+
+/// Free space on an engine's disk ([`Store::disk_space`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskSpace {
+    /// Bytes free to the process.
+    pub free: u64,
+    /// Bytes kept free: under this, writes are refused.
+    pub reserve: u64,
+}
+
+impl DiskSpace {
+    /// Whether writes are refused: less than the reserve is free.
+    pub fn short(&self) -> bool {
+        self.free < self.reserve
     }
 }
 

@@ -808,6 +808,13 @@ pub fn run_writer<S: Store + ?Sized>(
             },
         };
         stats.alive_at.store(clock(), Relaxed);
+        if stats.lost.get().is_some() {
+            // The store lost durability: nothing more is written, whatever the store says
+            // now (its page cache cannot be trusted after a failed fsync). The job is
+            // dropped unrun (503); the process exits (`WriterStats::lost`).
+            drop(first);
+            continue;
+        }
         if feed.reload.load(Relaxed) {
             cache.clear();
             match WriterState::load(&*store) {
@@ -927,9 +934,26 @@ pub fn run_writer<S: Store + ?Sized>(
                 if !set.feed.is_empty() {
                     feed.signal.advance(state.next_feed - 1);
                 }
+                if !set.is_empty() {
+                    stats.full_since.store(0, Relaxed);
+                }
             }
             Err(e) => {
                 stats.commit_failures.fetch_add(1, Relaxed);
+                match e.kind() {
+                    crate::store::StoreErrorKind::Lost => {
+                        tracing::error!(
+                            "the store lost durability ({e}): the writer writes nothing more"
+                        );
+                        let _ = stats.lost.set(e.to_string());
+                    }
+                    crate::store::StoreErrorKind::Full => {
+                        let _ = stats
+                            .full_since
+                            .compare_exchange(0, clock(), Relaxed, Relaxed);
+                    }
+                    crate::store::StoreErrorKind::Failed => {}
+                }
                 // Nothing of the batch is in the cache (it holds committed states only), but
                 // after a failed commit trust nothing remembered: a network engine may have
                 // committed what it reported failed (the connection cut after `COMMIT`), so
@@ -972,6 +996,14 @@ fn run_job<S: Store + ?Sized>(job: Job<S>, tx: &mut Tx<'_, S>, done: &mut Vec<Co
 /// What the writer has done since it started (for `/metrics`).
 #[derive(Debug, Default)]
 pub struct WriterStats {
+    /// Why the store lost durability (a commit failed with
+    /// [`crate::store::StoreErrorKind::Lost`]: a failed fsync, a poisoned journal). From
+    /// then on the writer writes nothing, and `serve` exits (a start recovers from the
+    /// journal): carrying on would trust a page cache the disk may not match.
+    pub lost: std::sync::OnceLock<String>,
+    /// Since when (Unix seconds) commits have been refused for a full disk
+    /// ([`crate::store::StoreErrorKind::Full`]); 0 when the last commit went through.
+    pub full_since: std::sync::atomic::AtomicU64,
     /// Batches refused because an invariant would have broken.
     pub invariant_failures: std::sync::atomic::AtomicU64,
     /// Times the writer loop itself panicked and was restarted.

@@ -50,6 +50,9 @@ pub struct Health {
     pub store: &'static str,
     /// The store's reader threads (every read of a request runs on them).
     pub reads: HealthReads,
+    /// The data directory's disk (the embedded store; absent on PostgreSQL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk: Option<HealthDisk>,
 }
 
 fn store_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -104,6 +107,28 @@ pub struct HealthProjections {
     pub risk_engine: bool,
     /// Whether the analytics run (their endpoints answer 503 when they do not).
     pub analytics: bool,
+    /// Each projection this process follows the feed with: how far it has got, and
+    /// whether it is failed or behind (then `status` is `degraded`).
+    pub states: Vec<HealthProjection>,
+}
+
+/// One projection in `GET /health` (`registry::project`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthProjection {
+    /// `risk` or `analytics`.
+    pub name: &'static str,
+    /// The last feed sequence number it applied.
+    pub applied: u64,
+    /// Feed entries committed and not yet applied.
+    pub lag: u64,
+    /// Seconds behind the feed (0 when it has applied all of it); over
+    /// `registry::project::BEHIND_MAX_SECS` (60) it is reported behind.
+    pub behind_secs: u64,
+    /// Times it failed (a panic, a feed entry it cannot read) and started again.
+    pub restarts: u64,
+    /// Why it is failed now: it starts again from its checkpoint after a back-off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// The writer's part of `GET /health`.
@@ -118,6 +143,24 @@ pub struct HealthWriter {
     /// How long the empty job took, in milliseconds (when it went through).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answered_ms: Option<f64>,
+    /// Since when (Unix seconds) commits have been refused for a full disk (503
+    /// `storage-full`); absent when the last commit went through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_since: Option<u64>,
+    /// Why the store lost durability (a failed fsync): the writer writes nothing more and
+    /// the process stops; a start recovers from the journal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost: Option<String>,
+}
+
+/// The data directory's disk in `GET /health` (the embedded store).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthDisk {
+    /// Bytes free.
+    pub free_bytes: u64,
+    /// Bytes kept free: under this, writes are refused (503 `storage-full`) until there
+    /// is room again (`TRACEMARK_DISK_RESERVE_MB`).
+    pub reserve_bytes: u64,
 }
 
 /// `GET /.well-known/tracemark-keys`: the keys that sign codes' tails, then the log's key.

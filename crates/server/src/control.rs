@@ -76,6 +76,17 @@ impl Control {
         self.analytics_follower.as_ref().map(|f| &*f.progress)
     }
 
+    /// The projections this router follows the feed with, by name, and their progress.
+    pub fn followed(&self) -> Vec<(&'static str, &registry::project::Progress)> {
+        [
+            ("risk", self.progress()),
+            ("analytics", self.analytics_progress()),
+        ]
+        .into_iter()
+        .filter_map(|(n, p)| p.map(|p| (n, p)))
+        .collect()
+    }
+
     /// The risk engine's progress (`None` if it did not start).
     pub fn progress(&self) -> Option<&registry::project::Progress> {
         self.follower.as_ref().map(|f| &*f.progress)

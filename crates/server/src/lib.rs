@@ -1236,7 +1236,8 @@ async fn health(State(s): State<AppState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     // Found by the probe's threads; here only read (a stale finding means a stuck read or
     // writer). The counts are read fresh.
-    let (store, writer) = s.health.latest(s.registry.feed_signal().head()).await;
+    let feed_head = s.registry.feed_signal().head();
+    let (store, writer) = s.health.latest(feed_head).await;
     fn fresh<T>(p: Option<reads::Probed<T>>, what: &str) -> Result<(f64, T), String> {
         match p {
             None => Err(format!("{what} has not answered since the start")),
@@ -1267,10 +1268,25 @@ async fn health(State(s): State<AppState>) -> Response {
             job_panics: w.job_panics.load(Relaxed),
             restarts: w.restarts.load(Relaxed),
             answered_ms: None,
+            full_since: Some(w.full_since.load(Relaxed)).filter(|t| *t != 0),
+            lost: w.lost.get().cloned(),
         },
         projections: answers::HealthProjections {
             risk_engine: s.control.progress().is_some(),
             analytics: s.control.analytics.is_some(),
+            states: s
+                .control
+                .followed()
+                .into_iter()
+                .map(|(name, p)| answers::HealthProjection {
+                    name,
+                    applied: p.applied.load(Relaxed),
+                    lag: p.lag(feed_head),
+                    behind_secs: p.behind_secs(feed_head, s.registry.now()),
+                    restarts: p.restarts.load(Relaxed),
+                    failure: p.failure(),
+                })
+                .collect(),
         },
         store: if head.is_ok() { "ok" } else { "unavailable" },
         reads: answers::HealthReads {
@@ -1281,6 +1297,7 @@ async fn health(State(s): State<AppState>) -> Response {
             timed_out: pool.stats.timed_out.load(Relaxed),
             answered_ms: None,
         },
+        disk: None,
     };
     if let Ok((ms, (docs, chain))) = &head {
         body.documents = Some(*docs);
@@ -1288,8 +1305,12 @@ async fn health(State(s): State<AppState>) -> Response {
         body.reads.answered_ms = Some(*ms);
     }
     match (took, head) {
-        (Ok((ms, ())), Ok(_)) => {
+        (Ok((ms, space)), Ok(_)) => {
             body.writer.answered_ms = Some(ms);
+            body.disk = space.map(|d| answers::HealthDisk {
+                free_bytes: d.free,
+                reserve_bytes: d.reserve,
+            });
             let down: Vec<&str> = [
                 (!body.projections.risk_engine).then_some("the risk engine"),
                 (!body.projections.analytics).then_some("the analytics"),
@@ -1297,20 +1318,53 @@ async fn health(State(s): State<AppState>) -> Response {
             .into_iter()
             .flatten()
             .collect();
+            let mut why = Vec::new();
             if !down.is_empty() {
-                // Documents are still taken (a 200), but what regulators read is missing.
-                body.status = "degraded";
-                body.detail = Some(format!(
+                why.push(format!(
                     "{} {} not running; see the server's log",
                     down.join(" and "),
                     if down.len() == 1 { "is" } else { "are" }
                 ));
             }
+            if let Some(d) = space.filter(|d| d.short()) {
+                why.push(format!(
+                    "the data directory's disk has {} MiB free, under its reserve of {} MiB: \
+                     writes are refused (503 storage-full) until there is room",
+                    d.free / (1024 * 1024),
+                    d.reserve / (1024 * 1024)
+                ));
+            } else if let Some(t) = body.writer.full_since {
+                why.push(format!(
+                    "commits have been refused since {t} (Unix time): the store's disk is full"
+                ));
+            }
+            for p in &body.projections.states {
+                if let Some(f) = &p.failure {
+                    why.push(format!("the {} projection failed: {f}", p.name));
+                } else if p.behind_secs > registry::project::BEHIND_MAX_SECS {
+                    why.push(format!(
+                        "the {} projection is {} s ({} feed entries) behind",
+                        p.name, p.behind_secs, p.lag
+                    ));
+                }
+            }
+            if !why.is_empty() {
+                // Documents are still taken (a 200), but what regulators read is missing
+                // or stale.
+                body.status = "degraded";
+                body.detail = Some(why.join("; "));
+            }
             Json(body).into_response()
         }
         (Err(e), _) | (_, Err(e)) => {
             body.status = "unavailable";
-            body.detail = Some(e);
+            body.detail = Some(match &body.writer.lost {
+                Some(why) => format!(
+                    "the store lost durability ({why}): nothing more is written; the process \
+                     stops, and a start recovers from the journal"
+                ),
+                None => e,
+            });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
@@ -1494,13 +1548,43 @@ async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {
             head.saturating_sub(applied)
         );
     }
-    text.push_str("# HELP tracemark_projection_unreadable_total Feed entries a projection could not read (skipped).\n# TYPE tracemark_projection_unreadable_total counter\n");
-    for (name, p) in projections.iter().filter_map(|(n, p)| p.map(|p| (n, p))) {
-        let _ = writeln!(
-            text,
-            "tracemark_projection_unreadable_total{{projection=\"{name}\"}} {}",
-            p.unreadable.load(Relaxed)
-        );
+    let now = s.registry.now();
+    type Figure = fn(&registry::project::Progress, u64, u64) -> u64;
+    let figures: [(&str, &str, &str, Figure); 4] = [
+        (
+            "tracemark_projection_unreadable_total",
+            "Times a feed entry a projection could not read stopped it (it waits before the entry).",
+            "counter",
+            |p, _, _| p.unreadable.load(Relaxed),
+        ),
+        (
+            "tracemark_projection_restarts_total",
+            "Times a projection failed (a panic, an unreadable feed entry) and started again from its checkpoint.",
+            "counter",
+            |p, _, _| p.restarts.load(Relaxed),
+        ),
+        (
+            "tracemark_projection_failed",
+            "1 while a projection is failed (waiting to start again), else 0.",
+            "gauge",
+            |p, _, _| u64::from(p.failure().is_some()),
+        ),
+        (
+            "tracemark_projection_behind_seconds",
+            "Seconds a projection is behind the feed (0 when it has applied all of it; over 60 /health says degraded).",
+            "gauge",
+            |p, head, now| p.behind_secs(head, now),
+        ),
+    ];
+    for (metric, help, kind, figure) in figures {
+        let _ = writeln!(text, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+        for (name, p) in projections.iter().filter_map(|(n, p)| p.map(|p| (n, p))) {
+            let _ = writeln!(
+                text,
+                "{metric}{{projection=\"{name}\"}} {}",
+                figure(p, head, now)
+            );
+        }
     }
     text.push_str("# HELP tracemark_alerts Alerts (incidents) the risk engine holds, by kind.\n# TYPE tracemark_alerts gauge\n");
     for (kind, n) in s.control.risk.read().counts().clone() {

@@ -57,9 +57,16 @@ impl Problem {
     }
 }
 
+/// `Retry-After` (seconds) of a write refused for a full disk: room comes back when an
+/// operator frees it, not in a second.
+pub const STORAGE_FULL_RETRY_AFTER_SECS: u32 = 30;
+
 impl From<Error> for Problem {
     fn from(e: Error) -> Problem {
         let mut p = Problem::new(e.status(), e.slug(), e.title(), e.to_string());
+        if let Error::StorageFull(_) = e {
+            p.retry_after = Some(STORAGE_FULL_RETRY_AFTER_SECS);
+        }
         if let Error::Invalid { errors, .. } = e {
             p.errors = errors;
         }
@@ -112,6 +119,7 @@ pub const KINDS: &[(&str, u16, &str)] = &[
     ("too-many", 429, "Too many requests (per address, or in flight from one address), active orders, codes waiting for production, signed requests in ten minutes, or failed crypto-tail checks."),
     ("internal", 500, "A bug: reported and logged; nothing was changed."),
     ("unavailable", 503, "The store failed; nothing was changed; retry."),
+    ("storage-full", 503, "The registry's disk is full (the embedded store keeps a reserve free: `/health` shows `disk`); nothing was changed. Writes resume by themselves once there is room: retry after `Retry-After` seconds. Reads still answer."),
     ("not-writer", 503, "This server reads the registry's shared database but does not hold the writer's lease: send the change to the writer named in `writer` (when known), or retry after `Retry-After` seconds (a reader takes over a dead writer's lease within seconds). Nothing was changed."),
     ("busy", 503, "The server is at its connection limit, its store's readers or write slots are saturated, or it could not answer in time; retry after `Retry-After` seconds. A request that timed out may have taken effect: resend the same one (documents are idempotent by id)."),
 ];

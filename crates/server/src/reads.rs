@@ -341,9 +341,13 @@ type Shared = Arc<(parking_lot::Mutex<Ctl>, parking_lot::Condvar)>;
 /// The threads stop when the probe is dropped.
 pub struct HealthProbe {
     store: tokio::sync::watch::Receiver<Option<Probed<HeadFound>>>,
-    writer: tokio::sync::watch::Receiver<Option<Probed<()>>>,
+    writer: tokio::sync::watch::Receiver<Option<Probed<WriterFound>>>,
     ctl: Shared,
 }
+
+/// What the writer probe finds once an empty job went through: the store's disk space
+/// (`registry::store::Store::disk_space`), read on the probe's thread.
+pub type WriterFound = Option<registry::store::DiskSpace>;
 
 /// How long `/health` waits for a fresh read of the store's head after a commit (on the
 /// probe's thread; the embedded store answers in microseconds). Past it, the last
@@ -378,7 +382,7 @@ impl HealthProbe {
             move || {
                 registry
                     .writer_check(writer_timeout)
-                    .map(|_| ())
+                    .map(|_| registry.store().disk_space())
                     .map_err(|e| e.to_string())
             },
         )?;
@@ -389,7 +393,10 @@ impl HealthProbe {
     /// `feed_head` (asking for one and waiting at most [`HEALTH_FRESH_WAIT`] when the
     /// latest is older), waiting at most [`HEALTH_FIRST_WAIT`] for the first ones after a
     /// start. Never blocks the async thread.
-    pub async fn latest(&self, feed_head: u64) -> (Option<Probed<HeadFound>>, Option<Probed<()>>) {
+    pub async fn latest(
+        &self,
+        feed_head: u64,
+    ) -> (Option<Probed<HeadFound>>, Option<Probed<WriterFound>>) {
         let (mut s, mut w) = (self.store.clone(), self.writer.clone());
         let _ = tokio::time::timeout(HEALTH_FIRST_WAIT, async {
             let _ = s.wait_for(Option::is_some).await;

@@ -50,7 +50,9 @@ use registry::model::{
     Product, StoredDocument,
 };
 use registry::placement;
-use registry::store::{EngineGauge, Store, StoreError, StoreResult, WriteSet};
+use registry::store::{
+    DiskSpace, EngineGauge, Store, StoreError, StoreErrorKind, StoreResult, WriteSet,
+};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,6 +98,10 @@ pub struct FjallStore {
     placement: Option<Placement>,
     /// Whether the stored states are placed (and this store cannot place them).
     unplaceable: bool,
+    /// The data directory, whose file system's free space is checked before each write.
+    dir: std::path::PathBuf,
+    /// Bytes kept free on it ([`disk_reserve`]).
+    reserve: u64,
 }
 
 /// fjall's background workers (flushes and compactions): `TRACEMARK_STORE_WORKERS` if set
@@ -132,6 +138,50 @@ pub const WORKERS_DEFAULT_MIN: usize = 3;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)
+}
+
+/// A failed batch commit. fjall poisons the database after a failed write or fsync of its
+/// journal (every later write then fails with `Poisoned`; its documentation: "it's best
+/// to let the application crash and try to recover"), so both mean the store lost
+/// durability ([`StoreErrorKind::Lost`]): the registry stops writing and the process
+/// exits, and a start recovers from the journal.
+fn commit_err(e: fjall::Error) -> StoreError {
+    let kind = match &e {
+        fjall::Error::Io(_) | fjall::Error::Poisoned => StoreErrorKind::Lost,
+        _ => StoreErrorKind::Failed,
+    };
+    StoreError::with_source(kind, e.to_string(), e)
+}
+
+/// The disk space kept free by default: writes are refused when less is left, so that
+/// fjall's journal never meets a full disk (which poisons it until a restart) and its
+/// flushes and compactions have room. At most [`DISK_RESERVE_SHARE`] of the file system,
+/// so a small one is not refused at once; `TRACEMARK_DISK_RESERVE_MB` sets it.
+pub const DISK_RESERVE_DEFAULT: u64 = 1024 * 1024 * 1024;
+
+/// The largest share of the file system the default reserve takes (1/20).
+pub const DISK_RESERVE_SHARE: u64 = 20;
+
+/// Bytes free to the process on the file system holding `dir`, and its size.
+fn statvfs(dir: &Path) -> StoreResult<(u64, u64)> {
+    let v = rustix::fs::statvfs(dir).map_err(err)?;
+    Ok((
+        v.f_bavail.saturating_mul(v.f_frsize),
+        v.f_blocks.saturating_mul(v.f_frsize),
+    ))
+}
+
+/// The reserve for the file system holding `dir`: `TRACEMARK_DISK_RESERVE_MB` if set,
+/// else [`DISK_RESERVE_DEFAULT`] or [`DISK_RESERVE_SHARE`] of its size, the smaller.
+fn disk_reserve(dir: &Path) -> StoreResult<u64> {
+    if let Some(mb) = std::env::var("TRACEMARK_DISK_RESERVE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return Ok(mb.saturating_mul(1024 * 1024));
+    }
+    let (_, size) = statvfs(dir)?;
+    Ok(DISK_RESERVE_DEFAULT.min(size / DISK_RESERVE_SHARE))
 }
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
@@ -433,6 +483,8 @@ impl FjallStore {
             durable,
             placement,
             unplaceable: false,
+            dir: dir.to_path_buf(),
+            reserve: disk_reserve(dir)?,
         };
         let mut store = store;
         let placed = store.counter(LAYOUT)? == 2;
@@ -456,6 +508,21 @@ impl FjallStore {
             b.commit().map_err(err)?;
         }
         Ok(store)
+    }
+
+    /// Refuses a write ([`StoreErrorKind::Full`]) while less than the reserve is free on
+    /// the data directory's disk; a write goes through again once there is room.
+    fn room(&self) -> StoreResult<()> {
+        match self.disk_space() {
+            Some(s) if s.short() => Err(StoreError::new(format!(
+                "the data directory's disk has {} MiB free, under the {} MiB kept in reserve \
+                 (TRACEMARK_DISK_RESERVE_MB): writes are refused until there is room",
+                s.free / (1024 * 1024),
+                s.reserve / (1024 * 1024)
+            ))
+            .of_kind(StoreErrorKind::Full)),
+            _ => Ok(()),
+        }
     }
 
     /// Moves every spread state whose code can be placed to its placed key, then marks
@@ -974,6 +1041,7 @@ impl Store for FjallStore {
         if name.as_bytes().iter().any(|&b| b < 2) {
             return Err(err("a projection name with a 0x00 or 0x01 byte"));
         }
+        self.room()?;
         // Not synced: fjall's journal applies a batch whole or not at all after a crash,
         // and a projection lost with it is replayed from the durable feed.
         let mut b = self.db.batch();
@@ -989,7 +1057,15 @@ impl Store for FjallStore {
             cat(&[name.as_bytes(), &[1]]),
             checkpoint.to_le_bytes(),
         );
-        b.commit().map_err(err)
+        b.commit().map_err(commit_err)
+    }
+
+    fn disk_space(&self) -> Option<DiskSpace> {
+        let (free, _) = statvfs(&self.dir).ok()?;
+        Some(DiskSpace {
+            free,
+            reserve: self.reserve,
+        })
     }
 
     fn refusal_count(&self) -> StoreResult<u64> {
@@ -1179,6 +1255,7 @@ impl Store for FjallStore {
     }
 
     fn commit(&self, set: &WriteSet) -> StoreResult<()> {
+        self.room()?;
         let mut b = self.db.batch();
         if self.durable {
             b = b.durability(Some(PersistMode::SyncAll));
@@ -1313,7 +1390,7 @@ impl Store for FjallStore {
         for (name, v) in &set.counters {
             b.insert(&self.meta, name.as_bytes(), v.to_le_bytes());
         }
-        b.commit().map_err(err)?;
+        b.commit().map_err(commit_err)?;
         self.refusal_seq.store(rseq, Ordering::SeqCst);
         Ok(())
     }

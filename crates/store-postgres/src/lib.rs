@@ -103,7 +103,7 @@ use registry::model::{
 use registry::placement::{self, Placement, Sequences};
 use registry::store::{
     decode_document, decode_record, encode_document_meta, encode_record, encode_refusal, Store,
-    StoreError, StoreResult, WriteSet,
+    StoreError, StoreErrorKind, StoreResult, WriteSet,
 };
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
@@ -274,16 +274,27 @@ type Fut<'c, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'c>>;
 type Param = Box<dyn ToSql + Send + Sync>;
 
 /// A failure from the server or the connection, with the server's message when it sent one.
+/// The database's disk being full (SQLSTATE class 53, insufficient resources: `disk_full`
+/// 53100, `out_of_memory` 53200, …) is a [`StoreErrorKind::Full`]: nothing was changed, and
+/// writes succeed again once it has room.
 pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
-    match e.as_db_error() {
-        Some(db) => StoreError(format!(
-            "postgres: {} ({}){}",
-            db.message(),
-            db.code().code(),
-            db.detail().map(|d| format!(": {d}")).unwrap_or_default()
-        )),
-        None => StoreError(format!("postgres: {e}")),
-    }
+    let (message, kind) = match e.as_db_error() {
+        Some(db) => (
+            format!(
+                "postgres: {} ({}){}",
+                db.message(),
+                db.code().code(),
+                db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+            ),
+            if db.code() == &tokio_postgres::error::SqlState::DISK_FULL {
+                StoreErrorKind::Full
+            } else {
+                StoreErrorKind::Failed
+            },
+        ),
+        None => (format!("postgres: {e}"), StoreErrorKind::Failed),
+    };
+    StoreError::with_source(kind, message, e)
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {

@@ -302,7 +302,9 @@ pub(crate) async fn migrate(
             Step::SaltPages => placing::salt_pages(&tx, citus).await.map(drop),
             Step::FeedKinds => feed_kinds(&tx).await,
         };
-        step.map_err(|e| StoreError::new(format!("schema migration {}: {}", m.version, e.0)))?;
+        step.map_err(|e| {
+            StoreError::new(format!("schema migration {}: {}", m.version, e.message()))
+        })?;
         run_part(&tx, m.version, " (copy)", m.copy).await?;
         reached = m.version;
     }
@@ -351,7 +353,10 @@ async fn run_part(
 ) -> StoreResult<()> {
     for stmt in statements(sql) {
         tx.batch_execute(stmt).await.map_err(|e| {
-            StoreError::new(format!("schema migration {version}{part}: {}", pg(e).0))
+            StoreError::new(format!(
+                "schema migration {version}{part}: {}",
+                pg(e).message()
+            ))
         })?;
     }
     Ok(())

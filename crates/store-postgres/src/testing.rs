@@ -326,8 +326,8 @@ fn session(url: &str, queries: &[&str]) -> Result<Vec<Vec<Option<String>>>, Stri
                     .simple_query(q)
                     .await
                     .map_err(|e| match queries.len() {
-                        1 => crate::pg(e).0,
-                        _ => format!("{q}: {}", crate::pg(e).0),
+                        1 => crate::pg(e).message().to_string(),
+                        _ => format!("{q}: {}", crate::pg(e).message()),
                     })?;
                 for m in msgs {
                     if let tokio_postgres::SimpleQueryMessage::Row(r) = m {

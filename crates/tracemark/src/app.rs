@@ -222,6 +222,10 @@ fn random_key() -> Vec<u8> {
     k
 }
 
+/// The exit status of a process whose store lost durability (a failed fsync): `EX_TEMPFAIL`,
+/// a failure a restart recovers from (the journal holds every acknowledged write).
+pub const EXIT_STORE_LOST: i32 = 75;
+
 /// Opens (creating if new) the data directory `dir`.
 pub fn open(dir: &Path, clock: registry::Clock) -> Result<Opened> {
     open_home(&Home::Dir(dir.to_path_buf()), clock)
@@ -319,6 +323,17 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
         Registry::open(store, keyring, clock)
     }
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    registry.on_store_lost(|why| {
+        tracing::error!(
+            "the store lost durability ({why}): stopping now; a start recovers every \
+             acknowledged write from the journal"
+        );
+        eprintln!(
+            "tracemark: the store lost durability ({why}): stopping now; a start recovers \
+             every acknowledged write from the journal"
+        );
+        std::process::exit(EXIT_STORE_LOST);
+    });
     // What a start spends where (the projections log their own load after this).
     tracing::info!(
         "store opened in {:.2} s, registry in {:.2} s",

@@ -1,220 +1,26 @@
 //! A slow store does not slow what needs no store (issue 15, item 2).
 //!
-//! The registry runs on a real embedded store wrapped in [`SlowStore`], which sleeps 50 ms
-//! in every read, as a network engine far away would. The real router and serving loop
+//! The registry runs on a real embedded store wrapped in `registry::faults::FaultyStore`,
+//! which sleeps 50 ms in every read, as a network engine far away would. The real router and serving loop
 //! answer over real HTTP. With many slow verifications in flight (more than the async
 //! worker threads), `/health` and the public pages that read no store must still answer in
 //! a few milliseconds: no store read may run on an async thread. Past the reader pool's
 //! queue bound, requests are told 503 with `Retry-After` at once, and the server recovers.
 //! A store whose reads fail is reported by `/health` within seconds.
 
-use registry::model::{
-    Block, Bucket, CodeEvent, CodeKey, CodeState, Order, Participant, ParticipantId, Product,
-    StoredDocument,
-};
-use registry::store::{Store, StoreError, StoreResult, WriteSet};
+use registry::faults::FaultyStore;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use uuid::Uuid;
 
 /// What every read of the slow store costs while switched on.
 const READ_DELAY_MS: u64 = 50;
 
-/// A store that delegates to a real one and sleeps in every read method (and, when told,
-/// fails every read). Writes are untouched.
-struct SlowStore {
-    inner: store_fjall::FjallStore,
-    delay_ms: AtomicU64,
-    failing: AtomicBool,
-}
-
-impl SlowStore {
-    fn read(&self) -> StoreResult<()> {
-        let ms = self.delay_ms.load(Ordering::Relaxed);
-        if ms > 0 {
-            std::thread::sleep(Duration::from_millis(ms));
-        }
-        if self.failing.load(Ordering::Relaxed) {
-            return Err(StoreError::new("the test cut the store off"));
-        }
-        Ok(())
-    }
-}
-
-impl Store for SlowStore {
-    fn participant(&self, id: ParticipantId) -> StoreResult<Option<Participant>> {
-        self.read()?;
-        self.inner.participant(id)
-    }
-    fn participant_by_tin(&self, tin: &str) -> StoreResult<Option<Participant>> {
-        self.read()?;
-        self.inner.participant_by_tin(tin)
-    }
-    fn participants(&self) -> StoreResult<Vec<Participant>> {
-        self.read()?;
-        self.inner.participants()
-    }
-    fn product(&self, gtin: u64) -> StoreResult<Option<Product>> {
-        self.read()?;
-        self.inner.product(gtin)
-    }
-    fn products_between(&self, lo: u64, hi: u64, limit: usize) -> StoreResult<Vec<Product>> {
-        self.read()?;
-        self.inner.products_between(lo, hi, limit)
-    }
-    fn codes(&self, keys: &[CodeKey]) -> StoreResult<Vec<Option<CodeState>>> {
-        self.read()?;
-        self.inner.codes(keys)
-    }
-    fn events(&self, key: &CodeKey) -> StoreResult<Vec<CodeEvent>> {
-        self.read()?;
-        self.inner.events(key)
-    }
-    fn children(&self, parent: &CodeKey) -> StoreResult<Vec<CodeKey>> {
-        self.read()?;
-        self.inner.children(parent)
-    }
-    fn document(&self, id: &Uuid) -> StoreResult<Option<StoredDocument>> {
-        self.read()?;
-        self.inner.document(id)
-    }
-    fn document_id_by_seq(&self, seq: u64) -> StoreResult<Option<Uuid>> {
-        self.read()?;
-        self.inner.document_id_by_seq(seq)
-    }
-    fn shipment_closed_by(&self, ship: &Uuid) -> StoreResult<Option<Uuid>> {
-        self.read()?;
-        self.inner.shipment_closed_by(ship)
-    }
-    fn order(&self, id: &Uuid) -> StoreResult<Option<Order>> {
-        self.read()?;
-        self.inner.order(id)
-    }
-    fn orders_of(&self, participant: ParticipantId) -> StoreResult<Vec<Order>> {
-        self.read()?;
-        self.inner.orders_of(participant)
-    }
-    fn order_serials(&self, id: &Uuid, offset: u32, limit: u32) -> StoreResult<Vec<String>> {
-        self.read()?;
-        self.inner.order_serials(id, offset, limit)
-    }
-    fn blocks(&self) -> StoreResult<Vec<Block>> {
-        self.read()?;
-        self.inner.blocks()
-    }
-    fn block_codes(&self, block: u64) -> StoreResult<Vec<CodeKey>> {
-        self.read()?;
-        self.inner.block_codes(block)
-    }
-    fn inventory(&self, owner: ParticipantId, gtin: u64) -> StoreResult<Vec<(Bucket, i64)>> {
-        self.read()?;
-        self.inner.inventory(owner, gtin)
-    }
-    fn counter(&self, name: &str) -> StoreResult<u64> {
-        self.read()?;
-        self.inner.counter(name)
-    }
-    fn refusal_count(&self) -> StoreResult<u64> {
-        self.read()?;
-        self.inner.refusal_count()
-    }
-    fn log_leaf(&self, index: u64) -> StoreResult<Option<Vec<u8>>> {
-        self.read()?;
-        self.inner.log_leaf(index)
-    }
-    fn log_hashes(&self, ids: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>> {
-        self.read()?;
-        self.inner.log_hashes(ids)
-    }
-    fn document_log_index(&self, seq: u64) -> StoreResult<Option<u64>> {
-        self.read()?;
-        self.inner.document_log_index(seq)
-    }
-    fn complaints(
-        &self,
-        start: &Uuid,
-        limit: usize,
-    ) -> StoreResult<Vec<registry::complaints::Complaint>> {
-        self.read()?;
-        self.inner.complaints(start, limit)
-    }
-    fn complaint(&self, id: &Uuid) -> StoreResult<Option<registry::complaints::Complaint>> {
-        self.read()?;
-        self.inner.complaint(id)
-    }
-    fn complaint_photo(&self, id: &Uuid) -> StoreResult<Option<Vec<u8>>> {
-        self.read()?;
-        self.inner.complaint_photo(id)
-    }
-    fn feed(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>> {
-        self.read()?;
-        self.inner.feed(after, limit)
-    }
-    fn projection_checkpoint(&self, name: &str) -> StoreResult<u64> {
-        self.read()?;
-        self.inner.projection_checkpoint(name)
-    }
-    fn projection_rows(
-        &self,
-        name: &str,
-        start: &[u8],
-        limit: usize,
-    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.read()?;
-        self.inner.projection_rows(name, start, limit)
-    }
-    fn commit_projection(
-        &self,
-        name: &str,
-        checkpoint: u64,
-        rows: &[(Vec<u8>, Option<Vec<u8>>)],
-    ) -> StoreResult<()> {
-        self.inner.commit_projection(name, checkpoint, rows)
-    }
-    fn commit(&self, set: &WriteSet) -> StoreResult<()> {
-        self.inner.commit(set)
-    }
-    fn code_states_after(
-        &self,
-        after: Option<&CodeKey>,
-        limit: usize,
-    ) -> StoreResult<Vec<(CodeKey, CodeState)>> {
-        self.read()?;
-        self.inner.code_states_after(after, limit)
-    }
-    fn inventory_after(
-        &self,
-        after: Option<(ParticipantId, u64, Bucket)>,
-        limit: usize,
-    ) -> StoreResult<Vec<(ParticipantId, u64, Bucket, i64)>> {
-        self.read()?;
-        self.inner.inventory_after(after, limit)
-    }
-    fn code_range(
-        &self,
-        gtin: u64,
-        serial_len: u8,
-        counter: u64,
-    ) -> StoreResult<Option<registry::model::CodeRange>> {
-        self.read()?;
-        self.inner.code_range(gtin, serial_len, counter)
-    }
-    fn code_ranges_after(
-        &self,
-        after: Option<[u8; 17]>,
-        limit: usize,
-    ) -> StoreResult<Vec<registry::model::CodeRange>> {
-        self.read()?;
-        self.inner.code_ranges_after(after, limit)
-    }
-}
-
 /// A registry on a slow store, served over HTTP on a free loopback port.
 struct Slow {
     base: String,
-    store: Arc<SlowStore>,
+    store: Arc<FaultyStore>,
     /// Serves while it lives.
     _rt: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
@@ -252,11 +58,8 @@ fn config(reads: Option<(usize, usize, Duration)>) -> server::Config {
 fn start(reads: Option<(usize, usize, Duration)>) -> Slow {
     let dir = tempfile::tempdir().expect("temp dir");
     let inner = store_fjall::FjallStore::open(&dir.path().join("store")).expect("store");
-    let store = Arc::new(SlowStore {
-        inner,
-        delay_ms: AtomicU64::new(READ_DELAY_MS),
-        failing: AtomicBool::new(false),
-    });
+    let store = Arc::new(FaultyStore::new(Arc::new(inner)));
+    store.faults(|f| f.read_delay = Some(Duration::from_millis(READ_DELAY_MS)));
     let clock = registry::system_clock();
     let keyring =
         issuance::Keyring::load_or_create(&dir.path().join("keys.json"), clock()).expect("keyring");
@@ -581,7 +384,7 @@ fn a_read_not_answered_in_time_is_a_503_and_health_tells_of_a_failing_store() {
         );
 
         // The store's reads fail: /health says so within seconds (it reads nothing itself).
-        s.store.failing.store(true, Ordering::Relaxed);
+        s.store.faults(|f| f.reads_fail = true);
         let t = Instant::now();
         wait_for(
             "/health to say the store is unavailable",
@@ -598,7 +401,7 @@ fn a_read_not_answered_in_time_is_a_503_and_health_tells_of_a_failing_store() {
         .await;
         eprintln!("/health told of the failing store after {:?}", t.elapsed());
         // And recovers when the store does.
-        s.store.failing.store(false, Ordering::Relaxed);
+        s.store.faults(|f| f.reads_fail = false);
         wait_for(
             "/health to say ok again",
             Duration::from_secs(10),
