@@ -123,3 +123,27 @@ pub const KINDS: &[(&str, u16, &str)] = &[
     ("not-writer", 503, "This server reads the registry's shared database but does not hold the writer's lease: send the change to the writer named in `writer` (when known), or retry after `Retry-After` seconds (a reader takes over a dead writer's lease within seconds). Nothing was changed."),
     ("busy", 503, "The server is at its connection limit, its store's readers or write slots are saturated, or it could not answer in time; retry after `Retry-After` seconds. A request that timed out may have taken effect: resend the same one (documents are idempotent by id)."),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write refused for a full disk says so, with a `Retry-After` that gives an
+    /// operator time to free space; other 503s keep theirs.
+    #[test]
+    fn a_full_disk_is_storage_full_with_a_longer_retry_after() {
+        let r = Problem::from(Error::StorageFull("no room".into())).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            r.headers()[header::RETRY_AFTER],
+            STORAGE_FULL_RETRY_AFTER_SECS.to_string().as_str()
+        );
+        let p = Problem::from(Error::StorageFull("no room".into()));
+        assert_eq!(p.kind, "/problems/storage-full");
+        assert!(KINDS
+            .iter()
+            .any(|(slug, status, _)| *slug == "storage-full" && *status == 503));
+        let r = Problem::from(Error::Unavailable("down".into())).into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+}

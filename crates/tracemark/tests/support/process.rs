@@ -22,12 +22,18 @@ impl Serve {
     /// Starts `tracemark serve` with `args` (the store's flags) and the admin token
     /// `admin`, and waits for its address.
     pub fn start(args: &[&str], admin: &str) -> Serve {
+        Serve::start_with_env(args, admin, &[])
+    }
+
+    /// As [`Serve::start`], with more environment variables.
+    pub fn start_with_env(args: &[&str], admin: &str, env: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tracemark"))
             .arg("serve")
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
             .env("TRACEMARK_ADMIN_TOKEN", admin)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
