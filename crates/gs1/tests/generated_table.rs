@@ -2,7 +2,11 @@
 //!
 //! The test renders the table from `shared/data/gs1/syntax/gs1-syntax-dictionary.txt`
 //! and compares it with the committed `src/ai_table.rs`. With `GS1_REGENERATE=1` it
-//! writes the file instead. When `../shared` is absent the test prints a notice and passes.
+//! writes the file instead. Without `../shared` it fails naming it, unless
+//! `TRACEMARK_ALLOW_SKIP=shared`.
+
+#[path = "common/skip.rs"]
+mod skip;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -259,12 +263,15 @@ fn render(entries: &[Entry]) -> String {
 #[test]
 fn ai_table_matches_dictionary() {
     let dict = shared_dir().join("data/gs1/syntax/gs1-syntax-dictionary.txt");
-    let Ok(text) = std::fs::read_to_string(&dict) else {
-        eprintln!(
-            "skipping: ../shared not present ({} unreadable)",
-            dict.display()
-        );
-        return;
+    let text = match std::fs::read_to_string(&dict) {
+        Ok(t) => t,
+        Err(e) => {
+            skip::skip_or_fail(
+                "shared",
+                &format!("../shared is not here ({}: {e})", dict.display()),
+            );
+            return;
+        }
     };
     let entries = parse_dictionary(&text);
     for w in entries.windows(2) {
@@ -296,12 +303,15 @@ fn ai_table_matches_dictionary() {
 #[test]
 fn library_table_agrees_with_dictionary() {
     let dict = shared_dir().join("data/gs1/syntax/gs1-syntax-dictionary.txt");
-    let Ok(text) = std::fs::read_to_string(&dict) else {
-        eprintln!(
-            "skipping: ../shared not present ({} unreadable)",
-            dict.display()
-        );
-        return;
+    let text = match std::fs::read_to_string(&dict) {
+        Ok(t) => t,
+        Err(e) => {
+            skip::skip_or_fail(
+                "shared",
+                &format!("../shared is not here ({}: {e})", dict.display()),
+            );
+            return;
+        }
     };
     let entries = parse_dictionary(&text);
     assert_eq!(gs1::Ai::all().count(), entries.len());

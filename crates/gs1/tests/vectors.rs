@@ -1,7 +1,10 @@
 //! Every row of the shared test vectors (see the SOURCE.txt files beside them):
 //! `syntax/derived-vectors/dl-and-element-string-vectors.tsv`,
 //! `tds/vectors/tds-96bit-vectors.csv` and `tds/vectors/tds-198bit-vectors.csv`.
-//! Each test prints "skipping: ../shared not present" and passes when the data is absent.
+//! Without `../shared` each test fails naming it, unless `TRACEMARK_ALLOW_SKIP=shared`.
+
+#[path = "common/skip.rs"]
+mod skip;
 
 use gs1::epc::{EpcId, EpcTag, TagScheme};
 use gs1::{check_digit, ElementString, GS};
@@ -13,10 +16,10 @@ fn shared_file(rel: &str) -> Option<(PathBuf, String)> {
         .join(rel);
     match std::fs::read_to_string(&p) {
         Ok(t) => Some((p, t)),
-        Err(_) => {
-            eprintln!(
-                "skipping: ../shared not present ({} unreadable)",
-                p.display()
+        Err(e) => {
+            skip::skip_or_fail(
+                "shared",
+                &format!("../shared is not here ({}: {e})", p.display()),
             );
             None
         }

@@ -63,6 +63,24 @@ pub struct World {
     next_sscc: AtomicU64,
 }
 
+/// What a test does when something it needs is missing (`what`: `shared` for the GS1
+/// data in `../shared`, `citus`, `python` for a Python module, `root`, `tools`): it fails,
+/// saying `why` and naming what it needs, unless `TRACEMARK_ALLOW_SKIP` lists `what` (or
+/// says `all`), when it prints that it skipped and returns. No test passes by skipping
+/// silently; `scripts/test` sets `TRACEMARK_ALLOW_SKIP=shared,citus` only on a clone
+/// without `../shared`, and says so.
+pub fn skip_or_fail(what: &str, why: &str) {
+    let allowed = std::env::var("TRACEMARK_ALLOW_SKIP").unwrap_or_default();
+    if allowed
+        .split(',')
+        .any(|w| w.trim() == what || w.trim() == "all")
+    {
+        eprintln!("SKIPPED (TRACEMARK_ALLOW_SKIP={allowed}): {why}");
+    } else {
+        panic!("{why}: this test needs it; set TRACEMARK_ALLOW_SKIP={what} to skip it instead");
+    }
+}
+
 /// Appends the GS1 mod-10 check digit to `body`.
 pub fn with_check_digit(body: &str) -> String {
     let sum: u32 = body

@@ -365,10 +365,12 @@ fn supervise<P: Projection + Default>(
                     reload = false;
                 }
                 Ok(Err(e)) => progress.set_failure(Some(format!("loading its rows: {e}"))),
-                Err(p) => progress.set_failure(Some(format!(
-                    "loading its rows panicked: {}",
-                    panic_message(&*p)
-                ))),
+                Err(p) => {
+                    tracing::error!("{name} panicked loading its rows: {}", panic_message(&*p));
+                    progress.set_failure(Some(
+                        "loading its rows panicked (the server's log says how)".into(),
+                    ));
+                }
             }
         }
         let before = progress.applied.load(Relaxed);
@@ -389,10 +391,16 @@ fn supervise<P: Projection + Default>(
             }
             Some(Err(p)) => {
                 reload = true;
-                progress.set_failure(Some(format!(
-                    "applying the feed after entry {} panicked: {}",
+                // The panic's own message goes to the log only: `/health` is public, and a
+                // message may quote what the projection held.
+                tracing::error!(
+                    "{name} panicked applying the feed after entry {}: {}",
                     progress.applied.load(Relaxed),
                     panic_message(&*p)
+                );
+                progress.set_failure(Some(format!(
+                    "applying the feed after entry {} panicked (the server's log says how)",
+                    progress.applied.load(Relaxed)
                 )));
             }
             None => {}

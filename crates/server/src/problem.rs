@@ -61,9 +61,27 @@ impl Problem {
 /// operator frees it, not in a second.
 pub const STORAGE_FULL_RETRY_AFTER_SECS: u32 = 30;
 
+/// A refusal's HTTP shape: status, problem slug and title. The domain's errors know
+/// nothing of HTTP; this is where they get a status.
+pub fn shape(e: &Error) -> (u16, &'static str, &'static str) {
+    match e {
+        Error::BadRequest(_) => (400, "bad-request", "Malformed request"),
+        Error::Unauthorized(_) => (401, "unauthorized", "Not signed in"),
+        Error::Forbidden(_) => (403, "forbidden", "Not allowed"),
+        Error::NotFound(_) => (404, "not-found", "Not found"),
+        Error::Conflict(_) => (409, "conflict", "Conflict"),
+        Error::TooLarge(_) => (413, "too-large", "Too large"),
+        Error::Invalid { .. } => (422, "refused", "Refused by the registry's rules"),
+        Error::TooMany(_) => (429, "too-many", "Too many"),
+        Error::Unavailable(_) => (503, "unavailable", "Temporarily unavailable"),
+        Error::StorageFull(_) => (503, "storage-full", "Storage full"),
+    }
+}
+
 impl From<Error> for Problem {
     fn from(e: Error) -> Problem {
-        let mut p = Problem::new(e.status(), e.slug(), e.title(), e.to_string());
+        let (status, slug, title) = shape(&e);
+        let mut p = Problem::new(status, slug, title, e.to_string());
         if let Error::StorageFull(_) = e {
             p.retry_after = Some(STORAGE_FULL_RETRY_AFTER_SECS);
         }

@@ -68,12 +68,7 @@ fn a_full_disk_refuses_writes_until_there_is_room() {
     let status = w.state(&c[0]).status;
     store.faults(|f| f.commit = Some(StoreErrorKind::Full));
     let r = write_off(&w, &c[0]);
-    match &r {
-        Err(e @ Error::StorageFull(_)) => {
-            assert_eq!((e.status(), e.slug()), (503, "storage-full"));
-        }
-        other => panic!("expected storage-full, got {other:?}"),
-    }
+    assert!(matches!(r, Err(Error::StorageFull(_))), "{r:?}");
     assert_ne!(w.reg.writer_stats().full_since.load(Relaxed), 0);
     assert_eq!(
         w.reg.log_head().expect("log head"),

@@ -402,7 +402,24 @@ fn statements_are_bounded_by_the_statement_timeout() {
             )
         })
     };
-    std::thread::sleep(Duration::from_millis(500));
+    // Wait until the other session holds the lock (not a fixed time: a busy machine).
+    let held = Instant::now();
+    loop {
+        let rows = testing::query(
+            &url,
+            "SELECT count(*) FROM pg_locks WHERE relation = 'counters'::regclass \
+             AND mode = 'AccessExclusiveLock' AND granted",
+        )
+        .expect("pg_locks");
+        if rows[0][0].as_deref() == Some("1") {
+            break;
+        }
+        assert!(
+            held.elapsed() < Duration::from_secs(30),
+            "the lock was never taken"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let t0 = Instant::now();
     let r = store.commit(&some_writes(1));
     assert!(r.is_err(), "a commit waited past the lock");

@@ -512,8 +512,16 @@ fn a_pathological_picture_costs_at_most_the_decoders_limit() {
             })
             .collect();
         // Meanwhile the registry answers as usual (decoders are niced child processes),
-        // and the same address gets no third decoder.
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // and the same address gets no third decoder. Both run first (waited for, as
+        // child processes of this test's server, not slept for).
+        let seen = std::time::Instant::now();
+        while decoders_running() < 2 {
+            assert!(
+                seen.elapsed() < std::time::Duration::from_secs(30),
+                "the two decoders never ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let h = std::time::Instant::now();
         let (st, _) = s.c.get(None, "/health").expect("health");
         assert_eq!(st, 200);
@@ -577,4 +585,22 @@ fn one_address_attaches_only_a_few_photos_an_hour() {
         "application/json",
     );
     assert_eq!(st, 201, "{v}");
+}
+
+/// Decoder processes running now: this process's children that run the `tracemark`
+/// binary (the in-process server starts one per picture it decodes).
+fn decoders_running() -> usize {
+    let me = std::process::id().to_string();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid …: comm may hold spaces, so split after its ')'.
+            let Some((head, rest)) = stat.rsplit_once(") ") else {
+                return false;
+            };
+            head.ends_with("(tracemark") && rest.split(' ').nth(1) == Some(me.as_str())
+        })
+        .count()
 }

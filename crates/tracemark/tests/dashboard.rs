@@ -368,8 +368,11 @@ fn regulator_signs_in_with_a_key_file_in_the_browser() {
     let key = std::fs::read_to_string(&path).expect("key");
     p.type_into("#signin-tin", &w.regulator.tin);
     p.type_into("#signin-file", path.to_str().expect("path"));
-    // The file is read asynchronously on `change`.
-    std::thread::sleep(Duration::from_millis(300));
+    // The file is read asynchronously on `change`: the field says when.
+    assert_eq!(
+        p.wait_attr("#signin-file", "data-loaded", Duration::from_secs(30)),
+        "yes"
+    );
     p.click("#signin-submit");
     wait_live(&p);
     assert_eq!(

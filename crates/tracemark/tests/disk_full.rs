@@ -5,7 +5,7 @@
 //! restart; every acknowledged document is there.
 //!
 //! Mounting a tmpfs needs root (CI runs as root). Elsewhere the test fails naming that,
-//! unless `TRACEMARK_SKIP_ROOT_TESTS=1` says to skip it.
+//! unless `TRACEMARK_ALLOW_SKIP=root` says to skip it.
 
 #[path = "support/process.rs"]
 #[allow(dead_code)]
@@ -37,7 +37,7 @@ struct Tmpfs {
 }
 
 impl Tmpfs {
-    /// `None` when mounting is not possible and `TRACEMARK_SKIP_ROOT_TESTS=1` allows that.
+    /// `None` when mounting is not possible and `TRACEMARK_ALLOW_SKIP=root` allows that.
     fn mount() -> Option<Tmpfs> {
         let parent = tempfile::tempdir().expect("temp dir");
         let dir = parent.path().join("disk");
@@ -56,16 +56,11 @@ impl Tmpfs {
                     Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
                     Err(e) => e.to_string(),
                 };
-                if std::env::var("TRACEMARK_SKIP_ROOT_TESTS").as_deref() == Ok("1") {
-                    eprintln!(
-                        "skipping (TRACEMARK_SKIP_ROOT_TESTS=1): cannot mount a tmpfs: {why}"
-                    );
-                    return None;
-                }
-                panic!(
-                    "this test mounts a {TMPFS_MB} MB tmpfs and needs root (`mount`): {why}; \
-                     run it as root, or set TRACEMARK_SKIP_ROOT_TESTS=1 to skip it"
+                registry::conformance::skip_or_fail(
+                    "root",
+                    &format!("mounting a {TMPFS_MB} MB tmpfs needs root (`mount`): {why}"),
                 );
+                None
             }
         }
     }

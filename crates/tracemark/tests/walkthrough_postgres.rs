@@ -143,6 +143,9 @@ fn walkthrough_on_citus_with_a_reader() {
     }
     match store_postgres::testing::citus() {
         Ok(url) => walk(&store_postgres::testing::fresh_schema(url)),
-        Err(why) => println!("skipping the Citus walk-through: {why}"),
+        Err(why) => registry::conformance::skip_or_fail(
+            "citus",
+            &format!("no Citus cluster for the walk-through: {why}"),
+        ),
     }
 }

@@ -203,6 +203,8 @@
       const f = file.files && file.files[0];
       // Read into this closure only: not shown, not stored.
       fileKey = f ? (await f.text()).trim() : '';
+      // Said on the field (not the key): a test waits for it rather than for a time.
+      file.dataset.loaded = fileKey ? 'yes' : 'no';
     });
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
