@@ -15,6 +15,22 @@ fn shared_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
 
+/// The GS1 Barcode Syntax Dictionary's text; `None` (said) when `../shared` is not here
+/// and `TRACEMARK_ALLOW_SKIP=shared`, else the test fails naming it.
+fn dictionary() -> Option<String> {
+    let dict = shared_dir().join("data/gs1/syntax/gs1-syntax-dictionary.txt");
+    match std::fs::read_to_string(&dict) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            skip::skip_or_fail(
+                "shared",
+                &format!("../shared is not here ({}: {e})", dict.display()),
+            );
+            None
+        }
+    }
+}
+
 /// One component of an AI's data field, as written in the dictionary.
 #[derive(Debug)]
 struct Comp {
@@ -262,17 +278,7 @@ fn render(entries: &[Entry]) -> String {
 
 #[test]
 fn ai_table_matches_dictionary() {
-    let dict = shared_dir().join("data/gs1/syntax/gs1-syntax-dictionary.txt");
-    let text = match std::fs::read_to_string(&dict) {
-        Ok(t) => t,
-        Err(e) => {
-            skip::skip_or_fail(
-                "shared",
-                &format!("../shared is not here ({}: {e})", dict.display()),
-            );
-            return;
-        }
-    };
+    let Some(text) = dictionary() else { return };
     let entries = parse_dictionary(&text);
     for w in entries.windows(2) {
         assert!(
@@ -302,17 +308,7 @@ fn ai_table_matches_dictionary() {
 
 #[test]
 fn library_table_agrees_with_dictionary() {
-    let dict = shared_dir().join("data/gs1/syntax/gs1-syntax-dictionary.txt");
-    let text = match std::fs::read_to_string(&dict) {
-        Ok(t) => t,
-        Err(e) => {
-            skip::skip_or_fail(
-                "shared",
-                &format!("../shared is not here ({}: {e})", dict.display()),
-            );
-            return;
-        }
-    };
+    let Some(text) = dictionary() else { return };
     let entries = parse_dictionary(&text);
     assert_eq!(gs1::Ai::all().count(), entries.len());
     for e in &entries {
