@@ -110,8 +110,10 @@ pub fn tampered(code: &str) -> String {
     String::from_utf8(b).expect("ascii")
 }
 
-fn participant(reg: &Registry, tin: &str, name: &str, roles: Vec<Role>) -> Participant {
-    participant_with(reg, tin, name, roles, &[])
+/// The keyring a seed makes (the same every time).
+fn seeded_keyring(seed: u64) -> issuance::Keyring {
+    use rand::SeedableRng;
+    issuance::Keyring::generate_with_rng(&mut rand::rngs::StdRng::seed_from_u64(seed), START)
 }
 
 fn participant_with(
@@ -155,33 +157,67 @@ fn product(reg: &Registry, owner: &Participant, gtin: &str, group: &str, max: Op
 impl World {
     /// Opens a registry over a fresh, empty store and populates it.
     pub fn open(store: Arc<dyn Store>) -> World {
-        let clock = Arc::new(AtomicU64::new(START));
+        World::start(store, issuance::Keyring::generate(START), START, 1, true)
+    }
+
+    /// A world from one seed: the same seed makes the same keyring (and so the same
+    /// codes, serials and tails), for the simulator's replays.
+    pub fn open_seeded(store: Arc<dyn Store>, seed: u64) -> World {
+        World::start(store, seeded_keyring(seed), START, 1, true)
+    }
+
+    /// The world of [`World::open_seeded`] again on its store after a restart: the same
+    /// keyring, the clock at `now`, the next SSCC serial `next_sscc`, its participants
+    /// read back from the store.
+    pub fn reopen(store: Arc<dyn Store>, seed: u64, now: u64, next_sscc: u64) -> World {
+        World::start(store, seeded_keyring(seed), now, next_sscc, false)
+    }
+
+    /// The next SSCC serial [`World::sscc`] hands out (for [`World::reopen`]).
+    pub fn next_sscc(&self) -> u64 {
+        self.next_sscc.load(Ordering::SeqCst)
+    }
+
+    fn start(
+        store: Arc<dyn Store>,
+        keyring: issuance::Keyring,
+        now: u64,
+        next_sscc: u64,
+        fresh: bool,
+    ) -> World {
+        let clock = Arc::new(AtomicU64::new(now));
         let c = clock.clone();
-        let reg = Registry::open(
-            store,
-            issuance::Keyring::generate(START),
-            Arc::new(move || c.load(Ordering::SeqCst)),
-        )
-        .expect("open registry");
-        let producer = participant_with(
-            &reg,
+        let reg = Registry::open(store, keyring, Arc::new(move || c.load(Ordering::SeqCst)))
+            .expect("open registry");
+        let who = |tin: &str, name: &str, roles: Vec<Role>, prefixes: &[&str]| {
+            if fresh {
+                participant_with(&reg, tin, name, roles, prefixes)
+            } else {
+                reg.participant_by_tin(tin)
+                    .expect("participant")
+                    .unwrap_or_else(|| panic!("{tin} is not in the reopened store"))
+            }
+        };
+        let producer = who(
             "7701000001",
             "Producer LLC",
             vec![Role::Producer],
             &[PRODUCER_PREFIX],
         );
-        let importer = participant(&reg, "7701000002", "Importer LLC", vec![Role::Importer]);
-        let wholesaler = participant(&reg, "7701000003", "Wholesaler LLC", vec![Role::Wholesaler]);
-        let retailer = participant(&reg, "7701000004", "Retailer One LLC", vec![Role::Retailer]);
-        let retailer2 = participant(&reg, "7701000005", "Retailer Two LLC", vec![Role::Retailer]);
-        let regulator = participant(&reg, "7701000006", "Regulator", vec![Role::Regulator]);
+        let importer = who("7701000002", "Importer LLC", vec![Role::Importer], &[]);
+        let wholesaler = who("7701000003", "Wholesaler LLC", vec![Role::Wholesaler], &[]);
+        let retailer = who("7701000004", "Retailer One LLC", vec![Role::Retailer], &[]);
+        let retailer2 = who("7701000005", "Retailer Two LLC", vec![Role::Retailer], &[]);
+        let regulator = who("7701000006", "Regulator", vec![Role::Regulator], &[]);
         let gtin = with_check_digit("0460000000001");
         let milk = with_check_digit("0460000000002");
         // A foreign brand's GTIN: a prefix no participant holds.
         let import_gtin = with_check_digit("0890000000003");
-        product(&reg, &producer, &gtin, "clothes", Some(10_000));
-        product(&reg, &producer, &milk, "milk", None);
-        product(&reg, &importer, &import_gtin, "perfume", None);
+        if fresh {
+            product(&reg, &producer, &gtin, "clothes", Some(10_000));
+            product(&reg, &producer, &milk, "milk", None);
+            product(&reg, &importer, &import_gtin, "perfume", None);
+        }
         World {
             reg,
             clock,
@@ -194,7 +230,7 @@ impl World {
             gtin,
             milk,
             import_gtin,
-            next_sscc: AtomicU64::new(1),
+            next_sscc: AtomicU64::new(next_sscc),
         }
     }
 

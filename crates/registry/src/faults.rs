@@ -25,6 +25,10 @@ pub struct Faults {
     pub read_delay: Option<std::time::Duration>,
     /// Every read fails (the store cut off).
     pub reads_fail: bool,
+    /// Commits tear: the whole set is written, then the first half of its codes' states
+    /// put back as they were, and the commit reports success. A store that lies, which no
+    /// registry can survive: for proving that the simulator's checks see it.
+    pub torn_commits: bool,
 }
 
 /// An engine with [`Faults`].
@@ -228,7 +232,26 @@ impl Store for FaultyStore {
                 StoreError::new(format!("injected: a commit failed ({kind:?})")).of_kind(kind),
             );
         }
-        self.inner.commit(set)?;
+        let torn = self.faults.lock().torn_commits;
+        if torn && set.codes.len() >= 2 {
+            let keys: Vec<CodeKey> = set.codes[..set.codes.len() / 2]
+                .iter()
+                .map(|(k, _)| *k)
+                .collect();
+            let old = self.inner.codes(&keys)?;
+            self.inner.commit(set)?;
+            let back = WriteSet {
+                codes: keys
+                    .into_iter()
+                    .zip(old)
+                    .filter_map(|(k, st)| st.map(|st| (k, st)))
+                    .collect(),
+                ..WriteSet::default()
+            };
+            self.inner.commit(&back)?;
+        } else {
+            self.inner.commit(set)?;
+        }
         self.commits.fetch_add(1, Relaxed);
         Ok(())
     }

@@ -1,0 +1,555 @@
+//! The deterministic simulator (issue 17): one seed drives the registry in process — a
+//! simulated clock, the producer, the wholesaler and two shops ordering, applying,
+//! introducing, shipping and accepting, selling, writing off and checking at the till —
+//! over the embedded store wrapped in a fault injector (`registry::faults::FaultyStore`):
+//! commits that fail (plainly, or for a full disk), reads that fail, and restarts of the
+//! registry on its store at any step. After every step it checks what must hold against a
+//! model of its own; a failing seed says so with the step and replays exactly
+//! (`tracemark sim --seed S --steps N`).
+//!
+//! What is checked after every step (of the codes the step touched; of every code after a
+//! restart and every [`FULL_CHECK_EVERY`] steps):
+//! - every code's status and owner are the model's (what every acknowledged document left);
+//! - every participant's inventory of every GTIN counts the codes the model says it holds,
+//!   none in transit;
+//! - every acknowledged document is readable, under the sequence number it was given;
+//! - a code's events are in the order of their documents, the last one its state;
+//! - a document refused for an injected fault changed nothing observable (its codes, every
+//!   inventory, the log's head), and an acknowledged one moved the log by one leaf.
+//!
+//! Deterministic: every choice comes from the seed's generator, the keyring from the seed
+//! (so the codes are the same), the clock is the world's, and each step waits for its
+//! answer. Document ids and participants' keys are random and change nothing checked.
+
+#![deny(missing_docs)]
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use registry::conformance::World;
+use registry::faults::FaultyStore;
+use registry::model::Participant;
+use registry::StoreErrorKind;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Every so many steps, the checks run over every code, not only those a step touched.
+pub const FULL_CHECK_EVERY: u64 = 50;
+
+/// Most codes one document carries in the simulation.
+pub const DOC_CODES_MAX: usize = 60;
+
+/// Where the model says a code is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Emitted,
+    Applied,
+    /// In circulation, held by the participant of this index ([`Sim::people`]).
+    Held(usize),
+    /// Sold by the shop of this index.
+    Sold(usize),
+    WrittenOff(usize),
+}
+
+impl Place {
+    fn status(self) -> &'static str {
+        match self {
+            Place::Emitted => "EMITTED",
+            Place::Applied => "APPLIED",
+            Place::Held(_) => "INTRODUCED",
+            Place::Sold(_) => "RETIRED",
+            Place::WrittenOff(_) => "WRITTEN_OFF",
+        }
+    }
+}
+
+/// A seed's run, to the end or to the first broken invariant.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Steps run.
+    pub steps: u64,
+    /// Documents acknowledged.
+    pub accepted: u64,
+    /// Documents refused because of an injected fault (each checked to change nothing).
+    pub refused_by_faults: u64,
+    /// Restarts of the registry on its store.
+    pub restarts: u64,
+    /// Codes the model follows.
+    pub codes: usize,
+}
+
+/// A broken invariant: the seed, the step and what broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The seed.
+    pub seed: u64,
+    /// The step (1-based) after which the check failed.
+    pub step: u64,
+    /// What the step did.
+    pub action: String,
+    /// What did not hold.
+    pub broken: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "seed {} broke at step {} ({}): {}; replay: tracemark sim --seed {} --steps {}",
+            self.seed, self.step, self.action, self.broken, self.seed, self.step
+        )
+    }
+}
+
+/// One simulation.
+struct Sim {
+    seed: u64,
+    rng: StdRng,
+    dir: tempfile::TempDir,
+    /// The store and the world on it (`None` only while restarting).
+    live: Option<(Arc<FaultyStore>, World)>,
+    /// Each code's place, by full code.
+    codes: BTreeMap<String, Place>,
+    /// Acknowledged documents: id → sequence number.
+    docs: Vec<(uuid::Uuid, u64)>,
+    summary: Summary,
+    options: Options,
+}
+
+/// A step's result: what it did, the codes it touched, or what broke.
+type Step = Result<(String, Vec<String>), String>;
+
+/// What a run may do beyond its seed's faults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Every commit tears (`registry::faults::Faults::torn_commits`): a store that lies,
+    /// to prove the checks catch what they are for.
+    pub torn_commits: bool,
+}
+
+/// Runs `steps` steps from `seed`.
+pub fn run(seed: u64, steps: u64) -> Result<Summary, Failure> {
+    run_with(seed, steps, Options::default())
+}
+
+/// [`run`], with [`Options`].
+pub fn run_with(seed: u64, steps: u64, options: Options) -> Result<Summary, Failure> {
+    let mut sim = Sim::new(seed);
+    sim.options = options;
+    for step in 1..=steps {
+        let outcome = sim.step();
+        let checked = outcome.and_then(|(action, touched)| {
+            let all = step % FULL_CHECK_EVERY == 0 || step == steps;
+            sim.check(if all { None } else { Some(&touched) })
+                .map(|()| action.clone())
+                .map_err(|b| format!("{action}: {b}"))
+        });
+        if let Err(broken) = checked {
+            let (action, broken) = broken
+                .split_once(": ")
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .unwrap_or((String::new(), broken));
+            return Err(Failure {
+                seed,
+                step,
+                action,
+                broken,
+            });
+        }
+        sim.summary.steps = step;
+    }
+    sim.summary.codes = sim.codes.len();
+    Ok(sim.summary)
+}
+
+impl Sim {
+    fn new(seed: u64) -> Sim {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = open_store(dir.path()).expect("the embedded store");
+        let w = World::open_seeded(store.clone(), seed);
+        Sim {
+            seed,
+            rng: StdRng::seed_from_u64(seed),
+            dir,
+            live: Some((store, w)),
+            codes: BTreeMap::new(),
+            docs: Vec::new(),
+            summary: Summary::default(),
+            options: Options::default(),
+        }
+    }
+
+    /// The world (the registry and its participants).
+    fn w(&self) -> &World {
+        &self.live.as_ref().expect("a registry").1
+    }
+
+    /// The fault injector.
+    fn store(&self) -> &FaultyStore {
+        &self.live.as_ref().expect("a registry").0
+    }
+
+    /// The participants that hold codes: producer, wholesaler, two shops.
+    fn people(&self) -> [&Participant; 4] {
+        let w = self.w();
+        [&w.producer, &w.wholesaler, &w.retailer, &w.retailer2]
+    }
+
+    fn at(&self, place: Place) -> Vec<String> {
+        self.codes
+            .iter()
+            .filter(|(_, p)| **p == place)
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
+    /// Up to `DOC_CODES_MAX` codes at `place`, chosen by the seed.
+    fn some(&mut self, place: Place) -> Vec<String> {
+        let mut all = self.at(place);
+        if all.is_empty() {
+            return all;
+        }
+        all.shuffle(&mut self.rng);
+        let n = self.rng.gen_range(1..=all.len().min(DOC_CODES_MAX));
+        all.truncate(n);
+        all.sort();
+        all
+    }
+
+    /// One step, chosen by the seed.
+    fn step(&mut self) -> Step {
+        // Time passes: a few minutes to a few hours a step.
+        let dt = self.rng.gen_range(60..4 * 3_600);
+        self.w().clock.fetch_add(dt, Ordering::SeqCst);
+        if self.rng.gen_ratio(1, 40) {
+            return self.restart();
+        }
+        if self.at(Place::Emitted).len() < DOC_CODES_MAX {
+            return self.order();
+        }
+        let roll = self.rng.gen_range(0..100);
+        let (who, body, moved, what) = match roll {
+            0..=19 => {
+                let c = self.some(Place::Emitted);
+                let b = json!({"type": "apply", "codes": ids(&c)});
+                (0, b, (c, Place::Applied), "apply")
+            }
+            20..=39 => {
+                let c = self.some(Place::Applied);
+                let b = json!({"type": "introduce", "codes": ids(&c), "production_date": self.w().today()});
+                (0, b, (c, Place::Held(0)), "introduce")
+            }
+            40..=69 => return self.transfer(),
+            70..=84 => {
+                let shop = self.rng.gen_range(2..4);
+                let c = self.some(Place::Held(shop));
+                let b = self.w().sell_body(&c);
+                (shop, b, (c, Place::Sold(shop)), "sell")
+            }
+            85..=92 => {
+                let who = self.rng.gen_range(0..4);
+                let c = self.some(Place::Held(who));
+                let b = json!({"type": "write_off", "codes": ids(&c), "reason": "damage"});
+                (who, b, (c, Place::WrittenOff(who)), "write_off")
+            }
+            _ => return self.till_check(),
+        };
+        let (codes, to) = moved;
+        if codes.is_empty() {
+            return Ok((format!("{what}: nothing to do"), Vec::new()));
+        }
+        self.document(who, body, &codes, to, what)
+    }
+
+    /// A document by `who` moving `codes` to `to`, perhaps under an injected fault.
+    fn document(
+        &mut self,
+        who: usize,
+        body: serde_json::Value,
+        codes: &[String],
+        to: Place,
+        what: &str,
+    ) -> Step {
+        let fault = match self.rng.gen_range(0..100) {
+            0..=5 => Some("commit fails"),
+            6..=8 => Some("disk full"),
+            9..=10 => Some("reads fail"),
+            _ => None,
+        };
+        let action = format!(
+            "{what} of {} codes by {}{}",
+            codes.len(),
+            self.people()[who].tin,
+            fault.map(|f| format!(" ({f})")).unwrap_or_default()
+        );
+        let before = fault.map(|_| self.w().snapshot(codes));
+        let head = self.w().reg.log_head().map_err(|e| e.to_string())?.0;
+        match fault {
+            Some("commit fails") => self
+                .store()
+                .faults(|f| f.commit = Some(StoreErrorKind::Failed)),
+            Some("disk full") => self
+                .store()
+                .faults(|f| f.commit = Some(StoreErrorKind::Full)),
+            Some(_) => self.store().faults(|f| f.reads_fail = true),
+            None => {}
+        }
+        if self.options.torn_commits {
+            self.store().faults(|f| f.torn_commits = true);
+        }
+        let actor = self.people()[who].clone();
+        let answer = self.w().doc(&actor, body);
+        let torn = self.options.torn_commits;
+        self.store().faults(|f| {
+            *f = Default::default();
+            f.torn_commits = torn;
+        });
+        let after_head = self.w().reg.log_head().map_err(|e| e.to_string())?.0;
+        match (answer, before) {
+            (Ok(a), _) => {
+                // A read fault may miss a document that needs no read of the failing
+                // kind; a commit fault never lets one through.
+                if matches!(fault, Some("commit fails" | "disk full")) {
+                    return Err(format!("{action}: acknowledged while every commit failed"));
+                }
+                if after_head != head + 1 {
+                    return Err(format!(
+                        "{action}: the log moved from {head} to {after_head} for one document"
+                    ));
+                }
+                self.docs.push((a.id, a.seq));
+                self.summary.accepted += 1;
+                for c in codes {
+                    self.codes.insert(c.clone(), to);
+                }
+            }
+            (Err(e), Some(before)) => {
+                if self.w().snapshot(codes) != before {
+                    return Err(format!("{action}: refused ({e}) but changed something"));
+                }
+                self.summary.refused_by_faults += 1;
+            }
+            (Err(e), None) => return Err(format!("{action}: refused without a fault: {e}")),
+        }
+        Ok((action, codes.to_vec()))
+    }
+
+    /// An order of 100–400 codes, waited for (no fault: emission runs behind the answer).
+    fn order(&mut self) -> Step {
+        let n = self.rng.gen_range(100..=400);
+        let gtin = if self.rng.gen_bool(0.5) {
+            self.w().gtin.clone()
+        } else {
+            self.w().milk.clone()
+        };
+        let producer = self.w().producer.clone();
+        let codes = self.w().order(&producer, &gtin, n, "mac");
+        if codes.len() != n as usize {
+            return Err(format!("order of {n}: {} codes came", codes.len()));
+        }
+        for c in &codes {
+            if self.codes.insert(c.clone(), Place::Emitted).is_some() {
+                return Err(format!("order of {n}: code {c} issued twice"));
+            }
+        }
+        Ok((format!("order of {n} {gtin}"), codes))
+    }
+
+    /// A shipment along the chain (producer → wholesaler → a shop), and its acceptance.
+    fn transfer(&mut self) -> Step {
+        let (from, to) = match self.rng.gen_range(0..3) {
+            0 => (0, 1),
+            1 => (1, 2),
+            _ => (1, 3),
+        };
+        let codes = self.some(Place::Held(from));
+        if codes.is_empty() {
+            return Ok(("transfer: nothing to do".into(), Vec::new()));
+        }
+        let receiver = self.people()[to].tin.clone();
+        let ship = json!({"type": "ship", "receiver": receiver, "codes": ids(&codes)});
+        // In transit between the two: the model holds them at neither until accepted, so
+        // the shipment itself is sent without a fault, and the acceptance perhaps with one
+        // (then sent again, as a client would).
+        let shipped = self
+            .w()
+            .doc(&self.people()[from].clone(), ship)
+            .map_err(|e| format!("ship: refused without a fault: {e}"))?;
+        self.docs.push((shipped.id, shipped.seq));
+        self.summary.accepted += 1;
+        for c in &codes {
+            self.codes.remove(c);
+        }
+        let accept = json!({"type": "accept", "shipment": shipped.id});
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let r = self.document(to, accept.clone(), &codes, Place::Held(to), "accept");
+            let accepted = codes
+                .iter()
+                .all(|c| self.codes.get(c) == Some(&Place::Held(to)));
+            match r {
+                Ok(_) if accepted => break,
+                Ok(_) if tries < 10 => continue,
+                Ok(_) => return Err("accept: refused ten times by injected faults".into()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((
+            format!("transfer of {} codes, {from} → {to}", codes.len()),
+            codes,
+        ))
+    }
+
+    /// Till checks of a few codes anywhere: every answer must agree with the model on
+    /// whether the shop may sell.
+    fn till_check(&mut self) -> Step {
+        let shop = self.rng.gen_range(2..4);
+        let mut all: Vec<String> = self.codes.keys().cloned().collect();
+        all.shuffle(&mut self.rng);
+        all.truncate(5);
+        let items = all
+            .iter()
+            .map(|c| registry::PosItem::Code(c.clone()))
+            .collect();
+        let actor = self.people()[shop].clone();
+        let answers = self.w().pos(&actor, items);
+        for (c, a) in all.iter().zip(&answers) {
+            let may = self.codes[c] == Place::Held(shop);
+            if a.sellable != may {
+                return Err(format!(
+                    "till check of {c} at shop {shop}: sellable {} ({:?}), the model says {may} ({:?})",
+                    a.sellable, a.reasons, self.codes[c]
+                ));
+            }
+        }
+        Ok((format!("till check of {} codes", all.len()), Vec::new()))
+    }
+
+    /// Drops the registry and opens it again on the same store.
+    fn restart(&mut self) -> Step {
+        let (now, sscc) = (self.w().now(), self.w().next_sscc());
+        self.live = None;
+        // The writer's thread lets the store go as it ends: open again until it has.
+        let since = std::time::Instant::now();
+        let store = loop {
+            match open_store(self.dir.path()) {
+                Ok(s) => break s,
+                Err(e) if since.elapsed() < std::time::Duration::from_secs(30) => {
+                    let _ = e;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(format!("restart: the store does not open again: {e}")),
+            }
+        };
+        let w = World::reopen(store.clone(), self.seed, now, sscc);
+        self.live = Some((store, w));
+        self.summary.restarts += 1;
+        // Everything is checked after a restart.
+        Ok(("restart".into(), self.codes.keys().cloned().collect()))
+    }
+
+    /// The invariants, over `touched` codes (`None`: every code).
+    fn check(&self, touched: Option<&[String]>) -> Result<(), String> {
+        let w = self.w();
+        let all: Vec<String>;
+        let codes = match touched {
+            Some(t) => t,
+            None => {
+                all = self.codes.keys().cloned().collect();
+                &all
+            }
+        };
+        for c in codes {
+            let Some(place) = self.codes.get(c) else {
+                continue;
+            };
+            let info = w
+                .reg
+                .code_info(&w.regulator, c)
+                .map_err(|e| format!("code {c}: {e}"))?;
+            if info.status != place.status() {
+                return Err(format!(
+                    "code {c} is {}, the model says {place:?}",
+                    info.status
+                ));
+            }
+            let owner = match place {
+                Place::Held(i) | Place::Sold(i) | Place::WrittenOff(i) => {
+                    Some(self.people()[*i].tin.clone())
+                }
+                _ => Some(w.producer.tin.clone()),
+            };
+            if info.owner != owner {
+                return Err(format!(
+                    "code {c} is owned by {:?}, the model says {owner:?}",
+                    info.owner
+                ));
+            }
+            let key = registry::code_key(c).map_err(|e| format!("{c}: {e}"))?;
+            let events = w
+                .reg
+                .store()
+                .events(&key)
+                .map_err(|e| format!("events of {c}: {e}"))?;
+            if events.windows(2).any(|e| e[0].doc_seq >= e[1].doc_seq) {
+                return Err(format!(
+                    "code {c}'s events are out of their documents' order"
+                ));
+            }
+            if let Some(last) = events.last() {
+                if last.status.name() != info.status {
+                    return Err(format!(
+                        "code {c}'s last event says {}, its state {}",
+                        last.status.name(),
+                        info.status
+                    ));
+                }
+            }
+        }
+        for (i, p) in self.people().iter().enumerate() {
+            for g in [&w.gtin, &w.milk] {
+                let want = self
+                    .codes
+                    .iter()
+                    .filter(|(c, place)| **place == Place::Held(i) && c.contains(g.as_str()))
+                    .count() as i64;
+                let (held, in_transit, _) = w.inv(p, g, "INTRODUCED");
+                if (held, in_transit) != (want, 0) {
+                    return Err(format!(
+                        "{}'s inventory of {g}: {held} in circulation, {in_transit} in transit; the model says {want}, 0",
+                        p.tin
+                    ));
+                }
+            }
+        }
+        if touched.is_none() {
+            for (id, seq) in &self.docs {
+                let d = w
+                    .reg
+                    .store()
+                    .document(id)
+                    .map_err(|e| format!("document {id}: {e}"))?
+                    .ok_or_else(|| format!("acknowledged document {id} is gone"))?;
+                if d.seq != *seq {
+                    return Err(format!("document {id} has seq {}, was given {seq}", d.seq));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The embedded store in `dir` (no fsync per commit: the process does not die here, and
+/// the simulator wants steps, not disk waits), behind the fault injector.
+fn open_store(dir: &std::path::Path) -> Result<Arc<FaultyStore>, registry::StoreError> {
+    let inner = store_fjall::FjallStore::open_with(dir, false)?;
+    Ok(Arc::new(FaultyStore::new(Arc::new(inner))))
+}
+
+/// Codes as documents carry them (without crypto tails).
+fn ids(codes: &[String]) -> Vec<String> {
+    registry::conformance::ids(codes)
+}
