@@ -15,7 +15,10 @@
 //! - every acknowledged document is readable, under the sequence number it was given;
 //! - a code's events are in the order of their documents, the last one its state;
 //! - a document refused for an injected fault changed nothing observable (its codes, every
-//!   inventory, the log's head), and an acknowledged one moved the log by one leaf.
+//!   inventory, the log's head), and an acknowledged one moved the log by one leaf;
+//! - at the full checks, the projections (the risk engine, the analytics), followed live
+//!   through faults and restarts, store the same rows as fresh ones built from the whole
+//!   feed at once.
 //!
 //! Deterministic: every choice comes from the seed's generator, the keyring from the seed
 //! (so the codes are the same), the clock is the world's, and each step waits for its
@@ -78,6 +81,8 @@ pub struct Summary {
     pub restarts: u64,
     /// Codes the model follows.
     pub codes: usize,
+    /// Projection rows compared with a rebuild from the feed, at the last full check.
+    pub projection_rows: usize,
 }
 
 /// A broken invariant: the seed, the step and what broke.
@@ -110,12 +115,16 @@ struct Sim {
     dir: tempfile::TempDir,
     /// The store and the world on it (`None` only while restarting).
     live: Option<(Arc<FaultyStore>, World)>,
+    /// The projections following the feed live (stopped before a restart).
+    followers: Vec<registry::project::Follower>,
     /// Each code's place, by full code.
     codes: BTreeMap<String, Place>,
     /// Acknowledged documents: id → sequence number.
     docs: Vec<(uuid::Uuid, u64)>,
     summary: Summary,
     options: Options,
+    /// Rows compared at the last full check ([`Summary::projection_rows`]).
+    rows_compared: std::cell::Cell<usize>,
 }
 
 /// A step's result: what it did, the codes it touched, or what broke.
@@ -161,6 +170,7 @@ pub fn run_with(seed: u64, steps: u64, options: Options) -> Result<Summary, Fail
         sim.summary.steps = step;
     }
     sim.summary.codes = sim.codes.len();
+    sim.summary.projection_rows = sim.rows_compared.get();
     Ok(sim.summary)
 }
 
@@ -169,15 +179,18 @@ impl Sim {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = open_store(dir.path()).expect("the embedded store");
         let w = World::open_seeded(store.clone(), seed);
+        let followers = follow(&w);
         Sim {
             seed,
             rng: StdRng::seed_from_u64(seed),
             dir,
             live: Some((store, w)),
+            followers,
             codes: BTreeMap::new(),
             docs: Vec::new(),
             summary: Summary::default(),
             options: Options::default(),
+            rows_compared: std::cell::Cell::new(0),
         }
     }
 
@@ -431,6 +444,8 @@ impl Sim {
     /// Drops the registry and opens it again on the same store.
     fn restart(&mut self) -> Step {
         let (now, sscc) = (self.w().now(), self.w().next_sscc());
+        // The projections stop first (writing what they applied), as `serve`'s do.
+        self.followers.clear();
         self.live = None;
         // The writer's thread lets the store go as it ends: open again until it has.
         let since = std::time::Instant::now();
@@ -445,6 +460,7 @@ impl Sim {
             }
         };
         let w = World::reopen(store.clone(), self.seed, now, sscc);
+        self.followers = follow(&w);
         self.live = Some((store, w));
         self.summary.restarts += 1;
         // Everything is checked after a restart.
@@ -526,6 +542,7 @@ impl Sim {
             }
         }
         if touched.is_none() {
+            self.projections_rebuild_the_same()?;
             for (id, seq) in &self.docs {
                 let d = w
                     .reg
@@ -540,6 +557,88 @@ impl Sim {
         }
         Ok(())
     }
+}
+
+impl Sim {
+    /// The projections followed live store the same rows as fresh ones built from the
+    /// whole feed at once (each a deterministic function of the feed).
+    fn projections_rebuild_the_same(&self) -> Result<(), String> {
+        let w = self.w();
+        let head = w.reg.feed_signal().head();
+        for f in &self.followers {
+            if !f.wait_applied(head, std::time::Duration::from_secs(60)) {
+                return Err(format!("a projection did not reach the feed's head {head}"));
+            }
+            let since = std::time::Instant::now();
+            while f.progress.stored.load(Ordering::Relaxed) < head {
+                if since.elapsed() > std::time::Duration::from_secs(60) {
+                    return Err(format!("a projection did not store its rows up to {head}"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        let n =
+            same_rows(w, risk::Risk::default())? + same_rows(w, analytics::Analytics::default())?;
+        self.rows_compared.set(n);
+        Ok(())
+    }
+}
+
+/// `fresh` fed the whole feed at once: its rows against those the live one stored.
+fn same_rows<P: registry::project::Projection>(w: &World, mut fresh: P) -> Result<usize, String> {
+    let store = w.reg.store();
+    let name = fresh.name();
+    let mut after = 0;
+    loop {
+        let page = store.feed(after, 4_096).map_err(|e| e.to_string())?;
+        let Some(&(last, _)) = page.last() else { break };
+        for (seq, bytes) in page {
+            let (at, fact) = registry::feed::decode(&bytes)
+                .ok_or_else(|| format!("feed entry {seq} does not read"))?;
+            fresh.apply(&registry::feed::FeedEntry { seq, at, fact }, &w.reg);
+        }
+        after = last;
+    }
+    let mut rebuilt: Vec<(Vec<u8>, Vec<u8>)> = fresh
+        .take_changes()
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    rebuilt.sort();
+    let mut stored = Vec::new();
+    let mut start = Vec::new();
+    loop {
+        let rows = store
+            .projection_rows(name, &start, 10_000)
+            .map_err(|e| e.to_string())?;
+        let Some((last, _)) = rows.last() else { break };
+        start = last.clone();
+        start.push(0);
+        stored.extend(rows);
+    }
+    if stored != rebuilt {
+        let first = stored
+            .iter()
+            .zip(&rebuilt)
+            .position(|(a, b)| a != b)
+            .unwrap_or(stored.len().min(rebuilt.len()));
+        return Err(format!(
+            "the {name} projection stored {} rows, a rebuild from the feed makes {}; first difference at row {first}",
+            stored.len(),
+            rebuilt.len()
+        ));
+    }
+    Ok(stored.len())
+}
+
+/// The risk engine and the analytics, following `w`'s feed.
+fn follow(w: &World) -> Vec<registry::project::Follower> {
+    let risk = Arc::new(parking_lot::RwLock::new(risk::Risk::default()));
+    let analytics = Arc::new(parking_lot::RwLock::new(analytics::Analytics::default()));
+    vec![
+        registry::project::follow(&w.reg, risk).expect("the risk engine follows"),
+        registry::project::follow(&w.reg, analytics).expect("the analytics follow"),
+    ]
 }
 
 /// The embedded store in `dir` (no fsync per commit: the process does not die here, and

@@ -67,3 +67,15 @@ fn a_store_that_tears_its_commits_is_caught() {
     println!("{f}");
     assert!(f.broken.contains("the model says"), "{f}");
 }
+
+/// The full checks compare the projections' rows with a rebuild from the feed: there are
+/// rows to compare.
+#[test]
+fn the_projections_are_compared_with_a_rebuild() {
+    let s = sim::run(1, 100).unwrap_or_else(|f| panic!("{f}"));
+    assert!(s.projection_rows > 0, "{s:?}");
+    println!(
+        "seed 1, 100 steps: {} projection rows compared",
+        s.projection_rows
+    );
+}
