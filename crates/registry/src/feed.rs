@@ -501,15 +501,17 @@ pub struct FeedEntry {
     pub fact: Fact,
 }
 
-/// Encodes a fact for storage: the version byte, the commit time, then postcard.
-pub fn encode(at: u64, fact: &Fact) -> Vec<u8> {
+/// Encodes a fact for storage: the version byte, the commit time, then postcard. `None`
+/// (logged) when it cannot be: postcard to a Vec fails only when serde does, never for
+/// these types; the fact is then left out, not stored as a record no reader could read
+/// (which would stop every projection before it).
+pub fn encode(at: u64, fact: &Fact) -> Option<Vec<u8>> {
     let out = vec![FEED_VERSION];
-    // postcard to a Vec fails only when serde does (never for these types).
     match postcard::to_extend(&(at, fact), out) {
-        Ok(v) => v,
+        Ok(v) => Some(v),
         Err(e) => {
-            tracing::error!("feed: cannot encode a fact: {e}");
-            vec![FEED_VERSION]
+            tracing::error!("feed: cannot encode a fact, left out: {e}");
+            None
         }
     }
 }
@@ -1010,7 +1012,7 @@ mod tests {
         ];
         let mut kinds = Vec::new();
         for f in facts {
-            let bytes = encode(1_700_000_000, &f);
+            let bytes = encode(1_700_000_000, &f).expect("encodes");
             assert_eq!(bytes[0], FEED_VERSION);
             // The kind read without decoding is the fact's own.
             let (at, kind) = peek(&bytes).expect("a kind");

@@ -561,7 +561,7 @@ impl Registry {
         if facts.is_empty() {
             return Ok(0);
         }
-        let encoded: Vec<Vec<u8>> = facts.iter().map(|f| feed::encode(0, f)).collect();
+        let encoded: Vec<Vec<u8>> = facts.iter().filter_map(|f| feed::encode(0, f)).collect();
         let dropped = &self.inner.facts.dropped;
         match self.inner.store.inbox_put(&encoded) {
             Ok(kept) => {

@@ -90,8 +90,7 @@ pub struct Progress {
     /// The last feed sequence number whose rows are stored.
     pub stored: AtomicU64,
     /// Times a feed record this version could not read stopped the projection (it waits
-    /// before the record: see the module's documentation). Records before the checkpoint
-    /// that only rebuild memory are skipped and counted here too.
+    /// before the record: see the module's documentation).
     pub unreadable: AtomicU64,
     /// Store failures while reading the feed or writing rows (retried).
     pub failures: AtomicU64,
@@ -102,11 +101,16 @@ pub struct Progress {
     pub current_at: AtomicU64,
     /// Why it is failed now (`None`: it runs).
     failure: parking_lot::Mutex<Option<String>>,
+    /// The feed entry being applied (set before each), so a panic names it.
+    applying: AtomicU64,
+    /// The feed entry at which it last failed: the failure is cleared only once its stored
+    /// checkpoint is past it.
+    failed_at: AtomicU64,
 }
 
 impl Progress {
-    /// Why the projection is failed now (`None`: it runs; the reason stays until it has
-    /// applied a fact again).
+    /// Why the projection is failed now (`None`: it runs; the reason stays until its
+    /// stored checkpoint is past the entry it failed at).
     pub fn failure(&self) -> Option<String> {
         self.failure.lock().clone()
     }
@@ -204,11 +208,18 @@ pub fn follow<P: Projection + Default>(
     proj: Arc<RwLock<P>>,
 ) -> StoreResult<Follower> {
     let name = proj.read().name();
-    let checkpoint = load(reg, &proj, name)?;
+    let checkpoint = load(reg, &mut *proj.write(), name)?;
     let progress = Arc::new(Progress::default());
     progress.applied.store(checkpoint, Relaxed);
     progress.stored.store(checkpoint, Relaxed);
-    progress.current_at.store(reg.now(), Relaxed);
+    // Current up to the checkpoint's fact (not "now": one that starts far behind says so).
+    let at = reg
+        .store()
+        .feed(checkpoint.saturating_sub(1), 1)?
+        .first()
+        .and_then(|(_, b)| crate::feed::peek(b))
+        .map_or_else(|| reg.now(), |(at, _)| at);
+    progress.current_at.store(at, Relaxed);
     let stop = Arc::new(AtomicBool::new(false));
     let (reg, t_stop, t_progress) = (reg.clone(), stop.clone(), progress.clone());
     let thread = std::thread::Builder::new()
@@ -226,14 +237,13 @@ pub fn follow<P: Projection + Default>(
     })
 }
 
-/// Loads `proj`'s stored rows and rebuilds its in-memory windows from the feed before its
+/// Loads `p`'s stored rows and rebuilds its in-memory windows from the feed before its
 /// checkpoint; the checkpoint.
-fn load<P: Projection>(reg: &Registry, proj: &RwLock<P>, name: &'static str) -> StoreResult<u64> {
+fn load<P: Projection>(reg: &Registry, p: &mut P, name: &'static str) -> StoreResult<u64> {
     let store = reg.store().clone();
     let checkpoint = store.projection_checkpoint(name)?;
     {
         let t0 = std::time::Instant::now();
-        let mut p = proj.write();
         let mut start: Vec<u8> = Vec::new();
         let mut loaded = 0usize;
         loop {
@@ -340,7 +350,8 @@ fn sleep_unless(stop: &AtomicBool, d: std::time::Duration) -> bool {
 /// Runs the projection until stopped; a failure marks it failed and starts it again
 /// after a back-off: after a panic its memory is dropped and rebuilt from its stored rows
 /// (what it applied since is applied again), after an unreadable entry it goes on from
-/// where it stopped.
+/// where it stopped. The back-off doubles while it fails at the same entry, and starts
+/// over at [`RESTART_BACKOFF_MIN`] for a failure further on.
 fn supervise<P: Projection + Default>(
     reg: Registry,
     proj: Arc<RwLock<P>>,
@@ -355,16 +366,25 @@ fn supervise<P: Projection + Default>(
     let mut reload = false;
     loop {
         if reload {
-            *proj.write() = P::default();
             pending.clear();
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(&reg, &proj, name)))
-            {
+            // Built apart and swapped in: readers keep the old state meanwhile (the
+            // risk engine answers 503 while failed), never wait on a load.
+            let mut fresh = P::default();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                load(&reg, &mut fresh, name)
+            })) {
                 Ok(Ok(checkpoint)) => {
+                    *proj.write() = fresh;
                     progress.applied.store(checkpoint, Relaxed);
                     progress.stored.store(checkpoint, Relaxed);
                     reload = false;
                 }
-                Ok(Err(e)) => progress.set_failure(Some(format!("loading its rows: {e}"))),
+                Ok(Err(e)) => {
+                    tracing::error!("{name}: loading its rows: {e}");
+                    progress.set_failure(Some(
+                        "loading its rows failed (the server's log says how)".into(),
+                    ));
+                }
                 Err(p) => {
                     tracing::error!("{name} panicked loading its rows: {}", panic_message(&*p));
                     progress.set_failure(Some(
@@ -373,7 +393,6 @@ fn supervise<P: Projection + Default>(
                 }
             }
         }
-        let before = progress.applied.load(Relaxed);
         let outcome = if reload {
             None
         } else {
@@ -381,34 +400,35 @@ fn supervise<P: Projection + Default>(
                 || run(&reg, &proj, name, &stop, &progress, &mut pending),
             )))
         };
-        match outcome {
+        let at = match outcome {
             Some(Ok(Ok(()))) => return,
             Some(Ok(Err(Failure::Unreadable(seq)))) => {
                 progress.unreadable.fetch_add(1, Relaxed);
                 progress.set_failure(Some(format!(
                     "feed entry {seq} is of a format this version cannot read; waiting before it"
                 )));
+                seq
             }
             Some(Err(p)) => {
                 reload = true;
+                let seq = progress.applying.load(Relaxed);
                 // The panic's own message goes to the log only: `/health` is public, and a
                 // message may quote what the projection held.
                 tracing::error!(
-                    "{name} panicked applying the feed after entry {}: {}",
-                    progress.applied.load(Relaxed),
+                    "{name} panicked applying feed entry {seq}: {}",
                     panic_message(&*p)
                 );
                 progress.set_failure(Some(format!(
-                    "applying the feed after entry {} panicked (the server's log says how)",
-                    progress.applied.load(Relaxed)
+                    "applying feed entry {seq} panicked (the server's log says how)"
                 )));
+                seq
             }
-            None => {}
-        }
-        progress.restarts.fetch_add(1, Relaxed);
-        if progress.applied.load(Relaxed) > before {
+            None => progress.failed_at.load(Relaxed),
+        };
+        if progress.failed_at.swap(at, Relaxed) != at {
             backoff = RESTART_BACKOFF_MIN;
         }
+        progress.restarts.fetch_add(1, Relaxed);
         tracing::error!(
             "{name} failed ({}); starting again in {:.1} s",
             progress.failure().unwrap_or_default(),
@@ -461,6 +481,7 @@ fn run<P: Projection>(
             {
                 let mut p = proj.write();
                 for e in &entries {
+                    progress.applying.store(e.seq, Relaxed);
                     p.apply(e, reg);
                 }
             }
@@ -475,9 +496,10 @@ fn run<P: Projection>(
             if !entries.is_empty() {
                 dirty = true;
                 progress.applied.store(applied, Relaxed);
-                if progress.failure.lock().is_some() {
-                    progress.set_failure(None);
-                }
+            }
+            if last_flush.elapsed().as_millis() as u64 >= FLUSH_INTERVAL_MS {
+                // A long catch-up stores as it goes: a failure further on replays little.
+                break;
             }
         }
         if applied >= signal.head() {
@@ -496,10 +518,21 @@ fn run<P: Projection>(
                     progress.stored.store(applied, Relaxed);
                     pending.clear();
                     dirty = false;
+                    if applied >= progress.failed_at.load(Relaxed)
+                        && progress.failure.lock().is_some()
+                    {
+                        // Its stored rows are past the entry it failed at.
+                        progress.set_failure(None);
+                    }
                 }
                 Err(e) => {
                     progress.failures.fetch_add(1, Relaxed);
                     tracing::error!("{name}: writing rows: {e}");
+                    if e.kind() == crate::store::StoreErrorKind::Lost {
+                        // As for the writer's commits: nothing more is written, the
+                        // process stops (`Registry::on_store_lost`).
+                        let _ = reg.writer_stats().lost.set(e.to_string());
+                    }
                 }
             }
             last_flush = std::time::Instant::now();

@@ -626,11 +626,12 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
 
     /// Appends a fact to the feed, in this batch's commit.
     pub fn record(&mut self, fact: &crate::feed::Fact) {
+        let Some(bytes) = crate::feed::encode(self.now, fact) else {
+            return;
+        };
         let seq = self.state.next_feed;
         self.state.next_feed += 1;
-        self.set
-            .feed
-            .push((seq, crate::feed::encode(self.now, fact)));
+        self.set.feed.push((seq, bytes));
     }
 
     /// Starts collecting the unit codes the next changes touch (for a document's fact).

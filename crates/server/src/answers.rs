@@ -147,20 +147,20 @@ pub struct HealthWriter {
     /// `storage-full`); absent when the last commit went through.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub full_since: Option<u64>,
-    /// Why the store lost durability (a failed fsync): the writer writes nothing more and
-    /// the process stops; a start recovers from the journal.
+    /// Said when the store lost durability (a failed write or fsync: the server's log says
+    /// which): the writer writes nothing more and the process stops; a start recovers
+    /// from the journal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lost: Option<String>,
 }
 
-/// The data directory's disk in `GET /health` (the embedded store).
+/// The data directory's disk in `GET /health` (the embedded store). How many bytes are
+/// free is in `/metrics` (`tracemark_store_disk_free_bytes`), for the operator only.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthDisk {
-    /// Bytes free.
-    pub free_bytes: u64,
-    /// Bytes kept free: under this, writes are refused (503 `storage-full`) until there
-    /// is room again (`TRACEMARK_DISK_RESERVE_MB`).
-    pub reserve_bytes: u64,
+    /// Less is free than the reserve kept (`TRACEMARK_DISK_RESERVE_MB`): writes are
+    /// refused (503 `storage-full`) until there is room again.
+    pub below_reserve: bool,
 }
 
 /// `GET /.well-known/tracemark-keys`: the keys that sign codes' tails, then the log's key.

@@ -102,11 +102,20 @@ impl Control {
     }
 
     fn running(&self) -> Result<&Follower, Problem> {
-        self.follower.as_ref().ok_or_else(|| {
+        let f = self.follower.as_ref().ok_or_else(|| {
             Problem::from(Error::Unavailable(
                 "the risk engine is not running; see the server's log".into(),
             ))
-        })
+        })?;
+        if f.progress.failure().is_some() {
+            // Its memory may be half of a fact (a panic) or about to be rebuilt: no
+            // answer rather than a wrong one; it starts again by itself.
+            return Err(Problem::from(Error::Unavailable(
+                "the risk engine failed and is starting again from its checkpoint; see /health"
+                    .into(),
+            )));
+        }
+        Ok(f)
     }
 }
 

@@ -1269,7 +1269,11 @@ async fn health(State(s): State<AppState>) -> Response {
             restarts: w.restarts.load(Relaxed),
             answered_ms: None,
             full_since: Some(w.full_since.load(Relaxed)).filter(|t| *t != 0),
-            lost: w.lost.get().cloned(),
+            lost: w.lost.get().map(|_| {
+                "the store lost durability (a failed write or fsync; the server's log says \
+                 which)"
+                    .to_string()
+            }),
         },
         projections: answers::HealthProjections {
             risk_engine: s.control.progress().is_some(),
@@ -1308,8 +1312,7 @@ async fn health(State(s): State<AppState>) -> Response {
         (Ok((ms, space)), Ok(_)) => {
             body.writer.answered_ms = Some(ms);
             body.disk = space.map(|d| answers::HealthDisk {
-                free_bytes: d.free,
-                reserve_bytes: d.reserve,
+                below_reserve: d.short(),
             });
             let down: Vec<&str> = [
                 (!body.projections.risk_engine).then_some("the risk engine"),
@@ -1326,14 +1329,18 @@ async fn health(State(s): State<AppState>) -> Response {
                     if down.len() == 1 { "is" } else { "are" }
                 ));
             }
-            if let Some(d) = space.filter(|d| d.short()) {
-                why.push(format!(
-                    "the data directory's disk has {} MiB free, under its reserve of {} MiB: \
-                     writes are refused (503 storage-full) until there is room",
-                    d.free / (1024 * 1024),
-                    d.reserve / (1024 * 1024)
-                ));
-            } else if let Some(t) = body.writer.full_since {
+            if space.is_some_and(|d| d.short()) {
+                why.push(
+                    "the data directory's disk is under its reserve of free space: writes are \
+                     refused (503 storage-full) until there is room"
+                        .to_string(),
+                );
+            } else if let Some(t) = body
+                .writer
+                .full_since
+                // Room again on a disk this process watches: the next commit clears it.
+                .filter(|_| space.is_none())
+            {
                 why.push(format!(
                     "commits have been refused since {t} (Unix time): the store's disk is full"
                 ));
@@ -1360,8 +1367,8 @@ async fn health(State(s): State<AppState>) -> Response {
             body.status = "unavailable";
             body.detail = Some(match &body.writer.lost {
                 Some(why) => format!(
-                    "the store lost durability ({why}): nothing more is written; the process \
-                     stops, and a start recovers from the journal"
+                    "{why}: nothing more is written; the process stops, and a start recovers \
+                     from the journal"
                 ),
                 None => e,
             });

@@ -233,8 +233,13 @@ impl Sim {
 
     /// One step, chosen by the seed.
     fn step(&mut self) -> Step {
-        // Time passes: a few minutes to a few hours a step.
-        let dt = self.rng.gen_range(60..4 * 3_600);
+        // Time passes: seconds to minutes a step, now and then hours (the risk engine's
+        // one-hour window of till checks is crossed both ways).
+        let dt = if self.rng.gen_ratio(4, 5) {
+            self.rng.gen_range(1..300)
+        } else {
+            self.rng.gen_range(300..4 * 3_600)
+        };
         self.w().clock.fetch_add(dt, Ordering::SeqCst);
         if self.rng.gen_ratio(1, 40) {
             return self.restart();

@@ -174,15 +174,35 @@ fn statvfs(dir: &Path) -> StoreResult<(u64, u64)> {
 /// The reserve for the file system holding `dir`: `TRACEMARK_DISK_RESERVE_MB` if set,
 /// else [`DISK_RESERVE_DEFAULT`] or [`DISK_RESERVE_SHARE`] of its size, the smaller.
 fn disk_reserve(dir: &Path) -> StoreResult<u64> {
-    if let Some(mb) = std::env::var("TRACEMARK_DISK_RESERVE_MB")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        return Ok(mb.saturating_mul(1024 * 1024));
+    let (free, size) = statvfs(dir)?;
+    let reserve = match std::env::var("TRACEMARK_DISK_RESERVE_MB") {
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(mb) if mb >= DISK_RESERVE_MIN_MB => mb.saturating_mul(1024 * 1024),
+            _ => {
+                return Err(err(format!(
+                    "TRACEMARK_DISK_RESERVE_MB={v}: give whole MiB, at least \
+                     {DISK_RESERVE_MIN_MB} (without a reserve a full disk would poison the \
+                     journal and stop the process)"
+                )))
+            }
+        },
+        Err(_) => DISK_RESERVE_DEFAULT.min(size / DISK_RESERVE_SHARE),
+    };
+    if free < reserve {
+        eprintln!(
+            "store: {} has {} MiB free, under its reserve of {} MiB: writes are refused \
+             (503 storage-full) until there is room",
+            dir.display(),
+            free / (1024 * 1024),
+            reserve / (1024 * 1024)
+        );
     }
-    let (_, size) = statvfs(dir)?;
-    Ok(DISK_RESERVE_DEFAULT.min(size / DISK_RESERVE_SHARE))
+    Ok(reserve)
 }
+
+/// The least reserve `TRACEMARK_DISK_RESERVE_MB` may set: a group commit's journal write
+/// and a memtable's flush must fit in it.
+pub const DISK_RESERVE_MIN_MB: u64 = 16;
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
@@ -507,7 +527,46 @@ impl FjallStore {
             );
             b.commit().map_err(err)?;
         }
+        store.index_unindexed_facts()?;
         Ok(store)
+    }
+
+    /// Indexes the facts after the last one `feed_kinds` holds: a build without the index
+    /// (a downgrade, then this one again) wrote them. Reads only those facts; none, as a
+    /// rule.
+    fn index_unindexed_facts(&self) -> StoreResult<()> {
+        let head = last_seq(&self.feed)?;
+        let mut top = self.counter(FEED_KINDS_FROM)?.max(1) - 1;
+        // Every kind byte (a newer build may know more kinds): 256 look-ups of a last key.
+        for kind in 0..=u8::MAX {
+            let (mut lo, mut hi) = ([0u8; 9], [0xFFu8; 9]);
+            (lo[0], hi[0]) = (kind, kind);
+            if let Some(g) = self.feed_kinds.range(lo..=hi).next_back() {
+                let k = g.key().map_err(err)?;
+                let seq = k
+                    .get(1..9)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_be_bytes);
+                top = top.max(seq);
+            }
+        }
+        let mut after = top;
+        let mut indexed = 0u64;
+        while after < head {
+            let page = self.feed(after, 10_000)?;
+            let Some(&(last, _)) = page.last() else { break };
+            let mut b = self.db.batch().durability(Some(PersistMode::SyncAll));
+            for (seq, fact) in &page {
+                b.insert(&self.feed_kinds, feed_kind_key(*seq, fact), []);
+            }
+            b.commit().map_err(err)?;
+            indexed += page.len() as u64;
+            after = last;
+        }
+        if indexed > 0 {
+            eprintln!("store: {indexed} feed facts written without the index of kinds, indexed");
+        }
+        Ok(())
     }
 
     /// Refuses a write ([`StoreErrorKind::Full`]) while less than the reserve is free on
@@ -1251,6 +1310,16 @@ impl Store for FjallStore {
                 "Tables of the code states' keyspace.",
                 self.codes.table_count() as f64,
             ),
+            g(
+                "disk_free_bytes",
+                "Bytes free on the data directory's file system (-1: statvfs failed).",
+                self.disk_space().map_or(-1.0, |d| d.free as f64),
+            ),
+            g(
+                "disk_reserve_bytes",
+                "Bytes kept free there: under this, writes are refused (TRACEMARK_DISK_RESERVE_MB).",
+                self.reserve as f64,
+            ),
         ]
     }
 
@@ -1465,6 +1534,23 @@ mod tests {
             want.truncate(limit);
             assert_eq!(got, want, "after {after}, up to {upto}, at most {limit}");
         }
+        // A build without the index writes on (a downgrade), then this one opens again:
+        // what it wrote is indexed at the open.
+        let mut b = s.db.batch();
+        for (seq, fact) in (1_002..=1_100).map(fact) {
+            b.insert(&s.feed, seq.to_be_bytes(), fact);
+        }
+        b.commit().expect("commit");
+        drop(s);
+        let s = FjallStore::open(dir.path()).expect("reopen");
+        let got = s
+            .feed_of_kinds(1_001, 1_100, 10_000, &kinds)
+            .expect("feed of kinds");
+        let want: Vec<_> = (1_002..=1_100)
+            .map(fact)
+            .filter(|(_, r)| peek(r).is_some_and(|(_, k)| kinds.contains(&k)))
+            .collect();
+        assert_eq!(got, want, "facts written without the index");
     }
 
     #[test]

@@ -274,9 +274,9 @@ type Fut<'c, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'c>>;
 type Param = Box<dyn ToSql + Send + Sync>;
 
 /// A failure from the server or the connection, with the server's message when it sent one.
-/// The database's disk being full (SQLSTATE class 53, insufficient resources: `disk_full`
-/// 53100, `out_of_memory` 53200, …) is a [`StoreErrorKind::Full`]: nothing was changed, and
-/// writes succeed again once it has room.
+/// The database's disk being full (SQLSTATE 53100, `disk_full`) is a
+/// [`StoreErrorKind::Full`]: nothing was changed, and writes succeed again once it has
+/// room. Every other error is `Failed`.
 pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     let (message, kind) = match e.as_db_error() {
         Some(db) => (

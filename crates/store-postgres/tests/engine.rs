@@ -508,7 +508,7 @@ fn the_writer_takes_only_read_facts_from_the_inbox() {
         actor: 1,
     });
     let head = store.counter("feed_seq").expect("head").max(1) - 1;
-    let rows = [feed::encode(0, &forged), feed::encode(0, &read)];
+    let rows = [feed::encode(0, &forged), feed::encode(0, &read)].map(|r| r.expect("encodes"));
     assert_eq!(store.inbox_put(&rows).expect("put"), 2);
     assert_eq!(w.reg.take_inbox().expect("take"), 1);
     let facts: Vec<Fact> = w

@@ -813,7 +813,12 @@ mod tests {
             feed: feed
                 .iter()
                 .enumerate()
-                .map(|(i, f)| (i as u64 + 1, feed::encode(1_700_000_000, f)))
+                .map(|(i, f)| {
+                    (
+                        i as u64 + 1,
+                        feed::encode(1_700_000_000, f).expect("encodes"),
+                    )
+                })
                 .collect(),
             ..Default::default()
         };
