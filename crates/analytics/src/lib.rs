@@ -1,5 +1,5 @@
 //! Real-time analytics: sales, returns, stock in circulation and inter-regional flows, kept
-//! as aggregates of the registry's feed (`registry::feed`) by a projection
+//! as aggregates of the registry's feed (`types::feed`) by a projection
 //! (`registry::project`).
 //!
 //! # What is counted
@@ -14,7 +14,7 @@
 //!   by the sender's local day of the shipment's registration.
 //!
 //! A participant's region is `Participant.region` (ISO 3166-2), its zone
-//! `registry::regions::region(code).tz` (an unknown region counts in UTC); a GTIN's product
+//! `types::regions::region(code).tz` (an unknown region counts in UTC); a GTIN's product
 //! group and brand owner come from its card. These look-ups are cached.
 //!
 //! # Time windows ([`Window`])
@@ -54,21 +54,21 @@ mod series;
 mod tests;
 mod time;
 
-use registry::feed::{DocFact, Fact, FeedEntry};
-use registry::model::{DocType, ParticipantId};
 use registry::project::{Projection, RowChange};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use series::{Mixed, Series};
 use std::sync::Arc;
 pub use time::{Bound, Window};
+use types::feed::{DocFact, Fact, FeedEntry};
+use types::model::{DocType, ParticipantId};
 
 /// Most rows one answer carries: a regulator grouping a national market by GTIN or shop
 /// could ask for hundreds of thousands, which no dashboard shows; the rest are cut (in the
 /// answer's order, so the largest stay) and `truncated` says so. Totals count everything.
 pub const ROWS_MAX: usize = 10_000;
 
-/// Region code used for a participant whose region is not in `registry::regions` (counted
+/// Region code used for a participant whose region is not in `types::regions` (counted
 /// in UTC).
 pub const UNKNOWN: &str = "unknown";
 
@@ -392,7 +392,7 @@ impl Analytics {
         if let Some(&i) = self.region_ids.get(code) {
             return i;
         }
-        let tz = registry::regions::region(code)
+        let tz = types::regions::region(code)
             .and_then(|r| jiff::tz::TimeZone::get(r.tz).ok())
             .unwrap_or(jiff::tz::TimeZone::UTC);
         let i = self.regions.len() as u16;

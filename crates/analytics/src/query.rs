@@ -10,8 +10,8 @@ use crate::{
     Analytics, Cube, FlowRow, FlowsAnswer, SalesAnswer, SalesGroup, SalesRow, Scope, StockAnswer,
     StockGroup, StockRow, Window, ROWS_MAX,
 };
-use registry::model::ParticipantId;
 use rustc_hash::FxHashMap;
+use types::model::ParticipantId;
 
 /// Local-hour bounds per region index.
 type Bounds = Vec<(Option<i32>, Option<i32>)>;

@@ -1,9 +1,9 @@
 //! The aggregates against hand-counted facts.
 
 use crate::*;
-use registry::feed::{Brief, FactKey, UnitChange};
-use registry::model::{CodeKey, Reason, Status};
 use std::collections::HashMap;
+use types::feed::{Brief, FactKey, UnitChange};
+use types::model::{CodeKey, Reason, Status};
 
 const GA: u64 = 4_601_234_567_893; // producer A's
 const GB: u64 = 4_609_876_543_210; // producer B's
@@ -542,7 +542,7 @@ fn a_moved_card_takes_its_owners_view_along_and_reloads_so() {
     };
     keep(&mut w.a);
     w.a.apply_fact(
-        &Fact::CardOwner(registry::feed::CardOwnerFact {
+        &Fact::CardOwner(types::feed::CardOwnerFact {
             gtin: GA,
             from: 1,
             to: 2,

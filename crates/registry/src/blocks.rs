@@ -1,8 +1,8 @@
 //! Regulators' blocks of whole GTINs and batches, held in memory for the till's hot path.
 //! Blocks of single codes live in the codes' states (`CodeState::blocks`).
 
-use crate::model::{batch_hash, Block};
 use std::collections::HashMap;
+use types::model::{batch_hash, Block};
 
 /// Active GTIN- and batch-level blocks: a look-up costs one hash probe.
 #[derive(Clone, Debug, Default)]

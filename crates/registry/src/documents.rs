@@ -7,32 +7,26 @@
 //! inside a package is taken out of it first.
 
 use crate::blocks::BlockIndex;
-use crate::codes::{parse_code, ParsedCode, PresentedTail};
-use crate::error::{CodeError, Error, Result};
 use crate::feed::{
     kept_check_ids, Brief, DocFact, Fact, FactKey, LateSaleFact, RefusedCode, RefusedFact,
     LATE_CODES_KEPT_MAX,
 };
-use crate::model::{
-    batch_hash, CodeKey, CodeState, DocType, Participant, ParticipantId, Reason, Role,
-    SignedRequest, Status, StoredDocument, FLAG_IN_TRANSIT,
-};
-use crate::store::Store;
-use crate::time::{day_of, parse_date, parse_timestamp};
 use crate::tx::Tx;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
+use store::Store;
+use types::codes::{parse_code, ParsedCode, PresentedTail};
+use types::error::{CodeError, Error, Result};
+pub use types::limits::{
+    DOC_CODES_EXPANDED_MAX, DOC_CODES_MAX, RECEIPT_AGE_MAX_SECS, REFUSAL_CODES_KEPT_MAX,
+    TEXT_LEN_MAX,
+};
+use types::model::{
+    batch_hash, CodeKey, CodeState, DocType, Participant, ParticipantId, Reason, Role,
+    SignedRequest, Status, StoredDocument, FLAG_IN_TRANSIT,
+};
+use types::time::{day_of, parse_date, parse_timestamp};
 use uuid::Uuid;
-
-/// Most codes listed in one document (the real system's limit is 30,000 per report).
-pub const DOC_CODES_MAX: usize = 30_000;
-/// Most codes one document may change once packages are expanded.
-pub const DOC_CODES_EXPANDED_MAX: usize = 1_000_000;
-/// Oldest receipt a `sell` may report: an offline cash register must send its fiscal data
-/// within 30 days (the fiscal drive's limit), so anything older is a mistake or a fraud.
-pub const RECEIPT_AGE_MAX_SECS: u64 = 30 * 86_400;
-/// Most bytes of a free-text field (batch, reason, customs declaration, receipt parts).
-pub const TEXT_LEN_MAX: usize = 256;
 
 /// A fiscal receipt of a sale.
 #[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
@@ -41,7 +35,7 @@ pub struct Receipt {
     /// Fiscal drive number.
     pub fiscal_drive: String,
     /// Receipt number (fiscal document number).
-    #[schema(schema_with = crate::apidoc::integer_or_string)]
+    #[schema(schema_with = types::apidoc::integer_or_string)]
     pub number: serde_json::Value,
     /// When sold (RFC 3339).
     #[schema(format = DateTime)]
@@ -79,7 +73,7 @@ pub struct RawDocument {
     pub id: Uuid,
     /// Document type.
     #[serde(rename = "type")]
-    #[schema(schema_with = crate::apidoc::document_type)]
+    #[schema(schema_with = types::apidoc::document_type)]
     pub doc_type: String,
     /// Codes acted on: `apply`, `introduce`, `import`, `ship`, `sell`, `return`,
     /// `write_off`, `withdraw`; `remark`: the damaged ones. Unit codes or packages (acting on
@@ -144,7 +138,7 @@ pub struct DocAnswer {
     /// Document id.
     pub id: Uuid,
     /// Always `accepted`.
-    #[schema(schema_with = crate::apidoc::accepted)]
+    #[schema(schema_with = types::apidoc::accepted)]
     pub status: &'static str,
     /// Codes changed (packages expanded).
     pub codes: u64,
@@ -361,7 +355,7 @@ fn common_checks<S: Store + ?Sized>(
     ctx: &DocContext<'_>,
     l: &Listed,
     refusal: &mut Refusal,
-) -> crate::store::StoreResult<Option<CodeState>> {
+) -> store::StoreResult<Option<CodeState>> {
     let Some(st) = tx.code(&l.parsed.key)? else {
         refusal.add(&l.text, "unknown_code");
         return Ok(None);
@@ -617,9 +611,6 @@ fn sscc_prefix_ok(ctx: &DocContext<'_>, key: &CodeKey) -> bool {
         None => !ctx.actor.has(Role::Producer),
     }
 }
-
-/// Most per-code errors a refusal record keeps (the total is kept too).
-pub const REFUSAL_CODES_KEPT_MAX: usize = 100;
 
 /// Why a blocked (recalled) or expired code may not be shipped or withdrawn, if it may not
 /// (docs/domain.md, "A code's life"): such goods may only be written off, or shipped back to

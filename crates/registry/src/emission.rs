@@ -8,10 +8,11 @@
 //! with eight orders gets one turn in the rotation like a producer with one, and the writer
 //! takes at most one chunk per group commit, after every document waiting.
 
-use crate::model::{Order, ParticipantId};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
+pub use types::limits::PENDING_CODES_PER_PARTICIPANT_MAX;
+use types::model::{Order, ParticipantId};
 
 /// Threads producing codes. One, pipelined: it computes the next chunk while the writer
 /// commits the previous one, and the writer takes every other job before each chunk (two
@@ -20,9 +21,6 @@ use std::sync::{Arc, Weak};
 pub const EMISSION_WORKERS: usize = 1;
 /// Pause before a chunk whose commit failed is tried again.
 pub const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
-/// Codes a participant may have ordered and not yet produced (a quota: past it, new orders
-/// are refused with 429 until production catches up).
-pub const PENDING_CODES_PER_PARTICIPANT_MAX: u64 = 4_000_000;
 
 #[derive(Default)]
 struct Queue {
@@ -194,7 +192,7 @@ fn finish(
             tracing::warn!("order {}: {e}; resuming from what is stored", order.id);
             std::thread::sleep(RETRY_PAUSE);
             match registry.inner.store.order(&order.id) {
-                Ok(Some(o)) if o.status == crate::model::OrderStatus::Pending => em.requeue(o),
+                Ok(Some(o)) if o.status == types::model::OrderStatus::Pending => em.requeue(o),
                 Ok(_) => {}
                 Err(e) => tracing::error!("order {}: {e}", order.id),
             }
@@ -252,7 +250,7 @@ pub fn background_thread() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{OrderStatus, SerialType, TailKind};
+    use types::model::{OrderStatus, SerialType, TailKind};
 
     fn order(p: ParticipantId, n: u128) -> Order {
         Order {

@@ -4,33 +4,26 @@
 //! Data flows one way: the server authenticates and parses, the [`Registry`] decides, the
 //! store commits. All writes go through one writer thread with group commit (see [`tx`]);
 //! reads go straight to the store and see every acknowledged write.
+
 #![deny(missing_docs)]
 
-pub mod apidoc;
+pub use types::limits::{
+    ACK_NOTE_CHARS_MAX, ATTRIBUTES_LEN_MAX, BATCH_LEN_MAX, FACTS_WAKE_EVERY, INBOX_TAKE_MAX,
+    KEYS_PER_PARTICIPANT_MAX, NAME_LEN_MAX, PREFIXES_PER_REQUEST_MAX, PREFIX_CARDS_MOVED_MAX,
+    PREFIX_LEN_MAX, PREFIX_LEN_MIN, REASON_LEN_MAX, SHELF_LIFE_DAYS_MAX, TIN_LEN_MAX,
+    WRITER_QUEUE_MAX,
+};
+
 pub mod blocks;
-pub mod codes;
 pub mod complaints;
-#[cfg(feature = "conformance")]
-pub mod conformance;
 pub mod documents;
 pub mod emission;
-pub mod error;
-#[cfg(feature = "conformance")]
-pub mod faults;
 pub mod feed;
-pub mod log;
-pub mod memory;
-pub mod model;
 mod orders;
-pub mod placement;
 pub mod project;
 mod queries;
 pub mod ranges;
-pub mod redact;
-pub mod regions;
-pub mod store;
 pub mod tailguard;
-pub mod time;
 pub mod tx;
 
 pub use documents::DocAnswer;
@@ -40,7 +33,8 @@ pub use queries::{
     CodeInfo, CodeStatus, HistoryEntry, Inventory, PosItem, PosResult, ProducerRef, ProductCard,
     VerifyAnswer, QUERY_CODES_MAX,
 };
-pub use store::{Store, StoreError, StoreErrorKind, WriteSet};
+use store::Store;
+use types::{apidoc, codes, error, log, model, redact, time};
 
 use blocks::BlockIndex;
 use codes::PresentedTail;
@@ -103,25 +97,6 @@ pub struct NewKey {
     #[schema(schema_with = apidoc::unix_or_rfc3339)]
     pub not_before: Option<serde_json::Value>,
 }
-
-/// Longest TIN (Russian TINs have 10 or 12 digits; room for other countries' ids).
-pub const TIN_LEN_MAX: usize = 32;
-/// Longest participant, product or brand name, bytes.
-pub const NAME_LEN_MAX: usize = 256;
-/// Longest free-text reason (suspension, block), bytes.
-pub const REASON_LEN_MAX: usize = 1_024;
-/// Largest product `attributes` object, serialised bytes (it is shown to every shopper).
-pub const ATTRIBUTES_LEN_MAX: usize = 16_384;
-/// Longest shelf life, days (100 years).
-pub const SHELF_LIFE_DAYS_MAX: u32 = 36_500;
-/// Longest batch number: GS1 AI 10 holds at most 20 characters.
-pub const BATCH_LEN_MAX: usize = 20;
-
-/// Most GS1 company prefixes one request names.
-pub const PREFIXES_PER_REQUEST_MAX: usize = 100;
-/// Most keys a participant accumulates (rotations are rare; the list is read on every
-/// signature check).
-pub const KEYS_PER_PARTICIPANT_MAX: usize = 64;
 
 /// A product card as submitted (`POST /api/v1/products`).
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -219,16 +194,6 @@ pub struct CardMove {
     pub log_index: u64,
 }
 
-/// Most product cards one grant of GS1 company prefixes moves to the new holder (each a
-/// log leaf, all in one writer job): an importer that registered a brand's GTINs before
-/// the brand joined holds a few dozen, a whole catalogue a few thousand. Above it the
-/// grant is refused and the operator moves cards first (`POST /api/v1/products/{gtin}/transfer`)
-/// or grants longer prefixes.
-pub const PREFIX_CARDS_MOVED_MAX: usize = 10_000;
-
-/// Longest note kept with an alert's acknowledgement, in characters.
-pub const ACK_NOTE_CHARS_MAX: usize = 500;
-
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     jobs: crossbeam_channel::Sender<Job<dyn Store>>,
@@ -267,13 +232,6 @@ pub(crate) struct Inner {
     /// facts from its reads are then dropped (counted), since it cannot commit them.
     reader: std::sync::atomic::AtomicBool,
 }
-
-/// Facts from reads wake the writer at most this often: under a load of reads they go
-/// in a few commits a second, not in one durable transaction after another.
-pub const FACTS_WAKE_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Facts the writer takes from the store's inbox in one commit ([`Registry::take_inbox`]).
-pub const INBOX_TAKE_MAX: usize = 10_000;
 
 /// GS1 company prefix → the participant holding it, from the stored participants.
 fn prefixes_of(store: &dyn Store) -> Result<std::collections::BTreeMap<String, ParticipantId>> {
@@ -1802,9 +1760,6 @@ impl Registry {
     }
 }
 
-/// Most jobs waiting for the writer; past it, submitters wait (back-pressure).
-pub const WRITER_QUEUE_MAX: usize = 65_536;
-
 /// Wakes the writer for the facts reads noted (`Registry::note`), at most every
 /// [`FACTS_WAKE_EVERY`]: the writer drains them with every batch, and an empty job makes
 /// one. Nobody waits for these facts, so under a load of reads they go in a few commits a
@@ -1873,11 +1828,6 @@ pub fn parse_gtin(text: &str) -> Result<u64> {
             }],
         })
 }
-
-/// Shortest GS1 company prefix.
-pub const PREFIX_LEN_MIN: usize = 4;
-/// Longest GS1 company prefix.
-pub const PREFIX_LEN_MAX: usize = 12;
 
 fn valid_prefixes(prefixes: &[String]) -> Result<Vec<String>> {
     if prefixes.len() > PREFIXES_PER_REQUEST_MAX {

@@ -5,24 +5,16 @@
 //! (tails are deterministic) and nothing but the codes' states is written. Self-made
 //! serials are stored with the order.
 
-use crate::error::{CodeError, Error, Result};
-use crate::model::{
-    product_group, CodeKey, CodeState, Order, OrderStatus, Participant, Role, SerialType, Status,
-    TailKind,
-};
 use crate::Registry;
 use issuance::{IdCode, SerialLen};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-
-/// Most codes in one order (the real system's single-GTIN limit).
-pub const ORDER_QUANTITY_MAX: u32 = 2_000_000;
-/// Most active (pending or ready) orders per participant.
-pub const ACTIVE_ORDERS_MAX: usize = 100;
-/// Codes produced per writer job.
-pub const ORDER_CHUNK: u32 = 10_000;
-/// Most codes in one page of an order's codes.
-pub const ORDER_PAGE_MAX: u32 = 10_000;
+use types::error::{CodeError, Error, Result};
+pub use types::limits::{ACTIVE_ORDERS_MAX, ORDER_CHUNK, ORDER_PAGE_MAX, ORDER_QUANTITY_MAX};
+use types::model::{
+    product_group, CodeKey, CodeState, Order, OrderStatus, Participant, Role, SerialType, Status,
+    TailKind,
+};
 
 /// One emission chunk of an order, computed outside the writer ([`Registry::make_chunk`]).
 pub(crate) struct Chunk {
@@ -30,7 +22,7 @@ pub(crate) struct Chunk {
     pub(crate) count: u32,
     /// Codes stored one by one: key, text (empty), tail fingerprint. Empty for a range.
     codes: Vec<(CodeKey, String, u64)>,
-    /// Whether the chunk is stored as one [`crate::model::CodeRange`].
+    /// Whether the chunk is stored as one [`types::model::CodeRange`].
     ranged: bool,
     /// BLAKE3 of the chunk's code keys in counter order (the log leaf's `codes_blake3`).
     blake3: [u8; 32],
@@ -61,7 +53,7 @@ fn range_keys(
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// GTIN of a product card the caller owns.
-    #[schema(schema_with = crate::apidoc::gtin)]
+    #[schema(schema_with = types::apidoc::gtin)]
     pub gtin: String,
     /// How many codes.
     #[schema(minimum = 1, maximum = 2000000)]
@@ -72,7 +64,7 @@ pub struct NewOrder {
     #[serde(default)]
     pub serials: Option<Vec<String>>,
     /// `mac`, `signature` or `short`.
-    #[schema(schema_with = crate::apidoc::order_tail)]
+    #[schema(schema_with = types::apidoc::order_tail)]
     pub tail: String,
 }
 
@@ -90,14 +82,14 @@ use crate::ranges::issuance_kind;
 
 fn valid_serial(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= crate::model::SERIAL_LEN_MAX
+        && s.len() <= types::model::SERIAL_LEN_MAX
         && s.bytes().all(issuance::tail::is_cset82)
 }
 
 impl Registry {
     /// Accepts an order; its codes are produced in the background.
     pub fn create_order(&self, actor: &Participant, req: NewOrder) -> Result<Order> {
-        self.create_order_signed(actor, req, crate::model::Signed::default())
+        self.create_order_signed(actor, req, types::model::Signed::default())
     }
 
     /// Accepts an order, keeping the signed request that asked for it in the log.
@@ -105,7 +97,7 @@ impl Registry {
         &self,
         actor: &Participant,
         req: NewOrder,
-        signed: crate::model::Signed,
+        signed: types::model::Signed,
     ) -> Result<Order> {
         if !(actor.has(Role::Producer) || actor.has(Role::Importer)) {
             return Err(Error::Forbidden(
@@ -278,7 +270,7 @@ impl Registry {
             }
             tx.put_order(order.clone());
             tx.append_log(
-                crate::log::LeafKind::Order,
+                types::log::LeafKind::Order,
                 actor_id,
                 &serde_json::json!({
                     "order_id": order.id, "gtin": order.gtin, "quantity": quantity,
@@ -471,16 +463,16 @@ impl Registry {
                 let now = tx.now;
                 let mut leaf = serde_json::json!({
                     "order_id": o.id, "first": produced, "count": n,
-                    "codes_blake3": crate::log::hex(&blake3),
+                    "codes_blake3": types::log::hex(&blake3),
                 });
                 if ranged {
                     // The form is in the leaf, so that a replay stores what was stored.
                     leaf["form"] = "range".into();
                 }
-                tx.append_log(crate::log::LeafKind::Emission, 0, &leaf);
+                tx.append_log(types::log::LeafKind::Emission, 0, &leaf);
                 if ranged {
                     let gtin: u64 = o.gtin.parse().map_err(|_| Error::invalid("bad GTIN"))?;
-                    tx.put_range(crate::model::CodeRange {
+                    tx.put_range(types::model::CodeRange {
                         gtin,
                         serial_len: o.serial_len,
                         counter_lo: o.counter_start + u64::from(produced),
@@ -557,7 +549,7 @@ impl Registry {
 
     /// Closes an order: its codes stay, it no longer counts as active.
     pub fn close_order(&self, actor: &Participant, id: &uuid::Uuid) -> Result<Order> {
-        self.close_order_signed(actor, id, crate::model::Signed::default())
+        self.close_order_signed(actor, id, types::model::Signed::default())
     }
 
     /// Closes an order, keeping the signed request in the log.
@@ -565,7 +557,7 @@ impl Registry {
         &self,
         actor: &Participant,
         id: &uuid::Uuid,
-        signed: crate::model::Signed,
+        signed: types::model::Signed,
     ) -> Result<Order> {
         let order = self.order(actor, id)?;
         if order.status == OrderStatus::Pending {
@@ -585,7 +577,7 @@ impl Registry {
             o.status = OrderStatus::Closed;
             tx.put_order(o.clone());
             tx.append_log(
-                crate::log::LeafKind::OrderClose,
+                types::log::LeafKind::OrderClose,
                 o.participant,
                 &serde_json::json!({"order_id": id, "request": signed.leaf_json()}),
             );

@@ -20,33 +20,15 @@
 //! so ([`Progress::behind_secs`]).
 
 use crate::feed::{self, FeedEntry};
-use crate::store::StoreResult;
 use crate::Registry;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-
-/// How often a projection writes its changed rows (and checkpoint) at most: the work a
-/// crash can make it replay, and the write cost it adds.
-pub const FLUSH_INTERVAL_MS: u64 = 500;
-
-/// Feed entries read per store call.
-pub const FEED_PAGE_MAX: usize = 4_096;
-
-/// Rows read per store call while loading.
-pub const LOAD_PAGE_MAX: usize = 10_000;
-
-/// The first wait before a failed projection starts again; each failure in a row doubles
-/// it, up to [`RESTART_BACKOFF_MAX`].
-pub const RESTART_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// The longest wait before a failed projection starts again.
-pub const RESTART_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// A projection whose oldest fact not yet applied is older than this (seconds) is
-/// behind: `/health` says `degraded`, naming it. Its answers (alerts, analytics) are then
-/// that old.
-pub const BEHIND_MAX_SECS: u64 = 60;
+use store::StoreResult;
+pub use types::limits::{
+    BEHIND_MAX_SECS, FEED_PAGE_MAX, FLUSH_INTERVAL_MS, LOAD_PAGE_MAX, RESTART_BACKOFF_MAX,
+    RESTART_BACKOFF_MIN,
+};
 
 /// A row change: key, new value (`None`: deleted).
 pub type RowChange = (Vec<u8>, Option<Vec<u8>>);
@@ -77,7 +59,7 @@ pub trait Projection: Send + Sync + 'static {
     }
     /// The commit time of a fact skipped while warming (not of a kind it needs); of the
     /// checkpoint's fact for those the store skipped unread
-    /// ([`crate::store::Store::feed_of_kinds`]).
+    /// ([`store::Store::feed_of_kinds`]).
     fn warm_time(&mut self, _at: u64) {}
 }
 
@@ -229,7 +211,7 @@ pub fn follow<P: Projection + Default>(
             crate::emission::background_thread();
             supervise(reg, proj, name, t_stop, t_progress)
         })
-        .map_err(crate::store::StoreError::new)?;
+        .map_err(store::StoreError::new)?;
     Ok(Follower {
         stop,
         progress,
@@ -255,7 +237,7 @@ fn load<P: Projection>(reg: &Registry, p: &mut P, name: &'static str) -> StoreRe
             loaded += n;
             for (k, v) in rows {
                 p.load_row(&k, &v)
-                    .map_err(|e| crate::store::StoreError::new(format!("{name}: {e}")))?;
+                    .map_err(|e| store::StoreError::new(format!("{name}: {e}")))?;
             }
             if n < LOAD_PAGE_MAX {
                 break;
@@ -528,7 +510,7 @@ fn run<P: Projection>(
                 Err(e) => {
                     progress.failures.fetch_add(1, Relaxed);
                     tracing::error!("{name}: writing rows: {e}");
-                    if e.kind() == crate::store::StoreErrorKind::Lost {
+                    if e.kind() == store::StoreErrorKind::Lost {
                         // As for the writer's commits: nothing more is written, the
                         // process stops (`Registry::on_store_lost`).
                         let _ = reg.writer_stats().lost.set(e.to_string());

@@ -1,17 +1,15 @@
 //! Reading state: a code's card and history, inventory, public verification and the till
 //! check. Reads go straight to the committed store.
 
-use crate::codes::{parse_code, ParsedCode, PresentedTail};
 use crate::documents::is_blocked;
-use crate::error::{Error, Result};
-use crate::model::{Bucket, CodeKey, CodeState, Participant, Reason, Role, Status};
 use crate::tailguard::{Checker, Throttled};
-use crate::time::{day_of, format_date, format_timestamp};
 use crate::{visible, Registry};
 use serde::{Deserialize, Serialize};
-
-/// Most codes in one status look-up or till check (the real system's limit is 1,000).
-pub const QUERY_CODES_MAX: usize = 1_000;
+use types::codes::{parse_code, ParsedCode, PresentedTail};
+use types::error::{Error, Result};
+pub use types::limits::QUERY_CODES_MAX;
+use types::model::{Bucket, CodeKey, CodeState, Participant, Reason, Role, Status};
+use types::time::{day_of, format_date, format_timestamp};
 
 /// One event of a code's history, as the API shows it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -20,7 +18,7 @@ pub struct HistoryEntry {
     pub document: Option<uuid::Uuid>,
     /// Document type.
     #[serde(rename = "type")]
-    #[schema(value_type = crate::model::DocType)]
+    #[schema(value_type = types::model::DocType)]
     pub doc_type: &'static str,
     /// When (RFC 3339).
     #[schema(format = DateTime)]
@@ -79,7 +77,7 @@ pub struct CodeInfo {
     /// Whether blocked (code, batch or GTIN).
     pub blocked: bool,
     /// Tail kind.
-    pub tail: crate::model::TailKind,
+    pub tail: types::model::TailKind,
     /// Emission day.
     #[schema(format = Date)]
     pub emitted: String,
@@ -117,7 +115,7 @@ pub struct Inventory {
 pub struct VerifyAnswer {
     /// `genuine`, `sold`, `recalled`, `expired`, `not_in_circulation`, `unknown`, `forged`,
     /// `unverified` (in circulation, but presented without its crypto tail).
-    #[schema(schema_with = crate::apidoc::verdict)]
+    #[schema(schema_with = types::apidoc::verdict)]
     pub verdict: &'static str,
     /// The identification code, or the input when it did not parse.
     pub code: String,
@@ -210,12 +208,12 @@ pub struct ProductCard {
     /// Maximum retail price, in minor currency units (kopecks).
     pub max_retail_price: Option<u64>,
     /// Free-form attributes.
-    #[schema(schema_with = crate::apidoc::free_form_object_or_null)]
+    #[schema(schema_with = types::apidoc::free_form_object_or_null)]
     pub attributes: Option<serde_json::Value>,
 }
 
-impl From<&crate::model::Product> for ProductCard {
-    fn from(p: &crate::model::Product) -> ProductCard {
+impl From<&types::model::Product> for ProductCard {
+    fn from(p: &types::model::Product) -> ProductCard {
         ProductCard {
             gtin: p.gtin.clone(),
             name: p.name.clone(),
@@ -277,7 +275,7 @@ pub enum CodeStatus {
 }
 
 /// The public part of a product card (no internal ids).
-fn public_card(p: &crate::model::Product) -> ProductCard {
+fn public_card(p: &types::model::Product) -> ProductCard {
     ProductCard::from(p)
 }
 

@@ -16,15 +16,12 @@
 //! into the form it names. Signature tails are not ranged (an Ed25519 signing costs ~50 µs,
 //! too dear on every read), nor self-made serials (no permutation maps them back).
 
-use crate::model::{CodeKey, CodeRange, CodeState, Order, SerialType, TailKind};
-use crate::store::{Store, StoreResult};
 use parking_lot::RwLock;
 use std::sync::Arc;
+use store::{Store, StoreResult};
+use types::model::{CodeKey, CodeRange, CodeState, Order, SerialType, TailKind};
 
-/// Codes per range record: the emission chunk of a ranged order. The writer's work per
-/// chunk does not depend on it (one record, one log leaf); the emission worker computes the
-/// chunk's serials for the leaf's BLAKE3 (~15 ms for 100,000).
-pub const RANGE_CHUNK: u32 = 100_000;
+pub use types::limits::RANGE_CHUNK;
 
 /// Ranges a derivation remembers while it runs (a document's codes come from a few).
 const RECENT_RANGES: usize = 16;

@@ -12,25 +12,13 @@
 //! per day: a 24-bit tail takes millions of identity-days. Every counted failure is also
 //! recorded through the writer for the risk engine (`forged_tail`).
 
-use crate::model::{CodeKey, ParticipantId};
 use parking_lot::RwLock;
 use std::collections::HashMap;
-
-/// Window of the per-checker count, seconds.
-pub const CHECKER_WINDOW_SECS: u64 = 600;
-/// Failed tail checks one checker may make within [`CHECKER_WINDOW_SECS`].
-pub const FAILURES_PER_CHECKER_MAX: u32 = 20;
-/// Failed tail checks a fiscal operator (one checker for many shops, seeing every
-/// counterfeit they scan) may make within [`CHECKER_WINDOW_SECS`].
-pub const FAILURES_PER_OPERATOR_MAX: u32 = 2_000;
-/// Window of the per-checker-and-code count, seconds.
-pub const CODE_WINDOW_SECS: u64 = 86_400;
-/// Failed tail checks of one code by one checker (not its owner) within
-/// [`CODE_WINDOW_SECS`].
-pub const FAILURES_PER_CHECKER_CODE_MAX: u32 = 5;
-/// Most checkers and codes tracked at once: past it expired entries are dropped, then
-/// the oldest (memory stays bounded under a flood of identities).
-pub const TRACKED_MAX: usize = 200_000;
+pub use types::limits::{
+    CHECKER_WINDOW_SECS, CODE_WINDOW_SECS, FAILURES_PER_CHECKER_CODE_MAX, FAILURES_PER_CHECKER_MAX,
+    FAILURES_PER_OPERATOR_MAX, TRACKED_MAX,
+};
+use types::model::{CodeKey, ParticipantId};
 
 /// Who checked a tail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

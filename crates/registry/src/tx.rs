@@ -11,20 +11,16 @@
 //! first; only when it will succeed does it write into the `Tx`. A refused job therefore
 //! leaves the batch untouched (it may add a refusal record, kept for risk control).
 
-use crate::model::{
-    Block, Bucket, CodeEvent, CodeKey, CodeState, DocType, Order, Participant, ParticipantId,
-    Product, StoredDocument,
-};
-use crate::store::{Store, StoreError, StoreResult, WriteSet};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use store::{Store, StoreError, StoreResult, WriteSet};
+pub use types::limits::{BATCH_CODES_MAX, BATCH_JOBS_MAX};
+use types::model::{
+    Block, Bucket, CodeEvent, CodeKey, CodeState, DocType, Order, Participant, ParticipantId,
+    Product, StoredDocument,
+};
 use uuid::Uuid;
-
-/// Most jobs in one group commit.
-pub const BATCH_JOBS_MAX: usize = 4_096;
-/// Most code-state writes in one group commit (a soft limit checked between jobs).
-pub const BATCH_CODES_MAX: usize = 400_000;
 
 /// Counters the writer keeps in memory and writes with every commit.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,7 +53,7 @@ impl WriterState {
             next_participant: u32::try_from(store.counter("participant_id")?.max(1))
                 .map_err(StoreError::new)?,
             next_block: store.counter("block_id")?.max(1),
-            log: tlog::Frontier::load(store.counter("log_size")?, &crate::store::LogReader(store))
+            log: tlog::Frontier::load(store.counter("log_size")?, &store::LogReader(store))
                 .map_err(StoreError::new)?,
             next_feed: store.counter("feed_seq")?.max(1),
         })
@@ -340,7 +336,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     /// construction); the overlay does not hold them (a later job of the batch reads them
     /// from the range only after the commit, so a range is the last thing its job writes of
     /// them).
-    pub fn put_range(&mut self, range: crate::model::CodeRange) {
+    pub fn put_range(&mut self, range: types::model::CodeRange) {
         let st = range.state();
         for (p, b) in buckets(&st) {
             *self.inventory.entry((p, range.gtin, b)).or_default() += i64::from(range.count);
@@ -446,13 +442,13 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         doc.chain = *h.finalize().as_bytes();
         let leaf = serde_json::json!({
             "id": doc.id, "seq": doc.seq, "type": doc.doc_type.name(), "codes": doc.codes,
-            "chain": crate::log::hex(&doc.chain),
+            "chain": types::log::hex(&doc.chain),
             // BLAKE3 of the body, computed when it was read (not in the writer).
-            "body_blake3": crate::log::hex(&doc.body_hash),
-            "request": crate::log::request_json(&doc.request, None),
+            "body_blake3": types::log::hex(&doc.body_hash),
+            "request": types::log::request_json(&doc.request, None),
         });
         doc.log_index =
-            Some(self.append_log(crate::log::LeafKind::Document, doc.participant, &leaf));
+            Some(self.append_log(types::log::LeafKind::Document, doc.participant, &leaf));
         self.state.chain = doc.chain;
         self.docs.insert(doc.id, doc.clone());
         self.set.documents.push(doc.clone());
@@ -540,7 +536,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         Ok(self
             .orders_seen(participant)?
             .values()
-            .filter(|o| o.status == crate::model::OrderStatus::Pending)
+            .filter(|o| o.status == types::model::OrderStatus::Pending)
             .map(|o| u64::from(o.quantity.saturating_sub(o.produced)))
             .sum())
     }
@@ -553,7 +549,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             .filter(|o| {
                 matches!(
                     o.status,
-                    crate::model::OrderStatus::Pending | crate::model::OrderStatus::Ready
+                    types::model::OrderStatus::Pending | types::model::OrderStatus::Ready
                 )
             })
             .count())
@@ -601,11 +597,11 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
     /// change, after every check has passed (a refused job appends nothing).
     pub fn append_log(
         &mut self,
-        kind: crate::log::LeafKind,
+        kind: types::log::LeafKind,
         actor: ParticipantId,
         payload: &serde_json::Value,
     ) -> u64 {
-        let leaf = crate::log::encode(kind, self.now, actor, payload);
+        let leaf = types::log::encode(kind, self.now, actor, payload);
         let index = match self.state.log.append(&leaf, &mut self.set.log_hashes) {
             Ok(i) => i,
             // 2^64 leaves: unreachable in practice; the leaf is kept unhashed and the
@@ -942,18 +938,18 @@ pub fn run_writer<S: Store + ?Sized>(
             Err(e) => {
                 stats.commit_failures.fetch_add(1, Relaxed);
                 match e.kind() {
-                    crate::store::StoreErrorKind::Lost => {
+                    store::StoreErrorKind::Lost => {
                         tracing::error!(
                             "the store lost durability ({e}): the writer writes nothing more"
                         );
                         let _ = stats.lost.set(e.to_string());
                     }
-                    crate::store::StoreErrorKind::Full => {
+                    store::StoreErrorKind::Full => {
                         let _ = stats
                             .full_since
                             .compare_exchange(0, clock(), Relaxed, Relaxed);
                     }
-                    crate::store::StoreErrorKind::Failed => {}
+                    store::StoreErrorKind::Failed => {}
                 }
                 // Nothing of the batch is in the cache (it holds committed states only), but
                 // after a failed commit trust nothing remembered: a network engine may have
@@ -998,12 +994,12 @@ fn run_job<S: Store + ?Sized>(job: Job<S>, tx: &mut Tx<'_, S>, done: &mut Vec<Co
 #[derive(Debug, Default)]
 pub struct WriterStats {
     /// Why the store lost durability (a commit failed with
-    /// [`crate::store::StoreErrorKind::Lost`]: a failed fsync, a poisoned journal). From
+    /// [`store::StoreErrorKind::Lost`]: a failed fsync, a poisoned journal). From
     /// then on the writer writes nothing, and `serve` exits (a start recovers from the
     /// journal): carrying on would trust a page cache the disk may not match.
     pub lost: std::sync::OnceLock<String>,
     /// Since when (Unix seconds) commits have been refused for a full disk
-    /// ([`crate::store::StoreErrorKind::Full`]); 0 when the last commit went through.
+    /// ([`store::StoreErrorKind::Full`]); 0 when the last commit went through.
     pub full_since: std::sync::atomic::AtomicU64,
     /// Batches refused because an invariant would have broken.
     pub invariant_failures: std::sync::atomic::AtomicU64,
@@ -1039,7 +1035,7 @@ pub struct WriterStats {
 ///
 /// Two generations of a hash map: when the young one is full it becomes the old one and
 /// the previous old one is dropped, so recently used states stay and memory is bounded by
-/// `capacity` entries ([`crate::memory::state_cache_bytes`]).
+/// `capacity` entries ([`types::memory::state_cache_bytes`]).
 pub struct StateCache {
     young: HashMap<CodeKey, CodeState>,
     old: HashMap<CodeKey, CodeState>,
@@ -1051,8 +1047,8 @@ pub struct StateCache {
 }
 
 impl StateCache {
-    /// Default capacity: 4 M states (~600 MB at most).
-    pub const CAPACITY_DEFAULT: usize = 4_000_000;
+    /// Default capacity ([`types::limits::STATE_CACHE_ENTRIES_DEFAULT`]).
+    pub const CAPACITY_DEFAULT: usize = types::limits::STATE_CACHE_ENTRIES_DEFAULT;
 
     /// A cache of at most `capacity` states.
     pub fn new(capacity: usize) -> StateCache {
@@ -1081,11 +1077,11 @@ impl StateCache {
         self.capacity > 0
     }
 
-    /// The capacity the memory budget gives ([`crate::memory::Budget::from_env`]):
+    /// The capacity the memory budget gives ([`types::memory::Budget::from_env`]):
     /// `TRACEMARK_STATE_CACHE` (entries; 0 disables) if set, else the default unless
     /// `TRACEMARK_MEMORY_MB` is too small for it.
     pub fn capacity_from_env() -> usize {
-        crate::memory::Budget::from_env().state_cache_entries
+        types::memory::Budget::from_env().state_cache_entries
     }
 
     /// A cached state.
@@ -1116,7 +1112,7 @@ impl StateCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Block, Bucket, CodeEvent, Order, Participant, Product, StoredDocument};
+    use types::model::{Block, Bucket, CodeEvent, Order, Participant, Product, StoredDocument};
 
     /// A store with nothing in it.
     struct Empty;
@@ -1227,14 +1223,14 @@ mod tests {
             _: u64,
             _: u8,
             _: u64,
-        ) -> StoreResult<Option<crate::model::CodeRange>> {
+        ) -> StoreResult<Option<types::model::CodeRange>> {
             Ok(None)
         }
         fn code_ranges_after(
             &self,
             _: Option<[u8; 17]>,
             _: usize,
-        ) -> StoreResult<Vec<crate::model::CodeRange>> {
+        ) -> StoreResult<Vec<types::model::CodeRange>> {
             Ok(Vec::new())
         }
     }
@@ -1272,7 +1268,7 @@ mod tests {
     fn a_read_ahead_is_taken_only_while_the_cache_forgot_nothing() {
         let store = Empty;
         let key = |i: u32| CodeKey::unit(4_600_000_000_001, format!("{i:08}").as_bytes());
-        let state = |owner: u32| CodeState::new(crate::model::Status::Applied, owner, 0);
+        let state = |owner: u32| CodeState::new(types::model::Status::Applied, owner, 0);
         let mut cache = StateCache::new(4);
         cache.put(key(1), state(1));
         let ahead = |epoch: u64| Prefetched {

@@ -28,13 +28,13 @@
 //! | `late_sale` | a sale accepted for its receipt's time whose goods had expired when it was reported (a receipt reported late or dated back) | the shop | high when a till check it names said the goods were not sellable, else medium |
 #![deny(missing_docs)]
 
-use registry::feed::{Fact, FactKey, FeedEntry, Place, Who};
-use registry::model::{DocType, ParticipantId, Status};
 use registry::project::{Projection, RowChange};
 use registry::Registry;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use types::feed::{Fact, FactKey, FeedEntry, Place, Who};
+use types::model::{DocType, ParticipantId, Status};
 
 /// How long an incident stays open to later signals of its kind about its subject.
 pub const INCIDENT_WINDOW_SECS: u64 = 86_400;
@@ -472,7 +472,7 @@ impl Risk {
         self.raise(seq, s);
     }
 
-    fn document(&mut self, e: &FeedEntry, d: &registry::feed::DocFact, reg: &Registry) {
+    fn document(&mut self, e: &FeedEntry, d: &types::feed::DocFact, reg: &Registry) {
         let Some(t) = d.doc_type() else { return };
         match t {
             DocType::Accept | DocType::Introduce | DocType::Import | DocType::Return => {
@@ -546,7 +546,7 @@ impl Risk {
     }
 
     /// A sale accepted for its receipt's time whose goods had expired when reported.
-    fn late_sale(&mut self, e: &FeedEntry, l: &registry::feed::LateSaleFact, reg: &Registry) {
+    fn late_sale(&mut self, e: &FeedEntry, l: &types::feed::LateSaleFact, reg: &Registry) {
         let mut s = Signal::new(Kind::LateSale, Subject::Participant(l.actor), e.at);
         s.count = u64::from(l.total);
         s.codes = l.codes.iter().map(code_text).collect();
@@ -566,11 +566,11 @@ impl Risk {
         }
         s.details.insert(
             "receipt_at".into(),
-            registry::time::format_timestamp(l.fiscal_at).into(),
+            types::time::format_timestamp(l.fiscal_at).into(),
         );
         s.details.insert(
             "reported_at".into(),
-            registry::time::format_timestamp(e.at).into(),
+            types::time::format_timestamp(e.at).into(),
         );
         s.details.insert(
             "days_late".into(),
@@ -583,7 +583,7 @@ impl Risk {
         self.raise(e.seq, s);
     }
 
-    fn refused(&mut self, e: &FeedEntry, r: &registry::feed::RefusedFact, reg: &Registry) {
+    fn refused(&mut self, e: &FeedEntry, r: &types::feed::RefusedFact, reg: &Registry) {
         if r.doc_type() != Some(DocType::Sell) {
             return;
         }
@@ -668,7 +668,7 @@ impl Risk {
         self.check_receipts(reg, e.seq, e.at, r.actor, &gtins, &doc);
     }
 
-    fn remember_check(&mut self, e: &FeedEntry, t: &registry::feed::TillCheckFact) {
+    fn remember_check(&mut self, e: &FeedEntry, t: &types::feed::TillCheckFact) {
         let id = t.request_id.to_string();
         if self.checks.contains_key(&id) {
             return;
@@ -773,7 +773,7 @@ impl Risk {
     /// high when each of the two places has [`CLONE_NETWORKS_PER_PLACE_HIGH`] of them.
     /// A network repeating itself at one place adds nothing, and one network keeps at most
     /// [`SCANS_PER_NETWORK_MAX`] of a code's recent scans, so nobody can flush the others'.
-    fn scan(&mut self, e: &FeedEntry, v: &registry::feed::VerifiedFact) {
+    fn scan(&mut self, e: &FeedEntry, v: &types::feed::VerifiedFact) {
         let Some(place) = v.place else { return };
         if !v.tail_checked || v.verdict == "forged" {
             return;
@@ -862,7 +862,7 @@ impl Risk {
         self.raise(e.seq, s);
     }
 
-    fn complaint(&mut self, e: &FeedEntry, c: &registry::feed::ComplaintFact, reg: &Registry) {
+    fn complaint(&mut self, e: &FeedEntry, c: &types::feed::ComplaintFact, reg: &Registry) {
         let Some(shop) = c.shop else { return };
         let recent = self.complaints.entry(shop).or_default();
         recent.push_back((
@@ -1145,7 +1145,7 @@ impl Projection for Risk {
                     .map_err(|_| "a warm row of the wrong size")?;
             }
             Some((&ROW_SCANS, k)) => {
-                let key = registry::model::CodeKey::from_bytes(k).ok_or("a scan row's key")?;
+                let key = types::model::CodeKey::from_bytes(k).ok_or("a scan row's key")?;
                 // (time, lat, lon, scanner, network); rows of the first version had no
                 // network: the scanner stands for it, as for a scan recorded without one.
                 let list: Vec<(u64, i16, i16, u64, u64)> =
@@ -1275,8 +1275,8 @@ impl Projection for Risk {
         (self.warm_mark != u64::MAX && self.warm_mark != 0).then_some(self.warm_mark)
     }
 
-    fn warm_kinds(&self) -> Option<&'static [registry::feed::FactKind]> {
-        Some(&[registry::feed::FactKind::TillCheck])
+    fn warm_kinds(&self) -> Option<&'static [types::feed::FactKind]> {
+        Some(&[types::feed::FactKind::TillCheck])
     }
 
     fn warm_time(&mut self, at: u64) {

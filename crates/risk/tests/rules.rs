@@ -2,14 +2,14 @@
 //! every rule silent. A real registry on the real embedded store; the engine applies the
 //! committed feed exactly as its follower does.
 
-use registry::conformance::{ids, tampered, World};
-use registry::feed::Place;
+use conformance::{ids, tampered, World};
 use registry::project::Projection;
 use registry::tailguard::Checker;
 use registry::PosItem;
 use risk::{AlertFilter, Kind, Risk, Subject};
 use serde_json::json;
 use std::sync::Arc;
+use types::feed::Place;
 
 fn world() -> (World, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -52,7 +52,7 @@ fn kinds(r: &Risk) -> Vec<Kind> {
 }
 
 /// A till check's request id for codes, by a participant.
-fn check(w: &World, who: &registry::model::Participant, codes: &[String]) -> String {
+fn check(w: &World, who: &types::model::Participant, codes: &[String]) -> String {
     let items = codes
         .iter()
         .map(|c| PosItem::Code(c.clone()))
@@ -60,7 +60,7 @@ fn check(w: &World, who: &registry::model::Participant, codes: &[String]) -> Str
     w.reg.pos_check(who, &items).expect("check").0.to_string()
 }
 
-fn checked_sale(w: &World, who: &registry::model::Participant, codes: &[String]) -> uuid::Uuid {
+fn checked_sale(w: &World, who: &types::model::Participant, codes: &[String]) -> uuid::Uuid {
     let id = check(w, who, codes);
     let mut body = w.sell_body(codes);
     body["check_ids"] = json!([id]);
@@ -112,7 +112,7 @@ fn clean_traffic_raises_nothing() {
     // One complaint about a shop is no cluster; a refused clumsy document is no offence.
     w.reg
         .complain(
-            registry::complaints::NewComplaint {
+            types::complaints::NewComplaint {
                 code: Some(c[1].clone()),
                 kind: "price".into(),
                 text: "too dear".into(),
@@ -239,7 +239,7 @@ fn clone_scans_far_apart_but_not_a_trip() {
     assert_eq!(c.len(), 1, "{c:#?}");
     assert_eq!(
         c[0].subject,
-        Subject::Code(registry::feed::FactKey(
+        Subject::Code(types::feed::FactKey(
             registry::code_key(&a[0]).expect("key")
         ))
     );
@@ -353,7 +353,7 @@ fn complaints_cluster_on_a_shop() {
     let complain = |code: &str, client: u64| {
         w.reg
             .complain(
-                registry::complaints::NewComplaint {
+                types::complaints::NewComplaint {
                     code: Some(code.to_string()),
                     kind: "counterfeit".into(),
                     text: "fake".into(),
@@ -469,7 +469,7 @@ fn made_up_codes_and_typed_numbers_make_no_clone_alert() {
     scan(&w, &ghost, VLADIVOSTOK, 2);
     // A number typed without its crypto tail proves no one held the item.
     let a = w.at_retailer(1);
-    let typed = registry::conformance::id(&a[0]);
+    let typed = conformance::id(&a[0]);
     scan(&w, &typed, MOSCOW, 1);
     scan(&w, &typed, VLADIVOSTOK, 2);
     let r = risk(&w);
@@ -478,7 +478,7 @@ fn made_up_codes_and_typed_numbers_make_no_clone_alert() {
     let facts = w.reg.feed(0, 100_000).expect("feed");
     let ghost_key = registry::code_key(&ghost).expect("key");
     assert!(!facts.iter().any(|e| matches!(&e.fact,
-        registry::feed::Fact::Verified(v) if v.key.0 == ghost_key)));
+        types::feed::Fact::Verified(v) if v.key.0 == ghost_key)));
 }
 
 #[test]
@@ -536,7 +536,7 @@ fn a_follower_restarted_with_an_alert_about_a_code_reloads_it() {
 fn complain(w: &World, code: &str, client: u64) {
     w.reg
         .complain(
-            registry::complaints::NewComplaint {
+            types::complaints::NewComplaint {
                 code: Some(code.to_string()),
                 kind: "counterfeit".into(),
                 text: "fake".into(),
@@ -556,7 +556,7 @@ fn complaints_without_a_tail_weigh_half() {
     // visitors of a hostile page filing it frame no shop.
     let (w, _d) = world();
     let a = w.at_retailer(3);
-    let typed = registry::conformance::id(&a[0]);
+    let typed = conformance::id(&a[0]);
     for client in 1..=3 {
         complain(&w, &typed, client);
     }
@@ -589,7 +589,7 @@ fn complaints_without_a_tail_weigh_half() {
         of_kind(&risk(&w), Kind::ComplaintCluster).is_empty(),
         "a forged tail weighs ½"
     );
-    complain(&w, &registry::conformance::id(&a[2]), 5);
+    complain(&w, &conformance::id(&a[2]), 5);
     let c = of_kind(&risk(&w), Kind::ComplaintCluster);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].details["complainants_with_label"], json!(2));
@@ -598,15 +598,13 @@ fn complaints_without_a_tail_weigh_half() {
 /// A sale of `codes` with its receipt dated `days_back` days before now.
 fn backdated_sale(
     w: &World,
-    who: &registry::model::Participant,
+    who: &types::model::Participant,
     codes: &[String],
     days_back: u64,
     check_ids: &[String],
 ) -> registry::Result<registry::documents::DocAnswer> {
     let mut body = w.sell_body(codes);
-    body["receipt"]["at"] = json!(registry::time::format_timestamp(
-        w.now() - days_back * 86_400
-    ));
+    body["receipt"]["at"] = json!(types::time::format_timestamp(w.now() - days_back * 86_400));
     if !check_ids.is_empty() {
         body["check_ids"] = json!(check_ids);
     }
@@ -687,18 +685,18 @@ fn a_flooding_shop_forgets_its_own_checks_not_anothers() {
         .writer_check(std::time::Duration::from_secs(5))
         .expect("writer");
     let mut r = risk(&w);
-    let codes: Vec<registry::feed::CheckedCode> = (0..1_000)
-        .map(|j| registry::feed::CheckedCode {
-            key: registry::feed::FactKey(
+    let codes: Vec<types::feed::CheckedCode> = (0..1_000)
+        .map(|j| types::feed::CheckedCode {
+            key: types::feed::FactKey(
                 registry::code_key(&format!("01{}21FLOOD{j}", w.gtin)).expect("key"),
             ),
             sellable: true,
         })
         .collect();
-    let fake = |i: usize, actor: u32| registry::feed::FeedEntry {
+    let fake = |i: usize, actor: u32| types::feed::FeedEntry {
         seq: 1_000_000 + i as u64,
         at: w.now(),
-        fact: registry::feed::Fact::TillCheck(registry::feed::TillCheckFact {
+        fact: types::feed::Fact::TillCheck(types::feed::TillCheckFact {
             actor,
             request_id: uuid::Uuid::from_u128((u128::from(actor) << 64) | (i as u128 + 1)),
             at: w.now(),
@@ -731,7 +729,7 @@ fn a_flooding_shop_forgets_its_own_checks_not_anothers() {
     let last = w.reg.feed(0, 1_000_000).expect("feed");
     if let Some(e) = last
         .iter()
-        .rfind(|e| matches!(e.fact, registry::feed::Fact::Document(_)))
+        .rfind(|e| matches!(e.fact, types::feed::Fact::Document(_)))
     {
         r.apply(e, &w.reg);
     }

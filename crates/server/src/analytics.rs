@@ -8,9 +8,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use registry::model::{Participant, Role};
 use registry::Error;
 use serde::Deserialize;
+use types::model::{Participant, Role};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -53,7 +53,7 @@ pub(crate) struct FlowsQuery {
 
 /// A window's bound: a date or an RFC 3339 timestamp (empty: none).
 fn time_bound() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    use registry::apidoc::{DATE_PATTERN, TIMESTAMP_PATTERN};
+    use types::apidoc::{DATE_PATTERN, TIMESTAMP_PATTERN};
     use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
     OneOfBuilder::new()
         .item(

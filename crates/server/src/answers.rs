@@ -3,10 +3,10 @@
 //! docs/api-guide.md).
 
 use base64::Engine;
-use registry::model::{Block, OrderStatus, Participant, Role, SerialType, TailKind};
-use registry::time::format_timestamp;
 use registry::{CodeStatus, PosResult};
 use serde::Serialize;
+use types::model::{Block, OrderStatus, Participant, Role, SerialType, TailKind};
+use types::time::format_timestamp;
 use utoipa::ToSchema;
 
 fn b64(bytes: &[u8]) -> String {
@@ -56,7 +56,7 @@ pub struct Health {
 }
 
 fn store_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    registry::apidoc::words(
+    types::apidoc::words(
         &["ok", "unavailable"],
         "`ok` (a read of the store answered within the last few seconds) or `unavailable` \
          (reads fail or hang; the answer is a 503)",
@@ -83,7 +83,7 @@ pub struct HealthReads {
 }
 
 fn status_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    registry::apidoc::words(
+    types::apidoc::words(
         &["ok", "degraded", "unavailable"],
         "`ok`; `degraded` (200: documents are taken, but a projection — the risk engine or the \
          analytics — is not running, `detail` says which); or `unavailable` (503)",
@@ -92,7 +92,7 @@ fn status_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
 }
 
 fn role_words() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    registry::apidoc::words(
+    types::apidoc::words(
         &["writer", "reader"],
         "`writer`: this process commits changes; `reader`: it answers reads from a database \
          another process writes, and refuses changes with 503 `/problems/not-writer`",
@@ -230,11 +230,11 @@ pub struct LogKey {
 }
 
 fn ed25519_word() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    registry::apidoc::words(&["Ed25519"], "Always `Ed25519`").into()
+    types::apidoc::words(&["Ed25519"], "Always `Ed25519`").into()
 }
 
 fn log_word() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    registry::apidoc::words(&["log"], "Always `log`: the key of the log's checkpoints").into()
+    types::apidoc::words(&["log"], "Always `log`: the key of the log's checkpoints").into()
 }
 
 /// `GET /api/v1/log/proof/inclusion`: RFC 9162 §2.1.3.
@@ -380,8 +380,8 @@ pub struct OrderView {
     pub error: Option<String>,
 }
 
-impl From<&registry::model::Order> for OrderView {
-    fn from(o: &registry::model::Order) -> OrderView {
+impl From<&types::model::Order> for OrderView {
+    fn from(o: &types::model::Order) -> OrderView {
         OrderView {
             order_id: o.id,
             status: o.status,
@@ -405,10 +405,10 @@ pub struct DocumentRecord {
     pub seq: u64,
     /// Document type.
     #[serde(rename = "type")]
-    #[schema(value_type = registry::model::DocType)]
+    #[schema(value_type = types::model::DocType)]
     pub doc_type: &'static str,
     /// Always `accepted`.
-    #[schema(schema_with = registry::apidoc::accepted)]
+    #[schema(schema_with = types::apidoc::accepted)]
     pub status: &'static str,
     /// Codes changed (packages expanded).
     pub codes: u64,

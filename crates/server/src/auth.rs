@@ -11,8 +11,8 @@ use base64::Engine;
 use ed25519_dalek::{Signature, VerifyingKey};
 use parking_lot::Mutex;
 use rand::RngCore;
-use registry::model::Participant;
 use std::collections::HashMap;
+use types::model::Participant;
 
 /// How long a challenge may be answered.
 pub const CHALLENGE_TTL_SECS: u64 = 300;

@@ -20,10 +20,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use registry::complaints::{ComplaintFilter, NewComplaint};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
+use types::complaints::{ComplaintFilter, NewComplaint};
 
 /// A complaint's body: 2 MiB of photo as base64 (2.67 MiB) and the rest.
 pub const BODY_COMPLAINT_MAX: usize = 3 * 1024 * 1024;
@@ -233,10 +233,10 @@ pub(crate) struct ListQuery {
     #[param(schema_with = complaint_kind)]
     kind: Option<String>,
     /// Received at or after (RFC 3339).
-    #[param(schema_with = registry::apidoc::timestamp)]
+    #[param(schema_with = types::apidoc::timestamp)]
     from: Option<String>,
     /// Received before (RFC 3339).
-    #[param(schema_with = registry::apidoc::timestamp)]
+    #[param(schema_with = types::apidoc::timestamp)]
     to: Option<String>,
     /// Continue after this id (the previous page's `next`).
     after: Option<uuid::Uuid>,
@@ -246,12 +246,12 @@ pub(crate) struct ListQuery {
 }
 
 fn complaint_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    registry::apidoc::words(&registry::complaints::KINDS, "Only this kind").into()
+    types::apidoc::words(&types::complaints::KINDS, "Only this kind").into()
 }
 
 pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<u64>, Problem> {
     v.map(|t| {
-        registry::time::parse_timestamp(t).ok_or_else(|| {
+        types::time::parse_timestamp(t).ok_or_else(|| {
             Problem::bad_request(format!(
                 "`{name}` must be an RFC 3339 time such as 2026-11-29T10:00:00Z"
             ))
@@ -271,7 +271,7 @@ pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<u64>, Pro
     security(("bearer" = [])),
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of complaints", body = registry::complaints::ComplaintPage),
+        (status = 200, description = "A page of complaints", body = types::complaints::ComplaintPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),

@@ -11,12 +11,12 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use parking_lot::RwLock;
-use registry::model::{Participant, Role};
 use registry::project::Follower;
 use registry::{Error, Registry};
 use risk::{Alert, AlertFilter, Kind, Risk, Subject};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use types::model::{Participant, Role};
 
 /// How long an acknowledgement waits for the risk engine to have applied it before
 /// answering (it is durable either way).
@@ -229,11 +229,11 @@ fn view(reg: &Registry, a: &Alert) -> AlertView {
             count: a.count,
             details: a.details.clone(),
         },
-        at: registry::time::format_timestamp(a.at),
-        updated_at: registry::time::format_timestamp(a.updated_at),
+        at: types::time::format_timestamp(a.at),
+        updated_at: types::time::format_timestamp(a.updated_at),
         acknowledged: a.ack.as_ref().map(|k| AckView {
             by: who(k.by).map_or_else(|| format!("#{}", k.by), |p| p.tin),
-            at: registry::time::format_timestamp(k.at),
+            at: types::time::format_timestamp(k.at),
             note: k.note.clone(),
         }),
     }
@@ -245,7 +245,7 @@ fn view(reg: &Registry, a: &Alert) -> AlertView {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AlertsQuery {
     /// Only alerts updated at or after this time (RFC 3339).
-    #[param(schema_with = registry::apidoc::timestamp)]
+    #[param(schema_with = types::apidoc::timestamp)]
     since: Option<String>,
     /// Only these kinds, comma-separated (`repeat_sale,grey_sale`).
     #[param(schema_with = kind_list)]

@@ -31,12 +31,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use problem::Problem;
-use registry::model::{Participant, Role, Signed, SignedRequest};
 use registry::{Error, NewBlock, NewOrder, NewParticipant, NewProduct, PosItem, Registry};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+use types::model::{Participant, Role, Signed, SignedRequest};
 
 /// Largest request body (documents, orders with self-made serials): a document of 30,000
 /// full codes with tails fits with room. Enforced while reading, per route below.
@@ -360,7 +360,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         health: Arc::new(probe),
         reads: Arc::new(read_pool),
         lane: Arc::new(reads::BlockingLane::new(&config.reads)),
-        memory_budget: registry::memory::Budget::from_env().total,
+        memory_budget: types::memory::Budget::from_env().total,
         control: control.clone(),
         metrics_allow: config.metrics_allow.clone().into(),
         analytics: control.analytics.clone(),
@@ -1141,7 +1141,7 @@ struct Claims<'h> {
 /// issued under, and the time it was checked.
 #[derive(Clone, Copy)]
 struct Grant {
-    id: registry::model::ParticipantId,
+    id: types::model::ParticipantId,
     epoch: u32,
     generation: u32,
     now: u64,
@@ -1712,7 +1712,7 @@ async fn log_entry(
     // BLAKE3 over one or two short tails) is its author's alone: a token never reveals a
     // tail, and the tree's proofs need no leaf bytes.
     if let Some(c) = caller {
-        let decoded = registry::log::decode(&leaf);
+        let decoded = types::log::decode(&leaf);
         let own = decoded.as_ref().is_some_and(|l| l.actor == c.id);
         if !c.has(Role::Regulator) && !own {
             return Err(Problem::not_found(format!("no log entry {index} of yours")));
@@ -2047,7 +2047,7 @@ async fn token(
         .token(p.id, p.key_epoch_at(now), p.token_generation, now);
     Ok(Json(answers::Token {
         token,
-        expires_at: registry::time::format_timestamp(exp),
+        expires_at: types::time::format_timestamp(exp),
     })
     .into_response())
 }
@@ -2543,7 +2543,7 @@ struct VerifyQuery {
 }
 
 /// Parses `near=LAT,LON` into a coarse place (a 400 naming the rule otherwise).
-fn near(v: Option<&str>) -> Result<Option<registry::feed::Place>, Problem> {
+fn near(v: Option<&str>) -> Result<Option<types::feed::Place>, Problem> {
     let Some(v) = v else { return Ok(None) };
     let bad = || {
         Problem::bad_request(format!(
@@ -2556,7 +2556,7 @@ fn near(v: Option<&str>) -> Result<Option<registry::feed::Place>, Problem> {
         lat.trim().parse().map_err(|_| bad())?,
         lon.trim().parse().map_err(|_| bad())?,
     );
-    registry::feed::Place::from_degrees(lat, lon)
+    types::feed::Place::from_degrees(lat, lon)
         .map(Some)
         .ok_or_else(bad)
 }
@@ -2741,7 +2741,7 @@ async fn pos_check(
     ),
     request_body = NewBlock,
     responses(
-        (status = 201, description = "The block", body = registry::model::Block),
+        (status = 201, description = "The block", body = types::model::Block),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -2807,7 +2807,7 @@ async fn list_blocks(State(s): State<AppState>, headers: HeaderMap) -> Result<Re
         crate::openapi::SignatureHeaders,
     ),
     responses(
-        (status = 200, description = "The block, lifted", body = registry::model::Block),
+        (status = 200, description = "The block, lifted", body = types::model::Block),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
@@ -2875,7 +2875,7 @@ struct SuspendBody {
 #[serde(deny_unknown_fields)]
 struct PrefixesBody {
     /// Prefixes of 4 to 12 digits (at most 100).
-    #[schema(schema_with = registry::apidoc::prefixes)]
+    #[schema(schema_with = types::apidoc::prefixes)]
     gs1_prefixes: Vec<String>,
 }
 

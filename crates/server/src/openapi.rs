@@ -446,7 +446,7 @@ mod tests {
     }
 
     /// No two different schemas are emitted under one component name. The generator keeps
-    /// the last one it meets, so two Rust types named alike (`registry::model::Reason`, a
+    /// the last one it meets, so two Rust types named alike (`types::model::Reason`, a
     /// retirement reason, and `risk::Reason`, a part of a risk score, were both `Reason`)
     /// silently describe one type's answers with the other's schema. The list below must
     /// name every operation of the document (checked), so a new handler cannot skip this.

@@ -1,6 +1,6 @@
 //! Store work off the async threads, each kind on a bounded pool of its own.
 //!
-//! The `registry::Store` trait is synchronous, and every read through it may be a network
+//! The `store::Store` trait is synchronous, and every read through it may be a network
 //! round trip (PostgreSQL) or a disk read (the embedded store beyond its caches). A tokio
 //! worker thread that waits on one stalls every connection it serves, so no handler or
 //! middleware calls the registry on an async thread:
@@ -346,8 +346,8 @@ pub struct HealthProbe {
 }
 
 /// What the writer probe finds once an empty job went through: the store's disk space
-/// (`registry::store::Store::disk_space`), read on the probe's thread.
-pub type WriterFound = Option<registry::store::DiskSpace>;
+/// (`store::Store::disk_space`), read on the probe's thread.
+pub type WriterFound = Option<store::DiskSpace>;
 
 /// How long `/health` waits for a fresh read of the store's head after a commit (on the
 /// probe's thread; the embedded store answers in microseconds). Past it, the last

@@ -312,7 +312,7 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap, uri: Uri) -> Re
 fn region_points() -> &'static [web::RegionPoint] {
     static POINTS: std::sync::OnceLock<Vec<web::RegionPoint>> = std::sync::OnceLock::new();
     POINTS.get_or_init(|| {
-        registry::regions::REGIONS
+        types::regions::REGIONS
             .iter()
             .map(|r| web::RegionPoint {
                 code: r.code,

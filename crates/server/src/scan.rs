@@ -106,7 +106,7 @@ pub struct ImageLimits {
     /// Hashes of pictures that ran out of decode time, and their order (oldest first).
     timed_out: parking_lot::Mutex<TimedOut>,
     /// Participants with a sheet queued or rendering.
-    sheets_queued: parking_lot::Mutex<std::collections::HashSet<registry::model::ParticipantId>>,
+    sheets_queued: parking_lot::Mutex<std::collections::HashSet<types::model::ParticipantId>>,
     /// The decode worker program (`tracemark`), run as `PROGRAM decode-worker`.
     worker: Option<std::path::PathBuf>,
 }
@@ -194,7 +194,7 @@ impl TimedOut {
 /// A participant's place in the sheet queue; given back when dropped.
 struct SheetTurn {
     limits: Arc<ImageLimits>,
-    participant: registry::model::ParticipantId,
+    participant: types::model::ParticipantId,
 }
 
 impl Drop for SheetTurn {

@@ -16,9 +16,9 @@ use crate::problem::Problem;
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use registry::model::ParticipantId;
 use std::num::NonZeroU32;
 use std::time::Duration;
+use types::model::ParticipantId;
 
 /// Till checks a second one participant may make, sustained: forty tills each asking every
 /// two seconds at the busiest (a cashier scans an item every 2–3 s).

@@ -1,7 +1,7 @@
 //! The deterministic simulator (issue 17): one seed drives the registry in process — a
 //! simulated clock, the producer, the wholesaler and two shops ordering, applying,
 //! introducing, shipping and accepting, selling, writing off and checking at the till —
-//! over the embedded store wrapped in a fault injector (`registry::faults::FaultyStore`):
+//! over the embedded store wrapped in a fault injector (`conformance::faults::FaultyStore`):
 //! commits that fail (plainly, or for a full disk), reads that fail, and restarts of the
 //! registry on its store at any step. After every step it checks what must hold against a
 //! model of its own; a failing seed says so with the step and replays exactly
@@ -26,17 +26,17 @@
 
 #![deny(missing_docs)]
 
+use conformance::faults::FaultyStore;
+use conformance::World;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use registry::conformance::World;
-use registry::faults::FaultyStore;
-use registry::model::Participant;
-use registry::StoreErrorKind;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use store::StoreErrorKind;
+use types::model::Participant;
 
 /// Every so many steps, the checks run over every code, not only those a step touched.
 pub const FULL_CHECK_EVERY: u64 = 50;
@@ -133,7 +133,7 @@ type Step = Result<(String, Vec<String>), String>;
 /// What a run may do beyond its seed's faults.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
-    /// Every commit tears (`registry::faults::Faults::torn_commits`): a store that lies,
+    /// Every commit tears (`conformance::faults::Faults::torn_commits`): a store that lies,
     /// to prove the checks catch what they are for.
     pub torn_commits: bool,
 }
@@ -598,9 +598,9 @@ fn same_rows<P: registry::project::Projection>(w: &World, mut fresh: P) -> Resul
         let page = store.feed(after, 4_096).map_err(|e| e.to_string())?;
         let Some(&(last, _)) = page.last() else { break };
         for (seq, bytes) in page {
-            let (at, fact) = registry::feed::decode(&bytes)
+            let (at, fact) = types::feed::decode(&bytes)
                 .ok_or_else(|| format!("feed entry {seq} does not read"))?;
-            fresh.apply(&registry::feed::FeedEntry { seq, at, fact }, &w.reg);
+            fresh.apply(&types::feed::FeedEntry { seq, at, fact }, &w.reg);
         }
         after = last;
     }
@@ -648,12 +648,12 @@ fn follow(w: &World) -> Vec<registry::project::Follower> {
 
 /// The embedded store in `dir` (no fsync per commit: the process does not die here, and
 /// the simulator wants steps, not disk waits), behind the fault injector.
-fn open_store(dir: &std::path::Path) -> Result<Arc<FaultyStore>, registry::StoreError> {
+fn open_store(dir: &std::path::Path) -> Result<Arc<FaultyStore>, store::StoreError> {
     let inner = store_fjall::FjallStore::open_with(dir, false)?;
     Ok(Arc::new(FaultyStore::new(Arc::new(inner))))
 }
 
 /// Codes as documents carry them (without crypto tails).
 fn ids(codes: &[String]) -> Vec<String> {
-    registry::conformance::ids(codes)
+    conformance::ids(codes)
 }

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `codes` | placed: block(code) ‖ 2 ‖ GTIN (7 bytes) ‖ serial length ‖ counter (u64 BE); else spread(code) ‖ code key | [`CodeState`] binary |
 //! | `events` | doc seq (low u32 BE ‖ high u32 BE) ‖ first entry's key | a chunk of ≤ 1,024 of the document's events (see [`event_chunks`]) |
-//! | `ranges` | GTIN (u64 BE) ‖ serial length ‖ first counter (u64 BE) | [`registry::model::CodeRange`] binary: codes emitted and not touched since |
+//! | `ranges` | GTIN (u64 BE) ‖ serial length ‖ first counter (u64 BE) | [`types::model::CodeRange`] binary: codes emitted and not touched since |
 //! | `links` | spread(parent) ‖ len-prefixed parent ‖ len-prefixed child | empty |
 //! | `docs` | document UUID | metadata length (u32 LE) ‖ version byte ‖ JSON metadata ‖ body |
 //! | `doc_seq` | seq (u64 BE) | document UUID ‖ log index (u64 BE) |
@@ -26,9 +26,9 @@
 //! | `refusals` | seq (u64 BE) | version byte ‖ JSON |
 //! | `complaints` | complaint UUID (v7: time order) | version byte ‖ JSON |
 //! | `complaint_photos` | complaint UUID | image bytes |
-//! | `log` | leaf index (u64 BE) | leaf bytes (`registry::log`) |
+//! | `log` | leaf index (u64 BE) | leaf bytes (`types::log`) |
 //! | `log_hashes` | `tlog::NodeId::key()` (level ‖ index u64 BE) | 32-byte hash |
-//! | `feed` | feed seq (u64 BE) | `registry::feed` record (version byte ‖ postcard) |
+//! | `feed` | feed seq (u64 BE) | `types::feed` record (version byte ‖ postcard) |
 //! | `feed_kinds` | fact kind (`FactKind::code`, 0xFF: unreadable) ‖ feed seq (u64 BE) | empty |
 //! | `projections` | name ‖ 0x00 ‖ row key; name ‖ 0x01 for the checkpoint | row bytes; checkpoint u64 LE |
 //!
@@ -40,27 +40,25 @@
 //! (a document's states are a few blocks on disk, not a block each; neighbours' alike
 //! states compress together) while runs spread over the keyspace (the memtable's inline
 //! key prefix still tells runs apart). Both hashes, the keys and the placement are
-//! [`registry::placement`]'s: the key design the PostgreSQL engine shares (there `block`
+//! [`types::placement`]'s: the key design the PostgreSQL engine shares (there `block`
 //! is a code's *place*, first in its rows' keys and Citus's distribution column).
 #![deny(missing_docs)]
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-use registry::model::{
-    Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
-    Product, StoredDocument,
-};
-use registry::placement;
-use registry::store::{
-    DiskSpace, EngineGauge, Store, StoreError, StoreErrorKind, StoreResult, WriteSet,
-};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use store::{DiskSpace, EngineGauge, Store, StoreError, StoreErrorKind, StoreResult, WriteSet};
+use types::model::{
+    Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
+    Product, StoredDocument,
+};
+use types::placement;
 use uuid::Uuid;
 
 /// The version byte first in every JSON record (now shared by every engine: see
-/// [`registry::store::RECORD_VERSION`]).
-pub use registry::store::RECORD_VERSION;
+/// [`store::RECORD_VERSION`]).
+pub use store::RECORD_VERSION;
 
 /// The fjall engine.
 pub struct FjallStore {
@@ -212,7 +210,7 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
     v
 }
 
-/// Four bytes of FNV-1a over a code key ([`registry::placement::spread`]): the first
+/// Four bytes of FNV-1a over a code key ([`types::placement::spread`]): the first
 /// bytes of every code-keyed storage key.
 ///
 /// Codes of one GTIN share their first 8 key bytes, and fjall's keys compare a 4-byte inline
@@ -223,7 +221,7 @@ fn spread(k: &CodeKey) -> [u8; 4] {
 }
 
 /// The storage key of a code's state without a [`Placement`]: spread prefix ‖ code key
-/// ([`registry::placement::spread_key`]).
+/// ([`types::placement::spread_key`]).
 pub fn state_key(k: &CodeKey) -> Vec<u8> {
     placement::spread_key(k)
 }
@@ -237,7 +235,7 @@ const PLACED: u8 = placement::PLACED;
 const LAYOUT: &str = "code_layout";
 /// The `meta` counter holding the first feed sequence number `feed_kinds` indexes: facts
 /// written before a store kept the index are found by reading and peeking
-/// ([`registry::store::feed_of_kinds_by_peeking`]), not indexed at the first start (which
+/// ([`store::feed_of_kinds_by_peeking`]), not indexed at the first start (which
 /// would read the whole feed), and a projection's start reads only the recent feed.
 const FEED_KINDS_FROM: &str = "feed_kinds_from";
 /// `feed_kinds`' kind byte for a fact whose kind cannot be read (every caller gets those).
@@ -255,7 +253,7 @@ fn last_seq(ks: &Keyspace) -> StoreResult<u64> {
 
 /// `feed_kinds`' key of a stored fact.
 fn feed_kind_key(seq: u64, fact: &[u8]) -> [u8; 9] {
-    let kind = registry::feed::peek(fact).map_or(KIND_UNREADABLE, |(_, k)| k.code());
+    let kind = types::feed::peek(fact).map_or(KIND_UNREADABLE, |(_, k)| k.code());
     let mut key = [0u8; 9];
     key[0] = kind;
     key[1..].copy_from_slice(&seq.to_be_bytes());
@@ -264,8 +262,8 @@ fn feed_kind_key(seq: u64, fact: &[u8]) -> [u8; 9] {
 
 /// Where codes' states are stored: in counter order, for codes whose serial the issuing
 /// permutation maps back to a counter (see the [crate documentation](crate)). The key
-/// design both engines share: [`registry::placement`].
-pub use registry::placement::Placement;
+/// design both engines share: [`types::placement`].
+pub use types::placement::Placement;
 
 /// Serial sequences per (GTIN, length) while placing many keys.
 type Seqs = placement::Sequences;
@@ -408,7 +406,7 @@ impl FjallStore {
     /// Opens the store; `durable = false` skips the fsync per commit (benchmarks of the
     /// engine's ceiling only: an acknowledged write may then be lost on a crash).
     ///
-    /// The block cache gets what the memory budget gives it ([`registry::memory::Budget`]): the state
+    /// The block cache gets what the memory budget gives it ([`types::memory::Budget`]): the state
     /// look-up, not the write, is what limits ingest, and a cached block is ~100× cheaper.
     pub fn open_with(dir: &Path, durable: bool) -> StoreResult<FjallStore> {
         Self::open_placed(dir, durable, None)
@@ -430,7 +428,7 @@ impl FjallStore {
         placement: Option<Placement>,
     ) -> StoreResult<FjallStore> {
         std::fs::create_dir_all(dir).map_err(err)?;
-        let budget = registry::memory::Budget::from_env();
+        let budget = types::memory::Budget::from_env();
         let db = Database::builder(dir)
             .cache_size(budget.block_cache)
             .max_journaling_size(budget.journal)
@@ -689,14 +687,14 @@ impl FjallStore {
         Ok(())
     }
 
-    /// Decodes a JSON record (see [`registry::store::decode_record`]).
+    /// Decodes a JSON record (see [`store::decode_record`]).
     fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
-        registry::store::decode_record(bytes)
+        store::decode_record(bytes)
     }
 
-    /// Encodes a JSON record (see [`registry::store::encode_record`]).
+    /// Encodes a JSON record (see [`store::encode_record`]).
     fn record(v: &impl serde::Serialize) -> StoreResult<Vec<u8>> {
-        registry::store::encode_record(v)
+        store::encode_record(v)
     }
 
     fn scan_prefix(&self, ks: &Keyspace, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -709,7 +707,7 @@ impl FjallStore {
     }
 
     fn encode_doc(d: &StoredDocument) -> StoreResult<Vec<u8>> {
-        let m = registry::store::encode_document_meta(d)?;
+        let m = store::encode_document_meta(d)?;
         Ok(cat(&[&(m.len() as u32).to_le_bytes(), &m, &d.body]))
     }
 
@@ -722,7 +720,7 @@ impl FjallStore {
         let meta = v
             .get(4..4 + n)
             .ok_or_else(|| err("short document record"))?;
-        registry::store::decode_document(meta, &v[4 + n..])
+        store::decode_document(meta, &v[4 + n..])
     }
 }
 
@@ -924,7 +922,7 @@ impl Store for FjallStore {
         &self,
         start: &Uuid,
         limit: usize,
-    ) -> StoreResult<Vec<registry::complaints::Complaint>> {
+    ) -> StoreResult<Vec<types::complaints::Complaint>> {
         let mut out = Vec::new();
         for g in self
             .complaints
@@ -937,7 +935,7 @@ impl Store for FjallStore {
         Ok(out)
     }
 
-    fn complaint(&self, id: &Uuid) -> StoreResult<Option<registry::complaints::Complaint>> {
+    fn complaint(&self, id: &Uuid) -> StoreResult<Option<types::complaints::Complaint>> {
         self.complaints
             .get(id.as_bytes())
             .map_err(err)?
@@ -1007,18 +1005,12 @@ impl Store for FjallStore {
         after: u64,
         upto: u64,
         limit: usize,
-        kinds: &[registry::feed::FactKind],
+        kinds: &[types::feed::FactKind],
     ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
         let from = self.counter(FEED_KINDS_FROM)?.max(1);
         // The part before the index: read and peeked.
         let mut out = if after < from - 1 {
-            registry::store::feed_of_kinds_by_peeking(
-                self,
-                after,
-                upto.min(from - 1),
-                limit,
-                kinds,
-            )?
+            store::feed_of_kinds_by_peeking(self, after, upto.min(from - 1), limit, kinds)?
         } else {
             Vec::new()
         };
@@ -1056,7 +1048,7 @@ impl Store for FjallStore {
                 continue;
             };
             // A fact rewritten since as another kind keeps its old entry: peeked again.
-            if registry::feed::peek(&fact).is_none_or(|(_, k)| kinds.contains(&k)) {
+            if types::feed::peek(&fact).is_none_or(|(_, k)| kinds.contains(&k)) {
                 out.push((seq, fact.to_vec()));
             }
         }
@@ -1164,8 +1156,8 @@ impl Store for FjallStore {
                 return Err(err(format!(
                     "the state of {key} is stored under key {} but is looked up under key {}: \
                      moved or edited",
-                    registry::log::hex(&k),
-                    registry::log::hex(&want)
+                    types::log::hex(&k),
+                    types::log::hex(&want)
                 )));
             }
             let st = CodeState::decode(&v).ok_or_else(|| err(format!("corrupt state of {key}")))?;
@@ -1431,7 +1423,7 @@ impl Store for FjallStore {
             b.insert(
                 &self.refusals,
                 rseq.to_be_bytes(),
-                registry::store::encode_refusal(*p, *at, summary)?,
+                store::encode_refusal(*p, *at, summary)?,
             );
         }
         let mut buf = [0u8; CodeState::ENCODED_LEN_MAX];
@@ -1473,7 +1465,7 @@ mod tests {
     /// ones written since found by the index, one ordered answer across the two.
     #[test]
     fn facts_from_before_the_index_of_kinds_are_found_too() {
-        use registry::feed::{peek, FactKind as K, FEED_VERSION};
+        use types::feed::{peek, FactKind as K, FEED_VERSION};
         let dir = tempfile::tempdir().expect("tempdir");
         let fact = |i: u64| {
             let kind = [K::Document, K::TillCheck, K::Document, K::Verified][(i % 4) as usize];

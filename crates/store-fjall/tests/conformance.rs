@@ -5,33 +5,33 @@ use std::sync::Arc;
 
 /// The store as `serve` opens it: codes' states placed by a serial permutation (another
 /// key than the registry's: any key places every code somewhere, in some order).
-fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
+fn make_store() -> (Arc<dyn store::Store>, Box<dyn std::any::Any>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let placement = store_fjall::Placement::new(issuance::SerialGenerator::new([7; 32]));
     let store =
         store_fjall::FjallStore::open_with_placement(dir.path(), placement).expect("open store");
     (
-        Arc::new(store) as Arc<dyn registry::Store>,
+        Arc::new(store) as Arc<dyn store::Store>,
         Box::new(dir) as Box<dyn std::any::Any>,
     )
 }
 
-registry::conformance_tests!(make_store);
+conformance::conformance_tests!(make_store);
 
 /// The same suite on a store opened without placement (every state spread by a hash).
 mod spread {
     use std::sync::Arc;
 
-    fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
+    fn make_store() -> (Arc<dyn store::Store>, Box<dyn std::any::Any>) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = store_fjall::FjallStore::open(dir.path()).expect("open store");
         (
-            Arc::new(store) as Arc<dyn registry::Store>,
+            Arc::new(store) as Arc<dyn store::Store>,
             Box::new(dir) as Box<dyn std::any::Any>,
         )
     }
 
-    registry::conformance_tests!(make_store);
+    conformance::conformance_tests!(make_store);
 }
 
 /// The same suite through `run_all`, as other engines' harnesses call it (opt-in, it
@@ -39,6 +39,6 @@ mod spread {
 #[test]
 fn run_all_names_failures() {
     if std::env::var_os("CONFORMANCE_RUN_ALL").is_some() {
-        registry::conformance::run_all(&make_store);
+        conformance::run_all(&make_store);
     }
 }

@@ -1,13 +1,14 @@
-//! The fjall engine with faults injected (`registry::faults::FaultyStore`): what the
+//! The fjall engine with faults injected (`conformance::faults::FaultyStore`): what the
 //! registry does when a read fails in the middle of a document, when the disk is full, and
 //! when the store loses durability (a failed fsync).
 
-use registry::conformance::World;
-use registry::faults::FaultyStore;
-use registry::{Error, StoreErrorKind};
+use conformance::faults::FaultyStore;
+use conformance::World;
+use registry::Error;
 use serde_json::json;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use store::StoreErrorKind;
 
 fn world() -> (tempfile::TempDir, Arc<FaultyStore>, World) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -3,9 +3,9 @@
 //! codes after, and a placed store opened without the keyring refuses to read states
 //! rather than answer "unknown".
 
-use registry::model::{CodeKey, CodeState, Status};
-use registry::{Store, WriteSet};
+use store::{Store, WriteSet};
 use store_fjall::{FjallStore, Placement};
+use types::model::{CodeKey, CodeState, Status};
 
 const GTIN: u64 = 4_601_234_567_891;
 
@@ -152,7 +152,7 @@ fn a_state_moved_to_another_key_fails_the_scan() {
     }
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let (placed, sscc) = (keys[5], keys[keys.len() - 1]);
-    let placed_at = placement().key(&placed, &mut registry::placement::Sequences::default());
+    let placed_at = placement().key(&placed, &mut types::placement::Sequences::default());
     let sscc_at = store_fjall::state_key(&sscc);
     let mut elsewhere = sscc_at.clone();
     elsewhere[0] ^= 0xff;

@@ -2,14 +2,14 @@
 //! same directory. The in-process half of the durability tests; the other half
 //! (`crates/tracemark/tests/crash.rs`) kills the server process with SIGKILL.
 
-use registry::model::{
+use registry::tx::{Tx, WriterState};
+use std::path::Path;
+use store::{Store, WriteSet};
+use store_fjall::FjallStore;
+use types::model::{
     Block, Bucket, CodeEvent, CodeKey, CodeState, DocType, Order, OrderStatus, Participant,
     Product, Role, SerialType, Status, StoredDocument, TailKind,
 };
-use registry::tx::{Tx, WriterState};
-use registry::{Store, WriteSet};
-use std::path::Path;
-use store_fjall::FjallStore;
 use uuid::Uuid;
 
 const NOW: u64 = 1_764_000_000;

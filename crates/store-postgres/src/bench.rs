@@ -8,9 +8,9 @@
 //! coordinator, as for any schema).
 
 use crate::{err, pg, PgOptions, PgStore};
-use registry::model::{CodeEvent, CodeKey, CodeState, DocType, Status};
-use registry::store::{Store, StoreResult, WriteSet};
 use std::time::Instant;
+use store::{Store, StoreResult, WriteSet};
+use types::model::{CodeEvent, CodeKey, CodeState, DocType, Status};
 
 /// A GTIN for the ceiling's codes (any 14-digit number: only the key's bytes matter).
 const CEILING_GTIN: u64 = 4_650_117_240_163;

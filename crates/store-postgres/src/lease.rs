@@ -16,8 +16,8 @@
 //! export, the audit) is not fenced.
 
 use crate::{get, pg, PgStore};
-use registry::store::{StoreError, StoreResult};
 use std::time::Duration;
+use store::{StoreError, StoreResult};
 
 /// Who holds the lease, as the database says.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -42,7 +42,7 @@
 //! | `projection_checkpoints` | name | `checkpoint` | by `name`, co-located with the rows |
 //! | `counters` | name | `value` (u64) | coordinator |
 //! | `refusals` | seq | `record` | coordinator |
-//! | `feed` | seq; partitioned by range of `seq` | `fact` (`registry::feed` record), `zstd` (compressed by the store: [`squeeze`]), `kind` (`registry::feed::FactKind::code`) | coordinator |
+//! | `feed` | seq; partitioned by range of `seq` | `fact` (`types::feed` record), `zstd` (compressed by the store: [`squeeze`]), `kind` (`types::feed::FactKind::code`) | coordinator |
 //! | `log_leaves` | idx; partitioned by range of `idx` | `leaf` | coordinator |
 //! | `log_hashes` | (level, idx) | `hash` (32 bytes) | coordinator |
 //! | `secrets` | name | `value` | reference |
@@ -52,7 +52,7 @@
 //! | `tracemark_code_places` | code | `place` (the migration's map; empty otherwise) | reference |
 //!
 //! A code's **place** (schema 10, `src/sql/0010_schema.sql`) is the key design the
-//! embedded engine shares, `registry::placement`: for a code whose serial the issuing
+//! embedded engine shares, `types::placement`: for a code whose serial the issuing
 //! keyring's permutation maps back to a counter, a hash of its run of 1,024 consecutive
 //! counters (GTIN, serial length, counter ÷ 1,024); for any other code (long self-made
 //! serials, SSCCs), a hash of its key. Stored as `integer` (the `u32` bit for bit), it
@@ -96,23 +96,23 @@ pub mod squeeze;
 pub mod testing;
 
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod};
-use registry::model::{
-    Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
-    Product, StoredDocument,
-};
-use registry::placement::{self, Placement, Sequences};
-use registry::store::{
-    decode_document, decode_record, encode_document_meta, encode_record, encode_refusal, Store,
-    StoreError, StoreErrorKind, StoreResult, WriteSet,
-};
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
 use std::time::Duration;
+use store::{
+    decode_document, decode_record, encode_document_meta, encode_record, encode_refusal, Store,
+    StoreError, StoreErrorKind, StoreResult, WriteSet,
+};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
+use types::model::{
+    Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
+    Product, StoredDocument,
+};
+use types::placement::{self, Placement, Sequences};
 use uuid::Uuid;
 
 pub use migrations::{PLACED_SINCE, SCHEMA_VERSION};
@@ -177,7 +177,7 @@ pub struct PgStore {
     fence: std::sync::Mutex<lease::Fence>,
     /// The time-partitioned tables' ends, as last read ([`partitions`]).
     ends: std::sync::Mutex<partitions::Ends>,
-    /// Where codes' rows go (`registry::placement`); `None`: spread, for a store opened
+    /// Where codes' rows go (`types::placement`); `None`: spread, for a store opened
     /// without the keyring (which then refuses code rows placed by one).
     placement: Option<Placement>,
     /// Whether the code rows are placed by a keyring this store was not given.
@@ -237,7 +237,7 @@ pub const SPREAD_SLOTS: i16 = 1 << 14;
 
 /// The slot of a code in its place `place` (schema 12):
 ///
-/// - a **placed** code (its place a run's: `registry::placement`) takes the low 4 bits of
+/// - a **placed** code (its place a run's: `types::placement`) takes the low 4 bits of
 ///   the first byte of SHA-256 of its key, so a run of 1,024 codes spreads over [`SLOTS`]
 ///   pages of ~64 (SQL computes it alike: `get_byte(sha256(code), 0) & 15`);
 /// - a **spread** code (its place the hash of its own key: an SSCC, a long self-made
@@ -254,8 +254,8 @@ pub const SPREAD_SLOTS: i16 = 1 << 14;
 /// a page's size no longer depends on what a client chooses.
 pub fn slot(code: &[u8], place: i32, salt: &[u8; 16]) -> i16 {
     use sha2::Digest;
-    let spread = registry::model::CodeKey::from_bytes(code)
-        .is_some_and(|k| registry::placement::spread(&k) as i32 == place);
+    let spread = types::model::CodeKey::from_bytes(code)
+        .is_some_and(|k| types::placement::spread(&k) as i32 == place);
     if spread {
         let h = sha2::Sha256::new()
             .chain_update(salt)
@@ -376,7 +376,7 @@ impl PgStore {
     /// migrations to an older one (one transaction, under an advisory lock), and on a
     /// Citus coordinator distributes the tables it creates.
     ///
-    /// Without a keyring: codes' rows are placed spread (`registry::placement`), and code
+    /// Without a keyring: codes' rows are placed spread (`types::placement`), and code
     /// rows placed by a keyring are refused (see [`PgStore::connect_placed`]). For tests
     /// and tools that read no code; the registry connects with its keyring.
     pub fn connect_with(url: &str, opts: PgOptions) -> StoreResult<PgStore> {
@@ -387,7 +387,7 @@ impl PgStore {
     }
 
     /// Connects as [`PgStore::connect_with`], with codes' rows placed by `placement` (the
-    /// issuing keyring's serial permutation: `registry::placement`): a run of an order's
+    /// issuing keyring's serial permutation: `types::placement`): a run of an order's
     /// consecutive codes shares one place, so a document's codes are one index range and,
     /// on Citus, one shard. A database whose code rows are older than schema 10 gets them
     /// copied under their places, and one whose rows were placed spread (by a store
@@ -941,11 +941,7 @@ impl Store for PgStore {
             .map(u))
     }
 
-    fn complaints(
-        &self,
-        start: &Uuid,
-        n: usize,
-    ) -> StoreResult<Vec<registry::complaints::Complaint>> {
+    fn complaints(&self, start: &Uuid, n: usize) -> StoreResult<Vec<types::complaints::Complaint>> {
         self.all(
             "SELECT record FROM complaints WHERE id >= $1 ORDER BY id LIMIT $2",
             vec![Box::new(*start), Box::new(limit(n))],
@@ -953,7 +949,7 @@ impl Store for PgStore {
         )
     }
 
-    fn complaint(&self, id: &Uuid) -> StoreResult<Option<registry::complaints::Complaint>> {
+    fn complaint(&self, id: &Uuid) -> StoreResult<Option<types::complaints::Complaint>> {
         self.one(
             "SELECT record FROM complaints WHERE id = $1",
             vec![Box::new(*id)],
@@ -985,7 +981,7 @@ impl Store for PgStore {
         after: u64,
         upto: u64,
         n: usize,
-        kinds: &[registry::feed::FactKind],
+        kinds: &[types::feed::FactKind],
     ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
         let (Ok(after), upto) = (
             i64::try_from(after),
@@ -1255,7 +1251,7 @@ pub(crate) type Bytes = Vec<u8>;
 type DocumentRows = (Vec<Uuid>, Vec<i64>, Vec<Bytes>, Vec<Bytes>, Vec<bool>);
 
 /// [`Rows`]' feed: seqs, facts, whether each is compressed, each one's kind
-/// ([`registry::feed::FactKind::code`], `None` for a record no kind is read from).
+/// ([`types::feed::FactKind::code`], `None` for a record no kind is read from).
 type FeedRows = (Vec<i64>, Vec<Bytes>, Vec<bool>, Vec<Option<i16>>);
 
 /// A [`WriteSet`] as owned columns, encoded on the caller's thread (the writer), ready to
@@ -1456,7 +1452,7 @@ impl Rows {
             r.feed.0.push(i(*seq));
             r.feed
                 .3
-                .push(registry::feed::peek(fact).map(|(_, k)| i16::from(k.code())));
+                .push(types::feed::peek(fact).map(|(_, k)| i16::from(k.code())));
             let (fact, zstd) = squeeze::pack(fact);
             r.feed.1.push(fact);
             r.feed.2.push(zstd);

@@ -11,9 +11,9 @@
 //! Rust.
 
 use crate::{pg, placing, Engine};
-use registry::placement::Placement;
-use registry::store::{StoreError, StoreResult};
 use std::time::Duration;
+use store::{StoreError, StoreResult};
+use types::placement::Placement;
 
 /// One step of the schema.
 #[derive(Debug)]
@@ -155,7 +155,7 @@ pub enum Step {
 const FEED_KINDS_PAGE: i64 = 10_000;
 
 /// Migration 14's step: each fact of the feed gets its kind (`feed.kind`), read from the
-/// record by `registry::feed::peek` after the store's decompression, which SQL cannot do.
+/// record by `types::feed::peek` after the store's decompression, which SQL cannot do.
 /// A scan of the feed, once (750 k facts at 100 M codes here); facts of no known version
 /// keep none.
 async fn feed_kinds(tx: &tokio_postgres::Transaction<'_>) -> StoreResult<()> {
@@ -176,7 +176,7 @@ async fn feed_kinds(tx: &tokio_postgres::Transaction<'_>) -> StoreResult<()> {
         for r in &rows {
             let fact =
                 crate::squeeze::unpack(r.try_get(1).map_err(pg)?, r.try_get(2).map_err(pg)?)?;
-            if let Some((_, kind)) = registry::feed::peek(&fact) {
+            if let Some((_, kind)) = types::feed::peek(&fact) {
                 seqs.push(r.try_get::<_, i64>(0).map_err(pg)?);
                 kinds.push(i16::from(kind.code()));
             }
@@ -194,7 +194,7 @@ async fn feed_kinds(tx: &tokio_postgres::Transaction<'_>) -> StoreResult<()> {
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 14;
 
-/// The first version whose code rows carry their place (`registry::placement`): the
+/// The first version whose code rows carry their place (`types::placement`): the
 /// store needs its placement from here on.
 pub const PLACED_SINCE: u32 = 10;
 

@@ -18,9 +18,9 @@
 //! changed).
 
 use crate::{get, pg, PgStore};
-use registry::store::{StoreResult, WriteSet};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use store::{StoreResult, WriteSet};
 
 /// The tables partitioned by time, and the column they are partitioned by.
 pub const PARTITIONED: [(&str, &str); 3] =

@@ -1,7 +1,7 @@
 //! Code rows put at their places (schema 10, `src/sql/0010_schema.sql`): the step of the
 //! migration SQL cannot do, and the layout check of every connect.
 //!
-//! A code's place comes from `registry::placement` (the key design the embedded engine
+//! A code's place comes from `types::placement` (the key design the embedded engine
 //! shares): its run's hash when the issuing keyring's serial permutation maps its serial
 //! back to a counter, the spread hash of its key otherwise (and for every code when the
 //! store has no [`Placement`]). Computing it needs the keyring, so the store writes the
@@ -21,12 +21,12 @@
 use crate::pages::{copy_runs, delete_pages, group, runs_of, write_pages, Page, Table};
 use crate::{err, pg};
 use deadpool_postgres::Transaction;
-use registry::model::CodeKey;
-use registry::placement::{self, Placement, Sequences};
-use registry::store::StoreResult;
 use std::collections::BTreeMap;
+use store::StoreResult;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
+use types::model::CodeKey;
+use types::placement::{self, Placement, Sequences};
 
 /// Codes read and placed at a time.
 pub const BATCH: i32 = 10_000;

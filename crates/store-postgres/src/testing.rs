@@ -146,12 +146,12 @@ pub fn citus() -> Result<&'static str, String> {
 }
 
 /// [`citus`]'s URL; without one the test fails, unless `TRACEMARK_ALLOW_SKIP` lists
-/// `citus` (`registry::conformance::skip_or_fail`): then `None`, the reason said.
+/// `citus` (`conformance::skip_or_fail`): then `None`, the reason said.
 pub fn citus_or_skip() -> Option<&'static str> {
     match citus() {
         Ok(url) => Some(url),
         Err(why) => {
-            registry::conformance::skip_or_fail("citus", &format!("no Citus cluster: {why}"));
+            conformance::skip_or_fail("citus", &format!("no Citus cluster: {why}"));
             None
         }
     }
@@ -159,9 +159,9 @@ pub fn citus_or_skip() -> Option<&'static str> {
 
 /// An emission event of document `doc_seq` (the code's previous event: `prev`), for tests
 /// that write events.
-pub fn emit_event(doc_seq: u64, prev: u64) -> registry::model::CodeEvent {
-    use registry::model::{DocType, Status};
-    registry::model::CodeEvent {
+pub fn emit_event(doc_seq: u64, prev: u64) -> types::model::CodeEvent {
+    use types::model::{DocType, Status};
+    types::model::CodeEvent {
         doc_seq,
         at: 1_740_830_400,
         doc_type: DocType::Emit,
@@ -177,8 +177,8 @@ pub fn emit_event(doc_seq: u64, prev: u64) -> registry::model::CodeEvent {
 /// (`events (code, seq, event)`, `codes (code, state)`), which this build's commit cannot
 /// write: for tests of the migrations.
 pub fn pre_v8_sql(
-    events: &[(registry::model::CodeKey, u32, registry::model::CodeEvent)],
-    codes: &[(registry::model::CodeKey, registry::model::CodeState)],
+    events: &[(types::model::CodeKey, u32, types::model::CodeEvent)],
+    codes: &[(types::model::CodeKey, types::model::CodeState)],
 ) -> String {
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let mut sql = String::new();
@@ -201,8 +201,8 @@ pub fn pre_v8_sql(
 
 /// The placement the tests connect with (`PgStore::connect_placed`): a serial permutation
 /// of a fixed test key.
-pub fn placement() -> registry::placement::Placement {
-    registry::placement::Placement::new(issuance::SerialGenerator::new([7; 32]))
+pub fn placement() -> types::placement::Placement {
+    types::placement::Placement::new(issuance::SerialGenerator::new([7; 32]))
 }
 
 /// SQL that writes code rows as schema 9 stored them (`events (code, seq, sub, event,
@@ -211,10 +211,10 @@ pub fn placement() -> registry::placement::Placement {
 /// state goes into the row of its code's event it follows (`CodeState::events` = that
 /// event's number + 1), else into a row of its own (`sub` 1) after the code's last event.
 pub fn v9_sql(
-    events: &[(registry::model::CodeKey, u32, registry::model::CodeEvent)],
-    codes: &[(registry::model::CodeKey, registry::model::CodeState)],
-    links: &[(registry::model::CodeKey, registry::model::CodeKey)],
-    blocks: &[(u64, registry::model::CodeKey)],
+    events: &[(types::model::CodeKey, u32, types::model::CodeEvent)],
+    codes: &[(types::model::CodeKey, types::model::CodeState)],
+    links: &[(types::model::CodeKey, types::model::CodeKey)],
+    blocks: &[(u64, types::model::CodeKey)],
 ) -> String {
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let mut sql = String::new();

@@ -158,13 +158,13 @@ fn schema_is_distributed_as_designed() {
 }
 
 /// The store as the registry connects it: codes' rows placed by a keyring.
-fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
+fn make_store() -> (Arc<dyn store::Store>, Box<dyn std::any::Any>) {
     let url = testing::fresh_schema(testing::citus().expect("a Citus cluster"));
     let store = PgStore::connect_placed(&url, PgOptions::default(), testing::placement())
         .expect("connect to the coordinator");
     assert!(matches!(store.engine(), Engine::Citus { .. }));
     (
-        Arc::new(store) as Arc<dyn registry::Store>,
+        Arc::new(store) as Arc<dyn store::Store>,
         Box::new(()) as Box<dyn std::any::Any>,
     )
 }
@@ -175,5 +175,5 @@ fn conformance_on_citus() {
     if testing::citus_or_skip().is_none() {
         return;
     }
-    registry::conformance::run_all(&make_store);
+    conformance::run_all(&make_store);
 }

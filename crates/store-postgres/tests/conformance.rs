@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// The store as the registry connects it: codes' rows placed by a serial permutation
 /// (another key than the registry's: any key places every code somewhere).
-fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
+fn make_store() -> (Arc<dyn store::Store>, Box<dyn std::any::Any>) {
     let url = store_postgres::testing::fresh_schema(store_postgres::testing::server());
     let store = store_postgres::PgStore::connect_placed(
         &url,
@@ -16,27 +16,27 @@ fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
     )
     .expect("connect to PostgreSQL");
     (
-        Arc::new(store) as Arc<dyn registry::Store>,
+        Arc::new(store) as Arc<dyn store::Store>,
         Box::new(()) as Box<dyn std::any::Any>,
     )
 }
 
-registry::conformance_tests!(make_store);
+conformance::conformance_tests!(make_store);
 
 /// The same suite on a store connected without a keyring (every code's rows spread).
 mod spread {
     use std::sync::Arc;
 
-    fn make_store() -> (Arc<dyn registry::Store>, Box<dyn std::any::Any>) {
+    fn make_store() -> (Arc<dyn store::Store>, Box<dyn std::any::Any>) {
         let url = store_postgres::testing::fresh_schema(store_postgres::testing::server());
         let store = store_postgres::PgStore::connect(&url).expect("connect to PostgreSQL");
         (
-            Arc::new(store) as Arc<dyn registry::Store>,
+            Arc::new(store) as Arc<dyn store::Store>,
             Box::new(()) as Box<dyn std::any::Any>,
         )
     }
 
-    registry::conformance_tests!(make_store);
+    conformance::conformance_tests!(make_store);
 }
 
 /// The same suite through `run_all`, as the Citus test calls it (opt-in, it repeats every
@@ -44,6 +44,6 @@ mod spread {
 #[test]
 fn run_all_names_failures() {
     if std::env::var_os("CONFORMANCE_RUN_ALL").is_some() {
-        registry::conformance::run_all(&make_store);
+        conformance::run_all(&make_store);
     }
 }

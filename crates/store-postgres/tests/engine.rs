@@ -3,11 +3,11 @@
 //! inside a tokio runtime, and bounded waits. Each test on a fresh schema of the test
 //! server (`store_postgres::testing::server`).
 
-use registry::model::{Bucket, CodeEvent, CodeKey, CodeState, Status};
-use registry::store::{Store, WriteSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::{Store, WriteSet};
 use store_postgres::{testing, Engine, PgOptions, PgStore, SCHEMA_VERSION};
+use types::model::{Bucket, CodeEvent, CodeKey, CodeState, Status};
 
 fn fresh() -> String {
     testing::fresh_schema(testing::server())
@@ -69,7 +69,7 @@ fn an_older_schema_is_migrated_and_keeps_its_data() {
     let events = std::mem::take(&mut w.events);
     w.feed.clear();
     old.commit(&w).expect("commit at version 1");
-    // A record `registry::feed::peek` reads (version 2, time 100, kind 2: a till check),
+    // A record `types::feed::peek` reads (version 2, time 100, kind 2: a till check),
     // and bytes it cannot.
     testing::execute(
         &url,
@@ -104,7 +104,7 @@ fn an_older_schema_is_migrated_and_keeps_its_data() {
     assert_eq!(kinds, vec![vec![None], vec![Some("2".to_string())]]);
     assert_eq!(
         store
-            .feed_of_kinds(0, 2, 10, &[registry::feed::FactKind::Verified])
+            .feed_of_kinds(0, 2, 10, &[types::feed::FactKind::Verified])
             .expect("kinds"),
         vec![(1, b"fact".to_vec())],
         "a fact of no known kind is handed over, one of another kind is not"
@@ -489,10 +489,10 @@ fn a_full_inbox_refuses_more() {
 
 #[test]
 fn the_writer_takes_only_read_facts_from_the_inbox() {
-    use registry::feed::{self, BlockFact, Fact, FactKey, TailFailedFact, Who};
+    use types::feed::{self, BlockFact, Fact, FactKey, TailFailedFact, Who};
     let url = fresh();
     let store = Arc::new(PgStore::connect(&url).expect("store"));
-    let w = registry::conformance::World::open(store.clone());
+    let w = conformance::World::open(store.clone());
     let read = Fact::TailFailed(TailFailedFact {
         at: 1,
         who: Who::Client(7),
@@ -530,7 +530,7 @@ fn the_writer_takes_only_read_facts_from_the_inbox() {
 /// they are, and both read back byte for byte; so does a body that does not compress.
 #[test]
 fn long_bodies_and_facts_are_stored_compressed_and_read_back_exact() {
-    use registry::model::{DocType, StoredDocument};
+    use types::model::{DocType, StoredDocument};
     let url = fresh();
     let store = PgStore::connect(&url).expect("connect");
     let codes: Vec<String> = (0..1000)

@@ -4,9 +4,9 @@
 //! a gap when a key jumps far ahead); an old partition can be detached for archiving and
 //! attached again.
 
-use registry::model::{CodeEvent, CodeKey, DocType, StoredDocument};
-use registry::store::{encode_document_meta, Store, WriteSet};
+use store::{encode_document_meta, Store, WriteSet};
 use store_postgres::{testing, PgStore, SCHEMA_VERSION};
+use types::model::{CodeEvent, CodeKey, DocType, StoredDocument};
 use uuid::Uuid;
 
 fn doc(seq: u64) -> StoredDocument {

@@ -1,4 +1,4 @@
-//! Placement (schema 10, `registry::placement`): code rows keyed by their place, on
+//! Placement (schema 10, `types::placement`): code rows keyed by their place, on
 //! plain PostgreSQL and on Citus. A schema-9 database's code rows are copied under their
 //! places and read back the same; a document's consecutive codes share a place (one
 //! index range, one shard); rows written spread move once when a keyring comes; a store
@@ -6,10 +6,10 @@
 //! share a place scatter over its salted slots (schema 12), and a schema-11 database's
 //! spread entries move to them.
 
-use registry::model::{Block, CodeEvent, CodeKey, CodeState, Status};
-use registry::placement::{self, Placement, Sequences};
-use registry::store::{Store, WriteSet};
+use store::{Store, WriteSet};
 use store_postgres::{testing, PgOptions, PgStore, SCHEMA_VERSION};
+use types::model::{Block, CodeEvent, CodeKey, CodeState, Status};
+use types::placement::{self, Placement, Sequences};
 
 const GTIN: u64 = 4_601_234_567_891;
 

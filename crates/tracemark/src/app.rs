@@ -301,7 +301,7 @@ pub fn open_home(home: &Home, clock: registry::Clock) -> Result<Opened> {
         .map_err(|_| anyhow::anyhow!("log.key is not 32 bytes"))?;
     let log_origin = log_origin();
     let t0 = std::time::Instant::now();
-    let (store, nonce_journal): (Arc<dyn registry::Store>, _) = match &secrets {
+    let (store, nonce_journal): (Arc<dyn store::Store>, _) = match &secrets {
         Secrets::Dir(dir) => (
             Arc::new(
                 store_fjall::FjallStore::open_with_placement(
@@ -411,7 +411,7 @@ impl server::journal::NonceStore for SharedNonces {
 }
 
 /// Connects to the database of `--postgres URL`, creating or migrating its schema, with
-/// codes' rows placed by the issuing keys stored in it (`registry::placement`; a database
+/// codes' rows placed by the issuing keys stored in it (`types::placement`; a database
 /// without keys holds no registry yet, and is connected without them).
 pub fn connect_postgres(url: &str) -> Result<store_postgres::PgStore> {
     connect_postgres_keyed(url, None).map(|(pg, _)| pg)
@@ -427,7 +427,7 @@ fn connect_postgres_keyed(
     url: &str,
     make: Option<&dyn Fn() -> Vec<u8>>,
 ) -> Result<(store_postgres::PgStore, Option<issuance::Keyring>)> {
-    use registry::store::StoreError;
+    use store::StoreError;
     let keyring = std::cell::RefCell::new(None);
     let keys = |pg: &store_postgres::PgStore| {
         let json = match make {
@@ -439,7 +439,7 @@ fn connect_postgres_keyed(
             .map_err(StoreError::new)
             .and_then(|j| issuance::Keyring::from_json(j).map_err(StoreError::new))
             .map_err(|e| StoreError::new(format!("the issuing keys in the database: {e}")))?;
-        let placement = registry::placement::Placement::new(k.serials().clone());
+        let placement = types::placement::Placement::new(k.serials().clone());
         *keyring.borrow_mut() = Some(k);
         Ok(Some(placement))
     };

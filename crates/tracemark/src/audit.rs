@@ -23,11 +23,11 @@
 //! codes and counters are compared in pages of the stored store's own scan order.
 
 use anyhow::{Context, Result};
-use registry::log::{self, LeafKind};
-use registry::model::{CodeKey, CodeState, StoredDocument};
-use registry::Store;
 use serde_json::Value;
 use std::collections::HashMap;
+use store::Store;
+use types::log::{self, LeafKind};
+use types::model::{CodeKey, CodeState, StoredDocument};
 
 /// Most problems listed (the first ones, in log order).
 pub const PROBLEMS_MAX: usize = 50;
@@ -378,7 +378,7 @@ fn check_records(store: &dyn Store, r: &mut Report, seen: &Seen) -> Result<()> {
             }
         }
     }
-    let stored: HashMap<u64, registry::model::Participant> = store
+    let stored: HashMap<u64, types::model::Participant> = store
         .participants()?
         .into_iter()
         .map(|p| (u64::from(p.id), p))
@@ -464,7 +464,7 @@ fn check_records(store: &dyn Store, r: &mut Report, seen: &Seen) -> Result<()> {
             Some(o) => {
                 let same = leaf["gtin"].as_str() == Some(o.gtin.as_str())
                     && leaf["quantity"].as_u64() == Some(u64::from(o.quantity))
-                    && (o.status == registry::model::OrderStatus::Closed) == *closed;
+                    && (o.status == types::model::OrderStatus::Closed) == *closed;
                 if !same {
                     r.problem(format!("order {id} is not what its log records made it"));
                 }
@@ -626,7 +626,7 @@ fn day(d: u32) -> String {
     if d == 0 {
         return "none".into();
     }
-    registry::time::format_date(d)
+    types::time::format_date(d)
 }
 
 impl Compare<'_> {
@@ -672,7 +672,7 @@ impl Compare<'_> {
     }
 
     fn participants(&mut self) -> Result<()> {
-        let replayed: HashMap<u32, registry::model::Participant> = self
+        let replayed: HashMap<u32, types::model::Participant> = self
             .scratch
             .participants()?
             .into_iter()
@@ -769,9 +769,9 @@ impl Compare<'_> {
     }
 
     fn orders(&mut self) -> Result<()> {
-        use registry::model::{OrderStatus, SerialType};
+        use types::model::{OrderStatus, SerialType};
         for p in self.scratch.participants()? {
-            let replayed: HashMap<uuid::Uuid, registry::model::Order> = self
+            let replayed: HashMap<uuid::Uuid, types::model::Order> = self
                 .scratch
                 .orders_of(p.id)?
                 .into_iter()
@@ -834,7 +834,7 @@ impl Compare<'_> {
     }
 
     fn blocks(&mut self) -> Result<()> {
-        let replayed: HashMap<u64, registry::model::Block> = self
+        let replayed: HashMap<u64, types::model::Block> = self
             .scratch
             .blocks()?
             .into_iter()
@@ -930,7 +930,7 @@ impl Compare<'_> {
                     d.doc_type.name(), d.participant, d.codes, q.doc_type.name(), q.participant, q.codes
                 ));
             }
-            if d.doc_type == registry::model::DocType::Ship {
+            if d.doc_type == types::model::DocType::Ship {
                 let (a, b) = (
                     self.store.shipment_closed_by(&id)?,
                     self.scratch.shipment_closed_by(&id)?,
@@ -1070,9 +1070,9 @@ impl Compare<'_> {
 
     /// Every inventory counter against the replay (zero counters are absent ones).
     fn inventory(&mut self) -> Result<u64> {
-        type Row = (u32, u64, registry::model::Bucket, i64);
+        type Row = (u32, u64, types::model::Bucket, i64);
         let nonzero = |s: &dyn Store,
-                       after: &mut Option<(u32, u64, registry::model::Bucket)>|
+                       after: &mut Option<(u32, u64, types::model::Bucket)>|
          -> Result<Option<Vec<Row>>> {
             let page = s.inventory_after(*after, STATE_PAGE)?;
             let Some(last) = page.last() else {
@@ -1083,7 +1083,7 @@ impl Compare<'_> {
         };
         let mut after = None;
         let mut n = 0u64;
-        let mut cached: Option<((u32, u64), HashMap<registry::model::Bucket, i64>)> = None;
+        let mut cached: Option<((u32, u64), HashMap<types::model::Bucket, i64>)> = None;
         while let Some(rows) = nonzero(self.store, &mut after)? {
             for (owner, gtin, bucket, count) in rows {
                 if self.full() {

@@ -4,12 +4,12 @@
 
 use crate::client::{gtin, Client};
 use anyhow::{anyhow, bail, Context, Result};
-use registry::model::{OrderStatus, Participant, Role};
 use registry::{NewOrder, NewParticipant, NewProduct, Registry};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use types::model::{OrderStatus, Participant, Role};
 
 /// Codes per document in the ingest benchmarks (the real system allows 30,000).
 pub const DOC_CODES: usize = 1_000;
@@ -237,7 +237,7 @@ impl Bed {
                 NewOrder {
                     gtin: self.gtin.clone(),
                     quantity: n,
-                    serial_type: registry::model::SerialType::Operator,
+                    serial_type: types::model::SerialType::Operator,
                     serials: None,
                     tail: tail.into(),
                 },
@@ -350,8 +350,8 @@ fn raw_engine(n: usize) -> Result<f64> {
     let ks = db.keyspace("codes", fjall::KeyspaceCreateOptions::default)?;
     let ev = db.keyspace("events", fjall::KeyspaceCreateOptions::default)?;
     let t = Instant::now();
-    let value = [7u8; registry::model::CodeState::FIXED_LEN];
-    let event = [9u8; registry::model::CodeEvent::ENCODED_LEN];
+    let value = [7u8; types::model::CodeState::FIXED_LEN];
+    let event = [9u8; types::model::CodeEvent::ENCODED_LEN];
     let mut i = 0u64;
     while (i as usize) < n {
         let mut b = db.batch().durability(Some(fjall::PersistMode::SyncAll));
@@ -363,7 +363,7 @@ fn raw_engine(n: usize) -> Result<f64> {
         for _ in 0..DOC_CODES {
             let h = blake3::hash(&i.to_le_bytes());
             let serial: Vec<u8> = h.as_bytes()[..13].iter().map(|b| b'A' + b % 26).collect();
-            let key = registry::model::CodeKey::unit(4_650_117_240_163, &serial);
+            let key = types::model::CodeKey::unit(4_650_117_240_163, &serial);
             states.push(store_fjall::state_key(&key));
             events.push((doc_seq, key, 1, event));
             i += 1;
@@ -387,8 +387,8 @@ const STATE_READ_CODES: u64 = 500_000;
 /// order: 1,000 consecutive codes in one `Store::codes` call (a dense run: one range scan)
 /// and the same codes one call each (a point read each). States a second, (run, one by one).
 fn raw_state_reads(docs: usize) -> Result<(f64, f64)> {
-    use registry::model::{CodeKey, CodeState, Status};
-    use registry::Store;
+    use store::Store;
+    use types::model::{CodeKey, CodeState, Status};
     let dir = tempfile::tempdir()?;
     let serials = issuance::SerialGenerator::new([5; 32]);
     let store = store_fjall::FjallStore::open_placed(
@@ -407,9 +407,9 @@ fn raw_state_reads(docs: usize) -> Result<(f64, f64)> {
         for c in first..(first + DOC_CODES as u64 * 10).min(STATE_READ_CODES) {
             codes.push((key(c)?, CodeState::new(Status::Applied, 1, 1_764_000_000)));
         }
-        store.commit(&registry::WriteSet {
+        store.commit(&store::WriteSet {
             codes,
-            ..registry::WriteSet::default()
+            ..store::WriteSet::default()
         })?;
     }
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
@@ -522,7 +522,7 @@ fn document_latency() -> Result<(f64, f64)> {
                     NewOrder {
                         gtin: bed.gtin.clone(),
                         quantity: 100_000,
-                        serial_type: registry::model::SerialType::Operator,
+                        serial_type: types::model::SerialType::Operator,
                         serials: None,
                         tail: "mac".into(),
                     },
@@ -1483,7 +1483,7 @@ fn consumer_rows(runs: usize, rt: &tokio::runtime::Runtime) -> Result<()> {
         http_p99.push(lat[lat.len() * 99 / 100]);
         let mut lat = Vec::new();
         for (i, c) in codes.iter().take(50).enumerate() {
-            let req = registry::complaints::NewComplaint {
+            let req = types::complaints::NewComplaint {
                 code: Some(c.clone()),
                 kind: "counterfeit".into(),
                 text: "bench complaint".into(),

@@ -8,9 +8,9 @@
 //! regions every [`SHIP_EVERY`] receipts (so flows are).
 
 use analytics::{Analytics, Directory, SalesGroup, Scope, StockGroup, Window};
-use registry::feed::{Brief, DocFact, Fact, FactKey, UnitChange};
-use registry::model::{CodeKey, DocType, Reason, Status};
 use std::time::Instant;
+use types::feed::{Brief, DocFact, Fact, FactKey, UnitChange};
+use types::model::{CodeKey, DocType, Reason, Status};
 
 /// Sale units loaded (the target: every query ≤ 50 ms p99 at this size).
 pub const SALE_UNITS: u64 = 10_000_000;
@@ -39,7 +39,7 @@ const GTIN0: u64 = 4_600_000_000_000;
 struct Synthetic;
 
 fn region_code(i: u32) -> String {
-    let known = registry::regions::REGIONS;
+    let known = types::regions::REGIONS;
     match known.get(i as usize) {
         Some(r) => r.code.to_string(),
         None => format!("RU-Z{i:02}"),

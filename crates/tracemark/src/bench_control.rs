@@ -74,7 +74,7 @@ fn economy(b: &Bed, codes: &[String]) -> Result<()> {
         .collect();
     b.ingest_as(&b.retailer, accepts, 64)?;
     let receipt = json!({"receipt": {"fiscal_drive": "9999078900012345", "number": 1,
-        "at": registry::time::format_timestamp(b.reg.now()), "store": "Bench store"}});
+        "at": types::time::format_timestamp(b.reg.now()), "store": "Bench store"}});
     b.ingest_as(&b.retailer, doc_bodies("sell", codes, receipt), 64)?;
     Ok(())
 }
@@ -155,7 +155,7 @@ fn alert_latency(samples: usize, background_codes: u32) -> Result<(f64, f64)> {
             }
         });
         let receipt = json!({"fiscal_drive": "1", "number": 1,
-            "at": registry::time::format_timestamp(b.reg.now()), "store": "Bench"});
+            "at": types::time::format_timestamp(b.reg.now()), "store": "Bench"});
         for code in grey {
             let before = signals(&risk.read());
             let body = serde_json::to_vec(&json!({"id": uuid::Uuid::new_v4(), "type": "sell",

@@ -415,7 +415,7 @@ fn run_in(opts: &Options, sizes: &[f64], dir: &Path, pg: Option<String>) -> Resu
     let mut reg = Scaled::start(spec, first_cache, &rt)?;
     let mut header = Header {
         machine: bench::machine(),
-        date: registry::time::format_timestamp(registry::system_clock()()),
+        date: types::time::format_timestamp(registry::system_clock()()),
         commit: commit(),
         command: opts.command.clone(),
         engine: reg.engine.clone(),
@@ -460,7 +460,7 @@ fn run_in(opts: &Options, sizes: &[f64], dir: &Path, pg: Option<String>) -> Resu
             };
             reg.grow(SOAK_BASE_CODES, &plan)?;
         }
-        header.date = registry::time::format_timestamp(registry::system_clock()());
+        header.date = types::time::format_timestamp(registry::system_clock()());
         let s = reg.soak(minutes, header)?;
         let md = soak_markdown(&s);
         println!("\n{md}");
@@ -861,12 +861,12 @@ impl<'r> Scaled<'r> {
         let client = Client::new(&server.base)?;
         let engine = match &spec.pg {
             None => {
-                let b = registry::memory::Budget::from_env();
+                let b = types::memory::Budget::from_env();
                 format!(
                     "embedded (fjall); memory bound {} MiB (`{}`{}): block cache {} MiB, journal {} MiB",
                     b.total >> 20,
-                    registry::memory::MEMORY_ENV,
-                    if std::env::var_os(registry::memory::MEMORY_ENV).is_some() {
+                    types::memory::MEMORY_ENV,
+                    if std::env::var_os(types::memory::MEMORY_ENV).is_some() {
                         ""
                     } else {
                         " unset: a quarter of memory"
@@ -1190,7 +1190,7 @@ impl<'r> Scaled<'r> {
         let introduce = || {
             body(
                 "introduce",
-                json!({"production_date": registry::time::format_date(registry::time::day_of(registry::system_clock()()))}),
+                json!({"production_date": types::time::format_date(types::time::day_of(registry::system_clock()()))}),
             )
         };
         if matches!(job.path, Route::Apply | Route::Both | Route::Chain)
@@ -1252,7 +1252,7 @@ impl<'r> Scaled<'r> {
                 "receipt": {
                     "fiscal_drive": "9999078900000001",
                     "number": number,
-                    "at": registry::time::format_timestamp(registry::system_clock()()),
+                    "at": types::time::format_timestamp(registry::system_clock()()),
                     "store": "Scale shop, RU-SPE",
                 },
                 "check_ids": [check["request_id"]],

@@ -1,5 +1,5 @@
 //! `tracemark export --parquet DIR`: the registry's history (its feed of committed facts,
-//! `registry::feed`) as Parquet files that DuckDB, pandas (pyarrow) and Spark open
+//! `types::feed`) as Parquet files that DuckDB, pandas (pyarrow) and Spark open
 //! directly.
 //!
 //! The feed is read from the store of a stopped registry in pages and written as it is
@@ -33,15 +33,15 @@ use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
-use registry::feed::{self, Brief, Fact, FactKey, Who};
-use registry::model::{DocType, Participant, ParticipantId, Product, Status};
-use registry::Store;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::Store;
+use types::feed::{self, Brief, Fact, FactKey, Who};
+use types::model::{DocType, Participant, ParticipantId, Product, Status};
 
 /// Feed entries read per page. A document fact holds every unit it changed (a big
 /// shipment: tens of thousands), so pages are kept small: 512 such facts stay within a
@@ -371,7 +371,7 @@ fn brief(b: &Brief, names: &Names) -> (Option<Arc<Participant>>, Option<&'static
 
 /// A brief's retirement or write-off reason word, if any.
 fn reason_name(b: &Brief) -> Option<&'static str> {
-    registry::model::Reason::from_u8(b.reason).map(registry::model::Reason::name)
+    types::model::Reason::from_u8(b.reason).map(types::model::Reason::name)
 }
 
 /// Who checked: a participant's TIN, or `None` for an anonymous client.
@@ -732,9 +732,9 @@ impl Table {
 mod tests {
     use super::*;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use registry::feed::{CheckedCode, DocFact, TillCheckFact, UnitChange};
-    use registry::model::{CodeKey, Reason, Role};
-    use registry::store::WriteSet;
+    use store::WriteSet;
+    use types::feed::{CheckedCode, DocFact, TillCheckFact, UnitChange};
+    use types::model::{CodeKey, Reason, Role};
 
     /// Sales of this many units each: enough documents that sales and movements each
     /// span several record batches.

@@ -29,16 +29,16 @@
 use anyhow::{anyhow, Context, Result};
 use parking_lot::RwLock;
 use registry::blocks::BlockIndex;
-use registry::log::{self, Leaf, LeafKind};
-use registry::model::{
-    Block, CodeKey, CodeState, Order, OrderStatus, Participant, ParticipantId, ParticipantKey,
-    Product, SerialType, Status, TailKind,
-};
 use registry::tx::{Tx, WriterState};
-use registry::Store;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use store::Store;
+use types::log::{self, Leaf, LeafKind};
+use types::model::{
+    Block, CodeKey, CodeState, Order, OrderStatus, Participant, ParticipantId, ParticipantKey,
+    Product, SerialType, Status, TailKind,
+};
 
 /// Shortest and longest GS1 company prefix (as `registry::PREFIX_LEN_MIN`/`MAX`).
 const PREFIX_LEN: std::ops::RangeInclusive<usize> =
@@ -243,7 +243,7 @@ impl<'s> Replay<'s> {
                 .product(gtin)
                 .ok()
                 .flatten()
-                .and_then(|p| registry::model::product_group(&p.product_group))
+                .and_then(|p| types::model::product_group(&p.product_group))
                 .map(|g| g.emitted_ttl_days)
         };
         let by_tin = |tin: &str| -> registry::Result<Option<Participant>> {
@@ -348,7 +348,7 @@ impl<'s> Replay<'s> {
                 "order {id}: GTIN {gtin:014} has no product card"
             )));
         };
-        let Some(group) = registry::model::product_group(&product.product_group) else {
+        let Some(group) = types::model::product_group(&product.product_group) else {
             return Ok(Err(format!("order {id}: the product's group is unknown")));
         };
         let (serial_type, tail, serials) = match signed_body::<registry::NewOrder>(p) {
@@ -488,7 +488,7 @@ impl<'s> Replay<'s> {
             if let Some((k, _)) = keys.iter().zip(&states).find(|(_, s)| s.is_some()) {
                 return Ok(Err(format!("order {id}: its code {k} exists already")));
             }
-            tx.put_range(registry::model::CodeRange {
+            tx.put_range(types::model::CodeRange {
                 gtin: o.gtin.parse().context("the order's GTIN")?,
                 serial_len: o.serial_len,
                 counter_lo: o.counter_start + u64::from(first),
@@ -592,7 +592,7 @@ impl<'s> Replay<'s> {
                 };
                 let mut keys = Vec::new();
                 for c in req.codes.unwrap_or_default() {
-                    match registry::codes::parse_code(&c) {
+                    match types::codes::parse_code(&c) {
                         Ok(p) => keys.push(p.key),
                         Err((r, _)) => return Ok(Err(format!("block {id}: code {c:?}: {r}"))),
                     }
@@ -703,7 +703,7 @@ fn participant(tx: &mut Tx<'_, dyn Store>, leaf: &Leaf) -> std::result::Result<(
         p["name"].as_str(),
         p["region"].as_str(),
         key,
-        serde_json::from_value::<Vec<registry::model::Role>>(p["roles"].clone()),
+        serde_json::from_value::<Vec<types::model::Role>>(p["roles"].clone()),
         serde_json::from_value::<Vec<String>>(p["gs1_prefixes"].clone()),
     ) else {
         return Err(format!("participant {id}: its record is incomplete"));

@@ -167,7 +167,7 @@ fn introduced(s: &Serve, who: &Actor, g: &str, n: u32) -> Vec<String> {
     let codes = s.c.order_codes(who, g, n, "mac").expect("order");
     let ids: Vec<&str> = codes.iter().map(|c| id_code(c)).collect();
     s.doc(who, json!({"type": "apply", "codes": ids}));
-    let today = registry::time::format_date(registry::time::day_of(now()));
+    let today = types::time::format_date(types::time::day_of(now()));
     s.doc(
         who,
         json!({"type": "introduce", "codes": ids, "production_date": today, "batch": "B1"}),
@@ -188,7 +188,7 @@ fn sell(s: &Serve, shop: &Actor, ids: &[String], at: u64) {
         shop,
         json!({"type": "sell", "codes": ids, "receipt": {
             "fiscal_drive": "9999078900012345", "number": 1,
-            "at": registry::time::format_timestamp(at), "store": "s"}}),
+            "at": types::time::format_timestamp(at), "store": "s"}}),
     );
 }
 
@@ -235,7 +235,7 @@ fn sales_in_two_regions_read_back_scoped_and_survive_restarts() {
     // Kaliningrad.
     let day0 = now() / 86_400 - 2;
     let at = day0 * 86_400 + 21 * 3_600 + 1_800;
-    let date = |d: u64| registry::time::format_date(d as u32);
+    let date = |d: u64| types::time::format_date(d as u32);
     sell(
         &s,
         &w.far,
@@ -273,7 +273,7 @@ fn sales_in_two_regions_read_back_scoped_and_survive_restarts() {
             owned(&[("RU-PRI", 3)]),
             "a date is each region's own local day"
         );
-        let ts = registry::time::format_timestamp(at - 1_800);
+        let ts = types::time::format_timestamp(at - 1_800);
         assert_eq!(
             s.sales(r, &format!("group_by=hour&from={ts}")),
             owned(&[

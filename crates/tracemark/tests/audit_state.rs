@@ -9,13 +9,13 @@
 //! A's stock given to shop B. Untampered, it exits 0. Each case prints the audit's words
 //! and its figure (codes checked per second).
 
-use registry::model::{Bucket, CodeKey, CodeState, ParticipantId, Status};
-use registry::{Store, WriteSet};
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
+use store::{Store, WriteSet};
 use tracemark::client::{gtin, id_code, Client};
+use types::model::{Bucket, CodeKey, CodeState, ParticipantId, Status};
 
 const ADMIN: &str = "audit-state-test-admin-token";
 
@@ -200,7 +200,7 @@ fn make() -> Made {
         &shop_a,
         json!({"type": "sell", "codes": [ids[6]], "check_ids": [check["request_id"]],
                "receipt": {"fiscal_drive": "9999078900012345", "number": 1,
-                           "at": registry::time::format_timestamp(now), "store": "Shop A"}}),
+                           "at": types::time::format_timestamp(now), "store": "Shop A"}}),
     );
     // The regulator recalls batch B1.
     let (st, b) = c
@@ -599,8 +599,8 @@ fn a_state_moved_to_another_key_is_found() {
     let (ok, out) = audit(t.path());
     assert!(ok, "the copy audits clean before the move:\n{out}");
     let keys = issuance::Keyring::load(&t.path().join("keys.json")).expect("keys");
-    let at = registry::placement::Placement::new(keys.serials().clone())
-        .key(&key, &mut registry::placement::Sequences::default());
+    let at = types::placement::Placement::new(keys.serials().clone())
+        .key(&key, &mut types::placement::Sequences::default());
     let to = store_fjall::state_key(&key);
     assert_ne!(at, to, "an operator serial is placed");
     {

@@ -539,7 +539,7 @@ fn made_up_methods_grow_neither_metrics_nor_memory() {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
             .unwrap_or_else(|| panic!("{name} missing from /metrics"))
     };
-    let budget = registry::memory::Budget::from_env();
+    let budget = types::memory::Budget::from_env();
     assert_eq!(value("tracemark_memory_budget_bytes"), budget.total as f64);
     assert_eq!(
         value("tracemark_writer_state_cache_capacity"),

@@ -152,7 +152,7 @@ fn now() -> u64 {
 
 /// The year `days` from today, as the pages print it.
 fn year_of(days: u32) -> String {
-    registry::time::format_date(registry::time::day_of(now()) + days)[..4].to_string()
+    types::time::format_date(types::time::day_of(now()) + days)[..4].to_string()
 }
 
 fn doc(s: &support::Server, a: &Actor, body: Value) -> Value {
@@ -199,10 +199,10 @@ fn introduced(s: &support::Server, a: &Actors, g: &str, n: u32, tail: &str) -> V
     let full = s.c.order_codes(&a.producer, g, n, tail).expect("order");
     let ids: Vec<&str> = full.iter().map(|c| id_code(c)).collect();
     doc(s, &a.producer, json!({"type": "apply", "codes": ids}));
-    let day = registry::time::day_of(now());
-    let today = registry::time::format_date(day);
+    let day = types::time::day_of(now());
+    let today = types::time::format_date(day);
     // Good for a year.
-    let expiry = registry::time::format_date(day + EXPIRY_DAYS);
+    let expiry = types::time::format_date(day + EXPIRY_DAYS);
     doc(
         s,
         &a.producer,
@@ -275,7 +275,7 @@ fn world() -> &'static World {
             &a.retailer,
             json!({"type": "sell", "codes": [sold.id()], "receipt": {
                 "fiscal_drive": "9999078900012345", "number": 17,
-                "at": registry::time::format_timestamp(now()), "store": "Tverskaya 1"}}),
+                "at": types::time::format_timestamp(now()), "store": "Tverskaya 1"}}),
         );
         // Recalled: the regulator blocks the code.
         let (st, v) =

@@ -84,7 +84,7 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
     );
     // The grey shop sells goods it never received.
     let receipt = json!({"fiscal_drive": "9999078900012345", "number": 1,
-        "at": registry::time::format_timestamp(registry::system_clock()()), "store": "Nevsky 1"});
+        "at": types::time::format_timestamp(registry::system_clock()()), "store": "Nevsky 1"});
     let sent = Instant::now();
     let refused =
         s.c.document(

@@ -76,7 +76,7 @@ impl Drop for Server {
 
 fn receipt() -> Value {
     json!({"fiscal_drive": "9999078900012345", "number": 1,
-        "at": registry::time::format_timestamp(registry::system_clock()()), "store": "s"})
+        "at": types::time::format_timestamp(registry::system_clock()()), "store": "s"})
 }
 
 /// Refusals answered, and attempts whose answer the kill cut off.

@@ -59,7 +59,7 @@ fn doc(s: &support::Server, a: &Actor, body: Value) -> Value {
 
 fn receipt(number: u32, store: &str) -> Value {
     json!({"fiscal_drive": "9999078900012345", "number": number,
-        "at": registry::time::format_timestamp(registry::system_clock()()), "store": store})
+        "at": types::time::format_timestamp(registry::system_clock()()), "store": store})
 }
 
 fn world() -> &'static World {

@@ -140,10 +140,7 @@ fn one_seed_one_run_every_planted_kind_and_only_offenders_refused() {
         t.by_region
     );
     for r in t.by_region.keys() {
-        assert!(
-            registry::regions::region(r).is_some(),
-            "{r} is a known region"
-        );
+        assert!(types::regions::region(r).is_some(), "{r} is a known region");
     }
 
     // What the registry holds agrees: the regulator reads the complaints filed.

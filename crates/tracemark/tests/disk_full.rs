@@ -56,7 +56,7 @@ impl Tmpfs {
                     Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
                     Err(e) => e.to_string(),
                 };
-                registry::conformance::skip_or_fail(
+                conformance::skip_or_fail(
                     "root",
                     &format!("mounting a {TMPFS_MB} MB tmpfs needs root (`mount`): {why}"),
                 );

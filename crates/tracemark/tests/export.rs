@@ -65,7 +65,7 @@ fn doc(c: &Client, a: &Actor, body: Value) -> Value {
 fn sale(codes: &[&str], at: u64) -> Value {
     json!({"type": "sell", "codes": codes, "receipt": {
         "fiscal_drive": "9999078900012345", "number": 17,
-        "at": registry::time::format_timestamp(at), "store": "Nevsky 1"}})
+        "at": types::time::format_timestamp(at), "store": "Nevsky 1"}})
 }
 
 /// What the history holds, to compare the files with.
@@ -514,7 +514,7 @@ fn the_history_exports_to_parquet_that_readers_open() {
         sales_file.display()
     )) {
         Ok(answer) => assert_eq!(answer, "[(3, 2)]"),
-        Err(why) => registry::conformance::skip_or_fail(
+        Err(why) => conformance::skip_or_fail(
             "python",
             &format!("DuckDB (Python) reads the export back: {why}"),
         ),

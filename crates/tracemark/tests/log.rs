@@ -207,8 +207,8 @@ fn every_change_is_a_leaf_and_the_proofs_verify_independently() {
     for i in 0..last.size {
         let (st, leaf) = s.get(&format!("/api/v1/log/entries/{i}"), Some(&reg.token));
         assert_eq!(st, 200, "entry {i}");
-        let l = registry::log::decode(&leaf).expect("a versioned leaf");
-        assert_eq!(l.version, registry::log::LEAF_VERSION);
+        let l = types::log::decode(&leaf).expect("a versioned leaf");
+        assert_eq!(l.version, types::log::LEAF_VERSION);
         let (st_p, _) = s.get(&format!("/api/v1/log/entries/{i}"), Some(&p.token));
         let mine = l.actor != 0
             && s.c
@@ -240,8 +240,8 @@ fn every_change_is_a_leaf_and_the_proofs_verify_independently() {
             .1;
     for e in card["history"].as_array().expect("history") {
         let i = e["log_index"].as_u64().expect("log_index") as usize;
-        let l = registry::log::decode(&leaves[i]).expect("leaf");
-        assert_eq!(l.kind, registry::log::LeafKind::Document, "{e}");
+        let l = types::log::decode(&leaves[i]).expect("leaf");
+        assert_eq!(l.kind, types::log::LeafKind::Document, "{e}");
         assert_eq!(l.payload["id"], e["document"], "{e}");
         assert_eq!(
             l.payload["request"]["signature"]

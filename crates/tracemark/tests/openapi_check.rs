@@ -43,7 +43,7 @@ fn schemathesis_with_signing_finds_nothing() {
                 Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
                 Err(e) => format!("no python3: {e}"),
             };
-            registry::conformance::skip_or_fail(
+            conformance::skip_or_fail(
                 "python",
                 &format!("python3 has no schemathesis (scripts/test installs it): {why}"),
             );

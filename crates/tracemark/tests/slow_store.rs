@@ -1,6 +1,6 @@
 //! A slow store does not slow what needs no store (issue 15, item 2).
 //!
-//! The registry runs on a real embedded store wrapped in `registry::faults::FaultyStore`,
+//! The registry runs on a real embedded store wrapped in `conformance::faults::FaultyStore`,
 //! which sleeps 50 ms in every read, as a network engine far away would. The real router and serving loop
 //! answer over real HTTP. With many slow verifications in flight (more than the async
 //! worker threads), `/health` and the public pages that read no store must still answer in
@@ -8,7 +8,7 @@
 //! queue bound, requests are told 503 with `Retry-After` at once, and the server recovers.
 //! A store whose reads fail is reported by `/health` within seconds.
 
-use registry::faults::FaultyStore;
+use conformance::faults::FaultyStore;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -25,11 +25,11 @@ const IDLE: Duration = Duration::from_secs(3);
 const ALERT_WAIT: Duration = Duration::from_secs(60);
 
 fn today() -> String {
-    registry::time::format_date(registry::time::day_of(registry::system_clock()()))
+    types::time::format_date(types::time::day_of(registry::system_clock()()))
 }
 
 fn days_ago(n: u32) -> String {
-    registry::time::format_date(registry::time::day_of(registry::system_clock()()) - n)
+    types::time::format_date(types::time::day_of(registry::system_clock()()) - n)
 }
 
 fn doc(s: &support::Server, a: &Actor, body: Value) -> Value {
@@ -74,7 +74,7 @@ fn transfer(s: &support::Server, from: &Actor, to: &Actor, codes: &[String]) {
 
 fn receipt(at: u64, n: u64) -> Value {
     json!({"fiscal_drive": "9999078900001234", "number": n,
-        "at": registry::time::format_timestamp(at), "store": "Test shop"})
+        "at": types::time::format_timestamp(at), "store": "Test shop"})
 }
 
 /// The regulator's alerts.
@@ -278,10 +278,10 @@ fn a_retailers_token_cannot_flood_the_till_check() {
          {idle_p99:.1} ms ({} samples), during the flood {busy_p99:.1} ms ({} samples)",
         ok as f64 / elapsed,
         grown as f64 / 1e6,
-        registry::feed::TILL_FACTS_PER_PARTICIPANT_PER_DAY,
-        registry::feed::TILL_CODES_PER_PARTICIPANT_PER_DAY,
-        (u64::from(registry::feed::TILL_FACTS_PER_PARTICIPANT_PER_DAY) * 40
-            + u64::from(registry::feed::TILL_CODES_PER_PARTICIPANT_PER_DAY) * 35)
+        types::feed::TILL_FACTS_PER_PARTICIPANT_PER_DAY,
+        types::feed::TILL_CODES_PER_PARTICIPANT_PER_DAY,
+        (u64::from(types::feed::TILL_FACTS_PER_PARTICIPANT_PER_DAY) * 40
+            + u64::from(types::feed::TILL_CODES_PER_PARTICIPANT_PER_DAY) * 35)
             / 1_000_000,
         idle.len(),
         busy.len(),

@@ -483,7 +483,7 @@ fn python_rfc9421_library_is_accepted() {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !have {
-        registry::conformance::skip_or_fail(
+        conformance::skip_or_fail(
             "python",
             "python3 has no http-message-signatures (scripts/test installs it)",
         );

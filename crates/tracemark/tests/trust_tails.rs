@@ -358,7 +358,7 @@ fn tails_only_for_their_holder_in_a_signed_request() {
     let shop =
         s.c.register(&s.admin, "7790000005", "Grey shop", &["retailer"], "RU-MOW")
             .expect("shop");
-    let at = registry::time::format_timestamp(registry::system_clock()());
+    let at = types::time::format_timestamp(registry::system_clock()());
     let sale = json!({"type": "sell", "codes": [full[10]], "receipt": {
         "fiscal_drive": "9999078900012345", "number": 1, "at": at, "store": "Grey 1"}});
     let r = s.c.document(&shop, sale).expect("send");
@@ -413,15 +413,15 @@ fn tails_only_for_their_holder_in_a_signed_request() {
         .rev()
         .find(|i| {
             let (_, b) = leaf(&s, &s.admin, *i);
-            registry::log::decode(&b).is_some_and(|l| l.kind == registry::log::LeafKind::Block)
+            types::log::decode(&b).is_some_and(|l| l.kind == types::log::LeafKind::Block)
         })
         .expect("the block's leaf");
     let (st, p) = leaf(&s, &other_inspector.token, block_leaf);
     assert_eq!(st, 403, "{}", String::from_utf8_lossy(&p));
     let (st, own) = leaf(&s, &inspector.token, block_leaf);
     assert_eq!(st, 200);
-    assert!(registry::log::holds_tails(
-        &registry::log::decode(&own).expect("leaf")
+    assert!(types::log::holds_tails(
+        &types::log::decode(&own).expect("leaf")
     ));
     assert_eq!(
         leaf(&s, &s.admin, block_leaf).0,
@@ -507,8 +507,8 @@ fn transfer(s: &support::Server, token: Option<&str>, g: &str, body: &Value) -> 
 fn assert_move_leaf(s: &support::Server, index: u64, g: &str, to: &str) {
     let (st, b) = leaf(s, &s.admin, index);
     assert_eq!(st, 200);
-    let l = registry::log::decode(&b).expect("a leaf");
-    assert_eq!(l.kind, registry::log::LeafKind::ProductTransfer, "{:?}", l);
+    let l = types::log::decode(&b).expect("a leaf");
+    assert_eq!(l.kind, types::log::LeafKind::ProductTransfer, "{:?}", l);
     assert_eq!(
         (l.payload["gtin"].as_str(), l.payload["to_tin"].as_str()),
         (Some(g), Some(to))
@@ -539,7 +539,7 @@ fn a_squatted_gtin_goes_to_its_prefix_holder_and_the_operator_settles_cards() {
         json!({"type": "ship", "receiver": shop1.tin, "codes": [ids[0]]}),
     );
     doc(&s, &shop1, json!({"type": "accept", "shipment": ship}));
-    let at = registry::time::format_timestamp(registry::system_clock()());
+    let at = types::time::format_timestamp(registry::system_clock()());
     doc(
         &s,
         &shop1,

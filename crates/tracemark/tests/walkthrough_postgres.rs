@@ -34,7 +34,7 @@ fn walk(url: &str) {
         .map(|rest| format!("/01/{rest}"))
         .expect("the walk-through's Digital Link request");
     let db = store_postgres::PgStore::connect(url).expect("the database");
-    let head = registry::Store::counter(&db, "feed_seq").expect("feed head");
+    let head = store::Store::counter(&db, "feed_seq").expect("feed head");
     let http = reqwest::blocking::Client::new();
     let v: Value = http
         .get(format!("{}{link}", reader.base))
@@ -60,14 +60,14 @@ fn walk(url: &str) {
         v["verdict"], "sold",
         "the reader's verification of {link}: {v}"
     );
-    let place = registry::feed::Place::from_degrees(12.3, 45.6);
+    let place = types::feed::Place::from_degrees(12.3, 45.6);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let entries = registry::Store::feed(&db, head.saturating_sub(1), 10_000).expect("feed");
+        let entries = store::Store::feed(&db, head.saturating_sub(1), 10_000).expect("feed");
         let seen = entries.iter().any(|(_, b)| {
             matches!(
-                registry::feed::decode(b),
-                Some((_, registry::feed::Fact::Verified(f))) if f.place == place
+                types::feed::decode(b),
+                Some((_, types::feed::Fact::Verified(f))) if f.place == place
             )
         });
         if seen {
@@ -143,7 +143,7 @@ fn walkthrough_on_citus_with_a_reader() {
     }
     match store_postgres::testing::citus() {
         Ok(url) => walk(&store_postgres::testing::fresh_schema(url)),
-        Err(why) => registry::conformance::skip_or_fail(
+        Err(why) => conformance::skip_or_fail(
             "citus",
             &format!("no Citus cluster for the walk-through: {why}"),
         ),

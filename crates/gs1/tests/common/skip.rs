@@ -1,4 +1,4 @@
-//! `registry::conformance::skip_or_fail`'s rule for gs1's tests (gs1 depends on no crate of
+//! `conformance::skip_or_fail`'s rule for gs1's tests (gs1 depends on no crate of
 //! the project, so the few lines are here again): a test that needs `../shared` fails
 //! naming it, unless `TRACEMARK_ALLOW_SKIP` lists `shared` (or says `all`).
 

@@ -301,7 +301,7 @@ fn now_secs() -> u64 {
 }
 
 fn today() -> u32 {
-    registry::time::day_of(now_secs())
+    types::time::day_of(now_secs())
 }
 
 /// The check digit of a 10-digit Russian TIN of a legal entity (weights of the Federal
@@ -391,7 +391,7 @@ impl Sim {
             rounds: 0,
             started: Instant::now(),
             stopped: None,
-            started_at: registry::time::format_timestamp(now_secs()),
+            started_at: types::time::format_timestamp(now_secs()),
             paced: 0,
             pace_start: Instant::now(),
             tail_guesses: VecDeque::new(),
@@ -735,8 +735,7 @@ impl Sim {
 
     /// Shopper `phone` near `region`'s centre verifies `code`: the verdict.
     fn verify_by(&mut self, code: &str, region: &str, phone: usize) -> Result<String> {
-        let (lat, lon) =
-            registry::regions::region(region).map_or((55.76, 37.62), |r| (r.lat, r.lon));
+        let (lat, lon) = types::regions::region(region).map_or((55.76, 37.62), |r| (r.lat, r.lon));
         let lat = lat + self.rng.gen_range(-NEAR_JITTER_DEG..NEAR_JITTER_DEG);
         let lon = lon + self.rng.gen_range(-NEAR_JITTER_DEG..NEAR_JITTER_DEG);
         let path = format!(
@@ -766,7 +765,7 @@ impl Sim {
         json!({
             "fiscal_drive": drive,
             "number": n,
-            "at": registry::time::format_timestamp(now_secs()),
+            "at": types::time::format_timestamp(now_secs()),
             "store": format!("{}, {}", p.name, p.region),
         })
     }
@@ -777,7 +776,7 @@ impl Sim {
         let p = &mut self.products[product];
         p.batches += 1;
         // The production day and a number: at most 20 characters (GS1 AI 10).
-        let day = registry::time::format_date(today()).replace('-', "");
+        let day = types::time::format_date(today()).replace('-', "");
         format!("{}-{:03}-{:03}", &day[2..], product, p.batches)
     }
 
@@ -816,14 +815,14 @@ impl Sim {
         let mut intro = if self.products[product].importer {
             json!({
                 "type": "import", "codes": ids, "batch": batch,
-                "customs_declaration": format!("10702010/{}/{:07}", registry::time::format_date(day).replace('-', ""), self.rng.gen_range(0..10_000_000u32)),
-                "production_date": registry::time::format_date(day),
+                "customs_declaration": format!("10702010/{}/{:07}", types::time::format_date(day).replace('-', ""), self.rng.gen_range(0..10_000_000u32)),
+                "production_date": types::time::format_date(day),
             })
         } else {
-            json!({"type": "introduce", "codes": ids, "batch": batch, "production_date": registry::time::format_date(day)})
+            json!({"type": "introduce", "codes": ids, "batch": batch, "production_date": types::time::format_date(day)})
         };
         if let Some(d) = self.products[product].spec.shelf_life_days {
-            intro["expiry_date"] = json!(registry::time::format_date(day + d));
+            intro["expiry_date"] = json!(types::time::format_date(day + d));
         }
         if self.doc(maker, intro)?.is_none() {
             return Ok(None);
@@ -1022,8 +1021,8 @@ impl Sim {
                     self.farm,
                     json!({
                         "type": "introduce", "codes": ids, "batch": batch,
-                        "production_date": registry::time::format_date(day - FARM_BATCH_AGE_DAYS),
-                        "expiry_date": registry::time::format_date(day - 1),
+                        "production_date": types::time::format_date(day - FARM_BATCH_AGE_DAYS),
+                        "expiry_date": types::time::format_date(day - 1),
                     }),
                 )?
                 .is_some()
@@ -1641,7 +1640,7 @@ impl Sim {
             salt: self.opts.salt,
             rounds: self.rounds,
             started_at: self.started_at.clone(),
-            stopped_at: registry::time::format_timestamp(now_secs()),
+            stopped_at: types::time::format_timestamp(now_secs()),
             regulator_tin: self.parties[self.regulator].tin.clone(),
             participants: self
                 .parties

@@ -411,7 +411,7 @@ impl Line {
                 },
             );
         }
-        let day = registry::time::day_of(registry::system_clock()());
+        let day = types::time::day_of(registry::system_clock()());
         Line {
             n,
             rng,
@@ -420,8 +420,8 @@ impl Line {
             started: false,
             next_lot: 0,
             sscc_serial: (n as u64 + 1) * 10_000_000,
-            today: registry::time::format_date(day),
-            expiry: registry::time::format_date(day + 365),
+            today: types::time::format_date(day),
+            expiry: types::time::format_date(day + 365),
             model,
             applied: Vec::new(),
             in_flight: None,

@@ -350,7 +350,7 @@ fn tail_91_92(code: &str) -> (String, String) {
 }
 
 fn today(s: &Server) -> String {
-    registry::time::format_date(registry::time::day_of(s.clock.load(Ordering::SeqCst)))
+    types::time::format_date(types::time::day_of(s.clock.load(Ordering::SeqCst)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -514,7 +514,7 @@ impl World {
     fn sell_body(&self, codes: &[&str]) -> Value {
         json!({"type": "sell", "codes": codes, "receipt": {
             "fiscal_drive": "9999078900012345", "number": 17,
-            "at": registry::time::format_timestamp(self.s.clock.load(Ordering::SeqCst)),
+            "at": types::time::format_timestamp(self.s.clock.load(Ordering::SeqCst)),
             "store": "Tverskaya 1"}})
     }
 
@@ -1839,7 +1839,7 @@ fn sign_in_contract() {
     assert_eq!(r.status, 200, "{}", r.text);
     let v = r.json();
     let tok = v["token"].as_str().expect("token").to_string();
-    let exp = registry::time::parse_timestamp(v["expires_at"].as_str().expect("expires_at"))
+    let exp = types::time::parse_timestamp(v["expires_at"].as_str().expect("expires_at"))
         .expect("RFC 3339");
     let now = s.clock.load(Ordering::SeqCst);
     assert!(exp > now && exp <= now + 24 * 3600, "{v}");

@@ -16,7 +16,7 @@ pub fn tools_present() -> bool {
             .map(|o| !o.status.success())
             .unwrap_or(true)
         {
-            registry::conformance::skip_or_fail(
+            conformance::skip_or_fail(
                 "tools",
                 &format!("{tool} is not installed (scripts/test installs it)"),
             );

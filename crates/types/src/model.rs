@@ -6,6 +6,7 @@
 //! costs ~80 bytes; cold records (participants, products, orders, document metadata)
 //! are JSON, since they are few and read rarely.
 
+pub use crate::limits::SERIAL_LEN_MAX;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -439,8 +440,6 @@ impl TailKind {
     }
 }
 
-/// Maximum serial length (AI 21 is X..20).
-pub const SERIAL_LEN_MAX: usize = 20;
 const KEY_CAP: usize = 31;
 const TAG_SSCC: u8 = 0;
 const TAG_GTIN: u8 = 1;
@@ -1002,7 +1001,7 @@ pub struct Order {
 /// its range (`registry::ranges`: the serial maps back to its counter through the issuing
 /// permutation, the tail's fingerprint is recomputed with the issuing key) until the first
 /// change writes one. Both forms read the same through the registry. One record of
-/// [`CodeRange::ENCODED_LEN`] bytes stands for up to [`crate::ranges::RANGE_CHUNK`] codes.
+/// [`CodeRange::ENCODED_LEN`] bytes stands for up to [`crate::limits::RANGE_CHUNK`] codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CodeRange {
     /// The GTIN (14 digits as a number).

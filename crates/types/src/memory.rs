@@ -13,16 +13,11 @@
 //! The older per-cache settings still win where given (`TRACEMARK_CACHE_MB`,
 //! `TRACEMARK_STATE_CACHE`): what they take is taken from the budget first.
 
+pub use crate::limits::{FIXED_MB_MAX, MEMORY_MB_MIN};
 use crate::model::{CodeKey, CodeState};
 
 /// The environment variable naming the bound, in MiB.
 pub const MEMORY_ENV: &str = "TRACEMARK_MEMORY_MB";
-/// The smallest bound accepted (MiB): below it the caches would be too small to serve.
-pub const MEMORY_MB_MIN: u64 = 256;
-/// The part of the bound kept for everything but the three caches (MiB, at most a
-/// quarter of the bound): the async runtime and its connections, the projections up to
-/// their named limits, documents being parsed and their read-ahead states.
-pub const FIXED_MB_MAX: u64 = 512;
 /// fjall's smallest journal (MiB).
 const JOURNAL_MB_MIN: u64 = 64;
 /// fjall's default journal (MiB), the most this budget gives it.
@@ -77,7 +72,7 @@ impl Budget {
         let memtables = journal + journal / 2;
         let rest = total.saturating_sub(fixed + memtables);
         let entries = state_cache.unwrap_or_else(|| {
-            crate::tx::StateCache::CAPACITY_DEFAULT.min(state_cache_fitting(rest / 3))
+            crate::limits::STATE_CACHE_ENTRIES_DEFAULT.min(state_cache_fitting(rest / 3))
         });
         let state = state_cache_bytes(entries);
         let block = block_cache.unwrap_or_else(|| rest.saturating_sub(state).max(16 * MIB));
@@ -154,11 +149,11 @@ mod tests {
     fn a_small_bound_shrinks_the_state_cache_and_a_large_one_keeps_the_default() {
         let small = Budget::split(1024 * MIB, None, None);
         assert!(small.state_cache_entries > 100_000, "{small:?}");
-        assert!(small.state_cache_entries < crate::tx::StateCache::CAPACITY_DEFAULT);
+        assert!(small.state_cache_entries < crate::limits::STATE_CACHE_ENTRIES_DEFAULT);
         let large = Budget::split(8192 * MIB, None, None);
         assert_eq!(
             large.state_cache_entries,
-            crate::tx::StateCache::CAPACITY_DEFAULT
+            crate::limits::STATE_CACHE_ENTRIES_DEFAULT
         );
         // Below the minimum, the minimum.
         assert_eq!(Budget::split(0, None, None).total, MEMORY_MB_MIN * MIB);

@@ -7,93 +7,13 @@
 //! atomic batch (an LSM batch, one SQL transaction, a distributed SQL transaction keyed
 //! by the code) is enough.
 
-use crate::model::{
+use types::model::{
     Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
     Product, StoredDocument,
 };
 use uuid::Uuid;
 
-/// An engine failure (I/O, corruption, a full disk). The registry answers 503 and changes
-/// nothing. It keeps the engine's own error as its [`std::error::Error::source`] and says
-/// what the failure means for the process ([`StoreErrorKind`]).
-#[derive(Debug)]
-pub struct StoreError {
-    message: String,
-    kind: StoreErrorKind,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-/// What a store failure means for the registry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreErrorKind {
-    /// This call failed and changed nothing; the next may succeed (a read or commit that
-    /// failed, a lost connection).
-    Failed,
-    /// The disk (the database's, or the data directory's) is full or nearly so: nothing
-    /// was changed, and writes succeed again when space returns (503 with `Retry-After`).
-    Full,
-    /// The store can no longer promise that what it acknowledged is durable, or that what
-    /// it holds in memory matches its disk (a failed fsync, a poisoned journal): the
-    /// process must stop taking writes and exit; a start recovers from the journal.
-    Lost,
-}
-
-impl StoreError {
-    /// A failure of kind [`StoreErrorKind::Failed`] from any displayable error.
-    pub fn new(e: impl std::fmt::Display) -> Self {
-        StoreError {
-            message: e.to_string(),
-            kind: StoreErrorKind::Failed,
-            source: None,
-        }
-    }
-
-    /// A failure of `kind` that keeps `source`, the engine's own error.
-    pub fn with_source(
-        kind: StoreErrorKind,
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        StoreError {
-            message: message.into(),
-            kind,
-            source: Some(Box::new(source)),
-        }
-    }
-
-    /// The same failure, of `kind`.
-    pub fn of_kind(mut self, kind: StoreErrorKind) -> Self {
-        self.kind = kind;
-        self
-    }
-
-    /// What it means for the registry.
-    pub fn kind(&self) -> StoreErrorKind {
-        self.kind
-    }
-
-    /// The message, without the `storage:` prefix of its display.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "storage: {}", self.message)
-    }
-}
-
-impl std::error::Error for StoreError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-/// Result of a storage call.
-pub type StoreResult<T> = Result<T, StoreError>;
+pub use types::error::{StoreError, StoreErrorKind, StoreResult};
 
 /// The version byte first in every JSON record an engine stores (participants, products,
 /// orders, blocks, complaints, documents' metadata, refusals). Binary records carry their
@@ -178,11 +98,11 @@ pub struct WriteSet {
     /// Refused documents, kept for risk control: (participant, at, JSON summary).
     pub refusals: Vec<(ParticipantId, u64, String)>,
     /// Consumers' complaints, new.
-    pub complaints: Vec<crate::complaints::Complaint>,
+    pub complaints: Vec<types::complaints::Complaint>,
     /// Complaint photos: (complaint id, image bytes).
     pub complaint_photos: Vec<(Uuid, Vec<u8>)>,
     /// Facts appended to the feed: (feed sequence number, encoded fact), numbers
-    /// consecutive (see `crate::feed`).
+    /// consecutive (see `types::feed`).
     pub feed: Vec<(u64, Vec<u8>)>,
     /// Leaves appended to the transparency log: (index, leaf bytes), indexes consecutive.
     pub log_leaves: Vec<(u64, Vec<u8>)>,
@@ -292,16 +212,16 @@ pub trait Store: Send + Sync + 'static {
         &self,
         start: &Uuid,
         limit: usize,
-    ) -> StoreResult<Vec<crate::complaints::Complaint>>;
+    ) -> StoreResult<Vec<types::complaints::Complaint>>;
     /// One complaint.
-    fn complaint(&self, id: &Uuid) -> StoreResult<Option<crate::complaints::Complaint>>;
+    fn complaint(&self, id: &Uuid) -> StoreResult<Option<types::complaints::Complaint>>;
     /// A complaint's photo bytes.
     fn complaint_photo(&self, id: &Uuid) -> StoreResult<Option<Vec<u8>>>;
-    /// Feed entries (`crate::feed`) with sequence numbers above `after`, in order, at most
+    /// Feed entries (`types::feed`) with sequence numbers above `after`, in order, at most
     /// `limit`: (sequence number, encoded fact).
     fn feed(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>>;
     /// Feed entries above `after` and up to `upto`, in order, at most `limit`, of which
-    /// every one whose kind ([`crate::feed::peek`]) is one of `kinds` (a store may return
+    /// every one whose kind ([`types::feed::peek`]) is one of `kinds` (a store may return
     /// others too: the caller peeks again). What a projection's start reads to rebuild a
     /// window of one kind of fact, such as the risk engine's till checks, from a feed
     /// whose bulk is documents' facts. The default reads every entry and peeks; a store
@@ -311,13 +231,13 @@ pub trait Store: Send + Sync + 'static {
         after: u64,
         upto: u64,
         limit: usize,
-        kinds: &[crate::feed::FactKind],
+        kinds: &[types::feed::FactKind],
     ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
         feed_of_kinds_by_peeking(self, after, upto, limit, kinds)
     }
     /// Hands facts from reads in a process that does not write (a reader of a store other
     /// processes share) to the writer: appended to the store's inbox, each an encoded
-    /// fact (`crate::feed::encode`). Returns how many were kept: none when the inbox is
+    /// fact (`types::feed::encode`). Returns how many were kept: none when the inbox is
     /// full (the writer away), a bound of the engine's. An engine only one process uses
     /// has no inbox and refuses.
     fn inbox_put(&self, facts: &[Vec<u8>]) -> StoreResult<usize> {
@@ -457,7 +377,7 @@ pub fn feed_of_kinds_by_peeking<S: Store + ?Sized>(
     after: u64,
     upto: u64,
     limit: usize,
-    kinds: &[crate::feed::FactKind],
+    kinds: &[types::feed::FactKind],
 ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut after = after;
@@ -465,7 +385,7 @@ pub fn feed_of_kinds_by_peeking<S: Store + ?Sized>(
         let page = store.feed(after, limit.max(1))?;
         let Some(&(last, _)) = page.last() else { break };
         out.extend(page.into_iter().filter(|(seq, bytes)| {
-            *seq <= upto && crate::feed::peek(bytes).is_none_or(|(_, kind)| kinds.contains(&kind))
+            *seq <= upto && types::feed::peek(bytes).is_none_or(|(_, kind)| kinds.contains(&kind))
         }));
         after = last;
     }

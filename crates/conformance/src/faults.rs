@@ -3,15 +3,13 @@
 //! fail is the wrapped engine's (default methods included, so the engine's own answers
 //! are what the registry sees).
 
-use crate::model::{
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use store::{DiskSpace, EngineGauge, Store, StoreError, StoreErrorKind, StoreResult, WriteSet};
+use types::model::{
     Block, Bucket, CodeEvent, CodeKey, CodeRange, CodeState, Order, Participant, ParticipantId,
     Product, StoredDocument,
 };
-use crate::store::{
-    DiskSpace, EngineGauge, Store, StoreError, StoreErrorKind, StoreResult, WriteSet,
-};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
 use uuid::Uuid;
 
 /// The faults switched on.
@@ -171,11 +169,11 @@ impl Store for FaultyStore {
         &self,
         start: &Uuid,
         limit: usize,
-    ) -> StoreResult<Vec<crate::complaints::Complaint>> {
+    ) -> StoreResult<Vec<types::complaints::Complaint>> {
         self.read()?;
         self.inner.complaints(start, limit)
     }
-    fn complaint(&self, id: &Uuid) -> StoreResult<Option<crate::complaints::Complaint>> {
+    fn complaint(&self, id: &Uuid) -> StoreResult<Option<types::complaints::Complaint>> {
         self.read()?;
         self.inner.complaint(id)
     }
@@ -192,7 +190,7 @@ impl Store for FaultyStore {
         after: u64,
         upto: u64,
         limit: usize,
-        kinds: &[crate::feed::FactKind],
+        kinds: &[types::feed::FactKind],
     ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
         self.read()?;
         self.inner.feed_of_kinds(after, upto, limit, kinds)

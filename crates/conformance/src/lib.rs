@@ -8,15 +8,20 @@
 //! refused with its stable reason word, and that the refused document changed nothing; the
 //! happy paths walk the whole chain.
 //!
+//! A crate of its own (not in the registry's `src`): only tests and the simulator link it.
+//! [`faults`] holds a store that fails on purpose.
+//!
 //! Run everything with [`run_all`], one test with [`run_one`]; [`TESTS`] lists them.
 
-use crate::error::{CodeError, Error, Result};
-use crate::model::{
+use registry::{CodeInfo, PosItem, PosResult};
+use registry::{DocAnswer, NewBlock, NewOrder, NewParticipant, NewProduct, Registry};
+use store::Store;
+use types::error::{CodeError, Error, Result};
+use types::model::{
     Bucket, OrderStatus, Participant, ParticipantId, Role, SerialType, Status, TailKind,
 };
-use crate::queries::{CodeInfo, PosItem, PosResult};
-use crate::store::Store;
-use crate::{DocAnswer, NewBlock, NewOrder, NewParticipant, NewProduct, Registry};
+pub mod faults;
+
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -251,7 +256,7 @@ impl World {
 
     /// Today plus `n` days as YYYY-MM-DD.
     pub fn date(&self, n: u32) -> String {
-        crate::time::format_date(crate::time::day_of(self.now()) + n)
+        types::time::format_date(types::time::day_of(self.now()) + n)
     }
 
     /// A fresh SSCC (`00` + 18 digits with a valid check digit).
@@ -332,7 +337,7 @@ impl World {
         }
         let bytes = serde_json::to_vec(&body).expect("json");
         self.reg
-            .submit_document(actor, bytes, crate::model::SignedRequest::default())
+            .submit_document(actor, bytes, types::model::SignedRequest::default())
     }
 
     /// Submits a document that must be accepted; returns its id.
@@ -419,7 +424,7 @@ impl World {
             "receipt": {
                 "fiscal_drive": "9999078900001234",
                 "number": 17,
-                "at": crate::time::format_timestamp(self.now()),
+                "at": types::time::format_timestamp(self.now()),
                 "store": "Moscow, Tverskaya 1",
             },
         })
@@ -516,7 +521,7 @@ impl World {
         reason: &str,
     ) -> Vec<CodeError> {
         let mut all: Vec<String> = watch.to_vec();
-        if crate::code_key(bad).is_ok() {
+        if registry::code_key(bad).is_ok() {
             all.push(bad.to_string());
         }
         let before = self.snapshot(&all);
@@ -598,7 +603,7 @@ impl World {
     }
 
     fn key(&self, code: &str) -> String {
-        crate::code_key(code).expect("code").to_string()
+        registry::code_key(code).expect("code").to_string()
     }
 
     fn history_docs(&self, code: &str) -> Vec<(Option<uuid::Uuid>, &'static str)> {
@@ -618,7 +623,7 @@ fn s(v: &[&str]) -> Vec<String> {
 fn sorted(codes: &[String]) -> Vec<String> {
     let mut v: Vec<String> = codes
         .iter()
-        .map(|c| crate::code_key(c).expect("code").to_string())
+        .map(|c| registry::code_key(c).expect("code").to_string())
         .collect();
     v.sort();
     v
@@ -1113,11 +1118,11 @@ fn operator_serials_are_distinct(w: &World) {
 /// state record of its own until its first change, and every read treats both forms the
 /// same (status, verdict, inventory, a self-made serial meeting a ranged code).
 fn emitted_codes_are_ranges_until_touched(w: &World) {
-    use crate::model::CodeKey;
+    use types::model::CodeKey;
     let codes = w.order(&w.producer, &w.gtin, 300, "mac");
     let keys: Vec<CodeKey> = codes
         .iter()
-        .map(|c| crate::code_key(&id(c)).expect("key"))
+        .map(|c| registry::code_key(&id(c)).expect("key"))
         .collect();
     let store = w.reg.store().clone();
     assert!(
@@ -1166,7 +1171,7 @@ fn emitted_codes_are_ranges_until_touched(w: &World) {
     w.apply(&w.producer, &short);
     assert_eq!(w.status(&short[4]), "APPLIED");
     let signed = w.order(&w.producer, &w.milk, 3, "signature");
-    let k = crate::code_key(&id(&signed[0])).expect("key");
+    let k = registry::code_key(&id(&signed[0])).expect("key");
     assert!(store.codes(&[k]).expect("codes")[0].is_some());
     assert_eq!(store.code_ranges_after(None, 10).expect("ranges").len(), 2);
 }
@@ -1174,7 +1179,7 @@ fn emitted_codes_are_ranges_until_touched(w: &World) {
 /// The store's ranges: found by any counter they hold, not by one outside, in key order
 /// page by page.
 fn store_finds_a_range_by_any_counter(w: &World) {
-    use crate::model::{CodeRange, TailKind as T};
+    use types::model::{CodeRange, TailKind as T};
     let store = w.reg.store().clone();
     let range = |gtin: u64, len: u8, lo: u64, count: u32| CodeRange {
         gtin,
@@ -1196,7 +1201,7 @@ fn store_finds_a_range_by_any_counter(w: &World) {
         range(g + 1, 13, 0, 1),
     ];
     store
-        .commit(&crate::store::WriteSet {
+        .commit(&store::WriteSet {
             ranges: rs.clone(),
             ..Default::default()
         })
@@ -1779,11 +1784,11 @@ fn package_inconsistent(w: &World) {
     w.aggregate(&w.retailer, &b, &c);
     // Corrupt one unit without a document (an engine or migration bug), through the
     // writer: only the writer changes states (it caches what it committed).
-    let key = crate::code_key(&c[1]).expect("key");
+    let key = registry::code_key(&c[1]).expect("key");
     w.reg
         .write(move |tx| {
             let mut st = tx.code(&key)?.expect("state");
-            st.status = crate::model::Status::WrittenOff;
+            st.status = types::model::Status::WrittenOff;
             tx.put_code(key, st);
             Ok(())
         })
@@ -2234,7 +2239,7 @@ fn writer_refuses_a_batch_that_breaks_an_invariant(w: &World) {
         other => panic!("{what}: {other:?}"),
     };
     // A package whose count no longer matches its links.
-    let bk = crate::code_key(&b).expect("key");
+    let bk = registry::code_key(&b).expect("key");
     expect_refused(
         "child count",
         w.reg.write(move |tx| {
@@ -2246,13 +2251,13 @@ fn writer_refuses_a_batch_that_breaks_an_invariant(w: &World) {
         }),
     );
     // A code's events numbered with a gap.
-    let ck = crate::code_key(&c[0]).expect("key");
+    let ck = registry::code_key(&c[0]).expect("key");
     expect_refused(
         "event numbering",
         w.reg.write(move |tx| {
             let mut st = tx.code(&ck)?.expect("code");
             st.events += 1;
-            tx.transition(ck, st, 999_999, crate::model::DocType::Apply, 1);
+            tx.transition(ck, st, 999_999, types::model::DocType::Apply, 1);
             Ok(())
         }),
     );
@@ -2260,7 +2265,7 @@ fn writer_refuses_a_batch_that_breaks_an_invariant(w: &World) {
     // would take it under.
     let gtin: u64 = w.gtin.parse().expect("gtin");
     let owner = w.producer.id;
-    let bucket = crate::model::Bucket::Status(crate::model::Status::Introduced);
+    let bucket = types::model::Bucket::Status(types::model::Status::Introduced);
     let stored = w
         .reg
         .store()
@@ -2269,19 +2274,19 @@ fn writer_refuses_a_batch_that_breaks_an_invariant(w: &World) {
         .into_iter()
         .find(|(b, _)| *b == bucket)
         .map_or(0, |(_, n)| n);
-    let mut set = crate::WriteSet::default();
+    let mut set = store::WriteSet::default();
     set.inventory.push((owner, gtin, bucket, -stored));
     w.reg.store().commit(&set).expect("commit");
     expect_refused(
         "inventory",
         w.reg.write(move |tx| {
             let mut st = tx.code(&ck)?.expect("code");
-            st.status = crate::model::Status::WrittenOff;
+            st.status = types::model::Status::WrittenOff;
             tx.put_code(ck, st);
             Ok(())
         }),
     );
-    let mut set = crate::WriteSet::default();
+    let mut set = store::WriteSet::default();
     set.inventory.push((owner, gtin, bucket, stored));
     w.reg.store().commit(&set).expect("commit");
     // Nothing of them was written; the writer goes on.
@@ -2797,7 +2802,7 @@ fn concurrent_lift_of_one_block(w: &World) {
 }
 
 fn too_many_active_orders(w: &World) {
-    for _ in 0..crate::orders::ACTIVE_ORDERS_MAX {
+    for _ in 0..types::limits::ACTIVE_ORDERS_MAX {
         w.order(&w.producer, &w.milk, 1, "short");
     }
     let new = || NewOrder {
@@ -2868,14 +2873,14 @@ fn self_made_serial_of_wrong_length_refused(w: &World) {
 fn sell_with_stale_receipt_refused(w: &World) {
     let c = w.at_retailer(1);
     let mut body = w.sell_body(&c);
-    let old = w.now() - crate::documents::RECEIPT_AGE_MAX_SECS - 60;
-    body["receipt"]["at"] = json!(crate::time::format_timestamp(old));
+    let old = w.now() - types::limits::RECEIPT_AGE_MAX_SECS - 60;
+    body["receipt"]["at"] = json!(types::time::format_timestamp(old));
     let e = w.unchanged(&ids(&c), || w.doc(&w.retailer, body));
     assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
     assert_eq!(w.status(&c[0]), "INTRODUCED");
     // A receipt a day old (an offline till catching up) is fine.
     let mut body = w.sell_body(&c);
-    body["receipt"]["at"] = json!(crate::time::format_timestamp(w.now() - 86_400));
+    body["receipt"]["at"] = json!(types::time::format_timestamp(w.now() - 86_400));
     w.ok(&w.retailer, body);
     assert_eq!(w.status(&c[0]), "RETIRED");
 }
@@ -3025,14 +3030,14 @@ macro_rules! suite {
 
         /// Expands to one `#[test]` per conformance test, each on a fresh store from
         /// `$make` (a `fn() -> (Arc<dyn Store>, Box<dyn Any>)` or closure):
-        /// `registry::conformance_tests!(make_store);` in an engine's test file.
+        /// `conformance::conformance_tests!(make_store);` in an engine's test file.
         #[macro_export]
         macro_rules! conformance_tests {
             ($d make:expr) => {
                 $(
                     #[test]
                     fn $name() {
-                        $d crate::conformance::run_one(&$d make, stringify!($name));
+                        $d crate::run_one(&$d make, stringify!($name));
                     }
                 )*
             };
@@ -3146,7 +3151,7 @@ suite![
 /// what else a store hands over is not of those kinds only if it could not tell (a record
 /// of no known version).
 fn feed_of_kinds_hands_over_those_kinds_in_order(w: &World) {
-    use crate::feed::{peek, FactKind as K, FEED_VERSION};
+    use types::feed::{peek, FactKind as K, FEED_VERSION};
     let store = w.reg.store().clone();
     let mut base = 0;
     while let Some(&(last, _)) = store.feed(base, 1_000).expect("feed").last() {
@@ -3172,7 +3177,7 @@ fn feed_of_kinds_hands_over_those_kinds_in_order(w: &World) {
     // And one of a version no reader knows.
     feed.push((base + 3_001, vec![0xEE, 1, 2, 3]));
     store
-        .commit(&crate::store::WriteSet {
+        .commit(&store::WriteSet {
             feed: feed.clone(),
             ..Default::default()
         })
@@ -3220,8 +3225,8 @@ fn feed_of_kinds_hands_over_those_kinds_in_order(w: &World) {
     );
 }
 
-fn complaint(code: Option<&str>, kind: &str, text: &str) -> crate::complaints::NewComplaint {
-    crate::complaints::NewComplaint {
+fn complaint(code: Option<&str>, kind: &str, text: &str) -> types::complaints::NewComplaint {
+    types::complaints::NewComplaint {
         code: code.map(str::to_string),
         kind: kind.into(),
         text: text.into(),
@@ -3231,8 +3236,8 @@ fn complaint(code: Option<&str>, kind: &str, text: &str) -> crate::complaints::N
     }
 }
 
-fn public() -> crate::tailguard::Checker {
-    crate::tailguard::Checker::Public(7)
+fn public() -> registry::tailguard::Checker {
+    registry::tailguard::Checker::Public(7)
 }
 
 fn complaint_is_stored_linked_and_logged(w: &World) {
@@ -3247,12 +3252,12 @@ fn complaint_is_stored_linked_and_logged(w: &World) {
         "  The shop sold me this one again  ",
     );
     req.shop = Some("Corner shop, Tverskaya 1".into());
-    req.location = Some(crate::complaints::Location {
+    req.location = Some(types::complaints::Location {
         lat: 55.75,
         lon: 37.61,
         accuracy_m: Some(20.0),
     });
-    req.photo = Some(crate::complaints::PhotoUpload {
+    req.photo = Some(types::complaints::PhotoUpload {
         media_type: "image/png".into(),
         data: base64::engine::general_purpose::STANDARD.encode(&png),
     });
@@ -3270,7 +3275,7 @@ fn complaint_is_stored_linked_and_logged(w: &World) {
     );
     assert_eq!(w.reg.log_size().expect("log size"), head + 1, "one leaf");
     // Only regulators read complaints, and they read exactly what was stored.
-    let f = crate::complaints::ComplaintFilter {
+    let f = types::complaints::ComplaintFilter {
         limit: 10,
         ..Default::default()
     };
@@ -3317,8 +3322,8 @@ fn complaint_refusals_change_nothing(w: &World) {
     let c = w.at_retailer(1);
     let head = w.reg.log_size().expect("log size");
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let long = "x".repeat(crate::complaints::TEXT_CHARS_MAX + 1);
-    let mut bad: Vec<(&str, crate::complaints::NewComplaint)> = vec![
+    let long = "x".repeat(types::complaints::TEXT_CHARS_MAX + 1);
+    let mut bad: Vec<(&str, types::complaints::NewComplaint)> = vec![
         (
             "unknown kind",
             complaint(Some(&c[0]), "rude_cashier", "text"),
@@ -3332,41 +3337,41 @@ fn complaint_refusals_change_nothing(w: &World) {
         ),
     ];
     let mut loc = complaint(None, "other", "text");
-    loc.location = Some(crate::complaints::Location {
+    loc.location = Some(types::complaints::Location {
         lat: 91.0,
         lon: 0.0,
         accuracy_m: None,
     });
     bad.push(("latitude out of range", loc));
     let mut nan = complaint(None, "other", "text");
-    nan.location = Some(crate::complaints::Location {
+    nan.location = Some(types::complaints::Location {
         lat: f64::NAN,
         lon: 0.0,
         accuracy_m: None,
     });
     bad.push(("NaN", nan));
     let mut gif = complaint(None, "other", "text");
-    gif.photo = Some(crate::complaints::PhotoUpload {
+    gif.photo = Some(types::complaints::PhotoUpload {
         media_type: "image/gif".into(),
         data: b64(b"GIF89a...."),
     });
     bad.push(("not JPEG or PNG", gif));
     let mut liar = complaint(None, "other", "text");
-    liar.photo = Some(crate::complaints::PhotoUpload {
+    liar.photo = Some(types::complaints::PhotoUpload {
         media_type: "image/jpeg".into(),
         data: b64(b"<html>not a jpeg</html>"),
     });
     bad.push(("type that lies", liar));
     let mut big = complaint(None, "other", "text");
     let mut huge = vec![0xFFu8, 0xD8, 0xFF];
-    huge.resize(crate::complaints::PHOTO_BYTES_MAX + 1, 0);
-    big.photo = Some(crate::complaints::PhotoUpload {
+    huge.resize(types::complaints::PHOTO_BYTES_MAX + 1, 0);
+    big.photo = Some(types::complaints::PhotoUpload {
         media_type: "image/jpeg".into(),
         data: b64(&huge),
     });
     bad.push(("photo too large", big));
     let mut notb64 = complaint(None, "other", "text");
-    notb64.photo = Some(crate::complaints::PhotoUpload {
+    notb64.photo = Some(types::complaints::PhotoUpload {
         media_type: "image/jpeg".into(),
         data: "%%%".into(),
     });
@@ -3382,7 +3387,7 @@ fn complaint_refusals_change_nothing(w: &World) {
         .reg
         .complaints(
             &w.regulator,
-            &crate::complaints::ComplaintFilter {
+            &types::complaints::ComplaintFilter {
                 limit: 10,
                 ..Default::default()
             },
@@ -3418,7 +3423,7 @@ fn complaints_filter_and_page(w: &World) {
     w.reg
         .complain(complaint(None, "other", "c"), "t".into(), public())
         .expect("complain");
-    let list = |f: crate::complaints::ComplaintFilter| {
+    let list = |f: types::complaints::ComplaintFilter| {
         w.reg
             .complaints(&w.regulator, &f)
             .expect("list")
@@ -3427,12 +3432,12 @@ fn complaints_filter_and_page(w: &World) {
             .map(|c| c.complaint.text)
             .collect::<Vec<_>>()
     };
-    let all = crate::complaints::ComplaintFilter {
+    let all = types::complaints::ComplaintFilter {
         limit: 100,
         ..Default::default()
     };
     assert_eq!(list(all.clone()).len(), 9);
-    let by_code = crate::complaints::ComplaintFilter {
+    let by_code = types::complaints::ComplaintFilter {
         code: Some(a[0].clone()),
         ..all.clone()
     };
@@ -3441,12 +3446,12 @@ fn complaints_filter_and_page(w: &World) {
         ["a0", "a1", "a2", "a3", "a4"],
         "any form of the code"
     );
-    let by_kind = crate::complaints::ComplaintFilter {
+    let by_kind = types::complaints::ComplaintFilter {
         kind: Some("price".into()),
         ..all.clone()
     };
     assert_eq!(list(by_kind), ["a1", "a3"]);
-    let by_shop = crate::complaints::ComplaintFilter {
+    let by_shop = types::complaints::ComplaintFilter {
         shop: Some(w.retailer.tin.clone()),
         ..all.clone()
     };
@@ -3455,12 +3460,12 @@ fn complaints_filter_and_page(w: &World) {
         8,
         "the codes' holder; the unmarked one has none"
     );
-    let by_time = crate::complaints::ComplaintFilter {
+    let by_time = types::complaints::ComplaintFilter {
         from: Some(later),
         ..all.clone()
     };
     assert_eq!(list(by_time), ["b0", "b1", "b2", "c"]);
-    let before = crate::complaints::ComplaintFilter {
+    let before = types::complaints::ComplaintFilter {
         from: Some(first),
         to: Some(later),
         ..all.clone()
@@ -3474,7 +3479,7 @@ fn complaints_filter_and_page(w: &World) {
             .reg
             .complaints(
                 &w.regulator,
-                &crate::complaints::ComplaintFilter {
+                &types::complaints::ComplaintFilter {
                     limit: 2,
                     after,
                     ..Default::default()
@@ -3493,7 +3498,7 @@ fn complaints_filter_and_page(w: &World) {
         .reg
         .complaints(
             &w.regulator,
-            &crate::complaints::ComplaintFilter {
+            &types::complaints::ComplaintFilter {
                 limit: 10,
                 after: Some(uuid::Uuid::max()),
                 ..Default::default()
@@ -3504,7 +3509,7 @@ fn complaints_filter_and_page(w: &World) {
     assert!(matches!(
         w.reg.complaints(
             &w.regulator,
-            &crate::complaints::ComplaintFilter {
+            &types::complaints::ComplaintFilter {
                 limit: 0,
                 ..Default::default()
             }
@@ -3514,7 +3519,7 @@ fn complaints_filter_and_page(w: &World) {
     assert!(matches!(
         w.reg.complaints(
             &w.regulator,
-            &crate::complaints::ComplaintFilter {
+            &types::complaints::ComplaintFilter {
                 kind: Some("nonsense".into()),
                 ..all
             }
@@ -3591,7 +3596,7 @@ pub fn run_all(make: MakeStore<'_>) {
 
 /// Every fact committed so far, waiting (≤ 5 s) until one matches `until` (facts from reads
 /// join the writer's next commit).
-fn feed_until(w: &World, until: impl Fn(&crate::feed::Fact) -> bool) -> Vec<crate::feed::Fact> {
+fn feed_until(w: &World, until: impl Fn(&types::feed::Fact) -> bool) -> Vec<types::feed::Fact> {
     let end = Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let facts: Vec<_> = w
@@ -3609,23 +3614,23 @@ fn feed_until(w: &World, until: impl Fn(&crate::feed::Fact) -> bool) -> Vec<crat
 }
 
 fn feed_records_every_change_with_what_projections_need(w: &World) {
-    use crate::feed::{Fact, Who};
+    use types::feed::{Fact, Who};
     let c = w.introduced(3);
     let b = w.sscc();
     w.aggregate(&w.producer, &b, &c[0..2]);
     let ship = w.ship(&w.producer, &w.retailer, std::slice::from_ref(&b));
     let accept = w.accept(&w.retailer, ship, &[]);
-    let checks = w.pos(&w.retailer, vec![crate::PosItem::Code(c[0].clone())]);
+    let checks = w.pos(&w.retailer, vec![registry::PosItem::Code(c[0].clone())]);
     assert!(checks[0].sellable, "{checks:?}");
     let mut body = w.sell_body(&c[0..1]);
-    body["receipt"]["at"] = json!(crate::time::format_timestamp(w.now() - 600));
+    body["receipt"]["at"] = json!(types::time::format_timestamp(w.now() - 600));
     body["check_ids"] = json!(["check-1"]);
     let sale = w.doc(&w.retailer, body).expect("sell").id;
     w.reg
         .verify_at(
             &c[0],
-            crate::tailguard::Checker::Public(77),
-            crate::feed::Place::from_degrees(55.75, 37.62),
+            registry::tailguard::Checker::Public(77),
+            types::feed::Place::from_degrees(55.75, 37.62),
         )
         .expect("verify");
     let facts = feed_until(w, |f| matches!(f, Fact::Verified(_)));
@@ -3633,14 +3638,14 @@ fn feed_records_every_change_with_what_projections_need(w: &World) {
     for pair in entries.windows(2) {
         assert_eq!(pair[1].seq, pair[0].seq + 1, "feed numbers are consecutive");
     }
-    let docs: Vec<&crate::feed::DocFact> = facts
+    let docs: Vec<&types::feed::DocFact> = facts
         .iter()
         .filter_map(|f| match f {
             Fact::Document(d) => Some(d),
             _ => None,
         })
         .collect();
-    let key0 = crate::feed::FactKey(crate::code_key(&c[0]).expect("key"));
+    let key0 = types::feed::FactKey(registry::code_key(&c[0]).expect("key"));
     // The shipment: two units inside the box (the box itself is no unit), to the retailer.
     let shipped = docs.iter().find(|d| d.id == ship).expect("ship fact");
     assert_eq!(shipped.receiver, Some(w.retailer.id));
@@ -3687,7 +3692,7 @@ fn feed_records_every_change_with_what_projections_need(w: &World) {
 }
 
 fn feed_keeps_refusals_with_the_state_that_refused(w: &World) {
-    use crate::feed::Fact;
+    use types::feed::Fact;
     let a = w.at_retailer(2);
     w.sell(&w.retailer, &a[0..1]).expect("first sale");
     // The second shop sells the same code (a cloned label) and one it never got.
@@ -3701,9 +3706,9 @@ fn feed_keeps_refusals_with_the_state_that_refused(w: &World) {
             _ => None,
         })
         .expect("refusal fact");
-    assert_eq!(refused.doc_type(), Some(crate::model::DocType::Sell));
+    assert_eq!(refused.doc_type(), Some(types::model::DocType::Sell));
     assert_eq!(refused.codes_total, 2);
-    let first = crate::code_key(&a[0]).expect("key");
+    let first = registry::code_key(&a[0]).expect("key");
     let sold = refused
         .codes
         .iter()
@@ -3771,7 +3776,7 @@ struct CountSold {
     changed: bool,
 }
 
-impl crate::project::Projection for CountSold {
+impl registry::project::Projection for CountSold {
     fn name(&self) -> &'static str {
         "count_sold"
     }
@@ -3784,14 +3789,14 @@ impl crate::project::Projection for CountSold {
         }
         Ok(())
     }
-    fn apply(&mut self, e: &crate::feed::FeedEntry, _: &Registry) {
+    fn apply(&mut self, e: &types::feed::FeedEntry, _: &Registry) {
         self.facts += 1;
-        if let crate::feed::Fact::Document(d) = &e.fact {
+        if let types::feed::Fact::Document(d) = &e.fact {
             self.sold += d.units.iter().filter(|u| u.after.sold()).count() as u64;
         }
         self.changed = true;
     }
-    fn take_changes(&mut self) -> Vec<crate::project::RowChange> {
+    fn take_changes(&mut self) -> Vec<registry::project::RowChange> {
         if !std::mem::take(&mut self.changed) {
             return Vec::new();
         }
@@ -3806,7 +3811,7 @@ fn projection_follows_and_resumes_from_its_checkpoint(w: &World) {
     use std::sync::Arc;
     let a = w.at_retailer(5);
     let p = Arc::new(parking_lot::RwLock::new(CountSold::default()));
-    let mut f = crate::project::follow(&w.reg, p.clone()).expect("follow");
+    let mut f = registry::project::follow(&w.reg, p.clone()).expect("follow");
     w.sell(&w.retailer, &a[0..2]).expect("sell");
     let head = w.reg.feed_signal().head();
     assert!(
@@ -3824,7 +3829,7 @@ fn projection_follows_and_resumes_from_its_checkpoint(w: &World) {
     // Meanwhile more sales; a new follower loads the rows and replays only what is new.
     w.sell(&w.retailer, &a[2..5]).expect("sell");
     let p2 = Arc::new(parking_lot::RwLock::new(CountSold::default()));
-    let f2 = crate::project::follow(&w.reg, p2.clone()).expect("follow again");
+    let f2 = registry::project::follow(&w.reg, p2.clone()).expect("follow again");
     let head2 = w.reg.feed_signal().head();
     assert!(f2.wait_applied(head2, std::time::Duration::from_secs(5)));
     assert_eq!(p2.read().sold, 5, "nothing missed, nothing counted twice");
@@ -3839,20 +3844,20 @@ struct Flaky {
     panic_at: Option<u64>,
 }
 
-impl crate::project::Projection for Flaky {
+impl registry::project::Projection for Flaky {
     fn name(&self) -> &'static str {
         "flaky"
     }
     fn load_row(&mut self, key: &[u8], value: &[u8]) -> std::result::Result<(), String> {
         self.count.load_row(key, value)
     }
-    fn apply(&mut self, e: &crate::feed::FeedEntry, reg: &Registry) {
+    fn apply(&mut self, e: &types::feed::FeedEntry, reg: &Registry) {
         if self.panic_at == Some(e.seq) {
             panic!("a bug met at fact {}", e.seq);
         }
         self.count.apply(e, reg);
     }
-    fn take_changes(&mut self) -> Vec<crate::project::RowChange> {
+    fn take_changes(&mut self) -> Vec<registry::project::RowChange> {
         self.count.take_changes()
     }
 }
@@ -3884,7 +3889,7 @@ fn projection_that_panics_starts_again_from_its_checkpoint(w: &World) {
         panic_at: Some(first + 2),
         ..Flaky::default()
     }));
-    let f = crate::project::follow(&w.reg, p.clone()).expect("follow");
+    let f = registry::project::follow(&w.reg, p.clone()).expect("follow");
     for i in 2..6 {
         w.sell(&w.retailer, &a[i..i + 1]).expect("sell");
     }
@@ -3933,7 +3938,7 @@ fn projection_waits_before_a_feed_entry_it_cannot_read(w: &World) {
     assert_eq!(seq, bad);
     let commit = |bytes: Vec<u8>| {
         store
-            .commit(&crate::store::WriteSet {
+            .commit(&store::WriteSet {
                 feed: vec![(bad, bytes)],
                 ..Default::default()
             })
@@ -3941,7 +3946,7 @@ fn projection_waits_before_a_feed_entry_it_cannot_read(w: &World) {
     };
     commit(vec![0xEE, 1, 2, 3]);
     let p = Arc::new(parking_lot::RwLock::new(CountSold::default()));
-    let f = crate::project::follow(&w.reg, p.clone()).expect("follow");
+    let f = registry::project::follow(&w.reg, p.clone()).expect("follow");
     assert!(
         eventually(60, || f.progress.failure().is_some()),
         "the unreadable entry fails the projection"
@@ -3990,16 +3995,16 @@ fn many_codes_read_at_once_as_one_by_one(w: &World) {
         .collect();
     w.apply(&w.producer, &applied);
     w.introduce(&applied[..40], None, None);
-    let mut keys: Vec<crate::model::CodeKey> = c
+    let mut keys: Vec<types::model::CodeKey> = c
         .iter()
-        .map(|code| crate::code_key(code).expect("key"))
+        .map(|code| registry::code_key(code).expect("key"))
         .collect();
-    keys.push(crate::code_key(&format!("01{g}21NEVERISSUED1")).expect("key"));
+    keys.push(registry::code_key(&format!("01{g}21NEVERISSUED1")).expect("key"));
     keys.extend_from_within(10..20);
     // A fixed shuffle: reversed halves, interleaved.
     let half = keys.len() / 2;
     let (a, b) = keys.split_at(half);
-    let mut mixed: Vec<crate::model::CodeKey> = Vec::with_capacity(keys.len());
+    let mut mixed: Vec<types::model::CodeKey> = Vec::with_capacity(keys.len());
     for i in 0..half.max(keys.len() - half) {
         if let Some(k) = b.get(b.len().wrapping_sub(1 + i)) {
             mixed.push(*k);
@@ -4044,7 +4049,7 @@ fn states_and_inventory_scan_in_pages(w: &World) {
     }
     let mut keys: Vec<_> = all.iter().map(|(k, _)| *k).collect();
     for code in &c {
-        let k = crate::code_key(code).expect("key");
+        let k = registry::code_key(code).expect("key");
         assert!(keys.contains(&k), "{code} is scanned");
     }
     let n = keys.len();
