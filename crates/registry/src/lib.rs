@@ -23,6 +23,7 @@ mod orders;
 pub mod project;
 mod queries;
 pub mod ranges;
+pub mod rules;
 pub mod tailguard;
 pub mod tx;
 
@@ -1351,7 +1352,7 @@ impl Registry {
         let by_tin = |tin: &str| self.participant_by_tin(tin);
         let tail_ok = |st: &CodeState, t: &PresentedTail| self.tail_ok(st, t);
         let prefix_holder = |d: &str| self.prefix_holder(d);
-        let ctx = documents::DocContext {
+        let ctx = rules::DocContext {
             prefix_holder: &prefix_holder,
             actor,
             blocks: &blocks,
@@ -1359,7 +1360,7 @@ impl Registry {
             participant_by_tin: &by_tin,
             tail_ok: &tail_ok,
         };
-        documents::submit(tx, &ctx, doc)
+        rules::submit(tx, &ctx, doc)
     }
 
     /// Whether a presented tail is the one the registry issued for a code ([`tail_ok`]).

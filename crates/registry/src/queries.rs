@@ -1,7 +1,7 @@
 //! Reading state: a code's card and history, inventory, public verification and the till
 //! check. Reads go straight to the committed store.
 
-use crate::documents::is_blocked;
+use crate::rules::is_blocked;
 use crate::tailguard::{Checker, Throttled};
 use crate::{visible, Registry};
 use serde::{Deserialize, Serialize};

@@ -777,15 +777,22 @@ pub struct Feed {
     pub reload: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// The writer's two lanes: documents and other jobs, and the bulk lane (emission chunks).
+type Lanes<S> = (
+    crossbeam_channel::Receiver<Job<S>>,
+    crossbeam_channel::Receiver<Job<S>>,
+);
+
 /// Runs the writer loop until every sender is gone. `jobs` come first; `bulk` jobs
 /// (emission chunks) are taken one per group commit, when no other job is waiting or the
 /// batch has room, so a document never queues behind more than one chunk.
+///
+/// Each turn: the first job waited for ([`first_job`]), the writer made ready
+/// ([`ready`]), the batch filled ([`fill_batch`]), its invariants checked, and the batch
+/// committed whole or refused whole ([`commit_batch`]).
 pub fn run_writer<S: Store + ?Sized>(
     store: Arc<S>,
-    (jobs, bulk): (
-        crossbeam_channel::Receiver<Job<S>>,
-        crossbeam_channel::Receiver<Job<S>>,
-    ),
+    lanes: Lanes<S>,
     clock: crate::Clock,
     mut state: WriterState,
     cache_capacity: usize,
@@ -796,107 +803,31 @@ pub fn run_writer<S: Store + ?Sized>(
     let mut cache = StateCache::sharing(cache_capacity, feed.cache_epoch.clone());
     // Facts from reads taken for a batch that then failed: recorded with the next one.
     let mut carried: Vec<crate::feed::Fact> = Vec::new();
-    loop {
-        let (first, mut took_bulk) = match jobs.try_recv() {
-            Ok(j) => (j, false),
-            Err(_) => crossbeam_channel::select! {
-                recv(jobs) -> j => match j { Ok(j) => (j, false), Err(_) => break },
-                recv(bulk) -> j => match j { Ok(j) => (j, true), Err(_) => break },
-            },
-        };
+    while let Some((first, took_bulk)) = first_job(&lanes) {
         stats.alive_at.store(clock(), Relaxed);
-        if stats.lost.get().is_some() {
-            // The store lost durability: nothing more is written, whatever the store says
-            // now (its page cache cannot be trusted after a failed fsync). The job is
-            // dropped unrun (503); the process exits (`WriterStats::lost`).
+        if !ready(&*store, &stats, &feed, &mut cache, &mut state) {
+            // Dropped unrun: its caller sees its reply channel closed (503).
             drop(first);
             continue;
         }
-        if feed.reload.load(Relaxed) {
-            cache.clear();
-            match WriterState::load(&*store) {
-                Ok(s) => {
-                    state = s;
-                    feed.reload.store(false, Relaxed);
-                }
-                Err(e) => {
-                    // The store cannot say where it stands: act on nothing until it can. The
-                    // job is dropped unrun; its caller sees its reply channel closed (503).
-                    tracing::error!("the writer cannot reload its counters: {e}");
-                    drop(first);
-                    continue;
-                }
-            }
-        }
         let mut tx = Tx::with_cache(&*store, &cache, clock(), state.clone());
         tx.ranges = feed.ranges.as_ref();
-        // Facts from reads come first: each was noted before any job of this batch was
-        // sent (a till check is answered before the sale naming it is submitted), so the
-        // feed keeps the order in which things happened. Kept until the batch commits.
-        carried.extend(feed.facts.take());
-        if carried.len() > crate::feed::FACTS_PENDING_MAX {
-            // Batches keep failing: the oldest facts go, counted, as when the buffer is full.
-            let excess = carried.len() - crate::feed::FACTS_PENDING_MAX;
-            carried.drain(..excess);
-            feed.facts
-                .dropped
-                .fetch_add(excess as u64, std::sync::atomic::Ordering::Relaxed);
-        }
-        for fact in &carried {
-            tx.record(fact);
-        }
         let mut done = Vec::new();
-        // A job that panics (a bug) has left the overlay in an unknown state: the whole
-        // batch is failed (nothing of it is committed, every job of it is answered 503 and
-        // may be retried), and the writer goes on with the next batch. The panicking job's
-        // own caller sees its reply channel closed: also a 503.
-        let mut panicked = run_job(first, &mut tx, &mut done);
-        while !panicked && done.len() < BATCH_JOBS_MAX && tx.codes_written() < BATCH_CODES_MAX {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    // Facts noted since the batch began were noted before this job was
-                    // sent: they go first (a till check before the sale naming it).
-                    record_fresh(&feed, &mut tx, &mut carried);
-                    panicked = run_job(job, &mut tx, &mut done)
-                }
-                Err(_) if !took_bulk => match bulk.try_recv() {
-                    Ok(job) => {
-                        took_bulk = true;
-                        record_fresh(&feed, &mut tx, &mut carried);
-                        panicked = run_job(job, &mut tx, &mut done);
-                    }
-                    Err(_) => break,
-                },
-                Err(_) => break,
-            }
-        }
-        if panicked {
-            stats.job_panics.fetch_add(1, Relaxed);
+        let panicked = fill_batch(
+            first,
+            took_bulk,
+            &lanes,
+            &feed,
+            &mut tx,
+            &mut carried,
+            &mut done,
+        );
+        let refused = batch_refusal(panicked, &tx, &stats, done.len());
+        if let Some(why) = refused {
             drop(tx);
             cache.clear();
-            tracing::error!(
-                "a writer job panicked: its batch of {} jobs is refused, nothing of it written",
-                done.len() + 1
-            );
-            let aborted = StoreError::new("a fault in another request of the same batch stopped it; nothing was changed, retry");
             for d in done {
-                d(Err(&aborted));
-            }
-            continue;
-        }
-        if let Err(broken) = tx.check_invariants() {
-            stats.invariant_failures.fetch_add(1, Relaxed);
-            drop(tx);
-            cache.clear();
-            tracing::error!(
-                "invariant broken, batch of {} jobs refused: {broken}",
-                done.len()
-            );
-            let refused = StoreError::new(format!(
-                "a registry invariant would break ({broken}); nothing was changed"
-            ));
-            for d in done {
-                d(Err(&refused));
+                d(Err(&why));
             }
             continue;
         }
@@ -904,66 +835,211 @@ pub fn run_writer<S: Store + ?Sized>(
         stats.read_ahead.fetch_add(tx.reads[1], Relaxed);
         stats.read_ahead_stale.fetch_add(tx.reads[2], Relaxed);
         let (set, new_state) = tx.finish();
-        let started = std::time::Instant::now();
-        let result = if set.is_empty() {
-            Ok(())
-        } else {
-            store.commit(&set)
-        };
-        stats.batches.fetch_add(1, Relaxed);
+        let result = commit_batch(
+            &*store, &set, new_state, &stats, &clock, &feed, &mut cache, &mut state,
+        );
         stats.jobs.fetch_add(done.len() as u64, Relaxed);
-        stats
-            .commit_micros
-            .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-        match &result {
-            Ok(()) => {
-                stats
-                    .codes_written
-                    .fetch_add(set.codes.len() as u64, Relaxed);
-                stats
-                    .events_written
-                    .fetch_add(set.events.len() as u64, Relaxed);
-                state = new_state;
-                for (k, st) in &set.codes {
-                    cache.put(*k, *st);
-                }
-                carried.clear();
-                if !set.feed.is_empty() {
-                    feed.signal.advance(state.next_feed - 1);
-                }
-                if !set.is_empty() {
-                    stats.full_since.store(0, Relaxed);
-                }
-            }
-            Err(e) => {
-                stats.commit_failures.fetch_add(1, Relaxed);
-                match e.kind() {
-                    store::StoreErrorKind::Lost => {
-                        tracing::error!(
-                            "the store lost durability ({e}): the writer writes nothing more"
-                        );
-                        let _ = stats.lost.set(e.to_string());
-                    }
-                    store::StoreErrorKind::Full => {
-                        let _ = stats
-                            .full_since
-                            .compare_exchange(0, clock(), Relaxed, Relaxed);
-                    }
-                    store::StoreErrorKind::Failed => {}
-                }
-                // Nothing of the batch is in the cache (it holds committed states only), but
-                // after a failed commit trust nothing remembered: a network engine may have
-                // committed what it reported failed (the connection cut after `COMMIT`), so
-                // the counters come back from the store before the next batch.
-                cache.clear();
-                feed.reload.store(true, Relaxed);
-                tracing::error!("commit failed, batch of {} jobs refused: {e}", done.len());
-            }
+        if result.is_ok() {
+            carried.clear();
+        } else {
+            tracing::error!("commit failed, batch of {} jobs refused", done.len());
         }
         for d in done {
             d(result.as_ref().map(|_| ()));
         }
     }
+}
+
+/// Why a filled batch is refused whole, if it is: a job of it panicked, or it would break
+/// an invariant ([`Tx::check_invariants`]).
+fn batch_refusal<S: Store + ?Sized>(
+    panicked: bool,
+    tx: &Tx<'_, S>,
+    stats: &WriterStats,
+    jobs: usize,
+) -> Option<StoreError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if panicked {
+        stats.job_panics.fetch_add(1, Relaxed);
+        tracing::error!(
+            "a writer job panicked: its batch of {} jobs is refused, nothing of it written",
+            jobs + 1
+        );
+        return Some(StoreError::new(
+            "a fault in another request of the same batch stopped it; nothing was changed, retry",
+        ));
+    }
+    let broken = tx.check_invariants().err()?;
+    stats.invariant_failures.fetch_add(1, Relaxed);
+    tracing::error!("invariant broken, batch of {jobs} jobs refused: {broken}");
+    Some(StoreError::new(format!(
+        "a registry invariant would break ({broken}); nothing was changed"
+    )))
+}
+
+/// The next batch's first job: a waiting job, else whichever lane has one first; `None`
+/// once every sender is gone. The flag says it came from the bulk lane.
+fn first_job<S: Store + ?Sized>((jobs, bulk): &Lanes<S>) -> Option<(Job<S>, bool)> {
+    match jobs.try_recv() {
+        Ok(j) => Some((j, false)),
+        Err(_) => crossbeam_channel::select! {
+            recv(jobs) -> j => j.ok().map(|j| (j, false)),
+            recv(bulk) -> j => j.ok().map(|j| (j, true)),
+        },
+    }
+}
+
+/// Whether the writer may run a batch now. Not once the store lost durability: nothing
+/// more is written, whatever the store says now (its page cache cannot be trusted after a
+/// failed fsync; the process exits, `WriterStats::lost`). When asked to reload its
+/// counters ([`Feed::reload`]) it does so first, and runs nothing while the store cannot
+/// say where it stands.
+fn ready<S: Store + ?Sized>(
+    store: &S,
+    stats: &WriterStats,
+    feed: &Feed,
+    cache: &mut StateCache,
+    state: &mut WriterState,
+) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    if stats.lost.get().is_some() {
+        return false;
+    }
+    if feed.reload.load(Relaxed) {
+        cache.clear();
+        match WriterState::load(store) {
+            Ok(s) => {
+                *state = s;
+                feed.reload.store(false, Relaxed);
+            }
+            Err(e) => {
+                tracing::error!("the writer cannot reload its counters: {e}");
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Fills a batch: the facts from reads first, then `first`, then every waiting job up to
+/// [`BATCH_JOBS_MAX`] jobs or [`BATCH_CODES_MAX`] code writes, with at most one bulk job.
+/// `true` if a job panicked: a job that panics (a bug) has left the overlay in an unknown
+/// state, so the whole batch is failed (nothing of it committed, every job of it answered
+/// 503 and free to retry) and the writer goes on with the next.
+fn fill_batch<S: Store + ?Sized>(
+    first: Job<S>,
+    mut took_bulk: bool,
+    (jobs, bulk): &Lanes<S>,
+    feed: &Feed,
+    tx: &mut Tx<'_, S>,
+    carried: &mut Vec<crate::feed::Fact>,
+    done: &mut Vec<Completion>,
+) -> bool {
+    // Facts from reads come first: each was noted before any job of this batch was
+    // sent (a till check is answered before the sale naming it is submitted), so the
+    // feed keeps the order in which things happened. Kept until the batch commits.
+    carried.extend(feed.facts.take());
+    if carried.len() > crate::feed::FACTS_PENDING_MAX {
+        // Batches keep failing: the oldest facts go, counted, as when the buffer is full.
+        let excess = carried.len() - crate::feed::FACTS_PENDING_MAX;
+        carried.drain(..excess);
+        feed.facts
+            .dropped
+            .fetch_add(excess as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    for fact in carried.iter() {
+        tx.record(fact);
+    }
+    let mut panicked = run_job(first, tx, done);
+    while !panicked && done.len() < BATCH_JOBS_MAX && tx.codes_written() < BATCH_CODES_MAX {
+        let job = match jobs.try_recv() {
+            Ok(job) => job,
+            Err(_) if !took_bulk => match bulk.try_recv() {
+                Ok(job) => {
+                    took_bulk = true;
+                    job
+                }
+                Err(_) => break,
+            },
+            Err(_) => break,
+        };
+        // Facts noted since the batch began were noted before this job was sent: they go
+        // first (a till check before the sale naming it).
+        record_fresh(feed, tx, carried);
+        panicked = run_job(job, tx, done);
+    }
+    panicked
+}
+
+/// Commits a checked batch as one write set and moves the writer on: its counters, its
+/// state cache, the feed's signal. A failed commit says what it means ([`StoreErrorKind`]):
+/// `Lost` stops the writer for good, `Full` notes since when; after any failure nothing
+/// remembered is trusted (a network engine may have committed what it reported failed,
+/// the connection cut after `COMMIT`), so the counters come back from the store before
+/// the next batch.
+#[allow(clippy::too_many_arguments)] // The writer's parts, each named: no struct would be clearer.
+fn commit_batch<S: Store + ?Sized>(
+    store: &S,
+    set: &WriteSet,
+    new_state: WriterState,
+    stats: &WriterStats,
+    clock: &crate::Clock,
+    feed: &Feed,
+    cache: &mut StateCache,
+    state: &mut WriterState,
+) -> StoreResult<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let started = std::time::Instant::now();
+    let result = if set.is_empty() {
+        Ok(())
+    } else {
+        store.commit(set)
+    };
+    stats.batches.fetch_add(1, Relaxed);
+    stats
+        .commit_micros
+        .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+    match &result {
+        Ok(()) => {
+            stats
+                .codes_written
+                .fetch_add(set.codes.len() as u64, Relaxed);
+            stats
+                .events_written
+                .fetch_add(set.events.len() as u64, Relaxed);
+            *state = new_state;
+            for (k, st) in &set.codes {
+                cache.put(*k, *st);
+            }
+            if !set.feed.is_empty() {
+                feed.signal.advance(state.next_feed - 1);
+            }
+            if !set.is_empty() {
+                stats.full_since.store(0, Relaxed);
+            }
+        }
+        Err(e) => {
+            stats.commit_failures.fetch_add(1, Relaxed);
+            match e.kind() {
+                store::StoreErrorKind::Lost => {
+                    tracing::error!(
+                        "the store lost durability ({e}): the writer writes nothing more"
+                    );
+                    let _ = stats.lost.set(e.to_string());
+                }
+                store::StoreErrorKind::Full => {
+                    let _ = stats
+                        .full_since
+                        .compare_exchange(0, clock(), Relaxed, Relaxed);
+                }
+                store::StoreErrorKind::Failed => {}
+            }
+            cache.clear();
+            feed.reload.store(true, Relaxed);
+            tracing::error!("commit failed: {e}");
+        }
+    }
+    result
 }
 
 /// Records the facts from reads noted since the last take, keeping them with the batch's.

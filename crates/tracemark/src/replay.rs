@@ -2,7 +2,7 @@
 //! time, through the registry's own rules into a fresh store, so that `tracemark audit` can
 //! compare what is stored with what the log makes of it.
 //!
-//! Documents go through the very code the writer runs (`registry::documents::submit` on a
+//! Documents go through the very code the writer runs (`registry::rules::submit` on a
 //! `registry::tx::Tx` whose clock is the leaf's `at`: expiry and the sale's report time are
 //! judged as they were). The other changes a leaf records are small and are mirrored here,
 //! each as its registry closure writes it:
@@ -250,7 +250,7 @@ impl<'s> Replay<'s> {
             Ok(scratch.participant_by_tin(tin)?)
         };
         let prefix_holder = |d: &str| self.prefix_holder(d);
-        let ctx = registry::documents::DocContext {
+        let ctx = registry::rules::DocContext {
             actor: &actor,
             blocks,
             emitted_ttl_days: &ttl,
@@ -258,7 +258,7 @@ impl<'s> Replay<'s> {
             tail_ok: &registry::tail_ok,
             prefix_holder: &prefix_holder,
         };
-        match registry::documents::submit(tx, &ctx, prepared) {
+        match registry::rules::submit(tx, &ctx, prepared) {
             Ok(_) => Ok(Ok(())),
             Err(e) => Ok(Err(format!(
                 "document {id} (sequence {}): the rules refuse it on replay at its recorded time: {e}",
