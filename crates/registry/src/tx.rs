@@ -787,9 +787,9 @@ type Lanes<S> = (
 /// (emission chunks) are taken one per group commit, when no other job is waiting or the
 /// batch has room, so a document never queues behind more than one chunk.
 ///
-/// Each turn: the first job waited for ([`first_job`]), the writer made ready
-/// ([`ready`]), the batch filled ([`fill_batch`]), its invariants checked, and the batch
-/// committed whole or refused whole ([`commit_batch`]).
+/// Each turn: the first job waited for (`first_job`), the writer made ready
+/// (`ready`), the batch filled (`fill_batch`), its invariants checked, and the batch
+/// committed whole or refused whole (`commit_batch`).
 pub fn run_writer<S: Store + ?Sized>(
     store: Arc<S>,
     lanes: Lanes<S>,

@@ -1,0 +1,118 @@
+//! Blocks: a regulator blocks (recalls) goods and lifts the block.
+
+use super::*;
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/blocks",
+    tag = "blocks",
+    summary = "Block a GTIN, a batch or codes (regulator)",
+    description = "Access: a regulator (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`).",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::SignatureHeaders,
+    ),
+    request_body = NewBlock,
+    responses(
+        (status = 201, description = "The block", body = types::model::Block),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Refused),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn create_block(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let (p, req, signed): (_, NewBlock, _) = s
+        .signed_json(&Target { method, uri }, &headers, body)
+        .await?;
+    let reg = s.registry.clone();
+    let b = s
+        .blocking(move || reg.create_block_signed(&p, req, signed))
+        .await?;
+    Ok((StatusCode::CREATED, Json(b)).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/blocks",
+    tag = "blocks",
+    summary = "All blocks (regulator)",
+    description = "Access: a regulator (bearer token).",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The blocks", body = crate::answers::BlockList),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn list_blocks(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let p = s.caller(&headers).await?;
+    if !p.has(Role::Regulator) {
+        return Err(Problem::from(Error::Forbidden(
+            "only regulators list blocks".into(),
+        )));
+    }
+    let reg = s.registry.clone();
+    let blocks = s.read(move || reg.blocks()).await?;
+    Ok(Json(answers::BlockList { blocks }).into_response())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/blocks/{id}",
+    tag = "blocks",
+    summary = "Lift a block (regulator)",
+    description = "Access: a regulator (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). The body is empty.",
+    security(("bearer" = [])),
+    params(
+        ("id" = u64, Path, description = "The block id"),
+        crate::openapi::SignatureHeaders,
+    ),
+    responses(
+        (status = 200, description = "The block, lifted", body = types::model::Block),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 429, response = crate::openapi::TooMany),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(crate) async fn lift_block(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = body_bytes(body)?;
+    let (p, request) = s.signer(&Target { method, uri }, &headers, &body).await?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| Problem::not_found(format!("no block {id}")))?;
+    let reg = s.registry.clone();
+    let signed = Signed {
+        request,
+        body: body.to_vec(),
+    };
+    let b = s
+        .blocking(move || reg.lift_block_signed(&p, id, signed))
+        .await?;
+    Ok(Json(b).into_response())
+}
