@@ -1,5 +1,5 @@
 //! The `tracemark demo` command: a registry on a data directory, the simulated economy
-//! (`tracemark::demo`) driving it over HTTP, a status line, and a clean stop on Ctrl-C —
+//! (`demo`) driving it over HTTP, a status line, and a clean stop on Ctrl-C —
 //! the economy first (its request in flight finishes), then the server, then a summary in
 //! words and `demo-truth.json`. Once the cast is registered it writes each participant's
 //! key to `demo-keys/<tin>.key` and who is who to `demo-participants.json`, and names a
@@ -8,13 +8,13 @@
 //! file about to be removed.
 
 use anyhow::{Context, Result};
+use client::Client;
+use demo::{count, digital_link, Live, Options, Sim};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracemark::client::Client;
-use tracemark::demo::{count, digital_link, Live, Options, Sim};
 
 /// The command's flags.
 pub struct Args {
@@ -147,22 +147,19 @@ pub fn run(rt: &tokio::runtime::Runtime, args: Args) -> Result<()> {
     };
     let opened = match &args.postgres {
         Some(url) => {
-            tracemark::app::make_data_dir(&dir)?;
-            tracemark::app::open_home(
-                &tracemark::app::Home::Postgres(url.clone()),
-                registry::system_clock(),
-            )?
+            node::make_data_dir(&dir)?;
+            node::open_home(&node::Home::Postgres(url.clone()), registry::system_clock())?
         }
-        None => tracemark::app::open(&dir, registry::system_clock())?,
+        None => node::open(&dir, registry::system_clock())?,
     };
     let salt = next_salt(&dir)?;
     let admin = opened.config.admin_token.clone();
-    let listener = tracemark::app::bind(rt, &args.listen)?;
+    let listener = node::bind(rt, &args.listen)?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
-    let lease = tracemark::app::start_lease(&opened, base.clone())?;
+    let lease = node::start_lease(&opened, base.clone())?;
     let (down, down_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(tracemark::app::serve_until(
+    let server = rt.spawn(node::serve_until(
         listener,
         opened.registry,
         opened.config,

@@ -1,18 +1,7 @@
-//! The `tracemark` command: the registry served from a data directory, a demo economy,
-//! and the benchmark suite. The binary (`main.rs`) is a thin command-line layer over this.
+//! The `tracemark` command's own parts: label sheets and photo scans from the command line.
+//! The binary (`main.rs`) is a thin command-line layer over the crates that do the work:
+//! `node` (the process), `demo`, `bench`, `audit`, `export`, `client`, `sim`.
 #![deny(missing_docs)]
 
-pub mod app;
-pub mod audit;
-pub mod bench;
-pub mod bench_analytics;
-mod bench_control;
-pub mod bench_postgres;
-pub mod bench_scale;
-pub mod client;
-pub mod demo;
-pub mod export;
 pub mod labels;
-pub mod lease;
-pub mod replay;
 pub mod scan;

@@ -224,7 +224,7 @@ enum Command {
         /// (in-process), http, consumer (labels, photos, complaints), control (the
         /// projections' cost to ingest, alert latency), analytics (the projection loaded
         /// with 10 M sales) or export (Parquet rows written from an economy's feed).
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(tracemark::bench::PARTS))]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(bench::PARTS))]
         only: Option<String>,
         /// Also run raw, emit, ingest and http on this PostgreSQL server or Citus
         /// coordinator (repeat for several), each run in a schema of its own (dropped
@@ -260,7 +260,7 @@ enum Command {
     },
 }
 
-use tracemark::app::Home;
+use node::Home;
 
 fn main() -> std::process::ExitCode {
     use std::io::IsTerminal;
@@ -311,11 +311,11 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let home = Home::from_flags(data, postgres)?;
             // A missing store is refused, never created (as export does).
-            let store = tracemark::export::open_home_store(&home)?;
-            let (keyring, log_key) = tracemark::export::audit_keys(&home)?;
+            let store = export::open_home_store(&home)?;
+            let (keyring, log_key) = export::audit_keys(&home)?;
             let note = checkpoint.map(std::fs::read_to_string).transpose()?;
             let key = log_key.map(|k| ed25519_dalek::SigningKey::from_bytes(&k).verifying_key());
-            let origin = tracemark::app::log_origin();
+            let origin = node::log_origin();
             let kept = match (&note, &key) {
                 (Some(n), Some(k)) => Some((n.as_str(), origin.as_str(), k)),
                 (Some(_), None) => bail!(
@@ -324,7 +324,7 @@ fn run(cli: Cli) -> Result<()> {
                 ),
                 _ => None,
             };
-            let mut r = tracemark::audit::audit(&*store, kept)?;
+            let mut r = audit::audit(&*store, kept)?;
             use base64::Engine;
             println!(
                 "tracemark audit: {} log records, {} documents; root {}",
@@ -343,7 +343,7 @@ fn run(cli: Cli) -> Result<()> {
             .context("making the replay's temporary store")?;
             let replayed = store_fjall::FjallStore::open_with(scratch_dir.path(), false)
                 .map_err(|e| anyhow::anyhow!("the replay's temporary store: {e}"))?;
-            let s = tracemark::audit::audit_state(&*store, &replayed, keyring, &mut r)?;
+            let s = audit::audit_state(&*store, &replayed, keyring, &mut r)?;
             println!(
                 "tracemark audit: state replayed from {} log records ({} unsigned, taken as stored) in {:.1} s; {} code states, {} ranges of emitted codes and {} inventory counters compared in {:.1} s: {:.0} codes/s",
                 s.replayed,
@@ -373,8 +373,8 @@ fn run(cli: Cli) -> Result<()> {
             from_seq,
         } => {
             let home = Home::from_flags(data, postgres)?;
-            let store = tracemark::export::open_home_store(&home)?;
-            let s = tracemark::export::export(&*store, &parquet, from_seq)?;
+            let store = export::open_home_store(&home)?;
+            let s = export::export(&*store, &parquet, from_seq)?;
             for (file, rows) in &s.rows {
                 println!("tracemark export: {file}: {rows} rows");
             }
@@ -418,8 +418,8 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let home = Home::from_flags(data, postgres)?;
             // The address first: a port in use leaves no new data directory behind.
-            let listener = tracemark::app::bind(&rt, &listen)?;
-            let mut opened = tracemark::app::open_home(&home, registry::system_clock())?;
+            let listener = node::bind(&rt, &listen)?;
+            let mut opened = node::open_home(&home, registry::system_clock())?;
             opened.config.public_rate = (public_rate > 0).then_some(public_rate);
             opened.config.metrics_allow = metrics_allow;
             if till_unlimited {
@@ -431,7 +431,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             opened.config.public_url = public_url;
             // On a shared database: the writer's lease, taken before the first request.
-            let lease = tracemark::app::start_lease(&opened, address)?;
+            let lease = node::start_lease(&opened, address)?;
             let role = opened.config.role.clone();
             rt.block_on(async move {
                 let addr = listener.local_addr()?;
@@ -467,7 +467,7 @@ fn run(cli: Cli) -> Result<()> {
                     connections_max,
                     ..Default::default()
                 };
-                tracemark::app::serve_with(listener, opened.registry, opened.config, limits)
+                node::serve_with(listener, opened.registry, opened.config, limits)
                     .await?;
                 if let Some(lease) = lease {
                     // Released at once: a reader takes over without waiting for it to run out.
@@ -530,7 +530,7 @@ fn run(cli: Cli) -> Result<()> {
             scale_out,
         } => {
             if scale.is_empty() && soak.is_none() {
-                return tracemark::bench::run(quick, runs.max(1), only.as_deref(), &postgres);
+                return bench::run(quick, runs.max(1), only.as_deref(), &postgres);
             }
             if postgres.len() > 1 {
                 bail!("--scale and --soak run on one engine: give one --postgres URL at most");
@@ -546,7 +546,7 @@ fn run(cli: Cli) -> Result<()> {
                     PathBuf::from(".")
                 }
             });
-            tracemark::bench_scale::run(&tracemark::bench_scale::Options {
+            bench::bench_scale::run(&bench::bench_scale::Options {
                 sizes: scale,
                 soak_minutes: soak,
                 postgres: postgres.into_iter().next(),
@@ -560,7 +560,7 @@ fn run(cli: Cli) -> Result<()> {
                         if i == 0 {
                             "tracemark".to_string()
                         } else {
-                            tracemark::app::redact_url(&a)
+                            node::redact_url(&a)
                         }
                     })
                     .collect::<Vec<_>>()

@@ -3,12 +3,12 @@
 //! surviving restarts of `tracemark serve` on the same data directory (a clean stop and a
 //! SIGKILL) without counting anything twice.
 
+use client::{gtin, id_code, Actor, Client};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
-use tracemark::client::{gtin, id_code, Actor, Client};
 
 const ADMIN: &str = "analytics-test-admin-token";
 

@@ -4,11 +4,11 @@
 //! card, a removed log record, two log records swapped, the log cut back under a kept
 //! checkpoint — it exits 1 naming the record.
 
+use client::{gtin, id_code, Client};
 use fjall::{Database, KeyspaceCreateOptions, PersistMode};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tracemark::client::{gtin, id_code, Client};
 
 const ADMIN: &str = "audit-test-admin-token";
 

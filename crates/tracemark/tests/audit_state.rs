@@ -9,12 +9,12 @@
 //! A's stock given to shop B. Untampered, it exits 0. Each case prints the audit's words
 //! and its figure (codes checked per second).
 
+use client::{gtin, id_code, Client};
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use store::{Store, WriteSet};
-use tracemark::client::{gtin, id_code, Client};
 use types::model::{Bucket, CodeKey, CodeState, ParticipantId, Status};
 
 const ADMIN: &str = "audit-state-test-admin-token";
@@ -314,7 +314,7 @@ fn tampered(src: &Path, f: impl FnOnce(&dyn Store)) -> tempfile::TempDir {
     assert!(ok);
     {
         // As the registry opens it: states placed by the issuing keys beside it.
-        let store = tracemark::export::open_store(dst.path()).expect("open");
+        let store = export::open_store(dst.path()).expect("open");
         f(&store);
     }
     dst

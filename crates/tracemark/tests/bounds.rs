@@ -32,7 +32,7 @@ struct Server {
 
 fn start(limits: Limits) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    let opened = node::open(dir.path(), registry::system_clock()).expect("open");
     let admin = opened.config.admin_token.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -43,7 +43,7 @@ fn start(limits: Limits) -> Server {
         .block_on(server::serve::bind("127.0.0.1:0"))
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    rt.spawn(tracemark::app::serve_with(
+    rt.spawn(node::serve_with(
         listener,
         opened.registry,
         opened.config,

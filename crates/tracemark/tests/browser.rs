@@ -26,11 +26,11 @@ mod photo;
 mod support;
 
 use chrome::{Browser, Page};
+use client::{gtin, id_code, Actor};
 use gs1::percent_encoded as pct;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tracemark::client::{gtin, id_code, Actor};
 
 /// How long a page's script may take to settle (the offline check, a form's answer).
 const SETTLE: Duration = Duration::from_secs(15);

@@ -2,8 +2,8 @@
 //! photo decoding endpoint and the printable label sheet.
 
 use base64::Engine;
+use client::gtin;
 use serde_json::{json, Value};
-use tracemark::client::gtin;
 
 mod support;
 use support::start;
@@ -56,8 +56,8 @@ fn complaints_land_with_the_regulator_and_cannot_flood() {
     let codes = s.c.order_codes(&maker, &g, 2, "signature").expect("codes");
     let dl = format!(
         "https://id.example/01/{}/21/{}",
-        &tracemark::client::id_code(&codes[0])[2..16],
-        &tracemark::client::id_code(&codes[0])[18..]
+        &client::id_code(&codes[0])[2..16],
+        &client::id_code(&codes[0])[18..]
     );
     // A shopper's complaint with a photo and a shared place: 201, its id, where to read it.
     let png = b"\x89PNG\r\n\x1a\nnot really the rest of a png".to_vec();
@@ -119,7 +119,7 @@ fn complaints_land_with_the_regulator_and_cannot_flood() {
         c["verdict"], "not_in_circulation",
         "emitted, never introduced: {c}"
     );
-    assert_eq!(c["code"], tracemark::client::id_code(&codes[0]));
+    assert_eq!(c["code"], client::id_code(&codes[0]));
     assert_eq!(c["location"]["lat"], 55.7558);
     assert_eq!(c["has_photo"], true);
     assert!(
@@ -183,7 +183,7 @@ fn introduced(
     tin: &str,
     prefix: &str,
     n: u32,
-) -> (tracemark::client::Actor, Vec<String>) {
+) -> (client::Actor, Vec<String>) {
     let maker =
         s.c.register_with_prefixes(
             &s.admin,
@@ -197,10 +197,7 @@ fn introduced(
     let g = gtin(format!("{prefix}00001").parse().expect("digits"));
     s.product(&maker, &g, "Running shoe", "shoes");
     let codes = s.c.order_codes(&maker, &g, n, "signature").expect("codes");
-    let ids: Vec<&str> = codes
-        .iter()
-        .map(|c| tracemark::client::id_code(c))
-        .collect();
+    let ids: Vec<&str> = codes.iter().map(|c| client::id_code(c)).collect();
     for body in [
         json!({"type": "apply", "codes": ids}),
         json!({"type": "introduce", "codes": ids, "production_date": "2026-11-01"}),
@@ -365,11 +362,11 @@ fn an_orders_label_sheet_is_a_pdf_for_its_owner_only() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
     // The symbols hold the crypto tails: the sheet is read with a signed GET.
-    let get = |who: Option<&tracemark::client::Actor>, q: &str| {
+    let get = |who: Option<&client::Actor>, q: &str| {
         let path = format!("/api/v1/orders/{id}/labels{q}");
         let mut rq = s.http.get(format!("{}{path}", s.base));
         if let Some(a) = who {
-            let (d, i, sg) = tracemark::client::sign_request(a, "GET", &path, b"");
+            let (d, i, sg) = client::sign_request(a, "GET", &path, b"");
             rq = rq
                 .bearer_auth(&a.token)
                 .header("content-digest", d)

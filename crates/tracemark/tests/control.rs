@@ -3,10 +3,10 @@
 
 mod support;
 
+use client::{gtin, id_code, Actor};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use support::start;
-use tracemark::client::{gtin, id_code, Actor};
 
 fn urlencode(code: &str) -> String {
     gs1::percent_encoded(code)
@@ -185,7 +185,7 @@ fn a_grey_sale_is_an_alert_for_regulators_within_a_second() {
         .enumerate()
     {
         let local = std::net::Ipv4Addr::new(127, 0, 20 + i as u8, 2);
-        let phone = tracemark::client::Client::from_address(&s.base, local.into()).expect("phone");
+        let phone = client::Client::from_address(&s.base, local.into()).expect("phone");
         let path = format!("/api/v1/verify?code={}&near={near}", urlencode(&codes[1]));
         assert_eq!(phone.get(None, &path).expect("verify").0, 200);
     }

@@ -10,6 +10,7 @@
 //!   alert at all: a sale counted twice after a replay would exceed its receipts;
 //! - the analytics count exactly the units the honest shop sold.
 
+use client::{gtin, id_code, Actor, Client};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -17,7 +18,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tracemark::client::{gtin, id_code, Actor, Client};
 
 const ADMIN_TOKEN: &str = "crash-control-admin-token-0123456789";
 const GREY_SHOPS: usize = 3;

@@ -26,10 +26,10 @@ mod support;
 
 use base64::Engine as _;
 use chrome::{Browser, Page};
+use client::{gtin, id_code, Actor};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 use std::time::Duration;
-use tracemark::client::{gtin, id_code, Actor};
 
 /// How long the page may take to show what the registry knows (it polls every 2 s).
 const SHOWN: Duration = Duration::from_secs(15);
@@ -313,8 +313,7 @@ fn regulator_signs_in_with_a_fragment_token_and_sees_alerts_live() {
         .enumerate()
     {
         let local = std::net::Ipv4Addr::new(127, 0, 30 + i as u8, 2);
-        let phone =
-            tracemark::client::Client::from_address(&w.s.base, local.into()).expect("phone");
+        let phone = client::Client::from_address(&w.s.base, local.into()).expect("phone");
         let (st, v) = phone
             .get(
                 None,
@@ -626,12 +625,8 @@ fn the_boards_draw_the_analytics_contract() {
 fn the_demo_economy_shows_every_planted_kind_on_the_dashboard() {
     use std::collections::BTreeSet;
     let s = support::start();
-    let mut sim = tracemark::demo::Sim::set_up(
-        s.c.clone(),
-        &s.admin,
-        tracemark::demo::Options::new(11, 0, 0.0),
-    )
-    .expect("the demo sets up");
+    let mut sim = demo::Sim::set_up(s.c.clone(), &s.admin, demo::Options::new(11, 0, 0.0))
+        .expect("the demo sets up");
     sim.run(Some(3), &std::sync::atomic::AtomicBool::new(false))
         .expect("the demo runs");
     let planted: BTreeSet<String> = sim

@@ -5,12 +5,12 @@
 #[allow(dead_code)] // Not every test binary uses every shared helper.
 mod support;
 
+use demo::{world::kind, Options, Sim};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
-use tracemark::demo::{world::kind, Options, Sim};
 
 /// Rounds of the library runs: round 1 has every offender strike once (the grey seller
 /// offering more than it received included); the next rounds show the steady state.
@@ -145,7 +145,7 @@ fn one_seed_one_run_every_planted_kind_and_only_offenders_refused() {
 
     // What the registry holds agrees: the regulator reads the complaints filed.
     let (tin, token) = sim.regulator();
-    let regulator = tracemark::client::Actor {
+    let regulator = client::Actor {
         tin: tin.to_string(),
         key: ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
         token: token.to_string(),

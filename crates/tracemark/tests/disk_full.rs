@@ -11,12 +11,12 @@
 #[allow(dead_code)]
 mod process;
 
+use client::{gtin, id_code, Client};
 use process::Serve;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tracemark::client::{gtin, id_code, Client};
 
 const ADMIN: &str = "disk-full-admin-token-0123456789abcdef";
 /// The tmpfs's size.

@@ -16,18 +16,14 @@ fn start(
     tempfile::TempDir,
 ) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    let mut opened = node::open(dir.path(), registry::system_clock()).expect("open");
     opened.config.public_rate = public_rate;
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    rt.spawn(tracemark::app::serve(
-        listener,
-        opened.registry,
-        opened.config,
-    ));
+    rt.spawn(node::serve(listener, opened.registry, opened.config));
     (addr, rt, dir)
 }
 

@@ -8,12 +8,12 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayAccessor, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
+use client::{gtin, id_code, Actor, Client};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command};
-use tracemark::client::{gtin, id_code, Actor, Client};
 
 const ADMIN: &str = "export-test-admin-token";
 const PRODUCER: &str = "7760000001";

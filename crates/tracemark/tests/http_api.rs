@@ -4,6 +4,6 @@
 mod suite;
 
 /// The registry's home: the data directory itself.
-fn home(dir: &std::path::Path) -> tracemark::app::Home {
-    tracemark::app::Home::Dir(dir.to_path_buf())
+fn home(dir: &std::path::Path) -> node::Home {
+    node::Home::Dir(dir.to_path_buf())
 }

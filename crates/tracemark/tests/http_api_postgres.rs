@@ -5,8 +5,8 @@
 mod suite;
 
 /// The registry's home: a fresh schema of the test cluster (the directory is not used).
-fn home(_dir: &std::path::Path) -> tracemark::app::Home {
-    tracemark::app::Home::Postgres(store_postgres::testing::fresh_schema(
+fn home(_dir: &std::path::Path) -> node::Home {
+    node::Home::Postgres(store_postgres::testing::fresh_schema(
         store_postgres::testing::server(),
     ))
 }

@@ -6,9 +6,9 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use client::{gtin, id_code, Actor};
 use serde_json::{json, Value};
 use std::io::Write;
-use tracemark::client::{gtin, id_code, Actor};
 
 mod support;
 use support::{start, Server};

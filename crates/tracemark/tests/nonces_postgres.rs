@@ -37,22 +37,22 @@ fn a_nonce_used_on_one_process_is_refused_on_another() {
     writer.wait_role("writer");
     let reader = Serve::start(&args, ADMIN);
     reader.wait_role("reader");
-    let c = tracemark::client::Client::new(&writer.base).expect("client");
+    let c = client::Client::new(&writer.base).expect("client");
     let shop = c
         .register(ADMIN, "7705000001", "Nonce Shop", &["retailer"], "RU-MOW")
         .expect("register");
     // Fresh signatures work on both.
     for base in [&writer.base, &reader.base] {
-        let h = tracemark::client::sign_request(&shop, "POST", PATH, BODY);
+        let h = client::sign_request(&shop, "POST", PATH, BODY);
         assert_eq!(signed_query(base, &shop.token, &h), 200, "{base}");
     }
     // One signature, used on the writer, replayed: to the writer and to the reader.
-    let h = tracemark::client::sign_request(&shop, "POST", PATH, BODY);
+    let h = client::sign_request(&shop, "POST", PATH, BODY);
     assert_eq!(signed_query(&writer.base, &shop.token, &h), 200);
     assert_eq!(signed_query(&writer.base, &shop.token, &h), 401);
     assert_eq!(signed_query(&reader.base, &shop.token, &h), 401);
     // Used on the reader first, replayed to the writer.
-    let h = tracemark::client::sign_request(&shop, "POST", PATH, BODY);
+    let h = client::sign_request(&shop, "POST", PATH, BODY);
     assert_eq!(signed_query(&reader.base, &shop.token, &h), 200);
     assert_eq!(signed_query(&writer.base, &shop.token, &h), 401);
     // The writer dies; the reader takes over and still knows the nonce.

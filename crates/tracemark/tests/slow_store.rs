@@ -72,7 +72,7 @@ fn start(reads: Option<(usize, usize, Duration)>) -> Slow {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    rt.spawn(tracemark::app::serve(listener, registry, config(reads)));
+    rt.spawn(node::serve(listener, registry, config(reads)));
     Slow {
         base,
         store,

@@ -2,8 +2,8 @@
 //! replayed, re-targeted and re-bodied signed requests; a stolen key after rotation; a
 //! suspended participant's live token; a squatted GTIN prefix.
 
+use client::{gtin, sign_request, Actor};
 use serde_json::{json, Value};
-use tracemark::client::{gtin, sign_request, Actor};
 
 mod support;
 use support::{start, Server};
@@ -411,7 +411,7 @@ fn gtins_and_ssccs_belong_to_their_prefix_holder() {
             .expect("codes");
     let ids: Vec<String> = codes
         .iter()
-        .map(|c| tracemark::client::id_code(c).to_string())
+        .map(|c| client::id_code(c).to_string())
         .collect();
     let today = "2026-01-01";
     for t in [
@@ -421,7 +421,7 @@ fn gtins_and_ssccs_belong_to_their_prefix_holder() {
         let (st, v) = doc(&s, &brand, t);
         assert_eq!(st, 201, "{v}");
     }
-    let foreign_box = tracemark::client::sscc(1, 4_604_444_000_000_001);
+    let foreign_box = client::sscc(1, 4_604_444_000_000_001);
     let (st, v) = doc(
         &s,
         &brand,
@@ -429,7 +429,7 @@ fn gtins_and_ssccs_belong_to_their_prefix_holder() {
     );
     assert_eq!(st, 422, "{v}");
     assert_eq!(v["errors"][0]["reason"], "foreign_prefix", "{v}");
-    let own_box = tracemark::client::sscc(1, 4_603_333_000_000_001);
+    let own_box = client::sscc(1, 4_603_333_000_000_001);
     assert_eq!(
         doc(
             &s,
@@ -481,7 +481,7 @@ fn short_tails_cannot_be_guessed_through_the_till_or_verification() {
     let g = gtin(460_666_600_001);
     s.product(&maker, &g, "Milk", "milk");
     let codes = s.c.order_codes(&maker, &g, 1, "short").expect("codes");
-    let id = tracemark::client::id_code(&codes[0]).to_string();
+    let id = client::id_code(&codes[0]).to_string();
     let (real, _) = codes[0]
         .split_once("\u{1d}93")
         .map(|(a, t)| (t.to_string(), a))
@@ -528,7 +528,7 @@ fn short_tails_cannot_be_guessed_through_the_till_or_verification() {
     let others = s.c.order_codes(&maker, &g, 30, "short").expect("codes");
     let mut status = 200;
     for (n, c) in others.iter().enumerate() {
-        let id = tracemark::client::id_code(c);
+        let id = client::id_code(c);
         let (st, _) = check(&format!("{id}\u{1d}93zzzz"));
         tried += 1;
         if st != 200 {
@@ -684,7 +684,7 @@ fn one_producers_emission_does_not_starve_anyone_else() {
             .expect("codes");
     let ids: Vec<String> = codes
         .iter()
-        .map(|c| tracemark::client::id_code(c).to_string())
+        .map(|c| client::id_code(c).to_string())
         .collect();
     // The small maker's document latency: apply, ten codes at a time.
     let mut next = 0;

@@ -179,7 +179,7 @@ fn figures(v: &[(u16, Duration)], ok: u16) -> (usize, usize, f64, f64) {
 fn slow_sign_ins_deny_nobody(cap: usize, addresses: usize, per_address: usize, secs: u64) {
     let _one = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
-    let opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    let opened = node::open(dir.path(), registry::system_clock()).expect("open");
     let admin = opened.config.admin_token.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -190,7 +190,7 @@ fn slow_sign_ins_deny_nobody(cap: usize, addresses: usize, per_address: usize, s
         .block_on(server::serve::bind("127.0.0.1:0"))
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    rt.spawn(tracemark::app::serve_with(
+    rt.spawn(node::serve_with(
         listener,
         opened.registry,
         opened.config,
@@ -200,7 +200,7 @@ fn slow_sign_ins_deny_nobody(cap: usize, addresses: usize, per_address: usize, s
         },
     ));
     let base = format!("http://{addr}");
-    let c = tracemark::client::Client::new(&base).expect("client");
+    let c = client::Client::new(&base).expect("client");
     let shop = c
         .register(&admin, "7740000001", "Shop", &["retailer"], "RU-MOW")
         .expect("participant");
@@ -448,17 +448,14 @@ fn the_data_directory_is_private() {
     let root = tempfile::tempdir().expect("temp dir");
     // A new data directory (and a parent made on the way) is 0700 itself.
     let fresh = root.path().join("a/data");
-    let opened = tracemark::app::open(&fresh, registry::system_clock()).expect("open");
+    let opened = node::open(&fresh, registry::system_clock()).expect("open");
     drop(opened);
     eprintln!("data directory: created {:04o}", mode(&fresh));
     assert_eq!(mode(&fresh), 0o700);
     // One left open to everyone is tightened when opened.
     std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    assert_eq!(
-        tracemark::app::make_data_dir(&fresh).expect("tightened"),
-        Some(0o755)
-    );
-    let opened = tracemark::app::open(&fresh, registry::system_clock()).expect("reopen");
+    assert_eq!(node::make_data_dir(&fresh).expect("tightened"), Some(0o755));
+    let opened = node::open(&fresh, registry::system_clock()).expect("reopen");
     drop(opened);
     eprintln!("data directory: found 0755, now {:04o}", mode(&fresh));
     assert_eq!(mode(&fresh), 0o700);
@@ -541,7 +538,7 @@ fn pathological_pictures_from_three_addresses_leave_genuine_scans_alone() {
             &["4607111"],
         )
         .expect("producer");
-    let g = tracemark::client::gtin(460_711_100_001);
+    let g = client::gtin(460_711_100_001);
     s.product(&maker, &g, "Kefir", "milk");
     let codes = s.c.order_codes(&maker, &g, 1, "signature").expect("codes");
     let genuine =
@@ -664,11 +661,11 @@ fn producer_with_order(
     prefix: &str,
     gtin: u64,
     n: u32,
-) -> (tracemark::client::Actor, String) {
+) -> (client::Actor, String) {
     let a =
         s.c.register_with_prefixes(&s.admin, tin, "Maker", &["producer"], "RU-MOW", &[prefix])
             .expect("producer");
-    let g = tracemark::client::gtin(gtin);
+    let g = client::gtin(gtin);
     s.product(&a, &g, "Cheese", "milk");
     let (st, o) =
         s.c.post_signed(
@@ -694,9 +691,9 @@ fn producer_with_order(
 }
 
 /// A label sheet, signed (sheets carry the codes' tails): status and time.
-fn sheet(s: &support::Server, a: &tracemark::client::Actor, id: &str, n: u32) -> (u16, Duration) {
+fn sheet(s: &support::Server, a: &client::Actor, id: &str, n: u32) -> (u16, Duration) {
     let path = format!("/api/v1/orders/{id}/labels?limit={n}");
-    let (digest, input, sig) = tracemark::client::sign_request(a, "GET", &path, b"");
+    let (digest, input, sig) = client::sign_request(a, "GET", &path, b"");
     let t = Instant::now();
     let r = s
         .http

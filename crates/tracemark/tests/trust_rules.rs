@@ -7,11 +7,11 @@
 #[allow(dead_code)] // Not every test binary uses every shared helper.
 mod support;
 
+use client::{gtin, id_code, Actor};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracemark::client::{gtin, id_code, Actor};
 
 /// How long the flood lasts.
 const FLOOD: Duration = Duration::from_secs(6);
@@ -408,9 +408,8 @@ fn expired_goods_sold_on_a_backdated_receipt_raise_late_sale() {
 /// A phone on the loopback address `local` (Linux routes all of 127.0.0.0/8 here) scans
 /// `code` near `near`.
 fn scan_from(s: &support::Server, local: [u8; 4], code: &str, near: &str) {
-    let phone =
-        tracemark::client::Client::from_address(&s.base, std::net::Ipv4Addr::from(local).into())
-            .expect("phone");
+    let phone = client::Client::from_address(&s.base, std::net::Ipv4Addr::from(local).into())
+        .expect("phone");
     let path = format!(
         "/api/v1/verify?code={}&near={near}",
         gs1::percent_encoded(code)

@@ -12,13 +12,13 @@ mod support;
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
+use client::{gtin, Actor, Client};
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha512};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use support::Server;
-use tracemark::client::{gtin, Actor, Client};
 
 /// The admin token of the servers this file starts as child processes.
 const ADMIN: &str = "trust-sig-admin-token";
@@ -706,8 +706,7 @@ fn json_routes_refuse_other_content_types() {
     // A document, signed, without the type: 415 and not stored.
     let id = uuid::Uuid::new_v4();
     let doc = serde_json::to_vec(&json!({"id": id, "type": "apply", "codes": []})).expect("json");
-    let (d, i, sg) =
-        tracemark::client::sign_request(&w.producer, "POST", "/api/v1/documents", &doc);
+    let (d, i, sg) = client::sign_request(&w.producer, "POST", "/api/v1/documents", &doc);
     for ct in [None, Some("text/plain")] {
         let mut rq = s
             .http
@@ -896,12 +895,8 @@ impl Drop for Child {
 
 /// The headers of a signed JSON `POST` of `body` to `path` by `who`, to send (and replay)
 /// as captured.
-fn signed_post_headers(
-    who: &tracemark::client::Actor,
-    path: &str,
-    body: &[u8],
-) -> Vec<(String, String)> {
-    let (d, i, sg) = tracemark::client::sign_request(who, "POST", path, body);
+fn signed_post_headers(who: &client::Actor, path: &str, body: &[u8]) -> Vec<(String, String)> {
+    let (d, i, sg) = client::sign_request(who, "POST", path, body);
     vec![
         ("authorization".into(), format!("Bearer {}", who.token)),
         ("content-type".into(), "application/json".into()),

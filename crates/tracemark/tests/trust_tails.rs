@@ -16,9 +16,9 @@
 mod support;
 
 use base64::Engine as _;
+use client::{gtin, id_code, Actor};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tracemark::client::{gtin, id_code, Actor};
 
 /// The attack's size: an `apply` document of 30,000 full codes (the document limit).
 const APPLIED: u32 = 30_000;
@@ -58,7 +58,7 @@ fn doc(s: &support::Server, a: &Actor, body: Value) -> String {
 /// A GET with the bearer token and a signature made for `signed_path` (another path: a
 /// signature that does not cover this request).
 fn get_signed_for(s: &support::Server, a: &Actor, path: &str, signed_path: &str) -> (u16, Value) {
-    let (d, i, sg) = tracemark::client::sign_request(a, "GET", signed_path, b"");
+    let (d, i, sg) = client::sign_request(a, "GET", signed_path, b"");
     let r = s
         .http
         .get(format!("{}{path}", s.base))

@@ -30,6 +30,7 @@
 //! replay a run's shapes (lot sizes, box sizes, kill delays), `TRACEMARK_CRASH_KEEP=1` to
 //! keep the data directory and the server log.
 
+use client::{gtin, id_code, sscc, Actor, Client};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -40,7 +41,6 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tracemark::client::{gtin, id_code, sscc, Actor, Client};
 
 /// The admin token the server is started with.
 const ADMIN_TOKEN: &str = "crash-test-admin-token-0123456789";

@@ -10,6 +10,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use client::{gtin, id_code, sscc, Actor, Client};
 use ed25519_dalek::{Signer, SigningKey};
 use gs1::percent_encoded as pct;
 use rand::rngs::StdRng;
@@ -19,7 +20,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tracemark::client::{gtin, id_code, sscc, Actor, Client};
 
 // ---------------------------------------------------------------------------------------
 // Harness
@@ -38,7 +38,7 @@ struct Server {
 }
 
 /// Stops a lease loop when dropped.
-struct Lease(Option<tracemark::lease::Running>);
+struct Lease(Option<node::lease::Running>);
 
 impl Drop for Lease {
     fn drop(&mut self) {
@@ -59,13 +59,13 @@ fn start() -> Server {
         .as_secs();
     let clock = Arc::new(AtomicU64::new(now));
     let c2 = clock.clone();
-    let opened = tracemark::app::open_home(
+    let opened = node::open_home(
         &super::home(dir.path()),
         Arc::new(move || c2.load(Ordering::SeqCst)),
     )
     .expect("open the registry's home");
     let admin = opened.config.admin_token.clone();
-    let lease = tracemark::app::start_lease(&opened, "http://test".into())
+    let lease = node::start_lease(&opened, "http://test".into())
         .expect("lease")
         .map(|l| Lease(Some(l)));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -80,7 +80,7 @@ fn start() -> Server {
                 .await
                 .expect("bind");
             tx.send(l.local_addr().expect("addr")).expect("send addr");
-            let _ = tracemark::app::serve(l, opened.registry, opened.config).await;
+            let _ = node::serve(l, opened.registry, opened.config).await;
         });
     });
     let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server up");
@@ -156,7 +156,7 @@ impl Req {
     }
     /// `a`'s RFC 9421 signature headers of this request (method, path, query, body).
     fn sig(self, a: &Actor) -> Req {
-        let (d, i, sg) = tracemark::client::sign_request(
+        let (d, i, sg) = client::sign_request(
             a,
             self.method,
             &self.path,
@@ -854,7 +854,7 @@ fn bad_input_is_a_problem_and_changes_nothing() {
         ),
         401,
     );
-    let (d, i, _) = tracemark::client::sign_request(
+    let (d, i, _) = client::sign_request(
         p,
         "POST",
         "/api/v1/documents",

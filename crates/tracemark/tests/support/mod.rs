@@ -1,7 +1,7 @@
 //! What several end-to-end test binaries share: a registry on a fresh data directory,
 //! served over real HTTP on a free loopback port.
 
-use tracemark::client::Client;
+use client::Client;
 
 /// A served registry; keep it alive while using its address.
 pub struct Server {
@@ -36,7 +36,7 @@ pub fn start_prepared(
     f: impl FnOnce(&mut server::Config),
 ) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut opened = tracemark::app::open(dir.path(), registry::system_clock()).expect("open");
+    let mut opened = node::open(dir.path(), registry::system_clock()).expect("open");
     prepare(&opened.registry);
     f(&mut opened.config);
     // Photos are decoded in the built binary's worker processes, as `tracemark serve` does.
@@ -47,11 +47,7 @@ pub fn start_prepared(
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    rt.spawn(tracemark::app::serve(
-        listener,
-        opened.registry,
-        opened.config,
-    ));
+    rt.spawn(node::serve(listener, opened.registry, opened.config));
     Server {
         c: Client::new(&base).expect("client"),
         base,
@@ -83,7 +79,7 @@ impl Server {
     }
 
     /// Registers a product card for `actor` (signed); it must be accepted.
-    pub fn product(&self, actor: &tracemark::client::Actor, gtin: &str, name: &str, group: &str) {
+    pub fn product(&self, actor: &client::Actor, gtin: &str, name: &str, group: &str) {
         let (st, v) = self
             .c
             .post_signed(

@@ -55,7 +55,7 @@ impl Serve {
 
     /// `/health`'s answer.
     pub fn health(&self) -> Option<serde_json::Value> {
-        let c = tracemark::client::Client::new(&self.base).ok()?;
+        let c = client::Client::new(&self.base).ok()?;
         match c.get(None, "/health") {
             Ok((200, h)) => Some(h),
             _ => None,

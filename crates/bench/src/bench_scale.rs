@@ -3,7 +3,7 @@
 //!
 //! The registry under test is a real `tracemark serve` child process (this executable:
 //! `serve --data DIR`, or `serve --postgres URL` on a schema of its own), driven over HTTP
-//! by the project's signing client ([`crate::client`]) and the bench's lean load generator
+//! by the project's signing client ([`client`]) and the bench's lean load generator
 //! (`bench::load`), as a producer's ERP, a wholesaler, a shop and phones drive it.
 //!
 //! **Scale.** One registry grows through the paths a country uses: a producer orders codes
@@ -43,12 +43,12 @@
 //!
 //! Every failure is counted, not hidden: each row has its HTTP error count.
 
-use crate::bench::{
-    self, doc_bodies, get_request, load, post_json_request, LoadSpec, LoadStop, MakeRequest,
-    Window, Windows, DOC_CODES,
+use crate::{
+    doc_bodies, get_request, load, post_json_request, LoadSpec, LoadStop, MakeRequest, Window,
+    Windows, DOC_CODES,
 };
-use crate::client::{gtin, Actor, Client};
 use anyhow::{anyhow, bail, Context, Result};
+use client::{gtin, Actor, Client};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -223,7 +223,7 @@ pub struct SizeFigures {
 /// What a report says about its run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Header {
-    /// The machine ([`crate::bench`]'s line: CPU, cores, memory, kernel, build).
+    /// The machine (the bench's `machine` line: CPU, cores, memory, kernel, build).
     pub machine: String,
     /// When (UTC, RFC 3339).
     pub date: String,
@@ -370,7 +370,7 @@ pub fn run(opts: &Options) -> Result<()> {
             bail!("--soak takes minutes above 0");
         }
     }
-    println!("tracemark bench --scale/--soak — {}", bench::machine());
+    println!("tracemark bench --scale/--soak — {}", crate::machine());
     let parent = opts.dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let scratch = tempfile::Builder::new()
@@ -414,7 +414,7 @@ fn run_in(opts: &Options, sizes: &[f64], dir: &Path, pg: Option<String>) -> Resu
     let first_cache = sizes.first().map(|m| state_cache_for(codes_of(*m)));
     let mut reg = Scaled::start(spec, first_cache, &rt)?;
     let mut header = Header {
-        machine: bench::machine(),
+        machine: crate::machine(),
         date: types::time::format_timestamp(registry::system_clock()()),
         commit: commit(),
         command: opts.command.clone(),
@@ -640,7 +640,7 @@ impl ServerSpec {
         match (&self.data, &self.pg) {
             (Some(d), _) => dir_bytes(d),
             (None, Some(url)) => {
-                let tables = crate::app::connect_postgres(url)?
+                let tables = node::connect_postgres(url)?
                     .table_bytes()
                     .map_err(|e| anyhow!("{e}"))?;
                 // Where the bytes are: the largest tables (with their indexes and TOAST).
@@ -875,9 +875,7 @@ impl<'r> Scaled<'r> {
                     b.journal >> 20
                 )
             }
-            Some(url) => {
-                crate::bench_postgres::engine_name(crate::app::connect_postgres(url)?.engine())
-            }
+            Some(url) => crate::bench_postgres::engine_name(node::connect_postgres(url)?.engine()),
         };
         let prefix = "460000001";
         let producer = client.register_with_prefixes(
@@ -980,7 +978,7 @@ impl<'r> Scaled<'r> {
             uncached_sure: since > plan.cache,
             growth_rate: g.events as f64 / g.secs.max(1e-9),
             growth_errors: g.errors,
-            emission: bench::median(g.emission),
+            emission: crate::median(g.emission),
             ..SizeFigures::default()
         };
         eprintln!("scale: waiting for the store's flushes and compactions");
@@ -1027,7 +1025,7 @@ impl<'r> Scaled<'r> {
     fn probe(&self) -> String {
         self.sample_codes()
             .first()
-            .map(|c| crate::demo::digital_link(c))
+            .map(|c| demo::digital_link(c))
             .unwrap_or_else(|| "/health".into())
     }
 
@@ -1409,7 +1407,7 @@ impl<'r> Scaled<'r> {
         let paths: Arc<Vec<String>> = Arc::new(
             self.sample_codes()
                 .iter()
-                .map(|c| crate::demo::digital_link(c))
+                .map(|c| demo::digital_link(c))
                 .collect(),
         );
         let base = base.to_string();

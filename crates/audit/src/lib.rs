@@ -22,6 +22,8 @@
 //! participants, blocks and orders are gathered), documents are read one at a time, and
 //! codes and counters are compared in pages of the stored store's own scan order.
 
+pub mod replay;
+
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -41,8 +41,8 @@ pub use truth::{
     RecallTruth, Totals, Truth,
 };
 
-use crate::client::{id_code, sscc, Actor, Client};
 use anyhow::{anyhow, bail, Context, Result};
+use client::{id_code, sscc, Actor, Client};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -586,7 +586,7 @@ impl Sim {
         importer: bool,
         number: u64,
     ) -> Result<()> {
-        let gtin = crate::client::gtin(number);
+        let gtin = client::gtin(number);
         let mut card = json!({
             "gtin": gtin, "name": spec.name, "product_group": spec.group, "brand": spec.brand,
         });

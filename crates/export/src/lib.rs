@@ -117,18 +117,18 @@ pub fn open_store(data: &Path) -> Result<store_fjall::FjallStore> {
 /// The store of a registry's home, for reading (export, audit): a data directory's
 /// embedded store (which must exist, and which a running registry holds locked), or the
 /// database of `--postgres URL` (which a running registry may be serving).
-pub fn open_home_store(home: &crate::app::Home) -> Result<std::sync::Arc<dyn Store>> {
+pub fn open_home_store(home: &node::Home) -> Result<std::sync::Arc<dyn Store>> {
     Ok(match home {
-        crate::app::Home::Dir(d) => std::sync::Arc::new(open_store(d)?),
-        crate::app::Home::Postgres(url) => std::sync::Arc::new(crate::app::connect_postgres(url)?),
+        node::Home::Dir(d) => std::sync::Arc::new(open_store(d)?),
+        node::Home::Postgres(url) => std::sync::Arc::new(node::connect_postgres(url)?),
     })
 }
 
 /// The issuing keys (needed to recompute codes) and the log's key (to check a kept
 /// checkpoint, when there is one) of a registry's home, for the audit.
-pub fn audit_keys(home: &crate::app::Home) -> Result<(issuance::Keyring, Option<[u8; 32]>)> {
+pub fn audit_keys(home: &node::Home) -> Result<(issuance::Keyring, Option<[u8; 32]>)> {
     match home {
-        crate::app::Home::Dir(dir) => {
+        node::Home::Dir(dir) => {
             let keyring = issuance::Keyring::load(&dir.join("keys.json")).map_err(|e| {
                 anyhow::anyhow!(
                     "the issuing keys of {} (keys.json), needed to recompute the codes: {e}",
@@ -140,15 +140,15 @@ pub fn audit_keys(home: &crate::app::Home) -> Result<(issuance::Keyring, Option<
                 .and_then(|k| <[u8; 32]>::try_from(k).ok());
             Ok((keyring, log_key))
         }
-        crate::app::Home::Postgres(url) => {
-            let pg = crate::app::connect_postgres(url)?;
+        node::Home::Postgres(url) => {
+            let pg = node::connect_postgres(url)?;
             let json = pg
                 .secret_get("keys.json")
                 .map_err(|e| anyhow::anyhow!("reading the issuing keys: {e}"))?
                 .ok_or_else(|| {
                     anyhow::anyhow!(
                         "{} holds no issuing keys (keys.json in tracemark_secrets): not a registry's database",
-                        crate::app::redact_url(url)
+                        node::redact_url(url)
                     )
                 })?;
             let keyring = issuance::Keyring::from_json(std::str::from_utf8(&json)?)

@@ -10,13 +10,13 @@
 //! Every commit is durable as the server is configured; the section's header prints
 //! `synchronous_commit` and the other settings that matter.
 
-use crate::app::Home;
-use crate::bench::{
+use crate::{
     get_request, http_load, median, populate, post_json_request, report, reported, serve_registry,
     Bed, Scratch,
 };
-use crate::client::Client;
 use anyhow::{anyhow, bail, Result};
+use client::Client;
+use node::Home;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -134,8 +134,8 @@ impl Drop for Schema {
 /// A registry over a bench schema, as `serve --postgres` opens it: its settings, its lease
 /// loop, and a way to stop its server.
 struct Process {
-    opened: crate::app::Opened,
-    lease: Option<crate::lease::Running>,
+    opened: node::Opened,
+    lease: Option<node::lease::Running>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -143,8 +143,8 @@ impl Process {
     /// Opens the schema of `url` and runs the lease loop: alone on the database it is the
     /// writer, beside a writer a reader.
     fn open(url: &str, name: &str) -> Result<Process> {
-        let opened = crate::app::open_home(&Home::Postgres(url.into()), registry::system_clock())?;
-        let lease = crate::app::start_lease(&opened, format!("bench-{name}"))?;
+        let opened = node::open_home(&Home::Postgres(url.into()), registry::system_clock())?;
+        let lease = node::start_lease(&opened, format!("bench-{name}"))?;
         Ok(Process {
             opened,
             lease,
@@ -205,8 +205,7 @@ fn http_pair(
     codes: &Arc<Vec<String>>,
     requests: u64,
 ) -> Result<[(f64, f64, f64); 2]> {
-    let ids: Arc<Vec<String>> =
-        Arc::new(codes.iter().map(|c| crate::demo::digital_link(c)).collect());
+    let ids: Arc<Vec<String>> = Arc::new(codes.iter().map(|c| demo::digital_link(c)).collect());
     let b = base.to_string();
     let verify = http_load(
         rt,
@@ -408,7 +407,7 @@ pub fn rows(
     };
     println!(
         "\n{engine} at {} — database and registry on this machine",
-        crate::app::redact_url(url)
+        node::redact_url(url)
     );
     println!(
         "{}",

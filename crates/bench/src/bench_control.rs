@@ -1,7 +1,7 @@
 //! `tracemark bench --only control`: what the projections (the risk engine, the analytics)
 //! cost the ingest path, and how soon an alert follows the document that causes it.
 
-use crate::bench::{bed, doc_bodies, median, report, Bed, DOC_CODES};
+use crate::{bed, doc_bodies, median, report, Bed, DOC_CODES};
 use anyhow::{anyhow, Result};
 use parking_lot::RwLock;
 use registry::project::{follow, Follower};
@@ -85,7 +85,7 @@ fn export_rate(n: u32) -> Result<(f64, u64, u64)> {
     let (b, codes) = applied(n)?;
     economy(&b, &codes)?;
     let out = tempfile::tempdir()?;
-    let summary = crate::export::export(b.reg.store().as_ref(), out.path(), 1)?;
+    let summary = export::export(b.reg.store().as_ref(), out.path(), 1)?;
     let rows: u64 = summary.rows.iter().map(|(_, r)| r).sum();
     let bytes = std::fs::read_dir(out.path())?
         .filter_map(|e| e.ok()?.metadata().ok())
@@ -159,7 +159,7 @@ fn alert_latency(samples: usize, background_codes: u32) -> Result<(f64, f64)> {
         for code in grey {
             let before = signals(&risk.read());
             let body = serde_json::to_vec(&json!({"id": uuid::Uuid::new_v4(), "type": "sell",
-                "codes": [crate::client::id_code(code)], "receipt": receipt}))?;
+                "codes": [client::id_code(code)], "receipt": receipt}))?;
             // The retailer sells a code the producer owns: refused, a grey sale.
             let r = b.reg.submit_document(&b.retailer, body, Default::default());
             if r.is_ok() {

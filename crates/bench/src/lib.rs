@@ -2,8 +2,13 @@
 //! HTTP, against the raw engine's own ceiling. Each figure is the median of `runs`
 //! repetitions; run it in a release build (`cargo run --release -- bench`).
 
-use crate::client::{gtin, Client};
+pub mod bench_analytics;
+mod bench_control;
+pub mod bench_postgres;
+pub mod bench_scale;
+
 use anyhow::{anyhow, bail, Context, Result};
+use client::{gtin, Client};
 use registry::{NewOrder, NewParticipant, NewProduct, Registry};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -332,7 +337,7 @@ pub(crate) fn doc_bodies(kind: &str, codes: &[String], extra: serde_json::Value)
     codes
         .chunks(DOC_CODES)
         .map(|c| {
-            let ids: Vec<&str> = c.iter().map(|s| crate::client::id_code(s)).collect();
+            let ids: Vec<&str> = c.iter().map(|s| client::id_code(s)).collect();
             let mut d = json!({"id": uuid::Uuid::new_v4(), "type": kind, "codes": ids});
             if let (Some(o), Some(e)) = (d.as_object_mut(), extra.as_object()) {
                 for (k, v) in e {
@@ -450,7 +455,7 @@ fn serve(b: &Bed, rt: &tokio::runtime::Runtime) -> Result<String> {
         public_rate: None,
         log_key: ed25519_dalek::SigningKey::from_bytes(&[4; 32]),
         log_origin: server::LOG_ORIGIN_DEFAULT.into(),
-        decoder: crate::app::decoder_program(),
+        decoder: node::decoder_program(),
         analytics: None,
         metrics_allow: server::METRICS_ALLOW_DEFAULT.to_vec(),
         // The bench measures the till check itself, not its per-participant limit.
@@ -475,8 +480,8 @@ pub(crate) fn serve_registry(
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     match stop {
-        None => drop(rt.spawn(crate::app::serve(listener, reg, config))),
-        Some(stop) => drop(rt.spawn(crate::app::serve_until(
+        None => drop(rt.spawn(node::serve(listener, reg, config))),
+        Some(stop) => drop(rt.spawn(node::serve_until(
             listener,
             reg,
             config,
@@ -501,7 +506,7 @@ fn document_latency() -> Result<(f64, f64)> {
         let (_, o) = bed.emit(2_000, "mac")?;
         let small = bed.codes(&o, 2_000)?;
         let mut bodies = small.chunks(10).map(|c| {
-            let ids: Vec<&str> = c.iter().map(|x| crate::client::id_code(x)).collect();
+            let ids: Vec<&str> = c.iter().map(|x| client::id_code(x)).collect();
             serde_json::to_vec(&json!({"id": uuid::Uuid::new_v4(), "type": "apply", "codes": ids}))
         });
         let mut one = || -> Result<f64> {
@@ -1167,7 +1172,7 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
         }
         proofs.push(asked as f64 / t.elapsed().as_secs_f64());
         let t = Instant::now();
-        let r = crate::audit::audit(&**b.reg.store(), None)?;
+        let r = audit::audit(&**b.reg.store(), None)?;
         if !r.problems.is_empty() {
             bail!("audit of the bench store: {:?}", r.problems);
         }
@@ -1180,9 +1185,9 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
                 .map_err(|e| anyhow!("{e}"))?;
             let keyring =
                 issuance::Keyring::load(&b._dir.0.join("keys.json")).map_err(|e| anyhow!("{e}"))?;
-            let mut r = crate::audit::Report::default();
+            let mut r = audit::Report::default();
             let t = Instant::now();
-            let st = crate::audit::audit_state(&**b.reg.store(), &replayed, keyring, &mut r)?;
+            let st = audit::audit_state(&**b.reg.store(), &replayed, keyring, &mut r)?;
             if !r.problems.is_empty() {
                 bail!("state audit of the bench store: {:?}", r.problems);
             }
@@ -1237,8 +1242,7 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
         })?;
         http_ingest.push(codes2.len() as f64 / t.elapsed().as_secs_f64());
 
-        let ids: Arc<Vec<String>> =
-            Arc::new(codes.iter().map(|c| crate::demo::digital_link(c)).collect());
+        let ids: Arc<Vec<String>> = Arc::new(codes.iter().map(|c| demo::digital_link(c)).collect());
         let verify_base = base.clone();
         let v_ids = ids.clone();
         let (rps, p50, p99) = http_load(
@@ -1410,7 +1414,7 @@ fn consumer_rows(runs: usize, rt: &tokio::runtime::Runtime) -> Result<()> {
     let b = bed()?;
     let (_, order) = b.emit(2_000, "signature")?;
     let codes = b.codes(&order, 2_000)?;
-    let ids: Vec<&str> = codes.iter().map(|c| crate::client::id_code(c)).collect();
+    let ids: Vec<&str> = codes.iter().map(|c| client::id_code(c)).collect();
     for body in [
         json!({"id": uuid::Uuid::new_v4(), "type": "apply", "codes": ids}),
         json!({"id": uuid::Uuid::new_v4(), "type": "introduce", "codes": ids, "production_date": "2026-11-01"}),
