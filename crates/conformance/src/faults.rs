@@ -27,6 +27,11 @@ pub struct Faults {
     /// put back as they were, and the commit reports success. A store that lies, which no
     /// registry can survive: for proving that the simulator's checks see it.
     pub torn_commits: bool,
+    /// Commits land, then report failure: the set is written whole, and the caller hears
+    /// `Failed` (a connection cut after `COMMIT` was sent: the outcome unknown to it).
+    pub commits_land_then_fail: bool,
+    /// Every [`Store::commit_projection`] fails with this kind, writing nothing.
+    pub projection_commit: Option<StoreErrorKind>,
 }
 
 /// An engine with [`Faults`].
@@ -221,6 +226,12 @@ impl Store for FaultyStore {
         checkpoint: u64,
         rows: &[(Vec<u8>, Option<Vec<u8>>)],
     ) -> StoreResult<()> {
+        if let Some(kind) = self.faults.lock().projection_commit {
+            return Err(StoreError::new(format!(
+                "injected: a projection's commit failed ({kind:?})"
+            ))
+            .of_kind(kind));
+        }
         self.inner.commit_projection(name, checkpoint, rows)
     }
     fn commit(&self, set: &WriteSet) -> StoreResult<()> {
@@ -229,6 +240,13 @@ impl Store for FaultyStore {
             return Err(
                 StoreError::new(format!("injected: a commit failed ({kind:?})")).of_kind(kind),
             );
+        }
+        if self.faults.lock().commits_land_then_fail {
+            self.inner.commit(set)?;
+            self.commits.fetch_add(1, Relaxed);
+            return Err(StoreError::new(
+                "injected: the commit landed, the answer was lost",
+            ));
         }
         let torn = self.faults.lock().torn_commits;
         if torn && set.codes.len() >= 2 {

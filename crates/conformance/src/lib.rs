@@ -116,7 +116,7 @@ pub fn tampered(code: &str) -> String {
 }
 
 /// The keyring a seed makes (the same every time).
-fn seeded_keyring(seed: u64) -> issuance::Keyring {
+pub fn seeded_keyring(seed: u64) -> issuance::Keyring {
     use rand::SeedableRng;
     issuance::Keyring::generate_with_rng(&mut rand::rngs::StdRng::seed_from_u64(seed), START)
 }

@@ -83,6 +83,48 @@ pub struct Summary {
     pub codes: usize,
     /// Projection rows compared with a rebuild from the feed, at the last full check.
     pub projection_rows: usize,
+    /// Documents whose commit landed but was reported failed, sent again and answered
+    /// once (one log leaf, the same sequence number).
+    pub landed_unanswered: u64,
+    /// Times the store lost durability: every write refused after, until a restart.
+    pub durability_lost: u64,
+    /// Blocks made and lifted by the regulator.
+    pub blocks: u64,
+    /// Log leaves the audit replayed through the rules at the end (its state compared).
+    pub audited_leaves: u64,
+}
+
+impl Summary {
+    /// Adds another run's counts (the codes and rows of the last run kept).
+    pub fn add(&mut self, o: &Summary) {
+        self.steps += o.steps;
+        self.accepted += o.accepted;
+        self.refused_by_faults += o.refused_by_faults;
+        self.restarts += o.restarts;
+        self.landed_unanswered += o.landed_unanswered;
+        self.durability_lost += o.durability_lost;
+        self.blocks += o.blocks;
+        self.audited_leaves += o.audited_leaves;
+        self.codes = o.codes;
+        self.projection_rows = o.projection_rows;
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} seed-steps clean: {} documents acknowledged, {} refused under injected faults (each changing nothing), {} answered after their commit's answer was lost, {} times durability lost, {} restarts, {} blocks and lifts, {} log leaves audited",
+            self.steps,
+            self.accepted,
+            self.refused_by_faults,
+            self.landed_unanswered,
+            self.durability_lost,
+            self.restarts,
+            self.blocks,
+            self.audited_leaves
+        )
+    }
 }
 
 /// A broken invariant: the seed, the step and what broke.
@@ -121,6 +163,8 @@ struct Sim {
     codes: BTreeMap<String, Place>,
     /// Acknowledged documents: id → sequence number.
     docs: Vec<(uuid::Uuid, u64)>,
+    /// Blocks in force: id → the codes they block.
+    blocks: BTreeMap<u64, Vec<String>>,
     summary: Summary,
     options: Options,
     /// Rows compared at the last full check ([`Summary::projection_rows`]).
@@ -151,6 +195,9 @@ pub fn run_with(seed: u64, steps: u64, options: Options) -> Result<Summary, Fail
         let outcome = sim.step();
         let checked = outcome.and_then(|(action, touched)| {
             let all = step % FULL_CHECK_EVERY == 0 || step == steps;
+            if all {
+                sim.store().faults(|f| f.projection_commit = None);
+            }
             sim.check(if all { None } else { Some(&touched) })
                 .map(|()| action.clone())
                 .map_err(|b| format!("{action}: {b}"))
@@ -168,6 +215,14 @@ pub fn run_with(seed: u64, steps: u64, options: Options) -> Result<Summary, Fail
             });
         }
         sim.summary.steps = step;
+    }
+    if let Err(broken) = sim.audit() {
+        return Err(Failure {
+            seed,
+            step: steps,
+            action: "the audit at the end".into(),
+            broken,
+        });
     }
     sim.summary.codes = sim.codes.len();
     sim.summary.projection_rows = sim.rows_compared.get();
@@ -188,6 +243,7 @@ impl Sim {
             followers,
             codes: BTreeMap::new(),
             docs: Vec::new(),
+            blocks: BTreeMap::new(),
             summary: Summary::default(),
             options: Options::default(),
             rows_compared: std::cell::Cell::new(0),
@@ -216,6 +272,29 @@ impl Sim {
             .filter(|(_, p)| **p == place)
             .map(|(c, _)| c.clone())
             .collect()
+    }
+
+    /// Whether a block in force names `code`.
+    fn blocked(&self, code: &str) -> bool {
+        self.blocks.values().any(|b| b.iter().any(|c| c == code))
+    }
+
+    /// Up to `DOC_CODES_MAX` codes at `place` that no block holds (a blocked code may not
+    /// be sold or shipped on), chosen by the seed.
+    fn some_free(&mut self, place: Place) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .at(place)
+            .into_iter()
+            .filter(|c| !self.blocked(c))
+            .collect();
+        if all.is_empty() {
+            return all;
+        }
+        all.shuffle(&mut self.rng);
+        let n = self.rng.gen_range(1..=all.len().min(DOC_CODES_MAX));
+        all.truncate(n);
+        all.sort();
+        all
     }
 
     /// Up to `DOC_CODES_MAX` codes at `place`, chosen by the seed.
@@ -259,14 +338,21 @@ impl Sim {
                 let b = json!({"type": "introduce", "codes": ids(&c), "production_date": self.w().today()});
                 (0, b, (c, Place::Held(0)), "introduce")
             }
-            40..=69 => return self.transfer(),
-            70..=84 => {
+            40..=64 => return self.transfer(),
+            65..=76 => {
                 let shop = self.rng.gen_range(2..4);
-                let c = self.some(Place::Held(shop));
+                let c = self.some_free(Place::Held(shop));
                 let b = self.w().sell_body(&c);
                 (shop, b, (c, Place::Sold(shop)), "sell")
             }
-            85..=92 => {
+            77..=80 => {
+                let shop = self.rng.gen_range(2..4);
+                let c = self.some(Place::Sold(shop));
+                let b = json!({"type": "return", "codes": ids(&c), "reason": "retail"});
+                (shop, b, (c, Place::Held(shop)), "return")
+            }
+            81..=83 => return self.block_or_lift(),
+            84..=92 => {
                 let who = self.rng.gen_range(0..4);
                 let c = self.some(Place::Held(who));
                 let b = json!({"type": "write_off", "codes": ids(&c), "reason": "damage"});
@@ -290,19 +376,29 @@ impl Sim {
         to: Place,
         what: &str,
     ) -> Step {
-        let fault = match self.rng.gen_range(0..100) {
-            0..=5 => Some("commit fails"),
-            6..=8 => Some("disk full"),
-            9..=10 => Some("reads fail"),
+        let fault = match self.rng.gen_range(0..200) {
+            0..=11 => Some("commit fails"),
+            12..=17 => Some("disk full"),
+            18..=21 => Some("reads fail"),
+            22..=27 => Some("commit lands, answer lost"),
+            28..=33 => Some("projections cannot commit"),
+            34 => Some("durability lost"),
             _ => None,
         };
+        // The document's id is the client's: a resend is the same document.
+        let mut body = body;
+        body["id"] = json!(uuid::Uuid::from_u128(self.rng.gen()));
         let action = format!(
             "{what} of {} codes by {}{}",
             codes.len(),
             self.people()[who].tin,
             fault.map(|f| format!(" ({f})")).unwrap_or_default()
         );
-        let before = fault.map(|_| self.w().snapshot(codes));
+        let changes_nothing = matches!(
+            fault,
+            Some("commit fails" | "disk full" | "reads fail" | "durability lost")
+        );
+        let before = changes_nothing.then(|| self.w().snapshot(codes));
         let head = self.w().reg.log_head().map_err(|e| e.to_string())?.0;
         match fault {
             Some("commit fails") => self
@@ -311,25 +407,57 @@ impl Sim {
             Some("disk full") => self
                 .store()
                 .faults(|f| f.commit = Some(StoreErrorKind::Full)),
-            Some(_) => self.store().faults(|f| f.reads_fail = true),
+            Some("reads fail") => self.store().faults(|f| f.reads_fail = true),
+            Some("commit lands, answer lost") => {
+                self.store().faults(|f| f.commits_land_then_fail = true)
+            }
+            Some("projections cannot commit") => self
+                .store()
+                .faults(|f| f.projection_commit = Some(StoreErrorKind::Failed)),
+            Some(_) => self
+                .store()
+                .faults(|f| f.commit = Some(StoreErrorKind::Lost)),
             None => {}
         }
         if self.options.torn_commits {
             self.store().faults(|f| f.torn_commits = true);
         }
         let actor = self.people()[who].clone();
-        let answer = self.w().doc(&actor, body);
+        let mut answer = self.w().doc(&actor, body.clone());
         let torn = self.options.torn_commits;
         self.store().faults(|f| {
+            // A projection's failing commits last until the next full check (they are
+            // stored every half second; a step takes milliseconds).
+            let projection_commit = f.projection_commit;
             *f = Default::default();
             f.torn_commits = torn;
+            f.projection_commit = projection_commit;
         });
+        if fault == Some("durability lost") {
+            return self.lost(action, answer, &actor, body, codes, before);
+        }
+        if fault == Some("commit lands, answer lost") {
+            if answer.is_ok() {
+                return Err(format!(
+                    "{action}: answered though its commit reported failure"
+                ));
+            }
+            // The client sends it again, as it must after a 503: the registry answers the
+            // stored document, applying nothing twice.
+            answer = self.w().doc(&actor, body);
+            if answer.is_ok() {
+                self.summary.landed_unanswered += 1;
+            }
+        }
         let after_head = self.w().reg.log_head().map_err(|e| e.to_string())?.0;
         match (answer, before) {
             (Ok(a), _) => {
                 // A read fault may miss a document that needs no read of the failing
                 // kind; a commit fault never lets one through.
-                if matches!(fault, Some("commit fails" | "disk full")) {
+                if matches!(
+                    fault,
+                    Some("commit fails" | "disk full" | "durability lost")
+                ) {
                     return Err(format!("{action}: acknowledged while every commit failed"));
                 }
                 if after_head != head + 1 {
@@ -382,7 +510,7 @@ impl Sim {
             1 => (1, 2),
             _ => (1, 3),
         };
-        let codes = self.some(Place::Held(from));
+        let codes = self.some_free(Place::Held(from));
         if codes.is_empty() {
             return Ok(("transfer: nothing to do".into(), Vec::new()));
         }
@@ -435,7 +563,7 @@ impl Sim {
         let actor = self.people()[shop].clone();
         let answers = self.w().pos(&actor, items);
         for (c, a) in all.iter().zip(&answers) {
-            let may = self.codes[c] == Place::Held(shop);
+            let may = self.codes[c] == Place::Held(shop) && !self.blocked(c);
             if a.sellable != may {
                 return Err(format!(
                     "till check of {c} at shop {shop}: sellable {} ({:?}), the model says {may} ({:?})",
@@ -444,6 +572,85 @@ impl Sim {
             }
         }
         Ok((format!("till check of {} codes", all.len()), Vec::new()))
+    }
+
+    /// The store lost durability under a document: it must be refused and change nothing,
+    /// every write after it refused too (the same document sent again), and a restart
+    /// must bring the registry back whole.
+    fn lost(
+        &mut self,
+        action: String,
+        answer: registry::Result<registry::DocAnswer>,
+        actor: &Participant,
+        body: serde_json::Value,
+        codes: &[String],
+        before: Option<String>,
+    ) -> Step {
+        if answer.is_ok() {
+            return Err(format!(
+                "{action}: acknowledged while the store lost durability"
+            ));
+        }
+        if self.w().reg.writer_stats().lost.get().is_none() {
+            return Err(format!(
+                "{action}: the writer did not note the lost durability"
+            ));
+        }
+        if self.w().doc(actor, body).is_ok() {
+            return Err(format!(
+                "{action}: a write acknowledged after the store lost durability"
+            ));
+        }
+        if before.is_some_and(|b| self.w().snapshot(codes) != b) {
+            return Err(format!("{action}: refused but changed something"));
+        }
+        self.summary.durability_lost += 1;
+        self.summary.refused_by_faults += 1;
+        self.restart()?;
+        Ok((format!("{action}, then a restart"), codes.to_vec()))
+    }
+
+    /// The regulator blocks a few codes in circulation, or lifts a block in force.
+    fn block_or_lift(&mut self) -> Step {
+        if !self.blocks.is_empty() && self.rng.gen_bool(0.5) {
+            let ids: Vec<u64> = self.blocks.keys().copied().collect();
+            let id = *ids.choose(&mut self.rng).expect("a block");
+            let w = self.w();
+            w.reg
+                .lift_block(&w.regulator, id)
+                .map_err(|e| format!("lift of block {id}: {e}"))?;
+            let codes = self.blocks.remove(&id).unwrap_or_default();
+            self.summary.blocks += 1;
+            return Ok((format!("lift of block {id}"), codes));
+        }
+        let who = self.rng.gen_range(0..4);
+        let mut codes = self.some(Place::Held(who));
+        codes.truncate(5);
+        if codes.is_empty() {
+            return Ok(("block: nothing to do".into(), Vec::new()));
+        }
+        let id = self.w().block(None, None, Some(ids(&codes)));
+        self.blocks.insert(id, codes.clone());
+        self.summary.blocks += 1;
+        Ok((format!("block {id} of {} codes", codes.len()), codes))
+    }
+
+    /// The audit of the log: its tree recomputed, every leaf replayed through the rules
+    /// into a scratch store, and the state compared with the registry's.
+    fn audit(&mut self) -> Result<(), String> {
+        let store: Arc<dyn store::Store> = self.live.as_ref().expect("a registry").0.clone();
+        let mut r = audit::audit(&*store, None).map_err(|e| format!("audit: {e}"))?;
+        let scratch_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let scratch = store_fjall::FjallStore::open_with(scratch_dir.path(), false)
+            .map_err(|e| format!("audit's scratch store: {e}"))?;
+        let keyring = conformance::seeded_keyring(self.seed);
+        let s = audit::audit_state(&*store, &scratch, keyring, &mut r)
+            .map_err(|e| format!("audit of the state: {e}"))?;
+        if !r.problems.is_empty() {
+            return Err(format!("the audit found: {}", r.problems.join("; ")));
+        }
+        self.summary.audited_leaves = s.replayed;
+        Ok(())
     }
 
     /// Drops the registry and opens it again on the same store.

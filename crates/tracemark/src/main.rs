@@ -596,23 +596,13 @@ fn sim_command(seed: Option<u64>, seeds: Option<&str>, steps: u64) -> Result<()>
     for s in range {
         let summary = sim::run(s, steps).map_err(|f| anyhow::anyhow!("{f}"))?;
         if n == 1 {
-            println!(
-                "seed {s}: {} steps clean; {} documents acknowledged, {} refused under injected faults, {} restarts, {} codes",
-                summary.steps, summary.accepted, summary.refused_by_faults, summary.restarts, summary.codes
-            );
+            println!("seed {s}: {summary}; {} codes", summary.codes);
         }
-        total.steps += summary.steps;
-        total.accepted += summary.accepted;
-        total.refused_by_faults += summary.refused_by_faults;
-        total.restarts += summary.restarts;
+        total.add(&summary);
     }
     println!(
-        "{n} seeds × {steps} steps clean in {:.1} s: {} seed-steps, {} documents acknowledged, {} refused under injected faults, {} restarts",
-        started.elapsed().as_secs_f64(),
-        total.steps,
-        total.accepted,
-        total.refused_by_faults,
-        total.restarts
+        "{n} seeds × {steps} steps in {:.1} s: {total}",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }
