@@ -805,7 +805,7 @@ pub fn run_writer<S: Store + ?Sized>(
     let mut carried: Vec<crate::feed::Fact> = Vec::new();
     while let Some((first, took_bulk)) = first_job(&lanes) {
         stats.alive_at.store(clock(), Relaxed);
-        if !ready(&*store, &stats, &feed, &mut cache, &mut state) {
+        if !ready(&*store, &stats, &feed, &mut cache, &mut state, &mut carried) {
             // Dropped unrun: its caller sees its reply channel closed (503).
             drop(first);
             continue;
@@ -900,6 +900,7 @@ fn ready<S: Store + ?Sized>(
     feed: &Feed,
     cache: &mut StateCache,
     state: &mut WriterState,
+    carried: &mut Vec<crate::feed::Fact>,
 ) -> bool {
     use std::sync::atomic::Ordering::Relaxed;
     if stats.lost.get().is_some() {
@@ -909,6 +910,20 @@ fn ready<S: Store + ?Sized>(
         cache.clear();
         match WriterState::load(store) {
             Ok(s) => {
+                if s.next_feed > state.next_feed {
+                    // The feed moved past what this writer committed: the batch whose
+                    // commit reported failure landed after all (a connection cut after
+                    // `COMMIT`), facts from reads and all, so they are not recorded twice.
+                    // (On a shared store, another writer may have moved it instead; then
+                    // these few facts are dropped, as when the buffer is full.)
+                    carried.clear();
+                }
+                // The store says where the feed ends: projections waiting on the signal
+                // read what a landed-but-unanswered commit appended without waiting for
+                // the next commit.
+                if s.next_feed > 1 {
+                    feed.signal.advance(s.next_feed - 1);
+                }
                 *state = s;
                 feed.reload.store(false, Relaxed);
             }

@@ -394,6 +394,10 @@ impl Sim {
             self.people()[who].tin,
             fault.map(|f| format!(" ({f})")).unwrap_or_default()
         );
+        if fault == Some("commit lands, answer lost") {
+            // A till check just before: its fact from a read rides in the same batch.
+            self.till_check()?;
+        }
         let changes_nothing = matches!(
             fault,
             Some("commit fails" | "disk full" | "reads fail" | "durability lost")
@@ -754,6 +758,7 @@ impl Sim {
             }
         }
         if touched.is_none() {
+            facts_from_reads_once(w)?;
             self.projections_rebuild_the_same()?;
             for (id, seq) in &self.docs {
                 let d = w
@@ -794,6 +799,30 @@ impl Sim {
         self.rows_compared.set(n);
         Ok(())
     }
+}
+
+/// Every till check is in the feed once: a batch whose commit landed but reported failure
+/// must not have its facts from reads recorded again with the next.
+fn facts_from_reads_once(w: &World) -> Result<(), String> {
+    let store = w.reg.store();
+    let mut seen = std::collections::HashSet::new();
+    let mut after = 0;
+    loop {
+        let page = store.feed(after, 4_096).map_err(|e| e.to_string())?;
+        let Some(&(last, _)) = page.last() else { break };
+        for (seq, bytes) in page {
+            if let Some((_, types::feed::Fact::TillCheck(t))) = types::feed::decode(&bytes) {
+                if !seen.insert(t.request_id) {
+                    return Err(format!(
+                        "till check {} is in the feed twice (again at entry {seq})",
+                        t.request_id
+                    ));
+                }
+            }
+        }
+        after = last;
+    }
+    Ok(())
 }
 
 /// `fresh` fed the whole feed at once: its rows against those the live one stored.
