@@ -445,7 +445,7 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
             "chain": types::log::hex(&doc.chain),
             // BLAKE3 of the body, computed when it was read (not in the writer).
             "body_blake3": types::log::hex(&doc.body_hash),
-            "request": types::log::request_json(&doc.request, None),
+            "request": doc.request.to_json(None),
         });
         doc.log_index =
             Some(self.append_log(types::log::LeafKind::Document, doc.participant, &leaf));

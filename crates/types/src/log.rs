@@ -8,8 +8,8 @@
 //! is stored with the document), so the log stays small and an audit checks one against
 //! the other.
 
-use crate::model::{ParticipantId, SignedRequest};
-use serde_json::{json, Value};
+use crate::model::ParticipantId;
+use serde_json::Value;
 
 /// The leaf format written now.
 pub const LEAF_VERSION: u8 = 1;
@@ -111,20 +111,6 @@ pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The JSON of a signed request with its body, for a leaf's payload (`body: None` for a
-/// document, whose body is stored with it and named in the leaf by its hash).
-pub fn request_json(r: &SignedRequest, body: Option<&[u8]>) -> Value {
-    use base64::Engine;
-    let mut v = json!({
-        "method": r.method, "path": r.path, "query": r.query,
-        "signature_input": r.signature_input, "signature": r.signature,
-    });
-    if let Some(b) = body {
-        v["body"] = base64::engine::general_purpose::STANDARD.encode(b).into();
-    }
-    v
-}
-
 /// Whether a leaf holds a code with its crypto tail (in its payload, or in the body of
 /// the signed request it keeps: a regulator's block may name codes as scanned, tails and
 /// all). Such a leaf's bytes are for the participant that made the change alone: the
@@ -146,6 +132,8 @@ pub fn holds_tails(leaf: &Leaf) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::SignedRequest;
+    use serde_json::json;
 
     #[test]
     fn leaves_round_trip_and_refuse_unknown_versions() {
@@ -169,7 +157,7 @@ mod tests {
         let body =
             |c: &str| serde_json::to_vec(&json!({"codes": [c], "reason": "recall"})).expect("json");
         let leaf = |c: &str| {
-            let p = json!({"block_id": 1, "request": request_json(&r, Some(&body(c)))});
+            let p = json!({"block_id": 1, "request": r.to_json(Some(&body(c)))});
             decode(&encode(LeafKind::Block, 1, 7, &p)).expect("leaf")
         };
         assert!(holds_tails(&leaf("0104601234567893215Zx!q\u{1d}93Ab/+")));

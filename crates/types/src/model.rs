@@ -1241,6 +1241,22 @@ pub struct SignedRequest {
     pub signature: String,
 }
 
+impl SignedRequest {
+    /// Its JSON with its body, for a log leaf's payload (`body: None` for a document,
+    /// whose body is stored with it and named in the leaf by its hash).
+    pub fn to_json(&self, body: Option<&[u8]>) -> serde_json::Value {
+        use base64::Engine;
+        let mut v = serde_json::json!({
+            "method": self.method, "path": self.path, "query": self.query,
+            "signature_input": self.signature_input, "signature": self.signature,
+        });
+        if let Some(b) = body {
+            v["body"] = base64::engine::general_purpose::STANDARD.encode(b).into();
+        }
+        v
+    }
+}
+
 /// A signed request with its body: what a change's log leaf keeps as its legal record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Signed {
@@ -1256,7 +1272,7 @@ impl Signed {
         if self.request.signature.is_empty() {
             serde_json::Value::Null
         } else {
-            crate::log::request_json(&self.request, Some(&self.body))
+            self.request.to_json(Some(&self.body))
         }
     }
 }
