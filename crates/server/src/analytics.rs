@@ -122,9 +122,9 @@ async fn answer<T: serde::Serialize + Send + 'static>(
     params(SalesQuery),
     responses(
         (status = 200, description = "Units sold", body = analytics::SalesAnswer),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn sales(
@@ -153,9 +153,9 @@ pub(crate) async fn sales(
     params(StockQuery),
     responses(
         (status = 200, description = "Units in circulation", body = analytics::StockAnswer),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn stock(
@@ -183,10 +183,10 @@ pub(crate) async fn stock(
     params(FlowsQuery),
     responses(
         (status = 200, description = "Units shipped", body = analytics::FlowsAnswer),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn flows(

@@ -10,19 +10,19 @@ use super::*;
     description = "Access: a regulator (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`).",
     security(("bearer" = [])),
     params(
-        crate::openapi::SignatureHeaders,
+        crate::responses::SignatureHeaders,
     ),
     request_body = NewBlock,
     responses(
         (status = 201, description = "The block", body = types::model::Block),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn create_block(
@@ -51,9 +51,9 @@ pub(crate) async fn create_block(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The blocks", body = crate::answers::BlockList),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn list_blocks(
@@ -80,17 +80,17 @@ pub(crate) async fn list_blocks(
     security(("bearer" = [])),
     params(
         ("id" = u64, Path, description = "The block id"),
-        crate::openapi::SignatureHeaders,
+        crate::responses::SignatureHeaders,
     ),
     responses(
         (status = 200, description = "The block, lifted", body = types::model::Block),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn lift_block(

@@ -10,20 +10,20 @@ use super::*;
     description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). A producer or importer, for GTINs within its GS1 prefixes (an importer also for prefixes nobody holds).",
     security(("bearer" = [])),
     params(
-        crate::openapi::SignatureHeaders,
+        crate::responses::SignatureHeaders,
     ),
     request_body = NewProduct,
     responses(
         (status = 201, description = "The card as stored", body = registry::ProductCard),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn put_product(
@@ -59,9 +59,9 @@ pub(crate) async fn put_product(
     ),
     responses(
         (status = 200, description = "The card", body = registry::ProductCard),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 422, response = crate::responses::Refused),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn get_product(
@@ -92,15 +92,15 @@ pub(crate) async fn get_product(
     request_body = registry::NewCardTransfer,
     responses(
         (status = 200, description = "The card moved", body = registry::CardMove),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn transfer_product(

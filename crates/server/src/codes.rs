@@ -15,11 +15,11 @@ use super::*;
     ),
     responses(
         (status = 200, description = "The code", body = registry::CodeInfo),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 422, response = crate::responses::Refused),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn get_code(
@@ -52,17 +52,17 @@ pub(crate) struct CodesBody {
     description = "Access: a participant (bearer token). A signature is not needed; one that is sent is checked. Codes the caller may not see are `unknown_code`.",
     security(("bearer" = [])),
     params(
-        crate::openapi::OptionalSignatureHeaders,
+        crate::responses::OptionalSignatureHeaders,
     ),
     request_body = CodesBody,
     responses(
         (status = 200, description = "One entry per code, in order", body = crate::answers::CodesAnswer),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn query_codes(
@@ -100,10 +100,10 @@ pub(crate) struct InventoryQuery {
     ),
     responses(
         (status = 200, description = "The stock", body = registry::Inventory),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 422, response = crate::responses::Refused),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn inventory(
@@ -197,10 +197,10 @@ pub(crate) fn public_net(s: &AppState, ext: &axum::http::Extensions) -> Option<u
     ),
     responses(
         (status = 200, description = "The verdict", body = registry::VerifyAnswer),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn verify(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
@@ -244,19 +244,19 @@ pub(crate) struct PosBody {
     description = "Access: a participant (bearer token). A retailer or fiscal operator; a signature is not needed, but one that is sent is checked. The `request_id` goes into the `sell` document's `check_ids`; only a check that answered `sellable` for a code counts as that code's check. Limited per participant (default 20 checks and 200 codes a second, bursts of 40 checks and 2,000 codes): 429 with `Retry-After` beyond; 503 with `Retry-After` when the server has had no free slot for 2 s.",
     security(("bearer" = [])),
     params(
-        crate::openapi::OptionalSignatureHeaders,
+        crate::responses::OptionalSignatureHeaders,
     ),
     request_body = PosBody,
     responses(
         (status = 200, description = "One result per code, in order", body = crate::answers::PosAnswer),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn pos_check(

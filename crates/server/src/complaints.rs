@@ -157,11 +157,11 @@ fn too_many(p: Problem, retry_s: &'static str) -> Response {
     request_body = NewComplaint,
     responses(
         (status = 201, description = "Recorded", body = crate::answers::Created),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn create(
@@ -249,17 +249,6 @@ fn complaint_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     types::apidoc::words(&types::complaints::KINDS, "Only this kind").into()
 }
 
-pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<u64>, Problem> {
-    v.map(|t| {
-        types::time::parse_timestamp(t).ok_or_else(|| {
-            Problem::bad_request(format!(
-                "`{name}` must be an RFC 3339 time such as 2026-11-29T10:00:00Z"
-            ))
-        })
-    })
-    .transpose()
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/complaints",
@@ -272,10 +261,10 @@ pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<u64>, Pro
     params(ListQuery),
     responses(
         (status = 200, description = "A page of complaints", body = types::complaints::ComplaintPage),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn list(
@@ -286,8 +275,8 @@ pub(crate) async fn list(
     let p = s.caller(&headers).await?;
     let q: ListQuery = query(uri.query().map(str::to_string))?;
     let f = ComplaintFilter {
-        from: time_param("from", q.from.as_deref())?,
-        to: time_param("to", q.to.as_deref())?,
+        from: crate::request::time_param("from", q.from.as_deref())?,
+        to: crate::request::time_param("to", q.to.as_deref())?,
         code: q.code,
         shop: q.shop,
         kind: q.kind,
@@ -312,13 +301,13 @@ pub(crate) async fn list(
     params(("id" = uuid::Uuid, Path, description = "Complaint id")),
     responses(
         (status = 200, description = "The photo", content(
-            (crate::openapi::Binary = "image/jpeg"),
-            (crate::openapi::Binary = "image/png"),
+            (crate::responses::Binary = "image/jpeg"),
+            (crate::responses::Binary = "image/png"),
         )),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
     )
 )]
 pub(crate) async fn photo(

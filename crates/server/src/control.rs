@@ -303,11 +303,11 @@ pub struct AlertPage {
     params(AlertsQuery),
     responses(
         (status = 200, description = "A page of alerts", body = AlertPage),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn alerts(
@@ -354,7 +354,7 @@ pub(crate) async fn alerts(
     };
     let filter = AlertFilter {
         kinds,
-        since: crate::complaints::time_param("since", q.since.as_deref())?,
+        since: crate::request::time_param("since", q.since.as_deref())?,
         participant,
         open: q.open,
         before: q.before,
@@ -393,10 +393,10 @@ fn alert_id(id: &str) -> Result<u64, Problem> {
     params(("id" = u64, Path, description = "The alert id")),
     responses(
         (status = 200, description = "The alert", body = AlertView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn alert(
@@ -433,20 +433,20 @@ pub(crate) struct AckBody {
     security(("bearer" = [])),
     params(
         ("id" = u64, Path, description = "The alert id"),
-        crate::openapi::SignatureHeaders,
+        crate::responses::SignatureHeaders,
     ),
     request_body = AckBody,
     responses(
         (status = 200, description = "The alert, acknowledged", body = AlertView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn ack(
@@ -537,10 +537,10 @@ pub struct ScoreList {
     params(ScoresQuery),
     responses(
         (status = 200, description = "Participants by risk", body = ScoreList),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn scores(

@@ -10,20 +10,20 @@ use super::*;
     description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). Every code is checked; one bad code refuses the whole document (422, `errors` naming every bad code) and nothing changes. The same id with the same body answers the same again; the same id with another body is 409.",
     security(("bearer" = [])),
     params(
-        crate::openapi::SignatureHeaders,
+        crate::responses::SignatureHeaders,
     ),
     request_body = registry::documents::RawDocument,
     responses(
         (status = 201, description = "Accepted", body = registry::DocAnswer, headers(("Location" = String, description = "Where to read it"))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn submit_document(
@@ -76,14 +76,14 @@ pub(crate) async fn submit_document(
     security(("bearer" = [])),
     params(
         ("id" = uuid::Uuid, Path, description = "The document id (UUID)"),
-        crate::openapi::OptionalSignatureHeaders,
+        crate::responses::OptionalSignatureHeaders,
     ),
     responses(
         (status = 200, description = "The document", body = crate::answers::DocumentRecord),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn get_document(

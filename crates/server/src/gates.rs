@@ -171,7 +171,7 @@ pub(crate) async fn method_not_allowed() -> Problem {
     ),
     responses(
         (status = 200, description = "`<slug> (<status>): <meaning>`", body = String, content_type = "text/plain; charset=utf-8"),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 404, response = crate::responses::NotFound),
     )
 )]
 pub(crate) async fn problem_doc(Path(slug): Path<String>) -> Response {

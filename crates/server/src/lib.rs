@@ -25,6 +25,7 @@ pub mod problem;
 pub mod reads;
 mod request;
 mod resolver;
+mod responses;
 pub mod role;
 pub mod scan;
 pub mod serve;

@@ -273,7 +273,7 @@ pub(crate) async fn health(State(s): State<AppState>) -> Response {
     security(()),
     responses(
         (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 403, response = crate::responses::Forbidden),
     )
 )]
 pub(crate) async fn metrics_text(State(s): State<AppState>, req: Request) -> Response {

@@ -10,20 +10,20 @@ use super::*;
     description = "Access: a participant (bearer token), the request signed (RFC 9421: `Content-Digest`, `Signature-Input`, `Signature`). A producer or importer, for a product card it owns; at most 100 active orders. Poll the order until `ready`, then read its codes in pages.",
     security(("bearer" = [])),
     params(
-        crate::openapi::SignatureHeaders,
+        crate::responses::SignatureHeaders,
     ),
     request_body = NewOrder,
     responses(
         (status = 202, description = "Accepted; produced in the background", body = crate::answers::OrderView, headers(("Location" = String, description = "Where to read it"))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn create_order(
@@ -60,9 +60,9 @@ pub(crate) async fn create_order(
     ),
     responses(
         (status = 200, description = "The order", body = crate::answers::OrderView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn get_order(
@@ -99,16 +99,16 @@ pub(crate) struct PageQuery {
     params(
         ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
         PageQuery,
-        crate::openapi::SignatureHeaders,
+        crate::responses::SignatureHeaders,
     ),
     responses(
         (status = 200, description = "A page", body = registry::OrderCodes),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn order_codes(
@@ -139,16 +139,16 @@ pub(crate) async fn order_codes(
     security(("bearer" = [])),
     params(
         ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
-        crate::openapi::SignatureHeaders,
+        crate::responses::SignatureHeaders,
     ),
     responses(
         (status = 200, description = "The order, closed", body = crate::answers::OrderView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn close_order(

@@ -12,14 +12,14 @@ use super::*;
     request_body = NewParticipant,
     responses(
         (status = 201, description = "Registered", body = crate::answers::CreatedParticipant),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn register_participant(
@@ -68,9 +68,9 @@ pub(crate) async fn register_participant(
     ),
     responses(
         (status = 200, description = "The participant", body = crate::answers::ParticipantView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn get_participant(
@@ -106,8 +106,8 @@ pub(crate) async fn get_participant(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = crate::answers::ParticipantView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
@@ -135,9 +135,9 @@ pub(crate) struct ChallengeQuery {
     ),
     responses(
         (status = 200, description = "The challenge", body = crate::answers::Challenge),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn challenge(
@@ -178,12 +178,12 @@ pub(crate) struct TokenRequest {
     request_body = TokenRequest,
     responses(
         (status = 200, description = "The token", body = crate::answers::Token),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn token(
@@ -261,15 +261,15 @@ pub(crate) struct PrefixesBody {
     request_body = registry::NewKey,
     responses(
         (status = 201, description = "The participant with its new key", body = crate::answers::ParticipantView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn add_key(
@@ -302,14 +302,14 @@ pub(crate) async fn add_key(
     request_body = SuspendBody,
     responses(
         (status = 200, description = "The participant, suspended", body = crate::answers::ParticipantView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn suspend(
@@ -337,14 +337,14 @@ pub(crate) async fn suspend(
     request_body = Option<Empty>,
     responses(
         (status = 200, description = "The participant, reinstated", body = crate::answers::ParticipantView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn reinstate(
@@ -373,15 +373,15 @@ pub(crate) async fn reinstate(
     request_body = PrefixesBody,
     responses(
         (status = 200, description = "The participant with its prefixes", body = crate::answers::ParticipantView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn add_prefixes(

@@ -149,3 +149,15 @@ pub(crate) async fn admin_json<T: DeserializeOwned>(
     check_json_type(headers)?;
     parse_json(&body)
 }
+
+/// An optional RFC 3339 time parameter, as Unix seconds; a malformed one is a 400 naming it.
+pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<u64>, Problem> {
+    v.map(|t| {
+        types::time::parse_timestamp(t).ok_or_else(|| {
+            Problem::bad_request(format!(
+                "`{name}` must be an RFC 3339 time such as 2026-11-29T10:00:00Z"
+            ))
+        })
+    })
+    .transpose()
+}

@@ -122,8 +122,8 @@ fn positions_in_path(message: &str) -> String {
             (Problem = "application/problem+json"),
             (String = "text/html"),
         )),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn resolve(
@@ -298,7 +298,7 @@ pub async fn service_worker(headers: HeaderMap) -> Response {
     responses(
         (status = 200, description = "The file", body = String),
         (status = 304, description = "Not modified"),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 404, response = crate::responses::NotFound),
     )
 )]
 pub async fn asset(Path(file): Path<String>, headers: HeaderMap, uri: Uri) -> Response {

@@ -478,17 +478,17 @@ pub(crate) async fn limited(
         sent again refused at once (422 `decode_timeout`).",
     security(()),
     request_body(
-        content((crate::openapi::Binary = "image/jpeg"), (crate::openapi::Binary = "image/png")),
+        content((crate::responses::Binary = "image/jpeg"), (crate::responses::Binary = "image/png")),
         description = "A JPEG or PNG image"
     ),
     responses(
         (status = 200, description = "The verification of the code in the image", body = ImageAnswer),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Refused),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 413, response = crate::responses::TooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 422, response = crate::responses::Refused),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn verify_image(
@@ -683,16 +683,16 @@ pub(crate) struct SheetQuery {
     params(
         ("id" = uuid::Uuid, Path, description = "The order id (UUID)"),
         SheetQuery,
-        crate::openapi::SignatureHeaders
+        crate::responses::SignatureHeaders
     ),
     responses(
-        (status = 200, description = "The sheet", content((crate::openapi::Binary = "application/pdf"))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 429, response = crate::openapi::TooMany),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 200, description = "The sheet", content((crate::responses::Binary = "application/pdf"))),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 409, response = crate::responses::Conflict),
+        (status = 429, response = crate::responses::TooMany),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn order_labels(

@@ -47,7 +47,7 @@ pub(crate) struct LogSigner {
     security(()),
     responses(
         (status = 200, description = "The signed note", body = String, content_type = "text/plain; charset=utf-8"),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn log_checkpoint(State(s): State<AppState>) -> Result<Response, Problem> {
@@ -87,11 +87,11 @@ pub(crate) async fn log_checkpoint(State(s): State<AppState>) -> Result<Response
         ("index" = u64, Path, description = "The leaf's index"),
     ),
     responses(
-        (status = 200, description = "The leaf bytes", body = crate::openapi::Binary, content_type = "application/octet-stream"),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 200, description = "The leaf bytes", body = crate::responses::Binary, content_type = "application/octet-stream"),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 404, response = crate::responses::NotFound),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn log_entry(
@@ -164,8 +164,8 @@ pub(crate) struct InclusionQuery {
     ),
     responses(
         (status = 200, description = "The proof", body = crate::answers::InclusionProof),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn log_inclusion(
@@ -208,8 +208,8 @@ pub(crate) struct ConsistencyQuery {
     ),
     responses(
         (status = 200, description = "The proof", body = crate::answers::ConsistencyProof),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadRequest),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub(crate) async fn log_consistency(
