@@ -3057,6 +3057,7 @@ suite![
     withdraw_with_export,
     idempotent_same_id_same_body,
     idempotent_accept_and_ship,
+    a_participant_suspended_after_sign_in_sends_nothing,
     acting_on_code_in_package_takes_it_out,
     ship_unit_out_of_package,
     group_package_expiry_is_earliest,
@@ -4099,4 +4100,24 @@ fn states_and_inventory_scan_in_pages(w: &World) {
         nonzero(&counters),
         "inventory pages resume in order"
     );
+}
+
+/// A participant suspended after its request was authenticated (the caller holds its
+/// record from before): the writer refuses the document, changing nothing; reinstated, it
+/// goes through.
+fn a_participant_suspended_after_sign_in_sends_nothing(w: &World) {
+    let c = w.at_retailer(2);
+    let signed_in = w.retailer.clone();
+    w.reg
+        .suspend(&w.retailer.tin, "an inspection")
+        .expect("suspend");
+    let before = w.snapshot(&c);
+    match w.doc(&signed_in, w.sell_body(&c)) {
+        Err(Error::Unauthorized(m)) => assert!(m.contains("suspended"), "{m}"),
+        other => panic!("a suspended participant's sale: {other:?}"),
+    }
+    assert_eq!(w.snapshot(&c), before, "the refused sale changed nothing");
+    w.reg.reinstate(&w.retailer.tin).expect("reinstate");
+    w.doc(&signed_in, w.sell_body(&c))
+        .expect("sold once reinstated");
 }

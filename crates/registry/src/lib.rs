@@ -982,21 +982,33 @@ impl Registry {
     ) -> Result<Participant> {
         let tin = tin.to_string();
         let reg = self.clone();
-        let p = self.write(move |tx| {
-            let mut p = tx
-                .participant_by_tin(&tin)?
-                .ok_or_else(|| Error::NotFound(format!("no participant {tin}")))?;
-            let what = f(&reg, tx, &mut p)?;
-            tx.put_participant(p.clone());
-            tx.append_log(
-                kind,
-                0,
-                &serde_json::json!({"participant": p.id, "tin": p.tin, "change": what}),
-            );
-            Ok(p)
-        })?;
-        self.remember_participant(&p);
-        Ok(p)
+        let (reply, wait) = crossbeam_channel::bounded(1);
+        let remember = self.clone();
+        self.write_then(
+            move |tx| {
+                let mut p = tx
+                    .participant_by_tin(&tin)?
+                    .ok_or_else(|| Error::NotFound(format!("no participant {tin}")))?;
+                let what = f(&reg, tx, &mut p)?;
+                tx.put_participant(p.clone());
+                tx.append_log(
+                    kind,
+                    0,
+                    &serde_json::json!({"participant": p.id, "tin": p.tin, "change": what}),
+                );
+                Ok(p)
+            },
+            move |r: Result<Participant>| {
+                // In the writer, before its next batch: a document after a suspension sees it
+                // (`run_document`), whichever thread runs next.
+                if let Ok(p) = &r {
+                    remember.remember_participant(p);
+                }
+                let _ = reply.send(r);
+            },
+        )?;
+        wait.recv()
+            .map_err(|_| Error::Unavailable("the writer stopped".into()))?
     }
 
     /// Adds a key to a participant (operator): accepted from `not_before` (now when absent,
@@ -1341,6 +1353,26 @@ impl Registry {
         actor: &Participant,
         doc: documents::Prepared,
     ) -> Result<DocAnswer> {
+        // The actor as the writer sees it now, from this batch and the participants it
+        // committed (remembered before its next batch, no store read): a suspension
+        // committed after the request was authenticated (or earlier in this very batch)
+        // refuses the document. (The simulator found sales of a participant suspended
+        // between its sign-in and its document going through.)
+        let suspended = match tx
+            .pending_participants()
+            .iter()
+            .rev()
+            .find(|p| p.id == actor.id)
+        {
+            Some(p) => p.suspended.clone(),
+            None => self.participant(actor.id)?.and_then(|p| p.suspended),
+        };
+        if let Some(why) = suspended {
+            return Err(Error::Unauthorized(format!(
+                "participant {} is suspended: {why}",
+                actor.tin
+            )));
+        }
         let blocks = self.inner.blocks.read();
         let ttl = |gtin: u64| {
             self.product(gtin)

@@ -165,6 +165,8 @@ struct Sim {
     docs: Vec<(uuid::Uuid, u64)>,
     /// Blocks in force: id → the codes they block.
     blocks: BTreeMap<u64, Vec<String>>,
+    /// Complaints acknowledged.
+    complaints: usize,
     summary: Summary,
     options: Options,
     /// Rows compared at the last full check ([`Summary::projection_rows`]).
@@ -244,6 +246,7 @@ impl Sim {
             codes: BTreeMap::new(),
             docs: Vec::new(),
             blocks: BTreeMap::new(),
+            complaints: 0,
             summary: Summary::default(),
             options: Options::default(),
             rows_compared: std::cell::Cell::new(0),
@@ -352,7 +355,9 @@ impl Sim {
                 (shop, b, (c, Place::Held(shop)), "return")
             }
             81..=83 => return self.block_or_lift(),
-            84..=92 => {
+            84..=85 => return self.complaint(),
+            86 => return self.rotate_or_suspend(),
+            87..=92 => {
                 let who = self.rng.gen_range(0..4);
                 let c = self.some(Place::Held(who));
                 let b = json!({"type": "write_off", "codes": ids(&c), "reason": "damage"});
@@ -383,6 +388,7 @@ impl Sim {
             22..=27 => Some("commit lands, answer lost"),
             28..=33 => Some("projections cannot commit"),
             34 => Some("durability lost"),
+            35..=40 => Some("reads slow"),
             _ => None,
         };
         // The document's id is the client's: a resend is the same document.
@@ -412,6 +418,9 @@ impl Sim {
                 .store()
                 .faults(|f| f.commit = Some(StoreErrorKind::Full)),
             Some("reads fail") => self.store().faults(|f| f.reads_fail = true),
+            Some("reads slow") => self
+                .store()
+                .faults(|f| f.read_delay = Some(std::time::Duration::from_millis(2))),
             Some("commit lands, answer lost") => {
                 self.store().faults(|f| f.commits_land_then_fail = true)
             }
@@ -639,6 +648,134 @@ impl Sim {
         Ok((format!("block {id} of {} codes", codes.len()), codes))
     }
 
+    /// A participant's key rotated, or a shop suspended — its sale then refused, changing
+    /// nothing — and reinstated.
+    fn rotate_or_suspend(&mut self) -> Step {
+        let who = self.rng.gen_range(0..4);
+        let tin = self.people()[who].tin.clone();
+        if self.rng.gen_bool(0.5) {
+            use base64::Engine;
+            let mut seed = [0u8; 32];
+            self.rng.fill(&mut seed);
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+            let public_key =
+                base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes());
+            self.w()
+                .reg
+                .add_key(
+                    &tin,
+                    registry::NewKey {
+                        public_key,
+                        not_before: None,
+                    },
+                )
+                .map_err(|e| format!("key rotation of {tin}: {e}"))?;
+            return Ok((format!("key rotation of {tin}"), Vec::new()));
+        }
+        let shop = self.rng.gen_range(2..4);
+        let tin = self.people()[shop].tin.clone();
+        let codes = self.some_free(Place::Held(shop));
+        self.w()
+            .reg
+            .suspend(&tin, "an inspection")
+            .map_err(|e| format!("suspension of {tin}: {e}"))?;
+        if !codes.is_empty() {
+            let before = self.w().snapshot(&codes);
+            let body = self.w().sell_body(&codes);
+            let actor = self.people()[shop].clone();
+            if self.w().doc(&actor, body).is_ok() {
+                return Err(format!("a sale by suspended {tin} acknowledged"));
+            }
+            if self.w().snapshot(&codes) != before {
+                return Err(format!(
+                    "a refused sale by suspended {tin} changed something"
+                ));
+            }
+        }
+        self.w()
+            .reg
+            .reinstate(&tin)
+            .map_err(|e| format!("reinstatement of {tin}: {e}"))?;
+        Ok((
+            format!("suspension of {tin}, a sale refused, reinstated"),
+            codes,
+        ))
+    }
+
+    /// A shopper's complaint about a code the model knows, perhaps under a failing commit
+    /// (then refused, and not counted).
+    fn complaint(&mut self) -> Step {
+        let all: Vec<String> = self.codes.keys().cloned().collect();
+        let Some(code) = all.choose(&mut self.rng).cloned() else {
+            return Ok(("complaint: nothing to do".into(), Vec::new()));
+        };
+        let fault = self.rng.gen_ratio(1, 10);
+        if fault {
+            self.store()
+                .faults(|f| f.commit = Some(StoreErrorKind::Failed));
+        }
+        let req = types::complaints::NewComplaint {
+            code: Some(conformance::id(&code)),
+            kind: "counterfeit".into(),
+            text: "the label looks printed at home".into(),
+            shop: None,
+            location: None,
+            photo: None,
+        };
+        let client = format!("sim-{}", self.rng.gen_range(0..8));
+        let checker = registry::tailguard::Checker::Public(self.rng.gen_range(0..8));
+        let r = self.w().reg.complain(req, client, checker);
+        self.store().faults(|f| f.commit = None);
+        match (r, fault) {
+            (Ok(_), true) => Err("complaint: acknowledged while every commit failed".into()),
+            (Ok(_), false) => {
+                self.complaints += 1;
+                Ok(("complaint".into(), Vec::new()))
+            }
+            (Err(_), true) => {
+                self.summary.refused_by_faults += 1;
+                Ok(("complaint (commit fails)".into(), Vec::new()))
+            }
+            (Err(e), false) => Err(format!("complaint refused without a fault: {e}")),
+        }
+    }
+
+    /// The regulator reads every acknowledged complaint, and no other.
+    fn complaints_listed(&self) -> Result<(), String> {
+        let w = self.w();
+        let mut n = 0;
+        let mut after = None;
+        loop {
+            let page = w
+                .reg
+                .complaints(
+                    &w.regulator,
+                    &types::complaints::ComplaintFilter {
+                        code: None,
+                        shop: None,
+                        kind: None,
+                        from: None,
+                        to: None,
+                        after,
+                        limit: types::limits::COMPLAINT_PAGE_MAX,
+                    },
+                )
+                .map_err(|e| format!("complaints: {e}"))?;
+            n += page.complaints.len();
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        if n != self.complaints {
+            return Err(format!(
+                "the regulator reads {n} complaints, {} were acknowledged",
+                self.complaints
+            ));
+        }
+        Ok(())
+    }
+
     /// The audit of the log: its tree recomputed, every leaf replayed through the rules
     /// into a scratch store, and the state compared with the registry's.
     fn audit(&mut self) -> Result<(), String> {
@@ -759,6 +896,7 @@ impl Sim {
         }
         if touched.is_none() {
             facts_from_reads_once(w)?;
+            self.complaints_listed()?;
             self.projections_rebuild_the_same()?;
             for (id, seq) in &self.docs {
                 let d = w
