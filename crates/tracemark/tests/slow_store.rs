@@ -237,10 +237,15 @@ fn a_slow_store_does_not_slow_what_needs_none() {
             "the crowd's verifications mostly answered: {ok} of {}",
             statuses.len()
         );
+        // A server whose async threads waited on the store would answer these pages behind
+        // the crowd's reads (≥ one read, 50 ms, at the median, seconds in the tail). Without
+        // that, the median stays a few ms and even the tail below one read's delay, on a
+        // busy machine too (a CI run with three other jobs loading the two cores measured
+        // p99 21.6 ms, over the 20 ms this asserted before).
         assert!(
-            p50 < 5.0 && p99 < 20.0,
+            p50 < 5.0 && p99 < READ_DELAY_MS as f64,
             "the pages that need no store slowed down with a slow store: p50 {p50:.2} ms, \
-             p99 {p99:.2} ms (want < 5 and < 20)"
+             p99 {p99:.2} ms (want < 5 and < {READ_DELAY_MS})"
         );
     });
 }
