@@ -2,8 +2,8 @@
 //! "Aggregation").
 
 use super::common::{
-    codes_refused, common_checks, parse_list, require_list, sscc_prefix_ok, DocContext, Plan,
-    Refusal,
+    codes_refused, common_checks, parse_list, require_list, sscc_prefix_ok, DocContext, Listed,
+    Plan, Refusal,
 };
 use crate::documents::RawDocument;
 use crate::tx::Tx;
@@ -12,6 +12,9 @@ use store::Store;
 use types::error::{Error, Result};
 use types::model::{CodeKey, CodeState, Status};
 
+/// `aggregate`: the listed children go into the parent (an SSCC formed here, or a package
+/// the actor holds), all of one status, none already packed; the parent's expiry, and its
+/// own packages', become the earliest inside.
 pub(crate) fn plan_aggregate<S: Store + ?Sized>(
     tx: &mut Tx<'_, S>,
     ctx: &DocContext<'_>,
@@ -25,7 +28,7 @@ pub(crate) fn plan_aggregate<S: Store + ?Sized>(
     let list = require_list("children", &raw.children)?;
     let mut refusal = Refusal { errors: Vec::new() };
     let parent = match &parent_item.parsed {
-        Ok(p) => Some(p.clone()),
+        Ok(p) => Some(p.key),
         Err(r) => {
             refusal.add(&parent_text, r);
             None
@@ -34,84 +37,20 @@ pub(crate) fn plan_aggregate<S: Store + ?Sized>(
     let listed = parse_list(list, &mut refusal);
     let keys: Vec<CodeKey> = listed.iter().map(|l| l.parsed.key).collect();
     tx.load(&keys)?;
-    let child_set: HashSet<CodeKey> = keys.iter().copied().collect();
-    let mut status = None;
-    let mut expiry = 0u32;
-    let mut states = Vec::with_capacity(listed.len());
-    for l in &listed {
-        let Some(st) = common_checks(tx, ctx, l, &mut refusal)? else {
-            continue;
-        };
-        if parent.as_ref().is_some_and(|p| p.key == l.parsed.key) {
-            refusal.add(&l.text, "cycle");
-            continue;
-        }
-        if st.parent.is_some() {
-            refusal.add(&l.text, "in_aggregate");
-            continue;
-        }
-        if !matches!(st.status, Status::Applied | Status::Introduced) {
-            refusal.add(&l.text, "wrong_status");
-            continue;
-        }
-        match status {
-            None => status = Some(st.status),
-            Some(s) if s != st.status => {
-                refusal.add(&l.text, "status_mismatch");
-                continue;
-            }
-            _ => {}
-        }
-        if st.expiry_day != 0 && (expiry == 0 || st.expiry_day < expiry) {
-            expiry = st.expiry_day;
-        }
-        states.push((l.parsed.key, st));
-    }
+    let children = children_of(tx, ctx, &listed, parent, &mut refusal)?;
     let mut parent_state = None;
-    if let Some(p) = &parent {
-        let pk = p.key;
-        match tx.code(&pk)? {
-            None if pk.is_sscc() && !sscc_prefix_ok(ctx, &pk) => {
-                refusal.add(&parent_text, "foreign_prefix");
-            }
-            None if pk.is_sscc() => {
-                let mut st =
-                    CodeState::new(status.unwrap_or(Status::Introduced), ctx.actor.id, tx.now);
-                st.producer = ctx.actor.id;
-                parent_state = Some(st);
-            }
-            None => refusal.add(&parent_text, "unknown_code"),
-            Some(st) => {
-                if st.owner != ctx.actor.id {
-                    refusal.add(&parent_text, "not_owner");
-                } else if st.in_transit() {
-                    refusal.add(&parent_text, "in_transit");
-                } else if status.is_some_and(|s| s != st.status) {
-                    refusal.add(&parent_text, "status_mismatch");
-                } else {
-                    // The parent may not sit inside one of its new children.
-                    let mut anc = st.parent;
-                    let mut cycle = false;
-                    while let Some(a) = anc {
-                        if child_set.contains(&a) {
-                            cycle = true;
-                            break;
-                        }
-                        anc = tx.code(&a)?.and_then(|s| s.parent);
-                    }
-                    if cycle {
-                        refusal.add(&parent_text, "cycle");
-                    } else {
-                        parent_state = Some(st);
-                    }
-                }
-            }
+    if let Some(pk) = parent {
+        let child_set: HashSet<CodeKey> = keys.iter().copied().collect();
+        match parent_of(tx, ctx, pk, children.status, &child_set)? {
+            Ok(st) => parent_state = Some(st),
+            Err(reason) => refusal.add(&parent_text, reason),
         }
     }
     refusal.check(|n| codes_refused(n, None))?;
-    let (Some(p), Some(mut ps)) = (parent, parent_state) else {
+    let (Some(pk), Some(mut ps)) = (parent, parent_state) else {
         return Err(Error::invalid("`parent` is required"));
     };
+    let (states, expiry) = (children.states, children.expiry);
     let mut plan = Plan::default();
     ps.children += states.len() as u32;
     if expiry != 0 && (ps.expiry_day == 0 || expiry < ps.expiry_day) {
@@ -130,12 +69,102 @@ pub(crate) fn plan_aggregate<S: Store + ?Sized>(
         }
     }
     for (k, mut st) in states {
-        st.parent = Some(p.key);
-        plan.link.push((p.key, k));
+        st.parent = Some(pk);
+        plan.link.push((pk, k));
         plan.changes.push((k, st));
     }
-    plan.changes.push((p.key, ps));
+    plan.changes.push((pk, ps));
     Ok(plan)
+}
+
+/// The children of an aggregation as checked: their states, their one status, and the
+/// earliest expiry among them.
+struct Children {
+    states: Vec<(CodeKey, CodeState)>,
+    status: Option<Status>,
+    expiry: u32,
+}
+
+/// Checks each listed child: the actor's, not in transit, not the parent, in no package,
+/// applied or introduced, all of one status.
+fn children_of<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    listed: &[Listed],
+    parent: Option<CodeKey>,
+    refusal: &mut Refusal,
+) -> Result<Children> {
+    let mut c = Children {
+        states: Vec::with_capacity(listed.len()),
+        status: None,
+        expiry: 0,
+    };
+    for l in listed {
+        let Some(st) = common_checks(tx, ctx, l, refusal)? else {
+            continue;
+        };
+        let bad = if parent == Some(l.parsed.key) {
+            Some("cycle")
+        } else if st.parent.is_some() {
+            Some("in_aggregate")
+        } else if !matches!(st.status, Status::Applied | Status::Introduced) {
+            Some("wrong_status")
+        } else if c.status.is_some_and(|s| s != st.status) {
+            Some("status_mismatch")
+        } else {
+            None
+        };
+        if let Some(r) = bad {
+            refusal.add(&l.text, r);
+            continue;
+        }
+        c.status = Some(st.status);
+        if st.expiry_day != 0 && (c.expiry == 0 || st.expiry_day < c.expiry) {
+            c.expiry = st.expiry_day;
+        }
+        c.states.push((l.parsed.key, st));
+    }
+    Ok(c)
+}
+
+/// The parent's state for an aggregation of children of `status`, or why it may not be
+/// one: a new SSCC (within the actor's prefixes), or a package the actor holds, not in
+/// transit, of the same status, and not inside one of its new children.
+fn parent_of<S: Store + ?Sized>(
+    tx: &mut Tx<'_, S>,
+    ctx: &DocContext<'_>,
+    pk: CodeKey,
+    status: Option<Status>,
+    children: &HashSet<CodeKey>,
+) -> Result<std::result::Result<CodeState, &'static str>> {
+    let Some(st) = tx.code(&pk)? else {
+        if !pk.is_sscc() {
+            return Ok(Err("unknown_code"));
+        }
+        if !sscc_prefix_ok(ctx, &pk) {
+            return Ok(Err("foreign_prefix"));
+        }
+        let mut st = CodeState::new(status.unwrap_or(Status::Introduced), ctx.actor.id, tx.now);
+        st.producer = ctx.actor.id;
+        return Ok(Ok(st));
+    };
+    if st.owner != ctx.actor.id {
+        return Ok(Err("not_owner"));
+    }
+    if st.in_transit() {
+        return Ok(Err("in_transit"));
+    }
+    if status.is_some_and(|s| s != st.status) {
+        return Ok(Err("status_mismatch"));
+    }
+    let mut anc = st.parent;
+    while let Some(a) = anc {
+        if children.contains(&a) {
+            return Ok(Err("cycle"));
+        }
+        anc = tx.code(&a)?.and_then(|s| s.parent);
+    }
+    Ok(Ok(st))
 }
 
 pub(crate) fn plan_disaggregate<S: Store + ?Sized>(
