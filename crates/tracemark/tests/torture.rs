@@ -1199,7 +1199,11 @@ impl Orders {
                         o.id
                     );
                     if !o.codes.is_empty() {
-                        assert_eq!(codes, o.codes, "order {}: other codes on a fetch again", o.id);
+                        assert_eq!(
+                            codes, o.codes,
+                            "order {}: other codes on a fetch again",
+                            o.id
+                        );
                     }
                     o.codes = codes;
                     self.current = Some((i, OrderPhase::Close));
@@ -1340,11 +1344,14 @@ impl Regulator {
 
     /// Whether an active block covers pool code `i`.
     fn blocked(&self, pool: &[PoolCode], i: usize) -> bool {
-        self.blocks.iter().filter(|b| !b.lifted).any(|b| match &b.target {
-            Target::Codes(c) => c.contains(&i),
-            Target::Batch(k) => pool[i].batch == *k,
-            Target::Gtin => true,
-        })
+        self.blocks
+            .iter()
+            .filter(|b| !b.lifted)
+            .any(|b| match &b.target {
+                Target::Codes(c) => c.contains(&i),
+                Target::Batch(k) => pool[i].batch == *k,
+                Target::Gtin => true,
+            })
     }
 
     fn run(
@@ -1361,8 +1368,7 @@ impl Regulator {
                 return;
             }
             let active = self.active();
-            if active.is_empty() || (active.len() < ACTIVE_BLOCKS_MAX && self.rng.gen_bool(0.55))
-            {
+            if active.is_empty() || (active.len() < ACTIVE_BLOCKS_MAX && self.rng.gen_bool(0.55)) {
                 let reason = format!("torture recall {}", uuid::Uuid::new_v4());
                 let roll: f64 = self.rng.gen();
                 let (target, body) = if roll < 0.5 {
@@ -1381,10 +1387,7 @@ impl Regulator {
                         json!({"gtin": gtin_pool(), "batch": POOL_BATCHES[b], "reason": reason}),
                     )
                 } else {
-                    (
-                        Target::Gtin,
-                        json!({"gtin": gtin_pool(), "reason": reason}),
-                    )
+                    (Target::Gtin, json!({"gtin": gtin_pool(), "reason": reason}))
                 };
                 let req = SignedReq::new(
                     regulator,
@@ -1552,7 +1555,8 @@ impl Complaints {
                 return;
             }
             let text = format!("torture complaint {}", uuid::Uuid::new_v4());
-            let mut body = json!({"kind": KINDS.choose(&mut self.rng).expect("kind"), "text": text});
+            let mut body =
+                json!({"kind": KINDS.choose(&mut self.rng).expect("kind"), "text": text});
             if self.rng.gen_bool(0.5) {
                 body["code"] = json!(codes.choose(&mut self.rng).expect("code"));
             }
@@ -1974,7 +1978,10 @@ impl World {
         }
         for (id, n) in &leaves.emissions {
             let o = &mut self.orders.orders[order(id)];
-            assert!(o.logged, "codes of order {id} emitted before its order leaf");
+            assert!(
+                o.logged,
+                "codes of order {id} emitted before its order leaf"
+            );
             o.emitted += n;
             assert!(
                 o.emitted <= u64::from(o.quantity),
@@ -1994,7 +2001,11 @@ impl World {
             o.close_logged = true;
         }
         for o in &self.orders.orders {
-            assert!(o.logged, "order {} (acknowledged: {}) has no leaf", o.id, o.acked);
+            assert!(
+                o.logged,
+                "order {} (acknowledged: {}) has no leaf",
+                o.id, o.acked
+            );
             assert!(
                 !o.closed || o.close_logged,
                 "the close of order {} has no leaf",
@@ -2030,8 +2041,16 @@ impl World {
             b.lift_logged = true;
         }
         for b in &self.regulator.blocks {
-            assert!(b.logged, "block {} (acknowledged: {}) has no leaf", b.id, b.acked);
-            assert!(!b.lifted || b.lift_logged, "the lift of block {} has no leaf", b.id);
+            assert!(
+                b.logged,
+                "block {} (acknowledged: {}) has no leaf",
+                b.id, b.acked
+            );
+            assert!(
+                !b.lifted || b.lift_logged,
+                "the lift of block {} has no leaf",
+                b.id
+            );
         }
         // Complaints.
         let mut unlogged: HashMap<&str, usize> = self
@@ -2064,10 +2083,24 @@ impl World {
     /// Documents: `/health` counts them all and names the last one's chain; each one landed
     /// this round, and a sample of older ones, reads back with its answer (all of them when
     /// `all`).
-    fn check_documents(&self, client: &Client, http: &Http, regulator: &Actor, round: usize, all: bool, rng: &mut StdRng) {
+    fn check_documents(
+        &self,
+        client: &Client,
+        http: &Http,
+        regulator: &Actor,
+        round: usize,
+        all: bool,
+        rng: &mut StdRng,
+    ) {
         let (docs, head) = health_docs(http, &client.base);
-        assert_eq!(docs, self.log.docs, "/health counts another number of documents than the log");
-        assert_eq!(head, self.log.chain_head, "/health's chain head is not the last document's");
+        assert_eq!(
+            docs, self.log.docs,
+            "/health counts another number of documents than the log"
+        );
+        assert_eq!(
+            head, self.log.chain_head,
+            "/health's chain head is not the last document's"
+        );
         std::thread::scope(|s| {
             for l in &self.lines {
                 let mut pick: Vec<&Applied> = if all {
@@ -2093,7 +2126,11 @@ impl World {
                             "line {}: {} {} (acknowledged: {}) is gone after a restart: {v}",
                             l.n, a.doc.kind, a.doc.id, a.acked
                         );
-                        assert_eq!(v["seq"], a.answer["seq"], "{} {} moved", a.doc.kind, a.doc.id);
+                        assert_eq!(
+                            v["seq"], a.answer["seq"],
+                            "{} {} moved",
+                            a.doc.kind, a.doc.id
+                        );
                         assert_eq!(v["codes"], a.answer["codes"]);
                         assert_eq!(v["type"], a.doc.kind);
                     }
@@ -2129,7 +2166,11 @@ impl World {
                         "parent": g["parent"],
                         "children": g["children"],
                     });
-                    assert_eq!(have, want, "line {}: code {c} differs from the model", line.n);
+                    assert_eq!(
+                        have, want,
+                        "line {}: code {c} differs from the model",
+                        line.n
+                    );
                 }
             }
         }
@@ -2177,7 +2218,10 @@ impl World {
             );
         }
         let (s, v) = client
-            .get(Some(&actors.pool_shop), &format!("/api/v1/inventory?gtin={}", gtin_pool()))
+            .get(
+                Some(&actors.pool_shop),
+                &format!("/api/v1/inventory?gtin={}", gtin_pool()),
+            )
             .expect("inventory");
         assert_eq!(s, 200, "inventory: {v}");
         assert_eq!(
@@ -2227,7 +2271,14 @@ impl World {
     /// Orders: each one changed this round and a sample (all when `all`) exists with its
     /// quantity and becomes ready (or is closed, as the model says); once none is pending,
     /// the producer's inventory counts every code ordered, and fetched codes are EMITTED.
-    fn check_orders(&self, client: &Client, producer: &Actor, round: usize, all: bool, rng: &mut StdRng) {
+    fn check_orders(
+        &self,
+        client: &Client,
+        producer: &Actor,
+        round: usize,
+        all: bool,
+        rng: &mut StdRng,
+    ) {
         let orders = &self.orders.orders;
         let mut pick: Vec<usize> = if all {
             (0..orders.len()).collect()
@@ -2289,7 +2340,10 @@ impl World {
         let t = Instant::now();
         loop {
             let (s, v) = client
-                .get(Some(producer), &format!("/api/v1/inventory?gtin={}", gtin_orders()))
+                .get(
+                    Some(producer),
+                    &format!("/api/v1/inventory?gtin={}", gtin_orders()),
+                )
                 .expect("inventory");
             assert_eq!(s, 200, "inventory: {v}");
             let emitted = v["by_status"]["EMITTED"].as_u64().unwrap_or(0);
@@ -2315,10 +2369,17 @@ impl World {
             .iter()
             .map(|b| (b.id, (b.reason.clone(), b.lifted)))
             .collect();
-        assert_eq!(listed, want, "the regulator's blocks differ from the model's");
+        assert_eq!(
+            listed, want,
+            "the regulator's blocks differ from the model's"
+        );
         let codes: Vec<&str> = self.pool.iter().map(|p| p.full.as_str()).collect();
         let (s, v) = client
-            .post(&actors.pool_shop, "/api/v1/pos/check", &json!({"codes": codes}))
+            .post(
+                &actors.pool_shop,
+                "/api/v1/pos/check",
+                &json!({"codes": codes}),
+            )
             .expect("till check");
         assert_eq!(s, 200, "till check of the pool: {v}");
         let results = v["results"].as_array().expect("results");
@@ -2408,9 +2469,16 @@ impl World {
             );
         }
         if let Some(body) = &self.signins.last_used {
-            let (s, v) = post_bytes(http, &format!("{}/api/v1/auth/token", client.base), body.clone())
-                .expect("sign-in replay");
-            assert_eq!(s, 401, "a used challenge's answer, sent again after a kill: {v}");
+            let (s, v) = post_bytes(
+                http,
+                &format!("{}/api/v1/auth/token", client.base),
+                body.clone(),
+            )
+            .expect("sign-in replay");
+            assert_eq!(
+                s, 401,
+                "a used challenge's answer, sent again after a kill: {v}"
+            );
         }
     }
 
@@ -2500,7 +2568,12 @@ fn set_up(base: &str) -> Setup {
         assert_eq!(s, 201, "product: {v}");
     }
     let codes = client
-        .order_codes(&actors.producer, &gtin_lines(), (LINES * LINE_CODES) as u32, "mac")
+        .order_codes(
+            &actors.producer,
+            &gtin_lines(),
+            (LINES * LINE_CODES) as u32,
+            "mac",
+        )
         .expect("order codes");
     let line_codes: Vec<Vec<String>> = codes.chunks(LINE_CODES).map(<[String]>::to_vec).collect();
     // The pool: introduced in three batches and shipped to the pool shop.
@@ -2627,7 +2700,13 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
     let setup = set_up(&server.base);
     let actors = setup.actors;
     let mut complaint_codes: Vec<String> = setup.pool.iter().map(|p| p.id.clone()).collect();
-    complaint_codes.extend(setup.line_codes.iter().flatten().map(|c| id_code(c).to_string()));
+    complaint_codes.extend(
+        setup
+            .line_codes
+            .iter()
+            .flatten()
+            .map(|c| id_code(c).to_string()),
+    );
     let sub = |k: u64| StdRng::seed_from_u64(seed ^ k.wrapping_mul(0x2545_f491_4f6c_dd1d));
     let mut world = World {
         lines: setup
@@ -2772,14 +2851,17 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
     fig.audits.push(audit(&bin, &data, &dir, &world.log.note));
 
     let docs: usize = world.lines.iter().map(|l| l.applied.len()).sum();
-    let ls = world.lines.iter().fold(LineStats::default(), |a, l| LineStats {
-        acked: a.acked + l.stats.acked,
-        in_flight: a.in_flight + l.stats.in_flight,
-        landed: a.landed + l.stats.landed,
-        not_landed: a.not_landed + l.stats.not_landed,
-        till_checks: a.till_checks + l.stats.till_checks,
-        till_throttled: a.till_throttled + l.stats.till_throttled,
-    });
+    let ls = world
+        .lines
+        .iter()
+        .fold(LineStats::default(), |a, l| LineStats {
+            acked: a.acked + l.stats.acked,
+            in_flight: a.in_flight + l.stats.in_flight,
+            landed: a.landed + l.stats.landed,
+            not_landed: a.not_landed + l.stats.not_landed,
+            till_checks: a.till_checks + l.stats.till_checks,
+            till_throttled: a.till_throttled + l.stats.till_throttled,
+        });
     let (o, c, b, f, cm, si) = (
         world.orders.created,
         world.orders.closes,
@@ -2885,7 +2967,12 @@ fn check_round(
     world.signins.resolve(http, &client.base);
     // Acknowledged this round: the round they count in.
     for l in &mut world.lines {
-        for a in l.applied.iter_mut().rev().take_while(|a| a.round == usize::MAX || a.round == round) {
+        for a in l
+            .applied
+            .iter_mut()
+            .rev()
+            .take_while(|a| a.round == usize::MAX || a.round == round)
+        {
             a.round = round;
         }
     }
