@@ -45,6 +45,11 @@
 //! the last, `tracemark audit` runs on the killed server's data directory with the last
 //! checkpoint the test saw.
 //!
+//! The server runs with a small memory bound and small memtables
+//! (`TRACEMARK_TORTURE_MEMORY_MB`, default 256, and `TRACEMARK_TORTURE_MEMTABLE_MB`, default
+//! 4; `0` leaves the server's default): the store flushes and compacts during the run, and
+//! is killed doing so, and a start replays at most a 64 MiB journal.
+//!
 //! `TRACEMARK_TORTURE_KILLS` sets K (default 4); `TRACEMARK_CRASH_SEED` replays a run's
 //! shapes (lot and box sizes, load durations, what each thread does and when), printed at
 //! the start; `TRACEMARK_CRASH_KEEP=1` keeps the data directory and the server log (both
@@ -90,6 +95,14 @@ const ACTIVE_BLOCKS_MAX: usize = 4;
 const ORDER_CODES: (u32, u32) = (1, 40);
 /// How long the load runs before each kill, ms.
 const LOAD_MS: (u64, u64) = (0, 1_500);
+/// The server's memory bound (`TRACEMARK_MEMORY_MB`) when `TRACEMARK_TORTURE_MEMORY_MB` is
+/// not set: the smallest, whose 64 MiB journal bounds what a start replays (the default
+/// bound of a quarter of memory gives it 512 MiB: a debug build's start after many kills
+/// then replays for minutes).
+const MEMORY_MB_DEFAULT: &str = "256";
+/// The store's memtables (`TRACEMARK_MEMTABLE_MB`) when `TRACEMARK_TORTURE_MEMTABLE_MB` is
+/// not set: small, so that flushes and compactions run, and are killed, during the run.
+const MEMTABLE_MB_DEFAULT: &str = "4";
 /// Longest wait for a started server's `/health` (a busy machine starts slowly).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Longest wait for anything else that must come (an order ready, say).
@@ -152,7 +165,7 @@ struct Server {
 impl Server {
     /// Starts `bin` on `data` on a port the kernel picks and waits until `/health` answers
     /// 200; returns it and how long the start took.
-    fn start(bin: &Path, data: &Path, log: &Path) -> (Server, Duration) {
+    fn start(bin: &Path, data: &Path, log: &Path, env: &[(&str, String)]) -> (Server, Duration) {
         let t = Instant::now();
         let stderr = std::fs::OpenOptions::new()
             .create(true)
@@ -166,6 +179,7 @@ impl Server {
             .args(["--listen", "127.0.0.1:0"])
             .env("TRACEMARK_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -2232,19 +2246,30 @@ impl World {
     }
 
     /// Histories of `codes` of each line name exactly the model's documents.
+    /// Each event names its document's type and its leaf, the leaves in log order, and the
+    /// last event leaves the code in its status.
     fn check_histories(&self, base: &str, regulator: &Actor, codes: &[Vec<String>]) {
         std::thread::scope(|s| {
             for (line, codes) in self.lines.iter().zip(codes) {
                 s.spawn(move || {
                     let client = Client::new(base).expect("client");
+                    let kinds: HashMap<&str, &str> = line
+                        .applied
+                        .iter()
+                        .map(|a| (a.doc.id.as_str(), a.doc.kind))
+                        .collect();
                     for c in codes {
                         let (s, v) = client
                             .get(Some(regulator), &format!("/api/v1/codes/{c}"))
                             .expect("GET code");
                         assert_eq!(s, 200, "code {c}: {v}");
-                        let docs: Vec<&str> = v["history"]
+                        let events: Vec<&Value> = v["history"]
                             .as_array()
                             .expect("history")
+                            .iter()
+                            .filter(|e| e["document"].is_string())
+                            .collect();
+                        let docs: Vec<&str> = events
                             .iter()
                             .filter_map(|e| e["document"].as_str())
                             .collect();
@@ -2254,6 +2279,20 @@ impl World {
                             "line {}: history of {c} differs from the documents applied to it",
                             line.n
                         );
+                        let mut last_leaf = None;
+                        for e in &events {
+                            let d = e["document"].as_str().expect("document");
+                            assert_eq!(e["type"], kinds[d], "code {c}: event of {d}: {e}");
+                            let leaf = e["log_index"].as_u64();
+                            assert!(
+                                leaf.is_some() && leaf > last_leaf,
+                                "code {c}: events' leaves out of order at {d}: {v}"
+                            );
+                            last_leaf = leaf;
+                        }
+                        if let Some(e) = events.last() {
+                            assert_eq!(e["status"], v["status"], "code {c}: last event: {v}");
+                        }
                         let kids: HashSet<&str> = v["children"]
                             .as_array()
                             .expect("children")
@@ -2653,6 +2692,19 @@ fn audit(bin: &Path, data: &Path, dir: &Path, note: &str) -> Duration {
     t.elapsed()
 }
 
+/// The store's journal files as the kill left them (what the next start replays): how
+/// many, and their bytes.
+fn journals(data: &Path) -> (usize, u64) {
+    let Ok(dir) = std::fs::read_dir(data.join("store")) else {
+        return (0, 0);
+    };
+    dir.flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".jnl"))
+        .fold((0, 0), |(n, b), e| {
+            (n + 1, b + e.metadata().map_or(0, |m| m.len()))
+        })
+}
+
 fn median(v: &[Duration]) -> Duration {
     let mut v = v.to_vec();
     v.sort_unstable();
@@ -2695,8 +2747,26 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
     let bin = dir.join("tracemark");
     std::fs::copy(env!("CARGO_BIN_EXE_tracemark"), &bin).expect("copying the binary");
 
+    // The store's sizes: "0" leaves the server's own default.
+    let server_env: Vec<(&str, String)> = [
+        (
+            "TRACEMARK_MEMORY_MB",
+            "TRACEMARK_TORTURE_MEMORY_MB",
+            MEMORY_MB_DEFAULT,
+        ),
+        (
+            "TRACEMARK_MEMTABLE_MB",
+            "TRACEMARK_TORTURE_MEMTABLE_MB",
+            MEMTABLE_MB_DEFAULT,
+        ),
+    ]
+    .into_iter()
+    .map(|(var, ours, default)| (var, std::env::var(ours).unwrap_or_else(|_| default.into())))
+    .filter(|(_, v)| v != "0")
+    .collect();
+    println!("torture: the server runs with {server_env:?}");
     let http = http();
-    let (mut server, first_start) = Server::start(&bin, &data, &log);
+    let (mut server, first_start) = Server::start(&bin, &data, &log, &server_env);
     let setup = set_up(&server.base);
     let actors = setup.actors;
     let mut complaint_codes: Vec<String> = setup.pool.iter().map(|p| p.id.clone()).collect();
@@ -2798,7 +2868,8 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
         }
 
         // Restart, resolve what was in flight, check.
-        let (next, took) = Server::start(&bin, &data, &log);
+        let (jnl_files, jnl_bytes) = journals(&data);
+        let (next, took) = Server::start(&bin, &data, &log, &server_env);
         server = next;
         fig.restarts.push(took);
         let t = Instant::now();
@@ -2811,8 +2882,10 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
         fig.checks.push(t.elapsed());
         let docs: usize = world.lines.iter().map(|l| l.applied.len()).sum();
         println!(
-            "torture: round {round}: load {delay:?}, restart {took:?}, checks {:?}; {docs} documents, \
+            "torture: round {round}: load {delay:?}, restart {took:?} ({jnl_files} journals, \
+             {:.1} MiB), checks {:?}; {docs} documents, \
              {} orders, {} blocks, {} complaints, {} sign-ins; {} leaves; t = {:?}",
+            jnl_bytes as f64 / (1 << 20) as f64,
             t.elapsed(),
             world.orders.orders.len(),
             world.regulator.blocks.len(),
