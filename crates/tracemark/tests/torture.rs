@@ -57,6 +57,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use client::{gtin, id_code, sign_request, sscc, Actor, Client};
 use ed25519_dalek::Signer;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -68,7 +69,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tracemark::client::{gtin, id_code, sign_request, sscc, Actor, Client};
 
 /// The admin token the server is started with.
 const ADMIN_TOKEN: &str = "torture-test-admin-token-0123456789";
@@ -636,7 +636,7 @@ impl Line {
                 .codes
                 .insert(c.clone(), CodeModel::new("EMITTED", Who::Producer));
         }
-        let day = registry::time::day_of(registry::system_clock()());
+        let day = types::time::day_of(registry::system_clock()());
         Line {
             n,
             rng,
@@ -650,8 +650,8 @@ impl Line {
             next_lot: 0,
             sscc_serial: (n as u64 + 1) * 10_000_000,
             receipt_no: 0,
-            today: registry::time::format_date(day),
-            expiry: registry::time::format_date(day + 365),
+            today: types::time::format_date(day),
+            expiry: types::time::format_date(day + 365),
             model,
             applied: Vec::new(),
             in_flight: None,
@@ -899,7 +899,7 @@ impl Line {
     /// `false` when the server went away during the till check.
     fn prepare(&mut self, doc: &mut Doc, client: &Client, actors: &Actors) -> bool {
         if doc.kind == "sell" {
-            let at = registry::time::format_timestamp(registry::system_clock()());
+            let at = types::time::format_timestamp(registry::system_clock()());
             doc.template["receipt"]["at"] = json!(at);
             if doc.till_check {
                 let Effect::Sell(units) = &doc.effect else {
@@ -1877,8 +1877,8 @@ fn read_new_leaves(http: &Http, base: &str, log: &mut LogState) -> NewLeaves {
     };
     let s = |v: &Value| v.as_str().map(str::to_string).expect("a string");
     for (i, bytes) in raw {
-        let leaf = registry::log::decode(&bytes)
-            .unwrap_or_else(|| panic!("log entry {i} does not decode"));
+        let leaf =
+            types::log::decode(&bytes).unwrap_or_else(|| panic!("log entry {i} does not decode"));
         let p = &leaf.payload;
         let input = || s(&p["request"]["signature_input"]);
         match leaf.kind.name() {
@@ -2641,7 +2641,7 @@ fn set_up(base: &str) -> Setup {
         }
     };
     doc(&actors.producer, json!({"type": "apply", "codes": ids}));
-    let today = registry::time::format_date(registry::time::day_of(registry::system_clock()()));
+    let today = types::time::format_date(types::time::day_of(registry::system_clock()()));
     for (b, batch) in POOL_BATCHES.iter().enumerate() {
         let codes = &ids[b * POOL_PER_BATCH..(b + 1) * POOL_PER_BATCH];
         doc(
