@@ -4120,4 +4120,21 @@ fn a_participant_suspended_after_sign_in_sends_nothing(w: &World) {
     w.reg.reinstate(&w.retailer.tin).expect("reinstate");
     w.doc(&signed_in, w.sell_body(&c))
         .expect("sold once reinstated");
+    // An order the same way (every job a participant's request runs checks it).
+    let producer = w.producer.clone();
+    w.reg
+        .suspend(&producer.tin, "an inspection")
+        .expect("suspend");
+    let order = NewOrder {
+        gtin: w.gtin.clone(),
+        quantity: 10,
+        serial_type: SerialType::Operator,
+        serials: None,
+        tail: "mac".into(),
+    };
+    match w.reg.create_order(&producer, order) {
+        Err(Error::Unauthorized(m)) => assert!(m.contains("suspended"), "{m}"),
+        other => panic!("a suspended participant's order: {other:?}"),
+    }
+    w.reg.reinstate(&producer.tin).expect("reinstate");
 }

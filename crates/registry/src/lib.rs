@@ -1243,6 +1243,7 @@ impl Registry {
         let p = product.clone();
         let reg = self.clone();
         self.write(move |tx| {
+            reg.refuse_if_suspended(tx, actor_id)?;
             // A prefix granted in this batch, before this job, is another's too.
             if reg
                 .prefix_holder_in(tx, &digits[1..])
@@ -1347,32 +1348,46 @@ impl Registry {
         }
     }
 
+    /// Refuses (401) a change by a participant suspended as the writer sees it now: this
+    /// batch's changes, then the participants it committed (remembered in the writer before
+    /// its next batch, so no store read). A suspension committed after a request was
+    /// authenticated, or earlier in the same batch, refuses it: the server's check of the
+    /// caller alone races with it. (The simulator found sales of a participant suspended
+    /// between its sign-in and its document going through.) Every job a participant's
+    /// request runs calls it first.
+    fn refuse_if_suspended(&self, tx: &Tx<'_, dyn Store>, id: ParticipantId) -> Result<()> {
+        let pending = tx.pending_participants().iter().rev().find(|p| p.id == id);
+        let suspended = match pending {
+            Some(p) => p.suspended.is_some(),
+            None => {
+                // The guard is dropped before the store read below, which may fill the map.
+                let cached = self
+                    .inner
+                    .participants
+                    .read()
+                    .get(&id)
+                    .map(|p| p.suspended.is_some());
+                match cached {
+                    Some(s) => s,
+                    None => self.participant(id)?.is_some_and(|p| p.suspended.is_some()),
+                }
+            }
+        };
+        if suspended {
+            return Err(Error::Unauthorized(
+                "the participant is suspended; ask the operator".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn run_document(
         &self,
         tx: &mut Tx<'_, dyn Store>,
         actor: &Participant,
         doc: documents::Prepared,
     ) -> Result<DocAnswer> {
-        // The actor as the writer sees it now, from this batch and the participants it
-        // committed (remembered before its next batch, no store read): a suspension
-        // committed after the request was authenticated (or earlier in this very batch)
-        // refuses the document. (The simulator found sales of a participant suspended
-        // between its sign-in and its document going through.)
-        let suspended = match tx
-            .pending_participants()
-            .iter()
-            .rev()
-            .find(|p| p.id == actor.id)
-        {
-            Some(p) => p.suspended.clone(),
-            None => self.participant(actor.id)?.and_then(|p| p.suspended),
-        };
-        if let Some(why) = suspended {
-            return Err(Error::Unauthorized(format!(
-                "participant {} is suspended: {why}",
-                actor.tin
-            )));
-        }
+        self.refuse_if_suspended(tx, actor.id)?;
         let blocks = self.inner.blocks.read();
         let ttl = |gtin: u64| {
             self.product(gtin)
@@ -1558,7 +1573,9 @@ impl Registry {
             });
         }
         let actor_id = actor.id;
+        let reg = self.clone();
         let block = self.write(move |tx| {
+            reg.refuse_if_suspended(tx, actor_id)?;
             tx.load(&keys)?;
             let mut errors = Vec::new();
             let mut states = Vec::new();
@@ -1639,7 +1656,9 @@ impl Registry {
         if !actor.has(Role::Regulator) {
             return Err(Error::Forbidden("only regulators lift blocks".into()));
         }
+        let reg = self.clone();
         let block = self.write(move |tx| {
+            reg.refuse_if_suspended(tx, actor_id)?;
             // Checked in the writer: a lift earlier in the same batch is not in the store yet.
             let b = tx
                 .block(id)?
@@ -1692,7 +1711,9 @@ impl Registry {
         }
         let note: String = note.chars().take(ACK_NOTE_CHARS_MAX).collect();
         let by = actor.id;
+        let reg = self.clone();
         self.write(move |tx| {
+            reg.refuse_if_suspended(tx, by)?;
             tx.append_log(
                 log::LeafKind::AlertAck,
                 by,

@@ -210,7 +210,9 @@ impl Registry {
         let quantity = req.quantity;
         let serial_type = req.serial_type;
         let serial_len = group.serial_len;
+        let reg = self.clone();
         let order = self.write(move |tx| {
+            reg.refuse_if_suspended(tx, actor_id)?;
             // Counted in the writer, with this batch's orders: concurrent requests cannot
             // race past the limit.
             if tx.active_orders_of(actor_id)? >= ACTIVE_ORDERS_MAX {
@@ -566,7 +568,9 @@ impl Registry {
             ));
         }
         let id = *id;
+        let (reg, actor_id) = (self.clone(), actor.id);
         self.write(move |tx| {
+            reg.refuse_if_suspended(tx, actor_id)?;
             let mut o = tx
                 .store()
                 .order(&id)?

@@ -23,6 +23,9 @@
 //! Deterministic: every choice comes from the seed's generator, the keyring from the seed
 //! (so the codes are the same), the clock is the world's, and each step waits for its
 //! answer. Document ids and participants' keys are random and change nothing checked.
+//!
+//! A step that hangs (a deadlock, a writer that stopped answering) is caught by a watchdog
+//! after [`STEP_DEADLINE`], which names the seed and step and ends the process.
 
 #![deny(missing_docs)]
 
@@ -43,6 +46,15 @@ pub const FULL_CHECK_EVERY: u64 = 50;
 
 /// Most codes one document carries in the simulation.
 pub const DOC_CODES_MAX: usize = 60;
+
+/// A step that has not finished in this long is a hang (a deadlock, a writer that stopped
+/// answering): the watchdog prints the seed and step and ends the process with
+/// [`HANG_EXIT_CODE`], as a stuck thread cannot be unwound. Steps take milliseconds; a
+/// restart a few seconds on a busy machine.
+pub const STEP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The process's exit code when a step hangs past [`STEP_DEADLINE`].
+pub const HANG_EXIT_CODE: i32 = 70;
 
 /// Where the model says a code is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,7 +205,11 @@ pub fn run(seed: u64, steps: u64) -> Result<Summary, Failure> {
 pub fn run_with(seed: u64, steps: u64, options: Options) -> Result<Summary, Failure> {
     let mut sim = Sim::new(seed);
     sim.options = options;
+    let (progress, watched) = std::sync::mpsc::channel::<u64>();
+    // Ends when `progress` is dropped, with this function.
+    std::thread::spawn(move || watchdog(seed, watched));
     for step in 1..=steps {
+        let _ = progress.send(step);
         let outcome = sim.step();
         let checked = outcome.and_then(|(action, touched)| {
             let all = step % FULL_CHECK_EVERY == 0 || step == steps;
@@ -229,6 +245,27 @@ pub fn run_with(seed: u64, steps: u64, options: Options) -> Result<Summary, Fail
     sim.summary.codes = sim.codes.len();
     sim.summary.projection_rows = sim.rows_compared.get();
     Ok(sim.summary)
+}
+
+/// Waits for each step's start; a step not followed by another (or by the end) within
+/// [`STEP_DEADLINE`] is reported with the command that replays it, and the process ends.
+fn watchdog(seed: u64, steps: std::sync::mpsc::Receiver<u64>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut step = 0;
+    loop {
+        match steps.recv_timeout(STEP_DEADLINE) {
+            Ok(s) => step = s,
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                eprintln!(
+                    "seed {seed} hung at step {step} (no answer in {} s); replay: \
+                     tracemark sim --seed {seed} --steps {step}",
+                    STEP_DEADLINE.as_secs()
+                );
+                std::process::exit(HANG_EXIT_CODE);
+            }
+        }
+    }
 }
 
 impl Sim {
