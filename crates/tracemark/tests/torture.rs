@@ -48,12 +48,14 @@
 //! The server runs with a small memory bound and small memtables
 //! (`TRACEMARK_TORTURE_MEMORY_MB`, default 256, and `TRACEMARK_TORTURE_MEMTABLE_MB`, default
 //! 4; `0` leaves the server's default): the store flushes and compacts during the run, and
-//! is killed doing so, and a start replays at most a 64 MiB journal.
+//! is killed doing so, and a start replays a journal of about 64 MiB at most.
 //!
-//! `TRACEMARK_TORTURE_KILLS` sets K (default 4); `TRACEMARK_CRASH_SEED` replays a run's
-//! shapes (lot and box sizes, load durations, what each thread does and when), printed at
-//! the start; `TRACEMARK_CRASH_KEEP=1` keeps the data directory and the server log (both
-//! are kept anyway when the test fails; their path is printed at the start).
+//! `TRACEMARK_TORTURE_KILLS` sets K (default 4); `TRACEMARK_TORTURE_MINUTES` a time after
+//! which no more kills start (the final checks and audit still run; default none);
+//! `TRACEMARK_CRASH_SEED` replays a run's shapes (lot and box sizes, load durations, what
+//! each thread does and when), printed at the start; `TRACEMARK_CRASH_KEEP=1` keeps the
+//! data directory and the server log (both are kept anyway when the test fails; their
+//! path is printed at the start).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -2716,6 +2718,11 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
     let t0 = Instant::now();
     let kills = env_usize("TRACEMARK_TORTURE_KILLS", KILLS_DEFAULT);
     let audit_every = env_usize("TRACEMARK_TORTURE_AUDIT_EVERY", AUDIT_EVERY_DEFAULT);
+    // A time budget: no kill starts past it (the final checks and audit still run).
+    let budget = match env_usize("TRACEMARK_TORTURE_MINUTES", 0) {
+        0 => None,
+        m => Some(Duration::from_secs(60 * m as u64)),
+    };
     let seed = std::env::var("TRACEMARK_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -2726,7 +2733,8 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
         });
     println!(
         "torture: TRACEMARK_CRASH_SEED={seed} TRACEMARK_TORTURE_KILLS={kills} \
-         TRACEMARK_TORTURE_AUDIT_EVERY={audit_every}"
+         TRACEMARK_TORTURE_AUDIT_EVERY={audit_every} TRACEMARK_TORTURE_MINUTES={}",
+        budget.map_or(0, |b| b.as_secs() / 60)
     );
     let mut rng = StdRng::seed_from_u64(seed);
     let keep = std::env::var_os("TRACEMARK_CRASH_KEEP").is_some();
@@ -2832,7 +2840,13 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
         world.log.docs
     );
 
+    let mut done = 0;
     for round in 0..kills {
+        if budget.is_some_and(|b| t0.elapsed() >= b) {
+            println!("torture: the time budget ends the run after {round} of {kills} kills");
+            break;
+        }
+        done = round + 1;
         // Mixed load, then SIGKILL under it.
         let delay = Duration::from_millis(rng.gen_range(LOAD_MS.0..=LOAD_MS.1));
         let stop = AtomicBool::new(false);
@@ -2905,10 +2919,10 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
                 .post_signed_bytes(actors.get(doc.by), "/api/v1/documents", doc.body.clone())
                 .expect("re-send");
             assert_eq!(s, 201, "re-sent in-flight {} {}: {v}", doc.kind, doc.id);
-            line.answered(doc, v, kills);
+            line.answered(doc, v, done);
         }
     }
-    check_round(&mut world, &client, &http, &actors, kills, true, &mut rng);
+    check_round(&mut world, &client, &http, &actors, done, true, &mut rng);
     // Every order ready now: its codes' leaves are all in.
     let leaves = read_new_leaves(&http, &server.base, &mut world.log);
     world.account(&leaves);
@@ -2952,7 +2966,7 @@ fn kill_9_under_mixed_load_loses_nothing_acknowledged() {
         + cm.not_landed
         + si.not_landed;
     println!(
-        "torture: {kills} kills in {:?} (seed {seed}): documents {docs} in the log ({} answered 201, \
+        "torture: {done} kills in {:?} (seed {seed}): documents {docs} in the log ({} answered 201, \
          {} landed in flight, {} not), {} till checks ({} throttled); orders {} ({} acked, {} landed, \
          {} not; closes {} acked, {} landed, {} not; {} codes); blocks {} ({} acked, {} landed, {} not), \
          lifts {} acked, {} landed, {} not; complaints {} ({} acked, {} landed, {} not, {} rate-limited); \
