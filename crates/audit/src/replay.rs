@@ -92,6 +92,36 @@ impl<'s> Replay<'s> {
         &self.state
     }
 
+    /// A change a participant asked for while suspended (as the replay's participants
+    /// stand at this leaf): the live writer refuses those (every participant's job checks
+    /// it), so one in the log was put there some other way. The operator's and the
+    /// registry's own leaves (actor 0), consumers' complaints and emissions are not a
+    /// participant's asking.
+    fn suspended_actor(&self, leaf: &Leaf) -> Result<Option<Problem>> {
+        let asked = matches!(
+            leaf.kind,
+            LeafKind::Document
+                | LeafKind::Product
+                | LeafKind::Order
+                | LeafKind::OrderClose
+                | LeafKind::Block
+                | LeafKind::Lift
+                | LeafKind::AlertAck
+        );
+        if !asked || leaf.actor == 0 {
+            return Ok(None);
+        }
+        let Some(p) = self.scratch.participant(leaf.actor)? else {
+            return Ok(None);
+        };
+        Ok(p.suspended.map(|why| {
+            format!(
+                "its participant {} was suspended ({why}) when it was recorded",
+                p.tin
+            )
+        }))
+    }
+
     /// Replays leaf `index` (`bytes`, decoded as `leaf`) of the audited store `audited`.
     /// `Ok(Err(p))`: the leaf does not replay as recorded (nothing of it was applied);
     /// `Err`: a storage failure.
@@ -102,6 +132,9 @@ impl<'s> Replay<'s> {
         bytes: &[u8],
         leaf: &Leaf,
     ) -> Result<std::result::Result<(), Problem>> {
+        if let Some(p) = self.suspended_actor(leaf)? {
+            return Ok(Err(p));
+        }
         let mut tx = Tx::new(self.scratch, leaf.at, self.state.clone()).with_ranges(&self.ranges);
         let outcome = match leaf.kind {
             LeafKind::Document => {
