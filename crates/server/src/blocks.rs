@@ -1,6 +1,17 @@
 //! Blocks: a regulator blocks (recalls) goods and lifts the block.
 
-use super::*;
+use crate::caller::Target;
+use crate::problem::Problem;
+use crate::request::body_bytes;
+use crate::{answers, AppState};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use registry::{Error, NewBlock};
+use types::model::{Role, Signed};
 
 #[utoipa::path(
     post,

@@ -2,7 +2,16 @@
 //! signature (RFC 9421) checked and its nonce remembered, and the JSON body of a signed or
 //! authenticated request.
 
-use super::*;
+use crate::gates::SIGNED_IN;
+use crate::problem::Problem;
+use crate::request::{bearer, body_bytes, check_json_type, parse_json};
+use crate::{auth, httpsig, journal, AppState, BODY_INLINE_MAX};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{header, HeaderMap, Method, Uri};
+use registry::Error;
+use serde::de::DeserializeOwned;
+use types::model::{Participant, Signed, SignedRequest};
 
 impl AppState {
     /// Runs a registry read on the store's reader threads ([`reads::ReadPool`]), never on

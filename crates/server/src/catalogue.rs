@@ -1,6 +1,16 @@
 //! The product catalogue: cards put and read, cards moved with a GS1 prefix.
 
-use super::*;
+use crate::caller::Target;
+use crate::problem::Problem;
+use crate::request::admin_json;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use registry::{Error, NewProduct};
 
 #[utoipa::path(
     post,

@@ -1,7 +1,19 @@
 //! Codes: a code's card and history, codes queried in bulk, inventory, public verification
 //! and the till check.
 
-use super::*;
+use crate::caller::Target;
+use crate::gates::peer_ip;
+use crate::problem::Problem;
+use crate::request::{body_bytes, check_json_type, malformed_code, parse_json, query};
+use crate::{answers, limit, till, AppState, CODE_TEXT_LEN_MAX};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use registry::{Error, PosItem};
+use serde::Deserialize;
 
 #[utoipa::path(
     get,

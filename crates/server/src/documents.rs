@@ -1,6 +1,16 @@
 //! Documents: submitted signed, read back.
 
-use super::*;
+use crate::caller::Target;
+use crate::problem::Problem;
+use crate::request::{body_bytes, check_json_type, parse_uuid};
+use crate::{answers, AppState};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use registry::Error;
 
 #[utoipa::path(
     post,

@@ -2,7 +2,16 @@
 //! admin, token and participant gates, a handler's panic as a 500 problem, the metrics of each
 //! request, and the problems for unknown routes and methods.
 
-use super::*;
+use crate::problem::{self, Problem};
+use crate::request::bearer;
+use crate::{limit, reads, route_body_max, AppState, BODY_EMPTY_MAX};
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use registry::Error;
+use std::time::Instant;
+use types::model::Participant;
 
 /// The peer's address, as the serving loop recorded it (`None` for in-process requests).
 pub(crate) fn peer_ip(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {

@@ -31,36 +31,58 @@ pub mod scan;
 pub mod serve;
 pub mod till;
 mod transparency;
-use blocks::*;
-use caller::*;
-use catalogue::*;
-use codes::*;
-use documents::*;
-use gates::*;
-use ops::*;
-pub use ops::{HEALTH_CACHE_MS, HEALTH_WRITER_TIMEOUT_MS};
-use orders::*;
-use participants::*;
-use request::*;
-use transparency::*;
 
-use auth::{verify_signature, Auth, Nonces};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+// The handlers the router and the OpenAPI document (`crate::name`, `crate::__path_name`)
+// name, and the helpers the other modules reach as `crate::name`.
+use blocks::{
+    __path_create_block, __path_lift_block, __path_list_blocks, create_block, lift_block,
+    list_blocks,
+};
+use caller::Target;
+use catalogue::{
+    __path_get_product, __path_put_product, __path_transfer_product, get_product, put_product,
+    transfer_product,
+};
+use codes::{
+    __path_get_code, __path_inventory, __path_pos_check, __path_query_codes, __path_verify,
+    get_code, inventory, pos_check, public_checker, query_codes, verify,
+};
+use documents::{__path_get_document, __path_submit_document, get_document, submit_document};
+use gates::{
+    __path_problem_doc, early_length, method_not_allowed, not_found, observe, panic_problem,
+    peer_ip, problem_doc, rate_limited, require_admin, require_participant, require_token,
+    throttled,
+};
+use ops::{
+    __path_health, __path_index, __path_metrics_text, health, index, metrics_handle, metrics_text,
+};
+pub use ops::{HEALTH_CACHE_MS, HEALTH_WRITER_TIMEOUT_MS};
+use orders::{
+    __path_close_order, __path_create_order, __path_get_order, __path_order_codes, close_order,
+    create_order, get_order, order_codes,
+};
+use participants::{
+    __path_add_key, __path_add_prefixes, __path_challenge, __path_get_participant, __path_me,
+    __path_register_participant, __path_reinstate, __path_suspend, __path_token, add_key,
+    add_prefixes, challenge, get_participant, me, register_participant, reinstate, suspend, token,
+};
+use request::{body_bytes, check_json_type, malformed_code, parse_json, query};
+use transparency::{
+    __path_keys, __path_log_checkpoint, __path_log_consistency, __path_log_entry,
+    __path_log_inclusion, keys, log_checkpoint, log_consistency, log_entry, log_inclusion,
+    LogSigner,
+};
+
+use auth::{Auth, Nonces};
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::middleware;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
 use problem::Problem;
-use registry::{Error, NewBlock, NewOrder, NewParticipant, NewProduct, PosItem, Registry};
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
-use types::model::{Participant, Role, Signed, SignedRequest};
+use registry::Registry;
+use std::sync::Arc;
 
 /// Largest request body (documents, orders with self-made serials): a document of 30,000
 /// full codes with tails fits with room. Enforced while reading, per route below.

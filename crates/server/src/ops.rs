@@ -1,6 +1,16 @@
 //! The operator's endpoints: the index page, `/health` and `/metrics`.
 
-use super::*;
+use crate::gates::peer_ip;
+use crate::problem::Problem;
+use crate::request::bearer;
+use crate::{answers, reads, role, AppState};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use registry::Error;
+use std::sync::OnceLock;
 
 pub(crate) fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

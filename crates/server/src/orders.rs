@@ -1,6 +1,18 @@
 //! Code orders: created, read, their codes fetched in pages, closed.
 
-use super::*;
+use crate::caller::Target;
+use crate::problem::Problem;
+use crate::request::{body_bytes, parse_uuid, query};
+use crate::{answers, AppState};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use registry::NewOrder;
+use serde::Deserialize;
+use types::model::Signed;
 
 #[utoipa::path(
     post,

@@ -1,6 +1,18 @@
 //! Participants: registration, sign-in (challenge and token), keys, suspension, prefixes.
 
-use super::*;
+use crate::auth::verify_signature;
+use crate::problem::Problem;
+use crate::request::{admin_json, body_bytes, check_json_type, parse_json, query, Empty};
+use crate::{answers, journal, AppState};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use registry::{Error, NewParticipant};
+use serde::Deserialize;
+use types::model::Role;
 
 #[utoipa::path(
     post,

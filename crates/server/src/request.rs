@@ -1,7 +1,14 @@
 //! Reading a request: its body within the route's limit, its JSON (the media type checked,
 //! whole floats read as integers), its query, its bearer token, a UUID in its path.
 
-use super::*;
+use crate::problem::Problem;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{header, HeaderMap, StatusCode};
+use registry::Error;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
     body.map_err(|e| {

@@ -1,7 +1,16 @@
 //! The transparency log's endpoints: the public keys, the signed checkpoint, entries, and
 //! inclusion and consistency proofs.
 
-use super::*;
+use crate::problem::Problem;
+use crate::request::{malformed_code, query};
+use crate::{answers, AppState};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use registry::Error;
+use serde::Deserialize;
+use types::model::Role;
 
 #[utoipa::path(
     get,
