@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use types::model::{Participant, Signed, SignedRequest};
 
 impl AppState {
-    /// Runs a registry read on the store's reader threads ([`reads::ReadPool`]), never on
+    /// Runs a registry read on the store's reader threads ([`crate::reads::ReadPool`]), never on
     /// the async thread: 503 `busy` with `Retry-After` when they are saturated.
     pub(crate) async fn read<T: Send + 'static>(
         &self,
@@ -24,7 +24,7 @@ impl AppState {
     }
 
     /// Runs a write (which waits for the writer's commit) or heavy work on tokio's blocking
-    /// pool, within [`reads::ReadLimits::blocking_max`] at once.
+    /// pool, within [`crate::reads::ReadLimits::blocking_max`] at once.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> registry::Result<T> + Send + 'static,
