@@ -114,41 +114,33 @@ impl QueryError {
 }
 
 /// What the projection needs to know of participants, products and documents (the
-/// registry in production; a table in tests and the bench).
+/// registry in production; a table in tests and the bench). `Ok(None)`: there is none;
+/// `Err`: the read failed, and the fact must be applied again later (never taken for
+/// "none", or the rows would depend on when a fact was applied).
 pub trait Directory {
     /// A participant's TIN and region code.
-    fn participant(&self, id: ParticipantId) -> Option<(String, String)>;
+    fn participant(&self, id: ParticipantId) -> Result<Option<(String, String)>, String>;
     /// A GTIN's product group and card owner.
-    fn product(&self, gtin: u64) -> Option<(String, ParticipantId)>;
+    fn product(&self, gtin: u64) -> Result<Option<(String, ParticipantId)>, String>;
     /// When a document was registered (Unix seconds).
-    fn document_time(&self, id: &uuid::Uuid) -> Option<u64>;
+    fn document_time(&self, id: &uuid::Uuid) -> Result<Option<u64>, String>;
 }
 
 /// The registry as a [`Directory`].
 pub struct RegistryDirectory<'a>(pub &'a registry::Registry);
 
 impl Directory for RegistryDirectory<'_> {
-    fn participant(&self, id: ParticipantId) -> Option<(String, String)> {
-        self.0
-            .participant(id)
-            .ok()
-            .flatten()
-            .map(|p| (p.tin, p.region))
+    fn participant(&self, id: ParticipantId) -> Result<Option<(String, String)>, String> {
+        let p = self.0.participant(id).map_err(|e| e.to_string())?;
+        Ok(p.map(|p| (p.tin, p.region)))
     }
-    fn product(&self, gtin: u64) -> Option<(String, ParticipantId)> {
-        self.0
-            .product(gtin)
-            .ok()
-            .flatten()
-            .map(|p| (p.product_group, p.owner))
+    fn product(&self, gtin: u64) -> Result<Option<(String, ParticipantId)>, String> {
+        let p = self.0.product(gtin).map_err(|e| e.to_string())?;
+        Ok(p.map(|p| (p.product_group, p.owner)))
     }
-    fn document_time(&self, id: &uuid::Uuid) -> Option<u64> {
-        self.0
-            .store()
-            .document(id)
-            .ok()
-            .flatten()
-            .map(|d| d.received_at)
+    fn document_time(&self, id: &uuid::Uuid) -> Result<Option<u64>, String> {
+        let d = self.0.store().document(id).map_err(|e| e.to_string())?;
+        Ok(d.map(|d| d.received_at))
     }
 }
 
@@ -436,42 +428,46 @@ impl Analytics {
         info
     }
 
-    fn part(&mut self, id: ParticipantId, dir: &dyn Directory) -> PartInfo {
+    fn part(&mut self, id: ParticipantId, dir: &dyn Directory) -> Result<PartInfo, String> {
         if let Some(p) = self.parts.get(&id) {
-            return p.clone();
+            return Ok(p.clone());
         }
         let (tin, region) = dir
-            .participant(id)
+            .participant(id)?
             .unwrap_or_else(|| (format!("#{id}"), UNKNOWN.to_string()));
         self.new_parts.push(id);
-        self.put_part(id, &tin, &region)
+        Ok(self.put_part(id, &tin, &region))
     }
 
-    fn prod(&mut self, gtin: u64, dir: &dyn Directory) -> ProdInfo {
+    fn prod(&mut self, gtin: u64, dir: &dyn Directory) -> Result<ProdInfo, String> {
         if let Some(p) = self.prods.get(&gtin) {
-            return *p;
+            return Ok(*p);
         }
         let (group, owner) = dir
-            .product(gtin)
+            .product(gtin)?
             .unwrap_or_else(|| (UNKNOWN.to_string(), 0));
         self.new_prods.push(gtin);
-        self.put_prod(gtin, &group, owner)
+        Ok(self.put_prod(gtin, &group, owner))
     }
 
-    /// Applies one fact, looking participants, products and documents up in `dir`.
-    pub fn apply_fact(&mut self, fact: &Fact, dir: &dyn Directory) {
+    /// Applies one fact, looking participants, products and documents up in `dir`. An
+    /// `Err` is a failed look-up: the fact may be half applied, and the projection is to
+    /// be rebuilt from its checkpoint (as the projection runtime does).
+    pub fn apply_fact(&mut self, fact: &Fact, dir: &dyn Directory) -> Result<(), String> {
         if let Fact::CardOwner(c) = fact {
             self.move_card(c.gtin, c.to);
-            return;
+            return Ok(());
         }
-        let Fact::Document(d) = fact else { return };
+        let Fact::Document(d) = fact else {
+            return Ok(());
+        };
         match d.doc_type() {
-            Some(DocType::Sell) => self.apply_sale(d, dir),
-            Some(DocType::Return) => self.apply_return(d, dir),
-            Some(DocType::Ship) => self.apply_ship(d, dir),
+            Some(DocType::Sell) => self.apply_sale(d, dir)?,
+            Some(DocType::Return) => self.apply_return(d, dir)?,
+            Some(DocType::Ship) => self.apply_ship(d, dir)?,
             _ => {}
         }
-        self.apply_stock(d, dir);
+        self.apply_stock(d, dir)
     }
 
     /// A product card moved: what its owner sees (sales, returns, stock and flows of the
@@ -511,22 +507,30 @@ impl Analytics {
         v.extend(keys.into_iter().filter(|k| !seen.contains(k)));
     }
 
-    fn apply_sale(&mut self, d: &DocFact, dir: &dyn Directory) {
+    fn apply_sale(&mut self, d: &DocFact, dir: &dyn Directory) -> Result<(), String> {
         // A sale without a fiscal time is refused by the registry; nothing to count.
-        let Some(at) = d.fiscal_at else { return };
-        self.count_units(d, at, true, dir);
+        let Some(at) = d.fiscal_at else {
+            return Ok(());
+        };
+        self.count_units(d, at, true, dir)
     }
 
-    fn apply_return(&mut self, d: &DocFact, dir: &dyn Directory) {
+    fn apply_return(&mut self, d: &DocFact, dir: &dyn Directory) -> Result<(), String> {
         // A return carries no receipt: its registration time, from the stored document.
-        let Some(at) = dir.document_time(&d.id) else {
-            return;
+        let Some(at) = dir.document_time(&d.id)? else {
+            return Ok(());
         };
-        self.count_units(d, at, false, dir);
+        self.count_units(d, at, false, dir)
     }
 
     /// Counts a sale's sold units or a return's returned units, grouped by GTIN.
-    fn count_units(&mut self, d: &DocFact, at: u64, sale: bool, dir: &dyn Directory) {
+    fn count_units(
+        &mut self,
+        d: &DocFact,
+        at: u64,
+        sale: bool,
+        dir: &dyn Directory,
+    ) -> Result<(), String> {
         let mut per_gtin: Vec<(u64, u32)> = Vec::new();
         for u in &d.units {
             let counted = if sale {
@@ -544,13 +548,13 @@ impl Analytics {
             }
         }
         if per_gtin.is_empty() {
-            return;
+            return Ok(());
         }
-        let seller = self.part(d.actor, dir);
+        let seller = self.part(d.actor, dir)?;
         let tz = &self.regions[usize::from(seller.region)].tz;
         let hour = time::local_hour(tz, at as i64);
         for (gtin, n) in per_gtin {
-            let prod = self.prod(gtin, dir);
+            let prod = self.prod(gtin, dir)?;
             let utc = time::utc_hour_of_local(&self.regions[usize::from(seller.region)].tz, hour);
             let cube = if sale {
                 &mut self.sales
@@ -559,15 +563,18 @@ impl Analytics {
             };
             cube.add(d.actor, seller.region, gtin, prod, hour, utc, n);
         }
+        Ok(())
     }
 
-    fn apply_ship(&mut self, d: &DocFact, dir: &dyn Directory) {
-        let Some(receiver) = d.receiver else { return };
-        let Some(at) = dir.document_time(&d.id) else {
-            return;
+    fn apply_ship(&mut self, d: &DocFact, dir: &dyn Directory) -> Result<(), String> {
+        let Some(receiver) = d.receiver else {
+            return Ok(());
         };
-        let sender = self.part(d.actor, dir);
-        let to = self.part(receiver, dir);
+        let Some(at) = dir.document_time(&d.id)? else {
+            return Ok(());
+        };
+        let sender = self.part(d.actor, dir)?;
+        let to = self.part(receiver, dir)?;
         let day = time::local_hour(&self.regions[usize::from(sender.region)].tz, at as i64)
             .div_euclid(24);
         let mut per_gtin: Vec<(u64, u32)> = Vec::new();
@@ -579,7 +586,7 @@ impl Analytics {
             }
         }
         for (gtin, n) in per_gtin {
-            let owner = self.prod(gtin, dir).owner;
+            let owner = self.prod(gtin, dir)?.owner;
             self.flows.add(
                 (d.actor, receiver, gtin),
                 owner,
@@ -589,9 +596,10 @@ impl Analytics {
                 n,
             );
         }
+        Ok(())
     }
 
-    fn apply_stock(&mut self, d: &DocFact, dir: &dyn Directory) {
+    fn apply_stock(&mut self, d: &DocFact, dir: &dyn Directory) -> Result<(), String> {
         // Net change per (holder, GTIN) first: a document of 1,000 codes of one GTIN is
         // one map update, not a thousand.
         let mut delta: Vec<(ParticipantId, u64, i64)> = Vec::new();
@@ -619,10 +627,11 @@ impl Analytics {
             if n == 0 {
                 continue;
             }
-            let h = self.part(holder, dir);
-            let p = self.prod(gtin, dir);
+            let h = self.part(holder, dir)?;
+            let p = self.prod(gtin, dir)?;
             self.stock.add(holder, h.region, gtin, p, n);
         }
+        Ok(())
     }
 }
 
@@ -747,8 +756,8 @@ impl Projection for Analytics {
         rows::load(self, key, value).map_err(|e| e.to_string())
     }
 
-    fn apply(&mut self, entry: &FeedEntry, reg: &registry::Registry) {
-        self.apply_fact(&entry.fact, &RegistryDirectory(reg));
+    fn apply(&mut self, entry: &FeedEntry, reg: &registry::Registry) -> Result<(), String> {
+        self.apply_fact(&entry.fact, &RegistryDirectory(reg))
     }
 
     fn take_changes(&mut self) -> Vec<RowChange> {

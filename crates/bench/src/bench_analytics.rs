@@ -47,22 +47,22 @@ fn region_code(i: u32) -> String {
 }
 
 impl Directory for Synthetic {
-    fn participant(&self, id: u32) -> Option<(String, String)> {
-        Some((
+    fn participant(&self, id: u32) -> Result<Option<(String, String)>, String> {
+        Ok(Some((
             format!("{:010}", 7_700_000_000u64 + u64::from(id)),
             region_code(id % REGIONS),
-        ))
+        )))
     }
-    fn product(&self, gtin: u64) -> Option<(String, u32)> {
+    fn product(&self, gtin: u64) -> Result<Option<(String, u32)>, String> {
         let i = gtin - GTIN0;
-        Some((
+        Ok(Some((
             format!("group{}", i % 12),
             PRODUCER0 + (i % u64::from(PRODUCERS)) as u32,
-        ))
+        )))
     }
-    fn document_time(&self, id: &uuid::Uuid) -> Option<u64> {
+    fn document_time(&self, id: &uuid::Uuid) -> Result<Option<u64>, String> {
         // Shipments carry their time in their id here.
-        Some((id.as_u128() >> 64) as u64)
+        Ok(Some((id.as_u128() >> 64) as u64))
     }
 }
 
@@ -169,11 +169,13 @@ pub fn rows(quick: bool) -> anyhow::Result<()> {
         a.apply_fact(
             &Fact::Document(doc(seq, DocType::Accept, shop, accept)),
             &dir,
-        );
+        )
+        .expect("the synthetic directory answers");
         seq += 1;
         let mut d = doc(seq, DocType::Sell, shop, sale);
         d.fiscal_at = Some(at);
-        a.apply_fact(&Fact::Document(d), &dir);
+        a.apply_fact(&Fact::Document(d), &dir)
+            .expect("the synthetic directory answers");
         if seq % (2 * SHIP_EVERY) == 0 {
             let to = 1 + rng.below(u64::from(SHOPS)) as u32;
             let from = PRODUCER0 + rng.below(u64::from(PRODUCERS)) as u32;
@@ -192,7 +194,8 @@ pub fn rows(quick: bool) -> anyhow::Result<()> {
             let mut d = doc(seq, DocType::Ship, from, units);
             d.id = uuid::Uuid::from_u128((u128::from(at) << 64) | u128::from(seq));
             d.receiver = Some(to);
-            a.apply_fact(&Fact::Document(d), &dir);
+            a.apply_fact(&Fact::Document(d), &dir)
+                .expect("the synthetic directory answers");
         }
         sold += RECEIPT_UNITS as u64;
         // The follower writes changed rows every 500 ms; here every 100,000 sale units.

@@ -10,7 +10,8 @@
 //! together). Projections must therefore be deterministic functions of the feed: times
 //! come from facts, identifiers from feed sequence numbers, never from the clock.
 //!
-//! Supervised: a panic while applying a fact marks the projection failed (in
+//! Supervised: a panic or an error (a failed read) while applying a fact marks the
+//! projection failed (in
 //! [`Progress::failure`], `/health` and `/metrics`), and it starts again from its stored
 //! checkpoint after a back-off ([`RESTART_BACKOFF_MIN`], doubling up to
 //! [`RESTART_BACKOFF_MAX`]), its memory rebuilt from its rows and the feed. A feed entry
@@ -40,7 +41,12 @@ pub trait Projection: Send + Sync + 'static {
     /// Takes one stored row while loading (before the first fact).
     fn load_row(&mut self, key: &[u8], value: &[u8]) -> Result<(), String>;
     /// Applies one committed fact. `reg` reads participants, products and documents.
-    fn apply(&mut self, entry: &FeedEntry, reg: &Registry);
+    ///
+    /// An `Err` (a read of `reg` failed) is a failure like a panic: the memory it may have
+    /// half changed is dropped, and the projection starts again from its checkpoint after
+    /// a back-off. A read that fails must never be taken for "not there": the rows would
+    /// then depend on when the fact was applied, not on the feed alone.
+    fn apply(&mut self, entry: &FeedEntry, reg: &Registry) -> Result<(), String>;
     /// The rows changed since the last call.
     fn take_changes(&mut self) -> Vec<RowChange>;
     /// After loading: the first feed sequence number whose fact its in-memory windows need
@@ -306,6 +312,9 @@ fn load<P: Projection>(reg: &Registry, p: &mut P, name: &'static str) -> StoreRe
 enum Failure {
     /// The feed entry at this sequence number is of a format this version cannot read.
     Unreadable(u64),
+    /// Applying the feed entry at this sequence number failed (a read of the registry),
+    /// and why.
+    Apply(u64, String),
 }
 
 /// A panic's message, as far as it is a string.
@@ -330,7 +339,7 @@ fn sleep_unless(stop: &AtomicBool, d: std::time::Duration) -> bool {
 }
 
 /// Runs the projection until stopped; a failure marks it failed and starts it again
-/// after a back-off: after a panic its memory is dropped and rebuilt from its stored rows
+/// after a back-off: after a panic or a failed apply its memory is dropped and rebuilt from its stored rows
 /// (what it applied since is applied again), after an unreadable entry it goes on from
 /// where it stopped. The back-off doubles while it fails at the same entry, and starts
 /// over at [`RESTART_BACKOFF_MIN`] for a failure further on.
@@ -342,7 +351,8 @@ fn supervise<P: Projection + Default>(
     progress: Arc<Progress>,
 ) {
     // Rows changed and not yet stored: kept across a start after an unreadable entry (the
-    // memory that made them is kept too), dropped with the memory after a panic.
+    // memory that made them is kept too), dropped with the memory after a panic or a
+    // failed apply.
     let mut pending = std::collections::BTreeMap::new();
     let mut backoff = RESTART_BACKOFF_MIN;
     let mut reload = false;
@@ -388,6 +398,15 @@ fn supervise<P: Projection + Default>(
                 progress.unreadable.fetch_add(1, Relaxed);
                 progress.set_failure(Some(format!(
                     "feed entry {seq} is of a format this version cannot read; waiting before it"
+                )));
+                seq
+            }
+            Some(Ok(Err(Failure::Apply(seq, why)))) => {
+                reload = true;
+                // As for a panic: the reason to the log, not to the public `/health`.
+                tracing::error!("{name} could not apply feed entry {seq}: {why}");
+                progress.set_failure(Some(format!(
+                    "applying feed entry {seq} failed (the server's log says how)"
                 )));
                 seq
             }
@@ -464,7 +483,7 @@ fn run<P: Projection>(
                 let mut p = proj.write();
                 for e in &entries {
                     progress.applying.store(e.seq, Relaxed);
-                    p.apply(e, reg);
+                    p.apply(e, reg).map_err(|why| Failure::Apply(e.seq, why))?;
                 }
             }
             if let Some(e) = entries.last() {

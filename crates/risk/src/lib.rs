@@ -369,17 +369,18 @@ impl Risk {
         Risk::default()
     }
 
-    fn tin(&mut self, reg: &Registry, id: ParticipantId) -> String {
+    /// A participant's TIN for evidence (`#id` if there is none); `Err`: the read failed,
+    /// and the fact is to be applied again (see [`Projection::apply`]).
+    fn tin(&mut self, reg: &Registry, id: ParticipantId) -> Result<String, String> {
         if let Some(t) = self.tins.get(&id) {
-            return t.clone();
+            return Ok(t.clone());
         }
         let t = reg
             .participant(id)
-            .ok()
-            .flatten()
+            .map_err(|e| format!("participant {id}: {e}"))?
             .map_or_else(|| format!("#{id}"), |p| p.tin);
         self.tins.insert(id, t.clone());
-        t
+        Ok(t)
     }
 
     /// Opens an incident or adds to the open one of its kind and subject.
@@ -448,7 +449,7 @@ impl Risk {
         shop: ParticipantId,
         gtins: &BTreeSet<u64>,
         doc: &str,
-    ) {
+    ) -> Result<(), String> {
         let mut s = Signal::new(Kind::SalesExceedReceipts, Subject::Participant(shop), at);
         let mut over = serde_json::Map::new();
         for g in gtins {
@@ -461,19 +462,27 @@ impl Risk {
             }
         }
         if over.is_empty() {
-            return;
+            return Ok(());
         }
         s.count = over.len() as u64;
         s.documents.push(doc.to_string());
         s.details
             .insert("gtins".into(), serde_json::Value::Object(over));
         s.details
-            .insert("shop_tin".into(), self.tin(reg, shop).into());
+            .insert("shop_tin".into(), self.tin(reg, shop)?.into());
         self.raise(seq, s);
+        Ok(())
     }
 
-    fn document(&mut self, e: &FeedEntry, d: &types::feed::DocFact, reg: &Registry) {
-        let Some(t) = d.doc_type() else { return };
+    fn document(
+        &mut self,
+        e: &FeedEntry,
+        d: &types::feed::DocFact,
+        reg: &Registry,
+    ) -> Result<(), String> {
+        let Some(t) = d.doc_type() else {
+            return Ok(());
+        };
         match t {
             DocType::Accept | DocType::Introduce | DocType::Import | DocType::Return => {
                 for u in &d.units {
@@ -506,7 +515,7 @@ impl Risk {
                     }
                 }
                 let doc = d.id.to_string();
-                self.check_receipts(reg, e.seq, e.at, d.actor, &gtins, &doc);
+                self.check_receipts(reg, e.seq, e.at, d.actor, &gtins, &doc)?;
                 if !unchecked.is_empty() {
                     let mut s =
                         Signal::new(Kind::UncheckedSale, Subject::Participant(d.actor), e.at);
@@ -529,6 +538,7 @@ impl Risk {
             }
             _ => {}
         }
+        Ok(())
     }
 
     /// What the till checks named said of a code: `Some(true)` when one said sellable,
@@ -546,7 +556,12 @@ impl Risk {
     }
 
     /// A sale accepted for its receipt's time whose goods had expired when reported.
-    fn late_sale(&mut self, e: &FeedEntry, l: &types::feed::LateSaleFact, reg: &Registry) {
+    fn late_sale(
+        &mut self,
+        e: &FeedEntry,
+        l: &types::feed::LateSaleFact,
+        reg: &Registry,
+    ) -> Result<(), String> {
         let mut s = Signal::new(Kind::LateSale, Subject::Participant(l.actor), e.at);
         s.count = u64::from(l.total);
         s.codes = l.codes.iter().map(code_text).collect();
@@ -579,13 +594,19 @@ impl Risk {
         s.details
             .insert("check_ids".into(), serde_json::json!(l.check_ids));
         s.details
-            .insert("shop_tin".into(), self.tin(reg, l.actor).into());
+            .insert("shop_tin".into(), self.tin(reg, l.actor)?.into());
         self.raise(e.seq, s);
+        Ok(())
     }
 
-    fn refused(&mut self, e: &FeedEntry, r: &types::feed::RefusedFact, reg: &Registry) {
+    fn refused(
+        &mut self,
+        e: &FeedEntry,
+        r: &types::feed::RefusedFact,
+        reg: &Registry,
+    ) -> Result<(), String> {
         if r.doc_type() != Some(DocType::Sell) {
-            return;
+            return Ok(());
         }
         let shop = Subject::Participant(r.actor);
         let doc = r.id.to_string();
@@ -631,7 +652,10 @@ impl Risk {
             }
             match kind {
                 Kind::RepeatSale => {
-                    let first = reg.store().document_id_by_seq(c.last_event).ok().flatten();
+                    let first = reg
+                        .store()
+                        .document_id_by_seq(c.last_event)
+                        .map_err(|e| format!("the document of event {}: {e}", c.last_event))?;
                     if let Some(first) = first {
                         push_bounded(
                             &mut s.documents,
@@ -639,7 +663,7 @@ impl Risk {
                             EVIDENCE_DOCUMENTS_MAX,
                         );
                     }
-                    let tin = self.tin(reg, st.owner);
+                    let tin = self.tin(reg, st.owner)?;
                     merge_detail(
                         &mut s.details,
                         "first_sellers".into(),
@@ -647,7 +671,7 @@ impl Risk {
                     );
                 }
                 Kind::GreySale => {
-                    let tin = self.tin(reg, st.owner);
+                    let tin = self.tin(reg, st.owner)?;
                     merge_detail(&mut s.details, "owners".into(), serde_json::json!([tin]));
                 }
                 Kind::NotIntroducedSale => {
@@ -665,7 +689,7 @@ impl Risk {
             s.documents.insert(0, doc.clone());
             self.raise(e.seq, s);
         }
-        self.check_receipts(reg, e.seq, e.at, r.actor, &gtins, &doc);
+        self.check_receipts(reg, e.seq, e.at, r.actor, &gtins, &doc)
     }
 
     fn remember_check(&mut self, e: &FeedEntry, t: &types::feed::TillCheckFact) {
@@ -862,8 +886,15 @@ impl Risk {
         self.raise(e.seq, s);
     }
 
-    fn complaint(&mut self, e: &FeedEntry, c: &types::feed::ComplaintFact, reg: &Registry) {
-        let Some(shop) = c.shop else { return };
+    fn complaint(
+        &mut self,
+        e: &FeedEntry,
+        c: &types::feed::ComplaintFact,
+        reg: &Registry,
+    ) -> Result<(), String> {
+        let Some(shop) = c.shop else {
+            return Ok(());
+        };
         let recent = self.complaints.entry(shop).or_default();
         recent.push_back((
             c.at,
@@ -889,7 +920,7 @@ impl Risk {
         let scanned = people.values().filter(|t| **t).count();
         let weight = scanned as f64 + (people.len() - scanned) as f64 * COMPLAINT_UNPROVEN_WEIGHT;
         if weight < COMPLAINT_CLUSTER_MIN {
-            return;
+            return Ok(());
         }
         let people = people.len();
         let mut s = Signal::new(Kind::ComplaintCluster, Subject::Participant(shop), c.at);
@@ -906,8 +937,9 @@ impl Risk {
             .insert("complainants_with_label".into(), scanned.into());
         s.details.insert("weight".into(), serde_json::json!(weight));
         s.details
-            .insert("shop_tin".into(), self.tin(reg, shop).into());
+            .insert("shop_tin".into(), self.tin(reg, shop)?.into());
         self.raise(e.seq, s);
+        Ok(())
     }
 
     /// The first feed sequence number of a till check a sale may still name.
@@ -1182,11 +1214,11 @@ impl Projection for Risk {
         Ok(())
     }
 
-    fn apply(&mut self, e: &FeedEntry, reg: &Registry) {
+    fn apply(&mut self, e: &FeedEntry, reg: &Registry) -> Result<(), String> {
         self.last_at = self.last_at.max(e.at);
         match &e.fact {
-            Fact::Document(d) => self.document(e, d, reg),
-            Fact::Refused(r) => self.refused(e, r, reg),
+            Fact::Document(d) => self.document(e, d, reg)?,
+            Fact::Refused(r) => self.refused(e, r, reg)?,
             Fact::TillCheck(t) => self.remember_check(e, t),
             Fact::Verified(v) => self.scan(e, v),
             Fact::TailFailed(t) => {
@@ -1209,8 +1241,8 @@ impl Projection for Risk {
                 }
                 self.raise(e.seq, s);
             }
-            Fact::Complaint(c) => self.complaint(e, c, reg),
-            Fact::LateSale(l) => self.late_sale(e, l, reg),
+            Fact::Complaint(c) => self.complaint(e, c, reg)?,
+            Fact::LateSale(l) => self.late_sale(e, l, reg)?,
             Fact::Ack(a) => {
                 if let Some(al) = self.alerts.get_mut(&a.alert) {
                     if al.ack.is_none() {
@@ -1225,6 +1257,7 @@ impl Projection for Risk {
             }
             Fact::Block(_) | Fact::CardOwner(_) => {}
         }
+        Ok(())
     }
 
     fn take_changes(&mut self) -> Vec<RowChange> {

@@ -25,7 +25,7 @@ fn risk(w: &World) -> Risk {
         .expect("writer");
     let mut r = Risk::new();
     for e in w.reg.feed(0, 1_000_000).expect("feed") {
-        r.apply(&e, &w.reg);
+        r.apply(&e, &w.reg).expect("the registry answers");
     }
     r
 }
@@ -710,7 +710,7 @@ fn a_flooding_shop_forgets_its_own_checks_not_anothers() {
     let t = std::time::Instant::now();
     for i in 0..floods {
         for f in flooders {
-            r.apply(&fake(i, f), &w.reg);
+            r.apply(&fake(i, f), &w.reg).expect("the registry answers");
         }
     }
     eprintln!(
@@ -731,7 +731,7 @@ fn a_flooding_shop_forgets_its_own_checks_not_anothers() {
         .iter()
         .rfind(|e| matches!(e.fact, types::feed::Fact::Document(_)))
     {
-        r.apply(e, &w.reg);
+        r.apply(e, &w.reg).expect("the registry answers");
     }
     let u = of_kind(&r, Kind::UncheckedSale);
     assert!(

@@ -1011,7 +1011,9 @@ fn same_rows<P: registry::project::Projection>(w: &World, mut fresh: P) -> Resul
         for (seq, bytes) in page {
             let (at, fact) = types::feed::decode(&bytes)
                 .ok_or_else(|| format!("feed entry {seq} does not read"))?;
-            fresh.apply(&types::feed::FeedEntry { seq, at, fact }, &w.reg);
+            fresh
+                .apply(&types::feed::FeedEntry { seq, at, fact }, &w.reg)
+                .map_err(|e| format!("rebuilding {name} at feed entry {seq}: {e}"))?;
         }
         after = last;
     }
@@ -1038,10 +1040,24 @@ fn same_rows<P: registry::project::Projection>(w: &World, mut fresh: P) -> Resul
             .zip(&rebuilt)
             .position(|(a, b)| a != b)
             .unwrap_or(stored.len().min(rebuilt.len()));
+        let show = |row: Option<&(Vec<u8>, Vec<u8>)>| {
+            row.map_or_else(
+                || "none".to_string(),
+                |(k, v)| {
+                    format!(
+                        "{} = {}",
+                        String::from_utf8_lossy(k).escape_debug(),
+                        String::from_utf8_lossy(&v[..v.len().min(200)]).escape_debug()
+                    )
+                },
+            )
+        };
         return Err(format!(
-            "the {name} projection stored {} rows, a rebuild from the feed makes {}; first difference at row {first}",
+            "the {name} projection stored {} rows, a rebuild from the feed makes {}; first difference at row {first}: stored {}, rebuilt {}",
             stored.len(),
-            rebuilt.len()
+            rebuilt.len(),
+            show(stored.get(first)),
+            show(rebuilt.get(first))
         ));
     }
     Ok(stored.len())
