@@ -195,7 +195,14 @@ impl FeedSignal {
         }
     }
 
-    /// Waits until the head passes `seen` or `timeout` elapses; returns the head.
+    /// Wakes every waiter without moving the head (a projection told to stop).
+    pub fn wake(&self) {
+        let _h = self.head.lock();
+        self.moved.notify_all();
+    }
+
+    /// Waits until the head passes `seen` or `timeout` elapses (or [`FeedSignal::wake`]);
+    /// returns the head.
     pub fn wait_past(&self, seen: u64, timeout: std::time::Duration) -> u64 {
         let mut h = self.head.lock();
         if *h <= seen {

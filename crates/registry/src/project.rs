@@ -94,6 +94,9 @@ pub struct Progress {
     /// The feed entry at which it last failed: the failure is cleared only once its stored
     /// checkpoint is past it.
     failed_at: AtomicU64,
+    /// Its rows are to be stored now, not at the next flush interval
+    /// ([`Follower::flush_soon`]).
+    flush_asked: AtomicBool,
 }
 
 impl Progress {
@@ -129,15 +132,25 @@ pub struct Follower {
     /// Its progress.
     pub progress: Arc<Progress>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The feed's signal, woken on a stop (so a stop does not wait out a flush interval).
+    signal: Arc<feed::FeedSignal>,
 }
 
 impl Follower {
     /// Stops following, writing what was applied; waits for the thread.
     pub fn stop(&mut self) {
         self.stop.store(true, Relaxed);
+        self.signal.wake();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+
+    /// Asks it to store the rows it changed now rather than at the end of its flush
+    /// interval (for a caller about to compare them, as the simulator does).
+    pub fn flush_soon(&self) {
+        self.progress.flush_asked.store(true, Relaxed);
+        self.signal.wake();
     }
 
     /// Waits until the projection has applied the feed up to `seq` or `timeout` passes;
@@ -209,6 +222,7 @@ pub fn follow<P: Projection + Default>(
         .map_or_else(|| reg.now(), |(at, _)| at);
     progress.current_at.store(at, Relaxed);
     let stop = Arc::new(AtomicBool::new(false));
+    let signal = reg.feed_signal();
     let (reg, t_stop, t_progress) = (reg.clone(), stop.clone(), progress.clone());
     let thread = std::thread::Builder::new()
         .name(format!("tracemark-{name}"))
@@ -222,6 +236,7 @@ pub fn follow<P: Projection + Default>(
         stop,
         progress,
         thread: Some(thread),
+        signal,
     })
 }
 
@@ -506,7 +521,8 @@ fn run<P: Projection>(
         if applied >= signal.head() {
             progress.current_at.fetch_max(reg.now(), Relaxed);
         }
-        let due = last_flush.elapsed().as_millis() as u64 >= FLUSH_INTERVAL_MS;
+        let due = last_flush.elapsed().as_millis() as u64 >= FLUSH_INTERVAL_MS
+            || progress.flush_asked.swap(false, Relaxed);
         if dirty && (due || stopping || unreadable.is_some()) {
             // Merged with what a failed write left: the latest value of each row wins.
             pending.extend(proj.write().take_changes());

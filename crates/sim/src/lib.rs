@@ -961,6 +961,7 @@ impl Sim {
             if !f.wait_applied(head, std::time::Duration::from_secs(60)) {
                 return Err(format!("a projection did not reach the feed's head {head}"));
             }
+            f.flush_soon();
             let since = std::time::Instant::now();
             while f.progress.stored.load(Ordering::Relaxed) < head {
                 if since.elapsed() > std::time::Duration::from_secs(60) {
