@@ -953,9 +953,15 @@ impl Sim {
 
 impl Sim {
     /// The projections followed live store the same rows as fresh ones built from the
-    /// whole feed at once (each a deterministic function of the feed).
+    /// feed at once up to the live one's stored checkpoint (each a deterministic function
+    /// of the feed).
     fn projections_rebuild_the_same(&self) -> Result<(), String> {
         let w = self.w();
+        // The step's facts from reads (till checks, verifications) ride in the writer's
+        // next batch: an empty job commits them, so the head below includes them.
+        w.reg
+            .writer_check(std::time::Duration::from_secs(60))
+            .map_err(|e| format!("the writer did not answer: {e}"))?;
         let head = w.reg.feed_signal().head();
         for f in &self.followers {
             if !f.wait_applied(head, std::time::Duration::from_secs(60)) {
@@ -1005,11 +1011,26 @@ fn facts_from_reads_once(w: &World) -> Result<(), String> {
 fn same_rows<P: registry::project::Projection>(w: &World, mut fresh: P) -> Result<usize, String> {
     let store = w.reg.store();
     let name = fresh.name();
+    // The rows as stored with their checkpoint: read again if a flush landed meanwhile (a
+    // fact from a read, committed after the step, may move the live one on).
+    let (checkpoint, stored) = loop {
+        let before = store
+            .projection_checkpoint(name)
+            .map_err(|e| e.to_string())?;
+        let rows = stored_rows(w, name)?;
+        let after = store
+            .projection_checkpoint(name)
+            .map_err(|e| e.to_string())?;
+        if before == after {
+            break (before, rows);
+        }
+    };
+    // A fresh one fed the feed up to that checkpoint, and not one entry further.
     let mut after = 0;
-    loop {
+    while after < checkpoint {
         let page = store.feed(after, 4_096).map_err(|e| e.to_string())?;
         let Some(&(last, _)) = page.last() else { break };
-        for (seq, bytes) in page {
+        for (seq, bytes) in page.into_iter().filter(|(seq, _)| *seq <= checkpoint) {
             let (at, fact) = types::feed::decode(&bytes)
                 .ok_or_else(|| format!("feed entry {seq} does not read"))?;
             fresh
@@ -1024,17 +1045,6 @@ fn same_rows<P: registry::project::Projection>(w: &World, mut fresh: P) -> Resul
         .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect();
     rebuilt.sort();
-    let mut stored = Vec::new();
-    let mut start = Vec::new();
-    loop {
-        let rows = store
-            .projection_rows(name, &start, 10_000)
-            .map_err(|e| e.to_string())?;
-        let Some((last, _)) = rows.last() else { break };
-        start = last.clone();
-        start.push(0);
-        stored.extend(rows);
-    }
     if stored != rebuilt {
         let first = stored
             .iter()
@@ -1062,6 +1072,24 @@ fn same_rows<P: registry::project::Projection>(w: &World, mut fresh: P) -> Resul
         ));
     }
     Ok(stored.len())
+}
+
+/// Every row `name` has stored, in key order.
+fn stored_rows(w: &World, name: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    let mut stored = Vec::new();
+    let mut start = Vec::new();
+    loop {
+        let rows = w
+            .reg
+            .store()
+            .projection_rows(name, &start, 10_000)
+            .map_err(|e| e.to_string())?;
+        let Some((last, _)) = rows.last() else { break };
+        start = last.clone();
+        start.push(0);
+        stored.extend(rows);
+    }
+    Ok(stored)
 }
 
 /// The risk engine and the analytics, following `w`'s feed.
