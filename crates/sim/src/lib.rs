@@ -1039,7 +1039,7 @@ fn same_rows<P: registry::project::Projection>(w: &World, mut fresh: P) -> Resul
         }
         after = last;
     }
-    let mut rebuilt: Vec<(Vec<u8>, Vec<u8>)> = fresh
+    let mut rebuilt: Rows = fresh
         .take_changes()
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -1074,8 +1074,11 @@ fn same_rows<P: registry::project::Projection>(w: &World, mut fresh: P) -> Resul
     Ok(stored.len())
 }
 
+/// A projection's rows: (key, value), in key order.
+type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Every row `name` has stored, in key order.
-fn stored_rows(w: &World, name: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn stored_rows(w: &World, name: &str) -> Result<Rows, String> {
     let mut stored = Vec::new();
     let mut start = Vec::new();
     loop {
