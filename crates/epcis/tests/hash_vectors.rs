@@ -3,13 +3,14 @@
 //! `../shared/data/epcis-tests/event-hash`): for every JSON-LD document with expected
 //! pre-hashes (`X.prehashes`) or hashes (`X.hashes`), one line per event, in order.
 
+mod common;
+
 use epcis::hash::{event_hash, pre_hash, HashContext};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-const VECTORS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/epcis-tests/event-hash/tests/examples"
-);
+/// The vectors, in `../shared/data`.
+const VECTORS: &str = "epcis-tests/event-hash/tests/examples";
 
 /// Pre-hash vectors known not to match, `(file, event index)`. Any other mismatch fails
 /// the test, and so does a known failure that starts to match (then remove it). Each of
@@ -25,28 +26,6 @@ const KNOWN_FAILURES: &[(&str, usize)] = &[
     ("epcisDocWithDefaultSchemaInContext", 1),
 ];
 
-/// The vector directory, or `None` when it is missing and `TRACEMARK_ALLOW_SKIP` allows
-/// skipping tests that need `../shared` (a clone without it).
-fn vectors() -> Option<PathBuf> {
-    let dir = Path::new(VECTORS);
-    if dir.is_dir() {
-        return Some(dir.to_path_buf());
-    }
-    let allow = std::env::var("TRACEMARK_ALLOW_SKIP").unwrap_or_default();
-    if allow.contains("shared") {
-        eprintln!(
-            "notice: {} is missing; event hash vectors skipped (TRACEMARK_ALLOW_SKIP)",
-            dir.display()
-        );
-        return None;
-    }
-    panic!(
-        "the event hash vectors are missing: {} (../shared/data/epcis-tests/event-hash); \
-         set TRACEMARK_ALLOW_SKIP=shared to skip",
-        dir.display()
-    );
-}
-
 fn expected_lines(path: &Path) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(path).ok()?;
     Some(
@@ -57,79 +36,98 @@ fn expected_lines(path: &Path) -> Option<Vec<String>> {
     )
 }
 
+/// What the comparison found: counts, and the mismatches to report.
+#[derive(Default)]
+struct Tally {
+    pre_ok: usize,
+    pre_total: usize,
+    hash_ok: usize,
+    hash_total: usize,
+    unexpected: Vec<String>,
+    now_passing: Vec<String>,
+}
+
+impl Tally {
+    /// Compares one document's events with its `.prehashes` or `.hashes` lines.
+    fn compare(&mut self, file: &Path, document: &Value, ext: &str) {
+        let Some(expected) = expected_lines(&file.with_extension(ext)) else {
+            return;
+        };
+        let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+        let is_hash = ext == "hashes";
+        let context = HashContext::from_document(document);
+        let events = HashContext::events(document);
+        for (i, want) in expected.iter().enumerate() {
+            let got = match events.get(i) {
+                Some(event) if is_hash => event_hash(event, &context).map_err(|e| e.to_string()),
+                Some(event) => pre_hash(event, &context).map_err(|e| e.to_string()),
+                None => Err("no such event".to_string()),
+            };
+            let ok = got.as_deref() == Ok(want.as_str());
+            let (n_ok, total) = if is_hash {
+                (&mut self.hash_ok, &mut self.hash_total)
+            } else {
+                (&mut self.pre_ok, &mut self.pre_total)
+            };
+            *total += 1;
+            *n_ok += usize::from(ok);
+            let known = !is_hash && KNOWN_FAILURES.contains(&(stem.as_ref(), i));
+            if !ok && !known {
+                self.unexpected.push(format!(
+                    "{stem}.{ext} event {i}:\n  expected {want}\n  got      {got:?}"
+                ));
+            }
+            if ok && known {
+                self.now_passing.push(format!("{stem} event {i}"));
+            }
+        }
+        if events.len() != expected.len() {
+            self.unexpected.push(format!(
+                "{stem}.{ext}: {} events, {} expected lines",
+                events.len(),
+                expected.len()
+            ));
+        }
+    }
+}
+
 #[test]
 fn event_hash_vectors() {
-    let Some(dir) = vectors() else { return };
+    let Some(dir) = common::shared(VECTORS, "the event hash vectors") else {
+        return;
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("read the vector directory")
         .map(|e| e.expect("a directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "jsonld"))
         .collect();
     files.sort();
-    let (mut pre_ok, mut pre_total, mut hash_ok, mut hash_total) = (0, 0, 0, 0);
-    let mut unexpected = Vec::new();
-    let mut now_passing = Vec::new();
+    let mut tally = Tally::default();
     for file in &files {
-        let stem = file.file_stem().unwrap().to_string_lossy().to_string();
-        let text = std::fs::read_to_string(file).expect("read a vector document");
-        let document: serde_json::Value = serde_json::from_str(&text).expect("JSON vector");
-        let context = HashContext::from_document(&document);
-        let events = HashContext::events(&document);
-        for (ext, is_hash) in [("prehashes", false), ("hashes", true)] {
-            let Some(expected) = expected_lines(&file.with_extension(ext)) else {
-                continue;
-            };
-            for (i, want) in expected.iter().enumerate() {
-                let got = match events.get(i) {
-                    Some(event) if is_hash => {
-                        event_hash(event, &context).map_err(|e| e.to_string())
-                    }
-                    Some(event) => pre_hash(event, &context).map_err(|e| e.to_string()),
-                    None => Err("no such event".to_string()),
-                };
-                let ok = got.as_deref() == Ok(want.as_str());
-                if is_hash {
-                    hash_total += 1;
-                    hash_ok += usize::from(ok);
-                } else {
-                    pre_total += 1;
-                    pre_ok += usize::from(ok);
-                }
-                let known = !is_hash && KNOWN_FAILURES.contains(&(stem.as_str(), i));
-                if !ok && !known {
-                    unexpected.push(format!(
-                        "{stem}.{ext} event {i}:\n  expected {want}\n  got      {got:?}"
-                    ));
-                }
-                if ok && known {
-                    now_passing.push(format!("{stem} event {i}"));
-                }
-            }
-            if events.len() != expected.len() {
-                unexpected.push(format!(
-                    "{stem}.{ext}: {} events, {} expected lines",
-                    events.len(),
-                    expected.len()
-                ));
-            }
+        let document = common::read_json(file);
+        for ext in ["prehashes", "hashes"] {
+            tally.compare(file, &document, ext);
         }
     }
+    let t = tally;
     println!(
-        "event hash: {pre_ok} of {pre_total} events match (pre-hash), {hash_ok} of {hash_total} (hash)"
+        "event hash: {} of {} events match (pre-hash), {} of {} (hash)",
+        t.pre_ok, t.pre_total, t.hash_ok, t.hash_total
     );
     assert!(
-        pre_total > 0 && hash_total > 0,
+        t.pre_total > 0 && t.hash_total > 0,
         "no vectors found in {}",
         dir.display()
     );
     assert!(
-        unexpected.is_empty(),
+        t.unexpected.is_empty(),
         "{} unexpected mismatches:\n{}",
-        unexpected.len(),
-        unexpected.join("\n")
+        t.unexpected.len(),
+        t.unexpected.join("\n")
     );
     assert!(
-        now_passing.is_empty(),
-        "known failures that now pass (remove them from KNOWN_FAILURES): {now_passing:?}"
+        t.now_passing.is_empty(),
+        "known failures that now pass (remove them from KNOWN_FAILURES): {:?}",
+        t.now_passing
     );
 }
