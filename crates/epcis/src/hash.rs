@@ -18,6 +18,7 @@
 //! vocabulary its bare words expand to).
 
 use crate::normalise::normalise;
+use crate::vocab::{self, Vocabulary, CBV_NAMESPACE, GS1_NAMESPACE};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -204,39 +205,33 @@ pub fn hash_of_pre_hash(pre_hash: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Bare words: JSON-LD expansion of the CBV / GS1 vocabulary, and the reference's heuristic.
 
-/// A field whose bare-word values the EPCIS JSON-LD context maps to vocabulary IRIs.
-struct Vocab {
-    iri_prefix: &'static str,
-    terms: &'static [&'static str],
-}
-
-const CBV: &str = "https://ref.gs1.org/cbv/";
-const GS1_VOC: &str = "https://gs1.org/voc/";
-
-fn vocab_of(parent: Option<&str>, key: &str) -> Option<Vocab> {
-    let v = |iri_prefix, terms| Some(Vocab { iri_prefix, terms });
+/// The vocabulary of a field whose bare-word values the EPCIS JSON-LD context maps to IRIs.
+fn vocab_of(parent: Option<&str>, key: &str) -> Option<&'static Vocabulary> {
     match (parent, key) {
-        (_, "bizStep") => v("https://ref.gs1.org/cbv/BizStep-", BIZ_STEP),
+        (_, "bizStep") => Some(&vocab::BIZ_STEP),
         (_, "disposition") | (Some("persistentDisposition"), "set" | "unset") => {
-            v("https://ref.gs1.org/cbv/Disp-", DISPOSITION)
+            Some(&vocab::DISPOSITION)
         }
-        (Some("bizTransactionList"), "type") => v("https://ref.gs1.org/cbv/BTT-", BTT),
-        (Some("sourceList" | "destinationList"), "type") => v("https://ref.gs1.org/cbv/SDT-", SDT),
-        (Some("sensorReport"), "type") => v(GS1_VOC, MEASUREMENT),
-        (Some("sensorReport"), "exception") => v(GS1_VOC, EXCEPTION),
-        (Some("sensorReport"), "component") => v("https://ref.gs1.org/cbv/Comp-", COMPONENT),
-        (Some("errorDeclaration"), "reason") => v("https://ref.gs1.org/cbv/ER-", ERROR_REASON),
+        (Some("bizTransactionList"), "type") => Some(&vocab::BIZ_TRANSACTION_TYPE),
+        (Some("sourceList" | "destinationList"), "type") => Some(&vocab::SOURCE_DEST_TYPE),
+        (Some("sensorReport"), "type") => Some(&vocab::MEASUREMENT_TYPE),
+        (Some("sensorReport"), "exception") => Some(&vocab::SENSOR_ALERT_TYPE),
+        (Some("sensorReport"), "component") => Some(&vocab::COMPONENT),
+        (Some("errorDeclaration"), "reason") => Some(&vocab::ERROR_REASON),
         _ => None,
     }
 }
 
+/// What the reference implementation takes for a CBV IRI: starting so (without the slash).
+const REFERENCE_CBV: &str = "https://ref.gs1.org/cbv";
+
 /// A compact IRI with the EPCIS context's `cbv:` or `gs1:` prefix, expanded.
 fn expand_curie(s: &str) -> Option<String> {
     if let Some(rest) = s.strip_prefix("cbv:") {
-        Some(format!("{CBV}{rest}"))
+        Some(format!("{CBV_NAMESPACE}{rest}"))
     } else {
         s.strip_prefix("gs1:")
-            .map(|rest| format!("{GS1_VOC}{rest}"))
+            .map(|rest| format!("{GS1_NAMESPACE}{rest}"))
     }
 }
 
@@ -247,11 +242,11 @@ fn expanded_values(value: &Value, key: Option<(Option<&str>, &str)>, out: &mut B
     match value {
         Value::String(s) => {
             let vocab = key.and_then(|(parent, k)| vocab_of(parent, k));
-            let expanded = match vocab {
-                Some(v) if v.terms.contains(&s.as_str()) => format!("{}{s}", v.iri_prefix),
-                _ => expand_curie(s).unwrap_or_else(|| s.clone()),
-            };
-            if expanded.starts_with("https://ref.gs1.org/cbv") || expanded.starts_with(GS1_VOC) {
+            let expanded = vocab
+                .and_then(|v| v.expand(s))
+                .or_else(|| expand_curie(s))
+                .unwrap_or_else(|| s.clone());
+            if expanded.starts_with(REFERENCE_CBV) || expanded.starts_with(GS1_NAMESPACE) {
                 out.insert(expanded);
             }
         }
@@ -784,17 +779,24 @@ fn generic(children: &[Item]) -> Result<String, HashError> {
     Ok(values.concat())
 }
 
+/// The vocabularies whose EPCIS 1.x URNs the reference implementation turns into web
+/// vocabulary IRIs (not components: it leaves `urn:epcglobal:cbv:comp:` as it is).
+const URN_VOCABULARIES: [&Vocabulary; 5] = [
+    &vocab::BIZ_STEP,
+    &vocab::DISPOSITION,
+    &vocab::BIZ_TRANSACTION_TYPE,
+    &vocab::SOURCE_DEST_TYPE,
+    &vocab::ERROR_REASON,
+];
+
 /// A value through every canonicalisation: CBV URNs to web vocabulary, numbers, GS1 keys.
 fn canonical_value(text: &str) -> Result<String, HashError> {
-    let text = text
-        .replace(
-            "urn:epcglobal:cbv:bizstep:",
-            "https://ref.gs1.org/cbv/BizStep-",
-        )
-        .replace("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
-        .replace("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-")
-        .replace("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
-        .replace("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-");
+    let mut text = text.to_string();
+    for v in URN_VOCABULARIES {
+        if let Some(urn) = v.urn_prefix {
+            text = text.replace(urn, v.iri_prefix);
+        }
+    }
     let text = canonical_number(&text)?;
     Ok(normalise(&text).unwrap_or(text))
 }
@@ -881,208 +883,6 @@ fn normalise_time(text: &str) -> String {
     let civil = whole;
     format!("{}.{ms:03}Z", civil.strftime("%Y-%m-%dT%H:%M:%S"))
 }
-
-/// `BIZ_STEP` terms of the EPCIS 2.0 JSON-LD context.
-const BIZ_STEP: &[&str] = &[
-    "accepting",
-    "arriving",
-    "assembling",
-    "collecting",
-    "commissioning",
-    "consigning",
-    "creating_class_instance",
-    "cycle_counting",
-    "decommissioning",
-    "departing",
-    "destroying",
-    "disassembling",
-    "dispensing",
-    "encoding",
-    "entering_exiting",
-    "holding",
-    "inspecting",
-    "installing",
-    "killing",
-    "loading",
-    "other",
-    "packing",
-    "picking",
-    "receiving",
-    "removing",
-    "repackaging",
-    "repairing",
-    "replacing",
-    "reserving",
-    "retail_selling",
-    "sampling",
-    "sensor_reporting",
-    "shipping",
-    "staging_outbound",
-    "stock_taking",
-    "stocking",
-    "storing",
-    "transporting",
-    "unloading",
-    "unpacking",
-    "void_shipping",
-];
-
-/// `DISPOSITION` terms of the EPCIS 2.0 JSON-LD context.
-const DISPOSITION: &[&str] = &[
-    "active",
-    "available",
-    "completeness_inferred",
-    "completeness_verified",
-    "conformant",
-    "container_closed",
-    "container_open",
-    "damaged",
-    "destroyed",
-    "dispensed",
-    "disposed",
-    "encoded",
-    "expired",
-    "in_progress",
-    "in_transit",
-    "inactive",
-    "mismatch_class",
-    "mismatch_instance",
-    "mismatch_quantity",
-    "needs_replacement",
-    "no_pedigree_match",
-    "non_conformant",
-    "non_sellable_other",
-    "partially_dispensed",
-    "recalled",
-    "reserved",
-    "retail_sold",
-    "returned",
-    "sellable_accessible",
-    "sellable_not_accessible",
-    "stolen",
-    "unavailable",
-    "unknown",
-];
-
-/// `BTT` terms of the EPCIS 2.0 JSON-LD context.
-const BTT: &[&str] = &[
-    "bol",
-    "cert",
-    "desadv",
-    "inv",
-    "pedigree",
-    "po",
-    "poc",
-    "prodorder",
-    "recadv",
-    "rma",
-    "testprd",
-    "testres",
-    "upevt",
-];
-
-/// `SDT` terms of the EPCIS 2.0 JSON-LD context.
-const SDT: &[&str] = &["location", "owning_party", "possessing_party"];
-
-/// `MEASUREMENT` terms of the EPCIS 2.0 JSON-LD context.
-const MEASUREMENT: &[&str] = &[
-    "AbsoluteHumidity",
-    "AbsorbedDose",
-    "AbsorbedDoseRate",
-    "Acceleration",
-    "Altitude",
-    "AmountOfSubstance",
-    "AmountOfSubstancePerUnitVolume",
-    "Angle",
-    "AngularAcceleration",
-    "AngularMomentum",
-    "AngularVelocity",
-    "Area",
-    "Capacitance",
-    "Conductance",
-    "Conductivity",
-    "Count",
-    "Density",
-    "Dimensionless",
-    "DoseEquivalent",
-    "DoseEquivalentRate",
-    "DynamicViscosity",
-    "ElectricCharge",
-    "ElectricCurrent",
-    "ElectricCurrentDensity",
-    "ElectricFieldStrength",
-    "Energy",
-    "Exposure",
-    "Force",
-    "Frequency",
-    "Illuminance",
-    "Inductance",
-    "Irradiance",
-    "KinematicViscosity",
-    "Length",
-    "LinearMomentum",
-    "Luminance",
-    "LuminousFlux",
-    "LuminousIntensity",
-    "MagneticFlux",
-    "MagneticFluxDensity",
-    "MagneticVectorPotential",
-    "Mass",
-    "MassConcentration",
-    "MassFlowRate",
-    "MassPerAreaTime",
-    "MemoryCapacity",
-    "MolalityOfSolute",
-    "MolarEnergy",
-    "MolarMass",
-    "MolarVolume",
-    "Power",
-    "Pressure",
-    "RadiantFlux",
-    "RadiantIntensity",
-    "Radioactivity",
-    "RelativeHumidity",
-    "Resistance",
-    "Resistivity",
-    "SolidAngle",
-    "SpecificVolume",
-    "Speed",
-    "SurfaceDensity",
-    "SurfaceTension",
-    "Temperature",
-    "Time",
-    "Torque",
-    "Voltage",
-    "Volume",
-    "VolumeFlowRate",
-    "VolumeFraction",
-    "VolumetricFlux",
-    "Wavenumber",
-];
-
-/// `EXCEPTION` terms of the EPCIS 2.0 JSON-LD context.
-const EXCEPTION: &[&str] = &["ALARM_CONDITION", "ERROR_CONDITION"];
-
-/// `COMPONENT` terms of the EPCIS 2.0 JSON-LD context.
-const COMPONENT: &[&str] = &[
-    "altitude",
-    "axial_distance",
-    "azimuth",
-    "easting",
-    "elevation_angle",
-    "height",
-    "latitude",
-    "longitude",
-    "northing",
-    "polar_angle",
-    "spherical_radius",
-    "x",
-    "y",
-    "z",
-];
-
-/// `ERROR_REASON` terms of the EPCIS 2.0 JSON-LD context.
-const ERROR_REASON: &[&str] = &["did_not_occur", "incorrect_data"];
 
 #[cfg(test)]
 mod tests {

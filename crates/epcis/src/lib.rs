@@ -8,5 +8,6 @@
 
 pub mod hash;
 mod normalise;
+pub mod vocab;
 
 pub use hash::{event_hash, pre_hash, HashContext, HashError};
