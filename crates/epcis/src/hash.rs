@@ -205,23 +205,6 @@ pub fn hash_of_pre_hash(pre_hash: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Bare words: JSON-LD expansion of the CBV / GS1 vocabulary, and the reference's heuristic.
 
-/// The vocabulary of a field whose bare-word values the EPCIS JSON-LD context maps to IRIs.
-fn vocab_of(parent: Option<&str>, key: &str) -> Option<&'static Vocabulary> {
-    match (parent, key) {
-        (_, "bizStep") => Some(&vocab::BIZ_STEP),
-        (_, "disposition") | (Some("persistentDisposition"), "set" | "unset") => {
-            Some(&vocab::DISPOSITION)
-        }
-        (Some("bizTransactionList"), "type") => Some(&vocab::BIZ_TRANSACTION_TYPE),
-        (Some("sourceList" | "destinationList"), "type") => Some(&vocab::SOURCE_DEST_TYPE),
-        (Some("sensorReport"), "type") => Some(&vocab::MEASUREMENT_TYPE),
-        (Some("sensorReport"), "exception") => Some(&vocab::SENSOR_ALERT_TYPE),
-        (Some("sensorReport"), "component") => Some(&vocab::COMPONENT),
-        (Some("errorDeclaration"), "reason") => Some(&vocab::ERROR_REASON),
-        _ => None,
-    }
-}
-
 /// What the reference implementation takes for a CBV IRI: starting so (without the slash).
 const REFERENCE_CBV: &str = "https://ref.gs1.org/cbv";
 
@@ -241,7 +224,7 @@ fn expand_curie(s: &str) -> Option<String> {
 fn expanded_values(value: &Value, key: Option<(Option<&str>, &str)>, out: &mut BTreeSet<String>) {
     match value {
         Value::String(s) => {
-            let vocab = key.and_then(|(parent, k)| vocab_of(parent, k));
+            let vocab = key.and_then(|(parent, k)| vocab::for_field(parent, k));
             let expanded = vocab
                 .and_then(|v| v.expand(s))
                 .or_else(|| expand_curie(s))

@@ -1,13 +1,19 @@
 //! EPCIS 2.0 support for Tracemark.
 //!
-//! For now one piece of it: the CBV 2.0 event hash ([`hash`]), the
-//! `ni:///sha-256;…?ver=CBV2.0` identifier of an EPCIS event computed from a canonical
-//! "pre-hash" string, as the CBV 2.0 standard (section 8.9, "Event hash ID") and its
-//! reference implementation (`RalphTro/epcis-event-hash-generator`) define it.
+//! - [`hash`]: the CBV 2.0 event hash, the `ni:///sha-256;…?ver=CBV2.0` identifier of an
+//!   EPCIS event computed from a canonical "pre-hash" string, as the CBV 2.0 standard
+//!   (section 8.9, "Event hash ID") and its reference implementation
+//!   (`RalphTro/epcis-event-hash-generator`) define it.
+//! - [`schema`]: validation of EPCIS 2.0 JSON / JSON-LD documents against GS1's JSON Schema
+//!   ([`validate_document`]).
+//! - [`vocab`]: the CBV and GS1 vocabularies (business steps, dispositions, …), generated
+//!   from GS1's artefacts.
 #![deny(missing_docs)]
 
 pub mod hash;
 mod normalise;
+pub mod schema;
 pub mod vocab;
 
 pub use hash::{event_hash, pre_hash, HashContext, HashError};
+pub use schema::{validate_document, SchemaViolation};

@@ -46,6 +46,23 @@ impl Vocabulary {
     }
 }
 
+/// The vocabulary of a field whose standard values are bare words, given its name and that
+/// of the object holding it (a list's name for its items: `sourceList` for a source's
+/// `type`), or `None` for any other field.
+pub fn for_field(parent: Option<&str>, field: &str) -> Option<&'static Vocabulary> {
+    match (parent, field) {
+        (_, "bizStep") => Some(&BIZ_STEP),
+        (_, "disposition") | (Some("persistentDisposition"), "set" | "unset") => Some(&DISPOSITION),
+        (Some("bizTransactionList"), "type") => Some(&BIZ_TRANSACTION_TYPE),
+        (Some("sourceList" | "destinationList"), "type") => Some(&SOURCE_DEST_TYPE),
+        (Some("sensorReport"), "type") => Some(&MEASUREMENT_TYPE),
+        (Some("sensorReport"), "exception") => Some(&SENSOR_ALERT_TYPE),
+        (Some("sensorReport"), "component") => Some(&COMPONENT),
+        (Some("errorDeclaration"), "reason") => Some(&ERROR_REASON),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +84,14 @@ mod tests {
         assert_eq!(DISPOSITION.urn_prefix, Some("urn:epcglobal:cbv:disp:"));
         assert!(MEASUREMENT_TYPE.contains("Temperature"));
         assert_eq!(MEASUREMENT_TYPE.urn_prefix, None);
+        assert_eq!(
+            for_field(Some("sourceList"), "type"),
+            Some(&SOURCE_DEST_TYPE)
+        );
+        assert_eq!(
+            for_field(Some("sensorReport"), "type"),
+            Some(&MEASUREMENT_TYPE)
+        );
+        assert_eq!(for_field(Some("epcisBody"), "type"), None);
     }
 }
