@@ -438,22 +438,7 @@ fn plain(raw: Raw) -> Node {
 /// The reference's `deep_structure_correction`: JSON's `xxxList: [...]` to XML's
 /// `xxxList` of `xxx` elements, `childEPCs`, `inputEPC`, quantity elements.
 fn correct(raw: Raw) -> Node {
-    let mut lists: Vec<(String, Vec<Raw>)> = Vec::new();
-    let mut rest = Vec::new();
-    for child in raw.children {
-        if child.name.ends_with("List") {
-            let element = Raw {
-                name: child.name[..child.name.len() - 4].to_string(),
-                ..child.clone()
-            };
-            match lists.iter_mut().find(|(n, _)| *n == child.name) {
-                Some((_, elements)) => elements.push(element),
-                None => lists.push((child.name, vec![element])),
-            }
-        } else {
-            rest.push(child);
-        }
-    }
+    let (lists, rest) = split_lists(raw.children);
     let mut children: Vec<Item> = Vec::new();
     let mut child_epcs = Vec::new();
     for child in rest {
@@ -468,37 +453,7 @@ fn correct(raw: Raw) -> Node {
         }
     }
     for (list_name, elements) in lists {
-        if let Some((_, id_key)) = PAIR_LISTS.iter().find(|(l, _)| *l == list_name) {
-            // CBV 2.0: the type, then the identifier (the reference keeps the JSON order).
-            let pairs = elements
-                .into_iter()
-                .map(|e| {
-                    let pick = |name: &str| {
-                        e.children
-                            .iter()
-                            .find(|c| c.name == name)
-                            .cloned()
-                            .map(plain)
-                    };
-                    Item::Pair(pick("type").into_iter().chain(pick(id_key)).collect())
-                })
-                .collect();
-            children.push(Item::Node(Node {
-                name: list_name,
-                text: String::new(),
-                children: pairs,
-            }));
-        } else {
-            let elements = elements
-                .into_iter()
-                .map(|e| Item::Node(correct(e)))
-                .collect();
-            children.push(Item::Node(Node {
-                name: list_name,
-                text: String::new(),
-                children: elements,
-            }));
-        }
+        children.push(Item::Node(list_node(list_name, elements)));
     }
     if !child_epcs.is_empty() {
         children.push(Item::Node(Node {
@@ -516,6 +471,59 @@ fn correct(raw: Raw) -> Node {
     Node {
         name,
         text: raw.text,
+        children,
+    }
+}
+
+/// The `xxxList` children, grouped by list in order of first appearance, each item renamed
+/// `xxx`; and the other children.
+fn split_lists(children: Vec<Raw>) -> (Vec<(String, Vec<Raw>)>, Vec<Raw>) {
+    let mut lists: Vec<(String, Vec<Raw>)> = Vec::new();
+    let mut rest = Vec::new();
+    for child in children {
+        if child.name.ends_with("List") {
+            let element = Raw {
+                name: child.name[..child.name.len() - 4].to_string(),
+                ..child.clone()
+            };
+            match lists.iter_mut().find(|(n, _)| *n == child.name) {
+                Some((_, elements)) => elements.push(element),
+                None => lists.push((child.name, vec![element])),
+            }
+        } else {
+            rest.push(child);
+        }
+    }
+    (lists, rest)
+}
+
+/// A list's node: pairs (type, identifier) for business transactions, sources and
+/// destinations, else its corrected elements.
+fn list_node(list_name: String, elements: Vec<Raw>) -> Node {
+    let children = if let Some((_, id_key)) = PAIR_LISTS.iter().find(|(l, _)| *l == list_name) {
+        // CBV 2.0: the type, then the identifier (the reference keeps the JSON order).
+        elements
+            .into_iter()
+            .map(|e| {
+                let pick = |name: &str| {
+                    e.children
+                        .iter()
+                        .find(|c| c.name == name)
+                        .cloned()
+                        .map(plain)
+                };
+                Item::Pair(pick("type").into_iter().chain(pick(id_key)).collect())
+            })
+            .collect()
+    } else {
+        elements
+            .into_iter()
+            .map(|e| Item::Node(correct(e)))
+            .collect()
+    };
+    Node {
+        name: list_name,
+        text: String::new(),
         children,
     }
 }

@@ -185,12 +185,22 @@ fn with_check(body: &str) -> String {
     format!("{body}{}", check_digit(body))
 }
 
+/// GS1 Digital Link's canonical domain, where a constrained canonical URI points.
+const DL: &str = "https://id.gs1.org/";
+
 /// The constrained canonical GS1 Digital Link URI of `uri`, or `None` when `uri` carries no
 /// GS1 key the normaliser knows.
 pub(crate) fn normalise(uri: &str) -> Option<String> {
     let partition = uri.find('.')?;
-    let dl = "https://id.gs1.org/";
-    // EPC URIs
+    epc_id(uri, partition)
+        .or_else(|| epc_id_more(uri, partition))
+        .or_else(|| epc_class_or_pattern(uri, partition))
+        .or_else(|| digital_link(uri))
+}
+
+/// EPC URIs: SGTIN, SSCC, SGLN, GRAI, GIAI, GSRN(P), GDTI.
+fn epc_id(uri: &str, partition: usize) -> Option<String> {
+    let dl = DL;
     if is(P_SGTIN, uri) {
         let gtin = with_check(&gtin_body(uri, 17, partition));
         return Some(format!(
@@ -235,6 +245,12 @@ pub(crate) fn normalise(uri: &str) -> Option<String> {
         let gdti = with_check(&twelve(uri, 16, partition));
         return Some(format!("{dl}253/{gdti}{}", percent_encode(from(uri, 30))));
     }
+    None
+}
+
+/// EPC URIs: CPI, SGCN, GINC, GSIN, ITIP, UPUI, PGLN.
+fn epc_id_more(uri: &str, partition: usize) -> Option<String> {
+    let dl = DL;
     if is(P_CPI, uri) {
         let separator = uri.rfind('.').unwrap_or(partition);
         let cpi = format!(
@@ -279,6 +295,12 @@ pub(crate) fn normalise(uri: &str) -> Option<String> {
             with_check(&twelve(uri, 16, partition))
         ));
     }
+    None
+}
+
+/// EPC class URIs (LGTIN) and EPC ID pattern URIs.
+fn epc_class_or_pattern(uri: &str, partition: usize) -> Option<String> {
+    let dl = DL;
     // EPC class URIs
     if is(P_LGTIN, uri) {
         let gtin = with_check(&gtin_body(uri, 20, partition));
@@ -333,7 +355,12 @@ pub(crate) fn normalise(uri: &str) -> Option<String> {
             with_check(&gtin_body(uri, 19, partition))
         ));
     }
-    // GS1 Digital Link URIs
+    None
+}
+
+/// GS1 Digital Link URIs: short names to AIs, the canonical domain, 14-digit GTINs, then
+/// [`finest_level`].
+fn digital_link(uri: &str) -> Option<String> {
     if !is(P_DL, uri) {
         return None;
     }
@@ -389,6 +416,12 @@ pub(crate) fn normalise(uri: &str) -> Option<String> {
             uri = uri.replace("/01/", &format!("/01/{pad}"));
         }
     }
+    finest_level(uri)
+}
+
+/// A Digital Link URI without its CPV and lot where a finer key makes them redundant, if its
+/// syntax is then valid.
+fn finest_level(mut uri: String) -> Option<String> {
     // without the CPV
     let after_cpv = match uri.find("/22/") {
         Some(at) => uri[at + 4..].to_string(),
