@@ -13,8 +13,12 @@
 //! the other times must be RFC 3339 date-times. The schema is compiled once, offline: it
 //! refers to nothing outside itself.
 //!
-//! What the schema cannot see is left to rules beyond it; the test `tests/schema_corpus.rs`
-//! lists GS1's and openepcis' documents each way.
+//! What the schema lets through is left to rules beyond it. Among what it accepts: a
+//! vocabulary value given as a URI in the CBV 2.0 namespace that names no CBV value
+//! (`https://ref.gs1.org/cbv/BizStep-transforming`, `cbv:BizStep-transforming`: its
+//! pattern keeps out `urn:epcglobal:cbv…` and `https://ns.gs1.org/cbv/…` only), and any
+//! object whose `type` is a URI, as an extension event. The test `tests/schema_corpus.rs`
+//! runs GS1's and openepcis' example documents through it.
 
 use crate::vocab::{self, Vocabulary};
 use jsonschema::error::ValidationErrorKind;
@@ -117,9 +121,9 @@ fn message(error: &ValidationError<'_>) -> String {
 /// For a vocabulary field (`bizStep`, a source's `type`, …) whose value is neither a standard
 /// word nor an acceptable URI, a message saying so.
 fn vocabulary_message(path: &str, error: &ValidationError<'_>) -> Option<String> {
-    if !matches!(error.kind(), ValidationErrorKind::AnyOf { .. }) {
+    let ValidationErrorKind::AnyOf { context } = error.kind() else {
         return None;
-    }
+    };
     let Value::String(value) = error.instance().as_ref() else {
         return None;
     };
@@ -128,18 +132,30 @@ fn vocabulary_message(path: &str, error: &ValidationError<'_>) -> Option<String>
         return None;
     }
     let name = vocabulary.name;
-    if let Some(word) = standard_urn_word(vocabulary, value) {
+    // GS1's schema refuses URIs in the namespaces of the standard values by a pattern.
+    let reserved = context
+        .iter()
+        .flatten()
+        .any(|e| matches!(e.kind(), ValidationErrorKind::Pattern { .. }));
+    if let Some(word) = standard_word_in(vocabulary, value).filter(|_| reserved) {
         return Some(format!(
-            "{value:?} is an EPCIS 1.x URN: EPCIS 2.0 JSON writes this standard {name} as \
-             its bare word {word:?}"
+            "{value:?} is a standard {name} written as a URI: EPCIS 2.0 JSON writes it as its \
+             bare word {word:?}"
         ));
     }
-    let example = vocabulary.terms.first().copied().unwrap_or_default();
-    Some(format!(
-        "{value:?} is neither one of the {} standard words of {name} (such as {example:?}) \
-         nor a URI",
-        vocabulary.terms.len()
-    ))
+    let (n, example) = (vocabulary.terms.len(), vocabulary.terms.first());
+    let example = example.copied().unwrap_or_default();
+    Some(if reserved {
+        format!(
+            "{value:?} is in a namespace GS1 keeps for standard values, and is not one of the \
+             {n} standard words of {name} (such as {example:?})"
+        )
+    } else {
+        format!(
+            "{value:?} is neither one of the {n} standard words of {name} (such as \
+             {example:?}) nor a URI"
+        )
+    })
 }
 
 /// For a field name the object may not have (GS1's schema lets an object have its own fields
@@ -161,10 +177,11 @@ fn field_name_message(error: &ValidationError<'_>) -> Option<String> {
     ))
 }
 
-/// The standard word of `value` when it is the EPCIS 1.x URN of one.
-fn standard_urn_word(vocabulary: &Vocabulary, value: &str) -> Option<String> {
-    let word = value.strip_prefix(vocabulary.urn_prefix?)?;
-    vocabulary.contains(word).then(|| word.to_string())
+/// The standard word a URI ends with (`urn:epcglobal:cbv:bizstep:shipping`,
+/// `https://gs1.org/voc/Temperature`), if it ends with one.
+fn standard_word_in<'v>(vocabulary: &Vocabulary, value: &'v str) -> Option<&'v str> {
+    let word = value.rsplit(['-', ':', '/']).next()?;
+    vocabulary.contains(word).then_some(word)
 }
 
 /// The vocabulary of the field a JSON pointer ends at, if it is a vocabulary field: the
@@ -242,6 +259,16 @@ mod tests {
         let found = violations.iter().find(|v| v.instance_path == at);
         let message = found.map(|v| v.message.as_str()).unwrap_or_default();
         assert!(message.contains("bare word \"shipping\""), "{violations:?}");
+        bad["bizStep"] = json!("https://ns.gs1.org/cbv/BizStep-shipping");
+        let violations = validate_document(&document(bad.clone())).unwrap_err();
+        let found = violations.iter().find(|v| v.instance_path == at);
+        let message = found.map(|v| v.message.as_str()).unwrap_or_default();
+        assert!(message.contains("bare word \"shipping\""), "{violations:?}");
+        bad["bizStep"] = json!("https://ns.gs1.org/cbv/BizStep-transforming");
+        let violations = validate_document(&document(bad.clone())).unwrap_err();
+        let found = violations.iter().find(|v| v.instance_path == at);
+        let message = found.map(|v| v.message.as_str()).unwrap_or_default();
+        assert!(message.contains("namespace GS1 keeps"), "{violations:?}");
         bad["bizStep"] = json!("https://example.com/bizstep/transforming");
         assert_eq!(validate_document(&document(bad)), Ok(()));
     }
