@@ -6,6 +6,7 @@
 //! reference implementation (`RalphTro/epcis-event-hash-generator`) define it.
 #![deny(missing_docs)]
 
+pub mod event;
 pub mod hash;
 mod normalise;
 
