@@ -8,6 +8,7 @@
 
 pub mod event;
 pub mod hash;
+pub mod native;
 mod normalise;
 
 pub use hash::{event_hash, pre_hash, HashContext, HashError};
