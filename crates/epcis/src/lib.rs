@@ -6,11 +6,15 @@
 //!   (`RalphTro/epcis-event-hash-generator`) define it.
 //! - [`schema`]: validation of EPCIS 2.0 JSON / JSON-LD documents against GS1's JSON Schema
 //!   ([`validate_document`]).
+//! - [`event`]: the canonical event, read from EPCIS 2.0 JSON, its JSON kept whole.
+//! - [`native`]: a native document's EPCIS events (docs/epcis.md has the mapping).
 //! - [`vocab`]: the CBV and GS1 vocabularies (business steps, dispositions, …), generated
 //!   from GS1's artefacts.
 #![deny(missing_docs)]
 
+pub mod event;
 pub mod hash;
+pub mod native;
 mod normalise;
 pub mod schema;
 pub mod vocab;
