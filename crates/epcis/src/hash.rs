@@ -86,7 +86,8 @@ impl HashContext {
     /// vocabulary IRIs its values expand to (the reference implementation expands a bare
     /// word when exactly one of the document's expanded values ends with it), and the
     /// fields it asks to leave out (`<prefix>:ignoreFields`, the prefix being the one for
-    /// `https://repository-x.example.com/`, as the reference implementation does).
+    /// `https://repository-x.example.com/`, as the reference implementation does: an array
+    /// of field names, or an object whose keys they are, as the XML form reads).
     pub fn from_document(document: &Value) -> HashContext {
         let mut context = HashContext::new(document.get("@context").unwrap_or(&Value::Null));
         expanded_values(document, None, &mut context.vocabulary);
@@ -101,12 +102,15 @@ impl HashContext {
                 Some(results) if document.pointer("/epcisBody/eventList").is_none() => results,
                 _ => document,
             };
-            if let Some(Value::Array(fields)) = holder.get(&key) {
-                context.ignore_fields = fields
+            context.ignore_fields = match holder.get(&key) {
+                Some(Value::Array(fields)) => fields
                     .iter()
                     .filter_map(|f| f.as_str().map(str::to_string))
-                    .collect();
-            }
+                    .collect(),
+                // A document read from XML (`crate::xml`) names them by empty elements.
+                Some(Value::Object(fields)) => fields.keys().cloned().collect(),
+                _ => Vec::new(),
+            };
         }
         context
     }
@@ -294,6 +298,12 @@ struct Raw {
     /// Field names of the JSON object it came from, when it holds a business transaction,
     /// source or destination (their `type` and identifier pair up).
     pair_keys: bool,
+    /// An item of a JSON array. Only those make a `…List` field a list whose items are
+    /// named after it (`epcList` → `epc`): a user extension `ex:wasteList` read from XML
+    /// is an object holding its items by their own names (`ex:wasteElement`), which the
+    /// reference hashes as such from the XML (its JSON reading renames whatever it finds
+    /// under a `…List` key, so the same extension read from JSON would hash otherwise).
+    listed: bool,
 }
 
 impl Raw {
@@ -303,6 +313,7 @@ impl Raw {
             text,
             children: Vec::new(),
             pair_keys: false,
+            listed: false,
         }
     }
 }
@@ -371,6 +382,7 @@ fn to_raw(value: &Value, context: &HashContext, ignore: &[String]) -> Raw {
                     for element in child.children {
                         node.children.push(Raw {
                             name: key.clone(),
+                            listed: true,
                             ..element
                         });
                     }
@@ -481,7 +493,7 @@ fn split_lists(children: Vec<Raw>) -> (Vec<(String, Vec<Raw>)>, Vec<Raw>) {
     let mut lists: Vec<(String, Vec<Raw>)> = Vec::new();
     let mut rest = Vec::new();
     for child in children {
-        if child.name.ends_with("List") {
+        if child.listed && child.name.ends_with("List") {
             let element = Raw {
                 name: child.name[..child.name.len() - 4].to_string(),
                 ..child.clone()
