@@ -8,6 +8,8 @@
 //!   ([`validate_document`]).
 //! - [`event`]: the canonical event, read from EPCIS 2.0 JSON, its JSON kept whole.
 //! - [`native`]: a native document's EPCIS events (docs/epcis.md has the mapping).
+//! - [`xml`]: EPCIS XML documents (2.0, 1.x) read as the EPCIS 2.0 JSON-LD documents they are
+//!   ([`document_from_xml`]).
 //! - [`vocab`]: the CBV and GS1 vocabularies (business steps, dispositions, …), generated
 //!   from GS1's artefacts.
 #![deny(missing_docs)]
@@ -18,6 +20,8 @@ pub mod native;
 mod normalise;
 pub mod schema;
 pub mod vocab;
+pub mod xml;
 
 pub use hash::{event_hash, pre_hash, HashContext, HashError};
 pub use schema::{validate_document, SchemaViolation};
+pub use xml::{document_from_xml, XmlError};
