@@ -52,13 +52,15 @@
 //! (required fields, values) is left to [`crate::schema::validate_document`] of the result
 //! and to [`crate::event::Event::from_json`].
 //!
-//! A hostile document is bounded: at most [`MAX_XML_BYTES`] bytes, [`MAX_XML_NODES`] nodes
-//! and [`MAX_XML_DEPTH`] nested elements; a DTD is refused (no entity is ever declared or
-//! expanded, nothing is ever fetched), except a bare `<!DOCTYPE name>` that declares
-//! nothing, which some of GS1's examples carry.
+//! A hostile document is bounded: at most [`MAX_XML_BYTES`] bytes, [`MAX_XML_NODES`] nodes,
+//! [`MAX_XML_DEPTH`] nested elements, [`MAX_XML_ATTRIBUTES`] attributes on an element and
+//! [`MAX_XML_NAMESPACES`] namespace declarations in scope (the last three counted before
+//! parsing: the parser's work grows with their square); a DTD is refused (no entity is
+//! ever declared or expanded, nothing is ever fetched), except a bare `<!DOCTYPE name>`
+//! that declares nothing, which some of GS1's examples carry.
 
 use crate::vocab::{self, Vocabulary};
-use roxmltree::{Document, Node, NodeId, ParsingOptions};
+use roxmltree::{Document, Node, ParsingOptions};
 use serde_json::{Map, Number, Value};
 
 /// The largest XML document read, in bytes (some ten thousand events of a kilobyte or two).
@@ -71,6 +73,16 @@ pub const MAX_XML_NODES: u32 = 1_000_000;
 /// The deepest nesting of elements read (an event's user extensions nest; nothing in the
 /// standard goes past 8).
 pub const MAX_XML_DEPTH: usize = 64;
+
+/// The most attributes (namespace declarations included) one element may have (GS1's and
+/// openepcis' examples have 22 at most, on a sensor report): the parser's duplicate check
+/// costs their square.
+pub const MAX_XML_ATTRIBUTES: usize = 64;
+
+/// The most namespace declarations in scope at once (GS1's and openepcis' examples declare
+/// 11 at most): the parser copies them to every element that declares another and looks
+/// each prefix up among them.
+pub const MAX_XML_NAMESPACES: usize = 32;
 
 /// GS1's EPCIS 2.0 JSON-LD context, the first item of every produced `@context`.
 pub const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
@@ -250,6 +262,18 @@ pub enum XmlError {
         /// [`MAX_XML_NODES`].
         max: u32,
     },
+    /// An element with more than [`MAX_XML_ATTRIBUTES`] attributes.
+    #[error("an element has more than {max} attributes")]
+    TooManyAttributes {
+        /// [`MAX_XML_ATTRIBUTES`].
+        max: usize,
+    },
+    /// More than [`MAX_XML_NAMESPACES`] namespace declarations in scope at once.
+    #[error("more than {max} namespace declarations are in scope at once")]
+    TooManyNamespaces {
+        /// [`MAX_XML_NAMESPACES`].
+        max: usize,
+    },
     /// Elements nested deeper than [`MAX_XML_DEPTH`].
     #[error("elements are nested deeper than {max}")]
     TooDeep {
@@ -284,8 +308,9 @@ pub fn document_from_xml(xml: &str) -> Result<Value, XmlError> {
             max: MAX_XML_BYTES,
         });
     }
-    let document = parse(xml.trim_start_matches('\u{feff}'))?;
-    check_depth(&document)?;
+    let xml = xml.trim_start_matches('\u{feff}');
+    shape::check(xml)?;
+    let document = parse(xml)?;
     let root = document.root_element();
     let mut converter = Converter::default();
     let name = root.tag_name().name();
@@ -342,22 +367,6 @@ fn bare_doctype(xml: &str) -> bool {
     starts_with_space
         && !declaration.contains('[')
         && declaration.split_ascii_whitespace().count() == 1
-}
-
-/// Refuses elements nested deeper than [`MAX_XML_DEPTH`] (one pass, no recursion).
-fn check_depth(document: &Document<'_>) -> Result<(), XmlError> {
-    let mut open: Vec<NodeId> = Vec::new();
-    for node in document.root().descendants().filter(Node::is_element) {
-        let parent = node.parent().map(|p| p.id());
-        while open.last().is_some() && open.last().copied() != parent {
-            open.pop();
-        }
-        open.push(node.id());
-        if open.len() > MAX_XML_DEPTH {
-            return Err(XmlError::TooDeep { max: MAX_XML_DEPTH });
-        }
-    }
-    Ok(())
 }
 
 /// An [`XmlError::Invalid`] at `node`.
@@ -596,6 +605,7 @@ impl Converter {
 
 mod document;
 mod event;
+mod shape;
 
 #[cfg(test)]
 mod tests;

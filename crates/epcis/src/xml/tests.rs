@@ -170,10 +170,13 @@ fn hostile_documents_are_bounded() {
     assert!(document_from_xml(&bare).is_ok());
     let deep = format!(
         "{}{}",
-        "<ex:a xmlns:ex=\"https://ex.org/\">".repeat(MAX_XML_DEPTH),
+        "<ex:a>".repeat(MAX_XML_DEPTH),
         "</ex:a>".repeat(MAX_XML_DEPTH)
     );
-    let deep = document(&format!("<ObjectEvent>{deep}</ObjectEvent>"), "");
+    let deep = document(
+        &format!("<ObjectEvent>{deep}</ObjectEvent>"),
+        r#"xmlns:ex="https://ex.org/""#,
+    );
     assert_eq!(
         document_from_xml(&deep),
         Err(XmlError::TooDeep { max: MAX_XML_DEPTH })
@@ -183,6 +186,41 @@ fn hostile_documents_are_bounded() {
         document_from_xml(&many),
         Err(XmlError::TooManyNodes { max: MAX_XML_NODES })
     );
+    let attributes: String = (0..=MAX_XML_ATTRIBUTES)
+        .map(|i| format!(" a{i}='>'"))
+        .collect();
+    assert_eq!(
+        document_from_xml(&format!("<!-- <x> --><a{attributes}/>")),
+        Err(XmlError::TooManyAttributes {
+            max: MAX_XML_ATTRIBUTES
+        })
+    );
+    let declare = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!(" xmlns:p{i}=\"https://ex.org/{i}\""))
+            .collect()
+    };
+    let nested = format!(
+        "<a{}><b{}/></a>",
+        declare(MAX_XML_NAMESPACES - 1),
+        declare(2)
+    );
+    assert_eq!(
+        document_from_xml(&nested),
+        Err(XmlError::TooManyNamespaces {
+            max: MAX_XML_NAMESPACES
+        })
+    );
+    // Within the bounds, the same shapes parse (and are no EPCIS documents).
+    let within = format!(
+        "<a{}><b{}/></a>",
+        declare(MAX_XML_NAMESPACES - 2),
+        declare(2)
+    );
+    assert!(matches!(
+        document_from_xml(&within),
+        Err(XmlError::Invalid { .. })
+    ));
     let large = " ".repeat(MAX_XML_BYTES + 1);
     assert!(matches!(
         document_from_xml(&large),
