@@ -143,6 +143,7 @@ pub fn events_of(d: &NativeDocument<'_>) -> Result<Vec<Value>, NativeError> {
             parties(m, d);
         }
     }
+    name_further_events(&mut events);
     Ok(events)
 }
 
@@ -197,18 +198,13 @@ fn aggregation(mut e: Map<String, Value>, body: &Value) -> Result<Value, NativeE
     Ok(Value::Object(e))
 }
 
-/// One event per package dissolved (an aggregation event has one parent); the first keeps
-/// the document's id, the others are numbered after it.
+/// One event per package dissolved (an aggregation event has one parent).
 fn disaggregation(e: Map<String, Value>, body: &Value) -> Result<Vec<Value>, NativeError> {
     let parents = uris(body.get("parents"))?;
     Ok(parents
         .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
+        .map(|p| {
             let mut one = e.clone();
-            if i > 0 {
-                number_id(&mut one, i);
-            }
             one.insert("parentID".into(), p.into());
             Value::Object(one)
         })
@@ -232,9 +228,6 @@ fn acceptance(e: Map<String, Value>, d: &NativeDocument<'_>) -> Result<Vec<Value
     }
     if !rejected.is_empty() {
         let mut r = e;
-        if !out.is_empty() {
-            number_id(&mut r, 1);
-        }
         r.insert("disposition".into(), "returned".into());
         r.insert("epcList".into(), json!(rejected));
         out.push(Value::Object(r));
@@ -242,11 +235,16 @@ fn acceptance(e: Map<String, Value>, d: &NativeDocument<'_>) -> Result<Vec<Value
     Ok(out)
 }
 
-/// The `i`th further event of a document: its id with `;i` after it (a URN with a
-/// fragment-free suffix, unique per document).
-fn number_id(e: &mut Map<String, Value>, i: usize) {
-    if let Some(Value::String(id)) = e.get_mut("eventID") {
-        id.push_str(&format!(";{i}"));
+/// Every event of a document after its first is named by its own CBV event hash (the
+/// first keeps `urn:uuid:<document id>`): an id unique and the same at every reading.
+fn name_further_events(events: &mut [Value]) {
+    for e in events.iter_mut().skip(1) {
+        let Some(m) = e.as_object_mut() else { continue };
+        m.remove("eventID");
+        let hash = crate::hash::event_hash(&Value::Object(m.clone()), &Default::default());
+        if let Ok(h) = hash {
+            m.insert("eventID".into(), h.into());
+        }
     }
 }
 
