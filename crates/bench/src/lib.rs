@@ -4,6 +4,7 @@
 
 pub mod bench_analytics;
 mod bench_control;
+mod bench_epcis;
 pub mod bench_postgres;
 pub mod bench_scale;
 
@@ -999,6 +1000,7 @@ pub const PARTS: &[&str] = &[
     "control",
     "analytics",
     "export",
+    "epcis",
     "emit",
     "ingest",
     "http",
@@ -1104,6 +1106,9 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
     }
     if want("export") {
         crate::bench_control::export_rows(quick, runs)?;
+    }
+    if want("epcis") {
+        crate::bench_epcis::rows(quick, runs)?;
     }
     if !(want("emit") || want("ingest") || want("http")) {
         return Ok(());
