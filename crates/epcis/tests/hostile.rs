@@ -4,6 +4,7 @@
 //! limits that refuse what would still cost too much; and what the event hash does not
 //! tell apart (docs/epcis.md, "Hostile input").
 
+use epcis::event::Event;
 use epcis::hash::{
     pre_hash, HashContext, HashError, MAX_EVENT_DEPTH, MAX_EVENT_VALUES, MAX_PRE_HASH_BYTES,
 };
@@ -257,4 +258,37 @@ fn an_error_quotes_a_long_value_cut() {
         panic!("a number past f64 is no finite number");
     };
     assert!(quoted.chars().count() <= 121, "{}", quoted.len());
+}
+
+#[test]
+fn a_long_epc_list_reads_in_linear_time() {
+    // `all_epcs` looked for each EPC among those before it: 64 000 took 4.6 s (release).
+    let epcs: Vec<Value> = (0..200_000).map(|i| json!(format!("urn:x:{i}"))).collect();
+    let mut e = event();
+    e.insert("epcList".into(), Value::Array(epcs));
+    let e = Value::Object(e);
+    let all = within("200 000 EPCs", move || {
+        Event::from_json(&e).map(|read| read.all_epcs().len())
+    });
+    assert_eq!(all, Ok(200_000));
+}
+
+#[test]
+fn one_code_written_two_ways_is_one_object() {
+    let mut e = event();
+    e.insert(
+        "epcList".into(),
+        json!([
+            "urn:epc:id:sgtin:0614141.107346.2017",
+            "https://id-gs1-org/01/10614141073464/21/2017"
+        ]),
+    );
+    let doc = document(vec![Value::Object(e.clone())], context());
+    // GS1's schema compares the strings.
+    assert_eq!(epcis::validate_document(&doc), Ok(()));
+    let read = Event::from_json(&Value::Object(e)).map(|read| read.objects.epcs);
+    assert_eq!(
+        read,
+        Ok(vec!["urn:epc:id:sgtin:0614141.107346.2017".to_string()])
+    );
 }
