@@ -292,3 +292,22 @@ fn one_code_written_two_ways_is_one_object() {
         Ok(vec!["urn:epc:id:sgtin:0614141.107346.2017".to_string()])
     );
 }
+
+#[test]
+fn one_prefix_for_many_xml_namespaces_reads_in_linear_time() {
+    // Each namespace under the prefix `ex` tried `ex2`, `ex3`, … against every prefix
+    // met: their cube, 2 000 took 1.9 s (release, 71 KB of XML).
+    let many: String = (0..20_000)
+        .map(|n| format!("<ex:a xmlns:ex=\"urn:y:{n}\">v</ex:a>"))
+        .collect();
+    let xml = format!(
+        "<epcis:EPCISDocument xmlns:epcis=\"urn:epcglobal:epcis:xsd:2\" schemaVersion=\"2.0\" \
+         creationDate=\"2024-01-01T00:00:00Z\"><EPCISBody><EventList><ObjectEvent>\
+         <eventTime>2024-01-01T10:00:00Z</eventTime><eventTimeZoneOffset>+00:00\
+         </eventTimeZoneOffset><action>OBSERVE</action>{many}</ObjectEvent></EventList>\
+         </EPCISBody></epcis:EPCISDocument>"
+    );
+    let doc = within("20 000 namespaces", move || epcis::document_from_xml(&xml));
+    let doc = doc.unwrap_or_default();
+    assert_eq!(doc["@context"][1]["ex20000"], "urn:y:19999");
+}
