@@ -36,13 +36,16 @@ pub const EPCIS_JSON_SCHEMA: &str = include_str!("../schema/EPCIS-JSON-Schema.js
 /// document with thousands of bad events says enough in its first hundred.
 pub const VIOLATIONS_MAX: usize = 100;
 
-/// The most JSON values (strings, numbers, …, arrays and objects) a document may hold for
-/// its violations to be gathered (the first [`VIOLATIONS_MAX`] of them); a larger invalid
-/// document is answered with its first violation only. The validator gathers every
-/// violation before the first can be read, at some 3 KB of memory each: 256 000 unknown
-/// field names, a document of 3.5 MB, took 870 MB and 1.5 s to be told about, where its
-/// first violation costs nothing. At this bound an invalid document's violations take some
-/// 60 MB at most; a valid document is checked without gathering anything, whatever its size.
+/// The most JSON values (strings, numbers, …, arrays and objects) a document (or one of its
+/// events) may hold for its violations to be gathered, the first [`VIOLATIONS_MAX`] of
+/// them. The validator gathers every violation before the first can be read, at some 3 KB
+/// each (256 000 unknown field names, a document of 3.5 MB, took 870 MB and 1.5 s to be
+/// told about), and a violation of a choice (`anyOf`) keeps a copy of the value it is about
+/// per branch (an event of a million extension fields and no `epcList` took 450 MB for its
+/// first violation alone). A larger invalid document is told the violations of its first
+/// invalid event, found event by event without gathering anything, when that event is
+/// within the bound; else only where it breaks the schema. A valid document is checked
+/// without gathering anything, whatever its size.
 pub const VIOLATIONS_DETAIL_VALUES_MAX: usize = 20_000;
 
 /// A value shown in a message when it is a string at most this long (or a number, boolean
@@ -85,34 +88,91 @@ static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
         .expect("the embedded EPCIS JSON Schema compiles (tests/schema_copy.rs)")
 });
 
+/// GS1's schema for one event of a document's `eventList` (`EPCIS-Document-Event`): the
+/// same definitions, the root replaced by a reference to that one.
+static EVENT_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
+    let mut schema: Value = serde_json::from_str(EPCIS_JSON_SCHEMA)
+        .expect("the embedded EPCIS JSON Schema is JSON (tests/schema_copy.rs)");
+    if let Value::Object(root) = &mut schema {
+        root.retain(|k, _| matches!(k.as_str(), "$schema" | "$id" | "definitions"));
+        root.insert("$ref".into(), "#/definitions/EPCIS-Document-Event".into());
+    }
+    jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .offline()
+        .build(&schema)
+        .expect("the embedded EPCIS JSON Schema's event definition compiles")
+});
+
+/// Where a document's events are: an EPCIS document's, a query document's.
+const EVENT_LISTS: [&str; 2] = [
+    "/epcisBody/eventList",
+    "/epcisBody/queryResults/resultsBody/eventList",
+];
+
 /// Checks an EPCIS 2.0 JSON / JSON-LD document (or a single event, or a query document:
 /// whatever its `type` says) against GS1's JSON Schema: `Ok` when it conforms, else its
-/// violations, at most [`VIOLATIONS_MAX`] of them; only the first when the document holds
-/// more than [`VIOLATIONS_DETAIL_VALUES_MAX`] values.
+/// violations, at most [`VIOLATIONS_MAX`] of them. Of a document of more than
+/// [`VIOLATIONS_DETAIL_VALUES_MAX`] values, those of its first invalid event only (their
+/// schema paths then start at the event's definition), or only where it breaks the schema.
 pub fn validate_document(document: &Value) -> Result<(), Vec<SchemaViolation>> {
     if VALIDATOR.is_valid(document) {
         return Ok(());
     }
-    let violations: Vec<SchemaViolation> =
-        if holds_more_values(document, VIOLATIONS_DETAIL_VALUES_MAX) {
-            let first = VALIDATOR.validate(document).err();
-            first.iter().map(violation).collect()
-        } else {
-            VALIDATOR
-                .iter_errors(document)
-                .take(VIOLATIONS_MAX)
-                .map(|error| violation(&error))
-                .collect()
-        };
+    let violations = if holds_more_values(document, VIOLATIONS_DETAIL_VALUES_MAX) {
+        large_document_violations(document)
+    } else {
+        violations_of(&VALIDATOR, document, "")
+    };
     if violations.is_empty() {
         // The validator said it does not conform, and then named nothing.
-        return Err(vec![SchemaViolation {
-            instance_path: String::new(),
-            schema_path: String::new(),
-            message: "the document does not conform to GS1's EPCIS JSON Schema".into(),
-        }]);
+        return Err(vec![unnamed_violation(String::new())]);
     }
     Err(violations)
+}
+
+/// The first [`VIOLATIONS_MAX`] violations of `instance`, found at `at` in the document.
+fn violations_of(validator: &Validator, instance: &Value, at: &str) -> Vec<SchemaViolation> {
+    validator
+        .iter_errors(instance)
+        .take(VIOLATIONS_MAX)
+        .map(|error| {
+            let mut v = violation(&error);
+            v.instance_path.insert_str(0, at);
+            v
+        })
+        .collect()
+}
+
+/// A document too large to gather its violations: those of its first invalid event, when
+/// that event is small enough, else where it breaks the schema.
+fn large_document_violations(document: &Value) -> Vec<SchemaViolation> {
+    for pointer in EVENT_LISTS {
+        let Some(Value::Array(events)) = document.pointer(pointer) else {
+            continue;
+        };
+        let Some(i) = events.iter().position(|e| !EVENT_VALIDATOR.is_valid(e)) else {
+            continue;
+        };
+        let at = format!("{pointer}/{i}");
+        if holds_more_values(&events[i], VIOLATIONS_DETAIL_VALUES_MAX) {
+            return vec![unnamed_violation(at)];
+        }
+        return violations_of(&EVENT_VALIDATOR, &events[i], &at);
+    }
+    vec![unnamed_violation(String::new())]
+}
+
+/// A violation at `at` the validator was not asked to name.
+fn unnamed_violation(at: String) -> SchemaViolation {
+    SchemaViolation {
+        instance_path: at,
+        schema_path: String::new(),
+        message: format!(
+            "does not conform to GS1's EPCIS JSON Schema (of more than \
+             {VIOLATIONS_DETAIL_VALUES_MAX} JSON values: too many to say why)"
+        ),
+    }
 }
 
 /// Whether `value` holds more than `max` JSON values (itself included), counted without
@@ -331,14 +391,40 @@ mod tests {
     }
 
     #[test]
-    fn a_large_invalid_document_is_told_its_first_violation() {
-        let mut bad = event();
+    fn a_large_invalid_document_is_told_its_first_invalid_events_violations() {
+        let mut doc = document(event());
+        let mut events = vec![event(); VIOLATIONS_DETAIL_VALUES_MAX];
+        events[7]["action"] = json!("MOVE");
+        events[9]["action"] = json!("MOVE");
+        doc["epcisBody"]["eventList"] = Value::Array(events.clone());
+        let violations = validate_document(&doc).unwrap_err();
+        let at = "/epcisBody/eventList/7/action";
+        assert!(
+            violations
+                .iter()
+                .all(|v| v.instance_path.starts_with("/epcisBody/eventList/7")),
+            "{violations:?}"
+        );
+        assert!(
+            violations
+                .iter()
+                .any(|v| v.instance_path == at && v.message.contains("MOVE")),
+            "{violations:?}"
+        );
+        events[7]["action"] = json!("OBSERVE");
+        let huge = events[9].as_object_mut().expect("an object");
         for i in 0..VIOLATIONS_DETAIL_VALUES_MAX {
-            bad[format!("k{i}")] = json!("v");
+            huge.insert(format!("k{i}"), json!("v"));
         }
-        let violations = validate_document(&document(bad)).unwrap_err();
+        doc["epcisBody"]["eventList"] = Value::Array(events);
+        let violations = validate_document(&doc).unwrap_err();
         assert_eq!(violations.len(), 1, "{violations:?}");
-        assert!(violations[0].message.starts_with("\"k"), "{violations:?}");
+        assert_eq!(violations[0].instance_path, "/epcisBody/eventList/9");
+        assert!(violations[0].message.contains("too many"), "{violations:?}");
+    }
+
+    #[test]
+    fn a_large_valid_document_passes() {
         let mut doc = document(event());
         let events = vec![event(); VIOLATIONS_DETAIL_VALUES_MAX];
         doc["epcisBody"]["eventList"] = Value::Array(events);
