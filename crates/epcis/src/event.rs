@@ -12,10 +12,12 @@
 //! `eventTimeZoneOffset`, or a time with an offset), read as an instant for ordering and
 //! time-range queries, and the offset is kept for the answer.
 
+use crate::hash::canonical_identifier;
 use crate::vocab::{self, Vocabulary};
 use jiff::tz::Offset;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 /// The record format written now (the first byte of [`Event::encode`]).
 pub const EVENT_RECORD_VERSION: u8 = 1;
@@ -128,7 +130,9 @@ pub struct ErrorDeclaration {
 /// parent apart); a transformation has inputs and outputs.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Objects {
-    /// `epcList` or `childEPCs`.
+    /// `epcList` or `childEPCs`. In these three lists each object is named once, at its
+    /// first writing: the JSON may name one code twice, as an EPC URI and as a Digital
+    /// Link URI (GS1's schema compares the strings), see [`canonical_identifier`].
     pub epcs: Vec<String>,
     /// `inputEPCList`.
     pub inputs: Vec<String>,
@@ -396,6 +400,17 @@ fn error_declaration(m: &Map<String, Value>) -> Result<Option<ErrorDeclaration>,
     }))
 }
 
+/// `list` with each object once however written, at its first writing (an EPC URI and the
+/// Digital Link URI of one code are one object, [`canonical_identifier`]): GS1's schema
+/// asks for unique items but compares the strings, and an operation on the list would
+/// count the code twice. The event's JSON keeps both writings (its hash does too).
+fn distinct(list: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::with_capacity(list.len());
+    list.into_iter()
+        .filter(|epc| seen.insert(canonical_identifier(epc)))
+        .collect()
+}
+
 /// The objects of an event of type `t`, read from the fields its type has.
 fn objects(t: EventType, m: &Map<String, Value>) -> Result<Objects, EventError> {
     let parent = text(m, "parentID")?.map(str::to_string);
@@ -405,16 +420,16 @@ fn objects(t: EventType, m: &Map<String, Value>) -> Result<Objects, EventError> 
     };
     match t {
         EventType::ObjectEvent | EventType::TransactionEvent => {
-            o.epcs = strings(m, "epcList")?;
+            o.epcs = distinct(strings(m, "epcList")?);
             o.quantities = quantities(m, "quantityList")?;
         }
         EventType::AggregationEvent | EventType::AssociationEvent => {
-            o.epcs = strings(m, "childEPCs")?;
+            o.epcs = distinct(strings(m, "childEPCs")?);
             o.quantities = quantities(m, "childQuantityList")?;
         }
         EventType::TransformationEvent => {
-            o.inputs = strings(m, "inputEPCList")?;
-            o.outputs = strings(m, "outputEPCList")?;
+            o.inputs = distinct(strings(m, "inputEPCList")?);
+            o.outputs = distinct(strings(m, "outputEPCList")?);
             o.input_quantities = quantities(m, "inputQuantityList")?;
             o.output_quantities = quantities(m, "outputQuantityList")?;
         }
@@ -479,22 +494,19 @@ impl Event {
     }
 
     /// Every object identifier the event names, the parent included (what
-    /// `MATCH_anyEPC` looks in), each once, in the order first named.
+    /// `MATCH_anyEPC` looks in), each once however written ([`canonical_identifier`]: the
+    /// first writing is given), in the order first named.
     pub fn all_epcs(&self) -> Vec<&str> {
         let o = &self.objects;
-        let mut out: Vec<&str> = Vec::new();
-        let named = o
-            .parent
+        let mut seen = HashSet::new();
+        o.parent
             .iter()
             .chain(&o.epcs)
             .chain(&o.inputs)
-            .chain(&o.outputs);
-        for e in named {
-            if !out.contains(&e.as_str()) {
-                out.push(e);
-            }
-        }
-        out
+            .chain(&o.outputs)
+            .filter(|e| seen.insert(canonical_identifier(e)))
+            .map(String::as_str)
+            .collect()
     }
 
     /// The stored record: the version byte, then the event's JSON (the typed fields are
@@ -592,6 +604,31 @@ mod tests {
         let mut v = shipping();
         v.as_object_mut().map(|m| m.remove("action"));
         assert_eq!(Event::from_json(&v), Err(EventError::Missing("action")));
+    }
+
+    #[test]
+    fn one_object_written_two_ways_is_named_once() {
+        let mut v = shipping();
+        v["epcList"] = json!([
+            "urn:epc:id:sgtin:4601234.067893.A1",
+            "https://id.gs1.org/01/04601234678933/21/A1",
+            "urn:epc:id:sgtin:4601234.067893.A2"
+        ]);
+        let e = Event::from_json(&v).expect("reads");
+        assert_eq!(
+            e.objects.epcs,
+            [
+                "urn:epc:id:sgtin:4601234.067893.A1",
+                "urn:epc:id:sgtin:4601234.067893.A2"
+            ]
+        );
+        assert_eq!(e.json["epcList"].as_array().map(Vec::len), Some(3));
+        v["type"] = json!("TransformationEvent");
+        v.as_object_mut().map(|m| m.remove("action"));
+        v["inputEPCList"] = json!(["urn:epc:id:sgtin:4601234.067893.A1"]);
+        v["outputEPCList"] = json!(["https://example.com/01/04601234678933/21/A1"]);
+        let e = Event::from_json(&v).expect("an input may be an output");
+        assert_eq!(e.all_epcs(), ["urn:epc:id:sgtin:4601234.067893.A1"]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::event::format_offset;
 use jiff::tz::Offset;
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
+use std::collections::HashSet;
 
 /// The resolver every Digital Link URI here names.
 pub const DIGITAL_LINK_BASE: &str = "https://id.gs1.org";
@@ -219,7 +220,12 @@ fn acceptance(e: Map<String, Value>, d: &NativeDocument<'_>) -> Result<Vec<Value
         .iter()
         .map(|c| code_uri(c))
         .collect::<Result<Vec<_>, _>>()?;
-    let accepted: Vec<&String> = shipped.iter().filter(|c| !rejected.contains(c)).collect();
+    // A set: a shipment and its rejections may each name tens of thousands of codes.
+    let rejected_set: HashSet<&String> = rejected.iter().collect();
+    let accepted: Vec<&String> = shipped
+        .iter()
+        .filter(|c| !rejected_set.contains(c))
+        .collect();
     let mut out = Vec::new();
     if !accepted.is_empty() || rejected.is_empty() {
         let mut a = e.clone();

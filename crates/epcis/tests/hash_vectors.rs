@@ -55,7 +55,8 @@ impl Tally {
         };
         let stem = file.file_stem().unwrap_or_default().to_string_lossy();
         let is_hash = ext == "hashes";
-        let context = HashContext::from_document(document);
+        // The reference implementation honours the document's `ignoreFields`.
+        let context = HashContext::from_document(document).with_document_ignore_fields(document);
         let events = HashContext::events(document);
         for (i, want) in expected.iter().enumerate() {
             let got = match events.get(i) {

@@ -106,7 +106,8 @@ fn hashes(document: &Value) -> Vec<Result<String, String>> {
         let context = HashContext::new(&context);
         return vec![event_hash(&event, &context).map_err(|e| e.to_string())];
     }
-    let context = HashContext::from_document(document);
+    // As the reference implementation hashes them: the document's `ignoreFields` honoured.
+    let context = HashContext::from_document(document).with_document_ignore_fields(document);
     events_of(document)
         .into_iter()
         .map(|e| event_hash(e, &context).map_err(|e| e.to_string()))

@@ -116,6 +116,33 @@ fn prefixes_stay_apart() {
 }
 
 #[test]
+fn numbered_prefixes_go_on_where_they_stopped() {
+    let declared = [
+        ("ex", 1),
+        ("ex", 2),
+        ("ex3", 3),
+        ("ex", 4),
+        ("ex2", 5),
+        ("ex", 6),
+    ];
+    let extensions: String = declared
+        .iter()
+        .map(|(p, n)| format!("<{p}:a xmlns:{p}=\"urn:x:{n}\">v</{p}:a>"))
+        .collect();
+    let event = format!(
+        "<ObjectEvent><eventTime>2024-01-01T10:00:00Z</eventTime>\
+         <eventTimeZoneOffset>+00:00</eventTimeZoneOffset><action>OBSERVE</action>\
+         {extensions}</ObjectEvent>"
+    );
+    let doc = document_from_xml(&document(&event, "")).expect("reads");
+    assert_eq!(
+        doc["@context"][1],
+        json!({"ex": "urn:x:1", "ex2": "urn:x:2", "ex3": "urn:x:3", "ex4": "urn:x:4",
+               "ex22": "urn:x:5", "ex5": "urn:x:6"})
+    );
+}
+
+#[test]
 fn a_single_event_reads_with_its_context() {
     let xml = r#"<ObjectEvent xmlns="urn:epcglobal:epcis:xsd:2" creationDate="x">
   <eventTime>2024-01-01T10:00:00Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset>
