@@ -11,13 +11,12 @@
 //! come from facts, identifiers from feed sequence numbers, never from the clock.
 //!
 //! Supervised: a panic or an error (a failed read) while applying a fact marks the
-//! projection failed (in
-//! [`Progress::failure`], `/health` and `/metrics`), and it starts again from its stored
-//! checkpoint after a back-off ([`RESTART_BACKOFF_MIN`], doubling up to
-//! [`RESTART_BACKOFF_MAX`]), its memory rebuilt from its rows and the feed. A feed entry
-//! it cannot read stops it just before that entry, failed likewise: its checkpoint never
-//! moves past a fact it did not apply, and it tries again after each back-off (a newer
-//! version reads it). One that falls more than [`BEHIND_MAX_SECS`] behind the feed says
+//! projection failed (in [`Progress::failure`], `/health` and `/metrics`), and it starts
+//! again from its stored checkpoint after a back-off ([`RESTART_BACKOFF_MIN`], doubling
+//! up to [`RESTART_BACKOFF_MAX`]), its memory rebuilt from its rows and the feed. A feed
+//! entry it cannot read stops it just before that entry, failed likewise: its checkpoint
+//! never moves past a fact it did not apply, and it tries again after each back-off (a
+//! newer version reads it). One that falls more than [`BEHIND_MAX_SECS`] behind the feed says
 //! so ([`Progress::behind_secs`]).
 
 use crate::feed::{self, FeedEntry};
@@ -354,9 +353,9 @@ fn sleep_unless(stop: &AtomicBool, d: std::time::Duration) -> bool {
 }
 
 /// Runs the projection until stopped; a failure marks it failed and starts it again
-/// after a back-off: after a panic or a failed apply its memory is dropped and rebuilt from its stored rows
-/// (what it applied since is applied again), after an unreadable entry it goes on from
-/// where it stopped. The back-off doubles while it fails at the same entry, and starts
+/// after a back-off: after a panic or a failed apply its memory is dropped and rebuilt
+/// from its stored rows (what it applied since is applied again), after an unreadable
+/// entry it goes on from where it stopped. The back-off doubles while it fails at the same entry, and starts
 /// over at [`RESTART_BACKOFF_MIN`] for a failure further on.
 fn supervise<P: Projection + Default>(
     reg: Registry,
