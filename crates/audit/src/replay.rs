@@ -266,10 +266,14 @@ impl<'s> Replay<'s> {
                 leaf.actor
             )));
         };
-        let prepared = match registry::documents::prepare(doc.body.clone(), doc.request.clone()) {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(format!("document {id}: its body does not read: {e}"))),
-        };
+        if doc.doc_type == types::model::DocType::EpcisCapture {
+            return Ok(registry::capture::replay_capture(tx, &doc));
+        }
+        let prepared =
+            match registry::documents::prepare_stored(doc.body.clone(), doc.request.clone()) {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(format!("document {id}: its body does not read: {e}"))),
+            };
         let scratch = self.scratch;
         let ttl = |gtin: u64| {
             scratch

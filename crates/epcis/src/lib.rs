@@ -6,6 +6,8 @@
 //!   (`RalphTro/epcis-event-hash-generator`) define it.
 //! - [`schema`]: validation of EPCIS 2.0 JSON / JSON-LD documents against GS1's JSON Schema
 //!   ([`validate_document`]).
+//! - [`capture`]: a capture request's body read (bounds, duplicate keys, schema, events,
+//!   hashes).
 //! - [`event`]: the canonical event, read from EPCIS 2.0 JSON, its JSON kept whole.
 //! - [`native`]: a native document's EPCIS events (docs/epcis.md has the mapping).
 //! - [`xml`]: EPCIS XML documents (2.0, 1.x) read as the EPCIS 2.0 JSON-LD documents they are
@@ -14,6 +16,7 @@
 //!   from GS1's artefacts.
 #![deny(missing_docs)]
 
+pub mod capture;
 pub mod event;
 pub mod hash;
 pub mod native;

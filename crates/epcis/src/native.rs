@@ -106,7 +106,7 @@ fn shape(
         "accept" => ("ObjectEvent", "OBSERVE", "receiving", "in_progress"),
         "sell" => ("ObjectEvent", "OBSERVE", "retail_selling", "retail_sold"),
         "return" => ("ObjectEvent", "OBSERVE", "receiving", "returned"),
-        "write_off" if reason == "expired" => ("ObjectEvent", "DELETE", "destroying", "expired"),
+        "write_off" if reason == "expiry" => ("ObjectEvent", "DELETE", "destroying", "expired"),
         "write_off" => ("ObjectEvent", "DELETE", "destroying", "destroyed"),
         "withdraw" if reason == "export" => ("ObjectEvent", "DELETE", "shipping", "inactive"),
         "withdraw" => ("ObjectEvent", "DELETE", "decommissioning", "inactive"),
@@ -353,7 +353,7 @@ mod tests {
                 json!({"codes": [CODE], "receipt": {"fiscal_drive": "9960", "number": 17, "at": "2026-12-05T14:50:00+07:00", "store": "s"}}),
             ),
             ("return", json!({"codes": [CODE], "reason": "defect"})),
-            ("write_off", json!({"codes": [CODE], "reason": "expired"})),
+            ("write_off", json!({"codes": [CODE], "reason": "expiry"})),
             ("withdraw", json!({"codes": [CODE], "reason": "export"})),
             ("remark", json!({"codes": [CODE], "replacements": [CODE2]})),
         ];

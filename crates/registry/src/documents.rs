@@ -166,6 +166,31 @@ pub struct Prepared {
     pub request: SignedRequest,
     /// Its codes' states read ahead of the writer, if they were ([`crate::tx::Prefetched`]).
     pub prefetched: Option<crate::tx::Prefetched>,
+    /// The captured EPCIS event it was made from (`crate::capture`), if it was.
+    pub epcis: Option<EpcisOrigin>,
+}
+
+/// Where a document made from a captured EPCIS event comes from: the capture (its
+/// `epcis_capture` document holds the signed body) and the event's place and hash in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpcisOrigin {
+    /// The capture's id (its `epcis_capture` document).
+    pub capture: Uuid,
+    /// The event's index in the capture's event list.
+    pub index: u32,
+    /// The event's CBV 2.0 event hash.
+    pub event_hash: String,
+}
+
+/// The stored body of a document made from a captured event: the document the registry
+/// made of it and where it comes from. (The documents endpoint reads [`RawDocument`]
+/// alone, with unknown fields refused, so no participant can send one.)
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapturedBody {
+    epcis: EpcisOrigin,
+    document: RawDocument,
 }
 
 impl RawDocument {
@@ -199,7 +224,45 @@ pub fn prepare(body: Vec<u8>, request: SignedRequest) -> Result<Prepared> {
         body_hash,
         request,
         prefetched: None,
+        epcis: None,
     })
+}
+
+/// A document made from a captured event ([`EpcisOrigin`]): `{"epcis": …, "document": …}`.
+pub fn prepare_captured(body: Vec<u8>, request: SignedRequest) -> Result<Prepared> {
+    let c: CapturedBody = serde_json::from_slice(&body)
+        .map_err(|e| Error::BadRequest(format!("a captured event's document is not valid: {e}")))?;
+    let body_hash = *blake3::hash(&body).as_bytes();
+    Ok(Prepared {
+        raw: c.document,
+        body,
+        body_hash,
+        request,
+        prefetched: None,
+        epcis: Some(c.epcis),
+    })
+}
+
+/// A stored document's body as the document it is: a participant's, or the one the
+/// registry made from a captured event (its origin left aside).
+pub fn stored_body(body: &[u8]) -> Result<RawDocument> {
+    if body.starts_with(b"{\"epcis\"") {
+        let c: CapturedBody = serde_json::from_slice(body).map_err(|e| {
+            Error::BadRequest(format!("a captured event's document is not valid: {e}"))
+        })?;
+        return Ok(c.document);
+    }
+    parse_body(body)
+}
+
+/// A stored document's body read again (`audit`'s replay): a participant's document or
+/// one made from a captured event.
+pub fn prepare_stored(body: Vec<u8>, request: SignedRequest) -> Result<Prepared> {
+    if body.starts_with(b"{\"epcis\"") {
+        prepare_captured(body, request)
+    } else {
+        prepare(body, request)
+    }
 }
 
 /// Parses the body; a malformed one is a 400 naming what is wrong.

@@ -15,6 +15,7 @@ pub use types::limits::{
 };
 
 pub mod blocks;
+pub mod capture;
 pub mod complaints;
 pub mod documents;
 pub mod emission;
@@ -1388,26 +1389,7 @@ impl Registry {
         doc: documents::Prepared,
     ) -> Result<DocAnswer> {
         self.refuse_if_suspended(tx, actor.id)?;
-        let blocks = self.inner.blocks.read();
-        let ttl = |gtin: u64| {
-            self.product(gtin)
-                .ok()
-                .flatten()
-                .and_then(|p| model::product_group(&p.product_group))
-                .map(|g| g.emitted_ttl_days)
-        };
-        let by_tin = |tin: &str| self.participant_by_tin(tin);
-        let tail_ok = |st: &CodeState, t: &PresentedTail| self.tail_ok(st, t);
-        let prefix_holder = |d: &str| self.prefix_holder(d);
-        let ctx = rules::DocContext {
-            prefix_holder: &prefix_holder,
-            actor,
-            blocks: &blocks,
-            emitted_ttl_days: &ttl,
-            participant_by_tin: &by_tin,
-            tail_ok: &tail_ok,
-        };
-        rules::submit(tx, &ctx, doc)
+        self.run_prepared(tx, actor, doc)
     }
 
     /// Whether a presented tail is the one the registry issued for a code ([`tail_ok`]).
@@ -1435,7 +1417,7 @@ impl Registry {
             .document(id)?
             .ok_or_else(|| Error::NotFound(format!("no document {id}")))?;
         let receiver_ok = d.doc_type == model::DocType::Ship
-            && documents::parse_body(&d.body)
+            && documents::stored_body(&d.body)
                 .ok()
                 .and_then(|r| r.receiver)
                 .is_some_and(|t| t == actor.tin);

@@ -640,6 +640,96 @@ impl<'a, S: Store + ?Sized> Tx<'a, S> {
         self.units.take().unwrap_or_default()
     }
 
+    /// Marks the overlay as it stands, for [`Tx::roll_back`]: a job of several documents
+    /// that must land all or none (an EPCIS capture) marks before its first. Costs a copy
+    /// of the batch's overlay so far (its code states, package lists and counters; the
+    /// write set and documents by length).
+    pub fn savepoint(&self) -> Savepoint {
+        let s = &self.set;
+        Savepoint {
+            state: self.state.clone(),
+            codes: self.codes.clone(),
+            written: self.written,
+            children: self.children.clone(),
+            children_orig: self.children_orig.clone(),
+            shipments: self.shipments.clone(),
+            counters: self.counters.clone(),
+            inventory: self.inventory.clone(),
+            inbox_upto: s.inbox_upto,
+            lens: [
+                s.participants.len(),
+                s.products.len(),
+                s.codes.len(),
+                s.ranges.len(),
+                s.events.len(),
+                s.links_added.len(),
+                s.links_removed.len(),
+                s.documents.len(),
+                s.shipments_closed.len(),
+                s.orders.len(),
+                s.order_serials.len(),
+                s.blocks.len(),
+                s.block_codes.len(),
+                s.inventory.len(),
+                s.counters.len(),
+                s.refusals.len(),
+                s.complaints.len(),
+                s.complaint_photos.len(),
+                s.feed.len(),
+                s.log_leaves.len(),
+                s.log_hashes.len(),
+            ],
+        }
+    }
+
+    /// Puts the overlay back as [`Tx::savepoint`] found it: everything written since is
+    /// forgotten (documents, code states, events, facts, log leaves, counters).
+    pub fn roll_back(&mut self, sp: Savepoint) {
+        let s = &mut self.set;
+        for d in s.documents.drain(sp.lens[7]..) {
+            self.docs.remove(&d.id);
+        }
+        let l = sp.lens;
+        s.participants.truncate(l[0]);
+        s.products.truncate(l[1]);
+        s.codes.truncate(l[2]);
+        s.ranges.truncate(l[3]);
+        s.events.truncate(l[4]);
+        s.links_added.truncate(l[5]);
+        s.links_removed.truncate(l[6]);
+        s.shipments_closed.truncate(l[8]);
+        s.orders.truncate(l[9]);
+        s.order_serials.truncate(l[10]);
+        s.blocks.truncate(l[11]);
+        s.block_codes.truncate(l[12]);
+        s.inventory.truncate(l[13]);
+        s.counters.truncate(l[14]);
+        s.refusals.truncate(l[15]);
+        s.complaints.truncate(l[16]);
+        s.complaint_photos.truncate(l[17]);
+        s.feed.truncate(l[18]);
+        s.log_leaves.truncate(l[19]);
+        s.log_hashes.truncate(l[20]);
+        s.inbox_upto = sp.inbox_upto;
+        self.state = sp.state;
+        self.codes = sp.codes;
+        self.written = sp.written;
+        self.children = sp.children;
+        self.children_orig = sp.children_orig;
+        self.shipments = sp.shipments;
+        self.counters = sp.counters;
+        self.inventory = sp.inventory;
+        self.units = None;
+    }
+
+    /// The id of the document of sequence number `seq` (this batch, then the store).
+    pub fn document_id_by_seq(&self, seq: u64) -> StoreResult<Option<Uuid>> {
+        if let Some(d) = self.set.documents.iter().rev().find(|d| d.seq == seq) {
+            return Ok(Some(d.id));
+        }
+        self.store.document_id_by_seq(seq)
+    }
+
     /// Records a refused document for risk control.
     pub fn refuse(&mut self, participant: ParticipantId, summary: String) {
         self.set.refusals.push((participant, self.now, summary));
@@ -749,6 +839,21 @@ fn buckets(s: &CodeState) -> impl Iterator<Item = (ParticipantId, Bucket)> {
     ]
     .into_iter()
     .flatten()
+}
+
+/// The overlay as it stood ([`Tx::savepoint`]), to go back to ([`Tx::roll_back`]).
+pub struct Savepoint {
+    state: WriterState,
+    codes: HashMap<CodeKey, Slot>,
+    written: usize,
+    children: HashMap<CodeKey, BTreeSet<CodeKey>>,
+    children_orig: HashMap<CodeKey, Vec<CodeKey>>,
+    shipments: HashMap<Uuid, Uuid>,
+    counters: HashMap<String, u64>,
+    inventory: HashMap<(ParticipantId, u64, Bucket), i64>,
+    inbox_upto: Option<u64>,
+    /// The write set's lists' lengths, in [`Tx::savepoint`]'s order.
+    lens: [usize; 21],
 }
 
 /// What a job hands back: called once the batch is committed (or failed).

@@ -13,6 +13,7 @@ mod codes;
 pub mod complaints;
 pub mod control;
 mod documents;
+pub mod epcis_rest;
 mod gates;
 pub mod httpsig;
 pub mod journal;
@@ -108,6 +109,7 @@ pub const BODY_INLINE_MAX: usize = 64 * 1024;
 pub fn route_body_max(route: &str) -> usize {
     match route {
         "/api/v1/documents" | "/api/v1/orders" => BODY_LEN_MAX,
+        "/epcis/capture" => epcis_rest::CAPTURE_BYTES_MAX,
         "/api/v1/auth/token" => BODY_SIGN_IN_MAX,
         "/api/v1/products" => BODY_PRODUCT_MAX,
         "/api/v1/codes/query" | "/api/v1/pos/check" => BODY_QUERY_MAX,
@@ -228,6 +230,8 @@ pub struct AppInner {
     analytics: Option<::analytics::Handle>,
     /// The till check's per-participant buckets and blocking-pool slots.
     till: Arc<till::TillLimits>,
+    /// EPCIS captures: the readers' permits and the jobs that stored nothing.
+    captures: Arc<epcis_rest::Captures>,
     /// The memory bound the caches were sized from (bytes), read once at start.
     memory_budget: u64,
 }
@@ -341,6 +345,7 @@ pub fn router(registry: Registry, config: Config) -> Router {
         registry,
         complaint_limits: Arc::new(complaints::ComplaintLimits::default()),
         image_limits: Arc::new(scan::ImageLimits::new(config.decoder.clone())),
+        captures: Arc::new(epcis_rest::Captures::default()),
         till: Arc::new(till::TillLimits::with_slots(
             config.till_quota,
             (config.reads.threads / 2).clamp(1, till::TILL_CHECKS_IN_FLIGHT_MAX),
@@ -393,6 +398,13 @@ pub fn router(registry: Registry, config: Config) -> Router {
             post(close_order).layer(limit(BODY_EMPTY_MAX)),
         )
         .route("/api/v1/documents", post(submit_document))
+        .route(
+            "/epcis/capture",
+            post(epcis_rest::capture)
+                .options(epcis_rest::capture_options)
+                .layer(limit(epcis_rest::CAPTURE_BYTES_MAX)),
+        )
+        .route("/epcis/capture/{id}", get(epcis_rest::capture_job))
         .route(
             "/api/v1/codes/query",
             post(query_codes).layer(limit(BODY_QUERY_MAX)),

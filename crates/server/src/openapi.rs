@@ -148,6 +148,9 @@ impl Modify for SecuritySchemes {
         crate::analytics::sales,
         crate::analytics::stock,
         crate::analytics::flows,
+        crate::epcis_rest::capture,
+        crate::epcis_rest::capture_options,
+        crate::epcis_rest::capture_job,
     ),
     components(
         schemas(Problem, registry::CodeError),
@@ -179,6 +182,7 @@ impl Modify for SecuritySchemes {
         (name = "till", description = "The till check (permissive mode)"),
         (name = "blocks", description = "Regulators' blocks and recalls"),
         (name = "analytics", description = "Sales, stock and flows, scoped to what the caller may see"),
+        (name = "epcis", description = "GS1 EPCIS 2.0: capture (docs/epcis.md)"),
     )
 )]
 struct ApiDoc;
@@ -376,6 +380,9 @@ mod tests {
             crate::analytics::__path_sales,
             crate::analytics::__path_stock,
             crate::analytics::__path_flows,
+            crate::epcis_rest::__path_capture,
+            crate::epcis_rest::__path_capture_options,
+            crate::epcis_rest::__path_capture_job,
         );
         // The components listed by hand, with everything they reference.
         <Problem as utoipa::ToSchema>::schemas(&mut schemas);

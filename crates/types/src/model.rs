@@ -783,6 +783,12 @@ pub enum DocType {
     Withdraw = 11,
     /// A damaged label replaced: the old code written off, a new one in its place.
     Remark = 12,
+    /// An EPCIS event captured on identifiers the registry did not issue, or on its codes
+    /// by their holder without changing them (a visibility event: recorded, no code moves).
+    EpcisEvent = 13,
+    /// An EPCIS capture: the signed document as received and its job's outcome (written by
+    /// the registry; its events are the documents after it that name it).
+    EpcisCapture = 14,
 }
 
 impl DocType {
@@ -802,6 +808,8 @@ impl DocType {
             DocType::WriteOff => "write_off",
             DocType::Withdraw => "withdraw",
             DocType::Remark => "remark",
+            DocType::EpcisEvent => "epcis_event",
+            DocType::EpcisCapture => "epcis_capture",
         }
     }
 
@@ -822,6 +830,8 @@ impl DocType {
             WriteOff,
             Withdraw,
             Remark,
+            EpcisEvent,
+            EpcisCapture,
         ]
         .get(usize::from(v))
         .copied()

@@ -2,7 +2,7 @@
 //! the sender.
 
 use super::common::{parse_list, DocContext, Plan, Refusal};
-use crate::documents::{parse_body, RawDocument};
+use crate::documents::{stored_body, RawDocument};
 use crate::tx::Tx;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use store::Store;
@@ -61,7 +61,7 @@ fn shipment_of<S: Store + ?Sized>(
         .document(&ship_id)?
         .filter(|d| d.doc_type == DocType::Ship)
         .ok_or_else(|| Error::invalid(format!("no ship document {ship_id}")))?;
-    let ship_raw = parse_body(&ship.body)?;
+    let ship_raw = stored_body(&ship.body)?;
     let receiver_tin = ship_raw.receiver.clone().unwrap_or_default();
     if receiver_tin != ctx.actor.tin {
         return Err(Error::Forbidden(format!(

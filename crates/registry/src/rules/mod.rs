@@ -102,7 +102,20 @@ pub const RULES: &[Rule] = &[
         HOLDERS,
         Plans::Own(remark::plan_remark::<dyn Store>),
     ),
+    // A visibility event: recorded, no code changes (`crate::capture` decides which
+    // captured events are one; none comes through the documents endpoint).
+    rule(DocType::EpcisEvent, HOLDERS, Plans::Own(plan_observation)),
+    rule(DocType::EpcisCapture, &[], Plans::Registry),
 ];
+
+/// A visibility event's plan: nothing changes.
+fn plan_observation(
+    _: &mut Tx<'_, dyn Store>,
+    _: &DocContext<'_>,
+    _: &RawDocument,
+) -> Result<Plan> {
+    Ok(Plan::default())
+}
 
 const fn rule(doc_type: DocType, roles: &'static [Role], plans: Plans) -> Rule {
     Rule {
@@ -114,7 +127,7 @@ const fn rule(doc_type: DocType, roles: &'static [Role], plans: Plans) -> Rule {
 
 // Every document type has its row, at its index.
 const _: () = {
-    assert!(RULES.len() == DocType::Remark as usize + 1);
+    assert!(RULES.len() == DocType::EpcisCapture as usize + 1);
     let mut i = 0;
     while i < RULES.len() {
         assert!(RULES[i].doc_type as usize == i);

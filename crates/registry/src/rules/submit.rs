@@ -28,6 +28,7 @@ pub fn submit(
         body_hash,
         request,
         prefetched,
+        epcis,
     } = doc;
     if let Some(p) = prefetched {
         tx.prefetched(p);
@@ -42,6 +43,11 @@ pub fn submit(
         )));
     }
     let t = allowed_type(ctx, &raw)?;
+    if t == DocType::EpcisEvent && epcis.is_none() {
+        return Err(Error::Forbidden(
+            "`epcis_event` documents are made from EPCIS captures (POST /epcis/capture)".into(),
+        ));
+    }
     let plan = match super::plan(tx, ctx, t, &raw) {
         Ok(p) => p,
         Err(e) => {

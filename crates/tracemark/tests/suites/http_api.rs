@@ -8,6 +8,9 @@
 //! 3. The contract: sign-in, idempotent documents, the legal record, the resolver, offline
 //!    checks with the published keys, OpenAPI, metrics and health.
 
+#[path = "epcis.rs"]
+mod epcis;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use client::{gtin, id_code, sscc, Actor, Client};
@@ -2184,7 +2187,7 @@ fn router_routes() -> BTreeSet<(String, String)> {
             })
             .map_or(after.len(), |(i, _)| i);
         let handlers = &after[..end];
-        for m in ["get", "post", "put", "delete", "patch"] {
+        for m in ["get", "post", "put", "delete", "patch", "options"] {
             let direct = handlers.contains(&format!(", {m}("))
                 || handlers.contains(&format!("routing::{m}("));
             if direct || handlers.contains(&format!(".{m}(")) {
@@ -2321,6 +2324,7 @@ fn openapi_metrics_and_health() {
                 "post" => "POST",
                 "delete" => "DELETE",
                 "put" => "PUT",
+                "options" => "OPTIONS",
                 other => panic!("method {other}"),
             },
             path.clone(),

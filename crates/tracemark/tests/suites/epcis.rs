@@ -1,0 +1,405 @@
+//! EPCIS 2.0 capture (`/epcis/capture`), end to end on the suite's server (both engines):
+//! events on this registry's codes are its operations under its rules, events on other
+//! identifiers are recorded as visibility events, a capture lands all or nothing, a resent
+//! one changes nothing, and bad input is an EPCIS exception that changes nothing.
+
+use super::{Req, World};
+use client::{id_code, Actor};
+use serde_json::{json, Value};
+
+/// A foreign SGTIN (GS1's own example company): no code of this registry.
+const FOREIGN: &str = "urn:epc:id:sgtin:0614141.107346.2017";
+
+/// An EPCIS 2.0 document of `events`.
+fn document(events: Vec<Value>) -> Value {
+    json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-12-07T10:00:00.000Z",
+        "epcisBody": {"eventList": events},
+    })
+}
+
+/// An ObjectEvent with this registry's defaults; `extra` adds or replaces fields.
+fn object(action: &str, step: &str, epcs: &[String], extra: Value) -> Value {
+    let mut e = json!({
+        "type": "ObjectEvent",
+        "eventTime": "2026-12-07T09:30:00.000+03:00",
+        "eventTimeZoneOffset": "+03:00",
+        "epcList": epcs,
+        "action": action,
+        "bizStep": step,
+    });
+    if let (Some(m), Value::Object(x)) = (e.as_object_mut(), extra) {
+        m.extend(x);
+    }
+    e
+}
+
+/// A code's EPC pure identity URI (the producer's company prefix has 7 digits).
+fn epc_uri(code: &str) -> String {
+    let es = gs1::ElementString::parse(id_code(code)).expect("code");
+    gs1::epc::EpcId::from_element_string(&es, 7)
+        .expect("sgtin")
+        .to_pure_uri()
+}
+
+/// A code's Digital Link URI.
+fn dl_uri(code: &str) -> String {
+    let es = gs1::ElementString::parse(id_code(code)).expect("code");
+    es.to_digital_link("https://id.gs1.org").expect("dl")
+}
+
+fn tin_uri(a: &Actor) -> String {
+    format!("urn:tracemark:tin:{}", a.tin)
+}
+
+struct Answer {
+    status: u16,
+    ct: String,
+    location: Option<String>,
+    json: Value,
+}
+
+fn send(w: &World, a: &Actor, body: &[u8], ct: &str, behaviour: Option<&str>) -> Answer {
+    let mut r = Req::new("POST", "/epcis/capture")
+        .header("content-type", ct)
+        .body(body.to_vec());
+    if let Some(b) = behaviour {
+        r = r.header("GS1-Capture-Error-Behaviour", b);
+    }
+    let r = r.signed_by(a);
+    let m = reqwest::Method::POST;
+    let mut rq = w.s.http.request(m, format!("{}{}", w.s.base, r.path));
+    for (k, v) in &r.headers {
+        rq = rq.header(k.as_str(), v.as_str());
+    }
+    let resp = rq.body(r.body.unwrap_or_default()).send().expect("send");
+    let status = resp.status().as_u16();
+    let header = |n: &str| {
+        resp.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let ct = header("content-type").unwrap_or_default();
+    let location = header("location");
+    let text = resp.text().expect("text");
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        ct,
+        location,
+        json,
+    }
+}
+
+fn capture(w: &World, a: &Actor, doc: &Value, behaviour: Option<&str>) -> Answer {
+    send(
+        w,
+        a,
+        &serde_json::to_vec(doc).expect("json"),
+        "application/ld+json",
+        behaviour,
+    )
+}
+
+/// A capture that must succeed; its job.
+#[track_caller]
+fn captured(w: &World, a: &Actor, doc: &Value) -> Value {
+    let r = capture(w, a, doc, None);
+    assert_eq!(r.status, 202, "{}", r.json);
+    let loc = r.location.expect("Location");
+    assert!(loc.starts_with("/epcis/capture/"), "{loc}");
+    assert_eq!(r.json["success"], true, "{}", r.json);
+    r.json
+}
+
+/// An EPCIS exception of `status` and `name`.
+#[track_caller]
+fn exception(r: &Answer, status: u16, name: &str) {
+    assert_eq!(r.status, status, "{}", r.json);
+    assert!(r.ct.starts_with("application/problem+json"), "{}", r.ct);
+    assert_eq!(
+        r.json["type"],
+        json!(format!("epcisException:{name}")),
+        "{}",
+        r.json
+    );
+    assert!(r.json["detail"].as_str().is_some_and(|d| !d.is_empty()));
+}
+
+fn status_owner(w: &World, code: &str) -> (String, String) {
+    let c = w.card(code);
+    (
+        c["status"].as_str().unwrap_or_default().to_string(),
+        c["owner"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn a_codes_life_captured_through_epcis_is_the_registrys_own() {
+    let w = World::new();
+    let s = &w.s;
+    let codes = w.applied(super::Who::Producer, 3);
+    let epcs: Vec<String> = codes.iter().map(|c| epc_uri(c)).collect();
+    // Commissioning: the producer's introduction, dates and batch from the ILMD.
+    let today = super::today(s);
+    let commission = document(vec![object(
+        "ADD",
+        "commissioning",
+        &epcs,
+        json!({"disposition": "active", "ilmd": {"cbvmda:productionDate": today, "cbvmda:lotNumber": "L-7"}}),
+    )]);
+    let job = captured(&w, &w.producer, &commission);
+    assert_eq!(job["eventsCaptured"], 1, "{job}");
+    assert_eq!(status_owner(&w, &codes[0]).0, "INTRODUCED");
+    // The job reads back, for its capturer and a regulator only.
+    let id = job["captureID"].as_str().expect("id").to_string();
+    let path = format!("/epcis/capture/{id}");
+    for (a, want) in [(&w.producer, 200), (&w.regulator, 200), (&w.retailer, 404)] {
+        let r = s.get(&path, Some(a));
+        assert_eq!(r.status, want, "{}", r.text);
+        if want == 200 {
+            assert_eq!(r.json()["captureID"], json!(id));
+            assert_eq!(r.json()["running"], false);
+        }
+    }
+    // Sent again, byte for byte: the same job, nothing new.
+    let docs = s.documents();
+    let again = captured(&w, &w.producer, &commission);
+    assert_eq!(again["captureID"], json!(id));
+    assert_eq!(s.documents(), docs);
+    // Shipping to the retailer, named by its TIN URI, the codes as Digital Links.
+    let dls: Vec<String> = codes.iter().map(|c| dl_uri(c)).collect();
+    let ship = document(vec![object(
+        "OBSERVE",
+        "shipping",
+        &dls,
+        json!({"disposition": "in_transit",
+               "sourceList": [{"type": "owning_party", "source": tin_uri(&w.producer)}],
+               "destinationList": [{"type": "owning_party", "destination": tin_uri(&w.retailer)}]}),
+    )]);
+    captured(&w, &w.producer, &ship);
+    // The retailer receives two of three: the third goes back (rejected).
+    let receive = document(vec![object(
+        "OBSERVE",
+        "receiving",
+        &epcs[..2],
+        json!({"disposition": "in_progress"}),
+    )]);
+    captured(&w, &w.retailer, &receive);
+    let retailer = w.retailer.tin.clone();
+    let producer = w.producer.tin.clone();
+    assert_eq!(
+        status_owner(&w, &codes[0]),
+        ("INTRODUCED".into(), retailer.clone())
+    );
+    assert_eq!(status_owner(&w, &codes[2]), ("INTRODUCED".into(), producer));
+    // Sold at the till, the receipt a business transaction.
+    let sell = document(vec![object(
+        "OBSERVE",
+        "retail_selling",
+        &epcs[..1],
+        json!({"disposition": "retail_sold",
+               "bizTransactionList": [{"type": "urn:tracemark:btt:fiscal_receipt", "bizTransaction": "urn:tracemark:receipt:9999078900012345:17"}]}),
+    )]);
+    captured(&w, &w.retailer, &sell);
+    assert_eq!(status_owner(&w, &codes[0]).0, "RETIRED");
+    // The code's history is one history: apply (native), then the four captured events.
+    let card = w.card(&codes[0]);
+    let types: Vec<&str> = card["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(
+        types.ends_with(&["apply", "introduce", "ship", "accept", "sell"]),
+        "{card}"
+    );
+    // A step that moves nothing, on codes the retailer holds: a visibility event.
+    let inspect = document(vec![object(
+        "OBSERVE",
+        "inspecting",
+        &epcs[1..2],
+        json!({}),
+    )]);
+    let docs = s.documents();
+    captured(&w, &w.retailer, &inspect);
+    assert_eq!(s.documents(), docs + 2, "the event and the capture");
+    // … but not on codes it does not hold.
+    let r = capture(
+        &w,
+        &w.retailer,
+        &document(vec![object("OBSERVE", "inspecting", &epcs[2..], json!({}))]),
+        None,
+    );
+    assert_eq!(r.status, 202);
+    assert_eq!(r.json["success"], false, "{}", r.json);
+    assert_eq!(
+        r.json["errors"][0]["type"],
+        "epcisException:SecurityException"
+    );
+}
+
+#[test]
+fn a_capture_lands_all_or_nothing_and_once() {
+    let w = World::new();
+    let s = &w.s;
+    let codes = w.introduced(super::Who::Producer, 2);
+    let epcs: Vec<String> = codes.iter().map(|c| epc_uri(c)).collect();
+    let visible = object(
+        "OBSERVE",
+        "inspecting",
+        &[FOREIGN.to_string()],
+        json!({"eventID": "urn:uuid:5f2c1f7e-0c58-4a43-9a3a-6c1a5d9d0f01"}),
+    );
+    // The retailer cannot ship the producer's codes: with rollback nothing is stored.
+    let bad = object(
+        "OBSERVE",
+        "shipping",
+        &epcs,
+        json!({"destinationList": [{"type": "owning_party", "destination": tin_uri(&w.wholesaler)}]}),
+    );
+    let doc = document(vec![visible.clone(), bad.clone()]);
+    let docs = s.documents();
+    let before = w.snapshot(&codes);
+    let r = capture(&w, &w.retailer, &doc, None);
+    assert_eq!(r.status, 202, "{}", r.json);
+    assert_eq!(r.json["success"], false);
+    assert_eq!(r.json["captureErrorBehaviour"], "rollback");
+    assert_eq!(r.json["eventsCaptured"], 0);
+    let e = &r.json["errors"][0];
+    assert_eq!(e["eventIndex"], 1, "{e}");
+    assert!(e["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("epcisException:")));
+    assert_eq!(s.documents(), docs, "nothing stored");
+    assert_eq!(w.snapshot(&codes), before);
+    // The job that stored nothing is still told.
+    let loc = r.location.expect("Location");
+    let j = s.get(&loc, Some(&w.retailer));
+    assert_eq!(j.status, 200, "{}", j.text);
+    assert_eq!(j.json()["success"], false);
+    // With proceed, the visibility event is stored and the shipment named.
+    let r = capture(&w, &w.retailer, &doc, Some("proceed"));
+    assert_eq!(r.status, 202, "{}", r.json);
+    assert_eq!(r.json["success"], false);
+    assert_eq!(r.json["eventsCaptured"], 1);
+    assert_eq!(r.json["errors"][0]["eventIndex"], 1);
+    assert_eq!(s.documents(), docs + 2);
+    // The same event in another capture (another body): already stored, nothing new.
+    let r = capture(&w, &w.retailer, &document(vec![visible.clone()]), None);
+    assert_eq!(r.status, 202, "{}", r.json);
+    assert_eq!(r.json["success"], true);
+    assert_eq!(r.json["eventsCaptured"], 0);
+    assert_eq!(r.json["eventsAlreadyStored"], 1);
+    assert_eq!(s.documents(), docs + 2);
+    // The same event captured by someone else is theirs: stored again.
+    let r = capture(&w, &w.wholesaler, &document(vec![visible]), None);
+    assert_eq!(r.json["eventsCaptured"], 1, "{}", r.json);
+    // Codes of this registry and foreign identifiers in one event: refused.
+    let mut mixed = epcs.clone();
+    mixed.push(FOREIGN.into());
+    let r = capture(
+        &w,
+        &w.producer,
+        &document(vec![object("OBSERVE", "inspecting", &mixed, json!({}))]),
+        None,
+    );
+    assert_eq!(r.json["success"], false, "{}", r.json);
+    assert_eq!(w.snapshot(&codes)["documents"], json!(docs + 4));
+}
+
+#[test]
+fn bad_captures_are_epcis_exceptions_and_change_nothing() {
+    let w = World::new();
+    let s = &w.s;
+    let docs = s.documents();
+    let ok = document(vec![object(
+        "OBSERVE",
+        "inspecting",
+        &[FOREIGN.to_string()],
+        json!({}),
+    )]);
+    let bytes = serde_json::to_vec(&ok).expect("json");
+    // Not JSON, not EPCIS, breaking the schema, a key twice.
+    for body in [
+        b"{".to_vec(),
+        br#"{"type": "ObjectEvent"}"#.to_vec(),
+        serde_json::to_vec(&document(vec![object(
+            "TAKE",
+            "inspecting",
+            &[FOREIGN.to_string()],
+            json!({}),
+        )]))
+        .expect("json"),
+        serde_json::to_vec(&document(vec![object(
+            "OBSERVE",
+            "BizStep-nonsense",
+            &[FOREIGN.to_string()],
+            json!({}),
+        )]))
+        .expect("json"),
+        String::from_utf8(bytes.clone())
+            .expect("utf8")
+            .replacen(
+                "\"type\":\"EPCISDocument\"",
+                "\"type\":\"EPCISDocument\",\"type\":\"EPCISDocument\"",
+                1,
+            )
+            .into_bytes(),
+    ] {
+        let r = send(&w, &w.producer, &body, "application/json", None);
+        exception(&r, 400, "ValidationException");
+    }
+    // The wrong media type, a bad behaviour.
+    exception(
+        &send(&w, &w.producer, &bytes, "text/plain", None),
+        415,
+        "UnsupportedMediaTypeException",
+    );
+    exception(
+        &send(&w, &w.producer, &bytes, "application/json", Some("maybe")),
+        400,
+        "ValidationException",
+    );
+    // Unsigned, or not signed in: 401.
+    let r = w.s.send(
+        Req::new("POST", "/epcis/capture")
+            .header("content-type", "application/json")
+            .body(bytes.clone())
+            .bearer(&w.producer.token),
+    );
+    assert_eq!(r.status, 401, "{}", r.text);
+    let r = w.s.send(
+        Req::new("POST", "/epcis/capture")
+            .header("content-type", "application/json")
+            .body(bytes.clone()),
+    );
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(s.documents(), docs, "nothing stored");
+    // Past the size limit: 413 on the announced length, before the body.
+    let r = w.s.send_announced(
+        Req::new("POST", "/epcis/capture")
+            .header("content-type", "application/json")
+            .bearer(&w.producer.token),
+        server::epcis_rest::CAPTURE_BYTES_MAX + 1,
+    );
+    assert_eq!(r.status, 413, "{}", r.text);
+    // The capture interface says its limits.
+    let r =
+        w.s.send(Req::new("OPTIONS", "/epcis/capture").bearer(&w.producer.token));
+    assert_eq!(r.status, 204, "{}", r.text);
+    // An XML capture reads as its JSON-LD twin.
+    let xml = format!(
+        r#"<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" creationDate="2026-12-07T10:00:00Z"><EPCISBody><EventList><ObjectEvent><eventTime>2026-12-07T09:30:00.000+03:00</eventTime><eventTimeZoneOffset>+03:00</eventTimeZoneOffset><epcList><epc>{FOREIGN}</epc></epcList><action>OBSERVE</action><bizStep>urn:epcglobal:cbv:bizstep:inspecting</bizStep></ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>"#
+    );
+    let r = send(&w, &w.producer, xml.as_bytes(), "application/xml", None);
+    assert_eq!(r.status, 202, "{}", r.json);
+    assert_eq!(r.json["eventsCaptured"], 1, "{}", r.json);
+    let r = send(&w, &w.producer, &bytes, "application/ld+json", None);
+    assert_eq!(r.status, 202, "{}", r.json);
+}
