@@ -85,7 +85,8 @@ impl Action {
         }
     }
 
-    fn parse(s: &str) -> Option<Action> {
+    /// From its name (`ADD`, `OBSERVE`, `DELETE`).
+    pub fn parse(s: &str) -> Option<Action> {
         [Action::Add, Action::Observe, Action::Delete]
             .into_iter()
             .find(|a| a.name() == s)

@@ -88,8 +88,9 @@ fn receipt_time(body: &Value) -> Option<(Timestamp, Option<Offset>)> {
     Some((t, offset))
 }
 
-/// (event type, action, bizStep, disposition) of each native type.
-fn shape(
+/// (event type, action, bizStep, disposition) of each native type (`body`: its `reason`
+/// matters for `write_off` and `withdraw`); `None` for a type without a mapping.
+pub fn shape(
     doc_type: &str,
     body: &Value,
 ) -> Option<(&'static str, &'static str, &'static str, &'static str)> {

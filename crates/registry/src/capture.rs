@@ -575,6 +575,18 @@ impl Registry {
     }
 }
 
+/// A stored capture (an `epcis_capture` document): its job and its document as EPCIS 2.0
+/// JSON-LD (an XML capture read again as its JSON-LD form).
+pub fn stored_capture(doc: &StoredDocument) -> std::result::Result<(CaptureJob, Value), String> {
+    let rec: CaptureRecord = serde_json::from_slice(&doc.body)
+        .map_err(|e| format!("capture {}: its record does not read: {e}", doc.id))?;
+    let document = match rec.format.as_str() {
+        "xml" => epcis::document_from_xml(&rec.document).map_err(|e| e.to_string())?,
+        _ => epcis::capture::parse_strict(rec.document.as_bytes())?,
+    };
+    Ok((rec.job, document))
+}
+
 /// Replays a stored `epcis_capture` document into `tx` (`audit`): its record must read and
 /// name this capture, and it takes the next sequence number as it did when written (its
 /// events, before it, were replayed as the documents they are).

@@ -39,6 +39,11 @@ pub trait Projection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Takes one stored row while loading (before the first fact).
     fn load_row(&mut self, key: &[u8], value: &[u8]) -> Result<(), String>;
+    /// Whether its stored rows are read into memory at start ([`Projection::load_row`]);
+    /// an index whose rows are read by queries from the store says `false`.
+    fn loads_rows(&self) -> bool {
+        true
+    }
     /// Applies one committed fact. `reg` reads participants, products and documents.
     ///
     /// An `Err` (a read of `reg` failed) is a failure like a panic: the memory it may have
@@ -248,7 +253,7 @@ fn load<P: Projection>(reg: &Registry, p: &mut P, name: &'static str) -> StoreRe
         let t0 = std::time::Instant::now();
         let mut start: Vec<u8> = Vec::new();
         let mut loaded = 0usize;
-        loop {
+        while p.loads_rows() {
             let rows = store.projection_rows(name, &start, LOAD_PAGE_MAX)?;
             let Some((last, _)) = rows.last() else { break };
             start = last.clone();

@@ -35,6 +35,9 @@ pub struct Control {
     pub analytics: Option<::analytics::Handle>,
     /// The analytics' follower, when this router started it.
     analytics_follower: Option<Follower>,
+    /// The EPCIS query index's follower (`None`: it could not start; the queries it serves
+    /// answer 503, those on codes' own histories still answer).
+    epcis_follower: Option<Follower>,
 }
 
 impl Control {
@@ -63,11 +66,20 @@ impl Control {
                 }
             }
         };
+        let index = Arc::new(RwLock::new(epcis_repo::EpcisIndex::default()));
+        let epcis_follower = match registry::project::follow(reg, index) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::error!("the EPCIS query index cannot start: {e}");
+                None
+            }
+        };
         Control {
             risk,
             follower,
             analytics,
             analytics_follower,
+            epcis_follower,
         }
     }
 
@@ -81,10 +93,16 @@ impl Control {
         [
             ("risk", self.progress()),
             ("analytics", self.analytics_progress()),
+            ("epcis_index", self.epcis_progress()),
         ]
         .into_iter()
         .filter_map(|(n, p)| p.map(|p| (n, p)))
         .collect()
+    }
+
+    /// The EPCIS query index's progress (`None` if it did not start).
+    pub fn epcis_progress(&self) -> Option<&registry::project::Progress> {
+        self.epcis_follower.as_ref().map(|f| &*f.progress)
     }
 
     /// The risk engine's progress (`None` if it did not start).

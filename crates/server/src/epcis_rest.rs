@@ -95,7 +95,7 @@ pub(crate) fn exception(status: u16, name: &str, detail: impl Into<String>) -> R
 }
 
 /// The registry's problem as the EPCIS exception of its status.
-fn from_problem(p: Problem) -> Response {
+pub(crate) fn from_problem(p: Problem) -> Response {
     let name = match p.status {
         401 | 403 => "SecurityException",
         404 => "NoSuchResourceException",
@@ -191,7 +191,7 @@ fn job_answer(j: &CaptureJob) -> CaptureJobAnswer {
     }
 }
 
-fn versioned(mut r: Response) -> Response {
+pub(crate) fn versioned(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert("GS1-EPCIS-Version", HeaderValue::from_static(EPCIS_VERSION));
     h.insert("GS1-CBV-Version", HeaderValue::from_static(EPCIS_VERSION));

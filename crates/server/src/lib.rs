@@ -13,6 +13,7 @@ mod codes;
 pub mod complaints;
 pub mod control;
 mod documents;
+pub mod epcis_query;
 pub mod epcis_rest;
 mod gates;
 pub mod httpsig;
@@ -370,6 +371,10 @@ pub fn router(registry: Registry, config: Config) -> Router {
             post(token).layer(limit(BODY_SIGN_IN_MAX)),
         )
         .route("/api/v1/verify", get(verify))
+        .route("/epcis", get(epcis_query::top_level))
+        .route("/epcis/eventTypes", get(epcis_query::event_types))
+        .route("/epcis/bizSteps", get(epcis_query::biz_steps))
+        .route("/epcis/dispositions", get(epcis_query::dispositions))
         .route("/01/{*rest}", get(resolver::resolve))
         .route(
             "/api/v1/complaints",
@@ -472,6 +477,21 @@ pub fn router(registry: Registry, config: Config) -> Router {
         .route("/api/v1/orders/{id}/codes", get(order_codes))
         .route("/api/v1/orders/{id}/labels", get(scan::order_labels))
         .route("/api/v1/documents/{id}", get(get_document))
+        .route("/epcis/events", get(epcis_query::events))
+        .route("/epcis/events/{eventID}", get(epcis_query::event))
+        .route("/epcis/epcs/{epc}/events", get(epcis_query::epc_events))
+        .route(
+            "/epcis/eventTypes/{eventType}/events",
+            get(epcis_query::type_events),
+        )
+        .route(
+            "/epcis/bizSteps/{bizStep}/events",
+            get(epcis_query::step_events),
+        )
+        .route(
+            "/epcis/dispositions/{disposition}/events",
+            get(epcis_query::disposition_events),
+        )
         .route("/api/v1/codes/{*code}", get(get_code))
         .route("/api/v1/inventory", get(inventory))
         .route("/api/v1/analytics/sales", get(analytics::sales))

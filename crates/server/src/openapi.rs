@@ -151,6 +151,16 @@ impl Modify for SecuritySchemes {
         crate::epcis_rest::capture,
         crate::epcis_rest::capture_options,
         crate::epcis_rest::capture_job,
+        crate::epcis_query::events,
+        crate::epcis_query::event,
+        crate::epcis_query::epc_events,
+        crate::epcis_query::type_events,
+        crate::epcis_query::step_events,
+        crate::epcis_query::disposition_events,
+        crate::epcis_query::top_level,
+        crate::epcis_query::event_types,
+        crate::epcis_query::biz_steps,
+        crate::epcis_query::dispositions,
     ),
     components(
         schemas(Problem, registry::CodeError),
@@ -182,7 +192,7 @@ impl Modify for SecuritySchemes {
         (name = "till", description = "The till check (permissive mode)"),
         (name = "blocks", description = "Regulators' blocks and recalls"),
         (name = "analytics", description = "Sales, stock and flows, scoped to what the caller may see"),
-        (name = "epcis", description = "GS1 EPCIS 2.0: capture (docs/epcis.md)"),
+        (name = "epcis", description = "GS1 EPCIS 2.0: capture, queries, discovery (docs/epcis.md)"),
     )
 )]
 struct ApiDoc;
@@ -383,6 +393,16 @@ mod tests {
             crate::epcis_rest::__path_capture,
             crate::epcis_rest::__path_capture_options,
             crate::epcis_rest::__path_capture_job,
+            crate::epcis_query::__path_events,
+            crate::epcis_query::__path_event,
+            crate::epcis_query::__path_epc_events,
+            crate::epcis_query::__path_type_events,
+            crate::epcis_query::__path_step_events,
+            crate::epcis_query::__path_disposition_events,
+            crate::epcis_query::__path_top_level,
+            crate::epcis_query::__path_event_types,
+            crate::epcis_query::__path_biz_steps,
+            crate::epcis_query::__path_dispositions,
         );
         // The components listed by hand, with everything they reference.
         <Problem as utoipa::ToSchema>::schemas(&mut schemas);

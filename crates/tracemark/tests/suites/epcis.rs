@@ -403,3 +403,215 @@ fn bad_captures_are_epcis_exceptions_and_change_nothing() {
     let r = send(&w, &w.producer, &bytes, "application/ld+json", None);
     assert_eq!(r.status, 202, "{}", r.json);
 }
+
+/// A GET with `a`'s token: (status, JSON, the `Link` header).
+fn query(w: &World, a: &Actor, path: &str) -> (u16, Value, Option<String>) {
+    let resp =
+        w.s.http
+            .get(format!("{}{}", w.s.base, path))
+            .bearer_auth(&a.token)
+            .send()
+            .expect("send");
+    let status = resp.status().as_u16();
+    let link = resp
+        .headers()
+        .get("link")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let json = resp.json().unwrap_or(Value::Null);
+    (status, json, link)
+}
+
+fn event_list(doc: &Value) -> Vec<Value> {
+    doc.pointer("/epcisBody/queryResults/resultsBody/eventList")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_else(|| panic!("no event list: {doc}"))
+}
+
+fn steps(doc: &Value) -> Vec<String> {
+    event_list(doc)
+        .iter()
+        .map(|e| e["bizStep"].as_str().unwrap_or("-").to_string())
+        .collect()
+}
+
+/// Waits (generously: a loaded machine) until `f` holds.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn one_history_whichever_way_it_was_reported() {
+    let w = World::new();
+    let codes = w.introduced(super::Who::Producer, 2);
+    let epcs: Vec<String> = codes.iter().map(|c| epc_uri(c)).collect();
+    // Shipped by EPCIS, accepted by a native document, sold by EPCIS.
+    let ship = document(vec![object(
+        "OBSERVE",
+        "shipping",
+        &epcs,
+        json!({"eventID": "urn:uuid:0b6f7d8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+               "destinationList": [{"type": "owning_party", "destination": tin_uri(&w.retailer)}]}),
+    )]);
+    captured(&w, &w.producer, &ship);
+    let ship_doc = w.card(&codes[0])["history"]
+        .as_array()
+        .and_then(|h| h.last().cloned())
+        .expect("history");
+    let accepted = w.s.ok_doc(
+        &w.retailer,
+        json!({"type": "accept", "shipment": ship_doc["document"]}),
+    );
+    let sale = document(vec![object(
+        "OBSERVE",
+        "retail_selling",
+        &epcs[..1],
+        json!({"bizTransactionList": [{"type": "urn:tracemark:btt:fiscal_receipt", "bizTransaction": "urn:tracemark:receipt:9999078900012345:18"}]}),
+    )]);
+    captured(&w, &w.retailer, &sale);
+    // The code's history as EPCIS events, in record order, for whoever held it.
+    let path = format!(
+        "/epcis/epcs/{}/events",
+        gs1::percent_encoded(&dl_uri(&codes[0]))
+    );
+    let want = [
+        "encoding",
+        "commissioning",
+        "shipping",
+        "receiving",
+        "retail_selling",
+    ];
+    for a in [&w.retailer, &w.producer, &w.regulator] {
+        let (status, doc, _) = query(&w, a, &path);
+        assert_eq!(status, 200, "{doc}");
+        assert_eq!(steps(&doc), want, "{doc}");
+        // The answer is a valid EPCIS 2.0 query document.
+        ::epcis::validate_document(&doc).unwrap_or_else(|v| panic!("{v:?}: {doc}"));
+    }
+    // Someone who never held it sees nothing of it.
+    let (status, doc, _) = query(&w, &w.retailer2, &path);
+    assert_eq!(status, 200);
+    assert!(event_list(&doc).is_empty(), "{doc}");
+    // A captured event comes back as captured: the same event hash.
+    let (_, doc, _) = query(&w, &w.regulator, &path);
+    let ctx = ::epcis::HashContext::from_document(&doc);
+    let back = event_list(&doc)
+        .into_iter()
+        .find(|e| e["bizStep"] == "shipping")
+        .expect("the shipment");
+    let sent = &ship["epcisBody"]["eventList"][0];
+    assert_eq!(
+        ::epcis::event_hash(&back, &ctx).expect("hash"),
+        ::epcis::event_hash(sent, &::epcis::HashContext::from_document(&ship)).expect("hash")
+    );
+    assert_eq!(back["eventID"], sent["eventID"]);
+    // The index (a projection) answers the standard parameters once it has caught up.
+    eventually("the index has the shipment", || {
+        let (_, doc, _) = query(&w, &w.producer, "/epcis/events?EQ_bizStep=shipping");
+        event_list(&doc).len() == 1
+    });
+    // By its eventID (the index's), and a native one by its document's.
+    let one = |id: &str| {
+        query(
+            &w,
+            &w.regulator,
+            &format!("/epcis/events/{}", gs1::percent_encoded(id)),
+        )
+    };
+    let (status, doc, _) = one("urn:uuid:0b6f7d8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b");
+    assert_eq!(
+        (status, steps(&doc)),
+        (200, vec!["shipping".to_string()]),
+        "{doc}"
+    );
+    let (status, doc, _) = one(&format!(
+        "urn:uuid:{}",
+        accepted["id"].as_str().expect("id")
+    ));
+    assert_eq!(
+        (status, steps(&doc)),
+        (200, vec!["receiving".to_string()]),
+        "{doc}"
+    );
+    assert_eq!(one("urn:uuid:00000000-0000-0000-0000-000000000000").0, 404);
+    let (_, doc, _) = query(
+        &w,
+        &w.retailer,
+        "/epcis/events?EQ_bizStep=shipping|retail_selling&eventType=ObjectEvent",
+    );
+    assert_eq!(steps(&doc), ["shipping", "retail_selling"], "{doc}");
+    let (_, doc, _) = query(&w, &w.retailer2, "/epcis/events?EQ_bizStep=shipping");
+    assert!(event_list(&doc).is_empty(), "{doc}");
+    // Pages: one event a page, each page's Link to the next, the same list in the end.
+    let mut path = format!("{path}?perPage=1");
+    let mut paged = Vec::new();
+    loop {
+        let (status, doc, link) = query(&w, &w.retailer, &path);
+        assert_eq!(status, 200, "{doc}");
+        paged.extend(steps(&doc));
+        let Some(l) = link else { break };
+        let next = l
+            .trim_start_matches('<')
+            .split('>')
+            .next()
+            .expect("link")
+            .to_string();
+        assert!(next.contains("nextPageToken="), "{l}");
+        path = next;
+        assert!(paged.len() <= want.len(), "pages never end: {paged:?}");
+    }
+    assert_eq!(paged, want);
+    // Bad parameters are EPCIS exceptions.
+    for bad in [
+        "/epcis/events?EQ_nonsense=1",
+        "/epcis/events?perPage=0",
+        "/epcis/events?GE_eventTime=yesterday",
+        "/epcis/events?EQ_bizStep=dancing",
+        "/epcis/events?nextPageToken=Zm9v",
+        "/epcis/events?eventType=ObjectEvent&eventType=ObjectEvent",
+    ] {
+        let (status, doc, _) = query(&w, &w.regulator, bad);
+        assert_eq!(status, 400, "{bad}: {doc}");
+        assert_eq!(
+            doc["type"], "epcisException:QueryParameterException",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn visibility_events_are_their_capturers() {
+    let w = World::new();
+    let e = object(
+        "OBSERVE",
+        "inspecting",
+        &[FOREIGN.to_string()],
+        json!({"readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0"}}),
+    );
+    captured(&w, &w.wholesaler, &document(vec![e]));
+    let path = format!("/epcis/epcs/{}/events", gs1::percent_encoded(FOREIGN));
+    eventually("the index has the visibility event", || {
+        event_list(&query(&w, &w.wholesaler, &path).1).len() == 1
+    });
+    assert_eq!(event_list(&query(&w, &w.regulator, &path).1).len(), 1);
+    assert!(event_list(&query(&w, &w.retailer, &path).1).is_empty());
+    // The same identifier written as a Digital Link is the same identifier.
+    let dl = "https://id.gs1.org/01/10614141073464/21/2017";
+    let (_, doc, _) = query(
+        &w,
+        &w.wholesaler,
+        &format!("/epcis/events?MATCH_epc={}", gs1::percent_encoded(dl)),
+    );
+    assert_eq!(event_list(&doc).len(), 1, "{doc}");
+    // Discovery.
+    let r = w.s.get("/epcis", None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json()["member"]
+        .as_array()
+        .is_some_and(|m| m.contains(&json!("events"))));
+}
