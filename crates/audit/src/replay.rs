@@ -62,6 +62,17 @@ pub struct Replay<'s> {
     unsigned: std::cell::Cell<u64>,
     /// Blocks made in the latest second that saw one (see [`Replay::lagging`]).
     recent_blocks: Vec<Block>,
+    /// The capture whose events are being replayed (its events are consecutive documents):
+    /// its id, capturer, job and events' hashes, read once.
+    capture: std::cell::RefCell<Option<CaptureRead>>,
+}
+
+/// A capture read for the replay of its events.
+struct CaptureRead {
+    id: uuid::Uuid,
+    capturer: ParticipantId,
+    job: registry::capture::CaptureJob,
+    hashes: Vec<String>,
 }
 
 /// Self-made serials stored per write (as the registry's `ORDER_CHUNK`; any size stores the
@@ -84,6 +95,7 @@ impl<'s> Replay<'s> {
             prefixes: BTreeMap::new(),
             unsigned: std::cell::Cell::new(0),
             recent_blocks: Vec::new(),
+            capture: std::cell::RefCell::new(None),
         })
     }
 
@@ -274,6 +286,11 @@ impl<'s> Replay<'s> {
                 Ok(p) => p,
                 Err(e) => return Ok(Err(format!("document {id}: its body does not read: {e}"))),
             };
+        if let Some(origin) = &prepared.epcis {
+            if let Err(p) = self.captured(audited, &doc, origin) {
+                return Ok(Err(p));
+            }
+        }
         let scratch = self.scratch;
         let ttl = |gtin: u64| {
             scratch
@@ -302,6 +319,58 @@ impl<'s> Replay<'s> {
                 doc.seq
             ))),
         }
+    }
+
+    /// A document made from a captured event against its capture: the capture is stored,
+    /// by the same participant, names this document at the event's place, and its signed
+    /// body holds an event of the hash the document says.
+    fn captured(
+        &self,
+        audited: &dyn Store,
+        doc: &types::model::StoredDocument,
+        origin: &registry::documents::EpcisOrigin,
+    ) -> std::result::Result<(), Problem> {
+        let id = doc.id;
+        let fresh = self
+            .capture
+            .borrow()
+            .as_ref()
+            .is_none_or(|c| c.id != origin.capture);
+        if fresh {
+            let c = audited
+                .document(&origin.capture)
+                .map_err(|e| format!("document {id}: its capture does not read: {e}"))?
+                .filter(|c| c.doc_type == types::model::DocType::EpcisCapture)
+                .ok_or_else(|| {
+                    format!(
+                        "document {id}: its capture {} is not stored",
+                        origin.capture
+                    )
+                })?;
+            let (job, hashes) = registry::capture::stored_capture_hashes(&c)
+                .map_err(|e| format!("document {id}: {e}"))?;
+            *self.capture.borrow_mut() = Some(CaptureRead {
+                id: c.id,
+                capturer: c.participant,
+                job,
+                hashes,
+            });
+        }
+        let cell = self.capture.borrow();
+        let Some(c) = cell.as_ref() else {
+            return Err(format!("document {id}: its capture was not read"));
+        };
+        let i = origin.index as usize;
+        let ok = c.capturer == doc.participant
+            && c.hashes.get(i) == Some(&origin.event_hash)
+            && c.job.documents.get(i) == Some(&Some(id));
+        if !ok {
+            return Err(format!(
+                "document {id}: not event {i} of capture {} as its capturer signed it",
+                origin.capture
+            ));
+        }
+        Ok(())
     }
 
     fn product(

@@ -99,8 +99,12 @@ pub struct CaptureJob {
     pub captured: u32,
     /// Events already stored before it (sent again).
     pub duplicates: u32,
-    /// The refused events (with `rollback`, the first refusal: nothing was stored).
+    /// The refused events (with `rollback`, the first refusal: nothing was stored), the
+    /// first [`CAPTURE_ERRORS_KEPT`].
     pub errors: Vec<CaptureEventError>,
+    /// Refused events in all.
+    #[serde(default)]
+    pub errors_total: u32,
     /// Each event's document (stored now or before), in the capture's order; refused events
     /// have none.
     pub documents: Vec<Option<Uuid>>,
@@ -182,12 +186,46 @@ fn refusal(index: usize, e: &Event, err: &Error) -> CaptureEventError {
     }
     CaptureEventError {
         index: u32::try_from(index).unwrap_or(u32::MAX),
-        event_id: e.event_id.clone(),
+        event_id: e.event_id.as_deref().map(|i| cut(i, EVENT_ID_KEPT_MAX)),
         exception: format!("epcisException:{exception}"),
         status,
-        detail,
+        detail: cut(&detail, DETAIL_KEPT_MAX),
     }
 }
+
+/// Refused events a job names (the rest counted in `errors_total`).
+pub const CAPTURE_ERRORS_KEPT: usize = 100;
+/// Bytes of a refusal's detail kept.
+pub const DETAIL_KEPT_MAX: usize = 1_024;
+/// Bytes of a refused event's `eventID` kept.
+pub const EVENT_ID_KEPT_MAX: usize = 256;
+
+/// `s` cut to at most `max` bytes (at a character boundary), marked when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// A capture with refused events, recorded for risk control as a refused document is (its
+/// events' own refusal records go with a rolled-back job).
+fn record_refusal(tx: &mut Tx<'_, dyn Store>, actor: &Participant, job: &CaptureJob) {
+    let summary = json!({
+        "capture": job.capture_id,
+        "type": DocType::EpcisCapture.name(),
+        "errors": job.errors.iter().take(REFUSAL_ERRORS_RECORDED).collect::<Vec<_>>(),
+        "errors_total": job.errors_total,
+    });
+    tx.refuse(actor.id, summary.to_string());
+}
+
+/// Refused events a capture's refusal record names.
+const REFUSAL_ERRORS_RECORDED: usize = 10;
 
 /// Codes a refused event's error names with their reasons (the rest counted).
 pub const CODES_NAMED_MAX: usize = 10;
@@ -197,6 +235,15 @@ impl Registry {
     /// outcome once durable. `Err` only for what refuses the whole request (a suspended
     /// capturer, the store).
     pub fn capture(&self, actor: &Participant, req: CaptureRequest) -> Result<CaptureJob> {
+        for (i, e) in req.events.iter().enumerate() {
+            if let Some(t) = e.event.all_epcs().into_iter().find(|u| carries_tail(u)) {
+                return Err(Error::BadRequest(format!(
+                    "event {i} names {t} with a crypto tail (AI 91, 92 or 93): name codes by \
+                     their identification code in EPCIS; a capture is kept whole and read by \
+                     others"
+                )));
+            }
+        }
         let reg = self.clone();
         let actor = actor.clone();
         self.write(move |tx| reg.run_capture(tx, &actor, req))
@@ -228,6 +275,11 @@ impl Registry {
         self.refuse_if_suspended(tx, actor.id)?;
         let id = capture_id(actor, &req.body, req.behaviour);
         if let Some(d) = tx.document(&id)? {
+            if d.doc_type != DocType::EpcisCapture || d.participant != actor.id {
+                return Err(Error::Conflict(format!(
+                    "the capture's id {id} is another document's"
+                )));
+            }
             let rec: CaptureRecord = serde_json::from_slice(&d.body)
                 .map_err(|e| Error::Unavailable(format!("capture {id} does not read: {e}")))?;
             return Ok(rec.job);
@@ -242,6 +294,7 @@ impl Registry {
             captured: 0,
             duplicates: 0,
             errors: Vec::new(),
+            errors_total: 0,
             documents: Vec::with_capacity(req.events.len()),
         };
         let start = tx.savepoint();
@@ -261,13 +314,17 @@ impl Registry {
                 }
                 Err(err) => {
                     job.success = false;
-                    job.errors.push(refusal(i, &e.event, &err));
+                    job.errors_total += 1;
+                    if job.errors.len() < CAPTURE_ERRORS_KEPT {
+                        job.errors.push(refusal(i, &e.event, &err));
+                    }
                     job.documents.push(None);
                     if req.behaviour == Behaviour::Rollback {
                         tx.roll_back(start);
                         job.captured = 0;
                         job.duplicates = 0;
                         job.documents.clear();
+                        record_refusal(tx, actor, &job);
                         return Ok(job);
                     }
                 }
@@ -275,6 +332,9 @@ impl Registry {
         }
         if job.captured > 0 {
             self.put_capture(tx, actor, &req, &job)?;
+        }
+        if !job.success {
+            record_refusal(tx, actor, &job);
         }
         Ok(job)
     }
@@ -290,7 +350,14 @@ impl Registry {
         e: &CapturedEvent,
     ) -> Result<(Uuid, bool)> {
         let id = event_document_id(actor, e);
-        if tx.document(&id)?.is_some() {
+        if let Some(d) = tx.document(&id)? {
+            let same = d.participant == actor.id
+                && documents::stored_origin(&d.body).is_some_and(|o| o.event_hash == e.hash);
+            if !same {
+                return Err(Error::Conflict(format!(
+                    "the event's document id {id} is another document's"
+                )));
+            }
             return Ok((id, false));
         }
         let mut native = match self.meaning(tx, actor, &e.event)? {
@@ -352,13 +419,14 @@ impl Registry {
         actor: &Participant,
         e: &Event,
     ) -> Result<Meaning> {
+        self.acting_party(tx, actor, e)?;
         let mut named: Vec<&str> = e.objects.epcs.iter().map(String::as_str).collect();
         named.extend(e.objects.parent.as_deref());
         named.extend(e.objects.inputs.iter().map(String::as_str));
         named.extend(e.objects.outputs.iter().map(String::as_str));
         let mut ours = Vec::new();
         for uri in &named {
-            if let Some((text, key)) = registry_code(tx, uri)? {
+            if let Some((text, key)) = self.registry_code(tx, uri)? {
                 ours.push((text, key));
             }
         }
@@ -377,8 +445,11 @@ impl Registry {
                  the document that corrects it (a return, a write-off, …)",
             ));
         }
+        // Each code as the registry reads it (its canonical Digital Link).
         let texts = |list: &[String]| -> Vec<String> {
-            list.iter().filter_map(|u| code_text(u)).collect::<Vec<_>>()
+            list.iter()
+                .filter_map(|u| canonical_code(u))
+                .collect::<Vec<_>>()
         };
         let step = e.biz_step.as_deref().unwrap_or("");
         let doc = match (e.event_type, e.action, step) {
@@ -390,13 +461,16 @@ impl Registry {
             }
             (EventType::AggregationEvent, Some(Action::Add), _) => json!({
                 "type": "aggregate",
-                "parent": e.objects.parent.as_deref().and_then(code_text),
+                "parent": e.objects.parent.as_deref().and_then(canonical_code),
                 "children": texts(&e.objects.epcs),
             }),
-            (EventType::AggregationEvent, Some(Action::Delete), _) => json!({
-                "type": "disaggregate",
-                "parents": e.objects.parent.as_deref().and_then(code_text).into_iter().collect::<Vec<_>>(),
-            }),
+            (EventType::AggregationEvent, Some(Action::Delete), _) => {
+                self.whole_package(tx, e, &ours)?;
+                json!({
+                    "type": "disaggregate",
+                    "parents": e.objects.parent.as_deref().and_then(canonical_code).into_iter().collect::<Vec<_>>(),
+                })
+            }
             (EventType::ObjectEvent, Some(Action::Observe), "shipping") => {
                 let to = self.receiver(tx, e)?;
                 json!({"type": "ship", "codes": texts(&e.objects.epcs), "receiver": to})
@@ -438,6 +512,13 @@ impl Registry {
                      docs/epcis.md gives"
                 )))
             }
+            (_, Some(Action::Add | Action::Delete), s) => {
+                return Err(Error::invalid(format!(
+                    "an ADD or DELETE of this registry's codes is one of the steps that move \
+                     them (docs/epcis.md), not {:?}: their state would not match the event",
+                    if s.is_empty() { "none" } else { s }
+                )))
+            }
             _ => {
                 // A step that moves nothing (inspecting, storing…): only the codes' holder
                 // records one on them.
@@ -453,6 +534,90 @@ impl Registry {
             }
         };
         Ok(Meaning::Native(doc))
+    }
+
+    /// A named identifier that is a code of this registry (read as EPCIS's canonical
+    /// identifier, so any spelling of it), with the text the documents take; `None` for
+    /// another identifier. A code under a company prefix a participant here holds that this
+    /// registry did not issue is refused: only the registry issues its participants' codes.
+    fn registry_code(
+        &self,
+        tx: &mut Tx<'_, dyn Store>,
+        uri: &str,
+    ) -> Result<Option<(String, CodeKey)>> {
+        let Some(text) = canonical_code(uri) else {
+            return Ok(None);
+        };
+        let Ok(key) = crate::code_key(&text) else {
+            return Ok(None);
+        };
+        if tx.code(&key)?.is_some() {
+            return Ok(Some((text, key)));
+        }
+        let digits = key_digits(&text);
+        if let Some(holder) = digits.and_then(|d| self.prefix_holder_in(tx, &d)) {
+            let tin = self.participant(holder)?.map(|p| p.tin).unwrap_or_default();
+            return Err(Error::Forbidden(format!(
+                "{uri} is under a GS1 company prefix of participant {tin}, and this \
+                 registry did not issue it"
+            )));
+        }
+        Ok(None)
+    }
+
+    /// The capturer is the event's acting party: a source naming a participant here names
+    /// the capturer, and so does a receipt's destination.
+    fn acting_party(&self, tx: &Tx<'_, dyn Store>, actor: &Participant, e: &Event) -> Result<()> {
+        let receiving = e.biz_step.as_deref() == Some("receiving");
+        let named = e.sources.iter().map(|s| ("source", &s.id)).chain(
+            e.destinations
+                .iter()
+                .filter(|_| receiving)
+                .map(|d| ("destination", &d.id)),
+        );
+        for (role, id) in named {
+            if let Some(p) = self.party(tx, id)? {
+                if p.id != actor.id {
+                    return Err(Error::Forbidden(format!(
+                        "the event names participant {} as its {role}: a participant \
+                         captures its own events",
+                        p.tin
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An unpacking names the whole package: the registry dissolves packages whole, so
+    /// the children listed (if any) must be all the package holds.
+    fn whole_package(
+        &self,
+        tx: &mut Tx<'_, dyn Store>,
+        e: &Event,
+        ours: &[(String, CodeKey)],
+    ) -> Result<()> {
+        let Some(parent) = e.objects.parent.as_deref().and_then(canonical_code) else {
+            return Err(Error::invalid("an unpacking names its package (parentID)"));
+        };
+        let parent = crate::code_key(&parent)?;
+        let listed: std::collections::BTreeSet<CodeKey> = ours
+            .iter()
+            .map(|(_, k)| *k)
+            .filter(|k| *k != parent)
+            .collect();
+        if listed.is_empty() {
+            return Ok(());
+        }
+        let held: std::collections::BTreeSet<CodeKey> =
+            tx.children(&parent)?.iter().copied().collect();
+        if listed != held {
+            return Err(Error::invalid(
+                "the registry dissolves a package whole: an unpacking lists all its \
+                 children, or none",
+            ));
+        }
+        Ok(())
     }
 
     /// A shipment's receiver: its `owning_party` (or `possessing_party`) destination, a
@@ -587,6 +752,25 @@ pub fn stored_capture(doc: &StoredDocument) -> std::result::Result<(CaptureJob, 
     Ok((rec.job, document))
 }
 
+/// A stored capture read again as its capturer sent it: its job and each event's CBV
+/// event hash, through the same reader as the live capture (`epcis::capture::read_capture`:
+/// the schema, every event, every hash). The audit checks each captured event's document
+/// against it.
+pub fn stored_capture_hashes(
+    doc: &StoredDocument,
+) -> std::result::Result<(CaptureJob, Vec<String>), String> {
+    let rec: CaptureRecord = serde_json::from_slice(&doc.body)
+        .map_err(|e| format!("capture {}: its record does not read: {e}", doc.id))?;
+    let format = if rec.format == "xml" {
+        Format::Xml
+    } else {
+        Format::Json
+    };
+    let read = epcis::capture::read_capture(rec.document.as_bytes(), format)
+        .map_err(|e| format!("capture {}: its signed body does not read: {e}", doc.id))?;
+    Ok((rec.job, read.events.into_iter().map(|e| e.hash).collect()))
+}
+
 /// Replays a stored `epcis_capture` document into `tx` (`audit`): its record must read and
 /// name this capture, and it takes the next sequence number as it did when written (its
 /// events, before it, were replayed as the documents they are).
@@ -651,33 +835,47 @@ fn gln_digits(uri: &str) -> Option<String> {
     for ai in ["/417/", "/414/"] {
         if let Some((_, rest)) = uri.split_once(ai) {
             let gln: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            return (gln.len() == 13).then(|| gln[..12].to_string());
+            let b = gln.as_bytes();
+            let valid = b.len() == 13 && gs1::check_digit(&b[..12]) == b[12] - b'0';
+            return valid.then(|| gln[..12].to_string());
         }
     }
     None
 }
 
-/// A code named by an EPC URI or a Digital Link URI, as a code text the documents take.
-fn code_text(uri: &str) -> Option<String> {
-    if uri.starts_with("urn:epc:id:") {
-        let id = gs1::epc::EpcId::parse_pure_uri(uri).ok()?;
-        return Some(id.to_element_string().to_brackets());
-    }
-    if uri.starts_with("http://") || uri.starts_with("https://") {
-        return Some(uri.to_string());
-    }
-    None
+/// A code named by an EPC URI or a Digital Link URI in any spelling EPCIS reads as the same
+/// object, as the canonical Digital Link the documents take (`https://id.gs1.org/01/…/21/…`,
+/// `…/00/…`); `None` for anything else.
+fn canonical_code(uri: &str) -> Option<String> {
+    let c = epcis::hash::canonical_identifier(uri);
+    let rest = c.strip_prefix("https://id.gs1.org/")?;
+    let unit = rest.starts_with("01/") && rest.contains("/21/");
+    let package = rest.starts_with("00/") && !rest[3..].contains('/');
+    (unit || package).then_some(c)
 }
 
-/// A named identifier that is a code of this registry: its text and key.
-fn registry_code(tx: &mut Tx<'_, dyn Store>, uri: &str) -> Result<Option<(String, CodeKey)>> {
-    let Some(text) = code_text(uri) else {
-        return Ok(None);
+/// The digits a company prefix starts in a code's canonical Digital Link: the GTIN's or
+/// SSCC's, after its indicator or extension digit.
+fn key_digits(canonical: &str) -> Option<String> {
+    let rest = canonical.strip_prefix("https://id.gs1.org/")?;
+    let (_, v) = rest.split_once('/')?;
+    let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+    (digits.len() >= 14).then(|| digits[1..].to_string())
+}
+
+/// Whether an identifier carries a crypto tail (AI 91, 92 or 93: a Digital Link's query
+/// `?91=…`, or an element string's). A capture's body is kept whole and shown to its
+/// readers: a tail in it would leak what only the code's holder may see.
+pub fn carries_tail(uri: &str) -> bool {
+    let es = if uri.starts_with("http://") || uri.starts_with("https://") {
+        gs1::ElementString::parse_digital_link(uri)
+    } else {
+        gs1::ElementString::parse(uri)
     };
-    let Ok(key) = crate::code_key(&text) else {
-        return Ok(None);
-    };
-    Ok(tx.code(&key)?.map(|_| (text, key)))
+    es.is_ok_and(|es| {
+        es.iter()
+            .any(|(ai, _)| matches!(ai.code(), "91" | "92" | "93"))
+    })
 }
 
 /// `commissioning`: `introduce` for a producer, `import` for an importer; dates and batch
@@ -782,8 +980,13 @@ mod tests {
             Some("460000000001")
         );
         assert_eq!(
-            gln_digits("https://id.gs1.org/417/4600000000013").as_deref(),
+            gln_digits("https://id.gs1.org/417/4600000000015").as_deref(),
             Some("460000000001")
+        );
+        assert_eq!(
+            gln_digits("https://id.gs1.org/417/4600000000013"),
+            None,
+            "check digit"
         );
         assert_eq!(gln_digits("urn:epc:id:pgln:46.0"), None);
         assert_eq!(

@@ -228,6 +228,21 @@ pub fn prepare(body: Vec<u8>, request: SignedRequest) -> Result<Prepared> {
     })
 }
 
+/// A participant's document as submitted: [`prepare`], its id not one of the registry's
+/// own. Version 8 UUIDs are the ids the registry derives for captures and their events
+/// (`crate::capture`): a participant who could choose one could take a capture's place.
+pub fn prepare_submitted(body: Vec<u8>, request: SignedRequest) -> Result<Prepared> {
+    let p = prepare(body, request)?;
+    if p.raw.id.get_version_num() == 8 {
+        return Err(Error::BadRequest(format!(
+            "document id {} is a version 8 UUID: those are the registry's own (the documents \
+             it makes of EPCIS captures); use a random one (version 4)",
+            p.raw.id
+        )));
+    }
+    Ok(p)
+}
+
 /// A document made from a captured event ([`EpcisOrigin`]): `{"epcis": …, "document": …}`.
 pub fn prepare_captured(body: Vec<u8>, request: SignedRequest) -> Result<Prepared> {
     let c: CapturedBody = serde_json::from_slice(&body)
@@ -241,6 +256,16 @@ pub fn prepare_captured(body: Vec<u8>, request: SignedRequest) -> Result<Prepare
         prefetched: None,
         epcis: Some(c.epcis),
     })
+}
+
+/// Where a stored document made from a captured event comes from (`None` for any other).
+pub fn stored_origin(body: &[u8]) -> Option<EpcisOrigin> {
+    if !body.starts_with(b"{\"epcis\"") {
+        return None;
+    }
+    serde_json::from_slice::<CapturedBody>(body)
+        .ok()
+        .map(|c| c.epcis)
 }
 
 /// A stored document's body as the document it is: a participant's, or the one the

@@ -1298,7 +1298,7 @@ impl Registry {
         body: Vec<u8>,
         request: model::SignedRequest,
     ) -> Result<DocAnswer> {
-        let mut doc = documents::prepare(body, request)?;
+        let mut doc = documents::prepare_submitted(body, request)?;
         self.prefetch(&mut doc);
         let reg = self.clone();
         let actor = actor.clone();
@@ -1314,7 +1314,7 @@ impl Registry {
         request: model::SignedRequest,
         done: impl FnOnce(Result<DocAnswer>) + Send + 'static,
     ) -> Result<()> {
-        let mut doc = documents::prepare(body, request)?;
+        let mut doc = documents::prepare_submitted(body, request)?;
         self.prefetch(&mut doc);
         let reg = self.clone();
         let actor = actor.clone();

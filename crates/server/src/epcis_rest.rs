@@ -26,8 +26,14 @@ pub const CAPTURES_IN_FLIGHT_MAX: usize = 2;
 
 /// Jobs that stored nothing (refused with `rollback`, or every event already stored) kept
 /// in memory for `GET /epcis/capture/{id}`, newest last; a job that stored events is read
-/// from the store. After a restart such a job is unknown (404): it changed nothing.
-pub const UNSTORED_JOBS_KEPT: usize = 1_000;
+/// from the store. After a restart such a job is unknown (404): it changed nothing. A job
+/// names at most `registry::capture::CAPTURE_ERRORS_KEPT` errors of at most some 1.3 KB:
+/// the list holds at most some 35 MB.
+pub const UNSTORED_JOBS_KEPT: usize = 256;
+
+/// Of those, the most one participant has kept (its oldest go first): one participant's
+/// captures do not push everyone else's out.
+pub const UNSTORED_JOBS_PER_PARTICIPANT: usize = 16;
 
 /// The EPCIS and CBV versions served.
 pub const EPCIS_VERSION: &str = "2.0.0";
@@ -51,7 +57,12 @@ impl Captures {
     fn keep(&self, job: CaptureJob) {
         let mut q = self.unstored.lock();
         q.retain(|j| j.capture_id != job.capture_id);
-        if q.len() >= UNSTORED_JOBS_KEPT {
+        let mine = q.iter().filter(|j| j.capturer == job.capturer).count();
+        if mine >= UNSTORED_JOBS_PER_PARTICIPANT {
+            if let Some(at) = q.iter().position(|j| j.capturer == job.capturer) {
+                q.remove(at);
+            }
+        } else if q.len() >= UNSTORED_JOBS_KEPT {
             q.pop_front();
         }
         q.push_back(job);
@@ -157,6 +168,8 @@ pub struct CaptureJobAnswer {
     pub events_captured: u32,
     /// Events already stored (the same capturer, event and JSON: sent again).
     pub events_already_stored: u32,
+    /// Refused events in all (`errors` names the first 100).
+    pub events_refused: u32,
 }
 
 fn job_answer(j: &CaptureJob) -> CaptureJobAnswer {
@@ -188,6 +201,7 @@ fn job_answer(j: &CaptureJob) -> CaptureJobAnswer {
         events: j.events,
         events_captured: j.captured,
         events_already_stored: j.duplicates,
+        events_refused: j.errors_total,
     }
 }
 
@@ -198,7 +212,15 @@ pub(crate) fn versioned(mut r: Response) -> Response {
     r
 }
 
-fn limit_headers(r: &mut Response) {
+/// A 413 with the limits in its headers.
+fn too_large(detail: String) -> Response {
+    let mut r = exception(413, "CaptureLimitExceededException", detail);
+    limit_headers(&mut r);
+    r
+}
+
+/// The capture limits in headers (on `OPTIONS`, every 202 and every 413).
+pub(crate) fn limit_headers(r: &mut Response) {
     let h = r.headers_mut();
     h.insert(
         "GS1-EPCIS-Capture-Limit",
@@ -307,13 +329,19 @@ async fn capture_inner(
             )
         })?,
     };
+    let version = headers
+        .get("GS1-EPCIS-Version")
+        .map(|v| v.to_str().unwrap_or("?"));
+    if let Some(v) = version.filter(|v| !v.trim().starts_with("2.")) {
+        return Err(exception(
+            406,
+            "NotAcceptableException",
+            format!("this repository speaks EPCIS {EPCIS_VERSION}, not {v}"),
+        ));
+    }
     let body = body_bytes(body).map_err(|p| {
         if p.status == 413 {
-            exception(
-                413,
-                "CaptureLimitExceededException",
-                format!("a capture holds at most {CAPTURE_BYTES_MAX} bytes"),
-            )
+            too_large(format!("a capture holds at most {CAPTURE_BYTES_MAX} bytes"))
         } else {
             from_problem(p)
         }
@@ -360,9 +388,7 @@ async fn capture_inner(
         )
     })?;
     let job = match outcome {
-        Err(CaptureError::TooLarge(d)) => {
-            return Err(exception(413, "CaptureLimitExceededException", d))
-        }
+        Err(CaptureError::TooLarge(d)) => return Err(too_large(d)),
         Err(CaptureError::Invalid { detail, .. }) => {
             metrics::counter!("tracemark_epcis_captures_refused_total").increment(1);
             return Err(exception(400, "ValidationException", detail));
@@ -424,16 +450,18 @@ pub(crate) async fn capture_job(
         return missing();
     };
     let regulator = p.roles.contains(&types::model::Role::Regulator);
-    if let Some(j) = s.captures.find(&uuid) {
-        if j.capturer == p.tin || regulator {
-            return versioned(axum::Json(job_answer(&j)).into_response());
-        }
-        return missing();
-    }
+    let tin = p.tin.clone();
     let reg = s.registry.clone();
+    // The store first: a job that stored events is the one that counts.
     match s.blocking(move || reg.capture_job(&p, &uuid)).await {
-        Ok(j) => versioned(axum::Json(job_answer(&j)).into_response()),
-        Err(e) if e.status == 404 => missing(),
-        Err(e) => from_problem(e),
+        Ok(j) => return versioned(axum::Json(job_answer(&j)).into_response()),
+        Err(e) if e.status == 404 => {}
+        Err(e) => return from_problem(e),
+    }
+    match s.captures.find(&uuid) {
+        Some(j) if j.capturer == tin || regulator => {
+            versioned(axum::Json(job_answer(&j)).into_response())
+        }
+        _ => missing(),
     }
 }

@@ -49,10 +49,21 @@ pub(crate) async fn early_length(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > max as u64) {
-        let mut r = Problem::from(Error::TooLarge(format!(
-            "this endpoint takes a body of at most {max} bytes"
-        )))
-        .into_response();
+        let epcis = req.uri().path().starts_with("/epcis/");
+        let mut r = if epcis {
+            let mut r = crate::epcis_rest::exception(
+                413,
+                "CaptureLimitExceededException",
+                format!("a capture holds at most {max} bytes"),
+            );
+            crate::epcis_rest::limit_headers(&mut r);
+            r
+        } else {
+            Problem::from(Error::TooLarge(format!(
+                "this endpoint takes a body of at most {max} bytes"
+            )))
+            .into_response()
+        };
         r.headers_mut().insert(
             header::CONNECTION,
             header::HeaderValue::from_static("close"),
