@@ -8,21 +8,7 @@ use std::path::{Path, PathBuf};
 mod common;
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("a readable directory")
-        .map(|e| e.expect("an entry").path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("json" | "jsonld")
-        ) {
-            out.push(p);
-        }
-    }
+    out.extend(common::files_with(dir, &["json", "jsonld"]));
 }
 
 /// The events of an EPCIS document (none for other documents: queries, masterdata).

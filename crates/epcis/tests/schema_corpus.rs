@@ -196,25 +196,7 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[];
 
 /// Every `*.json` and `*.jsonld` file below `dir`, sorted.
 fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let entries =
-            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
-        for entry in entries {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "json" || e == "jsonld")
-            {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
+    common::files_with(dir, &["json", "jsonld"])
 }
 
 fn name(path: &Path) -> &str {

@@ -48,22 +48,7 @@ const KNOWN_VECTOR_FAILURES: &[(&str, Option<usize>, &str)] = &[
 
 /// Every `*.<ext>` file below `dir`, sorted.
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let entries =
-            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
-        for entry in entries {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == ext) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
+    common::files_with(dir, &[ext])
 }
 
 fn name(path: &Path) -> String {
