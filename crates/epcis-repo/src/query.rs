@@ -283,12 +283,23 @@ impl Query {
 pub struct Page {
     /// The events, in record order.
     pub events: Vec<Value>,
-    /// The `@context` entries of their captures.
+    /// The answer's `@context`: GS1's, then their captures' own entries.
     pub context: Vec<Value>,
     /// Where to read on (`None`: this was the last page).
     pub next: Option<(u64, usize)>,
     /// Each event's (document, index), for the page's end.
     positions: Vec<(u64, usize)>,
+    /// Each event's capture's own `@context` entries.
+    owned: Vec<Vec<Value>>,
+}
+
+impl Page {
+    /// The page's `@context` (GS1's, then the captures' own entries), its events' prefixes
+    /// renamed where two would clash ([`crate::view::merge_contexts`]).
+    fn finish(mut self) -> Page {
+        self.context = crate::view::merge_contexts(&mut self.events, &self.owned);
+        self
+    }
 }
 
 /// A code of this registry named by an identifier, if it is one.
@@ -506,6 +517,10 @@ pub fn held(reg: &Registry, viewer: &Participant, key: &CodeKey) -> Result<bool,
 
 /// Runs a query for `viewer`: one page.
 pub fn run(reg: &Registry, viewer: &Participant, q: &Query) -> Result<Page, String> {
+    read_page(reg, viewer, q).map(Page::finish)
+}
+
+fn read_page(reg: &Registry, viewer: &Participant, q: &Query) -> Result<Page, String> {
     let mut page = Page::default();
     let mut captures = Captures::default();
     let mut from = q.after.map_or(1, |a| a.0);
@@ -539,18 +554,15 @@ pub fn run(reg: &Registry, viewer: &Participant, q: &Query) -> Result<Page, Stri
                 if !q.matches(&e) {
                     continue;
                 }
+
                 if page.events.len() == q.per_page {
                     // One more matches: the page ends before it.
                     page.next = Some(last_of(&page, q));
                     return Ok(page);
                 }
                 page.events.push(e);
+                page.owned.push(events.context.clone());
                 page.positions.push((*seq, i));
-                for c in &events.context {
-                    if !page.context.contains(c) {
-                        page.context.push(c.clone());
-                    }
-                }
             }
         }
         let last = *seqs.last().unwrap_or(&from);

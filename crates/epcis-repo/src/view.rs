@@ -7,7 +7,7 @@ use epcis::hash::HashContext;
 use jiff::Timestamp;
 use registry::capture::{stored_capture, TIN_URN};
 use registry::Registry;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use types::model::{DocType, StoredDocument};
 use uuid::Uuid;
@@ -178,13 +178,117 @@ impl<'r> View<'r> {
     }
 }
 
-/// The answer's `@context`: GS1's, then every capture's own entries once.
-pub fn answer_context(extra: &[Value]) -> Value {
-    let mut out = vec![json!(epcis::xml::EPCIS_CONTEXT)];
-    for v in extra {
-        if !out.contains(v) {
-            out.push(v.clone());
+/// The `@context` of an answer holding `events`, each with its capture's own entries
+/// (`owned`, empty for a native event), the events' prefixes renamed where needed: a prefix
+/// two captures give different IRIs (both calling theirs `example:`), or one event uses
+/// without defining it while another's capture defines it, is renamed in the defining
+/// event (`example_2:`), so that every event means, and hashes, what its capture said.
+pub fn merge_contexts(events: &mut [Value], owned: &[Vec<Value>]) -> Vec<Value> {
+    let mut undefined = std::collections::BTreeSet::new();
+    for (e, own) in events.iter().zip(owned) {
+        let mut used = std::collections::BTreeSet::new();
+        prefixes(e, &mut used);
+        for p in used {
+            if defined(own, &p).is_none() {
+                undefined.insert(p);
+            }
         }
     }
-    Value::Array(out)
+    let mut context = vec![Value::String(epcis::xml::EPCIS_CONTEXT.into())];
+    let mut defs = serde_json::Map::new();
+    for (e, own) in events.iter_mut().zip(owned) {
+        for entry in own {
+            let Value::Object(map) = entry else {
+                if !context.contains(entry) {
+                    context.push(entry.clone());
+                }
+                continue;
+            };
+            for (prefix, iri) in map {
+                match defs.get(prefix) {
+                    Some(same) if same == iri => {}
+                    None if !undefined.contains(prefix) => {
+                        defs.insert(prefix.clone(), iri.clone());
+                    }
+                    _ => {
+                        let taken = |p: &str| defs.contains_key(p) || undefined.contains(p);
+                        let renamed = (2..)
+                            .map(|n| format!("{prefix}_{n}"))
+                            .find(|p| !taken(p))
+                            .unwrap_or_default();
+                        rename(e, prefix, &renamed);
+                        defs.insert(renamed, iri.clone());
+                    }
+                }
+            }
+        }
+    }
+    if !defs.is_empty() {
+        context.push(Value::Object(defs));
+    }
+    context
+}
+
+/// The prefixes `v` uses: of keys and string values written `prefix:rest`.
+fn prefixes(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+    fn take(s: &str, out: &mut std::collections::BTreeSet<String>) {
+        if let Some((p, _)) = s.split_once(':') {
+            if !p.is_empty() && !p.contains('/') {
+                out.insert(p.to_string());
+            }
+        }
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                take(k, out);
+                prefixes(x, out);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                prefixes(x, out);
+            }
+        }
+        Value::String(s) => take(s, out),
+        _ => {}
+    }
+}
+
+/// What `context` maps `prefix` to, if it does.
+fn defined<'a>(context: &'a [Value], prefix: &str) -> Option<&'a Value> {
+    context
+        .iter()
+        .filter_map(Value::as_object)
+        .find_map(|m| m.get(prefix))
+}
+
+/// Renames a prefix in an event's keys and string values (`old:x` → `new:x`).
+fn rename(v: &mut Value, old: &str, new: &str) {
+    let from = format!("{old}:");
+    let to = format!("{new}:");
+    match v {
+        Value::Object(m) => {
+            let entries: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
+            for (k, mut x) in entries {
+                rename(&mut x, old, new);
+                let k = match k.strip_prefix(&from) {
+                    Some(rest) => format!("{to}{rest}"),
+                    None => k,
+                };
+                m.insert(k, x);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                rename(x, old, new);
+            }
+        }
+        Value::String(s) => {
+            if let Some(rest) = s.strip_prefix(&from) {
+                *s = format!("{to}{rest}");
+            }
+        }
+        _ => {}
+    }
 }

@@ -85,12 +85,8 @@ pub struct Collection {
 
 /// The query document of a page.
 fn document(page: Page, query_name: &str, now: u64) -> QueryDocument {
-    let context = match epcis_repo::view::answer_context(&page.context) {
-        Value::Array(a) => a,
-        v => vec![v],
-    };
     QueryDocument {
-        context,
+        context: page.context,
         kind: "EPCISQueryDocument".into(),
         schema_version: "2.0".into(),
         creation_date: epcis_repo::view::time_text(now),

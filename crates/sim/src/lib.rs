@@ -430,7 +430,7 @@ impl Sim {
         };
         // The document's id is the client's: a resend is the same document.
         let mut body = body;
-        body["id"] = json!(uuid::Uuid::from_u128(self.rng.gen()));
+        body["id"] = json!(uuid::Builder::from_random_bytes(self.rng.gen()).into_uuid());
         let action = format!(
             "{what} of {} codes by {}{}",
             codes.len(),
