@@ -1004,6 +1004,7 @@ pub const PARTS: &[&str] = &[
     "emit",
     "ingest",
     "http",
+    "capture",
 ];
 
 /// Runs the suite and prints its figures; then, for each URL of `postgres` (a PostgreSQL
@@ -1109,6 +1110,9 @@ fn run_suite(quick: bool, runs: usize, only: Option<&str>) -> Result<()> {
     }
     if want("epcis") {
         crate::bench_epcis::rows(quick, runs)?;
+    }
+    if want("capture") {
+        crate::bench_epcis::capture_rows(quick, runs)?;
     }
     if !(want("emit") || want("ingest") || want("http")) {
         return Ok(());

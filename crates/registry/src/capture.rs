@@ -244,9 +244,45 @@ impl Registry {
                 )));
             }
         }
+        let prefetched = self.prefetch_capture(&req);
         let reg = self.clone();
         let actor = actor.clone();
-        self.write(move |tx| reg.run_capture(tx, &actor, req))
+        self.write(move |tx| {
+            if let Some(p) = prefetched {
+                tx.prefetched(p);
+            }
+            reg.run_capture(tx, &actor, req)
+        })
+    }
+
+    /// The states of every code a capture names, read on the calling thread (as a document's
+    /// are, `Registry::prefetch`): the writer then finds them in its overlay.
+    fn prefetch_capture(&self, req: &CaptureRequest) -> Option<crate::tx::Prefetched> {
+        if self.inner.state_cache == 0 {
+            return None;
+        }
+        let mut keys: Vec<CodeKey> = req
+            .events
+            .iter()
+            .flat_map(|e| e.event.all_epcs())
+            .filter_map(canonical_code)
+            .filter_map(|t| crate::code_key(&t).ok())
+            .collect();
+        if keys.is_empty() {
+            return None;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let epoch = self
+            .inner
+            .cache_epoch
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let states = self.inner.ranges.states(&*self.inner.store, &keys).ok()?;
+        Some(crate::tx::Prefetched {
+            epoch,
+            keys,
+            states,
+        })
     }
 
     /// A capture job, for its capturer or a regulator (others: 404, as if there were none).
