@@ -104,15 +104,11 @@ fn document(page: Page, query_name: &str, now: u64) -> QueryDocument {
 /// Runs `q` for the signed-in caller: the page as a query document, with its `Link`.
 async fn answer(
     s: &AppState,
-    headers: &HeaderMap,
+    p: types::model::Participant,
     q: Query,
     path: &str,
     params: &[(String, String)],
 ) -> Response {
-    let p = match s.caller(headers).await {
-        Ok(p) => p,
-        Err(e) => return from_problem(e),
-    };
     let reg = s.registry.clone();
     let q2 = q.clone();
     let page = s
@@ -144,13 +140,86 @@ fn from_problem(p: Problem) -> Response {
     crate::epcis_rest::from_problem(p)
 }
 
+/// The standard query parameters (`SimpleEventQuery`), for the OpenAPI document: the
+/// handler reads them from the raw query (`epcis_repo::Query::parse`), refusing any other.
+/// Lists are separated by `|`; CBV words bare (`shipping`), other values URIs.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct EventQueryParams {
+    /// Event types (`ObjectEvent|AggregationEvent`).
+    #[serde(rename = "eventType")]
+    #[param(
+        pattern = "^(ObjectEvent|AggregationEvent|TransactionEvent|TransformationEvent|AssociationEvent)([|](ObjectEvent|AggregationEvent|TransactionEvent|TransformationEvent|AssociationEvent))*$"
+    )]
+    event_type: Option<String>,
+    /// Events at or after (RFC 3339).
+    #[serde(rename = "GE_eventTime")]
+    #[param(format = DateTime)]
+    ge_event_time: Option<String>,
+    /// Events before.
+    #[serde(rename = "LT_eventTime")]
+    #[param(format = DateTime)]
+    lt_event_time: Option<String>,
+    /// Recorded at or after.
+    #[serde(rename = "GE_recordTime")]
+    #[param(format = DateTime)]
+    ge_record_time: Option<String>,
+    /// Recorded before.
+    #[serde(rename = "LT_recordTime")]
+    #[param(format = DateTime)]
+    lt_record_time: Option<String>,
+    /// Actions (`ADD|OBSERVE|DELETE`).
+    #[serde(rename = "EQ_action")]
+    #[param(pattern = "^(ADD|OBSERVE|DELETE)([|](ADD|OBSERVE|DELETE))*$")]
+    eq_action: Option<String>,
+    /// Business steps (CBV words or URIs).
+    #[serde(rename = "EQ_bizStep")]
+    eq_biz_step: Option<String>,
+    /// Dispositions (CBV words or URIs).
+    #[serde(rename = "EQ_disposition")]
+    eq_disposition: Option<String>,
+    /// Business locations (URIs).
+    #[serde(rename = "EQ_bizLocation")]
+    eq_biz_location: Option<String>,
+    /// Read points (URIs).
+    #[serde(rename = "EQ_readPoint")]
+    eq_read_point: Option<String>,
+    /// EPCs in `epcList` or `childEPCs` (EPC URIs or Digital Links).
+    #[serde(rename = "MATCH_epc")]
+    match_epc: Option<String>,
+    /// `parentID`s.
+    #[serde(rename = "MATCH_parentID")]
+    match_parent_id: Option<String>,
+    /// Inputs of transformations.
+    #[serde(rename = "MATCH_inputEPC")]
+    match_input_epc: Option<String>,
+    /// Outputs of transformations.
+    #[serde(rename = "MATCH_outputEPC")]
+    match_output_epc: Option<String>,
+    /// Any of the above.
+    #[serde(rename = "MATCH_anyEPC")]
+    match_any_epc: Option<String>,
+    /// Event ids.
+    #[serde(rename = "eventID")]
+    event_id: Option<String>,
+    /// Events a page (1 to 1,000; 30).
+    #[serde(rename = "perPage")]
+    #[param(minimum = 1, maximum = 1000)]
+    per_page: Option<u32>,
+    /// The token of the next page (its `Link`).
+    #[serde(rename = "nextPageToken")]
+    next_page_token: Option<String>,
+}
+
 /// `GET /epcis/events`: events by the standard query parameters.
 #[utoipa::path(
     get,
     path = "/epcis/events",
     tag = "epcis",
     summary = "EPCIS events by the standard query parameters (SimpleEventQuery)",
-    description = "Access: a participant (bearer token). Parameters: `eventType`, `GE_eventTime`, `LT_eventTime`, `GE_recordTime`, `LT_recordTime`, `EQ_action`, `EQ_bizStep`, `EQ_disposition`, `EQ_bizLocation`, `EQ_readPoint`, `MATCH_epc`, `MATCH_parentID`, `MATCH_inputEPC`, `MATCH_outputEPC`, `MATCH_anyEPC`, `eventID` (lists separated by `|`), `perPage` (1 to 1,000; 30), `nextPageToken`; any other is 400 `epcisException:QueryParameterException`. Native documents are answered as the EPCIS events they mean, captured events as captured (with `recordTime`). A regulator sees every event; a participant those of its own documents and captures, of shipments to it, and of documents on codes it holds or held. A page reads at most 5,000 documents: a short page may still have a `Link` to the next one.",
+    params(EventQueryParams),
+    description = "Access: a participant (bearer token). The parameters below (lists separated by `|`); any other, a value outside the CBV where a CBV word is meant, a token of another query, is 400 `epcisException:QueryParameterException`. Native documents are answered as the EPCIS events they mean, captured events as captured (with `recordTime`). A regulator sees every event; a participant those of its own documents and captures, of shipments to it, and of documents on codes it holds or held. A page reads at most 5,000 documents: a short page may still have a `Link` to the next one.",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "An EPCISQueryDocument", body = QueryDocument, headers(("Link" = String, description = "The next page, `rel=\"next\"`, when there is one"))),
@@ -163,12 +232,17 @@ pub(crate) async fn events(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    // Who asks first: nobody learns of a parameter's fault without signing in.
+    let p = match s.caller(&headers).await {
+        Ok(p) => p,
+        Err(e) => return from_problem(e),
+    };
     let params = match pairs(raw.as_deref()) {
         Ok(p) => p,
         Err(e) => return exception(400, "QueryParameterException", e),
     };
     match Query::parse(&params) {
-        Ok(q) => answer(&s, &headers, q, "/epcis/events", &params).await,
+        Ok(q) => answer(&s, p, q, "/epcis/events", &params).await,
         Err(e) => query_problem(e),
     }
 }
@@ -182,6 +256,10 @@ async fn with_condition(
     value: String,
     path: &str,
 ) -> Response {
+    let p = match s.caller(headers).await {
+        Ok(p) => p,
+        Err(e) => return from_problem(e),
+    };
     let params = match pairs(raw.as_deref()) {
         Ok(p) => p,
         Err(e) => return exception(400, "QueryParameterException", e),
@@ -196,7 +274,7 @@ async fn with_condition(
     let mut all = params.clone();
     all.push((name.to_string(), value));
     match Query::parse(&all) {
-        Ok(q) => answer(s, headers, q, path, &params).await,
+        Ok(q) => answer(s, p, q, path, &params).await,
         Err(e) => query_problem(e),
     }
 }
@@ -226,7 +304,11 @@ pub(crate) async fn event(
         per_page: epcis_repo::query::PER_PAGE_MAX,
         ..Query::default()
     };
-    let r = answer(&s, &headers, q, "/epcis/events", &[]).await;
+    let p = match s.caller(&headers).await {
+        Ok(p) => p,
+        Err(e) => return from_problem(e),
+    };
+    let r = answer(&s, p, q, "/epcis/events", &[]).await;
     if r.status() != 200 {
         return r;
     }
@@ -251,7 +333,7 @@ pub(crate) async fn event(
     summary = "The events naming one EPC (its history)",
     description = "Access: a participant (bearer token). The identifier (an EPC URI or a GS1 Digital Link URI, percent-encoded) as `MATCH_anyEPC`, with the other parameters of `/epcis/events`. A code of this registry: its whole history, native documents and captured events in one list, for whoever holds or held it (a regulator: every code).",
     security(("bearer" = [])),
-    params(("epc" = String, Path, description = "The identifier (percent-encoded)")),
+    params(("epc" = String, Path, description = "The identifier (percent-encoded)"), EventQueryParams),
     responses(
         (status = 200, description = "An EPCISQueryDocument", body = QueryDocument),
         (status = 400, description = "A bad parameter", body = EpcisException, content_type = "application/problem+json"),
@@ -276,7 +358,7 @@ pub(crate) async fn epc_events(
     summary = "The events of one event type",
     description = "Access: a participant (bearer token). As `/epcis/events?eventType=…`.",
     security(("bearer" = [])),
-    params(("eventType" = String, Path, description = "ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent or AssociationEvent")),
+    params(("eventType" = String, Path, pattern = "^(ObjectEvent|AggregationEvent|TransactionEvent|TransformationEvent|AssociationEvent)$", description = "ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent or AssociationEvent")),
     responses(
         (status = 200, description = "An EPCISQueryDocument", body = QueryDocument),
         (status = 400, description = "A bad parameter", body = EpcisException, content_type = "application/problem+json"),

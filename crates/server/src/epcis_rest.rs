@@ -120,6 +120,61 @@ pub(crate) fn from_problem(p: Problem) -> Response {
     exception(p.status, name, p.detail)
 }
 
+/// The outline of a capture's body (GS1's JSON Schema, checked by the handler, says the
+/// rest).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CaptureDocument {
+    /// GS1's context first, then the capturer's own prefixes.
+    #[serde(rename = "@context")]
+    #[schema(value_type = Vec<String>)]
+    context: Vec<serde_json::Value>,
+    /// `EPCISDocument` or `EPCISQueryDocument`.
+    #[serde(rename = "type")]
+    #[schema(pattern = "^(EPCISDocument|EPCISQueryDocument)$")]
+    kind: String,
+    /// `2.0`.
+    #[serde(rename = "schemaVersion")]
+    schema_version: String,
+    /// When the document was made (RFC 3339).
+    #[serde(rename = "creationDate")]
+    #[schema(format = DateTime)]
+    creation_date: String,
+    /// The events (`eventList`) or a query's results.
+    #[serde(rename = "epcisBody")]
+    epcis_body: CaptureBody,
+}
+
+/// A capture's `epcisBody`: its events, or a query document's results.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CaptureBody {
+    /// EPCIS 2.0 events (GS1's JSON Schema, `EPCIS-Document-Event`).
+    #[serde(rename = "eventList")]
+    event_list: Option<Vec<serde_json::Value>>,
+    /// A query document's results (their `resultsBody.eventList`).
+    #[serde(rename = "queryResults")]
+    query_results: Option<serde_json::Value>,
+}
+
+/// A capture of one visibility event, the example of the capture endpoint.
+fn capture_example() -> serde_json::Value {
+    serde_json::json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-12-07T10:00:00.000Z",
+        "epcisBody": {"eventList": [{
+            "type": "ObjectEvent",
+            "eventTime": "2026-12-07T09:30:00.000+03:00",
+            "eventTimeZoneOffset": "+03:00",
+            "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"],
+            "action": "OBSERVE",
+            "bizStep": "inspecting",
+        }]},
+    })
+}
+
 /// An EPCIS exception (RFC 7807 problem), as answered and in a capture job's `errors`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct EpcisException {
@@ -274,13 +329,22 @@ pub(crate) async fn capture_options() -> Response {
     params(
         crate::responses::SignatureHeaders,
         ("GS1-Capture-Error-Behaviour" = Option<String>, Header, description = "`rollback` (default) or `proceed`"),
+        ("GS1-EPCIS-Version" = Option<String>, Header, description = "The EPCIS version the client speaks: 2.x (another is 406)"),
     ),
-    request_body(content = serde_json::Value, description = "An EPCIS 2.0 EPCISDocument or EPCISQueryDocument", content_type = "application/ld+json"),
+    request_body(
+        description = "An EPCIS 2.0 EPCISDocument or EPCISQueryDocument, as JSON-LD (or XML); validated against GS1's EPCIS 2.0 JSON Schema, which this structural outline does not repeat",
+        content(
+            (CaptureDocument = "application/ld+json", example = json!(capture_example())),
+            (CaptureDocument = "application/json"),
+            (String = "application/xml"),
+        ),
+    ),
     responses(
         (status = 202, description = "The job ran; its outcome", body = CaptureJobAnswer, headers(("Location" = String, description = "The job"))),
         (status = 400, description = "Not an EPCIS 2.0 document", body = EpcisException, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in, or not signed", body = EpcisException, content_type = "application/problem+json"),
         (status = 413, description = "Past the capture limits", body = EpcisException, content_type = "application/problem+json"),
+        (status = 406, description = "An EPCIS version other than 2.x", body = EpcisException, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor XML", body = EpcisException, content_type = "application/problem+json"),
         (status = 429, description = "Captures being read; retry", body = EpcisException, content_type = "application/problem+json"),
         (status = 503, description = "The registry cannot write now", body = EpcisException, content_type = "application/problem+json"),

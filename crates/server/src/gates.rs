@@ -49,7 +49,7 @@ pub(crate) async fn early_length(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > max as u64) {
-        let epcis = req.uri().path().starts_with("/epcis/");
+        let epcis = req.uri().path() == "/epcis/capture";
         let mut r = if epcis {
             let mut r = crate::epcis_rest::exception(
                 413,

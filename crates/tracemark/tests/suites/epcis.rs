@@ -608,6 +608,13 @@ fn visibility_events_are_their_capturers() {
         &format!("/epcis/events?MATCH_epc={}", gs1::percent_encoded(dl)),
     );
     assert_eq!(event_list(&doc).len(), 1, "{doc}");
+    // Who asks comes first: a bad parameter without a token is 401, not a hint.
+    for path in [
+        "/epcis/events?EQ_nonsense=1",
+        "/epcis/bizSteps/dancing/events",
+    ] {
+        assert_eq!(w.s.get(path, None).status, 401, "{path}");
+    }
     // Discovery.
     let r = w.s.get("/epcis", None);
     assert_eq!(r.status, 200, "{}", r.text);
