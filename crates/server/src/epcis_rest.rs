@@ -311,10 +311,8 @@ pub(crate) fn limit_headers(r: &mut Response) {
 pub(crate) async fn capture_options() -> Response {
     let mut r = versioned(StatusCode::NO_CONTENT.into_response());
     limit_headers(&mut r);
-    r.headers_mut().insert(
-        header::ALLOW,
-        HeaderValue::from_static("OPTIONS, POST, GET"),
-    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("OPTIONS, POST"));
     r
 }
 
@@ -329,7 +327,7 @@ pub(crate) async fn capture_options() -> Response {
     params(
         crate::responses::SignatureHeaders,
         ("GS1-Capture-Error-Behaviour" = Option<String>, Header, description = "`rollback` (default) or `proceed`"),
-        ("GS1-EPCIS-Version" = Option<String>, Header, description = "The EPCIS version the client speaks: 2.x (another is 406)"),
+        ("GS1-EPCIS-Version" = Option<String>, Header, pattern = "^2([.][0-9]+)*$", description = "The EPCIS version the client speaks: 2.x (another is 406)"),
     ),
     request_body(
         description = "An EPCIS 2.0 EPCISDocument or EPCISQueryDocument, as JSON-LD (or XML); validated against GS1's EPCIS 2.0 JSON Schema, which this structural outline does not repeat",
@@ -395,8 +393,9 @@ async fn capture_inner(
     };
     let version = headers
         .get("GS1-EPCIS-Version")
-        .map(|v| v.to_str().unwrap_or("?"));
-    if let Some(v) = version.filter(|v| !v.trim().starts_with("2.")) {
+        .map(|v| v.to_str().unwrap_or("?").trim())
+        .filter(|v| !v.is_empty());
+    if let Some(v) = version.filter(|v| *v != "2" && !v.starts_with("2.")) {
         return Err(exception(
             406,
             "NotAcceptableException",
