@@ -1,5 +1,6 @@
-//! `tracemark bench --only control`: what the projections (the risk engine, the analytics)
-//! cost the ingest path, and how soon an alert follows the document that causes it.
+//! `tracemark bench --only control`: what the projections (the risk engine, the analytics,
+//! the EPCIS query index) cost the ingest path, and how soon an alert follows the document
+//! that causes it.
 
 use crate::{bed, doc_bodies, median, report, Bed, DOC_CODES};
 use anyhow::{anyhow, Result};
@@ -9,14 +10,16 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The projections the server runs (the risk engine and the analytics), following `b`'s
-/// registry.
+/// The projections the server runs (the risk engine, the analytics and the EPCIS query
+/// index), following `b`'s registry.
 fn projections(b: &Bed) -> Result<(Arc<RwLock<risk::Risk>>, Vec<Follower>)> {
     let risk = Arc::new(RwLock::new(risk::Risk::new()));
     let f = follow(&b.reg, risk.clone()).map_err(|e| anyhow!("{e}"))?;
     let analytics: analytics::Handle = Arc::new(RwLock::new(analytics::Analytics::default()));
     let g = follow(&b.reg, analytics).map_err(|e| anyhow!("{e}"))?;
-    Ok((risk, vec![f, g]))
+    let index = Arc::new(RwLock::new(epcis_repo::EpcisIndex::default()));
+    let h = follow(&b.reg, index).map_err(|e| anyhow!("{e}"))?;
+    Ok((risk, vec![f, g, h]))
 }
 
 /// The document mix projections work on — introduce, ship to a shop, accept, sell — over
@@ -212,7 +215,7 @@ pub(crate) fn rows(quick: bool, runs: usize) -> Result<()> {
         "",
     );
     report(
-        "the same, risk engine and analytics following",
+        "the same, risk engine, analytics and EPCIS index following",
         "code-events/s",
         &on,
         "target ≥ 85 % of off",

@@ -134,9 +134,14 @@ impl EpcisIndex {
         let mut out = BTreeSet::new();
         match t {
             Some(DocType::EpcisCapture | DocType::Emit) | None => return Ok(()),
+            // A native document of a fixed shape: its type says all. (Documents made from
+            // captured events have derived ids, version 8, which the documents endpoint
+            // refuses: any other id is a participant's own document.)
+            Some(t) if t != DocType::EpcisEvent && !needs_body(t) && id.get_version_num() != 8 => {
+                native_terms(t, None, &mut out);
+            }
             Some(t) if t != DocType::EpcisEvent && !needs_body(t) => {
-                // A native document of a fixed shape (or a captured event mapped to one,
-                // read below): its type says all, unless it came from a capture.
+                // Of a fixed shape, or a captured event mapped to one (read below).
                 let doc = reg.store().document(id).map_err(|e| e.to_string())?;
                 let doc = doc.ok_or_else(|| format!("document {id} is not stored"))?;
                 if origin(&doc.body).is_some() {
