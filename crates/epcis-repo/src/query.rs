@@ -25,6 +25,9 @@ pub const PER_PAGE_MAX: usize = 1_000;
 /// Documents one page reads at most: a query whose conditions match few of the documents
 /// its index gives answers a short page and a `nextPageToken` to read on from.
 pub const DOCUMENTS_READ_MAX: usize = 5_000;
+/// The time a page may take reading documents; then it ends short, with a `Link` to read
+/// on (a query's work is bounded whatever its conditions match).
+pub const QUERY_TIME_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 /// Codes of a document looked at to decide whether a participant held any of them.
 pub const VISIBILITY_CODES_CHECKED: usize = 16;
 /// Values one parameter lists at most (`EQ_bizStep=a|b|…`).
@@ -70,6 +73,8 @@ pub struct Query {
     pub per_page: usize,
     /// Where the previous page ended: (document, event index) read last.
     pub after: Option<(u64, usize)>,
+    /// Whom the page token was given to (checked by [`run`]).
+    pub token_viewer: Option<u32>,
 }
 
 fn values(name: &str, v: &str) -> Result<Vec<String>, QueryError> {
@@ -108,20 +113,65 @@ fn ids(name: &str, v: &str) -> Result<Vec<String>, QueryError> {
         .collect())
 }
 
-/// A page token: where the page ended, bound to the query it belongs to.
-pub fn token(q: &Query, at: (u64, usize)) -> String {
+/// A page token: where the page ended, for whom, bound to the query it belongs to, sealed
+/// with a key of this process (a token is good until the server restarts: EPCIS lets a
+/// repository expire them). Sealed, not only signed: the position may be a document the
+/// caller cannot see (a page that read its budget of documents ends there), and an open
+/// position would tell whether such documents exist.
+pub fn token(q: &Query, viewer: u32, at: (u64, usize)) -> String {
     use base64::Engine;
-    let text = format!("{}.{}.{}", at.0, at.1, fingerprint(q));
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    let mut plain = Vec::with_capacity(36);
+    plain.extend_from_slice(&at.0.to_le_bytes());
+    plain.extend_from_slice(&(at.1 as u64).to_le_bytes());
+    plain.extend_from_slice(&viewer.to_le_bytes());
+    plain.extend_from_slice(&fingerprint(q));
+    let nonce: [u8; 16] = rand::random();
+    let mut out = nonce.to_vec();
+    out.extend(seal(&nonce, &plain));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+}
+
+/// The key tokens are sealed with, made at the first token.
+fn token_key() -> &'static [u8; 32] {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    KEY.get_or_init(rand::random)
+}
+
+/// Encrypts and authenticates `plain` (encrypt-then-MAC): BLAKE3 in keyed mode as the PRF
+/// of both, a stream from its extendable output and a tag over nonce and ciphertext.
+/// Written here, not taken from an AEAD crate, because BLAKE3 is already the project's hash
+/// and a token is 36 bytes: this is the whole construction.
+fn seal(nonce: &[u8; 16], plain: &[u8]) -> Vec<u8> {
+    let mut stream = vec![0u8; plain.len()];
+    let mut h = blake3::Hasher::new_derive_key("tracemark epcis page token stream");
+    h.update(token_key());
+    h.update(nonce);
+    h.finalize_xof().fill(&mut stream);
+    let mut out: Vec<u8> = plain.iter().zip(&stream).map(|(a, b)| a ^ b).collect();
+    out.extend_from_slice(&tag(nonce, &out));
+    out
+}
+
+fn tag(nonce: &[u8; 16], cipher: &[u8]) -> [u8; 16] {
+    let mut h = blake3::Hasher::new_keyed(token_key());
+    h.update(b"tracemark epcis page token tag");
+    h.update(nonce);
+    h.update(cipher);
+    let mut t = [0u8; 16];
+    t.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    t
 }
 
 /// What ties a token to its query (the parameters other than the page's).
-fn fingerprint(q: &Query) -> String {
+fn fingerprint(q: &Query) -> [u8; 16] {
     let mut q = q.clone();
     q.after = None;
+    q.token_viewer = None;
     q.per_page = 0;
     let h = blake3::hash(format!("{q:?}").as_bytes());
-    h.to_hex()[..16].to_string()
+    let mut f = [0u8; 16];
+    f.copy_from_slice(&h.as_bytes()[..16]);
+    f
 }
 
 impl Query {
@@ -201,25 +251,44 @@ impl Query {
             }
         }
         if let Some(t) = page_token {
-            q.after = Some(q.read_token(&t)?);
+            let at = q.read_token(&t)?;
+            q.after = Some(at);
         }
         Ok(q)
     }
 
-    fn read_token(&self, t: &str) -> Result<(u64, usize), QueryError> {
+    fn read_token(&mut self, t: &str) -> Result<(u64, usize), QueryError> {
         use base64::Engine;
-        let bad = || QueryError("`nextPageToken` is not one this query gave".into());
+        let bad = || {
+            QueryError(
+                "`nextPageToken` is not one this query gave (or the server restarted since)".into(),
+            )
+        };
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(t)
             .map_err(|_| bad())?;
-        let text = String::from_utf8(raw).map_err(|_| bad())?;
-        let mut parts = text.split('.');
-        let seq = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-        let i = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-        if parts.next() != Some(fingerprint(self).as_str()) || parts.next().is_some() {
+        if raw.len() != 16 + 36 + 16 {
             return Err(bad());
         }
-        Ok((seq, i))
+        let (nonce, rest) = raw.split_at(16);
+        let nonce: [u8; 16] = nonce.try_into().map_err(|_| bad())?;
+        let (cipher, got) = rest.split_at(36);
+        if tag(&nonce, cipher) != got {
+            return Err(bad());
+        }
+        let mut stream = [0u8; 36];
+        let mut h = blake3::Hasher::new_derive_key("tracemark epcis page token stream");
+        h.update(token_key());
+        h.update(&nonce);
+        h.finalize_xof().fill(&mut stream);
+        let plain: Vec<u8> = cipher.iter().zip(stream).map(|(a, b)| a ^ b).collect();
+        let u64_at = |i: usize| u64::from_le_bytes(plain[i..i + 8].try_into().unwrap_or([0; 8]));
+        let viewer = u32::from_le_bytes(plain[16..20].try_into().unwrap_or([0; 4]));
+        if plain[20..36] != fingerprint(self) {
+            return Err(bad());
+        }
+        self.token_viewer = Some(viewer);
+        Ok((u64_at(0), usize::try_from(u64_at(8)).unwrap_or(usize::MAX)))
     }
 
     /// Whether an event meets every condition.
@@ -289,8 +358,8 @@ pub struct Page {
     pub next: Option<(u64, usize)>,
     /// Each event's (document, index), for the page's end.
     positions: Vec<(u64, usize)>,
-    /// Each event's capture's own `@context` entries.
-    owned: Vec<Vec<Value>>,
+    /// Each event's capture's own `@context` entries (shared).
+    owned: Vec<std::sync::Arc<Vec<Value>>>,
 }
 
 impl Page {
@@ -333,9 +402,11 @@ fn gs1_text(uri: &str) -> Option<String> {
 /// the list is complete (`false`: more may follow the last).
 fn candidates(
     reg: &Registry,
+    viewer: &Participant,
     q: &Query,
     from: u64,
     limit: usize,
+    by_code: &mut BTreeSet<u64>,
 ) -> Result<(Vec<u64>, bool), String> {
     let matched = [
         &q.match_epc,
@@ -350,16 +421,22 @@ fn candidates(
         let mut seqs = BTreeSet::new();
         let mut complete = true;
         for id in ids {
-            match registry_code(reg, id)? {
-                Some(key) => {
-                    for e in reg.store().events(&key).map_err(|e| e.to_string())? {
-                        if e.doc_seq >= from {
-                            seqs.insert(e.doc_seq);
-                        }
+            if let Some(key) = registry_code(reg, id)? {
+                // A code of this registry: its own history, all of it for whoever held it.
+                let events = reg.store().events(&key).map_err(|e| e.to_string())?;
+                let holder = viewer.roles.contains(&Role::Regulator)
+                    || events
+                        .iter()
+                        .any(|e| e.owner == viewer.id || e.actor == viewer.id);
+                for e in events.iter().filter(|e| e.doc_seq >= from) {
+                    seqs.insert(e.doc_seq);
+                    if holder {
+                        by_code.insert(e.doc_seq);
                     }
                 }
-                None => complete &= rows(reg, b'e', id, from, limit, &mut seqs)?,
             }
+            // Visibility events name it too (by its canonical identifier).
+            complete &= rows(reg, b'e', id, from, limit, &mut seqs)?;
         }
         return Ok(cut(seqs, limit, complete));
     }
@@ -373,10 +450,22 @@ fn candidates(
         .event_types
         .as_ref()
         .map(|t| t.iter().map(|t| t.name().to_string()).collect::<Vec<_>>());
+    // An index is used only if it holds every value asked (one too long is not indexed:
+    // then the next condition's, or every document, is read).
+    let indexable = |tag: u8, v: &[String]| v.iter().all(|x| index::prefix(tag, x).is_some());
     let chosen = indexed
         .into_iter()
-        .find_map(|(tag, v)| v.as_ref().map(|v| (tag, v.clone())))
-        .or_else(|| q.event_ids.clone().map(|v| (b'i', v)))
+        .find_map(|(tag, v)| {
+            v.as_ref()
+                .filter(|v| indexable(tag, v))
+                .map(|v| (tag, v.clone()))
+        })
+        .or_else(|| {
+            q.event_ids
+                .clone()
+                .filter(|v| indexable(b'i', v))
+                .map(|v| (b'i', v))
+        })
         .or_else(|| types.map(|v| (b'y', v)));
     if let Some((tag, values)) = chosen {
         let mut seqs = BTreeSet::new();
@@ -516,8 +605,26 @@ pub fn held(reg: &Registry, viewer: &Participant, key: &CodeKey) -> Result<bool,
 }
 
 /// Runs a query for `viewer`: one page.
-pub fn run(reg: &Registry, viewer: &Participant, q: &Query) -> Result<Page, String> {
-    read_page(reg, viewer, q).map(Page::finish)
+pub fn run(reg: &Registry, viewer: &Participant, q: &Query) -> Result<Page, QueryFailure> {
+    if q.token_viewer.is_some_and(|v| v != viewer.id) {
+        return Err(QueryFailure::Query(QueryError(
+            "`nextPageToken` is not one this query gave".into(),
+        )));
+    }
+    read_page(reg, viewer, q)
+        .map(Page::finish)
+        .map_err(QueryFailure::Store)
+}
+
+/// Why a query has no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryFailure {
+    /// The query is refused (400 `QueryParameterException`).
+    #[error(transparent)]
+    Query(QueryError),
+    /// The store failed (503).
+    #[error("{0}")]
+    Store(String),
 }
 
 fn read_page(reg: &Registry, viewer: &Participant, q: &Query) -> Result<Page, String> {
@@ -525,13 +632,21 @@ fn read_page(reg: &Registry, viewer: &Participant, q: &Query) -> Result<Page, St
     let mut captures = Captures::default();
     let mut from = q.after.map_or(1, |a| a.0);
     let mut budget = DOCUMENTS_READ_MAX;
+    let started = std::time::Instant::now();
+    let mut by_code = BTreeSet::new();
     while budget > 0 {
-        let (seqs, complete) = candidates(reg, q, from, budget)?;
+        let (seqs, complete) = candidates(reg, viewer, q, from, budget, &mut by_code)?;
 
         if seqs.is_empty() {
             return Ok(page);
         }
         for seq in &seqs {
+            if started.elapsed() > QUERY_TIME_MAX {
+                // Out of time: the page ends before this document (a short page, a `Link`).
+                page.next =
+                    Some((seq.saturating_sub(1), usize::MAX)).max(page.positions.last().copied());
+                return Ok(page);
+            }
             budget = budget.saturating_sub(1);
             let Some(id) = reg
                 .store()
@@ -543,7 +658,7 @@ fn read_page(reg: &Registry, viewer: &Participant, q: &Query) -> Result<Page, St
             let Some(doc) = reg.store().document(&id).map_err(|e| e.to_string())? else {
                 continue;
             };
-            if !visible(reg, viewer, &doc)? {
+            if !by_code.contains(seq) && !visible(reg, viewer, &doc)? {
                 continue;
             }
             let events = View::new(reg, &mut captures).events(&doc)?;

@@ -22,8 +22,9 @@ const CAPTURES_CACHED: usize = 4;
 pub struct DocEvents {
     /// The events, in order.
     pub events: Vec<Value>,
-    /// The capture document's `@context` (empty for a native document).
-    pub context: Vec<Value>,
+    /// The capture document's `@context` (empty for a native document), shared: a page's
+    /// events of one capture hold it once.
+    pub context: Arc<Vec<Value>>,
 }
 
 /// Reads documents' events, keeping the last few captures read (kept between reads by
@@ -34,7 +35,7 @@ pub struct View<'r> {
 }
 
 /// A capture read: its events and its `@context` entries.
-type CaptureRead = Arc<(Vec<Value>, Vec<Value>)>;
+type CaptureRead = Arc<(Vec<Value>, Arc<Vec<Value>>)>;
 
 /// The captures a [`View`] keeps read, by id.
 #[derive(Default)]
@@ -93,7 +94,7 @@ impl<'r> View<'r> {
             Some(v) => vec![v.clone()],
             None => Vec::new(),
         };
-        let c = Arc::new((events, context));
+        let c = Arc::new((events, Arc::new(context)));
         if self.captures.0.len() >= CAPTURES_CACHED {
             self.captures.0.remove(0);
         }
@@ -173,7 +174,7 @@ impl<'r> View<'r> {
         let events = epcis::native::events_of(&d).map_err(|e| e.to_string())?;
         Ok(DocEvents {
             events,
-            context: Vec::new(),
+            context: Arc::default(),
         })
     }
 }
@@ -183,44 +184,59 @@ impl<'r> View<'r> {
 /// two captures give different IRIs (both calling theirs `example:`), or one event uses
 /// without defining it while another's capture defines it, is renamed in the defining
 /// event (`example_2:`), so that every event means, and hashes, what its capture said.
-pub fn merge_contexts(events: &mut [Value], owned: &[Vec<Value>]) -> Vec<Value> {
-    let mut undefined = std::collections::BTreeSet::new();
-    for (e, own) in events.iter().zip(owned) {
-        let mut used = std::collections::BTreeSet::new();
-        prefixes(e, &mut used);
-        for p in used {
-            if defined(own, &p).is_none() {
-                undefined.insert(p);
+pub fn merge_contexts(events: &mut [Value], owned: &[Arc<Vec<Value>>]) -> Vec<Value> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let used: Vec<BTreeSet<String>> = events
+        .iter()
+        .map(|e| {
+            let mut u = BTreeSet::new();
+            prefixes(e, &mut u);
+            u
+        })
+        .collect();
+    let mut undefined = BTreeSet::new();
+    for (u, own) in used.iter().zip(owned) {
+        for p in u {
+            if defined(own, p).is_none() {
+                undefined.insert(p.clone());
             }
         }
     }
     let mut context = vec![Value::String(epcis::xml::EPCIS_CONTEXT.into())];
     let mut defs = serde_json::Map::new();
-    for (e, own) in events.iter_mut().zip(owned) {
-        for entry in own {
-            let Value::Object(map) = entry else {
-                if !context.contains(entry) {
-                    context.push(entry.clone());
-                }
+    for ((e, own), u) in events.iter_mut().zip(owned).zip(&used) {
+        // Only the prefixes the event uses, defined as a prefix is (an IRI string): a
+        // capture's other entries (`@vocab`, a term of GS1's context) stay out of the page.
+        let mut renames: BTreeMap<String, String> = BTreeMap::new();
+        for p in u {
+            let Some(Value::String(iri)) = defined(own, p) else {
                 continue;
             };
-            for (prefix, iri) in map {
-                match defs.get(prefix) {
-                    Some(same) if same == iri => {}
-                    None if !undefined.contains(prefix) => {
-                        defs.insert(prefix.clone(), iri.clone());
-                    }
-                    _ => {
-                        let taken = |p: &str| defs.contains_key(p) || undefined.contains(p);
-                        let renamed = (2..)
-                            .map(|n| format!("{prefix}_{n}"))
-                            .find(|p| !taken(p))
-                            .unwrap_or_default();
-                        rename(e, prefix, &renamed);
-                        defs.insert(renamed, iri.clone());
-                    }
+            if p.starts_with('@') {
+                continue;
+            }
+            let iri = Value::String(iri.clone());
+            match defs.get(p) {
+                Some(same) if *same == iri => {}
+                None if !undefined.contains(p) => {
+                    defs.insert(p.clone(), iri);
+                }
+                _ => {
+                    let mut n = 2;
+                    let renamed = loop {
+                        let c = format!("{p}_{n}");
+                        if !defs.contains_key(&c) && !undefined.contains(&c) {
+                            break c;
+                        }
+                        n += 1;
+                    };
+                    defs.insert(renamed.clone(), iri);
+                    renames.insert(p.clone(), renamed);
                 }
             }
+        }
+        if !renames.is_empty() {
+            rename(e, &renames);
         }
     }
     if !defs.is_empty() {
@@ -263,30 +279,29 @@ fn defined<'a>(context: &'a [Value], prefix: &str) -> Option<&'a Value> {
         .find_map(|m| m.get(prefix))
 }
 
-/// Renames a prefix in an event's keys and string values (`old:x` → `new:x`).
-fn rename(v: &mut Value, old: &str, new: &str) {
-    let from = format!("{old}:");
-    let to = format!("{new}:");
+/// Renames prefixes in an event's keys and string values (`old:x` → `new:x`), in one walk.
+fn rename(v: &mut Value, renames: &std::collections::BTreeMap<String, String>) {
+    let renamed = |s: &str| -> Option<String> {
+        let (p, rest) = s.split_once(':')?;
+        renames.get(p).map(|n| format!("{n}:{rest}"))
+    };
     match v {
         Value::Object(m) => {
             let entries: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
             for (k, mut x) in entries {
-                rename(&mut x, old, new);
-                let k = match k.strip_prefix(&from) {
-                    Some(rest) => format!("{to}{rest}"),
-                    None => k,
-                };
+                rename(&mut x, renames);
+                let k = renamed(&k).unwrap_or(k);
                 m.insert(k, x);
             }
         }
         Value::Array(a) => {
             for x in a {
-                rename(x, old, new);
+                rename(x, renames);
             }
         }
         Value::String(s) => {
-            if let Some(rest) = s.strip_prefix(&from) {
-                *s = format!("{to}{rest}");
+            if let Some(n) = renamed(s) {
+                *s = n;
             }
         }
         _ => {}

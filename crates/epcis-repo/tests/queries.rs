@@ -1,42 +1,14 @@
 //! The repository at the registry: captures of GS1's examples indexed by the projection
 //! (applied here by hand, in feed order) and read back by the standard queries.
 
+mod common;
+
+use common::{capture_bytes, index, world};
 use conformance::World;
-use epcis::capture::{read_capture, Format};
-use epcis_repo::{EpcisIndex, Query};
-use registry::capture::{Behaviour, CaptureRequest};
-use registry::project::Projection;
-use std::sync::Arc;
-use types::model::SignedRequest;
+use epcis::capture::Format;
+use epcis_repo::Query;
 
 const SHARED_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
-
-fn world() -> (tempfile::TempDir, World) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Arc::new(store_fjall::FjallStore::open_with(dir.path(), false).expect("store"));
-    (dir, World::open_seeded(store, 47))
-}
-
-/// Applies the whole feed to a fresh index and stores its rows.
-fn index(w: &World) {
-    let mut idx = EpcisIndex::default();
-    let mut after = 0;
-    loop {
-        let entries = w.reg.feed(after, 1000).expect("feed");
-        let Some(last) = entries.last().map(|e| e.seq) else {
-            break;
-        };
-        for e in &entries {
-            idx.apply(e, &w.reg).expect("applied");
-        }
-        let rows = idx.take_changes();
-        w.reg
-            .store()
-            .commit_projection(epcis_repo::index::NAME, last, &rows)
-            .expect("stored");
-        after = last;
-    }
-}
 
 fn capture(w: &World, rel: &str) -> Vec<epcis::capture::CapturedEvent> {
     let path = std::path::Path::new(SHARED_DATA).join(rel);
@@ -54,23 +26,7 @@ fn capture(w: &World, rel: &str) -> Vec<epcis::capture::CapturedEvent> {
     } else {
         Format::Json
     };
-    let read = read_capture(&bytes, format).expect("reads");
-    let events = read.events.clone();
-    let job = w
-        .reg
-        .capture(
-            &w.wholesaler,
-            CaptureRequest {
-                body: bytes,
-                format,
-                behaviour: Behaviour::Rollback,
-                events: read.events,
-                request: SignedRequest::default(),
-            },
-        )
-        .expect("captured");
-    assert!(job.success, "{job:?}");
-    events
+    capture_bytes(w, &w.wholesaler, bytes, format).expect("reads")
 }
 
 fn by_id(w: &World, id: &str) -> Vec<String> {

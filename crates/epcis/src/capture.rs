@@ -25,6 +25,10 @@ pub const CAPTURE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// job, planned and committed as a whole.
 pub const CAPTURE_EVENTS_MAX: usize = 10_000;
 
+/// The most entries (prefixes, terms) a capture's `@context` defines: each is carried into
+/// the answers that hold the capture's events, so its size is bounded here, at capture.
+pub const CONTEXT_ENTRIES_MAX: usize = 64;
+
 /// The body's format, from its `Content-Type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -125,6 +129,19 @@ pub fn read_capture(body: &[u8], format: Format) -> Result<Captured, CaptureErro
                 "a capture is an EPCISDocument or an EPCISQueryDocument (`type`)",
             ))
         }
+    }
+    let entries = match document.get("@context") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_object().map_or(1, Map::len))
+            .sum(),
+        Some(Value::Object(m)) => m.len(),
+        _ => 1,
+    };
+    if entries > CONTEXT_ENTRIES_MAX {
+        return Err(invalid(format!(
+            "a capture's @context defines at most {CONTEXT_ENTRIES_MAX} entries; this one {entries}"
+        )));
     }
     let n = HashContext::events(&document).len();
     if n > CAPTURE_EVENTS_MAX {

@@ -111,14 +111,22 @@ async fn answer(
 ) -> Response {
     let reg = s.registry.clone();
     let q2 = q.clone();
+    let viewer = p.id;
     let page = s
-        .blocking(move || epcis_repo::run(&reg, &p, &q2).map_err(registry::Error::Unavailable))
+        .blocking(move || {
+            // A refused query comes out as `Ok(Err)`: it is the caller's, not the store's.
+            Ok(epcis_repo::run(&reg, &p, &q2))
+        })
         .await;
     let page = match page {
-        Ok(p) => p,
+        Ok(Ok(p)) => p,
+        Ok(Err(epcis_repo::query::QueryFailure::Query(e))) => return query_problem(e),
+        Ok(Err(epcis_repo::query::QueryFailure::Store(e))) => {
+            return from_problem(Problem::from(registry::Error::Unavailable(e)))
+        }
         Err(e) => return from_problem(e),
     };
-    let next = page.next.map(|at| epcis_repo::query::token(&q, at));
+    let next = page.next.map(|at| epcis_repo::query::token(&q, viewer, at));
     let mut r =
         versioned(axum::Json(document(page, "SimpleEventQuery", s.registry.now())).into_response());
     if let Some(t) = next {
@@ -308,7 +316,8 @@ pub(crate) async fn event(
         Ok(p) => p,
         Err(e) => return from_problem(e),
     };
-    let r = answer(&s, p, q, "/epcis/events", &[]).await;
+    let params = [("eventID".to_string(), id.clone())];
+    let r = answer(&s, p, q, "/epcis/events", &params).await;
     if r.status() != 200 {
         return r;
     }
