@@ -327,7 +327,7 @@ pub(crate) async fn capture_options() -> Response {
     params(
         crate::responses::SignatureHeaders,
         ("GS1-Capture-Error-Behaviour" = Option<String>, Header, description = "`rollback` (default) or `proceed`"),
-        ("GS1-EPCIS-Version" = Option<String>, Header, pattern = "^2([.][0-9]+)*$", description = "The EPCIS version the client speaks: 2.x (another is 406)"),
+        ("GS1-EPCIS-Version" = Option<String>, Header, pattern = "^(2([.][0-9]+)*)?$", description = "The EPCIS version the client speaks: 2 or 2.x (empty: not said; another is 406)"),
     ),
     request_body(
         description = "An EPCIS 2.0 EPCISDocument or EPCISQueryDocument, as JSON-LD (or XML); validated against GS1's EPCIS 2.0 JSON Schema, which this structural outline does not repeat",
@@ -395,7 +395,14 @@ async fn capture_inner(
         .get("GS1-EPCIS-Version")
         .map(|v| v.to_str().unwrap_or("?").trim())
         .filter(|v| !v.is_empty());
-    if let Some(v) = version.filter(|v| *v != "2" && !v.starts_with("2.")) {
+    let speaks_2 = |v: &str| {
+        v == "2"
+            || v.strip_prefix("2.").is_some_and(|r| {
+                r.split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            })
+    };
+    if let Some(v) = version.filter(|v| !speaks_2(v)) {
         return Err(exception(
             406,
             "NotAcceptableException",
