@@ -258,31 +258,14 @@ impl Registry {
     /// The states of every code a capture names, read on the calling thread (as a document's
     /// are, `Registry::prefetch`): the writer then finds them in its overlay.
     fn prefetch_capture(&self, req: &CaptureRequest) -> Option<crate::tx::Prefetched> {
-        if self.inner.state_cache == 0 {
-            return None;
-        }
-        let mut keys: Vec<CodeKey> = req
-            .events
-            .iter()
-            .flat_map(|e| e.event.all_epcs())
-            .filter_map(canonical_code)
-            .filter_map(|t| crate::code_key(&t).ok())
-            .collect();
-        if keys.is_empty() {
-            return None;
-        }
-        keys.sort_unstable();
-        keys.dedup();
-        let epoch = self
-            .inner
-            .cache_epoch
-            .load(std::sync::atomic::Ordering::SeqCst);
-        let states = self.inner.ranges.states(&*self.inner.store, &keys).ok()?;
-        Some(crate::tx::Prefetched {
-            epoch,
-            keys,
-            states,
-        })
+        self.read_ahead(
+            req.events
+                .iter()
+                .flat_map(|e| e.event.all_epcs())
+                .filter_map(canonical_code)
+                .filter_map(|t| crate::code_key(&t).ok())
+                .collect(),
+        )
     }
 
     /// A capture job, for its capturer or a regulator (others: 404, as if there were none).
@@ -481,24 +464,24 @@ impl Registry {
                  the document that corrects it (a return, a write-off, …)",
             ));
         }
-        // Each code as the registry reads it (its canonical Digital Link).
-        let texts = |list: &[String]| -> Vec<String> {
-            list.iter()
-                .filter_map(|u| canonical_code(u))
-                .collect::<Vec<_>>()
-        };
+        // Each listed code as the registry reads it (its canonical Digital Link), found
+        // above: `named` lists `epcList`/`childEPCs` first, and every name is ours.
+        let listed: Vec<String> = ours[..e.objects.epcs.len()]
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect();
         let step = e.biz_step.as_deref().unwrap_or("");
         let doc = match (e.event_type, e.action, step) {
             (EventType::ObjectEvent, Some(Action::Add), "commissioning") => {
-                commissioning(actor, e, texts(&e.objects.epcs))?
+                commissioning(actor, e, listed.clone())?
             }
             (EventType::ObjectEvent, Some(Action::Add | Action::Observe), "encoding") => {
-                json!({"type": "apply", "codes": texts(&e.objects.epcs)})
+                json!({"type": "apply", "codes": listed.clone()})
             }
             (EventType::AggregationEvent, Some(Action::Add), _) => json!({
                 "type": "aggregate",
                 "parent": e.objects.parent.as_deref().and_then(canonical_code),
-                "children": texts(&e.objects.epcs),
+                "children": listed.clone(),
             }),
             (EventType::AggregationEvent, Some(Action::Delete), _) => {
                 self.whole_package(tx, e, &ours)?;
@@ -509,13 +492,13 @@ impl Registry {
             }
             (EventType::ObjectEvent, Some(Action::Observe), "shipping") => {
                 let to = self.receiver(tx, e)?;
-                json!({"type": "ship", "codes": texts(&e.objects.epcs), "receiver": to})
+                json!({"type": "ship", "codes": listed.clone(), "receiver": to})
             }
             (EventType::ObjectEvent, Some(Action::Observe), "receiving") => {
-                self.receiving(tx, texts(&e.objects.epcs), &ours)?
+                self.receiving(tx, listed.clone(), &ours)?
             }
             (EventType::ObjectEvent, Some(Action::Observe), "retail_selling") => {
-                sale(e, texts(&e.objects.epcs))?
+                sale(e, listed.clone())?
             }
             (EventType::ObjectEvent, Some(Action::Delete), "destroying") => {
                 let reason = match e.disposition.as_deref() {
@@ -523,7 +506,7 @@ impl Registry {
                     Some("damaged") => "damage",
                     _ => "destruction",
                 };
-                json!({"type": "write_off", "codes": texts(&e.objects.epcs), "reason": reason})
+                json!({"type": "write_off", "codes": listed.clone(), "reason": reason})
             }
             (EventType::ObjectEvent, Some(Action::Delete), "decommissioning") => {
                 let reason = match e.disposition.as_deref() {
@@ -539,7 +522,7 @@ impl Registry {
                         )))
                     }
                 };
-                json!({"type": "withdraw", "codes": texts(&e.objects.epcs), "reason": reason})
+                json!({"type": "withdraw", "codes": listed.clone(), "reason": reason})
             }
             (_, _, s) if moving_step(s) => {
                 return Err(Error::invalid(format!(

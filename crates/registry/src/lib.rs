@@ -1327,12 +1327,16 @@ impl Registry {
     /// does not hold the codes then run beside the writer, on the threads that parse. A
     /// failed read is left to the writer.
     fn prefetch(&self, doc: &mut documents::Prepared) {
-        if self.inner.state_cache == 0 {
-            return;
-        }
-        let mut keys = doc.raw.listed_keys();
-        if keys.is_empty() {
-            return;
+        doc.prefetched = self.read_ahead(doc.raw.listed_keys());
+    }
+
+    /// The states of `keys` (sorted and deduplicated here) read on the calling thread in
+    /// one multi-get, with the cache epoch read before them ([`tx::Tx::prefetched`]);
+    /// `None` without a state cache (nothing to read ahead for), for no keys, or for a
+    /// failed read (left to the writer).
+    pub(crate) fn read_ahead(&self, mut keys: Vec<CodeKey>) -> Option<tx::Prefetched> {
+        if self.inner.state_cache == 0 || keys.is_empty() {
+            return None;
         }
         keys.sort_unstable();
         keys.dedup();
@@ -1340,13 +1344,12 @@ impl Registry {
             .inner
             .cache_epoch
             .load(std::sync::atomic::Ordering::SeqCst);
-        if let Ok(states) = self.inner.ranges.states(&*self.inner.store, &keys) {
-            doc.prefetched = Some(tx::Prefetched {
-                epoch,
-                keys,
-                states,
-            });
-        }
+        let states = self.inner.ranges.states(&*self.inner.store, &keys).ok()?;
+        Some(tx::Prefetched {
+            epoch,
+            keys,
+            states,
+        })
     }
 
     /// Refuses (401) a change by a participant suspended as the writer sees it now: this
